@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Switchyard map key/value layouts. This header is the single source of truth
+ * for the byte layout of every pinned map: the BPF programs, the C loader and
+ * the TypeScript decoder (control-plane/src/datapath/map-layouts.ts) all follow
+ * it, and docs/maps.md documents it for users of `bpftool map dump`.
+ *
+ * Conventions: addresses and ports are in network byte order (as on the
+ * wire), every other integer is host byte order (little endian on x86/arm64).
+ * Every struct is explicitly padded so the layout has no compiler-dependent
+ * holes; keys must be zeroed (padding included) before lookups.
+ */
+#ifndef SY_STRUCTS_H
+#define SY_STRUCTS_H
+
+#include <linux/types.h>
+
+/* ---- sy_services: HASH, key sy_svc_key -> value sy_svc_value ---------- */
+
+/* Frontend scope. A ServicePort frontend normally has one entry with
+ * SY_SCOPE_EXTERNAL; when the external and internal traffic policies differ
+ * (eTP=Local, iTP=Cluster or the reverse) a second entry with
+ * SY_SCOPE_INTERNAL holds the table used for in-cluster sources. */
+#define SY_SCOPE_EXTERNAL 0
+#define SY_SCOPE_INTERNAL 1
+
+struct sy_svc_key {
+	__be32 addr;  /* frontend IPv4 address */
+	__be16 port;  /* frontend port */
+	__u8 proto;   /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
+	__u8 scope;   /* SY_SCOPE_* */
+};                    /* 8 bytes */
+
+/* Service flags (sy_svc_value.flags). */
+#define SY_SVC_F_CLUSTERIP     (1u << 0)  /* frontend is a ClusterIP */
+#define SY_SVC_F_NODEPORT      (1u << 1)  /* frontend is a NodePort */
+#define SY_SVC_F_EXTERNALIP    (1u << 2)  /* frontend is an ExternalIP */
+#define SY_SVC_F_LOADBALANCER  (1u << 3)  /* frontend is a LoadBalancer ingress IP */
+#define SY_SVC_F_LOCAL_EXT     (1u << 4)  /* externalTrafficPolicy=Local */
+#define SY_SVC_F_LOCAL_INT     (1u << 5)  /* internalTrafficPolicy=Local */
+#define SY_SVC_F_AFFINITY      (1u << 6)  /* sessionAffinity=ClientIP */
+#define SY_SVC_F_SOURCE_RANGE  (1u << 7)  /* loadBalancerSourceRanges apply */
+#define SY_SVC_F_RANDOM        (1u << 8)  /* random slot instead of Maglev hash */
+#define SY_SVC_F_DROP_NO_EP    (1u << 9)  /* no backend: drop (iTP=Local) instead of reject */
+
+struct sy_svc_value {
+	__u32 id;               /* frontend id, also the reverse-NAT id (sy_revnat key) */
+	__u32 group;            /* ServicePort id: keys sy_maglev and sy_affinity */
+	__u16 count;            /* backends in the Maglev table; 0 = no usable endpoint */
+	__u16 flags;            /* SY_SVC_F_* */
+	__u32 affinity_timeout; /* seconds; meaningful with SY_SVC_F_AFFINITY */
+	__u32 table_size;       /* Maglev table size M (prime), entries in the inner map */
+};                              /* 20 bytes */
+
+/* ---- sy_backends: HASH, key __u32 backend id -> value sy_backend ------- */
+
+#define SY_BE_ACTIVE       0  /* ready: may take new flows */
+#define SY_BE_TERMINATING  1  /* keeps established flows, gets no new ones */
+
+#define SY_BE_F_LOCAL (1u << 0) /* backend runs on this node */
+
+struct sy_backend {
+	__be32 addr;  /* backend (pod) IPv4 address */
+	__be16 port;  /* backend (target) port */
+	__u8 proto;   /* IPPROTO_* */
+	__u8 state;   /* SY_BE_* */
+	__u8 flags;   /* SY_BE_F_* */
+	__u8 pad[3];
+	__u32 zone;   /* zone id assigned by the control plane; 0 = unknown */
+};                    /* 16 bytes */
+
+/* ---- sy_revnat: HASH, key __u32 frontend id -> value sy_revnat -------- */
+
+struct sy_revnat {
+	__be32 addr;  /* frontend address to restore as the reply's source */
+	__be16 port;  /* frontend port to restore as the reply's source port */
+	__u16 pad;
+};                    /* 8 bytes */
+
+/* ---- sy_maglev: HASH_OF_MAPS, key __u32 group -> inner ARRAY ---------- */
+/* The inner map is an ARRAY created with BPF_F_INNER_MAP, key __u32 slot,
+ * value __u32 backend id, max_entries = M (sy_svc_value.table_size). Tables
+ * of different sizes share one outer map thanks to BPF_F_INNER_MAP; a new
+ * table is written into a fresh inner map and swapped in with one update of
+ * the outer map, so a packet never sees half a table. */
+#define SY_MAGLEV_INNER_TEMPLATE_SIZE 251
+
+/* ---- sy_conntrack: LRU_HASH, key sy_ct_key -> value sy_ct_value ------- */
+
+#define SY_CT_FORWARD 0 /* client -> frontend, as the client sent it */
+#define SY_CT_REPLY   1 /* backend -> client, after DNAT */
+
+struct sy_ct_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 dir;     /* SY_CT_FORWARD or SY_CT_REPLY */
+	__u16 pad;
+};                    /* 16 bytes */
+
+#define SY_CT_F_SEEN_REPLY (1u << 0) /* a reply was seen (flow established) */
+#define SY_CT_F_CLOSING    (1u << 1) /* FIN or RST seen */
+
+struct sy_ct_value {
+	__u64 last_seen;   /* bpf_ktime_get_ns() of the last packet */
+	__u32 backend_id;  /* sy_backends key chosen for this flow */
+	__u32 rev_nat_id;  /* sy_revnat key restoring the frontend on replies */
+	__u16 tcp_flags;   /* OR of the TCP flags seen in this direction */
+	__u16 flags;       /* SY_CT_F_* */
+	__u32 pad;
+};                         /* 24 bytes */
+
+/* ---- sy_affinity: LRU_HASH, key sy_affinity_key -> sy_affinity_value --- */
+
+struct sy_affinity_key {
+	__be32 client;  /* client source address */
+	__u32 group;    /* ServicePort id (sy_svc_value.group) */
+};                      /* 8 bytes */
+
+struct sy_affinity_value {
+	__u64 last_used;   /* bpf_ktime_get_ns() */
+	__u32 backend_id;
+	__u32 pad;
+};                         /* 16 bytes */
+
+/* ---- sy_attach: HASH, key sy_attach_key -> sy_attach_value ------------ */
+/* Written by the loader only: which devices carry which program, so that a
+ * restarted loader (or `cleanup`) knows what it attached without any state
+ * of its own. */
+
+#define SY_HOOK_TC_INGRESS 0
+#define SY_HOOK_XDP        1
+
+#define SY_ATTACH_TCX    0
+#define SY_ATTACH_CLSACT 1
+#define SY_ATTACH_XDP_NATIVE 2
+#define SY_ATTACH_XDP_GENERIC 3
+
+struct sy_attach_key {
+	__u32 ifindex;
+	__u32 hook;     /* SY_HOOK_* */
+};
+
+struct sy_attach_value {
+	__u32 mode;     /* SY_ATTACH_* */
+	__u32 prog_id;
+	char ifname[16];
+};                      /* 24 bytes */
+
+#endif /* SY_STRUCTS_H */
