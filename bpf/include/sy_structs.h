@@ -149,4 +149,20 @@ struct sy_attach_value {
 	char ifname[16];
 };                      /* 24 bytes */
 
+/* ---- sy_config: ARRAY of 1, key __u32 0 -> sy_config ------------------ */
+
+struct sy_config {
+	__u32 flow_hash_seed; /* cluster-wide seed of the flow hash (same on every node) */
+	__u32 flags;          /* reserved for node-level switches */
+	__be32 node_addr;     /* this node's primary IPv4 address (SNAT source) */
+	__u32 pad;
+};                            /* 16 bytes */
+
+/* Flow hash shared by the datapath and the control plane (which must predict
+ * the slot): Bob Jenkins' lookup3 jhash_3words as in <linux/jhash.h>, with
+ *   a = ntohl(saddr), b = ntohl(daddr),
+ *   c = (ntohs(sport) << 16) | ntohs(dport)   (sport = 0 for ClientIP affinity),
+ *   initval = flow_hash_seed + proto,
+ * and slot = hash % table_size. */
+
 #endif /* SY_STRUCTS_H */
