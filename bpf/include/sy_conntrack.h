@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Connection tracking for service flows. Each DNATed flow has two entries in
+ * sy_conntrack: FORWARD keyed by the tuple as the client sent it (so later
+ * packets keep their backend whatever happens to the Maglev table), and
+ * REPLY keyed by the tuple the backend answers with (so its source can be
+ * restored to the frontend). Timestamps are bpf_ktime_get_ns()
+ * (CLOCK_MONOTONIC); userspace garbage collection must use the same clock.
+ */
+#ifndef SY_CONNTRACK_H
+#define SY_CONNTRACK_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "sy_structs.h"
+#include "sy_maps.h"
+#include "sy_parse.h"
+
+/* Keys are hashed bytewise: always build them fully, padding included. */
+static __always_inline void sy_ct_key_fill(struct sy_ct_key *key, __be32 saddr,
+					   __be32 daddr, __be16 sport,
+					   __be16 dport, __u8 proto, __u8 dir)
+{
+	key->saddr = saddr;
+	key->daddr = daddr;
+	key->sport = sport;
+	key->dport = dport;
+	key->proto = proto;
+	key->dir = dir;
+	key->pad = 0;
+}
+
+/* Refresh an entry for a packet of its direction. Plain stores: the fields
+ * are advisory (GC, debugging), so a lost race between CPUs is harmless;
+ * writes are skipped when nothing changes to keep the cache line clean. */
+static __always_inline void sy_ct_touch(struct sy_ct_value *ct, __u64 now,
+					__u8 tcp_flags, __u16 ct_flags)
+{
+	__u16 flags = ct->flags | ct_flags;
+
+	if (tcp_flags & (SY_TCP_FIN | SY_TCP_RST))
+		flags |= SY_CT_F_CLOSING;
+	ct->last_seen = now;
+	if ((ct->tcp_flags | tcp_flags) != ct->tcp_flags)
+		ct->tcp_flags |= tcp_flags;
+	if (flags != ct->flags)
+		ct->flags = flags;
+}
+
+/* Create (or overwrite) both entries of a new flow. Failure to insert is not
+ * fatal: the next packet simply selects again, which Maglev makes stable. */
+static __always_inline void sy_ct_create(const struct sy_pkt *pkt,
+					 __be32 be_addr, __be16 be_port,
+					 __u32 backend_id, __u32 rev_nat_id,
+					 __u64 now)
+{
+	struct sy_ct_value val = {};
+	struct sy_ct_key key;
+
+	val.last_seen = now;
+	val.backend_id = backend_id;
+	val.rev_nat_id = rev_nat_id;
+	val.tcp_flags = pkt->tcp_flags;
+	if (pkt->tcp_flags & (SY_TCP_FIN | SY_TCP_RST))
+		val.flags = SY_CT_F_CLOSING;
+
+	sy_ct_key_fill(&key, pkt->saddr, pkt->daddr, pkt->sport, pkt->dport,
+		       pkt->proto, SY_CT_FORWARD);
+	bpf_map_update_elem(&sy_conntrack, &key, &val, BPF_ANY);
+
+	val.tcp_flags = 0;
+	val.flags = 0;
+	sy_ct_key_fill(&key, be_addr, pkt->saddr, be_port, pkt->sport,
+		       pkt->proto, SY_CT_REPLY);
+	bpf_map_update_elem(&sy_conntrack, &key, &val, BPF_ANY);
+}
+
+#endif /* SY_CONNTRACK_H */

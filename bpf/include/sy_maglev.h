@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Maglev slot selection. The control plane builds each table (one inner
+ * ARRAY of prime size M per ServicePort group) and predicts slots with the
+ * same flow hash, so the hash inputs below are a cross-component contract
+ * (see sy_structs.h).
+ */
+#ifndef SY_MAGLEV_H
+#define SY_MAGLEV_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "sy_structs.h"
+#include "sy_maps.h"
+#include "sy_jhash.h"
+
+static __always_inline __u32 sy_flow_hash(__be32 saddr, __be32 daddr,
+					  __be16 sport, __be16 dport,
+					  __u8 proto, __u32 seed)
+{
+	return sy_jhash_3words(bpf_ntohl(saddr), bpf_ntohl(daddr),
+			       ((__u32)bpf_ntohs(sport) << 16) |
+				       bpf_ntohs(dport),
+			       seed + proto);
+}
+
+static __always_inline __u32 sy_flow_hash_seed(void)
+{
+	__u32 zero = 0;
+	struct sy_config *cfg = bpf_map_lookup_elem(&sy_config, &zero);
+
+	return cfg ? cfg->flow_hash_seed : 0;
+}
+
+/* Pick the backend id for a new flow of svc. Returns 0 and sets *backend_id,
+ * or -1 when the table or slot is missing (caller drops: a frontend with
+ * count > 0 but no table is a transient control-plane state). */
+static __always_inline int sy_maglev_pick(const struct sy_svc_value *svc,
+					  __be32 saddr, __be32 daddr,
+					  __be16 sport, __be16 dport,
+					  __u8 proto, __u32 *backend_id)
+{
+	__u32 group = svc->group;
+	__u32 size = svc->table_size;
+	__u32 slot, *id;
+	void *table;
+
+	if (size == 0)
+		return -1;
+	if (svc->flags & SY_SVC_F_RANDOM) {
+		slot = bpf_get_prandom_u32() % size;
+	} else {
+		/* ClientIP affinity hashes without the source port so that
+		 * every connection of a client lands on the same slot. */
+		if (svc->flags & SY_SVC_F_AFFINITY)
+			sport = 0;
+		slot = sy_flow_hash(saddr, daddr, sport, dport, proto,
+				    sy_flow_hash_seed()) % size;
+	}
+
+	table = bpf_map_lookup_elem(&sy_maglev, &group);
+	if (!table)
+		return -1;
+	/* The inner map bounds-checks slot against its real size, so a
+	 * table_size larger than the map just misses. */
+	id = bpf_map_lookup_elem(table, &slot);
+	if (!id)
+		return -1;
+	*backend_id = *id;
+	return 0;
+}
+
+#endif /* SY_MAGLEV_H */

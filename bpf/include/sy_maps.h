@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Switchyard BPF map definitions (BTF-style). The names are part of the
+ * user-facing contract (pinned by the loader under its own paths, dumped with
+ * bpftool); the layouts live in sy_structs.h. The loader resizes max_entries
+ * before load, so the datapath never relies on the sizes below.
+ *
+ * Every entry-point object includes this header. The definitions are weak so
+ * that the libbpf static linker (bpftool gen object) merges the identical
+ * copies into one map per name instead of failing on duplicate symbols.
+ */
+#ifndef SY_MAPS_H
+#define SY_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "sy_structs.h"
+
+#define SY_MAP_DEF __attribute__((weak)) SEC(".maps")
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sy_svc_key);
+	__type(value, struct sy_svc_value);
+} sy_services SY_MAP_DEF;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct sy_backend);
+} sy_backends SY_MAP_DEF;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct sy_revnat);
+} sy_revnat SY_MAP_DEF;
+
+/* Inner map template. BPF_F_INNER_MAP lets the outer map accept ARRAYs of
+ * any max_entries (one prime M per table) as long as type, key/value size and
+ * flags match, so inner maps must also be created with BPF_F_INNER_MAP. */
+struct sy_maglev_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SY_MAGLEV_INNER_TEMPLATE_SIZE);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__array(values, struct sy_maglev_inner);
+} sy_maglev SY_MAP_DEF;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct sy_ct_key);
+	__type(value, struct sy_ct_value);
+} sy_conntrack SY_MAP_DEF;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sy_affinity_key);
+	__type(value, struct sy_affinity_value);
+} sy_affinity SY_MAP_DEF;
+
+/* Written by the loader only; declared here so it is part of the object and
+ * the skeleton (the datapath never reads it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct sy_attach_key);
+	__type(value, struct sy_attach_value);
+} sy_attach SY_MAP_DEF;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sy_config);
+} sy_config SY_MAP_DEF;
+
+#endif /* SY_MAPS_H */

@@ -1,0 +1,146 @@
+// `switchyard agent`: informers -> trackers -> proxier -> dataplane, plus the
+// health server and the device watcher. The datapath outlives the agent:
+// stopping it leaves programs and maps in place.
+import { KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { pino, type Logger } from 'pino';
+import { parseAgentOptions, type AgentOptions } from '../config/agent-options.js';
+import { selectMode, type ModeDecision } from '../config/mode-selection.js';
+import { EbpfDataplane } from '../dataplane/ebpf/ebpf-dataplane.js';
+import { LoaderClient } from '../dataplane/ebpf/loader-client.js';
+import { DeviceWatcher, deviceMatcher } from '../devices/device-watcher.js';
+import { startHealthServer } from '../health/health-server.js';
+import { startInformers } from '../k8s/informers.js';
+import { EndpointSliceCache } from '../model/endpoint-slice-cache.js';
+import { ServiceTracker } from '../model/service-tracker.js';
+import { Proxier } from '../sync/proxier.js';
+import { isIPv4 } from '../util/ipv4.js';
+
+const ZONE_LABEL = 'topology.kubernetes.io/zone';
+
+async function waitForLoader(client: LoaderClient, log: Logger, timeoutMs: number): Promise<Awaited<ReturnType<LoaderClient['probe']>> | string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      return await client.probe();
+    } catch (err) {
+      last = (err as Error).message;
+      log.debug({ err: last }, 'loader not ready');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  return last;
+}
+
+function nodeInternalIP(n: V1Node): string | undefined {
+  return n.status?.addresses?.find((a) => a.type === 'InternalIP' && isIPv4(a.address))?.address;
+}
+
+export async function runAgent(argv: string[]): Promise<number> {
+  let opts: AgentOptions;
+  try {
+    opts = parseAgentOptions(argv);
+  } catch (err) {
+    process.stderr.write(`switchyard agent: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const log = pino({ level: opts.logLevel, base: { node: opts.nodeName } });
+
+  const kc = new KubeConfig();
+  if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+  else kc.loadFromCluster();
+
+  const loader = new LoaderClient(opts.loaderSocket);
+  const probe = await waitForLoader(loader, log, 30_000);
+  let decision: ModeDecision;
+  try {
+    decision = typeof probe === 'string'
+      ? selectMode(opts.mode, undefined, probe)
+      : selectMode(opts.mode, probe.features.map((f) => ({
+          ...f, available: f.available && !opts.pretendMissing.includes(f.name),
+          detail: opts.pretendMissing.includes(f.name) ? 'pretended missing' : f.detail,
+        })));
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'cannot start');
+    loader.close();
+    return 1;
+  }
+  log.info({ mode: decision.mode, reason: decision.reason }, 'datapath mode selected');
+  if (decision.mode === 'iptables') {
+    log.fatal({ reason: decision.reason }, 'the iptables back end is not available in this build yet');
+    loader.close();
+    return 1;
+  }
+
+  let zone = '';
+  let nodeIP = opts.nodeIP;
+  let nodeSeen!: () => void;
+  const nodeKnown = new Promise<void>((r) => (nodeSeen = r));
+  const services = new ServiceTracker({ defaultAlgorithm: opts.lbAlgorithm });
+  const endpoints = new EndpointSliceCache(opts.nodeName);
+  const dataplane = new EbpfDataplane(loader, { seed: opts.maglevSeed, sizing: opts.maglevSizing, nodeIP: nodeIP ?? '0.0.0.0' }, log);
+  const proxier = new Proxier(services, endpoints, dataplane, () => ({ nodeName: opts.nodeName, zone }),
+    { minSyncPeriodMs: opts.minSyncPeriodMs, syncPeriodMs: opts.syncPeriodMs }, log);
+
+  const informers = startInformers(kc, {
+    service(kind, svc) {
+      if (kind === 'delete') services.delete(svc);
+      else {
+        const conv = services.update(svc);
+        for (const p of conv.problems) log.warn({ service: `${svc.metadata?.namespace}/${svc.metadata?.name}` }, p);
+      }
+      proxier.requestSync();
+    },
+    endpointSlice(kind, slice) {
+      if (kind === 'delete') endpoints.delete(slice);
+      else {
+        const r = endpoints.update(slice);
+        for (const p of r.problems) log.warn({ slice: `${slice.metadata?.namespace}/${slice.metadata?.name}` }, p);
+      }
+      proxier.requestSync();
+    },
+    node(kind, n) {
+      if (n.metadata?.name !== opts.nodeName || kind === 'delete') return;
+      const z = n.metadata?.labels?.[ZONE_LABEL] ?? '';
+      if (z !== zone) {
+        zone = z;
+        proxier.requestSync();
+      }
+      nodeIP ??= nodeInternalIP(n);
+      nodeSeen();
+    },
+  }, log);
+
+  await informers.synced;
+  if (!nodeIP) {
+    await Promise.race([nodeKnown, new Promise((r) => setTimeout(r, 10_000))]);
+  }
+  if (!nodeIP) log.warn('node IP unknown (no --node-ip and no InternalIP on the Node)');
+  dataplane.setNodeIP(nodeIP ?? '0.0.0.0');
+
+  for (;;) {
+    try {
+      await dataplane.init();
+      break;
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'dataplane init failed; retrying');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  const devices = new DeviceWatcher(loader, deviceMatcher(opts.devices), log);
+  await devices.start();
+  proxier.start();
+  const health = await startHealthServer(proxier, { ...opts.health, healthTimeoutMs: opts.healthTimeoutMs });
+  log.info({ health: opts.health, devices: opts.devices }, 'agent running');
+
+  return await new Promise<number>((resolve) => {
+    const stop = (sig: string): void => {
+      log.info({ signal: sig }, 'stopping; the datapath stays in place');
+      proxier.stop();
+      devices.stop();
+      void Promise.allSettled([informers.stop(), health.close(), dataplane.close()]).then(() => resolve(0));
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

@@ -1,0 +1,18 @@
+// What the sync loop needs from a back end (ebpf or iptables).
+import type { DesiredServicePort } from './desired-state.js';
+
+export interface SyncOutcome {
+  /** Number of changes written (loader ops or rules). */
+  changes: number;
+  detail: Record<string, number>;
+}
+
+export interface Dataplane {
+  readonly mode: 'ebpf' | 'iptables';
+  /** Prepares the back end (reads back what is programmed). */
+  init(): Promise<void>;
+  /** Makes the datapath match `desired`; throws when it could not. */
+  sync(desired: DesiredServicePort[]): Promise<SyncOutcome>;
+  /** Releases connections; leaves the datapath in place. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,38 @@
+// One sync's desired state, independent of the back end: for each ServicePort
+// the endpoints that take new flows (per traffic scope) and every endpoint
+// that may still carry established flows. kube-proxy's "proxier computes the
+// whole desired state, the back end applies it" split.
+import { categorizeEndpoints, type NodeTopology } from '../model/endpoint-selection.js';
+import type { EndpointInfo, ServicePortInfo } from '../model/types.js';
+
+export interface DesiredServicePort {
+  svc: ServicePortInfo;
+  /** New flows from inside the cluster (ClusterIP), after iTP and topology. */
+  internalEndpoints: EndpointInfo[];
+  /** New flows from outside (NodePort, ExternalIP, LB), after eTP. */
+  externalEndpoints: EndpointInfo[];
+  /** Every endpoint known for the port, including those that only keep established flows. */
+  allEndpoints: EndpointInfo[];
+  /** For the eTP=Local health check: local endpoints ready. */
+  localReadyCount: number;
+}
+
+export function computeDesiredState(
+  services: Map<string, ServicePortInfo>,
+  endpoints: Map<string, EndpointInfo[]>,
+  node: NodeTopology,
+): DesiredServicePort[] {
+  const out: DesiredServicePort[] = [];
+  for (const [key, svc] of [...services].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const eps = endpoints.get(key) ?? [];
+    const cat = categorizeEndpoints(svc, eps, node);
+    out.push({
+      svc,
+      internalEndpoints: svc.internalPolicyLocal ? cat.local : cat.cluster,
+      externalEndpoints: svc.externalPolicyLocal ? cat.local : cat.cluster,
+      allEndpoints: eps.filter((e) => e.ready || e.serving || e.terminating),
+      localReadyCount: eps.filter((e) => e.isLocal && e.ready).length,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,94 @@
+// The eBPF back end: builds map content from the desired state, diffs it
+// against what the pinned maps hold and sends the loader only the changes.
+// Programmed state is read back from the maps at start and after any failed
+// write, so the agent can restart (or the loader vanish) without losing track.
+import type { Logger } from 'pino';
+import type { Dataplane, SyncOutcome } from '../dataplane.js';
+import type { DesiredServicePort } from '../desired-state.js';
+import type { MaglevSizing } from '../maglev.js';
+import { ipv4ToBytes } from '../../util/ipv4.js';
+import { DesiredMapsBuilder } from './desired-maps.js';
+import { diffMaps, type LoaderOp } from './diff.js';
+import type { LoaderClient } from './loader-client.js';
+import { emptyMapsContent, type MapsContent } from './maps-content.js';
+import { decodeBackend, decodeRevNat, decodeSvcKey, decodeSvcValue, decodeU32, decodeU32Array, svcKeyString } from './map-values.js';
+
+export interface EbpfDataplaneOptions {
+  seed: number;
+  sizing: MaglevSizing;
+  nodeIP: string;
+  /** Upper bound of one ApplyRequest's encoded size (the loader refuses more). */
+  maxBatchBytes?: number;
+}
+
+export class EbpfDataplane implements Dataplane {
+  readonly mode = 'ebpf' as const;
+  readonly builder: DesiredMapsBuilder;
+  private programmed: MapsContent | undefined;
+
+  constructor(readonly loader: LoaderClient, private readonly opts: EbpfDataplaneOptions, private readonly log: Logger) {
+    this.builder = new DesiredMapsBuilder({ seed: opts.seed, sizing: opts.sizing });
+  }
+
+  setNodeIP(ip: string): void {
+    this.opts.nodeIP = ip;
+  }
+
+  async init(): Promise<void> {
+    await this.loader.apply([{ setConfig: { flowHashSeed: this.opts.seed >>> 0, flags: 0, nodeAddr: ipv4ToBytes(this.opts.nodeIP) } }]);
+    await this.restore();
+  }
+
+  /** Reads the service maps back into `programmed` and seeds the id allocators. */
+  async restore(): Promise<void> {
+    const content = emptyMapsContent();
+    for (const e of (await this.loader.dump('sy_services')).entries ?? []) {
+      const key = decodeSvcKey(e.key);
+      content.services.set(svcKeyString(key), { key, value: decodeSvcValue(e.value) });
+    }
+    for (const e of (await this.loader.dump('sy_backends')).entries ?? []) content.backends.set(decodeU32(e.key), decodeBackend(e.value));
+    for (const e of (await this.loader.dump('sy_revnat')).entries ?? []) content.revnat.set(decodeU32(e.key), decodeRevNat(e.value));
+    for (const e of (await this.loader.dump('sy_maglev')).entries ?? []) content.maglev.set(decodeU32(e.key), decodeU32Array(e.value));
+    this.builder.adopt(content);
+    this.programmed = content;
+    this.log.info({ services: content.services.size, backends: content.backends.size, tables: content.maglev.size }, 'restored programmed state from pinned maps');
+  }
+
+  async sync(desired: DesiredServicePort[]): Promise<SyncOutcome> {
+    if (!this.programmed) await this.restore();
+    const want = this.builder.build(desired);
+    const { ops, stats } = diffMaps(this.programmed!, want);
+    try {
+      for (const batch of this.batches(ops)) await this.loader.apply(batch);
+    } catch (err) {
+      // Some ops may have landed: forget what we believe and read the maps again next time.
+      this.programmed = undefined;
+      throw err;
+    }
+    this.programmed = want;
+    return { changes: ops.length, detail: { ...stats } };
+  }
+
+  /** Splits ops so no request exceeds the loader's message limit. */
+  private *batches(ops: LoaderOp[]): Generator<LoaderOp[]> {
+    const limit = this.opts.maxBatchBytes ?? 4 << 20;
+    let cur: LoaderOp[] = [];
+    let size = 0;
+    for (const op of ops) {
+      const t = (op.setMaglev as { backendIds?: number[] } | undefined)?.backendIds;
+      const est = 64 + (t ? t.length * 5 : 0);
+      if (cur.length > 0 && size + est > limit) {
+        yield cur;
+        cur = [];
+        size = 0;
+      }
+      cur.push(op);
+      size += est;
+    }
+    if (cur.length > 0) yield cur;
+  }
+
+  async close(): Promise<void> {
+    this.loader.close();
+  }
+}

@@ -1,0 +1,150 @@
+// Client of the loader's unix socket: varint-length-delimited protobuf
+// requests, one response per request, matched by seq.
+import net from 'node:net';
+import { RequestType, ResponseType, TO_OBJECT } from './loader-protocol.js';
+
+export class LoaderError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(`loader: ${code}: ${message}`);
+  }
+}
+
+export type LoaderResponse = Record<string, any>;
+
+interface Pending { resolve(r: LoaderResponse): void; reject(e: Error): void; timer: NodeJS.Timeout }
+
+export interface MapInfo {
+  name: string; type: string; keySize: number; valueSize: number; maxEntries: number; entries: number; pinPath: string; id: number;
+}
+export interface MapEntry { key: Uint8Array; value: Uint8Array }
+
+export class LoaderClient {
+  private sock: net.Socket | undefined;
+  private buf: Buffer = Buffer.alloc(0);
+  private seq = 0;
+  private readonly pending = new Map<number, Pending>();
+  private connecting: Promise<void> | undefined;
+
+  constructor(readonly socketPath: string, private readonly timeoutMs = 30_000) {}
+
+  get connected(): boolean {
+    return this.sock !== undefined && !this.sock.destroyed;
+  }
+
+  private connect(): Promise<void> {
+    if (this.connected) return Promise.resolve();
+    if (this.connecting) return this.connecting;
+    this.connecting = new Promise<void>((resolve, reject) => {
+      const s = net.createConnection(this.socketPath);
+      s.once('connect', () => {
+        this.sock = s;
+        this.buf = Buffer.alloc(0);
+        this.connecting = undefined;
+        resolve();
+      });
+      s.once('error', (err) => {
+        this.connecting = undefined;
+        this.failAll(new LoaderError('UNAVAILABLE', `${this.socketPath}: ${err.message}`));
+        s.destroy();
+        if (this.sock === s) this.sock = undefined;
+        reject(new LoaderError('UNAVAILABLE', `${this.socketPath}: ${err.message}`));
+      });
+      s.on('data', (d) => this.onData(d));
+      s.on('close', () => {
+        if (this.sock === s) this.sock = undefined;
+        this.failAll(new LoaderError('UNAVAILABLE', 'connection to the loader closed'));
+      });
+    });
+    return this.connecting;
+  }
+
+  private failAll(err: Error): void {
+    for (const [seq, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(err);
+      this.pending.delete(seq);
+    }
+  }
+
+  private onData(d: Buffer): void {
+    this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
+    for (;;) {
+      let len = 0, shift = 0, i = 0;
+      for (; i < this.buf.length && i < 10; i++) {
+        const b = this.buf[i]!;
+        len += (b & 0x7f) * 2 ** shift;
+        shift += 7;
+        if ((b & 0x80) === 0) break;
+      }
+      if (i >= this.buf.length || i === 10) return; // varint incomplete
+      const start = i + 1;
+      if (this.buf.length < start + len) return;
+      const body = this.buf.subarray(start, start + len);
+      this.buf = this.buf.subarray(start + len);
+      const msg = ResponseType.toObject(ResponseType.decode(body), TO_OBJECT) as LoaderResponse;
+      const p = this.pending.get(Number(msg.seq));
+      if (!p) continue;
+      this.pending.delete(Number(msg.seq));
+      clearTimeout(p.timer);
+      p.resolve(msg);
+    }
+  }
+
+  /** Sends one request ({probe: {}}, {apply: {ops}}, ...) and returns the response's result. */
+  async call(op: Record<string, unknown>): Promise<LoaderResponse> {
+    await this.connect();
+    const seq = ++this.seq;
+    const payload = { seq, ...op };
+    const err = RequestType.verify(payload);
+    if (err) throw new LoaderError('INVALID', `request does not fit loader.proto: ${err}`);
+    const bytes = RequestType.encodeDelimited(RequestType.fromObject(payload)).finish();
+    const res = await new Promise<LoaderResponse>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(seq);
+        reject(new LoaderError('TIMEOUT', `no answer within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.pending.set(seq, { resolve, reject, timer });
+      this.sock!.write(bytes);
+    });
+    if (res.code !== 'OK') throw new LoaderError(String(res.code), String(res.error));
+    return res;
+  }
+
+  async probe(pretendMissing: string[] = []): Promise<{ features: Array<{ name: string; available: boolean; detail: string }>; kernelRelease: string }> {
+    return (await this.call({ probe: { pretendMissing } })).probe;
+  }
+
+  async attach(ifname: string, hook: 'TC_INGRESS' | 'XDP' = 'TC_INGRESS'): Promise<{ ifindex: number; mode: string; progId: number }> {
+    return (await this.call({ attach: { ifname, hook } })).attach;
+  }
+
+  async detach(ifname: string, hook: 'TC_INGRESS' | 'XDP' = 'TC_INGRESS'): Promise<void> {
+    await this.call({ detach: { ifname, hook } });
+  }
+
+  async apply(ops: Array<Record<string, unknown>>): Promise<number> {
+    return (await this.call({ apply: { ops } })).apply.applied as number;
+  }
+
+  async dump(map: string, limit = 0): Promise<{ info: MapInfo; entries: MapEntry[] }> {
+    return (await this.call({ dump: { map, limit } })).dump;
+  }
+
+  async status(): Promise<LoaderResponse> {
+    return (await this.call({ status: {} })).status;
+  }
+
+  async cleanup(): Promise<void> {
+    await this.call({ cleanup: {} });
+  }
+
+  async testRun(program: string, data: Uint8Array, repeat = 1, ifindex = 0): Promise<{ retval: number; data: Uint8Array; durationNs: number }> {
+    return (await this.call({ testRun: { program, data, repeat, ifindex } })).testRun;
+  }
+
+  close(): void {
+    this.sock?.destroy();
+    this.sock = undefined;
+    this.failAll(new LoaderError('UNAVAILABLE', 'client closed'));
+  }
+}

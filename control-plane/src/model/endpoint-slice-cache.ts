@@ -1,0 +1,149 @@
+// Holds every EndpointSlice of every Service and merges them per ServicePort,
+// as kube-proxy's EndpointSliceCache does: slices are matched to Service ports
+// by port name and protocol, endpoints are deduplicated by ip:port with the
+// non-terminating copy winning, and only addresses[0] is used.
+import type { V1EndpointSlice } from '@kubernetes/client-node';
+import { isIPv4 } from '../util/ipv4.js';
+import { endpointKey, servicePortKey, type EndpointInfo, type Protocol } from './types.js';
+
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+interface SlicePort { name: string; port: number; protocol: Protocol }
+interface SliceEndpoint {
+  ip: string; ready: boolean; serving: boolean; terminating: boolean;
+  nodeName: string; zone: string; zoneHints?: string[]; nodeHints?: string[];
+}
+interface ParsedSlice { ports: SlicePort[]; endpoints: SliceEndpoint[] }
+
+export type SliceSkipReason = 'no-service-name' | 'address-type' ;
+
+export interface SliceParse {
+  serviceKey?: string;
+  skipped?: SliceSkipReason;
+  problems: string[];
+}
+
+function parseSlice(slice: V1EndpointSlice): { parsed?: ParsedSlice; serviceKey?: string; result: SliceParse } {
+  const problems: string[] = [];
+  const svcName = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
+  if (!svcName) return { result: { skipped: 'no-service-name', problems } };
+  const serviceKey = `${slice.metadata?.namespace ?? 'default'}/${svcName}`;
+  // FQDN slices are ignored by kube-proxy; IPv6 waits for dual-stack support.
+  if (slice.addressType !== 'IPv4') return { serviceKey, result: { serviceKey, skipped: 'address-type', problems } };
+  const ports: SlicePort[] = [];
+  for (const p of slice.ports ?? []) {
+    if (p.port === undefined || p.port === null) continue;
+    if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) {
+      problems.push(`port ${p.name ?? ''}: invalid number ${String(p.port)}`);
+      continue;
+    }
+    ports.push({ name: p.name ?? '', port: p.port, protocol: (p.protocol ?? 'TCP') as Protocol });
+  }
+  const endpoints: SliceEndpoint[] = [];
+  for (const e of slice.endpoints ?? []) {
+    const ip = e.addresses?.[0];
+    if (!ip || !isIPv4(ip)) {
+      problems.push(`endpoint ${JSON.stringify(ip)}: not an IPv4 address`);
+      continue;
+    }
+    // Unset conditions mean ready/serving (the API's defaults); terminating defaults to false.
+    const ready = e.conditions?.ready ?? true;
+    const serving = e.conditions?.serving ?? ready;
+    const terminating = e.conditions?.terminating ?? false;
+    const zoneHints = e.hints?.forZones?.map((z) => z.name);
+    const nodeHints = (e.hints as { forNodes?: Array<{ name: string }> } | undefined)?.forNodes?.map((n) => n.name);
+    endpoints.push({
+      ip, ready, serving, terminating,
+      nodeName: e.nodeName ?? '',
+      zone: e.zone ?? '',
+      ...(zoneHints ? { zoneHints } : {}),
+      ...(nodeHints ? { nodeHints } : {}),
+    });
+  }
+  return { parsed: { ports, endpoints }, serviceKey, result: { serviceKey, problems } };
+}
+
+export class EndpointSliceCache {
+  /** service key -> slice name -> parsed slice */
+  private readonly slices = new Map<string, Map<string, ParsedSlice>>();
+  private readonly changed = new Set<string>();
+
+  constructor(private readonly nodeName: string) {}
+
+  update(slice: V1EndpointSlice): SliceParse {
+    const { parsed, serviceKey, result } = parseSlice(slice);
+    const name = slice.metadata?.name ?? '';
+    if (!serviceKey) return result;
+    let bySlice = this.slices.get(serviceKey);
+    if (!parsed) {
+      // A slice can change address type only by being recreated; drop whatever we held.
+      if (bySlice?.delete(name)) this.changed.add(serviceKey);
+      return result;
+    }
+    if (!bySlice) this.slices.set(serviceKey, (bySlice = new Map()));
+    bySlice.set(name, parsed);
+    this.changed.add(serviceKey);
+    return result;
+  }
+
+  delete(slice: V1EndpointSlice): void {
+    const svcName = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
+    if (!svcName) return;
+    const serviceKey = `${slice.metadata?.namespace ?? 'default'}/${svcName}`;
+    const bySlice = this.slices.get(serviceKey);
+    if (bySlice?.delete(slice.metadata?.name ?? '')) {
+      if (bySlice.size === 0) this.slices.delete(serviceKey);
+      this.changed.add(serviceKey);
+    }
+  }
+
+  /** Merged endpoints of every ServicePort of one Service ("ns/name"), keyed by servicePortKey. */
+  endpointsOfService(serviceKey: string): Map<string, EndpointInfo[]> {
+    const out = new Map<string, Map<string, EndpointInfo>>();
+    const bySlice = this.slices.get(serviceKey);
+    if (!bySlice) return new Map();
+    const [namespace, name] = splitKey(serviceKey);
+    // Slice names in sorted order so the merge result never depends on event order.
+    for (const sliceName of [...bySlice.keys()].sort()) {
+      const s = bySlice.get(sliceName)!;
+      for (const port of s.ports) {
+        const key = servicePortKey({ namespace, name, port: port.name, protocol: port.protocol });
+        let set = out.get(key);
+        if (!set) out.set(key, (set = new Map()));
+        for (const e of s.endpoints) {
+          const ep: EndpointInfo = { ...e, port: port.port, isLocal: e.nodeName !== '' && e.nodeName === this.nodeName };
+          const k = endpointKey(ep);
+          const cur = set.get(k);
+          if (cur && !cur.terminating) continue; // the non-terminating copy wins
+          if (cur && ep.terminating) continue;
+          set.set(k, ep);
+        }
+      }
+    }
+    const result = new Map<string, EndpointInfo[]>();
+    for (const [k, set] of out) result.set(k, [...set.values()].sort(compareEndpoints));
+    return result;
+  }
+
+  /** Merged endpoints of every ServicePort of every Service. */
+  allEndpoints(): Map<string, EndpointInfo[]> {
+    const result = new Map<string, EndpointInfo[]>();
+    for (const svc of this.slices.keys()) for (const [k, v] of this.endpointsOfService(svc)) result.set(k, v);
+    return result;
+  }
+
+  takeChanged(): Set<string> {
+    const c = new Set(this.changed);
+    this.changed.clear();
+    return c;
+  }
+}
+
+function splitKey(serviceKey: string): [string, string] {
+  const i = serviceKey.indexOf('/');
+  return [serviceKey.slice(0, i), serviceKey.slice(i + 1)];
+}
+
+function compareEndpoints(a: EndpointInfo, b: EndpointInfo): number {
+  return a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1;
+}

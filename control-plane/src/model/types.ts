@@ -1,0 +1,68 @@
+// The proxy's view of Kubernetes, reduced to what the datapath needs. Both
+// back ends (ebpf and iptables) are fed from these types.
+
+export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+
+/** Identifies one port of one Service, as kube-proxy's ServicePortName does. */
+export interface ServicePortName {
+  namespace: string;
+  name: string;
+  /** The Service port's name ("" for a single unnamed port). */
+  port: string;
+  protocol: Protocol;
+}
+
+/** "ns/name:port/PROTO": the key used across the model. */
+export function servicePortKey(n: ServicePortName): string {
+  return `${n.namespace}/${n.name}:${n.port}/${n.protocol}`;
+}
+
+/** kube-proxy's String() of a ServicePortName: "ns/name:port" (port omitted when empty). */
+export function servicePortString(n: ServicePortName): string {
+  return n.port ? `${n.namespace}/${n.name}:${n.port}` : `${n.namespace}/${n.name}`;
+}
+
+export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+
+/** One ServicePort as the proxy programs it. */
+export interface ServicePortInfo {
+  name: ServicePortName;
+  key: string;
+  type: ServiceType;
+  /** IPv4 cluster IP (the first of spec.clusterIPs in the IPv4 family). */
+  clusterIP: string;
+  port: number;
+  protocol: Protocol;
+  nodePort: number;
+  externalIPs: string[];
+  /** status.loadBalancer.ingress IPs with ipMode unset or VIP. */
+  loadBalancerIPs: string[];
+  loadBalancerSourceRanges: string[];
+  /** ClientIP affinity timeout in seconds; 0 when sessionAffinity is None. */
+  affinityTimeoutSeconds: number;
+  externalPolicyLocal: boolean;
+  internalPolicyLocal: boolean;
+  healthCheckNodePort: number;
+  /** Backend selection: Maglev consistent hashing or a random slot per new flow. */
+  algorithm: 'maglev' | 'random';
+}
+
+/** One endpoint of one ServicePort after slice merging. */
+export interface EndpointInfo {
+  ip: string;
+  port: number;
+  ready: boolean;
+  serving: boolean;
+  terminating: boolean;
+  nodeName: string;
+  zone: string;
+  /** Topology hints: zones / nodes this endpoint is meant for; undefined when the slice has none. */
+  zoneHints?: string[];
+  nodeHints?: string[];
+  /** Runs on the node this agent programs. */
+  isLocal: boolean;
+}
+
+export function endpointKey(e: { ip: string; port: number }): string {
+  return `${e.ip}:${e.port}`;
+}

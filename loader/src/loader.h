@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Shared state of the Switchyard loader daemon and short names for the
+ * protobuf-c types generated from loader.proto. */
+#ifndef SY_LOADER_H
+#define SY_LOADER_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loader.pb-c.h"
+#include "arena.h"
+
+/* ---- generated names, shortened -------------------------------------- */
+#define PB(name) Switchyard__Loader__V1__##name
+#define PB_INIT(NAME) SWITCHYARD__LOADER__V1__##NAME##__INIT
+#define CODE(name) SWITCHYARD__LOADER__V1__ERROR_CODE__##name
+#define REQ_OP(name) SWITCHYARD__LOADER__V1__REQUEST__OP_##name
+#define RES(name) SWITCHYARD__LOADER__V1__RESPONSE__RESULT_##name
+#define MAPOP(name) SWITCHYARD__LOADER__V1__MAP_OP__OP_##name
+#define HOOK(name) SWITCHYARD__LOADER__V1__HOOK__##name
+
+typedef PB(Request) sy_request;
+typedef PB(Response) sy_response;
+
+/* ---- options and state ------------------------------------------------ */
+enum tc_mode { TC_MODE_AUTO, TC_MODE_TCX, TC_MODE_CLSACT };
+
+struct loader_opts {
+	const char *instance;
+	const char *socket_path;
+	const char *pin_root;
+	uint32_t max_services; /* 0 = object default */
+	uint32_t max_backends;
+	uint32_t ct_max;
+	size_t max_message_bytes;
+	enum tc_mode tc_mode;
+	bool verbose;
+};
+
+/* Indexes of the maps the loader itself reads or writes. */
+enum sy_map_id {
+	SY_MAP_SERVICES,
+	SY_MAP_BACKENDS,
+	SY_MAP_REVNAT,
+	SY_MAP_MAGLEV,
+	SY_MAP_CONNTRACK,
+	SY_MAP_AFFINITY,
+	SY_MAP_ATTACH,
+	SY_MAP_CONFIG,
+	SY_MAP_COUNT
+};
+
+struct bpf_object;
+struct bpf_map;
+struct bpf_program;
+struct switchyard;
+
+struct loader {
+	struct loader_opts opt;
+	char pin_dir[PATH_MAX];
+	int pin_dir_lock_fd;       /* flock()ed: one loader per instance */
+	struct switchyard *skel;
+	struct bpf_object *obj;
+	struct bpf_map *maps[SY_MAP_COUNT];
+	struct bpf_program *tc_prog;
+	struct bpf_program *xdp_prog; /* NULL until the datapath has sy_xdp */
+	uint64_t requests;
+	uint64_t errors;
+	bool exit_after_reply;     /* set by cleanup */
+};
+
+extern const char *const sy_map_names[SY_MAP_COUNT];
+
+int sy_map_fd(struct loader *L, enum sy_map_id id);
+
+/* ---- reply helpers (dispatch.c) --------------------------------------- */
+struct reply {
+	sy_response *resp;
+	struct arena *a;
+};
+
+/* Sets code and a formatted error message; returns code. */
+int reply_err(struct reply *r, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- modules ------------------------------------------------------------ */
+/* datapath.c: open the skeleton, size, reuse pinned maps, load, pin. */
+int datapath_open_load(struct loader *L);
+void datapath_close(struct loader *L);
+
+/* pins.c */
+int pins_prepare_dir(struct loader *L);
+int pins_reuse_maps(struct loader *L);  /* before load */
+int pins_pin_maps(struct loader *L);    /* after load */
+int pins_map_path(struct loader *L, const char *map_name, char *buf,
+		  size_t len);
+int pins_link_path(struct loader *L, int hook, const char *ifname, char *buf,
+		   size_t len);
+int pins_remove_all(struct loader *L, char *err, size_t errlen);
+int mkdir_p(const char *path, unsigned int mode);
+
+/* server.c */
+int server_run(struct loader *L);
+
+/* dispatch.c: one decoded request in, response filled in. */
+void dispatch(struct loader *L, const sy_request *req, struct reply *r);
+
+/* handlers */
+int handle_probe(struct loader *L, const PB(ProbeRequest) *req,
+		 struct reply *r);
+int handle_attach(struct loader *L, const PB(AttachRequest) *req,
+		  struct reply *r);
+int handle_detach(struct loader *L, const PB(DetachRequest) *req,
+		  struct reply *r);
+int handle_apply(struct loader *L, const PB(ApplyRequest) *req,
+		 struct reply *r);
+int handle_dump(struct loader *L, const PB(DumpRequest) *req,
+		struct reply *r);
+int handle_status(struct loader *L, const PB(StatusRequest) *req,
+		  struct reply *r);
+int handle_cleanup(struct loader *L, const PB(CleanupRequest) *req,
+		   struct reply *r);
+int handle_test_run(struct loader *L, const PB(TestRunRequest) *req,
+		    struct reply *r);
+
+/* attach.c, used by cleanup */
+int attach_list(struct loader *L, struct reply *r, PB(Attachment) ***out,
+		size_t *n);
+int detach_all(struct loader *L, char *err, size_t errlen);
+
+/* dump.c, used by status */
+PB(MapInfo) *map_info_build(struct loader *L, struct bpf_map *map,
+			    struct arena *a, char *err, size_t errlen);
+
+#endif
