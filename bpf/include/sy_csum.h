@@ -60,15 +60,25 @@ static __always_inline int sy_rewrite_addr(struct __sk_buff *skb, __u32 l3_off,
 }
 
 /* Rewrite the L4 port at l4_off + port_off (source or dest), fixing the L4
- * checksum. Returns 0 or a negative error. */
+ * checksum. Returns 0 or a negative error.
+ *
+ * nocsum: UDP without checksum. Nothing in the packet then compensates the
+ * port change, so skb->csum (CHECKSUM_COMPLETE) must follow the new bytes:
+ * BPF_F_RECOMPUTE_CSUM does that. With a checksum the updated field cancels
+ * the port change in the packet sum and skb->csum must stay as it is. */
 static __always_inline int sy_rewrite_port(struct __sk_buff *skb, __u32 l4_off,
-					   __u8 proto, __u32 port_off,
-					   __be16 old_port, __be16 new_port)
+					   __u8 proto, __u8 nocsum,
+					   __u32 port_off, __be16 old_port,
+					   __be16 new_port)
 {
 	int ret;
 
 	if (old_port == new_port)
 		return 0;
+	if (nocsum)
+		return bpf_skb_store_bytes(skb, l4_off + port_off, &new_port,
+					   sizeof(new_port),
+					   BPF_F_RECOMPUTE_CSUM);
 	ret = bpf_l4_csum_replace(skb, l4_off + sy_l4_csum_off(proto),
 				  old_port, new_port,
 				  sy_l4_csum_flags(proto) | sizeof(new_port));

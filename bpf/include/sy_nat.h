@@ -29,8 +29,8 @@ static __always_inline int sy_dnat(struct __sk_buff *skb,
 			      offsetof(struct iphdr, daddr), pkt->daddr, addr);
 	if (ret < 0)
 		return ret;
-	return sy_rewrite_port(skb, pkt->l4_off, pkt->proto, SY_L4_DPORT_OFF,
-			       pkt->dport, port);
+	return sy_rewrite_port(skb, pkt->l4_off, pkt->proto, pkt->l4_nocsum,
+			       SY_L4_DPORT_OFF, pkt->dport, port);
 }
 
 static __always_inline int sy_revnat_rewrite(struct __sk_buff *skb,
@@ -43,8 +43,8 @@ static __always_inline int sy_revnat_rewrite(struct __sk_buff *skb,
 			      offsetof(struct iphdr, saddr), pkt->saddr, addr);
 	if (ret < 0)
 		return ret;
-	return sy_rewrite_port(skb, pkt->l4_off, pkt->proto, SY_L4_SPORT_OFF,
-			       pkt->sport, port);
+	return sy_rewrite_port(skb, pkt->l4_off, pkt->proto, pkt->l4_nocsum,
+			       SY_L4_SPORT_OFF, pkt->sport, port);
 }
 
 #endif /* SY_NAT_H */

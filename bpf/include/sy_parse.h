@@ -33,7 +33,8 @@ struct sy_pkt {
 	__be16 dport;
 	__u8 proto;
 	__u8 tcp_flags; /* 0 for UDP */
-	__u16 pad;
+	__u8 l4_nocsum; /* UDP datagram without checksum (field is 0) */
+	__u8 pad;
 	__u32 l3_off;   /* offset of the IPv4 header */
 	__u32 l4_off;   /* offset of the TCP/UDP header (honours IHL) */
 };
@@ -76,6 +77,7 @@ static __always_inline int sy_parse(struct __sk_buff *skb, struct sy_pkt *pkt)
 	pkt->daddr = iph->daddr;
 	pkt->proto = iph->protocol;
 	pkt->tcp_flags = 0;
+	pkt->l4_nocsum = 0;
 	pkt->pad = 0;
 
 	if (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP)
@@ -99,6 +101,7 @@ static __always_inline int sy_parse(struct __sk_buff *skb, struct sy_pkt *pkt)
 			return SY_PARSE_PASS;
 		pkt->sport = uh->source;
 		pkt->dport = uh->dest;
+		pkt->l4_nocsum = uh->check == 0;
 	}
 	return SY_PARSE_OK;
 }

@@ -317,11 +317,15 @@ static int prog_fd, fd_services, fd_backends, fd_revnat, fd_maglev, fd_ct,
 
 #define BUF 2048
 
+/* Extra BPF_PROG_TEST_RUN flags (BPF_F_TEST_SKB_CHECKSUM_COMPLETE). */
+static uint32_t run_flags;
+
 static int run(const uint8_t *in, size_t len, uint8_t *out, size_t *outlen,
 	       uint32_t *retval)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = len,
-		    .data_out = out, .data_size_out = BUF, .repeat = 1);
+		    .data_out = out, .data_size_out = BUF, .repeat = 1,
+		    .flags = run_flags);
 	int err;
 
 	memset(out, 0xaa, BUF);
@@ -1227,22 +1231,38 @@ static void test_truncated(void)
 
 	cases[2].d.ihl = 6;
 	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		uint8_t b[BUF];
-		size_t full, hdr, cut;
-		char why[256] = "", first[300] = "";
-		int bad = 0;
+		uint8_t b[BUF], out[BUF];
+		size_t hdr, cut, olen;
+		char why[256] = "", first[300] = "", name[200];
+		int bad = 0, ran = 0, refused = 0;
 
-		full = build(b, &cases[c].d);
+		build(b, &cases[c].d);
 		hdr = 14 + (cases[c].d.ihl ? cases[c].d.ihl : 5) * 4 +
 		      (cases[c].d.proto == IPPROTO_TCP ? 20 : 8);
-		(void)full;
-		for (cut = 14; cut < hdr; cut++)
+		for (cut = 14; cut < hdr; cut++) {
+			uint32_t ret;
+
+			/* Kernels with "bpf: reject short IPv4/IPv6 inputs in
+			 * bpf_prog_test_run_skb" (2026 stable) refuse an
+			 * ETH_P_IP frame shorter than 14 + 20 bytes with
+			 * EINVAL before running the program; that is the
+			 * only refusal accepted here. */
+			if (cut < 14 + 20 &&
+			    run(b, cut, out, &olen, &ret) == -EINVAL) {
+				refused++;
+				continue;
+			}
+			ran++;
 			if (!raw_unchanged(b, cut, why, sizeof(why))) {
 				if (!bad++)
 					snprintf(first, sizeof(first),
 						 "cut at %zu: %s", cut, why);
 			}
-		check(!bad, cases[c].name, "%d lengths failed, first %s", bad,
+		}
+		snprintf(name, sizeof(name),
+			 "%s [%d lengths run%s]", cases[c].name, ran,
+			 refused ? ", 14..33 refused by this kernel's test_run (IPv4 < 20 bytes)" : "");
+		check(!bad && ran > 0, name, "%d lengths failed, first %s", bad,
 		      first);
 	}
 }
@@ -1283,6 +1303,57 @@ static void test_options_and_fragments(void)
 	slot = expected_slot(CLIENT, VIP_A, 43004, 80, IPPROTO_TCP, 7);
 	expect_dnat("DF-only packet is not a fragment and is DNATed", &d,
 		    be_addr(tab1[slot]), be_port(tab1[slot]));
+}
+
+/* With BPF_F_TEST_SKB_CHECKSUM_COMPLETE the kernel sets skb->csum over the
+ * input and fails the run with EINVAL unless skb->csum still matches the
+ * packet afterwards: this is the state of skbs from NICs with
+ * CHECKSUM_COMPLETE on the underlay device. */
+static void test_checksum_complete(void)
+{
+	struct pktdef d, rep, want;
+	uint32_t s;
+
+	run_flags = BPF_F_TEST_SKB_CHECKSUM_COMPLETE;
+	d = tcp(CLIENT, ip4(10, 0, 0, 99), 1, 2, TH_SYN);
+	if (!expect_unchanged("CHECKSUM_COMPLETE: test_run flag supported (pass-through packet)",
+			      &d))
+		goto out;
+
+	d = tcp(CLIENT, VIP_A, 45000, 80, TH_SYN);
+	s = tab1[expected_slot(CLIENT, VIP_A, 45000, 80, IPPROTO_TCP, 7)];
+	expect_dnat("CHECKSUM_COMPLETE: TCP DNAT keeps skb->csum valid", &d,
+		    be_addr(s), be_port(s));
+	rep = tcp(be_addr(s), CLIENT, be_port(s), 45000, TH_SYN | TH_ACK);
+	want = rep;
+	want.saddr = VIP_A;
+	want.sport = 80;
+	expect_rewrite("CHECKSUM_COMPLETE: TCP reverse NAT keeps skb->csum valid",
+		       &rep, &want);
+
+	d = udp(CLIENT, VIP_A, 45001, 53);
+	s = tab2[expected_slot(CLIENT, VIP_A, 45001, 53, IPPROTO_UDP, 251)];
+	expect_dnat("CHECKSUM_COMPLETE: UDP DNAT keeps skb->csum valid", &d,
+		    be_addr(s), be_port(s));
+	d = udp(CLIENT, VIP_A, 45002, 53);
+	d.udp_zero_csum = true;
+	s = tab2[expected_slot(CLIENT, VIP_A, 45002, 53, IPPROTO_UDP, 251)];
+	expect_dnat("CHECKSUM_COMPLETE: UDP zero-checksum DNAT keeps skb->csum valid",
+		    &d, be_addr(s), be_port(s));
+	rep = udp(be_addr(s), CLIENT, be_port(s), 45002);
+	rep.udp_zero_csum = true;
+	want = rep;
+	want.saddr = VIP_A;
+	want.sport = 53;
+	expect_rewrite("CHECKSUM_COMPLETE: UDP zero-checksum reverse NAT keeps skb->csum valid",
+		       &rep, &want);
+	d = tcp(CLIENT, VIP_A, 45003, 80, TH_SYN);
+	d.ihl = 6;
+	s = tab1[expected_slot(CLIENT, VIP_A, 45003, 80, IPPROTO_TCP, 7)];
+	expect_dnat("CHECKSUM_COMPLETE: IHL-6 TCP DNAT keeps skb->csum valid", &d,
+		    be_addr(s), be_port(s));
+out:
+	run_flags = 0;
 }
 
 static void test_revnat_missing(void)
@@ -1339,6 +1410,7 @@ int main(void)
 	test_passthrough();
 	test_truncated();
 	test_options_and_fragments();
+	test_checksum_complete();
 	test_revnat_missing();
 
 out:

@@ -1,0 +1,260 @@
+// The lab's address and naming plan: pure functions, no side effects, so it
+// can be unit-tested and shared by the CLI, the daemon, the runtime and the
+// cleanup. Everything lives in 198.18.0.0/15 (RFC 2544 benchmarking range):
+//
+//   198.18.0.0/24     underlay (bridge br0 in <lab>-net)
+//     .1                control plane host <lab>-cp (API server :6443)
+//     .10+i             node i (<lab>-n<i>, node name node<i>)
+//     .200              external client <lab>-ext
+//   198.18.128.0/20   service ClusterIPs (the lab's serviceCIDR)
+//   198.18.200.0/24   LoadBalancer ingress pool
+//   198.19.<i>.0/24   node i's pod CIDR; .1 is the node's side of every pod
+//                     veth, pods get .2 .. .254
+import { createHash } from 'node:crypto';
+
+export const LAB_ROOT = '/run/switchyard/lab';
+export const PIN_ROOT = '/sys/fs/bpf/switchyard';
+export const DEFAULT_LAB_NAME = 'sy';
+export const DEFAULT_NODE_COUNT = 2;
+export const MAX_NODES = 100;
+
+export const UNDERLAY_CIDR = '198.18.0.0/24';
+export const UNDERLAY_PREFIX = 24;
+export const CP_IP = '198.18.0.1';
+export const EXT_IP = '198.18.0.200';
+export const API_PORT = 6443;
+export const AGENT_HEALTH_PORT = 10256;
+export const SERVICE_CIDR = '198.18.128.0/20';
+export const LB_POOL = '198.18.200.0/24';
+export const BRIDGE = 'br0';
+export const HOST_IF = 'eth0';
+export const POD_IF = 'eth0';
+export const HOST_VETH_PREFIX = 'syp';
+export const AGENT_DEVICES = 'eth0,syp+';
+export const ZONE_LABEL = 'topology.kubernetes.io/zone';
+export const NETNS_ANNOTATION = 'lab.switchyard.dev/netns';
+export const HOST_VETH_ANNOTATION = 'lab.switchyard.dev/host-veth';
+/** Linux NAME_MAX: a namespace is a file under /run/netns. */
+export const NETNS_NAME_MAX = 255;
+/** IFNAMSIZ - 1. */
+export const IFNAME_MAX = 15;
+
+export interface NodePlan {
+  index: number;
+  name: string;
+  netns: string;
+  ip: string;
+  podCIDR: string;
+  /** The node's address on every pod veth (x.x.x.1). */
+  podGateway: string;
+  zone: string;
+  labels: Record<string, string>;
+  /** Loader instance (pins under PIN_ROOT/<pinInstance>). */
+  pinInstance: string;
+  /** Name of the node's port on the underlay bridge (in <lab>-net). */
+  bridgePort: string;
+}
+
+export interface HostPlan {
+  netns: string;
+  ip: string;
+  bridgePort: string;
+}
+
+export interface LabPlan {
+  name: string;
+  stateDir: string;
+  underlay: { netns: string; bridge: string; cidr: string };
+  cp: HostPlan;
+  ext: HostPlan;
+  nodes: NodePlan[];
+  serviceCIDR: string;
+  lbPool: string;
+  apiURL: string;
+}
+
+const LAB_NAME_RE = /^[a-z][a-z0-9]{0,15}$/;
+
+/** Lab names: a lowercase letter then up to 15 lowercase letters or digits. */
+export function validateLabName(name: string): string | undefined {
+  if (!LAB_NAME_RE.test(name)) {
+    return `invalid lab name ${JSON.stringify(name)}: use a lowercase letter followed by up to 15 lowercase letters or digits`;
+  }
+  return undefined;
+}
+
+export function labStateDir(name: string, root = LAB_ROOT): string {
+  return `${root}/${name}`;
+}
+
+export function nodeName(i: number): string {
+  return `node${i}`;
+}
+
+export function nodeIndexFromName(name: string): number | undefined {
+  const m = /^node([1-9][0-9]*)$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+function checkNodeIndex(i: number): void {
+  if (!Number.isInteger(i) || i < 1 || i > MAX_NODES) throw new RangeError(`node index ${i} out of range 1..${MAX_NODES}`);
+}
+
+export function nodeIP(i: number): string {
+  checkNodeIndex(i);
+  return `198.18.0.${10 + i}`;
+}
+
+export function podCIDR(i: number): string {
+  checkNodeIndex(i);
+  return `198.19.${i}.0/24`;
+}
+
+export function podGateway(i: number): string {
+  checkNodeIndex(i);
+  return `198.19.${i}.1`;
+}
+
+/** Pod k (2..254) on node i. */
+export function podIP(i: number, k: number): string {
+  checkNodeIndex(i);
+  if (!Number.isInteger(k) || k < 2 || k > 254) throw new RangeError(`pod host number ${k} out of range 2..254`);
+  return `198.19.${i}.${k}`;
+}
+
+/** Zones alternate: node1 zone-a, node2 zone-b, node3 zone-a, ... */
+export function zoneFor(i: number): string {
+  return i % 2 === 1 ? 'zone-a' : 'zone-b';
+}
+
+export function nodeNetns(lab: string, i: number): string {
+  return `${lab}-n${i}`;
+}
+
+export function labNamespacePrefix(lab: string): string {
+  return `${lab}-`;
+}
+
+/** True when ns is one of lab's namespaces by name (a guard for deletions). */
+export function isLabNamespace(lab: string, ns: string): boolean {
+  return ns.startsWith(labNamespacePrefix(lab)) && ns.length > lab.length + 1 && isSafeNetnsName(ns);
+}
+
+/** A namespace name that is a plain file name under /run/netns. */
+export function isSafeNetnsName(ns: string): boolean {
+  return ns.length > 0 && ns.length <= NETNS_NAME_MAX && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(ns);
+}
+
+/**
+ * The namespace of a pod: <lab>-p-<pod> for the "default" namespace,
+ * <lab>-p-<namespace>_<pod> otherwise ('_' never occurs in Kubernetes names,
+ * so the mapping is one to one). Names that would not fit in NAME_MAX are
+ * cut and completed with a hash of the full name.
+ */
+export function podNetnsName(lab: string, namespace: string, pod: string): string {
+  const base = `${lab}-p-${namespace === 'default' ? '' : `${namespace}_`}${pod}`;
+  const clean = base.replace(/[^A-Za-z0-9._-]/g, '-');
+  if (clean.length <= NETNS_NAME_MAX && clean === base) return base;
+  const hash = createHash('sha256').update(`${namespace}/${pod}`).digest('hex').slice(0, 12);
+  return `${clean.slice(0, NETNS_NAME_MAX - 13)}-${hash}`;
+}
+
+/** The node side of a pod's veth: syp<n>, unique per node. */
+export function hostVethName(n: number): string {
+  const name = `${HOST_VETH_PREFIX}${n}`;
+  if (!Number.isInteger(n) || n < 0 || name.length > IFNAME_MAX) throw new RangeError(`veth number ${n} out of range`);
+  return name;
+}
+
+export function nodePlan(lab: string, i: number): NodePlan {
+  const zone = zoneFor(i);
+  return {
+    index: i,
+    name: nodeName(i),
+    netns: nodeNetns(lab, i),
+    ip: nodeIP(i),
+    podCIDR: podCIDR(i),
+    podGateway: podGateway(i),
+    zone,
+    labels: { [ZONE_LABEL]: zone, 'kubernetes.io/hostname': nodeName(i) },
+    pinInstance: nodeNetns(lab, i),
+    bridgePort: `v-n${i}`,
+  };
+}
+
+export function labPlan(lab: string, nodeCount: number, root = LAB_ROOT): LabPlan {
+  const err = validateLabName(lab);
+  if (err) throw new Error(err);
+  if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > MAX_NODES) {
+    throw new RangeError(`node count ${nodeCount} out of range 1..${MAX_NODES}`);
+  }
+  const nodes: NodePlan[] = [];
+  for (let i = 1; i <= nodeCount; i++) nodes.push(nodePlan(lab, i));
+  return {
+    name: lab,
+    stateDir: labStateDir(lab, root),
+    underlay: { netns: `${lab}-net`, bridge: BRIDGE, cidr: UNDERLAY_CIDR },
+    cp: { netns: `${lab}-cp`, ip: CP_IP, bridgePort: 'v-cp' },
+    ext: { netns: `${lab}-ext`, ip: EXT_IP, bridgePort: 'v-ext' },
+    nodes,
+    serviceCIDR: SERVICE_CIDR,
+    lbPool: LB_POOL,
+    apiURL: `http://${CP_IP}:${API_PORT}`,
+  };
+}
+
+/** The lab's fixed namespaces, in creation order (underlay first). */
+export function topologyNamespaces(plan: LabPlan): string[] {
+  return [plan.underlay.netns, plan.cp.netns, plan.ext.netns, ...plan.nodes.map((n) => n.netns)];
+}
+
+/** Routes a node needs: every other node's pod CIDR via that node. */
+export function nodeRoutes(plan: LabPlan, i: number): Array<{ dst: string; via: string }> {
+  return plan.nodes.filter((n) => n.index !== i).map((n) => ({ dst: n.podCIDR, via: n.ip }));
+}
+
+/**
+ * Hands out pod host numbers 2..254 of one node's /24, lowest free first,
+ * so addresses are reused after pods are removed.
+ */
+export class PodAddressAllocator {
+  private readonly used = new Set<number>();
+
+  constructor(readonly nodeIndex: number) {
+    checkNodeIndex(nodeIndex);
+  }
+
+  allocate(): string {
+    for (let k = 2; k <= 254; k++) {
+      if (!this.used.has(k)) {
+        this.used.add(k);
+        return podIP(this.nodeIndex, k);
+      }
+    }
+    throw new Error(`node${this.nodeIndex}: pod CIDR ${podCIDR(this.nodeIndex)} exhausted (253 pods)`);
+  }
+
+  /** Marks a specific address as taken (false if it already was or is not ours). */
+  reserve(ip: string): boolean {
+    const k = this.hostNumber(ip);
+    if (k === undefined || this.used.has(k)) return false;
+    this.used.add(k);
+    return true;
+  }
+
+  release(ip: string): void {
+    const k = this.hostNumber(ip);
+    if (k !== undefined) this.used.delete(k);
+  }
+
+  get inUse(): number {
+    return this.used.size;
+  }
+
+  private hostNumber(ip: string): number | undefined {
+    const prefix = `198.19.${this.nodeIndex}.`;
+    if (!ip.startsWith(prefix)) return undefined;
+    const k = Number(ip.slice(prefix.length));
+    return Number.isInteger(k) && k >= 2 && k <= 254 ? k : undefined;
+  }
+}

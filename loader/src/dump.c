@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* dump and status: map metadata and raw entries, straight from the kernel. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "loader.h"
+#include "log.h"
+#include "map_iter.h"
+
+static uint64_t iter_bound(uint32_t max_entries)
+{
+	return (uint64_t)max_entries * 2 + 1024;
+}
+
+static int count_cb(const void *key, const void *value, void *ctx)
+{
+	(void)key;
+	(void)value;
+	(*(uint32_t *)ctx)++;
+	return 0;
+}
+
+PB(MapInfo) *map_info_build(struct loader *L, struct bpf_map *map,
+			    struct arena *a, char *err, size_t errlen)
+{
+	PB(MapInfo) *mi = arena_alloc(a, sizeof(*mi));
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	const char *type;
+	char path[PATH_MAX];
+	int fd = bpf_map__fd(map), ret;
+	uint32_t count = 0;
+
+	switchyard__loader__v1__map_info__init(mi);
+	memset(&info, 0, sizeof(info));
+	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (ret) {
+		snprintf(err, errlen, "%s: bpf_obj_get_info_by_fd: %s",
+			 bpf_map__name(map), sy_errstr(ret));
+		return NULL;
+	}
+	mi->name = arena_strdup(a, bpf_map__name(map));
+	type = libbpf_bpf_map_type_str(info.type);
+	mi->type = type ? arena_strdup(a, type) :
+			  arena_printf(a, "type_%u", info.type);
+	mi->key_size = info.key_size;
+	mi->value_size = info.value_size;
+	mi->max_entries = info.max_entries;
+	mi->id = info.id;
+	if (pins_map_path(L, bpf_map__name(map), path, sizeof(path)) == 0 &&
+	    access(path, F_OK) == 0)
+		mi->pin_path = arena_strdup(a, path);
+	ret = map_iter(fd, info.key_size, 0, iter_bound(info.max_entries),
+		       count_cb, &count);
+	if (ret < 0) {
+		snprintf(err, errlen, "%s: counting entries: %s",
+			 bpf_map__name(map), sy_errstr(ret));
+		return NULL;
+	}
+	mi->entries = count;
+	return mi;
+}
+
+/* ---- dump --------------------------------------------------------------- */
+
+struct dump_ctx {
+	struct arena *a;
+	struct ptr_vec entries;
+	uint32_t limit;
+	uint32_t count;
+	size_t budget, used;
+	bool truncated;
+	bool maglev;
+	uint32_t key_size, value_size;
+};
+
+/* Reads the inner Maglev table behind an outer value (a map id). Returns
+ * 0 and fills *out, 1 when the table vanished meanwhile, <0 on error. */
+static int read_inner_table(struct arena *a, uint32_t id,
+			    ProtobufCBinaryData *out)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	struct bpf_map_info info;
+	__u32 len = sizeof(info), m, count, batch;
+	uint32_t *keys = NULL, *vals;
+	int fd, err;
+
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return fd == -ENOENT ? 1 : fd;
+	memset(&info, 0, sizeof(info));
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (err)
+		goto out;
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.key_size != 4 ||
+	    info.value_size != 4) {
+		err = -EINVAL;
+		goto out;
+	}
+	m = info.max_entries;
+	vals = arena_alloc(a, (size_t)m * 4 + 1);
+	keys = malloc((size_t)m * 4 + 4);
+	if (!keys) {
+		err = -ENOMEM;
+		goto out;
+	}
+	count = m;
+	err = bpf_map_lookup_batch(fd, NULL, &batch, keys, vals, &count,
+				   &bopts);
+	if (err == -ENOENT && count == m)
+		err = 0; /* whole array in one batch */
+	if (err || count != m) {
+		err = 0; /* no batch support: one lookup per slot */
+		for (uint32_t i = 0; i < m && !err; i++)
+			err = bpf_map_lookup_elem(fd, &i, &vals[i]);
+		if (err)
+			goto out;
+	}
+	/* The protocol wants little-endian u32s: the host order on every
+	 * architecture the datapath supports, converted to be explicit. */
+	for (uint32_t i = 0; i < m; i++)
+		vals[i] = htole32(vals[i]);
+	out->data = (uint8_t *)vals;
+	out->len = (size_t)m * 4;
+out:
+	free(keys);
+	close(fd);
+	return err;
+}
+
+static int dump_cb(const void *key, const void *value, void *ctx_)
+{
+	struct dump_ctx *ctx = ctx_;
+	PB(MapEntry) *e;
+	int err;
+
+	ctx->count++;
+	if (ctx->truncated || (ctx->limit && ctx->entries.len >= ctx->limit))
+		return 0;
+	e = arena_alloc(ctx->a, sizeof(*e));
+	switchyard__loader__v1__map_entry__init(e);
+	e->key.data = arena_memdup(ctx->a, key, ctx->key_size);
+	e->key.len = ctx->key_size;
+	if (ctx->maglev) {
+		err = read_inner_table(ctx->a, *(const uint32_t *)value,
+				       &e->value);
+		if (err > 0)
+			return 0; /* table replaced meanwhile: skip */
+		if (err < 0)
+			return err;
+	} else {
+		e->value.data = arena_memdup(ctx->a, value, ctx->value_size);
+		e->value.len = ctx->value_size;
+	}
+	/* Keep the response under the message limit: stop adding entries
+	 * (MapInfo.entries still tells the real count). */
+	ctx->used += e->key.len + e->value.len + 16;
+	if (ctx->used > ctx->budget) {
+		ctx->truncated = true;
+		return 0;
+	}
+	ptr_vec_push(ctx->a, &ctx->entries, e);
+	return 0;
+}
+
+static struct bpf_map *find_user_map(struct loader *L, const char *name)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, L->obj) {
+		if (!bpf_map__is_internal(map) &&
+		    strcmp(bpf_map__name(map), name) == 0)
+			return map;
+	}
+	return NULL;
+}
+
+int handle_dump(struct loader *L, const PB(DumpRequest) *req,
+		struct reply *r)
+{
+	PB(DumpResult) *res;
+	struct dump_ctx ctx = { .a = r->a, .limit = req->limit };
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	struct bpf_map *map;
+	char err[256] = "";
+	int fd, ret;
+
+	if (!req->map || !req->map[0])
+		return reply_err(r, CODE(INVALID), "dump.map: required");
+	map = find_user_map(L, req->map);
+	if (!map)
+		return reply_err(r, CODE(NOT_FOUND), "dump.map: no map named "
+				 "'%s'", req->map);
+	fd = bpf_map__fd(map);
+	memset(&info, 0, sizeof(info));
+	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (ret)
+		return reply_err(r, CODE(KERNEL), "%s: bpf_obj_get_info_by_fd: "
+				 "%s", req->map, sy_errstr(ret));
+
+	res = arena_alloc(r->a, sizeof(*res));
+	switchyard__loader__v1__dump_result__init(res);
+	res->info = map_info_build(L, map, r->a, err, sizeof(err));
+	if (!res->info)
+		return reply_err(r, CODE(KERNEL), "%s", err);
+
+	ctx.key_size = info.key_size;
+	ctx.value_size = map_value_buf_size(info.type, info.value_size);
+	ctx.maglev = info.type == BPF_MAP_TYPE_HASH_OF_MAPS ||
+		     info.type == BPF_MAP_TYPE_ARRAY_OF_MAPS;
+	ctx.budget = L->opt.max_message_bytes > 8192 ?
+			     L->opt.max_message_bytes - 4096 :
+			     L->opt.max_message_bytes / 2;
+	ret = map_iter(fd, info.key_size, ctx.value_size,
+		       iter_bound(info.max_entries), dump_cb, &ctx);
+	if (ret < 0)
+		return reply_err(r, CODE(KERNEL), "%s: reading entries: %s",
+				 req->map, sy_errstr(ret));
+	res->info->entries = ctx.count;
+	res->entries = (PB(MapEntry) **)ctx.entries.items;
+	res->n_entries = ctx.entries.len;
+	if (ctx.truncated)
+		log_warn("dump %s: %u entries, only %zu fit in one message",
+			 req->map, ctx.count, ctx.entries.len);
+	r->resp->result_case = RES(DUMP);
+	r->resp->dump = res;
+	return CODE(OK);
+}
+
+/* ---- status ------------------------------------------------------------- */
+
+int handle_status(struct loader *L, const PB(StatusRequest) *req,
+		  struct reply *r)
+{
+	PB(StatusResult) *res = arena_alloc(r->a, sizeof(*res));
+	struct ptr_vec maps = { 0 };
+	struct bpf_map *map;
+	char err[256] = "";
+	int code;
+
+	(void)req;
+	switchyard__loader__v1__status_result__init(res);
+	res->instance = arena_strdup(r->a, L->opt.instance);
+	res->pin_dir = arena_strdup(r->a, L->pin_dir);
+	res->requests = L->requests;
+	res->errors = L->errors;
+	code = attach_list(L, r, &res->attachments, &res->n_attachments);
+	if (code)
+		return code;
+	bpf_object__for_each_map(map, L->obj) {
+		PB(MapInfo) *mi;
+
+		if (bpf_map__is_internal(map))
+			continue;
+		mi = map_info_build(L, map, r->a, err, sizeof(err));
+		if (!mi)
+			return reply_err(r, CODE(KERNEL), "%s", err);
+		ptr_vec_push(r->a, &maps, mi);
+	}
+	res->maps = (PB(MapInfo) **)maps.items;
+	res->n_maps = maps.len;
+	r->resp->result_case = RES(STATUS);
+	r->resp->status = res;
+	return CODE(OK);
+}

@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* apply: MapOps validated as a whole, then executed in order. An invalid op
+ * anywhere rejects the request before anything is written (applied = 0); a
+ * kernel failure stops at that op and reports how many were applied. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sy_structs.h"
+#include "loader.h"
+#include "log.h"
+#include "map_iter.h"
+
+#define MAGLEV_MAX_M 131071u
+
+typedef PB(MapOp) map_op;
+
+static bool is_prime(uint32_t n)
+{
+	if (n < 2)
+		return false;
+	if (n % 2 == 0)
+		return n == 2;
+	for (uint32_t d = 3; d <= n / d; d += 2)
+		if (n % d == 0)
+			return false;
+	return true;
+}
+
+static const char *mapop_name(int c)
+{
+	switch (c) {
+	case MAPOP(UPSERT_BACKEND): return "upsert_backend";
+	case MAPOP(DELETE_BACKEND): return "delete_backend";
+	case MAPOP(SET_MAGLEV): return "set_maglev";
+	case MAPOP(DELETE_MAGLEV): return "delete_maglev";
+	case MAPOP(UPSERT_REVNAT): return "upsert_revnat";
+	case MAPOP(DELETE_REVNAT): return "delete_revnat";
+	case MAPOP(UPSERT_SERVICE): return "upsert_service";
+	case MAPOP(DELETE_SERVICE): return "delete_service";
+	case MAPOP(FLUSH_CONNTRACK): return "flush_conntrack";
+	case MAPOP(DELETE_AFFINITY): return "delete_affinity";
+	case MAPOP(SET_CONFIG): return "set_config";
+	default: return "op";
+	}
+}
+
+/* ---- validation --------------------------------------------------------- */
+
+#define BAD(...) reply_err(r, CODE(INVALID), __VA_ARGS__)
+
+static int check_addr(struct reply *r, const char *at, const char *field,
+		      const ProtobufCBinaryData *b, bool optional)
+{
+	if (optional && b->len == 0)
+		return 0;
+	if (b->len != 4)
+		return BAD("%s.%s: an IPv4 address must be 4 bytes, got %zu",
+			   at, field, b->len);
+	return 0;
+}
+
+static int check_port(struct reply *r, const char *at, const char *field,
+		      uint32_t port)
+{
+	if (port > 65535)
+		return BAD("%s.%s: %u is not a port (0-65535)", at, field,
+			   port);
+	return 0;
+}
+
+static int check_proto(struct reply *r, const char *at, const char *field,
+		       uint32_t proto, bool zero_ok)
+{
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
+	    (zero_ok && proto == 0))
+		return 0;
+	return BAD("%s.%s: protocol %u is not TCP (6) or UDP (17)%s", at,
+		   field, proto, zero_ok ? " or 0" : "");
+}
+
+static int check_svc_key(struct reply *r, const char *at,
+			 const PB(ServiceKey) *k)
+{
+	int err;
+
+	if (!k)
+		return BAD("%s.key: missing", at);
+	if ((err = check_addr(r, at, "key.addr", &k->addr, false)) ||
+	    (err = check_port(r, at, "key.port", k->port)) ||
+	    (err = check_proto(r, at, "key.proto", k->proto, false)))
+		return err;
+	if (k->scope != SY_SCOPE_EXTERNAL && k->scope != SY_SCOPE_INTERNAL)
+		return BAD("%s.key.scope: %u is not 0 (external) or 1 "
+			   "(internal)", at, k->scope);
+	return 0;
+}
+
+static int validate_op(const map_op *op, size_t i, struct reply *r)
+{
+	char at[48];
+	int err = 0;
+
+	snprintf(at, sizeof(at), "ops[%zu].%s", i, mapop_name(op->op_case));
+	switch (op->op_case) {
+	case MAPOP(UPSERT_BACKEND): {
+		const PB(UpsertBackend) *b = op->upsert_backend;
+
+		if ((err = check_addr(r, at, "addr", &b->addr, false)) ||
+		    (err = check_port(r, at, "port", b->port)) ||
+		    (err = check_proto(r, at, "proto", b->proto, false)))
+			return err;
+		if (b->state != SY_BE_ACTIVE && b->state != SY_BE_TERMINATING)
+			return BAD("%s.state: %u is not 0 (active) or 1 "
+				   "(terminating)", at, b->state);
+		if (b->flags > 0xff)
+			return BAD("%s.flags: 0x%x does not fit in 8 bits", at,
+				   b->flags);
+		return 0;
+	}
+	case MAPOP(SET_MAGLEV): {
+		size_t m = op->set_maglev->n_backend_ids;
+
+		if (m == 0)
+			return BAD("%s.backend_ids: empty table", at);
+		if (m > MAGLEV_MAX_M)
+			return BAD("%s.backend_ids: table size %zu above the "
+				   "maximum %u", at, m, MAGLEV_MAX_M);
+		if (!is_prime((uint32_t)m))
+			return BAD("%s.backend_ids: table size %zu is not "
+				   "prime", at, m);
+		return 0;
+	}
+	case MAPOP(UPSERT_REVNAT):
+		if ((err = check_addr(r, at, "addr", &op->upsert_revnat->addr,
+				      false)) ||
+		    (err = check_port(r, at, "port", op->upsert_revnat->port)))
+			return err;
+		return 0;
+	case MAPOP(UPSERT_SERVICE): {
+		const PB(UpsertService) *s = op->upsert_service;
+
+		if ((err = check_svc_key(r, at, s->key)))
+			return err;
+		if (s->count > 0xffff)
+			return BAD("%s.count: %u does not fit in 16 bits", at,
+				   s->count);
+		if (s->flags > 0xffff)
+			return BAD("%s.flags: 0x%x does not fit in 16 bits",
+				   at, s->flags);
+		if (s->table_size &&
+		    (s->table_size > MAGLEV_MAX_M || !is_prime(s->table_size)))
+			return BAD("%s.table_size: %u is not a prime <= %u (or "
+				   "0)", at, s->table_size, MAGLEV_MAX_M);
+		return 0;
+	}
+	case MAPOP(DELETE_SERVICE):
+		return check_svc_key(r, at, op->delete_service->key);
+	case MAPOP(FLUSH_CONNTRACK): {
+		const PB(FlushConntrack) *f = op->flush_conntrack;
+
+		if (!f->backend_id && !f->rev_nat_id)
+			return BAD("%s: backend_id or rev_nat_id is required",
+				   at);
+		return check_proto(r, at, "proto", f->proto, true);
+	}
+	case MAPOP(SET_CONFIG):
+		return check_addr(r, at, "node_addr",
+				  &op->set_config->node_addr, true);
+	case MAPOP(DELETE_BACKEND):
+	case MAPOP(DELETE_MAGLEV):
+	case MAPOP(DELETE_REVNAT):
+	case MAPOP(DELETE_AFFINITY):
+		return 0;
+	default:
+		return BAD("ops[%zu]: no operation set", i);
+	}
+}
+
+/* ---- execution ---------------------------------------------------------- */
+
+#define KERR(err, ...) kernel_err(r, at, err, __VA_ARGS__)
+
+static int kernel_err(struct reply *r, const char *at, int err,
+		      const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int kernel_err(struct reply *r, const char *at, int err,
+		      const char *fmt, ...)
+{
+	char what[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return reply_err(r, CODE(KERNEL), "%s: %s: %s", at, what,
+			 sy_errstr(err));
+}
+
+static int update(struct loader *L, enum sy_map_id id, const void *key,
+		  const void *val)
+{
+	return bpf_map_update_elem(sy_map_fd(L, id), key, val, BPF_ANY);
+}
+
+static int delete_absent_ok(struct loader *L, enum sy_map_id id,
+			    const void *key)
+{
+	int err = bpf_map_delete_elem(sy_map_fd(L, id), key);
+
+	return err == -ENOENT ? 0 : err;
+}
+
+static void svc_key_fill(struct sy_svc_key *k, const PB(ServiceKey) *src)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(&k->addr, src->addr.data, 4);
+	k->port = htons((uint16_t)src->port);
+	k->proto = (uint8_t)src->proto;
+	k->scope = (uint8_t)src->scope;
+}
+
+static int set_maglev(struct loader *L, const PB(SetMaglevTable) *t,
+		      const char *at, struct reply *r)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_INNER_MAP);
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts, .elem_flags = BPF_ANY);
+	uint32_t m = (uint32_t)t->n_backend_ids, count = m, group = t->group;
+	uint32_t *keys = NULL;
+	int inner, err, code = 0;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sy_maglev_in", 4, 4, m,
+			       &copts);
+	if (inner < 0)
+		return KERR(inner, "creating the inner table (M=%u)", m);
+
+	keys = malloc(m * sizeof(*keys));
+	if (!keys) {
+		code = KERR(-ENOMEM, "allocating %u keys", m);
+		goto out;
+	}
+	for (uint32_t i = 0; i < m; i++)
+		keys[i] = i;
+	err = bpf_map_update_batch(inner, keys, t->backend_ids, &count,
+				   &bopts);
+	if (err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUPP) {
+		/* No batch ops on this kernel: one update per slot. */
+		err = 0;
+		for (uint32_t i = 0; i < m && !err; i++)
+			err = bpf_map_update_elem(inner, &keys[i],
+						  &t->backend_ids[i], BPF_ANY);
+	}
+	if (err) {
+		code = KERR(err, "writing the inner table (M=%u)", m);
+		goto out;
+	}
+	/* The swap: one update of the outer map; packets see either the old
+	 * table or the new one, never a mix. */
+	err = bpf_map_update_elem(sy_map_fd(L, SY_MAP_MAGLEV), &group, &inner,
+				  BPF_ANY);
+	if (err)
+		code = KERR(err, "bpf_map_update_elem(sy_maglev, group %u)",
+			    group);
+out:
+	free(keys);
+	close(inner); /* the outer map holds its own reference */
+	return code;
+}
+
+struct ct_flush {
+	uint32_t backend_id, rev_nat_id, proto;
+	struct key_list keys;
+};
+
+static int ct_match(const void *key, const void *value, void *ctx)
+{
+	const struct sy_ct_key *k = key;
+	const struct sy_ct_value *v = value;
+	struct ct_flush *f = ctx;
+
+	if (f->proto && k->proto != f->proto)
+		return 0;
+	if ((f->backend_id && v->backend_id == f->backend_id) ||
+	    (f->rev_nat_id && v->rev_nat_id == f->rev_nat_id))
+		return key_list_push(&f->keys, key);
+	return 0;
+}
+
+struct aff_flush {
+	uint32_t group;
+	struct key_list keys;
+};
+
+static int aff_match(const void *key, const void *value, void *ctx)
+{
+	const struct sy_affinity_key *k = key;
+	struct aff_flush *f = ctx;
+
+	(void)value;
+	if (k->group == f->group)
+		return key_list_push(&f->keys, key);
+	return 0;
+}
+
+/* Collect first, delete after: deleting while walking a hash map with
+ * get_next_key restarts the walk. */
+static int delete_keys(int fd, struct key_list *kl, uint64_t *deleted)
+{
+	for (size_t i = 0; i < kl->n; i++) {
+		int err = bpf_map_delete_elem(fd, kl->data + i * kl->ksize);
+
+		if (err && err != -ENOENT)
+			return err;
+		if (!err)
+			(*deleted)++;
+	}
+	return 0;
+}
+
+static uint64_t iter_bound(struct loader *L, enum sy_map_id id)
+{
+	return (uint64_t)bpf_map__max_entries(L->maps[id]) * 2 + 1024;
+}
+
+static int flush_conntrack(struct loader *L, const PB(FlushConntrack) *f,
+			   const char *at, struct reply *r)
+{
+	struct ct_flush ctx = {
+		.backend_id = f->backend_id,
+		.rev_nat_id = f->rev_nat_id,
+		.proto = f->proto,
+		.keys = { .ksize = sizeof(struct sy_ct_key) },
+	};
+	int fd = sy_map_fd(L, SY_MAP_CONNTRACK);
+	uint64_t deleted = 0;
+	int err;
+
+	err = map_iter(fd, sizeof(struct sy_ct_key),
+		       sizeof(struct sy_ct_value),
+		       iter_bound(L, SY_MAP_CONNTRACK), ct_match, &ctx);
+	if (!err)
+		err = delete_keys(fd, &ctx.keys, &deleted);
+	key_list_free(&ctx.keys);
+	if (err)
+		return KERR(err, "flushing sy_conntrack");
+	log_info("%s: %llu conntrack entries removed (backend %u, revnat %u, "
+		 "proto %u)", at, (unsigned long long)deleted, f->backend_id,
+		 f->rev_nat_id, f->proto);
+	return 0;
+}
+
+static int delete_affinity(struct loader *L, uint32_t group, const char *at,
+			   struct reply *r)
+{
+	struct aff_flush ctx = {
+		.group = group,
+		.keys = { .ksize = sizeof(struct sy_affinity_key) },
+	};
+	int fd = sy_map_fd(L, SY_MAP_AFFINITY);
+	uint64_t deleted = 0;
+	int err;
+
+	err = map_iter(fd, sizeof(struct sy_affinity_key), 0,
+		       iter_bound(L, SY_MAP_AFFINITY), aff_match, &ctx);
+	if (!err)
+		err = delete_keys(fd, &ctx.keys, &deleted);
+	key_list_free(&ctx.keys);
+	if (err)
+		return KERR(err, "flushing sy_affinity");
+	log_debug("%s: %llu affinity entries removed", at,
+		  (unsigned long long)deleted);
+	return 0;
+}
+
+static int apply_op(struct loader *L, const map_op *op, size_t i,
+		    struct reply *r)
+{
+	char at[48];
+	int err;
+
+	snprintf(at, sizeof(at), "ops[%zu].%s", i, mapop_name(op->op_case));
+	switch (op->op_case) {
+	case MAPOP(UPSERT_BACKEND): {
+		const PB(UpsertBackend) *b = op->upsert_backend;
+		struct sy_backend v = { 0 };
+		uint32_t id = b->id;
+
+		memcpy(&v.addr, b->addr.data, 4);
+		v.port = htons((uint16_t)b->port);
+		v.proto = (uint8_t)b->proto;
+		v.state = (uint8_t)b->state;
+		v.flags = (uint8_t)b->flags;
+		v.zone = b->zone;
+		err = update(L, SY_MAP_BACKENDS, &id, &v);
+		return err ? KERR(err, "update sy_backends[%u]", id) : 0;
+	}
+	case MAPOP(DELETE_BACKEND): {
+		uint32_t id = op->delete_backend->id;
+
+		err = delete_absent_ok(L, SY_MAP_BACKENDS, &id);
+		return err ? KERR(err, "delete sy_backends[%u]", id) : 0;
+	}
+	case MAPOP(SET_MAGLEV):
+		return set_maglev(L, op->set_maglev, at, r);
+	case MAPOP(DELETE_MAGLEV): {
+		uint32_t group = op->delete_maglev->group;
+
+		err = delete_absent_ok(L, SY_MAP_MAGLEV, &group);
+		return err ? KERR(err, "delete sy_maglev[%u]", group) : 0;
+	}
+	case MAPOP(UPSERT_REVNAT): {
+		const PB(UpsertRevNat) *n = op->upsert_revnat;
+		struct sy_revnat v = { 0 };
+		uint32_t id = n->id;
+
+		memcpy(&v.addr, n->addr.data, 4);
+		v.port = htons((uint16_t)n->port);
+		err = update(L, SY_MAP_REVNAT, &id, &v);
+		return err ? KERR(err, "update sy_revnat[%u]", id) : 0;
+	}
+	case MAPOP(DELETE_REVNAT): {
+		uint32_t id = op->delete_revnat->id;
+
+		err = delete_absent_ok(L, SY_MAP_REVNAT, &id);
+		return err ? KERR(err, "delete sy_revnat[%u]", id) : 0;
+	}
+	case MAPOP(UPSERT_SERVICE): {
+		const PB(UpsertService) *s = op->upsert_service;
+		struct sy_svc_value v = { 0 };
+		struct sy_svc_key k;
+
+		svc_key_fill(&k, s->key);
+		v.id = s->id;
+		v.group = s->group;
+		v.count = (uint16_t)s->count;
+		v.flags = (uint16_t)s->flags;
+		v.affinity_timeout = s->affinity_timeout;
+		v.table_size = s->table_size;
+		err = update(L, SY_MAP_SERVICES, &k, &v);
+		return err ? KERR(err, "update sy_services") : 0;
+	}
+	case MAPOP(DELETE_SERVICE): {
+		struct sy_svc_key k;
+
+		svc_key_fill(&k, op->delete_service->key);
+		err = delete_absent_ok(L, SY_MAP_SERVICES, &k);
+		return err ? KERR(err, "delete sy_services") : 0;
+	}
+	case MAPOP(FLUSH_CONNTRACK):
+		return flush_conntrack(L, op->flush_conntrack, at, r);
+	case MAPOP(DELETE_AFFINITY):
+		return delete_affinity(L, op->delete_affinity->group, at, r);
+	case MAPOP(SET_CONFIG): {
+		const PB(SetConfig) *c = op->set_config;
+		struct sy_config v = { 0 };
+		uint32_t zero = 0;
+
+		v.flow_hash_seed = c->flow_hash_seed;
+		v.flags = c->flags;
+		if (c->node_addr.len == 4)
+			memcpy(&v.node_addr, c->node_addr.data, 4);
+		err = update(L, SY_MAP_CONFIG, &zero, &v);
+		return err ? KERR(err, "update sy_config[0]") : 0;
+	}
+	default:
+		return reply_err(r, CODE(INVALID), "%s: no operation set", at);
+	}
+}
+
+int handle_apply(struct loader *L, const PB(ApplyRequest) *req,
+		 struct reply *r)
+{
+	PB(ApplyResult) *res = arena_alloc(r->a, sizeof(*res));
+	int code;
+
+	switchyard__loader__v1__apply_result__init(res);
+	r->resp->result_case = RES(APPLY);
+	r->resp->apply = res;
+
+	for (size_t i = 0; i < req->n_ops; i++) {
+		code = validate_op(req->ops[i], i, r);
+		if (code)
+			return code;
+	}
+	for (size_t i = 0; i < req->n_ops; i++) {
+		code = apply_op(L, req->ops[i], i, r);
+		if (code) {
+			log_warn("apply stopped at op %zu of %zu", i,
+				 req->n_ops);
+			return code;
+		}
+		res->applied++;
+	}
+	return CODE(OK);
+}

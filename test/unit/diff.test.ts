@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DesiredMapsBuilder } from '../../control-plane/src/dataplane/ebpf/desired-maps.js';
+import { diffMaps } from '../../control-plane/src/dataplane/ebpf/diff.js';
+import { emptyMapsContent } from '../../control-plane/src/dataplane/ebpf/maps-content.js';
+import { computeDesiredState } from '../../control-plane/src/dataplane/desired-state.js';
+import { ServiceTracker } from '../../control-plane/src/model/service-tracker.js';
+import { EndpointSliceCache } from '../../control-plane/src/model/endpoint-slice-cache.js';
+import { SvcFlags } from '../../control-plane/src/dataplane/ebpf/map-values.js';
+import { service, slice, type Ep } from './fixtures.js';
+
+function desiredOf(svcs: Parameters<typeof service>[], slices: Array<[string, string, number, Ep[]]>) {
+  const t = new ServiceTracker({ defaultAlgorithm: 'maglev' });
+  for (const s of svcs) t.update(service(...s));
+  const c = new EndpointSliceCache('node1');
+  for (const [name, svc, port, eps] of slices) c.update(slice(name, svc, [{ name: 'http', port }], eps));
+  return computeDesiredState(t.servicePorts(), c.allEndpoints(), { nodeName: 'node1', zone: '' });
+}
+
+const kinds = (ops: Array<Record<string, unknown>>) => ops.map((o) => Object.keys(o)[0]);
+
+test('a new Service is written backends, table, reverse NAT, service entry, in that order', () => {
+  const b = new DesiredMapsBuilder({ seed: 1, sizing: { floor: 251, ceiling: 131071 } });
+  const want = b.build(desiredOf([['web', {}]], [['s', 'web', 8080, [{ ip: '198.19.1.2' }, { ip: '198.19.2.2' }]]]));
+  const { ops } = diffMaps(emptyMapsContent(), want);
+  assert.deepEqual(kinds(ops), ['upsertBackend', 'upsertBackend', 'setMaglev', 'upsertRevnat', 'upsertService']);
+  const svc = ops[4]!.upsertService as { count: number; tableSize: number; flags: number };
+  assert.equal(svc.count, 2);
+  assert.equal(svc.tableSize, 251);
+  assert.equal(svc.flags, SvcFlags.CLUSTERIP);
+  // Nothing changes: nothing is sent.
+  assert.equal(diffMaps(want, b.build(desiredOf([['web', {}]], [['s', 'web', 8080, [{ ip: '198.19.1.2' }, { ip: '198.19.2.2' }]]]))).ops.length, 0);
+});
+
+test('deleting a Service removes entries in reverse order', () => {
+  const b = new DesiredMapsBuilder({ seed: 1, sizing: { floor: 251, ceiling: 131071 } });
+  const have = b.build(desiredOf([['web', {}]], [['s', 'web', 8080, [{ ip: '198.19.1.2' }]]]));
+  const { ops } = diffMaps(have, b.build([]));
+  assert.deepEqual(kinds(ops), ['deleteService', 'deleteRevnat', 'deleteMaglev', 'deleteBackend']);
+});
+
+test('scaling changes only the backends and the table; ids stay stable', () => {
+  const b = new DesiredMapsBuilder({ seed: 1, sizing: { floor: 251, ceiling: 131071 } });
+  const one = b.build(desiredOf([['web', {}]], [['s', 'web', 8080, [{ ip: '198.19.1.2' }, { ip: '198.19.1.3' }]]]));
+  const two = b.build(desiredOf([['web', {}]], [['s', 'web', 8080, [{ ip: '198.19.1.2' }, { ip: '198.19.1.3' }, { ip: '198.19.1.4' }]]]));
+  const { ops } = diffMaps(one, two);
+  assert.deepEqual(kinds(ops), ['upsertBackend', 'setMaglev', 'upsertService']);
+  assert.deepEqual([...one.backends.keys()], [...two.backends.keys()].slice(0, 2));
+  assert.deepEqual([...one.revnat.keys()], [...two.revnat.keys()]);
+});
+
+test('an unready endpoint leaves the table but stays as a terminating backend for established flows', () => {
+  const b = new DesiredMapsBuilder({ seed: 1, sizing: { floor: 251, ceiling: 131071 } });
+  const before = b.build(desiredOf([['web', {}]], [['s', 'web', 8080, [{ ip: '198.19.1.2' }, { ip: '198.19.1.3' }]]]));
+  const after = b.build(desiredOf([['web', {}]], [['s', 'web', 8080, [{ ip: '198.19.1.2' }, { ip: '198.19.1.3', ready: false, serving: true, terminating: true }]]]));
+  const { ops } = diffMaps(before, after);
+  assert.deepEqual(kinds(ops), ['upsertBackend', 'setMaglev', 'upsertService']);
+  assert.equal((ops[0]!.upsertBackend as { state: number }).state, 1);
+  const table = after.maglev.values().next().value!;
+  assert.equal(new Set(table).size, 1);
+});
+
+test('a Service with no usable endpoint keeps its entry with count 0 and loses its table', () => {
+  const b = new DesiredMapsBuilder({ seed: 1, sizing: { floor: 251, ceiling: 131071 } });
+  const before = b.build(desiredOf([['web', {}]], [['s', 'web', 8080, [{ ip: '198.19.1.2' }]]]));
+  const after = b.build(desiredOf([['web', {}]], []));
+  const { ops } = diffMaps(before, after);
+  assert.deepEqual(kinds(ops), ['upsertService', 'deleteMaglev', 'deleteBackend']);
+  assert.equal((ops[0]!.upsertService as { count: number }).count, 0);
+});
+
+test('a shrinking table is written after the service entry that indexes it', () => {
+  const b = new DesiredMapsBuilder({ seed: 1, sizing: { floor: 251, ceiling: 131071 } });
+  const many = Array.from({ length: 6 }, (_, i) => ({ ip: `198.19.1.${i + 2}` }));
+  const before = b.build(desiredOf([['web', {}]], [['s', 'web', 8080, many]]));
+  const after = b.build(desiredOf([['web', {}]], [['s', 'web', 8080, many.slice(0, 1)]]));
+  const k = kinds(diffMaps(before, after).ops);
+  assert.ok(k.indexOf('upsertService') < k.indexOf('setMaglev'), k.join(','));
+});
+
+test('a restarted agent adopts ids from the maps and sends nothing when nothing changed', () => {
+  const b1 = new DesiredMapsBuilder({ seed: 1, sizing: { floor: 251, ceiling: 131071 } });
+  const d = desiredOf([['web', {}], ['api', { clusterIP: '198.18.128.11', clusterIPs: ['198.18.128.11'] }]],
+    [['s', 'web', 8080, [{ ip: '198.19.1.2' }]], ['t', 'api', 9090, [{ ip: '198.19.1.3' }, { ip: '198.19.1.4' }]]]);
+  const programmed = b1.build(d);
+  const b2 = new DesiredMapsBuilder({ seed: 1, sizing: { floor: 251, ceiling: 131071 } });
+  b2.adopt(programmed);
+  assert.equal(diffMaps(programmed, b2.build(d)).ops.length, 0);
+});
