@@ -1,0 +1,19 @@
+# Builds every native part of Switchyard: the BPF objects and skeleton, the
+# loader, and the lab's C tools. `npm run build` runs this, then tsc.
+.PHONY: all bpf loader lab-tools clean
+all: bpf loader lab-tools
+
+bpf:
+	$(MAKE) -C bpf
+
+loader: bpf
+	$(MAKE) -C loader
+
+lab-tools:
+	$(MAKE) -C lab
+
+clean:
+	$(MAKE) -C bpf clean
+	$(MAKE) -C loader clean
+	$(MAKE) -C lab clean
+	rm -rf dist

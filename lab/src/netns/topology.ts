@@ -1,0 +1,87 @@
+// Builds and tears down the lab's fixed topology:
+//
+//   <lab>-net   underlay: bridge br0, one port per host (v-cp, v-ext, v-n<i>)
+//   <lab>-cp    control plane host, eth0 198.18.0.1/24
+//   <lab>-ext   external client, eth0 198.18.0.200/24
+//   <lab>-n<i>  node i, eth0 198.18.0.(10+i)/24, forwarding on, rp_filter off,
+//               a route to every other node's pod CIDR via that node
+//
+// Every veth pair is created inside the underlay namespace with its peer put
+// straight into the host's namespace: nothing is ever created in, or moved
+// through, the root namespace.
+import { addNetns, delNetns, ipBatch, netnsExists, sysctlIn } from './ip.js';
+import { HOST_IF, UNDERLAY_PREFIX, nodeRoutes, topologyNamespaces, type HostPlan, type LabPlan } from './plan.js';
+import type { StateFile } from './state.js';
+
+/** Sysctls of a node namespace: it routes pod traffic and must not drop asymmetric flows. */
+export const NODE_SYSCTLS: Record<string, string | number> = {
+  'net.ipv4.ip_forward': 1,
+  'net.ipv4.conf.all.rp_filter': 0,
+  'net.ipv4.conf.default.rp_filter': 0,
+  [`net.ipv4.conf.${HOST_IF}.rp_filter`]: 0,
+};
+
+/** The `ip -batch` lines that configure a host's underlay interface (and, for a node, its routes). */
+export function hostBatch(plan: LabPlan, host: HostPlan, nodeIndex?: number): string[] {
+  const lines = [
+    'link set lo up',
+    `addr add ${host.ip}/${UNDERLAY_PREFIX} dev ${HOST_IF}`,
+    `link set ${HOST_IF} up`,
+  ];
+  if (nodeIndex !== undefined) {
+    for (const r of nodeRoutes(plan, nodeIndex)) lines.push(`route add ${r.dst} via ${r.via} dev ${HOST_IF}`);
+  }
+  return lines;
+}
+
+/** The underlay's `ip -batch` lines: the bridge and one veth per host, the peer moved into the host. */
+export function underlayBatch(plan: LabPlan): string[] {
+  const hosts: HostPlan[] = [plan.cp, plan.ext, ...plan.nodes];
+  const lines = [
+    'link set lo up',
+    `link add ${plan.underlay.bridge} type bridge stp_state 0 forward_delay 0`,
+    `link set ${plan.underlay.bridge} up`,
+  ];
+  for (const h of hosts) {
+    lines.push(`link add ${h.bridgePort} type veth peer name ${HOST_IF} netns ${h.netns}`);
+    lines.push(`link set ${h.bridgePort} master ${plan.underlay.bridge} up`);
+  }
+  return lines;
+}
+
+/**
+ * Creates the topology. Namespaces are recorded in `state` before they are
+ * created; on failure whatever was created is left for destroyTopology /
+ * cleanup (the caller decides).
+ */
+export async function createTopology(plan: LabPlan, state: StateFile): Promise<void> {
+  const namespaces = topologyNamespaces(plan);
+  for (const ns of namespaces) {
+    if (netnsExists(ns)) throw new Error(`namespace ${ns} already exists (a lab named ${plan.name} is up or was not cleaned up: run \`switchyard cleanup\`)`);
+  }
+  state.addNamespaces(namespaces);
+  for (const ns of namespaces) await addNetns(ns);
+  await ipBatch(plan.underlay.netns, underlayBatch(plan));
+  await Promise.all([
+    ipBatch(plan.cp.netns, hostBatch(plan, plan.cp)),
+    ipBatch(plan.ext.netns, hostBatch(plan, plan.ext)),
+    ...plan.nodes.map(async (n) => {
+      // Sysctls first: "default" then applies to the pod veths created later.
+      await sysctlIn(n.netns, NODE_SYSCTLS);
+      await ipBatch(n.netns, hostBatch(plan, n, n.index));
+    }),
+  ]);
+}
+
+/** Deletes the given lab namespaces (missing ones are fine); returns the errors. */
+export async function deleteNamespaces(namespaces: string[]): Promise<string[]> {
+  const errors: string[] = [];
+  await Promise.all(namespaces.map(async (ns) => {
+    try {
+      await delNetns(ns);
+    } catch (err) {
+      errors.push((err as Error).message);
+    }
+  }));
+  return errors;
+}

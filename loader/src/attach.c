@@ -1,0 +1,587 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* attach / detach of the datapath programs on devices of the loader's
+ * network namespace.
+ *
+ * tc ingress: a tcx bpf_link (kernel >= 6.6) pinned at
+ * <pin dir>/links/tc_ingress_<ifname>, or, when the kernel has no tcx, a
+ * direct-action filter (handle 1, priority 1) on the device's clsact qdisc.
+ * XDP: a bpf_link pinned at <pin dir>/links/xdp_<ifname>, native mode with a
+ * fallback to generic (skb) mode.
+ *
+ * Every attachment is recorded in sy_attach so that a restarted loader, and
+ * cleanup, know what exists without any state of their own. Re-attaching
+ * updates the pinned link to the currently loaded program (bpf_link_update):
+ * that is the upgrade path after a loader restart with a new datapath. An
+ * existing attachment keeps its mode (a tc device attached with clsact stays
+ * on clsact: switching to tcx would run both programs for a moment). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <net/if.h>
+#include <sys/stat.h>
+#include <linux/bpf.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sy_structs.h"
+#include "loader.h"
+#include "log.h"
+#include "map_iter.h"
+
+/* Not in the 6.1-era uapi headers this builds against. */
+#define SY_BPF_TCX_INGRESS 46
+#define SY_BPF_LINK_TYPE_TCX 11
+
+#ifndef ENOTSUPP
+#define ENOTSUPP 524
+#endif
+
+static const char *mode_str(uint32_t mode)
+{
+	switch (mode) {
+	case SY_ATTACH_TCX: return "tcx";
+	case SY_ATTACH_CLSACT: return "clsact";
+	case SY_ATTACH_XDP_NATIVE: return "xdp-native";
+	case SY_ATTACH_XDP_GENERIC: return "xdp-generic";
+	default: return "unknown";
+	}
+}
+
+static int check_ifname(struct reply *r, const char *op, const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	if (len == 0)
+		return reply_err(r, CODE(INVALID), "%s.ifname: required", op);
+	if (len >= IF_NAMESIZE)
+		return reply_err(r, CODE(INVALID), "%s.ifname: '%s' longer than "
+				 "%d characters", op, name, IF_NAMESIZE - 1);
+	if (!strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/') ||
+	    strpbrk(name, " \t\n:"))
+		return reply_err(r, CODE(INVALID), "%s.ifname: '%s' is not a "
+				 "valid device name", op, name);
+	return 0;
+}
+
+static int check_hook(struct reply *r, const char *op, int hook)
+{
+	if (hook != HOOK(TC_INGRESS) && hook != HOOK(XDP))
+		return reply_err(r, CODE(INVALID), "%s.hook: unknown hook %d",
+				 op, hook);
+	return 0;
+}
+
+static int prog_id_of(int prog_fd, uint32_t *id)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	int err;
+
+	memset(&info, 0, sizeof(info));
+	err = bpf_obj_get_info_by_fd(prog_fd, &info, &len);
+	if (!err)
+		*id = info.id;
+	return err;
+}
+
+/* bpf_link_info as the kernel fills it for tcx and xdp links: the union
+ * starts at offset 16 and both begin with the ifindex. */
+struct link_info_head {
+	__u32 type;
+	__u32 id;
+	__u32 prog_id;
+	__u32 pad;
+	__u32 ifindex;
+	__u32 attach_type;
+	__u8 rest[48];
+};
+
+static int link_info(int fd, struct link_info_head *li)
+{
+	__u32 len = sizeof(*li);
+
+	memset(li, 0, sizeof(*li));
+	return bpf_obj_get_info_by_fd(fd, li, &len);
+}
+
+/* Detaches and unpins a pinned link; absent pins are fine. */
+static int remove_link_pin(const char *path)
+{
+	int fd, err;
+
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		err = bpf_link_detach(fd);
+		if (err && err != -ENOLINK && err != -EINVAL && err != -ENODEV)
+			log_warn("bpf_link_detach %s: %s", path,
+				 sy_errstr(err));
+		close(fd);
+	}
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* Updates the pinned link at path to prog_fd when it is a live link of the
+ * expected type on ifindex. Returns 1 when updated, 0 when there is no
+ * usable pin (a stale one is removed), <0 on error. */
+static int update_pinned_link(const char *path, uint32_t type,
+			      uint32_t ifindex, int prog_fd)
+{
+	struct link_info_head li;
+	int fd, err;
+
+	if (access(path, F_OK))
+		return 0;
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		log_warn("%s: unusable pin (%s), replacing it", path,
+			 sy_errstr(fd));
+		return unlink(path) ? -errno : 0;
+	}
+	err = link_info(fd, &li);
+	if (!err && li.type == type && li.ifindex == ifindex) {
+		err = bpf_link_update(fd, prog_fd, NULL);
+		close(fd);
+		if (!err)
+			return 1;
+		log_warn("%s: bpf_link_update: %s; recreating the link", path,
+			 sy_errstr(err));
+	} else {
+		log_warn("%s: pinned link is stale (type %u ifindex %u, want "
+			 "%u/%u); recreating it", path, li.type, li.ifindex,
+			 type, ifindex);
+		close(fd);
+	}
+	return remove_link_pin(path);
+}
+
+static int create_pinned_link(struct loader *L, const char *path,
+			      int prog_fd, uint32_t ifindex, int attach_type,
+			      uint32_t flags)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
+	char dir[PATH_MAX];
+	int fd, err;
+
+	snprintf(dir, sizeof(dir), "%s/links", L->pin_dir);
+	err = mkdir_p(dir, 0700);
+	if (err)
+		return err;
+	fd = bpf_link_create(prog_fd, (int)ifindex,
+			     (enum bpf_attach_type)attach_type, &opts);
+	if (fd < 0)
+		return fd;
+	err = bpf_obj_pin(fd, path);
+	if (err) /* closing the only reference detaches the link */
+		log_warn("pin %s: %s", path, sy_errstr(err));
+	close(fd);
+	return err;
+}
+
+static int clsact_attach(uint32_t ifindex, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1,
+		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+	int err;
+
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return err;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static int clsact_detach(uint32_t ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
+	int err;
+
+	/* Only our filter: the clsact qdisc may carry other people's. */
+	err = bpf_tc_detach(&hook, &opts);
+	if (err == -ENOENT || err == -ENODEV || err == -EINVAL)
+		return 0;
+	return err;
+}
+
+static bool tcx_fallback_errno(int err)
+{
+	return err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUPP;
+}
+
+static int record_get(struct loader *L, uint32_t ifindex, uint32_t hook,
+		      struct sy_attach_value *val)
+{
+	struct sy_attach_key key = { .ifindex = ifindex, .hook = hook };
+
+	return bpf_map_lookup_elem(sy_map_fd(L, SY_MAP_ATTACH), &key, val);
+}
+
+static int attach_tc(struct loader *L, const char *ifname, uint32_t ifindex,
+		     int prog_fd, uint32_t *mode, struct reply *r)
+{
+	struct sy_attach_value prev;
+	char path[PATH_MAX];
+	bool use_clsact = L->opt.tc_mode == TC_MODE_CLSACT;
+	int err;
+
+	if (pins_link_path(L, HOOK(TC_INGRESS), ifname, path, sizeof(path)))
+		return reply_err(r, CODE(INVALID), "attach.ifname: pin path "
+				 "too long");
+	if (record_get(L, ifindex, SY_HOOK_TC_INGRESS, &prev) == 0 &&
+	    prev.mode == SY_ATTACH_CLSACT && access(path, F_OK))
+		use_clsact = true; /* keep the existing mode */
+
+	if (!use_clsact) {
+		err = update_pinned_link(path, SY_BPF_LINK_TYPE_TCX, ifindex,
+					 prog_fd);
+		if (err == 1) {
+			*mode = SY_ATTACH_TCX;
+			log_info("%s: tcx link updated to the current program",
+				 ifname);
+			return 0;
+		}
+		if (err < 0)
+			return reply_err(r, CODE(KERNEL), "attach %s: replacing "
+					 "the pinned tcx link: %s", ifname,
+					 sy_errstr(err));
+		err = create_pinned_link(L, path, prog_fd, ifindex,
+					 SY_BPF_TCX_INGRESS, 0);
+		if (!err) {
+			*mode = SY_ATTACH_TCX;
+			return 0;
+		}
+		if (!tcx_fallback_errno(err) || L->opt.tc_mode == TC_MODE_TCX)
+			return reply_err(r, tcx_fallback_errno(err) ?
+					 CODE(UNSUPPORTED) : CODE(KERNEL),
+					 "attach %s: tcx link: %s", ifname,
+					 sy_errstr(err));
+		log_info("%s: tcx unavailable (%s), using clsact", ifname,
+			 sy_errstr(err));
+	}
+	err = clsact_attach(ifindex, prog_fd);
+	if (err)
+		return reply_err(r, CODE(KERNEL), "attach %s: clsact filter: %s",
+				 ifname, sy_errstr(err));
+	*mode = SY_ATTACH_CLSACT;
+	return 0;
+}
+
+static int attach_xdp(struct loader *L, const char *ifname, uint32_t ifindex,
+		      int prog_fd, uint32_t *mode, struct reply *r)
+{
+	struct sy_attach_value prev;
+	char path[PATH_MAX];
+	int err;
+
+	if (pins_link_path(L, HOOK(XDP), ifname, path, sizeof(path)))
+		return reply_err(r, CODE(INVALID), "attach.ifname: pin path "
+				 "too long");
+	err = update_pinned_link(path, BPF_LINK_TYPE_XDP, ifindex, prog_fd);
+	if (err == 1) {
+		*mode = record_get(L, ifindex, SY_HOOK_XDP, &prev) == 0 ?
+				prev.mode : SY_ATTACH_XDP_NATIVE;
+		return 0;
+	}
+	if (err < 0)
+		return reply_err(r, CODE(KERNEL), "attach %s: replacing the "
+				 "pinned xdp link: %s", ifname,
+				 sy_errstr(err));
+	err = create_pinned_link(L, path, prog_fd, ifindex, BPF_XDP,
+				 XDP_FLAGS_DRV_MODE);
+	if (!err) {
+		*mode = SY_ATTACH_XDP_NATIVE;
+		return 0;
+	}
+	log_info("%s: native XDP failed (%s), trying generic", ifname,
+		 sy_errstr(err));
+	err = create_pinned_link(L, path, prog_fd, ifindex, BPF_XDP,
+				 XDP_FLAGS_SKB_MODE);
+	if (err)
+		return reply_err(r, CODE(KERNEL), "attach %s: xdp link: %s",
+				 ifname, sy_errstr(err));
+	*mode = SY_ATTACH_XDP_GENERIC;
+	return 0;
+}
+
+int handle_attach(struct loader *L, const PB(AttachRequest) *req,
+		  struct reply *r)
+{
+	struct sy_attach_key key = { 0 };
+	struct sy_attach_value val = { 0 };
+	PB(AttachResult) *res;
+	struct bpf_program *prog;
+	uint32_t ifindex, mode = 0, prog_id = 0;
+	int code, err, prog_fd;
+
+	if ((code = check_ifname(r, "attach", req->ifname)) ||
+	    (code = check_hook(r, "attach", req->hook)))
+		return code;
+	prog = req->hook == HOOK(XDP) ? L->xdp_prog : L->tc_prog;
+	if (!prog)
+		return reply_err(r, CODE(UNSUPPORTED), "attach: this datapath "
+				 "build has no XDP program (sy_xdp)");
+	ifindex = if_nametoindex(req->ifname);
+	if (!ifindex)
+		return reply_err(r, CODE(NOT_FOUND), "attach.ifname: no device "
+				 "'%s' in the loader's network namespace",
+				 req->ifname);
+	prog_fd = bpf_program__fd(prog);
+	code = req->hook == HOOK(XDP) ?
+		       attach_xdp(L, req->ifname, ifindex, prog_fd, &mode, r) :
+		       attach_tc(L, req->ifname, ifindex, prog_fd, &mode, r);
+	if (code)
+		return code;
+	err = prog_id_of(prog_fd, &prog_id);
+	if (err)
+		log_warn("prog info: %s", sy_errstr(err));
+
+	key.ifindex = ifindex;
+	key.hook = req->hook == HOOK(XDP) ? SY_HOOK_XDP : SY_HOOK_TC_INGRESS;
+	val.mode = mode;
+	val.prog_id = prog_id;
+	strncpy(val.ifname, req->ifname, sizeof(val.ifname) - 1);
+	err = bpf_map_update_elem(sy_map_fd(L, SY_MAP_ATTACH), &key, &val,
+				  BPF_ANY);
+	if (err)
+		/* The program is attached; only the bookkeeping failed. */
+		return reply_err(r, CODE(KERNEL), "attach %s: recording in "
+				 "sy_attach: %s", req->ifname, sy_errstr(err));
+	log_info("attached %s to %s (ifindex %u) in %s mode, prog id %u",
+		 key.hook == SY_HOOK_XDP ? "sy_xdp" : "sy_tc_ingress",
+		 req->ifname, ifindex, mode_str(mode), prog_id);
+
+	res = arena_alloc(r->a, sizeof(*res));
+	switchyard__loader__v1__attach_result__init(res);
+	res->ifindex = ifindex;
+	res->mode = arena_strdup(r->a, mode_str(mode));
+	res->prog_id = prog_id;
+	r->resp->result_case = RES(ATTACH);
+	r->resp->attach = res;
+	return CODE(OK);
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+struct rec {
+	struct sy_attach_key key;
+	struct sy_attach_value val;
+};
+
+struct rec_list {
+	struct rec *items;
+	size_t n, cap;
+};
+
+static int rec_collect(const void *key, const void *value, void *ctx)
+{
+	struct rec_list *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct rec *p = realloc(l->items, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		l->items = p;
+		l->cap = cap;
+	}
+	memcpy(&l->items[l->n].key, key, sizeof(struct sy_attach_key));
+	memcpy(&l->items[l->n].val, value, sizeof(struct sy_attach_value));
+	l->items[l->n].val.ifname[IF_NAMESIZE - 1] = '\0';
+	l->n++;
+	return 0;
+}
+
+static int rec_list_load(struct loader *L, struct rec_list *l)
+{
+	return map_iter(sy_map_fd(L, SY_MAP_ATTACH),
+			sizeof(struct sy_attach_key),
+			sizeof(struct sy_attach_value),
+			(uint64_t)bpf_map__max_entries(L->maps[SY_MAP_ATTACH]) *
+					2 + 16,
+			rec_collect, l);
+}
+
+/* Undoes one recorded attachment. Devices that no longer exist are fine:
+ * their tcx/xdp links died with them, and so did their clsact filters. */
+static int detach_rec(struct loader *L, const struct rec *rec)
+{
+	char path[PATH_MAX], name[IF_NAMESIZE];
+	int hook = rec->key.hook == SY_HOOK_XDP ? HOOK(XDP) : HOOK(TC_INGRESS);
+	int err = 0;
+
+	if (rec->val.mode == SY_ATTACH_CLSACT) {
+		/* Only if the ifindex still names the recorded device. */
+		if (if_indextoname(rec->key.ifindex, name) &&
+		    !strcmp(name, rec->val.ifname))
+			err = clsact_detach(rec->key.ifindex);
+	} else if (pins_link_path(L, hook, rec->val.ifname, path,
+				  sizeof(path)) == 0) {
+		err = remove_link_pin(path);
+	}
+	if (err)
+		return err;
+	err = bpf_map_delete_elem(sy_map_fd(L, SY_MAP_ATTACH), &rec->key);
+	if (err == -ENOENT)
+		err = 0;
+	if (!err)
+		log_info("detached %s from %s (ifindex %u, %s)",
+			 rec->key.hook == SY_HOOK_XDP ? "sy_xdp" :
+							 "sy_tc_ingress",
+			 rec->val.ifname, rec->key.ifindex,
+			 mode_str(rec->val.mode));
+	return err;
+}
+
+int handle_detach(struct loader *L, const PB(DetachRequest) *req,
+		  struct reply *r)
+{
+	struct rec_list l = { 0 };
+	struct rec found = { 0 };
+	bool have = false;
+	uint32_t hook, ifindex;
+	char path[PATH_MAX];
+	int code, err;
+
+	if ((code = check_ifname(r, "detach", req->ifname)) ||
+	    (code = check_hook(r, "detach", req->hook)))
+		return code;
+	hook = req->hook == HOOK(XDP) ? SY_HOOK_XDP : SY_HOOK_TC_INGRESS;
+	ifindex = if_nametoindex(req->ifname);
+
+	err = rec_list_load(L, &l);
+	if (err < 0) {
+		free(l.items);
+		return reply_err(r, CODE(KERNEL), "detach: reading sy_attach: "
+				 "%s", sy_errstr(err));
+	}
+	/* By ifindex first (renamed devices), then by recorded name (devices
+	 * that are gone). */
+	for (size_t i = 0; i < l.n && !have; i++)
+		if (l.items[i].key.hook == hook && ifindex &&
+		    l.items[i].key.ifindex == ifindex) {
+			found = l.items[i];
+			have = true;
+		}
+	for (size_t i = 0; i < l.n && !have; i++)
+		if (l.items[i].key.hook == hook &&
+		    !strcmp(l.items[i].val.ifname, req->ifname)) {
+			found = l.items[i];
+			have = true;
+		}
+	free(l.items);
+
+	if (pins_link_path(L, req->hook, req->ifname, path, sizeof(path)))
+		return reply_err(r, CODE(INVALID), "detach.ifname: pin path "
+				 "too long");
+	if (!have) {
+		if (access(path, F_OK) == 0) {
+			/* Pinned but never recorded (interrupted attach). */
+			err = remove_link_pin(path);
+			if (err)
+				return reply_err(r, CODE(KERNEL), "detach %s: "
+						 "%s", req->ifname,
+						 sy_errstr(err));
+			return CODE(OK);
+		}
+		if (!ifindex)
+			return reply_err(r, CODE(NOT_FOUND), "detach.ifname: no "
+					 "device '%s' and nothing recorded for "
+					 "it", req->ifname);
+		return CODE(OK); /* not attached: nothing to do */
+	}
+	err = detach_rec(L, &found);
+	if (err)
+		return reply_err(r, CODE(KERNEL), "detach %s: %s", req->ifname,
+				 sy_errstr(err));
+	return CODE(OK);
+}
+
+int attach_list(struct loader *L, struct reply *r, PB(Attachment) ***out,
+		size_t *n)
+{
+	struct rec_list l = { 0 };
+	PB(Attachment) **arr;
+	int err;
+
+	err = rec_list_load(L, &l);
+	if (err < 0) {
+		free(l.items);
+		return reply_err(r, CODE(KERNEL), "reading sy_attach: %s",
+				 sy_errstr(err));
+	}
+	arr = arena_alloc(r->a, (l.n + 1) * sizeof(*arr));
+	for (size_t i = 0; i < l.n; i++) {
+		PB(Attachment) *a = arena_alloc(r->a, sizeof(*a));
+
+		switchyard__loader__v1__attachment__init(a);
+		a->ifname = arena_strdup(r->a, l.items[i].val.ifname);
+		a->ifindex = l.items[i].key.ifindex;
+		a->hook = l.items[i].key.hook == SY_HOOK_XDP ? HOOK(XDP) :
+							       HOOK(TC_INGRESS);
+		a->mode = arena_strdup(r->a, mode_str(l.items[i].val.mode));
+		a->prog_id = l.items[i].val.prog_id;
+		arr[i] = a;
+	}
+	*out = arr;
+	*n = l.n;
+	free(l.items);
+	return CODE(OK);
+}
+
+int detach_all(struct loader *L, char *errbuf, size_t errlen)
+{
+	struct rec_list l = { 0 };
+	char dir[PATH_MAX];
+	int err, ret = 0;
+
+	err = rec_list_load(L, &l);
+	if (err < 0) {
+		snprintf(errbuf, errlen, "reading sy_attach: %s",
+			 sy_errstr(err));
+		free(l.items);
+		return err;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		err = detach_rec(L, &l.items[i]);
+		if (err) {
+			snprintf(errbuf, errlen, "detach %s: %s",
+				 l.items[i].val.ifname, sy_errstr(err));
+			ret = err;
+		}
+	}
+	free(l.items);
+
+	/* Links pinned but never recorded. */
+	snprintf(dir, sizeof(dir), "%s/links", L->pin_dir);
+	{
+		DIR *d = opendir(dir);
+		struct dirent *de;
+
+		while (d && (de = readdir(d))) {
+			char path[PATH_MAX];
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			err = remove_link_pin(path);
+			if (err) {
+				snprintf(errbuf, errlen, "unpin %s: %s", path,
+					 sy_errstr(err));
+				ret = err;
+			}
+		}
+		if (d)
+			closedir(d);
+	}
+	return ret;
+}

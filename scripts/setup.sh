@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what Switchyard needs on Debian 12 (as root) and builds it. Safe to
+# run again: it installs only what is missing and rebuilds only what changed.
+# Shared by the README's commands and the container image build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup: run as root (the lab needs network namespaces and BPF)" >&2
+  exit 1
+fi
+
+APT_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 iptables libprotobuf-c-dev protobuf-c-compiler
+  libelf-dev zlib1g-dev pkg-config make gcc libc6-dev)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v node >/dev/null || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+  echo "setup: Node.js >= 20 is required (found: $(node --version 2>/dev/null || echo none))." >&2
+  echo "       Debian 12's nodejs package is 18; install Node.js 20 or newer first." >&2
+  exit 1
+fi
+
+# bpffs for the loader's pins (a filesystem mount; no network change).
+if ! mount | grep -q ' /sys/fs/bpf type bpf'; then
+  mount -t bpf bpf /sys/fs/bpf
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+echo "setup: building"
+make -s all
+npx --no-install tsc -p tsconfig.json
+echo "setup: done"
