@@ -4,7 +4,7 @@
 all: bpf loader lab-tools
 
 bpf:
-	$(MAKE) -C bpf
+	$(MAKE) -C bpf all test
 
 loader: bpf
 	$(MAKE) -C loader

@@ -169,8 +169,9 @@ static int create_pinned_link(struct loader *L, const char *path,
 	char dir[PATH_MAX];
 	int fd, err;
 
-	snprintf(dir, sizeof(dir), "%s/links", L->pin_dir);
-	err = mkdir_p(dir, 0700);
+	err = sy_path(dir, sizeof(dir), "%s/links", L->pin_dir);
+	if (!err)
+		err = mkdir_p(dir, 0700);
 	if (err)
 		return err;
 	fd = bpf_link_create(prog_fd, (int)ifindex,
@@ -562,7 +563,8 @@ int detach_all(struct loader *L, char *errbuf, size_t errlen)
 	free(l.items);
 
 	/* Links pinned but never recorded. */
-	snprintf(dir, sizeof(dir), "%s/links", L->pin_dir);
+	if (sy_path(dir, sizeof(dir), "%s/links", L->pin_dir))
+		return -ENAMETOOLONG;
 	{
 		DIR *d = opendir(dir);
 		struct dirent *de;
@@ -572,8 +574,10 @@ int detach_all(struct loader *L, char *errbuf, size_t errlen)
 
 			if (de->d_name[0] == '.')
 				continue;
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			err = remove_link_pin(path);
+			err = sy_path(path, sizeof(path), "%s/%s", dir,
+				      de->d_name);
+			if (!err)
+				err = remove_link_pin(path);
 			if (err) {
 				snprintf(errbuf, errlen, "unpin %s: %s", path,
 					 sy_errstr(err));

@@ -100,6 +100,9 @@ int pins_link_path(struct loader *L, int hook, const char *ifname, char *buf,
 		   size_t len);
 int pins_remove_all(struct loader *L, char *err, size_t errlen);
 int mkdir_p(const char *path, unsigned int mode);
+/* snprintf for paths: -ENAMETOOLONG instead of silent truncation. */
+int sy_path(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* server.c */
 int server_run(struct loader *L);

@@ -20,6 +20,10 @@
 
 #define MAGLEV_MAX_M 131071u
 
+#ifndef ENOTSUPP
+#define ENOTSUPP 524 /* kernel-internal, leaks to user space */
+#endif
+
 typedef PB(MapOp) map_op;
 
 static bool is_prime(uint32_t n)

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,6 +23,17 @@
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
+
+int sy_path(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
 
 int mkdir_p(const char *path, unsigned int mode)
 {
@@ -230,7 +242,8 @@ static int remove_dir_entries(const char *dir, char *err, size_t errlen)
 			continue;
 		if (de->d_type == DT_DIR)
 			continue; /* only links/, handled by the caller */
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (sy_path(path, sizeof(path), "%s/%s", dir, de->d_name))
+			continue;
 		if (unlink(path) && errno != ENOENT) {
 			ret = -errno;
 			snprintf(err, errlen, "unlink %s: %s", path,
@@ -248,7 +261,8 @@ int pins_remove_all(struct loader *L, char *err, size_t errlen)
 	char links[PATH_MAX];
 	int ret;
 
-	snprintf(links, sizeof(links), "%s/links", L->pin_dir);
+	if (sy_path(links, sizeof(links), "%s/links", L->pin_dir))
+		return -ENAMETOOLONG;
 	ret = remove_dir_entries(links, err, errlen);
 	if (rmdir(links) && errno != ENOENT && !ret) {
 		ret = -errno;
