@@ -65,7 +65,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 	if (lvl < min_level)
 		return 0;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	sy_log(lvl, "libbpf: %s", buf);
+	sy_log(lvl, "%s", buf); /* libbpf prefixes "libbpf: " */
 	return 0;
 }
 

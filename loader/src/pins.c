@@ -139,14 +139,15 @@ int pins_reuse_maps(struct loader *L)
 	bpf_object__for_each_map(map, L->obj) {
 		struct bpf_map_info info;
 		__u32 len = sizeof(info);
-		const char *name = bpf_map__name(map);
-		char path[PATH_MAX];
+		char name[128], path[PATH_MAX];
 		struct stat st;
 		bool compat;
 		int fd, err;
 
 		if (bpf_map__is_internal(map))
 			continue;
+		/* A copy: bpf_map__reuse_fd() replaces the map's name. */
+		snprintf(name, sizeof(name), "%s", bpf_map__name(map));
 		if (pins_map_path(L, name, path, sizeof(path)))
 			return -ENAMETOOLONG;
 		if (stat(path, &st)) {

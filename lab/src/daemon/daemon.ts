@@ -1,0 +1,338 @@
+// The lab daemon: runs in <lab>-cp and hosts the lab's control plane.
+//
+//   startLabCluster (API server + controllers + one kubelet per node, each
+//   with a NetnsRuntime) -> API on 198.18.0.1:6443 and <state>/api.sock
+//   -> <state>/kubeconfig -> per node: loader, then agent (unless --no-agents)
+//
+// Lab-only routes on the API server:
+//   GET  /lab/v1/info      lab name, mode, nodes, external host, pods -> netns, pids, logs
+//   POST /lab/v1/shutdown  stop agents, loaders and pods; reply; exit
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { pino, type Logger } from 'pino';
+import { LoaderClient } from '../../../control-plane/src/dataplane/ebpf/loader-client.js';
+import { AGENT_DEVICES, AGENT_HEALTH_PORT, API_PORT, type LabPlan, type NodePlan } from '../netns/plan.js';
+import { repoPaths, stateDirFiles, type LabConfig, type RepoPaths, type StateDirFiles } from '../netns/layout.js';
+import { CLI_STATE_FILE, DAEMON_STATE_FILE, StateFile, readCliState } from '../netns/state.js';
+import { NetnsRuntime } from '../runtime/netns-runtime.js';
+import { ManagedProcess } from './processes.js';
+import { startCluster, type LabCluster } from './cluster-adapter.js';
+
+export interface DaemonOptions {
+  stateDir: string;
+}
+
+interface NodeProcs {
+  node: NodePlan;
+  runtime: NetnsRuntime;
+  loader?: ManagedProcess;
+  agent?: ManagedProcess;
+  healthy: boolean;
+  lastHealth?: string;
+}
+
+export class LabDaemon {
+  private readonly files: StateDirFiles;
+  private readonly state: StateFile;
+  private readonly repo: RepoPaths;
+  private readonly nodes = new Map<string, NodeProcs>();
+  private cluster: LabCluster | undefined;
+  private healthTimer: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+  private readonly startedAt = new Date().toISOString();
+
+  constructor(
+    private readonly plan: LabPlan,
+    private readonly config: LabConfig,
+    private readonly log: Logger,
+  ) {
+    this.files = stateDirFiles(plan.stateDir);
+    this.repo = repoPaths(config.repo);
+    this.state = new StateFile(path.join(plan.stateDir, DAEMON_STATE_FILE), plan.name, 'daemon', { pid: process.pid });
+    this.state.flush();
+    for (const node of plan.nodes) {
+      const runtime = new NetnsRuntime({
+        lab: plan.name,
+        node,
+        whoamiPath: this.repo.whoami,
+        logDir: this.files.podLogDir,
+        state: this.state,
+        log: (msg, fields) => log.info({ node: node.name, ...fields }, msg),
+      });
+      this.nodes.set(node.name, { node, runtime, healthy: false });
+    }
+  }
+
+  async start(): Promise<void> {
+    const { plan, log } = this;
+    if (!fs.existsSync(this.repo.whoami)) throw new Error(`${this.repo.whoami} is missing: run \`make -C lab\``);
+    this.cluster = await startCluster({
+      nodes: plan.nodes.map((n) => ({ name: n.name, internalIP: n.ip, podCIDR: n.podCIDR, zone: n.zone, labels: n.labels })),
+      runtimeFor: (name) => {
+        const n = this.nodes.get(name);
+        if (!n) throw new Error(`unknown node ${name}`);
+        return n.runtime;
+      },
+      serviceCIDR: plan.serviceCIDR,
+      lbPool: plan.lbPool,
+      logger: log,
+      extraRoutes: (req, res, url) => this.route(req, res, url),
+    });
+    await this.cluster.listen({ host: plan.cp.ip, port: API_PORT });
+    fs.rmSync(this.files.apiSocket, { force: true });
+    await this.cluster.listen({ path: this.files.apiSocket });
+    fs.chmodSync(this.files.apiSocket, 0o600);
+    fs.writeFileSync(this.files.kubeconfig, kubeconfig(plan.apiURL), { mode: 0o600 });
+    log.info({ api: plan.apiURL, socket: this.files.apiSocket }, 'API server listening');
+
+    if (this.config.agents) {
+      await Promise.all(plan.nodes.map((n) => this.startNodeProcesses(n)));
+      this.healthTimer = setInterval(() => void this.pollHealth(), 1000);
+      void this.pollHealth();
+    }
+    log.info({ lab: plan.name, nodes: plan.nodes.length, agents: this.config.agents }, 'lab daemon ready');
+  }
+
+  private async startNodeProcesses(node: NodePlan): Promise<void> {
+    const n = this.nodes.get(node.name)!;
+    const sock = this.files.loaderSocket(node.name);
+    fs.rmSync(sock, { force: true });
+    this.state.addPinInstance(node.pinInstance);
+    // The loader runs with nsenter --net, not `ip netns exec`: the latter gives
+    // the process a private mount namespace with a fresh sysfs, where
+    // /sys/fs/bpf is not mounted, so its pins would not be on the host's bpffs.
+    n.loader = new ManagedProcess('loader', node.name,
+      ['nsenter', `--net=/run/netns/${node.netns}`, '--', this.repo.loader, '--instance', node.pinInstance, '--socket', sock],
+      this.files.loaderLog(node.name), `${this.repo.loader} --instance ${node.pinInstance}`, this.state,
+      (p) => this.onChildExit(p));
+    const deadline = Date.now() + 15_000;
+    while (!fs.existsSync(sock)) {
+      if (!n.loader.isAlive) throw new Error(`loader of ${node.name} exited; see ${this.files.loaderLog(node.name)}`);
+      if (Date.now() > deadline) throw new Error(`loader of ${node.name} did not create ${sock} within 15 s; see ${this.files.loaderLog(node.name)}`);
+      await sleep(100);
+    }
+    n.agent = new ManagedProcess('agent', node.name,
+      ['ip', 'netns', 'exec', node.netns, process.execPath, this.repo.cliMain, 'agent',
+        '--kubeconfig', this.files.kubeconfig,
+        '--node-name', node.name,
+        '--node-ip', node.ip,
+        '--loader-socket', sock,
+        '--devices', AGENT_DEVICES,
+        '--mode', this.config.mode,
+        '--health-bind-address', `0.0.0.0:${AGENT_HEALTH_PORT}`],
+      this.files.agentLog(node.name), `${this.repo.cliMain} agent --kubeconfig ${this.files.kubeconfig} --node-name ${node.name}`, this.state,
+      (p) => this.onChildExit(p));
+  }
+
+  private onChildExit(p: ManagedProcess): void {
+    if (this.stopping) return;
+    const i = p.info();
+    this.log.error({ role: i.role, node: i.name, exitCode: i.exitCode, signal: i.signal, log: i.log }, `${i.role} exited unexpectedly`);
+    const n = this.nodes.get(p.name);
+    if (n && p.role === 'agent') n.healthy = false;
+  }
+
+  private async pollHealth(): Promise<void> {
+    await Promise.all([...this.nodes.values()].map(async (n) => {
+      if (!n.agent?.isAlive) {
+        n.healthy = false;
+        return;
+      }
+      const r = await httpGet(`http://${n.node.ip}:${AGENT_HEALTH_PORT}/healthz`, 1000);
+      n.healthy = r.status === 200;
+      n.lastHealth = r.error ?? `${r.status}`;
+    }));
+  }
+
+  info(): Record<string, unknown> {
+    const { plan } = this;
+    const pods: Record<string, unknown> = {};
+    for (const n of this.nodes.values()) {
+      for (const p of n.runtime.list()) {
+        pods[p.key] = { netns: p.netns, ip: p.ip, node: p.node, pid: p.pid, hostVeth: p.hostVeth, running: p.running, terminating: p.terminating, log: p.logFile };
+      }
+    }
+    return {
+      name: plan.name,
+      mode: this.config.mode,
+      agents: this.config.agents,
+      startedAt: this.startedAt,
+      stateDir: plan.stateDir,
+      apiServer: plan.apiURL,
+      apiSocket: this.files.apiSocket,
+      kubeconfig: this.files.kubeconfig,
+      serviceCIDR: plan.serviceCIDR,
+      lbPool: plan.lbPool,
+      daemon: { pid: process.pid, netns: plan.cp.netns, log: this.files.daemonLog },
+      underlay: { ...plan.underlay },
+      controlPlane: { netns: plan.cp.netns, ip: plan.cp.ip },
+      external: { netns: plan.ext.netns, ip: plan.ext.ip },
+      nodes: [...this.nodes.values()].map((n) => ({
+        name: n.node.name,
+        netns: n.node.netns,
+        ip: n.node.ip,
+        podCIDR: n.node.podCIDR,
+        zone: n.node.zone,
+        pinInstance: n.node.pinInstance,
+        loader: n.loader ? { ...n.loader.info(), socket: this.files.loaderSocket(n.node.name) } : null,
+        agent: n.agent ? { ...n.agent.info(), healthz: `http://${n.node.ip}:${AGENT_HEALTH_PORT}/healthz`, healthy: n.healthy, lastHealth: n.lastHealth ?? null } : null,
+      })),
+      pods,
+    };
+  }
+
+  /** The lab's extra routes; true when the request was taken. */
+  route(req: http.IncomingMessage, res: http.ServerResponse, url: URL | string): boolean {
+    const u = typeof url === 'string' ? new URL(url, 'http://lab') : url;
+    if (u.pathname === '/lab/v1/info' && req.method === 'GET') {
+      sendJSON(res, 200, this.info());
+      return true;
+    }
+    if (u.pathname === '/lab/v1/shutdown' && req.method === 'POST') {
+      req.resume();
+      void this.shutdown('shutdown request').then(
+        () => {
+          sendJSON(res, 200, { kind: 'Status', status: 'Success', message: 'lab daemon stopped its agents, loaders and pods; exiting' });
+          res.once('finish', () => void this.exit(0));
+          setTimeout(() => void this.exit(0), 2000).unref();
+        },
+        (err: unknown) => {
+          sendJSON(res, 500, { kind: 'Status', status: 'Failure', message: (err as Error).message });
+          setTimeout(() => void this.exit(1), 200).unref();
+        },
+      );
+      return true;
+    }
+    return false;
+  }
+
+  /** Stops agents, loaders (after asking them to detach and unpin) and pods. */
+  shutdown(reason: string): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info({ reason }, 'shutting down');
+      if (this.healthTimer) clearInterval(this.healthTimer);
+      const nodes = [...this.nodes.values()];
+      await Promise.all(nodes.map((n) => n.agent?.stop(5000)));
+      await Promise.all(nodes.map(async (n) => {
+        if (!n.loader?.isAlive) return;
+        const client = new LoaderClient(this.files.loaderSocket(n.node.name), 5000);
+        try {
+          await client.cleanup();
+          this.state.removePinInstance(n.node.pinInstance);
+        } catch (err) {
+          this.log.warn({ node: n.node.name, err: (err as Error).message }, 'loader cleanup failed; the pins are removed by `lab down`');
+        } finally {
+          client.close();
+        }
+        await n.loader.stop(5000);
+      }));
+      await Promise.all(nodes.map((n) => n.runtime.shutdown().catch((err: unknown) => {
+        this.log.error({ node: n.node.name, err: (err as Error).message }, 'removing pods failed');
+      })));
+      this.log.info('agents, loaders and pods stopped');
+    })();
+    return this.stopping;
+  }
+
+  private exited = false;
+
+  async exit(code: number): Promise<void> {
+    if (this.exited) return;
+    this.exited = true;
+    const t = setTimeout(() => process.exit(code), 3000);
+    t.unref();
+    try {
+      await this.cluster?.stop();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cluster stop failed');
+    }
+    fs.rmSync(this.files.apiSocket, { force: true });
+    this.log.info({ code }, 'lab daemon exiting');
+    this.log.flush?.();
+    setTimeout(() => process.exit(code), 50);
+  }
+}
+
+export async function runDaemon(argv: string[]): Promise<number> {
+  let stateDir: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--state-dir') stateDir = argv[++i];
+    else {
+      process.stderr.write(`lab daemon: unknown argument ${argv[i]}\nusage: main.js --state-dir DIR\n`);
+      return 2;
+    }
+  }
+  if (!stateDir) {
+    process.stderr.write('lab daemon: --state-dir is required\n');
+    return 2;
+  }
+  const doc = readCliState(stateDir);
+  const plan = doc?.extra['plan'] as LabPlan | undefined;
+  const config = doc?.extra['config'] as LabConfig | undefined;
+  if (!doc || !plan || !config) {
+    process.stderr.write(`lab daemon: ${path.join(stateDir, CLI_STATE_FILE)} has no lab plan (start the lab with \`switchyard lab up\`)\n`);
+    return 2;
+  }
+  const log = pino({ base: { lab: plan.name } });
+  const daemon = new LabDaemon(plan, config, log);
+  const onSignal = (sig: string): void => {
+    void daemon.shutdown(sig).finally(() => void daemon.exit(0));
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err: err.stack ?? err.message }, 'uncaught exception');
+  });
+  try {
+    await daemon.start();
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'lab daemon failed to start');
+    await daemon.shutdown('start failed').catch(() => undefined);
+    await daemon.exit(1);
+    return 1;
+  }
+  return new Promise<number>(() => undefined); // runs until shutdown exits the process
+}
+
+export function kubeconfig(server: string): string {
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: switchyard-lab',
+    '  cluster:',
+    `    server: ${server}`,
+    'users:',
+    '- name: lab',
+    '  user: {}',
+    'contexts:',
+    '- name: lab',
+    '  context:',
+    '    cluster: switchyard-lab',
+    '    user: lab',
+    'current-context: lab',
+    '',
+  ].join('\n');
+}
+
+function sendJSON(res: http.ServerResponse, status: number, body: unknown): void {
+  const data = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) });
+  res.end(data);
+}
+
+function httpGet(url: string, timeoutMs: number): Promise<{ status: number; error?: string }> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { timeout: timeoutMs }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => resolve({ status: 0, error: err.message }));
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,159 @@
+// Drives a lab through the `switchyard` CLI exactly as a user would, for the
+// end-to-end tests. Every lab gets a unique name and is torn down in `after`,
+// also when a test failed.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const CLI = path.join(ROOT, 'bin/switchyard.js');
+export const PROBE = path.join(ROOT, 'lab/build/sy-probe');
+
+export interface RunResult { code: number; stdout: string; stderr: string }
+
+export function run(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`switchyard ${args.join(' ')} timed out\n${stderr}`));
+    }, opts.timeoutMs ?? 120_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export async function ok(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+  const r = await run(args, opts);
+  if (r.code !== 0) throw new Error(`switchyard ${args.join(' ')} exited ${r.code}\n${r.stderr}\n${r.stdout}`);
+  return r.stdout;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `fn` until it returns a truthy value or the deadline passes. */
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 300): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+export interface KubeObj { metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; deletionTimestamp?: string }; spec?: any; status?: any }
+
+export class Lab {
+  constructor(readonly name: string, readonly mode: 'ebpf' | 'iptables' = 'ebpf') {}
+
+  static uniqueName(prefix: string): string {
+    return `${prefix}${process.pid % 10000}${Math.floor(Math.random() * 100)}`;
+  }
+
+  up(nodes = 2): Promise<string> {
+    return ok(['lab', 'up', '--name', this.name, '--nodes', String(nodes), '--mode', this.mode], { timeoutMs: 180_000 });
+  }
+
+  async down(): Promise<void> {
+    const r = await run(['lab', 'down', '--name', this.name], { timeoutMs: 120_000 });
+    if (r.code !== 0) await run(['cleanup', '--name', this.name], { timeoutMs: 120_000 });
+  }
+
+  apply(yaml: string): Promise<string> {
+    return ok(['lab', 'apply', '--name', this.name, '-f', '-'], { input: yaml });
+  }
+
+  delete(yaml: string): Promise<string> {
+    return ok(['lab', 'delete', '--name', this.name, '-f', '-'], { input: yaml });
+  }
+
+  async get(kind: string): Promise<KubeObj[]> {
+    return (JSON.parse(await ok(['lab', 'get', kind, '--name', this.name, '-o', 'json'])) as { items: KubeObj[] }).items;
+  }
+
+  scale(target: string, n: number): Promise<string> {
+    return ok(['lab', 'scale', '--name', this.name, target, String(n)]);
+  }
+
+  setReady(pod: string, ready: boolean): Promise<string> {
+    return ok(['lab', 'set-ready', '--name', this.name, pod, String(ready)]);
+  }
+
+  waitReady(): Promise<string> {
+    return ok(['lab', 'wait-ready', '--name', this.name, '--timeout', '60'], { timeoutMs: 90_000 });
+  }
+
+  exec(pod: string, cmd: string[]): Promise<RunResult> {
+    return run(['lab', 'exec', '--name', this.name, pod, '--', ...cmd]);
+  }
+
+  execNode(node: string, cmd: string[]): Promise<RunResult> {
+    return run(['lab', 'exec', '--name', this.name, '--node', node, '--', ...cmd]);
+  }
+
+  /** Runs sy-probe in a pod and returns one line per attempt. */
+  async probe(pod: string, mode: 'tcp' | 'udp' | 'http', host: string, port: number, extra: string[] = []): Promise<string[]> {
+    const r = await this.exec(pod, [PROBE, mode, host, String(port), ...extra]);
+    return r.stdout.split('\n').filter((l) => l && !l.startsWith('#'));
+  }
+
+  async clusterIP(svc: string): Promise<string> {
+    const s = (await this.get('services')).find((x) => x.metadata.name === svc);
+    if (!s) throw new Error(`service ${svc} not found`);
+    return s.spec.clusterIP as string;
+  }
+
+  /** Names of the Running, non-terminating pods whose labels include `labels`. */
+  async pods(labels: Record<string, string>, opts: { ready?: boolean } = {}): Promise<KubeObj[]> {
+    return (await this.get('pods')).filter((p) =>
+      Object.entries(labels).every(([k, v]) => p.metadata.labels?.[k] === v)
+      && !p.metadata.deletionTimestamp
+      && (opts.ready === undefined || isReady(p) === opts.ready));
+  }
+
+  /** Namespaces, pin dirs and state dirs this lab may have left. */
+  leftovers(): string[] {
+    const out: string[] = [];
+    if (existsSync('/run/netns')) for (const n of readdirSync('/run/netns')) if (n.startsWith(`${this.name}-`)) out.push(`netns ${n}`);
+    if (existsSync('/sys/fs/bpf/switchyard')) for (const d of readdirSync('/sys/fs/bpf/switchyard')) if (d.startsWith(`${this.name}-`)) out.push(`pins ${d}`);
+    if (existsSync(`/run/switchyard/lab/${this.name}`)) out.push(`state /run/switchyard/lab/${this.name}`);
+    // Processes: anything whose command line names this lab's state dir, instances or namespaces.
+    const marks = [`/run/switchyard/lab/${this.name}/`, `${this.name}-n`, `${this.name}-p-`];
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      let cmd = '';
+      try {
+        cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      } catch {
+        continue;
+      }
+      if (Number(pid) !== process.pid && marks.some((m) => cmd.includes(m))) out.push(`process ${pid}: ${cmd.trim()}`);
+    }
+    return out;
+  }
+}
+
+export function isReady(p: KubeObj): boolean {
+  return (p.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** Counts of each distinct answer, ERR lines included. */
+export function tally(lines: string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const l of lines) m.set(l, (m.get(l) ?? 0) + 1);
+  return m;
+}
