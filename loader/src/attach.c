@@ -33,10 +33,6 @@
 #include "log.h"
 #include "map_iter.h"
 
-/* Not in the 6.1-era uapi headers this builds against. */
-#define SY_BPF_TCX_INGRESS 46
-#define SY_BPF_LINK_TYPE_TCX 11
-
 #ifndef ENOTSUPP
 #define ENOTSUPP 524
 #endif
@@ -237,23 +233,23 @@ static int attach_tc(struct loader *L, const char *ifname, uint32_t ifindex,
 	if (pins_link_path(L, HOOK(TC_INGRESS), ifname, path, sizeof(path)))
 		return reply_err(r, CODE(INVALID), "attach.ifname: pin path "
 				 "too long");
+	/* An existing attachment keeps its mode whatever --tc-mode says:
+	 * adding the other kind would run the program twice. A live tcx link
+	 * pin is updated in place (the upgrade path). */
 	if (record_get(L, ifindex, SY_HOOK_TC_INGRESS, &prev) == 0 &&
 	    prev.mode == SY_ATTACH_CLSACT && access(path, F_OK))
-		use_clsact = true; /* keep the existing mode */
+		use_clsact = true;
+	err = update_pinned_link(path, SY_BPF_LINK_TYPE_TCX, ifindex, prog_fd);
+	if (err == 1) {
+		*mode = SY_ATTACH_TCX;
+		log_info("%s: tcx link updated to the current program", ifname);
+		return 0;
+	}
+	if (err < 0)
+		return reply_err(r, CODE(KERNEL), "attach %s: replacing the "
+				 "pinned tcx link: %s", ifname, sy_errstr(err));
 
 	if (!use_clsact) {
-		err = update_pinned_link(path, SY_BPF_LINK_TYPE_TCX, ifindex,
-					 prog_fd);
-		if (err == 1) {
-			*mode = SY_ATTACH_TCX;
-			log_info("%s: tcx link updated to the current program",
-				 ifname);
-			return 0;
-		}
-		if (err < 0)
-			return reply_err(r, CODE(KERNEL), "attach %s: replacing "
-					 "the pinned tcx link: %s", ifname,
-					 sy_errstr(err));
 		err = create_pinned_link(L, path, prog_fd, ifindex,
 					 SY_BPF_TCX_INGRESS, 0);
 		if (!err) {
@@ -313,6 +309,11 @@ static int attach_xdp(struct loader *L, const char *ifname, uint32_t ifindex,
 	return 0;
 }
 
+/* A device that was deleted and recreated under the same name gets a new
+ * ifindex: forget the records of its previous incarnations. */
+static void forget_stale_records(struct loader *L, const char *ifname,
+				 uint32_t hook, uint32_t ifindex);
+
 int handle_attach(struct loader *L, const PB(AttachRequest) *req,
 		  struct reply *r)
 {
@@ -356,6 +357,7 @@ int handle_attach(struct loader *L, const PB(AttachRequest) *req,
 		/* The program is attached; only the bookkeeping failed. */
 		return reply_err(r, CODE(KERNEL), "attach %s: recording in "
 				 "sy_attach: %s", req->ifname, sy_errstr(err));
+	forget_stale_records(L, req->ifname, key.hook, ifindex);
 	log_info("attached %s to %s (ifindex %u) in %s mode, prog id %u",
 		 key.hook == SY_HOOK_XDP ? "sy_xdp" : "sy_tc_ingress",
 		 req->ifname, ifindex, mode_str(mode), prog_id);
@@ -441,6 +443,27 @@ static int detach_rec(struct loader *L, const struct rec *rec)
 			 rec->val.ifname, rec->key.ifindex,
 			 mode_str(rec->val.mode));
 	return err;
+}
+
+static void forget_stale_records(struct loader *L, const char *ifname,
+				 uint32_t hook, uint32_t ifindex)
+{
+	struct rec_list l = { 0 };
+
+	if (rec_list_load(L, &l) >= 0) {
+		for (size_t i = 0; i < l.n; i++) {
+			const struct rec *rec = &l.items[i];
+
+			if (rec->key.hook != hook || rec->key.ifindex == ifindex ||
+			    strcmp(rec->val.ifname, ifname))
+				continue;
+			log_info("forgetting stale record of %s (old ifindex %u)",
+				 ifname, rec->key.ifindex);
+			bpf_map_delete_elem(sy_map_fd(L, SY_MAP_ATTACH),
+					    &rec->key);
+		}
+	}
+	free(l.items);
 }
 
 int handle_detach(struct loader *L, const PB(DetachRequest) *req,

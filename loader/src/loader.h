@@ -24,6 +24,11 @@
 typedef PB(Request) sy_request;
 typedef PB(Response) sy_response;
 
+/* tcx (kernel >= 6.6) is newer than the uapi headers this builds against;
+ * the ABI values are fixed, so they are spelled out here. */
+#define SY_BPF_TCX_INGRESS 46   /* enum bpf_attach_type BPF_TCX_INGRESS */
+#define SY_BPF_LINK_TYPE_TCX 11 /* enum bpf_link_type BPF_LINK_TYPE_TCX */
+
 /* ---- options and state ------------------------------------------------ */
 enum tc_mode { TC_MODE_AUTO, TC_MODE_TCX, TC_MODE_CLSACT };
 

@@ -16,7 +16,6 @@
 #include "loader.h"
 #include "log.h"
 
-#define SY_BPF_TCX_INGRESS 46
 #define BOGUS_IFINDEX 0x7ffffff0
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11

@@ -271,7 +271,9 @@ static int process_input(struct server *S, struct client *c)
 	size_t off = 0;
 	int err = 0;
 
-	while (!c->closing && c->out_len - c->out_off < OUT_HIGH_WATER) {
+	/* Once cleanup has answered, nothing else runs: the pins are gone. */
+	while (!c->closing && !S->exit_pending &&
+	       c->out_len - c->out_off < OUT_HIGH_WATER) {
 		size_t avail = c->in_len - off, hdr = 0;
 		uint64_t len = 0;
 		bool bad = false;

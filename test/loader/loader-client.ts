@@ -70,9 +70,12 @@ export interface Response {
 }
 
 export function encodeRequest(req: Record<string, unknown>): Uint8Array {
-  const err = RequestType.verify(req);
+  // fromObject accepts enum names ("TC_INGRESS"); verify then checks the
+  // converted message (field types, oneofs).
+  const msg = RequestType.fromObject(req);
+  const err = RequestType.verify(msg);
   if (err) throw new Error(`bad request object: ${err}`);
-  return RequestType.encodeDelimited(RequestType.fromObject(req)).finish();
+  return RequestType.encodeDelimited(msg).finish();
 }
 
 export function varint(n: number): Buffer {

@@ -77,28 +77,29 @@ export function isApiError(e: unknown): e is ApiError {
 
 /** "pods" / "services" / "deployments.apps" as kube-apiserver names a resource in messages. */
 export interface ResourceRef {
-  plural: string;
+  /** The plural resource name ("pods"). */
+  name: string;
   group: string;
   kind: string;
 }
 
 function qualified(r: ResourceRef): string {
-  return r.group ? `${r.plural}.${r.group}` : r.plural;
+  return r.group ? `${r.name}.${r.group}` : r.name;
 }
 
 export function notFound(r: ResourceRef, name: string): ApiError {
-  return new ApiError(404, 'NotFound', `${qualified(r)} "${name}" not found`, { name, group: r.group, kind: r.plural });
+  return new ApiError(404, 'NotFound', `${qualified(r)} "${name}" not found`, { name, group: r.group, kind: r.name });
 }
 
 export function alreadyExists(r: ResourceRef, name: string): ApiError {
-  return new ApiError(409, 'AlreadyExists', `${qualified(r)} "${name}" already exists`, { name, group: r.group, kind: r.plural });
+  return new ApiError(409, 'AlreadyExists', `${qualified(r)} "${name}" already exists`, { name, group: r.group, kind: r.name });
 }
 
 export function conflict(r: ResourceRef, name: string, why: string): ApiError {
   return new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(r)} "${name}": ${why}`, {
     name,
     group: r.group,
-    kind: r.plural,
+    kind: r.name,
   });
 }
 

@@ -91,7 +91,7 @@ export class LabDaemon {
       this.healthTimer = setInterval(() => void this.pollHealth(), 1000);
       void this.pollHealth();
     }
-    log.info({ lab: plan.name, nodes: plan.nodes.length, agents: this.config.agents }, 'lab daemon ready');
+    log.info({ nodes: plan.nodes.length, agents: this.config.agents }, 'lab daemon ready');
   }
 
   private async startNodeProcesses(node: NodePlan): Promise<void> {

@@ -114,11 +114,23 @@ export function execInteractive(ns: string, argv: string[]): Promise<number> {
   checkNs(ns);
   return new Promise((resolve) => {
     const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: 'inherit' });
+    // Signals sent to the CLI (a test stopping `lab exec ... sy-probe hold`)
+    // go to the command (`ip netns exec` has exec'd into it by then).
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+    const forward = (sig: NodeJS.Signals): void => {
+      child.kill(sig);
+    };
+    for (const s of signals) process.on(s, forward);
+    const unhook = (): void => {
+      for (const s of signals) process.off(s, forward);
+    };
     child.on('error', (err) => {
+      unhook();
       process.stderr.write(`${err.message}\n`);
       resolve(127);
     });
     child.on('exit', (code, signal) => {
+      unhook();
       if (code !== null) resolve(code);
       else resolve(128 + (signal ? (os.constants.signals[signal] ?? 1) : 1));
     });

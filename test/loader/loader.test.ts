@@ -1,0 +1,724 @@
+// Tests of the switchyard-loader daemon (loader/): the wire protocol and its
+// error paths, map programming through apply/dump, and a real datapath
+// (client <-> router <-> server namespaces) that must keep forwarding across
+// loader restarts. Needs root, bpffs at /sys/fs/bpf and a built loader
+// (make -C loader). Everything runs in namespaces named sy-lt-<random>-*.
+import assert from "node:assert/strict";
+import { existsSync, statSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { call, encodeRequest, LoaderClient, varint, type MapEntry, type Response } from "./loader-client.js";
+import { Lab, type LoaderProcess, run, sleep, waitFor } from "./lab.js";
+
+// ---- byte layouts (bpf/include/sy_structs.h) --------------------------------
+
+const ip = (s: string): Buffer => Buffer.from(s.split(".").map((x) => Number(x)));
+const u32le = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+};
+const be16 = (n: number): Buffer => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(n);
+  return b;
+};
+const u16le = (n: number): Buffer => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(n);
+  return b;
+};
+const backendValue = (addr: string, port: number, proto: number, state = 0, flags = 0, zone = 0) =>
+  Buffer.concat([ip(addr), be16(port), Buffer.from([proto, state, flags, 0, 0, 0]), u32le(zone)]);
+const svcKey = (addr: string, port: number, proto: number, scope = 0) =>
+  Buffer.concat([ip(addr), be16(port), Buffer.from([proto, scope])]);
+const svcValue = (id: number, group: number, count: number, flags: number, aff: number, m: number) =>
+  Buffer.concat([u32le(id), u32le(group), u16le(count), u16le(flags), u32le(aff), u32le(m)]);
+const revnatValue = (addr: string, port: number) => Buffer.concat([ip(addr), be16(port), Buffer.alloc(2)]);
+const maglevValue = (ids: number[]) => Buffer.concat(ids.map(u32le));
+
+const TCP = 6;
+const UDP = 17;
+const SY_SVC_F_CLUSTERIP = 1;
+const SY_SVC_F_AFFINITY = 1 << 6;
+
+function find(entries: MapEntry[], key: Buffer): MapEntry | undefined {
+  return entries.find((e) => Buffer.from(e.key).equals(key));
+}
+
+function assertOk(r: Response, what: string): void {
+  assert.equal(r.code, "OK", `${what}: ${r.code} ${r.error}`);
+}
+
+// An Ethernet + IPv4 + UDP packet with valid checksums, for test_run.
+function udpPacket(src: string, dst: string, sport: number, dport: number, payload: Buffer): Buffer {
+  const eth = Buffer.concat([Buffer.from([2, 0, 0, 0, 0, 2]), Buffer.from([2, 0, 0, 0, 0, 1]), be16(0x0800)]);
+  const udpLen = 8 + payload.length;
+  const iph = Buffer.alloc(20);
+  iph[0] = 0x45;
+  iph.writeUInt16BE(20 + udpLen, 2);
+  iph[8] = 64;
+  iph[9] = UDP;
+  ip(src).copy(iph, 12);
+  ip(dst).copy(iph, 16);
+  const csum = (buf: Buffer, init = 0) => {
+    let s = init;
+    for (let i = 0; i < buf.length; i += 2) s += (buf[i]! << 8) + (i + 1 < buf.length ? buf[i + 1]! : 0);
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+    return s;
+  };
+  iph.writeUInt16BE(~csum(iph) & 0xffff, 10);
+  const udp = Buffer.concat([be16(sport), be16(dport), be16(udpLen), be16(0), payload]);
+  const pseudo = Buffer.concat([ip(src), ip(dst), Buffer.from([0, UDP]), be16(udpLen)]);
+  const c = ~csum(udp, csum(pseudo)) & 0xffff;
+  udp.writeUInt16BE(c === 0 ? 0xffff : c, 6);
+  return Buffer.concat([eth, iph, udp]);
+}
+
+/** Runs fn; on failure appends the loader's recent log lines to the error. */
+async function withLogs(loaders: () => Array<LoaderProcess | undefined>, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    const logs = loaders()
+      .filter((l): l is LoaderProcess => !!l)
+      .map((l) => `--- loader pid ${l.pid} ---\n${l.tail(30)}`)
+      .join("\n");
+    if (e instanceof Error) e.message += `\n${logs}`;
+    throw e;
+  }
+}
+
+// ---- 1 + 2: protocol, error paths, apply/dump ---------------------------------
+
+describe("switchyard-loader protocol", { timeout: 60000 }, () => {
+  let lab: Lab;
+  let loader: LoaderProcess | undefined;
+  let sock = "";
+  let ns = "";
+  let instance = "";
+  const extra: LoaderProcess[] = [];
+  const logs = () => [loader, ...extra];
+
+  before(async () => {
+    lab = new Lab();
+    ns = lab.netns("p");
+    instance = lab.instance("p");
+    loader = await lab.startLoader(ns, instance, ["--max-message-bytes", "65536"]);
+    sock = loader.socketPath;
+  });
+
+  after(async () => {
+    await lab?.cleanup();
+  });
+
+  it("creates a 0600 socket and pins every map", () =>
+    withLogs(logs, async () => {
+      assert.equal(statSync(sock).mode & 0o777, 0o600);
+      const st = await call(sock, { status: {} });
+      for (const m of ["sy_services", "sy_backends", "sy_revnat", "sy_maglev", "sy_conntrack", "sy_affinity", "sy_attach", "sy_config"]) {
+        const info = st.status!.maps.find((x) => x.name === m);
+        assert.ok(info, `status lists ${m}`);
+        assert.ok(info.pinPath && existsSync(info.pinPath), `${m} pinned at ${info.pinPath}`);
+        assert.ok(info.id > 0);
+      }
+      assert.equal(st.status!.maps.find((x) => x.name === "sy_maglev")!.type, "hash_of_maps");
+      assert.equal(st.status!.maps.find((x) => x.name === "sy_conntrack")!.type, "lru_hash");
+    }));
+
+  it("answers MALFORMED to garbage and keeps the connection", () =>
+    withLogs(logs, async () => {
+      const c = await LoaderClient.connect(sock);
+      try {
+        // A 6-byte message whose body is an unterminated varint.
+        c.sendRaw(Buffer.concat([varint(6), Buffer.from([0x08, 0xff, 0xff, 0xff, 0xff, 0xff])]));
+        const r = await c.next();
+        assert.equal(r.code, "MALFORMED");
+        assert.equal(r.seq, 0);
+        assert.ok(r.error.length > 0);
+        const st = await c.request({ status: {} });
+        assertOk(st, "status after MALFORMED");
+      } finally {
+        c.destroy();
+      }
+    }));
+
+  it("survives a truncated message and serves the next connection", () =>
+    withLogs(logs, async () => {
+      const c = await LoaderClient.connect(sock);
+      c.sendRaw(Buffer.concat([varint(100), Buffer.alloc(10, 0x08)]));
+      c.end();
+      // The loader may say MALFORMED before closing; either way it closes.
+      await c.waitClosed(5000);
+      c.destroy();
+      assert.ok(loader!.running, "loader still running");
+      assertOk(await call(sock, { status: {} }), "status on a new connection");
+    }));
+
+  it("answers a request sent just before the client half-closes", () =>
+    withLogs(logs, async () => {
+      const c = await LoaderClient.connect(sock);
+      c.sendRaw(encodeRequest({ seq: 77, status: {} }));
+      c.end();
+      const r = await c.next();
+      assert.equal(r.seq, 77);
+      assertOk(r, "status");
+      await c.waitClosed(5000);
+      c.destroy();
+    }));
+
+  it("answers OVERSIZED to a length above the limit, closes, keeps serving", () =>
+    withLogs(logs, async () => {
+      const c = await LoaderClient.connect(sock);
+      c.sendRaw(varint(1 << 20));
+      const r = await c.next();
+      assert.equal(r.code, "OVERSIZED");
+      await c.waitClosed(5000);
+      c.destroy();
+      assertOk(await call(sock, { status: {} }), "status after OVERSIZED");
+    }));
+
+  it("serves several clients at once", () =>
+    withLogs(logs, async () => {
+      const clients = await Promise.all([1, 2, 3, 4].map(() => LoaderClient.connect(sock)));
+      try {
+        // Interleaved: each client has a request in flight at the same time.
+        const rs = await Promise.all(clients.map((c) => c.request({ status: {} })));
+        for (const r of rs) assertOk(r, "status");
+        // Pipelined: two requests in one write, answered in order.
+        const c = clients[0]!;
+        c.sendRaw(Buffer.concat([Buffer.from(encodeStatus(500)), Buffer.from(encodeStatus(501))]));
+        assert.equal((await c.next()).seq, 500);
+        assert.equal((await c.next()).seq, 501);
+      } finally {
+        for (const c of clients) c.destroy();
+      }
+    }));
+
+  it("answers INVALID naming the field, and counts errors", () =>
+    withLogs(logs, async () => {
+      const before = (await call(sock, { status: {} })).status!;
+      const c = await LoaderClient.connect(sock);
+      const cases: Array<[Record<string, unknown>, string, string]> = [
+        [{}, "INVALID", "op"],
+        [{ apply: { ops: [{ upsertBackend: { id: 1, addr: Buffer.from([1, 2, 3]), port: 80, proto: TCP } }] } }, "INVALID", "ops[0].upsert_backend.addr"],
+        [{ apply: { ops: [{ upsertBackend: { id: 1, addr: ip("198.18.2.2"), port: 70000, proto: TCP } }] } }, "INVALID", "ops[0].upsert_backend.port"],
+        [{ apply: { ops: [{ upsertBackend: { id: 1, addr: ip("198.18.2.2"), port: 80, proto: 1 } }] } }, "INVALID", "proto"],
+        [{ apply: { ops: [{ deleteBackend: { id: 9 } }, { setMaglev: { group: 1, backendIds: [1, 2, 3, 4, 5, 6, 7, 8] } }] } }, "INVALID", "ops[1].set_maglev.backend_ids"],
+        [{ apply: { ops: [{ setMaglev: { group: 1, backendIds: [] } }] } }, "INVALID", "set_maglev"],
+        [{ apply: { ops: [{ upsertService: { key: { addr: ip("198.18.250.9"), port: 80, proto: TCP }, tableSize: 9 } }] } }, "INVALID", "table_size"],
+        [{ apply: { ops: [{ upsertService: { id: 1 } }] } }, "INVALID", "key"],
+        [{ apply: { ops: [{ upsertRevnat: { id: 1, addr: Buffer.alloc(16), port: 80 } }] } }, "INVALID", "upsert_revnat.addr"],
+        [{ apply: { ops: [{ flushConntrack: {} }] } }, "INVALID", "flush_conntrack"],
+        [{ apply: { ops: [{}] } }, "INVALID", "ops[0]"],
+        [{ attach: { ifname: "", hook: "TC_INGRESS" } }, "INVALID", "ifname"],
+        [{ attach: { ifname: "nosuchdev0", hook: "TC_INGRESS" } }, "NOT_FOUND", "nosuchdev0"],
+        [{ attach: { ifname: "lo", hook: "XDP" } }, "UNSUPPORTED", "XDP"],
+        [{ dump: { map: "sy_nope" } }, "NOT_FOUND", "sy_nope"],
+        [{ dump: { map: "" } }, "INVALID", "dump.map"],
+        [{ testRun: { program: "nope", data: Buffer.alloc(64) } }, "INVALID", "program"],
+        [{ testRun: { program: "tc_ingress", data: Buffer.alloc(4) } }, "INVALID", "data"],
+      ];
+      try {
+        for (const [op, code, needle] of cases) {
+          const r = await c.request(op);
+          assert.equal(r.code, code, `${JSON.stringify(op)} -> ${r.code} ${r.error}`);
+          assert.ok(r.error.includes(needle), `error "${r.error}" should mention ${needle}`);
+        }
+      } finally {
+        c.destroy();
+      }
+      // Nothing of the rejected apply (op 0 was valid) was executed.
+      const after = (await call(sock, { status: {} })).status!;
+      assert.equal(after.errors, before.errors + cases.length);
+      assert.equal(after.requests, before.requests + cases.length + 1);
+    }));
+
+  it("probes the kernel and honours pretend_missing", () =>
+    withLogs(logs, async () => {
+      const r = await call(sock, { probe: { pretendMissing: ["attach:tcx"] } });
+      const f = new Map(r.probe!.features.map((x) => [x.name, x]));
+      assert.ok(r.probe!.kernelRelease.length > 0);
+      for (const name of [
+        "prog_type:sched_cls",
+        "prog_type:xdp",
+        "map_type:hash",
+        "map_type:lru_hash",
+        "map_type:hash_of_maps",
+        "map_type:array",
+        "helper:sched_cls:bpf_l4_csum_replace",
+        "helper:sched_cls:bpf_fib_lookup",
+      ]) {
+        assert.equal(f.get(name)?.available, true, `${name}: ${f.get(name)?.detail}`);
+      }
+      assert.equal(f.get("attach:tcx")?.available, false);
+      assert.equal(f.get("attach:tcx")?.detail, "pretended missing");
+      const real = await call(sock, { probe: {} });
+      const tcx = real.probe!.features.find((x) => x.name === "attach:tcx")!;
+      assert.equal(tcx.available, true, tcx.detail); // kernel >= 6.6 on the test machines
+      assert.match(tcx.detail, /BPF_LINK_CREATE/);
+    }));
+
+  it("round-trips backends, revnat, maglev tables and services through apply/dump", () =>
+    withLogs(logs, async () => {
+      const vip = "198.18.250.1";
+      const r = await call(sock, {
+        apply: {
+          ops: [
+            { upsertBackend: { id: 1, addr: ip("198.18.2.2"), port: 8080, proto: TCP, state: 0, flags: 1, zone: 3 } },
+            { upsertBackend: { id: 2, addr: ip("198.18.2.3"), port: 8081, proto: TCP, state: 1 } },
+            { upsertRevnat: { id: 10, addr: ip(vip), port: 80 } },
+            { setMaglev: { group: 5, backendIds: [1, 2, 1, 2, 1, 2, 0xfffffffe] } },
+            { upsertService: { key: { addr: ip(vip), port: 80, proto: TCP }, id: 10, group: 5, count: 2, flags: SY_SVC_F_CLUSTERIP, tableSize: 7 } },
+            { setConfig: { flowHashSeed: 0xdeadbeef, flags: 0, nodeAddr: ip("198.18.0.1") } },
+          ],
+        },
+      });
+      assert.equal(r.apply!.applied, 6);
+
+      const be = (await call(sock, { dump: { map: "sy_backends" } })).dump!;
+      assert.equal(be.info.entries, 2);
+      assert.equal(be.info.keySize, 4);
+      assert.equal(be.info.valueSize, 16);
+      assert.deepEqual(Buffer.from(find(be.entries, u32le(1))!.value), backendValue("198.18.2.2", 8080, TCP, 0, 1, 3));
+      assert.deepEqual(Buffer.from(find(be.entries, u32le(2))!.value), backendValue("198.18.2.3", 8081, TCP, 1));
+
+      const limited = (await call(sock, { dump: { map: "sy_backends", limit: 1 } })).dump!;
+      assert.equal(limited.entries.length, 1);
+      assert.equal(limited.info.entries, 2);
+
+      const rn = (await call(sock, { dump: { map: "sy_revnat" } })).dump!;
+      assert.deepEqual(Buffer.from(find(rn.entries, u32le(10))!.value), revnatValue(vip, 80));
+
+      const mg = (await call(sock, { dump: { map: "sy_maglev" } })).dump!;
+      assert.equal(mg.info.type, "hash_of_maps");
+      assert.equal(mg.info.entries, 1);
+      assert.deepEqual(Buffer.from(find(mg.entries, u32le(5))!.value), maglevValue([1, 2, 1, 2, 1, 2, 0xfffffffe]));
+
+      const sv = (await call(sock, { dump: { map: "sy_services" } })).dump!;
+      assert.deepEqual(Buffer.from(find(sv.entries, svcKey(vip, 80, TCP))!.value), svcValue(10, 5, 2, SY_SVC_F_CLUSTERIP, 0, 7));
+
+      const cfg = (await call(sock, { dump: { map: "sy_config" } })).dump!;
+      assert.deepEqual(Buffer.from(find(cfg.entries, u32le(0))!.value), Buffer.concat([u32le(0xdeadbeef), u32le(0), ip("198.18.0.1"), u32le(0)]));
+
+      // A new table of another size replaces the old one in one swap.
+      await call(sock, { apply: { ops: [{ setMaglev: { group: 5, backendIds: [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1] } }] } });
+      const mg2 = (await call(sock, { dump: { map: "sy_maglev" } })).dump!;
+      assert.deepEqual(Buffer.from(find(mg2.entries, u32le(5))!.value), maglevValue([2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1]));
+    }));
+
+  it("runs the tc program on a packet (test_run) against the programmed maps", () =>
+    withLogs(logs, async () => {
+      // Two UDP services with ClientIP affinity:
+      //   198.18.250.2:53 (group 6) -> backend 7 = 198.18.2.7:5353
+      //   198.18.250.3:53 (group 8) -> backend 8 = 198.18.2.8:5353
+      await call(sock, {
+        apply: {
+          ops: [
+            { upsertBackend: { id: 7, addr: ip("198.18.2.7"), port: 5353, proto: UDP } },
+            { upsertBackend: { id: 8, addr: ip("198.18.2.8"), port: 5353, proto: UDP } },
+            { upsertRevnat: { id: 11, addr: ip("198.18.250.2"), port: 53 } },
+            { upsertRevnat: { id: 12, addr: ip("198.18.250.3"), port: 53 } },
+            { setMaglev: { group: 6, backendIds: [7, 7, 7, 7, 7] } },
+            { setMaglev: { group: 8, backendIds: [8, 8, 8] } },
+            { upsertService: { key: { addr: ip("198.18.250.2"), port: 53, proto: UDP }, id: 11, group: 6, count: 1, flags: SY_SVC_F_AFFINITY, affinityTimeout: 60, tableSize: 5 } },
+            { upsertService: { key: { addr: ip("198.18.250.3"), port: 53, proto: UDP }, id: 12, group: 8, count: 1, flags: SY_SVC_F_AFFINITY, affinityTimeout: 60, tableSize: 3 } },
+          ],
+        },
+      });
+      const other = udpPacket("198.18.1.2", "198.18.9.9", 40000, 53, Buffer.from("hello"));
+      const r0 = (await call(sock, { testRun: { program: "tc_ingress", data: other } })).testRun!;
+      assert.equal(r0.retval, 0, "TC_ACT_OK for non-service traffic");
+      assert.deepEqual(Buffer.from(r0.data), other, "non-service packet untouched");
+
+      const pkt = udpPacket("198.18.1.2", "198.18.250.2", 40000, 53, Buffer.from("hello"));
+      const r1 = (await call(sock, { testRun: { program: "tc_ingress", data: pkt, repeat: 1, ifindex: 1 } })).testRun!;
+      const out = Buffer.from(r1.data);
+      assert.equal(r1.retval, 0);
+      assert.equal(out.length, pkt.length);
+      assert.deepEqual(out.subarray(30, 34), ip("198.18.2.7"), "destination rewritten to the backend");
+      assert.equal(out.readUInt16BE(36), 5353, "destination port rewritten");
+      const r2 = (await call(sock, { testRun: { program: "tc_ingress", data: udpPacket("198.18.1.2", "198.18.250.3", 40001, 53, Buffer.from("x")) } })).testRun!;
+      assert.deepEqual(Buffer.from(r2.data).subarray(30, 34), ip("198.18.2.8"));
+
+      const backendOf = (e: MapEntry) => Buffer.from(e.value).readUInt32LE(8);
+      const ct = (await call(sock, { dump: { map: "sy_conntrack" } })).dump!;
+      assert.equal(ct.entries.filter((e) => backendOf(e) === 7).length, 2, "forward + reply entries for backend 7");
+      assert.equal(ct.entries.filter((e) => backendOf(e) === 8).length, 2, "forward + reply entries for backend 8");
+      const aff = (await call(sock, { dump: { map: "sy_affinity" } })).dump!;
+      assert.ok(find(aff.entries, Buffer.concat([ip("198.18.1.2"), u32le(6)])), "affinity entry for group 6");
+      assert.ok(find(aff.entries, Buffer.concat([ip("198.18.1.2"), u32le(8)])), "affinity entry for group 8");
+
+      // flush_conntrack by backend removes that backend's flows only.
+      await call(sock, { apply: { ops: [{ flushConntrack: { backendId: 7, proto: UDP } }] } });
+      const ct2 = (await call(sock, { dump: { map: "sy_conntrack" } })).dump!;
+      assert.equal(ct2.entries.filter((e) => backendOf(e) === 7).length, 0);
+      assert.equal(ct2.entries.filter((e) => backendOf(e) === 8).length, 2);
+      // ... by frontend (rev_nat_id) too; proto TCP matches nothing here.
+      await call(sock, { apply: { ops: [{ flushConntrack: { revNatId: 12, proto: TCP } }] } });
+      assert.equal((await call(sock, { dump: { map: "sy_conntrack" } })).dump!.entries.filter((e) => backendOf(e) === 8).length, 2);
+      await call(sock, { apply: { ops: [{ flushConntrack: { revNatId: 12 } }] } });
+      assert.equal((await call(sock, { dump: { map: "sy_conntrack" } })).dump!.info.entries, 0);
+
+      // delete_affinity removes one group's entries only.
+      assert.equal((await call(sock, { apply: { ops: [{ deleteAffinity: { group: 6 } }] } })).apply!.applied, 1);
+      const aff2 = (await call(sock, { dump: { map: "sy_affinity" } })).dump!;
+      assert.equal(find(aff2.entries, Buffer.concat([ip("198.18.1.2"), u32le(6)])), undefined);
+      assert.ok(find(aff2.entries, Buffer.concat([ip("198.18.1.2"), u32le(8)])));
+      await call(sock, { apply: { ops: [{ deleteAffinity: { group: 8 } }] } });
+      assert.equal((await call(sock, { dump: { map: "sy_affinity" } })).dump!.info.entries, 0);
+    }));
+
+  it("deletes idempotently", () =>
+    withLogs(logs, async () => {
+      const vip = "198.18.250.1";
+      const dels = {
+        apply: {
+          ops: [
+            { deleteService: { key: { addr: ip(vip), port: 80, proto: TCP } } },
+            { deleteService: { key: { addr: ip("198.18.250.2"), port: 53, proto: UDP } } },
+            { deleteMaglev: { group: 5 } },
+            { deleteMaglev: { group: 6 } },
+            { deleteRevnat: { id: 10 } },
+            { deleteService: { key: { addr: ip("198.18.250.3"), port: 53, proto: UDP } } },
+            { deleteMaglev: { group: 8 } },
+            { deleteRevnat: { id: 11 } },
+            { deleteRevnat: { id: 12 } },
+            { deleteBackend: { id: 1 } },
+            { deleteBackend: { id: 2 } },
+            { deleteBackend: { id: 7 } },
+            { deleteBackend: { id: 8 } },
+          ],
+        },
+      };
+      assert.equal((await call(sock, dels)).apply!.applied, dels.apply.ops.length);
+      assert.equal((await call(sock, dels)).apply!.applied, dels.apply.ops.length, "second delete of absent keys is fine");
+      for (const m of ["sy_services", "sy_maglev", "sy_revnat", "sy_backends"]) {
+        const d = (await call(sock, { dump: { map: m } })).dump!;
+        assert.equal(d.info.entries, 0, `${m} empty`);
+        assert.equal(d.entries.length, 0);
+      }
+    }));
+
+  it("refuses a second loader for the same instance", () =>
+    withLogs(logs, async () => {
+      await assert.rejects(lab.startLoader(ns, instance, [], `${sock}.2`), /another loader is running/);
+      assertOk(await call(sock, { status: {} }), "first loader unaffected");
+    }));
+
+  it("stops apply at the first kernel failure and reports the applied count", () =>
+    withLogs(logs, async () => {
+      const small = await lab.startLoader(ns, lab.instance("small"), ["--max-services", "2"]);
+      extra.push(small);
+      const ops = [1, 2, 3, 4].map((g) => ({ setMaglev: { group: g, backendIds: [1, 1, 1] } }));
+      const c = await LoaderClient.connect(small.socketPath);
+      try {
+        const r = await c.request({ apply: { ops } });
+        assert.equal(r.code, "KERNEL");
+        assert.equal(r.apply?.applied, 2);
+        assert.match(r.error, /ops\[2\]\.set_maglev/);
+        assert.match(r.error, /E2BIG/);
+        const st = await c.request({ status: {} });
+        assert.equal(st.status!.maps.find((m) => m.name === "sy_maglev")!.maxEntries, 2);
+        assert.equal(st.status!.maps.find((m) => m.name === "sy_maglev")!.entries, 2);
+        assertOk(await c.request({ cleanup: {} }), "cleanup");
+      } finally {
+        c.destroy();
+      }
+      assert.equal(await small.waitExit(), 0);
+    }));
+
+  it("tracks a device recreated under the same name, and cleanup ignores vanished devices", () =>
+    withLogs(logs, async () => {
+      lab.ip(ns, "link", "add", "name", "t0", "type", "veth", "peer", "name", "t1");
+      lab.ip(ns, "link", "set", "dev", "t0", "up");
+      const a1 = (await call(sock, { attach: { ifname: "t0", hook: "TC_INGRESS" } })).attach!;
+      lab.ip(ns, "link", "del", "dev", "t0");
+      lab.ip(ns, "link", "add", "name", "t0", "type", "veth", "peer", "name", "t1");
+      const a2 = (await call(sock, { attach: { ifname: "t0", hook: "TC_INGRESS" } })).attach!;
+      assert.notEqual(a2.ifindex, a1.ifindex);
+      const st = (await call(sock, { status: {} })).status!;
+      assert.deepEqual(st.attachments.map((a) => [a.ifname, a.ifindex]), [["t0", a2.ifindex]]);
+      lab.ip(ns, "link", "del", "dev", "t0");
+      const c = await LoaderClient.connect(sock);
+      try {
+        assertOk(await c.request({ cleanup: {} }), "cleanup with the device gone");
+      } finally {
+        c.destroy();
+      }
+      assert.equal(await loader!.waitExit(), 0);
+      assert.ok(!existsSync(lab.pinDir(instance)), "pins removed");
+      assert.ok(!existsSync(sock), "socket removed");
+    }));
+});
+
+function encodeStatus(seq: number): Uint8Array {
+  return encodeRequest({ seq, status: {} });
+}
+
+// ---- 3: real traffic across restarts ----------------------------------------
+
+const VIP = "198.18.250.1";
+const CLIENT = "198.18.1.2";
+const SERVER = "198.18.2.2";
+
+const SERVER_JS = `
+const net = require("net"), dgram = require("dgram");
+let up = 0;
+const ready = () => { if (++up === 2) console.log("ready"); };
+net.createServer((s) => {
+  s.on("error", () => {});
+  s.once("data", () => s.end("tcp " + s.remoteAddress));
+}).listen(8080, "${SERVER}", ready);
+const u = dgram.createSocket("udp4");
+u.on("message", (m, r) => u.send("udp " + r.address, r.port, r.address));
+u.bind(8080, "${SERVER}", ready);
+`;
+
+const TCP_CLIENT_JS = `
+const s = require("net").connect({ host: "${VIP}", port: 80 });
+let d = "";
+s.setTimeout(2000, () => { console.error("timeout"); process.exit(2); });
+s.on("connect", () => s.write("ping"));
+s.on("data", (c) => (d += c));
+s.on("end", () => { console.log(d); process.exit(0); });
+s.on("error", (e) => { console.error(e.message); process.exit(1); });
+`;
+
+const UDP_CLIENT_JS = `
+const u = require("dgram").createSocket("udp4");
+u.on("message", (m, r) => { console.log(m + " from " + r.address + ":" + r.port); process.exit(0); });
+u.send("ping", 80, "${VIP}");
+setTimeout(() => { console.error("timeout"); process.exit(2); }, 1500);
+`;
+
+describe("switchyard-loader datapath across restarts", { timeout: 120000 }, () => {
+  let lab: Lab;
+  let cli = "";
+  let rtr = "";
+  let srv = "";
+  let instance = "";
+  let loader: LoaderProcess | undefined;
+  const old: LoaderProcess[] = [];
+  const logs = () => [...old, loader];
+
+  async function tcpOnce(): Promise<string> {
+    const r = await lab.execAsync(cli, "node", ["-e", TCP_CLIENT_JS], 5000);
+    if (r.code !== 0) throw new Error(`tcp client: exit ${r.code}: ${r.stderr.trim()}`);
+    return r.stdout.trim();
+  }
+  async function udpOnce(): Promise<string> {
+    const r = await lab.execAsync(cli, "node", ["-e", UDP_CLIENT_JS], 5000);
+    if (r.code !== 0) throw new Error(`udp client: exit ${r.code}: ${r.stderr.trim()}`);
+    return r.stdout.trim();
+  }
+  /** TCP and UDP to the VIP reach the server, which sees the real client. */
+  async function assertTraffic(what: string): Promise<void> {
+    const tcp = await waitFor(`${what}: TCP via the VIP`, tcpOnce, 8000, 200);
+    assert.equal(tcp, `tcp ${CLIENT}`, `${what}: TCP answer`);
+    const udp = await waitFor(`${what}: UDP via the VIP`, udpOnce, 8000, 200);
+    assert.equal(udp, `udp ${CLIENT} from ${VIP}:80`, `${what}: UDP answer`);
+  }
+
+  before(async () => {
+    lab = new Lab();
+    cli = lab.netns("c");
+    rtr = lab.netns("r");
+    srv = lab.netns("s");
+    lab.veth(rtr, "r-cli", cli, "c0");
+    lab.veth(rtr, "r-srv", srv, "s0");
+    lab.ip(cli, "addr", "add", `${CLIENT}/24`, "dev", "c0");
+    lab.ip(cli, "route", "add", "default", "via", "198.18.1.1");
+    lab.ip(rtr, "addr", "add", "198.18.1.1/24", "dev", "r-cli");
+    lab.ip(rtr, "addr", "add", "198.18.2.1/24", "dev", "r-srv");
+    lab.exec(rtr, "sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
+    lab.ip(srv, "addr", "add", `${SERVER}/24`, "dev", "s0");
+    lab.ip(srv, "route", "add", "default", "via", "198.18.2.1");
+
+    const server = lab.spawnIn(srv, "node", ["-e", SERVER_JS]);
+    await waitFor(
+      "the test servers",
+      () =>
+        new Promise<true | undefined>((resolve) => {
+          let out = "";
+          const onData = (d: Buffer) => {
+            out += d.toString();
+            if (out.includes("ready")) resolve(true);
+          };
+          server.stdout?.on("data", onData);
+          setTimeout(() => {
+            server.stdout?.off("data", onData);
+            resolve(undefined);
+          }, 500);
+        }),
+      8000,
+    );
+    // Sanity: the plain routed path works before any BPF is involved.
+    const direct = lab.exec(cli, "node", ["-e", TCP_CLIENT_JS.replace(`host: "${VIP}", port: 80`, `host: "${SERVER}", port: 8080`)], { timeoutMs: 5000 });
+    assert.equal(direct.stdout.trim(), `tcp ${CLIENT}`);
+
+    instance = lab.instance("dp");
+  });
+
+  after(async () => {
+    await lab?.cleanup();
+  });
+
+  const program = {
+    apply: {
+      ops: [
+        { setConfig: { flowHashSeed: 12345, nodeAddr: ip("198.18.1.1") } },
+        { upsertBackend: { id: 1, addr: ip(SERVER), port: 8080, proto: TCP } },
+        { upsertBackend: { id: 2, addr: ip(SERVER), port: 8080, proto: UDP } },
+        { upsertRevnat: { id: 100, addr: ip(VIP), port: 80 } },
+        { setMaglev: { group: 1, backendIds: [1, 1, 1, 1, 1, 1, 1] } },
+        { setMaglev: { group: 2, backendIds: [2, 2, 2, 2, 2, 2, 2] } },
+        { upsertService: { key: { addr: ip(VIP), port: 80, proto: TCP }, id: 100, group: 1, count: 1, flags: SY_SVC_F_CLUSTERIP, tableSize: 7 } },
+        { upsertService: { key: { addr: ip(VIP), port: 80, proto: UDP }, id: 100, group: 2, count: 1, flags: SY_SVC_F_CLUSTERIP, tableSize: 7 } },
+      ],
+    },
+  };
+
+  it("attaches to both router veths and load-balances real traffic", () =>
+    withLogs(logs, async () => {
+      loader = await lab.startLoader(rtr, instance);
+      const sock = loader.socketPath;
+      for (const dev of ["r-cli", "r-srv"]) {
+        const a = (await call(sock, { attach: { ifname: dev, hook: "TC_INGRESS" } })).attach!;
+        assert.equal(a.mode, "tcx");
+        assert.ok(a.progId > 0);
+        assert.ok(existsSync(`${lab.pinDir(instance)}/links/tc_ingress_${dev}`));
+      }
+      // Idempotent.
+      assert.equal((await call(sock, { attach: { ifname: "r-cli", hook: "TC_INGRESS" } })).attach!.mode, "tcx");
+      assert.equal((await call(sock, program)).apply!.applied, program.apply.ops.length);
+      await assertTraffic("first loader");
+      const ct = (await call(sock, { dump: { map: "sy_conntrack" } })).dump!;
+      assert.ok(ct.info.entries > 0, "flows are tracked");
+    }));
+
+  it("keeps forwarding after SIGTERM, and a restarted loader finds its state", () =>
+    withLogs(logs, async () => {
+      const first = loader!;
+      const st0 = (await call(first.socketPath, { status: {} })).status!;
+      const oldProg = st0.attachments[0]!.progId;
+      assert.equal(await first.stop(), 0, "exit code 0 on SIGTERM");
+      old.push(first);
+      loader = undefined;
+      assert.ok(!existsSync(first.socketPath), "socket removed");
+      assert.ok(existsSync(`${lab.pinDir(instance)}/sy_services`), "pins kept");
+      await assertTraffic("no loader running");
+
+      // A different size on restart keeps the pinned map (and its state);
+      // a different --tc-mode keeps the existing tcx attachments (below).
+      loader = await lab.startLoader(rtr, instance, ["--ct-max", "4096", "--tc-mode", "clsact"]);
+      const sock = loader.socketPath;
+      const st = (await call(sock, { status: {} })).status!;
+      assert.equal(st.instance, instance);
+      const ct0 = st0.maps.find((m) => m.name === "sy_conntrack")!;
+      const ct1 = st.maps.find((m) => m.name === "sy_conntrack")!;
+      assert.equal(ct1.maxEntries, ct0.maxEntries);
+      assert.ok(ct1.entries > 0, "conntrack entries survive the restart");
+      assert.equal(st.pinDir, lab.pinDir(instance));
+      const atts = st.attachments.map((a) => `${a.ifname}/${a.hook}/${a.mode}`).sort();
+      assert.deepEqual(atts, ["r-cli/TC_INGRESS/tcx", "r-srv/TC_INGRESS/tcx"]);
+      const entries = new Map(st.maps.map((m) => [m.name, m.entries]));
+      assert.equal(entries.get("sy_services"), 2);
+      assert.equal(entries.get("sy_backends"), 2);
+      assert.equal(entries.get("sy_revnat"), 1);
+      assert.equal(entries.get("sy_maglev"), 2);
+      assert.equal(entries.get("sy_attach"), 2);
+      for (const m of st0.maps) {
+        assert.equal(st.maps.find((x) => x.name === m.name)!.id, m.id, `${m.name}: same map after restart`);
+      }
+      const mg = (await call(sock, { dump: { map: "sy_maglev" } })).dump!;
+      assert.deepEqual(Buffer.from(find(mg.entries, u32le(1))!.value), maglevValue([1, 1, 1, 1, 1, 1, 1]));
+      await assertTraffic("restarted loader");
+
+      // Upgrade path: re-attaching swaps the links to the new program.
+      for (const dev of ["r-cli", "r-srv"]) {
+        const a = (await call(sock, { attach: { ifname: dev, hook: "TC_INGRESS" } })).attach!;
+        assert.equal(a.mode, "tcx", "an existing tcx attachment keeps its mode");
+        assert.notEqual(a.progId, oldProg, "link updated to the restarted loader's program");
+        const f = lab.exec(rtr, "tc", ["filter", "show", "dev", dev, "ingress"]).stdout;
+        assert.doesNotMatch(f, /bpf/, `${dev}: no clsact filter added next to the tcx link`);
+      }
+      const st2 = (await call(sock, { status: {} })).status!;
+      assert.ok(st2.attachments.every((a) => a.progId !== oldProg));
+      await assertTraffic("after link update");
+    }));
+
+  it("detaches idempotently and re-attaches", () =>
+    withLogs(logs, async () => {
+      const sock = loader!.socketPath;
+      await call(sock, { detach: { ifname: "r-cli", hook: "TC_INGRESS" } });
+      await call(sock, { detach: { ifname: "r-cli", hook: "TC_INGRESS" } });
+      assert.ok(!existsSync(`${lab.pinDir(instance)}/links/tc_ingress_r-cli`));
+      const st = (await call(sock, { status: {} })).status!;
+      assert.deepEqual(st.attachments.map((a) => a.ifname), ["r-srv"]);
+      // Without DNAT the VIP is unroutable at the router.
+      const r = await lab.execAsync(cli, "node", ["-e", TCP_CLIENT_JS], 5000);
+      assert.notEqual(r.code, 0, "no service without the program");
+      // This loader runs with --tc-mode clsact: a fresh attachment uses it,
+      // so r-cli (clsact) and r-srv (tcx) now mix modes.
+      const a = (await call(sock, { attach: { ifname: "r-cli", hook: "TC_INGRESS" } })).attach!;
+      assert.equal(a.mode, "clsact");
+      await assertTraffic("re-attached");
+    }));
+
+  it("cleanup detaches everything, removes the pins and exits", () =>
+    withLogs(logs, async () => {
+      const l = loader!;
+      const st = (await call(l.socketPath, { status: {} })).status!;
+      const progIds = [...new Set(st.attachments.map((a) => a.progId))];
+      const r = await call(l.socketPath, { cleanup: {} });
+      assertOk(r, "cleanup");
+      assert.equal(await l.waitExit(5000), 0);
+      old.push(l);
+      loader = undefined;
+      assert.ok(!existsSync(lab.pinDir(instance)), "pin directory removed");
+      // No program left on the devices: the programs themselves are freed.
+      for (const id of progIds) {
+        await waitFor(`prog ${id} freed`, () => (run("bpftool", ["prog", "show", "id", String(id)], { allowFail: true }).code !== 0 ? true : undefined), 5000, 100);
+      }
+      const t = await lab.execAsync(cli, "node", ["-e", TCP_CLIENT_JS], 5000);
+      assert.notEqual(t.code, 0, "VIP no longer served");
+      for (const dev of ["r-cli", "r-srv"]) {
+        assert.doesNotMatch(lab.exec(rtr, "tc", ["filter", "show", "dev", dev, "ingress"]).stdout, /bpf/, `${dev}: no clsact filter left`);
+      }
+    }));
+
+  it("falls back to clsact (forced) with the same guarantees", () =>
+    withLogs(logs, async () => {
+      const inst2 = lab.instance("cls");
+      loader = await lab.startLoader(rtr, inst2, ["--tc-mode", "clsact"]);
+      const sock = loader.socketPath;
+      for (const dev of ["r-cli", "r-srv"]) {
+        const a = (await call(sock, { attach: { ifname: dev, hook: "TC_INGRESS" } })).attach!;
+        assert.equal(a.mode, "clsact");
+        const f = lab.exec(rtr, "tc", ["filter", "show", "dev", dev, "ingress"]).stdout;
+        assert.match(f, /bpf/, `${dev}: a bpf filter in clsact ingress`);
+      }
+      await call(sock, program);
+      await assertTraffic("clsact");
+      // A restart keeps the clsact filters and their mode.
+      assert.equal(await loader.stop(), 0);
+      old.push(loader);
+      loader = undefined;
+      await assertTraffic("clsact, no loader");
+      loader = await lab.startLoader(rtr, inst2);
+      const st = (await call(loader.socketPath, { status: {} })).status!;
+      assert.deepEqual(st.attachments.map((a) => a.mode), ["clsact", "clsact"]);
+      assert.equal((await call(loader.socketPath, { attach: { ifname: "r-cli", hook: "TC_INGRESS" } })).attach!.mode, "clsact");
+      await assertTraffic("clsact, restarted");
+      await call(loader.socketPath, { cleanup: {} });
+      assert.equal(await loader.waitExit(5000), 0);
+      old.push(loader);
+      loader = undefined;
+      for (const dev of ["r-cli", "r-srv"]) {
+        const f = lab.exec(rtr, "tc", ["filter", "show", "dev", dev, "ingress"]).stdout;
+        assert.doesNotMatch(f, /bpf/, `${dev}: filter removed`);
+      }
+      assert.ok(!existsSync(lab.pinDir(inst2)));
+      await sleep(10);
+    }));
+});
