@@ -6,7 +6,7 @@ const USAGE = `usage: switchyard <command> [options]
 commands:
   agent ...        run the node agent (control plane) against a cluster
   lab ...          the namespace lab: up, apply, delete, get, scale, exec, set-ready, down, ...
-  cleanup          remove every namespace, pin, cgroup and process a lab or test left behind
+  cleanup [--name LAB]  remove every namespace, pin, cgroup and process a lab (or all labs) left behind
   help             this text
 
 ${AGENT_USAGE}`;
@@ -21,8 +21,8 @@ export async function main(argv: string[]): Promise<number> {
       return runLabCommand(rest);
     }
     case 'cleanup': {
-      const { runCleanup } = await import('../../../lab/src/cli/cleanup.js');
-      return runCleanup();
+      const { runCleanupCommand } = await import('../../../lab/src/cli/cleanup.js');
+      return runCleanupCommand(rest);
     }
     case undefined:
     case 'help':

@@ -334,6 +334,7 @@ async function serveResource(
     }
     if (t.watchPath) throw methodNotAllowed();
     if (method === 'GET' || method === 'HEAD') {
+      intParam(q, 'timeoutSeconds');
       const limit = intParam(q, 'limit');
       if (limit !== undefined && limit < 0) throw badRequest('limit must be non-negative');
       const rv = q.get('resourceVersion');

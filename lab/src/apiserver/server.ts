@@ -39,6 +39,11 @@ export interface ApiServer {
   /** http://host:port of the first TCP listener. */
   url(): string | undefined;
   stats(): ApiServerStats;
+  /**
+   * Ends every open watch response (as an API server restart would); clients
+   * reconnect from their last resourceVersion. Returns how many were open.
+   */
+  dropWatches(): number;
   /** Ends open watches, closes every listener and connection, removes unix sockets. */
   close(): Promise<void>;
 }
@@ -143,6 +148,11 @@ export function createApiServer(store: Store, opts: ApiServerOptions = {}): ApiS
     handler,
     listen,
     url: () => firstURL,
+    dropWatches: () => {
+      const n = watches.active;
+      watches.closeAll();
+      return n;
+    },
     stats: () => ({ ...stats, byCode: { ...stats.byCode }, watchesActive: watches.active, watchesTotal: watches.total }),
     close,
   };

@@ -97,6 +97,9 @@ export async function labUp(o: UpOptions): Promise<number> {
   try {
     o.out(`lab ${o.name}: creating ${plan.nodes.length} node(s), control plane and external host`);
     await createTopology(plan, state);
+    // The loaders' pin instances, recorded before the daemon starts any loader
+    // (the daemon records them too) so a crash at any point leaves them findable.
+    if (o.agents) for (const n of plan.nodes) state.addPinInstance(n.pinInstance);
 
     const fd = fs.openSync(files.daemonLog, 'a');
     let pid: number | undefined;

@@ -281,8 +281,13 @@ export async function runDaemon(argv: string[]): Promise<number> {
   };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
+  // A lab daemon that dies takes the whole lab's control plane with it: log
+  // unexpected errors and keep serving.
   process.on('uncaughtException', (err) => {
     log.fatal({ err: err.stack ?? err.message }, 'uncaught exception');
+  });
+  process.on('unhandledRejection', (err) => {
+    log.error({ err: (err as Error)?.stack ?? String(err) }, 'unhandled rejection');
   });
   try {
     await daemon.start();

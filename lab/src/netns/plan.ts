@@ -6,8 +6,8 @@
 //     .1                control plane host <lab>-cp (API server :6443)
 //     .10+i             node i (<lab>-n<i>, node name node<i>)
 //     .200              external client <lab>-ext
-//   198.18.128.0/20   service ClusterIPs (the lab's serviceCIDR)
-//   198.18.200.0/24   LoadBalancer ingress pool
+//   198.18.64.0/24    LoadBalancer ingress pool
+//   198.18.128.0/17   service ClusterIPs (the lab's serviceCIDR)
 //   198.19.<i>.0/24   node i's pod CIDR; .1 is the node's side of every pod
 //                     veth, pods get .2 .. .254
 import { createHash } from 'node:crypto';
@@ -24,8 +24,8 @@ export const CP_IP = '198.18.0.1';
 export const EXT_IP = '198.18.0.200';
 export const API_PORT = 6443;
 export const AGENT_HEALTH_PORT = 10256;
-export const SERVICE_CIDR = '198.18.128.0/20';
-export const LB_POOL = '198.18.200.0/24';
+export const SERVICE_CIDR = '198.18.128.0/17';
+export const LB_POOL = '198.18.64.0/24';
 export const BRIDGE = 'br0';
 export const HOST_IF = 'eth0';
 export const POD_IF = 'eth0';
