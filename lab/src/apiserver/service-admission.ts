@@ -34,6 +34,37 @@ function hasClusterIP(s: Service['spec']): boolean {
   return s.type !== 'ExternalName';
 }
 
+/**
+ * kube's dropTypeDependentFields: when an update changes the type (or the
+ * external traffic policy) so that an allocated field is no longer wanted and
+ * the client left it as it was, it is cleared instead of failing validation.
+ */
+export function dropTypeDependentFields(svc: Service, old: Service): void {
+  const s = svc.spec;
+  const o = old.spec;
+  if (!s || !o) return;
+  if (hasClusterIP(o) && !hasClusterIP(s) && (s.clusterIP ?? '') === (o.clusterIP ?? '')) {
+    delete s.clusterIP;
+    delete s.clusterIPs;
+    delete s.ipFamilies;
+    delete s.ipFamilyPolicy;
+  }
+  if (needsNodePorts(o) && !needsNodePorts(s) && Array.isArray(s.ports)) {
+    for (const p of s.ports) {
+      const prev = (o.ports ?? []).find((q) => q.nodePort !== undefined && q.nodePort === p.nodePort);
+      if (prev) delete p.nodePort;
+    }
+  }
+  if (needsHealthCheckNodePort(o) && !needsHealthCheckNodePort(s) && s.healthCheckNodePort === o.healthCheckNodePort) {
+    delete s.healthCheckNodePort;
+  }
+  const external = (x: Service['spec']): boolean => x.type === 'NodePort' || x.type === 'LoadBalancer';
+  if (external(o) && !external(s) && s.externalTrafficPolicy === o.externalTrafficPolicy) delete s.externalTrafficPolicy;
+  if (o.type === 'LoadBalancer' && s.type !== 'LoadBalancer' && s.allocateLoadBalancerNodePorts === o.allocateLoadBalancerNodePorts) {
+    delete s.allocateLoadBalancerNodePorts;
+  }
+}
+
 /** A transaction over the allocators: undone unless committed. */
 class Tx {
   private undo: Array<() => void> = [];

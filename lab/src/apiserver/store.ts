@@ -35,7 +35,7 @@ import {
   type FieldSelector,
   type LabelSelector,
 } from './selectors.js';
-import { ServiceAllocator, type ServiceAllocatorOptions } from './service-admission.js';
+import { ServiceAllocator, dropTypeDependentFields, type ServiceAllocatorOptions } from './service-admission.js';
 import type { KubeObject, Namespace, Pod, ReplicaSet, ReplicationController, Scale, Service } from './types.js';
 import { clone, deepFreeze, newUID, objectKey, randomSuffix, rfc3339, setCondition } from './util.js';
 import { applyDefaults, isObject, validateObject } from './validation.js';
@@ -556,6 +556,7 @@ export class Store {
 
   private commitUpdate(info: ResourceInfo, next: KubeObject, old: KubeObject): KubeObject {
     const res = info.name;
+    if (res === 'services') dropTypeDependentFields(next as Service, old as Service);
     applyDefaults(info, next);
     this.mustBeValid(info, next, old);
     if (res === 'services' && !deepEqual((next as Service).spec, (old as Service).spec)) {

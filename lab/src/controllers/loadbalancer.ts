@@ -63,6 +63,11 @@ export class LoadBalancerController {
     if (!a) return;
     this.pool.release(a.ip);
     this.assigned.delete(key);
+    // Services waiting for an address (pool exhausted) get another chance.
+    for (const svc of this.store.peekList('services')) {
+      const k = objectKey(svc.metadata.namespace, svc.metadata.name as string);
+      if (k !== key && svc.spec.type === 'LoadBalancer' && !this.assigned.has(k)) this.queue.add(k);
+    }
   }
 
   private reconcile(key: string): void {
@@ -89,7 +94,18 @@ export class LoadBalancerController {
     if (!a) {
       let ip: string | undefined;
       if (requested && this.pool.allocate(requested)) ip = requested;
-      else ip = this.pool.allocateNext();
+      else {
+        // Skip addresses other Services ask for (spec.loadBalancerIP).
+        const reserved = new Set(
+          this.store
+            .peekList('services')
+            .filter((o) => o.spec.type === 'LoadBalancer' && o.spec.loadBalancerIP && o.metadata.uid !== svc.metadata.uid)
+            .map((o) => o.spec.loadBalancerIP as string),
+        );
+        const skipped: string[] = [];
+        while ((ip = this.pool.allocateNext()) !== undefined && reserved.has(ip)) skipped.push(ip);
+        for (const x of skipped) this.pool.release(x);
+      }
       if (!ip) {
         this.logger.warn({ service: key }, 'load-balancer pool exhausted');
         return;

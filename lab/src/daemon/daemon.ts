@@ -308,6 +308,8 @@ export function kubeconfig(server: string): string {
     '- name: switchyard-lab',
     '  cluster:',
     `    server: ${server}`,
+    // Plain HTTP on the lab underlay; client-node refuses http:// without this.
+    '    insecure-skip-tls-verify: true',
     'users:',
     '- name: lab',
     '  user: {}',

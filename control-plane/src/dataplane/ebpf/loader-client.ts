@@ -95,9 +95,10 @@ export class LoaderClient {
     await this.connect();
     const seq = ++this.seq;
     const payload = { seq, ...op };
-    const err = RequestType.verify(payload);
+    const msg = RequestType.fromObject(payload);
+    const err = RequestType.verify(msg);
     if (err) throw new LoaderError('INVALID', `request does not fit loader.proto: ${err}`);
-    const bytes = RequestType.encodeDelimited(RequestType.fromObject(payload)).finish();
+    const bytes = RequestType.encodeDelimited(msg).finish();
     const res = await new Promise<LoaderResponse>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(seq);
