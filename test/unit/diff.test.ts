@@ -87,3 +87,14 @@ test('a restarted agent adopts ids from the maps and sends nothing when nothing 
   b2.adopt(programmed);
   assert.equal(diffMaps(programmed, b2.build(d)).ops.length, 0);
 });
+
+test('switching session affinity on or off flushes the affinity entries of the table', () => {
+  const b = new DesiredMapsBuilder({ seed: 1, sizing: { floor: 251, ceiling: 131071 } });
+  const eps: Ep[] = [{ ip: '198.19.1.2' }, { ip: '198.19.1.3' }];
+  const off = b.build(desiredOf([['web', {}]], [['s', 'web', 8080, eps]]));
+  const on = b.build(desiredOf([['web', { sessionAffinity: 'ClientIP' }]], [['s', 'web', 8080, eps]]));
+  const { ops } = diffMaps(off, on);
+  assert.deepEqual(kinds(ops), ['upsertService', 'deleteAffinity']);
+  assert.ok(((ops[0]!.upsertService as { flags: number }).flags & SvcFlags.AFFINITY) !== 0);
+  assert.deepEqual(kinds(diffMaps(on, b.build(desiredOf([['web', {}]], [['s', 'web', 8080, eps]]))).ops), ['upsertService', 'deleteAffinity']);
+});

@@ -220,7 +220,8 @@ export async function runLabCommand(argv: string[]): Promise<number> {
       }
       case 'apply':
       case 'delete': {
-        const p = parse(args, { '-f': 'value', '--filename': 'value', '--ignore-not-found': 'bool' });
+        const p = parse(args, { '-f': 'value', '--filename': 'value', '--ignore-not-found': 'bool', '--grace-period': 'value' });
+        const grace = num(flag(p, '--grace-period'), 'grace-period', 0, 86400);
         const name = flag(p, '--name') ?? DEFAULT_LAB_NAME;
         const ns = flag(p, '-n') ?? 'default';
         const sources = [...(p.flags.get('-f') ?? []), ...(p.flags.get('--filename') ?? [])];
@@ -231,7 +232,7 @@ export async function runLabCommand(argv: string[]): Promise<number> {
           if (!kind || names.length === 0) throw new LabError('delete -f FILE|- or delete KIND NAME...', 2);
           let rc = 0;
           for (const n of names) {
-            const r = await deleteOne(client, kind, ns, n);
+            const r = await deleteOne(client, kind, ns, n, grace);
             if (r === 'deleted') out(`${kind.display}/${n} deleted`);
             else if (!(r === 'notfound' && has(p, '--ignore-not-found'))) {
               process.stderr.write(r === 'notfound' ? `Error from server (NotFound): ${kind.resource} "${n}" not found\n` : `error: ${r}\n`);

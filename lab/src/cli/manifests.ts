@@ -132,10 +132,11 @@ export async function deleteObjects(client: LabClient, objs: ManifestObject[], i
   return failures === 0 ? 0 : 1;
 }
 
-export async function deleteOne(client: LabClient, kind: KindInfo, namespace: string, name: string): Promise<'deleted' | 'notfound' | string> {
+export async function deleteOne(client: LabClient, kind: KindInfo, namespace: string, name: string, gracePeriodSeconds?: number): Promise<'deleted' | 'notfound' | string> {
   try {
     const r = await client.request('DELETE', objectPath(kind, namespace, name), {
       kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background',
+      ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}),
     });
     if (r.status === 404) return 'notfound';
     if (r.status < 200 || r.status >= 300) return new ApiError(r.status, r.body, 'DELETE', objectPath(kind, namespace, name)).message;

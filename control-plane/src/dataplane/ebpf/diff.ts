@@ -4,7 +4,7 @@
 // at a table or backend that is not there yet, nor one already gone.
 import { ipv4ToBytes } from '../../util/ipv4.js';
 import { sameBackend, sameRevNat, sameSvcValue, sameTable, type MapsContent } from './maps-content.js';
-import type { SvcKey } from './map-values.js';
+import { SvcFlags, type SvcKey } from './map-values.js';
 
 export type LoaderOp = Record<string, unknown>;
 
@@ -49,9 +49,14 @@ export function diffMaps(programmed: MapsContent, desired: MapsContent): { ops: 
     ops.push({ upsertRevnat: { id, addr: ipv4ToBytes(r.addr), port: r.port } });
     stats.revnatUpserted++;
   }
+  const affinityFlush = new Set<number>();
   for (const [k, e] of desired.services) {
-    if (sameSvcValue(programmed.services.get(k)?.value, e.value)) continue;
+    const old = programmed.services.get(k)?.value;
+    if (sameSvcValue(old, e.value)) continue;
     const v = e.value;
+    // Affinity switched on, off or retimed: entries made under the old
+    // setting must not pin clients (kube-proxy's recent list starts empty too).
+    if (old && ((old.flags ^ v.flags) & SvcFlags.AFFINITY || old.affinityTimeout !== v.affinityTimeout)) affinityFlush.add(v.group);
     ops.push({
       upsertService: {
         key: keyMsg(e.key), id: v.id, group: v.group, count: v.count, flags: v.flags,
@@ -61,6 +66,7 @@ export function diffMaps(programmed: MapsContent, desired: MapsContent): { ops: 
     stats.servicesUpserted++;
   }
   ops.push(...late);
+  for (const group of affinityFlush) ops.push({ deleteAffinity: { group } });
   for (const [k, e] of programmed.services) {
     if (desired.services.has(k)) continue;
     ops.push({ deleteService: { key: keyMsg(e.key) } });

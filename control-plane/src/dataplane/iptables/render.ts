@@ -77,6 +77,10 @@ export interface RenderResult {
   skippedServices: string[];
   deletedChains: string[];
   largeClusterMode: boolean;
+  /** Hash of everything but the service chains (the top-level chains, always rewritten). */
+  topLevelHash: string;
+  /** Rule lines of the service chains written. */
+  serviceRuleLines: number;
   counts: { filterChains: number; filterRules: number; natChains: number; natRules: number };
   noLocalEndpoints: { internal: number; external: number };
 }
@@ -237,6 +241,8 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
   const comment = (s: string): string[] => (largeClusterMode ? [] : ['-m', 'comment', '--comment', s]);
 
   const serviceHashes = new Map<string, string>();
+  const serviceLines = new Set<string>();
+  let serviceRuleLines = 0;
   const writtenServices: string[] = [];
   const skippedServices: string[] = [];
   let noLocalInternal = 0;
@@ -454,6 +460,9 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
       writtenServices.push(svc.key);
       natChains.lines.push(...sc.lines);
       natRules.lines.push(...sr.lines);
+      for (const l of sc.lines) serviceLines.add(l);
+      for (const l of sr.lines) serviceLines.add(l);
+      serviceRuleLines += sr.lines.length;
     }
   }
 
@@ -465,6 +474,8 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
   for (const c of deletedChains) {
     natChains.chain(c);
     natRules.write('-X', c);
+    serviceLines.add(`:${c} - [0:0]`);
+    serviceLines.add(`-X ${c}`);
   }
 
   // Finally, tail-call to the nodePorts chain.
@@ -493,8 +504,15 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
     '*nat', ...natChains.lines, ...natRules.lines, 'COMMIT',
   ].join('\n') + '\n';
 
+  const top = createHash('sha256');
+  for (const l of [...filterChains.lines, ...filterRules.lines, ...natChains.lines, ...natRules.lines]) {
+    if (!serviceLines.has(l)) top.update(l).update('\n');
+  }
+
   return {
     text,
+    topLevelHash: top.digest('base64'),
+    serviceRuleLines,
     serviceHashes,
     activeNatChains,
     writtenServices,
