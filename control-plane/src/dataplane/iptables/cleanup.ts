@@ -54,6 +54,34 @@ export function parseSave(save: string): Map<string, SavedTable> {
   return tables;
 }
 
+/** Splits an iptables-save rule line into arguments ("..." quoting with backslash escapes, as xtables prints). */
+export function splitSaveLine(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let inWord = false;
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (quoted) {
+      if (ch === '\\' && i + 1 < line.length) cur += line[++i];
+      else if (ch === '"') quoted = false;
+      else cur += ch;
+    } else if (ch === '"') {
+      quoted = true;
+      inWord = true;
+    } else if (ch === ' ' || ch === '\t') {
+      if (inWord) out.push(cur);
+      cur = '';
+      inWord = false;
+    } else {
+      cur += ch;
+      inWord = true;
+    }
+  }
+  if (inWord) out.push(cur);
+  return out;
+}
+
 /** The -j / -g target of a saved rule. */
 export function ruleTarget(rule: string): string | undefined {
   const m = / -[jg] (\S+)/.exec(rule);
@@ -91,16 +119,13 @@ export async function cleanupBackend(runner: IptablesRunner): Promise<CleanupRep
       owned.delete(p);
       report.kept.push(`${tname}/${p} (still referenced by a chain that is not ours)`);
     }
-    // Jumps from built-in chains: delete by position, highest first.
+    // Jumps from built-in chains, deleted by their exact rule spec (as kube-proxy's DeleteRule).
     for (const [name, chain] of table.chains) {
       if (!chain.builtin) continue;
-      const positions: number[] = [];
-      chain.rules.forEach((r, i) => {
+      for (const r of chain.rules) {
         const t = ruleTarget(r);
-        if (t && owned.has(t)) positions.push(i + 1);
-      });
-      for (const pos of positions.reverse()) {
-        await runner.run(['-t', tname, '-D', name, String(pos)]);
+        if (!t || !owned.has(t)) continue;
+        await runner.run(['-t', tname, '-D', name, ...splitSaveLine(r).slice(2)]);
         report.deletedRules++;
       }
     }
