@@ -7,12 +7,17 @@
  *   2. forward packet of a tracked flow -> DNAT to the same backend
  *   3. first packet to a frontend     -> affinity / Maglev pick, conntrack,
  *                                         DNAT
+ *   4. frontend without endpoints     -> REJECT: TCP reset / ICMP port
+ *                                         unreachable back to the client
+ *                                         (drop with SY_SVC_F_DROP_NO_EP)
  *   anything else                     -> TC_ACT_OK, untouched
  *
- * The packet is always handed back with TC_ACT_OK so the stack routes the
- * rewritten destination; drops are reserved for packets that must not reach
- * the frontend address (no endpoint, broken table, mid-stream TCP whose
- * backend is gone).
+ * Conntrack entries idle for longer than their lifetime (sy_structs.h) are
+ * treated as absent. A rewritten packet is handed back with TC_ACT_OK so the
+ * stack routes the new destination; a reject is redirected out of the
+ * arrival device (TC_ACT_REDIRECT); drops are reserved for packets that must
+ * not reach the frontend address (iTP=Local without local endpoint, broken
+ * table, a reset to a reset).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -27,6 +32,7 @@
 #include "sy_conntrack.h"
 #include "sy_maglev.h"
 #include "sy_nat.h"
+#include "sy_reject.h"
 
 #define SY_NSEC_PER_SEC 1000000000ULL
 
@@ -49,17 +55,18 @@ static __always_inline int sy_handle_reply(struct __sk_buff *skb,
 	fe_addr = rn->addr;
 	fe_port = rn->port;
 
-	/* First reply: mark the forward entry too, so GC and debugging see
-	 * the flow as established from either side. */
-	if (!(ct->flags & SY_CT_F_SEEN_REPLY)) {
-		struct sy_ct_value *fwd;
+	/* First reply: mark the forward entry too, so its lifetime becomes
+	 * the established one; a FIN or RST closes both directions. */
+	if (!(ct->flags & SY_CT_F_SEEN_REPLY) ||
+	    (pkt->tcp_flags & (SY_TCP_FIN | SY_TCP_RST))) {
 		struct sy_ct_key key;
+		__u16 mark = SY_CT_F_SEEN_REPLY;
 
+		if (pkt->tcp_flags & (SY_TCP_FIN | SY_TCP_RST))
+			mark |= SY_CT_F_CLOSING;
 		sy_ct_key_fill(&key, pkt->daddr, fe_addr, pkt->dport, fe_port,
 			       pkt->proto, SY_CT_FORWARD);
-		fwd = bpf_map_lookup_elem(&sy_conntrack, &key);
-		if (fwd && !(fwd->flags & SY_CT_F_SEEN_REPLY))
-			fwd->flags |= SY_CT_F_SEEN_REPLY;
+		sy_ct_mark(&key, mark);
 	}
 	sy_ct_touch(ct, now, pkt->tcp_flags, SY_CT_F_SEEN_REPLY);
 
@@ -139,30 +146,46 @@ int sy_tc_ingress(struct __sk_buff *skb)
 	sy_ct_key_fill(&key, pkt.saddr, pkt.daddr, pkt.sport, pkt.dport,
 		       pkt.proto, SY_CT_REPLY);
 	ct = bpf_map_lookup_elem(&sy_conntrack, &key);
-	if (ct)
+	if (ct && !sy_ct_is_expired(ct, pkt.proto, now))
 		return sy_handle_reply(skb, &pkt, ct, now);
 
 	/* Step 3: established flows stick to their backend, whatever the
-	 * Maglev table says now. */
+	 * Maglev table says now. An expired entry, or a SYN reusing the
+	 * tuple of a closed flow, starts a new flow below. */
 	key.dir = SY_CT_FORWARD;
 	ct = bpf_map_lookup_elem(&sy_conntrack, &key);
-	if (ct) {
+	if (ct && !sy_ct_is_expired(ct, pkt.proto, now) &&
+	    !sy_ct_reopens(ct, pkt.tcp_flags)) {
 		backend_id = ct->backend_id;
 		be = bpf_map_lookup_elem(&sy_backends, &backend_id);
 		if (be) {
 			be_addr = be->addr;
 			be_port = be->port;
 			sy_ct_touch(ct, now, pkt.tcp_flags, 0);
+			if (pkt.tcp_flags & (SY_TCP_FIN | SY_TCP_RST)) {
+				/* Close the reply direction too. */
+				sy_ct_key_fill(&key, be_addr, pkt.saddr,
+					       be_port, pkt.sport, pkt.proto,
+					       SY_CT_REPLY);
+				sy_ct_mark(&key, SY_CT_F_CLOSING);
+			}
 			if (sy_dnat(skb, &pkt, be_addr, be_port) < 0)
 				return TC_ACT_SHOT;
 			return TC_ACT_OK;
 		}
 		/* Backend gone. A mid-stream TCP segment must not be moved
 		 * to another backend (it would only get a RST there, after
-		 * confusing it); a SYN or a UDP datagram starts over and
-		 * overwrites the entry below. */
-		if (pkt.proto == IPPROTO_TCP && !(pkt.tcp_flags & SY_TCP_SYN))
-			return TC_ACT_SHOT;
+		 * confusing it): the client gets the reset now, and the
+		 * flow's forward entry goes. (The reply entry is keyed by
+		 * the deleted backend's address, which is no longer known
+		 * here; the loader's gc_conntrack removes it as an orphan.)
+		 * A SYN or a UDP datagram starts over and overwrites the
+		 * entry below. */
+		if (pkt.proto == IPPROTO_TCP &&
+		    !(pkt.tcp_flags & SY_TCP_SYN)) {
+			bpf_map_delete_elem(&sy_conntrack, &key);
+			return sy_reject(skb, &pkt);
+		}
 	}
 
 	/* Step 4: is it a frontend at all? */
@@ -173,8 +196,13 @@ int sy_tc_ingress(struct __sk_buff *skb)
 	svc = bpf_map_lookup_elem(&sy_services, &skey);
 	if (!svc)
 		return TC_ACT_OK;
-	if (svc->count == 0)
-		return TC_ACT_SHOT; /* TODO: ICMP/RST reject unless DROP_NO_EP */
+	if (svc->count == 0) {
+		/* kube-proxy: REJECT, or DROP for iTP=Local without a local
+		 * endpoint. */
+		if (svc->flags & SY_SVC_F_DROP_NO_EP)
+			return TC_ACT_SHOT;
+		return sy_reject(skb, &pkt);
+	}
 	svc_id = svc->id;
 
 	/* Steps 5-6. */

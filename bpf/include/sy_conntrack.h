@@ -30,6 +30,30 @@ static __always_inline void sy_ct_key_fill(struct sy_ct_key *key, __be32 saddr,
 	key->pad = 0;
 }
 
+static __always_inline int sy_ct_is_expired(const struct sy_ct_value *ct,
+					    __u8 proto, __u64 now)
+{
+	return sy_ct_expired(proto, ct->flags, ct->last_seen, now);
+}
+
+/* A SYN (without ACK) on a flow whose FIN or RST was seen is a new
+ * connection reusing the tuple: it starts over (new pick, fresh flags). */
+static __always_inline int sy_ct_reopens(const struct sy_ct_value *ct,
+					 __u8 tcp_flags)
+{
+	return (ct->flags & SY_CT_F_CLOSING) &&
+	       (tcp_flags & (SY_TCP_SYN | SY_TCP_ACK)) == SY_TCP_SYN;
+}
+
+/* Merge flags into the entry of the other direction (if it exists). */
+static __always_inline void sy_ct_mark(struct sy_ct_key *key, __u16 ct_flags)
+{
+	struct sy_ct_value *ct = bpf_map_lookup_elem(&sy_conntrack, key);
+
+	if (ct && (ct->flags | ct_flags) != ct->flags)
+		ct->flags |= ct_flags;
+}
+
 /* Refresh an entry for a packet of its direction. Plain stores: the fields
  * are advisory (GC, debugging), so a lost race between CPUs is harmless;
  * writes are skipped when nothing changes to keep the cache line clean. */

@@ -101,7 +101,7 @@ struct sy_ct_key {
 };                    /* 16 bytes */
 
 #define SY_CT_F_SEEN_REPLY (1u << 0) /* a reply was seen (flow established) */
-#define SY_CT_F_CLOSING    (1u << 1) /* FIN or RST seen */
+#define SY_CT_F_CLOSING    (1u << 1) /* FIN or RST seen (either direction) */
 
 struct sy_ct_value {
 	__u64 last_seen;   /* bpf_ktime_get_ns() of the last packet */
@@ -111,6 +111,42 @@ struct sy_ct_value {
 	__u16 flags;       /* SY_CT_F_* */
 	__u32 pad;
 };                         /* 24 bytes */
+
+/* Conntrack lifetimes (idle time since last_seen), Cilium-like. An entry
+ * idle for longer than its lifetime is expired: the datapath treats it as
+ * absent (the next packet is a new flow: it selects again and overwrites the
+ * entry) and the loader's gc_conntrack deletes it. Each entry is judged on
+ * its own proto and flags. Compile-time constants shared by the datapath and
+ * the loader; docs/maps.md lists them. */
+#define SY_CT_LIFETIME_TCP_SYN_S     60ULL    /* TCP, no reply seen yet */
+#define SY_CT_LIFETIME_TCP_S         21600ULL /* TCP established (6 h) */
+#define SY_CT_LIFETIME_TCP_CLOSING_S 10ULL    /* TCP after FIN or RST */
+#define SY_CT_LIFETIME_OTHER_S       60ULL    /* UDP and anything else */
+#define SY_CT_NSEC_PER_SEC           1000000000ULL
+
+static inline __u64 sy_ct_lifetime_ns(__u8 proto, __u16 ct_flags)
+{
+	__u64 s = SY_CT_LIFETIME_OTHER_S;
+
+	if (proto == 6 /* IPPROTO_TCP */) {
+		if (ct_flags & SY_CT_F_CLOSING)
+			s = SY_CT_LIFETIME_TCP_CLOSING_S;
+		else if (ct_flags & SY_CT_F_SEEN_REPLY)
+			s = SY_CT_LIFETIME_TCP_S;
+		else
+			s = SY_CT_LIFETIME_TCP_SYN_S;
+	}
+	return s * SY_CT_NSEC_PER_SEC;
+}
+
+/* now and last_seen are CLOCK_MONOTONIC ns (bpf_ktime_get_ns()). A
+ * last_seen after now (written by another CPU meanwhile) is fresh. */
+static inline int sy_ct_expired(__u8 proto, __u16 ct_flags, __u64 last_seen,
+				__u64 now)
+{
+	return now > last_seen &&
+	       now - last_seen > sy_ct_lifetime_ns(proto, ct_flags);
+}
 
 /* ---- sy_affinity: LRU_HASH, key sy_affinity_key -> sy_affinity_value --- */
 

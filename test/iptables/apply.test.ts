@@ -54,6 +54,23 @@ for (const backend of ['legacy', 'nft'] as const) {
       assert.deepEqual(targets((await runner.save('filter')) + (await runner.save('nat'))), targets(r.text));
     });
 
+    test('cleanup removes our chains and jumps, keeps everything else', async () => {
+      const ns = await spaces.add('c');
+      const runner = new IptablesRunner(backend, nsExec(ns));
+      const dp = new IptablesDataplane({ node: { nodeName: 'n', nodeIPs: ['198.18.1.1'] }, backend, commandPrefix: ['ip', 'netns', 'exec', ns], canaryMonitor: false });
+      await dp.init();
+      await runner.restore('*nat\n:CNI-HOSTPORT - [0:0]\n-A POSTROUTING -s 198.18.9.0/24 -m comment --comment "not \\"ours\\"" -j MASQUERADE\n-A PREROUTING -j CNI-HOSTPORT\nCOMMIT\n');
+      await dp.sync(upstreamOverallDesired());
+      assert.match(await runner.save('nat'), /KUBE-SVC-/);
+      const [rep] = (await dp.cleanup()).filter((r) => r.backend === backend);
+      assert.ok(rep && rep.deletedRules >= 14, JSON.stringify(rep));
+      const save = (await runner.save('filter')) + (await runner.save('nat')) + (await runner.save('mangle'));
+      assert.doesNotMatch(save, /KUBE-/);
+      assert.match(save, /^:CNI-HOSTPORT - \[0:0\]$/m);
+      assert.match(save, /^-A PREROUTING -j CNI-HOSTPORT$/m);
+      assert.match(save, /^-A POSTROUTING -s 198\.18\.9\.0\/24 -m comment --comment "not \\"ours\\"" -j MASQUERADE$/m);
+    });
+
     test('a failing restore names the input line', async () => {
       const ns = await spaces.add('e');
       const runner = new IptablesRunner(backend, nsExec(ns));

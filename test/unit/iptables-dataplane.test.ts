@@ -8,7 +8,7 @@ import { IptablesDataplane } from '../../control-plane/src/dataplane/iptables/ip
 import { detectBackend } from '../../control-plane/src/dataplane/iptables/backend-detect.js';
 import { IptablesRestoreError, extractLines, restoreErrorLine } from '../../control-plane/src/dataplane/iptables/runner.js';
 import { JUMP_CHAINS, KUBELET_JUMP_CHAINS } from '../../control-plane/src/dataplane/iptables/jump-chains.js';
-import { parseSave, ruleTarget } from '../../control-plane/src/dataplane/iptables/cleanup.js';
+import { parseSave, ruleTarget, splitSaveLine } from '../../control-plane/src/dataplane/iptables/cleanup.js';
 import { FakeIptables } from '../iptables/fake-exec.js';
 import { desiredOf, ep, svcPort } from '../iptables/fixtures.js';
 
@@ -237,4 +237,11 @@ test('save parsing helpers', () => {
   assert.equal(t.get('nat')!.chains.get('PREROUTING')!.builtin, true);
   assert.equal(ruleTarget(t.get('nat')!.chains.get('PREROUTING')!.rules[0]!), 'KUBE-SERVICES');
   assert.equal(ruleTarget('-A FOO -g KUBE-X'), 'KUBE-X');
+});
+
+test('saved rule lines split into arguments the way iptables reads them', () => {
+  assert.deepEqual(splitSaveLine('-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'),
+    ['-A', 'PREROUTING', '-m', 'comment', '--comment', 'kubernetes service portals', '-j', 'KUBE-SERVICES']);
+  assert.deepEqual(splitSaveLine('-A X -m comment --comment "a \\"quoted\\" one" -j Y'), ['-A', 'X', '-m', 'comment', '--comment', 'a "quoted" one', '-j', 'Y']);
+  assert.deepEqual(splitSaveLine('-A X -m comment --comment ""  -j Y'), ['-A', 'X', '-m', 'comment', '--comment', '', '-j', 'Y']);
 });
