@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the test suites in order and prints one closing line
 // "tests: N passed, M failed". Usage: run-tests.mjs [suite...]
-// Suites: bpf unit lab loader lab-netns e2e (default: all). Always cleans up
+// Suites: bpf unit lab loader iptables lab-netns e2e e2e-iptables (default: all). Always cleans up
 // leftovers of earlier crashed runs first (only what our state files record).
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -21,18 +21,21 @@ const SUITES = {
   unit: { kind: 'node', files: () => testFiles('test/unit') },
   lab: { kind: 'node', files: () => testFiles('test/lab') },
   loader: { kind: 'node', files: () => testFiles('test/loader'), serial: true },
+  iptables: { kind: 'node', files: () => testFiles('test/iptables'), serial: true },
   'lab-netns': { kind: 'node', files: () => testFiles('test/lab-netns'), serial: true },
   e2e: { kind: 'node', files: () => testFiles('test/e2e'), serial: true },
+  // The same end-to-end suite with the agents in iptables mode.
+  'e2e-iptables': { kind: 'node', files: () => testFiles('test/e2e'), serial: true, env: { SWITCHYARD_E2E_MODE: 'iptables' } },
 };
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(SUITES);
 let passed = 0, failed = 0;
 const failedSuites = [];
 
-function run(cmd, args) {
+function run(cmd, args, env = {}) {
   return new Promise((resolve) => {
     let out = '';
-    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
     child.stdout.on('data', (d) => { process.stdout.write(d); out += d; });
     child.on('close', (code) => resolve({ code: code ?? 1, out }));
   });
@@ -52,7 +55,7 @@ for (const name of wanted) {
   const files = s.files();
   if (files.length === 0) { console.log(`(no ${name} tests built)`); continue; }
   const args = ['--test', '--test-reporter=tap', ...(s.serial ? ['--test-concurrency=1'] : []), ...files];
-  const { code, out } = await run(process.execPath, args);
+  const { code, out } = await run(process.execPath, args, s.env);
   const p = out.match(/^# pass (\d+)$/m), f = out.match(/^# fail (\d+)$/m);
   passed += p ? Number(p[1]) : 0;
   failed += f ? Number(f[1]) : 0;

@@ -107,7 +107,7 @@ struct sy_icmp_frame {
  * result is stored back unconverted. */
 static __always_inline __u32 sy_csum_words(const __u16 *w, int n, __u32 sum)
 {
-#pragma unroll
+#pragma clang loop unroll(full)
 	for (int i = 0; i < n; i++)
 		sum += w[i];
 	return sum;

@@ -573,6 +573,105 @@ static bool expect_ret(const char *name, const struct pktdef *d,
 	return check(ret == want, name, "returned %u, expected %u", ret, want);
 }
 
+/* Expected TCP reset, built from scratch: MACs of the test frames swapped,
+ * IPv4 without options (TOS 0, ID 0, DF, TTL 64), TCP header without
+ * options, window 0, both checksums by plain RFC 1071 sums. */
+static size_t build_rst(uint8_t *b, uint32_t saddr, uint32_t daddr,
+			uint16_t sport, uint16_t dport, uint32_t seq,
+			uint32_t ack, uint8_t flags)
+{
+	static const uint8_t dst[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 };
+	static const uint8_t src[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
+	uint8_t *ip = b + 14, *th = b + 34;
+	uint32_t s;
+
+	memcpy(b, dst, 6);
+	memcpy(b + 6, src, 6);
+	put16(b + 12, ETHERTYPE_IPV4);
+	memset(ip, 0, 40);
+	ip[0] = 0x45;
+	put16(ip + 2, 40);
+	put16(ip + 6, 0x4000);
+	ip[8] = 64;
+	ip[9] = IPPROTO_TCP;
+	memcpy(ip + 12, &saddr, 4);
+	memcpy(ip + 16, &daddr, 4);
+	put16(ip + 10, ~fold(sum16(ip, 20, 0)));
+	put16(th, sport);
+	put16(th + 2, dport);
+	put32(th + 4, seq);
+	put32(th + 8, ack);
+	th[12] = 5 << 4;
+	th[13] = flags;
+	s = sum16(ip + 12, 8, 0) + IPPROTO_TCP + 20;
+	put16(th + 16, ~fold(sum16(th, 20, s)));
+	return 54;
+}
+
+/* Expected ICMP port unreachable quoting qlen bytes of the original IPv4
+ * packet (its header and the first 8 bytes of the datagram). */
+static size_t build_icmp_unreach(uint8_t *b, uint32_t saddr, uint32_t daddr,
+				 const uint8_t *quote, size_t qlen)
+{
+	static const uint8_t dst[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 };
+	static const uint8_t src[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
+	uint8_t *ip = b + 14, *ic = b + 34;
+
+	memcpy(b, dst, 6);
+	memcpy(b + 6, src, 6);
+	put16(b + 12, ETHERTYPE_IPV4);
+	memset(ip, 0, 28);
+	ip[0] = 0x45;
+	ip[1] = 0xc0;
+	put16(ip + 2, 20 + 8 + qlen);
+	ip[8] = 64;
+	ip[9] = IPPROTO_ICMP;
+	memcpy(ip + 12, &saddr, 4);
+	memcpy(ip + 16, &daddr, 4);
+	put16(ip + 10, ~fold(sum16(ip, 20, 0)));
+	ic[0] = 3;
+	ic[1] = 3;
+	memcpy(ic + 8, quote, qlen);
+	put16(ic + 2, ~fold(sum16(ic, 8 + qlen, 0)));
+	return 14 + 28 + qlen;
+}
+
+/* Run a raw frame, expect retval want and exactly the frame exp; the IPv4
+ * header checksum and the L4 (TCP/UDP with pseudo header, or ICMP)
+ * checksum are also verified over the bytes received. */
+static bool expect_frame(const char *name, const uint8_t *in, size_t len,
+			 const uint8_t *exp, size_t elen, uint32_t want,
+			 bool icmp)
+{
+	uint8_t out[BUF];
+	size_t olen;
+	uint32_t ret;
+	const char *diff;
+	char why[128];
+	int err;
+
+	err = run(in, len, out, &olen, &ret);
+	if (err)
+		return check(false, name, "test run failed: %s", strerror(-err));
+	if (ret != want)
+		return check(false, name, "returned %u, expected %u", ret, want);
+	if (icmp) {
+		size_t ihl = (out[14] & 0xf) * 4, tot = get16(out + 16);
+
+		if (olen < 14 + 28 || fold(sum16(out + 14, ihl, 0)) != 0xffff)
+			return check(false, name, "IPv4 header checksum invalid");
+		if (14 + tot > olen ||
+		    fold(sum16(out + 14 + ihl, tot - ihl, 0)) != 0xffff)
+			return check(false, name, "ICMP checksum invalid");
+	} else if (!csums_valid(out, olen, why, sizeof(why))) {
+		return check(false, name, "%s", why);
+	}
+	diff = diff_bytes(out, olen, exp, elen);
+	if (diff)
+		return check(false, name, "%s", diff);
+	return check(true, name, "%s", "");
+}
+
 /* Run d and report which backend it was DNATed to (-1: not DNATed). */
 static int dnat_target(const struct pktdef *d, uint32_t *ret_out)
 {
@@ -605,6 +704,7 @@ static int dnat_target(const struct pktdef *d, uint32_t *ret_out)
 #define VIP_ZERO ip4(10, 96, 0, 42) /* table_size 0 */
 #define VIP_INT  ip4(10, 96, 0, 43) /* SY_SCOPE_INTERNAL entry only */
 #define VIP_SMALL ip4(10, 96, 0, 44) /* table_size 11 but inner map of 7 */
+#define VIP_DROP ip4(10, 96, 0, 45) /* count 0, SY_SVC_F_DROP_NO_EP */
 
 #define SVC_A_TCP 1
 #define SVC_A_UDP 2
@@ -664,6 +764,14 @@ static int setup(void)
 				 SY_SVC_F_CLUSTERIP | SY_SVC_F_RANDOM, 0, 7);
 	err = err ?: add_service(VIP_NOEP, 80, IPPROTO_TCP, SY_SCOPE_EXTERNAL,
 				 10, 10, 0, SY_SVC_F_CLUSTERIP, 0, 7);
+	err = err ?: add_service(VIP_NOEP, 53, IPPROTO_UDP, SY_SCOPE_EXTERNAL,
+				 15, 15, 0, SY_SVC_F_CLUSTERIP, 0, 7);
+	err = err ?: add_service(VIP_DROP, 80, IPPROTO_TCP, SY_SCOPE_EXTERNAL,
+				 16, 16, 0,
+				 SY_SVC_F_CLUSTERIP | SY_SVC_F_DROP_NO_EP, 0, 7);
+	err = err ?: add_service(VIP_DROP, 53, IPPROTO_UDP, SY_SCOPE_EXTERNAL,
+				 17, 17, 0,
+				 SY_SVC_F_CLUSTERIP | SY_SVC_F_DROP_NO_EP, 0, 7);
 	err = err ?: add_service(VIP_NOTB, 80, IPPROTO_TCP, SY_SCOPE_EXTERNAL,
 				 11, 11, 3, SY_SVC_F_CLUSTERIP, 0, 7);
 	err = err ?: add_service(VIP_ZERO, 80, IPPROTO_TCP, SY_SCOPE_EXTERNAL,
@@ -924,11 +1032,19 @@ static void test_table_swap_and_backend_delete(void)
 		    be_addr(201), be_port(201));
 
 	bpf_map_delete_elem(fd_backends, &be);
-	expect_ret("TCP non-SYN of a flow whose backend was deleted is dropped",
-		   &ack, TC_ACT_SHOT);
+	{
+		/* The segment carries ACK 0x0a0b0c0d: the reset takes its
+		 * sequence number from it, no ACK (RFC 793). */
+		uint8_t in[BUF], exp[BUF];
+		size_t len = build(in, &ack);
+		size_t elen = build_rst(exp, VIP_A, CLIENT, 80, 41000,
+					0x0a0b0c0d, 0, TH_RST);
+
+		expect_frame("TCP non-SYN of a flow whose backend was deleted gets a RST from VIP:80",
+			     in, len, exp, elen, TC_ACT_REDIRECT, false);
+	}
 	ok = ct_get(CLIENT, VIP_A, 41000, 80, IPPROTO_TCP, SY_CT_FORWARD, &v);
-	check(ok && v.backend_id == be,
-	      "dropped mid-stream TCP packet does not rewrite the CT entry",
+	check(!ok, "the reset flow's forward CT entry is deleted",
 	      "found=%d backend=%u", ok, v.backend_id);
 	expect_dnat("TCP SYN of a flow whose backend was deleted reselects",
 		    &syn, be_addr(201), be_port(201));
@@ -1106,8 +1222,12 @@ static void test_drops(void)
 {
 	struct pktdef d;
 
-	d = tcp(CLIENT, VIP_NOEP, 1234, 80, TH_SYN);
-	expect_ret("service with count 0 drops (TC_ACT_SHOT)", &d, TC_ACT_SHOT);
+	d = tcp(CLIENT, VIP_DROP, 1234, 80, TH_SYN);
+	expect_ret("service with count 0 and SY_SVC_F_DROP_NO_EP drops TCP (TC_ACT_SHOT)",
+		   &d, TC_ACT_SHOT);
+	d = udp(CLIENT, VIP_DROP, 1234, 53);
+	expect_ret("service with count 0 and SY_SVC_F_DROP_NO_EP drops UDP (TC_ACT_SHOT)",
+		   &d, TC_ACT_SHOT);
 	d = tcp(CLIENT, VIP_NOTB, 1234, 80, TH_SYN);
 	expect_ret("service without Maglev table drops", &d, TC_ACT_SHOT);
 	d = tcp(CLIENT, VIP_ZERO, 1234, 80, TH_SYN);
@@ -1366,11 +1486,324 @@ static void test_revnat_missing(void)
 
 	ct_key(&k, d.saddr, d.daddr, 7777, 44000, IPPROTO_TCP, SY_CT_REPLY);
 	memset(&v, 0, sizeof(v));
+	v.last_seen = mono_ns();
 	v.backend_id = 9;
 	v.rev_nat_id = 999;
 	bpf_map_update_elem(fd_ct, &k, &v, BPF_ANY);
 	expect_unchanged("reply whose reverse-NAT entry is gone passes unchanged",
 			 &d);
+}
+
+static bool ct_absent(uint32_t saddr, uint32_t daddr, uint16_t sport,
+		      uint16_t dport, uint8_t proto)
+{
+	struct sy_ct_value v;
+
+	return !ct_get(saddr, daddr, sport, dport, proto, SY_CT_FORWARD, &v);
+}
+
+/* TCP to a frontend with count 0: a reset from VIP:port to the client. */
+static void test_reject_tcp(void)
+{
+	uint8_t in[BUF], exp[BUF];
+	struct pktdef d;
+	size_t len, elen;
+
+	/* SYN, no ACK: <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK>. Same length in
+	 * and out (54 bytes): nothing trimmed. */
+	d = tcp(CLIENT, VIP_NOEP, 47000, 80, TH_SYN);
+	len = build(in, &d);
+	elen = build_rst(exp, VIP_NOEP, CLIENT, 80, 47000, 0, 0x01020305,
+			 TH_RST | TH_ACK);
+	expect_frame("count 0: TCP SYN gets RST|ACK from VIP:80, seq 0, ack = seq + 1 (TC_ACT_REDIRECT)",
+		     in, len, exp, elen, TC_ACT_REDIRECT, false);
+	check(ct_absent(CLIENT, VIP_NOEP, 47000, 80, IPPROTO_TCP),
+	      "count 0: a rejected SYN creates no CT entry", "%s", "entry found");
+
+	/* No ACK, 13 bytes of payload: ack = seq + 13; payload trimmed. */
+	d = tcp(CLIENT, VIP_NOEP, 47001, 80, TH_PSH);
+	len = build(in, &d);
+	elen = build_rst(exp, VIP_NOEP, CLIENT, 80, 47001, 0, 0x01020304 + 13,
+			 TH_RST | TH_ACK);
+	expect_frame("count 0: no-ACK segment with 13 payload bytes: ack = seq + 13, payload trimmed",
+		     in, len, exp, elen, TC_ACT_REDIRECT, false);
+
+	/* FIN without ACK, 5 bytes: ack = seq + 5 + 1. */
+	d = tcp(CLIENT, VIP_NOEP, 47002, 80, TH_FIN);
+	d.payload = 5;
+	len = build(in, &d);
+	elen = build_rst(exp, VIP_NOEP, CLIENT, 80, 47002, 0, 0x01020304 + 6,
+			 TH_RST | TH_ACK);
+	expect_frame("count 0: FIN without ACK and 5 payload bytes: ack = seq + 5 + 1",
+		     in, len, exp, elen, TC_ACT_REDIRECT, false);
+
+	/* ACK set: <SEQ=SEG.ACK><CTL=RST>, no ACK flag. */
+	d = tcp(CLIENT, VIP_NOEP, 47003, 80, TH_ACK | TH_PSH);
+	len = build(in, &d);
+	elen = build_rst(exp, VIP_NOEP, CLIENT, 80, 47003, 0x0a0b0c0d, 0,
+			 TH_RST);
+	expect_frame("count 0: segment with ACK gets RST with seq = its ack_seq",
+		     in, len, exp, elen, TC_ACT_REDIRECT, false);
+
+	/* IPv4 options: the reset has a plain 20-byte header. */
+	d = tcp(CLIENT, VIP_NOEP, 47004, 80, TH_SYN);
+	d.ihl = 7;
+	len = build(in, &d);
+	elen = build_rst(exp, VIP_NOEP, CLIENT, 80, 47004, 0, 0x01020305,
+			 TH_RST | TH_ACK);
+	expect_frame("count 0: SYN with IPv4 options (IHL 7) gets a RST without options",
+		     in, len, exp, elen, TC_ACT_REDIRECT, false);
+
+	/* Never a reset for a reset; never towards a non-unicast source. */
+	d = tcp(CLIENT, VIP_NOEP, 47005, 80, TH_RST | TH_ACK);
+	expect_ret("count 0: a RST is dropped, not answered", &d, TC_ACT_SHOT);
+	d = tcp(ip4(0, 0, 0, 0), VIP_NOEP, 47006, 80, TH_SYN);
+	expect_ret("count 0: SYN from 0.0.0.0 is dropped, not answered", &d,
+		   TC_ACT_SHOT);
+	d = tcp(ip4(224, 0, 0, 5), VIP_NOEP, 47006, 80, TH_SYN);
+	expect_ret("count 0: SYN from a multicast source is dropped, not answered",
+		   &d, TC_ACT_SHOT);
+
+	/* CHECKSUM_COMPLETE, same length: skb->csum must follow the bytes. */
+	run_flags = BPF_F_TEST_SKB_CHECKSUM_COMPLETE;
+	d = tcp(CLIENT, VIP_NOEP, 47007, 80, TH_SYN);
+	len = build(in, &d);
+	elen = build_rst(exp, VIP_NOEP, CLIENT, 80, 47007, 0, 0x01020305,
+			 TH_RST | TH_ACK);
+	expect_frame("CHECKSUM_COMPLETE: RST written over a same-length SYN keeps skb->csum valid",
+		     in, len, exp, elen, TC_ACT_REDIRECT, false);
+	run_flags = 0;
+}
+
+/* UDP to a frontend with count 0: ICMP port unreachable quoting the
+ * datagram's IPv4 header and UDP header. */
+static void test_reject_udp(void)
+{
+	static const struct {
+		const char *name;
+		int payload, ihl;
+		bool zero_csum, complete;
+	} cases[] = {
+		{ "count 0: UDP (21 bytes) gets ICMP port unreachable from the VIP (packet grown)",
+		  21, 5, false, false },
+		{ "count 0: empty UDP datagram gets ICMP port unreachable (grown by 28)",
+		  0, 5, false, false },
+		{ "count 0: UDP (300 bytes) gets ICMP port unreachable (trimmed)",
+		  300, 5, false, false },
+		{ "count 0: UDP with IPv4 options (IHL 8): options quoted",
+		  10, 8, false, false },
+		{ "count 0: UDP with IHL 15 (60-byte header) quoted whole",
+		  40, 15, false, false },
+		{ "count 0: UDP without checksum gets ICMP port unreachable",
+		  21, 5, true, false },
+		{ "CHECKSUM_COMPLETE: ICMP written over a same-length datagram keeps skb->csum valid",
+		  28, 5, false, true },
+	};
+	uint8_t in[BUF], exp[BUF];
+	struct pktdef d;
+	size_t len, elen, q;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		d = udp(CLIENT, VIP_NOEP, 48000 + i, 53);
+		d.payload = cases[i].payload;
+		d.ihl = cases[i].ihl;
+		d.udp_zero_csum = cases[i].zero_csum;
+		len = build(in, &d);
+		q = cases[i].ihl * 4 + 8;
+		elen = build_icmp_unreach(exp, VIP_NOEP, CLIENT, in + 14, q);
+		run_flags = cases[i].complete ?
+				    BPF_F_TEST_SKB_CHECKSUM_COMPLETE : 0;
+		expect_frame(cases[i].name, in, len, exp, elen,
+			     TC_ACT_REDIRECT, true);
+		run_flags = 0;
+	}
+	check(ct_absent(CLIENT, VIP_NOEP, 48000, 53, IPPROTO_UDP),
+	      "count 0: a rejected datagram creates no CT entry", "%s",
+	      "entry found");
+	d = udp(ip4(255, 255, 255, 255), VIP_NOEP, 48100, 53);
+	expect_ret("count 0: UDP from 255.255.255.255 is dropped, not answered",
+		   &d, TC_ACT_SHOT);
+}
+
+static void plant_ct(uint32_t saddr, uint32_t daddr, uint16_t sport,
+		     uint16_t dport, uint8_t proto, uint8_t dir,
+		     uint32_t backend, uint32_t revnat, uint16_t flags,
+		     uint64_t age_ns)
+{
+	struct sy_ct_key k;
+	struct sy_ct_value v;
+
+	ct_key(&k, saddr, daddr, sport, dport, proto, dir);
+	memset(&v, 0, sizeof(v));
+	v.last_seen = mono_ns() - age_ns;
+	v.backend_id = backend;
+	v.rev_nat_id = revnat;
+	v.flags = flags;
+	bpf_map_update_elem(fd_ct, &k, &v, BPF_ANY);
+}
+
+#define SEC_NS 1000000000ull
+
+/* Entries idle for longer than their lifetime are treated as absent: the
+ * packet is a new flow (Maglev pick, entry overwritten). */
+static void test_ct_expiry(void)
+{
+	static const struct {
+		const char *name;
+		uint8_t proto;
+		uint8_t tcp_flags; /* of the packet */
+		uint16_t ct_flags;
+		uint64_t age_s;
+		bool expired;
+	} cases[] = {
+		{ "TCP entry without reply, idle 61 s (> 60 s): expired, reselects",
+		  IPPROTO_TCP, TH_ACK, 0, 61, true },
+		{ "TCP entry without reply, idle 50 s: still used",
+		  IPPROTO_TCP, TH_ACK, 0, 50, false },
+		{ "TCP established entry, idle 61 s: still used (6 h lifetime)",
+		  IPPROTO_TCP, TH_ACK, SY_CT_F_SEEN_REPLY, 61, false },
+		{ "TCP established entry, idle 6 h + 1 s: expired, reselects",
+		  IPPROTO_TCP, TH_ACK, SY_CT_F_SEEN_REPLY, 21601, true },
+		{ "TCP closing entry, idle 11 s (> 10 s): expired, reselects",
+		  IPPROTO_TCP, TH_ACK, SY_CT_F_SEEN_REPLY | SY_CT_F_CLOSING, 11,
+		  true },
+		{ "TCP closing entry, idle 5 s: still used",
+		  IPPROTO_TCP, TH_ACK, SY_CT_F_SEEN_REPLY | SY_CT_F_CLOSING, 5,
+		  false },
+		{ "TCP SYN on a closing entry (tuple reused): reselects with fresh flags",
+		  IPPROTO_TCP, TH_SYN, SY_CT_F_SEEN_REPLY | SY_CT_F_CLOSING, 1,
+		  true },
+		{ "TCP SYN on an open entry (retransmission): keeps its backend",
+		  IPPROTO_TCP, TH_SYN, 0, 1, false },
+		{ "UDP entry idle 61 s (> 60 s): expired, reselects",
+		  IPPROTO_UDP, 0, SY_CT_F_SEEN_REPLY, 61, true },
+		{ "UDP entry idle 30 s: still used",
+		  IPPROTO_UDP, 0, SY_CT_F_SEEN_REPLY, 30, false },
+	};
+	uint64_t uptime_ns = mono_ns();
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool tcpc = cases[i].proto == IPPROTO_TCP;
+		uint16_t sport = 46000 + i, dport = tcpc ? 80 : 53;
+		uint32_t m = tcpc ? 7 : 251, *tab = tcpc ? tab1 : tab2;
+		uint32_t slot = expected_slot(CLIENT, VIP_A, sport, dport,
+					      cases[i].proto, m);
+		uint32_t pick = tab[slot], planted = tab[(slot + 1) % m];
+		uint32_t want = cases[i].expired ? pick : planted;
+		uint32_t svc = tcpc ? SVC_A_TCP : SVC_A_UDP;
+		uint64_t age = cases[i].age_s * SEC_NS;
+		struct pktdef d = tcpc ? tcp(CLIENT, VIP_A, sport, dport,
+					     cases[i].tcp_flags) :
+					 udp(CLIENT, VIP_A, sport, dport);
+		struct sy_ct_value v;
+		bool ok;
+
+		if (age + SEC_NS > uptime_ns) {
+			n_check++;
+			n_pass++;
+			printf("ok %d - %s # SKIP uptime %llu s is below the age\n",
+			       n_check, cases[i].name,
+			       (unsigned long long)(uptime_ns / SEC_NS));
+			continue;
+		}
+		plant_ct(CLIENT, VIP_A, sport, dport, cases[i].proto,
+			 SY_CT_FORWARD, planted, svc, cases[i].ct_flags, age);
+		expect_dnat(cases[i].name, &d, be_addr(want), be_port(want));
+		ok = ct_get(CLIENT, VIP_A, sport, dport, cases[i].proto,
+			    SY_CT_FORWARD, &v);
+		if (cases[i].expired)
+			check(ok && v.backend_id == pick &&
+				      v.flags == 0 &&
+				      mono_ns() - v.last_seen < SEC_NS,
+			      "... the expired entry is overwritten (new backend, flags 0, fresh last_seen)",
+			      "found=%d backend=%u (want %u) flags=0x%x", ok,
+			      v.backend_id, pick, v.flags);
+		else
+			check(ok && v.backend_id == planted &&
+				      mono_ns() - v.last_seen < SEC_NS,
+			      "... the live entry is kept and refreshed",
+			      "found=%d backend=%u (want %u)", ok,
+			      v.backend_id, planted);
+	}
+
+	/* Reply direction: an expired reply entry is not reverse-NATed. */
+	{
+		uint32_t be = 101;
+		struct pktdef rep = udp(be_addr(be), CLIENT, be_port(be), 46100);
+		struct pktdef want = rep;
+
+		rep.proto = IPPROTO_UDP;
+		plant_ct(be_addr(be), CLIENT, be_port(be), 46100, IPPROTO_UDP,
+			 SY_CT_REPLY, be, SVC_A_UDP, SY_CT_F_SEEN_REPLY,
+			 61 * SEC_NS);
+		expect_unchanged("UDP reply whose reply entry is expired passes unchanged",
+				 &rep);
+		plant_ct(be_addr(be), CLIENT, be_port(be), 46100, IPPROTO_UDP,
+			 SY_CT_REPLY, be, SVC_A_UDP, SY_CT_F_SEEN_REPLY,
+			 30 * SEC_NS);
+		want.saddr = VIP_A;
+		want.sport = 53;
+		expect_rewrite("UDP reply whose reply entry is live is reverse-NATed",
+			       &rep, &want);
+	}
+}
+
+/* FIN or RST in either direction closes both entries of the flow. */
+static void test_ct_closing(void)
+{
+	uint32_t slot = expected_slot(CLIENT, VIP_A, 46200, 80, IPPROTO_TCP, 7);
+	uint32_t be = tab1[slot];
+	struct pktdef syn = tcp(CLIENT, VIP_A, 46200, 80, TH_SYN);
+	struct pktdef rst = tcp(CLIENT, VIP_A, 46200, 80, TH_RST | TH_ACK);
+	struct pktdef rep = tcp(be_addr(be), CLIENT, be_port(be), 46200,
+				TH_SYN | TH_ACK);
+	struct sy_ct_value f, r;
+	bool okf, okr;
+
+	expect_dnat("closing: SYN DNATed", &syn, be_addr(be), be_port(be));
+	rep.tcp_flags = TH_SYN | TH_ACK;
+	{
+		struct pktdef want = rep;
+
+		want.saddr = VIP_A;
+		want.sport = 80;
+		expect_rewrite("closing: SYN-ACK reverse-NATed", &rep, &want);
+	}
+	expect_dnat("closing: client RST DNATed to the backend", &rst,
+		    be_addr(be), be_port(be));
+	okf = ct_get(CLIENT, VIP_A, 46200, 80, IPPROTO_TCP, SY_CT_FORWARD, &f);
+	okr = ct_get(be_addr(be), CLIENT, be_port(be), 46200, IPPROTO_TCP,
+		     SY_CT_REPLY, &r);
+	check(okf && okr && (f.flags & SY_CT_F_CLOSING) &&
+		      (r.flags & SY_CT_F_CLOSING),
+	      "client RST sets SY_CT_F_CLOSING on both entries",
+	      "fwd found=%d flags=0x%x, reply found=%d flags=0x%x", okf,
+	      f.flags, okr, r.flags);
+
+	/* Backend FIN on a fresh flow closes the forward entry too. */
+	syn.sport = 46201;
+	slot = expected_slot(CLIENT, VIP_A, 46201, 80, IPPROTO_TCP, 7);
+	be = tab1[slot];
+	expect_dnat("closing: second flow DNATed", &syn, be_addr(be),
+		    be_port(be));
+	rep = tcp(be_addr(be), CLIENT, be_port(be), 46201, TH_FIN | TH_ACK);
+	{
+		struct pktdef want = rep;
+
+		want.saddr = VIP_A;
+		want.sport = 80;
+		expect_rewrite("closing: backend FIN reverse-NATed", &rep, &want);
+	}
+	okf = ct_get(CLIENT, VIP_A, 46201, 80, IPPROTO_TCP, SY_CT_FORWARD, &f);
+	okr = ct_get(be_addr(be), CLIENT, be_port(be), 46201, IPPROTO_TCP,
+		     SY_CT_REPLY, &r);
+	check(okf && okr && f.flags == (SY_CT_F_SEEN_REPLY | SY_CT_F_CLOSING) &&
+		      r.flags == (SY_CT_F_SEEN_REPLY | SY_CT_F_CLOSING),
+	      "backend FIN sets SEEN_REPLY|CLOSING on both entries",
+	      "fwd found=%d flags=0x%x, reply found=%d flags=0x%x", okf,
+	      f.flags, okr, r.flags);
 }
 
 int main(void)
@@ -1412,6 +1845,10 @@ int main(void)
 	test_options_and_fragments();
 	test_checksum_complete();
 	test_revnat_missing();
+	test_reject_tcp();
+	test_reject_udp();
+	test_ct_expiry();
+	test_ct_closing();
 
 out:
 	switchyard__destroy(skel);

@@ -7,6 +7,10 @@ import { parseAgentOptions, type AgentOptions } from '../config/agent-options.js
 import { selectMode, type ModeDecision } from '../config/mode-selection.js';
 import { EbpfDataplane } from '../dataplane/ebpf/ebpf-dataplane.js';
 import { LoaderClient } from '../dataplane/ebpf/loader-client.js';
+import type { Dataplane } from '../dataplane/dataplane.js';
+import { IptablesDataplane } from '../dataplane/iptables/iptables-dataplane.js';
+import { cleanupAll } from '../dataplane/iptables/cleanup.js';
+import { commandExec } from '../dataplane/iptables/runner.js';
 import { DeviceWatcher, deviceMatcher } from '../devices/device-watcher.js';
 import { startHealthServer } from '../health/health-server.js';
 import { startInformers } from '../k8s/informers.js';
@@ -32,6 +36,28 @@ async function waitForLoader(client: LoaderClient, log: Logger, timeoutMs: numbe
   return last;
 }
 
+/** ebpf mode: remove kube-proxy-style rules a previous iptables run (ours or kube-proxy's) left. */
+async function removeIptablesState(log: Logger): Promise<void> {
+  try {
+    const reports = await cleanupAll(commandExec());
+    if (reports.length > 0) log.info({ reports }, 'removed iptables rules of the iptables mode');
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'could not check for iptables rules of the iptables mode');
+  }
+}
+
+/** iptables mode: detach the BPF programs and remove the pinned maps of a previous ebpf run. */
+async function removeEbpfState(loader: LoaderClient, log: Logger): Promise<void> {
+  try {
+    await loader.cleanup();
+    log.info('removed the BPF datapath of the ebpf mode (programs detached, pins removed)');
+  } catch (err) {
+    log.debug({ err: (err as Error).message }, 'no loader to clean up');
+  } finally {
+    loader.close();
+  }
+}
+
 function nodeInternalIP(n: V1Node): string | undefined {
   return n.status?.addresses?.find((a) => a.type === 'InternalIP' && isIPv4(a.address))?.address;
 }
@@ -51,26 +77,25 @@ export async function runAgent(argv: string[]): Promise<number> {
   else kc.loadFromCluster();
 
   const loader = new LoaderClient(opts.loaderSocket);
-  const probe = await waitForLoader(loader, log, 30_000);
   let decision: ModeDecision;
   try {
-    decision = typeof probe === 'string'
-      ? selectMode(opts.mode, undefined, probe)
-      : selectMode(opts.mode, probe.features.map((f) => ({
-          ...f, available: f.available && !opts.pretendMissing.includes(f.name),
-          detail: opts.pretendMissing.includes(f.name) ? 'pretended missing' : f.detail,
-        })));
+    if (opts.mode === 'iptables') {
+      decision = selectMode('iptables', []);
+    } else {
+      const probe = await waitForLoader(loader, log, opts.mode === 'auto' ? 10_000 : 30_000);
+      decision = typeof probe === 'string'
+        ? selectMode(opts.mode, undefined, probe)
+        : selectMode(opts.mode, probe.features.map((f) => ({
+            ...f, available: f.available && !opts.pretendMissing.includes(f.name),
+            detail: opts.pretendMissing.includes(f.name) ? 'pretended missing' : f.detail,
+          })));
+    }
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'cannot start');
     loader.close();
     return 1;
   }
-  log.info({ mode: decision.mode, reason: decision.reason }, 'datapath mode selected');
-  if (decision.mode === 'iptables') {
-    log.fatal({ reason: decision.reason }, 'the iptables back end is not available in this build yet');
-    loader.close();
-    return 1;
-  }
+  log.info({ mode: decision.mode, reason: decision.reason, optionalMissing: decision.optionalMissing.map((f) => f.name) }, 'datapath mode selected');
 
   let zone = '';
   let nodeIP = opts.nodeIP;
@@ -78,8 +103,27 @@ export async function runAgent(argv: string[]): Promise<number> {
   const nodeKnown = new Promise<void>((r) => (nodeSeen = r));
   const services = new ServiceTracker({ defaultAlgorithm: opts.lbAlgorithm });
   const endpoints = new EndpointSliceCache(opts.nodeName);
-  const dataplane = new EbpfDataplane(loader, { seed: opts.maglevSeed, sizing: opts.maglevSizing, nodeIP: nodeIP ?? '0.0.0.0' }, log);
-  const proxier = new Proxier(services, endpoints, dataplane, () => ({ nodeName: opts.nodeName, zone }),
+  let proxier: Proxier | undefined;
+  const ebpf = decision.mode === 'ebpf'
+    ? new EbpfDataplane(loader, { seed: opts.maglevSeed, sizing: opts.maglevSizing, nodeIP: nodeIP ?? '0.0.0.0' }, log)
+    : undefined;
+  const iptables = decision.mode === 'iptables'
+    ? new IptablesDataplane({
+        node: {
+          nodeName: opts.nodeName,
+          nodeIPs: nodeIP ? [nodeIP] : [],
+          ...(opts.iptables.clusterCIDR ? { clusterCIDR: opts.iptables.clusterCIDR } : {}),
+          masqueradeAll: opts.iptables.masqueradeAll,
+          masqueradeBit: opts.iptables.masqueradeBit,
+          nodePortAddresses: opts.iptables.nodePortAddresses,
+        },
+        backend: opts.iptables.backend,
+        syncPeriodMs: opts.syncPeriodMs,
+        onFullSyncNeeded: () => proxier?.requestSync(),
+      })
+    : undefined;
+  const dataplane: Dataplane = (ebpf ?? iptables)!;
+  proxier = new Proxier(services, endpoints, dataplane, () => ({ nodeName: opts.nodeName, zone }),
     { minSyncPeriodMs: opts.minSyncPeriodMs, syncPeriodMs: opts.syncPeriodMs }, log);
 
   const informers = startInformers(kc, {
@@ -89,7 +133,7 @@ export async function runAgent(argv: string[]): Promise<number> {
         const conv = services.update(svc);
         for (const p of conv.problems) log.warn({ service: `${svc.metadata?.namespace}/${svc.metadata?.name}` }, p);
       }
-      proxier.requestSync();
+      proxier!.requestSync();
     },
     endpointSlice(kind, slice) {
       if (kind === 'delete') endpoints.delete(slice);
@@ -97,14 +141,14 @@ export async function runAgent(argv: string[]): Promise<number> {
         const r = endpoints.update(slice);
         for (const p of r.problems) log.warn({ slice: `${slice.metadata?.namespace}/${slice.metadata?.name}` }, p);
       }
-      proxier.requestSync();
+      proxier!.requestSync();
     },
     node(kind, n) {
       if (n.metadata?.name !== opts.nodeName || kind === 'delete') return;
       const z = n.metadata?.labels?.[ZONE_LABEL] ?? '';
       if (z !== zone) {
         zone = z;
-        proxier.requestSync();
+        proxier!.requestSync();
       }
       nodeIP ??= nodeInternalIP(n);
       nodeSeen();
@@ -116,8 +160,15 @@ export async function runAgent(argv: string[]): Promise<number> {
     await Promise.race([nodeKnown, new Promise((r) => setTimeout(r, 10_000))]);
   }
   if (!nodeIP) log.warn('node IP unknown (no --node-ip and no InternalIP on the Node)');
-  dataplane.setNodeIP(nodeIP ?? '0.0.0.0');
+  ebpf?.setNodeIP(nodeIP ?? '0.0.0.0');
+  iptables?.setNodeConfig({ nodeIPs: nodeIP ? [nodeIP] : [] });
 
+  // Leave nothing of the other mode behind (switching modes across restarts).
+  if (iptables) {
+    await removeEbpfState(loader, log);
+  } else {
+    await removeIptablesState(log);
+  }
   for (;;) {
     try {
       await dataplane.init();
@@ -127,17 +178,17 @@ export async function runAgent(argv: string[]): Promise<number> {
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
-  const devices = new DeviceWatcher(loader, deviceMatcher(opts.devices), log);
-  await devices.start();
+  const devices = ebpf ? new DeviceWatcher(loader, deviceMatcher(opts.devices), log) : undefined;
+  await devices?.start();
   proxier.start();
   const health = await startHealthServer(proxier, { ...opts.health, healthTimeoutMs: opts.healthTimeoutMs });
-  log.info({ health: opts.health, devices: opts.devices }, 'agent running');
+  log.info({ mode: dataplane.mode, health: opts.health, devices: ebpf ? opts.devices : undefined }, 'agent running');
 
   return await new Promise<number>((resolve) => {
     const stop = (sig: string): void => {
       log.info({ signal: sig }, 'stopping; the datapath stays in place');
-      proxier.stop();
-      devices.stop();
+      proxier!.stop();
+      devices?.stop();
       void Promise.allSettled([informers.stop(), health.close(), dataplane.close()]).then(() => resolve(0));
     };
     process.once('SIGTERM', () => stop('SIGTERM'));

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { parseDurationMs } from '../util/duration.js';
 import { parseBindAddress } from '../util/bind-address.js';
-import { isIPv4 } from '../util/ipv4.js';
+import { isIPv4, parseCidr } from '../util/ipv4.js';
 import { DEFAULT_MAGLEV_SIZING, validateSizing, type MaglevSizing } from '../dataplane/maglev.js';
 
 export type Mode = 'ebpf' | 'iptables' | 'auto';
@@ -23,6 +23,13 @@ export interface AgentOptions {
   healthTimeoutMs: number;
   logLevel: string;
   pretendMissing: string[];
+  iptables: {
+    backend: 'legacy' | 'nft' | 'auto';
+    clusterCIDR?: string;
+    masqueradeAll: boolean;
+    masqueradeBit: number;
+    nodePortAddresses: string[];
+  };
 }
 
 export const AGENT_USAGE = `switchyard agent --node-name NAME [options]
@@ -40,6 +47,11 @@ export const AGENT_USAGE = `switchyard agent --node-name NAME [options]
   --min-sync-period D          minimum time between syncs (default 0s)
   --sync-period D              full resync period (default 30s)
   --pretend-missing FEATURE    report a kernel feature missing (testing the fallback), repeatable
+  --iptables-backend B         iptables mode: legacy, nft or auto (default auto, as kube-proxy picks)
+  --cluster-cidr CIDR          iptables mode: pod CIDR; traffic from outside it to a ClusterIP is masqueraded
+  --masquerade-all             iptables mode: masquerade all Service traffic
+  --iptables-masquerade-bit N  iptables mode: fwmark bit for masquerading (default 14)
+  --nodeport-addresses LIST    CIDRs (or "primary") of the node addresses NodePorts answer on
   --log-level LEVEL            pino level (default info)`;
 
 export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentOptions {
@@ -63,6 +75,11 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
       'sync-period': { type: 'string' },
       'pretend-missing': { type: 'string', multiple: true },
       'log-level': { type: 'string' },
+      'iptables-backend': { type: 'string' },
+      'cluster-cidr': { type: 'string' },
+      'masquerade-all': { type: 'boolean' },
+      'iptables-masquerade-bit': { type: 'string' },
+      'nodeport-addresses': { type: 'string' },
     },
   });
   const nodeName = values['node-name'] ?? env.NODE_NAME;
@@ -80,6 +97,11 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   const lb = values['lb-algorithm'] ?? 'maglev';
   if (lb !== 'maglev' && lb !== 'random') throw new Error('--lb-algorithm must be maglev or random');
   const syncPeriodMs = parseDurationMs(values['sync-period'] ?? '30s');
+  const iptBackend = values['iptables-backend'] ?? 'auto';
+  if (iptBackend !== 'legacy' && iptBackend !== 'nft' && iptBackend !== 'auto') throw new Error('--iptables-backend must be legacy, nft or auto');
+  const masqBit = Number(values['iptables-masquerade-bit'] ?? 14);
+  if (!Number.isInteger(masqBit) || masqBit < 0 || masqBit > 31) throw new Error('--iptables-masquerade-bit must be in [0, 31]');
+  if (values['cluster-cidr'] !== undefined) parseCidr(values['cluster-cidr']);
   return {
     ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
     nodeName,
@@ -96,5 +118,12 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     healthTimeoutMs: Math.max(2 * syncPeriodMs, 10_000),
     logLevel: values['log-level'] ?? 'info',
     pretendMissing: values['pretend-missing'] ?? [],
+    iptables: {
+      backend: iptBackend,
+      ...(values['cluster-cidr'] !== undefined ? { clusterCIDR: values['cluster-cidr'] } : {}),
+      masqueradeAll: values['masquerade-all'] ?? false,
+      masqueradeBit: masqBit,
+      nodePortAddresses: (values['nodeport-addresses'] ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+    },
   };
 }

@@ -15,4 +15,6 @@ export interface Dataplane {
   sync(desired: DesiredServicePort[]): Promise<SyncOutcome>;
   /** Releases connections; leaves the datapath in place. */
   close(): Promise<void>;
+  /** Re-reads what is programmed (periodic full sync); optional. */
+  restore?(): Promise<void>;
 }

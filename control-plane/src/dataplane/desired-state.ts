@@ -11,6 +11,9 @@ export interface DesiredServicePort {
   internalEndpoints: EndpointInfo[];
   /** New flows from outside (NodePort, ExternalIP, LB), after eTP. */
   externalEndpoints: EndpointInfo[];
+  /** Usable endpoints cluster-wide (topology applied) and on this node, before policies. */
+  clusterEndpoints: EndpointInfo[];
+  localEndpoints: EndpointInfo[];
   /** Every endpoint known for the port, including those that only keep established flows. */
   allEndpoints: EndpointInfo[];
   /** For the eTP=Local health check: local endpoints ready. */
@@ -30,6 +33,8 @@ export function computeDesiredState(
       svc,
       internalEndpoints: svc.internalPolicyLocal ? cat.local : cat.cluster,
       externalEndpoints: svc.externalPolicyLocal ? cat.local : cat.cluster,
+      clusterEndpoints: cat.cluster,
+      localEndpoints: cat.local,
       allEndpoints: eps.filter((e) => e.ready || e.serving || e.terminating),
       localReadyCount: eps.filter((e) => e.isLocal && e.ready).length,
     });

@@ -73,7 +73,8 @@ export function servicePortsOf(svc: V1Service, opts: ServiceTrackerOptions): Ser
       loadBalancerIPs: lbIPs,
       loadBalancerSourceRanges: type === 'LoadBalancer' ? spec.loadBalancerSourceRanges ?? [] : [],
       affinityTimeoutSeconds: affinity,
-      externalPolicyLocal: spec.externalTrafficPolicy === 'Local' && type !== 'ClusterIP',
+      // eTP applies to every externally reachable Service, ExternalIPs on a ClusterIP included.
+      externalPolicyLocal: spec.externalTrafficPolicy === 'Local' && (type !== 'ClusterIP' || (spec.externalIPs ?? []).length > 0),
       internalPolicyLocal: spec.internalTrafficPolicy === 'Local',
       healthCheckNodePort: spec.healthCheckNodePort ?? 0,
       algorithm,

@@ -101,9 +101,9 @@ export class Proxier {
     this.lastSyncStart = start;
     const rec: SyncRecord = { at: start, durationMs: 0, changes: 0, ok: false };
     try {
-      if (this.fullResyncWanted && 'restore' in this.dataplane) {
+      if (this.fullResyncWanted) {
         this.fullResyncWanted = false;
-        await (this.dataplane as unknown as { restore(): Promise<void> }).restore();
+        await this.dataplane.restore?.();
       }
       const desired = computeDesiredState(this.services.servicePorts(), this.endpoints.allEndpoints(), this.node());
       const out = await this.dataplane.sync(desired);

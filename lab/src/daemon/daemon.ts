@@ -12,7 +12,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { LoaderClient } from '../../../control-plane/src/dataplane/ebpf/loader-client.js';
-import { AGENT_DEVICES, AGENT_HEALTH_PORT, API_PORT, type LabPlan, type NodePlan } from '../netns/plan.js';
+import { AGENT_DEVICES, AGENT_HEALTH_PORT, API_PORT, CLUSTER_CIDR, type LabPlan, type NodePlan } from '../netns/plan.js';
 import { repoPaths, stateDirFiles, type LabConfig, type RepoPaths, type StateDirFiles } from '../netns/layout.js';
 import { CLI_STATE_FILE, DAEMON_STATE_FILE, StateFile, readCliState } from '../netns/state.js';
 import { NetnsRuntime } from '../runtime/netns-runtime.js';
@@ -120,6 +120,7 @@ export class LabDaemon {
         '--loader-socket', sock,
         '--devices', AGENT_DEVICES,
         '--mode', this.config.mode,
+        '--cluster-cidr', CLUSTER_CIDR,
         '--health-bind-address', `0.0.0.0:${AGENT_HEALTH_PORT}`],
       this.files.agentLog(node.name), `${this.repo.cliMain} agent --kubeconfig ${this.files.kubeconfig} --node-name ${node.name}`, this.state,
       (p) => this.onChildExit(p));

@@ -76,6 +76,9 @@ export interface LabPlan {
 const LAB_NAME_RE = /^[a-z][a-z0-9]{0,15}$/;
 
 /** Lab names: a lowercase letter then up to 15 lowercase letters or digits. */
+/** Every pod CIDR of the lab (the cluster CIDR, as kube-proxy's --cluster-cidr). */
+export const CLUSTER_CIDR = '198.19.0.0/16';
+
 export function validateLabName(name: string): string | undefined {
   if (!LAB_NAME_RE.test(name)) {
     return `invalid lab name ${JSON.stringify(name)}: use a lowercase letter followed by up to 15 lowercase letters or digits`;
