@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
@@ -52,6 +53,7 @@ static const char *mapop_name(int c)
 	case MAPOP(FLUSH_CONNTRACK): return "flush_conntrack";
 	case MAPOP(DELETE_AFFINITY): return "delete_affinity";
 	case MAPOP(SET_CONFIG): return "set_config";
+	case MAPOP(GC_CONNTRACK): return "gc_conntrack";
 	default: return "op";
 	}
 }
@@ -182,6 +184,7 @@ static int validate_op(const map_op *op, size_t i, struct reply *r)
 	case MAPOP(DELETE_MAGLEV):
 	case MAPOP(DELETE_REVNAT):
 	case MAPOP(DELETE_AFFINITY):
+	case MAPOP(GC_CONNTRACK):
 		return 0;
 	default:
 		return BAD("ops[%zu]: no operation set", i);
@@ -335,7 +338,7 @@ static uint64_t iter_bound(struct loader *L, enum sy_map_id id)
 }
 
 static int flush_conntrack(struct loader *L, const PB(FlushConntrack) *f,
-			   const char *at, struct reply *r)
+			   const char *at, struct reply *r, uint32_t *total)
 {
 	struct ct_flush ctx = {
 		.backend_id = f->backend_id,
@@ -353,12 +356,188 @@ static int flush_conntrack(struct loader *L, const PB(FlushConntrack) *f,
 	if (!err)
 		err = delete_keys(fd, &ctx.keys, &deleted);
 	key_list_free(&ctx.keys);
+	*total += (uint32_t)deleted;
 	if (err)
 		return KERR(err, "flushing sy_conntrack");
 	log_info("%s: %llu conntrack entries removed (backend %u, revnat %u, "
 		 "proto %u)", at, (unsigned long long)deleted, f->backend_id,
 		 f->rev_nat_id, f->proto);
 	return 0;
+}
+
+/* ---- gc_conntrack -------------------------------------------------------
+ * Pass 1 walks sy_conntrack against snapshots of the sy_backends and
+ * sy_revnat keys and collects candidates: expired entries (sy_ct_expired(),
+ * the datapath's own rule) and orphans. Pass 2 re-reads each candidate and
+ * checks again with the live maps and a fresh clock before deleting, so an
+ * entry refreshed by a packet, or one that uses a backend added after the
+ * snapshot, survives. What remains is the unavoidable race of a packet
+ * refreshing an entry between that check and the delete: its next packet
+ * then starts a new flow, which Maglev sends to the same backend. */
+
+static uint64_t mono_now_ns(void)
+{
+	struct timespec ts;
+
+	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int key_push_cb(const void *key, const void *value, void *ctx)
+{
+	(void)value;
+	return key_list_push(ctx, key);
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorted snapshot of a map's __u32 keys. */
+static int id_snapshot(struct loader *L, enum sy_map_id id,
+		       struct key_list *ids)
+{
+	int err;
+
+	ids->ksize = sizeof(uint32_t);
+	err = map_iter(sy_map_fd(L, id), sizeof(uint32_t), 0,
+		       iter_bound(L, id), key_push_cb, ids);
+	if (!err && ids->n)
+		qsort(ids->data, ids->n, sizeof(uint32_t), u32_cmp);
+	return err;
+}
+
+static bool id_in(const struct key_list *ids, uint32_t id)
+{
+	return ids->n &&
+	       bsearch(&id, ids->data, ids->n, sizeof(uint32_t), u32_cmp);
+}
+
+struct ct_gc {
+	uint64_t now;
+	struct key_list backends, revnat; /* sorted __u32 ids */
+	struct key_list keys;             /* candidates */
+	uint64_t scanned;
+};
+
+static int ct_gc_match(const void *key, const void *value, void *ctx)
+{
+	const struct sy_ct_key *k = key;
+	const struct sy_ct_value *v = value;
+	struct ct_gc *g = ctx;
+
+	g->scanned++;
+	if (sy_ct_expired(k->proto, v->flags, v->last_seen, g->now) ||
+	    !id_in(&g->backends, v->backend_id) ||
+	    !id_in(&g->revnat, v->rev_nat_id))
+		return key_list_push(&g->keys, key);
+	return 0;
+}
+
+static bool id_exists(struct loader *L, enum sy_map_id id, uint32_t key,
+		      int *err)
+{
+	uint8_t val[64]; /* sy_backend 16 B, sy_revnat 8 B */
+	int e = bpf_map_lookup_elem(sy_map_fd(L, id), &key, val);
+
+	if (e && e != -ENOENT)
+		*err = e;
+	return e == 0;
+}
+
+static int gc_conntrack(struct loader *L, const char *at, struct reply *r,
+			uint32_t *total)
+{
+	struct ct_gc g = {
+		.keys = { .ksize = sizeof(struct sy_ct_key) },
+	};
+	int fd = sy_map_fd(L, SY_MAP_CONNTRACK);
+	uint64_t expired = 0, orphan_be = 0, orphan_rn = 0;
+	uint64_t t0 = mono_now_ns();
+	int err;
+
+	err = id_snapshot(L, SY_MAP_BACKENDS, &g.backends);
+	if (err) {
+		err = KERR(err, "reading sy_backends");
+		goto out;
+	}
+	err = id_snapshot(L, SY_MAP_REVNAT, &g.revnat);
+	if (err) {
+		err = KERR(err, "reading sy_revnat");
+		goto out;
+	}
+	g.now = mono_now_ns();
+	err = map_iter(fd, sizeof(struct sy_ct_key),
+		       sizeof(struct sy_ct_value),
+		       iter_bound(L, SY_MAP_CONNTRACK), ct_gc_match, &g);
+	if (err) {
+		err = KERR(err, "walking sy_conntrack");
+		goto out;
+	}
+
+	for (size_t i = 0; i < g.keys.n; i++) {
+		const struct sy_ct_key *k =
+			(const void *)(g.keys.data + i * g.keys.ksize);
+		struct sy_ct_value v;
+		uint64_t *why = NULL;
+		bool has;
+
+		err = bpf_map_lookup_elem(fd, k, &v);
+		if (err == -ENOENT) {
+			err = 0;
+			continue;
+		}
+		if (err)
+			break;
+		if (sy_ct_expired(k->proto, v.flags, v.last_seen,
+				  mono_now_ns())) {
+			why = &expired;
+		} else {
+			has = id_exists(L, SY_MAP_BACKENDS, v.backend_id, &err);
+			if (err)
+				break;
+			if (!has)
+				why = &orphan_be;
+		}
+		if (!why) {
+			has = id_exists(L, SY_MAP_REVNAT, v.rev_nat_id, &err);
+			if (err)
+				break;
+			if (!has)
+				why = &orphan_rn;
+		}
+		if (!why)
+			continue; /* refreshed or re-created meanwhile */
+		err = bpf_map_delete_elem(fd, k);
+		if (err == -ENOENT) {
+			err = 0;
+			continue;
+		}
+		if (err)
+			break;
+		(*why)++;
+		(*total)++;
+	}
+	if (err) {
+		err = KERR(err, "deleting from sy_conntrack");
+		goto out;
+	}
+	log_info("%s: %llu of %llu conntrack entries removed (%llu expired, "
+		 "%llu of deleted backends, %llu of deleted frontends) in "
+		 "%llu ms", at,
+		 (unsigned long long)(expired + orphan_be + orphan_rn),
+		 (unsigned long long)g.scanned, (unsigned long long)expired,
+		 (unsigned long long)orphan_be, (unsigned long long)orphan_rn,
+		 (unsigned long long)((mono_now_ns() - t0) / 1000000));
+out:
+	key_list_free(&g.backends);
+	key_list_free(&g.revnat);
+	key_list_free(&g.keys);
+	return err;
 }
 
 static int delete_affinity(struct loader *L, uint32_t group, const char *at,
@@ -385,7 +564,7 @@ static int delete_affinity(struct loader *L, uint32_t group, const char *at,
 }
 
 static int apply_op(struct loader *L, const map_op *op, size_t i,
-		    struct reply *r)
+		    struct reply *r, PB(ApplyResult) *res)
 {
 	char at[48];
 	int err;
@@ -459,7 +638,10 @@ static int apply_op(struct loader *L, const map_op *op, size_t i,
 		return err ? KERR(err, "delete sy_services") : 0;
 	}
 	case MAPOP(FLUSH_CONNTRACK):
-		return flush_conntrack(L, op->flush_conntrack, at, r);
+		return flush_conntrack(L, op->flush_conntrack, at, r,
+				       &res->deleted);
+	case MAPOP(GC_CONNTRACK):
+		return gc_conntrack(L, at, r, &res->deleted);
 	case MAPOP(DELETE_AFFINITY):
 		return delete_affinity(L, op->delete_affinity->group, at, r);
 	case MAPOP(SET_CONFIG): {
@@ -495,7 +677,7 @@ int handle_apply(struct loader *L, const PB(ApplyRequest) *req,
 			return code;
 	}
 	for (size_t i = 0; i < req->n_ops; i++) {
-		code = apply_op(L, req->ops[i], i, r);
+		code = apply_op(L, req->ops[i], i, r, res);
 		if (code) {
 			log_warn("apply stopped at op %zu of %zu", i,
 				 req->n_ops);

@@ -198,6 +198,7 @@ static void probe_helpers(struct probe_ctx *p)
 		H(SCHED_CLS, "sched_cls", l4_csum_replace),
 		H(SCHED_CLS, "sched_cls", skb_store_bytes),
 		H(SCHED_CLS, "sched_cls", skb_load_bytes),
+		H(SCHED_CLS, "sched_cls", skb_change_tail),
 		H(SCHED_CLS, "sched_cls", get_prandom_u32),
 		H(SCHED_CLS, "sched_cls", ktime_get_ns),
 		H(SCHED_CLS, "sched_cls", fib_lookup),

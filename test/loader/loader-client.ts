@@ -56,7 +56,7 @@ export interface Response {
   result?: string;
   probe?: { features: Feature[]; kernelRelease: string };
   attach?: { ifindex: number; mode: string; progId: number };
-  apply?: { applied: number };
+  apply?: { applied: number; deleted: number };
   dump?: { info: MapInfo; entries: MapEntry[] };
   status?: {
     instance: string;

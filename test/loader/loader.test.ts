@@ -40,6 +40,31 @@ const TCP = 6;
 const UDP = 17;
 const SY_SVC_F_CLUSTERIP = 1;
 const SY_SVC_F_AFFINITY = 1 << 6;
+const SY_SVC_F_DROP_NO_EP = 1 << 9;
+const SY_CT_FORWARD = 0;
+const SY_CT_F_SEEN_REPLY = 1;
+const SY_CT_F_CLOSING = 2;
+const SEC = 1_000_000_000n;
+
+// sy_ct_key (16 B) and sy_ct_value (24 B).
+const ctKey = (saddr: string, daddr: string, sport: number, dport: number, proto: number, dir = SY_CT_FORWARD) =>
+  Buffer.concat([ip(saddr), ip(daddr), be16(sport), be16(dport), Buffer.from([proto, dir, 0, 0])]);
+const ctValue = (lastSeen: bigint, backendId: number, revNatId: number, flags: number, tcpFlags = 0) => {
+  const b = Buffer.alloc(24);
+  b.writeBigUInt64LE(lastSeen, 0);
+  b.writeUInt32LE(backendId, 8);
+  b.writeUInt32LE(revNatId, 12);
+  b.writeUInt16LE(tcpFlags, 16);
+  b.writeUInt16LE(flags, 18);
+  return b;
+};
+/** CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns() (libuv's hrtime on Linux). */
+const monoNs = (): bigint => process.hrtime.bigint();
+const hexArgs = (b: Buffer): string[] => [...b].map((x) => x.toString(16).padStart(2, "0"));
+/** Writes one entry straight into a pinned map (as root, with bpftool). */
+function bpftoolUpdate(pin: string, key: Buffer, value: Buffer): void {
+  run("bpftool", ["map", "update", "pinned", pin, "key", "hex", ...hexArgs(key), "value", "hex", ...hexArgs(value)]);
+}
 
 function find(entries: MapEntry[], key: Buffer): MapEntry | undefined {
   return entries.find((e) => Buffer.from(e.key).equals(key));
@@ -397,6 +422,73 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
         assert.equal(d.info.entries, 0, `${m} empty`);
         assert.equal(d.entries.length, 0);
       }
+    }));
+
+  it("gc_conntrack deletes expired and orphaned entries and keeps fresh ones", () =>
+    withLogs(logs, async () => {
+      const c0 = (await call(sock, { dump: { map: "sy_conntrack" } })).dump!;
+      assert.equal(c0.info.entries, 0, "conntrack empty before the test");
+      await call(sock, {
+        apply: {
+          ops: [
+            { upsertBackend: { id: 41, addr: ip("198.18.2.41"), port: 8080, proto: TCP } },
+            { upsertBackend: { id: 42, addr: ip("198.18.2.42"), port: 8080, proto: TCP } },
+            { upsertRevnat: { id: 51, addr: ip("198.18.250.51"), port: 80 } },
+          ],
+        },
+      });
+      const pin = `${lab.pinDir(instance)}/sy_conntrack`;
+      const now = monoNs();
+      assert.ok(now > 70n * SEC, "CLOCK_MONOTONIC is past 70 s (uptime)");
+      const ago = (s: number) => now - BigInt(Math.round(s * 1000)) * 1_000_000n;
+      const est = SY_CT_F_SEEN_REPLY;
+      const cases: Array<[string, number, bigint, number, number, number, boolean]> = [
+        // name, proto, last_seen, backend, revnat, flags, kept
+        ["tcp established, fresh", TCP, now, 41, 51, est, true],
+        ["tcp without reply, idle 61 s", TCP, ago(61), 41, 51, 0, false],
+        ["tcp without reply, idle 40 s", TCP, ago(40), 41, 51, 0, true],
+        ["tcp established, idle 61 s", TCP, ago(61), 41, 51, est, true],
+        ["tcp closing, idle 11 s", TCP, ago(11), 41, 51, est | SY_CT_F_CLOSING, false],
+        ["tcp closing, idle 5 s", TCP, ago(5), 41, 51, est | SY_CT_F_CLOSING, true],
+        ["udp, idle 61 s", UDP, ago(61), 41, 51, est, false],
+        ["udp, idle 30 s", UDP, ago(30), 41, 51, est, true],
+        ["backend 99 does not exist", TCP, now, 99, 51, est, false],
+        ["revnat 98 does not exist", UDP, now, 41, 98, 0, false],
+        ["last_seen in the future", TCP, now + 5n * SEC, 41, 51, 0, true],
+        ["backend 42, fresh", TCP, now, 42, 51, est, true],
+      ];
+      if (now > 21601n * SEC) cases.push(["tcp established, idle 6 h + 1 s", TCP, ago(21601), 41, 51, est, false]);
+      const keyOf = (i: number) => ctKey("198.18.1.2", "198.18.250.51", 30000 + i, 80, cases[i]![1]);
+      cases.forEach(([, proto, last, be, rn, flags], i) => bpftoolUpdate(pin, keyOf(i), ctValue(last, be, rn, flags)));
+
+      const r = await call(sock, { apply: { ops: [{ gcConntrack: {} }] } });
+      assert.equal(r.apply!.applied, 1);
+      const gone = cases.filter((c) => !c[6]).length;
+      assert.equal(r.apply!.deleted, gone, "deleted count");
+      const after = (await call(sock, { dump: { map: "sy_conntrack" } })).dump!;
+      cases.forEach(([name, , , , , , kept], i) => {
+        assert.equal(!!find(after.entries, keyOf(i)), kept, `${name}: ${kept ? "kept" : "deleted"}`);
+      });
+      assert.equal(after.info.entries, cases.length - gone);
+
+      // Kept entries are untouched.
+      const fresh = find(after.entries, keyOf(0))!;
+      assert.deepEqual(Buffer.from(fresh.value), ctValue(now, 41, 51, est));
+
+      // Deleting a backend and collecting in the same request clears its
+      // flows at once; a second run finds nothing more.
+      const r2 = await call(sock, { apply: { ops: [{ deleteBackend: { id: 42 } }, { gcConntrack: {} }] } });
+      assert.equal(r2.apply!.applied, 2);
+      assert.equal(r2.apply!.deleted, 1);
+      const after2 = (await call(sock, { dump: { map: "sy_conntrack" } })).dump!;
+      assert.equal(find(after2.entries, keyOf(11)), undefined, "backend 42's flow deleted");
+      assert.equal((await call(sock, { apply: { ops: [{ gcConntrack: {} }] } })).apply!.deleted, 0);
+
+      // flush_conntrack counts into deleted too.
+      const r3 = await call(sock, { apply: { ops: [{ flushConntrack: { revNatId: 51 } }] } });
+      assert.equal(r3.apply!.deleted, after2.info.entries);
+      await call(sock, { apply: { ops: [{ deleteBackend: { id: 41 } }, { deleteRevnat: { id: 51 } }, { gcConntrack: {} }] } });
+      assert.equal((await call(sock, { dump: { map: "sy_conntrack" } })).dump!.info.entries, 0);
     }));
 
   it("refuses a second loader for the same instance", () =>

@@ -94,24 +94,31 @@ export class LabDaemon {
     log.info({ nodes: plan.nodes.length, agents: this.config.agents }, 'lab daemon ready');
   }
 
-  private async startNodeProcesses(node: NodePlan): Promise<void> {
+  private async startLoader(node: NodePlan, sock: string): Promise<void> {
     const n = this.nodes.get(node.name)!;
-    const sock = this.files.loaderSocket(node.name);
-    fs.rmSync(sock, { force: true });
     this.state.addPinInstance(node.pinInstance);
     // The loader runs with nsenter --net, not `ip netns exec`: the latter gives
     // the process a private mount namespace with a fresh sysfs, where
     // /sys/fs/bpf is not mounted, so its pins would not be on the host's bpffs.
-    n.loader = new ManagedProcess('loader', node.name,
+    const loader = new ManagedProcess('loader', node.name,
       ['nsenter', `--net=/run/netns/${node.netns}`, '--', this.repo.loader, '--instance', node.pinInstance, '--socket', sock],
       this.files.loaderLog(node.name), `${this.repo.loader} --instance ${node.pinInstance}`, this.state,
       (p) => this.onChildExit(p));
+    n.loader = loader;
     const deadline = Date.now() + 15_000;
     while (!fs.existsSync(sock)) {
-      if (!n.loader.isAlive) throw new Error(`loader of ${node.name} exited; see ${this.files.loaderLog(node.name)}`);
+      if (!loader.isAlive) throw new Error(`loader of ${node.name} exited; see ${this.files.loaderLog(node.name)}`);
       if (Date.now() > deadline) throw new Error(`loader of ${node.name} did not create ${sock} within 15 s; see ${this.files.loaderLog(node.name)}`);
       await sleep(100);
     }
+  }
+
+  private async startNodeProcesses(node: NodePlan): Promise<void> {
+    const n = this.nodes.get(node.name)!;
+    const sock = this.files.loaderSocket(node.name);
+    fs.rmSync(sock, { force: true });
+    // iptables mode needs no loader: the agent programs iptables in the node namespace.
+    if (this.config.mode !== 'iptables') await this.startLoader(node, sock);
     n.agent = new ManagedProcess('agent', node.name,
       ['ip', 'netns', 'exec', node.netns, process.execPath, this.repo.cliMain, 'agent',
         '--kubeconfig', this.files.kubeconfig,
