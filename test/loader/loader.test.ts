@@ -814,3 +814,166 @@ describe("switchyard-loader datapath across restarts", { timeout: 120000 }, () =
       await sleep(10);
     }));
 });
+
+// ---- 4: REJECT and conntrack cleanup with real traffic ----------------------
+
+const VIP_OK = "198.18.250.11";   // TCP :80 -> SERVER:8080 (a server that keeps connections)
+const VIP_NOEP = "198.18.250.12"; // TCP and UDP :80, no endpoint: REJECT
+const VIP_DROP = "198.18.250.13"; // TCP :80, no endpoint, SY_SVC_F_DROP_NO_EP
+
+const HOLD_SERVER_JS = `
+require("net").createServer((s) => {
+  s.on("error", () => {});
+  s.on("data", (d) => s.write("echo:" + d));
+}).listen(8080, "${SERVER}", () => console.log("ready"));
+`;
+
+/** Connects; prints "connected" or the error code, and the elapsed ms. */
+const connectJs = (host: string, timeoutMs: number) => `
+const t0 = Date.now();
+const s = require("net").connect({ host: "${host}", port: 80 });
+const done = (what) => { console.log(what + " " + (Date.now() - t0)); process.exit(0); };
+s.on("connect", () => done("connected"));
+s.on("error", (e) => done(e.code));
+setTimeout(() => done("timeout"), ${timeoutMs});
+`;
+
+/** A connected UDP socket: prints the error its next receive reports. */
+const udpConnectedJs = (host: string) => `
+const t0 = Date.now();
+const u = require("dgram").createSocket("udp4");
+const done = (what) => { console.log(what + " " + (Date.now() - t0)); process.exit(0); };
+u.on("error", (e) => done(e.code));
+u.on("message", () => done("message"));
+u.connect(80, "${host}", () => u.send("ping"));
+setTimeout(() => done("timeout"), 2000);
+`;
+
+/** An established connection: "established" once the echo came back, then
+ * on SIGUSR2 another write, and the error that follows. */
+const LONG_CLIENT_JS = `
+const s = require("net").connect({ host: "${VIP_OK}", port: 80 });
+let t0 = 0;
+s.on("error", (e) => { console.log("error " + e.code + " " + (Date.now() - t0)); process.exit(0); });
+s.on("close", () => { console.log("closed " + (Date.now() - t0)); process.exit(0); });
+s.once("data", (d) => console.log("established " + d));
+s.on("connect", () => s.write("a"));
+process.on("SIGUSR2", () => { t0 = Date.now(); s.write("b"); setTimeout(() => s.write("c"), 200); });
+setTimeout(() => { console.log("timeout"); process.exit(0); }, 15000);
+`;
+
+function waitLine(p: import("node:child_process").ChildProcess, re: RegExp, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`no line matching ${re} within ${timeoutMs} ms; output: ${out}`)), timeoutMs);
+    p.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+      const line = out.split("\n").find((l) => re.test(l));
+      if (line !== undefined) {
+        clearTimeout(timer);
+        resolve(line);
+      }
+    });
+  });
+}
+
+describe("switchyard-loader REJECT and conntrack cleanup with real traffic", { timeout: 60000 }, () => {
+  let lab: Lab;
+  let cli = "";
+  let rtr = "";
+  let loader: LoaderProcess | undefined;
+  let sock = "";
+  const logs = () => [loader];
+
+  before(async () => {
+    lab = new Lab();
+    cli = lab.netns("c");
+    rtr = lab.netns("r");
+    const srv = lab.netns("s");
+    lab.veth(rtr, "r-cli", cli, "c0");
+    lab.veth(rtr, "r-srv", srv, "s0");
+    lab.ip(cli, "addr", "add", `${CLIENT}/24`, "dev", "c0");
+    lab.ip(cli, "route", "add", "default", "via", "198.18.1.1");
+    lab.ip(rtr, "addr", "add", "198.18.1.1/24", "dev", "r-cli");
+    lab.ip(rtr, "addr", "add", "198.18.2.1/24", "dev", "r-srv");
+    lab.exec(rtr, "sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
+    lab.ip(srv, "addr", "add", `${SERVER}/24`, "dev", "s0");
+    lab.ip(srv, "route", "add", "default", "via", "198.18.2.1");
+    await waitLine(lab.spawnIn(srv, "node", ["-e", HOLD_SERVER_JS]), /ready/, 8000);
+
+    loader = await lab.startLoader(rtr, lab.instance("rj"));
+    sock = loader.socketPath;
+    for (const dev of ["r-cli", "r-srv"]) await call(sock, { attach: { ifname: dev, hook: "TC_INGRESS" } });
+    await call(sock, {
+      apply: {
+        ops: [
+          { setConfig: { flowHashSeed: 7, nodeAddr: ip("198.18.1.1") } },
+          { upsertBackend: { id: 1, addr: ip(SERVER), port: 8080, proto: TCP } },
+          { upsertRevnat: { id: 100, addr: ip(VIP_OK), port: 80 } },
+          { setMaglev: { group: 1, backendIds: [1, 1, 1, 1, 1, 1, 1] } },
+          { upsertService: { key: { addr: ip(VIP_OK), port: 80, proto: TCP }, id: 100, group: 1, count: 1, flags: SY_SVC_F_CLUSTERIP, tableSize: 7 } },
+          { upsertRevnat: { id: 200, addr: ip(VIP_NOEP), port: 80 } },
+          { upsertService: { key: { addr: ip(VIP_NOEP), port: 80, proto: TCP }, id: 200, group: 2, count: 0, flags: SY_SVC_F_CLUSTERIP } },
+          { upsertService: { key: { addr: ip(VIP_NOEP), port: 80, proto: UDP }, id: 200, group: 2, count: 0, flags: SY_SVC_F_CLUSTERIP } },
+          { upsertRevnat: { id: 300, addr: ip(VIP_DROP), port: 80 } },
+          { upsertService: { key: { addr: ip(VIP_DROP), port: 80, proto: TCP }, id: 300, group: 3, count: 0, flags: SY_SVC_F_CLUSTERIP | SY_SVC_F_DROP_NO_EP } },
+        ],
+      },
+    });
+  });
+
+  after(async () => {
+    await lab?.cleanup();
+  });
+
+  it("a connect() to a VIP without endpoints fails at once with ECONNREFUSED (TCP reset)", () =>
+    withLogs(logs, async () => {
+      const r = await lab.execAsync(cli, "node", ["-e", connectJs(VIP_NOEP, 3000)], 8000);
+      const [what, ms] = r.stdout.trim().split(" ");
+      assert.equal(what, "ECONNREFUSED", `connect: ${r.stdout} ${r.stderr}`);
+      assert.ok(Number(ms) < 1000, `refused after ${ms} ms, not a timeout`);
+    }));
+
+  it("a connected UDP socket to a VIP without endpoints gets ECONNREFUSED (ICMP port unreachable)", () =>
+    withLogs(logs, async () => {
+      const r = await lab.execAsync(cli, "node", ["-e", udpConnectedJs(VIP_NOEP)], 8000);
+      const [what, ms] = r.stdout.trim().split(" ");
+      assert.equal(what, "ECONNREFUSED", `udp: ${r.stdout} ${r.stderr}`);
+      assert.ok(Number(ms) < 1000, `refused after ${ms} ms`);
+      // No conntrack entry for rejected flows.
+      const ct = (await call(sock, { dump: { map: "sy_conntrack" } })).dump!;
+      assert.equal(ct.info.entries, 0);
+    }));
+
+  it("SY_SVC_F_DROP_NO_EP drops: the connect() times out", () =>
+    withLogs(logs, async () => {
+      const r = await lab.execAsync(cli, "node", ["-e", connectJs(VIP_DROP, 1500)], 8000);
+      assert.equal(r.stdout.trim().split(" ")[0], "timeout", `connect: ${r.stdout} ${r.stderr}`);
+    }));
+
+  it("an established flow whose backend is deleted gets a reset; gc_conntrack clears what is left", () =>
+    withLogs(logs, async () => {
+      const client = lab.spawnIn(cli, "node", ["-e", LONG_CLIENT_JS]);
+      const result = waitLine(client, /^(error|closed|timeout)/, 20000);
+      assert.equal(await waitLine(client, /^established/, 8000), "established echo:a");
+      const backendOf = (e: MapEntry) => Buffer.from(e.value).readUInt32LE(8);
+      const ct = (await call(sock, { dump: { map: "sy_conntrack" } })).dump!;
+      assert.equal(ct.entries.filter((e) => backendOf(e) === 1).length, 2, "forward + reply entries");
+
+      await call(sock, { apply: { ops: [{ deleteBackend: { id: 1 } }] } });
+      client.kill("SIGUSR2");
+      const line = await result;
+      assert.match(line, /^error ECONNRESET \d+$/, `client: ${line}`);
+      assert.ok(Number(line.split(" ")[2]) < 2000, `reset after ${line}`);
+
+      // The datapath deleted the forward entry; the reply entry (keyed by
+      // the deleted backend's address) is an orphan for gc_conntrack.
+      const ct2 = (await call(sock, { dump: { map: "sy_conntrack" } })).dump!;
+      const left = ct2.entries.filter((e) => backendOf(e) === 1);
+      assert.equal(left.length, 1, "only the reply entry is left");
+      assert.equal(Buffer.from(left[0]!.key)[13], 1, "it is the reply entry");
+      const r = await call(sock, { apply: { ops: [{ gcConntrack: {} }] } });
+      assert.equal(r.apply!.deleted, 1);
+      assert.equal((await call(sock, { dump: { map: "sy_conntrack" } })).dump!.info.entries, 0);
+    }));
+});
