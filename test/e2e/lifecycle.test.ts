@@ -201,6 +201,19 @@ describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE})`, { timeo
     assert.ok([...got.keys()].every((k) => names.has(k)), JSON.stringify([...got]));
   });
 
+  test('a Service with no endpoints is refused (TCP and UDP), not left to time out', async () => {
+    await lab.apply(service('empty', 'nothing-matches'));
+    const vip = await lab.clusterIP('empty');
+    await eventually('TCP refused', async () => {
+      const got = await lab.probe('c1', 'tcp', vip, 80, ['--count', '3', '--timeout-ms', '2000']);
+      return got.length === 3 && got.every((l) => l === 'ERR refused') ? got : undefined;
+    });
+    await eventually('UDP refused', async () => {
+      const got = await lab.probe('c1', 'udp', vip, 53, ['--count', '3', '--timeout-ms', '2000']);
+      return got.length === 3 && got.every((l) => l === 'ERR refused') ? got : undefined;
+    });
+  });
+
   test('internalTrafficPolicy=Local answers only from pods on the client node', async () => {
     await lab.apply(service('local', 'web', '  internalTrafficPolicy: Local'));
     const vip = await lab.clusterIP('local');

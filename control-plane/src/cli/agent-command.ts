@@ -181,6 +181,14 @@ export async function runAgent(argv: string[]): Promise<number> {
   const devices = ebpf ? new DeviceWatcher(loader, deviceMatcher(opts.devices), log) : undefined;
   await devices?.start();
   proxier.start();
+  const gcTimer = ebpf
+    ? setInterval(() => {
+        ebpf.gcConntrack().then(
+          (n) => n > 0 && log.debug({ deleted: n }, 'conntrack gc'),
+          (err: unknown) => log.warn({ err: (err as Error).message }, 'conntrack gc failed'),
+        );
+      }, 30_000)
+    : undefined;
   const health = await startHealthServer(proxier, { ...opts.health, healthTimeoutMs: opts.healthTimeoutMs });
   log.info({ mode: dataplane.mode, health: opts.health, devices: ebpf ? opts.devices : undefined }, 'agent running');
 
@@ -188,6 +196,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     const stop = (sig: string): void => {
       log.info({ signal: sig }, 'stopping; the datapath stays in place');
       proxier!.stop();
+      if (gcTimer) clearInterval(gcTimer);
       devices?.stop();
       void Promise.allSettled([informers.stop(), health.close(), dataplane.close()]).then(() => resolve(0));
     };

@@ -58,6 +58,9 @@ export class EbpfDataplane implements Dataplane {
     if (!this.programmed) await this.restore();
     const want = this.builder.build(desired);
     const { ops, stats } = diffMaps(this.programmed!, want);
+    // Flows of deleted backends are cleared at once (stale UDP flows must not
+    // wait for their idle timeout: DNS clients would hang on them).
+    if (stats.backendsDeleted > 0) ops.push({ gcConntrack: {} });
     try {
       for (const batch of this.batches(ops)) await this.loader.apply(batch);
     } catch (err) {
@@ -86,6 +89,12 @@ export class EbpfDataplane implements Dataplane {
       size += est;
     }
     if (cur.length > 0) yield cur;
+  }
+
+  /** Deletes expired and orphaned conntrack entries; returns how many. */
+  async gcConntrack(): Promise<number> {
+    const r = await this.loader.call({ apply: { ops: [{ gcConntrack: {} }] } });
+    return Number(r.apply?.deleted ?? 0);
   }
 
   async close(): Promise<void> {
