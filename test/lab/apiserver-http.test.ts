@@ -42,7 +42,7 @@ const podBody = (name: string, labels: Record<string, string> = {}) => ({
   spec: { containers: [{ name: 'c', image: 'img', ports: [{ name: 'http', containerPort: 8080 }] }] },
 });
 
-describe('discovery', () => {
+describe('discovery', { timeout: 60_000 }, () => {
   test('/api, /api/v1, /apis, group versions and /version', async () => {
     const api = await request(base, 'GET', '/api');
     assert.equal(api.status, 200);
@@ -82,7 +82,7 @@ describe('discovery', () => {
   });
 });
 
-describe('CRUD over HTTP', () => {
+describe('CRUD over HTTP', { timeout: 60_000 }, () => {
   test('create, get, list (namespaced and cluster-wide), update, delete', async () => {
     const c = await request(base, 'POST', '/api/v1/namespaces/crud/pods', podBody('p1', { app: 'web' }));
     assert.equal(c.status, 201, c.text);
@@ -242,7 +242,7 @@ describe('CRUD over HTTP', () => {
   });
 });
 
-describe('malformed requests', () => {
+describe('malformed requests', { timeout: 60_000 }, () => {
   test('answered 400/404/405/415/422 while the server keeps serving; counted', async () => {
     const before = server.stats();
     const cases: Array<[string, string, unknown, number, Record<string, string>?]> = [
@@ -328,7 +328,7 @@ describe('malformed requests', () => {
   });
 });
 
-describe('listeners', () => {
+describe('listeners', { timeout: 60_000 }, () => {
   test('unix socket, mode 0600, removed on close', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-api-'));
     const sock = path.join(dir, 'api.sock');

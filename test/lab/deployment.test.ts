@@ -11,7 +11,7 @@ function endpointsOf(slices: EndpointSlice[]) {
   return slices.flatMap((s) => s.endpoints ?? []);
 }
 
-describe('Deployment -> ReplicaSet -> Pods -> EndpointSlices', () => {
+describe('Deployment -> ReplicaSet -> Pods -> EndpointSlices', { timeout: 60_000 }, () => {
   test('scale 3 -> 1 -> 4 through the scale subresource', async () => {
     const c = await startTestCluster();
     try {

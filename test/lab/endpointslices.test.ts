@@ -19,7 +19,7 @@ function podOn(node: string, name: string, labels: Record<string, string>, ports
   };
 }
 
-describe('EndpointSlice controller', () => {
+describe('EndpointSlice controller', { timeout: 60_000 }, () => {
   test('named targetPorts are resolved per pod; endpoints grouped by resolved port set', async () => {
     const c = await startTestCluster();
     try {

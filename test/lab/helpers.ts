@@ -234,7 +234,7 @@ export class RawWatch {
   private waiters: Array<() => void> = [];
   private req: http.ClientRequest | undefined;
   readonly ready: Promise<void>;
-  readonly done: Promise<void>;
+  private readonly done: Promise<void>;
 
   constructor(base: string, path: string) {
     let resolveReady: () => void = () => {};
@@ -294,9 +294,25 @@ export class RawWatch {
     }
   }
 
+  /** Resolves when the server ends the response; rejects after `timeoutMs`. */
+  finished(timeoutMs = 5000): Promise<void> {
+    return within(this.done, timeoutMs, 'the watch to end');
+  }
+
   close(): void {
     this.req?.destroy();
   }
+}
+
+/** Bounds a wait: rejects after `ms`. */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(t)),
+    new Promise<never>((_, reject) => {
+      t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+    }),
+  ]);
 }
 
 export function podTemplate(labels: Record<string, string>, ports: Array<{ name?: string; containerPort: number; protocol?: string }> = [{ name: 'http', containerPort: 8080 }], grace = 1) {

@@ -45,7 +45,7 @@ class Log {
 
 const svc = (name: string, app: string) => ({ metadata: { name, labels: { app } }, spec: { selector: { app }, ports: [{ port: 80 }] } });
 
-describe('client-node informer against the lab API server', () => {
+describe('client-node informer against the lab API server', { timeout: 60_000 }, () => {
   test('sees add/update/delete and recovers from 410 Expired by relisting', async () => {
     const store = new Store({ historySize: 8 });
     const server = createApiServer(store);

@@ -5,7 +5,7 @@ import { ApiError } from '../../lab/src/apiserver/errors.js';
 import type { Logger } from '../../lab/src/apiserver/logger.js';
 import { podTemplate, request, startTestCluster, waitFor, waitUntil } from './helpers.js';
 
-describe('object lifecycle', () => {
+describe('object lifecycle', { timeout: 60_000 }, () => {
   test('deleting a namespace deletes its contents (pods gracefully), then the namespace; no new content meanwhile', async () => {
     const logger: Logger = pino({ level: 'silent' }); // the lab daemon passes a pino logger
     const c = await startTestCluster({ logger });

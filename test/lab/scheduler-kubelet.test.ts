@@ -13,7 +13,7 @@ const pod = (name: string, extra: Record<string, unknown> = {}) => ({
   spec: { containers: [{ name: 'c', image: 'i', ports: [{ name: 'http', containerPort: 8080 }] }], ...extra },
 });
 
-describe('nodes', () => {
+describe('nodes', { timeout: 60_000 }, () => {
   test('registerNodes: addresses, podCIDR, zone label, Ready', () => {
     const s = new Store();
     const [n] = registerNodes(s, [{ name: 'n1', internalIP: '198.18.0.21', podCIDR: '198.18.21.0/24', zone: 'z9', labels: { role: 'edge' } }]);
@@ -33,7 +33,7 @@ describe('nodes', () => {
   });
 });
 
-describe('scheduler', () => {
+describe('scheduler', { timeout: 60_000 }, () => {
   test('fewest pods first, ties in name order; explicit nodeName honoured; NotReady nodes skipped', async () => {
     const s = new Store();
     registerNodes(s, NODES);
@@ -77,7 +77,7 @@ describe('scheduler', () => {
   });
 });
 
-describe('kubelet', () => {
+describe('kubelet', { timeout: 60_000 }, () => {
   test('starts bound pods: IPs, conditions, annotations; liveness; graceful termination', async () => {
     const s = new Store();
     registerNodes(s, NODES);

@@ -21,7 +21,7 @@ const svc = (name: string, spec: Record<string, unknown> = {}) => ({
   spec: { selector: { app: name }, ports: [{ port: 80 }], ...spec },
 });
 
-describe('ClusterIP allocation (admission)', () => {
+describe('ClusterIP allocation (admission)', { timeout: 60_000 }, () => {
   test('defaults and allocation from the service CIDR', () => {
     const s = new Store({ serviceCIDR: '198.18.128.0/29' });
     const a = s.create('services', svc('a'));

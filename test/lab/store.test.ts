@@ -19,7 +19,7 @@ function code(fn: () => unknown): number {
   return 0;
 }
 
-describe('store basics', () => {
+describe('store basics', { timeout: 60_000 }, () => {
   test('resourceVersion is one global, monotonically increasing counter', () => {
     const s = new Store();
     const rvs: number[] = [Number(s.currentResourceVersion())];
@@ -148,7 +148,7 @@ describe('store basics', () => {
   });
 });
 
-describe('graceful pod deletion', () => {
+describe('graceful pod deletion', { timeout: 60_000 }, () => {
   test('bound pods get deletionTimestamp + deletionGracePeriodSeconds; grace 0 removes', () => {
     const s = new Store();
     s.create('pods', pod('a', {}, { nodeName: 'n1', terminationGracePeriodSeconds: 7 }));
@@ -178,7 +178,7 @@ describe('graceful pod deletion', () => {
   });
 });
 
-describe('selectors', () => {
+describe('selectors', { timeout: 60_000 }, () => {
   test('label selector syntax', () => {
     const L = { app: 'web', tier: 'front', v: '3' };
     const cases: Array<[string, boolean]> = [
@@ -233,7 +233,7 @@ describe('selectors', () => {
   });
 });
 
-describe('store watch', () => {
+describe('store watch', { timeout: 60_000 }, () => {
   test('initial ADDED, then changes; selector transitions become ADDED/DELETED', () => {
     const s = new Store();
     s.create('pods', pod('a', {}, { nodeName: 'n1' }));

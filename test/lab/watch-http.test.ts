@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { createApiServer, type ApiServerOptions } from '../../lab/src/apiserver/server.js';
 import { Store, type StoreOptions } from '../../lab/src/apiserver/store.js';
-import { RawWatch, request } from './helpers.js';
+import { RawWatch, request, within } from './helpers.js';
 
 async function serve(storeOpts: StoreOptions = {}, serverOpts: ApiServerOptions = {}) {
   const store = new Store(storeOpts);
@@ -14,7 +14,7 @@ async function serve(storeOpts: StoreOptions = {}, serverOpts: ApiServerOptions 
 
 const svc = (name: string, labels: Record<string, string> = {}) => ({ metadata: { name, labels }, spec: { ports: [{ port: 80 }] } });
 
-describe('watch over HTTP', () => {
+describe('watch over HTTP', { timeout: 60_000 }, () => {
   test('chunked newline-delimited events: initial ADDED, MODIFIED, DELETED with a fresh resourceVersion', async () => {
     const { store, server, base } = await serve();
     try {
@@ -91,7 +91,7 @@ describe('watch over HTTP', () => {
       const w = new RawWatch(base, `/api/v1/services?watch=true&resourceVersion=${start}`);
       await w.ready;
       assert.equal(w.status, 200, 'kube-apiserver answers 200 and reports the error in the stream');
-      await w.done;
+      await w.finished();
       assert.equal(w.events.length, 1);
       const e = w.events[0];
       assert.equal(e?.type, 'ERROR');
@@ -117,7 +117,7 @@ describe('watch over HTTP', () => {
       store.create('services', svc('a'));
       const t0 = Date.now();
       const w = new RawWatch(base, '/api/v1/services?watch=true&timeoutSeconds=1');
-      await w.done;
+      await w.finished(5000);
       const took = Date.now() - t0;
       assert.ok(took >= 900 && took < 4000, `ended after ${took} ms`);
       assert.deepEqual(w.events.map((e) => e.type), ['ADDED'], 'no bookmarks unless allowed');
@@ -149,8 +149,8 @@ describe('watch over HTTP', () => {
     await waitForCount(() => server.stats().watchesActive === 2 && store.watchCount() === 2);
     w2.close();
     await waitForCount(() => server.stats().watchesActive === 1 && store.watchCount() === 1);
-    await server.close();
-    await w.done;
+    await within(server.close(), 5000, 'server close');
+    await w.finished();
     assert.equal(w.ended, true);
     assert.equal(store.watchCount(), 0);
   });

@@ -78,7 +78,13 @@ export function decodeU32Array(b: Uint8Array): Uint32Array {
 }
 
 export interface CtKey { saddr: string; daddr: string; sport: number; dport: number; proto: number; dir: number }
-export interface CtValue { lastSeen: bigint; backendId: number; revNatId: number; tcpFlags: number; flags: number }
+export interface CtValue {
+  lastSeen: bigint; backendId: number; revNatId: number; tcpFlags: number; flags: number;
+  /** SNATed flows: forward = the source used, reply = the client to restore. */
+  natAddr: string; natPort: number;
+}
+
+export const CtFlags = { SEEN_REPLY: 1 << 0, CLOSING: 1 << 1, SNAT: 1 << 2 } as const;
 
 export function decodeCtKey(b: Uint8Array): CtKey {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -93,5 +99,8 @@ export function decodeCtValue(b: Uint8Array): CtValue {
   return {
     lastSeen: v.getBigUint64(0, true), backendId: v.getUint32(8, true), revNatId: v.getUint32(12, true),
     tcpFlags: v.getUint16(16, true), flags: v.getUint16(18, true),
+    // Layout grew from 24 to 32 bytes for SNAT; read the NAT fields only when present.
+    natAddr: b.byteLength >= 26 ? bytesToIpv4(b.subarray(20, 24)) : '0.0.0.0',
+    natPort: b.byteLength >= 26 ? v.getUint16(24, false) : 0,
   };
 }
