@@ -76,12 +76,16 @@ describe('Deployment -> ReplicaSet -> Pods -> EndpointSlices', { timeout: 60_000
         { labelSelector: 'kubernetes.io/service-name=web', what: '2 serving+terminating endpoints' },
       );
       assert.equal(endpointsOf(slices).filter((e) => e.conditions?.ready).length, 1);
-      const terminating = c.store.list('pods').items.filter((p) => p.metadata.deletionTimestamp);
-      assert.equal(terminating.length, 2);
-      for (const p of terminating) {
-        assert.equal(p.metadata.deletionGracePeriodSeconds, 2);
-        assert.equal(getCondition(p.status?.conditions, 'Ready')?.status, 'False');
-      }
+      const terminating = await waitFor(
+        c.store,
+        'pods',
+        (ps) => ps.filter((p) => p.metadata.deletionTimestamp && getCondition(p.status?.conditions, 'Ready')?.status === 'False').length === 2,
+        { labelSelector: 'app=web', what: 'kubelet reports 2 terminating pods not ready' },
+      ).then((ps) => ps.filter((p) => p.metadata.deletionTimestamp));
+      for (const p of terminating) assert.equal(p.metadata.deletionGracePeriodSeconds, 2);
+      await c.controllers.endpointSlices.idle();
+      slices = c.store.list('endpointslices', { labelSelector: 'kubernetes.io/service-name=web' }).items;
+      assert.equal(endpointsOf(slices).filter((e) => e.conditions?.terminating && e.conditions.serving && !e.conditions.ready).length, 2, 'still serving while the grace period runs');
       // ... and are gone after it.
       await waitFor(c.store, 'pods', (ps) => ps.length === 1, { labelSelector: 'app=web', what: '1 pod left', timeoutMs: 8000 });
       slices = await waitFor(c.store, 'endpointslices', (ss) => endpointsOf(ss).length === 1, { labelSelector: 'kubernetes.io/service-name=web' });

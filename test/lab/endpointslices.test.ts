@@ -122,6 +122,10 @@ describe('EndpointSlice controller', { timeout: 60_000 }, () => {
       assert.deepEqual(t1?.conditions, { ready: false, serving: true, terminating: true });
       const pod = await waitFor(c.store, 'pods', (ps) => getCondition(ps[0]?.status?.conditions, 'Ready')?.status === 'False', { fieldSelector: 'metadata.name=t1' });
       assert.equal(getCondition(pod[0]?.status?.conditions, 'ContainersReady')?.status, 'True', 'readiness ignoring termination');
+      // Once the kubelet has reported the termination (Ready=False), the endpoint is still serving.
+      await c.controllers.endpointSlices.idle();
+      s = c.store.list('endpointslices', SEL('term')).items;
+      assert.deepEqual(eps(s).find((e) => e.targetRef?.name === 't1')?.conditions, { ready: false, serving: true, terminating: true }, 'still serving after Ready=False');
       assert.ok(c.runtimes.get('node-b')?.calls.some((x) => x.op === 'terminate' && x.pod === 'default/t1'));
       // set-ready false on a terminating pod: no longer serving
       await request(c.base, 'PUT', '/lab/v1/namespaces/default/pods/t1/readiness', { ready: false });

@@ -109,10 +109,10 @@ export function waitFor<R extends ResourceName>(
   return new Promise((resolve, reject) => {
     let done = false;
     const check = (): boolean => {
-      const items = store.list(res, listOpts).items;
-      if (pred(items)) {
+      // Frozen stored objects (no copies) for the check; copies for the caller.
+      if (pred(store.peekList(res, listOpts))) {
         done = true;
-        resolve(items);
+        resolve(store.list(res, listOpts).items);
         return true;
       }
       return false;

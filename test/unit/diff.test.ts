@@ -98,3 +98,52 @@ test('switching session affinity on or off flushes the affinity entries of the t
   assert.ok(((ops[0]!.upsertService as { flags: number }).flags & SvcFlags.AFFINITY) !== 0);
   assert.deepEqual(kinds(diffMaps(on, b.build(desiredOf([['web', {}]], [['s', 'web', 8080, eps]]))).ops), ['upsertService', 'deleteAffinity']);
 });
+
+function builderWithNode(): DesiredMapsBuilder {
+  const b = new DesiredMapsBuilder({ seed: 1, sizing: { floor: 251, ceiling: 131071 } });
+  b.nodeAddresses = ['198.18.0.11'];
+  return b;
+}
+
+test('NodePort with eTP=Cluster: a NodePort frontend per node address sharing the ClusterIP table', () => {
+  const b = builderWithNode();
+  const want = b.build(desiredOf([['np', { type: 'NodePort', ports: [{ name: 'http', port: 80, nodePort: 30080 }] }]],
+    [['s', 'np', 8080, [{ ip: '198.19.1.2', node: 'node1' }, { ip: '198.19.2.2', node: 'node2' }]]]));
+  const fes = [...want.services.values()];
+  assert.deepEqual(fes.map((e) => `${e.key.addr}:${e.key.port}/${e.key.scope}`).sort(), ['198.18.0.11:30080/0', '198.18.128.10:80/0']);
+  assert.equal(new Set(fes.map((e) => e.value.group)).size, 1);
+  const np = fes.find((e) => e.key.port === 30080)!;
+  assert.equal(np.value.flags, SvcFlags.NODEPORT);
+  assert.equal(np.value.count, 2);
+  assert.deepEqual(want.revnat.get(np.value.id), { addr: '198.18.0.11', port: 30080 });
+});
+
+test('eTP=Local: the external table holds only local endpoints and an internal-scope twin keeps the cluster table', () => {
+  const b = builderWithNode();
+  const want = b.build(desiredOf([['np', { type: 'NodePort', externalTrafficPolicy: 'Local', ports: [{ name: 'http', port: 80, nodePort: 30080 }] }]],
+    [['s', 'np', 8080, [{ ip: '198.19.1.2', node: 'node1' }, { ip: '198.19.2.2', node: 'node2' }]]]));
+  const ext = [...want.services.values()].find((e) => e.key.port === 30080 && e.key.scope === 0)!;
+  const int = [...want.services.values()].find((e) => e.key.port === 30080 && e.key.scope === 1)!;
+  assert.equal(ext.value.count, 1);
+  assert.equal(ext.value.flags, SvcFlags.NODEPORT | SvcFlags.LOCAL_EXT | SvcFlags.DROP_NO_EP);
+  assert.equal(int.value.count, 2);
+  assert.notEqual(ext.value.group, int.value.group);
+  const backendOf = (g: number) => new Set(Array.from(want.maglev.get(g)!, (id) => want.backends.get(id)!.addr));
+  assert.deepEqual(backendOf(ext.value.group), new Set(['198.19.1.2']));
+});
+
+test('LoadBalancer with source ranges: ranges are written before the frontend and removed after it', () => {
+  const b = builderWithNode();
+  const lb = (ranges: string[]) => desiredOf([['lb', {
+    type: 'LoadBalancer', ports: [{ name: 'http', port: 80, nodePort: 30081 }], loadBalancerSourceRanges: ranges,
+  }]], [['s', 'lb', 8080, [{ ip: '198.19.1.2', node: 'node1' }]]]).map((d) => ({ ...d, svc: { ...d.svc, loadBalancerIPs: ['198.18.64.1'] } }));
+  const want = b.build(lb(['198.18.0.200/32', '198.18.10.0/24']));
+  const fe = [...want.services.values()].find((e) => e.key.addr === '198.18.64.1')!;
+  assert.ok(fe.value.flags & SvcFlags.SOURCE_RANGE);
+  assert.deepEqual([...want.sourceRanges.values()].map((r) => `${r.frontendId}:${r.addr}/${r.prefixLen}`).sort(),
+    [`${fe.value.id}:198.18.0.200/32`, `${fe.value.id}:198.18.10.0/24`]);
+  const k = kinds(diffMaps(emptyMapsContent(), want).ops);
+  assert.ok(k.lastIndexOf('upsertSourceRange') < k.indexOf('upsertService'));
+  const k2 = kinds(diffMaps(want, b.build([])).ops);
+  assert.ok(k2.indexOf('deleteSourceRange') > k2.lastIndexOf('deleteService'));
+});

@@ -105,7 +105,10 @@ export async function runAgent(argv: string[]): Promise<number> {
   const endpoints = new EndpointSliceCache(opts.nodeName);
   let proxier: Proxier | undefined;
   const ebpf = decision.mode === 'ebpf'
-    ? new EbpfDataplane(loader, { seed: opts.maglevSeed, sizing: opts.maglevSizing, nodeIP: nodeIP ?? '0.0.0.0' }, log)
+    ? new EbpfDataplane(loader, {
+        seed: opts.maglevSeed, sizing: opts.maglevSizing, nodeIP: nodeIP ?? '0.0.0.0',
+        nodePortAddresses: opts.iptables.nodePortAddresses,
+      }, log)
     : undefined;
   const iptables = decision.mode === 'iptables'
     ? new IptablesDataplane({

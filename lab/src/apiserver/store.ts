@@ -38,7 +38,7 @@ import {
 import { ServiceAllocator, dropTypeDependentFields, type ServiceAllocatorOptions } from './service-admission.js';
 import type { KubeObject, Namespace, Pod, ReplicaSet, ReplicationController, Scale, Service } from './types.js';
 import { clone, deepFreeze, newUID, objectKey, randomSuffix, rfc3339, setCondition } from './util.js';
-import { applyDefaults, isObject, validateObject } from './validation.js';
+import { applyDefaults, isObject, nameError, validateObject } from './validation.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
@@ -227,8 +227,9 @@ export class Store {
       if (!generated || attempt >= 8) throw alreadyExists(info, m.name as string);
       m.name = `${m.generateName as string}${randomSuffix()}`;
     }
-    if (info.namespaced) this.ensureNamespace(m.namespace as string);
+    if (info.namespaced) this.checkNamespaceWritable(m.namespace as string);
     if (res === 'services') this.services.admitCreate(obj as Service);
+    if (info.namespaced) this.ensureNamespace(m.namespace as string);
     m.uid = newUID();
     m.creationTimestamp = rfc3339();
     if (info.tracksGeneration) m.generation = 1;
@@ -536,14 +537,17 @@ export class Store {
     }
   }
 
-  private ensureNamespace(ns: string): void {
+  /** 403 when the namespace is being deleted; 404 when it can't exist (invalid name). */
+  private checkNamespaceWritable(ns: string): void {
     const existing = this.bucket('namespaces').get(ns);
-    if (existing) {
-      if (existing.metadata.deletionTimestamp) {
-        throw forbidden(`unable to create new content in namespace ${ns} because it is being terminated`);
-      }
-      return;
+    if (existing?.metadata.deletionTimestamp) {
+      throw forbidden(`unable to create new content in namespace ${ns} because it is being terminated`);
     }
+    if (!existing && nameError(RESOURCES.namespaces, ns)) throw notFound(RESOURCES.namespaces, ns);
+  }
+
+  private ensureNamespace(ns: string): void {
+    if (this.bucket('namespaces').has(ns)) return;
     // Lab convenience: a missing namespace is created on first use.
     this.create('namespaces', { metadata: { name: ns } });
   }

@@ -3,13 +3,14 @@
 // ServicePort, service flags. Tables are cached by their backend set so an
 // unchanged service costs no table rebuild.
 import { createHash } from 'node:crypto';
+import { intToIpv4, parseCidr } from '../../util/ipv4.js';
 import type { DesiredServicePort } from '../desired-state.js';
 import type { EndpointInfo } from '../../model/types.js';
 import { protoNumber } from '../flow-hash.js';
 import { buildMaglevTable, maglevTableSize, type MaglevSizing } from '../maglev.js';
 import { IdAllocator } from './id-allocator.js';
 import { emptyMapsContent, type MapsContent } from './maps-content.js';
-import { BackendFlags, BackendState, SvcFlags, SY_SCOPE_EXTERNAL, svcKeyString, type SvcKey, type SvcValue } from './map-values.js';
+import { BackendFlags, BackendState, SvcFlags, SY_SCOPE_EXTERNAL, SY_SCOPE_INTERNAL, svcKeyString, type SvcKey, type SvcValue } from './map-values.js';
 
 export interface MapBuilderOptions {
   seed: number;
@@ -27,6 +28,23 @@ export function backendIdentity(ip: string, port: number, proto: number): string
   return `${ip}:${port}/${proto}`;
 }
 
+function sameEndpointSet(a: EndpointInfo[], b: EndpointInfo[]): boolean {
+  if (a.length !== b.length) return false;
+  const ka = a.map((e) => `${e.ip}:${e.port}`).sort(), kb = b.map((e) => `${e.ip}:${e.port}`).sort();
+  return ka.every((k, i) => k === kb[i]);
+}
+
+/** "a.b.c.d/n" (or a bare address) -> network address and prefix length; undefined if unusable. */
+export function parseSourceRange(cidr: string): { addr: string; prefixLen: number } | undefined {
+  try {
+    const c = cidr.includes('/') ? cidr.trim() : `${cidr.trim()}/32`;
+    const { base, prefix } = parseCidr(c);
+    return { addr: intToIpv4(base), prefixLen: prefix };
+  } catch {
+    return undefined;
+  }
+}
+
 export function zoneId(zone: string): number {
   if (!zone) return 0;
   return createHash('sha256').update(zone).digest().readUInt32LE(0) || 1;
@@ -39,6 +57,9 @@ export class DesiredMapsBuilder {
   private readonly tableCache = new Map<string, { signature: string; table: Uint32Array }>();
   /** Frontends of the last build, for the admin API and explain. */
   frontends: FrontendRecord[] = [];
+
+  /** Node addresses NodePorts answer on (nodePortAddresses, or the node IP). */
+  nodeAddresses: string[] = [];
 
   constructor(private readonly opts: MapBuilderOptions) {}
 
@@ -78,32 +99,69 @@ export class DesiredMapsBuilder {
           zone: zoneId(e.zone),
         });
       }
-      // ClusterIP frontend: internal traffic, table of the internal endpoints.
-      const key: SvcKey = { addr: svc.clusterIP, port: svc.port, proto, scope: SY_SCOPE_EXTERNAL };
-      const ks = svcKeyString(key);
-      const groupName = `${svc.key}#internal`;
-      const group = this.groupFor(groupName, ks);
-      liveGroups.add(groupName);
-      const table = this.table(groupName, d.internalEndpoints, proto);
-      for (const e of d.internalEndpoints) {
-        // An endpoint can be selected without being in allEndpoints only if the model changes; be safe.
-        const ident = backendIdentity(e.ip, e.port, proto);
-        if (!liveBackends.has(ident)) liveBackends.add(ident);
-      }
-      if (table) out.maglev.set(group, table.ids);
-      let flags = SvcFlags.CLUSTERIP;
-      if (svc.internalPolicyLocal) flags |= SvcFlags.LOCAL_INT | SvcFlags.DROP_NO_EP;
-      if (svc.affinityTimeoutSeconds > 0) flags |= SvcFlags.AFFINITY;
-      if (svc.algorithm === 'random') flags |= SvcFlags.RANDOM;
-      const id = this.frontendIds.allocate(ks);
-      liveFrontends.add(ks);
-      const value: SvcValue = {
-        id, group, count: table ? table.count : 0, flags,
-        affinityTimeout: svc.affinityTimeoutSeconds, tableSize: table ? table.ids.length : 0,
+      // One table per traffic scope; a ServicePort whose policies select the
+      // same endpoints for both shares one table.
+      const internalGroup = `${svc.key}#internal`;
+      const externalSame = sameEndpointSet(d.internalEndpoints, d.externalEndpoints);
+      const externalGroup = externalSame ? internalGroup : `${svc.key}#external`;
+      const tables = new Map<string, { id: number; table: { ids: Uint32Array; count: number } | undefined }>();
+      const tableFor = (groupName: string, eps: EndpointInfo[], frontendKey: string) => {
+        let t = tables.get(groupName);
+        if (!t) {
+          const id = this.groupFor(groupName, frontendKey);
+          liveGroups.add(groupName);
+          const table = this.table(groupName, eps, proto);
+          if (table) out.maglev.set(id, table.ids);
+          t = { id, table };
+          tables.set(groupName, t);
+        }
+        return t;
       };
-      out.services.set(ks, { key, value });
-      out.revnat.set(id, { addr: svc.clusterIP, port: svc.port });
-      frontends.push({ servicePort: svc.key, kind: 'ClusterIP', key, value });
+      let common = 0;
+      if (svc.affinityTimeoutSeconds > 0) common |= SvcFlags.AFFINITY;
+      if (svc.algorithm === 'random') common |= SvcFlags.RANDOM;
+      const addFrontend = (kind: FrontendRecord['kind'], addr: string, port: number, scope: number, groupName: string, eps: EndpointInfo[], flags: number) => {
+        const key: SvcKey = { addr, port, proto, scope };
+        const ks = svcKeyString(key);
+        const t = tableFor(groupName, eps, ks);
+        const id = this.frontendIds.allocate(ks);
+        liveFrontends.add(ks);
+        const value: SvcValue = {
+          id, group: t.id, count: t.table ? t.table.count : 0, flags: flags | common,
+          affinityTimeout: svc.affinityTimeoutSeconds, tableSize: t.table ? t.table.ids.length : 0,
+        };
+        out.services.set(ks, { key, value });
+        out.revnat.set(id, { addr, port });
+        frontends.push({ servicePort: svc.key, kind, key, value });
+        return id;
+      };
+
+      // ClusterIP: in-cluster traffic, the internal table.
+      addFrontend('ClusterIP', svc.clusterIP, svc.port, SY_SCOPE_EXTERNAL, internalGroup, d.internalEndpoints,
+        SvcFlags.CLUSTERIP | (svc.internalPolicyLocal ? SvcFlags.LOCAL_INT | SvcFlags.DROP_NO_EP : 0));
+
+      // External frontends: the external table; when it differs from the
+      // internal one, an internal-scope twin serves sources inside the cluster.
+      const extFlags = svc.externalPolicyLocal ? SvcFlags.LOCAL_EXT | SvcFlags.DROP_NO_EP : 0;
+      const external: Array<[FrontendRecord['kind'], string, number, number]> = [];
+      if (svc.nodePort > 0) for (const a of this.nodeAddresses) external.push(['NodePort', a, svc.nodePort, SvcFlags.NODEPORT]);
+      for (const a of svc.externalIPs) external.push(['ExternalIP', a, svc.port, SvcFlags.EXTERNALIP]);
+      for (const a of svc.loadBalancerIPs) {
+        external.push(['LoadBalancer', a, svc.port, SvcFlags.LOADBALANCER | (svc.loadBalancerSourceRanges.length > 0 ? SvcFlags.SOURCE_RANGE : 0)]);
+      }
+      for (const [kind, addr, port, kindFlag] of external) {
+        const id = addFrontend(kind, addr, port, SY_SCOPE_EXTERNAL, externalGroup, d.externalEndpoints, kindFlag | extFlags);
+        if (!externalSame) {
+          addFrontend(kind, addr, port, SY_SCOPE_INTERNAL, internalGroup, d.internalEndpoints,
+            kindFlag | (svc.internalPolicyLocal ? SvcFlags.LOCAL_INT | SvcFlags.DROP_NO_EP : 0));
+        }
+        if (kindFlag & SvcFlags.SOURCE_RANGE) {
+          for (const cidr of svc.loadBalancerSourceRanges) {
+            const r = parseSourceRange(cidr);
+            if (r) out.sourceRanges.set(`${id}/${r.addr}/${r.prefixLen}`, { frontendId: id, ...r });
+          }
+        }
+      }
     }
 
     for (const name of this.tableCache.keys()) if (!liveGroups.has(name)) this.tableCache.delete(name);

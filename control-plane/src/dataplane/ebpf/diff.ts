@@ -17,12 +17,14 @@ export interface DiffStats {
   tablesSet: number; tablesDeleted: number;
   revnatUpserted: number; revnatDeleted: number;
   servicesUpserted: number; servicesDeleted: number;
+  sourceRangesUpserted: number; sourceRangesDeleted: number;
 }
 
 export function diffMaps(programmed: MapsContent, desired: MapsContent): { ops: LoaderOp[]; stats: DiffStats } {
   const stats: DiffStats = {
     backendsUpserted: 0, backendsDeleted: 0, tablesSet: 0, tablesDeleted: 0,
     revnatUpserted: 0, revnatDeleted: 0, servicesUpserted: 0, servicesDeleted: 0,
+    sourceRangesUpserted: 0, sourceRangesDeleted: 0,
   };
   const ops: LoaderOp[] = [];
   for (const [id, b] of desired.backends) {
@@ -43,6 +45,11 @@ export function diffMaps(programmed: MapsContent, desired: MapsContent): { ops: 
     if (sameTable(programmed.maglev.get(group), t)) continue;
     (shrinking.has(group) ? late : ops).push({ setMaglev: { group, backendIds: Array.from(t) } });
     stats.tablesSet++;
+  }
+  for (const [k, r] of desired.sourceRanges) {
+    if (programmed.sourceRanges.has(k)) continue;
+    ops.push({ upsertSourceRange: { frontendId: r.frontendId, addr: ipv4ToBytes(r.addr), prefixLen: r.prefixLen } });
+    stats.sourceRangesUpserted++;
   }
   for (const [id, r] of desired.revnat) {
     if (sameRevNat(programmed.revnat.get(id), r)) continue;
@@ -71,6 +78,11 @@ export function diffMaps(programmed: MapsContent, desired: MapsContent): { ops: 
     if (desired.services.has(k)) continue;
     ops.push({ deleteService: { key: keyMsg(e.key) } });
     stats.servicesDeleted++;
+  }
+  for (const [k, r] of programmed.sourceRanges) {
+    if (desired.sourceRanges.has(k)) continue;
+    ops.push({ deleteSourceRange: { frontendId: r.frontendId, addr: ipv4ToBytes(r.addr), prefixLen: r.prefixLen } });
+    stats.sourceRangesDeleted++;
   }
   for (const id of programmed.revnat.keys()) {
     if (desired.revnat.has(id)) continue;

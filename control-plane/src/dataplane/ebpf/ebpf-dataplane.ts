@@ -9,14 +9,17 @@ import type { MaglevSizing } from '../maglev.js';
 import { ipv4ToBytes } from '../../util/ipv4.js';
 import { DesiredMapsBuilder } from './desired-maps.js';
 import { diffMaps, type LoaderOp } from './diff.js';
-import type { LoaderClient } from './loader-client.js';
+import { LoaderError, type LoaderClient } from './loader-client.js';
+import { cidrContains } from '../../util/ipv4.js';
 import { emptyMapsContent, type MapsContent } from './maps-content.js';
-import { decodeBackend, decodeRevNat, decodeSvcKey, decodeSvcValue, decodeU32, decodeU32Array, svcKeyString } from './map-values.js';
+import { decodeBackend, decodeRevNat, decodeSourceRangeKey, decodeSvcKey, decodeSvcValue, decodeU32, decodeU32Array, svcKeyString } from './map-values.js';
 
 export interface EbpfDataplaneOptions {
   seed: number;
   sizing: MaglevSizing;
   nodeIP: string;
+  /** --nodeport-addresses: CIDRs (or "primary") the NodePort frontends are limited to. */
+  nodePortAddresses?: string[];
   /** Upper bound of one ApplyRequest's encoded size (the loader refuses more). */
   maxBatchBytes?: number;
 }
@@ -32,6 +35,19 @@ export class EbpfDataplane implements Dataplane {
 
   setNodeIP(ip: string): void {
     this.opts.nodeIP = ip;
+    const ranges = this.opts.nodePortAddresses ?? [];
+    const ok = ip !== '0.0.0.0' && (ranges.length === 0 || ranges.some((c) => c === 'primary' || (c.includes('/') && cidrContains(c, ip))));
+    this.builder.nodeAddresses = ok ? [ip] : [];
+  }
+
+  /** Dump of a map this datapath build may not have (older pins): empty when absent. */
+  private async dumpIfPresent(map: string): Promise<Array<{ key: Uint8Array; value: Uint8Array }>> {
+    try {
+      return (await this.loader.dump(map)).entries ?? [];
+    } catch (err) {
+      if (err instanceof LoaderError && err.code === 'NOT_FOUND') return [];
+      throw err;
+    }
   }
 
   async init(): Promise<void> {
@@ -49,6 +65,10 @@ export class EbpfDataplane implements Dataplane {
     for (const e of (await this.loader.dump('sy_backends')).entries ?? []) content.backends.set(decodeU32(e.key), decodeBackend(e.value));
     for (const e of (await this.loader.dump('sy_revnat')).entries ?? []) content.revnat.set(decodeU32(e.key), decodeRevNat(e.value));
     for (const e of (await this.loader.dump('sy_maglev')).entries ?? []) content.maglev.set(decodeU32(e.key), decodeU32Array(e.value));
+    for (const e of await this.dumpIfPresent('sy_source_ranges')) {
+      const r = decodeSourceRangeKey(e.key);
+      content.sourceRanges.set(`${r.frontendId}/${r.addr}/${r.prefixLen}`, r);
+    }
     this.builder.adopt(content);
     this.programmed = content;
     this.log.info({ services: content.services.size, backends: content.backends.size, tables: content.maglev.size }, 'restored programmed state from pinned maps');

@@ -104,3 +104,9 @@ export function decodeCtValue(b: Uint8Array): CtValue {
     natPort: b.byteLength >= 26 ? v.getUint16(24, false) : 0,
   };
 }
+
+/** sy_source_ranges key: {u32 prefixlen (32 + CIDR bits); u32 frontend_id; be32 addr}. */
+export function decodeSourceRangeKey(b: Uint8Array): { frontendId: number; addr: string; prefixLen: number } {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return { frontendId: v.getUint32(4, true), addr: bytesToIpv4(b.subarray(8, 12)), prefixLen: v.getUint32(0, true) - 32 };
+}

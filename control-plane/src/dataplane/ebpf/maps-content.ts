@@ -7,10 +7,14 @@ export interface MapsContent {
   backends: Map<number, BackendValue>;
   revnat: Map<number, RevNatValue>;
   maglev: Map<number, Uint32Array>;
+  /** loadBalancerSourceRanges per frontend, keyed "frontendId/addr/prefixLen". */
+  sourceRanges: Map<string, SourceRange>;
 }
 
+export interface SourceRange { frontendId: number; addr: string; prefixLen: number }
+
 export function emptyMapsContent(): MapsContent {
-  return { services: new Map(), backends: new Map(), revnat: new Map(), maglev: new Map() };
+  return { services: new Map(), backends: new Map(), revnat: new Map(), maglev: new Map(), sourceRanges: new Map() };
 }
 
 export function sameSvcValue(a: SvcValue | undefined, b: SvcValue): boolean {
