@@ -12,7 +12,8 @@ import { IptablesDataplane } from '../dataplane/iptables/iptables-dataplane.js';
 import { cleanupAll } from '../dataplane/iptables/cleanup.js';
 import { commandExec } from '../dataplane/iptables/runner.js';
 import { DeviceWatcher, deviceMatcher } from '../devices/device-watcher.js';
-import { startHealthServer } from '../health/health-server.js';
+import { healthStatus, startHealthServer } from '../health/health-server.js';
+import { ServiceHealthServers, healthChecksOf } from '../health/service-health-servers.js';
 import { startInformers } from '../k8s/informers.js';
 import { EndpointSliceCache } from '../model/endpoint-slice-cache.js';
 import { ServiceTracker } from '../model/service-tracker.js';
@@ -193,6 +194,13 @@ export async function runAgent(argv: string[]): Promise<number> {
       }, 30_000)
     : undefined;
   const health = await startHealthServer(proxier, { ...opts.health, healthTimeoutMs: opts.healthTimeoutMs });
+  const serviceHealth = new ServiceHealthServers(opts.health.host, () => healthStatus(proxier!, opts.healthTimeoutMs).healthy, log);
+  const previousOnSync = proxier.onSync;
+  proxier.onSync = (rec, pendingSince) => {
+    previousOnSync?.(rec, pendingSince);
+    if (rec.ok) serviceHealth.update(healthChecksOf(proxier!.lastDesired));
+  };
+  serviceHealth.update(healthChecksOf(proxier.lastDesired));
   log.info({ mode: dataplane.mode, health: opts.health, devices: ebpf ? opts.devices : undefined }, 'agent running');
 
   return await new Promise<number>((resolve) => {
@@ -201,6 +209,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       proxier!.stop();
       if (gcTimer) clearInterval(gcTimer);
       devices?.stop();
+      serviceHealth.close();
       void Promise.allSettled([informers.stop(), health.close(), dataplane.close()]).then(() => resolve(0));
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
