@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Maglev slot selection. The control plane builds each table (one inner
- * ARRAY of prime size M per ServicePort group) and predicts slots with the
+ * ARRAY per ServicePort group holding M slots, two per element, M prime) and
+ * predicts slots with the
  * same flow hash, so the hash inputs below are a cross-component contract
  * (see sy_structs.h).
  */
@@ -43,7 +44,8 @@ static __always_inline int sy_maglev_pick(const struct sy_svc_value *svc,
 {
 	__u32 group = svc->group;
 	__u32 size = svc->table_size;
-	__u32 slot, *id;
+	struct sy_maglev_slots *pair;
+	__u32 slot, elem, id;
 	void *table;
 
 	if (size == 0)
@@ -62,12 +64,18 @@ static __always_inline int sy_maglev_pick(const struct sy_svc_value *svc,
 	table = bpf_map_lookup_elem(&sy_maglev, &group);
 	if (!table)
 		return -1;
-	/* The inner map bounds-checks slot against its real size, so a
-	 * table_size larger than the map just misses. */
-	id = bpf_map_lookup_elem(table, &slot);
-	if (!id)
+	/* Slot s is ids[s & 1] of element s / 2. The inner map bounds-checks
+	 * the element against its real size, so a table_size larger than the
+	 * map misses (or reads the 0 padding of an odd M: id 0 is never a
+	 * backend, so that misses too). */
+	elem = slot / SY_MAGLEV_SLOTS_PER_ELEM;
+	pair = bpf_map_lookup_elem(table, &elem);
+	if (!pair)
 		return -1;
-	*backend_id = *id;
+	id = pair->ids[slot & 1];
+	if (id == 0)
+		return -1;
+	*backend_id = id;
 	return 0;
 }
 

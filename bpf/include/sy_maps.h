@@ -40,14 +40,15 @@ struct {
 } sy_revnat SY_MAP_DEF;
 
 /* Inner map template. BPF_F_INNER_MAP lets the outer map accept ARRAYs of
- * any max_entries (one prime M per table) as long as type, key/value size and
- * flags match, so inner maps must also be created with BPF_F_INNER_MAP. */
+ * any max_entries (one per table: (M + 1) / 2 elements of two slots) as long
+ * as type, key/value size and flags match, so inner maps must also be
+ * created with BPF_F_INNER_MAP. */
 struct sy_maglev_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, SY_MAGLEV_INNER_TEMPLATE_SIZE);
 	__uint(map_flags, BPF_F_INNER_MAP);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct sy_maglev_slots);
 };
 
 struct {

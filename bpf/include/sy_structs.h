@@ -78,12 +78,28 @@ struct sy_revnat {
 };                    /* 8 bytes */
 
 /* ---- sy_maglev: HASH_OF_MAPS, key __u32 group -> inner ARRAY ---------- */
-/* The inner map is an ARRAY created with BPF_F_INNER_MAP, key __u32 slot,
- * value __u32 backend id, max_entries = M (sy_svc_value.table_size). Tables
- * of different sizes share one outer map thanks to BPF_F_INNER_MAP; a new
- * table is written into a fresh inner map and swapped in with one update of
- * the outer map, so a packet never sees half a table. */
-#define SY_MAGLEV_INNER_TEMPLATE_SIZE 251
+/* The inner map is an ARRAY created with BPF_F_INNER_MAP, key __u32 element
+ * index, value struct sy_maglev_slots (two slots per element), max_entries =
+ * (M + 1) / 2 where M = sy_svc_value.table_size. Slot s (0 <= s < M) lives in
+ * element s / 2 at ids[s & 1]; for an odd M the second half of the last
+ * element is padding (0, never a backend id: ids start at 1).
+ *
+ * Why pairs: the kernel stores ARRAY elements 8-byte aligned, so an array of
+ * __u32 values costs 8 bytes per slot; two slots per 8-byte element halve the
+ * memory of every table (docs/maps.md has the numbers per M).
+ *
+ * Tables of different sizes share one outer map thanks to BPF_F_INNER_MAP; a
+ * new table is written into a fresh inner map and swapped in with one update
+ * of the outer map, so a packet never sees half a table. The loader's wire
+ * format is unchanged: SetMaglevTable carries M backend ids and dump returns
+ * M little-endian u32 (the loader packs and unpacks). */
+struct sy_maglev_slots {
+	__u32 ids[2];  /* backend ids of slots 2i and 2i + 1 */
+};                     /* 8 bytes */
+
+#define SY_MAGLEV_SLOTS_PER_ELEM 2
+/* Elements of the template inner map (any size works: BPF_F_INNER_MAP). */
+#define SY_MAGLEV_INNER_TEMPLATE_SIZE 126 /* M = 251 */
 
 /* ---- sy_conntrack: LRU_HASH, key sy_ct_key -> value sy_ct_value ------- */
 

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "sy_structs.h"
 #include "loader.h"
 #include "log.h"
 #include "map_iter.h"
@@ -82,14 +83,33 @@ struct dump_ctx {
 	uint32_t key_size, value_size;
 };
 
-/* Reads the inner Maglev table behind an outer value (a map id). Returns
- * 0 and fills *out, 1 when the table vanished meanwhile, <0 on error. */
+/* The table size M of an inner Maglev map of n two-slot elements. The
+ * loader names its inner maps sy_mg_<M>; without that name (a map written
+ * by someone else) M follows from n because M is prime: 2n - 1, or 2 for
+ * n == 1 (1 is not prime). */
+static uint32_t inner_table_size(const struct bpf_map_info *info)
+{
+	uint32_t n = info->max_entries, m;
+	char *end;
+
+	if (!strncmp(info->name, "sy_mg_", 6)) {
+		m = (uint32_t)strtoul(info->name + 6, &end, 10);
+		if (*end == '\0' && m && (m + 1) / 2 == n)
+			return m;
+	}
+	return n == 1 ? 2 : 2 * n - 1;
+}
+
+/* Reads the inner Maglev table behind an outer value (a map id) as M
+ * little-endian u32. Returns 0 and fills *out, 1 when the table vanished
+ * meanwhile, <0 on error. */
 static int read_inner_table(struct arena *a, uint32_t id,
 			    ProtobufCBinaryData *out)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
 	struct bpf_map_info info;
-	__u32 len = sizeof(info), m, count, batch;
+	__u32 len = sizeof(info), n, m, count, batch;
+	struct sy_maglev_slots *pairs = NULL;
 	uint32_t *keys = NULL, *vals;
 	int fd, err;
 
@@ -101,37 +121,41 @@ static int read_inner_table(struct arena *a, uint32_t id,
 	if (err)
 		goto out;
 	if (info.type != BPF_MAP_TYPE_ARRAY || info.key_size != 4 ||
-	    info.value_size != 4) {
+	    info.value_size != sizeof(struct sy_maglev_slots) ||
+	    info.max_entries == 0) {
 		err = -EINVAL;
 		goto out;
 	}
-	m = info.max_entries;
-	vals = arena_alloc(a, (size_t)m * 4 + 1);
-	keys = malloc((size_t)m * 4 + 4);
-	if (!keys) {
+	n = info.max_entries;
+	m = inner_table_size(&info);
+	keys = malloc((size_t)n * 4 + 4);
+	pairs = malloc((size_t)n * sizeof(*pairs));
+	if (!keys || !pairs) {
 		err = -ENOMEM;
 		goto out;
 	}
-	count = m;
-	err = bpf_map_lookup_batch(fd, NULL, &batch, keys, vals, &count,
+	count = n;
+	err = bpf_map_lookup_batch(fd, NULL, &batch, keys, pairs, &count,
 				   &bopts);
-	if (err == -ENOENT && count == m)
+	if (err == -ENOENT && count == n)
 		err = 0; /* whole array in one batch */
-	if (err || count != m) {
-		err = 0; /* no batch support: one lookup per slot */
-		for (uint32_t i = 0; i < m && !err; i++)
-			err = bpf_map_lookup_elem(fd, &i, &vals[i]);
+	if (err || count != n) {
+		err = 0; /* no batch support: one lookup per element */
+		for (uint32_t i = 0; i < n && !err; i++)
+			err = bpf_map_lookup_elem(fd, &i, &pairs[i]);
 		if (err)
 			goto out;
 	}
 	/* The protocol wants little-endian u32s: the host order on every
 	 * architecture the datapath supports, converted to be explicit. */
-	for (uint32_t i = 0; i < m; i++)
-		vals[i] = htole32(vals[i]);
+	vals = arena_alloc(a, (size_t)m * 4 + 1);
+	for (uint32_t s = 0; s < m; s++)
+		vals[s] = htole32(pairs[s / 2].ids[s & 1]);
 	out->data = (uint8_t *)vals;
 	out->len = (size_t)m * 4;
 out:
 	free(keys);
+	free(pairs);
 	close(fd);
 	return err;
 }

@@ -235,35 +235,45 @@ static void svc_key_fill(struct sy_svc_key *k, const PB(ServiceKey) *src)
 	k->scope = (uint8_t)src->scope;
 }
 
+/* A table of M slots is an inner ARRAY of (M + 1) / 2 elements of two
+ * slots (struct sy_maglev_slots); the last element of an odd M is padded
+ * with 0. The inner map is named sy_mg_<M> so `bpftool map show` tells the
+ * table size. */
 static int set_maglev(struct loader *L, const PB(SetMaglevTable) *t,
 		      const char *at, struct reply *r)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_INNER_MAP);
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts, .elem_flags = BPF_ANY);
-	uint32_t m = (uint32_t)t->n_backend_ids, count = m, group = t->group;
+	uint32_t m = (uint32_t)t->n_backend_ids, group = t->group;
+	uint32_t n = (m + 1) / SY_MAGLEV_SLOTS_PER_ELEM, count = n;
+	struct sy_maglev_slots *vals = NULL;
 	uint32_t *keys = NULL;
+	char name[BPF_OBJ_NAME_LEN];
 	int inner, err, code = 0;
 
-	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sy_maglev_in", 4, 4, m,
-			       &copts);
+	snprintf(name, sizeof(name), "sy_mg_%u", m);
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, 4,
+			       sizeof(struct sy_maglev_slots), n, &copts);
 	if (inner < 0)
 		return KERR(inner, "creating the inner table (M=%u)", m);
 
-	keys = malloc(m * sizeof(*keys));
-	if (!keys) {
-		code = KERR(-ENOMEM, "allocating %u keys", m);
+	keys = malloc((size_t)n * sizeof(*keys));
+	vals = calloc(n, sizeof(*vals));
+	if (!keys || !vals) {
+		code = KERR(-ENOMEM, "allocating %u elements", n);
 		goto out;
 	}
-	for (uint32_t i = 0; i < m; i++)
+	for (uint32_t i = 0; i < n; i++)
 		keys[i] = i;
-	err = bpf_map_update_batch(inner, keys, t->backend_ids, &count,
-				   &bopts);
+	for (uint32_t s = 0; s < m; s++)
+		vals[s / 2].ids[s & 1] = t->backend_ids[s];
+	err = bpf_map_update_batch(inner, keys, vals, &count, &bopts);
 	if (err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUPP) {
-		/* No batch ops on this kernel: one update per slot. */
+		/* No batch ops on this kernel: one update per element. */
 		err = 0;
-		for (uint32_t i = 0; i < m && !err; i++)
-			err = bpf_map_update_elem(inner, &keys[i],
-						  &t->backend_ids[i], BPF_ANY);
+		for (uint32_t i = 0; i < n && !err; i++)
+			err = bpf_map_update_elem(inner, &keys[i], &vals[i],
+						  BPF_ANY);
 	}
 	if (err) {
 		code = KERR(err, "writing the inner table (M=%u)", m);
@@ -278,6 +288,7 @@ static int set_maglev(struct loader *L, const PB(SetMaglevTable) *t,
 			    group);
 out:
 	free(keys);
+	free(vals);
 	close(inner); /* the outer map holds its own reference */
 	return code;
 }

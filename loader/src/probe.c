@@ -130,7 +130,7 @@ static void probe_map_in_map(struct probe_ctx *p)
 	const char *step;
 
 	step = "create inner ARRAY with BPF_F_INNER_MAP";
-	tmpl = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sy_probe_in", 4, 4, 251,
+	tmpl = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sy_probe_in", 4, 8, 126,
 			      &iopts);
 	if ((err = tmpl) < 0)
 		goto fail;
@@ -140,8 +140,8 @@ static void probe_map_in_map(struct probe_ctx *p)
 			       4, 4, &oopts);
 	if ((err = outer) < 0)
 		goto fail;
-	step = "create a 7-entry inner ARRAY";
-	in2 = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sy_probe_in", 4, 4, 7,
+	step = "create a 4-entry inner ARRAY";
+	in2 = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sy_probe_in", 4, 8, 4,
 			     &iopts);
 	if ((err = in2) < 0)
 		goto fail;
@@ -149,8 +149,8 @@ static void probe_map_in_map(struct probe_ctx *p)
 	err = bpf_map_update_elem(outer, &key, &in2, BPF_ANY);
 	if (err)
 		goto fail;
-	add(p, "map_type:hash_of_maps", true, "created; inner ARRAYs of 251 "
-	    "and 7 entries accepted (BPF_F_INNER_MAP)");
+	add(p, "map_type:hash_of_maps", true, "created; inner ARRAYs of 126 "
+	    "and 4 two-slot entries accepted (BPF_F_INNER_MAP)");
 	goto out;
 fail:
 	add(p, "map_type:hash_of_maps", false, "%s: %s", step,

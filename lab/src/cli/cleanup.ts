@@ -6,6 +6,7 @@
 // instances under /sys/fs/bpf/switchyard/ and finally the state directory.
 // Idempotent; a lab whose teardown failed keeps its state directory so the
 // next run can retry.
+import { removeLabCgroups } from '../netns/cgroups.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { delNetns, netnsExists, netnsPids } from '../netns/ip.js';
@@ -158,6 +159,10 @@ export async function cleanupLab(stateDir: string, opts: CleanupOptions = {}): P
       }
     }
   }
+
+  // 3b. The lab's node cgroups (derived from the lab name; empty by now).
+  const cg = removeLabCgroups(dirLab);
+  report.errors.push(...cg.errors);
 
   // 4. The state directory, once nothing recorded is left.
   const leftNs = [...namespaces].filter(netnsExists);

@@ -1,9 +1,11 @@
+import fs from 'node:fs';
 // `switchyard lab ...`: the namespace lab's command line. runLabCommand(argv)
 // takes the arguments after `lab` and returns the exit code.
 import { stringify as toYAML } from 'yaml';
 import { execInteractive, netnsExists } from '../netns/ip.js';
 import { DEFAULT_LAB_NAME, DEFAULT_NODE_COUNT, NETNS_ANNOTATION, isLabNamespace, podNetnsName } from '../netns/plan.js';
 import type { LabConfig } from '../netns/layout.js';
+import { nodeCgroupDir, inCgroup } from '../netns/cgroups.js';
 import { LabError, labClient, type LabClient } from './api-client.js';
 import { runCleanupCommand } from './cleanup.js';
 import { labDown, labInfo, labLogs, labStatus, labUp } from './lifecycle.js';
@@ -140,6 +142,7 @@ async function cmdGet(client: LabClient, p: Parsed): Promise<number> {
 async function cmdExec(name: string, p: Parsed): Promise<number> {
   let argv = p.rest ?? [];
   let netns: string;
+  let cgroupNode: string | undefined;
   const node = flag(p, '--node');
   if (has(p, '--external') || has(p, '--cp') || node !== undefined) {
     if (p.rest === undefined) argv = p.positional;
@@ -151,6 +154,7 @@ async function cmdExec(name: string, p: Parsed): Promise<number> {
       const n = info.nodes.find((x) => x.name === node);
       if (!n) throw new LabError(`exec: no node ${node} (nodes: ${info.nodes.map((x) => x.name).join(', ')})`);
       netns = n.netns;
+      cgroupNode = n.name;
     }
   } else {
     const [pod, ...more] = p.positional;
@@ -159,10 +163,18 @@ async function cmdExec(name: string, p: Parsed): Promise<number> {
     else if (more.length > 0) throw new LabError(`exec: unexpected ${more.join(' ')} before --`, 2);
     const ns = flag(p, '-n') ?? 'default';
     netns = await podNetns(name, ns, pod);
+    cgroupNode = await podNode(name, ns, pod);
   }
   if (argv.length === 0) throw new LabError('exec: no command given (exec TARGET -- CMD...)', 2);
   if (!isLabNamespace(name, netns) || !netnsExists(netns)) throw new LabError(`exec: namespace ${netns} does not exist`);
-  return execInteractive(netns, argv);
+  // Processes of a node (host processes and pods) run in the node's cgroup.
+  const cg = cgroupNode ? nodeCgroupDir(name, cgroupNode) : undefined;
+  return execInteractive(netns, inCgroup(cg && fs.existsSync(cg) ? cg : undefined, argv));
+}
+
+async function podNode(name: string, namespace: string, pod: string): Promise<string | undefined> {
+  const obj = await labClient(name).getOptional<Record<string, any>>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}`);
+  return obj?.spec?.nodeName as string | undefined;
 }
 
 async function podNetns(name: string, namespace: string, pod: string): Promise<string> {

@@ -1,4 +1,5 @@
 // `lab up`, `lab down`, `lab status`, `lab logs`.
+import { createNodeCgroups } from '../netns/cgroups.js';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -97,6 +98,8 @@ export async function labUp(o: UpOptions): Promise<number> {
   try {
     o.out(`lab ${o.name}: creating ${plan.nodes.length} node(s), control plane and external host`);
     await createTopology(plan, state);
+    // Node cgroups for pod processes (socket-level balancing attaches to them).
+    createNodeCgroups(o.name, plan.nodes.map((n) => n.name));
     // The loaders' pin instances, recorded before the daemon starts any loader
     // (the daemon records them too) so a crash at any point leaves them findable.
     if (o.agents) for (const n of plan.nodes) state.addPinInstance(n.pinInstance);

@@ -103,13 +103,24 @@ export class Kubelet {
     return this;
   }
 
-  /** Stops watching; pods keep running (the runtime's owner shuts them down). */
-  async stop(): Promise<void> {
+  /**
+   * Stops watching; pods keep running (the runtime's owner shuts them down).
+   * Waits up to `waitMs` for runtime calls in flight.
+   */
+  async stop(waitMs = 5000): Promise<void> {
     this.watch?.stop();
     this.unsubscribe?.();
     clearTimeout(this.probeTimer);
     this.queue.stop();
-    await Promise.allSettled([...this.inflight]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inflight]),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, waitMs);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   idle(): Promise<void> {

@@ -34,6 +34,12 @@ export function hostBatch(plan: LabPlan, host: HostPlan, nodeIndex?: number): st
   return lines;
 }
 
+/** The external client's default route: via the first node. */
+export function externalRoutes(plan: LabPlan): string[] {
+  const first = plan.nodes[0];
+  return first ? [`route add default via ${first.ip} dev ${HOST_IF}`] : [];
+}
+
 /** The underlay's `ip -batch` lines: the bridge and one veth per host, the peer moved into the host. */
 export function underlayBatch(plan: LabPlan): string[] {
   const hosts: HostPlan[] = [plan.cp, plan.ext, ...plan.nodes];
@@ -64,7 +70,9 @@ export async function createTopology(plan: LabPlan, state: StateFile): Promise<v
   await ipBatch(plan.underlay.netns, underlayBatch(plan));
   await Promise.all([
     ipBatch(plan.cp.netns, hostBatch(plan, plan.cp)),
-    ipBatch(plan.ext.netns, hostBatch(plan, plan.ext)),
+    // The external client reaches service addresses (ExternalIPs, the
+    // LoadBalancer pool) through node1, as a router in front of a cluster would.
+    ipBatch(plan.ext.netns, [...hostBatch(plan, plan.ext), ...externalRoutes(plan)]),
     ...plan.nodes.map(async (n) => {
       // Sysctls first: "default" then applies to the pod veths created later.
       await sysctlIn(n.netns, NODE_SYSCTLS);

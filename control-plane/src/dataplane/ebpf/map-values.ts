@@ -110,3 +110,127 @@ export function decodeSourceRangeKey(b: Uint8Array): { frontendId: number; addr:
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   return { frontendId: v.getUint32(4, true), addr: bytesToIpv4(b.subarray(8, 12)), prefixLen: v.getUint32(0, true) - 32 };
 }
+
+// ---- decoders for the admin API (docs/maps.md) ----------------------------
+
+/** Names of the bits of sy_svc_value.flags, lowest bit first. */
+export const SVC_FLAG_NAMES: ReadonlyArray<readonly [number, string]> = [
+  [SvcFlags.CLUSTERIP, 'ClusterIP'], [SvcFlags.NODEPORT, 'NodePort'], [SvcFlags.EXTERNALIP, 'ExternalIP'],
+  [SvcFlags.LOADBALANCER, 'LoadBalancer'], [SvcFlags.LOCAL_EXT, 'ExternalLocal'], [SvcFlags.LOCAL_INT, 'InternalLocal'],
+  [SvcFlags.AFFINITY, 'ClientIPAffinity'], [SvcFlags.SOURCE_RANGE, 'SourceRanges'], [SvcFlags.RANDOM, 'Random'],
+  [SvcFlags.DROP_NO_EP, 'DropNoEndpoints'],
+];
+
+export const CT_FLAG_NAMES: ReadonlyArray<readonly [number, string]> = [
+  [CtFlags.SEEN_REPLY, 'SeenReply'], [CtFlags.CLOSING, 'Closing'], [CtFlags.SNAT, 'SNAT'],
+];
+
+export const TCP_FLAG_NAMES: ReadonlyArray<readonly [number, string]> = [
+  [0x01, 'FIN'], [0x02, 'SYN'], [0x04, 'RST'], [0x08, 'PSH'], [0x10, 'ACK'], [0x20, 'URG'], [0x40, 'ECE'], [0x80, 'CWR'],
+];
+
+/** The names of the bits set in `v`; unknown bits as "0x..". */
+export function flagNames(v: number, names: ReadonlyArray<readonly [number, string]>): string[] {
+  const out: string[] = [];
+  let rest = v;
+  for (const [bit, name] of names) {
+    if (v & bit) out.push(name);
+    rest &= ~bit;
+  }
+  if (rest) out.push(`0x${rest.toString(16)}`);
+  return out;
+}
+
+/** The frontend kind a service entry's flags say. */
+export function frontendKind(flags: number): 'ClusterIP' | 'NodePort' | 'ExternalIP' | 'LoadBalancer' | 'unknown' {
+  if (flags & SvcFlags.NODEPORT) return 'NodePort';
+  if (flags & SvcFlags.EXTERNALIP) return 'ExternalIP';
+  if (flags & SvcFlags.LOADBALANCER) return 'LoadBalancer';
+  if (flags & SvcFlags.CLUSTERIP) return 'ClusterIP';
+  return 'unknown';
+}
+
+export function protoName(p: number): string {
+  return p === 6 ? 'TCP' : p === 17 ? 'UDP' : p === 132 ? 'SCTP' : String(p);
+}
+
+export function scopeName(s: number): string {
+  return s === SY_SCOPE_EXTERNAL ? 'external' : s === SY_SCOPE_INTERNAL ? 'internal' : String(s);
+}
+
+export interface AffinityKey { client: string; group: number }
+export interface AffinityValue { lastUsed: bigint; backendId: number }
+
+export function decodeAffinityKey(b: Uint8Array): AffinityKey {
+  return { client: bytesToIpv4(b.subarray(0, 4)), group: new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(4, true) };
+}
+
+export function decodeAffinityValue(b: Uint8Array): AffinityValue {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return { lastUsed: v.getBigUint64(0, true), backendId: v.getUint32(8, true) };
+}
+
+export const HOOK_NAMES = ['tc_ingress', 'xdp'] as const;
+export const ATTACH_MODE_NAMES = ['tcx', 'clsact', 'xdp-native', 'xdp-generic'] as const;
+
+export function hookName(h: number): string {
+  return HOOK_NAMES[h] ?? String(h);
+}
+
+export interface AttachKey { ifindex: number; hook: number }
+export interface AttachValue { mode: number; progId: number; ifname: string }
+
+export function decodeAttachKey(b: Uint8Array): AttachKey {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return { ifindex: v.getUint32(0, true), hook: v.getUint32(4, true) };
+}
+
+export function decodeAttachValue(b: Uint8Array): AttachValue {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const name = b.subarray(8, 24);
+  const nul = name.indexOf(0);
+  return { mode: v.getUint32(0, true), progId: v.getUint32(4, true), ifname: Buffer.from(name.subarray(0, nul < 0 ? name.length : nul)).toString('latin1') };
+}
+
+export interface ConfigValue { flowHashSeed: number; flags: number; nodeAddr: string }
+
+export function decodeConfig(b: Uint8Array): ConfigValue {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return { flowHashSeed: v.getUint32(0, true), flags: v.getUint32(4, true), nodeAddr: bytesToIpv4(b.subarray(8, 12)) };
+}
+
+/** sy_svc_stats key: {u32 frontend_id; u32 hook}. */
+export interface SvcStatsKey { frontendId: number; hook: number }
+/** sy_svc_stats value: {u64 packets; u64 bytes}, summed over CPUs. */
+export interface SvcStatsValue { packets: bigint; bytes: bigint }
+
+export function decodeSvcStatsKey(b: Uint8Array): SvcStatsKey {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return { frontendId: v.getUint32(0, true), hook: v.getUint32(4, true) };
+}
+
+/** Sums per-CPU copies when the loader hands them unsummed (a multiple of 16 bytes). */
+export function decodeSvcStatsValue(b: Uint8Array): SvcStatsValue {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let packets = 0n, bytes = 0n;
+  for (let off = 0; off + 16 <= b.byteLength; off += 16) {
+    packets += v.getBigUint64(off, true);
+    bytes += v.getBigUint64(off + 8, true);
+  }
+  return { packets, bytes };
+}
+
+/** sy_counters: u32 index -> u64 count (per-CPU copies summed like sy_svc_stats). */
+export function decodeCounterValue(b: Uint8Array): bigint {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let n = 0n;
+  for (let off = 0; off + 8 <= b.byteLength; off += 8) n += v.getBigUint64(off, true);
+  return n;
+}
+
+/** Names of the sy_counters slots (SY_CNT_* in sy_structs.h); unknown slots read "event_<i>". */
+export const DATAPATH_COUNTER_NAMES: readonly string[] = [];
+
+export function counterName(i: number): string {
+  return DATAPATH_COUNTER_NAMES[i] ?? `event_${i}`;
+}
