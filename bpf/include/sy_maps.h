@@ -42,13 +42,16 @@ struct {
 /* Inner map template. BPF_F_INNER_MAP lets the outer map accept ARRAYs of
  * any max_entries (one per table: (M + 1) / 2 elements of two slots) as long
  * as type, key/value size and flags match, so inner maps must also be
- * created with BPF_F_INNER_MAP. */
+ * created with BPF_F_INNER_MAP. The value is struct sy_maglev_slots, given
+ * by size: clang emits only a forward declaration in BTF for a type that is
+ * reachable through a nested inner-map template alone, and libbpf could not
+ * size it. */
 struct sy_maglev_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, SY_MAGLEV_INNER_TEMPLATE_SIZE);
 	__uint(map_flags, BPF_F_INNER_MAP);
-	__type(key, __u32);
-	__type(value, struct sy_maglev_slots);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct sy_maglev_slots));
 };
 
 struct {
@@ -71,6 +74,28 @@ struct {
 	__type(key, struct sy_affinity_key);
 	__type(value, struct sy_affinity_value);
 } sy_affinity SY_MAP_DEF;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SY_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} sy_counters SY_MAP_DEF;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sy_svc_stats_key);
+	__type(value, struct sy_svc_stats);
+} sy_svc_stats SY_MAP_DEF;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sy_source_range_key);
+	__type(value, __u8);
+} sy_source_ranges SY_MAP_DEF;
 
 /* Written by the loader only; declared here so it is part of the object and
  * the skeleton (the datapath never reads it). */

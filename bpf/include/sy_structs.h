@@ -118,15 +118,31 @@ struct sy_ct_key {
 
 #define SY_CT_F_SEEN_REPLY (1u << 0) /* a reply was seen (flow established) */
 #define SY_CT_F_CLOSING    (1u << 1) /* FIN or RST seen (either direction) */
+#define SY_CT_F_SNAT       (1u << 2) /* the flow's source is NATed to nat_addr:nat_port */
 
+/* nat_addr/nat_port are meaningful with SY_CT_F_SNAT only (0 otherwise):
+ *   FORWARD entry: the source address/port the client's packets are
+ *                  rewritten to (sy_config.node_addr and the NAT port);
+ *   REPLY entry:   keyed {backend, nat_addr, bport, nat_port, REPLY}; its
+ *                  nat_addr/nat_port are the original client address/port,
+ *                  restored as the reply's destination. */
 struct sy_ct_value {
 	__u64 last_seen;   /* bpf_ktime_get_ns() of the last packet */
 	__u32 backend_id;  /* sy_backends key chosen for this flow */
 	__u32 rev_nat_id;  /* sy_revnat key restoring the frontend on replies */
 	__u16 tcp_flags;   /* OR of the TCP flags seen in this direction */
 	__u16 flags;       /* SY_CT_F_* */
-	__u32 pad;
-};                         /* 24 bytes */
+	__be32 nat_addr;   /* see above */
+	__be16 nat_port;   /* see above */
+	__u16 pad;
+	__u32 pad2;
+};                         /* 32 bytes: offsets 0, 8, 12, 16, 18, 20, 24, 26, 28 */
+
+/* Source NAT ports: the client's own port is tried first, then a few
+ * pseudo-random ones in this range (the reply key must be free). */
+#define SY_SNAT_PORT_MIN 32768
+#define SY_SNAT_PORT_MAX 60999
+#define SY_SNAT_TRIES    8   /* random ports after the client's own */
 
 /* Conntrack lifetimes (idle time since last_seen), Cilium-like. An entry
  * idle for longer than its lifetime is expired: the datapath treats it as
@@ -177,28 +193,76 @@ struct sy_affinity_value {
 	__u32 pad;
 };                         /* 16 bytes */
 
+/* ---- sy_counters: PERCPU_ARRAY, key __u32 index -> __u64 ------------- */
+/* Datapath event counters, one per CPU (dumps through the loader return the
+ * sum over CPUs). Packet counters count packets, not flows. */
+#define SY_CNT_TC_DNAT           0  /* tc: packets DNATed to a backend (new and established flows) */
+#define SY_CNT_TC_REVNAT         1  /* tc: replies whose source was restored to the frontend */
+#define SY_CNT_XDP_DNAT          2  /* xdp: packets DNATed */
+#define SY_CNT_XDP_REVNAT        3  /* xdp: replies of SNATed flows reverse-NATed */
+#define SY_CNT_XDP_TX            4  /* xdp: translated packets sent back out of the ingress device */
+#define SY_CNT_XDP_REDIRECT      5  /* xdp: translated packets redirected to another device */
+#define SY_CNT_XDP_PASS          6  /* xdp: packets handed to the stack (untouched, or translated but the FIB lookup did not succeed) */
+#define SY_CNT_REJECT_TCP        7  /* TCP resets sent for frontends without endpoints / deleted backends */
+#define SY_CNT_REJECT_UDP        8  /* ICMP port unreachable sent */
+#define SY_CNT_DROP_NO_BACKEND   9  /* dropped: no usable backend (DROP_NO_EP, missing table/slot/backend) */
+#define SY_CNT_DROP_SOURCE_RANGE 10 /* dropped: source outside the frontend's loadBalancerSourceRanges */
+#define SY_CNT_SNAT              11 /* packets whose source was rewritten to the node address (tc and xdp) */
+#define SY_CNT_SOCK_CONNECT      12 /* connect() calls translated to a backend */
+#define SY_CNT_SOCK_SENDMSG      13 /* sendmsg() calls (unconnected UDP) translated */
+#define SY_CNT_MALFORMED         14 /* IPv4 packets with a bad or truncated header (passed untouched) */
+#define SY_CNT_DROP_NO_SNAT_PORT 15 /* dropped: no free SNAT port for a new flow */
+#define SY_CNT_MAX               16
+
+/* ---- sy_svc_stats: PERCPU_HASH, key sy_svc_stats_key -> sy_svc_stats -- */
+/* Per frontend and hook: packets and bytes (whole frame, Ethernet header
+ * included) DNATed or reverse-NATed for that frontend. For SY_HOOK_SOCK_LB,
+ * packets counts translated connect()/sendmsg() calls and bytes stays 0. */
+struct sy_svc_stats_key {
+	__u32 frontend_id;  /* sy_svc_value.id (= sy_revnat key) */
+	__u32 hook;         /* SY_HOOK_TC_INGRESS 0, SY_HOOK_XDP 1, SY_HOOK_SOCK_LB 2 */
+};                          /* 8 bytes */
+
+struct sy_svc_stats {
+	__u64 packets;
+	__u64 bytes;
+};                          /* 16 bytes */
+
+/* ---- sy_source_ranges: LPM_TRIE (BPF_F_NO_PREALLOC) ------------------- */
+/* loadBalancerSourceRanges: a frontend with SY_SVC_F_SOURCE_RANGE accepts a
+ * new flow only if {32 + 32, frontend id, source} matches an entry. The
+ * first 32 bits of data are the frontend id, so prefixlen = 32 + the CIDR
+ * length. Value: __u8 1. The loader stores addr with the host bits zeroed. */
+struct sy_source_range_key {
+	__u32 prefixlen;    /* 32 + CIDR prefix length (32..64) */
+	__u32 frontend_id;  /* sy_svc_value.id */
+	__be32 addr;        /* CIDR base address */
+};                          /* 12 bytes */
+
 /* ---- sy_attach: HASH, key sy_attach_key -> sy_attach_value ------------ */
-/* Written by the loader only: which devices carry which program, so that a
- * restarted loader (or `cleanup`) knows what it attached without any state
- * of its own. */
+/* Written by the loader only: which devices (and cgroups) carry which
+ * programs, so that a restarted loader (or `cleanup`) knows what it attached
+ * without any state of its own. */
 
 #define SY_HOOK_TC_INGRESS 0
 #define SY_HOOK_XDP        1
+#define SY_HOOK_SOCK_LB    2  /* key.ifindex = cgroup id (inode of its directory), low 32 bits */
 
 #define SY_ATTACH_TCX    0
 #define SY_ATTACH_CLSACT 1
 #define SY_ATTACH_XDP_NATIVE 2
 #define SY_ATTACH_XDP_GENERIC 3
+#define SY_ATTACH_CGROUP 4    /* cgroup bpf_links (sock_addr programs) */
 
 struct sy_attach_key {
-	__u32 ifindex;
+	__u32 ifindex;  /* device ifindex; cgroup id for SY_HOOK_SOCK_LB */
 	__u32 hook;     /* SY_HOOK_* */
 };
 
 struct sy_attach_value {
 	__u32 mode;     /* SY_ATTACH_* */
-	__u32 prog_id;
-	char ifname[16];
+	__u32 prog_id;  /* tc/xdp: the attached program; sock: the connect4 program */
+	char ifname[16]; /* device name; SY_HOOK_SOCK_LB: cgroup directory name (truncated) */
 };                      /* 24 bytes */
 
 /* ---- sy_config: ARRAY of 1, key __u32 0 -> sy_config ------------------ */
@@ -216,5 +280,36 @@ struct sy_config {
  *   c = (ntohs(sport) << 16) | ntohs(dport)   (sport = 0 for ClientIP affinity),
  *   initval = flow_hash_seed + proto,
  * and slot = hash % table_size. */
+
+/* The byte layouts above are a contract (TypeScript decoder, docs): fail the
+ * build of any component whose compiler would lay them out differently. */
+#define SY_ASSERT_LAYOUT(type, size) \
+	_Static_assert(sizeof(type) == (size), #type " must be " #size " bytes")
+#define SY_ASSERT_OFF(type, field, off)                                   \
+	_Static_assert(__builtin_offsetof(type, field) == (off),          \
+		       #type "." #field " must be at offset " #off)
+SY_ASSERT_LAYOUT(struct sy_svc_key, 8);
+SY_ASSERT_LAYOUT(struct sy_svc_value, 20);
+SY_ASSERT_LAYOUT(struct sy_backend, 16);
+SY_ASSERT_LAYOUT(struct sy_revnat, 8);
+SY_ASSERT_LAYOUT(struct sy_maglev_slots, 8);
+SY_ASSERT_LAYOUT(struct sy_ct_key, 16);
+SY_ASSERT_LAYOUT(struct sy_ct_value, 32);
+SY_ASSERT_OFF(struct sy_ct_value, backend_id, 8);
+SY_ASSERT_OFF(struct sy_ct_value, rev_nat_id, 12);
+SY_ASSERT_OFF(struct sy_ct_value, tcp_flags, 16);
+SY_ASSERT_OFF(struct sy_ct_value, flags, 18);
+SY_ASSERT_OFF(struct sy_ct_value, nat_addr, 20);
+SY_ASSERT_OFF(struct sy_ct_value, nat_port, 24);
+SY_ASSERT_OFF(struct sy_ct_value, pad, 26);
+SY_ASSERT_OFF(struct sy_ct_value, pad2, 28);
+SY_ASSERT_LAYOUT(struct sy_affinity_key, 8);
+SY_ASSERT_LAYOUT(struct sy_affinity_value, 16);
+SY_ASSERT_LAYOUT(struct sy_svc_stats_key, 8);
+SY_ASSERT_LAYOUT(struct sy_svc_stats, 16);
+SY_ASSERT_LAYOUT(struct sy_source_range_key, 12);
+SY_ASSERT_LAYOUT(struct sy_attach_key, 8);
+SY_ASSERT_LAYOUT(struct sy_attach_value, 24);
+SY_ASSERT_LAYOUT(struct sy_config, 16);
 
 #endif /* SY_STRUCTS_H */

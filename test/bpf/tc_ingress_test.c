@@ -433,19 +433,26 @@ static int backend_of(uint32_t addr, uint16_t port_host)
 }
 
 /* Create an inner Maglev table of size m with slot i -> ids[i] and swap it
- * into sy_maglev[group]. The fd is closed: the outer map holds the map. */
+ * into sy_maglev[group]: (m + 1) / 2 elements of two slots, slot i at
+ * element i / 2, index i & 1, the last element of an odd m padded with 0.
+ * The fd is closed: the outer map holds the map. */
 static int set_table(uint32_t group, uint32_t m, const uint32_t *ids)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_INNER_MAP);
-	uint32_t i;
+	uint32_t i, n = (m + 1) / 2;
 	int fd, err = 0;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sy_test_mg", 4, 4, m, &o);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sy_test_mg", 4,
+			    sizeof(struct sy_maglev_slots), n, &o);
 	if (fd < 0)
 		return -errno;
-	for (i = 0; i < m && !err; i++)
-		if (bpf_map_update_elem(fd, &i, &ids[i], BPF_ANY))
+	for (i = 0; i < n && !err; i++) {
+		struct sy_maglev_slots e = { { ids[2 * i],
+					       2 * i + 1 < m ? ids[2 * i + 1] : 0 } };
+
+		if (bpf_map_update_elem(fd, &i, &e, BPF_ANY))
 			err = -errno;
+	}
 	if (!err && bpf_map_update_elem(fd_maglev, &group, &fd, BPF_ANY))
 		err = -errno;
 	close(fd);
@@ -1829,7 +1836,7 @@ int main(void)
 	fd_config = bpf_map__fd(skel->maps.sy_config);
 
 	err = setup();
-	if (!check(err == 0, "fill maps (inner ARRAY maps of 7 and 251 with BPF_F_INNER_MAP)",
+	if (!check(err == 0, "fill maps (inner ARRAY maps of 7 and 251 slots, two per element, with BPF_F_INNER_MAP)",
 		   "%s", strerror(-err)))
 		goto out;
 

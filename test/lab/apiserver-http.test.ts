@@ -18,7 +18,7 @@ let extraHits = 0;
 before(async () => {
   store = new Store();
   server = createApiServer(store, {
-    extraRoutes: (req, res, url) => {
+    extraRoutes: (_req, res, url) => {
       if (url.pathname === '/lab/v1/info') {
         extraHits++;
         res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ lab: 'test' }));

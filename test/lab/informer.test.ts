@@ -134,6 +134,10 @@ describe('client-node informer against the lab API server', { timeout: 60_000 },
           ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
         },
       });
+      // A placeholder-like slice: kube-apiserver returns empty lists as null; the typed client copes.
+      await disc.createNamespacedEndpointSlice({ namespace: 'default', body: { metadata: { name: 'empty' }, addressType: 'IPv4', endpoints: [] } });
+      const empty = await disc.readNamespacedEndpointSlice({ name: 'empty', namespace: 'default' });
+      assert.equal(empty.endpoints, null);
       const slices = await disc.listEndpointSliceForAllNamespaces({ labelSelector: 'kubernetes.io/service-name=ext' });
       assert.equal(slices.items.length, 1);
       assert.equal(slices.items[0]?.endpoints[0]?.addresses[0], '198.18.9.9');

@@ -66,6 +66,35 @@ function bpftoolUpdate(pin: string, key: Buffer, value: Buffer): void {
   run("bpftool", ["map", "update", "pinned", pin, "key", "hex", ...hexArgs(key), "value", "hex", ...hexArgs(value)]);
 }
 
+interface BpftoolMapInfo {
+  id: number;
+  name: string;
+  bytes_value: number;
+  max_entries: number;
+  flags: number;
+  bytes_memlock: number;
+}
+/** The inner Maglev map of a group, read with bpftool: its info and its elements as [ids[0], ids[1]]. */
+function innerMaglev(outerPin: string, group: number): { info: BpftoolMapInfo; elems: number[][] } {
+  // Raw hex arrays: the outer value is the inner map's id (u32).
+  const hex = (a: string[]) => Buffer.from(a.map((h) => parseInt(h, 16)));
+  const outer = JSON.parse(run("bpftool", ["-j", "map", "dump", "pinned", outerPin]).stdout) as Array<{ key: string[]; value?: string[]; inner_map_id?: number }>;
+  const e = outer.find((x) => hex(x.key).readUInt32LE(0) === group);
+  assert.ok(e, `group ${group} in ${outerPin}`);
+  const innerId = e.inner_map_id ?? hex(e.value!).readUInt32LE(0);
+  const info = JSON.parse(run("bpftool", ["-j", "map", "show", "id", String(innerId)]).stdout) as BpftoolMapInfo;
+  const dump = JSON.parse(run("bpftool", ["-j", "map", "dump", "id", String(innerId)]).stdout) as Array<{ key: string[]; value: string[] }>;
+  const elems = dump
+    .map((x) => {
+      const k = hex(x.key).readUInt32LE(0);
+      const v = hex(x.value);
+      return [k, v.readUInt32LE(0), v.readUInt32LE(4)] as [number, number, number];
+    })
+    .sort((a, b) => a[0] - b[0])
+    .map(([, a, b]) => [a, b]);
+  return { info, elems };
+}
+
 function find(entries: MapEntry[], key: Buffer): MapEntry | undefined {
   return entries.find((e) => Buffer.from(e.key).equals(key));
 }
@@ -325,10 +354,27 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
       const cfg = (await call(sock, { dump: { map: "sy_config" } })).dump!;
       assert.deepEqual(Buffer.from(find(cfg.entries, u32le(0))!.value), Buffer.concat([u32le(0xdeadbeef), u32le(0), ip("198.18.0.1"), u32le(0)]));
 
+      // The kernel holds two slots per element: (M + 1) / 2 elements of
+      // 8 bytes, the last one padded with 0 for an odd M.
+      const inner = innerMaglev(`${lab.pinDir(instance)}/sy_maglev`, 5);
+      assert.equal(inner.info.name, "sy_mg_7");
+      assert.equal(inner.info.bytes_value, 8);
+      assert.equal(inner.info.max_entries, 4);
+      assert.equal(inner.info.flags, 0x1000, "BPF_F_INNER_MAP");
+      assert.deepEqual(inner.elems, [[1, 2], [1, 2], [1, 2], [0xfffffffe, 0]]);
+
       // A new table of another size replaces the old one in one swap.
       await call(sock, { apply: { ops: [{ setMaglev: { group: 5, backendIds: [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1] } }] } });
       const mg2 = (await call(sock, { dump: { map: "sy_maglev" } })).dump!;
       assert.deepEqual(Buffer.from(find(mg2.entries, u32le(5))!.value), maglevValue([2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1]));
+      assert.equal(innerMaglev(`${lab.pinDir(instance)}/sy_maglev`, 5).info.max_entries, 6);
+
+      // M = 2, the only even prime: one element, no padding.
+      await call(sock, { apply: { ops: [{ setMaglev: { group: 9, backendIds: [2, 1] } }] } });
+      const mg3 = (await call(sock, { dump: { map: "sy_maglev" } })).dump!;
+      assert.deepEqual(Buffer.from(find(mg3.entries, u32le(9))!.value), maglevValue([2, 1]));
+      assert.deepEqual(innerMaglev(`${lab.pinDir(instance)}/sy_maglev`, 9).elems, [[2, 1]]);
+      await call(sock, { apply: { ops: [{ deleteMaglev: { group: 9 } }] } });
     }));
 
   it("runs the tc program on a packet (test_run) against the programmed maps", () =>

@@ -49,6 +49,7 @@ export function describeValidation(errors: AjvError[], context: string, schema?:
       case 'type':
         return `${where} ${JSON.stringify(field)} must be ${e.params.type === 'integer' ? 'an integer' : `of type ${String(e.params.type)}`}`;
       case 'pattern':
+        if (field.startsWith('filter')) return `${where} "filter" must look like field=value`;
         return `${where} ${JSON.stringify(field)} has the wrong form (expected ${String(e.params.pattern)})`;
       default:
         return `${where} ${field ? JSON.stringify(field) + ' ' : ''}${e.message ?? 'is invalid'}`;

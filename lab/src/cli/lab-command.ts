@@ -5,7 +5,7 @@ import { stringify as toYAML } from 'yaml';
 import { execInteractive, netnsExists } from '../netns/ip.js';
 import { DEFAULT_LAB_NAME, DEFAULT_NODE_COUNT, NETNS_ANNOTATION, isLabNamespace, podNetnsName } from '../netns/plan.js';
 import type { LabConfig } from '../netns/layout.js';
-import { nodeCgroupDir, inCgroup } from '../netns/cgroups.js';
+import { nodeCgroupDir } from '../netns/cgroups.js';
 import { LabError, labClient, type LabClient } from './api-client.js';
 import { runCleanupCommand } from './cleanup.js';
 import { labDown, labInfo, labLogs, labStatus, labUp } from './lifecycle.js';
@@ -169,7 +169,7 @@ async function cmdExec(name: string, p: Parsed): Promise<number> {
   if (!isLabNamespace(name, netns) || !netnsExists(netns)) throw new LabError(`exec: namespace ${netns} does not exist`);
   // Processes of a node (host processes and pods) run in the node's cgroup.
   const cg = cgroupNode ? nodeCgroupDir(name, cgroupNode) : undefined;
-  return execInteractive(netns, inCgroup(cg && fs.existsSync(cg) ? cg : undefined, argv));
+  return execInteractive(netns, argv, cg && fs.existsSync(cg) ? cg : undefined);
 }
 
 async function podNode(name: string, namespace: string, pod: string): Promise<string | undefined> {

@@ -74,3 +74,8 @@ export function inCgroup(dir: string | undefined, argv: string[]): string[] {
   if (!dir) return argv;
   return ['sh', '-c', 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"', 'sh', dir, ...argv];
 }
+
+/** `dir` if it exists (labs made before cgroups existed have none). */
+export function existingDir(dir: string | undefined): string | undefined {
+  return dir && fs.existsSync(dir) ? dir : undefined;
+}

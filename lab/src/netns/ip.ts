@@ -2,6 +2,7 @@
 // namespace. Nothing here can address the root namespace: every helper takes
 // a namespace name, checks it is a plain /run/netns file name and passes it
 // with `ip -n NS` / `ip netns exec NS`.
+import { inCgroup } from './cgroups.js';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -110,10 +111,12 @@ export async function netnsPids(ns: string): Promise<number[]> {
 }
 
 /** Spawns `ip netns exec NS argv...` for interactive use (stdio inherited); resolves with the exit code. */
-export function execInteractive(ns: string, argv: string[]): Promise<number> {
+export function execInteractive(ns: string, argv: string[], cgroupDir?: string): Promise<number> {
   checkNs(ns);
   return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: 'inherit' });
+    // A cgroup is joined before `ip netns exec`, which remounts /sys.
+    const [cmd, ...args] = inCgroup(cgroupDir, ['ip', 'netns', 'exec', ns, ...argv]);
+    const child = spawn(cmd!, args, { stdio: 'inherit' });
     // Signals sent to the CLI (a test stopping `lab exec ... sy-probe hold`)
     // go to the command (`ip netns exec` has exec'd into it by then).
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];

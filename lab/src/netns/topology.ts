@@ -34,6 +34,16 @@ export function hostBatch(plan: LabPlan, host: HostPlan, nodeIndex?: number): st
   return lines;
 }
 
+/**
+ * Nodes route what is not theirs to the control-plane host, as a real node
+ * has a default gateway. Service addresses need a route to reach the FORWARD
+ * chain at all: without one, iptables mode's REJECT for a Service without
+ * endpoints would never run (routing fails first).
+ */
+export function nodeDefaultRoute(plan: LabPlan): string[] {
+  return [`route add default via ${plan.cp.ip} dev ${HOST_IF}`];
+}
+
 /** The external client's default route: via the first node. */
 export function externalRoutes(plan: LabPlan): string[] {
   const first = plan.nodes[0];
@@ -76,7 +86,7 @@ export async function createTopology(plan: LabPlan, state: StateFile): Promise<v
     ...plan.nodes.map(async (n) => {
       // Sysctls first: "default" then applies to the pod veths created later.
       await sysctlIn(n.netns, NODE_SYSCTLS);
-      await ipBatch(n.netns, hostBatch(plan, n, n.index));
+      await ipBatch(n.netns, [...hostBatch(plan, n, n.index), ...nodeDefaultRoute(plan)]);
     }),
   ]);
 }

@@ -22,7 +22,7 @@ import {
   type NodePlan,
 } from '../netns/plan.js';
 import { recordFor, type StateFile } from '../netns/state.js';
-import { inCgroup, nodeCgroupDir } from '../netns/cgroups.js';
+import { existingDir, inCgroup, nodeCgroupDir } from '../netns/cgroups.js';
 import type { PodRuntime, PodSpecForRuntime, StartedPod } from './pod-runtime.js';
 
 export interface NetnsRuntimeOptions {
@@ -213,9 +213,11 @@ export class NetnsRuntime implements PodRuntime {
     const logFd = fs.openSync(e.rec.logFile, 'a');
     let child: ChildProcess;
     try {
-      // The pod's processes run in its node's cgroup (socket-level balancing attaches there).
-      const argv = inCgroup(nodeCgroupDir(this.opts.lab, this.opts.node.name), [whoamiPath, ...args]);
-      child = spawn('ip', ['netns', 'exec', e.rec.netns, ...argv], { stdio: ['ignore', 'pipe', logFd] });
+      // The pod's processes run in its node's cgroup (socket-level balancing
+      // attaches there). The cgroup is joined before `ip netns exec`, which
+      // remounts /sys and so hides the cgroup filesystem.
+      const [cmd, ...argv] = inCgroup(existingDir(nodeCgroupDir(this.opts.lab, this.opts.node.name)), ['ip', 'netns', 'exec', e.rec.netns, whoamiPath, ...args]);
+      child = spawn(cmd!, argv, { stdio: ['ignore', 'pipe', logFd] });
     } finally {
       fs.closeSync(logFd);
     }

@@ -5,6 +5,7 @@
 // chains are flushed and deleted in the same iptables-restore --noflush. The
 // first sync, the first after a failure, the first after a lost canary and
 // every fullSyncEvery-th / fullSyncPeriodMs are full.
+import { staleUdpDeletions } from './stale-udp.js';
 import type { Dataplane, SyncOutcome } from '../dataplane.js';
 import type { DesiredServicePort } from '../desired-state.js';
 import { isIPv4 } from '../../util/ipv4.js';
@@ -173,6 +174,20 @@ export class IptablesDataplane implements Dataplane {
     return [...r.stdout.matchAll(/\binet (\d+\.\d+\.\d+\.\d+)\//g)].map((m) => m[1]!);
   }
 
+  private previousDesired: DesiredServicePort[] = [];
+  /** conntrack -D runs that failed (tool missing or error); the rules are still right. */
+  conntrackErrors = 0;
+
+  private async clearStaleUdp(desired: DesiredServicePort[]): Promise<void> {
+    const deletions = staleUdpDeletions(this.previousDesired, desired);
+    this.previousDesired = desired;
+    for (const d of deletions) {
+      // conntrack exits 1 when nothing matched: not an error.
+      const r = await this.exec(['conntrack', '-D', ...d.args]).catch((err: unknown) => ({ code: -1, stdout: '', stderr: String(err) }));
+      if (r.code !== 0 && r.code !== 1) this.conntrackErrors++;
+    }
+  }
+
   async sync(desired: DesiredServicePort[]): Promise<SyncOutcome> {
     if (!this.runnerInstance) await this.init();
     const runner = this.runner;
@@ -224,6 +239,7 @@ export class IptablesDataplane implements Dataplane {
         this.syncsSinceFull = 0;
       } else this.syncsSinceFull++;
       this.lastSync = { full, writtenServices: r.writtenServices, skippedServices: r.skippedServices, deletedChains: r.deletedChains };
+      await this.clearStaleUdp(desired);
       return {
         changes,
         detail: {

@@ -1,0 +1,37 @@
+// GET /v1/explain: what the datapath would do with a packet.
+import type { FastifyPluginAsync } from 'fastify';
+import { explainFlow, readExplainState } from '../explain.js';
+import { iptablesExplain } from '../iptables-explain.js';
+import { ipv4Schema, requireLoader, type RouteOptions } from './common.js';
+
+interface Query { src: string; dst: string; dport: number; proto: 'tcp' | 'udp' | 'TCP' | 'UDP'; sport?: number }
+
+export const explainRoutes: FastifyPluginAsync<RouteOptions> = async (app, { source }) => {
+  app.get<{ Querystring: Query }>('/v1/explain', {
+    schema: {
+      summary: 'Which frontend, Maglev slot, backend and NAT a packet gets',
+      description: 'Follows bpf/tc_ingress.c step by step on the maps as they are now: reply entry, forward entry (an established flow '
+        + 'keeps its backend), frontend, no-endpoint verdict, ClientIP affinity, Maglev slot (flow hash with the seed of sy_config; '
+        + 'the source port is left out for affinity), DNAT and SNAT. Without sport the slot is unknown and the candidates are listed.',
+      tags: ['explain'],
+      querystring: {
+        type: 'object', additionalProperties: false, required: ['src', 'dst', 'dport'],
+        properties: {
+          src: ipv4Schema('Source (client) address'),
+          dst: ipv4Schema('Destination (frontend) address'),
+          dport: { type: 'integer', minimum: 1, maximum: 65535, description: 'Destination port' },
+          sport: { type: 'integer', minimum: 0, maximum: 65535, description: 'Source port (decides the Maglev slot)' },
+          proto: { type: 'string', enum: ['tcp', 'udp', 'TCP', 'UDP'], default: 'tcp' },
+        },
+      },
+    },
+  }, async (req) => {
+    const q = req.query;
+    const input = { src: q.src, dst: q.dst, dport: q.dport, proto: q.proto.toLowerCase() === 'udp' ? 17 : 6, sport: q.sport };
+    if (source.mode === 'iptables') return iptablesExplain(input, source.sync.lastDesired);
+    const st = await readExplainState(requireLoader(source), {
+      seed: source.seed, desired: source.sync.lastDesired, clusterCIDR: source.clusterCIDR,
+    });
+    return explainFlow(input, st);
+  });
+};

@@ -1,0 +1,58 @@
+// GET /v1/status (mode, sync loop, loader), /healthz and /livez (as the
+// kube-proxy-compatible health server answers them).
+import type { FastifyPluginAsync } from 'fastify';
+import { healthStatus } from '../../health/health-server.js';
+import type { RouteOptions } from './common.js';
+
+interface Query { history: number }
+
+export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { source }) => {
+  app.get<{ Querystring: Query }>('/v1/status', {
+    schema: {
+      summary: 'Mode, health, sync loop history and the loader\'s status',
+      tags: ['status'],
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: { history: { type: 'integer', minimum: 0, maximum: 500, default: 120, description: 'Sync records to return (latest last)' } },
+      },
+    },
+  }, async (req) => {
+    const s = source.sync;
+    const h = healthStatus(s as Parameters<typeof healthStatus>[0], source.healthTimeoutMs);
+    let loader: Record<string, unknown> | null = null;
+    if (source.loader) {
+      try {
+        const st = await source.loader.status();
+        loader = {
+          up: true, instance: st.instance, pinDir: st.pinDir, requests: st.requests, errors: st.errors,
+          attachments: ((st.attachments ?? []) as Array<Record<string, unknown>>).map((a) => ({ ifname: a.ifname, ifindex: a.ifindex, hook: a.hook, mode: a.mode, progId: a.progId })),
+        };
+      } catch (err) {
+        loader = { up: false, error: (err as Error).message };
+      }
+    }
+    const history = req.query.history === 0 ? [] : s.history.slice(-req.query.history);
+    return {
+      node: source.nodeName, mode: source.mode, modeReason: source.modeReason,
+      healthy: h.healthy, lastUpdated: h.lastUpdated ? new Date(h.lastUpdated).toISOString() : null,
+      sync: {
+        count: s.syncCount, lastSuccess: s.lastSuccess ? new Date(s.lastSuccess).toISOString() : null,
+        lastError: s.lastError ?? null, pendingSince: s.oldestPendingChange ? new Date(s.oldestPendingChange).toISOString() : null,
+        history,
+      },
+      servicePorts: s.lastDesired.length,
+      endpoints: s.lastDesired.reduce((n, d) => n + d.allEndpoints.length, 0),
+      loader,
+    };
+  });
+
+  const health = async (_req: unknown, reply: { code(n: number): { send(b: unknown): unknown } }): Promise<unknown> => {
+    const { healthy, lastUpdated } = healthStatus(source.sync as Parameters<typeof healthStatus>[0], source.healthTimeoutMs);
+    return reply.code(healthy ? 200 : 503).send({
+      lastUpdated: new Date(lastUpdated || 0).toISOString(), currentTime: new Date().toISOString(), nodeEligible: true,
+    });
+  };
+  const schema = { summary: 'kube-proxy-compatible health (200 healthy, 503 not)', tags: ['status'] };
+  app.get('/healthz', { schema }, health);
+  app.get('/livez', { schema }, health);
+};

@@ -1,0 +1,293 @@
+// Prometheus metrics of the agent (prom-client, a registry per agent). The
+// sync metrics carry kube-proxy's names (kubeproxy_ prefix, same buckets) so
+// kube-proxy dashboards work; datapath metrics are switchyard_*, read from
+// the maps through the loader when Prometheus scrapes (collect()), never on
+// the sync path.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DesiredServicePort } from '../dataplane/desired-state.js';
+import { decodeCounterValue, decodeSvcStatsKey, decodeSvcStatsValue, decodeSvcKey, decodeSvcValue, counterName, hookName, protoName } from '../dataplane/ebpf/map-values.js';
+import { protoNumber } from '../dataplane/flow-hash.js';
+import { servicePortString } from '../model/types.js';
+import type { SyncRecord } from '../sync/proxier.js';
+import { dumpOptional } from '../admin/ebpf-view.js';
+import type { LoaderView } from '../admin/source.js';
+
+/** kube-proxy's annotation on EndpointSlices (and Endpoints) naming when the change was triggered. */
+export const TRIGGER_TIME_ANNOTATION = 'endpoints.kubernetes.io/last-change-trigger-time';
+
+/** kube-proxy's buckets of network_programming_duration_seconds. */
+function networkProgrammingBuckets(): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < 2; i++) out.push(0.25 + 0.25 * i);
+  for (let i = 0; i < 59; i++) out.push(1 + i);
+  for (let i = 0; i < 12; i++) out.push(60 + 5 * i);
+  for (let i = 0; i < 7; i++) out.push(120 + 30 * i);
+  return out;
+}
+
+function exponentialBuckets(start: number, factor: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => start * factor ** i);
+}
+
+export interface ProxyMetricsOptions {
+  mode: 'ebpf' | 'iptables';
+  modeReason: string;
+  loader?: LoaderView | undefined;
+  /** The desired state of the last sync (names for per-frontend metrics). */
+  desired?: () => readonly DesiredServicePort[];
+  /** iptables mode: rule counts of the last render. */
+  iptablesCounts?: () => { filterRules: number; natRules: number } | undefined;
+  /** How long one scrape's loader reads are reused, ms (default 1000). */
+  cacheMs?: number;
+}
+
+interface ObjectMeta { metadata?: { annotations?: Record<string, string> | undefined } | undefined }
+
+interface PendingChange { kind: 'endpoints' | 'service'; trigger: number; arrived: number }
+
+export class ProxyMetrics {
+  readonly registry = new Registry();
+  readonly syncDuration: Histogram;
+  readonly networkProgramming: Histogram;
+  readonly lastSync: Gauge;
+  readonly lastQueued: Gauge;
+  readonly endpointChangesPending: Gauge;
+  readonly endpointChangesTotal: Counter;
+  readonly serviceChangesPending: Gauge;
+  readonly serviceChangesTotal: Counter;
+  readonly syncErrors: Counter;
+  readonly loaderErrors: Counter;
+  readonly adminRejected: Counter;
+  private pending: PendingChange[] = [];
+  /** True once a change was noted: network programming is measured from the changes, not from the sync loop's pending time. */
+  private changesWired = false;
+  private statusCache: { at: number; p: Promise<Record<string, any> | undefined> } | undefined;
+
+  constructor(private readonly opts: ProxyMetricsOptions) {
+    const r = [this.registry];
+    this.syncDuration = new Histogram({
+      name: 'kubeproxy_sync_proxy_rules_duration_seconds', help: 'SyncProxyRules latency in seconds',
+      buckets: exponentialBuckets(0.001, 2, 15), registers: r,
+    });
+    this.networkProgramming = new Histogram({
+      name: 'kubeproxy_network_programming_duration_seconds',
+      help: 'In-cluster network programming latency in seconds: from a Service or EndpointSlice change (its trigger time) to the sync that programmed it',
+      buckets: networkProgrammingBuckets(), registers: r,
+    });
+    this.lastSync = new Gauge({ name: 'kubeproxy_sync_proxy_rules_last_timestamp_seconds', help: 'The last time proxy rules were successfully synced', registers: r });
+    this.lastQueued = new Gauge({ name: 'kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds', help: 'The last time a sync of proxy rules was queued', registers: r });
+    this.endpointChangesPending = new Gauge({ name: 'kubeproxy_sync_proxy_rules_endpoint_changes_pending', help: 'Pending proxy rules Endpoint changes', registers: r });
+    this.endpointChangesTotal = new Counter({ name: 'kubeproxy_sync_proxy_rules_endpoint_changes_total', help: 'Cumulative proxy rules Endpoint changes', registers: r });
+    this.serviceChangesPending = new Gauge({ name: 'kubeproxy_sync_proxy_rules_service_changes_pending', help: 'Pending proxy rules Service changes', registers: r });
+    this.serviceChangesTotal = new Counter({ name: 'kubeproxy_sync_proxy_rules_service_changes_total', help: 'Cumulative proxy rules Service changes', registers: r });
+    this.syncErrors = new Counter({ name: 'switchyard_sync_errors_total', help: 'Syncs that failed (they are retried with backoff)', registers: r });
+    this.loaderErrors = new Counter({ name: 'switchyard_loader_errors_total', help: 'Failed requests to the loader (unreachable, or answered with an error)', registers: r });
+    this.adminRejected = new Counter({
+      name: 'switchyard_admin_rejected_requests_total', help: 'Admin API requests answered with a 4xx (bad query, unknown map or route)',
+      labelNames: ['route', 'code'], registers: r,
+    });
+    new Gauge({ name: 'switchyard_mode', help: 'The datapath mode in use and why (value 1)', labelNames: ['mode', 'reason'], registers: r })
+      .set({ mode: opts.mode, reason: opts.modeReason }, 1);
+
+    if (opts.loader) this.registerDatapathMetrics(opts.loader);
+    if (opts.iptablesCounts) {
+      const counts = opts.iptablesCounts;
+      new Gauge({
+        name: 'kubeproxy_sync_proxy_rules_iptables_total', help: 'Total number of iptables rules owned by the proxy', labelNames: ['table'], registers: r,
+        collect() {
+          const c = counts();
+          this.reset();
+          if (c) {
+            this.set({ table: 'nat' }, c.natRules);
+            this.set({ table: 'filter' }, c.filterRules);
+          }
+        },
+      });
+    }
+  }
+
+  /** loader.status() shared by the collectors of one scrape. */
+  private status(loader: LoaderView): Promise<Record<string, any> | undefined> {
+    const now = Date.now();
+    if (this.statusCache && now - this.statusCache.at < (this.opts.cacheMs ?? 1000)) return this.statusCache.p;
+    const p = loader.status().catch(() => {
+      this.loaderErrors.inc();
+      return undefined;
+    });
+    this.statusCache = { at: now, p };
+    return p;
+  }
+
+  private registerDatapathMetrics(loader: LoaderView): void {
+    const r = [this.registry];
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    const mapGauge = (name: string, help: string, field: 'entries' | 'maxEntries'): void => {
+      new Gauge({
+        name, help, labelNames: ['map'], registers: r,
+        async collect() {
+          const st = await self.status(loader);
+          this.reset();
+          for (const m of (st?.maps ?? []) as Array<Record<string, unknown>>) this.set({ map: String(m.name) }, Number(m[field] ?? 0));
+        },
+      });
+    };
+    mapGauge('switchyard_map_entries', 'Entries in use in each pinned map', 'entries');
+    mapGauge('switchyard_map_max_entries', 'Capacity (max_entries) of each pinned map', 'maxEntries');
+    new Gauge({
+      name: 'switchyard_loader_up', help: '1 when the loader answered the last scrape', registers: r,
+      async collect() {
+        this.set((await self.status(loader)) ? 1 : 0);
+      },
+    });
+
+    const frontendNames = async (): Promise<Map<number, { frontend: string; service: string }>> => {
+      const out = new Map<number, { frontend: string; service: string }>();
+      const names = new Map<string, string>();
+      for (const d of this.opts.desired?.() ?? []) {
+        try {
+          const p = protoNumber(d.svc.protocol);
+          const n = servicePortString(d.svc.name);
+          names.set(`${d.svc.clusterIP}:${d.svc.port}/${p}`, n);
+          for (const a of [...d.svc.externalIPs, ...d.svc.loadBalancerIPs]) names.set(`${a}:${d.svc.port}/${p}`, n);
+          if (d.svc.nodePort > 0) names.set(`*:${d.svc.nodePort}/${p}`, n);
+        } catch { /* not a protocol the datapath handles */ }
+      }
+      for (const e of await dumpOptional(loader, 'sy_services')) {
+        const k = decodeSvcKey(e.key), v = decodeSvcValue(e.value);
+        const svc = names.get(`${k.addr}:${k.port}/${k.proto}`) ?? names.get(`*:${k.port}/${k.proto}`) ?? '';
+        out.set(v.id, { frontend: `${k.addr}:${k.port}/${protoName(k.proto)}${k.scope ? '/internal' : ''}`, service: svc });
+      }
+      return out;
+    };
+    let statsCache: { at: number; p: Promise<Array<{ labels: Record<string, string>; packets: number; bytes: number }>> } | undefined;
+    const stats = (): Promise<Array<{ labels: Record<string, string>; packets: number; bytes: number }>> => {
+      const now = Date.now();
+      if (statsCache && now - statsCache.at < (this.opts.cacheMs ?? 1000)) return statsCache.p;
+      const p = (async () => {
+        const entries = await dumpOptional(loader, 'sy_svc_stats');
+        if (entries.length === 0) return [];
+        const names = await frontendNames();
+        return entries.map((e) => {
+          const k = decodeSvcStatsKey(e.key), v = decodeSvcStatsValue(e.value);
+          const n = names.get(k.frontendId);
+          return {
+            labels: { frontend: n?.frontend ?? `id:${k.frontendId}`, service: n?.service ?? '', hook: hookName(k.hook) },
+            packets: Number(v.packets), bytes: Number(v.bytes),
+          };
+        });
+      })().catch(() => {
+        this.loaderErrors.inc();
+        return [];
+      });
+      statsCache = { at: now, p };
+      return p;
+    };
+    new Counter({
+      name: 'switchyard_service_packets_total', help: 'Packets the datapath sent to each frontend (sy_svc_stats, summed over CPUs)',
+      labelNames: ['service', 'frontend', 'hook'], registers: r,
+      async collect() {
+        const s = await stats();
+        this.reset();
+        for (const x of s) this.inc(x.labels, x.packets);
+      },
+    });
+    new Counter({
+      name: 'switchyard_service_bytes_total', help: 'Bytes the datapath sent to each frontend (sy_svc_stats, summed over CPUs)',
+      labelNames: ['service', 'frontend', 'hook'], registers: r,
+      async collect() {
+        const s = await stats();
+        this.reset();
+        for (const x of s) this.inc(x.labels, x.bytes);
+      },
+    });
+    new Counter({
+      name: 'switchyard_datapath_events_total', help: 'Datapath events by kind (sy_counters, summed over CPUs)', labelNames: ['event'], registers: r,
+      async collect() {
+        this.reset();
+        let entries: Awaited<ReturnType<typeof dumpOptional>> = [];
+        try {
+          entries = await dumpOptional(loader, 'sy_counters');
+        } catch {
+          self.loaderErrors.inc();
+        }
+        for (const e of entries) this.inc({ event: counterName(new DataView(e.key.buffer, e.key.byteOffset, 4).getUint32(0, true)) }, Number(decodeCounterValue(e.value)));
+      },
+    });
+  }
+
+  private noteChange(kind: PendingChange['kind'], obj: ObjectMeta | undefined): void {
+    const now = Date.now();
+    this.changesWired = true;
+    const ann = obj?.metadata?.annotations?.[TRIGGER_TIME_ANNOTATION];
+    const parsed = ann ? Date.parse(ann) : NaN;
+    // A trigger time from the future (clock skew) counts from the arrival.
+    const trigger = Number.isFinite(parsed) && parsed <= now ? parsed : now;
+    this.pending.push({ kind, trigger, arrived: now });
+    if (kind === 'endpoints') {
+      this.endpointChangesTotal.inc();
+    } else {
+      this.serviceChangesTotal.inc();
+    }
+    this.lastQueued.set(now / 1000);
+    this.updatePending();
+  }
+
+  /** An EndpointSlice was added, updated or deleted (call from the informer handler). */
+  endpointSliceChanged(slice?: ObjectMeta): void {
+    this.noteChange('endpoints', slice);
+  }
+
+  /** A Service was added, updated or deleted. */
+  serviceChanged(svc?: ObjectMeta): void {
+    this.noteChange('service', svc);
+  }
+
+  private updatePending(): void {
+    let e = 0, s = 0;
+    for (const p of this.pending) if (p.kind === 'endpoints') e++; else s++;
+    this.endpointChangesPending.set(e);
+    this.serviceChangesPending.set(s);
+  }
+
+  /** The Proxier's onSync: one record per sync attempt. */
+  observeSync(rec: SyncRecord, pendingSince: number): void {
+    this.syncDuration.observe(rec.durationMs / 1000);
+    if (!rec.ok) {
+      this.syncErrors.inc();
+      if (rec.error?.startsWith('loader:')) this.loaderErrors.inc();
+      return;
+    }
+    const done = rec.at + rec.durationMs;
+    this.lastSync.set(done / 1000);
+    if (this.changesWired) {
+      // Changes that arrived before this sync started are programmed now.
+      const rest: PendingChange[] = [];
+      for (const p of this.pending) {
+        if (p.arrived <= rec.at) this.networkProgramming.observe(Math.max(0, done - p.trigger) / 1000);
+        else rest.push(p);
+      }
+      this.pending = rest;
+      this.updatePending();
+    } else if (pendingSince > 0 && rec.changes > 0) {
+      this.networkProgramming.observe(Math.max(0, done - pendingSince) / 1000);
+    }
+  }
+
+  /** Chains onto the Proxier's onSync (keeps an existing hook). */
+  attach(p: { onSync: ((r: SyncRecord, pendingSince: number) => void) | undefined }): void {
+    const prev = p.onSync;
+    p.onSync = (rec, since) => {
+      prev?.(rec, since);
+      this.observeSync(rec, since);
+    };
+  }
+
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
