@@ -2,8 +2,18 @@
 # Installs what Switchyard needs on Debian 12 (as root) and builds it. Safe to
 # run again: it installs only what is missing and rebuilds only what changed.
 # Shared by the README's commands and the container image build.
+#   bash scripts/setup.sh               install, build, and mount bpffs if needed
+#   bash scripts/setup.sh --build-only  install and build only, no mount (the
+#                                       Dockerfile's build stage runs this)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+BUILD_ONLY=0
+case "${1-}" in
+  "") ;;
+  --build-only) BUILD_ONLY=1 ;;
+  *) echo "usage: setup.sh [--build-only]" >&2; exit 2 ;;
+esac
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup: run as root (the lab needs network namespaces and BPF)" >&2
@@ -30,7 +40,7 @@ if ! command -v node >/dev/null || ! node -e 'process.exit(Number(process.versio
 fi
 
 # bpffs for the loader's pins (a filesystem mount; no network change).
-if ! mount | grep -q ' /sys/fs/bpf type bpf'; then
+if [ "$BUILD_ONLY" -eq 0 ] && ! mount | grep -q ' /sys/fs/bpf type bpf'; then
   mount -t bpf bpf /sys/fs/bpf
 fi
 

@@ -7,9 +7,41 @@ commands:
   agent ...        run the node agent (control plane) against a cluster
   lab ...          the namespace lab: up, apply, delete, get, scale, exec, set-ready, down, ...
   cleanup [--name LAB]  remove every namespace, pin, cgroup and process a lab (or all labs) left behind
+  cleanup --datapath [--loader-socket PATH]  on a node: remove KUBE-* chains and the BPF datapath
   help             this text
 
 ${AGENT_USAGE}`;
+
+/**
+ * `switchyard cleanup --datapath [--loader-socket PATH]`: on a node, removes
+ * what either mode programmed in the current network namespace: KUBE-* chains
+ * (legacy and nft) and, through the loader, the BPF programs and pins.
+ */
+async function cleanupDatapath(argv: string[]): Promise<number> {
+  const i = argv.indexOf('--loader-socket');
+  const socket = i >= 0 ? argv[i + 1] : '/run/switchyard/loader.sock';
+  const { cleanupAll } = await import('../dataplane/iptables/cleanup.js');
+  const { commandExec } = await import('../dataplane/iptables/runner.js');
+  const { LoaderClient } = await import('../dataplane/ebpf/loader-client.js');
+  let rc = 0;
+  try {
+    const reports = await cleanupAll(commandExec());
+    process.stdout.write(`iptables: ${reports.length ? JSON.stringify(reports) : 'nothing to remove'}\n`);
+  } catch (err) {
+    process.stderr.write(`iptables cleanup failed: ${(err as Error).message}\n`);
+    rc = 1;
+  }
+  const loader = new LoaderClient(socket!, 10_000);
+  try {
+    await loader.cleanup();
+    process.stdout.write(`ebpf: loader at ${socket} detached its programs and removed its pins\n`);
+  } catch (err) {
+    process.stdout.write(`ebpf: no loader at ${socket} (${(err as Error).message})\n`);
+  } finally {
+    loader.close();
+  }
+  return rc;
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -21,6 +53,7 @@ export async function main(argv: string[]): Promise<number> {
       return runLabCommand(rest);
     }
     case 'cleanup': {
+      if (rest.includes('--datapath')) return cleanupDatapath(rest.filter((a) => a !== '--datapath'));
       const { runCleanupCommand } = await import('../../../lab/src/cli/cleanup.js');
       return runCleanupCommand(rest);
     }

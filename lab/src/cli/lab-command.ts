@@ -5,6 +5,7 @@ import { stringify as toYAML } from 'yaml';
 import { execInteractive, netnsExists } from '../netns/ip.js';
 import { DEFAULT_LAB_NAME, DEFAULT_NODE_COUNT, NETNS_ANNOTATION, isLabNamespace, podNetnsName } from '../netns/plan.js';
 import type { LabConfig } from '../netns/layout.js';
+import { restartAgents } from './restart-agents.js';
 import { nodeCgroupDir } from '../netns/cgroups.js';
 import { LabError, labClient, type LabClient } from './api-client.js';
 import { runCleanupCommand } from './cleanup.js';
@@ -28,6 +29,7 @@ export const LAB_USAGE = `usage: switchyard lab <command> [--name LAB] ...
   exec POD [-n NS] -- CMD...      run CMD in a pod's network namespace
   exec --node NAME -- CMD...      ... in a node's namespace (--external: the external client, --cp: the control plane)
   set-ready POD true|false [-n NS]
+  restart-agents [--mode ebpf|iptables|auto] [--agent-arg=ARG]... [--timeout S]
   wait-ready [--timeout S]        all pods Ready and every selector Service's slices current
   logs daemon|NODE|NODE-loader|POD [--tail N] [-n NS]
   cleanup                         remove whatever crashed labs left behind (all labs, or --name)`;
@@ -277,6 +279,11 @@ export async function runLabCommand(argv: string[]): Promise<number> {
       case 'exec': {
         const p = parse(args, { '--node': 'value', '--external': 'bool', '--cp': 'bool' });
         return await cmdExec(flag(p, '--name') ?? DEFAULT_LAB_NAME, p);
+      }
+      case 'restart-agents': {
+        const p = parse(args, { '--mode': 'value', '--agent-arg': 'value', '--timeout': 'value' });
+        const timeoutMs = (num(flag(p, '--timeout'), 'timeout', 1, 3600) ?? 90) * 1000;
+        return await restartAgents(flag(p, '--name') ?? DEFAULT_LAB_NAME, flag(p, '--mode'), p.flags.get('--agent-arg') ?? [], timeoutMs, out);
       }
       case 'set-ready': {
         const p = parse(args, {});

@@ -113,12 +113,35 @@ export class LabDaemon {
     }
   }
 
+  /** Extra agent arguments set by `lab restart-agents --agent-arg` (e.g. --pretend-missing X). */
+  private agentArgs: string[] = [];
+
+  /**
+   * Stops every agent and starts it again, possibly in another mode: how the
+   * lab tests switching modes across agent restarts. Loaders are (re)started
+   * for ebpf/auto and left alone otherwise (the agent in iptables mode asks
+   * them to clean up, after which they exit).
+   */
+  async restartAgents(mode: LabConfig['mode'], agentArgs: string[]): Promise<void> {
+    this.config.mode = mode;
+    this.agentArgs = agentArgs;
+    await Promise.all([...this.nodes.values()].map(async (n) => {
+      const agent = n.agent;
+      n.agent = undefined;
+      n.healthy = false;
+      await agent?.stop(5000);
+    }));
+    for (const node of this.plan.nodes) await this.startNodeProcesses(node);
+  }
+
   private async startNodeProcesses(node: NodePlan): Promise<void> {
     const n = this.nodes.get(node.name)!;
     const sock = this.files.loaderSocket(node.name);
-    fs.rmSync(sock, { force: true });
     // iptables mode needs no loader: the agent programs iptables in the node namespace.
-    if (this.config.mode !== 'iptables') await this.startLoader(node, sock);
+    if (this.config.mode !== 'iptables' && !n.loader?.isAlive) {
+      fs.rmSync(sock, { force: true });
+      await this.startLoader(node, sock);
+    }
     n.agent = new ManagedProcess('agent', node.name,
       ['ip', 'netns', 'exec', node.netns, process.execPath, this.repo.cliMain, 'agent',
         '--kubeconfig', this.files.kubeconfig,
@@ -128,7 +151,8 @@ export class LabDaemon {
         '--devices', AGENT_DEVICES,
         '--mode', this.config.mode,
         '--cluster-cidr', CLUSTER_CIDR,
-        '--health-bind-address', `0.0.0.0:${AGENT_HEALTH_PORT}`],
+        '--health-bind-address', `0.0.0.0:${AGENT_HEALTH_PORT}`,
+        ...this.agentArgs],
       this.files.agentLog(node.name), `${this.repo.cliMain} agent --kubeconfig ${this.files.kubeconfig} --node-name ${node.name}`, this.state,
       (p) => this.onChildExit(p));
   }
@@ -195,6 +219,30 @@ export class LabDaemon {
     const u = typeof url === 'string' ? new URL(url, 'http://lab') : url;
     if (u.pathname === '/lab/v1/info' && req.method === 'GET') {
       sendJSON(res, 200, this.info());
+      return true;
+    }
+    if (u.pathname === '/lab/v1/agents/restart' && req.method === 'POST') {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        let parsed: { mode?: string; agentArgs?: unknown };
+        try {
+          parsed = body ? JSON.parse(body) : {};
+        } catch {
+          sendJSON(res, 400, { kind: 'Status', status: 'Failure', code: 400, message: 'body is not JSON' });
+          return;
+        }
+        const mode = parsed.mode ?? this.config.mode;
+        const args = parsed.agentArgs ?? [];
+        if (!['ebpf', 'iptables', 'auto'].includes(mode) || !Array.isArray(args) || !args.every((a) => typeof a === 'string')) {
+          sendJSON(res, 400, { kind: 'Status', status: 'Failure', code: 400, message: 'want {"mode": "ebpf"|"iptables"|"auto", "agentArgs": [string...]}' });
+          return;
+        }
+        this.restartAgents(mode as LabConfig['mode'], args as string[]).then(
+          () => sendJSON(res, 200, { kind: 'Status', status: 'Success', message: `agents restarted in ${mode} mode` }),
+          (err: unknown) => sendJSON(res, 500, { kind: 'Status', status: 'Failure', code: 500, message: (err as Error).message }),
+        );
+      });
       return true;
     }
     if (u.pathname === '/lab/v1/shutdown' && req.method === 'POST') {
