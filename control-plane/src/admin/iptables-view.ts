@@ -61,7 +61,7 @@ export interface IptablesServiceRow {
 
 export function iptablesServices(desired: readonly DesiredServicePort[], rules: RulesSnapshot): IptablesServiceRow[] {
   const nat = new Map(rules.chains.filter((c) => c.table === 'nat').map((c) => [c.chain, c]));
-  return desired.map((d) => {
+  return desired.map((d): IptablesServiceRow => {
     const s = d.svc;
     const name = servicePortString(s.name);
     const names = serviceChains(name, s.protocol);

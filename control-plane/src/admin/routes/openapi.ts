@@ -44,7 +44,7 @@ function parameters(schema: Record<string, any>): unknown[] {
 export function openapiDocument(routes: Collected[], info: { title: string; version: string }): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
-    if (r.url === '/openapi.json' || r.url.startsWith('/ui')) continue;
+    if (r.url === '/openapi.json' || r.schema.hide) continue;
     const path = r.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
     const s = r.schema;
     const hasInput = s.querystring || s.params;
