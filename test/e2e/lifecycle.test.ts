@@ -8,6 +8,7 @@ import { Lab, PROBE, ROOT, eventually, ok, sleep, tally } from './harness.js';
 import { LoaderClient } from '../../control-plane/src/dataplane/ebpf/loader-client.js';
 import { decodeBackend, decodeU32, decodeU32Array, decodeSvcKey, decodeSvcValue } from '../../control-plane/src/dataplane/ebpf/map-values.js';
 import { destination, tcpSyn } from './packets.js';
+import { flowHash } from '../../control-plane/src/dataplane/flow-hash.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
 
@@ -131,6 +132,13 @@ describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE})`, { timeo
     }
     const [n1, n2] = byNode as [typeof byNode[0], typeof byNode[0]];
     assert.ok(n1.tables.size >= 2);
+    // The control plane's flow hash predicts the datapath's pick.
+    const table = n1.tables.get(`${vip}:80/6`)!;
+    const predicted = Array.from({ length: 20 }, (_, i) => {
+      const slot = flowHash({ saddr: `198.19.200.${i + 1}`, daddr: vip, sport: 40000 + i, dport: 80, proto: 6 }, 0x5317c4d1) % table.length;
+      return table[slot]!.replace(/\/6$/, '');
+    });
+    assert.deepEqual(n1.picks, predicted);
     assert.deepEqual(n1.tables, n2.tables);
     assert.deepEqual(n1.picks, n2.picks);
     assert.ok(new Set(n1.picks).size > 1, 'tuples spread over several backends');
