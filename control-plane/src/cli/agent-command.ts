@@ -198,9 +198,9 @@ export async function runAgent(argv: string[]): Promise<number> {
   const previousOnSync = proxier.onSync;
   proxier.onSync = (rec, pendingSince) => {
     previousOnSync?.(rec, pendingSince);
-    if (rec.ok) serviceHealth.update(healthChecksOf(proxier!.lastDesired));
+    if (rec.ok) serviceHealth.update(healthChecksOf(proxier!.desiredPorts()));
   };
-  serviceHealth.update(healthChecksOf(proxier.lastDesired));
+  serviceHealth.update(healthChecksOf(proxier.desiredPorts()));
   log.info({ mode: dataplane.mode, health: opts.health, devices: ebpf ? opts.devices : undefined }, 'agent running');
 
   return await new Promise<number>((resolve) => {

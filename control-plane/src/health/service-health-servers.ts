@@ -13,7 +13,7 @@ export interface ServiceHealth {
 }
 
 /** healthCheckNodePort -> what it reports, from one sync's desired state. */
-export function healthChecksOf(desired: DesiredServicePort[]): Map<number, ServiceHealth> {
+export function healthChecksOf(desired: Iterable<DesiredServicePort>): Map<number, ServiceHealth> {
   const out = new Map<number, ServiceHealth>();
   for (const d of desired) {
     const s = d.svc;

@@ -108,6 +108,11 @@ export class ServiceTracker {
     if (this.byService.delete(key)) this.changed.add(key);
   }
 
+  /** The ServicePorts of one Service ("ns/name"), keyed by servicePortKey. */
+  portsOfService(key: string): Map<string, ServicePortInfo> {
+    return new Map((this.byService.get(key) ?? []).map((p) => [p.key, p]));
+  }
+
   /** Every handled ServicePort, keyed by servicePortKey. */
   servicePorts(): Map<string, ServicePortInfo> {
     const out = new Map<string, ServicePortInfo>();

@@ -37,7 +37,22 @@ export class Proxier {
   lastSuccess = 0;
   lastError: string | undefined;
   syncCount = 0;
-  lastDesired: DesiredServicePort[] = [];
+  private flatDesired: DesiredServicePort[] | undefined;
+
+  /** Every desired ServicePort, in no particular order (cheap: no sorting). */
+  *desiredPorts(): Generator<DesiredServicePort> {
+    for (const l of this.desiredByService.values()) yield* l;
+  }
+
+  /** The whole desired state of the last sync, Services in key order. */
+  get lastDesired(): DesiredServicePort[] {
+    if (!this.flatDesired) {
+      const out: DesiredServicePort[] = [];
+      for (const k of [...this.desiredByService.keys()].sort()) out.push(...this.desiredByService.get(k)!);
+      this.flatDesired = out;
+    }
+    return this.flatDesired;
+  }
   readonly history: SyncRecord[] = [];
   private readonly waiters: Array<() => void> = [];
   /** Called after each sync with its record (metrics). */
@@ -67,6 +82,10 @@ export class Proxier {
   }
 
   private fullResyncWanted = false;
+  /** Next sync recomputes every Service (first sync, after a failure). */
+  private needFull = true;
+  private lastNode: NodeTopology | undefined;
+  private desiredByService = new Map<string, DesiredServicePort[]>();
 
   /** Marks state dirty; a sync follows as soon as minSyncPeriod allows. */
   requestSync(full = false): void {
@@ -101,13 +120,39 @@ export class Proxier {
     this.lastSyncStart = start;
     const rec: SyncRecord = { at: start, durationMs: 0, changes: 0, ok: false };
     try {
-      if (this.fullResyncWanted) {
+      const changedServices = new Set([...this.services.takeChanged(), ...this.endpoints.takeChanged()]);
+      const node = this.node();
+      const nodeChanged = node.nodeName !== this.lastNode?.nodeName || node.zone !== this.lastNode?.zone;
+      const full = this.fullResyncWanted || this.needFull || nodeChanged;
+      let changed: Map<string, DesiredServicePort[]> | undefined;
+      if (full) {
+        if (this.fullResyncWanted) await this.dataplane.restore?.();
         this.fullResyncWanted = false;
-        await this.dataplane.restore?.();
+        this.desiredByService = new Map();
+        for (const d of computeDesiredState(this.services.servicePorts(), this.endpoints.allEndpoints(), node)) {
+          const k = `${d.svc.name.namespace}/${d.svc.name.name}`;
+          let l = this.desiredByService.get(k);
+          if (!l) this.desiredByService.set(k, (l = []));
+          l.push(d);
+        }
+      } else {
+        // Only the Services whose objects or slices changed are recomputed.
+        changed = new Map();
+        for (const k of changedServices) {
+          const ports = this.services.portsOfService(k);
+          const d = ports.size > 0 ? computeDesiredState(ports, this.endpoints.endpointsOfService(k), node) : [];
+          if (d.length > 0) this.desiredByService.set(k, d);
+          else this.desiredByService.delete(k);
+          changed.set(k, d);
+        }
       }
-      const desired = computeDesiredState(this.services.servicePorts(), this.endpoints.allEndpoints(), this.node());
-      const out = await this.dataplane.sync(desired);
-      this.lastDesired = desired;
+      this.flatDesired = undefined;
+      // The eBPF back end's partial path needs only `changed`; build the whole
+      // list only for full syncs and back ends that render everything.
+      const desired = changed && this.dataplane.mode === 'ebpf' ? [] : this.lastDesired;
+      const out = await this.dataplane.sync(desired, changed);
+      this.needFull = false;
+      this.lastNode = node;
       rec.ok = true;
       rec.changes = out.changes;
       this.lastSuccess = Date.now();
@@ -120,6 +165,8 @@ export class Proxier {
       this.lastError = rec.error;
       this.backoffMs = Math.min(this.backoffMs ? this.backoffMs * 2 : 250, 10_000);
       this.dirty = true;
+      // The changes taken for this sync are lost to the partial path: redo all.
+      this.needFull = true;
       if (!this.oldestPendingChange) this.oldestPendingChange = pendingSince || start;
       this.log.error({ err: rec.error, retryInMs: this.backoffMs }, 'sync failed');
     } finally {

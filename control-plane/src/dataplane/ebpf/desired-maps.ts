@@ -9,8 +9,8 @@ import type { EndpointInfo } from '../../model/types.js';
 import { protoNumber } from '../flow-hash.js';
 import { buildMaglevTable, maglevTableSize, type MaglevSizing } from '../maglev.js';
 import { IdAllocator } from './id-allocator.js';
-import { emptyMapsContent, type MapsContent } from './maps-content.js';
-import { BackendFlags, BackendState, SvcFlags, SY_SCOPE_EXTERNAL, SY_SCOPE_INTERNAL, svcKeyString, type SvcKey, type SvcValue } from './map-values.js';
+import { emptyMapsContent, type MapsContent, type SourceRange } from './maps-content.js';
+import { BackendFlags, BackendState, SvcFlags, SY_SCOPE_EXTERNAL, SY_SCOPE_INTERNAL, svcKeyString, type BackendValue, type RevNatValue, type SvcKey, type SvcValue } from './map-values.js';
 
 export interface MapBuilderOptions {
   seed: number;
@@ -50,18 +50,47 @@ export function zoneId(zone: string): number {
   return createHash('sha256').update(zone).digest().readUInt32LE(0) || 1;
 }
 
+/** What one Service (all its ports) puts in the maps. */
+interface Contribution {
+  services: Map<string, { key: SvcKey; value: SvcValue }>;
+  revnat: Map<number, RevNatValue>;
+  maglev: Map<number, Uint32Array>;
+  sourceRanges: Map<string, SourceRange>;
+  /** Backends by identity (shared between Services: reference counted). */
+  backends: Map<string, BackendValue>;
+  groups: Set<string>;
+  frontends: FrontendRecord[];
+}
+
+function emptyContribution(): Contribution {
+  return { services: new Map(), revnat: new Map(), maglev: new Map(), sourceRanges: new Map(), backends: new Map(), groups: new Set(), frontends: [] };
+}
+
+/** "ns/name" of the Service a ServicePort belongs to. */
+export function serviceKeyOf(d: DesiredServicePort): string {
+  return `${d.svc.name.namespace}/${d.svc.name.name}`;
+}
+
 export class DesiredMapsBuilder {
   readonly frontendIds = new IdAllocator();
   readonly groupIds = new IdAllocator();
   readonly backendIds = new IdAllocator();
   private readonly tableCache = new Map<string, { signature: string; table: Uint32Array }>();
-  /** Frontends of the last build, for the admin API and explain. */
-  frontends: FrontendRecord[] = [];
-
+  private contributions = new Map<string, Contribution>();
+  /** identity -> number of Services using the backend, and its current value. */
+  private backendRefs = new Map<string, { count: number; value: BackendValue }>();
+  private restoredGroups = new Map<string, number>();
   /** Node addresses NodePorts answer on (nodePortAddresses, or the node IP). */
   nodeAddresses: string[] = [];
 
   constructor(private readonly opts: MapBuilderOptions) {}
+
+  /** Frontends of every Service, for the admin API and explain. */
+  get frontends(): FrontendRecord[] {
+    const out: FrontendRecord[] = [];
+    for (const c of this.contributions.values()) out.push(...c.frontends);
+    return out;
+  }
 
   /** Seeds the allocators from what the pinned maps already hold. */
   adopt(programmed: MapsContent): void {
@@ -75,24 +104,120 @@ export class DesiredMapsBuilder {
     this.restoredGroups = new Map([...programmed.services].map(([k, e]) => [k, e.value.group]));
   }
 
-  private restoredGroups = new Map<string, number>();
-
+  /** Full build from the whole desired state; returns the whole map content. */
   build(desired: DesiredServicePort[]): MapsContent {
-    const out = emptyMapsContent();
-    const frontends: FrontendRecord[] = [];
-    const liveGroups = new Set<string>();
-    const liveBackends = new Set<string>();
-    const liveFrontends = new Set<string>();
-
+    const byService = new Map<string, DesiredServicePort[]>();
     for (const d of desired) {
+      const k = serviceKeyOf(d);
+      let l = byService.get(k);
+      if (!l) byService.set(k, (l = []));
+      l.push(d);
+    }
+    const next = new Map<string, Contribution>();
+    for (const [k, dsps] of byService) next.set(k, this.contribute(dsps));
+    this.contributions = next;
+    this.backendRefs = new Map();
+    for (const c of next.values()) for (const [ident, v] of c.backends) this.ref(ident, v);
+    // Free the ids of everything no longer wanted.
+    const liveFrontends = new Set<string>(), liveGroups = new Set<string>();
+    for (const c of next.values()) {
+      for (const k of c.services.keys()) liveFrontends.add(k);
+      for (const g of c.groups) liveGroups.add(g);
+    }
+    for (const name of this.tableCache.keys()) if (!liveGroups.has(name)) this.tableCache.delete(name);
+    this.frontendIds.retain(liveFrontends, new Set());
+    this.groupIds.retain(liveGroups, new Set());
+    this.backendIds.retain(new Set(this.backendRefs.keys()), new Set());
+    this.restoredGroups.clear();
+    return this.content();
+  }
+
+  /**
+   * Partial build: only the Services in `changed` (their new ports; an empty
+   * list when the Service is gone). Returns the touched map entries before and
+   * after, whose diff is exactly what the loader must be told.
+   */
+  update(changed: ReadonlyMap<string, DesiredServicePort[]>): { before: MapsContent; after: MapsContent } {
+    const before = emptyMapsContent(), after = emptyMapsContent();
+    const touched = new Set<string>();
+    const plans: Array<{ key: string; old: Contribution; neu: Contribution; gone: boolean }> = [];
+    const keptFrontends = new Set<string>(), keptGroups = new Set<string>();
+    for (const [key, dsps] of changed) {
+      const old = this.contributions.get(key) ?? emptyContribution();
+      const neu = dsps.length > 0 ? this.contribute(dsps) : emptyContribution();
+      plans.push({ key, old, neu, gone: dsps.length === 0 });
+      copyInto(before, old);
+      copyInto(after, neu);
+      for (const ident of old.backends.keys()) touched.add(ident);
+      for (const ident of neu.backends.keys()) touched.add(ident);
+      for (const ks of neu.services.keys()) keptFrontends.add(ks);
+      for (const g of neu.groups) keptGroups.add(g);
+    }
+    // Backend values as programmed, before any reference moves.
+    for (const ident of touched) {
+      const r = this.backendRefs.get(ident);
+      const id = this.backendIds.get(ident);
+      if (r && id !== undefined) before.backends.set(id, r.value);
+    }
+    for (const { key, old, neu, gone } of plans) {
+      for (const ident of old.backends.keys()) this.unref(ident);
+      for (const [ident, v] of neu.backends) this.ref(ident, v);
+      // Release what no changed Service has any more.
+      for (const ks of old.services.keys()) if (!keptFrontends.has(ks)) this.frontendIds.release(ks);
+      for (const g of old.groups) {
+        if (keptGroups.has(g)) continue;
+        this.groupIds.release(g);
+        this.tableCache.delete(g);
+      }
+      if (gone) this.contributions.delete(key);
+      else this.contributions.set(key, neu);
+    }
+    for (const ident of touched) {
+      const r = this.backendRefs.get(ident);
+      const id = this.backendIds.get(ident);
+      if (r && id !== undefined) after.backends.set(id, r.value);
+      if (!r) this.backendIds.release(ident);
+    }
+    this.restoredGroups.clear();
+    return { before, after };
+  }
+
+  /** The union of every Service's contribution. */
+  content(): MapsContent {
+    const out = emptyMapsContent();
+    for (const c of this.contributions.values()) copyInto(out, c, false);
+    for (const [ident, r] of this.backendRefs) {
+      const id = this.backendIds.get(ident);
+      if (id !== undefined) out.backends.set(id, r.value);
+    }
+    return out;
+  }
+
+  private ref(ident: string, value: BackendValue): void {
+    const r = this.backendRefs.get(ident);
+    if (r) {
+      r.count++;
+      r.value = value;
+    } else this.backendRefs.set(ident, { count: 1, value });
+  }
+
+  private unref(ident: string): void {
+    const r = this.backendRefs.get(ident);
+    if (!r) return;
+    if (--r.count <= 0) this.backendRefs.delete(ident);
+  }
+
+  /** The map entries of one Service's ports. */
+  private contribute(dsps: DesiredServicePort[]): Contribution {
+    const out = emptyContribution();
+    for (const d of dsps) {
       const svc = d.svc;
       const proto = protoNumber(svc.protocol);
       // Every known endpoint becomes a backend so established flows keep a target.
       for (const e of d.allEndpoints) {
         const ident = backendIdentity(e.ip, e.port, proto);
-        const id = this.backendIds.allocate(ident);
-        liveBackends.add(ident);
-        out.backends.set(id, {
+        this.backendIds.allocate(ident);
+        out.backends.set(ident, {
           addr: e.ip, port: e.port, proto,
           state: e.ready ? BackendState.ACTIVE : BackendState.TERMINATING,
           flags: e.isLocal ? BackendFlags.LOCAL : 0,
@@ -109,7 +234,7 @@ export class DesiredMapsBuilder {
         let t = tables.get(groupName);
         if (!t) {
           const id = this.groupFor(groupName, frontendKey);
-          liveGroups.add(groupName);
+          out.groups.add(groupName);
           const table = this.table(groupName, eps, proto);
           if (table) out.maglev.set(id, table.ids);
           t = { id, table };
@@ -125,14 +250,13 @@ export class DesiredMapsBuilder {
         const ks = svcKeyString(key);
         const t = tableFor(groupName, eps, ks);
         const id = this.frontendIds.allocate(ks);
-        liveFrontends.add(ks);
         const value: SvcValue = {
           id, group: t.id, count: t.table ? t.table.count : 0, flags: flags | common,
           affinityTimeout: svc.affinityTimeoutSeconds, tableSize: t.table ? t.table.ids.length : 0,
         };
         out.services.set(ks, { key, value });
         out.revnat.set(id, { addr, port });
-        frontends.push({ servicePort: svc.key, kind, key, value });
+        out.frontends.push({ servicePort: svc.key, kind, key, value });
         return id;
       };
 
@@ -163,13 +287,6 @@ export class DesiredMapsBuilder {
         }
       }
     }
-
-    for (const name of this.tableCache.keys()) if (!liveGroups.has(name)) this.tableCache.delete(name);
-    this.frontendIds.retain(liveFrontends, new Set());
-    this.groupIds.retain(liveGroups, new Set());
-    this.backendIds.retain(liveBackends, new Set());
-    this.restoredGroups.clear();
-    this.frontends = frontends;
     return out;
   }
 
@@ -202,4 +319,13 @@ export class DesiredMapsBuilder {
     this.tableCache.set(groupName, { signature, table: ids });
     return { ids, count: idents.length };
   }
+}
+
+/** Adds a contribution's entries to `into` (backends too unless told not to). */
+function copyInto(into: MapsContent, c: Contribution, withBackends = false): void {
+  for (const [k, v] of c.services) into.services.set(k, v);
+  for (const [k, v] of c.revnat) into.revnat.set(k, v);
+  for (const [k, v] of c.maglev) into.maglev.set(k, v);
+  for (const [k, v] of c.sourceRanges) into.sourceRanges.set(k, v);
+  void withBackends;
 }

@@ -71,10 +71,12 @@ export class EbpfDataplane implements Dataplane {
     }
     this.builder.adopt(content);
     this.programmed = content;
+    this.incrementalReady = false;
     this.log.info({ services: content.services.size, backends: content.backends.size, tables: content.maglev.size }, 'restored programmed state from pinned maps');
   }
 
-  async sync(desired: DesiredServicePort[]): Promise<SyncOutcome> {
+  async sync(desired: DesiredServicePort[], changed?: ReadonlyMap<string, DesiredServicePort[]>): Promise<SyncOutcome> {
+    if (changed && this.programmed && this.incrementalReady) return this.syncPartial(changed);
     if (!this.programmed) await this.restore();
     const want = this.builder.build(desired);
     const { ops, stats } = diffMaps(this.programmed!, want);
@@ -89,7 +91,38 @@ export class EbpfDataplane implements Dataplane {
       throw err;
     }
     this.programmed = want;
-    return { changes: ops.length, detail: { ...stats } };
+    this.incrementalReady = true;
+    return { changes: ops.length, detail: { ...stats, full: 1 } };
+  }
+
+  /** Set after a full sync: the builder's contributions then mirror the maps. */
+  private incrementalReady = false;
+
+  /** Only the changed Services: their entries before vs after. */
+  private async syncPartial(changed: ReadonlyMap<string, DesiredServicePort[]>): Promise<SyncOutcome> {
+    const { before, after } = this.builder.update(changed);
+    const { ops, stats } = diffMaps(before, after);
+    if (stats.backendsDeleted > 0) ops.push({ gcConntrack: {} });
+    try {
+      for (const batch of this.batches(ops)) await this.loader.apply(batch);
+    } catch (err) {
+      this.programmed = undefined;
+      this.incrementalReady = false;
+      throw err;
+    }
+    // Keep the full picture of the maps current.
+    const p = this.programmed!;
+    for (const k of before.services.keys()) if (!after.services.has(k)) p.services.delete(k);
+    for (const k of before.revnat.keys()) if (!after.revnat.has(k)) p.revnat.delete(k);
+    for (const k of before.maglev.keys()) if (!after.maglev.has(k)) p.maglev.delete(k);
+    for (const k of before.sourceRanges.keys()) if (!after.sourceRanges.has(k)) p.sourceRanges.delete(k);
+    for (const k of before.backends.keys()) if (!after.backends.has(k)) p.backends.delete(k);
+    for (const [k, v] of after.services) p.services.set(k, v);
+    for (const [k, v] of after.revnat) p.revnat.set(k, v);
+    for (const [k, v] of after.maglev) p.maglev.set(k, v);
+    for (const [k, v] of after.sourceRanges) p.sourceRanges.set(k, v);
+    for (const [k, v] of after.backends) p.backends.set(k, v);
+    return { changes: ops.length, detail: { ...stats, full: 0 } };
   }
 
   /** Splits ops so no request exceeds the loader's message limit. */

@@ -41,6 +41,14 @@ export class IdAllocator {
     throw new Error('id space exhausted');
   }
 
+  /** Frees the id bound to `name` (it is not handed out again until the counter wraps). */
+  release(name: string): void {
+    const id = this.byName.get(name);
+    if (id === undefined) return;
+    this.byName.delete(name);
+    this.used.delete(id);
+  }
+
   /** Frees every id whose name is not in `keep`, and every reserved id not in `keepIds`. */
   retain(keep: Set<string>, keepIds: Set<number>): void {
     for (const [name, id] of this.byName) {
