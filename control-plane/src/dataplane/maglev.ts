@@ -68,8 +68,9 @@ export function buildMaglevTable(identities: readonly string[], m: number, seed:
   const table = new Uint32Array(m);
   if (n === 0) return { order, table };
   const filled = new Uint8Array(m);
-  const pos = new Float64Array(n);
-  const skip = new Float64Array(n);
+  // m < 2^31, so positions fit int32 and a conditional subtraction replaces `%`.
+  const pos = new Int32Array(n);
+  const skip = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const [h1, h2] = backendHashes(order[i]!, seed);
     pos[i] = h1 % m;
@@ -78,11 +79,17 @@ export function buildMaglevTable(identities: readonly string[], m: number, seed:
   let placed = 0;
   for (;;) {
     for (let i = 0; i < n; i++) {
+      const s = skip[i]!;
       let c = pos[i]!;
-      while (filled[c]) c = (c + skip[i]!) % m;
+      while (filled[c]) {
+        c += s;
+        if (c >= m) c -= m;
+      }
       filled[c] = 1;
       table[c] = i;
-      pos[i] = (c + skip[i]!) % m;
+      c += s;
+      if (c >= m) c -= m;
+      pos[i] = c;
       if (++placed === m) return { order, table };
     }
   }

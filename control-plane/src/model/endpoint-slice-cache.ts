@@ -67,6 +67,8 @@ export class EndpointSliceCache {
   /** service key -> slice name -> parsed slice */
   private readonly slices = new Map<string, Map<string, ParsedSlice>>();
   private readonly changed = new Set<string>();
+  /** Merged endpoints per Service, until one of its slices changes. */
+  private readonly merged = new Map<string, Map<string, EndpointInfo[]>>();
 
   constructor(private readonly nodeName: string) {}
 
@@ -77,12 +79,16 @@ export class EndpointSliceCache {
     let bySlice = this.slices.get(serviceKey);
     if (!parsed) {
       // A slice can change address type only by being recreated; drop whatever we held.
-      if (bySlice?.delete(name)) this.changed.add(serviceKey);
+      if (bySlice?.delete(name)) {
+        this.changed.add(serviceKey);
+        this.merged.delete(serviceKey);
+      }
       return result;
     }
     if (!bySlice) this.slices.set(serviceKey, (bySlice = new Map()));
     bySlice.set(name, parsed);
     this.changed.add(serviceKey);
+    this.merged.delete(serviceKey);
     return result;
   }
 
@@ -94,11 +100,20 @@ export class EndpointSliceCache {
     if (bySlice?.delete(slice.metadata?.name ?? '')) {
       if (bySlice.size === 0) this.slices.delete(serviceKey);
       this.changed.add(serviceKey);
+      this.merged.delete(serviceKey);
     }
   }
 
   /** Merged endpoints of every ServicePort of one Service ("ns/name"), keyed by servicePortKey. */
   endpointsOfService(serviceKey: string): Map<string, EndpointInfo[]> {
+    const cached = this.merged.get(serviceKey);
+    if (cached) return cached;
+    const result = this.mergeService(serviceKey);
+    this.merged.set(serviceKey, result);
+    return result;
+  }
+
+  private mergeService(serviceKey: string): Map<string, EndpointInfo[]> {
     const out = new Map<string, Map<string, EndpointInfo>>();
     const bySlice = this.slices.get(serviceKey);
     if (!bySlice) return new Map();

@@ -45,9 +45,15 @@ export function parseSourceRange(cidr: string): { addr: string; prefixLen: numbe
   }
 }
 
+const zoneIds = new Map<string, number>();
 export function zoneId(zone: string): number {
   if (!zone) return 0;
-  return createHash('sha256').update(zone).digest().readUInt32LE(0) || 1;
+  let id = zoneIds.get(zone);
+  if (id === undefined) {
+    id = createHash('sha256').update(zone).digest().readUInt32LE(0) || 1;
+    if (zoneIds.size < 10_000) zoneIds.set(zone, id);
+  }
+  return id;
 }
 
 /** What one Service (all its ports) puts in the maps. */
