@@ -99,4 +99,89 @@ static __always_inline void sy_ct_create(const struct sy_pkt *pkt,
 	bpf_map_update_elem(&sy_conntrack, &key, &val, BPF_ANY);
 }
 
+/* A NAT port candidate: the client's own port first (as Linux masquerading
+ * does), then pseudo-random ones in SY_SNAT_PORT_MIN..SY_SNAT_PORT_MAX. */
+static __always_inline __be16 sy_snat_candidate(const struct sy_pkt *pkt,
+						int i)
+{
+	if (i == 0)
+		return pkt->sport;
+	return bpf_htons(SY_SNAT_PORT_MIN +
+			 bpf_get_prandom_u32() %
+				 (SY_SNAT_PORT_MAX - SY_SNAT_PORT_MIN + 1));
+}
+
+/* Create both entries of a new flow whose source is NATed to nat_addr:port.
+ * The port is chosen so that the reply key {backend, nat_addr, bport, port,
+ * REPLY} is free: absent, expired, or the reply entry of a previous flow of
+ * this very tuple (same client address and port, same frontend). Claiming it is one insert with
+ * BPF_NOEXIST, so two CPUs never get the same port. Returns 0 and the port
+ * (network order) in *nat_port, or -1 when every candidate was taken. */
+static __always_inline int sy_ct_create_snat(const struct sy_pkt *pkt,
+					     __be32 be_addr, __be16 be_port,
+					     __u32 backend_id,
+					     __u32 rev_nat_id, __u64 now,
+					     __be32 nat_addr,
+					     __be16 *nat_port)
+{
+	struct sy_ct_value val = {};
+	struct sy_ct_key key;
+	__be16 port = 0;
+	int found = 0;
+
+	/* The reply entry: restores the client as destination. */
+	val.last_seen = now;
+	val.backend_id = backend_id;
+	val.rev_nat_id = rev_nat_id;
+	val.flags = SY_CT_F_SNAT;
+	val.nat_addr = pkt->saddr;
+	val.nat_port = pkt->sport;
+
+	for (int i = 0; i <= SY_SNAT_TRIES; i++) {
+		struct sy_ct_value *cur;
+
+		port = sy_snat_candidate(pkt, i);
+		sy_ct_key_fill(&key, be_addr, nat_addr, be_port, port,
+			       pkt->proto, SY_CT_REPLY);
+		cur = bpf_map_lookup_elem(&sy_conntrack, &key);
+		if (cur) {
+			/* Same client address, port and frontend (and, by
+			 * the key, protocol and backend): the previous flow
+			 * of this very tuple, which this one replaces. */
+			if (!sy_ct_is_expired(cur, pkt->proto, now) &&
+			    !((cur->flags & SY_CT_F_SNAT) &&
+			      cur->nat_addr == pkt->saddr &&
+			      cur->nat_port == pkt->sport &&
+			      cur->rev_nat_id == rev_nat_id))
+				continue;
+			if (bpf_map_update_elem(&sy_conntrack, &key, &val,
+						BPF_EXIST) == 0) {
+				found = 1;
+				break;
+			}
+			continue;
+		}
+		if (bpf_map_update_elem(&sy_conntrack, &key, &val,
+					BPF_NOEXIST) == 0) {
+			found = 1;
+			break;
+		}
+	}
+	if (!found)
+		return -1;
+
+	/* The forward entry: the source the client's packets get. */
+	val.tcp_flags = pkt->tcp_flags;
+	val.flags = SY_CT_F_SNAT;
+	if (pkt->tcp_flags & (SY_TCP_FIN | SY_TCP_RST))
+		val.flags |= SY_CT_F_CLOSING;
+	val.nat_addr = nat_addr;
+	val.nat_port = port;
+	sy_ct_key_fill(&key, pkt->saddr, pkt->daddr, pkt->sport, pkt->dport,
+		       pkt->proto, SY_CT_FORWARD);
+	bpf_map_update_elem(&sy_conntrack, &key, &val, BPF_ANY);
+	*nat_port = port;
+	return 0;
+}
+
 #endif /* SY_CONNTRACK_H */

@@ -34,32 +34,16 @@ static __always_inline __u32 sy_flow_hash_seed(void)
 	return cfg ? cfg->flow_hash_seed : 0;
 }
 
-/* Pick the backend id for a new flow of svc. Returns 0 and sets *backend_id,
- * or -1 when the table or slot is missing (caller drops: a frontend with
+/* The backend id in slot of svc's table. Returns 0 and sets *backend_id, or
+ * -1 when the table or slot is missing (caller drops: a frontend with
  * count > 0 but no table is a transient control-plane state). */
-static __always_inline int sy_maglev_pick(const struct sy_svc_value *svc,
-					  __be32 saddr, __be32 daddr,
-					  __be16 sport, __be16 dport,
-					  __u8 proto, __u32 *backend_id)
+static __always_inline int sy_maglev_slot(const struct sy_svc_value *svc,
+					  __u32 slot, __u32 *backend_id)
 {
 	__u32 group = svc->group;
-	__u32 size = svc->table_size;
 	struct sy_maglev_slots *pair;
-	__u32 slot, elem, id;
+	__u32 elem, id;
 	void *table;
-
-	if (size == 0)
-		return -1;
-	if (svc->flags & SY_SVC_F_RANDOM) {
-		slot = bpf_get_prandom_u32() % size;
-	} else {
-		/* ClientIP affinity hashes without the source port so that
-		 * every connection of a client lands on the same slot. */
-		if (svc->flags & SY_SVC_F_AFFINITY)
-			sport = 0;
-		slot = sy_flow_hash(saddr, daddr, sport, dport, proto,
-				    sy_flow_hash_seed()) % size;
-	}
 
 	table = bpf_map_lookup_elem(&sy_maglev, &group);
 	if (!table)
@@ -77,6 +61,31 @@ static __always_inline int sy_maglev_pick(const struct sy_svc_value *svc,
 		return -1;
 	*backend_id = id;
 	return 0;
+}
+
+/* Pick the backend id for a new flow of svc: the slot of the flow hash, or
+ * a random slot with SY_SVC_F_RANDOM. */
+static __always_inline int sy_maglev_pick(const struct sy_svc_value *svc,
+					  __be32 saddr, __be32 daddr,
+					  __be16 sport, __be16 dport,
+					  __u8 proto, __u32 *backend_id)
+{
+	__u32 size = svc->table_size;
+	__u32 slot;
+
+	if (size == 0)
+		return -1;
+	if (svc->flags & SY_SVC_F_RANDOM) {
+		slot = bpf_get_prandom_u32() % size;
+	} else {
+		/* ClientIP affinity hashes without the source port so that
+		 * every connection of a client lands on the same slot. */
+		if (svc->flags & SY_SVC_F_AFFINITY)
+			sport = 0;
+		slot = sy_flow_hash(saddr, daddr, sport, dport, proto,
+				    sy_flow_hash_seed()) % size;
+	}
+	return sy_maglev_slot(svc, slot, backend_id);
 }
 
 #endif /* SY_MAGLEV_H */

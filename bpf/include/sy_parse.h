@@ -39,13 +39,19 @@ struct sy_pkt {
 	__u32 l4_off;   /* offset of the TCP/UDP header (honours IHL) */
 };
 
-#define SY_PARSE_OK    0
-#define SY_PARSE_PASS -1 /* not for us: leave the packet untouched */
+#define SY_PARSE_OK         0
+#define SY_PARSE_PASS      -1 /* not for us: leave the packet untouched */
+#define SY_PARSE_MALFORMED -2 /* IPv4 with a bad or truncated header: untouched too */
 
-static __always_inline int sy_parse(struct __sk_buff *skb, struct sy_pkt *pkt)
+/* Headers the parser may need in the linear part of a packet: Ethernet,
+ * IPv4 with the longest options, TCP without options. */
+#define SY_PARSE_MAX_HDRS (14 + 60 + 20)
+
+/* Parses [data, data_end): works for skbs (tc) and xdp_md alike, since
+ * both give direct packet access to the headers. */
+static __always_inline int sy_parse_data(void *data, void *data_end,
+					 struct sy_pkt *pkt)
 {
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 	struct iphdr *iph;
 	__u32 ihl_len;
@@ -60,9 +66,9 @@ static __always_inline int sy_parse(struct __sk_buff *skb, struct sy_pkt *pkt)
 
 	iph = (void *)(eth + 1);
 	if ((void *)(iph + 1) > data_end)
-		return SY_PARSE_PASS;
+		return SY_PARSE_MALFORMED;
 	if (iph->version != 4 || iph->ihl < 5)
-		return SY_PARSE_PASS;
+		return SY_PARSE_MALFORMED;
 	/* Fragments: only the first fragment carries the ports, and a later
 	 * fragment cannot be matched to its flow without reassembly state, so
 	 * non-first fragments and first fragments (MF set) both pass untouched
@@ -90,7 +96,7 @@ static __always_inline int sy_parse(struct __sk_buff *skb, struct sy_pkt *pkt)
 		struct tcphdr *th = l4;
 
 		if ((void *)(th + 1) > data_end)
-			return SY_PARSE_PASS;
+			return SY_PARSE_MALFORMED;
 		pkt->sport = th->source;
 		pkt->dport = th->dest;
 		pkt->tcp_flags = ((__u8 *)th)[13];
@@ -98,12 +104,26 @@ static __always_inline int sy_parse(struct __sk_buff *skb, struct sy_pkt *pkt)
 		struct udphdr *uh = l4;
 
 		if ((void *)(uh + 1) > data_end)
-			return SY_PARSE_PASS;
+			return SY_PARSE_MALFORMED;
 		pkt->sport = uh->source;
 		pkt->dport = uh->dest;
 		pkt->l4_nocsum = uh->check == 0;
 	}
 	return SY_PARSE_OK;
+}
+
+/* tc: the headers of a non-linear skb may not all be in its linear part;
+ * pull them first (never more than the packet has) so that a valid packet
+ * is never mistaken for a truncated one. */
+static __always_inline int sy_parse(struct __sk_buff *skb, struct sy_pkt *pkt)
+{
+	__u32 linear = skb->data_end - skb->data;
+
+	if (linear < SY_PARSE_MAX_HDRS && skb->len > linear)
+		bpf_skb_pull_data(skb, skb->len < SY_PARSE_MAX_HDRS ?
+					       skb->len : SY_PARSE_MAX_HDRS);
+	return sy_parse_data((void *)(long)skb->data,
+			     (void *)(long)skb->data_end, pkt);
 }
 
 #endif /* SY_PARSE_H */

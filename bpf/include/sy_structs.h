@@ -239,6 +239,25 @@ struct sy_source_range_key {
 	__be32 addr;        /* CIDR base address */
 };                          /* 12 bytes */
 
+/* ---- sy_sock_revnat: LRU_HASH, key sy_sock_revnat_key -> value -------- */
+/* Socket-level load balancing (cgroup connect4/sendmsg4) rewrites the
+ * destination of a socket to a backend; recvmsg4 and getpeername4 show the
+ * frontend again. One entry per (socket, backend), refreshed on every
+ * translation; the LRU drops entries of closed sockets. */
+struct sy_sock_revnat_key {
+	__u64 cookie;   /* bpf_get_socket_cookie() of the socket */
+	__be32 addr;    /* backend address */
+	__be16 port;    /* backend port */
+	__u16 pad;
+};                      /* 16 bytes */
+
+struct sy_sock_revnat_value {
+	__be32 addr;        /* frontend address the application used */
+	__be16 port;        /* frontend port */
+	__u16 pad;
+	__u32 rev_nat_id;   /* frontend id */
+};                          /* 12 bytes */
+
 /* ---- sy_attach: HASH, key sy_attach_key -> sy_attach_value ------------ */
 /* Written by the loader only: which devices (and cgroups) carry which
  * programs, so that a restarted loader (or `cleanup`) knows what it attached
@@ -308,6 +327,8 @@ SY_ASSERT_LAYOUT(struct sy_affinity_value, 16);
 SY_ASSERT_LAYOUT(struct sy_svc_stats_key, 8);
 SY_ASSERT_LAYOUT(struct sy_svc_stats, 16);
 SY_ASSERT_LAYOUT(struct sy_source_range_key, 12);
+SY_ASSERT_LAYOUT(struct sy_sock_revnat_key, 16);
+SY_ASSERT_LAYOUT(struct sy_sock_revnat_value, 12);
 SY_ASSERT_LAYOUT(struct sy_attach_key, 8);
 SY_ASSERT_LAYOUT(struct sy_attach_value, 24);
 SY_ASSERT_LAYOUT(struct sy_config, 16);

@@ -7,6 +7,13 @@
  * direct-action filter (handle 1, priority 1) on the device's clsact qdisc.
  * XDP: a bpf_link pinned at <pin dir>/links/xdp_<ifname>, native mode with a
  * fallback to generic (skb) mode.
+ * SOCK_LB: four cgroup bpf_links (connect4, sendmsg4, recvmsg4,
+ * getpeername4) on a cgroup v2 directory, pinned at
+ * <pin dir>/links/sock_<hook>_<escaped cgroup path> ('%' -> "%25",
+ * '/' -> "%2F"), so a detach by path finds them even after the cgroup is
+ * gone, and status can tell the path. The record in sy_attach is keyed by
+ * the cgroup id (the directory's inode number, low 32 bits) and hook
+ * SY_HOOK_SOCK_LB. The root of a cgroup hierarchy is always refused.
  *
  * Every attachment is recorded in sy_attach so that a restarted loader, and
  * cleanup, know what exists without any state of their own. Re-attaching
@@ -22,8 +29,12 @@
 #include <unistd.h>
 #include <dirent.h>
 #include <net/if.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <linux/bpf.h>
+#include <linux/magic.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -44,6 +55,7 @@ static const char *mode_str(uint32_t mode)
 	case SY_ATTACH_CLSACT: return "clsact";
 	case SY_ATTACH_XDP_NATIVE: return "xdp-native";
 	case SY_ATTACH_XDP_GENERIC: return "xdp-generic";
+	case SY_ATTACH_CGROUP: return "cgroup";
 	default: return "unknown";
 	}
 }
@@ -66,10 +78,30 @@ static int check_ifname(struct reply *r, const char *op, const char *name)
 
 static int check_hook(struct reply *r, const char *op, int hook)
 {
-	if (hook != HOOK(TC_INGRESS) && hook != HOOK(XDP))
+	if (hook != HOOK(TC_INGRESS) && hook != HOOK(XDP) &&
+	    hook != HOOK(SOCK_LB))
 		return reply_err(r, CODE(INVALID), "%s.hook: unknown hook %d",
 				 op, hook);
 	return 0;
+}
+
+/* The role of a tc attachment, from the name of the program it runs: the
+ * record keeps the program id, and the program says which one it is. */
+static int role_of_prog_id(uint32_t id)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	int fd, role = ROLE(POD);
+
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return role;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+	    !strcmp(info.name, "sy_tc_external"))
+		role = ROLE(EXTERNAL);
+	close(fd);
+	return role;
 }
 
 static int prog_id_of(int prog_fd, uint32_t *id)
@@ -314,6 +346,15 @@ static int attach_xdp(struct loader *L, const char *ifname, uint32_t ifindex,
 static void forget_stale_records(struct loader *L, const char *ifname,
 				 uint32_t hook, uint32_t ifindex);
 
+/* SOCK_LB (end of this file). */
+static int attach_sock(struct loader *L, const PB(AttachRequest) *req,
+		       struct reply *r);
+static int detach_sock(struct loader *L, const PB(DetachRequest) *req,
+		       struct reply *r);
+static int sock_unpin_cgid(struct loader *L, uint32_t cgid);
+static char *sock_cgroup_path(struct loader *L, struct arena *a,
+			      uint32_t cgid);
+
 int handle_attach(struct loader *L, const PB(AttachRequest) *req,
 		  struct reply *r)
 {
@@ -324,10 +365,19 @@ int handle_attach(struct loader *L, const PB(AttachRequest) *req,
 	uint32_t ifindex, mode = 0, prog_id = 0;
 	int code, err, prog_fd;
 
-	if ((code = check_ifname(r, "attach", req->ifname)) ||
-	    (code = check_hook(r, "attach", req->hook)))
+	if ((code = check_hook(r, "attach", req->hook)))
 		return code;
-	prog = req->hook == HOOK(XDP) ? L->xdp_prog : L->tc_prog;
+	if (req->hook == HOOK(SOCK_LB))
+		return attach_sock(L, req, r);
+	if ((code = check_ifname(r, "attach", req->ifname)))
+		return code;
+	if (req->role != ROLE(POD) && req->role != ROLE(EXTERNAL))
+		return reply_err(r, CODE(INVALID), "attach.role: unknown role "
+				 "%d (POD or EXTERNAL)", req->role);
+	if (req->hook == HOOK(XDP))
+		prog = L->xdp_prog;
+	else
+		prog = req->role == ROLE(EXTERNAL) ? L->tc_ext_prog : L->tc_prog;
 	if (!prog)
 		return reply_err(r, CODE(UNSUPPORTED), "attach: this datapath "
 				 "build has no XDP program (sy_xdp)");
@@ -359,8 +409,8 @@ int handle_attach(struct loader *L, const PB(AttachRequest) *req,
 				 "sy_attach: %s", req->ifname, sy_errstr(err));
 	forget_stale_records(L, req->ifname, key.hook, ifindex);
 	log_info("attached %s to %s (ifindex %u) in %s mode, prog id %u",
-		 key.hook == SY_HOOK_XDP ? "sy_xdp" : "sy_tc_ingress",
-		 req->ifname, ifindex, mode_str(mode), prog_id);
+		 bpf_program__name(prog), req->ifname, ifindex, mode_str(mode),
+		 prog_id);
 
 	res = arena_alloc(r->a, sizeof(*res));
 	switchyard__loader__v1__attach_result__init(res);
@@ -422,7 +472,9 @@ static int detach_rec(struct loader *L, const struct rec *rec)
 	int hook = rec->key.hook == SY_HOOK_XDP ? HOOK(XDP) : HOOK(TC_INGRESS);
 	int err = 0;
 
-	if (rec->val.mode == SY_ATTACH_CLSACT) {
+	if (rec->key.hook == SY_HOOK_SOCK_LB) {
+		err = sock_unpin_cgid(L, rec->key.ifindex);
+	} else if (rec->val.mode == SY_ATTACH_CLSACT) {
 		/* Only if the ifindex still names the recorded device. */
 		if (if_indextoname(rec->key.ifindex, name) &&
 		    !strcmp(name, rec->val.ifname))
@@ -439,7 +491,8 @@ static int detach_rec(struct loader *L, const struct rec *rec)
 	if (!err)
 		log_info("detached %s from %s (ifindex %u, %s)",
 			 rec->key.hook == SY_HOOK_XDP ? "sy_xdp" :
-							 "sy_tc_ingress",
+			 rec->key.hook == SY_HOOK_SOCK_LB ? "the socket programs" :
+							     "the tc program",
 			 rec->val.ifname, rec->key.ifindex,
 			 mode_str(rec->val.mode));
 	return err;
@@ -476,8 +529,11 @@ int handle_detach(struct loader *L, const PB(DetachRequest) *req,
 	char path[PATH_MAX];
 	int code, err;
 
-	if ((code = check_ifname(r, "detach", req->ifname)) ||
-	    (code = check_hook(r, "detach", req->hook)))
+	if ((code = check_hook(r, "detach", req->hook)))
+		return code;
+	if (req->hook == HOOK(SOCK_LB))
+		return detach_sock(L, req, r);
+	if ((code = check_ifname(r, "detach", req->ifname)))
 		return code;
 	hook = req->hook == HOOK(XDP) ? SY_HOOK_XDP : SY_HOOK_TC_INGRESS;
 	ifindex = if_nametoindex(req->ifname);
@@ -551,9 +607,15 @@ int attach_list(struct loader *L, struct reply *r, PB(Attachment) ***out,
 		a->ifname = arena_strdup(r->a, l.items[i].val.ifname);
 		a->ifindex = l.items[i].key.ifindex;
 		a->hook = l.items[i].key.hook == SY_HOOK_XDP ? HOOK(XDP) :
-							       HOOK(TC_INGRESS);
+			  l.items[i].key.hook == SY_HOOK_SOCK_LB ? HOOK(SOCK_LB) :
+								   HOOK(TC_INGRESS);
+		if (a->hook == HOOK(SOCK_LB))
+			a->cgroup_path = sock_cgroup_path(L, r->a,
+							  a->ifindex);
 		a->mode = arena_strdup(r->a, mode_str(l.items[i].val.mode));
 		a->prog_id = l.items[i].val.prog_id;
+		if (a->hook == HOOK(TC_INGRESS))
+			a->role = role_of_prog_id(a->prog_id);
 		arr[i] = a;
 	}
 	*out = arr;
@@ -611,4 +673,384 @@ int detach_all(struct loader *L, char *errbuf, size_t errlen)
 			closedir(d);
 	}
 	return ret;
+}
+
+/* ---- SOCK_LB: cgroup sock_addr programs ---------------------------------- */
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+#define SOCK_PIN_PREFIX "sock_"
+
+/* '%' -> "%25", '/' -> "%2F": a path as one bpffs file name. */
+static int escape_path(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (const char *p = in; *p; p++) {
+		const char *rep = *p == '%' ? "%25" : *p == '/' ? "%2F" : NULL;
+		size_t n = rep ? 3 : 1;
+
+		if (o + n >= len)
+			return -ENAMETOOLONG;
+		if (rep)
+			memcpy(out + o, rep, 3);
+		else
+			out[o] = *p;
+		o += n;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static void unescape_path(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (const char *p = in; *p && o + 1 < len; p++) {
+		if (!strncmp(p, "%25", 3)) {
+			out[o++] = '%';
+			p += 2;
+		} else if (!strncmp(p, "%2F", 3)) {
+			out[o++] = '/';
+			p += 2;
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = '\0';
+}
+
+static int sock_link_path(struct loader *L, int i, const char *cgpath,
+			  char *buf, size_t len)
+{
+	char esc[NAME_MAX + 1];
+
+	if (escape_path(cgpath, esc, sizeof(esc) - 32))
+		return -ENAMETOOLONG;
+	return sy_path(buf, len, "%s/links/" SOCK_PIN_PREFIX "%s_%s",
+		       L->pin_dir, sy_sock_hooks[i].pin, esc);
+}
+
+/* Lexical normalisation for a path that no longer exists: no repeated or
+ * trailing slashes. */
+static void normalize_path(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (const char *p = in; *p && o + 1 < len; p++) {
+		if (*p == '/' && o > 0 && out[o - 1] == '/')
+			continue;
+		out[o++] = *p;
+	}
+	while (o > 1 && out[o - 1] == '/')
+		o--;
+	out[o] = '\0';
+}
+
+/* Validates op.cgroup_path into canon (the real path when it exists).
+ * Refuses anything that is not a cgroup v2 directory below the root of its
+ * hierarchy. Returns 0 or the reply code; *exists says whether it exists. */
+static int check_cgroup_path(struct reply *r, const char *op,
+			     const char *given, char *canon, bool must_exist,
+			     bool *exists)
+{
+	char parent[PATH_MAX];
+	struct statfs sfs;
+
+	if (!given || !given[0])
+		return reply_err(r, CODE(INVALID), "%s.cgroup_path: required for "
+				 "the SOCK_LB hook", op);
+	if (given[0] != '/')
+		return reply_err(r, CODE(INVALID), "%s.cgroup_path: '%s' is not "
+				 "an absolute path", op, given);
+	*exists = realpath(given, canon) != NULL;
+	if (!*exists) {
+		if (must_exist)
+			return reply_err(r, CODE(NOT_FOUND), "%s.cgroup_path: "
+					 "'%s': %s", op, given,
+					 strerror(errno));
+		normalize_path(given, canon, PATH_MAX);
+	}
+	if (!strcmp(canon, "/") || !strcmp(canon, "/sys/fs/cgroup") ||
+	    !strcmp(canon, "/sys/fs/cgroup/unified"))
+		return reply_err(r, CODE(INVALID), "%s.cgroup_path: '%s' is a "
+				 "root cgroup; attach to a cgroup below it", op,
+				 given);
+	if (!*exists)
+		return 0;
+	if (statfs(canon, &sfs) || sfs.f_type != CGROUP2_SUPER_MAGIC)
+		return reply_err(r, CODE(INVALID), "%s.cgroup_path: '%s' is not "
+				 "a cgroup v2 directory", op, given);
+	snprintf(parent, sizeof(parent), "%s", canon);
+	if (statfs(dirname(parent), &sfs) || sfs.f_type != CGROUP2_SUPER_MAGIC)
+		return reply_err(r, CODE(INVALID), "%s.cgroup_path: '%s' is the "
+				 "root of a cgroup v2 hierarchy; attach to a "
+				 "cgroup below it", op, given);
+	return 0;
+}
+
+/* Low 32 bits of the cgroup id a pinned cgroup link is on (0: none, gone,
+ * or not a cgroup link). */
+static uint32_t pinned_link_cgid(const char *path)
+{
+	struct link_info_head li;
+	int fd = bpf_obj_get(path);
+	uint32_t id = 0;
+
+	if (fd < 0)
+		return 0;
+	if (link_info(fd, &li) == 0 && li.type == BPF_LINK_TYPE_CGROUP)
+		id = li.ifindex; /* the union's cgroup_id, low half */
+	close(fd);
+	return id;
+}
+
+static void sock_record_delete(struct loader *L, uint32_t cgid)
+{
+	struct sy_attach_key key = { .ifindex = cgid,
+				     .hook = SY_HOOK_SOCK_LB };
+
+	bpf_map_delete_elem(sy_map_fd(L, SY_MAP_ATTACH), &key);
+}
+
+static int attach_sock(struct loader *L, const PB(AttachRequest) *req,
+		       struct reply *r)
+{
+	struct sy_attach_key key = { 0 };
+	struct sy_attach_value val = { 0 };
+	char canon[PATH_MAX], path[PATH_MAX], base[PATH_MAX];
+	bool exists, created[SY_SOCK_PROGS] = { false };
+	PB(AttachResult) *res;
+	uint32_t cgid, prog_id = 0;
+	struct stat st;
+	int code, err = 0, cg_fd, i;
+
+	code = check_cgroup_path(r, "attach", req->cgroup_path, canon, true,
+				 &exists);
+	if (code)
+		return code;
+	cg_fd = open(canon, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg_fd < 0 || fstat(cg_fd, &st)) {
+		err = -errno;
+		if (cg_fd >= 0)
+			close(cg_fd);
+		return reply_err(r, CODE(KERNEL), "attach %s: open: %s", canon,
+				 sy_errstr(err));
+	}
+	cgid = (uint32_t)st.st_ino;
+
+	for (i = 0; i < SY_SOCK_PROGS; i++) {
+		int prog_fd = bpf_program__fd(L->sock_progs[i]);
+		uint32_t old;
+
+		if (sock_link_path(L, i, canon, path, sizeof(path))) {
+			code = reply_err(r, CODE(INVALID), "attach.cgroup_path: "
+					 "too long for a link pin name");
+			break;
+		}
+		/* A cgroup re-created under the same path: its old record
+		 * goes (the stale link is replaced below). */
+		old = pinned_link_cgid(path);
+		if (old && old != cgid)
+			sock_record_delete(L, old);
+		err = update_pinned_link(path, BPF_LINK_TYPE_CGROUP, cgid,
+					 prog_fd);
+		if (err == 1)
+			continue;
+		if (err == 0) {
+			err = create_pinned_link(L, path, prog_fd,
+						 (uint32_t)cg_fd,
+						 sy_sock_hooks[i].attach_type,
+						 0);
+			if (!err) {
+				created[i] = true;
+				continue;
+			}
+		}
+		code = reply_err(r, CODE(KERNEL), "attach %s: %s link: %s",
+				 canon, sy_sock_hooks[i].pin, sy_errstr(err));
+		break;
+	}
+	close(cg_fd);
+	if (code) {
+		/* All or nothing: undo the links this request created. */
+		for (int j = 0; j < SY_SOCK_PROGS; j++)
+			if (created[j] &&
+			    !sock_link_path(L, j, canon, path, sizeof(path)))
+				remove_link_pin(path);
+		return code;
+	}
+
+	err = prog_id_of(bpf_program__fd(L->sock_progs[0]), &prog_id);
+	if (err)
+		log_warn("prog info: %s", sy_errstr(err));
+	key.ifindex = cgid;
+	key.hook = SY_HOOK_SOCK_LB;
+	val.mode = SY_ATTACH_CGROUP;
+	val.prog_id = prog_id;
+	snprintf(base, sizeof(base), "%s", canon);
+	strncpy(val.ifname, basename(base), sizeof(val.ifname) - 1);
+	err = bpf_map_update_elem(sy_map_fd(L, SY_MAP_ATTACH), &key, &val,
+				  BPF_ANY);
+	if (err)
+		return reply_err(r, CODE(KERNEL), "attach %s: recording in "
+				 "sy_attach: %s", canon, sy_errstr(err));
+	log_info("attached the socket programs (connect4, sendmsg4, recvmsg4, "
+		 "getpeername4) to cgroup %s (id %u)", canon, cgid);
+
+	res = arena_alloc(r->a, sizeof(*res));
+	switchyard__loader__v1__attach_result__init(res);
+	res->ifindex = cgid;
+	res->mode = arena_strdup(r->a, mode_str(SY_ATTACH_CGROUP));
+	res->prog_id = prog_id;
+	r->resp->result_case = RES(ATTACH);
+	r->resp->attach = res;
+	return CODE(OK);
+}
+
+static int detach_sock(struct loader *L, const PB(DetachRequest) *req,
+		       struct reply *r)
+{
+	char canon[PATH_MAX], path[PATH_MAX];
+	uint32_t cgid = 0;
+	bool exists, found = false;
+	struct stat st;
+	int code, err;
+
+	code = check_cgroup_path(r, "detach", req->cgroup_path, canon, false,
+				 &exists);
+	if (code)
+		return code;
+	if (exists && stat(canon, &st) == 0)
+		cgid = (uint32_t)st.st_ino;
+	for (int i = 0; i < SY_SOCK_PROGS; i++) {
+		uint32_t id;
+
+		if (sock_link_path(L, i, canon, path, sizeof(path)))
+			return reply_err(r, CODE(INVALID), "detach.cgroup_path: "
+					 "too long for a link pin name");
+		if (access(path, F_OK))
+			continue;
+		found = true;
+		id = pinned_link_cgid(path);
+		if (id && !cgid)
+			cgid = id;
+		err = remove_link_pin(path);
+		if (err)
+			return reply_err(r, CODE(KERNEL), "detach %s: %s", canon,
+					 sy_errstr(err));
+	}
+	if (cgid) {
+		sock_record_delete(L, cgid);
+	} else if (found) {
+		/* The cgroup is gone and so is its id: forget the records of
+		 * that directory name no remaining link pin refers to. */
+		struct rec_list l = { 0 };
+		char base[PATH_MAX];
+
+		snprintf(base, sizeof(base), "%s", canon);
+		if (rec_list_load(L, &l) >= 0)
+			for (size_t i = 0; i < l.n; i++) {
+				struct rec *rec = &l.items[i];
+
+				if (rec->key.hook == SY_HOOK_SOCK_LB &&
+				    !strncmp(rec->val.ifname, basename(base),
+					     sizeof(rec->val.ifname) - 1) &&
+				    !sock_cgroup_path(L, r->a, rec->key.ifindex))
+					sock_record_delete(L, rec->key.ifindex);
+			}
+		free(l.items);
+	}
+	if (!found && !exists)
+		return reply_err(r, CODE(NOT_FOUND), "detach.cgroup_path: no "
+				 "cgroup '%s' and nothing attached for it",
+				 req->cgroup_path);
+	if (found)
+		log_info("detached the socket programs from cgroup %s", canon);
+	return CODE(OK);
+}
+
+/* Calls fn for every socket link pin (links/sock_*). */
+static int sock_pins_each(struct loader *L,
+			  int (*fn)(const char *path, const char *name,
+				    void *ctx),
+			  void *ctx)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int ret = 0;
+
+	if (sy_path(dir, sizeof(dir), "%s/links", L->pin_dir))
+		return -ENAMETOOLONG;
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while (!ret && (de = readdir(d))) {
+		if (strncmp(de->d_name, SOCK_PIN_PREFIX,
+			    strlen(SOCK_PIN_PREFIX)))
+			continue;
+		if (sy_path(path, sizeof(path), "%s/%s", dir, de->d_name))
+			continue;
+		ret = fn(path, de->d_name, ctx);
+	}
+	closedir(d);
+	return ret;
+}
+
+struct cgid_ctx {
+	uint32_t cgid;
+	char *found;     /* sock_cgroup_path: the unescaped path */
+	size_t len;
+	int err;
+};
+
+static int unpin_if_cgid(const char *path, const char *name, void *ctx_)
+{
+	struct cgid_ctx *ctx = ctx_;
+	int err;
+
+	(void)name;
+	if (pinned_link_cgid(path) != ctx->cgid)
+		return 0;
+	err = remove_link_pin(path);
+	if (err)
+		ctx->err = err;
+	return 0;
+}
+
+/* The links of a recorded cgroup (detach_rec: cleanup). Links whose cgroup
+ * is gone no longer tell their cgroup; cleanup's sweep of links/ gets them. */
+static int sock_unpin_cgid(struct loader *L, uint32_t cgid)
+{
+	struct cgid_ctx ctx = { .cgid = cgid };
+	int err = sock_pins_each(L, unpin_if_cgid, &ctx);
+
+	return err ? err : ctx.err;
+}
+
+static int path_if_cgid(const char *path, const char *name, void *ctx_)
+{
+	static const char pfx[] = SOCK_PIN_PREFIX "connect4_";
+	struct cgid_ctx *ctx = ctx_;
+
+	if (strncmp(name, pfx, sizeof(pfx) - 1) ||
+	    pinned_link_cgid(path) != ctx->cgid)
+		return 0;
+	unescape_path(name + sizeof(pfx) - 1, ctx->found, ctx->len);
+	return 1;
+}
+
+/* The path a recorded cgroup was attached with, from its connect4 link pin
+ * (NULL if the pin or the cgroup is gone). */
+static char *sock_cgroup_path(struct loader *L, struct arena *a, uint32_t cgid)
+{
+	char buf[PATH_MAX];
+	struct cgid_ctx ctx = { .cgid = cgid, .found = buf,
+				.len = sizeof(buf) };
+
+	if (sock_pins_each(L, path_if_cgid, &ctx) != 1)
+		return NULL;
+	return arena_strdup(a, buf);
 }

@@ -2,7 +2,9 @@
 /* The only file that includes the generated skeleton: opens the embedded
  * datapath object, sizes its maps, reuses the pinned ones, loads, pins. */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 
 #include "switchyard.skel.h"
@@ -18,6 +20,17 @@ const char *const sy_map_names[SY_MAP_COUNT] = {
 	[SY_MAP_AFFINITY] = "sy_affinity",
 	[SY_MAP_ATTACH] = "sy_attach",
 	[SY_MAP_CONFIG] = "sy_config",
+	[SY_MAP_COUNTERS] = "sy_counters",
+	[SY_MAP_SVC_STATS] = "sy_svc_stats",
+	[SY_MAP_SOURCE_RANGES] = "sy_source_ranges",
+	[SY_MAP_SOCK_REVNAT] = "sy_sock_revnat",
+};
+
+const struct sy_sock_hook sy_sock_hooks[SY_SOCK_PROGS] = {
+	{ "sy_connect4", "connect4", BPF_CGROUP_INET4_CONNECT },
+	{ "sy_sendmsg4", "sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
+	{ "sy_recvmsg4", "recvmsg4", BPF_CGROUP_UDP4_RECVMSG },
+	{ "sy_getpeername4", "getpeername4", BPF_CGROUP_INET4_GETPEERNAME },
 };
 
 int sy_map_fd(struct loader *L, enum sy_map_id id)
@@ -41,7 +54,42 @@ static int resize(struct bpf_map *map, uint32_t n)
 	return 0;
 }
 
+static int open_load(struct loader *L);
+
+/* A pinned map-in-map keeps the inner-map template it was created with,
+ * which bpf_map_info does not show: a sy_maglev pinned by a datapath with
+ * another inner layout (the one-u32-per-slot tables before the two-slot
+ * elements) passes pins_reuse_maps(), and the verifier then rejects the new
+ * programs' accesses to its tables. So if loading with a reused sy_maglev
+ * fails, that pin is replaced (its tables are lost; the control plane
+ * writes them again) and the load is retried once. */
 int datapath_open_load(struct loader *L)
+{
+	char path[PATH_MAX];
+	bool reused;
+	int err;
+
+	if (pins_map_path(L, "sy_maglev", path, sizeof(path)))
+		return -ENAMETOOLONG;
+	reused = access(path, F_OK) == 0;
+	err = open_load(L);
+	if (!err || !reused || err == -ENOENT)
+		return err;
+	log_warn("sy_maglev: loading with the pinned map failed (%s); its inner "
+		 "map layout may be an older one: recreating it, its tables are "
+		 "lost", sy_errstr(err));
+	switchyard__destroy(L->skel);
+	L->skel = NULL;
+	L->obj = NULL;
+	if (unlink(path)) {
+		err = -errno;
+		log_error("unlink %s: %s", path, sy_errstr(err));
+		return err;
+	}
+	return open_load(L);
+}
+
+static int open_load(struct loader *L)
 {
 	int err;
 
@@ -53,9 +101,19 @@ int datapath_open_load(struct loader *L)
 	}
 	L->obj = L->skel->obj;
 	L->tc_prog = L->skel->progs.sy_tc_ingress;
+	L->tc_ext_prog = L->skel->progs.sy_tc_external;
 	/* Looked up by name so the loader builds before the XDP entry point
 	 * exists; attach/test_run report UNSUPPORTED while it is absent. */
 	L->xdp_prog = bpf_object__find_program_by_name(L->obj, "sy_xdp");
+	for (int i = 0; i < SY_SOCK_PROGS; i++) {
+		L->sock_progs[i] = bpf_object__find_program_by_name(
+			L->obj, sy_sock_hooks[i].prog);
+		if (!L->sock_progs[i]) {
+			log_error("datapath object has no program %s",
+				  sy_sock_hooks[i].prog);
+			return -ENOENT;
+		}
+	}
 
 	for (int i = 0; i < SY_MAP_COUNT; i++) {
 		L->maps[i] = bpf_object__find_map_by_name(L->obj,
@@ -72,8 +130,13 @@ int datapath_open_load(struct loader *L)
 	if ((err = resize(L->maps[SY_MAP_SERVICES], L->opt.max_services)) ||
 	    (err = resize(L->maps[SY_MAP_REVNAT], L->opt.max_services)) ||
 	    (err = resize(L->maps[SY_MAP_MAGLEV], L->opt.max_services)) ||
+	    /* one stats entry per frontend and hook (tc, xdp, sock) */
+	    (err = resize(L->maps[SY_MAP_SVC_STATS],
+			  L->opt.max_services > (1u << 24) / 3 ?
+				  (1u << 24) : L->opt.max_services * 3)) ||
 	    (err = resize(L->maps[SY_MAP_BACKENDS], L->opt.max_backends)) ||
-	    (err = resize(L->maps[SY_MAP_CONNTRACK], L->opt.ct_max)))
+	    (err = resize(L->maps[SY_MAP_CONNTRACK], L->opt.ct_max)) ||
+	    (err = resize(L->maps[SY_MAP_SOCK_REVNAT], L->opt.ct_max)))
 		return err;
 
 	err = pins_reuse_maps(L);
@@ -85,7 +148,8 @@ int datapath_open_load(struct loader *L)
 		log_error("loading the datapath: %s", sy_errstr(err));
 		return err;
 	}
-	log_info("datapath loaded: sy_tc_ingress%s",
+	log_info("datapath loaded: sy_tc_ingress, sy_tc_external, sy_connect4, "
+		 "sy_sendmsg4, sy_recvmsg4, sy_getpeername4%s",
 		 L->xdp_prog ? ", sy_xdp" : " (no sy_xdp in this build)");
 
 	return pins_pin_maps(L);

@@ -80,8 +80,34 @@ struct dump_ctx {
 	size_t budget, used;
 	bool truncated;
 	bool maglev;
-	uint32_t key_size, value_size;
+	bool percpu;
+	uint32_t key_size, value_size; /* value_size: bytes per lookup */
+	uint32_t elem_size;            /* per-CPU maps: one CPU's value */
+	uint32_t ncpus;
 };
+
+/* A per-CPU lookup returns one value per possible CPU, each rounded up to
+ * 8 bytes. The dump returns their sum in the value's own layout: every
+ * value of these maps is a sequence of u64 counters (sy_counters: one,
+ * sy_svc_stats: packets, bytes), summed field by field. */
+static void *percpu_sum(struct arena *a, const void *value, uint32_t elem,
+			uint32_t ncpus)
+{
+	uint32_t stride = (elem + 7) & ~7u, words = elem / 8;
+	uint64_t *sum = arena_alloc(a, elem ? elem : 1);
+
+	for (uint32_t c = 0; c < ncpus; c++) {
+		const uint8_t *v = (const uint8_t *)value + (size_t)c * stride;
+
+		for (uint32_t w = 0; w < words; w++) {
+			uint64_t x;
+
+			memcpy(&x, v + (size_t)w * 8, 8);
+			sum[w] += x;
+		}
+	}
+	return sum;
+}
 
 /* The table size M of an inner Maglev map of n two-slot elements. The
  * loader names its inner maps sy_mg_<M>; without that name (a map written
@@ -180,6 +206,10 @@ static int dump_cb(const void *key, const void *value, void *ctx_)
 			return 0; /* table replaced meanwhile: skip */
 		if (err < 0)
 			return err;
+	} else if (ctx->percpu) {
+		e->value.data = percpu_sum(ctx->a, value, ctx->elem_size,
+					   ctx->ncpus);
+		e->value.len = ctx->elem_size;
 	} else {
 		e->value.data = arena_memdup(ctx->a, value, ctx->value_size);
 		e->value.len = ctx->value_size;
@@ -241,6 +271,14 @@ int handle_dump(struct loader *L, const PB(DumpRequest) *req,
 	ctx.value_size = map_value_buf_size(info.type, info.value_size);
 	ctx.maglev = info.type == BPF_MAP_TYPE_HASH_OF_MAPS ||
 		     info.type == BPF_MAP_TYPE_ARRAY_OF_MAPS;
+	ctx.percpu = ctx.value_size != info.value_size;
+	ctx.elem_size = info.value_size;
+	ctx.ncpus = ctx.percpu ? ctx.value_size /
+					 ((info.value_size + 7) & ~7u) : 1;
+	if (ctx.percpu && info.value_size % 8)
+		return reply_err(r, CODE(UNSUPPORTED), "dump %s: per-CPU values "
+				 "of %u bytes are not u64 counters", req->map,
+				 info.value_size);
 	ctx.budget = L->opt.max_message_bytes > 8192 ?
 			     L->opt.max_message_bytes - 4096 :
 			     L->opt.max_message_bytes / 2;

@@ -20,6 +20,7 @@
 #define RES(name) SWITCHYARD__LOADER__V1__RESPONSE__RESULT_##name
 #define MAPOP(name) SWITCHYARD__LOADER__V1__MAP_OP__OP_##name
 #define HOOK(name) SWITCHYARD__LOADER__V1__HOOK__##name
+#define ROLE(name) SWITCHYARD__LOADER__V1__ROLE__##name
 
 typedef PB(Request) sy_request;
 typedef PB(Response) sy_response;
@@ -54,8 +55,21 @@ enum sy_map_id {
 	SY_MAP_AFFINITY,
 	SY_MAP_ATTACH,
 	SY_MAP_CONFIG,
+	SY_MAP_COUNTERS,
+	SY_MAP_SVC_STATS,
+	SY_MAP_SOURCE_RANGES,
+	SY_MAP_SOCK_REVNAT,
 	SY_MAP_COUNT
 };
+
+/* The socket-level programs attached together by the SOCK_LB hook. */
+#define SY_SOCK_PROGS 4
+struct sy_sock_hook {
+	const char *prog;   /* program name in the object */
+	const char *pin;    /* link pin: links/sock_<pin>_<escaped cgroup path> */
+	int attach_type;    /* enum bpf_attach_type */
+};
+extern const struct sy_sock_hook sy_sock_hooks[SY_SOCK_PROGS];
 
 struct bpf_object;
 struct bpf_map;
@@ -69,8 +83,11 @@ struct loader {
 	struct switchyard *skel;
 	struct bpf_object *obj;
 	struct bpf_map *maps[SY_MAP_COUNT];
-	struct bpf_program *tc_prog;
-	struct bpf_program *xdp_prog; /* NULL until the datapath has sy_xdp */
+	struct bpf_program *tc_prog;     /* sy_tc_ingress: pod devices */
+	struct bpf_program *tc_ext_prog; /* sy_tc_external: external devices */
+	struct bpf_program *xdp_prog;    /* sy_xdp, NULL in a build without it */
+	/* cgroup sock_addr programs, in the order of sy_sock_hooks[] */
+	struct bpf_program *sock_progs[SY_SOCK_PROGS];
 	uint64_t requests;
 	uint64_t errors;
 	bool exit_after_reply;     /* set by cleanup */

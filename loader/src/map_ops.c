@@ -54,6 +54,8 @@ static const char *mapop_name(int c)
 	case MAPOP(DELETE_AFFINITY): return "delete_affinity";
 	case MAPOP(SET_CONFIG): return "set_config";
 	case MAPOP(GC_CONNTRACK): return "gc_conntrack";
+	case MAPOP(UPSERT_SOURCE_RANGE): return "upsert_source_range";
+	case MAPOP(DELETE_SOURCE_RANGE): return "delete_source_range";
 	default: return "op";
 	}
 }
@@ -106,6 +108,20 @@ static int check_svc_key(struct reply *r, const char *at,
 	if (k->scope != SY_SCOPE_EXTERNAL && k->scope != SY_SCOPE_INTERNAL)
 		return BAD("%s.key.scope: %u is not 0 (external) or 1 "
 			   "(internal)", at, k->scope);
+	return 0;
+}
+
+static int check_source_range(struct reply *r, const char *at,
+			      const ProtobufCBinaryData *addr,
+			      uint32_t prefix_len)
+{
+	int err = check_addr(r, at, "addr", addr, false);
+
+	if (err)
+		return err;
+	if (prefix_len > 32)
+		return BAD("%s.prefix_len: %u is not a prefix length (0-32)", at,
+			   prefix_len);
 	return 0;
 }
 
@@ -180,6 +196,14 @@ static int validate_op(const map_op *op, size_t i, struct reply *r)
 	case MAPOP(SET_CONFIG):
 		return check_addr(r, at, "node_addr",
 				  &op->set_config->node_addr, true);
+	case MAPOP(UPSERT_SOURCE_RANGE):
+		return check_source_range(r, at,
+					  &op->upsert_source_range->addr,
+					  op->upsert_source_range->prefix_len);
+	case MAPOP(DELETE_SOURCE_RANGE):
+		return check_source_range(r, at,
+					  &op->delete_source_range->addr,
+					  op->delete_source_range->prefix_len);
 	case MAPOP(DELETE_BACKEND):
 	case MAPOP(DELETE_MAGLEV):
 	case MAPOP(DELETE_REVNAT):
@@ -224,6 +248,25 @@ static int delete_absent_ok(struct loader *L, enum sy_map_id id,
 	int err = bpf_map_delete_elem(sy_map_fd(L, id), key);
 
 	return err == -ENOENT ? 0 : err;
+}
+
+/* {32 + len, frontend, addr with the host bits zeroed}: one canonical key
+ * per CIDR, so a delete finds what an upsert wrote whatever host bits the
+ * caller sent. */
+static void source_range_key_fill(struct sy_source_range_key *k,
+				  uint32_t frontend_id,
+				  const ProtobufCBinaryData *addr,
+				  uint32_t prefix_len)
+{
+	uint32_t a;
+
+	memset(k, 0, sizeof(*k));
+	memcpy(&a, addr->data, 4);
+	a = ntohl(a);
+	a = prefix_len ? a & (0xffffffffu << (32 - prefix_len)) : 0;
+	k->prefixlen = 32 + prefix_len;
+	k->frontend_id = frontend_id;
+	k->addr = htonl(a);
 }
 
 static void svc_key_fill(struct sy_svc_key *k, const PB(ServiceKey) *src)
@@ -624,7 +667,42 @@ static int apply_op(struct loader *L, const map_op *op, size_t i,
 		uint32_t id = op->delete_revnat->id;
 
 		err = delete_absent_ok(L, SY_MAP_REVNAT, &id);
-		return err ? KERR(err, "delete sy_revnat[%u]", id) : 0;
+		if (err)
+			return KERR(err, "delete sy_revnat[%u]", id);
+		/* The frontend is gone: so are its statistics (ids are not
+		 * reused, so nothing else would ever delete them). */
+		for (uint32_t hook = SY_HOOK_TC_INGRESS;
+		     hook <= SY_HOOK_SOCK_LB; hook++) {
+			struct sy_svc_stats_key sk = { .frontend_id = id,
+						       .hook = hook };
+
+			err = delete_absent_ok(L, SY_MAP_SVC_STATS, &sk);
+			if (err)
+				return KERR(err, "delete sy_svc_stats[%u/%u]",
+					    id, hook);
+		}
+		return 0;
+	}
+	case MAPOP(UPSERT_SOURCE_RANGE): {
+		const PB(UpsertSourceRange) *o = op->upsert_source_range;
+		struct sy_source_range_key k;
+		uint8_t one = 1;
+
+		source_range_key_fill(&k, o->frontend_id, &o->addr,
+				      o->prefix_len);
+		err = update(L, SY_MAP_SOURCE_RANGES, &k, &one);
+		return err ? KERR(err, "update sy_source_ranges[%u]",
+				  o->frontend_id) : 0;
+	}
+	case MAPOP(DELETE_SOURCE_RANGE): {
+		const PB(DeleteSourceRange) *o = op->delete_source_range;
+		struct sy_source_range_key k;
+
+		source_range_key_fill(&k, o->frontend_id, &o->addr,
+				      o->prefix_len);
+		err = delete_absent_ok(L, SY_MAP_SOURCE_RANGES, &k);
+		return err ? KERR(err, "delete sy_source_ranges[%u]",
+				  o->frontend_id) : 0;
 	}
 	case MAPOP(UPSERT_SERVICE): {
 		const PB(UpsertService) *s = op->upsert_service;

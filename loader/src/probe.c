@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <sys/utsname.h>
 #include <sys/vfs.h>
@@ -208,6 +209,10 @@ static void probe_helpers(struct probe_ctx *p)
 		H(XDP, "xdp", fib_lookup),
 		H(XDP, "xdp", redirect),
 		H(XDP, "xdp", ktime_get_ns),
+		H(CGROUP_SOCK_ADDR, "cgroup_sock_addr", get_socket_cookie),
+		H(CGROUP_SOCK_ADDR, "cgroup_sock_addr", get_netns_cookie),
+		H(CGROUP_SOCK_ADDR, "cgroup_sock_addr", set_retval),
+		H(CGROUP_SOCK_ADDR, "cgroup_sock_addr", map_lookup_elem),
 #undef H
 	};
 	char name[96];
@@ -259,6 +264,38 @@ static void probe_link(struct probe_ctx *p, const char *name,
 		    min_min);
 }
 
+/* A cgroup link on a file that is not a cgroup: a kernel that knows the
+ * attach type for links checks the target and fails with EBADF; one that
+ * does not rejects the attach type first (EINVAL). Nothing is attached. */
+static void probe_cgroup_link(struct probe_ctx *p)
+{
+	int prog, fd, lfd, err;
+
+	prog = load_trivial(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+			    BPF_CGROUP_INET4_CONNECT);
+	if (prog < 0) {
+		add(p, "attach:cgroup_sock_addr", false, "loading a cgroup/"
+		    "connect4 test program: %s", sy_errstr(prog));
+		return;
+	}
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	lfd = bpf_link_create(prog, fd, BPF_CGROUP_INET4_CONNECT, NULL);
+	err = lfd < 0 ? lfd : 0;
+	if (lfd >= 0)
+		close(lfd); /* cannot happen: not a cgroup */
+	if (fd >= 0)
+		close(fd);
+	close(prog);
+	if (err == -EBADF)
+		add(p, "attach:cgroup_sock_addr", true, "BPF_LINK_CREATE("
+		    "cgroup/connect4) on a non-cgroup fd: EBADF, the kernel "
+		    "links sock_addr programs to cgroups");
+	else
+		add(p, "attach:cgroup_sock_addr", false, "BPF_LINK_CREATE("
+		    "cgroup/connect4) on a non-cgroup fd: %s",
+		    err ? sy_errstr(err) : "succeeded");
+}
+
 int handle_probe(struct loader *L, const PB(ProbeRequest) *req,
 		 struct reply *r)
 {
@@ -287,9 +324,20 @@ int handle_probe(struct loader *L, const PB(ProbeRequest) *req,
 	}
 	probe_link(&p, "attach:xdp_link", BPF_PROG_TYPE_XDP, BPF_XDP, release,
 		   5, 9);
+	probe_cgroup_link(&p);
 	add(&p, "program:sy_xdp", L->xdp_prog != NULL, "%s",
 	    L->xdp_prog ? "present in the datapath object" :
 			  "not in this datapath build");
+	add(&p, "program:sy_tc_external", L->tc_ext_prog != NULL,
+	    "present in the datapath object");
+	for (int i = 0; i < SY_SOCK_PROGS; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "program:%s",
+			 sy_sock_hooks[i].prog);
+		add(&p, name, L->sock_progs[i] != NULL, "cgroup/%s, attached "
+		    "by the SOCK_LB hook", sy_sock_hooks[i].pin);
+	}
 	if (statfs(L->pin_dir, &sfs) == 0)
 		add(&p, "fs:bpffs", sfs.f_type == BPF_FS_MAGIC,
 		    "%s: f_type 0x%lx", L->pin_dir, (unsigned long)sfs.f_type);

@@ -29,9 +29,12 @@ int handle_test_run(struct loader *L, const PB(TestRunRequest) *req,
 
 	if (!req->program || !req->program[0]) {
 		return reply_err(r, CODE(INVALID), "test_run.program: required "
-				 "(tc_ingress or xdp)");
+				 "(tc_ingress, tc_external or xdp)");
 	} else if (!strcmp(req->program, "tc_ingress")) {
 		prog = L->tc_prog;
+		xdp = false;
+	} else if (!strcmp(req->program, "tc_external")) {
+		prog = L->tc_ext_prog;
 		xdp = false;
 	} else if (!strcmp(req->program, "xdp")) {
 		prog = L->xdp_prog;
@@ -41,7 +44,7 @@ int handle_test_run(struct loader *L, const PB(TestRunRequest) *req,
 					 "datapath build has no XDP program");
 	} else {
 		return reply_err(r, CODE(INVALID), "test_run.program: unknown "
-				 "program '%s' (tc_ingress or xdp)",
+				 "program '%s' (tc_ingress, tc_external or xdp)",
 				 req->program);
 	}
 	if (req->data.len < ETH_HLEN || req->data.len > MAX_PACKET)

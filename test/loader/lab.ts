@@ -6,13 +6,15 @@
 // failure.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { repoRoot } from "./loader-client.js";
 
 export const PIN_ROOT = "/sys/fs/bpf/switchyard";
+/** The cgroup v2 hierarchy the socket tests create their cgroups in (never attached to itself). */
+export const CGROUP_ROOT = "/sys/fs/cgroup/unified";
 /** The loader under test; SY_LOADER_BIN overrides it (e.g. a sanitizer build). */
 export const LOADER_BIN = process.env.SY_LOADER_BIN ?? path.join(repoRoot(), "loader", "build", "switchyard-loader");
 
@@ -153,6 +155,7 @@ export class Lab {
   private namespaces: string[] = [];
   private procs: ChildProcess[] = [];
   private instances: string[] = [];
+  private cgroups: string[] = [];
 
   constructor() {
     this.tmp = mkdtempSync(path.join(os.tmpdir(), `sy-lt-${this.id}-`));
@@ -193,6 +196,58 @@ export class Lab {
     const p = spawn("ip", ["netns", "exec", ns, cmd, ...args], { stdio: ["ignore", "pipe", "pipe"], cwd: os.tmpdir() });
     this.procs.push(p);
     return p;
+  }
+
+  /** A fresh cgroup CGROUP_ROOT/sy-lt-<id>-<suffix>; cleanup() removes it (after killing our processes). */
+  cgroup(suffix: string): string {
+    const dir = path.join(CGROUP_ROOT, `sy-lt-${this.id}-${suffix}`);
+    mkdirSync(dir);
+    this.cgroups.push(dir);
+    return dir;
+  }
+
+  /**
+   * A command inside a namespace, started as a member of a cgroup: the
+   * shell moves itself into the cgroup, then execs `ip netns exec`.
+   */
+  spawnInCgroup(cgroup: string, ns: string, cmd: string, args: string[]): ChildProcess {
+    const p = spawn("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec ip netns exec "$@"', cgroup, ns, cmd, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      cwd: os.tmpdir(),
+    });
+    this.procs.push(p);
+    return p;
+  }
+
+  /** spawnInCgroup, to completion (bounded in time). */
+  execInCgroup(cgroup: string, ns: string, cmd: string, args: string[], timeoutMs = 10000): Promise<RunResult> {
+    return new Promise((resolve) => {
+      const p = this.spawnInCgroup(cgroup, ns, cmd, args);
+      let stdout = "";
+      let stderr = "";
+      p.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+      p.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
+      p.on("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  /** Removes one of our cgroups now (it must be empty). */
+  async removeCgroup(dir: string): Promise<void> {
+    for (let i = 0; ; i++) {
+      try {
+        if (existsSync(dir)) rmdirSync(dir);
+        this.cgroups = this.cgroups.filter((c) => c !== dir);
+        return;
+      } catch (e) {
+        // EBUSY while the last member is still exiting.
+        if (i >= 40) throw e;
+        await sleep(50);
+      }
+    }
   }
 
   /** An instance name whose pins cleanup() removes. */
@@ -236,6 +291,12 @@ export class Lab {
             resolve();
           });
         });
+      }
+    }
+    for (const dir of [...this.cgroups]) {
+      // Only our own cgroups (sy-lt-<id>-*), never the hierarchy's root.
+      if (path.dirname(dir) === CGROUP_ROOT && path.basename(dir).startsWith(`sy-lt-${this.id}-`)) {
+        await this.removeCgroup(dir).catch(() => undefined);
       }
     }
     for (const ns of this.namespaces.reverse()) run("ip", ["netns", "del", ns], { allowFail: true });

@@ -43,6 +43,8 @@ export interface Attachment {
   hook: string;
   mode: string;
   progId: number;
+  role: string;
+  cgroupPath: string;
 }
 export interface Feature {
   name: string;

@@ -4,7 +4,7 @@
 // loader restarts. Needs root, bpffs at /sys/fs/bpf and a built loader
 // (make -C loader). Everything runs in namespaces named sy-lt-<random>-*.
 import assert from "node:assert/strict";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { call, encodeRequest, LoaderClient, varint, type MapEntry, type Response } from "./loader-client.js";
 import { Lab, type LoaderProcess, run, sleep, waitFor } from "./lab.js";
@@ -46,11 +46,13 @@ const SY_CT_F_SEEN_REPLY = 1;
 const SY_CT_F_CLOSING = 2;
 const SEC = 1_000_000_000n;
 
-// sy_ct_key (16 B) and sy_ct_value (24 B).
+// sy_ct_key (16 B) and sy_ct_value (32 B: ..., nat_addr at 20, nat_port at 24).
 const ctKey = (saddr: string, daddr: string, sport: number, dport: number, proto: number, dir = SY_CT_FORWARD) =>
   Buffer.concat([ip(saddr), ip(daddr), be16(sport), be16(dport), Buffer.from([proto, dir, 0, 0])]);
-const ctValue = (lastSeen: bigint, backendId: number, revNatId: number, flags: number, tcpFlags = 0) => {
-  const b = Buffer.alloc(24);
+const ctValue = (lastSeen: bigint, backendId: number, revNatId: number, flags: number, tcpFlags = 0, natAddr = "0.0.0.0", natPort = 0) => {
+  const b = Buffer.alloc(32);
+  ip(natAddr).copy(b, 20);
+  b.writeUInt16BE(natPort, 24);
   b.writeBigUInt64LE(lastSeen, 0);
   b.writeUInt32LE(backendId, 8);
   b.writeUInt32LE(revNatId, 12);
@@ -169,7 +171,7 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
     withLogs(logs, async () => {
       assert.equal(statSync(sock).mode & 0o777, 0o600);
       const st = await call(sock, { status: {} });
-      for (const m of ["sy_services", "sy_backends", "sy_revnat", "sy_maglev", "sy_conntrack", "sy_affinity", "sy_attach", "sy_config"]) {
+      for (const m of ["sy_services", "sy_backends", "sy_revnat", "sy_maglev", "sy_conntrack", "sy_affinity", "sy_attach", "sy_config", "sy_counters", "sy_svc_stats", "sy_source_ranges"]) {
         const info = st.status!.maps.find((x) => x.name === m);
         assert.ok(info, `status lists ${m}`);
         assert.ok(info.pinPath && existsSync(info.pinPath), `${m} pinned at ${info.pinPath}`);
@@ -177,6 +179,10 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
       }
       assert.equal(st.status!.maps.find((x) => x.name === "sy_maglev")!.type, "hash_of_maps");
       assert.equal(st.status!.maps.find((x) => x.name === "sy_conntrack")!.type, "lru_hash");
+      assert.equal(st.status!.maps.find((x) => x.name === "sy_conntrack")!.valueSize, 32);
+      assert.equal(st.status!.maps.find((x) => x.name === "sy_counters")!.type, "percpu_array");
+      assert.equal(st.status!.maps.find((x) => x.name === "sy_svc_stats")!.type, "percpu_hash");
+      assert.equal(st.status!.maps.find((x) => x.name === "sy_source_ranges")!.type, "lpm_trie");
     }));
 
   it("answers MALFORMED to garbage and keeps the connection", () =>
@@ -263,13 +269,15 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
         [{ apply: { ops: [{ upsertService: { id: 1 } }] } }, "INVALID", "key"],
         [{ apply: { ops: [{ upsertRevnat: { id: 1, addr: Buffer.alloc(16), port: 80 } }] } }, "INVALID", "upsert_revnat.addr"],
         [{ apply: { ops: [{ flushConntrack: {} }] } }, "INVALID", "flush_conntrack"],
+        [{ apply: { ops: [{ upsertSourceRange: { frontendId: 1, addr: ip("198.18.0.0"), prefixLen: 33 } }] } }, "INVALID", "ops[0].upsert_source_range.prefix_len"],
+        [{ apply: { ops: [{ deleteSourceRange: { frontendId: 1, addr: Buffer.alloc(3), prefixLen: 8 } }] } }, "INVALID", "ops[0].delete_source_range.addr"],
         [{ apply: { ops: [{}] } }, "INVALID", "ops[0]"],
         [{ attach: { ifname: "", hook: "TC_INGRESS" } }, "INVALID", "ifname"],
         [{ attach: { ifname: "nosuchdev0", hook: "TC_INGRESS" } }, "NOT_FOUND", "nosuchdev0"],
-        [{ attach: { ifname: "lo", hook: "XDP" } }, "UNSUPPORTED", "XDP"],
+        [{ attach: { ifname: "nosuchdev1", hook: "XDP" } }, "NOT_FOUND", "nosuchdev1"],
         [{ dump: { map: "sy_nope" } }, "NOT_FOUND", "sy_nope"],
         [{ dump: { map: "" } }, "INVALID", "dump.map"],
-        [{ testRun: { program: "nope", data: Buffer.alloc(64) } }, "INVALID", "program"],
+        [{ testRun: { program: "nope", data: Buffer.alloc(64) } }, "INVALID", "tc_external"],
         [{ testRun: { program: "tc_ingress", data: Buffer.alloc(4) } }, "INVALID", "data"],
       ];
       try {
@@ -439,6 +447,116 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
       assert.equal((await call(sock, { dump: { map: "sy_affinity" } })).dump!.info.entries, 0);
     }));
 
+  it("programs source ranges, and dumps per-CPU counters and stats summed over CPUs", () =>
+    withLogs(logs, async () => {
+      const rangeKey = (fe: number, addr: string, len: number) => Buffer.concat([u32le(32 + len), u32le(fe), ip(addr)]);
+      await call(sock, {
+        apply: {
+          ops: [
+            { upsertSourceRange: { frontendId: 21, addr: ip("198.18.50.77"), prefixLen: 24 } },
+            { upsertSourceRange: { frontendId: 21, addr: ip("198.18.60.7"), prefixLen: 32 } },
+            { upsertSourceRange: { frontendId: 22, addr: ip("198.18.1.1"), prefixLen: 0 } },
+          ],
+        },
+      });
+      const sr = (await call(sock, { dump: { map: "sy_source_ranges" } })).dump!;
+      assert.equal(sr.info.type, "lpm_trie");
+      assert.equal(sr.info.keySize, 12);
+      assert.equal(sr.info.valueSize, 1);
+      assert.equal(sr.info.entries, 3);
+      assert.deepEqual(Buffer.from(find(sr.entries, rangeKey(21, "198.18.50.0", 24))!.value), Buffer.from([1]), "host bits zeroed");
+      assert.ok(find(sr.entries, rangeKey(21, "198.18.60.7", 32)));
+      assert.ok(find(sr.entries, rangeKey(22, "0.0.0.0", 0)));
+      // A delete with other host bits finds the canonical key; absent keys are fine.
+      const del = await call(sock, {
+        apply: {
+          ops: [
+            { deleteSourceRange: { frontendId: 21, addr: ip("198.18.50.1"), prefixLen: 24 } },
+            { deleteSourceRange: { frontendId: 21, addr: ip("198.18.50.1"), prefixLen: 24 } },
+            { deleteSourceRange: { frontendId: 21, addr: ip("198.18.60.7"), prefixLen: 32 } },
+            { deleteSourceRange: { frontendId: 22, addr: ip("0.0.0.0"), prefixLen: 0 } },
+          ],
+        },
+      });
+      assert.equal(del.apply!.applied, 4);
+      assert.equal((await call(sock, { dump: { map: "sy_source_ranges" } })).dump!.info.entries, 0);
+
+      // Per-CPU maps: bpftool writes the same value into every possible
+      // CPU's slot; the dump returns the sum in the value's layout.
+      const possible = readFileSync("/sys/devices/system/cpu/possible", "utf8").trim();
+      const ncpus = possible.split(",").reduce((n, r) => {
+        const [a, b] = r.split("-").map(Number);
+        return n + (b === undefined ? 1 : b - a! + 1);
+      }, 0);
+      const u64le = (n: bigint) => {
+        const b = Buffer.alloc(8);
+        b.writeBigUInt64LE(n);
+        return b;
+      };
+      const SY_CNT_DROP_NO_SNAT_PORT = 15;
+      bpftoolUpdate(`${lab.pinDir(instance)}/sy_counters`, u32le(SY_CNT_DROP_NO_SNAT_PORT), u64le(5n));
+      const cnt = (await call(sock, { dump: { map: "sy_counters" } })).dump!;
+      assert.equal(cnt.info.type, "percpu_array");
+      assert.equal(cnt.info.entries, 16);
+      assert.equal(cnt.entries.length, 16);
+      assert.ok(cnt.entries.every((e) => e.value.length === 8), "one u64 per counter, not one per CPU");
+      assert.equal(Buffer.from(find(cnt.entries, u32le(SY_CNT_DROP_NO_SNAT_PORT))!.value).readBigUInt64LE(0), 5n * BigInt(ncpus));
+      bpftoolUpdate(`${lab.pinDir(instance)}/sy_counters`, u32le(SY_CNT_DROP_NO_SNAT_PORT), u64le(0n));
+      bpftoolUpdate(`${lab.pinDir(instance)}/sy_svc_stats`, Buffer.concat([u32le(77), u32le(1)]), Buffer.concat([u64le(3n), u64le(1000n)]));
+      const st0 = (await call(sock, { dump: { map: "sy_svc_stats" } })).dump!;
+      assert.deepEqual(Buffer.from(find(st0.entries, Buffer.concat([u32le(77), u32le(1)]))!.value), Buffer.concat([u64le(3n * BigInt(ncpus)), u64le(1000n * BigInt(ncpus))]));
+
+      // A NodePort through sy_tc_external: DNAT + SNAT to the node address,
+      // counted in sy_counters and in sy_svc_stats {frontend, hook 0}.
+      const NODE = "198.18.0.1";
+      await call(sock, {
+        apply: {
+          ops: [
+            { setConfig: { flowHashSeed: 1, nodeAddr: ip(NODE) } },
+            { upsertBackend: { id: 31, addr: ip("198.18.2.31"), port: 8080, proto: UDP } },
+            { upsertRevnat: { id: 32, addr: ip(NODE), port: 30053 } },
+            { setMaglev: { group: 33, backendIds: [31, 31, 31] } },
+            { upsertService: { key: { addr: ip(NODE), port: 30053, proto: UDP }, id: 32, group: 33, count: 1, flags: 1 << 1, tableSize: 3 } },
+            { upsertRevnat: { id: 77, addr: ip("198.18.250.77"), port: 80 } },
+          ],
+        },
+      });
+      const pkt = udpPacket("198.18.1.2", NODE, 40000, 30053, Buffer.from("hello"));
+      const r = (await call(sock, { testRun: { program: "tc_external", data: pkt } })).testRun!;
+      assert.equal(r.retval, 0);
+      assert.deepEqual(Buffer.from(r.data), udpPacket(NODE, "198.18.2.31", 40000, 8080, Buffer.from("hello")), "DNAT + SNAT, checksums recomputed");
+      const cnt2 = (await call(sock, { dump: { map: "sy_counters" } })).dump!;
+      const c = (i: number) => Buffer.from(find(cnt2.entries, u32le(i))!.value).readBigUInt64LE(0);
+      assert.ok(c(0) >= 1n, "SY_CNT_TC_DNAT");
+      assert.ok(c(11) >= 1n, "SY_CNT_SNAT");
+      const st = (await call(sock, { dump: { map: "sy_svc_stats" } })).dump!;
+      assert.deepEqual(Buffer.from(find(st.entries, Buffer.concat([u32le(32), u32le(0)]))!.value), Buffer.concat([u64le(1n), u64le(BigInt(pkt.length))]));
+      const ct = (await call(sock, { dump: { map: "sy_conntrack" } })).dump!;
+      const fwd = find(ct.entries, ctKey("198.18.1.2", NODE, 40000, 30053, UDP))!;
+      assert.equal(Buffer.from(fwd.value).readUInt16LE(18), 4, "SY_CT_F_SNAT");
+      assert.deepEqual(Buffer.from(fwd.value).subarray(20, 26), Buffer.concat([ip(NODE), be16(40000)]));
+
+      // delete_revnat also removes the frontend's statistics.
+      await call(sock, {
+        apply: {
+          ops: [
+            { deleteService: { key: { addr: ip(NODE), port: 30053, proto: UDP } } },
+            { deleteMaglev: { group: 33 } },
+            { deleteRevnat: { id: 32 } },
+            { deleteRevnat: { id: 77 } },
+            { deleteBackend: { id: 31 } },
+            { flushConntrack: { revNatId: 32 } },
+          ],
+        },
+      });
+      const st2 = (await call(sock, { dump: { map: "sy_svc_stats" } })).dump!;
+      assert.deepEqual(
+        st2.entries.filter((e) => [32, 77].includes(Buffer.from(e.key).readUInt32LE(0))),
+        [],
+        "no statistics left for the deleted frontends",
+      );
+    }));
+
   it("deletes idempotently", () =>
     withLogs(logs, async () => {
       const vip = "198.18.250.1";
@@ -463,7 +581,9 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
       };
       assert.equal((await call(sock, dels)).apply!.applied, dels.apply.ops.length);
       assert.equal((await call(sock, dels)).apply!.applied, dels.apply.ops.length, "second delete of absent keys is fine");
-      for (const m of ["sy_services", "sy_maglev", "sy_revnat", "sy_backends"]) {
+      // sy_svc_stats: the test_run above counted frontends 11 and 12; their
+      // delete_revnat removed those entries.
+      for (const m of ["sy_services", "sy_maglev", "sy_revnat", "sy_backends", "sy_svc_stats"]) {
         const d = (await call(sock, { dump: { map: m } })).dump!;
         assert.equal(d.info.entries, 0, `${m} empty`);
         assert.equal(d.entries.length, 0);
@@ -541,6 +661,34 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
     withLogs(logs, async () => {
       await assert.rejects(lab.startLoader(ns, instance, [], `${sock}.2`), /another loader is running/);
       assertOk(await call(sock, { status: {} }), "first loader unaffected");
+    }));
+
+  it("replaces a pinned sy_maglev whose inner tables have the old one-u32-per-slot layout", () =>
+    withLogs(logs, async () => {
+      const inst = lab.instance("oldmg");
+      const dir = lab.pinDir(inst);
+      run("mkdir", ["-p", dir]);
+      // What the previous datapath pinned: inner template ARRAY of u32.
+      run("bpftool", ["map", "create", `${dir}/tmpl`, "type", "array", "key", "4", "value", "4", "entries", "251", "name", "old_tmpl", "flags", "0x1000"]);
+      run("bpftool", ["map", "create", `${dir}/sy_maglev`, "type", "hash_of_maps", "key", "4", "value", "4", "entries", "65536", "name", "sy_maglev", "inner_map", "pinned", `${dir}/tmpl`]);
+      run("rm", [`${dir}/tmpl`]);
+      const oldId = (JSON.parse(run("bpftool", ["-j", "map", "show", "pinned", `${dir}/sy_maglev`]).stdout) as { id: number }).id;
+      const l = await lab.startLoader(ns, inst, [], `${sock}.old`);
+      extra.push(l);
+      const c = await LoaderClient.connect(l.socketPath);
+      try {
+        const st = await c.request({ status: {} });
+        const mg = st.status!.maps.find((m) => m.name === "sy_maglev")!;
+        assert.notEqual(mg.id, oldId, "a new sy_maglev");
+        assertOk(await c.request({ apply: { ops: [{ setMaglev: { group: 1, backendIds: [3, 4, 5] } }] } }), "set_maglev");
+        const d = await c.request({ dump: { map: "sy_maglev" } });
+        assert.deepEqual(Buffer.from(find(d.dump!.entries, u32le(1))!.value), maglevValue([3, 4, 5]));
+        assert.ok(l.logs.some((x) => /sy_maglev: loading with the pinned map failed/.test(x)), "logged");
+        assertOk(await c.request({ cleanup: {} }), "cleanup");
+      } finally {
+        c.destroy();
+      }
+      assert.equal(await l.waitExit(), 0);
     }));
 
   it("stops apply at the first kernel failure and reports the applied count", () =>
@@ -1021,5 +1169,370 @@ describe("switchyard-loader REJECT and conntrack cleanup with real traffic", { t
       const r = await call(sock, { apply: { ops: [{ gcConntrack: {} }] } });
       assert.equal(r.apply!.deleted, 1);
       assert.equal((await call(sock, { dump: { map: "sy_conntrack" } })).dump!.info.entries, 0);
+    }));
+});
+
+// ---- 5: XDP + tc on external devices, NodePort with SNAT, real traffic ------
+
+const NODE_IP = "198.18.1.1"; // the router's address towards the client: sy_config.node_addr
+const NODEPORT = 30080;
+
+describe("switchyard-loader XDP and external tc role with real traffic", { timeout: 90000 }, () => {
+  let lab: Lab;
+  let cli = "";
+  let rtr = "";
+  let srv = "";
+  let loader: LoaderProcess | undefined;
+  let sock = "";
+  let instance = "";
+  const logs = () => [loader];
+
+  const counters = async (): Promise<Map<number, bigint>> => {
+    const d = (await call(sock, { dump: { map: "sy_counters" } })).dump!;
+    return new Map(d.entries.map((e) => [Buffer.from(e.key).readUInt32LE(0), Buffer.from(e.value).readBigUInt64LE(0)]));
+  };
+  const nodePortTcpJs = `
+const s = require("net").connect({ host: "${NODE_IP}", port: ${NODEPORT} });
+let d = "";
+s.setTimeout(2000, () => { console.error("timeout"); process.exit(2); });
+s.on("connect", () => s.write("ping"));
+s.on("data", (c) => (d += c));
+s.on("end", () => { console.log(d); process.exit(0); });
+s.on("error", (e) => { console.error(e.message); process.exit(1); });
+`;
+  const nodePortUdpJs = `
+const u = require("dgram").createSocket("udp4");
+u.on("message", (m, r) => { console.log(m + " from " + r.address + ":" + r.port); process.exit(0); });
+u.send("ping", ${NODEPORT}, "${NODE_IP}");
+setTimeout(() => { console.error("timeout"); process.exit(2); }, 1500);
+`;
+
+  before(async () => {
+    lab = new Lab();
+    cli = lab.netns("c");
+    rtr = lab.netns("r");
+    srv = lab.netns("s");
+    lab.veth(rtr, "r-cli", cli, "c0");
+    lab.veth(rtr, "r-srv", srv, "s0");
+    lab.ip(cli, "addr", "add", `${CLIENT}/24`, "dev", "c0");
+    lab.ip(cli, "route", "add", "default", "via", NODE_IP);
+    lab.ip(rtr, "addr", "add", `${NODE_IP}/24`, "dev", "r-cli");
+    lab.ip(rtr, "addr", "add", "198.18.2.1/24", "dev", "r-srv");
+    lab.exec(rtr, "sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
+    lab.ip(srv, "addr", "add", `${SERVER}/24`, "dev", "s0");
+    lab.ip(srv, "route", "add", "default", "via", "198.18.2.1");
+    // XDP_TX / XDP_REDIRECT into a veth deliver to its peer's NAPI queue,
+    // which exists only if the peer runs XDP itself or has GRO enabled; and
+    // a veth hands XDP packets of local sockets with partial checksums
+    // (CHECKSUM_PARTIAL) that lose that state when XDP forwards them, so
+    // the peers compute full checksums (tx checksumming off).
+    for (const [ns, dev] of [[cli, "c0"], [srv, "s0"]] as const) {
+      lab.exec(ns, "ethtool", ["-K", dev, "gro", "on", "tx", "off"]);
+    }
+    await waitLine(lab.spawnIn(srv, "node", ["-e", SERVER_JS]), /ready/, 8000);
+
+    instance = lab.instance("xdp");
+    loader = await lab.startLoader(rtr, instance);
+    sock = loader.socketPath;
+  });
+
+  after(async () => {
+    await lab?.cleanup();
+  });
+
+  it("attaches sy_tc_external and sy_xdp to both router devices", () =>
+    withLogs(logs, async () => {
+      for (const dev of ["r-cli", "r-srv"]) {
+        const t = (await call(sock, { attach: { ifname: dev, hook: "TC_INGRESS", role: "EXTERNAL" } })).attach!;
+        assert.equal(t.mode, "tcx");
+        const x = (await call(sock, { attach: { ifname: dev, hook: "XDP" } })).attach!;
+        assert.equal(x.mode, "xdp-native", "veth supports native XDP");
+      }
+      const st = (await call(sock, { status: {} })).status!;
+      const atts = st.attachments.map((a) => `${a.ifname}/${a.hook}/${a.mode}${a.hook === "TC_INGRESS" ? `/${a.role}` : ""}`).sort();
+      assert.deepEqual(atts, ["r-cli/TC_INGRESS/tcx/EXTERNAL", "r-cli/XDP/xdp-native", "r-srv/TC_INGRESS/tcx/EXTERNAL", "r-srv/XDP/xdp-native"]);
+      for (const dev of ["r-cli", "r-srv"]) assert.ok(existsSync(`${lab.pinDir(instance)}/links/xdp_${dev}`), `xdp link of ${dev} pinned`);
+      // The role can be changed in place: the tcx link switches program.
+      const pod = (await call(sock, { attach: { ifname: "r-cli", hook: "TC_INGRESS", role: "POD" } })).attach!;
+      const st2 = (await call(sock, { status: {} })).status!;
+      assert.equal(st2.attachments.find((a) => a.ifname === "r-cli" && a.hook === "TC_INGRESS")!.role, "POD");
+      assert.equal(st2.attachments.find((a) => a.ifname === "r-cli" && a.hook === "TC_INGRESS")!.progId, pod.progId);
+      await call(sock, { attach: { ifname: "r-cli", hook: "TC_INGRESS", role: "EXTERNAL" } });
+      const link = lab.exec(rtr, "ip", ["-d", "link", "show", "dev", "r-cli"]).stdout;
+      assert.match(link, /xdp/, "ip link shows the XDP program");
+      await call(sock, {
+        apply: {
+          ops: [
+            { setConfig: { flowHashSeed: 99, nodeAddr: ip(NODE_IP) } },
+            { upsertBackend: { id: 1, addr: ip(SERVER), port: 8080, proto: TCP } },
+            { upsertBackend: { id: 2, addr: ip(SERVER), port: 8080, proto: UDP } },
+            { upsertRevnat: { id: 100, addr: ip(NODE_IP), port: NODEPORT } },
+            { setMaglev: { group: 1, backendIds: [1, 1, 1, 1, 1, 1, 1] } },
+            { setMaglev: { group: 2, backendIds: [2, 2, 2, 2, 2, 2, 2] } },
+            { upsertService: { key: { addr: ip(NODE_IP), port: NODEPORT, proto: TCP }, id: 100, group: 1, count: 1, flags: 1 << 1, tableSize: 7 } },
+            { upsertService: { key: { addr: ip(NODE_IP), port: NODEPORT, proto: UDP }, id: 100, group: 2, count: 1, flags: 1 << 1, tableSize: 7 } },
+          ],
+        },
+      });
+    }));
+
+  it("serves a NodePort through XDP: DNAT + SNAT to a remote backend, replies translated back", () =>
+    withLogs(logs, async () => {
+      const c0 = await counters();
+      const tcpOnce = async () => {
+        const r = await lab.execAsync(cli, "node", ["-e", nodePortTcpJs], 5000);
+        if (r.code !== 0) throw new Error(`tcp client: exit ${r.code}: ${r.stderr.trim()}`);
+        return r.stdout.trim();
+      };
+      // The server sees the node address (SNAT); the client talks to node:nodePort.
+      assert.equal(await waitFor("TCP via the NodePort", tcpOnce, 8000, 200), `tcp ${NODE_IP}`);
+      for (let i = 0; i < 4; i++) assert.equal(await tcpOnce(), `tcp ${NODE_IP}`);
+      const udp = await lab.execAsync(cli, "node", ["-e", nodePortUdpJs], 5000);
+      assert.equal(udp.stdout.trim(), `udp ${NODE_IP} from ${NODE_IP}:${NODEPORT}`, udp.stderr);
+
+      const c1 = await counters();
+      const delta = (i: number) => (c1.get(i) ?? 0n) - (c0.get(i) ?? 0n);
+      const SY_CNT_XDP_DNAT = 2, SY_CNT_XDP_REVNAT = 3, SY_CNT_XDP_TX = 4, SY_CNT_XDP_REDIRECT = 5, SY_CNT_SNAT = 11, SY_CNT_TC_DNAT = 0;
+      const summary = [...c1.entries()].filter(([, v]) => v > 0n).map(([k, v]) => `${k}=${v}`).join(" ");
+      assert.ok(delta(SY_CNT_XDP_DNAT) >= 5n, `XDP DNATed the requests (${summary})`);
+      assert.ok(delta(SY_CNT_XDP_REVNAT) >= 5n, `XDP reverse-NATed the replies (${summary})`);
+      assert.ok(delta(SY_CNT_SNAT) >= 5n, `SNATed (${summary})`);
+      assert.ok(delta(SY_CNT_XDP_REDIRECT) > 0n, `XDP forwarded without the stack once the neighbours were known (${summary})`);
+      // Only packets XDP could not forward (the first ones, before the
+      // neighbours were resolved: tc forwards those with bpf_redirect_neigh)
+      // were left to tc, and translated there exactly once.
+      assert.ok(delta(SY_CNT_TC_DNAT) < delta(SY_CNT_XDP_DNAT), `most packets went through XDP (${summary})`);
+      assert.ok(delta(SY_CNT_TC_DNAT) + delta(SY_CNT_XDP_DNAT) >= 5n * 3n, `requests translated once each (${summary})`);
+      assert.equal(delta(SY_CNT_XDP_TX), 0n, "client and server are behind different devices: no XDP_TX");
+      const st = (await call(sock, { dump: { map: "sy_svc_stats" } })).dump!;
+      const xdpStats = find(st.entries, Buffer.concat([u32le(100), u32le(1)]));
+      assert.ok(xdpStats && Buffer.from(xdpStats.value).readBigUInt64LE(0) >= 10n, "sy_svc_stats {NodePort, xdp}");
+    }));
+
+  it("without XDP, sy_tc_external alone serves the same NodePort", () =>
+    withLogs(logs, async () => {
+      for (const dev of ["r-cli", "r-srv"]) await call(sock, { detach: { ifname: dev, hook: "XDP" } });
+      for (const dev of ["r-cli", "r-srv"]) assert.ok(!existsSync(`${lab.pinDir(instance)}/links/xdp_${dev}`), `xdp link of ${dev} unpinned`);
+      const link = lab.exec(rtr, "ip", ["-d", "link", "show", "dev", "r-cli"]).stdout;
+      assert.doesNotMatch(link, /prog\/xdp/, "XDP detached");
+      const c0 = await counters();
+      const r = await lab.execAsync(cli, "node", ["-e", nodePortTcpJs], 5000);
+      assert.equal(r.stdout.trim(), `tcp ${NODE_IP}`, r.stderr);
+      const c1 = await counters();
+      assert.ok((c1.get(0) ?? 0n) > (c0.get(0) ?? 0n), "SY_CNT_TC_DNAT");
+      assert.ok((c1.get(1) ?? 0n) > (c0.get(1) ?? 0n), "SY_CNT_TC_REVNAT");
+      assert.equal(c1.get(2), c0.get(2), "no XDP DNAT");
+    }));
+});
+
+// ---- 6: socket-level load balancing (cgroup sock_addr), real sockets --------
+
+const SK_CLIENT = "198.18.4.2"; // the client namespace's address, also sy_config.node_addr
+const SK_SERVER = "198.18.4.3";
+const SK_VIP = "198.18.250.40";
+const SK_VIP_NOEP = "198.18.250.41";
+const SK_NODEPORT = 30080;
+
+const SK_SERVER_JS = `
+const net = require("net"), dgram = require("dgram");
+let up = 0;
+const ready = () => { if (++up === 2) console.log("ready"); };
+net.createServer((s) => {
+  s.on("error", () => {});
+  s.once("data", () => s.end("tcp " + s.remoteAddress));
+}).listen(8080, "${SK_SERVER}", ready);
+const u = dgram.createSocket("udp4");
+u.on("message", (m, r) => u.send("udp " + r.address, r.port, r.address));
+u.bind(8080, "${SK_SERVER}", ready);
+`;
+
+/** Prints one JSON object: what each kind of socket saw. */
+const SK_CLIENT_JS = `
+const net = require("net"), dgram = require("dgram");
+const tcp = (host, port) => new Promise((res) => {
+  const s = net.connect({ host, port });
+  let peer = "", data = "";
+  s.on("connect", () => { peer = s.remoteAddress + ":" + s.remotePort; s.write("ping"); });
+  s.on("data", (c) => (data += c));
+  s.on("end", () => res({ peer, data }));
+  s.on("error", (e) => res({ error: e.code }));
+  setTimeout(() => res({ error: "timeout" }), 2000);
+});
+const udp = (host, port, connected) => new Promise((res) => {
+  const u = dgram.createSocket("udp4");
+  let peer = "";
+  u.on("message", (m, r) => { u.close(); res({ peer, from: r.address + ":" + r.port, data: String(m) }); });
+  u.on("error", (e) => res({ error: e.code }));
+  if (connected) u.connect(port, host, () => { const a = u.remoteAddress(); peer = a.address + ":" + a.port; u.send("ping"); });
+  else u.send("ping", port, host);
+  setTimeout(() => res({ error: "timeout" }), 2000);
+});
+(async () => {
+  const out = {};
+  const only = process.argv[1];
+  if (!only || only === "tcp") out.tcp = await tcp("${SK_VIP}", 80);
+  if (!only) {
+    out.noep = await tcp("${SK_VIP_NOEP}", 80);
+    out.udp = await udp("${SK_VIP}", 80, false);
+    out.udpc = await udp("${SK_VIP}", 80, true);
+    out.lo = await tcp("127.0.0.1", ${SK_NODEPORT});
+    out.node = await tcp("${SK_CLIENT}", ${SK_NODEPORT});
+  }
+  console.log(JSON.stringify(out));
+  process.exit(0);
+})();
+`;
+
+describe("switchyard-loader socket-level load balancing (cgroup sock_addr) with real sockets", { timeout: 60000 }, () => {
+  let lab: Lab;
+  let cns = "";
+  let loader: LoaderProcess | undefined;
+  let sock = "";
+  let instance = "";
+  let cg = "";
+  const logs = () => [loader];
+  const clientRun = async (only?: string) => {
+    const r = await lab.execInCgroup(cg, cns, "node", ["-e", SK_CLIENT_JS, ...(only ? [only] : [])], 15000);
+    assert.equal(r.code, 0, `client: ${r.stderr}`);
+    return JSON.parse(r.stdout) as Record<string, { peer?: string; from?: string; data?: string; error?: string }>;
+  };
+
+  before(async () => {
+    lab = new Lab();
+    cns = lab.netns("k");
+    const sns = lab.netns("v");
+    lab.veth(cns, "k0", sns, "v0");
+    lab.ip(cns, "addr", "add", `${SK_CLIENT}/24`, "dev", "k0");
+    lab.ip(sns, "addr", "add", `${SK_SERVER}/24`, "dev", "v0");
+    await waitLine(lab.spawnIn(sns, "node", ["-e", SK_SERVER_JS]), /ready/, 8000);
+    cg = lab.cgroup("sk");
+    instance = lab.instance("sk");
+    loader = await lab.startLoader(cns, instance);
+    sock = loader.socketPath;
+    await call(sock, {
+      apply: {
+        ops: [
+          { setConfig: { flowHashSeed: 5, nodeAddr: ip(SK_CLIENT) } },
+          { upsertBackend: { id: 1, addr: ip(SK_SERVER), port: 8080, proto: TCP } },
+          { upsertBackend: { id: 2, addr: ip(SK_SERVER), port: 8080, proto: UDP } },
+          { upsertRevnat: { id: 100, addr: ip(SK_VIP), port: 80 } },
+          { upsertRevnat: { id: 101, addr: ip(SK_VIP_NOEP), port: 80 } },
+          { upsertRevnat: { id: 102, addr: ip(SK_CLIENT), port: SK_NODEPORT } },
+          { setMaglev: { group: 1, backendIds: [1, 1, 1, 1, 1, 1, 1] } },
+          { setMaglev: { group: 2, backendIds: [2, 2, 2, 2, 2, 2, 2] } },
+          { upsertService: { key: { addr: ip(SK_VIP), port: 80, proto: TCP }, id: 100, group: 1, count: 1, flags: SY_SVC_F_CLUSTERIP, tableSize: 7 } },
+          { upsertService: { key: { addr: ip(SK_VIP), port: 80, proto: UDP }, id: 100, group: 2, count: 1, flags: SY_SVC_F_CLUSTERIP, tableSize: 7 } },
+          { upsertService: { key: { addr: ip(SK_VIP_NOEP), port: 80, proto: TCP }, id: 101, group: 3, count: 0, flags: SY_SVC_F_CLUSTERIP } },
+          { upsertService: { key: { addr: ip(SK_CLIENT), port: SK_NODEPORT, proto: TCP }, id: 102, group: 1, count: 1, flags: 1 << 1, tableSize: 7 } },
+        ],
+      },
+    });
+  });
+
+  after(async () => {
+    await lab?.cleanup();
+  });
+
+  it("refuses root cgroups and paths that are not cgroup v2 directories", () =>
+    withLogs(logs, async () => {
+      const c = await LoaderClient.connect(sock);
+      try {
+        for (const [path, code] of [
+          ["/sys/fs/cgroup/unified", "INVALID"],
+          ["/sys/fs/cgroup/unified/", "INVALID"],
+          [`${cg}/..`, "INVALID"],
+          ["/sys/fs/cgroup", "INVALID"],
+          ["/tmp", "INVALID"],
+          ["relative/path", "INVALID"],
+          ["", "INVALID"],
+          [`${cg}-nonexistent`, "NOT_FOUND"],
+        ] as const) {
+          const r = await c.request({ attach: { hook: "SOCK_LB", cgroupPath: path } });
+          assert.equal(r.code, code, `${path}: ${r.code} ${r.error}`);
+          assert.match(r.error, /cgroup_path/);
+        }
+      } finally {
+        c.destroy();
+      }
+      const root = run("bpftool", ["cgroup", "show", "/sys/fs/cgroup/unified"]).stdout;
+      assert.doesNotMatch(root, /sy_/, "nothing attached to the root cgroup");
+    }));
+
+  it("attaches the four programs to a cgroup", () =>
+    withLogs(logs, async () => {
+      const a = (await call(sock, { attach: { hook: "SOCK_LB", cgroupPath: cg } })).attach!;
+      assert.equal(a.mode, "cgroup");
+      assert.equal(a.ifindex, statSync(cg).ino % 2 ** 32, "the cgroup id");
+      // Idempotent (links updated in place).
+      assert.equal((await call(sock, { attach: { hook: "SOCK_LB", cgroupPath: `${cg}/` } })).attach!.ifindex, a.ifindex);
+      const show = run("bpftool", ["cgroup", "show", cg]).stdout;
+      for (const [type, prog] of [["inet4_connect", "sy_connect4"], ["udp4_sendmsg", "sy_sendmsg4"], ["udp4_recvmsg", "sy_recvmsg4"], ["inet4_getpeername", "sy_getpeername4"]]) {
+        assert.match(show, new RegExp(`cgroup_${type}\\s.*\\s${prog}\\s`), `${prog} attached (${show})`);
+      }
+      const st = (await call(sock, { status: {} })).status!;
+      assert.deepEqual(
+        st.attachments.map((x) => [x.hook, x.mode, x.cgroupPath, x.ifname]),
+        [["SOCK_LB", "cgroup", cg, cg.split("/").pop()!.slice(0, 15)]],
+      );
+      const probe = new Map((await call(sock, { probe: {} })).probe!.features.map((f) => [f.name, f]));
+      for (const f of ["prog_type:cgroup_sock_addr", "attach:cgroup_sock_addr", "program:sy_connect4", "program:sy_getpeername4", "helper:cgroup_sock_addr:bpf_set_retval"]) {
+        assert.equal(probe.get(f)?.available, true, `${f}: ${probe.get(f)?.detail}`);
+      }
+    }));
+
+  it("connect() and sendto() reach the backend without any tc program; the peer shows as the frontend", () =>
+    withLogs(logs, async () => {
+      const c0 = (await call(sock, { dump: { map: "sy_counters" } })).dump!;
+      const out = await clientRun();
+      assert.deepEqual(out.tcp, { peer: `${SK_VIP}:80`, data: `tcp ${SK_CLIENT}` }, "TCP: getpeername() is the VIP, the server sees the client");
+      assert.deepEqual(out.noep, { error: "ECONNREFUSED" }, "no endpoint: connect() refused at once");
+      assert.deepEqual(out.udp, { peer: "", from: `${SK_VIP}:80`, data: `udp ${SK_CLIENT}` }, "unconnected UDP: recvfrom() sees the VIP");
+      assert.deepEqual(out.udpc, { peer: `${SK_VIP}:80`, from: `${SK_VIP}:80`, data: `udp ${SK_CLIENT}` }, "connected UDP");
+      assert.deepEqual(out.lo, { peer: `127.0.0.1:${SK_NODEPORT}`, data: `tcp ${SK_CLIENT}` }, "NodePort on 127.0.0.1");
+      assert.deepEqual(out.node, { peer: `${SK_CLIENT}:${SK_NODEPORT}`, data: `tcp ${SK_CLIENT}` }, "NodePort on the node address");
+      const tc = lab.exec(cns, "tc", ["filter", "show", "dev", "k0", "ingress"]).stdout;
+      assert.doesNotMatch(tc, /bpf/, "no tc program anywhere");
+      assert.equal((await call(sock, { status: {} })).status!.attachments.length, 1);
+
+      const c1 = (await call(sock, { dump: { map: "sy_counters" } })).dump!;
+      const cnt = (d: typeof c1, i: number) => Buffer.from(find(d.entries, u32le(i))!.value).readBigUInt64LE(0);
+      assert.equal(cnt(c1, 12) - cnt(c0, 12), 4n, "SY_CNT_SOCK_CONNECT: tcp, connected udp, 127.0.0.1, node address");
+      assert.equal(cnt(c1, 13) - cnt(c0, 13), 1n, "SY_CNT_SOCK_SENDMSG: the unconnected datagram");
+      const st = (await call(sock, { dump: { map: "sy_svc_stats" } })).dump!;
+      const vip = find(st.entries, Buffer.concat([u32le(100), u32le(2)]));
+      assert.ok(vip && Buffer.from(vip.value).readBigUInt64LE(0) === 3n, "sy_svc_stats {VIP, sock}: 3 translations");
+      const rn = (await call(sock, { dump: { map: "sy_sock_revnat" } })).dump!;
+      assert.equal(rn.info.keySize, 16);
+      assert.equal(rn.info.valueSize, 12);
+      const e = rn.entries.find((x) => Buffer.from(x.key).subarray(8, 14).equals(Buffer.concat([ip(SK_SERVER), be16(8080)])));
+      assert.ok(e, "an entry {cookie, backend}");
+      assert.deepEqual(Buffer.from(e.value).subarray(6, 12), Buffer.concat([Buffer.alloc(2), u32le(Buffer.from(e.value).subarray(0, 4).equals(ip(SK_VIP)) ? 100 : 102)]));
+
+      // A process outside the cgroup is not balanced: the VIP is unroutable there.
+      const outside = await lab.execAsync(cns, "node", ["-e", SK_CLIENT_JS, "tcp"], 10000);
+      assert.equal(JSON.parse(outside.stdout).tcp.error, "ENETUNREACH");
+    }));
+
+  it("detach removes the links; a cgroup removed while attached is detached by its path", () =>
+    withLogs(logs, async () => {
+      await call(sock, { detach: { hook: "SOCK_LB", cgroupPath: cg } });
+      assert.equal(run("bpftool", ["cgroup", "show", cg]).stdout.trim(), "", "no program left on the cgroup");
+      assert.equal((await call(sock, { status: {} })).status!.attachments.length, 0);
+      assert.equal((await clientRun("tcp")).tcp!.error, "ENETUNREACH", "not balanced any more");
+      await call(sock, { detach: { hook: "SOCK_LB", cgroupPath: cg } }); // idempotent
+
+      await call(sock, { attach: { hook: "SOCK_LB", cgroupPath: cg } });
+      await lab.removeCgroup(cg);
+      const r = await call(sock, { detach: { hook: "SOCK_LB", cgroupPath: cg } });
+      assertOk(r, "detach of a removed cgroup");
+      const pins = run("ls", [`${lab.pinDir(instance)}/links`], { allowFail: true }).stdout;
+      assert.doesNotMatch(pins, /sock_/, "link pins removed");
+      assert.equal((await call(sock, { status: {} })).status!.attachments.length, 0, "record removed");
+      const c = await LoaderClient.connect(sock);
+      try {
+        assert.equal((await c.request({ detach: { hook: "SOCK_LB", cgroupPath: cg } })).code, "NOT_FOUND");
+      } finally {
+        c.destroy();
+      }
     }));
 });

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Socket-level load balancing (cgroup sock_addr programs, IPv4): a socket of
+ * a process in an attached cgroup that connects (connect4) or sends an
+ * unconnected datagram (sendmsg4) to a frontend gets the backend's address
+ * right away, so its packets never carry the frontend and no tc program has
+ * to translate them; recvmsg4 and getpeername4 show the frontend again.
+ *
+ * Frontends served here (scope INTERNAL first, then EXTERNAL, as for pods):
+ *   - ClusterIP (SY_SVC_F_CLUSTERIP) at the address and port used;
+ *   - NodePort (SY_SVC_F_NODEPORT) at sy_config.node_addr, or at 127.0.0.1
+ *     (looked up as node_addr). Caveat: 127.0.0.1:<nodePort> is translated
+ *     for every socket in the cgroup, also one in a pod's own namespace.
+ * Left alone (for tc): frontends with source ranges, and frontends without
+ * endpoints that drop (SY_SVC_F_DROP_NO_EP).
+ *
+ * Backend choice: ClientIP affinity if the frontend has it (sy_affinity,
+ * as in tc), else the Maglev slot of
+ *   jhash_3words(ntohl(client), ntohl(frontend addr),
+ *                ntohs(frontend port) << 16 | proto,
+ *                seed + (u32)cookie + (u32)(cookie >> 32)) % M
+ * where cookie = bpf_get_socket_cookie() (every socket hashes on its own)
+ * and client = the socket's bound source address (sendmsg4: the source
+ * given with the message, if any), or, for an unbound socket (the usual
+ * case), the low 32 bits of its network namespace cookie: one pod, one
+ * namespace, one client. The same client value keys sy_affinity. With
+ * SY_SVC_F_RANDOM the slot is random.
+ *
+ * No endpoint (count 0, reject): the call fails with ECONNREFUSED
+ * (bpf_set_retval(); returning 0 alone would make it EPERM).
+ */
+#ifndef SY_SOCK_H
+#define SY_SOCK_H
+
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "sy_structs.h"
+#include "sy_maps.h"
+#include "sy_jhash.h"
+#include "sy_maglev.h"
+#include "sy_stats.h"
+
+#define SY_ECONNREFUSED 111
+#define SY_LOOPBACK_ADDR 0x7f000001 /* 127.0.0.1, host order */
+#define SY_SOCK_NSEC_PER_SEC 1000000000ULL
+
+static __always_inline __be32 sy_sock_node_addr(void)
+{
+	__u32 zero = 0;
+	struct sy_config *cfg = bpf_map_lookup_elem(&sy_config, &zero);
+
+	return cfg ? cfg->node_addr : 0;
+}
+
+/* The client as the hash and sy_affinity see it (see above). */
+static __always_inline __u32 sy_sock_client(struct bpf_sock_addr *ctx,
+					    const int sendmsg)
+{
+	struct bpf_sock *sk;
+	__u32 client = 0;
+
+	if (sendmsg)
+		client = ctx->msg_src_ip4;
+	if (!client) {
+		sk = ctx->sk;
+		if (sk)
+			client = sk->src_ip4;
+	}
+	if (!client)
+		client = bpf_htonl((__u32)bpf_get_netns_cookie(ctx));
+	return client;
+}
+
+static __always_inline struct sy_backend *
+sy_sock_pick(struct bpf_sock_addr *ctx, const struct sy_svc_value *svc,
+	     __be32 fe_addr, __be16 fe_port, __u8 proto, __u32 client,
+	     __u64 cookie, __u32 *backend_id)
+{
+	struct sy_affinity_key akey = {};
+	struct sy_affinity_value aval = {};
+	struct sy_backend *be = NULL;
+	__u64 now = bpf_ktime_get_ns();
+	__u32 size = svc->table_size, slot, id = 0;
+
+	if (svc->flags & SY_SVC_F_AFFINITY) {
+		struct sy_affinity_value *aff;
+
+		akey.client = client;
+		akey.group = svc->group;
+		aff = bpf_map_lookup_elem(&sy_affinity, &akey);
+		if (aff && now - aff->last_used <
+				   (__u64)svc->affinity_timeout *
+					   SY_SOCK_NSEC_PER_SEC) {
+			id = aff->backend_id;
+			be = bpf_map_lookup_elem(&sy_backends, &id);
+			if (be && be->state != SY_BE_ACTIVE)
+				be = NULL;
+		}
+	}
+	if (!be) {
+		if (size == 0)
+			return NULL;
+		if (svc->flags & SY_SVC_F_RANDOM)
+			slot = bpf_get_prandom_u32() % size;
+		else
+			slot = sy_jhash_3words(bpf_ntohl(client),
+					       bpf_ntohl(fe_addr),
+					       ((__u32)bpf_ntohs(fe_port) << 16) |
+						       proto,
+					       sy_flow_hash_seed() +
+						       (__u32)cookie +
+						       (__u32)(cookie >> 32)) %
+			       size;
+		if (sy_maglev_slot(svc, slot, &id) < 0)
+			return NULL;
+		be = bpf_map_lookup_elem(&sy_backends, &id);
+		if (!be)
+			return NULL;
+	}
+	if (svc->flags & SY_SVC_F_AFFINITY) {
+		aval.last_used = now;
+		aval.backend_id = id;
+		bpf_map_update_elem(&sy_affinity, &akey, &aval, BPF_ANY);
+	}
+	*backend_id = id;
+	return be;
+}
+
+/* connect4 / sendmsg4. Returns the program's verdict (1 = go on). */
+static __always_inline int sy_sock_xlate(struct bpf_sock_addr *ctx,
+					 const int sendmsg)
+{
+	struct sy_sock_revnat_value rv = {};
+	struct sy_sock_revnat_key rk = {};
+	struct sy_svc_key skey = {};
+	struct sy_svc_value *svc;
+	struct sy_backend *be;
+	__be32 daddr = ctx->user_ip4, node;
+	__be16 dport = (__be16)ctx->user_port;
+	__u32 backend_id, client;
+	__u64 cookie;
+	int via_node = 0;
+	__u16 flags;
+	__u8 proto;
+
+	if (ctx->protocol == IPPROTO_TCP)
+		proto = IPPROTO_TCP;
+	else if (ctx->protocol == IPPROTO_UDP)
+		proto = IPPROTO_UDP;
+	else
+		return 1;
+
+	node = sy_sock_node_addr();
+	skey.addr = daddr;
+	if (daddr == bpf_htonl(SY_LOOPBACK_ADDR)) {
+		if (!node)
+			return 1;
+		skey.addr = node;
+		via_node = 1;
+	} else if (node && daddr == node) {
+		via_node = 1;
+	}
+	skey.port = dport;
+	skey.proto = proto;
+	skey.scope = SY_SCOPE_INTERNAL;
+	svc = bpf_map_lookup_elem(&sy_services, &skey);
+	if (!svc) {
+		skey.scope = SY_SCOPE_EXTERNAL;
+		svc = bpf_map_lookup_elem(&sy_services, &skey);
+	}
+	if (!svc)
+		return 1;
+	flags = svc->flags;
+	if (!(flags & (via_node ? SY_SVC_F_NODEPORT : SY_SVC_F_CLUSTERIP)))
+		return 1;
+	if (flags & SY_SVC_F_SOURCE_RANGE)
+		return 1;
+	if (svc->count == 0) {
+		if (flags & SY_SVC_F_DROP_NO_EP)
+			return 1;
+		bpf_set_retval(-SY_ECONNREFUSED);
+		return 0;
+	}
+
+	cookie = bpf_get_socket_cookie(ctx);
+	client = sy_sock_client(ctx, sendmsg);
+	be = sy_sock_pick(ctx, svc, skey.addr, dport, proto, client, cookie,
+			  &backend_id);
+	if (!be)
+		return 1; /* broken table: tc (if any) drops */
+
+	rk.cookie = cookie;
+	rk.addr = be->addr;
+	rk.port = be->port;
+	rv.addr = daddr;
+	rv.port = dport;
+	rv.rev_nat_id = svc->id;
+	bpf_map_update_elem(&sy_sock_revnat, &rk, &rv, BPF_ANY);
+
+	ctx->user_ip4 = be->addr;
+	ctx->user_port = (__u32)be->port;
+	sy_count(sendmsg ? SY_CNT_SOCK_SENDMSG : SY_CNT_SOCK_CONNECT);
+	sy_svc_account(svc->id, SY_HOOK_SOCK_LB, 0);
+	return 1;
+}
+
+/* recvmsg4 / getpeername4: a backend address the socket was sent to shows
+ * as the frontend. Must return 1. */
+static __always_inline int sy_sock_show_frontend(struct bpf_sock_addr *ctx)
+{
+	struct sy_sock_revnat_key rk = {};
+	struct sy_sock_revnat_value *rv;
+
+	rk.cookie = bpf_get_socket_cookie(ctx);
+	rk.addr = ctx->user_ip4;
+	rk.port = (__be16)ctx->user_port;
+	rv = bpf_map_lookup_elem(&sy_sock_revnat, &rk);
+	if (rv) {
+		ctx->user_ip4 = rv->addr;
+		ctx->user_port = (__u32)rv->port;
+	}
+	return 1;
+}
+
+#endif /* SY_SOCK_H */

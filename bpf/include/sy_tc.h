@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The tc ingress datapath, instantiated once per device role:
+ *   sy_tc_ingress  (tc_ingress.c)  pod-facing veths (node side)
+ *   sy_tc_external (tc_external.c) the node's external/underlay devices
+ * The decision is sy_lb_decide() (sy_lb.h); this file applies it to the skb
+ * with the kernel's checksum helpers, which also keep skb->csum right for
+ * CHECKSUM_COMPLETE and the pseudo-header seed for CHECKSUM_PARTIAL skbs.
+ *
+ * A rewritten packet is handed back with TC_ACT_OK so the stack routes the
+ * new destination; a reject is redirected out of the arrival device
+ * (TC_ACT_REDIRECT); drops are reserved for packets that must not reach the
+ * frontend address (Local policy without local endpoint, source outside the
+ * frontend's ranges, broken table, no SNAT port, a reset to a reset).
+ *
+ * Packets whose new source is an address of the node itself cannot go back
+ * to the stack: IPv4 input routing drops a received packet with a local
+ * source address as a martian (fib_validate_source()). That is every SNATed
+ * packet (source node:NAT port), and every reply whose restored source is a
+ * NodePort frontend (a node address). Those are forwarded from here: FIB
+ * lookup on the new destination, TTL decremented, then bpf_redirect() to the
+ * egress device with the MACs from the FIB, or bpf_redirect_neigh() when the
+ * neighbour is not resolved yet (which resolves it, so sy_xdp can forward
+ * the next packets itself). If the FIB has no answer the packet goes to the
+ * stack anyway (TC_ACT_OK).
+ *
+ * sy_xdp on the same device only translates what it can forward itself; what
+ * it passes (FIB lookup failed) is untouched, and this program translates it
+ * from the conntrack state sy_xdp already wrote: each packet is translated
+ * exactly once. A packet with already translated addresses (client ->
+ * backend, node:NAT port -> backend, frontend -> client) is no frontend and
+ * no conntrack key of its direction, so it would pass untouched too.
+ */
+#ifndef SY_TC_H
+#define SY_TC_H
+
+#include <stddef.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+
+#include "sy_structs.h"
+#include "sy_maps.h"
+#include "sy_parse.h"
+#include "sy_csum.h"
+#include "sy_nat.h"
+#include "sy_reject.h"
+#include "sy_stats.h"
+#include "sy_lb.h"
+
+#define SY_AF_INET 2
+
+/* Does the translated packet carry a source address of the node? */
+static __always_inline int sy_src_is_node(const struct sy_pkt *pkt,
+					  const struct sy_xlate *x)
+{
+	struct sy_svc_key skey = {};
+	struct sy_svc_value *svc;
+
+	if (x->snat)
+		return 1; /* forward: node:NAT port; reply: node frontend */
+	if (!x->reply)
+		return 0; /* the client's own source */
+	if (x->saddr == sy_node_addr())
+		return 1;
+	/* A NodePort frontend on another of the node's addresses. */
+	skey.addr = x->saddr;
+	skey.port = x->sport;
+	skey.proto = pkt->proto;
+	skey.scope = SY_SCOPE_EXTERNAL;
+	svc = bpf_map_lookup_elem(&sy_services, &skey);
+	return svc && (svc->flags & SY_SVC_F_NODEPORT);
+}
+
+/* Forward a translated packet past IPv4 input routing (see above). Returns
+ * TC_ACT_REDIRECT, or TC_ACT_OK when the FIB cannot tell (the stack then
+ * decides). */
+static __always_inline int sy_tc_forward(struct __sk_buff *skb,
+					 const struct sy_pkt *pkt,
+					 const struct sy_xlate *x)
+{
+	struct bpf_fib_lookup fib = {};
+	__be16 old_ttl_proto, new_ttl_proto;
+	int rc;
+
+	if (bpf_skb_load_bytes(skb, pkt->l3_off + offsetof(struct iphdr, ttl),
+			       &old_ttl_proto, sizeof(old_ttl_proto)) < 0)
+		return TC_ACT_OK;
+	if (*(__u8 *)&old_ttl_proto <= 1)
+		return TC_ACT_OK;
+	fib.family = SY_AF_INET;
+	fib.l4_protocol = pkt->proto;
+	fib.sport = x->sport;
+	fib.dport = x->dport;
+	fib.ipv4_src = x->saddr;
+	fib.ipv4_dst = x->daddr;
+	fib.ifindex = skb->ifindex;
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return TC_ACT_OK;
+
+	/* Routed by us: TTL - 1 (the high byte of its 16-bit word). */
+	new_ttl_proto = bpf_htons(bpf_ntohs(old_ttl_proto) - 0x0100);
+	if (bpf_l3_csum_replace(skb, pkt->l3_off + offsetof(struct iphdr, check),
+				old_ttl_proto, new_ttl_proto,
+				sizeof(new_ttl_proto)) < 0 ||
+	    bpf_skb_store_bytes(skb, pkt->l3_off + offsetof(struct iphdr, ttl),
+				&new_ttl_proto, sizeof(new_ttl_proto), 0) < 0)
+		return TC_ACT_SHOT;
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+	if (bpf_skb_store_bytes(skb, 0, fib.dmac, ETH_ALEN, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, ETH_ALEN, fib.smac, ETH_ALEN, 0) < 0)
+		return TC_ACT_SHOT;
+	return bpf_redirect(fib.ifindex, 0);
+}
+
+static __always_inline int sy_tc_main(struct __sk_buff *skb, int role)
+{
+	struct sy_xlate x;
+	struct sy_pkt pkt;
+	int ret, verdict;
+
+	ret = sy_parse(skb, &pkt);
+	if (ret != SY_PARSE_OK) {
+		if (ret == SY_PARSE_MALFORMED)
+			sy_count(SY_CNT_MALFORMED);
+		return TC_ACT_OK;
+	}
+
+	verdict = sy_lb_decide(&pkt, role, SY_HOOK_TC_INGRESS,
+			       bpf_ktime_get_ns(), &x);
+	switch (verdict) {
+	case SY_LB_XLATE:
+		if (sy_xlate_skb(skb, &pkt, x.saddr, x.sport, x.daddr,
+				 x.dport) < 0)
+			return TC_ACT_SHOT; /* never leak a half-rewritten packet */
+		if (x.reply) {
+			sy_count(SY_CNT_TC_REVNAT);
+		} else {
+			sy_count(SY_CNT_TC_DNAT);
+			if (x.snat)
+				sy_count(SY_CNT_SNAT);
+		}
+		sy_svc_account(x.fe_id, SY_HOOK_TC_INGRESS, skb->len);
+		if (sy_src_is_node(&pkt, &x))
+			return sy_tc_forward(skb, &pkt, &x);
+		return TC_ACT_OK;
+	case SY_LB_REJECT:
+		ret = sy_reject(skb, &pkt);
+		if (ret == TC_ACT_REDIRECT)
+			sy_count(pkt.proto == IPPROTO_TCP ? SY_CNT_REJECT_TCP :
+							    SY_CNT_REJECT_UDP);
+		return ret;
+	case SY_LB_DROP:
+		sy_count(x.cnt);
+		return TC_ACT_SHOT;
+	default:
+		return TC_ACT_OK;
+	}
+}
+
+#endif /* SY_TC_H */
