@@ -173,6 +173,18 @@ static __always_inline int sy_xdp_fib(struct xdp_md *ctx,
 	return 0;
 }
 
+/* SY_CFG_F_NO_XDP_TX: a veth delivers XDP_TX frames to its peer only when
+ * the peer has NAPI set up, which a plain veth peer (e.g. a bridge port) does
+ * not: there, frames that would leave by the ingress device go to the stack
+ * untouched and sy_tc_external translates them from the conntrack entries. */
+static __always_inline int sy_xdp_tx_disabled(void)
+{
+	__u32 zero = 0;
+	struct sy_config *cfg = bpf_map_lookup_elem(&sy_config, &zero);
+
+	return cfg && (cfg->flags & SY_CFG_F_NO_XDP_TX);
+}
+
 /* After the rewrite: TTL - 1, MACs, out. */
 static __always_inline int sy_xdp_forward(struct xdp_md *ctx,
 					  const struct bpf_fib_lookup *fib)
@@ -229,6 +241,7 @@ int sy_xdp(struct xdp_md *ctx)
 	}
 
 	if (sy_xdp_fib(ctx, &pkt, &x, &fib) < 0 ||
+	    (fib.ifindex == ctx->ingress_ifindex && sy_xdp_tx_disabled()) ||
 	    sy_xdp_rewrite(ctx, &pkt, &x) < 0) {
 		/* Untouched to the stack: sy_tc_external translates it. */
 		sy_count(SY_CNT_XDP_PASS);

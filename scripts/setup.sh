@@ -20,7 +20,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-APT_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 iptables conntrack libprotobuf-c-dev protobuf-c-compiler
+APT_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 iptables conntrack ethtool libprotobuf-c-dev protobuf-c-compiler
   libelf-dev zlib1g-dev pkg-config make gcc libc6-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -286,6 +286,9 @@ struct sy_attach_value {
 
 /* ---- sy_config: ARRAY of 1, key __u32 0 -> sy_config ------------------ */
 
+/* sy_config.flags */
+#define SY_CFG_F_NO_XDP_TX (1u << 0) /* XDP never sends out of the ingress device (veth) */
+
 struct sy_config {
 	__u32 flow_hash_seed; /* cluster-wide seed of the flow hash (same on every node) */
 	__u32 flags;          /* reserved for node-level switches */

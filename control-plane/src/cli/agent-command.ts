@@ -5,13 +5,13 @@ import { KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { parseAgentOptions, type AgentOptions } from '../config/agent-options.js';
 import { selectMode, type ModeDecision } from '../config/mode-selection.js';
-import { EbpfDataplane } from '../dataplane/ebpf/ebpf-dataplane.js';
+import { CONFIG_FLAGS, EbpfDataplane } from '../dataplane/ebpf/ebpf-dataplane.js';
 import { LoaderClient } from '../dataplane/ebpf/loader-client.js';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { IptablesDataplane } from '../dataplane/iptables/iptables-dataplane.js';
 import { cleanupAll } from '../dataplane/iptables/cleanup.js';
 import { commandExec } from '../dataplane/iptables/runner.js';
-import { DeviceWatcher, deviceMatcher } from '../devices/device-watcher.js';
+import { DeviceWatcher, deviceMatcher, vethDevices } from '../devices/device-watcher.js';
 import { healthStatus, startHealthServer } from '../health/health-server.js';
 import { ServiceHealthServers, healthChecksOf } from '../health/service-health-servers.js';
 import { startInformers } from '../k8s/informers.js';
@@ -165,6 +165,16 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
   if (!nodeIP) log.warn('node IP unknown (no --node-ip and no InternalIP on the Node)');
   ebpf?.setNodeIP(nodeIP ?? '0.0.0.0');
+  if (ebpf && opts.xdp) {
+    // XDP_TX on a veth reaches its peer only if the peer has NAPI (XDP or GRO)
+    // set up; external veths (labs, containers) leave that case to tc.
+    const veths = await vethDevices().catch(() => new Set<string>());
+    const external = deviceMatcher(opts.devices);
+    if ([...veths].some(external)) {
+      ebpf.setConfigFlags(CONFIG_FLAGS.NO_XDP_TX);
+      log.info('external devices are veths: XDP forwards to other devices, tc sends back out of the ingress device');
+    }
+  }
   iptables?.setNodeConfig({ nodeIPs: nodeIP ? [nodeIP] : [] });
 
   // Leave nothing of the other mode behind (switching modes across restarts).
@@ -182,8 +192,24 @@ export async function runAgent(argv: string[]): Promise<number> {
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
-  const devices = ebpf ? new DeviceWatcher(loader, deviceMatcher(opts.devices), log) : undefined;
+  const devices = ebpf
+    ? new DeviceWatcher(loader, { external: deviceMatcher(opts.devices), pod: deviceMatcher(opts.podDevices), xdp: opts.xdp }, log)
+    : undefined;
   await devices?.start();
+  if (ebpf && opts.cgroupPath) {
+    // Socket-level balancing on (attach) or off (make sure nothing is left attached).
+    try {
+      if (opts.socketLB) {
+        const r = await loader.attachSocketLB(opts.cgroupPath);
+        log.info({ cgroup: opts.cgroupPath, mode: r.mode }, 'socket-level balancing attached');
+      } else {
+        await loader.detachSocketLB(opts.cgroupPath).catch(() => undefined);
+        log.info({ cgroup: opts.cgroupPath }, 'socket-level balancing off');
+      }
+    } catch (err) {
+      log.warn({ cgroup: opts.cgroupPath, err: (err as Error).message }, 'socket-level balancing unavailable; the tc path serves pods, host traffic to ClusterIPs needs it');
+    }
+  }
   proxier.start();
   const gcTimer = ebpf
     ? setInterval(() => {

@@ -14,6 +14,10 @@ export interface AgentOptions {
   loaderSocket: string;
   mode: Mode;
   devices: string;
+  podDevices: string;
+  xdp: boolean;
+  socketLB: boolean;
+  cgroupPath?: string;
   health: { host: string; port: number };
   maglevSeed: number;
   maglevSizing: MaglevSizing;
@@ -38,7 +42,11 @@ export const AGENT_USAGE = `switchyard agent --node-name NAME [options]
   --node-ip IP                 this node's IPv4 address (default: the Node's InternalIP)
   --loader-socket PATH         the loader's unix socket (default /run/switchyard/loader.sock)
   --mode ebpf|iptables|auto    datapath (default auto: ebpf when the kernel has every feature)
-  --devices LIST               devices to attach to, comma separated, '+' suffix = prefix match (default eth0)
+  --devices LIST               external devices (NodePort/ExternalIP/LB traffic), comma separated, '+' suffix = prefix match (default eth0)
+  --pod-devices LIST           pod-facing devices (node side of pod veths), same syntax (default: none)
+  --xdp=true|false             also handle external traffic in XDP on --devices (default true; tc takes over where XDP cannot attach)
+  --socket-lb=true|false       socket-level balancing with cgroup sock_addr hooks (default true when --cgroup-path is set)
+  --cgroup-path DIR            cgroup v2 directory whose processes get socket-level balancing (never the root cgroup)
   --health-bind-address H:P    /healthz and /livez (default 0.0.0.0:10256)
   --maglev-seed N              cluster-wide seed of Maglev and flow hashes (default 0x5317c4d1)
   --maglev-table-floor M       smallest Maglev table (prime, default 251)
@@ -54,6 +62,13 @@ export const AGENT_USAGE = `switchyard agent --node-name NAME [options]
   --nodeport-addresses LIST    CIDRs (or "primary") of the node addresses NodePorts answer on
   --log-level LEVEL            pino level (default info)`;
 
+function parseBool(v: string | undefined, dflt: boolean, flag: string): boolean {
+  if (v === undefined) return dflt;
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  throw new Error(`${flag} must be true or false, not ${JSON.stringify(v)}`);
+}
+
 export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentOptions {
   const { values } = parseArgs({
     args: argv,
@@ -66,6 +81,10 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
       'loader-socket': { type: 'string' },
       mode: { type: 'string' },
       devices: { type: 'string' },
+      'pod-devices': { type: 'string' },
+      xdp: { type: 'string' },
+      'socket-lb': { type: 'string' },
+      'cgroup-path': { type: 'string' },
       'health-bind-address': { type: 'string' },
       'maglev-seed': { type: 'string' },
       'maglev-table-floor': { type: 'string' },
@@ -94,6 +113,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     ceiling: Number(values['maglev-table-ceiling'] ?? DEFAULT_MAGLEV_SIZING.ceiling),
   };
   validateSizing(sizing);
+  if (values['socket-lb'] === 'true' && values['cgroup-path'] === undefined) throw new Error('--socket-lb=true needs --cgroup-path');
   const lb = values['lb-algorithm'] ?? 'maglev';
   if (lb !== 'maglev' && lb !== 'random') throw new Error('--lb-algorithm must be maglev or random');
   const syncPeriodMs = parseDurationMs(values['sync-period'] ?? '30s');
@@ -109,6 +129,10 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     loaderSocket: values['loader-socket'] ?? '/run/switchyard/loader.sock',
     mode,
     devices: values.devices ?? 'eth0',
+    podDevices: values['pod-devices'] ?? '',
+    xdp: parseBool(values.xdp, true, '--xdp'),
+    socketLB: parseBool(values['socket-lb'], values['cgroup-path'] !== undefined, '--socket-lb'),
+    ...(values['cgroup-path'] !== undefined ? { cgroupPath: values['cgroup-path'] } : {}),
     health: parseBindAddress(values['health-bind-address'] ?? '0.0.0.0:10256'),
     maglevSeed: seed,
     maglevSizing: sizing,

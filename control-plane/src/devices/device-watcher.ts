@@ -19,6 +19,21 @@ export async function listLinks(): Promise<string[]> {
   return (JSON.parse(stdout) as Array<{ ifname: string }>).map((l) => l.ifname);
 }
 
+export interface DeviceRoles {
+  /** The node's external devices (--devices): tc role EXTERNAL, and XDP when enabled. */
+  external: (name: string) => boolean;
+  /** Pod-facing devices (--pod-devices): tc role POD. */
+  pod: (name: string) => boolean;
+  xdp: boolean;
+}
+
+/** Names of the veth devices among the namespace's links. */
+export async function vethDevices(): Promise<Set<string>> {
+  const { stdout } = await execFileP('ip', ['-j', '-d', 'link', 'show']);
+  const links = JSON.parse(stdout) as Array<{ ifname: string; linkinfo?: { info_kind?: string } }>;
+  return new Set(links.filter((l) => l.linkinfo?.info_kind === 'veth').map((l) => l.ifname));
+}
+
 export class DeviceWatcher {
   private readonly attached = new Map<string, string>();
   private monitor: ChildProcess | undefined;
@@ -29,10 +44,14 @@ export class DeviceWatcher {
 
   constructor(
     private readonly loader: LoaderClient,
-    private readonly matches: (name: string) => boolean,
+    private readonly roles: DeviceRoles,
     private readonly log: Logger,
     private readonly periodMs = 2000,
   ) {}
+
+  private matches(name: string): boolean {
+    return this.roles.external(name) || this.roles.pod(name);
+  }
 
   /** Devices and how the program is attached to them ("tcx", "clsact"). */
   devices(): Record<string, string> {
@@ -73,7 +92,7 @@ export class DeviceWatcher {
   private async reconcileOnce(): Promise<void> {
     let links: string[];
     try {
-      links = (await listLinks()).filter(this.matches);
+      links = (await listLinks()).filter((n) => this.matches(n));
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'listing links failed');
       return;
@@ -82,9 +101,20 @@ export class DeviceWatcher {
     for (const name of links) {
       if (this.attached.has(name)) continue;
       try {
-        const r = await this.loader.attach(name, 'TC_INGRESS');
-        this.attached.set(name, r.mode);
-        this.log.info({ device: name, mode: r.mode, progId: r.progId }, 'attached tc program');
+        const external = this.roles.external(name);
+        const r = await this.loader.attach(name, 'TC_INGRESS', external ? 'EXTERNAL' : 'POD');
+        let mode = `tc:${r.mode}`;
+        if (external && this.roles.xdp) {
+          try {
+            const x = await this.loader.attach(name, 'XDP');
+            mode += ` xdp:${x.mode}`;
+          } catch (err) {
+            // tc does the same job where XDP cannot attach; say so.
+            this.log.warn({ device: name, err: (err as Error).message }, 'XDP could not attach; tc handles external traffic');
+          }
+        }
+        this.attached.set(name, mode);
+        this.log.info({ device: name, role: external ? 'external' : 'pod', mode }, 'attached datapath');
       } catch (err) {
         // The device may have vanished between the listing and the attach.
         this.log.warn({ device: name, err: (err as Error).message }, 'attach failed');
@@ -92,9 +122,11 @@ export class DeviceWatcher {
     }
     for (const name of [...this.attached.keys()]) {
       if (present.has(name)) continue;
+      const mode = this.attached.get(name) ?? '';
       this.attached.delete(name);
       try {
         await this.loader.detach(name, 'TC_INGRESS');
+        if (mode.includes('xdp:')) await this.loader.detach(name, 'XDP');
       } catch {
         // The loader forgets attachments of devices that no longer exist on its own.
       }

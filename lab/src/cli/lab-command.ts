@@ -16,7 +16,7 @@ import { renderTable } from './tables.js';
 import { waitReady } from './wait.js';
 
 export const LAB_USAGE = `usage: switchyard lab <command> [--name LAB] ...
-  up [--nodes N] [--mode ebpf|iptables|auto] [--no-agents] [--timeout S] [--keep-on-failure]
+  up [--nodes N] [--mode ebpf|iptables|auto] [--agent-arg=ARG]... [--no-agents] [--timeout S] [--keep-on-failure]
                                   create the lab (default name "${DEFAULT_LAB_NAME}", ${DEFAULT_NODE_COUNT} nodes) and start its daemon
   down                            stop everything and delete the lab
   status [-o json]                daemon, nodes, agents, pods
@@ -207,7 +207,7 @@ export async function runLabCommand(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case 'up': {
-        const p = parse(args, { '--nodes': 'value', '--mode': 'value', '--no-agents': 'bool', '--timeout': 'value', '--keep-on-failure': 'bool' });
+        const p = parse(args, { '--nodes': 'value', '--mode': 'value', '--no-agents': 'bool', '--timeout': 'value', '--keep-on-failure': 'bool', '--agent-arg': 'value' });
         if (has(p, '-h')) return usage(0);
         if (p.positional.length > 0) throw new LabError(`up: unexpected ${p.positional.join(' ')}`, 2);
         const mode = flag(p, '--mode') ?? 'ebpf';
@@ -218,6 +218,7 @@ export async function runLabCommand(argv: string[]): Promise<number> {
           nodes: num(flag(p, '--nodes'), 'node count', 1, 100) ?? DEFAULT_NODE_COUNT,
           mode: mode as LabConfig['mode'],
           agents,
+          agentArgs: p.flags.get('--agent-arg') ?? [],
           timeoutMs: (num(flag(p, '--timeout'), 'timeout', 1, 3600) ?? (agents ? 120 : 60)) * 1000,
           keepOnFailure: has(p, '--keep-on-failure'),
           out,

@@ -15,6 +15,7 @@ export interface UpOptions {
   nodes: number;
   mode: LabConfig['mode'];
   agents: boolean;
+  agentArgs?: string[];
   timeoutMs: number;
   keepOnFailure: boolean;
   out: (line: string) => void;
@@ -92,7 +93,7 @@ export async function labUp(o: UpOptions): Promise<number> {
 
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const files = stateDirFiles(dir);
-  const config: LabConfig = { mode: o.mode, agents: o.agents, repo: repo.root, createdAt: new Date().toISOString() };
+  const config: LabConfig = { mode: o.mode, agents: o.agents, agentArgs: o.agentArgs ?? [], repo: repo.root, createdAt: new Date().toISOString() };
   const state = new StateFile(path.join(dir, CLI_STATE_FILE), o.name, 'cli', { plan, config });
   state.flush();
   try {

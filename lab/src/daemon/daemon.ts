@@ -12,7 +12,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { LoaderClient } from '../../../control-plane/src/dataplane/ebpf/loader-client.js';
-import { AGENT_DEVICES, AGENT_HEALTH_PORT, API_PORT, CLUSTER_CIDR, type LabPlan, type NodePlan } from '../netns/plan.js';
+import { existingDir, nodeCgroupDir } from '../netns/cgroups.js';
+import { AGENT_DEVICES, AGENT_POD_DEVICES, AGENT_HEALTH_PORT, API_PORT, CLUSTER_CIDR, type LabPlan, type NodePlan } from '../netns/plan.js';
 import { repoPaths, stateDirFiles, type LabConfig, type RepoPaths, type StateDirFiles } from '../netns/layout.js';
 import { CLI_STATE_FILE, DAEMON_STATE_FILE, StateFile, readCliState } from '../netns/state.js';
 import { NetnsRuntime } from '../runtime/netns-runtime.js';
@@ -114,7 +115,11 @@ export class LabDaemon {
   }
 
   /** Extra agent arguments set by `lab restart-agents --agent-arg` (e.g. --pretend-missing X). */
-  private agentArgs: string[] = [];
+  private agentArgsOverride: string[] | undefined;
+
+  private get agentArgs(): string[] {
+    return this.agentArgsOverride ?? this.config.agentArgs ?? [];
+  }
 
   /**
    * Stops every agent and starts it again, possibly in another mode: how the
@@ -124,7 +129,7 @@ export class LabDaemon {
    */
   async restartAgents(mode: LabConfig['mode'], agentArgs: string[]): Promise<void> {
     this.config.mode = mode;
-    this.agentArgs = agentArgs;
+    this.agentArgsOverride = agentArgs;
     await Promise.all([...this.nodes.values()].map(async (n) => {
       const agent = n.agent;
       n.agent = undefined;
@@ -142,6 +147,7 @@ export class LabDaemon {
       fs.rmSync(sock, { force: true });
       await this.startLoader(node, sock);
     }
+    const cgroup = existingDir(nodeCgroupDir(this.plan.name, node.name));
     n.agent = new ManagedProcess('agent', node.name,
       ['ip', 'netns', 'exec', node.netns, process.execPath, this.repo.cliMain, 'agent',
         '--kubeconfig', this.files.kubeconfig,
@@ -149,6 +155,8 @@ export class LabDaemon {
         '--node-ip', node.ip,
         '--loader-socket', sock,
         '--devices', AGENT_DEVICES,
+        '--pod-devices', AGENT_POD_DEVICES,
+        ...(cgroup ? ['--cgroup-path', cgroup] : []),
         '--mode', this.config.mode,
         '--cluster-cidr', CLUSTER_CIDR,
         '--health-bind-address', `0.0.0.0:${AGENT_HEALTH_PORT}`,

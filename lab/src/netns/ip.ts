@@ -139,3 +139,13 @@ export function execInteractive(ns: string, argv: string[], cgroupDir?: string):
     });
   });
 }
+
+/**
+ * Lets a veth receive frames that XDP on its peer sends (XDP_TX/redirect):
+ * GRO on and tx checksum offload off on this end. Best effort: without
+ * ethtool the lab still works, with tc handling external traffic.
+ */
+export async function enableXdpPeer(ns: string, dev: string): Promise<boolean> {
+  // execIn rejects on a non-zero exit.
+  return execIn(ns, ['ethtool', '-K', dev, 'gro', 'on', 'tx', 'off']).then(() => true, () => false);
+}

@@ -60,6 +60,8 @@ export function stateDirFiles(dir: string): StateDirFiles {
 export interface LabConfig {
   mode: 'ebpf' | 'iptables' | 'auto';
   agents: boolean;
+  /** Extra agent arguments (`lab up --agent-arg=...`), e.g. --socket-lb=false. */
+  agentArgs?: string[];
   repo: string;
   createdAt: string;
 }

@@ -30,7 +30,9 @@ export const BRIDGE = 'br0';
 export const HOST_IF = 'eth0';
 export const POD_IF = 'eth0';
 export const HOST_VETH_PREFIX = 'syp';
-export const AGENT_DEVICES = 'eth0,syp+';
+/** The node's external device and its pod-facing devices, as the agent's --devices / --pod-devices. */
+export const AGENT_DEVICES = 'eth0';
+export const AGENT_POD_DEVICES = 'syp+';
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 export const NETNS_ANNOTATION = 'lab.switchyard.dev/netns';
 export const HOST_VETH_ANNOTATION = 'lab.switchyard.dev/host-veth';

@@ -9,6 +9,7 @@
 // Every veth pair is created inside the underlay namespace with its peer put
 // straight into the host's namespace: nothing is ever created in, or moved
 // through, the root namespace.
+import { enableXdpPeer } from './ip.js';
 import { addNetns, delNetns, ipBatch, netnsExists, sysctlIn } from './ip.js';
 import { HOST_IF, UNDERLAY_PREFIX, nodeRoutes, topologyNamespaces, type HostPlan, type LabPlan } from './plan.js';
 import type { StateFile } from './state.js';
@@ -78,6 +79,8 @@ export async function createTopology(plan: LabPlan, state: StateFile): Promise<v
   state.addNamespaces(namespaces);
   for (const ns of namespaces) await addNetns(ns);
   await ipBatch(plan.underlay.netns, underlayBatch(plan));
+  // Nodes run XDP on their eth0: the bridge-side peers must take XDP_TX frames.
+  await Promise.all(plan.nodes.map((n) => enableXdpPeer(plan.underlay.netns, n.bridgePort)));
   await Promise.all([
     ipBatch(plan.cp.netns, hostBatch(plan, plan.cp)),
     // The external client reaches service addresses (ExternalIPs, the

@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { addNetns, delNetns, ipBatch, ipIn, netnsExists } from '../netns/ip.js';
+import { addNetns, delNetns, enableXdpPeer, ipBatch, ipIn, netnsExists } from '../netns/ip.js';
 import {
   HOST_VETH_ANNOTATION,
   NETNS_ANNOTATION,
@@ -189,6 +189,9 @@ export class NetnsRuntime implements PodRuntime {
         `route add default via ${node.podGateway} dev ${POD_IF}`,
       ]);
       await ipIn(node.netns, ['route', 'add', `${ip}/32`, 'dev', hostVeth]);
+      // XDP on the node may redirect into this pod's veth: a veth peer only
+      // takes XDP frames with GRO on (and tx checksumming off) on this side.
+      await enableXdpPeer(netns, POD_IF);
       e.networkReady = true;
     } catch (err) {
       await this.destroy(e).catch(() => undefined);

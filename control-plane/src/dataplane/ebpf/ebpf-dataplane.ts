@@ -18,11 +18,16 @@ export interface EbpfDataplaneOptions {
   seed: number;
   sizing: MaglevSizing;
   nodeIP: string;
+  /** sy_config.flags (CONFIG_FLAGS). */
+  configFlags?: number;
   /** --nodeport-addresses: CIDRs (or "primary") the NodePort frontends are limited to. */
   nodePortAddresses?: string[];
   /** Upper bound of one ApplyRequest's encoded size (the loader refuses more). */
   maxBatchBytes?: number;
 }
+
+/** sy_config.flags bits (bpf/include/sy_structs.h). */
+export const CONFIG_FLAGS = { NO_XDP_TX: 1 << 0 } as const;
 
 export class EbpfDataplane implements Dataplane {
   readonly mode = 'ebpf' as const;
@@ -31,6 +36,10 @@ export class EbpfDataplane implements Dataplane {
 
   constructor(readonly loader: LoaderClient, private readonly opts: EbpfDataplaneOptions, private readonly log: Logger) {
     this.builder = new DesiredMapsBuilder({ seed: opts.seed, sizing: opts.sizing });
+  }
+
+  setConfigFlags(flags: number): void {
+    this.opts.configFlags = flags;
   }
 
   setNodeIP(ip: string): void {
@@ -51,7 +60,7 @@ export class EbpfDataplane implements Dataplane {
   }
 
   async init(): Promise<void> {
-    await this.loader.apply([{ setConfig: { flowHashSeed: this.opts.seed >>> 0, flags: 0, nodeAddr: ipv4ToBytes(this.opts.nodeIP) } }]);
+    await this.loader.apply([{ setConfig: { flowHashSeed: this.opts.seed >>> 0, flags: this.opts.configFlags ?? 0, nodeAddr: ipv4ToBytes(this.opts.nodeIP) } }]);
     await this.restore();
   }
 

@@ -115,12 +115,22 @@ export class LoaderClient {
     return (await this.call({ probe: { pretendMissing } })).probe;
   }
 
-  async attach(ifname: string, hook: 'TC_INGRESS' | 'XDP' = 'TC_INGRESS'): Promise<{ ifindex: number; mode: string; progId: number }> {
-    return (await this.call({ attach: { ifname, hook } })).attach;
+  /** tc (role POD: pod-facing, EXTERNAL: the node's external devices) or XDP on a device. */
+  async attach(ifname: string, hook: 'TC_INGRESS' | 'XDP' = 'TC_INGRESS', role: 'POD' | 'EXTERNAL' = 'POD'): Promise<{ ifindex: number; mode: string; progId: number }> {
+    return (await this.call({ attach: { ifname, hook, role } })).attach;
   }
 
   async detach(ifname: string, hook: 'TC_INGRESS' | 'XDP' = 'TC_INGRESS'): Promise<void> {
     await this.call({ detach: { ifname, hook } });
+  }
+
+  /** Socket-level balancing: the cgroup sock_addr programs on a cgroup v2 directory. */
+  async attachSocketLB(cgroupPath: string): Promise<{ ifindex: number; mode: string; progId: number }> {
+    return (await this.call({ attach: { hook: 'SOCK_LB', cgroupPath } })).attach;
+  }
+
+  async detachSocketLB(cgroupPath: string): Promise<void> {
+    await this.call({ detach: { hook: 'SOCK_LB', cgroupPath } });
   }
 
   async apply(ops: Array<Record<string, unknown>>): Promise<number> {

@@ -170,8 +170,10 @@ export function decodeAffinityValue(b: Uint8Array): AffinityValue {
   return { lastUsed: v.getBigUint64(0, true), backendId: v.getUint32(8, true) };
 }
 
-export const HOOK_NAMES = ['tc_ingress', 'xdp'] as const;
-export const ATTACH_MODE_NAMES = ['tcx', 'clsact', 'xdp-native', 'xdp-generic'] as const;
+/** SY_HOOK_* (sy_attach keys, sy_svc_stats keys). */
+export const HOOK_NAMES = ['tc_ingress', 'xdp', 'sock_lb'] as const;
+/** SY_ATTACH_*. */
+export const ATTACH_MODE_NAMES = ['tcx', 'clsact', 'xdp-native', 'xdp-generic', 'cgroup'] as const;
 
 export function hookName(h: number): string {
   return HOOK_NAMES[h] ?? String(h);
@@ -228,9 +230,22 @@ export function decodeCounterValue(b: Uint8Array): bigint {
   return n;
 }
 
-/** Names of the sy_counters slots (SY_CNT_* in sy_structs.h); unknown slots read "event_<i>". */
-export const DATAPATH_COUNTER_NAMES: readonly string[] = [];
+/** Names of the sy_counters slots (SY_CNT_* in sy_structs.h, lower case); unknown slots read "event_<i>". */
+export const DATAPATH_COUNTER_NAMES: readonly string[] = [
+  'tc_dnat', 'tc_revnat', 'xdp_dnat', 'xdp_revnat', 'xdp_tx', 'xdp_redirect', 'xdp_pass', 'reject_tcp', 'reject_udp',
+  'drop_no_backend', 'drop_source_range', 'snat', 'sock_connect', 'sock_sendmsg', 'malformed', 'drop_no_snat_port',
+];
 
 export function counterName(i: number): string {
   return DATAPATH_COUNTER_NAMES[i] ?? `event_${i}`;
+}
+
+/** sy_sock_revnat: {u64 cookie; be32 addr; be16 port; u16 pad} -> {be32 addr; be16 port; u16 pad; u32 rev_nat_id}. */
+export function decodeSockRevNat(key: Uint8Array, value: Uint8Array): { cookie: bigint; backendAddr: string; backendPort: number; frontendAddr: string; frontendPort: number; revNatId: number } {
+  const k = new DataView(key.buffer, key.byteOffset, key.byteLength);
+  const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  return {
+    cookie: k.getBigUint64(0, true), backendAddr: bytesToIpv4(key.subarray(8, 12)), backendPort: k.getUint16(12, false),
+    frontendAddr: bytesToIpv4(value.subarray(0, 4)), frontendPort: v.getUint16(4, false), revNatId: v.getUint32(8, true),
+  };
 }
