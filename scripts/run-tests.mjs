@@ -22,6 +22,7 @@ const SUITES = {
   lab: { kind: 'node', files: () => testFiles('test/lab') },
   loader: { kind: 'node', files: () => testFiles('test/loader'), serial: true },
   iptables: { kind: 'node', files: () => testFiles('test/iptables'), serial: true },
+  deploy: { kind: 'node', files: () => testFiles('test/deploy'), serial: true },
   'lab-netns': { kind: 'node', files: () => testFiles('test/lab-netns'), serial: true },
   e2e: { kind: 'node', files: () => testFiles('test/e2e'), serial: true },
   // The same end-to-end suite with the agents in iptables mode.

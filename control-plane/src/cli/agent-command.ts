@@ -72,6 +72,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     return 2;
   }
   const log = pino({ level: opts.logLevel, base: { node: opts.nodeName } });
+  for (const field of opts.configIgnored) log.warn({ field }, 'configuration field accepted but without effect in this build');
 
   const kc = new KubeConfig();
   if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);

@@ -1,5 +1,6 @@
 // The agent's command-line options, parsed with node:util's parseArgs.
 import { parseArgs } from 'node:util';
+import { configFlagValues, loadSwitchyardConfigFile } from './kube-proxy-config.js';
 import { parseDurationMs } from '../util/duration.js';
 import { parseBindAddress } from '../util/bind-address.js';
 import { isIPv4, parseCidr } from '../util/ipv4.js';
@@ -27,6 +28,8 @@ export interface AgentOptions {
   healthTimeoutMs: number;
   logLevel: string;
   pretendMissing: string[];
+  /** Fields of the --config file accepted but without effect in this build. */
+  configIgnored: string[];
   iptables: {
     backend: 'legacy' | 'nft' | 'auto';
     clusterCIDR?: string;
@@ -37,6 +40,7 @@ export interface AgentOptions {
 }
 
 export const AGENT_USAGE = `switchyard agent --node-name NAME [options]
+  --config FILE                KubeProxyConfiguration or SwitchyardConfiguration (YAML/JSON); flags override it
   --kubeconfig FILE            kubeconfig (default: in-cluster configuration)
   --node-name NAME             this node's name (default: $NODE_NAME)
   --node-ip IP                 this node's IPv4 address (default: the Node's InternalIP)
@@ -70,37 +74,37 @@ function parseBool(v: string | undefined, dflt: boolean, flag: string): boolean 
 }
 
 export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentOptions {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      kubeconfig: { type: 'string' },
-      'node-name': { type: 'string' },
-      'node-ip': { type: 'string' },
-      'loader-socket': { type: 'string' },
-      mode: { type: 'string' },
-      devices: { type: 'string' },
-      'pod-devices': { type: 'string' },
-      xdp: { type: 'string' },
-      'socket-lb': { type: 'string' },
-      'cgroup-path': { type: 'string' },
-      'health-bind-address': { type: 'string' },
-      'maglev-seed': { type: 'string' },
-      'maglev-table-floor': { type: 'string' },
-      'maglev-table-ceiling': { type: 'string' },
-      'lb-algorithm': { type: 'string' },
-      'min-sync-period': { type: 'string' },
-      'sync-period': { type: 'string' },
-      'pretend-missing': { type: 'string', multiple: true },
-      'log-level': { type: 'string' },
-      'iptables-backend': { type: 'string' },
-      'cluster-cidr': { type: 'string' },
-      'masquerade-all': { type: 'boolean' },
-      'iptables-masquerade-bit': { type: 'string' },
-      'nodeport-addresses': { type: 'string' },
-    },
-  });
+  const options = {
+    config: { type: 'string' },
+    kubeconfig: { type: 'string' },
+    'node-name': { type: 'string' },
+    'node-ip': { type: 'string' },
+    'loader-socket': { type: 'string' },
+    mode: { type: 'string' },
+    devices: { type: 'string' },
+    'pod-devices': { type: 'string' },
+    xdp: { type: 'string' },
+    'socket-lb': { type: 'string' },
+    'cgroup-path': { type: 'string' },
+    'health-bind-address': { type: 'string' },
+    'maglev-seed': { type: 'string' },
+    'maglev-table-floor': { type: 'string' },
+    'maglev-table-ceiling': { type: 'string' },
+    'lb-algorithm': { type: 'string' },
+    'min-sync-period': { type: 'string' },
+    'sync-period': { type: 'string' },
+    'pretend-missing': { type: 'string', multiple: true },
+    'log-level': { type: 'string' },
+    'iptables-backend': { type: 'string' },
+    'cluster-cidr': { type: 'string' },
+    'masquerade-all': { type: 'boolean' },
+    'iptables-masquerade-bit': { type: 'string' },
+    'nodeport-addresses': { type: 'string' },
+  } as const;
+  const { values: flags } = parseArgs({ args: argv, strict: true, allowPositionals: false, options });
+  // A KubeProxyConfiguration-like file fills what the flags leave unset (flags > file > defaults).
+  const file = flags.config !== undefined ? configFlagValues(loadSwitchyardConfigFile(flags.config), Object.keys(options)) : undefined;
+  const values = { ...file?.values, ...flags } as typeof flags;
   const nodeName = values['node-name'] ?? env.NODE_NAME;
   if (!nodeName) throw new Error('--node-name (or $NODE_NAME) is required');
   const mode = (values.mode ?? 'auto') as Mode;
@@ -142,6 +146,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     healthTimeoutMs: Math.max(2 * syncPeriodMs, 10_000),
     logLevel: values['log-level'] ?? 'info',
     pretendMissing: values['pretend-missing'] ?? [],
+    configIgnored: file?.ignored ?? [],
     iptables: {
       backend: iptBackend,
       ...(values['cluster-cidr'] !== undefined ? { clusterCIDR: values['cluster-cidr'] } : {}),
