@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the test suites in order and prints one closing line
 // "tests: N passed, M failed". Usage: run-tests.mjs [suite...]
-// Suites: bpf unit lab loader iptables lab-netns e2e e2e-iptables (default: all). Always cleans up
+// Suites: bpf unit lab loader iptables deploy lab-netns e2e e2e-nosocklb e2e-iptables (default: all). Always cleans up
 // leftovers of earlier crashed runs first (only what our state files record).
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -25,6 +25,11 @@ const SUITES = {
   deploy: { kind: 'node', files: () => testFiles('test/deploy'), serial: true },
   'lab-netns': { kind: 'node', files: () => testFiles('test/lab-netns'), serial: true },
   e2e: { kind: 'node', files: () => testFiles('test/e2e'), serial: true },
+  // ebpf mode with socket-level balancing off: pods through the tc programs only.
+  'e2e-nosocklb': {
+    kind: 'node', serial: true, env: { SWITCHYARD_E2E_AGENT_ARGS: '--socket-lb=false' },
+    files: () => testFiles('test/e2e').filter((f) => /\/(clusterip|external)\.test\.js$/.test(f)),
+  },
   // The same end-to-end suite with the agents in iptables mode.
   'e2e-iptables': { kind: 'node', files: () => testFiles('test/e2e'), serial: true, env: { SWITCHYARD_E2E_MODE: 'iptables' } },
 };

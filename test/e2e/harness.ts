@@ -65,8 +65,18 @@ export class Lab {
     return `${prefix}${process.pid % 10000}${Math.floor(Math.random() * 100)}`;
   }
 
-  up(nodes = 2): Promise<string> {
-    return ok(['lab', 'up', '--name', this.name, '--nodes', String(nodes), '--mode', this.mode], { timeoutMs: 180_000 });
+  /** Extra agent flags for every lab of this run (e.g. SWITCHYARD_E2E_AGENT_ARGS="--socket-lb=false"). */
+  static agentArgs(): string[] {
+    return (process.env.SWITCHYARD_E2E_AGENT_ARGS ?? '').split(/\s+/).filter(Boolean);
+  }
+
+  up(nodes = 2, agentArgs: string[] = Lab.agentArgs()): Promise<string> {
+    return ok(['lab', 'up', '--name', this.name, '--nodes', String(nodes), '--mode', this.mode, ...agentArgs.map((a) => `--agent-arg=${a}`)], { timeoutMs: 180_000 });
+  }
+
+  /** Whether this run's agents do socket-level balancing (on by default in ebpf mode). */
+  static socketLB(mode: 'ebpf' | 'iptables'): boolean {
+    return mode === 'ebpf' && !Lab.agentArgs().includes('--socket-lb=false');
   }
 
   async down(): Promise<void> {
