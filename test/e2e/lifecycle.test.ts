@@ -240,7 +240,7 @@ describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE})`, { timeo
     await sleep(1500);
     const pods = (await lab.pods({ app: 'web' }, { ready: true })).map((p) => p.metadata.name).sort();
     // Delete all backends but one at once (no grace): most flows lose theirs.
-    await ok(['lab', 'delete', '--name', lab.name, 'pod', ...pods.slice(1), '--grace-period', '0']);
+    await ok(['lab', 'delete', '--name', lab.name, 'pod', ...pods.slice(1), '--grace-period', '0', '--ignore-not-found']);
     const r = parseHold(await h.done);
     const live = new Set((await lab.pods({ app: 'web' })).map((p) => p.metadata.name));
     const moved = r.conns.filter((c) => c.backend !== c.last);
