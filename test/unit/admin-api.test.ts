@@ -187,11 +187,18 @@ describe('admin API, ebpf mode', () => {
       { key: encCtKey({ saddr: '198.19.1.50', daddr: '198.18.128.10', sport: 40000, dport: 80, proto: 6, dir: 0 }), value: encCtValue({ lastSeen: now, backendId: beId('198.19.2.2'), revNatId: feId, tcpFlags: 0x12, flags: 1 }) },
       { key: encCtKey({ saddr: '198.19.2.2', daddr: '198.19.1.50', sport: 8080, dport: 40000, proto: 6, dir: 1 }), value: encCtValue({ lastSeen: now, backendId: beId('198.19.2.2'), revNatId: feId, tcpFlags: 0x12, flags: 1 }) },
       { key: encCtKey({ saddr: '198.19.1.51', daddr: '198.18.128.10', sport: 40001, dport: 80, proto: 6, dir: 0 }), value: encCtValue({ lastSeen: now - 120_000_000_000n, backendId: 999, revNatId: feId, tcpFlags: 0x2 }) },
+      // A hairpin flow, SNATed to the node: the reply entry is keyed by the node address, the client is in nat_addr.
+      { key: encCtKey({ saddr: '198.19.1.2', daddr: '198.18.128.10', sport: 40002, dport: 80, proto: 6, dir: 0 }), value: encCtValue({ lastSeen: now, backendId: beId('198.19.1.2'), revNatId: feId, flags: 5, nat: ['198.18.0.11', 40002] }) },
+      { key: encCtKey({ saddr: '198.19.1.2', daddr: '198.18.0.11', sport: 8080, dport: 40002, proto: 6, dir: 1 }), value: encCtValue({ lastSeen: now, backendId: beId('198.19.1.2'), revNatId: feId, flags: 5, nat: ['198.19.1.2', 40002] }) },
     ]);
     try {
       const all = await get('/v1/conntrack');
       assert.equal(all.status, 200);
-      assert.equal(all.body.total, 3);
+      assert.equal(all.body.total, 5);
+      const hairpin = all.body.items.filter((i: any) => i.client === '198.19.1.2');
+      assert.equal(hairpin.length, 2, 'both entries of the SNATed flow name the real client');
+      assert.deepEqual(hairpin.map((i: any) => [i.dir, i.clientPort, i.nat, i.flags.join()]).sort(),
+        [['forward', 40002, '198.18.0.11:40002', 'SeenReply,SNAT'], ['reply', 40002, '198.19.1.2:40002', 'SeenReply,SNAT']]);
       const fwd = all.body.items.find((i: any) => i.dir === 'forward' && i.client === '198.19.1.50');
       assert.equal(fwd.service, 'default/web:http');
       assert.equal(fwd.frontend, '198.18.128.10:80');
@@ -200,7 +207,7 @@ describe('admin API, ebpf mode', () => {
       assert.equal(fwd.lifetimeSeconds, 21600);
       assert.deepEqual(fwd.flags, ['SeenReply']);
       assert.deepEqual(fwd.tcpFlags, ['SYN', 'ACK']);
-      const rep = all.body.items.find((i: any) => i.dir === 'reply');
+      const rep = all.body.items.find((i: any) => i.dir === 'reply' && i.nat === null);
       assert.equal(rep.client, '198.19.1.50');
       assert.equal(rep.clientPort, 40000);
       const stale = all.body.items.find((i: any) => i.client === '198.19.1.51');
@@ -211,10 +218,11 @@ describe('admin API, ebpf mode', () => {
       assert.equal((await get('/v1/conntrack?client=198.19.1.50')).body.total, 2);
       assert.equal((await get('/v1/conntrack?client=198.19.1.50&dir=reply')).body.total, 1);
       assert.equal((await get('/v1/conntrack?backend=198.19.2.2')).body.total, 2);
+      assert.equal((await get('/v1/conntrack?client=198.19.1.2')).body.total, 2);
       assert.equal((await get('/v1/conntrack?backend=198.19.2.2:9999')).body.total, 0);
-      assert.equal((await get('/v1/conntrack?service=default/web')).body.total, 3);
-      assert.equal((await get('/v1/conntrack?service=default/web:http')).body.total, 3);
-      assert.equal((await get('/v1/conntrack?service=198.18.128.10:80')).body.total, 3);
+      assert.equal((await get('/v1/conntrack?service=default/web')).body.total, 5);
+      assert.equal((await get('/v1/conntrack?service=default/web:http')).body.total, 5);
+      assert.equal((await get('/v1/conntrack?service=198.18.128.10:80')).body.total, 5);
       assert.equal((await get('/v1/conntrack?service=default/api')).body.total, 0);
       assert.equal((await get('/v1/conntrack?expired=true')).body.total, 1);
       assert.equal((await get('/v1/conntrack?limit=1')).body.items.length, 1);
@@ -231,7 +239,7 @@ describe('admin API, ebpf mode', () => {
     for (const p of ['/v1/services', '/v1/maps', '/v1/maps/{name}', '/v1/conntrack', '/v1/explain', '/v1/status', '/healthz', '/metrics']) assert.ok(doc.paths[p]?.get, p);
     const explain = doc.paths['/v1/explain'].get;
     const params = Object.fromEntries(explain.parameters.map((p: any) => [p.name, p]));
-    assert.deepEqual(Object.keys(params).sort(), ['dport', 'dst', 'proto', 'sport', 'src']);
+    assert.deepEqual(Object.keys(params).sort(), ['dport', 'dst', 'from', 'proto', 'sport', 'src']);
     assert.equal(params.src.required, true);
     assert.equal(params.src.schema.format, 'ipv4');
     assert.equal(params.sport.required, false);

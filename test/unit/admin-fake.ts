@@ -56,10 +56,14 @@ export function encCtKey(k: { saddr: string; daddr: string; sport: number; dport
   return b;
 }
 
-export function encCtValue(x: { lastSeen: bigint; backendId: number; revNatId: number; tcpFlags?: number; flags?: number; size?: number }): Uint8Array {
-  const { b, v } = buf(x.size ?? 24);
+export function encCtValue(x: { lastSeen: bigint; backendId: number; revNatId: number; tcpFlags?: number; flags?: number; nat?: [string, number] }): Uint8Array {
+  const { b, v } = buf(32);
   v.setBigUint64(0, x.lastSeen, true); v.setUint32(8, x.backendId, true); v.setUint32(12, x.revNatId, true);
   v.setUint16(16, x.tcpFlags ?? 0, true); v.setUint16(18, x.flags ?? 0, true);
+  if (x.nat) {
+    b.set(ipv4ToBytes(x.nat[0]), 20);
+    v.setUint16(24, x.nat[1], false);
+  }
   return b;
 }
 
@@ -80,7 +84,7 @@ interface FakeMap { info: MapInfo; entries: MapEntry[] }
 
 const TYPES: Record<string, [string, number, number, number]> = {
   sy_services: ['hash', 8, 20, 65536], sy_backends: ['hash', 4, 16, 65536], sy_revnat: ['hash', 4, 8, 65536],
-  sy_maglev: ['hash_of_maps', 4, 4, 65536], sy_conntrack: ['lru_hash', 16, 24, 262144], sy_affinity: ['lru_hash', 8, 16, 65536],
+  sy_maglev: ['hash_of_maps', 4, 4, 65536], sy_conntrack: ['lru_hash', 16, 32, 262144], sy_affinity: ['lru_hash', 8, 16, 65536],
   sy_attach: ['hash', 8, 24, 1024], sy_config: ['array', 4, 16, 1],
 };
 

@@ -22,7 +22,7 @@ export interface AgentAdminOptions {
   loaderWatchMs: number;
 }
 
-export const ADMIN_USAGE = `  --admin-bind-address H:P     admin API and status page /ui/ (default 127.0.0.1:10252; "" = off)
+export const AGENT_ADMIN_USAGE = `  --admin-bind-address H:P     admin API and status page /ui/ (default 127.0.0.1:10252; "" = off)
   --admin-socket PATH          also serve the admin API on this unix socket (mode 0600)
   --metrics-bind-address H:P   Prometheus /metrics (default 127.0.0.1:10249; "" = off)`;
 
@@ -65,7 +65,7 @@ export function extractAdminOptions(argv: string[]): { admin: AgentAdminOptions;
       adminBind: bind('--admin-bind-address', DEFAULT_ADMIN_BIND),
       adminSocket: sock || undefined,
       metricsBind: bind('--metrics-bind-address', DEFAULT_METRICS_BIND),
-      loaderWatchMs: 5000,
+      loaderWatchMs: 2000,
     },
     rest,
   };
@@ -122,9 +122,22 @@ export async function startAgentAdmin(d: AgentAdminDeps): Promise<AgentAdmin> {
     mode: d.mode.mode, modeReason: d.mode.reason, nodeName: d.nodeName, seed: d.seed, healthTimeoutMs: d.healthTimeoutMs,
     clusterCIDR: d.clusterCIDR, sync: d.proxier, loader: views.loader, iptables: views.iptables,
   };
-  const admin = await startAdminServer({ source, metrics, bind: d.options.adminBind, socketPath: d.options.adminSocket });
-  const metricsServer = d.options.metricsBind ? await startMetricsServer(metrics, d.options.metricsBind) : undefined;
-  d.log.info({ admin: admin.address, adminSocket: admin.socketPath, metrics: d.options.metricsBind }, 'admin API and metrics listening');
+  // As kube-proxy's metrics server: a port that cannot be bound is logged, the agent goes on.
+  let admin: AdminServer;
+  try {
+    admin = await startAdminServer({ source, metrics, bind: d.options.adminBind, socketPath: d.options.adminSocket });
+  } catch (err) {
+    d.log.error({ err: (err as Error).message, bind: d.options.adminBind, socket: d.options.adminSocket }, 'admin API cannot listen; trying the unix socket alone');
+    admin = await startAdminServer({ source, metrics, bind: undefined, socketPath: d.options.adminSocket });
+  }
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  if (d.options.metricsBind) {
+    metricsServer = await startMetricsServer(metrics, d.options.metricsBind).catch((err: unknown) => {
+      d.log.error({ err: (err as Error).message, bind: d.options.metricsBind }, 'metrics server cannot listen (the admin API serves /metrics too)');
+      return undefined;
+    });
+  }
+  d.log.info({ admin: admin.address, adminSocket: admin.socketPath, metrics: metricsServer ? d.options.metricsBind : undefined }, 'admin API and metrics listening');
 
   // Loader watchdog: a cheap read; a failure asks for a sync (which fails
   // and turns /healthz 503), the first success after failures asks again so

@@ -2,11 +2,10 @@
 // (sy_backends), frontend (sy_revnat) and Service (desired state).
 import type { DesiredServicePort } from '../dataplane/desired-state.js';
 import type { MapEntry } from '../dataplane/ebpf/loader-client.js';
-import { decodeCtKey, decodeCtValue } from '../dataplane/ebpf/map-values.js';
-import { protoNumber } from '../dataplane/flow-hash.js';
+import { CtFlags, decodeCtKey, decodeCtValue } from '../dataplane/ebpf/map-values.js';
 import { servicePortString } from '../model/types.js';
 import { decodeEntry } from './decode.js';
-import type { EbpfSnapshot } from './ebpf-view.js';
+import { FrontendResolver, type EbpfSnapshot } from './ebpf-view.js';
 
 export interface ConntrackRow {
   dir: string;
@@ -25,6 +24,7 @@ export interface ConntrackRow {
   expired: boolean;
   flags: string[];
   tcpFlags: string[];
+  /** SNATed flows: forward, the source the packets get (node:port); reply, the client restored. */
   nat: string | null;
 }
 
@@ -38,19 +38,12 @@ export interface ConntrackFilter {
 }
 
 export function conntrackRows(entries: MapEntry[], snap: EbpfSnapshot, desired: readonly DesiredServicePort[], now: bigint): ConntrackRow[] {
-  // Frontend (addr:port/proto) -> service port name.
-  const names = new Map<string, string>();
-  for (const d of desired) {
-    let proto: number;
-    try {
-      proto = protoNumber(d.svc.protocol);
-    } catch {
-      continue;
-    }
-    const n = servicePortString(d.svc.name);
-    names.set(`${d.svc.clusterIP}:${d.svc.port}/${proto}`, n);
-    for (const a of [...d.svc.externalIPs, ...d.svc.loadBalancerIPs]) names.set(`${a}:${d.svc.port}/${proto}`, n);
-    if (d.svc.nodePort > 0) names.set(`*:${d.svc.nodePort}/${proto}`, n);
+  // rev_nat_id is the frontend id: its sy_services entry names the Service.
+  const resolver = new FrontendResolver(desired);
+  const serviceOf = new Map<number, string>();
+  for (const f of snap.frontends) {
+    const d = resolver.resolve(f.key, f.value.flags);
+    if (d) serviceOf.set(f.value.id, servicePortString(d.svc.name));
   }
   return entries.map((e) => {
     const k = decodeCtKey(e.key), v = decodeCtValue(e.value);
@@ -58,10 +51,12 @@ export function conntrackRows(entries: MapEntry[], snap: EbpfSnapshot, desired: 
     const rn = snap.revnat.get(v.revNatId);
     const be = snap.backends.get(v.backendId);
     const reply = k.dir === 1;
-    const service = rn ? names.get(`${rn.addr}:${rn.port}/${k.proto}`) ?? names.get(`*:${rn.port}/${k.proto}`) ?? null : null;
+    // A SNATed flow's reply entry is keyed by the node's NAT address; the client is in nat_addr.
+    const snat = (v.flags & CtFlags.SNAT) !== 0;
+    const service = serviceOf.get(v.revNatId) ?? null;
     return {
       dir: d.dir as string, proto: d.proto as string,
-      client: reply ? k.daddr : k.saddr, clientPort: reply ? k.dport : k.sport,
+      client: reply ? (snat ? v.natAddr : k.daddr) : k.saddr, clientPort: reply ? (snat ? v.natPort : k.dport) : k.sport,
       frontend: rn ? `${rn.addr}:${rn.port}` : null,
       backend: be ? `${be.addr}:${be.port}` : null,
       backendId: v.backendId, backendState: be ? (be.state === 0 ? 'active' : 'terminating') : 'gone',
@@ -69,7 +64,7 @@ export function conntrackRows(entries: MapEntry[], snap: EbpfSnapshot, desired: 
       saddr: k.saddr, sport: k.sport, daddr: k.daddr, dport: k.dport,
       ageSeconds: d.ageSeconds as number, lifetimeSeconds: d.lifetimeSeconds as number, expired: d.expired as boolean,
       flags: d.flags as string[], tcpFlags: d.tcpFlags as string[],
-      nat: d.natAddr !== undefined && (v.flags & 0x4) ? `${v.natAddr}:${v.natPort}` : null,
+      nat: snat ? `${v.natAddr}:${v.natPort}` : null,
     };
   });
 }

@@ -71,22 +71,28 @@ export interface AdminServer {
 export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
   const app = await buildAdminApp(opts);
   let address: AdminServer['address'];
-  if (opts.bind) {
-    await app.listen({ host: opts.bind.host, port: opts.bind.port });
-    const a = app.server.address();
-    address = typeof a === 'object' && a ? { host: a.address, port: a.port } : undefined;
-  }
   let unix: http.Server | undefined;
-  if (opts.socketPath) {
-    const sock = opts.socketPath;
-    fs.mkdirSync(path.dirname(sock), { recursive: true });
-    fs.rmSync(sock, { force: true });
-    unix = http.createServer((req, res) => app.routing(req, res));
-    await new Promise<void>((resolve, reject) => {
-      unix!.once('error', reject);
-      unix!.listen(sock, () => resolve());
-    });
-    fs.chmodSync(sock, 0o600);
+  try {
+    if (opts.bind) {
+      await app.listen({ host: opts.bind.host, port: opts.bind.port });
+      const a = app.server.address();
+      address = typeof a === 'object' && a ? { host: a.address, port: a.port } : undefined;
+    }
+    if (opts.socketPath) {
+      const sock = opts.socketPath;
+      fs.mkdirSync(path.dirname(sock), { recursive: true });
+      fs.rmSync(sock, { force: true });
+      const server = http.createServer((req, res) => app.routing(req, res));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(sock, () => resolve());
+      });
+      unix = server;
+      fs.chmodSync(sock, 0o600);
+    }
+  } catch (err) {
+    await app.close();
+    throw err;
   }
   return {
     app, address, socketPath: opts.socketPath,

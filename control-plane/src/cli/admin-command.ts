@@ -30,7 +30,7 @@ commands (the agent's admin API):
   maps [NAME] [--limit N] [--offset N] [--filter FIELD=VALUE]... [--slots] [--table T]
                                              pinned maps (iptables mode: chains); NAME: its entries decoded
   conntrack [--service S] [--client IP] [--backend IP[:PORT]] [--dir forward|reply] [--expired true|false] [--limit N]
-  explain --src IP --dst IP --dport PORT [--proto tcp|udp] [--sport PORT]
+  explain --src IP --dst IP --dport PORT [--proto tcp|udp] [--sport PORT] [--from pod|external]
                                              which frontend, slot, backend and NAT a packet gets
 target (default --admin ${DEFAULT_ADMIN_URL}):
   --admin URL | --admin-socket PATH | --lab NAME --node NODE (lab default "sy"; NODE: node1, n1 or 1)
@@ -44,7 +44,7 @@ const QUERY: Record<AdminCommand, Record<string, FlagKind>> = {
   services: { namespace: 'value', name: 'value' },
   maps: { limit: 'value', offset: 'value', filter: 'multi', slots: 'bool', table: 'value' },
   conntrack: { service: 'value', client: 'value', backend: 'value', dir: 'value', expired: 'value', limit: 'value', offset: 'value' },
-  explain: { src: 'value', dst: 'value', dport: 'value', sport: 'value', proto: 'value' },
+  explain: { src: 'value', dst: 'value', dport: 'value', sport: 'value', proto: 'value', from: 'value' },
 };
 
 export class UsageError extends Error {}
@@ -194,7 +194,7 @@ export function renderMaps(r: J): string {
     return out;
   }
   return `instance ${r.instance}  pins ${r.pinDir}\n` + formatTable(['MAP', 'TYPE', 'KEY', 'VALUE', 'MAX', 'IN USE', 'PRESSURE', 'PIN'],
-    (r.maps as J[]).map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries, m.entries, pct(m.pressure), m.pinPath || '-']));
+    (r.maps as J[]).map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries, m.entries, m.pressure === null ? '-' : pct(m.pressure), m.pinPath || '-']));
 }
 
 export function renderMapEntries(r: J): string {
@@ -209,14 +209,14 @@ export function renderMapEntries(r: J): string {
 
 export function renderConntrack(r: J): string {
   const items = r.items as J[];
-  return formatTable(['DIR', 'PROTO', 'CLIENT', 'FRONTEND', 'BACKEND', 'SERVICE', 'AGE', 'LIFETIME', 'FLAGS'],
+  return formatTable(['DIR', 'PROTO', 'CLIENT', 'FRONTEND', 'BACKEND', 'SERVICE', 'AGE', 'LIFETIME', 'FLAGS', 'TCP', 'NAT'],
     items.map((c) => [c.dir, c.proto, `${c.client}:${c.clientPort}`, c.frontend, c.backend ?? `gone(${c.backendId})`, c.service,
-      `${Math.round(c.ageSeconds)}s`, c.expired ? 'expired' : `${c.lifetimeSeconds}s`, cell([...c.flags, ...c.tcpFlags])]))
+      `${Math.round(c.ageSeconds)}s`, c.expired ? 'expired' : `${c.lifetimeSeconds}s`, cell(c.flags), cell(c.tcpFlags), c.nat]))
     + `showing ${items.length} of ${r.total} (map holds ${r.entries} of ${r.maxEntries ?? '?'})${r.truncated ? ', dump truncated by the loader' : ''}\n`;
 }
 
 export function renderExplain(r: J): string {
-  let out = `${r.tuple.src}:${r.tuple.sport ?? '*'} -> ${r.tuple.dst}:${r.tuple.dport}/${r.tuple.proto}\n`;
+  let out = `${r.tuple.src}:${r.tuple.sport ?? '*'} -> ${r.tuple.dst}:${r.tuple.dport}/${r.tuple.proto}${r.program ? ` (${r.program})` : ''}\n`;
   (r.steps as string[]).forEach((s, i) => (out += `  ${i + 1}. ${s}\n`));
   const be = r.backend as J | null;
   out += `verdict: ${r.verdict}`;
@@ -239,7 +239,7 @@ const RENDER: Record<AdminCommand, (r: J, positional: string[]) => string> = {
 };
 
 /** Re-runs this command inside the node's network namespace against 127.0.0.1 (no admin socket). */
-function runInNodeNetns(cmd: AdminCommand, argv: string[], lab: string, node: string): Promise<number> {
+function runInNodeNetns(cmd: AdminCommand, argv: string[], lab: string, node: string, io: AdminIO): Promise<number> {
   const ns = `${lab}-n${node.replace(/^node/, '')}`;
   const strip = new Set(['--lab', '--node']);
   const rest: string[] = [];
@@ -256,16 +256,20 @@ function runInNodeNetns(cmd: AdminCommand, argv: string[], lab: string, node: st
   return new Promise((resolve) => {
     const child = spawn('ip', ['netns', 'exec', ns, process.execPath, main, cmd, ...rest, '--admin', DEFAULT_ADMIN_URL], { stdio: 'inherit' });
     child.on('error', (err) => {
-      process.stderr.write(`switchyard ${cmd}: cannot enter ${ns}: ${err.message}\n`);
+      io.err(`switchyard ${cmd}: cannot enter ${ns}: ${err.message}\n`);
       resolve(1);
     });
     child.on('close', (code) => resolve(code ?? 1));
   });
 }
 
-export async function runAdminCommand(cmd: string, argv: string[]): Promise<number> {
+export interface AdminIO { out(s: string): void; err(s: string): void }
+
+const STDIO: AdminIO = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+export async function runAdminCommand(cmd: string, argv: string[], io: AdminIO = STDIO): Promise<number> {
   if (!(ADMIN_COMMANDS as readonly string[]).includes(cmd)) {
-    process.stderr.write(`switchyard: unknown command ${JSON.stringify(cmd)}\n${ADMIN_USAGE}\n`);
+    io.err(`switchyard: unknown command ${JSON.stringify(cmd)}\n${ADMIN_USAGE}\n`);
     return 2;
   }
   const c = cmd as AdminCommand;
@@ -274,11 +278,11 @@ export async function runAdminCommand(cmd: string, argv: string[]): Promise<numb
     args = parseAdminArgs(c, argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`switchyard ${cmd}: ${err.message}\n${ADMIN_USAGE}\n`);
+    io.err(`switchyard ${cmd}: ${err.message}\n${ADMIN_USAGE}\n`);
     return 2;
   }
   if (args.help) {
-    process.stdout.write(ADMIN_USAGE + '\n');
+    io.out(ADMIN_USAGE + '\n');
     return 0;
   }
   let target: AdminTarget;
@@ -286,20 +290,20 @@ export async function runAdminCommand(cmd: string, argv: string[]): Promise<numb
     const sock = labAdminSocket(args.target.lab, args.target.node);
     if (!existsSync(sock)) {
       if (!existsSync(path.join(LAB_STATE_ROOT, args.target.lab))) {
-        process.stderr.write(`switchyard ${cmd}: no lab ${JSON.stringify(args.target.lab)} (${path.join(LAB_STATE_ROOT, args.target.lab)} does not exist)\n`);
+        io.err(`switchyard ${cmd}: no lab ${JSON.stringify(args.target.lab)} (${path.join(LAB_STATE_ROOT, args.target.lab)} does not exist)\n`);
         return 1;
       }
-      return runInNodeNetns(c, argv, args.target.lab, args.target.node);
+      return runInNodeNetns(c, argv, args.target.lab, args.target.node, io);
     }
     target = { socketPath: sock };
   } else target = args.target;
   try {
     const r = await adminJSON(target, adminPath(c, args.positional, args.query));
-    process.stdout.write(args.json ? JSON.stringify(r, null, 2) + '\n' : RENDER[c](r, args.positional));
+    io.out(args.json ? JSON.stringify(r, null, 2) + '\n' : RENDER[c](r, args.positional));
     return 0;
   } catch (err) {
-    if (err instanceof AdminHttpError) process.stderr.write(`switchyard ${cmd}: ${err.status}: ${err.message}\n`);
-    else if (err instanceof AdminUnreachable) process.stderr.write(`switchyard ${cmd}: ${err.message}\n`);
+    if (err instanceof AdminHttpError) io.err(`switchyard ${cmd}: ${err.status}: ${err.message}\n`);
+    else if (err instanceof AdminUnreachable) io.err(`switchyard ${cmd}: ${err.message}\n`);
     else throw err;
     return 1;
   }

@@ -4,6 +4,7 @@
 import { KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { parseAgentOptions, type AgentOptions } from '../config/agent-options.js';
+import { extractAdminOptions, startAgentAdmin, type AgentAdminOptions } from '../admin/agent-admin.js';
 import { selectMode, type ModeDecision } from '../config/mode-selection.js';
 import { CONFIG_FLAGS, EbpfDataplane } from '../dataplane/ebpf/ebpf-dataplane.js';
 import { LoaderClient } from '../dataplane/ebpf/loader-client.js';
@@ -65,8 +66,11 @@ function nodeInternalIP(n: V1Node): string | undefined {
 
 export async function runAgent(argv: string[]): Promise<number> {
   let opts: AgentOptions;
+  let adminOpts: AgentAdminOptions;
   try {
-    opts = parseAgentOptions(argv);
+    const { admin, rest } = extractAdminOptions(argv);
+    adminOpts = admin;
+    opts = parseAgentOptions(rest);
   } catch (err) {
     process.stderr.write(`switchyard agent: ${(err as Error).message}\n`);
     return 2;
@@ -130,9 +134,14 @@ export async function runAgent(argv: string[]): Promise<number> {
   const dataplane: Dataplane = (ebpf ?? iptables)!;
   proxier = new Proxier(services, endpoints, dataplane, () => ({ nodeName: opts.nodeName, zone }),
     { minSyncPeriodMs: opts.minSyncPeriodMs, syncPeriodMs: opts.syncPeriodMs }, log);
+  const admin = await startAgentAdmin({
+    options: adminOpts, proxier, dataplane, mode: decision, nodeName: opts.nodeName, seed: opts.maglevSeed,
+    healthTimeoutMs: opts.healthTimeoutMs, clusterCIDR: opts.iptables.clusterCIDR, log,
+  });
 
   const informers = startInformers(kc, {
     service(kind, svc) {
+      admin.serviceChanged(svc);
       if (kind === 'delete') services.delete(svc);
       else {
         const conv = services.update(svc);
@@ -141,6 +150,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       proxier!.requestSync();
     },
     endpointSlice(kind, slice) {
+      admin.endpointSliceChanged(slice);
       if (kind === 'delete') endpoints.delete(slice);
       else {
         const r = endpoints.update(slice);
@@ -237,7 +247,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       if (gcTimer) clearInterval(gcTimer);
       devices?.stop();
       serviceHealth.close();
-      void Promise.allSettled([informers.stop(), health.close(), dataplane.close()]).then(() => resolve(0));
+      void Promise.allSettled([informers.stop(), health.close(), admin.close(), dataplane.close()]).then(() => resolve(0));
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -1,16 +1,19 @@
 // `switchyard <command>`: the one entry point of the project.
 import { runAgent } from './agent-command.js';
 import { AGENT_USAGE } from '../config/agent-options.js';
+import { AGENT_ADMIN_USAGE } from '../admin/agent-admin.js';
 
 const USAGE = `usage: switchyard <command> [options]
 commands:
   agent ...        run the node agent (control plane) against a cluster
+  status | services | maps [NAME] | conntrack | explain   inspect an agent (admin API; --lab NAME --node NAME in the lab)
   lab ...          the namespace lab: up, apply, delete, get, scale, exec, set-ready, down, ...
   cleanup [--name LAB]  remove every namespace, pin, cgroup and process a lab (or all labs) left behind
   cleanup --datapath [--loader-socket PATH]  on a node: remove KUBE-* chains and the BPF datapath
   help             this text
 
-${AGENT_USAGE}`;
+${AGENT_USAGE}
+${AGENT_ADMIN_USAGE}`;
 
 /**
  * `switchyard cleanup --datapath [--loader-socket PATH]`: on a node, removes
@@ -48,6 +51,14 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'agent':
       return runAgent(rest);
+    case 'status':
+    case 'services':
+    case 'maps':
+    case 'conntrack':
+    case 'explain': {
+      const { runAdminCommand } = await import('./admin-command.js');
+      return runAdminCommand(cmd, rest);
+    }
     case 'lab': {
       const { runLabCommand } = await import('../../../lab/src/cli/lab-command.js');
       return runLabCommand(rest);

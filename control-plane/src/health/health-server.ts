@@ -1,6 +1,8 @@
 // kube-proxy-compatible health endpoints (/healthz, /livez) on :10256. The
-// proxy is healthy when it has synced and no change has waited for longer
-// than the health timeout (kube-proxy's rule), so a lost loader turns it 503.
+// proxy is healthy when it has synced, its last sync did not fail and no
+// change has waited for longer than the health timeout (kube-proxy's rule),
+// so a lost loader turns it 503. The admin API answers the same two routes
+// with healthResponse().
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Proxier } from '../sync/proxier.js';
 
@@ -11,21 +13,29 @@ export interface HealthOptions {
   healthTimeoutMs: number;
 }
 
-export function healthStatus(p: Proxier, timeoutMs: number, now = Date.now()): { healthy: boolean; lastUpdated: number } {
+/** What health reads of the sync loop. */
+export type SyncHealth = Pick<Proxier, 'lastSuccess' | 'oldestPendingChange' | 'lastError'>;
+
+export function healthStatus(p: SyncHealth, timeoutMs: number, now = Date.now()): { healthy: boolean; lastUpdated: number } {
   const synced = p.lastSuccess > 0;
   const stale = p.oldestPendingChange > 0 && now - p.oldestPendingChange > timeoutMs;
   return { healthy: synced && !stale && !p.lastError, lastUpdated: p.lastSuccess };
 }
 
-export async function startHealthServer(p: Proxier, opts: HealthOptions): Promise<FastifyInstance> {
+/** Status code and kube-proxy's body for /healthz and /livez. */
+export function healthResponse(p: SyncHealth, timeoutMs: number, now = Date.now()): { status: number; body: { lastUpdated: string; currentTime: string; nodeEligible: boolean } } {
+  const { healthy, lastUpdated } = healthStatus(p, timeoutMs, now);
+  return {
+    status: healthy ? 200 : 503,
+    body: { lastUpdated: new Date(lastUpdated || 0).toISOString(), currentTime: new Date(now).toISOString(), nodeEligible: true },
+  };
+}
+
+export async function startHealthServer(p: SyncHealth, opts: HealthOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
   const handler = async (_req: unknown, reply: { code(n: number): { send(b: unknown): unknown } }): Promise<unknown> => {
-    const { healthy, lastUpdated } = healthStatus(p, opts.healthTimeoutMs);
-    return reply.code(healthy ? 200 : 503).send({
-      lastUpdated: new Date(lastUpdated || 0).toISOString(),
-      currentTime: new Date().toISOString(),
-      nodeEligible: true,
-    });
+    const r = healthResponse(p, opts.healthTimeoutMs);
+    return reply.code(r.status).send(r.body);
   };
   app.get('/healthz', handler);
   app.get('/livez', handler);

@@ -5,11 +5,10 @@
 // the sync path.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DesiredServicePort } from '../dataplane/desired-state.js';
-import { decodeCounterValue, decodeSvcStatsKey, decodeSvcStatsValue, decodeSvcKey, decodeSvcValue, counterName, hookName, protoName } from '../dataplane/ebpf/map-values.js';
-import { protoNumber } from '../dataplane/flow-hash.js';
+import { decodeCounterValue, decodeSvcStatsKey, decodeSvcStatsValue, decodeSvcKey, decodeSvcValue, decodeU32, counterName, hookName, protoName } from '../dataplane/ebpf/map-values.js';
 import { servicePortString } from '../model/types.js';
 import type { SyncRecord } from '../sync/proxier.js';
-import { dumpOptional } from '../admin/ebpf-view.js';
+import { FrontendResolver, dumpOptional } from '../admin/ebpf-view.js';
 import type { LoaderView } from '../admin/source.js';
 
 /** kube-proxy's annotation on EndpointSlices (and Endpoints) naming when the change was triggered. */
@@ -25,6 +24,17 @@ function networkProgrammingBuckets(): number[] {
   return out;
 }
 
+/** One fn() in flight at a time: the collectors of one scrape (run together) share a read; the next scrape reads again. */
+function shared<T>(fn: () => Promise<T>, onError: (err: unknown) => T): () => Promise<T> {
+  let inflight: Promise<T> | undefined;
+  return () => {
+    inflight ??= fn().catch(onError).finally(() => {
+      inflight = undefined;
+    });
+    return inflight;
+  };
+}
+
 function exponentialBuckets(start: number, factor: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => start * factor ** i);
 }
@@ -37,8 +47,6 @@ export interface ProxyMetricsOptions {
   desired?: () => readonly DesiredServicePort[];
   /** iptables mode: rule counts of the last render. */
   iptablesCounts?: () => { filterRules: number; natRules: number } | undefined;
-  /** How long one scrape's loader reads are reused, ms (default 1000). */
-  cacheMs?: number;
 }
 
 interface ObjectMeta { metadata?: { annotations?: Record<string, string> | undefined } | undefined }
@@ -61,7 +69,8 @@ export class ProxyMetrics {
   private pending: PendingChange[] = [];
   /** True once a change was noted: network programming is measured from the changes, not from the sync loop's pending time. */
   private changesWired = false;
-  private statusCache: { at: number; p: Promise<Record<string, any> | undefined> } | undefined;
+  /** loader.status(), shared by the collectors of one scrape. */
+  private readonly status: () => Promise<Record<string, any> | undefined>;
 
   constructor(private readonly opts: ProxyMetricsOptions) {
     const r = [this.registry];
@@ -89,7 +98,12 @@ export class ProxyMetrics {
     new Gauge({ name: 'switchyard_mode', help: 'The datapath mode in use and why (value 1)', labelNames: ['mode', 'reason'], registers: r })
       .set({ mode: opts.mode, reason: opts.modeReason }, 1);
 
-    if (opts.loader) this.registerDatapathMetrics(opts.loader);
+    const loader = opts.loader;
+    this.status = shared(async () => loader?.status(), () => {
+      this.loaderErrors.inc();
+      return undefined;
+    });
+    if (loader) this.registerDatapathMetrics(loader);
     if (opts.iptablesCounts) {
       const counts = opts.iptablesCounts;
       new Gauge({
@@ -106,18 +120,6 @@ export class ProxyMetrics {
     }
   }
 
-  /** loader.status() shared by the collectors of one scrape. */
-  private status(loader: LoaderView): Promise<Record<string, any> | undefined> {
-    const now = Date.now();
-    if (this.statusCache && now - this.statusCache.at < (this.opts.cacheMs ?? 1000)) return this.statusCache.p;
-    const p = loader.status().catch(() => {
-      this.loaderErrors.inc();
-      return undefined;
-    });
-    this.statusCache = { at: now, p };
-    return p;
-  }
-
   private registerDatapathMetrics(loader: LoaderView): void {
     const r = [this.registry];
     // eslint-disable-next-line @typescript-eslint/no-this-alias
@@ -126,7 +128,7 @@ export class ProxyMetrics {
       new Gauge({
         name, help, labelNames: ['map'], registers: r,
         async collect() {
-          const st = await self.status(loader);
+          const st = await self.status();
           this.reset();
           for (const m of (st?.maps ?? []) as Array<Record<string, unknown>>) this.set({ map: String(m.name) }, Number(m[field] ?? 0));
         },
@@ -137,52 +139,33 @@ export class ProxyMetrics {
     new Gauge({
       name: 'switchyard_loader_up', help: '1 when the loader answered the last scrape', registers: r,
       async collect() {
-        this.set((await self.status(loader)) ? 1 : 0);
+        this.set((await self.status()) ? 1 : 0);
       },
     });
 
-    const frontendNames = async (): Promise<Map<number, { frontend: string; service: string }>> => {
-      const out = new Map<number, { frontend: string; service: string }>();
-      const names = new Map<string, string>();
-      for (const d of this.opts.desired?.() ?? []) {
-        try {
-          const p = protoNumber(d.svc.protocol);
-          const n = servicePortString(d.svc.name);
-          names.set(`${d.svc.clusterIP}:${d.svc.port}/${p}`, n);
-          for (const a of [...d.svc.externalIPs, ...d.svc.loadBalancerIPs]) names.set(`${a}:${d.svc.port}/${p}`, n);
-          if (d.svc.nodePort > 0) names.set(`*:${d.svc.nodePort}/${p}`, n);
-        } catch { /* not a protocol the datapath handles */ }
-      }
+    /** sy_svc_stats rows labelled with their frontend (the key's id is sy_services' id) and Service. */
+    const stats = shared(async () => {
+      const entries = await dumpOptional(loader, 'sy_svc_stats');
+      if (entries.length === 0) return [];
+      const resolver = new FrontendResolver(this.opts.desired?.() ?? []);
+      const names = new Map<number, { frontend: string; service: string }>();
       for (const e of await dumpOptional(loader, 'sy_services')) {
         const k = decodeSvcKey(e.key), v = decodeSvcValue(e.value);
-        const svc = names.get(`${k.addr}:${k.port}/${k.proto}`) ?? names.get(`*:${k.port}/${k.proto}`) ?? '';
-        out.set(v.id, { frontend: `${k.addr}:${k.port}/${protoName(k.proto)}${k.scope ? '/internal' : ''}`, service: svc });
+        const d = resolver.resolve(k, v.flags);
+        names.set(v.id, { frontend: `${k.addr}:${k.port}/${protoName(k.proto)}${k.scope ? '/internal' : ''}`, service: d ? servicePortString(d.svc.name) : '' });
       }
-      return out;
-    };
-    let statsCache: { at: number; p: Promise<Array<{ labels: Record<string, string>; packets: number; bytes: number }>> } | undefined;
-    const stats = (): Promise<Array<{ labels: Record<string, string>; packets: number; bytes: number }>> => {
-      const now = Date.now();
-      if (statsCache && now - statsCache.at < (this.opts.cacheMs ?? 1000)) return statsCache.p;
-      const p = (async () => {
-        const entries = await dumpOptional(loader, 'sy_svc_stats');
-        if (entries.length === 0) return [];
-        const names = await frontendNames();
-        return entries.map((e) => {
-          const k = decodeSvcStatsKey(e.key), v = decodeSvcStatsValue(e.value);
-          const n = names.get(k.frontendId);
-          return {
-            labels: { frontend: n?.frontend ?? `id:${k.frontendId}`, service: n?.service ?? '', hook: hookName(k.hook) },
-            packets: Number(v.packets), bytes: Number(v.bytes),
-          };
-        });
-      })().catch(() => {
-        this.loaderErrors.inc();
-        return [];
+      return entries.map((e) => {
+        const k = decodeSvcStatsKey(e.key), v = decodeSvcStatsValue(e.value);
+        const n = names.get(k.frontendId);
+        return {
+          labels: { service: n?.service ?? '', frontend: n?.frontend ?? `id:${k.frontendId}`, hook: hookName(k.hook) },
+          packets: Number(v.packets), bytes: Number(v.bytes),
+        };
       });
-      statsCache = { at: now, p };
-      return p;
-    };
+    }, () => {
+      this.loaderErrors.inc();
+      return [];
+    });
     new Counter({
       name: 'switchyard_service_packets_total', help: 'Packets the datapath sent to each frontend (sy_svc_stats, summed over CPUs)',
       labelNames: ['service', 'frontend', 'hook'], registers: r,
@@ -211,7 +194,7 @@ export class ProxyMetrics {
         } catch {
           self.loaderErrors.inc();
         }
-        for (const e of entries) this.inc({ event: counterName(new DataView(e.key.buffer, e.key.byteOffset, 4).getUint32(0, true)) }, Number(decodeCounterValue(e.value)));
+        for (const e of entries) this.inc({ event: counterName(decodeU32(e.key)) }, Number(decodeCounterValue(e.value)));
       },
     });
   }

@@ -4,15 +4,16 @@ import { explainFlow, readExplainState } from '../explain.js';
 import { iptablesExplain } from '../iptables-explain.js';
 import { ipv4Schema, requireLoader, type RouteOptions } from './common.js';
 
-interface Query { src: string; dst: string; dport: number; proto: 'tcp' | 'udp' | 'TCP' | 'UDP'; sport?: number }
+interface Query { src: string; dst: string; dport: number; proto: 'tcp' | 'udp' | 'TCP' | 'UDP'; sport?: number; from?: 'pod' | 'external' }
 
 export const explainRoutes: FastifyPluginAsync<RouteOptions> = async (app, { source }) => {
   app.get<{ Querystring: Query }>('/v1/explain', {
     schema: {
       summary: 'Which frontend, Maglev slot, backend and NAT a packet gets',
-      description: 'Follows bpf/tc_ingress.c step by step on the maps as they are now: reply entry, forward entry (an established flow '
-        + 'keeps its backend), frontend, no-endpoint verdict, ClientIP affinity, Maglev slot (flow hash with the seed of sy_config; '
-        + 'the source port is left out for affinity), DNAT and SNAT. Without sport the slot is unknown and the candidates are listed.',
+      description: 'Follows the tc datapath (sy_lb_decide) step by step on the maps as they are now: reply entry, forward entry (an established '
+        + 'flow keeps its backend), frontend by device role and scope, no-endpoint verdict, source ranges, ClientIP affinity, Maglev slot '
+        + '(flow hash with the seed of sy_config; the source port is left out for affinity), DNAT and SNAT. Explained for the first '
+        + 'packet of a connection (a TCP SYN). Without sport the slot is unknown and the candidates are listed.',
       tags: ['explain'],
       querystring: {
         type: 'object', additionalProperties: false, required: ['src', 'dst', 'dport'],
@@ -22,12 +23,17 @@ export const explainRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sou
           dport: { type: 'integer', minimum: 1, maximum: 65535, description: 'Destination port' },
           sport: { type: 'integer', minimum: 0, maximum: 65535, description: 'Source port (decides the Maglev slot)' },
           proto: { type: 'string', enum: ['tcp', 'udp', 'TCP', 'UDP'], default: 'tcp' },
+          from: {
+            type: 'string', enum: ['pod', 'external'],
+            description: 'Where the packet enters: a pod veth (internal-scope frontends first, SNAT only for hairpin) or the node\'s external device '
+              + '(SNAT to remote backends unless eTP=Local). Default: pod when src is in the cluster CIDR (or it is unknown), else external',
+          },
         },
       },
     },
   }, async (req) => {
     const q = req.query;
-    const input = { src: q.src, dst: q.dst, dport: q.dport, proto: q.proto.toLowerCase() === 'udp' ? 17 : 6, sport: q.sport };
+    const input = { src: q.src, dst: q.dst, dport: q.dport, proto: q.proto.toLowerCase() === 'udp' ? 17 : 6, sport: q.sport, from: q.from };
     if (source.mode === 'iptables') return iptablesExplain(input, source.sync.lastDesired);
     const st = await readExplainState(requireLoader(source), {
       seed: source.seed, desired: source.sync.lastDesired, clusterCIDR: source.clusterCIDR,

@@ -9,10 +9,16 @@ import { filterSchema, limitSchema, offsetSchema, page, parseFilters, requireLoa
 
 interface EntriesQuery { limit: number; offset: number; filter?: string[]; slots?: boolean; table?: string }
 
+/** entries / max_entries; null for arrays, whose entries all exist from the start. */
+export function mapPressure(m: Partial<MapInfo>): number | null {
+  if (!m.maxEntries || (m.type ?? '').includes('array')) return null;
+  return (m.entries ?? 0) / m.maxEntries;
+}
+
 function mapInfoView(m: Partial<MapInfo>): Record<string, unknown> {
   return {
     name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries,
-    entries: m.entries, pressure: m.maxEntries ? (m.entries ?? 0) / m.maxEntries : 0, pinPath: m.pinPath, id: m.id,
+    entries: m.entries, pressure: mapPressure(m), pinPath: m.pinPath, id: m.id,
   };
 }
 

@@ -1,7 +1,7 @@
 // GET /v1/status (mode, sync loop, loader), /healthz and /livez (as the
 // kube-proxy-compatible health server answers them).
 import type { FastifyPluginAsync } from 'fastify';
-import { healthStatus } from '../../health/health-server.js';
+import { healthResponse, healthStatus } from '../../health/health-server.js';
 import type { RouteOptions } from './common.js';
 
 interface Query { history: number }
@@ -18,7 +18,7 @@ export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sour
     },
   }, async (req) => {
     const s = source.sync;
-    const h = healthStatus(s as Parameters<typeof healthStatus>[0], source.healthTimeoutMs);
+    const h = healthStatus(s, source.healthTimeoutMs);
     let loader: Record<string, unknown> | null = null;
     if (source.loader) {
       try {
@@ -47,10 +47,8 @@ export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sour
   });
 
   const health = async (_req: unknown, reply: { code(n: number): { send(b: unknown): unknown } }): Promise<unknown> => {
-    const { healthy, lastUpdated } = healthStatus(source.sync as Parameters<typeof healthStatus>[0], source.healthTimeoutMs);
-    return reply.code(healthy ? 200 : 503).send({
-      lastUpdated: new Date(lastUpdated || 0).toISOString(), currentTime: new Date().toISOString(), nodeEligible: true,
-    });
+    const r = healthResponse(source.sync, source.healthTimeoutMs);
+    return reply.code(r.status).send(r.body);
   };
   const schema = { summary: 'kube-proxy-compatible health (200 healthy, 503 not)', tags: ['status'] };
   app.get('/healthz', { schema }, health);

@@ -43,7 +43,7 @@ function table(headers, rows) {
 function shareChart(title, bars) {
   const rowH = 20, labelW = 170, barW = 260, pad = 4;
   const h = bars.length * rowH + 22;
-  const s = svg('svg', { class: 'share-chart', width: labelW + barW + 70, height: h, role: 'img', 'aria-label': title });
+  const s = svg('svg', { class: 'share-chart', width: labelW + barW + 110, height: h, role: 'img', 'aria-label': title });
   s.append(svg('text', { x: 0, y: 12, 'font-weight': 600 }, title));
   bars.forEach((b, i) => {
     const y = 20 + i * rowH;
@@ -51,7 +51,7 @@ function shareChart(title, bars) {
     s.append(svg('rect', { x: labelW, y: y + pad / 2, width: barW, height: rowH - pad, fill: '#eef2f6' }));
     const w = Math.max(1, Math.round(barW * b.share));
     s.append(svg('rect', { class: 'bar', x: labelW, y: y + pad / 2, width: w, height: rowH - pad, fill: b.color, 'data-share': b.share.toFixed(4) }));
-    s.append(svg('text', { x: labelW + barW + 6, y: y + 13 }, pct(b.share)));
+    s.append(svg('text', { x: labelW + barW + 6, y: y + 13 }, b.text || pct(b.share)));
   });
   return s;
 }
@@ -134,11 +134,14 @@ function renderPressure(maps) {
     document.getElementById('pressure-title').textContent = 'Rules per table';
     const rows = maps.tables.map((t) => ({ label: t.table, value: t.chains.reduce((n, c) => n + c.rules, 0), chains: t.chains.length }));
     const max = Math.max(1, ...rows.map((r) => r.value));
-    box.replaceChildren(shareChart(`rules (${maps.rulesSource})`, rows.map((r) => ({ label: `${r.label} (${r.chains} chains)`, share: r.value / max, color: '#7a5af8' }))));
+    const chart = shareChart(`rules (${maps.rulesSource})`, rows.map((r) => ({ label: `${r.label} (${r.chains} chains)`, share: r.value / max, text: String(r.value), color: '#7a5af8' })));
+    chart.setAttribute('id', 'pressure-chart');
+    box.replaceChildren(chart);
     return;
   }
-  const bars = maps.maps.map((m) => ({
-    label: m.name, share: m.pressure, color: m.pressure > 0.9 ? '#f04438' : m.pressure > 0.7 ? '#f79009' : '#12b76a',
+  // Arrays (sy_config, sy_counters) have all their entries from the start: no pressure.
+  const bars = maps.maps.filter((m) => m.pressure !== null).map((m) => ({
+    label: m.name, share: m.pressure, text: `${m.entries} / ${m.maxEntries}`, color: m.pressure > 0.9 ? '#f04438' : m.pressure > 0.7 ? '#f79009' : '#12b76a',
   }));
   const chart = shareChart('entries in use / max entries', bars);
   chart.setAttribute('id', 'pressure-chart');
