@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createTopology } from '../netns/topology.js';
 import { labPlan, labStateDir, nodeIndexFromName, podNetnsName, validateLabName, type LabPlan } from '../netns/plan.js';
 import { daemonMatch, repoPaths, stateDirFiles, type LabConfig } from '../netns/layout.js';
-import { CLI_STATE_FILE, StateFile, isRecordedProcessAlive, readCliState, recordFor, type RecordedProcess } from '../netns/state.js';
+import { CLI_STATE_FILE, StateFile, isRecordedProcessAlive, isSpawnedProcessAlive, readCliState, recordFor, type RecordedProcess } from '../netns/state.js';
 import { LabClient, LabError, labClient } from './api-client.js';
 import { cleanupLab } from './cleanup.js';
 
@@ -128,7 +128,7 @@ export async function labUp(o: UpOptions): Promise<number> {
     const daemonGone = (): LabError => new LabError(`the lab daemon exited during start-up:\n${tail(files.daemonLog)}`);
     // 1. The API answers and every node is registered.
     for (;;) {
-      if (!isRecordedProcessAlive(daemonRec)) throw daemonGone();
+      if (!isSpawnedProcessAlive(daemonRec)) throw daemonGone();
       if (Date.now() > deadline) throw new LabError(`the lab API did not come up within ${o.timeoutMs / 1000} s:\n${tail(files.daemonLog)}`);
       if (fs.existsSync(files.apiSocket)) {
         try {
@@ -145,7 +145,7 @@ export async function labUp(o: UpOptions): Promise<number> {
     // 2. With agents: every agent's /healthz answers 200 (the daemon polls them from the cp namespace).
     if (o.agents) {
       for (;;) {
-        if (!isRecordedProcessAlive(daemonRec)) throw daemonGone();
+        if (!isSpawnedProcessAlive(daemonRec)) throw daemonGone();
         let info: LabInfo | undefined;
         try {
           info = await client.get<LabInfo>('/lab/v1/info');

@@ -202,6 +202,19 @@ export function isRecordedProcessAlive(p: RecordedProcess): boolean {
   return true;
 }
 
+/**
+ * For a child we just spawned: alive while the same process (same start
+ * time) exists and is not a zombie. Its command line is not checked: right
+ * after spawn() it is still our own (fork before exec), and during an exec it
+ * reads empty for an instant.
+ */
+export function isSpawnedProcessAlive(p: RecordedProcess): boolean {
+  if (!Number.isInteger(p.pid) || p.pid <= 1) return false;
+  const st = procStartTime(p.pid);
+  if (st === undefined || isZombie(p.pid)) return false;
+  return p.startTime === undefined || st === p.startTime;
+}
+
 /** Records a just-spawned child: call in the same tick as spawn(). */
 export function recordFor(pid: number, role: ProcessRole, name: string, match: string): RecordedProcess {
   const st = procStartTime(pid);
