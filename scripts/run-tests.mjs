@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the test suites in order and prints one closing line
 // "tests: N passed, M failed". Usage: run-tests.mjs [suite...]
-// Suites: bpf unit lab loader iptables deploy lab-netns e2e e2e-nosocklb e2e-iptables (default: all). Always cleans up
+// Suites: bpf unit lab loader iptables deploy lab-netns e2e e2e-nosocklb e2e-iptables bench (default: all). Always cleans up
 // leftovers of earlier crashed runs first (only what our state files record).
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -23,6 +23,8 @@ const SUITES = {
   loader: { kind: 'node', files: () => testFiles('test/loader'), serial: true },
   iptables: { kind: 'node', files: () => testFiles('test/iptables'), serial: true },
   deploy: { kind: 'node', files: () => testFiles('test/deploy'), serial: true },
+  // The benchmark's quick preset as a smoke test (full runs: docs/benchmarks.md).
+  bench: { kind: 'node', files: () => testFiles('test/bench'), serial: true },
   'lab-netns': { kind: 'node', files: () => testFiles('test/lab-netns'), serial: true },
   e2e: { kind: 'node', files: () => testFiles('test/e2e'), serial: true },
   // ebpf mode with socket-level balancing off: pods through the tc programs only.

@@ -282,12 +282,13 @@ static void svc_key_fill(struct sy_svc_key *k, const PB(ServiceKey) *src)
  * slots (struct sy_maglev_slots); the last element of an odd M is padded
  * with 0. The inner map is named sy_mg_<M> so `bpftool map show` tells the
  * table size. */
-static int set_maglev(struct loader *L, const PB(SetMaglevTable) *t,
-		      const char *at, struct reply *r)
+/* Creates and fills a fresh inner table; *fd_out owns it on success. */
+static int build_inner(const PB(SetMaglevTable) *t, int *fd_out,
+		       const char *at, struct reply *r)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_INNER_MAP);
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts, .elem_flags = BPF_ANY);
-	uint32_t m = (uint32_t)t->n_backend_ids, group = t->group;
+	uint32_t m = (uint32_t)t->n_backend_ids;
 	uint32_t n = (m + 1) / SY_MAGLEV_SLOTS_PER_ELEM, count = n;
 	struct sy_maglev_slots *vals = NULL;
 	uint32_t *keys = NULL;
@@ -318,21 +319,74 @@ static int set_maglev(struct loader *L, const PB(SetMaglevTable) *t,
 			err = bpf_map_update_elem(inner, &keys[i], &vals[i],
 						  BPF_ANY);
 	}
-	if (err) {
-		code = KERR(err, "writing the inner table (M=%u)", m);
-		goto out;
-	}
-	/* The swap: one update of the outer map; packets see either the old
-	 * table or the new one, never a mix. */
-	err = bpf_map_update_elem(sy_map_fd(L, SY_MAP_MAGLEV), &group, &inner,
-				  BPF_ANY);
 	if (err)
-		code = KERR(err, "bpf_map_update_elem(sy_maglev, group %u)",
-			    group);
+		code = KERR(err, "writing the inner table (M=%u)", m);
 out:
 	free(keys);
 	free(vals);
-	close(inner); /* the outer map holds its own reference */
+	if (code)
+		close(inner);
+	else
+		*fd_out = inner;
+	return code;
+}
+
+/* Longest run of set_maglev ops swapped in with one batch update of the
+ * outer map: an update of a map-in-map from user space waits for an RCU
+ * grace period (so no program still uses the old inner map when the syscall
+ * returns), ~15 ms each; a batch waits once. */
+#define SY_MAGLEV_BATCH 256
+
+/* Applies req->ops[i..] while they are set_maglev (at most SY_MAGLEV_BATCH);
+ * *done gets how many were applied. Packets see each table whole: every
+ * swap is one element update of the outer map. */
+static int set_maglev_run(struct loader *L, const PB(ApplyRequest) *req,
+			  size_t i, struct reply *r, size_t *done)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts, .elem_flags = BPF_ANY);
+	uint32_t groups[SY_MAGLEV_BATCH];
+	int fds[SY_MAGLEV_BATCH];
+	size_t n = 0;
+	int code = 0, err;
+	uint32_t count;
+
+	*done = 0;
+	while (i + n < req->n_ops && n < SY_MAGLEV_BATCH &&
+	       req->ops[i + n]->op_case == MAPOP(SET_MAGLEV)) {
+		const PB(SetMaglevTable) *t = req->ops[i + n]->set_maglev;
+		char at[48];
+
+		snprintf(at, sizeof(at), "ops[%zu].set_maglev", i + n);
+		code = build_inner(t, &fds[n], at, r);
+		if (code)
+			break; /* swap what was built, then report this op */
+		groups[n] = t->group;
+		n++;
+	}
+	count = (uint32_t)n;
+	err = n ? bpf_map_update_batch(sy_map_fd(L, SY_MAP_MAGLEV), groups, fds,
+				       &count, &bopts) : 0;
+	if (err) {
+		/* Fall back to one swap per table after what the batch did. */
+		if (count > n)
+			count = 0;
+		for (uint32_t k = count; k < n; k++) {
+			char at[48];
+
+			snprintf(at, sizeof(at), "ops[%zu].set_maglev", i + k);
+			err = bpf_map_update_elem(sy_map_fd(L, SY_MAP_MAGLEV),
+						  &groups[k], &fds[k], BPF_ANY);
+			if (err) {
+				code = KERR(err, "bpf_map_update_elem(sy_maglev, group %u)",
+					    groups[k]);
+				break;
+			}
+			count = k + 1;
+		}
+	}
+	for (size_t k = 0; k < n; k++)
+		close(fds[k]); /* the outer map holds its own reference */
+	*done = count;
 	return code;
 }
 
@@ -645,8 +699,17 @@ static int apply_op(struct loader *L, const map_op *op, size_t i,
 		err = delete_absent_ok(L, SY_MAP_BACKENDS, &id);
 		return err ? KERR(err, "delete sy_backends[%u]", id) : 0;
 	}
-	case MAPOP(SET_MAGLEV):
-		return set_maglev(L, op->set_maglev, at, r);
+	case MAPOP(SET_MAGLEV): {
+		/* Reached only through set_maglev_run (handle_apply). */
+		int fd, code = build_inner(op->set_maglev, &fd, at, r);
+		uint32_t group = op->set_maglev->group;
+
+		if (code)
+			return code;
+		err = bpf_map_update_elem(sy_map_fd(L, SY_MAP_MAGLEV), &group, &fd, BPF_ANY);
+		close(fd);
+		return err ? KERR(err, "bpf_map_update_elem(sy_maglev, group %u)", group) : 0;
+	}
 	case MAPOP(DELETE_MAGLEV): {
 		uint32_t group = op->delete_maglev->group;
 
@@ -766,6 +829,18 @@ int handle_apply(struct loader *L, const PB(ApplyRequest) *req,
 			return code;
 	}
 	for (size_t i = 0; i < req->n_ops; i++) {
+		if (req->ops[i]->op_case == MAPOP(SET_MAGLEV)) {
+			size_t done = 0;
+
+			code = set_maglev_run(L, req, i, r, &done);
+			res->applied += done;
+			if (code) {
+				log_warn("apply stopped at op %zu of %zu", i + done, req->n_ops);
+				return code;
+			}
+			i += done - 1;
+			continue;
+		}
 		code = apply_op(L, req->ops[i], i, r, res);
 		if (code) {
 			log_warn("apply stopped at op %zu of %zu", i,

@@ -7,6 +7,7 @@ const USAGE = `usage: switchyard <command> [options]
 commands:
   agent ...        run the node agent (control plane) against a cluster
   status | services | maps [NAME] | conntrack | explain   inspect an agent (admin API; --lab NAME --node NAME in the lab)
+  bench ...        eBPF vs iptables benchmarks (docs/benchmarks.md)
   lab ...          the namespace lab: up, apply, delete, get, scale, exec, set-ready, down, ...
   cleanup [--name LAB]  remove every namespace, pin, cgroup and process a lab (or all labs) left behind
   cleanup --datapath [--loader-socket PATH]  on a node: remove KUBE-* chains and the BPF datapath
@@ -58,6 +59,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'explain': {
       const { runAdminCommand } = await import('./admin-command.js');
       return runAdminCommand(cmd, rest);
+    }
+    case 'bench': {
+      const { runBench } = await import('../../../bench/run.js');
+      return runBench(rest);
     }
     case 'lab': {
       const { runLabCommand } = await import('../../../lab/src/cli/lab-command.js');

@@ -71,7 +71,13 @@ export class Proxier {
   start(): void {
     this.started = true;
     this.requestSync();
-    this.periodic = setInterval(() => this.requestSync(true), this.opts.syncPeriodMs);
+    // Periodic full sync: every Service recomputed and diffed against what was
+    // programmed. The maps are not read back (a dump of a 30k-Service node is
+    // tens of MB); they are after any failed write.
+    this.periodic = setInterval(() => {
+      this.needFull = true;
+      this.requestSync();
+    }, this.opts.syncPeriodMs);
     this.periodic.unref();
   }
 

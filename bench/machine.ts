@@ -1,0 +1,46 @@
+// What the numbers were measured on.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+
+export interface MachineInfo {
+  hostname: string;
+  kernel: string;
+  nproc: number;
+  cpuModel: string;
+  memTotalBytes: number;
+  node: string;
+  iptables: string;
+  bpftool: string;
+  loadavgAtStart: number[];
+  gitCommit: string;
+  gitDirty: boolean;
+}
+
+function tryExec(file: string, args: string[], cwd?: string): string {
+  try {
+    return execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000, ...(cwd ? { cwd } : {}) }).trim();
+  } catch {
+    return '';
+  }
+}
+
+export function machineInfo(repo: string): MachineInfo {
+  const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
+  const meminfo = fs.existsSync('/proc/meminfo') ? fs.readFileSync('/proc/meminfo', 'utf8') : '';
+  const memKb = Number(/^MemTotal:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? 0);
+  return {
+    hostname: os.hostname(),
+    kernel: tryExec('uname', ['-r']) || os.release(),
+    nproc: Number(tryExec('nproc', [])) || os.cpus().length,
+    cpuModel: model.trim(),
+    memTotalBytes: memKb ? memKb * 1024 : os.totalmem(),
+    node: process.version,
+    iptables: tryExec('iptables', ['--version']),
+    bpftool: tryExec('bpftool', ['version']).split('\n')[0] ?? '',
+    loadavgAtStart: os.loadavg().map((x) => Number(x.toFixed(2))),
+    gitCommit: tryExec('git', ['rev-parse', 'HEAD'], repo),
+    gitDirty: tryExec('git', ['status', '--porcelain', '--untracked-files=no'], repo) !== '',
+  };
+}

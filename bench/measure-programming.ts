@@ -1,0 +1,205 @@
+// Programming time: cold start (a node with an empty datapath and an agent
+// that starts with every Service already in the API server, until sample VIPs
+// answer) and network programming latency (an EndpointSlice change at the API
+// server until new connections through the VIP reach the new endpoint).
+import fs from 'node:fs';
+import type { LabClient } from '../lab/src/cli/api-client.js';
+import { PROBE, sleep, type BenchLab, type LineStream } from './lab-driver.js';
+import type { Backend } from './objects.js';
+import { replaceSlice, SVC_PORT } from './objects.js';
+import type { Client } from './measure-traffic.js';
+
+/** The agent's log: 'synced' records (pino JSON, one per sync that changed something). */
+export interface SyncRecord { t: number; ms: number; changes: number; full: boolean; raw: Record<string, unknown> }
+
+export function logSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+export interface AgentLog { syncs: SyncRecord[]; running: number | undefined; errors: string[]; failedSyncs: number }
+
+export function readAgentLog(file: string, fromOffset: number): AgentLog {
+  let text = '';
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const buf = Buffer.alloc(Math.max(0, size - fromOffset));
+      fs.readSync(fd, buf, 0, buf.length, fromOffset);
+      text = buf.toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return { syncs: [], running: undefined, errors: [], failedSyncs: 0 };
+  }
+  const syncs: SyncRecord[] = [];
+  const errors: string[] = [];
+  let failedSyncs = 0;
+  let running: number | undefined;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let o: Record<string, unknown>;
+    try {
+      o = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    if (o['msg'] === 'synced' && typeof o['ms'] === 'number') {
+      syncs.push({ t: Number(o['time']), ms: o['ms'], changes: Number(o['changes'] ?? 0), full: o['full'] === 1 || o['full'] === true, raw: o });
+    } else if (o['msg'] === 'agent running' && running === undefined) {
+      running = Number(o['time']);
+    } else if (Number(o['level']) >= 50) {
+      if (o['msg'] === 'sync failed') failedSyncs++;
+      errors.push(String(o['msg'] ?? '') + (o['err'] ? `: ${String(o['err'])}` : ''));
+    }
+  }
+  return { syncs, running, errors, failedSyncs };
+}
+
+/** Failed syncs without a success after which a cold start is abandoned. */
+const FAILED_SYNCS_GIVE_UP = 5;
+
+export interface ColdStartResult {
+  /** From the start request until every sampled VIP answered. */
+  totalMs: number;
+  perVipMs: number[];
+  firstVipMs: number;
+  lastVipMs: number;
+  /** From the start request until the agent logged "agent running" (informers synced, datapath initialised). */
+  agentRunningMs: number | undefined;
+  /** The agent's syncs during the cold start (until its first successful sync, which may end after the VIPs answer). */
+  syncs: SyncRecord[];
+  /** From the start request until the agent logged its first successful sync. */
+  firstSyncMs: number | undefined;
+  failedSyncs: number;
+  errors: string[];
+}
+
+/**
+ * Precondition: agents stopped, datapath empty (BenchLab.cleanDatapath), all
+ * objects in the API server. Starts a probe per sampled VIP, then the agents,
+ * and times each VIP's first answer from the start request.
+ */
+export async function measureColdStart(lab: BenchLab, c: Client, sample: Array<{ index: number; vip: string }>, timeoutS: number): Promise<ColdStartResult> {
+  const offset = logSize(lab.agentLog(c.node));
+  const streams: LineStream[] = sample.map((s) => lab.streamIn(c.netns, c.node,
+    [PROBE, 'tcp', s.vip, String(SVC_PORT), '--count', '100000000', '--interval-ms', '10', '--timeout-ms', '100']));
+  try {
+    // Let every probe start (and fail: nothing is programmed yet).
+    await Promise.all(streams.map((s) => s.waitFor(() => true, 3000)));
+    const t0 = Date.now();
+    const answered = streams.map((s) => s.waitFor((l) => l !== '' && !l.startsWith('ERR'), timeoutS * 1000));
+    await lab.startAgents();
+    // Give up early when the agent keeps failing its sync and has never succeeded (it would only retry until the timeout).
+    let stopWatch = false;
+    const hopeless = (async (): Promise<string | undefined> => {
+      while (!stopWatch) {
+        await sleep(2000);
+        const l = readAgentLog(lab.agentLog(c.node), offset);
+        if (l.syncs.length === 0 && l.failedSyncs >= FAILED_SYNCS_GIVE_UP) return l.errors[l.errors.length - 1];
+      }
+      return undefined;
+    })();
+    const all = Promise.all(answered);
+    const first = await Promise.race([all.then(() => undefined), hopeless]);
+    stopWatch = true;
+    if (first !== undefined) {
+      throw new Error(`cold start: the agent failed ${FAILED_SYNCS_GIVE_UP} syncs in a row without one success (last: ${first}); given up after ${Math.round((Date.now() - t0) / 1000)} s`);
+    }
+    const got = await all;
+    const early = streams.findIndex((s) => s.lines.some((l) => l.t < t0 && l.line !== '' && !l.line.startsWith('ERR')));
+    if (early >= 0) throw new Error(`cold start: VIP ${sample[early]!.vip} answered before the agents started: the datapath was not empty`);
+    const missing = got.map((g, i) => (g ? undefined : sample[i]!)).filter((x) => x !== undefined);
+    if (missing.length > 0) {
+      throw new Error(`cold start: ${missing.length}/${sample.length} sampled VIPs did not answer within ${timeoutS} s ` +
+        `(${missing.slice(0, 3).map((m) => `#${m.index} ${m.vip}`).join(', ')}); agent log ${lab.agentLog(c.node)}`);
+    }
+    const per = got.map((g) => g!.t - t0);
+    // The VIPs can answer before the agent logs its sync (the rules are in; the agent still has work, or
+    // reports a failure after the commit): wait, bounded, for its first successful sync.
+    let log = readAgentLog(lab.agentLog(c.node), offset);
+    const deadline = Math.min(t0 + timeoutS * 1000, Date.now() + 600_000);
+    while (log.syncs.length === 0 && log.failedSyncs < FAILED_SYNCS_GIVE_UP && Date.now() < deadline) {
+      await sleep(250);
+      log = readAgentLog(lab.agentLog(c.node), offset);
+    }
+    return {
+      totalMs: Math.max(...per),
+      perVipMs: per,
+      firstVipMs: per[0]!,
+      lastVipMs: per[per.length - 1]!,
+      agentRunningMs: log.running !== undefined ? log.running - t0 : undefined,
+      syncs: log.syncs,
+      firstSyncMs: log.syncs[0] ? log.syncs[0].t - t0 : undefined,
+      failedSyncs: log.failedSyncs,
+      errors: log.errors,
+    };
+  } finally {
+    await Promise.all(streams.map((s) => s.stop()));
+  }
+}
+
+/** Indices probed during a cold start: first, last and evenly spaced ones between. */
+export function coldSample(n: number, k: number): number[] {
+  const set = new Set<number>([0, n - 1]);
+  for (let i = 1; set.size < Math.min(n, k) && i < k; i++) set.add(Math.round((i * (n - 1)) / (k - 1)));
+  return [...set].sort((a, b) => a - b);
+}
+
+export interface FlipResult {
+  /** Flips seen, in ms. */
+  latenciesMs: number[];
+  putMs: number[];
+  /** Flips not seen within the timeout (censored: the latency is at least the timeout). */
+  timeouts: number;
+  syncs: SyncRecord[];
+}
+
+/**
+ * Flips the one endpoint of `service` between two backends `flips` times.
+ * A probe opens a new connection to the VIP every ~2 ms and prints which pod
+ * answered; a flip's latency is from just before the PUT of the slice to the
+ * arrival of the first answer from the new pod.
+ */
+export async function measureFlips(lab: BenchLab, api: LabClient, c: Client, service: string, vip: string, pair: [Backend, Backend], flips: number, timeoutS: number): Promise<FlipResult> {
+  const offset = logSize(lab.agentLog(c.node));
+  const stream = lab.streamIn(c.netns, c.node, [PROBE, 'tcp', vip, String(SVC_PORT), '--count', '100000000', '--interval-ms', '2', '--timeout-ms', '300']);
+  const res: FlipResult = { latenciesMs: [], putMs: [], timeouts: 0, syncs: [] };
+  try {
+    let current = pair[0];
+    let consecutiveTimeouts = 0;
+    // The slice may hold either backend from an earlier N: make it pair[0] and wait for it.
+    await replaceSlice(api, service, [current]);
+    if (!(await stream.waitFor((l) => l === current.name, timeoutS * 1000))) throw new Error(`flip Service ${vip} never answered from ${current.name}`);
+    for (let i = 0; i < flips; i++) {
+      const target = current === pair[0] ? pair[1] : pair[0];
+      // Stable: three answers in a row from the current pod.
+      let streak = 0;
+      await stream.waitFor((l) => (l === current.name ? ++streak : (streak = 0)) >= 3, timeoutS * 1000);
+      const t0 = Date.now();
+      const seen = stream.waitFor((l) => l === target.name, timeoutS * 1000);
+      await replaceSlice(api, service, [target]);
+      res.putMs.push(Date.now() - t0);
+      const got = await seen;
+      if (got) {
+        res.latenciesMs.push(got.t - t0);
+        consecutiveTimeouts = 0;
+      } else {
+        res.timeouts++;
+        // Not seen: the slice points at `target` anyway, so carry on from there.
+        if (++consecutiveTimeouts >= 3) break; // the agent is stuck; more flips would only wait as long
+      }
+      current = target;
+      await sleep(200 + Math.floor(Math.random() * 300));
+    }
+    res.syncs = readAgentLog(lab.agentLog(c.node), offset).syncs;
+    return res;
+  } finally {
+    await stream.stop();
+  }
+}

@@ -1,0 +1,206 @@
+// Per-packet cost of the eBPF datapath through BPF_PROG_TEST_RUN on a node's
+// loader (the programs the node runs, against its live maps).
+//
+// BPF_PROG_TEST_RUN with repeat > 1 runs the program again and again on the
+// SAME buffer: after the first run a translated packet is addressed to the
+// backend, so later runs would time the "not a service" path. Every
+// translating path is therefore timed with single runs (repeat 1, a fresh
+// copy of the packet per call, one sample each); the kernel's figure for one
+// run includes its timer and bh-disable overhead (tens of ns), which the
+// "non-service packet" figure (repeat > 1 on an unmodified packet, and single
+// runs) lets one estimate.
+//
+//   tc new flow      a SYN to the VIP from a tuple never seen: frontend lookup,
+//                    Maglev pick, two conntrack inserts, DNAT.
+//   tc established   an ACK of a tracked flow (SYN and SYN-ACK seen): conntrack
+//                    hit, DNAT.
+//   reply revNAT     the backend's answer to the client: reverse NAT.
+//   tc non-service   a packet to a pod address: lookups that miss, untouched.
+//   XDP NodePort     SYN of new flows, and ACKs of tracked flows, to
+//                    node IP:nodePort from outside, when the build has sy_xdp.
+import { LoaderClient, LoaderError } from '../control-plane/src/dataplane/ebpf/loader-client.js';
+import type { Effort } from './options.js';
+import { TCP_ACK, TCP_SYN, tcpFrame, tupleOf } from './packets.js';
+import { summarize, unavailable, type FigureOrNot } from './stats.js';
+
+export interface TestRunTarget {
+  vip: string;
+  port: number;
+  backendIPs: string[];
+  backendPort: number;
+  nodeIP: string;
+  nodePort: number | undefined;
+  /** ifindex of the node's external device (XDP ingress_ifindex). */
+  extIfindex: number;
+}
+
+const XDP_VERDICTS = ['ABORTED', 'DROP', 'PASS', 'TX', 'REDIRECT'];
+const TC_VERDICTS: Record<number, string> = { 0: 'OK', 2: 'SHOT', 7: 'REDIRECT', [-1]: 'UNSPEC' };
+
+/** Distinct synthetic client tuples across the whole run (conntrack entries stay for a while). */
+let flowSeq = 0;
+function nextClient(net: string): { src: string; sport: number } {
+  const k = flowSeq++;
+  return { src: `${net}.${1 + (k % 250)}`, sport: 1024 + (Math.floor(k / 250) % 60000) };
+}
+
+class Tally {
+  readonly ns: number[] = [];
+  readonly verdicts = new Map<string, number>();
+  bad = 0;
+  add(name: string, ns: number, ok: boolean): void {
+    this.verdicts.set(name, (this.verdicts.get(name) ?? 0) + 1);
+    if (ok) this.ns.push(ns);
+    else this.bad++;
+  }
+  note(extra: string): string {
+    const v = [...this.verdicts].map(([k, n]) => `${k}x${n}`).join(' ');
+    return `${extra}; verdicts ${v}${this.bad ? `; ${this.bad} runs that did not translate excluded` : ''}`;
+  }
+}
+
+export async function measureTestRun(socket: string, t: TestRunTarget, effort: Effort): Promise<Record<string, FigureOrNot>> {
+  const client = new LoaderClient(socket, 120_000);
+  const out: Record<string, FigureOrNot> = {};
+  const backends = new Set(t.backendIPs);
+  const dnatOK = (data: Uint8Array): boolean => {
+    const o = tupleOf(data);
+    return backends.has(o.dst) && o.dport === t.backendPort;
+  };
+  const tc = (v: number): string => TC_VERDICTS[v] ?? String(v);
+  const xdpV = (v: number): string => XDP_VERDICTS[v] ?? String(v);
+  const samples = effort.testRunNewFlows;
+  const flows = Math.max(1, effort.testRunCalls);
+  const perFlow = Math.max(1, Math.ceil(samples / flows));
+  const single = 'single runs (repeat 1), one sample per run';
+  try {
+    // tc: new flows, one run each.
+    const nf = new Tally();
+    for (let i = 0; i < samples; i++) {
+      const c = nextClient('198.19.200');
+      const r = await client.testRun('tc_ingress', tcpFrame({ ...c, dst: t.vip, dport: t.port, flags: TCP_SYN }), 1);
+      nf.add(tc(r.retval), Number(r.durationNs), dnatOK(r.data));
+    }
+    if (nf.ns.length === 0) throw new Error(`tc_ingress did not translate any SYN to ${t.vip}:${t.port} (${nf.note('')}): is the Service programmed?`);
+    out['testrun.tc_new_flow'] = summarize('tc_ingress, first packet (SYN) of a new flow to a ClusterIP', 'ns/packet', nf.ns, nf.ns.length, nf.note(`${single}, a distinct tuple each`));
+
+    // tc: established forward packets and replies of `flows` tracked flows.
+    const est = new Tally();
+    const rep = new Tally();
+    for (let f = 0; f < flows; f++) {
+      const c = nextClient('198.19.201');
+      const syn = await client.testRun('tc_ingress', tcpFrame({ ...c, dst: t.vip, dport: t.port, flags: TCP_SYN, seq: 1000 }), 1);
+      if (!dnatOK(syn.data)) throw new Error(`tc_ingress did not translate the SYN of ${c.src}:${c.sport} -> ${t.vip}:${t.port}`);
+      const backend = tupleOf(syn.data).dst;
+      const reply = tcpFrame({ src: backend, sport: t.backendPort, dst: c.src, dport: c.sport, flags: TCP_SYN | TCP_ACK, seq: 5000, ack: 1001 });
+      const ack = tcpFrame({ ...c, dst: t.vip, dport: t.port, flags: TCP_ACK, seq: 1001, ack: 5001 });
+      for (let i = 0; i < perFlow; i++) {
+        const r2 = await client.testRun('tc_ingress', reply, 1);
+        const o = tupleOf(r2.data);
+        rep.add(tc(r2.retval), Number(r2.durationNs), o.src === t.vip && o.sport === t.port);
+        const r1 = await client.testRun('tc_ingress', ack, 1);
+        est.add(tc(r1.retval), Number(r1.durationNs), dnatOK(r1.data));
+      }
+    }
+    if (est.ns.length === 0) throw new Error(`tc_ingress did not translate established ACKs (${est.note('')})`);
+    if (rep.ns.length === 0) throw new Error(`tc_ingress did not reverse-NAT replies (${rep.note('')})`);
+    out['testrun.tc_established'] = summarize('tc_ingress, packet of a tracked flow (ACK) to a ClusterIP', 'ns/packet', est.ns, flows, est.note(`${single}, ${flows} flows`));
+    out['testrun.tc_reply_revnat'] = summarize('tc_ingress, reply from the backend (SYN-ACK), reverse NAT', 'ns/packet', rep.ns, flows, rep.note(`${single}, ${flows} flows`));
+
+    // tc: a packet that is no service's (to a pod address): the miss path, and the single-run overhead.
+    const other = tcpFrame({ src: '198.19.202.1', sport: 40000, dst: t.backendIPs[0]!, dport: t.backendPort, flags: TCP_ACK, seq: 1, ack: 1 });
+    const passRep: number[] = [];
+    for (let call = 0; call < flows; call++) passRep.push(Number((await client.testRun('tc_ingress', other, effort.testRunRepeat)).durationNs));
+    const passOne: number[] = [];
+    for (let i = 0; i < Math.min(samples, 500); i++) passOne.push(Number((await client.testRun('tc_ingress', other, 1)).durationNs));
+    out['testrun.tc_non_service'] = summarize('tc_ingress, packet to a pod address (no service: lookups miss, packet untouched)', 'ns/packet', passRep, flows,
+      `each sample: kernel average over ${effort.testRunRepeat} repetitions (the packet is not modified, so repeating is valid)`);
+    out['testrun.tc_non_service_single'] = summarize('tc_ingress, the same non-service packet timed with single runs (shows the single-run timer overhead)', 'ns/packet', passOne, passOne.length, single);
+    // XDP NodePort.
+    const xdpNew = 'sy_xdp, SYN of a new flow to node IP:nodePort';
+    const xdpEst = 'sy_xdp, packet of a tracked flow (ACK) to node IP:nodePort';
+    if (t.nodePort === undefined) {
+      out['testrun.xdp_nodeport_new_flow'] = unavailable(xdpNew, 'ns/packet', 'no NodePort Service');
+      out['testrun.xdp_nodeport_established'] = unavailable(xdpEst, 'ns/packet', 'no NodePort Service');
+    } else {
+      const np = t.nodePort;
+      let reason: string | undefined;
+      try {
+        await client.testRun('xdp', tcpFrame({ ...nextClient('198.18.1'), dst: t.nodeIP, dport: np, flags: TCP_SYN }), 1, t.extIfindex);
+      } catch (err) {
+        if (err instanceof LoaderError && (err.code === 'UNSUPPORTED' || err.code === 'INVALID')) reason = `not available in this build (loader: ${err.message})`;
+        else throw err;
+      }
+      if (reason) {
+        out['testrun.xdp_nodeport_new_flow'] = unavailable(xdpNew, 'ns/packet', reason);
+        out['testrun.xdp_nodeport_established'] = unavailable(xdpEst, 'ns/packet', reason);
+      } else {
+        const xn = new Tally();
+        for (let i = 0; i < samples; i++) {
+          const c = nextClient('198.18.1');
+          const r = await client.testRun('xdp', tcpFrame({ ...c, dst: t.nodeIP, dport: np, flags: TCP_SYN }), 1, t.extIfindex);
+          xn.add(xdpV(r.retval), Number(r.durationNs), dnatOK(r.data));
+        }
+        out['testrun.xdp_nodeport_new_flow'] = xn.ns.length > 0
+          ? summarize(xdpNew, 'ns/packet', xn.ns, xn.ns.length, xn.note(`${single}, a distinct tuple each`))
+          : unavailable(xdpNew, 'ns/packet', `sy_xdp translated none of the SYNs (${xn.note('')}): it passed them to tc`);
+        const xe = new Tally();
+        for (let f = 0; f < flows; f++) {
+          const c = nextClient('198.18.2');
+          const syn = await client.testRun('xdp', tcpFrame({ ...c, dst: t.nodeIP, dport: np, flags: TCP_SYN, seq: 1000 }), 1, t.extIfindex);
+          if (!dnatOK(syn.data)) continue;
+          const b = tupleOf(syn.data);
+          // The backend's SYN-ACK comes back through its pod veth (tc_ingress): the flow is then established.
+          await client.testRun('tc_ingress', tcpFrame({ src: b.dst, sport: b.dport, dst: c.src, dport: c.sport, flags: TCP_SYN | TCP_ACK, seq: 5000, ack: 1001 }), 1);
+          const ack = tcpFrame({ ...c, dst: t.nodeIP, dport: np, flags: TCP_ACK, seq: 1001, ack: 5001 });
+          for (let i = 0; i < perFlow; i++) {
+            const r = await client.testRun('xdp', ack, 1, t.extIfindex);
+            xe.add(xdpV(r.retval), Number(r.durationNs), dnatOK(r.data));
+          }
+        }
+        out['testrun.xdp_nodeport_established'] = xe.ns.length > 0
+          ? summarize(xdpEst, 'ns/packet', xe.ns, flows, xe.note(`${single}, ${flows} flows`))
+          : unavailable(xdpEst, 'ns/packet', `sy_xdp translated no ACK of a tracked flow (${xe.note('')})`);
+      }
+    }
+  } finally {
+    client.close();
+  }
+  return out;
+}
+
+/**
+ * The loader's cost of one map write by kind (ms/op), on high group and id
+ * numbers the agent does not use, removed again: a Maglev table swap (new
+ * inner map + one update of the hash-of-maps outer map) against a plain hash
+ * upsert. Explains where programming time goes.
+ */
+export async function measureLoaderOps(socket: string, ops = 20): Promise<Record<string, FigureOrNot>> {
+  const client = new LoaderClient(socket, 120_000);
+  try {
+    const table = Array<number>(251).fill(1);
+    const setMs: number[] = [];
+    const delMs: number[] = [];
+    const upMs: number[] = [];
+    for (let i = 0; i < ops; i++) {
+      const g = 65_000 + i;
+      let t = performance.now();
+      await client.apply([{ setMaglev: { group: g, backendIds: table } }]);
+      setMs.push(performance.now() - t);
+      t = performance.now();
+      await client.apply([{ deleteMaglev: { group: g } }]).catch(() => undefined); // a resync may have removed it first
+      delMs.push(performance.now() - t);
+      t = performance.now();
+      await client.apply([{ upsertRevnat: { id: 65_000 + i, addr: Uint8Array.of(198, 18, 255, i & 255), port: 80 } }]);
+      upMs.push(performance.now() - t);
+      await client.apply([{ deleteRevnat: { id: 65_000 + i } }]).catch(() => undefined);
+    }
+    return {
+      'loader.set_maglev_table': summarize('loader request with one set_maglev op (new inner map, outer hash-of-maps update)', 'ms/op', setMs, ops, 'M = 251, one op per request, socket round trip included'),
+      'loader.delete_maglev_table': summarize('loader request with one delete_maglev op', 'ms/op', delMs, ops, 'one op per request, socket round trip included'),
+      'loader.upsert_hash_entry': summarize('loader request with one upsert_revnat op (plain hash map update)', 'ms/op', upMs, ops, 'one op per request, socket round trip included'),
+    };
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,76 @@
+// Ethernet/IPv4/TCP frames for BPF_PROG_TEST_RUN, and reading the
+// addresses back out of what the program returned.
+import { bytesToIpv4, ipv4ToBytes } from '../control-plane/src/util/ipv4.js';
+
+export const TCP_SYN = 0x02;
+export const TCP_ACK = 0x10;
+export const TCP_PSH = 0x08;
+
+function csum(buf: Uint8Array, init = 0): number {
+  let s = init;
+  for (let i = 0; i + 1 < buf.length; i += 2) s += (buf[i]! << 8) | buf[i + 1]!;
+  if (buf.length & 1) s += buf[buf.length - 1]! << 8;
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return ~s & 0xffff;
+}
+
+export interface TcpSpec {
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+  flags: number;
+  seq?: number;
+  ack?: number;
+  payload?: Uint8Array;
+}
+
+/** A complete frame with valid IPv4 and TCP checksums. */
+export function tcpFrame(s: TcpSpec): Uint8Array {
+  const payload = s.payload ?? new Uint8Array(0);
+  const p = new Uint8Array(14 + 20 + 20 + payload.length);
+  const v = new DataView(p.buffer);
+  p.set([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2], 0);
+  v.setUint16(12, 0x0800);
+  const ip = 14;
+  p[ip] = 0x45;
+  v.setUint16(ip + 2, 40 + payload.length);
+  v.setUint16(ip + 4, 1);
+  v.setUint16(ip + 6, 0x4000); // DF
+  p[ip + 8] = 64;
+  p[ip + 9] = 6;
+  p.set(ipv4ToBytes(s.src), ip + 12);
+  p.set(ipv4ToBytes(s.dst), ip + 16);
+  v.setUint16(ip + 10, csum(p.subarray(ip, ip + 20)));
+  const t = ip + 20;
+  v.setUint16(t, s.sport);
+  v.setUint16(t + 2, s.dport);
+  v.setUint32(t + 4, s.seq ?? 1000);
+  v.setUint32(t + 8, s.ack ?? 0);
+  p[t + 12] = 5 << 4;
+  p[t + 13] = s.flags;
+  v.setUint16(t + 14, 65535);
+  p.set(payload, t + 20);
+  const seg = 20 + payload.length;
+  const pseudo = new Uint8Array(12 + seg);
+  pseudo.set(p.subarray(ip + 12, ip + 20), 0);
+  pseudo[9] = 6;
+  new DataView(pseudo.buffer).setUint16(10, seg);
+  pseudo.set(p.subarray(t, t + seg), 12);
+  v.setUint16(t + 16, csum(pseudo));
+  return p;
+}
+
+export interface Tuple { src: string; sport: number; dst: string; dport: number }
+
+/** Source and destination of an Ethernet/IPv4/TCP-or-UDP frame. */
+export function tupleOf(p: Uint8Array): Tuple {
+  const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
+  const ihl = (p[14]! & 0x0f) * 4;
+  return {
+    src: bytesToIpv4(p.subarray(26, 30)),
+    dst: bytesToIpv4(p.subarray(30, 34)),
+    sport: v.getUint16(14 + ihl),
+    dport: v.getUint16(14 + ihl + 2),
+  };
+}

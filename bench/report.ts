@@ -1,0 +1,310 @@
+// Results: JSON (everything), a Markdown table (the main figures side by
+// side with ebpf/iptables ratios) and a hand-written SVG chart.
+import type { MachineInfo } from './machine.js';
+import type { BenchOptions, Mode } from './options.js';
+import { fmt, isFigure, type FigureOrNot } from './stats.js';
+
+/** One 'synced' record of the agent's log, with what it wrote when the log says. */
+export interface AgentSync { ms: number; changes: number; full: boolean; tablesSet?: number; natRules?: number; [field: string]: number | boolean | undefined }
+
+export interface CombinationResult {
+  mode: Mode;
+  endpoints: number;
+  services: number;
+  lab: string;
+  figures: Record<string, FigureOrNot>;
+  /** Agent syncs seen in the log (cold start and flips), for reference. */
+  agentSyncs: { coldStart: AgentSync[]; flips: AgentSync[] };
+  notes: string[];
+  errors: string[];
+}
+
+export interface Ratio {
+  services: number;
+  endpoints: number;
+  figure: string;
+  unit: string;
+  stat: 'p50' | 'p99';
+  ebpf: number;
+  iptables: number;
+  /** ebpf / iptables */
+  ratio: number;
+}
+
+export interface BenchReport {
+  schema: 'switchyard-bench/1';
+  title: string;
+  command: string;
+  preset: string;
+  options: Omit<BenchOptions, 'out'> & { out: string };
+  startedAt: string;
+  finishedAt: string;
+  durationS: number;
+  machine: MachineInfo & { loadavgAtEnd: number[] };
+  results: CombinationResult[];
+  ratios: Ratio[];
+  /** What the run found about the control plane and the lab (measured, with numbers). */
+  findings: string[];
+  errors: string[];
+}
+
+/** Figures compared across modes, in table order, with the stats to show. */
+export const MAIN_FIGURES: Array<{ key: string; label: string; ratio?: boolean }> = [
+  { key: 'testrun.tc_new_flow', label: 'tc per packet, new flow (BPF_PROG_TEST_RUN)' },
+  { key: 'testrun.tc_established', label: 'tc per packet, established flow' },
+  { key: 'testrun.tc_reply_revnat', label: 'tc per packet, reply reverse NAT' },
+  { key: 'testrun.xdp_nodeport_new_flow', label: 'XDP NodePort per packet, new flow' },
+  { key: 'testrun.xdp_nodeport_established', label: 'XDP NodePort per packet, established' },
+  { key: 'testrun.tc_non_service', label: 'tc per packet, non-service packet (repeat average)' },
+  { key: 'testrun.tc_non_service_single', label: 'tc per packet, non-service packet (single runs: timer overhead)' },
+  { key: 'latency.first_vip', label: 'connect() latency, FIRST Service created', ratio: true },
+  { key: 'latency.last_vip', label: 'connect() latency, LAST Service created', ratio: true },
+  { key: 'latency.pod', label: 'connect() latency, pod directly (floor)', ratio: true },
+  { key: 'throughput.last_vip.short_connections', label: 'short connections through the last VIP', ratio: true },
+  { key: 'throughput.pod.short_connections', label: 'short connections to the pod (floor)', ratio: true },
+  { key: 'throughput.last_vip.kept_connection_requests', label: 'requests over kept connections, last VIP', ratio: true },
+  { key: 'throughput.pod.kept_connection_requests', label: 'requests over kept connections, pod (floor)', ratio: true },
+  { key: 'programming.cold_start', label: 'cold start: empty node until every sampled VIP answers', ratio: true },
+  { key: 'programming.agent_start', label: 'cold start: until the agent runs (process start, informers listed)', ratio: true },
+  { key: 'programming.agent_first_sync_done', label: 'cold start: until the agent logs its first successful sync', ratio: true },
+  { key: 'programming.agent_cold_sync', label: 'agent\'s first (full) sync, its duration (log)', ratio: true },
+  { key: 'programming.network_programming', label: 'network programming latency (slice change → new endpoint answers)', ratio: true },
+  { key: 'programming.agent_sync_per_change', label: 'agent sync per slice change (log)', ratio: true },
+  { key: 'memory.agent_rss', label: 'agent RSS', ratio: true },
+  { key: 'memory.agent_peak_rss', label: 'agent peak RSS (VmHWM)', ratio: true },
+  { key: 'memory.bpf_maps', label: 'BPF maps, kernel memory (memlock, all maps of the node)' },
+  { key: 'memory.bpf_maglev_tables', label: 'BPF maps: the inner Maglev tables alone' },
+  { key: 'memory.iptables_save', label: 'iptables-save size (no kernel accounting for rules)' },
+  { key: 'memory.iptables_rules', label: 'iptables rules' },
+];
+
+export function computeRatios(results: CombinationResult[]): Ratio[] {
+  const out: Ratio[] = [];
+  for (const e of results.filter((r) => r.mode === 'ebpf')) {
+    const i = results.find((r) => r.mode === 'iptables' && r.services === e.services && r.endpoints === e.endpoints);
+    if (!i) continue;
+    for (const key of Object.keys(e.figures)) {
+      if (key.startsWith('lab.')) continue; // the lab API server's speed, not a property of either mode
+      const a = e.figures[key];
+      const b = i.figures[key];
+      if (!isFigure(a) || !isFigure(b)) continue;
+      for (const stat of ['p50', 'p99'] as const) {
+        if (b[stat] === 0) continue;
+        out.push({ services: e.services, endpoints: e.endpoints, figure: key, unit: a.unit, stat, ebpf: a[stat], iptables: b[stat], ratio: Number((a[stat] / b[stat]).toFixed(4)) });
+      }
+    }
+  }
+  return out;
+}
+
+function unitFmt(v: number, unit: string): string {
+  if (unit === 'bytes') {
+    if (v >= 1 << 30) return `${(v / (1 << 30)).toFixed(2)} GiB`;
+    if (v >= 1 << 20) return `${(v / (1 << 20)).toFixed(1)} MiB`;
+    if (v >= 1 << 10) return `${(v / (1 << 10)).toFixed(1)} KiB`;
+    return `${v} B`;
+  }
+  return fmt(v);
+}
+
+function cell(f: FigureOrNot | undefined): string {
+  if (!f) return '–';
+  if (!isFigure(f)) return `n/a${f.reason.startsWith('not available') ? ' (not in this build)' : ''}`;
+  if (f.n === 1) return unitFmt(f.p50, f.unit);
+  return `${unitFmt(f.p50, f.unit)} [${unitFmt(f.p99, f.unit)}]`;
+}
+
+function unitLabel(unit: string): string {
+  return unit === 'bytes' ? '' : unit;
+}
+
+export function markdown(rep: BenchReport): string {
+  const m = rep.machine;
+  const lines: string[] = [];
+  lines.push(`# ${rep.title}`, '');
+  lines.push(`- preset **${rep.preset}**, started ${rep.startedAt}, ${Math.round(rep.durationS)} s; command \`${rep.command}\``);
+  lines.push(`- machine: ${m.cpuModel}, ${m.nproc} CPUs, ${(m.memTotalBytes / (1 << 30)).toFixed(1)} GiB, kernel ${m.kernel}, Node ${m.node}; load average at start ${m.loadavgAtStart.join(' ')}, at end ${m.loadavgAtEnd.join(' ')}`);
+  lines.push(`- commit ${m.gitCommit || '?'}${m.gitDirty ? ' (with uncommitted changes)' : ''}; ${m.iptables}`);
+  if (rep.options.agentArgs.length > 0) lines.push(`- extra agent arguments: \`${rep.options.agentArgs.join(' ')}\``);
+  lines.push('- cells: p50 [p99] over the samples (see results.json for n, runs, min/p90/max, stddev); ratio = ebpf p50 / iptables p50, both from this run');
+  lines.push('- per-packet rows are single BPF_PROG_TEST_RUN runs, whose kernel timing includes the overhead of one run: the two non-service rows estimate it; see docs/benchmarks.md', '');
+  const es = [...new Set(rep.results.map((r) => r.endpoints))].sort((a, b) => a - b);
+  const ns = [...new Set(rep.results.map((r) => r.services))].sort((a, b) => a - b);
+  for (const e of es) {
+    lines.push(`## ${e} endpoints per Service`, '');
+    lines.push('| Services | figure | unit | ebpf | iptables | ebpf/iptables |', '|---:|---|---|---:|---:|---:|');
+    for (const n of ns) {
+      const eb = rep.results.find((r) => r.mode === 'ebpf' && r.endpoints === e && r.services === n);
+      const ip = rep.results.find((r) => r.mode === 'iptables' && r.endpoints === e && r.services === n);
+      for (const f of MAIN_FIGURES) {
+        const a = eb?.figures[f.key];
+        const b = ip?.figures[f.key];
+        if (!a && !b) continue;
+        const unit = (a ?? b)!.unit;
+        const ratio = f.ratio && isFigure(a) && isFigure(b) && b.p50 !== 0 ? (a.p50 / b.p50).toFixed(2) : '';
+        lines.push(`| ${n} | ${f.label} | ${unitLabel(unit)} | ${cell(a)} | ${cell(b)} | ${ratio} |`);
+      }
+    }
+    lines.push('');
+  }
+  const lab = rep.results.filter((r) => r.figures['lab.create_service_pair']);
+  if (lab.length > 0) {
+    lines.push('## Lab API server (not Switchyard): creating the objects', '');
+    lines.push('| mode | endpoints | Services | new Services | wall time | rate | per Service+slice p50 [p99] |', '|---|---:|---:|---:|---:|---:|---:|');
+    for (const r of lab) {
+      const w = r.figures['lab.create_wall'];
+      const rate = r.figures['lab.create_rate'];
+      lines.push(`| ${r.mode} | ${r.endpoints} | ${r.services} | ${isFigure(w) ? (w.note ?? '') : ''} | ${cell(w)} s | ${cell(rate)} /s | ${cell(r.figures['lab.create_service_pair'])} ms |`);
+    }
+    lines.push('');
+  }
+  const loader = rep.results.find((r) => isFigure(r.figures['loader.set_maglev_table']));
+  if (loader) {
+    lines.push('## Loader map writes (ebpf)', '');
+    for (const k of ['loader.set_maglev_table', 'loader.delete_maglev_table', 'loader.upsert_hash_entry']) {
+      const f = loader.figures[k];
+      if (isFigure(f)) lines.push(`- ${f.what}: p50 ${fmt(f.p50)} ${f.unit}, p99 ${fmt(f.p99)} (n=${f.n})`);
+    }
+    lines.push('');
+  }
+  const noted = rep.results.filter((r) => r.notes.length > 0);
+  if (noted.length > 0) {
+    lines.push('## Notes', '');
+    for (const r of noted) for (const n of r.notes) lines.push(`- ${r.mode}, ${r.endpoints} endpoints, ${r.services} Services: ${n}`);
+    lines.push('');
+  }
+  if (rep.findings.length > 0) {
+    lines.push('## Findings', '');
+    for (const f of rep.findings) lines.push(`- ${f}`);
+    lines.push('');
+  }
+  const unav = new Set<string>();
+  for (const r of rep.results) for (const [k, f] of Object.entries(r.figures)) if (!isFigure(f)) unav.add(`${k} (${r.mode}): ${f.reason}`);
+  if (unav.size > 0) {
+    lines.push('## Not measured', '');
+    for (const u of unav) lines.push(`- ${u}`);
+    lines.push('');
+  }
+  if (rep.errors.length > 0) {
+    lines.push('## Errors', '');
+    for (const e of rep.errors) lines.push(`- ${e.replace(/\n/g, ' ')}`);
+    lines.push('');
+  }
+  lines.push('![first-packet latency and programming time vs Service count](results.svg)', '');
+  return lines.join('\n');
+}
+
+// ---- SVG ---------------------------------------------------------------------
+
+interface Series { label: string; color: string; dash: boolean; marker: 'circle' | 'square'; points: Array<{ x: number; y: number; lo?: number; hi?: number }> }
+
+const COLORS: Record<string, string> = { ebpf: '#1f77b4', iptables: '#d62728', floor: '#7f7f7f' };
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function niceLogTicks(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+    for (const m of [1, 2, 5]) {
+      const v = m * 10 ** e;
+      if (v >= lo * 0.999 && v <= hi * 1.001) out.push(v);
+    }
+  }
+  return out;
+}
+
+function intFmt(x: number): string {
+  return x >= 1000 && x % 1000 === 0 ? `${x / 1000}k` : String(x);
+}
+
+/** One log-log panel with its legend below; series are nudged sideways so their bars do not overlap. */
+function panel(x0: number, y0: number, w: number, h: number, title: string, yLabel: string, series: Series[], xs: number[]): string {
+  const shown = series.filter((s) => s.points.some((p) => p.y > 0));
+  const pts = shown.flatMap((s) => s.points.flatMap((p) => [p.y, p.lo ?? p.y, p.hi ?? p.y])).filter((v) => v > 0);
+  if (pts.length === 0 || xs.length === 0) return `<text x="${x0 + w / 2}" y="${y0 + 40}" text-anchor="middle">${esc(title)}: no data</text>`;
+  const ylo = 10 ** Math.floor(Math.log10(Math.min(...pts) / 1.2));
+  const yhi = 10 ** Math.ceil(Math.log10(Math.max(...pts) * 1.2));
+  const xlo = Math.min(...xs) / 1.8;
+  const xhi = Math.max(...xs) * 1.8;
+  const L = 62, R = 14, T = 28, B = 44;
+  const px = (x: number): number => x0 + L + ((Math.log10(x) - Math.log10(xlo)) / (Math.log10(xhi) - Math.log10(xlo))) * (w - L - R);
+  const py = (y: number): number => y0 + T + (1 - (Math.log10(y) - Math.log10(ylo)) / (Math.log10(yhi) - Math.log10(ylo))) * (h - T - B);
+  const o: string[] = [];
+  o.push(`<rect x="${x0 + L}" y="${y0 + T}" width="${w - L - R}" height="${h - T - B}" fill="none" stroke="#999"/>`);
+  o.push(`<text x="${x0 + w / 2}" y="${y0 + 18}" text-anchor="middle" font-weight="bold">${esc(title)}</text>`);
+  for (const t of niceLogTicks(ylo, yhi)) {
+    o.push(`<line x1="${x0 + L}" x2="${x0 + w - R}" y1="${py(t).toFixed(1)}" y2="${py(t).toFixed(1)}" stroke="#eee"/>`);
+    o.push(`<text x="${x0 + L - 4}" y="${(py(t) + 4).toFixed(1)}" text-anchor="end" font-size="10">${fmt(t)}</text>`);
+  }
+  for (const x of xs) {
+    o.push(`<line x1="${px(x).toFixed(1)}" x2="${px(x).toFixed(1)}" y1="${y0 + T}" y2="${y0 + h - B}" stroke="#eee"/>`);
+    o.push(`<text x="${px(x).toFixed(1)}" y="${y0 + h - B + 14}" text-anchor="middle" font-size="10">${intFmt(x)}</text>`);
+  }
+  o.push(`<text x="${x0 + L + (w - L - R) / 2}" y="${y0 + h - 8}" text-anchor="middle" font-size="11">Services (log scale)</text>`);
+  o.push(`<text transform="translate(${x0 + 14},${y0 + T + (h - T - B) / 2}) rotate(-90)" text-anchor="middle" font-size="11">${esc(yLabel)} (log scale)</text>`);
+  shown.forEach((s, si) => {
+    const dx = (si - (shown.length - 1) / 2) * 3;
+    const ps = s.points.filter((p) => p.y > 0).sort((a, b) => a.x - b.x);
+    if (ps.length > 1) {
+      o.push(`<polyline fill="none" stroke="${s.color}" stroke-width="1.8"${s.dash ? ' stroke-dasharray="5,3"' : ''} points="${ps.map((p) => `${(px(p.x) + dx).toFixed(1)},${py(p.y).toFixed(1)}`).join(' ')}"/>`);
+    }
+    for (const p of ps) {
+      const cx = px(p.x) + dx;
+      if (p.lo !== undefined && p.hi !== undefined && p.lo > 0 && p.hi > 0) {
+        o.push(`<line x1="${cx.toFixed(1)}" x2="${cx.toFixed(1)}" y1="${py(p.lo).toFixed(1)}" y2="${py(p.hi).toFixed(1)}" stroke="${s.color}" stroke-width="1.2" opacity="0.5"/>`);
+      }
+      o.push(s.marker === 'circle'
+        ? `<circle cx="${cx.toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="3.2" fill="${s.color}"/>`
+        : `<rect x="${(cx - 3).toFixed(1)}" y="${(py(p.y) - 3).toFixed(1)}" width="6" height="6" fill="${s.color}"/>`);
+    }
+    const ly = y0 + h + 10 + si * 16;
+    const lx = x0 + L;
+    o.push(`<line x1="${lx}" x2="${lx + 26}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dash ? ' stroke-dasharray="5,3"' : ''}/>`);
+    o.push(s.marker === 'circle' ? `<circle cx="${lx + 13}" cy="${ly - 4}" r="3" fill="${s.color}"/>` : `<rect x="${lx + 10}" y="${ly - 7}" width="6" height="6" fill="${s.color}"/>`);
+    o.push(`<text x="${lx + 32}" y="${ly}" font-size="11">${esc(s.label)}</text>`);
+  });
+  return o.join('\n');
+}
+
+export function svgChart(rep: BenchReport): string {
+  const xs = [...new Set(rep.results.map((r) => r.services))].sort((a, b) => a - b);
+  const es = [...new Set(rep.results.map((r) => r.endpoints))].sort((a, b) => a - b);
+  const markerOf = (e: number): 'circle' | 'square' => (es.indexOf(e) % 2 === 0 ? 'circle' : 'square');
+  const series = (key: string, mode: Mode, e: number, label: string, dash: boolean, color = COLORS[mode]!): Series => ({
+    label,
+    color,
+    dash,
+    marker: markerOf(e),
+    points: rep.results.filter((r) => r.mode === mode && r.endpoints === e).flatMap((r) => {
+      const f = r.figures[key];
+      return isFigure(f) ? [{ x: r.services, y: f.p50, lo: f.p50, hi: f.p99 }] : [];
+    }),
+  });
+  const left: Series[] = [];
+  const right: Series[] = [];
+  for (const e of es) {
+    const ep = es.length > 1 ? `, ${e} endpoints` : '';
+    for (const mode of ['ebpf', 'iptables'] as const) {
+      left.push(series('latency.last_vip', mode, e, `${mode}: LAST Service created${ep}`, false));
+      left.push(series('latency.first_vip', mode, e, `${mode}: FIRST Service created${ep}`, true));
+    }
+    left.push(series('latency.pod', 'ebpf', e, `pod directly, the floor (ebpf lab)${ep}`, true, COLORS['floor']!));
+    left.push(series('latency.pod', 'iptables', e, `pod directly, the floor (iptables lab)${ep}`, true, '#bcbd22'));
+    for (const mode of ['ebpf', 'iptables'] as const) {
+      right.push(series('programming.cold_start', mode, e, `${mode}: cold start, empty node until sampled VIPs answer${ep}`, false));
+      right.push(series('programming.network_programming', mode, e, `${mode}: EndpointSlice change until traffic follows${ep}`, true));
+    }
+  }
+  const W = 1100, H = 420;
+  const rows = Math.max(left.filter((s) => s.points.length).length, right.filter((s) => s.points.length).length);
+  const total = H + 20 + rows * 16;
+  const o: string[] = [];
+  o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${total}" viewBox="0 0 ${W} ${total}" font-family="sans-serif" font-size="12">`);
+  o.push(`<rect width="${W}" height="${total}" fill="white"/>`);
+  o.push(panel(0, 0, W / 2, H, 'First-packet latency: TCP connect() p50, bar to p99', 'µs', left, xs));
+  o.push(panel(W / 2, 0, W / 2, H, 'Programming time p50, bar to p99', 'ms', right, xs));
+  o.push('</svg>');
+  return o.join('\n');
+}

@@ -1,0 +1,109 @@
+// Smoke test of the benchmark harness: the quick preset (50 and 200
+// Services, 2 endpoints, both modes, few samples) runs to the end in real
+// labs, every expected figure is present with positive numbers, and nothing
+// of its labs is left behind. Bounded at 10 minutes; needs root, like the
+// end-to-end tests.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expectedFigures } from '../../bench/run.js';
+import type { BenchReport } from '../../bench/report.js';
+import { isFigure } from '../../bench/stats.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const RUN = path.join(ROOT, 'dist', 'bench', 'run.js');
+const LIMIT_MS = 10 * 60 * 1000;
+
+function runQuick(out: string): Promise<{ code: number; stderr: string; ms: number }> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, [RUN, '--preset', 'quick', '--lab-prefix', 'bt', '--out', out], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    // SIGTERM first: the harness then takes its lab down before exiting.
+    const timer = setTimeout(() => child.kill('SIGTERM'), LIMIT_MS);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, stderr, ms: Date.now() - t0 });
+    });
+  });
+}
+
+test('bench --preset quick completes with every figure present and positive', {
+  timeout: LIMIT_MS + 120_000,
+  skip: process.getuid?.() !== 0 && 'needs root (network namespace labs)',
+}, async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-bench-quick-'));
+  try {
+    const r = await runQuick(out);
+    if (r.code !== 0) {
+      let recorded = '';
+      try {
+        const rep = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as BenchReport;
+        recorded = [...rep.errors, ...rep.results.flatMap((x) => x.errors.map((e) => `${x.mode} ${x.services}: ${e}`))].join('\n');
+      } catch {
+        recorded = '(no results.json)';
+      }
+      assert.fail(`bench exited ${r.code} after ${Math.round(r.ms / 1000)} s\nrecorded errors:\n${recorded}\nstderr:\n${r.stderr.split('\n').slice(-40).join('\n')}`);
+    }
+    assert.ok(r.ms < LIMIT_MS, `took ${Math.round(r.ms / 1000)} s`);
+
+    const rep = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as BenchReport;
+    assert.equal(rep.schema, 'switchyard-bench/1');
+    assert.deepEqual(rep.errors, []);
+    for (const k of ['kernel', 'cpuModel'] as const) assert.ok(rep.machine[k], `machine.${k}`);
+    assert.ok(rep.machine.nproc > 0 && rep.machine.memTotalBytes > 0);
+
+    for (const mode of ['ebpf', 'iptables'] as const) {
+      for (const n of [50, 200]) {
+        const res = rep.results.find((x) => x.mode === mode && x.services === n && x.endpoints === 2);
+        assert.ok(res, `result for ${mode} with ${n} Services`);
+        assert.deepEqual(res.errors, [], `${mode} ${n}: errors`);
+        for (const key of expectedFigures(mode)) {
+          const f = res.figures[key];
+          assert.ok(f, `${mode} ${n}: figure ${key} missing`);
+          assert.ok(f.unit, `${mode} ${n}: ${key} has a unit`);
+          if (!isFigure(f)) {
+            // Only what the build or the kernel cannot give may be absent, with the reason.
+            assert.ok(key.startsWith('testrun.xdp_') || key === 'memory.kernel_rules', `${mode} ${n}: ${key} unavailable: ${f.reason}`);
+            assert.ok(f.reason.length > 0);
+            continue;
+          }
+          assert.ok(f.n >= 1 && f.runs >= 1, `${mode} ${n}: ${key} n=${f.n} runs=${f.runs}`);
+          for (const stat of ['min', 'p50', 'p90', 'p99', 'max', 'mean'] as const) {
+            assert.ok(Number.isFinite(f[stat]) && f[stat] > 0, `${mode} ${n}: ${key}.${stat} = ${f[stat]}`);
+          }
+          assert.ok(f.min <= f.p50 && f.p50 <= f.p90 && f.p90 <= f.p99 && f.p99 <= f.max, `${mode} ${n}: ${key} percentiles ordered`);
+          assert.ok(f.stddev >= 0);
+        }
+      }
+    }
+    // ebpf/iptables ratios from the same run, for what both modes measure.
+    for (const key of ['latency.last_vip', 'programming.cold_start', 'programming.network_programming', 'memory.agent_rss']) {
+      for (const n of [50, 200]) {
+        const ratio = rep.ratios.find((x) => x.figure === key && x.services === n && x.stat === 'p50');
+        assert.ok(ratio && ratio.ratio > 0, `ratio for ${key} at ${n}`);
+      }
+    }
+    const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
+    assert.match(md, /\| Services \| figure \| unit \| ebpf \| iptables \| ebpf\/iptables \|/);
+    const svg = fs.readFileSync(path.join(out, 'results.svg'), 'utf8');
+    assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    assert.match(svg.trim(), /<\/svg>$/);
+    assert.ok((svg.match(/<polyline /g) ?? []).length >= 4, 'lines for both modes');
+
+    // Nothing of the labs is left.
+    for (const name of new Set(rep.results.map((x) => x.lab))) {
+      assert.ok(!fs.existsSync(`/run/switchyard/lab/${name}`), `state dir of lab ${name} left behind`);
+      assert.ok(!fs.existsSync(`/run/netns/${name}-n1`), `namespace of lab ${name} left behind`);
+    }
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,123 @@
+// Unit tests of the benchmark's pure parts: options and presets, statistics,
+// ratios, Markdown and SVG output, packet crafting. No lab, no root.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PRESETS, parseBenchOptions, UsageError } from '../../bench/options.js';
+import { TCP_SYN, tcpFrame, tupleOf } from '../../bench/packets.js';
+import { computeRatios, markdown, svgChart, type BenchReport, type CombinationResult } from '../../bench/report.js';
+import { coldSample } from '../../bench/measure-programming.js';
+import { percentile, summarize, unavailable } from '../../bench/stats.js';
+
+describe('options', () => {
+  test('presets and overrides', () => {
+    const q = parseBenchOptions(['--preset', 'quick', '--out', '/tmp/x']);
+    assert.deepEqual(q.services, [50, 200]);
+    assert.deepEqual(q.endpoints, [2]);
+    assert.deepEqual(q.modes, ['ebpf', 'iptables']);
+    assert.equal(q.out, '/tmp/x');
+    const f = parseBenchOptions([]);
+    assert.equal(f.preset, 'full');
+    assert.deepEqual(f.services, [100, 1000, 10000, 30000]);
+    assert.deepEqual(f.endpoints, [2, 10]);
+    const o = parseBenchOptions(['--services=1000,100', '--endpoints', '10', '--modes', 'iptables', '--cold-runs', '1', '--samples', '50']);
+    assert.deepEqual(o.services, [100, 1000]);
+    assert.deepEqual(o.modes, ['iptables']);
+    assert.equal(o.effort.coldRuns, 1);
+    assert.equal(o.effort.coldRunsLarge, 1);
+    assert.equal(o.effort.latencySamples, 50);
+    assert.equal(PRESETS.full.effort.latencySamples, 3000, 'the preset itself is not changed');
+    assert.match(parseBenchOptions([], new Date('2030-01-02T03:04:05Z')).out, /bench\/results\/full-20300102-030405$/);
+  });
+
+  test('bad options are usage errors', () => {
+    for (const argv of [['--modes', 'nft'], ['--services', '0'], ['--services', '40000'], ['--endpoints', '1'], ['--preset', 'huge'], ['--bogus'], ['--out']]) {
+      assert.throws(() => parseBenchOptions(argv), UsageError, argv.join(' '));
+    }
+  });
+});
+
+describe('statistics', () => {
+  test('nearest-rank percentiles and the summary', () => {
+    const v = Array.from({ length: 100 }, (_, i) => i + 1);
+    assert.equal(percentile(v, 0.5), 50);
+    assert.equal(percentile(v, 0.99), 99);
+    assert.equal(percentile([7], 0.99), 7);
+    const s = summarize('x', 'ms', [...v].reverse(), 4, 'n');
+    assert.deepEqual([s.n, s.runs, s.min, s.p50, s.p90, s.p99, s.max, s.mean], [100, 4, 1, 50, 90, 99, 100, 50.5]);
+    assert.ok(Math.abs(s.stddev - 29.011) < 0.01);
+    assert.throws(() => summarize('x', 'ms', [], 1));
+  });
+
+  test('cold-start sample: first and last always, evenly spaced between', () => {
+    assert.deepEqual(coldSample(1, 6), [0]);
+    assert.deepEqual(coldSample(3, 6), [0, 1, 2]);
+    assert.deepEqual(coldSample(200, 6), [0, 40, 80, 119, 159, 199]);
+    assert.equal(coldSample(30000, 10).length, 10);
+  });
+});
+
+function result(mode: 'ebpf' | 'iptables', services: number, latency: number, cold: number): CombinationResult {
+  return {
+    mode, endpoints: 2, services, lab: `l${mode}`, notes: [], errors: [], agentSyncs: { coldStart: [], flips: [] },
+    figures: {
+      'latency.last_vip': summarize('connect', 'µs', [latency, latency * 2], 1),
+      'latency.first_vip': summarize('connect', 'µs', [latency], 1),
+      'programming.cold_start': summarize('cold', 'ms', [cold], 1),
+      'programming.network_programming': summarize('np', 'ms', [cold / 100], 1),
+      ...(mode === 'ebpf'
+        ? { 'testrun.xdp_nodeport_new_flow': unavailable('xdp', 'ns/packet', 'not available in this build (loader: UNSUPPORTED)') }
+        : { 'memory.kernel_rules': unavailable('rules', 'bytes', 'the kernel does not account memory per rule set') }),
+    },
+  };
+}
+
+describe('report', () => {
+  const rep: BenchReport = {
+    schema: 'switchyard-bench/1', title: 'T', command: 'switchyard bench', preset: 'quick',
+    options: { ...parseBenchOptions(['--preset', 'quick', '--out', '/tmp/x']), out: 'x' },
+    startedAt: '2030-01-01T00:00:00Z', finishedAt: '', durationS: 1,
+    machine: { hostname: 'h', kernel: '6.1', nproc: 2, cpuModel: 'cpu', memTotalBytes: 1 << 30, node: 'v20', iptables: 'iptables', bpftool: '', loadavgAtStart: [0, 0, 0], loadavgAtEnd: [0, 0, 0], gitCommit: 'abc', gitDirty: false },
+    results: [result('ebpf', 50, 30, 2000), result('iptables', 50, 60, 1000), result('ebpf', 200, 31, 4000), result('iptables', 200, 90, 1500)],
+    ratios: [], findings: ['f1'], errors: [],
+  };
+  rep.ratios = computeRatios(rep.results);
+
+  test('ratios are ebpf over iptables from the same run, p50 and p99', () => {
+    const r = rep.ratios.find((x) => x.figure === 'latency.last_vip' && x.services === 200 && x.stat === 'p50')!;
+    assert.deepEqual([r.ebpf, r.iptables, r.ratio], [31, 90, Number((31 / 90).toFixed(4))]);
+    assert.ok(rep.ratios.some((x) => x.figure === 'programming.cold_start' && x.stat === 'p99'));
+    assert.ok(!rep.ratios.some((x) => x.figure.startsWith('testrun.') || x.figure === 'memory.kernel_rules'), 'no ratio for one-mode or unavailable figures');
+  });
+
+  test('markdown table and SVG chart', () => {
+    const md = markdown(rep);
+    assert.match(md, /\| 200 \| connect\(\) latency, LAST Service created \| µs \| 31\.0 \[62\.0\] \| 90\.0 \[180\] \| 0\.34 \|/);
+    assert.match(md, /n\/a \(not in this build\)/);
+    assert.match(md, /kernel does not account memory per rule set/);
+    const svg = svgChart(rep);
+    assert.match(svg, /^<svg /);
+    assert.ok(svg.endsWith('</svg>'));
+    assert.equal((svg.match(/<polyline /g) ?? []).length, 8, 'first/last latency and cold start/programming, both modes');
+    assert.ok(!/NaN|undefined/.test(svg));
+  });
+});
+
+describe('packets', () => {
+  test('a SYN round-trips through tupleOf and carries valid checksums', () => {
+    const p = tcpFrame({ src: '198.19.200.1', sport: 40000, dst: '198.18.128.10', dport: 80, flags: TCP_SYN });
+    assert.deepEqual(tupleOf(p), { src: '198.19.200.1', sport: 40000, dst: '198.18.128.10', dport: 80 });
+    const sum = (b: Uint8Array): number => {
+      let s = 0;
+      for (let i = 0; i < b.length; i += 2) s += (b[i]! << 8) | (b[i + 1] ?? 0);
+      while (s >> 16) s = (s & 0xffff) + (s >> 16);
+      return s;
+    };
+    assert.equal(sum(p.subarray(14, 34)), 0xffff, 'IPv4 header checksum');
+    const pseudo = new Uint8Array(12 + 20);
+    pseudo.set(p.subarray(26, 34), 0);
+    pseudo[9] = 6;
+    pseudo[11] = 20;
+    pseudo.set(p.subarray(34, 54), 12);
+    assert.equal(sum(pseudo), 0xffff, 'TCP checksum');
+  });
+});
