@@ -142,6 +142,9 @@ export class Lab {
     if (existsSync('/run/netns')) for (const n of readdirSync('/run/netns')) if (n.startsWith(`${this.name}-`)) out.push(`netns ${n}`);
     if (existsSync('/sys/fs/bpf/switchyard')) for (const d of readdirSync('/sys/fs/bpf/switchyard')) if (d.startsWith(`${this.name}-`)) out.push(`pins ${d}`);
     if (existsSync(`/run/switchyard/lab/${this.name}`)) out.push(`state /run/switchyard/lab/${this.name}`);
+    for (const root of ['/sys/fs/cgroup/unified', '/sys/fs/cgroup']) {
+      if (existsSync(`${root}/switchyard/${this.name}`)) out.push(`cgroup ${root}/switchyard/${this.name}`);
+    }
     // Processes: anything whose command line names this lab's state dir, instances or namespaces.
     const marks = [`/run/switchyard/lab/${this.name}/`, `${this.name}-n`, `${this.name}-p-`];
     for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {

@@ -42,6 +42,22 @@ export function createNodeCgroups(lab: string, nodes: string[]): string[] {
   return out;
 }
 
+/**
+ * rmdir of a cgroup, retried for a while on EBUSY: processes just killed
+ * leave their cgroup only once the kernel has finished tearing them down.
+ */
+function rmdirCgroup(dir: string, tries = 30): void {
+  for (let i = 0; ; i++) {
+    try {
+      fs.rmdirSync(dir);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || i >= tries) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+  }
+}
+
 /** Removes the lab's cgroups (after its processes are gone); returns what was removed. */
 export function removeLabCgroups(lab: string): { removed: string[]; errors: string[] } {
   const removed: string[] = [];
@@ -52,14 +68,14 @@ export function removeLabCgroups(lab: string): { removed: string[]; errors: stri
     if (!child.isDirectory()) continue;
     const c = path.join(d, child.name);
     try {
-      fs.rmdirSync(c);
+      rmdirCgroup(c);
       removed.push(c);
     } catch (err) {
       errors.push(`${c}: ${(err as Error).message}`);
     }
   }
   try {
-    fs.rmdirSync(d);
+    rmdirCgroup(d);
     removed.push(d);
     const parent = path.dirname(d);
     if (fs.readdirSync(parent).filter((x) => !x.startsWith('cgroup.') && !x.includes('.')).length === 0) fs.rmdirSync(parent);
