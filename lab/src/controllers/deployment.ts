@@ -18,13 +18,13 @@
 // observedGeneration, Available/Progressing conditions). Simplification:
 // progressDeadlineSeconds is not enforced, paused only stops rollouts.
 
+import { QueueController } from './queue-controller.js';
 import { ApiError } from '../apiserver/errors.js';
-import { childLogger, silentLogger, type Logger } from '../apiserver/logger.js';
-import type { Store, WatchHandle } from '../apiserver/store.js';
+import { type Logger } from '../apiserver/logger.js';
+import type { Store } from '../apiserver/store.js';
 import type { Deployment, PodTemplateSpec, ReplicaSet } from '../apiserver/types.js';
 import { fnv32a, objectKey, safeEncode, setCondition, splitKey, stableStringify } from '../apiserver/util.js';
 import { controllerRef, isTerminal, ownerRefTo } from './podutil.js';
-import { WorkQueue } from './workqueue.js';
 
 export const POD_TEMPLATE_HASH = 'pod-template-hash';
 const REVISION = 'deployment.kubernetes.io/revision';
@@ -69,20 +69,16 @@ function byCreation(a: ReplicaSet, b: ReplicaSet): number {
   return revisionOf(a) - revisionOf(b);
 }
 
-export class DeploymentController {
-  private readonly queue: WorkQueue;
-  private readonly handles: WatchHandle[] = [];
-  private readonly logger: Logger;
+export class DeploymentController extends QueueController {
 
   constructor(
     private readonly store: Store,
     opts: DeploymentControllerOptions = {},
   ) {
-    this.logger = childLogger(opts.logger ?? silentLogger, { controller: 'deployment' });
-    this.queue = new WorkQueue('deployments', (k) => this.reconcile(k), this.logger);
+    super('deployment', 'deployments', opts.logger);
   }
 
-  start(): this {
+  override start(): this {
     this.handles.push(
       this.store.watch('deployments', {}, (ev) => this.queue.add(objectKey(ev.object.metadata.namespace, ev.object.metadata.name as string))),
       this.store.watch('replicasets', {}, (ev) => {
@@ -102,14 +98,6 @@ export class DeploymentController {
     return this;
   }
 
-  stop(): void {
-    for (const h of this.handles) h.stop();
-    this.queue.stop();
-  }
-
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
 
   private ownedReplicaSets(d: Deployment): ReplicaSet[] {
     const uid = d.metadata.uid as string;
@@ -129,7 +117,7 @@ export class DeploymentController {
     );
   }
 
-  private reconcile(key: string): void {
+  protected reconcile(key: string): void {
     const { namespace, name } = splitKey(key);
     const d = this.store.peek('deployments', name, namespace);
     if (!d || d.metadata.deletionTimestamp) return;

@@ -29,15 +29,15 @@
 // the Service goes, loses its selector or becomes ExternalName. Services
 // without a selector are left alone (their slices are the user's).
 
+import { QueueController } from './queue-controller.js';
 import { ApiError } from '../apiserver/errors.js';
-import { childLogger, silentLogger, type Logger } from '../apiserver/logger.js';
+import { type Logger } from '../apiserver/logger.js';
 import { deepEqual } from '../apiserver/patch.js';
 import { fromMapSelector } from '../apiserver/selectors.js';
-import type { Store, WatchHandle } from '../apiserver/store.js';
+import type { Store } from '../apiserver/store.js';
 import type { Endpoint, EndpointPort, EndpointSlice, Pod, Service, ServicePort } from '../apiserver/types.js';
 import { getCondition, objectKey, splitKey } from '../apiserver/util.js';
 import { isTerminal, ownerRefTo } from './podutil.js';
-import { WorkQueue } from './workqueue.js';
 
 export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
 export const LABEL_MANAGED_BY = 'endpointslice.kubernetes.io/managed-by';
@@ -93,22 +93,18 @@ interface SlicePlan {
   endpoints: Endpoint[];
 }
 
-export class EndpointSliceController {
-  private readonly queue: WorkQueue;
-  private readonly handles: WatchHandle[] = [];
-  private readonly logger: Logger;
+export class EndpointSliceController extends QueueController {
   private readonly maxPerSlice: number;
 
   constructor(
     private readonly store: Store,
     opts: EndpointSliceControllerOptions = {},
   ) {
-    this.logger = childLogger(opts.logger ?? silentLogger, { controller: 'endpointslice' });
+    super('endpointslice', 'endpointslices', opts.logger);
     this.maxPerSlice = opts.maxEndpointsPerSlice ?? 100;
-    this.queue = new WorkQueue('endpointslices', (k) => this.reconcile(k), this.logger);
   }
 
-  start(): this {
+  override start(): this {
     const enqueueNamespace = (ns: string | undefined): void => {
       for (const s of this.store.peekList('services', ns ? { namespace: ns } : {})) {
         if (hasSelector(s)) this.queue.add(objectKey(s.metadata.namespace, s.metadata.name as string));
@@ -131,14 +127,6 @@ export class EndpointSliceController {
     return this;
   }
 
-  stop(): void {
-    for (const h of this.handles) h.stop();
-    this.queue.stop();
-  }
-
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
 
   private managedSlices(namespace: string, name: string): EndpointSlice[] {
     return this.store.peekList('endpointslices', {
@@ -155,7 +143,7 @@ export class EndpointSliceController {
     }
   }
 
-  private reconcile(key: string): void {
+  protected reconcile(key: string): void {
     const { namespace, name } = splitKey(key);
     const svc = this.store.peek('services', name, namespace);
     const existingAll = this.managedSlices(namespace, name);

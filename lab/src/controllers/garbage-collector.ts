@@ -4,21 +4,18 @@
 // with owners that don't exist are deleted too, as kube's GC does.
 // (Foreground deletion is treated as background; Orphan is done by the store.)
 
+import { QueueController } from './queue-controller.js';
 import { ApiError } from '../apiserver/errors.js';
-import { childLogger, silentLogger, type Logger } from '../apiserver/logger.js';
+import { type Logger } from '../apiserver/logger.js';
 import { RESOURCE_NAMES, RESOURCES, type ResourceName } from '../apiserver/resources.js';
-import type { Store, WatchHandle } from '../apiserver/store.js';
+import type { Store } from '../apiserver/store.js';
 import type { KubeObject } from '../apiserver/types.js';
-import { WorkQueue } from './workqueue.js';
 
 export interface GarbageCollectorOptions {
   logger?: Logger;
 }
 
-export class GarbageCollector {
-  private readonly queue: WorkQueue;
-  private readonly handles: WatchHandle[] = [];
-  private readonly logger: Logger;
+export class GarbageCollector extends QueueController {
   /** uid -> resource, for every live object. */
   private readonly live = new Map<string, ResourceName>();
 
@@ -26,11 +23,10 @@ export class GarbageCollector {
     private readonly store: Store,
     opts: GarbageCollectorOptions = {},
   ) {
-    this.logger = childLogger(opts.logger ?? silentLogger, { controller: 'garbage-collector' });
-    this.queue = new WorkQueue('garbage-collector', (k) => this.reconcile(k), this.logger);
+    super('garbage-collector', 'garbage-collector', opts.logger);
   }
 
-  start(): this {
+  override start(): this {
     for (const res of RESOURCE_NAMES) {
       this.handles.push(
         this.store.watch(res, {}, (ev) => {
@@ -48,16 +44,8 @@ export class GarbageCollector {
     return this;
   }
 
-  stop(): void {
-    for (const h of this.handles) h.stop();
-    this.queue.stop();
-  }
 
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
-
-  private reconcile(key: string): void {
+  protected reconcile(key: string): void {
     if (key.startsWith('owner:')) {
       const uid = key.slice('owner:'.length);
       if (this.live.has(uid)) return;

@@ -2,31 +2,27 @@
 // phase Terminating) has everything in it deleted (pods gracefully); once it
 // is empty, its "kubernetes" finalizer is removed and the store removes it.
 
+import { QueueController } from './queue-controller.js';
 import { ApiError } from '../apiserver/errors.js';
-import { childLogger, silentLogger, type Logger } from '../apiserver/logger.js';
+import { type Logger } from '../apiserver/logger.js';
 import { RESOURCE_NAMES, RESOURCES } from '../apiserver/resources.js';
-import type { Store, WatchHandle } from '../apiserver/store.js';
+import type { Store } from '../apiserver/store.js';
 import type { Namespace } from '../apiserver/types.js';
-import { WorkQueue } from './workqueue.js';
 
 export interface NamespaceControllerOptions {
   logger?: Logger;
 }
 
-export class NamespaceController {
-  private readonly queue: WorkQueue;
-  private readonly handles: WatchHandle[] = [];
-  private readonly logger: Logger;
+export class NamespaceController extends QueueController {
 
   constructor(
     private readonly store: Store,
     opts: NamespaceControllerOptions = {},
   ) {
-    this.logger = childLogger(opts.logger ?? silentLogger, { controller: 'namespace' });
-    this.queue = new WorkQueue('namespaces', (k) => this.reconcile(k), this.logger);
+    super('namespace', 'namespaces', opts.logger);
   }
 
-  start(): this {
+  override start(): this {
     this.handles.push(
       this.store.watch('namespaces', {}, (ev) => {
         if (ev.object.metadata.deletionTimestamp && ev.type !== 'DELETED') this.queue.add(ev.object.metadata.name as string);
@@ -45,16 +41,8 @@ export class NamespaceController {
     return this;
   }
 
-  stop(): void {
-    for (const h of this.handles) h.stop();
-    this.queue.stop();
-  }
 
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
-
-  private reconcile(name: string): void {
+  protected reconcile(name: string): void {
     const ns = this.store.peek('namespaces', name) as Namespace | undefined;
     if (!ns?.metadata.deletionTimestamp) return;
     let remaining = 0;

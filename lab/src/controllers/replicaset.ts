@@ -9,14 +9,14 @@
 // fail to start are replaced with an exponential backoff (1 s doubling to 60 s)
 // and at most 5 failed pods are kept per owner.
 
-import { childLogger, silentLogger, type Logger } from '../apiserver/logger.js';
+import { QueueController } from './queue-controller.js';
+import { type Logger } from '../apiserver/logger.js';
 import { fromLabelSelectorSpec, fromMapSelector, matchesLabels, type LabelSelector } from '../apiserver/selectors.js';
-import type { Store, WatchHandle } from '../apiserver/store.js';
+import type { Store } from '../apiserver/store.js';
 import type { KubeObject, Pod, PodTemplateSpec, ReplicaSet, ReplicaStatus, ReplicationController } from '../apiserver/types.js';
 import { ApiError } from '../apiserver/errors.js';
 import { getCondition, objectKey, splitKey } from '../apiserver/util.js';
 import { controllerRef, isActive, isPodReady, ownerRefTo, scaleDownOrder } from './podutil.js';
-import { WorkQueue } from './workqueue.js';
 
 type OwnerRes = 'replicasets' | 'replicationcontrollers';
 
@@ -58,10 +58,7 @@ export interface ReplicaControllerOptions {
 
 const MAX_FAILED_KEPT = 5;
 
-class ReplicaController {
-  private readonly queue: WorkQueue;
-  private readonly handles: WatchHandle[] = [];
-  private readonly logger: Logger;
+class ReplicaController extends QueueController {
   private readonly burst: number;
   /** Per owner key: failed pods seen and when creation may resume. */
   private readonly backoff = new Map<string, { uid: string; failedSeen: Set<string>; notBefore: number }>();
@@ -71,12 +68,11 @@ class ReplicaController {
     private readonly a: Adapter,
     opts: ReplicaControllerOptions,
   ) {
-    this.logger = childLogger(opts.logger ?? silentLogger, { controller: a.res });
+    super(a.res, a.res, opts.logger);
     this.burst = opts.burst ?? 500;
-    this.queue = new WorkQueue(a.res, (k) => this.reconcile(k), this.logger);
   }
 
-  start(): this {
+  override start(): this {
     this.handles.push(
       this.store.watch(this.a.res, {}, (ev) => this.queue.add(objectKey(ev.object.metadata.namespace, ev.object.metadata.name as string))),
       this.store.watch('pods', {}, (ev) => {
@@ -87,16 +83,8 @@ class ReplicaController {
     return this;
   }
 
-  stop(): void {
-    for (const h of this.handles) h.stop();
-    this.queue.stop();
-  }
 
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
-
-  private reconcile(key: string): void {
+  protected reconcile(key: string): void {
     const { namespace, name } = splitKey(key);
     const owner = this.store.peek(this.a.res, name, namespace);
     if (!owner) {

@@ -3,31 +3,27 @@
 // pods (ties: node name order), through pods/binding. Pods that can't be
 // placed get PodScheduled=False/Unschedulable and are retried when nodes change.
 
-import { childLogger, silentLogger, type Logger } from '../apiserver/logger.js';
-import type { Store, WatchHandle } from '../apiserver/store.js';
+import { QueueController } from './queue-controller.js';
+import { type Logger } from '../apiserver/logger.js';
+import type { Store } from '../apiserver/store.js';
 import type { Pod } from '../apiserver/types.js';
 import { getCondition, objectKey, setCondition, splitKey } from '../apiserver/util.js';
 import { isNodeReady, isTerminal } from './podutil.js';
-import { WorkQueue } from './workqueue.js';
 
 export interface SchedulerOptions {
   logger?: Logger;
 }
 
-export class Scheduler {
-  private readonly queue: WorkQueue;
-  private readonly handles: WatchHandle[] = [];
-  private readonly logger: Logger;
+export class Scheduler extends QueueController {
 
   constructor(
     private readonly store: Store,
     opts: SchedulerOptions = {},
   ) {
-    this.logger = childLogger(opts.logger ?? silentLogger, { controller: 'scheduler' });
-    this.queue = new WorkQueue('scheduler', (k) => this.reconcile(k), this.logger);
+    super('scheduler', 'scheduler', opts.logger);
   }
 
-  start(): this {
+  override start(): this {
     this.handles.push(
       this.store.watch('pods', { fieldSelector: 'spec.nodeName=' }, (ev) => {
         if (ev.type !== 'DELETED') this.queue.add(objectKey(ev.object.metadata.namespace, ev.object.metadata.name as string));
@@ -37,14 +33,6 @@ export class Scheduler {
     return this;
   }
 
-  stop(): void {
-    for (const h of this.handles) h.stop();
-    this.queue.stop();
-  }
-
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
 
   private requeuePending(): void {
     for (const p of this.store.peekList('pods', { fieldSelector: 'spec.nodeName=' })) {
@@ -74,7 +62,7 @@ export class Scheduler {
     return best;
   }
 
-  private reconcile(key: string): void {
+  protected reconcile(key: string): void {
     const { namespace, name } = splitKey(key);
     const pod = this.store.peek('pods', name, namespace) as Pod | undefined;
     if (!pod || pod.spec.nodeName || pod.metadata.deletionTimestamp || isTerminal(pod)) return;
