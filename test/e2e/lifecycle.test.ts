@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Lab, PROBE, ROOT, eventually, ok, sleep, tally } from './harness.js';
 import { LoaderClient } from '../../control-plane/src/dataplane/ebpf/loader-client.js';
 import { decodeBackend, decodeU32, decodeU32Array, decodeSvcKey, decodeSvcValue } from '../../control-plane/src/dataplane/ebpf/map-values.js';
-import { destination, tcpSyn } from './packets.js';
+import { TCP_SYN, tcpFrame, tupleOf } from '../../bench/packets.js';
 import { flowHash } from '../../control-plane/src/dataplane/flow-hash.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
@@ -121,9 +121,9 @@ describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE})`, { timeo
         }
         const picks: string[] = [];
         for (let i = 0; i < 20; i++) {
-          const r = await client.testRun('tc_ingress', tcpSyn(`198.19.200.${i + 1}`, 40000 + i, vip, 80));
-          const d = destination(r.data);
-          picks.push(`${d.addr}:${d.port}`);
+          const r = await client.testRun('tc_ingress', tcpFrame({ src: `198.19.200.${i + 1}`, sport: 40000 + i, dst: vip, dport: 80, flags: TCP_SYN }));
+          const d = tupleOf(r.data);
+          picks.push(`${d.dst}:${d.dport}`);
         }
         byNode.push({ tables, picks });
       } finally {
