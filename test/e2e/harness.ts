@@ -41,7 +41,7 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `fn` until it returns a truthy value or the deadline passes. */
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 300): Promise<T> {
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, everyMs = 300): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -146,7 +146,7 @@ export class Lab {
       if (existsSync(`${root}/switchyard/${this.name}`)) out.push(`cgroup ${root}/switchyard/${this.name}`);
     }
     // Processes: anything whose command line names this lab's state dir, instances or namespaces.
-    const marks = [`/run/switchyard/lab/${this.name}/`, `${this.name}-n`, `${this.name}-p-`];
+    const marks = [`/run/switchyard/lab/${this.name}/`, `${this.name}-n`, `${this.name}-p-`, `${this.name}-cp`];
     for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
       let cmd = '';
       try {
