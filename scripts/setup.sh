@@ -22,16 +22,9 @@ fi
 
 APT_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 iptables conntrack ethtool libprotobuf-c-dev protobuf-c-compiler
   libelf-dev zlib1g-dev pkg-config make gcc libc6-dev)
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "setup: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=scripts/apt-ensure.sh
+source scripts/apt-ensure.sh
+apt_ensure setup "${APT_PACKAGES[@]}"
 
 if ! command -v node >/dev/null || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
   echo "setup: Node.js >= 20 is required (found: $(node --version 2>/dev/null || echo none))." >&2

@@ -8,16 +8,8 @@ bash scripts/setup.sh
 
 # Tools only the tests use: shellcheck for the provisioning scripts, vagrant
 # for `vagrant validate` of the test cluster, chromium for the status page.
-TEST_PACKAGES=(shellcheck vagrant chromium)
-missing=()
-for p in "${TEST_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "test: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=scripts/apt-ensure.sh
+source scripts/apt-ensure.sh
+apt_ensure test shellcheck vagrant chromium
 
 exec node scripts/run-tests.mjs "$@"
