@@ -89,9 +89,7 @@ export class EbpfDataplane implements Dataplane {
     if (!this.programmed) await this.restore();
     const want = this.builder.build(desired);
     const { ops, stats } = diffMaps(this.programmed!, want);
-    // Flows of deleted backends are cleared at once (stale UDP flows must not
-    // wait for their idle timeout: DNS clients would hang on them).
-    if (stats.backendsDeleted > 0) ops.push({ gcConntrack: {} });
+
     try {
       for (const batch of this.batches(ops)) await this.loader.apply(batch);
     } catch (err) {
@@ -101,6 +99,7 @@ export class EbpfDataplane implements Dataplane {
     }
     this.programmed = want;
     this.incrementalReady = true;
+    if (stats.backendsDeleted > 0) this.gcSoon();
     return { changes: ops.length, detail: { ...stats, full: 1 } };
   }
 
@@ -111,7 +110,7 @@ export class EbpfDataplane implements Dataplane {
   private async syncPartial(changed: ReadonlyMap<string, DesiredServicePort[]>): Promise<SyncOutcome> {
     const { before, after } = this.builder.update(changed);
     const { ops, stats } = diffMaps(before, after);
-    if (stats.backendsDeleted > 0) ops.push({ gcConntrack: {} });
+
     try {
       for (const batch of this.batches(ops)) await this.loader.apply(batch);
     } catch (err) {
@@ -131,6 +130,7 @@ export class EbpfDataplane implements Dataplane {
     for (const [k, v] of after.maglev) p.maglev.set(k, v);
     for (const [k, v] of after.sourceRanges) p.sourceRanges.set(k, v);
     for (const [k, v] of after.backends) p.backends.set(k, v);
+    if (stats.backendsDeleted > 0) this.gcSoon();
     return { changes: ops.length, detail: { ...stats, full: 0 } };
   }
 
@@ -153,6 +153,23 @@ export class EbpfDataplane implements Dataplane {
     if (cur.length > 0) yield cur;
   }
 
+  private gcTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Conntrack entries of deleted backends are removed shortly after a sync,
+   * off the sync path: a gc walks the whole conntrack map, and a burst of
+   * deletions should cost one walk. Flows are not waiting on it (a packet
+   * whose backend is gone picks again, or gets a reset), only memory is.
+   */
+  private gcSoon(delayMs = 200): void {
+    if (this.gcTimer) return;
+    this.gcTimer = setTimeout(() => {
+      this.gcTimer = undefined;
+      this.gcConntrack().catch(() => undefined);
+    }, delayMs);
+    this.gcTimer.unref();
+  }
+
   /** Deletes expired and orphaned conntrack entries; returns how many. */
   async gcConntrack(): Promise<number> {
     const r = await this.loader.call({ apply: { ops: [{ gcConntrack: {} }] } });
@@ -160,6 +177,7 @@ export class EbpfDataplane implements Dataplane {
   }
 
   async close(): Promise<void> {
+    if (this.gcTimer) clearTimeout(this.gcTimer);
     this.loader.close();
   }
 }
