@@ -2,24 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildMaglevTable, isPrime, maglevTableSize, MAGLEV_PRIMES } from '../../control-plane/src/dataplane/maglev.js';
 import { flowHash, jhash3words } from '../../control-plane/src/dataplane/flow-hash.js';
+import { measureDisruption, movedFraction, mulberry32, randomBackends } from '../../bench/maglev-disruption.js';
 
 // Deterministic PRNG so failures reproduce.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomBackends(r: () => number, n: number): string[] {
-  const set = new Set<string>();
-  while (set.size < n) set.add(`198.19.${Math.floor(r() * 250) + 1}.${Math.floor(r() * 250) + 2}:${8000 + Math.floor(r() * 100)}/6`);
-  return [...set];
-}
+const rng = mulberry32;
 
 function counts(table: Uint32Array, n: number): number[] {
   const c = new Array<number>(n).fill(0);
@@ -55,40 +41,40 @@ test('every backend holds floor(M/N) or ceil(M/N) slots within 1 % (many random 
   }
 });
 
-// Maglev is near-minimally disruptive, not minimally: at M >= 100 x N the
-// extra movement measured here stays under 5 % of the table (it shrinks as
-// M/N grows: ~0.8 % at M/N = 650). Issue 3 asks for 1 %; see docs/maglev.md.
-const EXTRA_DISRUPTION = 0.05;
-
-test('removing one of N backends moves at most 1/N + 5 % of the slots', () => {
-  const r = rng(2);
-  for (let trial = 0; trial < 40; trial++) {
-    const n = 2 + Math.floor(r() * 30);
-    const m = maglevTableSize(n); // same M before and after keeps the comparison fair
-    const set = randomBackends(r, n);
-    const before = buildMaglevTable(set, m, 7);
-    const removed = set[Math.floor(r() * n)]!;
-    const after = buildMaglevTable(set.filter((b) => b !== removed), m, 7);
-    const a = assignment(before.order, before.table), b = assignment(after.order, after.table);
-    let moved = 0;
-    for (let i = 0; i < m; i++) if (a[i] !== b[i]) moved++;
-    assert.ok(moved / m <= 1 / n + EXTRA_DISRUPTION, `n=${n}: moved ${(moved / m * 100).toFixed(2)} %`);
+// Maglev is near-minimally disruptive, not minimally: besides the removed
+// backend's 1/N, a few slots move between the others because their turns in
+// the fill change. How many depends on M/N (bench/maglev-disruption.ts prints
+// the table quoted in docs/maglev.md). Removing one of N+1 backends and adding
+// the (N+1)th to N compare the same two tables, so each measurement covers
+// both directions. Issue 3 asks for at most 1 % extra in every case; Maglev
+// does not reach that at the default sizing (docs/maglev.md, "Disruption"),
+// so these tests hold it to what it measurably does.
+test('removing or adding one backend at the default sizing (M >= 100 N): extra moves mean <= 2.5 %, p90 <= 3.5 %', () => {
+  for (const [m, kLo, kHi] of [[509, 3, 5], [1021, 6, 10], [2039, 11, 20], [4093, 21, 40]] as const) {
+    assert.equal(maglevTableSize(kLo), m);
+    assert.equal(maglevTableSize(kHi), m);
+    const row = measureDisruption(m, kLo - 1, kHi - 1, 60, 3);
+    assert.ok(row.mean >= 0 && row.mean <= 0.025, `M=${m}: mean extra ${(row.mean * 100).toFixed(2)} %`);
+    assert.ok(row.p90 <= 0.035, `M=${m}: p90 extra ${(row.p90 * 100).toFixed(2)} %`);
   }
 });
 
-test('adding one backend moves at most 1/(N+1) + 5 % of the slots', () => {
-  const r = rng(3);
-  for (let trial = 0; trial < 40; trial++) {
-    const n = 1 + Math.floor(r() * 30);
-    const all = randomBackends(r, n + 1);
-    const m = maglevTableSize(n + 1);
-    const before = buildMaglevTable(all.slice(0, n), m, 9);
-    const after = buildMaglevTable(all, m, 9);
-    const a = assignment(before.order, before.table), b = assignment(after.order, after.table);
-    let moved = 0;
-    for (let i = 0; i < m; i++) if (a[i] !== b[i]) moved++;
-    assert.ok(moved / m <= 1 / (n + 1) + EXTRA_DISRUPTION, `n=${n}: moved ${(moved / m * 100).toFixed(2)} %`);
-  }
+test('with a larger table (M >= 1000 N) the extra moves drop below 1 % (mean <= 0.6 %, p90 <= 1 %)', () => {
+  const row = measureDisruption(32749, 1, 31, 60, 5);
+  assert.ok(row.mean <= 0.006, `mean extra ${(row.mean * 100).toFixed(2)} %`);
+  assert.ok(row.p90 <= 0.01, `p90 extra ${(row.p90 * 100).toFixed(2)} %`);
+});
+
+test('the moved fraction counts exactly the slots whose backend changed', () => {
+  const set = randomBackends(rng(9), 4);
+  assert.equal(movedFraction(set, set, 509, 1), 0);
+  const lone = movedFraction([set[0]!], [set[1]!], 251, 1);
+  assert.equal(lone, 1);
+  // Removing one of two: exactly the removed backend's slots move.
+  const two = buildMaglevTable(set.slice(0, 2), 251, 1);
+  const kept = two.order.indexOf(set[0]!);
+  const owned = Array.from(two.table).filter((i) => i !== kept).length;
+  assert.equal(movedFraction(set.slice(0, 2), [set[0]!], 251, 1), owned / 251);
 });
 
 test('identical input in any order gives a byte-identical table; the seed changes it', () => {

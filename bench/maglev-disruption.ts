@@ -1,0 +1,87 @@
+// How many Maglev slots change owner when one backend is removed or added,
+// beyond the 1/N (or 1/(N+1)) that must move, for each allowed table size.
+// Pure computation on the control plane's own buildMaglevTable: no lab.
+//
+//   node dist/bench/maglev-disruption.js [--trials N] [--max-backends N] [--sizes 509,1021,...]
+//
+// Prints a Markdown table (docs/maglev.md quotes it).
+import { buildMaglevTable, MAGLEV_PRIMES, maglevTableSize } from '../control-plane/src/dataplane/maglev.js';
+
+/** Deterministic PRNG (mulberry32) so a run reproduces. */
+export function mulberry32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomBackends(r: () => number, n: number): string[] {
+  const set = new Set<string>();
+  while (set.size < n) set.add(`198.19.${Math.floor(r() * 250) + 1}.${Math.floor(r() * 250) + 2}:${8000 + Math.floor(r() * 100)}/6`);
+  return [...set];
+}
+
+/** Fraction of the M slots whose backend differs between the tables of `a` and `b`. */
+export function movedFraction(a: readonly string[], b: readonly string[], m: number, seed: number): number {
+  const ta = buildMaglevTable(a, m, seed), tb = buildMaglevTable(b, m, seed);
+  let moved = 0;
+  for (let i = 0; i < m; i++) if (ta.order[ta.table[i]!] !== tb.order[tb.table[i]!]) moved++;
+  return moved / m;
+}
+
+export interface DisruptionRow { m: number; nMin: number; nMax: number; trials: number; mean: number; p90: number; p99: number; max: number }
+
+/**
+ * For table size m: random sets of n+1 backends (n from nMin..nMax), the
+ * table with all of them against the table without one. Removing one of n+1
+ * and adding the (n+1)th to n are the same pair of tables, so one figure
+ * covers both: extra = moved - 1/(n+1).
+ */
+export function measureDisruption(m: number, nMin: number, nMax: number, trials: number, seed = 1): DisruptionRow {
+  const r = mulberry32(m ^ seed);
+  const extras: number[] = [];
+  for (let t = 0; t < trials; t++) {
+    const n = nMin + Math.floor(r() * (nMax - nMin + 1));
+    const set = randomBackends(r, n + 1);
+    const drop = Math.floor(r() * (n + 1));
+    extras.push(movedFraction(set, set.filter((_, i) => i !== drop), m, 7 + t) - 1 / (n + 1));
+  }
+  extras.sort((a, b) => a - b);
+  const q = (p: number): number => extras[Math.min(extras.length - 1, Math.floor(p * extras.length))]!;
+  return { m, nMin, nMax, trials, mean: extras.reduce((s, x) => s + x, 0) / extras.length, p90: q(0.9), p99: q(0.99), max: extras[extras.length - 1]! };
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(2)} %`;
+}
+
+function main(argv: string[]): void {
+  let trials = 300, maxBackends = 30;
+  let sizes: number[] = [...MAGLEV_PRIMES];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!, v = argv[i + 1];
+    if (a === '--trials' && v) { trials = Number(v); i++; }
+    else if (a === '--max-backends' && v) { maxBackends = Number(v); i++; }
+    else if (a === '--sizes' && v) { sizes = v.split(',').map(Number); i++; }
+    else throw new Error(`unknown argument ${a} (--trials N, --max-backends N, --sizes LIST)`);
+  }
+  process.stdout.write(`Extra slots moved when one backend is removed or added (beyond 1/N), ${trials} random backend sets per row\n\n`);
+  process.stdout.write('| M | backends (with the one added) | how a Service gets this M | mean | p90 | p99 | max |\n|---:|---:|:---|---:|---:|---:|---:|\n');
+  const line = (row: DisruptionRow, how: string): void => {
+    process.stdout.write(`| ${row.m} | ${row.nMin + 1}–${row.nMax + 1} | ${how} | ${pct(row.mean)} | ${pct(row.p90)} | ${pct(row.p99)} | ${pct(row.max)} |\n`);
+  };
+  for (const m of sizes) {
+    // Backend counts K that the default sizing (smallest prime >= 100 K) puts on this M.
+    let kLo = 0, kHi = 0;
+    for (let k = 2; k * 100 <= 131071; k++) if (maglevTableSize(k) === m) { if (!kLo) kLo = k; kHi = k; }
+    if (kLo) line(measureDisruption(m, kLo - 1, kHi - 1, trials), 'default sizing');
+    // Small Services (2..maxBackends) on this M, as a floor of M would give them.
+    if (m >= maxBackends * 100 && !(kLo === 2 && kHi >= maxBackends)) line(measureDisruption(m, 1, maxBackends - 1, trials), `--maglev-table-floor ${m}`);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) main(process.argv.slice(2));
