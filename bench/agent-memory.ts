@@ -1,0 +1,111 @@
+// Where the agent's memory goes at scale: feeds N Services x E endpoints
+// (plain objects, as a watch delivers them) through the agent's own
+// trackers, sync and eBPF back end (its loader replaced by one that accepts
+// every request), and prints the live heap after each stage (after a full
+// GC) and the process RSS.
+//
+//   node --expose-gc dist/bench/agent-memory.js [--services N] [--endpoints E]
+import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
+import pino from 'pino';
+import { EbpfDataplane } from '../control-plane/src/dataplane/ebpf/ebpf-dataplane.js';
+import type { LoaderClient } from '../control-plane/src/dataplane/ebpf/loader-client.js';
+import { DEFAULT_MAGLEV_SIZING } from '../control-plane/src/dataplane/maglev.js';
+import { EndpointSliceCache } from '../control-plane/src/model/endpoint-slice-cache.js';
+import { ServiceTracker } from '../control-plane/src/model/service-tracker.js';
+import { Proxier } from '../control-plane/src/sync/proxier.js';
+
+function gc(): void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (!g) throw new Error('run node with --expose-gc');
+  g();
+  g();
+}
+
+const MiB = 1024 * 1024;
+function mem(): { heap: number; rss: number; external: number } {
+  gc();
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed / MiB, rss: m.rss / MiB, external: (m.external + m.arrayBuffers) / MiB };
+}
+
+function service(i: number): V1Service {
+  const name = `bench-svc-${String(i).padStart(5, '0')}`;
+  return {
+    apiVersion: 'v1', kind: 'Service',
+    metadata: { name, namespace: 'default', uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, resourceVersion: String(1000 + 2 * i), creationTimestamp: new Date(0) },
+    spec: {
+      type: 'ClusterIP', clusterIP: `198.18.${128 + (i >> 8)}.${i & 255}`, clusterIPs: [`198.18.${128 + (i >> 8)}.${i & 255}`],
+      ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 as unknown as never }],
+      sessionAffinity: 'None', internalTrafficPolicy: 'Cluster', ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack',
+    },
+  } as V1Service;
+}
+
+function slice(i: number, endpoints: number): V1EndpointSlice {
+  const name = `bench-svc-${String(i).padStart(5, '0')}`;
+  return {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', addressType: 'IPv4',
+    metadata: { name: `${name}-abcde`, namespace: 'default', uid: `10000000-0000-4000-8000-${String(i).padStart(12, '0')}`, resourceVersion: String(1001 + 2 * i), labels: { 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': 'bench' } },
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    endpoints: Array.from({ length: endpoints }, (_, e) => ({
+      addresses: [`198.19.${1 + (e >> 8)}.${2 + (e & 255)}`], conditions: { ready: true, serving: true, terminating: false },
+      nodeName: 'node1', targetRef: { kind: 'Pod', namespace: 'default', name: `bench-backend-${e}`, uid: `p-${e}` },
+    })),
+  } as V1EndpointSlice;
+}
+
+/** A loader that accepts everything and holds nothing. */
+function nullLoader(): LoaderClient {
+  return {
+    apply: async () => ({}),
+    dump: async () => ({ entries: [] }),
+    call: async () => ({ apply: { deleted: 0 } }),
+    close: () => undefined,
+  } as unknown as LoaderClient;
+}
+
+async function main(argv: string[]): Promise<void> {
+  let services = 10_000, endpoints = 10;
+  for (let i = 0; i < argv.length; i += 2) {
+    if (argv[i] === '--services') services = Number(argv[i + 1]);
+    else if (argv[i] === '--endpoints') endpoints = Number(argv[i + 1]);
+    else throw new Error(`unknown argument ${argv[i]} (--services N --endpoints E)`);
+  }
+  const rows: Array<[string, ReturnType<typeof mem>]> = [['baseline (modules loaded)', mem()]];
+  // What an informer cache holds: the objects themselves.
+  const svcs = Array.from({ length: services }, (_, i) => service(i));
+  const slices = Array.from({ length: services }, (_, i) => slice(i, endpoints));
+  rows.push(['+ Service and EndpointSlice objects (the informer caches)', mem()]);
+  const tracker = new ServiceTracker({ defaultAlgorithm: 'maglev' });
+  const cache = new EndpointSliceCache('node1');
+  for (const s of svcs) tracker.update(s);
+  for (const s of slices) cache.update(s);
+  rows.push(['+ ServiceTracker and EndpointSliceCache', mem()]);
+  const log = pino({ level: 'silent' });
+  const dp = new EbpfDataplane(nullLoader(), { seed: 1, sizing: DEFAULT_MAGLEV_SIZING, nodeIP: '198.18.0.11' }, log);
+  const proxier = new Proxier(tracker, cache, dp, () => ({ nodeName: 'node1', zone: '' }), { minSyncPeriodMs: 0, syncPeriodMs: 3_600_000 }, log);
+  await dp.init();
+  const synced = proxier.waitForSync();
+  proxier.start();
+  proxier.requestSync();
+  await synced;
+  rows.push(['+ first full sync (desired state, map content, Maglev tables)', mem()]);
+  // One change, as a flip does: the partial path.
+  const s0 = slice(0, endpoints);
+  s0.endpoints[0]!.conditions = { ready: false, serving: false, terminating: true };
+  cache.update(s0);
+  const again = proxier.waitForSync();
+  proxier.requestSync();
+  await again;
+  rows.push(['+ one partial sync', mem()]);
+  proxier.stop?.();
+  process.stdout.write(`agent memory, ${services} Services x ${endpoints} endpoints (ebpf back end, null loader)\n\n| stage | live heap | delta | external + array buffers | RSS |\n|---|---:|---:|---:|---:|\n`);
+  let prev = 0;
+  for (const [name, m] of rows) {
+    process.stdout.write(`| ${name} | ${m.heap.toFixed(1)} MiB | ${prev ? `+${(m.heap - prev).toFixed(1)} MiB` : ''} | ${m.external.toFixed(1)} MiB | ${m.rss.toFixed(1)} MiB |\n`);
+    prev = m.heap;
+  }
+  process.exit(0);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) void main(process.argv.slice(2));
