@@ -5,10 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { computeRatios, markdown, svgChart, type BenchReport } from './report.js';
+import { findings } from './run.js';
 
 export function render(dir: string): void {
   const rep = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as BenchReport;
   rep.ratios = computeRatios(rep.results);
+  rep.findings = findings(rep.results);
   fs.writeFileSync(path.join(dir, 'results.md'), markdown(rep));
   fs.writeFileSync(path.join(dir, 'results.svg'), `${svgChart(rep)}\n`);
 }

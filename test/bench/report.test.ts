@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PRESETS, parseBenchOptions, UsageError } from '../../bench/options.js';
 import { TCP_SYN, tcpFrame, tupleOf } from '../../bench/packets.js';
-import { computeRatios, markdown, svgChart, type BenchReport, type CombinationResult } from '../../bench/report.js';
+import { computeRatios, goalsMarkdown, markdown, summaryMarkdown, svgChart, type BenchReport, type CombinationResult } from '../../bench/report.js';
 import { coldSample } from '../../bench/measure-programming.js';
 import { percentile, summarize, unavailable } from '../../bench/stats.js';
 
@@ -99,6 +99,30 @@ describe('report', () => {
     assert.ok(svg.endsWith('</svg>'));
     assert.equal((svg.match(/<polyline /g) ?? []).length, 8, 'first/last latency and cold start/programming, both modes');
     assert.ok(!/NaN|undefined/.test(svg));
+  });
+
+  test('summary row per size, goals judged from the figures, failed combinations marked', () => {
+    const md = markdown(rep);
+    assert.match(md, /## Summary/);
+    assert.match(md, /\| 2 \| 200 \| 31\.0 \[62\.0\] \| 90\.0 \[180\] \| 40\.0 \| 15\.0 \| 4000 \| 1500 \| – \| – \|/);
+    // No 10,000-Service combination: those goals are not measured, not met or missed.
+    const goals = goalsMarkdown(rep).join('\n');
+    assert.match(goals, /Per-packet cost flat in the Service count \(testrun.tc_new_flow\): not measured/);
+    assert.match(goals, /Cold start of 10,000 Services × 10 endpoints under 2 s: –: not measured/);
+    assert.match(goals, /p99 under 10 ms \(ebpf, every size\): worst 40\.0 ms at 200 Services × 2; at or over 10 ms: 50×2: 20\.0 ms, 200×2: 40\.0 ms: \*\*not met\*\*/);
+    const big: BenchReport = {
+      ...rep,
+      results: [
+        { ...result('ebpf', 10_000, 22, 1500), endpoints: 10, figures: { ...result('ebpf', 10_000, 22, 1500).figures, 'latency.pod': summarize('pod', 'µs', [18], 1), 'memory.agent_rss': summarize('rss', 'bytes', [250e6], 1) } },
+        { ...result('iptables', 10_000, 300, 9000), endpoints: 10 },
+        { ...result('iptables', 30_000, 0, 0), endpoints: 10, figures: {}, errors: ['cold start 1/2: timed out'] },
+      ],
+    };
+    const g = goalsMarkdown(big).join('\n');
+    assert.match(g, /ebpf 4\.00 µs, iptables 282 µs, 71× \(goal ≥ 20×\): \*\*met\*\*/);
+    assert.match(g, /under 2 s: 1500 ms p50 .*: \*\*met\*\*/);
+    assert.match(g, /RSS under 300 MB .*: 250 MB: \*\*met\*\*/);
+    assert.match(summaryMarkdown(big).join('\n'), /\| 10 \| 30000 \| – \| failed¹ \|/);
   });
 });
 
