@@ -360,7 +360,10 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
       assert.deepEqual(Buffer.from(find(sv.entries, svcKey(vip, 80, TCP))!.value), svcValue(10, 5, 2, SY_SVC_F_CLUSTERIP, 0, 7));
 
       const cfg = (await call(sock, { dump: { map: "sy_config" } })).dump!;
-      assert.deepEqual(Buffer.from(find(cfg.entries, u32le(0))!.value), Buffer.concat([u32le(0xdeadbeef), u32le(0), ip("198.18.0.1"), u32le(0)]));
+      const cv = Buffer.from(find(cfg.entries, u32le(0))!.value);
+      assert.deepEqual(cv.subarray(0, 16), Buffer.concat([u32le(0xdeadbeef), u32le(0), ip("198.18.0.1"), u32le(0)]));
+      assert.equal(cv.length, 24);
+      assert.notEqual(cv.readBigUInt64LE(16), 0n, "host_netns_cookie: the loader's own namespace");
 
       // The kernel holds two slots per element: (M + 1) / 2 elements of
       // 8 bytes, the last one padded with 0 for an odd M.
@@ -1363,7 +1366,7 @@ const udp = (host, port, connected) => new Promise((res) => {
   let peer = "";
   u.on("message", (m, r) => { u.close(); res({ peer, from: r.address + ":" + r.port, data: String(m) }); });
   u.on("error", (e) => res({ error: e.code }));
-  if (connected) u.connect(port, host, () => { const a = u.remoteAddress(); peer = a.address + ":" + a.port; u.send("ping"); });
+  if (connected) u.connect(port, host, (err) => { if (err) return res({ error: err.code }); const a = u.remoteAddress(); peer = a.address + ":" + a.port; u.send("ping"); });
   else u.send("ping", port, host);
   setTimeout(() => res({ error: "timeout" }), 2000);
 });
