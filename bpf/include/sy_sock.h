@@ -26,6 +26,14 @@
  * namespace, one client. The same client value keys sy_affinity. With
  * SY_SVC_F_RANDOM the slot is random.
  *
+ * Connected UDP in pods: with SY_CFG_F_POD_UDP_CONNECT_TC, connect() of a
+ * UDP socket outside the node's own namespace is left alone and tc on the
+ * pod's device translates each datagram. A connected socket keeps the
+ * address connect() gave it; if that were the backend, deleting the backend
+ * would leave the socket sending into the void until the application
+ * reconnects (DNS resolvers do not). Per-packet translation reselects at
+ * once. Host sockets have no tc in their path and are translated here.
+ *
  * No endpoint (count 0, reject): the call fails with ECONNREFUSED
  * (bpf_set_retval(); returning 0 alone would make it EPERM).
  */
@@ -47,12 +55,20 @@
 #define SY_LOOPBACK_ADDR 0x7f000001 /* 127.0.0.1, host order */
 #define SY_SOCK_NSEC_PER_SEC 1000000000ULL
 
-static __always_inline __be32 sy_sock_node_addr(void)
+static __always_inline const struct sy_config *sy_sock_config(void)
 {
 	__u32 zero = 0;
-	struct sy_config *cfg = bpf_map_lookup_elem(&sy_config, &zero);
 
-	return cfg ? cfg->node_addr : 0;
+	return bpf_map_lookup_elem(&sy_config, &zero);
+}
+
+/* A connected UDP socket in a pod, when tc on the pod devices serves it. */
+static __always_inline int sy_sock_udp_connect_for_tc(struct bpf_sock_addr *ctx,
+						      const struct sy_config *cfg)
+{
+	return cfg && (cfg->flags & SY_CFG_F_POD_UDP_CONNECT_TC) &&
+	       cfg->host_netns_cookie &&
+	       bpf_get_netns_cookie(ctx) != cfg->host_netns_cookie;
 }
 
 /* The client as the hash and sy_affinity see it (see above). */
@@ -135,6 +151,7 @@ static __always_inline int sy_sock_xlate(struct bpf_sock_addr *ctx,
 {
 	struct sy_sock_revnat_value rv = {};
 	struct sy_sock_revnat_key rk = {};
+	const struct sy_config *cfg;
 	struct sy_svc_key skey = {};
 	struct sy_svc_value *svc;
 	struct sy_backend *be;
@@ -153,7 +170,10 @@ static __always_inline int sy_sock_xlate(struct bpf_sock_addr *ctx,
 	else
 		return 1;
 
-	node = sy_sock_node_addr();
+	cfg = sy_sock_config();
+	if (!sendmsg && proto == IPPROTO_UDP && sy_sock_udp_connect_for_tc(ctx, cfg))
+		return 1;
+	node = cfg ? cfg->node_addr : 0;
 	skey.addr = daddr;
 	if (daddr == bpf_htonl(SY_LOOPBACK_ADDR)) {
 		if (!node)

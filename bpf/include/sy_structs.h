@@ -288,13 +288,18 @@ struct sy_attach_value {
 
 /* sy_config.flags */
 #define SY_CFG_F_NO_XDP_TX (1u << 0) /* XDP never sends out of the ingress device (veth) */
+/* tc runs on the pod devices: connect() of a UDP socket in a pod's namespace
+ * is left to it (per-packet conntrack recovers when the backend goes; a
+ * socket pointed at its backend by connect() would keep sending there). */
+#define SY_CFG_F_POD_UDP_CONNECT_TC (1u << 1)
 
 struct sy_config {
 	__u32 flow_hash_seed; /* cluster-wide seed of the flow hash (same on every node) */
-	__u32 flags;          /* reserved for node-level switches */
+	__u32 flags;          /* SY_CFG_F_* */
 	__be32 node_addr;     /* this node's primary IPv4 address (SNAT source) */
 	__u32 pad;
-};                            /* 16 bytes */
+	__u64 host_netns_cookie; /* the node's own network namespace (set by the loader) */
+};                               /* 24 bytes */
 
 /* Flow hash shared by the datapath and the control plane (which must predict
  * the slot): Bob Jenkins' lookup3 jhash_3words as in <linux/jhash.h>, with
@@ -334,6 +339,6 @@ SY_ASSERT_LAYOUT(struct sy_sock_revnat_key, 16);
 SY_ASSERT_LAYOUT(struct sy_sock_revnat_value, 12);
 SY_ASSERT_LAYOUT(struct sy_attach_key, 8);
 SY_ASSERT_LAYOUT(struct sy_attach_value, 24);
-SY_ASSERT_LAYOUT(struct sy_config, 16);
+SY_ASSERT_LAYOUT(struct sy_config, 24);
 
 #endif /* SY_STRUCTS_H */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -20,6 +21,33 @@
 #include "map_iter.h"
 
 #define MAGLEV_MAX_M 131071u
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71 /* Linux 5.14, <asm-generic/socket.h> */
+#endif
+
+/* Cookie of the network namespace the loader runs in (the node's): the
+ * socket programs tell the node's own sockets from pods' by it. 0 when the
+ * kernel cannot say (before 5.14): then SY_CFG_F_POD_UDP_CONNECT_TC has no
+ * effect and connect() translates every UDP socket, as without it. */
+static uint64_t own_netns_cookie(void)
+{
+	static uint64_t cookie;
+	static int known;
+	socklen_t len = sizeof(cookie);
+	int fd;
+
+	if (known)
+		return cookie;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0)
+		cookie = 0;
+	close(fd);
+	known = 1;
+	return cookie;
+}
 
 #ifndef ENOTSUPP
 #define ENOTSUPP 524 /* kernel-internal, leaks to user space */
@@ -805,6 +833,7 @@ static int apply_op(struct loader *L, const map_op *op, size_t i,
 		v.flags = c->flags;
 		if (c->node_addr.len == 4)
 			memcpy(&v.node_addr, c->node_addr.data, 4);
+		v.host_netns_cookie = own_netns_cookie();
 		err = update(L, SY_MAP_CONFIG, &zero, &v);
 		return err ? KERR(err, "update sy_config[0]") : 0;
 	}

@@ -65,7 +65,7 @@ spec:
       containers:
         - name: w
           image: switchyard/whoami
-          ports: [{name: http, containerPort: 8080}]
+          ports: [{name: http, containerPort: 8080}, {name: dns, containerPort: 5353, protocol: UDP}]
 ---
 apiVersion: v1
 kind: Pod
@@ -198,15 +198,19 @@ kind: Service
 metadata: {name: cip}
 spec:
   selector: {app: web}
-  ports: [{name: http, port: 80, targetPort: http}]
+  ports: [{name: http, port: 80, targetPort: http}, {name: dns, port: 53, targetPort: dns, protocol: UDP}]
 `);
     const vip = await lab.clusterIP('cip');
     for (const node of ['node1', 'node2']) {
-      await eventually(`host on ${node} reaches the ClusterIP`, async () => {
-        const r = await lab.execNode(node, [PROBE, 'http', vip, '80', '--count', '20', '--timeout-ms', '1000']);
-        const got = tally(r.stdout.split('\n').filter(Boolean));
-        return got.size > 1 && [...got.keys()].every((k) => webPods.has(k));
-      });
+      // TCP, and connected UDP (sy-probe udp connects its socket): a host
+      // socket has no tc in its path, connect() itself must translate it.
+      for (const [mode, port] of [['http', '80'], ['udp', '53']] as const) {
+        await eventually(`host on ${node} reaches the ClusterIP over ${mode}`, async () => {
+          const r = await lab.execNode(node, [PROBE, mode, vip, port, '--count', '20', '--timeout-ms', '1000']);
+          const got = tally(r.stdout.split('\n').filter(Boolean));
+          return got.size > 1 && [...got.keys()].every((k) => webPods.has(k));
+        });
+      }
     }
   });
 

@@ -234,12 +234,10 @@ describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE})`, { timeo
     });
   });
 
-  // With socket-level balancing a connected UDP socket is pointed at its
-  // backend by connect() itself; recovering it after the backend goes needs
-  // the socket destroyed (bpf_sock_destroy), which is not implemented yet. The
-  // tc path (socket LB off) recovers through conntrack: the e2e-nosocklb run.
-  const udpSkip = Lab.socketLB(MODE) && 'connected UDP under socket-level balancing needs socket destruction (not implemented); tested in the e2e-nosocklb run';
-  test('a UDP client recovers within a second after its backend pod is deleted', { skip: udpSkip }, async () => {
+  // With socket-level balancing on, a pod's connected UDP socket is left to
+  // tc (sy_config POD_UDP_CONNECT_TC): connect() pointing it at a backend for
+  // good would leave it stuck when that backend goes.
+  test('a UDP client recovers within a second after its backend pod is deleted', async () => {
     const vip = await lab.clusterIP('web');
     const h = hold(lab, 'c1', vip, 53, ['--udp', '--conns', '6', '--duration-ms', '8000', '--interval-ms', '100', '--timeout-ms', '300']);
     await sleep(1500);

@@ -360,7 +360,10 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
       assert.deepEqual(Buffer.from(find(sv.entries, svcKey(vip, 80, TCP))!.value), svcValue(10, 5, 2, SY_SVC_F_CLUSTERIP, 0, 7));
 
       const cfg = (await call(sock, { dump: { map: "sy_config" } })).dump!;
-      assert.deepEqual(Buffer.from(find(cfg.entries, u32le(0))!.value), Buffer.concat([u32le(0xdeadbeef), u32le(0), ip("198.18.0.1"), u32le(0)]));
+      const cv = Buffer.from(find(cfg.entries, u32le(0))!.value);
+      assert.deepEqual(cv.subarray(0, 16), Buffer.concat([u32le(0xdeadbeef), u32le(0), ip("198.18.0.1"), u32le(0)]));
+      assert.equal(cv.length, 24);
+      assert.notEqual(cv.readBigUInt64LE(16), 0n, "host_netns_cookie: the loader's own namespace");
 
       // The kernel holds two slots per element: (M + 1) / 2 elements of
       // 8 bytes, the last one padded with 0 for an odd M.
@@ -1363,7 +1366,7 @@ const udp = (host, port, connected) => new Promise((res) => {
   let peer = "";
   u.on("message", (m, r) => { u.close(); res({ peer, from: r.address + ":" + r.port, data: String(m) }); });
   u.on("error", (e) => res({ error: e.code }));
-  if (connected) u.connect(port, host, () => { const a = u.remoteAddress(); peer = a.address + ":" + a.port; u.send("ping"); });
+  if (connected) u.connect(port, host, (err) => { if (err) return res({ error: err.code }); const a = u.remoteAddress(); peer = a.address + ":" + a.port; u.send("ping"); });
   else u.send("ping", port, host);
   setTimeout(() => res({ error: "timeout" }), 2000);
 });
@@ -1371,6 +1374,7 @@ const udp = (host, port, connected) => new Promise((res) => {
   const out = {};
   const only = process.argv[1];
   if (!only || only === "tcp") out.tcp = await tcp("${SK_VIP}", 80);
+  if (only === "udpc") out.udpc = await udp("${SK_VIP}", 80, true);
   if (!only) {
     out.noep = await tcp("${SK_VIP_NOEP}", 80);
     out.udp = await udp("${SK_VIP}", 80, false);
@@ -1511,6 +1515,47 @@ describe("switchyard-loader socket-level load balancing (cgroup sock_addr) with 
       // A process outside the cgroup is not balanced: the VIP is unroutable there.
       const outside = await lab.execAsync(cns, "node", ["-e", SK_CLIENT_JS, "tcp"], 10000);
       assert.equal(JSON.parse(outside.stdout).tcp.error, "ENETUNREACH");
+    }));
+
+  it("with POD_UDP_CONNECT_TC, connect() leaves UDP sockets of other namespaces to tc and translates the node's own", () =>
+    withLogs(logs, async () => {
+      const SY_CFG_F_POD_UDP_CONNECT_TC = 1 << 1;
+      const connects = async () => {
+        const d = (await call(sock, { dump: { map: "sy_counters" } })).dump!;
+        return Buffer.from(find(d.entries, u32le(12))!.value).readBigUInt64LE(0);
+      };
+      // A pod: another namespace in the same cgroup, without routes, so
+      // every connect() fails (ENETUNREACH) after the program ran; the
+      // connect counter tells whether the program translated it.
+      const pns = lab.netns("p");
+      const podRun = async (only: string) => {
+        const r = await lab.execInCgroup(cg, pns, "node", ["-e", SK_CLIENT_JS, only], 15000);
+        assert.equal(r.code, 0, `pod client: ${r.stderr}`);
+        return JSON.parse(r.stdout) as Record<string, { error?: string }>;
+      };
+      let c0 = await connects();
+      assert.equal((await podRun("udpc")).udpc!.error, "ENETUNREACH");
+      assert.equal(await connects() - c0, 1n, "without the flag a pod's UDP connect() is translated");
+
+      await call(sock, { apply: { ops: [{ setConfig: { flowHashSeed: 5, flags: SY_CFG_F_POD_UDP_CONNECT_TC, nodeAddr: ip(SK_CLIENT) } }] } });
+      const cfg = (await call(sock, { dump: { map: "sy_config" } })).dump!;
+      assert.equal(cfg.info.valueSize, 24);
+      const v = Buffer.from(cfg.entries[0]!.value);
+      assert.equal(v.readUInt32LE(4), SY_CFG_F_POD_UDP_CONNECT_TC);
+      assert.notEqual(v.readBigUInt64LE(16), 0n, "the loader filled in its namespace's cookie");
+      try {
+        c0 = await connects();
+        assert.equal((await podRun("udpc")).udpc!.error, "ENETUNREACH");
+        assert.equal(await connects() - c0, 0n, "a pod's UDP connect() is left alone");
+        assert.equal((await podRun("tcp")).tcp!.error, "ENETUNREACH");
+        assert.equal(await connects() - c0, 1n, "a pod's TCP connect() is still translated");
+        c0 = await connects();
+        const out = await clientRun();
+        assert.deepEqual(out.udpc, { peer: `${SK_VIP}:80`, from: `${SK_VIP}:80`, data: `udp ${SK_CLIENT}` }, "the node's own connected UDP is translated");
+        assert.equal(await connects() - c0, 4n, "tcp, connected udp, 127.0.0.1, node address");
+      } finally {
+        await call(sock, { apply: { ops: [{ setConfig: { flowHashSeed: 5, nodeAddr: ip(SK_CLIENT) } }] } });
+      }
     }));
 
   it("detach removes the links; a cgroup removed while attached is detached by its path", () =>

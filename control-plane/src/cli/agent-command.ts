@@ -182,9 +182,15 @@ export async function runAgent(argv: string[]): Promise<number> {
     const veths = await vethDevices().catch(() => new Set<string>());
     const external = deviceMatcher(opts.devices);
     if ([...veths].some(external)) {
-      ebpf.setConfigFlags(CONFIG_FLAGS.NO_XDP_TX);
+      ebpf.addConfigFlags(CONFIG_FLAGS.NO_XDP_TX);
       log.info('external devices are veths: XDP forwards to other devices, tc sends back out of the ingress device');
     }
+  }
+  if (ebpf && opts.socketLB && opts.podDevices) {
+    // tc serves the pods' devices: their connected UDP sockets are left to it,
+    // so a deleted backend is replaced per datagram (socket-level balancing
+    // would have pointed the socket at the backend for good).
+    ebpf.addConfigFlags(CONFIG_FLAGS.POD_UDP_CONNECT_TC);
   }
   iptables?.setNodeConfig({ nodeIPs: nodeIP ? [nodeIP] : [] });
 

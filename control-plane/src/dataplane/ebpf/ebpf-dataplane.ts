@@ -27,7 +27,7 @@ export interface EbpfDataplaneOptions {
 }
 
 /** sy_config.flags bits (bpf/include/sy_structs.h). */
-export const CONFIG_FLAGS = { NO_XDP_TX: 1 << 0 } as const;
+export const CONFIG_FLAGS = { NO_XDP_TX: 1 << 0, POD_UDP_CONNECT_TC: 1 << 1 } as const;
 
 export class EbpfDataplane implements Dataplane {
   readonly mode = 'ebpf' as const;
@@ -38,8 +38,9 @@ export class EbpfDataplane implements Dataplane {
     this.builder = new DesiredMapsBuilder({ seed: opts.seed, sizing: opts.sizing });
   }
 
-  setConfigFlags(flags: number): void {
-    this.opts.configFlags = flags;
+  /** Sets sy_config.flags bits (written by init()). */
+  addConfigFlags(flags: number): void {
+    this.opts.configFlags = (this.opts.configFlags ?? 0) | flags;
   }
 
   setNodeIP(ip: string): void {

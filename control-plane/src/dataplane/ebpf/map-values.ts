@@ -194,11 +194,15 @@ export function decodeAttachValue(b: Uint8Array): AttachValue {
   return { mode: v.getUint32(0, true), progId: v.getUint32(4, true), ifname: Buffer.from(name.subarray(0, nul < 0 ? name.length : nul)).toString('latin1') };
 }
 
-export interface ConfigValue { flowHashSeed: number; flags: number; nodeAddr: string }
+/** sy_config: {u32 flow_hash_seed; u32 flags; be32 node_addr; u32 pad; u64 host_netns_cookie} (24 bytes; 16 before the cookie). */
+export interface ConfigValue { flowHashSeed: number; flags: number; nodeAddr: string; hostNetnsCookie: string }
 
 export function decodeConfig(b: Uint8Array): ConfigValue {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return { flowHashSeed: v.getUint32(0, true), flags: v.getUint32(4, true), nodeAddr: bytesToIpv4(b.subarray(8, 12)) };
+  return {
+    flowHashSeed: v.getUint32(0, true), flags: v.getUint32(4, true), nodeAddr: bytesToIpv4(b.subarray(8, 12)),
+    hostNetnsCookie: b.byteLength >= 24 ? v.getBigUint64(16, true).toString() : '0',
+  };
 }
 
 /** sy_svc_stats key: {u32 frontend_id; u32 hook}. */
