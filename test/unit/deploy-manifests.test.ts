@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { AGENT_NODE_FLAGS } from '../../control-plane/src/cli/agent-node-flags.js';
 import { parseSwitchyardConfig } from '../../control-plane/src/config/kube-proxy-config.js';
 import { parseBindAddress } from '../../control-plane/src/util/bind-address.js';
 import {
@@ -198,8 +199,12 @@ test('the commands of the DaemonSet exist in the image the Dockerfile builds', (
   assert.match(loaderScript, /exec \/usr\/local\/bin\/switchyard-loader /);
   const cmd = agent['command'] as string[];
   assert.equal(cmd[0], 'node');
-  assert.ok(has(cmd[1]!), `${cmd[1]} in ${provided.join(', ')}`);
-  assert.equal(cmd[2], 'agent');
+  // Node's own flags first: the same the lab daemon starts its agents with.
+  const flags = cmd.slice(1, 1 + AGENT_NODE_FLAGS.length);
+  assert.deepEqual(flags, [...AGENT_NODE_FLAGS]);
+  const script = cmd[1 + AGENT_NODE_FLAGS.length]!;
+  assert.ok(has(script), `${script} in ${provided.join(', ')}`);
+  assert.equal(cmd[2 + AGENT_NODE_FLAGS.length], 'agent');
 });
 
 test('the manifests validate against the Kubernetes schemas (when kubernetes-models is installed)', async (t) => {

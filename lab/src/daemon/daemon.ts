@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
+import { AGENT_NODE_FLAGS } from '../../../control-plane/src/cli/agent-node-flags.js';
 import { LoaderClient } from '../../../control-plane/src/dataplane/ebpf/loader-client.js';
 import { existingDir, nodeCgroupDir } from '../netns/cgroups.js';
 import { AGENT_DEVICES, AGENT_POD_DEVICES, AGENT_HEALTH_PORT, API_PORT, CLUSTER_CIDR, type LabPlan, type NodePlan } from '../netns/plan.js';
@@ -149,7 +150,7 @@ export class LabDaemon {
     }
     const cgroup = existingDir(nodeCgroupDir(this.plan.name, node.name));
     n.agent = new ManagedProcess('agent', node.name,
-      ['ip', 'netns', 'exec', node.netns, process.execPath, this.repo.cliMain, 'agent',
+      ['ip', 'netns', 'exec', node.netns, process.execPath, ...AGENT_NODE_FLAGS, this.repo.cliMain, 'agent',
         '--kubeconfig', this.files.kubeconfig,
         '--node-name', node.name,
         '--node-ip', node.ip,

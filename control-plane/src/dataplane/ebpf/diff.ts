@@ -43,7 +43,8 @@ export function diffMaps(programmed: MapsContent, desired: MapsContent): { ops: 
   const late: LoaderOp[] = [];
   for (const [group, t] of desired.maglev) {
     if (sameTable(programmed.maglev.get(group), t)) continue;
-    (shrinking.has(group) ? late : ops).push({ setMaglev: { group, backendIds: Array.from(t) } });
+    // The table itself, not a copy: protobufjs encodes a typed array as it does an array.
+    (shrinking.has(group) ? late : ops).push({ setMaglev: { group, backendIds: t } });
     stats.tablesSet++;
   }
   for (const [k, r] of desired.sourceRanges) {

@@ -141,7 +141,7 @@ export class EbpfDataplane implements Dataplane {
     let cur: LoaderOp[] = [];
     let size = 0;
     for (const op of ops) {
-      const t = (op.setMaglev as { backendIds?: number[] } | undefined)?.backendIds;
+      const t = (op.setMaglev as { backendIds?: ArrayLike<number> } | undefined)?.backendIds;
       const est = 64 + (t ? t.length * 5 : 0);
       if (cur.length > 0 && size + est > limit) {
         yield cur;

@@ -1,7 +1,36 @@
 // Client of the loader's unix socket: varint-length-delimited protobuf
 // requests, one response per request, matched by seq.
 import net from 'node:net';
-import { RequestType, ResponseType, TO_OBJECT } from './loader-protocol.js';
+import { OpType, RequestType, ResponseType, TO_OBJECT } from './loader-protocol.js';
+
+/**
+ * The request as protobufjs should encode it. Small requests go through
+ * fromObject + verify (a request that does not fit loader.proto is refused
+ * here with the field named). Map writes are built by our own typed code and
+ * can hold millions of table slots (a cold start of 10,000 Services: 10
+ * million), which fromObject would copy and verify would walk one by one: they
+ * are checked op by op with the tables left out, and encoded as they are
+ * (a Uint32Array encodes like an array).
+ */
+export function checkedRequest(payload: Record<string, unknown>): Record<string, unknown> {
+  const ops = (payload.apply as { ops?: Array<Record<string, unknown>> } | undefined)?.ops;
+  if (!ops) {
+    const msg = RequestType.fromObject(payload);
+    const err = RequestType.verify(msg);
+    if (err) throw new LoaderError('INVALID', `request does not fit loader.proto: ${err}`);
+    return msg as unknown as Record<string, unknown>;
+  }
+  for (const op of ops) {
+    const table = (op.setMaglev as { backendIds?: unknown } | undefined)?.backendIds;
+    const light = table === undefined ? op : { ...op, setMaglev: { ...(op.setMaglev as object), backendIds: [] } };
+    const err = OpType.verify(light);
+    if (err) throw new LoaderError('INVALID', `request does not fit loader.proto: ${err}`);
+    if (table !== undefined && !(table instanceof Uint32Array) && !(Array.isArray(table) && table.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff))) {
+      throw new LoaderError('INVALID', 'request does not fit loader.proto: setMaglev.backendIds: uint32 values expected');
+    }
+  }
+  return payload;
+}
 
 export class LoaderError extends Error {
   constructor(readonly code: string, message: string) {
@@ -95,10 +124,7 @@ export class LoaderClient {
     await this.connect();
     const seq = ++this.seq;
     const payload = { seq, ...op };
-    const msg = RequestType.fromObject(payload);
-    const err = RequestType.verify(msg);
-    if (err) throw new LoaderError('INVALID', `request does not fit loader.proto: ${err}`);
-    const bytes = RequestType.encodeDelimited(msg).finish();
+    const bytes = RequestType.encodeDelimited(checkedRequest(payload)).finish();
     const res = await new Promise<LoaderResponse>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(seq);

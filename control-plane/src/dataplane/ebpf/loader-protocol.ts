@@ -23,3 +23,4 @@ export const ResponseType = root.lookupType('switchyard.loader.v1.Response');
 export const ErrorCodes = root.lookupEnum('switchyard.loader.v1.ErrorCode').values as Record<string, number>;
 
 export const TO_OBJECT: protobuf.IConversionOptions = { enums: String, longs: Number, defaults: true, oneofs: true, arrays: true };
+export const OpType = root.lookupType('switchyard.loader.v1.MapOp');
