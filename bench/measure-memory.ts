@@ -17,6 +17,9 @@ function statusKb(pid: number, field: string): number | undefined {
   }
 }
 
+const RSS_READINGS = 10;
+const RSS_INTERVAL_MS = 300;
+
 function one(what: string, unit: string, v: number, note?: string): FigureOrNot {
   return summarize(what, unit, [v], 1, note);
 }
@@ -49,10 +52,18 @@ export async function measureMemory(lab: BenchLab, mode: Mode, node = 'node1'): 
   const n = info.nodes.find((x) => x.name === node);
   const agentPid = n?.agent?.pid;
   if (!agentPid) throw new Error(`no agent pid for ${node}`);
-  const rss = statusKb(agentPid, 'VmRSS');
+  // VmRSS moves with the garbage collector: read it RSS_READINGS times,
+  // RSS_INTERVAL_MS apart, while the agent idles, so the figure has a spread.
+  const rss: number[] = [];
+  for (let i = 0; i < RSS_READINGS; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, RSS_INTERVAL_MS));
+    const kb = statusKb(agentPid, 'VmRSS');
+    if (kb !== undefined) rss.push(kb * 1024);
+  }
   const hwm = statusKb(agentPid, 'VmHWM');
-  if (rss === undefined || hwm === undefined) throw new Error(`cannot read /proc/${agentPid}/status`);
-  out['memory.agent_rss'] = one('agent (control plane) resident set, VmRSS', 'bytes', rss * 1024, `pid ${agentPid}, /proc/<pid>/status`);
+  if (rss.length === 0 || hwm === undefined) throw new Error(`cannot read /proc/${agentPid}/status`);
+  out['memory.agent_rss'] = summarize('agent (control plane) resident set, VmRSS', 'bytes', rss, 1,
+    `pid ${agentPid}, /proc/<pid>/status, ${rss.length} readings ${RSS_INTERVAL_MS} ms apart while idle`);
   out['memory.agent_peak_rss'] = one('agent resident set high-water mark since its start (cold start included), VmHWM', 'bytes', hwm * 1024);
 
   if (mode === 'ebpf') {
