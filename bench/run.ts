@@ -283,7 +283,7 @@ export function findings(results: CombinationResult[]): string[] {
   const rate = fig(withRate, 'lab.create_rate');
   if (withRate && rate) {
     out.push(`lab API server: ${rate.p50.toFixed(0)} Service+EndpointSlice pairs/s when growing to ${withRate.services} Services (one POST per object, 8 in flight, agents stopped): ` +
-      `${(30000 / rate.p50 / 60).toFixed(1)} min for 30,000; it has no bulk-create path.`);
+      `at that rate 30,000 would take ${(30000 / rate.p50 / 60).toFixed(1)} min; it has no bulk-create path.`);
   }
   for (const r of results.filter((x) => x.notes.some((n) => n.startsWith('loader:') && n.includes('sy_maglev')))) {
     const m = /dump sy_maglev: (\d+) entries, only (\d+) fit/.exec(r.notes.find((n) => n.startsWith('loader:'))!);

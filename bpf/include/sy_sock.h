@@ -32,7 +32,11 @@
  * address connect() gave it; if that were the backend, deleting the backend
  * would leave the socket sending into the void until the application
  * reconnects (DNS resolvers do not). Per-packet translation reselects at
- * once. Host sockets have no tc in their path and are translated here.
+ * once. Still translated here: host sockets (no tc in their path),
+ * 127.0.0.1 (the pod's own loopback, which tc never sees), and frontends
+ * with an endpoint on the node's own address (SY_SVC_F_HOST_EP): replies
+ * from the node to the pod leave on the pod device's egress, where no
+ * program would restore the frontend.
  *
  * No endpoint (count 0, reject): the call fails with ECONNREFUSED
  * (bpf_set_retval(); returning 0 alone would make it EPERM).
@@ -171,8 +175,6 @@ static __always_inline int sy_sock_xlate(struct bpf_sock_addr *ctx,
 		return 1;
 
 	cfg = sy_sock_config();
-	if (!sendmsg && proto == IPPROTO_UDP && sy_sock_udp_connect_for_tc(ctx, cfg))
-		return 1;
 	node = cfg ? cfg->node_addr : 0;
 	skey.addr = daddr;
 	if (daddr == bpf_htonl(SY_LOOPBACK_ADDR)) {
@@ -197,6 +199,10 @@ static __always_inline int sy_sock_xlate(struct bpf_sock_addr *ctx,
 	if (!(flags & (via_node ? SY_SVC_F_NODEPORT : SY_SVC_F_CLUSTERIP)))
 		return 1;
 	if (flags & SY_SVC_F_SOURCE_RANGE)
+		return 1;
+	if (!sendmsg && proto == IPPROTO_UDP &&
+	    daddr != bpf_htonl(SY_LOOPBACK_ADDR) && !(flags & SY_SVC_F_HOST_EP) &&
+	    sy_sock_udp_connect_for_tc(ctx, cfg))
 		return 1;
 	if (svc->count == 0) {
 		if (flags & SY_SVC_F_DROP_NO_EP)

@@ -42,6 +42,7 @@ struct sy_svc_key {
 #define SY_SVC_F_SOURCE_RANGE  (1u << 7)  /* loadBalancerSourceRanges apply */
 #define SY_SVC_F_RANDOM        (1u << 8)  /* random slot instead of Maglev hash */
 #define SY_SVC_F_DROP_NO_EP    (1u << 9)  /* no backend: drop (iTP=Local) instead of reject */
+#define SY_SVC_F_HOST_EP       (1u << 10) /* an endpoint is this node's own address (hostNetwork pod here) */
 
 struct sy_svc_value {
 	__u32 id;               /* frontend id, also the reverse-NAT id (sy_revnat key) */

@@ -41,6 +41,7 @@ const UDP = 17;
 const SY_SVC_F_CLUSTERIP = 1;
 const SY_SVC_F_AFFINITY = 1 << 6;
 const SY_SVC_F_DROP_NO_EP = 1 << 9;
+const SY_SVC_F_HOST_EP = 1 << 10;
 const SY_CT_FORWARD = 0;
 const SY_CT_F_SEEN_REPLY = 1;
 const SY_CT_F_CLOSING = 2;
@@ -1334,6 +1335,7 @@ const SK_CLIENT = "198.18.4.2"; // the client namespace's address, also sy_confi
 const SK_SERVER = "198.18.4.3";
 const SK_VIP = "198.18.250.40";
 const SK_VIP_NOEP = "198.18.250.41";
+const SK_VIP_HOSTEP = "198.18.250.42"; // a frontend flagged SY_SVC_F_HOST_EP
 const SK_NODEPORT = 30080;
 
 const SK_SERVER_JS = `
@@ -1375,6 +1377,8 @@ const udp = (host, port, connected) => new Promise((res) => {
   const only = process.argv[1];
   if (!only || only === "tcp") out.tcp = await tcp("${SK_VIP}", 80);
   if (only === "udpc") out.udpc = await udp("${SK_VIP}", 80, true);
+  if (only === "udpc-hostep") out.udpc = await udp("${SK_VIP_HOSTEP}", 80, true);
+  if (only === "udpc-lo") out.udpc = await udp("127.0.0.1", ${SK_NODEPORT}, true);
   if (!only) {
     out.noep = await tcp("${SK_VIP_NOEP}", 80);
     out.udp = await udp("${SK_VIP}", 80, false);
@@ -1549,12 +1553,29 @@ describe("switchyard-loader socket-level load balancing (cgroup sock_addr) with 
         assert.equal(await connects() - c0, 0n, "a pod's UDP connect() is left alone");
         assert.equal((await podRun("tcp")).tcp!.error, "ENETUNREACH");
         assert.equal(await connects() - c0, 1n, "a pod's TCP connect() is still translated");
+        // Still translated at connect(): a frontend with an endpoint on the
+        // node itself (the node's replies to the pod would pass no program),
+        // and 127.0.0.1 (the pod's own loopback: tc never sees it).
+        await call(sock, { apply: { ops: [
+          { upsertService: { key: { addr: ip(SK_VIP_HOSTEP), port: 80, proto: UDP }, id: 103, group: 2, count: 1, flags: SY_SVC_F_CLUSTERIP | SY_SVC_F_HOST_EP, tableSize: 7 } },
+          { upsertService: { key: { addr: ip(SK_CLIENT), port: SK_NODEPORT, proto: UDP }, id: 102, group: 2, count: 1, flags: 1 << 1, tableSize: 7 } },
+        ] } });
+        c0 = await connects();
+        assert.equal((await podRun("udpc-hostep")).udpc!.error, "ENETUNREACH");
+        assert.equal(await connects() - c0, 1n, "a pod's UDP connect() to a frontend with a host endpoint is translated");
+        c0 = await connects();
+        await podRun("udpc-lo");
+        assert.equal(await connects() - c0, 1n, "a pod's UDP connect() to 127.0.0.1:nodePort is translated");
         c0 = await connects();
         const out = await clientRun();
         assert.deepEqual(out.udpc, { peer: `${SK_VIP}:80`, from: `${SK_VIP}:80`, data: `udp ${SK_CLIENT}` }, "the node's own connected UDP is translated");
         assert.equal(await connects() - c0, 4n, "tcp, connected udp, 127.0.0.1, node address");
       } finally {
-        await call(sock, { apply: { ops: [{ setConfig: { flowHashSeed: 5, nodeAddr: ip(SK_CLIENT) } }] } });
+        await call(sock, { apply: { ops: [
+          { setConfig: { flowHashSeed: 5, nodeAddr: ip(SK_CLIENT) } },
+          { deleteService: { key: { addr: ip(SK_VIP_HOSTEP), port: 80, proto: UDP } } },
+          { deleteService: { key: { addr: ip(SK_CLIENT), port: SK_NODEPORT, proto: UDP } } },
+        ] } });
       }
     }));
 

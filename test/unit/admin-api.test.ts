@@ -119,7 +119,7 @@ describe('admin API, ebpf mode', () => {
     const full = await get('/v1/maps/sy_maglev?slots=true');
     assert.equal(full.body.items.find((i: any) => i.tableSize === 509).table.length, 509);
     const cfg = await get('/v1/maps/sy_config');
-    assert.deepEqual(cfg.body.items[0], { index: 0, flowHashSeed: 0x5317c4d1, flags: 0, nodeAddr: '198.18.0.11', hostNetnsCookie: '0' });
+    assert.deepEqual(cfg.body.items[0], { index: 0, flowHashSeed: 0x5317c4d1, flags: 0, nodeAddr: '198.18.0.11', hostNetnsCookie: '4099' });
   });
 
   test('bad input: 400/404 with messages naming the problem; counted; the server keeps serving', async () => {
@@ -376,7 +376,7 @@ describe('admin server listeners', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-admin-'));
     const sock = path.join(dir, 'sub', 'admin.sock');
     const loader = new FakeLoader();
-    loader.set('sy_config', [{ key: u32(0), value: new Uint8Array(16) }]);
+    loader.set('sy_config', [{ key: u32(0), value: new Uint8Array(24) }]);
     const srv = await startAdminServer({ source: ebpfSource(loader, new FakeSync()), bind: { host: '127.0.0.1', port: 0 }, socketPath: sock });
     try {
       assert.equal(fs.statSync(sock).mode & 0o777, 0o600);

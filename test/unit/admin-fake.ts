@@ -74,9 +74,9 @@ export function encAffinity(client: string, group: number, lastUsed: bigint, bac
   return { key: k.b, value: val.b };
 }
 
-export function encConfig(seed: number, nodeAddr: string): Uint8Array {
-  const { b, v } = buf(16);
-  v.setUint32(0, seed, true); b.set(ipv4ToBytes(nodeAddr), 8);
+export function encConfig(seed: number, nodeAddr: string, hostNetnsCookie = 4099n): Uint8Array {
+  const { b, v } = buf(24);
+  v.setUint32(0, seed, true); b.set(ipv4ToBytes(nodeAddr), 8); v.setBigUint64(16, hostNetnsCookie, true);
   return b;
 }
 
@@ -85,7 +85,7 @@ interface FakeMap { info: MapInfo; entries: MapEntry[] }
 const TYPES: Record<string, [string, number, number, number]> = {
   sy_services: ['hash', 8, 20, 65536], sy_backends: ['hash', 4, 16, 65536], sy_revnat: ['hash', 4, 8, 65536],
   sy_maglev: ['hash_of_maps', 4, 4, 65536], sy_conntrack: ['lru_hash', 16, 32, 262144], sy_affinity: ['lru_hash', 8, 16, 65536],
-  sy_attach: ['hash', 8, 24, 1024], sy_config: ['array', 4, 16, 1],
+  sy_attach: ['hash', 8, 24, 1024], sy_config: ['array', 4, 24, 1],
 };
 
 export class FakeLoader implements LoaderView {

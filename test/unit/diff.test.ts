@@ -147,3 +147,18 @@ test('LoadBalancer with source ranges: ranges are written before the frontend an
   const k2 = kinds(diffMaps(want, b.build([])).ops);
   assert.ok(k2.indexOf('deleteSourceRange') > k2.lastIndexOf('deleteService'));
 });
+
+test('a frontend with an endpoint on the node itself (hostNetwork pod here) is flagged HOST_EP, and loses the flag with it', () => {
+  const b = builderWithNode();
+  b.nodeIP = '198.18.0.11';
+  const withHost = b.build(desiredOf([['dns', {}]], [['s', 'dns', 53, [{ ip: '198.18.0.11', node: 'node1' }, { ip: '198.19.2.2', node: 'node2' }]]]));
+  const fe = [...withHost.services.values()][0]!;
+  assert.equal(fe.value.flags, SvcFlags.CLUSTERIP | SvcFlags.HOST_EP);
+  const without = b.build(desiredOf([['dns', {}]], [['s', 'dns', 53, [{ ip: '198.19.2.2', node: 'node2' }]]]));
+  assert.equal([...without.services.values()][0]!.value.flags, SvcFlags.CLUSTERIP);
+  const { ops } = diffMaps(withHost, without);
+  assert.ok(ops.some((o) => 'upsertService' in o && (o.upsertService as { flags: number }).flags === SvcFlags.CLUSTERIP), 'the flag change is written');
+  // Another node's address is not this node.
+  b.nodeIP = '198.18.0.12';
+  assert.equal([...b.build(desiredOf([['dns', {}]], [['s', 'dns', 53, [{ ip: '198.18.0.11', node: 'node1' }]]])).services.values()][0]!.value.flags, SvcFlags.CLUSTERIP);
+});

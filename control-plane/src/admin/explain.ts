@@ -151,7 +151,8 @@ export function explainFlow(t: ExplainInput, st: ExplainState): ExplainResult {
   steps.push(`${tuple} arrives ${from === 'pod' ? 'from a pod (sy_tc_ingress on its veth)' : 'on the node\'s external device (sy_tc_external)'}`);
   if (res.socketLB.length > 0) {
     steps.push(`note: socket-level LB is attached to ${res.socketLB.join(', ')}: a process there has its connect() translated to a backend `
-      + '(per-socket hash, not this tuple\'s) and its packets never carry the frontend; this explains a packet that does');
+      + '(per-socket hash, not this tuple\'s) and its packets never carry the frontend, except a pod\'s connected UDP socket when tc serves '
+      + 'the pod devices (POD_UDP_CONNECT_TC): its datagrams carry the frontend and are translated here; this explains a packet that does');
   }
 
   // 1. A reply of a tracked flow is reverse-NATed, whatever else matches.

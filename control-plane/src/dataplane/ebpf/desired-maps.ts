@@ -88,6 +88,8 @@ export class DesiredMapsBuilder {
   private restoredGroups = new Map<string, number>();
   /** Node addresses NodePorts answer on (nodePortAddresses, or the node IP). */
   nodeAddresses: string[] = [];
+  /** This node's own address: an endpoint there is a hostNetwork pod on this node (SvcFlags.HOST_EP). */
+  nodeIP = '';
 
   constructor(private readonly opts: MapBuilderOptions) {}
 
@@ -250,6 +252,7 @@ export class DesiredMapsBuilder {
       };
       let common = 0;
       if (svc.affinityTimeoutSeconds > 0) common |= SvcFlags.AFFINITY;
+      if (this.nodeIP && d.allEndpoints.some((e) => e.ip === this.nodeIP)) common |= SvcFlags.HOST_EP;
       if (svc.algorithm === 'random') common |= SvcFlags.RANDOM;
       const addFrontend = (kind: FrontendRecord['kind'], addr: string, port: number, scope: number, groupName: string, eps: EndpointInfo[], flags: number) => {
         const key: SvcKey = { addr, port, proto, scope };

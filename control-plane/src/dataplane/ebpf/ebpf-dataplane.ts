@@ -48,6 +48,7 @@ export class EbpfDataplane implements Dataplane {
     const ranges = this.opts.nodePortAddresses ?? [];
     const ok = ip !== '0.0.0.0' && (ranges.length === 0 || ranges.some((c) => c === 'primary' || (c.includes('/') && cidrContains(c, ip))));
     this.builder.nodeAddresses = ok ? [ip] : [];
+    this.builder.nodeIP = ip === '0.0.0.0' ? '' : ip;
   }
 
   /** Dump of a map this datapath build may not have (older pins): empty when absent. */

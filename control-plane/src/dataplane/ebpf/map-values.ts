@@ -17,6 +17,8 @@ export const SvcFlags = {
   SOURCE_RANGE: 1 << 7,
   RANDOM: 1 << 8,
   DROP_NO_EP: 1 << 9,
+  /** An endpoint is this node's own address (a hostNetwork pod on this node). */
+  HOST_EP: 1 << 10,
 } as const;
 
 export const BackendState = { ACTIVE: 0, TERMINATING: 1 } as const;
@@ -118,7 +120,7 @@ export const SVC_FLAG_NAMES: ReadonlyArray<readonly [number, string]> = [
   [SvcFlags.CLUSTERIP, 'ClusterIP'], [SvcFlags.NODEPORT, 'NodePort'], [SvcFlags.EXTERNALIP, 'ExternalIP'],
   [SvcFlags.LOADBALANCER, 'LoadBalancer'], [SvcFlags.LOCAL_EXT, 'ExternalLocal'], [SvcFlags.LOCAL_INT, 'InternalLocal'],
   [SvcFlags.AFFINITY, 'ClientIPAffinity'], [SvcFlags.SOURCE_RANGE, 'SourceRanges'], [SvcFlags.RANDOM, 'Random'],
-  [SvcFlags.DROP_NO_EP, 'DropNoEndpoints'],
+  [SvcFlags.DROP_NO_EP, 'DropNoEndpoints'], [SvcFlags.HOST_EP, 'HostEndpoint'],
 ];
 
 export const CT_FLAG_NAMES: ReadonlyArray<readonly [number, string]> = [
