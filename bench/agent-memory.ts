@@ -13,6 +13,7 @@ import { DEFAULT_MAGLEV_SIZING } from '../control-plane/src/dataplane/maglev.js'
 import { EndpointSliceCache } from '../control-plane/src/model/endpoint-slice-cache.js';
 import { ServiceTracker } from '../control-plane/src/model/service-tracker.js';
 import { Proxier } from '../control-plane/src/sync/proxier.js';
+import { serviceName, serviceObj, sliceObj, type Backend } from './objects.js';
 
 function gc(): void {
   const g = (globalThis as { gc?: () => void }).gc;
@@ -28,30 +29,15 @@ function mem(): { heap: number; rss: number; external: number } {
   return { heap: m.heapUsed / MiB, rss: m.rss / MiB, external: m.external / MiB };
 }
 
+/** The benchmark's own objects (bench/objects.ts), with the ClusterIP the API server would assign. */
 function service(i: number): V1Service {
-  const name = `bench-svc-${String(i).padStart(5, '0')}`;
-  return {
-    apiVersion: 'v1', kind: 'Service',
-    metadata: { name, namespace: 'default', uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, resourceVersion: String(1000 + 2 * i), creationTimestamp: new Date(0) },
-    spec: {
-      type: 'ClusterIP', clusterIP: `198.18.${128 + (i >> 8)}.${i & 255}`, clusterIPs: [`198.18.${128 + (i >> 8)}.${i & 255}`],
-      ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 as unknown as never }],
-      sessionAffinity: 'None', internalTrafficPolicy: 'Cluster', ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack',
-    },
-  } as V1Service;
+  const svc = serviceObj(serviceName(i)) as V1Service;
+  svc.spec!.clusterIP = `198.18.${128 + (i >> 8)}.${i & 255}`;
+  return svc;
 }
 
-function slice(i: number, endpoints: number): V1EndpointSlice {
-  const name = `bench-svc-${String(i).padStart(5, '0')}`;
-  return {
-    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', addressType: 'IPv4',
-    metadata: { name: `${name}-abcde`, namespace: 'default', uid: `10000000-0000-4000-8000-${String(i).padStart(12, '0')}`, resourceVersion: String(1001 + 2 * i), labels: { 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': 'bench' } },
-    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-    endpoints: Array.from({ length: endpoints }, (_, e) => ({
-      addresses: [`198.19.${1 + (e >> 8)}.${2 + (e & 255)}`], conditions: { ready: true, serving: true, terminating: false },
-      nodeName: 'node1', targetRef: { kind: 'Pod', namespace: 'default', name: `bench-backend-${e}`, uid: `p-${e}` },
-    })),
-  } as V1EndpointSlice;
+function slice(i: number, backends: Backend[]): V1EndpointSlice {
+  return sliceObj(serviceName(i), backends) as V1EndpointSlice;
 }
 
 /** A loader that accepts everything and holds nothing. */
@@ -74,7 +60,8 @@ async function main(argv: string[]): Promise<void> {
   const rows: Array<[string, ReturnType<typeof mem>]> = [['baseline (modules loaded)', mem()]];
   // What an informer cache holds: the objects themselves.
   const svcs = Array.from({ length: services }, (_, i) => service(i));
-  const slices = Array.from({ length: services }, (_, i) => slice(i, endpoints));
+  const backends: Backend[] = Array.from({ length: endpoints }, (_, e) => ({ name: `bench-backend-${e}`, ip: `198.19.${1 + (e >> 8)}.${2 + (e & 255)}`, node: 'node1' }));
+  const slices = Array.from({ length: services }, (_, i) => slice(i, backends));
   rows.push(['+ Service and EndpointSlice objects (the informer caches)', mem()]);
   const tracker = new ServiceTracker({ defaultAlgorithm: 'maglev' });
   const cache = new EndpointSliceCache('node1');
@@ -93,7 +80,7 @@ async function main(argv: string[]): Promise<void> {
   const firstSyncMs = performance.now() - t0;
   rows.push(['+ first full sync (desired state, map content, Maglev tables)', mem()]);
   // One change, as a flip does: the partial path.
-  const s0 = slice(0, endpoints);
+  const s0 = slice(0, backends);
   s0.endpoints[0]!.conditions = { ready: false, serving: false, terminating: true };
   cache.update(s0);
   const again = proxier.waitForSync();
@@ -102,7 +89,7 @@ async function main(argv: string[]): Promise<void> {
   await again;
   const partialSyncMs = performance.now() - t1;
   rows.push(['+ one partial sync', mem()]);
-  proxier.stop?.();
+  proxier.stop();
   process.stdout.write(`agent memory, ${services} Services x ${endpoints} endpoints (ebpf back end, null loader)\n\n| stage | live heap | delta | external (array buffers included) | RSS |\n|---|---:|---:|---:|---:|\n`);
   let prev = 0;
   for (const [name, m] of rows) {

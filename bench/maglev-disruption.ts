@@ -6,18 +6,7 @@
 //
 // Prints a Markdown table (docs/maglev.md quotes it).
 import { buildMaglevTable, MAGLEV_PRIMES, maglevTableSize } from '../control-plane/src/dataplane/maglev.js';
-
-/** Deterministic PRNG (mulberry32) so a run reproduces. */
-export function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from './prng.js';
 
 export function randomBackends(r: () => number, n: number): string[] {
   const set = new Set<string>();

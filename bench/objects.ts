@@ -85,7 +85,7 @@ export function serviceName(i: number): string {
   return `bench-svc-${String(i).padStart(5, '0')}`;
 }
 
-function serviceObj(name: string, type: 'ClusterIP' | 'NodePort' = 'ClusterIP'): Obj {
+export function serviceObj(name: string, type: 'ClusterIP' | 'NodePort' = 'ClusterIP'): Obj {
   return {
     apiVersion: 'v1',
     kind: 'Service',

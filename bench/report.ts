@@ -118,36 +118,45 @@ function unitLabel(unit: string): string {
   return unit === 'bytes' ? '' : unit;
 }
 
-function p50Of(rep: BenchReport, mode: Mode, e: number, n: number, key: string): number | undefined {
-  const f = rep.results.find((r) => r.mode === mode && r.endpoints === e && r.services === n)?.figures[key];
-  return isFigure(f) ? f.p50 : undefined;
+function resultOf(rep: BenchReport, mode: Mode, e: number, n: number): CombinationResult | undefined {
+  return rep.results.find((r) => r.mode === mode && r.endpoints === e && r.services === n);
 }
 
 function figOf(rep: BenchReport, mode: Mode, e: number, n: number, key: string): FigureOrNot | undefined {
-  return rep.results.find((r) => r.mode === mode && r.endpoints === e && r.services === n)?.figures[key];
+  return resultOf(rep, mode, e, n)?.figures[key];
+}
+
+function p50Of(rep: BenchReport, mode: Mode, e: number, n: number, key: string): number | undefined {
+  const f = figOf(rep, mode, e, n, key);
+  return isFigure(f) ? f.p50 : undefined;
+}
+
+/** Endpoint counts and Service counts of the run, ascending. */
+function sizes(rep: BenchReport): { es: number[]; ns: number[] } {
+  const asc = (xs: number[]): number[] => [...new Set(xs)].sort((a, b) => a - b);
+  return { es: asc(rep.results.map((r) => r.endpoints)), ns: asc(rep.results.map((r) => r.services)) };
 }
 
 /** The headline table: one row per (endpoints, Services), both modes side by side. */
 export function summaryMarkdown(rep: BenchReport): string[] {
-  const es = [...new Set(rep.results.map((r) => r.endpoints))].sort((a, b) => a - b);
-  const ns = [...new Set(rep.results.map((r) => r.services))].sort((a, b) => a - b);
+  const { es, ns } = sizes(rep);
   const lines: string[] = [];
   lines.push('p50 [p99]; ebpf | iptables. Latency: TCP connect() through the LAST Service created, µs. Programming: EndpointSlice change until traffic follows, ms. Cold: empty node until every sampled VIP answers, ms. RSS: agent, MiB.', '');
   lines.push('| endpoints | Services | latency ebpf | latency iptables | programming ebpf | programming iptables | cold ebpf | cold iptables | RSS ebpf | RSS iptables |');
   lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  const mib = (m: Mode, e: number, n: number): string => {
-    const v = p50Of(rep, m, e, n, 'memory.agent_rss');
-    if (v === undefined) return rep.results.some((r) => r.mode === m && r.endpoints === e && r.services === n && r.errors.length > 0) ? 'failed¹' : '–';
-    return (v / (1 << 20)).toFixed(0);
-  };
   for (const e of es) {
     for (const n of ns) {
-      const failed = (m: Mode): boolean => !!rep.results.find((r) => r.mode === m && r.endpoints === e && r.services === n && r.errors.length > 0);
+      // A combination whose cold start never succeeded has no other figure.
+      const failed = (m: Mode): boolean => (resultOf(rep, m, e, n)?.errors.length ?? 0) > 0;
       const c = (m: Mode, k: string): string => {
         const f = figOf(rep, m, e, n, k);
         return !f && failed(m) ? 'failed¹' : cell(f);
       };
-      lines.push(`| ${e} | ${n} | ${c('ebpf', 'latency.last_vip')} | ${c('iptables', 'latency.last_vip')} | ${c('ebpf', 'programming.network_programming')} | ${c('iptables', 'programming.network_programming')} | ${c('ebpf', 'programming.cold_start')} | ${c('iptables', 'programming.cold_start')} | ${mib('ebpf', e, n)} | ${mib('iptables', e, n)} |`);
+      const mib = (m: Mode): string => {
+        const v = p50Of(rep, m, e, n, 'memory.agent_rss');
+        return v !== undefined ? (v / (1 << 20)).toFixed(0) : failed(m) ? 'failed¹' : '–';
+      };
+      lines.push(`| ${e} | ${n} | ${c('ebpf', 'latency.last_vip')} | ${c('iptables', 'latency.last_vip')} | ${c('ebpf', 'programming.network_programming')} | ${c('iptables', 'programming.network_programming')} | ${c('ebpf', 'programming.cold_start')} | ${c('iptables', 'programming.cold_start')} | ${mib('ebpf')} | ${mib('iptables')} |`);
     }
   }
   if (lines.some((l) => l.includes('failed¹'))) lines.push('', '¹ no cold start succeeded, so nothing else was measured for that combination: see Errors.');
@@ -157,8 +166,7 @@ export function summaryMarkdown(rep: BenchReport): string[] {
 
 /** The goals of issue 7, each checked against this run's figures (met / not met / not measured). */
 export function goalsMarkdown(rep: BenchReport): string[] {
-  const es = [...new Set(rep.results.map((r) => r.endpoints))].sort((a, b) => a - b);
-  const ns = [...new Set(rep.results.map((r) => r.services))].sort((a, b) => a - b);
+  const { es, ns } = sizes(rep);
   const out: string[] = [];
   const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'not measured' : ok ? '**met**' : '**not met**');
   // 1. Per-packet cost flat in the number of Services.
@@ -223,8 +231,7 @@ export function markdown(rep: BenchReport): string {
   lines.push('- per-packet rows are single BPF_PROG_TEST_RUN runs, whose kernel timing includes the overhead of one run: the two non-service rows estimate it; see docs/benchmarks.md', '');
   lines.push('## Summary', '', ...summaryMarkdown(rep));
   lines.push('## Goals', '', ...goalsMarkdown(rep));
-  const es = [...new Set(rep.results.map((r) => r.endpoints))].sort((a, b) => a - b);
-  const ns = [...new Set(rep.results.map((r) => r.services))].sort((a, b) => a - b);
+  const { es, ns } = sizes(rep);
   for (const e of es) {
     lines.push(`## ${e} endpoints per Service`, '');
     lines.push('| Services | figure | unit | ebpf | iptables | ebpf/iptables |', '|---:|---|---|---:|---:|---:|');
@@ -364,8 +371,7 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, yLab
 }
 
 export function svgChart(rep: BenchReport): string {
-  const xs = [...new Set(rep.results.map((r) => r.services))].sort((a, b) => a - b);
-  const es = [...new Set(rep.results.map((r) => r.endpoints))].sort((a, b) => a - b);
+  const { es, ns: xs } = sizes(rep);
   const markerOf = (e: number): 'circle' | 'square' => (es.indexOf(e) % 2 === 0 ? 'circle' : 'square');
   const series = (key: string, mode: Mode, e: number, label: string, dash: boolean, color = COLORS[mode]!): Series => ({
     label,

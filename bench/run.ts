@@ -300,7 +300,7 @@ export function findings(results: CombinationResult[]): string[] {
   return out;
 }
 
-function writeResults(dir: string, rep: BenchReport): void {
+export function writeResults(dir: string, rep: BenchReport): void {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'results.json'), `${JSON.stringify(rep, null, 2)}\n`);
   fs.writeFileSync(path.join(dir, 'results.md'), markdown(rep));

@@ -12,17 +12,9 @@ import { EndpointSliceCache } from '../../control-plane/src/model/endpoint-slice
 import { bytesToIpv4 } from '../../control-plane/src/util/ipv4.js';
 import { svcKeyString } from '../../control-plane/src/dataplane/ebpf/map-values.js';
 import { service, slice } from './fixtures.js';
+import { mulberry32 } from '../../bench/prng.js';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** Applies loader ops to a model of the maps, as the loader would. */
 function applyOps(m: MapsContent, ops: LoaderOp[]): void {

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildMaglevTable, isPrime, maglevTableSize, MAGLEV_PRIMES } from '../../control-plane/src/dataplane/maglev.js';
 import { flowHash, jhash3words } from '../../control-plane/src/dataplane/flow-hash.js';
-import { measureDisruption, movedFraction, mulberry32, randomBackends } from '../../bench/maglev-disruption.js';
+import { measureDisruption, movedFraction, randomBackends } from '../../bench/maglev-disruption.js';
+import { mulberry32 } from '../../bench/prng.js';
 
 // Deterministic PRNG so failures reproduce.
 const rng = mulberry32;

@@ -222,7 +222,9 @@ export class DesiredMapsBuilder {
       const svc = d.svc;
       const proto = protoNumber(svc.protocol);
       // Every known endpoint becomes a backend so established flows keep a target.
+      let hostEndpoint = false;
       for (const e of d.allEndpoints) {
+        if (e.ip === this.nodeIP) hostEndpoint = true;
         const ident = backendIdentity(e.ip, e.port, proto);
         this.backendIds.allocate(ident);
         out.backends.set(ident, {
@@ -252,7 +254,7 @@ export class DesiredMapsBuilder {
       };
       let common = 0;
       if (svc.affinityTimeoutSeconds > 0) common |= SvcFlags.AFFINITY;
-      if (this.nodeIP && d.allEndpoints.some((e) => e.ip === this.nodeIP)) common |= SvcFlags.HOST_EP;
+      if (hostEndpoint) common |= SvcFlags.HOST_EP;
       if (svc.algorithm === 'random') common |= SvcFlags.RANDOM;
       const addFrontend = (kind: FrontendRecord['kind'], addr: string, port: number, scope: number, groupName: string, eps: EndpointInfo[], flags: number) => {
         const key: SvcKey = { addr, port, proto, scope };
