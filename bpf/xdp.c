@@ -45,6 +45,7 @@
 #include "sy_parse.h"
 #include "sy_stats.h"
 #include "sy_lb.h"
+#include "sy_icmp.h"
 
 #define SY_AF_INET 2
 
@@ -144,7 +145,8 @@ static __always_inline int sy_xdp_rewrite(struct xdp_md *ctx,
 }
 
 /* Where does the translated packet go? Returns 0 with fib filled when XDP
- * can forward it itself, -1 when it must go to the stack (untouched). */
+ * can forward it itself, -1 when it must go to the stack (untouched), or
+ * BPF_FIB_LKUP_RET_FRAG_NEEDED (fib->mtu_result: the egress MTU). */
 static __always_inline int sy_xdp_fib(struct xdp_md *ctx,
 				      const struct sy_pkt *pkt,
 				      const struct sy_xlate *x,
@@ -153,6 +155,7 @@ static __always_inline int sy_xdp_fib(struct xdp_md *ctx,
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct iphdr *iph = data + sizeof(struct ethhdr);
+	int rc;
 
 	if ((void *)(iph + 1) > data_end)
 		return -1;
@@ -167,10 +170,10 @@ static __always_inline int sy_xdp_fib(struct xdp_md *ctx,
 	fib->ipv4_src = x->saddr;
 	fib->ipv4_dst = x->daddr;
 	fib->ifindex = ctx->ingress_ifindex;
-	if (bpf_fib_lookup(ctx, fib, sizeof(*fib), 0) !=
-	    BPF_FIB_LKUP_RET_SUCCESS)
-		return -1;
-	return 0;
+	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return rc;
+	return rc == BPF_FIB_LKUP_RET_SUCCESS ? 0 : -1;
 }
 
 /* SY_CFG_F_NO_XDP_TX: a veth delivers XDP_TX frames to its peer only when
@@ -217,11 +220,18 @@ int sy_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 len = data_end - data;
 	struct bpf_fib_lookup fib = {};
+	struct sy_icmp_err icmp;
 	struct sy_xlate x;
 	struct sy_pkt pkt;
 	int ret, verdict;
 
 	ret = sy_parse_data(data, data_end, &pkt);
+	if (ret == SY_PARSE_ICMP &&
+	    sy_icmp_xdp(ctx, &pkt, &icmp, &x) == SY_ICMP_XLATE &&
+	    sy_xdp_fib(ctx, &pkt, &x, &fib) == 0 &&
+	    !(fib.ifindex == ctx->ingress_ifindex && sy_xdp_tx_disabled()) &&
+	    sy_icmp_xdp_store(ctx, &icmp, &x) == 0)
+		return sy_xdp_forward(ctx, &fib);
 	if (ret != SY_PARSE_OK) {
 		if (ret == SY_PARSE_MALFORMED)
 			sy_count(SY_CNT_MALFORMED);
@@ -240,7 +250,11 @@ int sy_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
-	if (sy_xdp_fib(ctx, &pkt, &x, &fib) < 0 ||
+	ret = sy_xdp_fib(ctx, &pkt, &x, &fib);
+	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return sy_icmp_too_big_xdp(ctx, &pkt, fib.mtu_result,
+					   sy_xdp_tx_disabled());
+	if (ret != 0 ||
 	    (fib.ifindex == ctx->ingress_ifindex && sy_xdp_tx_disabled()) ||
 	    sy_xdp_rewrite(ctx, &pkt, &x) < 0) {
 		/* Untouched to the stack: sy_tc_external translates it. */

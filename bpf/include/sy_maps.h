@@ -120,4 +120,11 @@ struct {
 	__type(value, struct sy_config);
 } sy_config SY_MAP_DEF;
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SY_RL_MAX);
+	__type(key, __u32);
+	__type(value, struct sy_rate_bucket);
+} sy_icmp_rate SY_MAP_DEF;
+
 #endif /* SY_MAPS_H */

@@ -42,6 +42,7 @@ struct sy_pkt {
 #define SY_PARSE_OK         0
 #define SY_PARSE_PASS      -1 /* not for us: leave the packet untouched */
 #define SY_PARSE_MALFORMED -2 /* IPv4 with a bad or truncated header: untouched too */
+#define SY_PARSE_ICMP       1 /* unfragmented ICMP: l3_off, l4_off, addresses set (sy_icmp.h) */
 
 /* Headers the parser may need in the linear part of a packet: Ethernet,
  * IPv4 with the longest options, TCP without options. */
@@ -86,6 +87,8 @@ static __always_inline int sy_parse_data(void *data, void *data_end,
 	pkt->l4_nocsum = 0;
 	pkt->pad = 0;
 
+	if (iph->protocol == IPPROTO_ICMP)
+		return SY_PARSE_ICMP;
 	if (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP)
 		return SY_PARSE_PASS;
 

@@ -14,6 +14,7 @@
 #define SY_STRUCTS_H
 
 #include <linux/types.h>
+#include <linux/bpf.h> /* struct bpf_spin_lock */
 
 /* ---- sy_services: HASH, key sy_svc_key -> value sy_svc_value ---------- */
 
@@ -213,7 +214,32 @@ struct sy_affinity_value {
 #define SY_CNT_SOCK_SENDMSG      13 /* sendmsg() calls (unconnected UDP) translated */
 #define SY_CNT_MALFORMED         14 /* IPv4 packets with a bad or truncated header (passed untouched) */
 #define SY_CNT_DROP_NO_SNAT_PORT 15 /* dropped: no free SNAT port for a new flow */
-#define SY_CNT_MAX               16
+/* ICMP errors and generated ICMP (sy_icmp.h, sy_ratelimit.h): 16-23. */
+#define SY_CNT_ICMP_ERR_REVNAT   16 /* ICMP errors quoting a forward packet of a tracked flow, translated for the client */
+#define SY_CNT_ICMP_ERR_DNAT     17 /* ICMP errors quoting a reply of a tracked flow, translated for the backend */
+#define SY_CNT_ICMP_ERR_UNTRACKED 18 /* ICMP errors (types 3, 11, 12) whose embedded TCP/UDP flow is not tracked: untouched */
+#define SY_CNT_ICMP_ERR_MALFORMED 19 /* ICMP errors with a truncated or bad embedded header: untouched */
+#define SY_CNT_FRAG_NEEDED_SENT  20 /* ICMP fragmentation needed sent for a DF packet too big for its egress */
+#define SY_CNT_FRAG_NEEDED_RATE_LIMITED 21 /* DF packets too big for their egress dropped without an answer (rate limit) */
+#define SY_CNT_REJECT_RATE_LIMITED 22 /* REJECT answers not sent (rate limit): the packet is dropped */
+#define SY_CNT_TOO_BIG_NO_DF     23 /* packets too big for their egress without DF: forwarded as they are (tc) or left to tc (xdp) */
+#define SY_CNT_MAX               48
+
+/* ---- sy_icmp_rate: ARRAY of SY_RL_MAX, key __u32 -> sy_rate_bucket --- */
+/* Per-node token buckets of the answers the datapath generates itself
+ * (sy_ratelimit.h). Rate and burst are the kernel's icmp_send() defaults
+ * (net.ipv4.icmp_msgs_per_sec, net.ipv4.icmp_msgs_burst). */
+#define SY_RL_REJECT        0  /* TCP resets / ICMP port unreachable (no endpoints) */
+#define SY_RL_FRAG_NEEDED   1  /* ICMP fragmentation needed for too-big DF packets */
+#define SY_RL_MAX           2
+#define SY_RL_RATE_PER_SEC  1000
+#define SY_RL_BURST         50
+
+struct sy_rate_bucket {
+	struct bpf_spin_lock lock; /* 4 bytes; bpftool shows it as 0 */
+	__u32 tokens;   /* answers that may be sent now (<= SY_RL_BURST) */
+	__u64 last_ns;  /* bpf_ktime_get_ns() up to which tokens were added */
+};                      /* 16 bytes */
 
 /* ---- sy_svc_stats: PERCPU_HASH, key sy_svc_stats_key -> sy_svc_stats -- */
 /* Per frontend and hook: packets and bytes (whole frame, Ethernet header
@@ -341,5 +367,6 @@ SY_ASSERT_LAYOUT(struct sy_sock_revnat_value, 12);
 SY_ASSERT_LAYOUT(struct sy_attach_key, 8);
 SY_ASSERT_LAYOUT(struct sy_attach_value, 24);
 SY_ASSERT_LAYOUT(struct sy_config, 24);
+SY_ASSERT_LAYOUT(struct sy_rate_bucket, 16);
 
 #endif /* SY_STRUCTS_H */

@@ -50,6 +50,8 @@
 #include "sy_reject.h"
 #include "sy_stats.h"
 #include "sy_lb.h"
+#include "sy_icmp.h"
+#include "sy_ratelimit.h"
 
 #define SY_AF_INET 2
 
@@ -77,28 +79,41 @@ static __always_inline int sy_src_is_node(const struct sy_pkt *pkt,
 
 /* Forward a translated packet past IPv4 input routing (see above). Returns
  * TC_ACT_REDIRECT, or TC_ACT_OK when the FIB cannot tell (the stack then
- * decides). */
+ * decides). The lookup checks the packet's size against the egress MTU
+ * (tot_len; per segment for GSO): a DF packet too big for it is answered
+ * with ICMP fragmentation needed (sy_icmp.h) instead of being lost. */
 static __always_inline int sy_tc_forward(struct __sk_buff *skb,
 					 const struct sy_pkt *pkt,
 					 const struct sy_xlate *x)
 {
 	struct bpf_fib_lookup fib = {};
+	struct sy_ip4 h; /* first 10 bytes: lengths, DF, TTL */
 	__be16 old_ttl_proto, new_ttl_proto;
 	int rc;
 
-	if (bpf_skb_load_bytes(skb, pkt->l3_off + offsetof(struct iphdr, ttl),
-			       &old_ttl_proto, sizeof(old_ttl_proto)) < 0)
+	if (bpf_skb_load_bytes(skb, pkt->l3_off, &h, 10) < 0)
 		return TC_ACT_OK;
-	if (*(__u8 *)&old_ttl_proto <= 1)
+	if (h.ttl <= 1)
 		return TC_ACT_OK;
+	old_ttl_proto = *(__be16 *)&h.ttl;
 	fib.family = SY_AF_INET;
 	fib.l4_protocol = pkt->proto;
 	fib.sport = x->sport;
 	fib.dport = x->dport;
+	fib.tot_len = sy_icmp_fwd_len(skb, pkt, h.tot_len);
 	fib.ipv4_src = x->saddr;
 	fib.ipv4_dst = x->daddr;
 	fib.ifindex = skb->ifindex;
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
+		rc = sy_icmp_too_big_tc(skb, pkt, x, h.frag_off,
+					fib.mtu_result);
+		if (rc >= 0)
+			return rc;
+		/* No DF: on as before, without the size check. */
+		fib.tot_len = 0;
+		rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	}
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return TC_ACT_OK;
 
@@ -126,6 +141,14 @@ static __always_inline int sy_tc_main(struct __sk_buff *skb, int role)
 
 	ret = sy_parse(skb, &pkt);
 	if (ret != SY_PARSE_OK) {
+		if (ret == SY_PARSE_ICMP) {
+			ret = sy_icmp_tc(skb, &pkt, &x);
+			if (ret == SY_ICMP_XLATE && sy_src_is_node(&pkt, &x)) {
+				pkt.proto = IPPROTO_ICMP;
+				return sy_tc_forward(skb, &pkt, &x);
+			}
+			return ret < 0 ? TC_ACT_SHOT : TC_ACT_OK;
+		}
 		if (ret == SY_PARSE_MALFORMED)
 			sy_count(SY_CNT_MALFORMED);
 		return TC_ACT_OK;
@@ -150,6 +173,10 @@ static __always_inline int sy_tc_main(struct __sk_buff *skb, int role)
 			return sy_tc_forward(skb, &pkt, &x);
 		return TC_ACT_OK;
 	case SY_LB_REJECT:
+		if (!sy_rl_take(SY_RL_REJECT, bpf_ktime_get_ns())) {
+			sy_count(SY_CNT_REJECT_RATE_LIMITED);
+			return TC_ACT_SHOT;
+		}
 		ret = sy_reject(skb, &pkt);
 		if (ret == TC_ACT_REDIRECT)
 			sy_count(pkt.proto == IPPROTO_TCP ? SY_CNT_REJECT_TCP :
