@@ -1836,6 +1836,7 @@ int main(void)
 	test_scope_roles();
 	test_external();
 	test_xdp();
+	test_icmp();
 
 out:
 	switchyard__destroy(skel);
