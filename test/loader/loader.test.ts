@@ -172,7 +172,7 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
     withLogs(logs, async () => {
       assert.equal(statSync(sock).mode & 0o777, 0o600);
       const st = await call(sock, { status: {} });
-      for (const m of ["sy_services", "sy_backends", "sy_revnat", "sy_maglev", "sy_conntrack", "sy_affinity", "sy_attach", "sy_config", "sy_counters", "sy_svc_stats", "sy_source_ranges"]) {
+      for (const m of ["sy_services", "sy_backends", "sy_revnat", "sy_maglev", "sy_conntrack", "sy_affinity", "sy_attach", "sy_config", "sy_counters", "sy_svc_stats", "sy_source_ranges", "sy_icmp_rate"]) {
         const info = st.status!.maps.find((x) => x.name === m);
         assert.ok(info, `status lists ${m}`);
         assert.ok(info.pinPath && existsSync(info.pinPath), `${m} pinned at ${info.pinPath}`);
@@ -184,6 +184,10 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
       assert.equal(st.status!.maps.find((x) => x.name === "sy_counters")!.type, "percpu_array");
       assert.equal(st.status!.maps.find((x) => x.name === "sy_svc_stats")!.type, "percpu_hash");
       assert.equal(st.status!.maps.find((x) => x.name === "sy_source_ranges")!.type, "lpm_trie");
+      const rate = st.status!.maps.find((x) => x.name === "sy_icmp_rate")!;
+      assert.equal(rate.type, "array");
+      assert.equal(rate.valueSize, 16, "struct sy_rate_bucket");
+      assert.equal(rate.maxEntries, 2, "SY_RL_MAX buckets");
     }));
 
   it("answers MALFORMED to garbage and keeps the connection", () =>
@@ -501,8 +505,8 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
       bpftoolUpdate(`${lab.pinDir(instance)}/sy_counters`, u32le(SY_CNT_DROP_NO_SNAT_PORT), u64le(5n));
       const cnt = (await call(sock, { dump: { map: "sy_counters" } })).dump!;
       assert.equal(cnt.info.type, "percpu_array");
-      assert.equal(cnt.info.entries, 16);
-      assert.equal(cnt.entries.length, 16);
+      assert.equal(cnt.info.entries, 48, "SY_CNT_MAX");
+      assert.equal(cnt.entries.length, 48);
       assert.ok(cnt.entries.every((e) => e.value.length === 8), "one u64 per counter, not one per CPU");
       assert.equal(Buffer.from(find(cnt.entries, u32le(SY_CNT_DROP_NO_SNAT_PORT))!.value).readBigUInt64LE(0), 5n * BigInt(ncpus));
       bpftoolUpdate(`${lab.pinDir(instance)}/sy_counters`, u32le(SY_CNT_DROP_NO_SNAT_PORT), u64le(0n));

@@ -2,7 +2,7 @@
 // joined views. The byte layouts themselves live in map-values.ts.
 import {
   ATTACH_MODE_NAMES, BackendFlags, BackendState, CT_FLAG_NAMES, SVC_FLAG_NAMES, TCP_FLAG_NAMES,
-  counterName, decodeAffinityKey, decodeAffinityValue, decodeAttachKey, decodeAttachValue, decodeBackend,
+  counterName, decodeRateBucket, RATE_BUCKET_NAMES, decodeAffinityKey, decodeAffinityValue, decodeAttachKey, decodeAttachValue, decodeBackend,
   decodeConfig, decodeCounterValue, decodeSockRevNat, decodeCtKey, decodeCtValue, decodeRevNat, decodeSourceRangeKey,
   decodeSvcKey, decodeSvcStatsKey, decodeSvcStatsValue, decodeSvcValue, decodeU32, decodeU32Array,
   flagNames, frontendKind, hookName, protoName, scopeName,
@@ -108,6 +108,10 @@ export function decodeEntry(map: string, key: Uint8Array, value: Uint8Array, opt
     case 'sy_counters': {
       const i = decodeU32(key);
       return { index: i, event: counterName(i), count: Number(decodeCounterValue(value)) };
+    }
+    case 'sy_icmp_rate': {
+      const i = decodeU32(key), r = decodeRateBucket(value);
+      return { index: i, bucket: RATE_BUCKET_NAMES[i] ?? String(i), tokens: r.tokens, lastNs: r.lastNs.toString() };
     }
     case 'sy_sock_revnat': {
       const r = decodeSockRevNat(key, value);

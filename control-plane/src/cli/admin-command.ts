@@ -149,6 +149,8 @@ export function renderStatus(s: J): string {
       ? `loader: instance ${s.loader.instance}, ${s.loader.requests} requests, ${s.loader.errors} errors; attached: ${(s.loader.attachments as J[]).map((a) => `${a.ifname}(${a.mode})`).join(' ') || 'nothing'}\n`
       : `loader: DOWN (${s.loader.error})\n`;
   }
+  const events = (s.datapathEvents ?? []) as J[];
+  if (events.length) out += `datapath events: ${events.map((e) => `${e.event} ${e.count}`).join(', ')}\n`;
   const hist = (s.sync.history as J[]).slice(-10);
   if (hist.length) {
     out += '\nrecent syncs:\n' + formatTable(['AT', 'DURATION', 'CHANGES', 'RESULT'],

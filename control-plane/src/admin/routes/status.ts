@@ -2,6 +2,7 @@
 // kube-proxy-compatible health server answers them).
 import type { FastifyPluginAsync } from 'fastify';
 import { healthResponse, healthStatus } from '../../health/health-server.js';
+import { counterName, decodeCounterValue, decodeU32 } from '../../dataplane/ebpf/map-values.js';
 import type { RouteOptions } from './common.js';
 
 interface Query { history: number }
@@ -20,7 +21,19 @@ export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sour
     const s = source.sync;
     const h = healthStatus(s, source.healthTimeoutMs);
     let loader: Record<string, unknown> | null = null;
+    // Datapath events (sy_counters) that happened at least once, by name.
+    let datapathEvents: Array<{ event: string; count: number }> | null = null;
     if (source.loader) {
+      try {
+        const d = await source.loader.dump('sy_counters');
+        datapathEvents = d.entries
+          .map((e) => ({ index: decodeU32(e.key), count: Number(decodeCounterValue(e.value)) }))
+          .filter((e) => e.count > 0)
+          .sort((a, b) => a.index - b.index)
+          .map((e) => ({ event: counterName(e.index), count: e.count }));
+      } catch {
+        datapathEvents = null; // the loader's state says why (below)
+      }
       try {
         const st = await source.loader.status();
         loader = {
@@ -43,6 +56,7 @@ export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sour
       servicePorts: s.lastDesired.length,
       endpoints: s.lastDesired.reduce((n, d) => n + d.allEndpoints.length, 0),
       loader,
+      datapathEvents,
     };
   });
 

@@ -240,7 +240,18 @@ export function decodeCounterValue(b: Uint8Array): bigint {
 export const DATAPATH_COUNTER_NAMES: readonly string[] = [
   'tc_dnat', 'tc_revnat', 'xdp_dnat', 'xdp_revnat', 'xdp_tx', 'xdp_redirect', 'xdp_pass', 'reject_tcp', 'reject_udp',
   'drop_no_backend', 'drop_source_range', 'snat', 'sock_connect', 'sock_sendmsg', 'malformed', 'drop_no_snat_port',
+  // 16-23: ICMP errors of translated flows, generated frag-needed, rate limits (sy_icmp.h, sy_ratelimit.h).
+  'icmp_err_revnat', 'icmp_err_dnat', 'icmp_err_untracked', 'icmp_err_malformed', 'frag_needed_sent',
+  'frag_needed_rate_limited', 'reject_rate_limited', 'too_big_no_df',
 ];
+
+/** sy_icmp_rate: u32 bucket (SY_RL_* in sy_structs.h) -> {bpf_spin_lock (4); u32 tokens; u64 last_ns}. */
+export const RATE_BUCKET_NAMES: readonly string[] = ['reject', 'frag_needed'];
+
+export function decodeRateBucket(b: Uint8Array): { tokens: number; lastNs: bigint } {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return { tokens: v.getUint32(4, true), lastNs: v.getBigUint64(8, true) };
+}
 
 export function counterName(i: number): string {
   return DATAPATH_COUNTER_NAMES[i] ?? `event_${i}`;
