@@ -1,6 +1,6 @@
 // sy-probe: the lab's compiled client for tests and benchmarks.
 // Shared declarations of the probe modes (probe_main.c, probe_net.c,
-// probe_latency.c, probe_hold.c).
+// probe_latency.c, probe_hold.c, probe_transfer.c).
 #ifndef SY_PROBE_H
 #define SY_PROBE_H
 
@@ -25,6 +25,7 @@ struct probe_opts {
 	long conns;              // hold: connections
 	long duration_ms;        // hold: how long to hold
 	int proto_udp;           // hold: UDP flows instead of TCP
+	long bytes;              // transfer: bytes to upload
 };
 
 // ---- probe_net.c ----
@@ -54,5 +55,6 @@ int run_udp(const struct probe_opts *o);
 int run_http(const struct probe_opts *o);
 int run_connect_latency(const struct probe_opts *o);
 int run_hold(const struct probe_opts *o);
+int run_transfer(const struct probe_opts *o);
 
 #endif

@@ -3,6 +3,7 @@
 //   sy-probe tcp|udp|http HOST PORT [options]
 //   sy-probe connect-latency HOST PORT [options]
 //   sy-probe hold HOST PORT [--conns N] [--duration-ms D] [--udp] [options]
+//   sy-probe transfer HOST PORT --bytes N [--timeout-ms T]   (probe_transfer.c)
 //
 // tcp/udp/http print one line per request: the reply text (the backend's
 // "NAME", or "NAME ip:port" with --peer) or "ERR <reason>" (refused, timeout,
@@ -25,6 +26,9 @@
 //   --conns N         hold: connections to keep open (default 1)
 //   --duration-ms D   hold: how long (default 10000; SIGTERM/SIGINT end it early)
 //   --udp             hold: UDP flows (one connected socket each) instead of TCP
+//   --bytes N         transfer: bytes to upload (lines of 1000 bytes, each
+//                     answered by sy-whoami); --timeout-ms is for the whole
+//                     transfer there
 //
 // Exit status: 0 when every request succeeded, 1 otherwise, 2 for usage errors.
 #define _GNU_SOURCE
@@ -42,9 +46,9 @@
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: sy-probe tcp|udp|http|connect-latency|hold HOST PORT [--count N] [--timeout-ms T]\n"
+		"usage: sy-probe tcp|udp|http|connect-latency|hold|transfer HOST PORT [--count N] [--timeout-ms T]\n"
 		"       [--interval-ms I] [--src-port P] [--keep N] [--peer] [--path P] [--send TEXT]\n"
-		"       [--summary] [--graceful] [--conns N] [--duration-ms D] [--udp]\n");
+		"       [--summary] [--graceful] [--conns N] [--duration-ms D] [--udp] [--bytes N]\n");
 	exit(2);
 }
 
@@ -364,6 +368,8 @@ int main(int argc, char **argv)
 			o.conns = num_arg(v, 1, 10000);
 		else if (strcmp(a, "--duration-ms") == 0)
 			o.duration_ms = num_arg(v, 0, 86400000);
+		else if (strcmp(a, "--bytes") == 0)
+			o.bytes = num_arg(v, 1, 1L << 32);
 		else
 			usage();
 	}
@@ -404,6 +410,11 @@ int main(int argc, char **argv)
 		if (o.interval_ms < 0)
 			o.interval_ms = 200;
 		return run_hold(&o);
+	}
+	if (strcmp(o.mode, "transfer") == 0) {
+		if (o.bytes <= 0)
+			usage();
+		return run_transfer(&o);
 	}
 	usage();
 	return 2;

@@ -9,6 +9,7 @@ import {
   labPlan,
   nodeIP,
   nodeRoutes,
+  parseLinkMtu,
   podCIDR,
   podIP,
   podNetnsName,
@@ -151,6 +152,34 @@ describe('topology batches', () => {
       'route add 198.19.2.0/24 via 198.18.0.12 dev eth0',
     ]);
     assert.deepEqual(hostBatch(p, p.ext), ['link set lo up', 'addr add 198.18.0.200/24 dev eth0', 'link set eth0 up']);
+  });
+
+  test('--link-mtu node2=1280: node2\'s eth0 and bridge port narrow, the other nodes\' routes to it locked at 1280', () => {
+    const p = labPlan('sy', 3, undefined, new Map([[parseLinkMtu('node2=1280', 3)[0], 1280]]));
+    assert.equal(p.nodes[1]!.linkMtu, 1280);
+    assert.equal(p.nodes[0]!.linkMtu, undefined);
+    const lines = underlayBatch(p);
+    assert.ok(lines.includes('link set v-n2 master br0 mtu 1280 up'));
+    assert.ok(lines.includes('link set v-n1 master br0 up'));
+    assert.ok(lines.includes('link set v-ext master br0 up'));
+    assert.deepEqual(hostBatch(p, p.nodes[0]!, 1), [
+      'link set lo up',
+      'addr add 198.18.0.11/24 dev eth0',
+      'link set eth0 up',
+      'route add 198.19.2.0/24 via 198.18.0.12 dev eth0 mtu lock 1280',
+      'route add 198.18.0.12/32 dev eth0 mtu lock 1280',
+      'route add 198.19.3.0/24 via 198.18.0.13 dev eth0',
+    ]);
+    assert.deepEqual(hostBatch(p, p.nodes[1]!, 2), [
+      'link set lo up',
+      'addr add 198.18.0.12/24 dev eth0',
+      'link set eth0 mtu 1280 up',
+      'route add 198.19.1.0/24 via 198.18.0.11 dev eth0',
+      'route add 198.19.3.0/24 via 198.18.0.13 dev eth0',
+    ]);
+    assert.throws(() => parseLinkMtu('node4=1280', 3), /3 node/);
+    assert.throws(() => parseLinkMtu('node2=100', 3), /576\.\.1500/);
+    assert.throws(() => parseLinkMtu('n2=1280', 3), /node<i>=<mtu>/);
   });
 });
 

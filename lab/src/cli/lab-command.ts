@@ -3,7 +3,7 @@ import fs from 'node:fs';
 // takes the arguments after `lab` and returns the exit code.
 import { stringify as toYAML } from 'yaml';
 import { execInteractive, netnsExists } from '../netns/ip.js';
-import { DEFAULT_LAB_NAME, DEFAULT_NODE_COUNT, NETNS_ANNOTATION, isLabNamespace, podNetnsName } from '../netns/plan.js';
+import { DEFAULT_LAB_NAME, DEFAULT_NODE_COUNT, NETNS_ANNOTATION, isLabNamespace, parseLinkMtu, podNetnsName } from '../netns/plan.js';
 import type { LabConfig } from '../netns/layout.js';
 import { restartAgents } from './restart-agents.js';
 import { nodeCgroupDir } from '../netns/cgroups.js';
@@ -18,6 +18,8 @@ import { waitReady } from './wait.js';
 export const LAB_USAGE = `usage: switchyard lab <command> [--name LAB] ...
   up [--nodes N] [--mode ebpf|iptables|auto] [--agent-arg=ARG]... [--no-agents] [--timeout S] [--keep-on-failure]
                                   create the lab (default name "${DEFAULT_LAB_NAME}", ${DEFAULT_NODE_COUNT} nodes) and start its daemon
+     [--link-mtu node<i>=MTU]...  node i's underlay link gets that MTU (576..1500); the other nodes'
+                                  routes to it carry it (locked), as a router would teach them
   down                            stop everything and delete the lab
   status [-o json]                daemon, nodes, agents, pods
   apply -f FILE|- [-n NS]         create or replace the objects of a (multi-document) YAML manifest
@@ -207,15 +209,26 @@ export async function runLabCommand(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case 'up': {
-        const p = parse(args, { '--nodes': 'value', '--mode': 'value', '--no-agents': 'bool', '--timeout': 'value', '--keep-on-failure': 'bool', '--agent-arg': 'value' });
+        const p = parse(args, { '--nodes': 'value', '--mode': 'value', '--no-agents': 'bool', '--timeout': 'value', '--keep-on-failure': 'bool', '--agent-arg': 'value', '--link-mtu': 'value' });
         if (has(p, '-h')) return usage(0);
         if (p.positional.length > 0) throw new LabError(`up: unexpected ${p.positional.join(' ')}`, 2);
         const mode = flag(p, '--mode') ?? 'ebpf';
         if (!['ebpf', 'iptables', 'auto'].includes(mode)) throw new LabError(`up: --mode must be ebpf, iptables or auto`, 2);
         const agents = !has(p, '--no-agents');
+        const nodes = num(flag(p, '--nodes'), 'node count', 1, 100) ?? DEFAULT_NODE_COUNT;
+        const linkMtu = new Map<number, number>();
+        for (const spec of p.flags.get('--link-mtu') ?? []) {
+          try {
+            const [i, mtu] = parseLinkMtu(spec, nodes);
+            linkMtu.set(i, mtu);
+          } catch (err) {
+            throw new LabError(`up: ${(err as Error).message}`, 2);
+          }
+        }
         return await labUp({
           name: flag(p, '--name') ?? DEFAULT_LAB_NAME,
-          nodes: num(flag(p, '--nodes'), 'node count', 1, 100) ?? DEFAULT_NODE_COUNT,
+          nodes,
+          linkMtu,
           mode: mode as LabConfig['mode'],
           agents,
           agentArgs: p.flags.get('--agent-arg') ?? [],

@@ -16,6 +16,8 @@ export interface UpOptions {
   mode: LabConfig['mode'];
   agents: boolean;
   agentArgs?: string[];
+  /** `--link-mtu node<i>=N`: node index -> underlay link MTU. */
+  linkMtu?: ReadonlyMap<number, number>;
   timeoutMs: number;
   keepOnFailure: boolean;
   out: (line: string) => void;
@@ -70,7 +72,7 @@ export async function labUp(o: UpOptions): Promise<number> {
   if (process.getuid?.() !== 0) throw new LabError('the lab needs root (network namespaces): run as root');
   let plan: LabPlan;
   try {
-    plan = labPlan(o.name, o.nodes);
+    plan = labPlan(o.name, o.nodes, undefined, o.linkMtu);
   } catch (err) {
     throw new LabError((err as Error).message, 2);
   }

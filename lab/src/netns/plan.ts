@@ -55,6 +55,12 @@ export interface NodePlan {
   pinInstance: string;
   /** Name of the node's port on the underlay bridge (in <lab>-net). */
   bridgePort: string;
+  /**
+   * MTU of the node's underlay link (its eth0 and its bridge port), when
+   * lower than the default 1500: `lab up --link-mtu node2=1280`. See
+   * nodeRoutes() for how the other nodes learn it.
+   */
+  linkMtu?: number;
 }
 
 export interface HostPlan {
@@ -187,14 +193,33 @@ export function nodePlan(lab: string, i: number): NodePlan {
   };
 }
 
-export function labPlan(lab: string, nodeCount: number, root = LAB_ROOT): LabPlan {
+/** Smallest and largest MTU `--link-mtu` accepts (IPv4 needs 68; 1280 is IPv6's minimum, a sensible floor). */
+export const LINK_MTU_MIN = 576;
+export const LINK_MTU_MAX = 1500;
+
+/** Parses `node<i>=<mtu>` (lab up --link-mtu); throws with a message naming the problem. */
+export function parseLinkMtu(spec: string, nodeCount: number): [number, number] {
+  const m = /^node([1-9][0-9]*)=([0-9]+)$/.exec(spec);
+  if (!m) throw new Error(`--link-mtu ${JSON.stringify(spec)}: expected node<i>=<mtu>, e.g. node2=1280`);
+  const i = Number(m[1]), mtu = Number(m[2]);
+  if (i > nodeCount) throw new Error(`--link-mtu ${spec}: the lab has ${nodeCount} node(s)`);
+  if (mtu < LINK_MTU_MIN || mtu > LINK_MTU_MAX) throw new Error(`--link-mtu ${spec}: MTU must be ${LINK_MTU_MIN}..${LINK_MTU_MAX}`);
+  return [i, mtu];
+}
+
+export function labPlan(lab: string, nodeCount: number, root = LAB_ROOT, linkMtu: ReadonlyMap<number, number> = new Map()): LabPlan {
   const err = validateLabName(lab);
   if (err) throw new Error(err);
   if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > MAX_NODES) {
     throw new RangeError(`node count ${nodeCount} out of range 1..${MAX_NODES}`);
   }
   const nodes: NodePlan[] = [];
-  for (let i = 1; i <= nodeCount; i++) nodes.push(nodePlan(lab, i));
+  for (let i = 1; i <= nodeCount; i++) {
+    const n = nodePlan(lab, i);
+    const mtu = linkMtu.get(i);
+    if (mtu !== undefined) n.linkMtu = mtu;
+    nodes.push(n);
+  }
   return {
     name: lab,
     stateDir: labStateDir(lab, root),
@@ -213,9 +238,24 @@ export function topologyNamespaces(plan: LabPlan): string[] {
   return [plan.underlay.netns, plan.cp.netns, plan.ext.netns, ...plan.nodes.map((n) => n.netns)];
 }
 
-/** Routes a node needs: every other node's pod CIDR via that node. */
-export function nodeRoutes(plan: LabPlan, i: number): Array<{ dst: string; via: string }> {
-  return plan.nodes.filter((n) => n.index !== i).map((n) => ({ dst: n.podCIDR, via: n.ip }));
+/**
+ * Routes a node needs: every other node's pod CIDR via that node. Towards a
+ * node whose link is narrower (linkMtu), the routes carry that MTU, locked
+ * (also a host route to the node itself): one L2 segment cannot carry two
+ * MTUs, so the lab models the narrow link the way a router in front of it
+ * would teach the senders (ICMP fragmentation needed -> a path MTU), and
+ * the kernel's forwarding and bpf_fib_lookup() both judge packets by it.
+ * Frames that still exceed it are dropped for real by the narrow link.
+ */
+export function nodeRoutes(plan: LabPlan, i: number): Array<{ dst: string; via?: string; mtu?: number }> {
+  const routes: Array<{ dst: string; via?: string; mtu?: number }> = [];
+  for (const n of plan.nodes) {
+    if (n.index === i) continue;
+    const mtu = n.linkMtu !== undefined ? { mtu: n.linkMtu } : {};
+    routes.push({ dst: n.podCIDR, via: n.ip, ...mtu });
+    if (n.linkMtu !== undefined) routes.push({ dst: `${n.ip}/32`, ...mtu });
+  }
+  return routes;
 }
 
 /**

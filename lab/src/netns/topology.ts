@@ -5,6 +5,8 @@
 //   <lab>-ext   external client, eth0 198.18.0.200/24
 //   <lab>-n<i>  node i, eth0 198.18.0.(10+i)/24, forwarding on, rp_filter off,
 //               a route to every other node's pod CIDR via that node
+//               (`lab up --link-mtu node<i>=N`: node i's link has MTU N, see
+//               nodeRoutes())
 //
 // Every veth pair is created inside the underlay namespace with its peer put
 // straight into the host's namespace: nothing is ever created in, or moved
@@ -23,14 +25,16 @@ export const NODE_SYSCTLS: Record<string, string | number> = {
 };
 
 /** The `ip -batch` lines that configure a host's underlay interface (and, for a node, its routes). */
-export function hostBatch(plan: LabPlan, host: HostPlan, nodeIndex?: number): string[] {
+export function hostBatch(plan: LabPlan, host: HostPlan & { linkMtu?: number }, nodeIndex?: number): string[] {
   const lines = [
     'link set lo up',
     `addr add ${host.ip}/${UNDERLAY_PREFIX} dev ${HOST_IF}`,
-    `link set ${HOST_IF} up`,
+    `link set ${HOST_IF}${host.linkMtu !== undefined ? ` mtu ${host.linkMtu}` : ''} up`,
   ];
   if (nodeIndex !== undefined) {
-    for (const r of nodeRoutes(plan, nodeIndex)) lines.push(`route add ${r.dst} via ${r.via} dev ${HOST_IF}`);
+    for (const r of nodeRoutes(plan, nodeIndex)) {
+      lines.push(`route add ${r.dst}${r.via ? ` via ${r.via}` : ''} dev ${HOST_IF}${r.mtu !== undefined ? ` mtu lock ${r.mtu}` : ''}`);
+    }
   }
   return lines;
 }
@@ -53,7 +57,7 @@ export function externalRoutes(plan: LabPlan): string[] {
 
 /** The underlay's `ip -batch` lines: the bridge and one veth per host, the peer moved into the host. */
 export function underlayBatch(plan: LabPlan): string[] {
-  const hosts: HostPlan[] = [plan.cp, plan.ext, ...plan.nodes];
+  const hosts: Array<HostPlan & { linkMtu?: number }> = [plan.cp, plan.ext, ...plan.nodes];
   const lines = [
     'link set lo up',
     `link add ${plan.underlay.bridge} type bridge stp_state 0 forward_delay 0`,
@@ -61,7 +65,8 @@ export function underlayBatch(plan: LabPlan): string[] {
   ];
   for (const h of hosts) {
     lines.push(`link add ${h.bridgePort} type veth peer name ${HOST_IF} netns ${h.netns}`);
-    lines.push(`link set ${h.bridgePort} master ${plan.underlay.bridge} up`);
+    // A narrow link: the bridge drops frames larger than the port's MTU.
+    lines.push(`link set ${h.bridgePort} master ${plan.underlay.bridge}${h.linkMtu !== undefined ? ` mtu ${h.linkMtu}` : ''} up`);
   }
   return lines;
 }
