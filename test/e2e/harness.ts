@@ -70,8 +70,9 @@ export class Lab {
     return (process.env.SWITCHYARD_E2E_AGENT_ARGS ?? '').split(/\s+/).filter(Boolean);
   }
 
-  up(nodes = 2, agentArgs: string[] = Lab.agentArgs()): Promise<string> {
-    return ok(['lab', 'up', '--name', this.name, '--nodes', String(nodes), '--mode', this.mode, ...agentArgs.map((a) => `--agent-arg=${a}`)], { timeoutMs: 180_000 });
+  /** labArgs: more `lab up` flags (e.g. --link-mtu node2=1280). */
+  up(nodes = 2, agentArgs: string[] = Lab.agentArgs(), labArgs: string[] = []): Promise<string> {
+    return ok(['lab', 'up', '--name', this.name, '--nodes', String(nodes), '--mode', this.mode, ...agentArgs.map((a) => `--agent-arg=${a}`), ...labArgs], { timeoutMs: 180_000 });
   }
 
   /** Whether this run's agents do socket-level balancing (on by default in ebpf mode). */
