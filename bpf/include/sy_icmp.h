@@ -372,16 +372,14 @@ static __always_inline int sy_icmp_xdp(struct xdp_md *ctx,
 	__u32 len = ctx->data_end - ctx->data;
 	int ret;
 
+	/* What XDP passes, tc sees again: tc counts the errors it leaves. */
 	ret = SY_ICMP_LOAD(ctx, bpf_xdp_load_bytes, pkt, e, len);
-	if (ret <= 0) {
-		if (ret < 0)
-			sy_count(SY_CNT_ICMP_ERR_MALFORMED);
+	if (ret <= 0)
 		return SY_ICMP_PASS;
-	}
 	o = *e;
 	if (sy_icmp_decide(e, SY_HOOK_XDP, bpf_ktime_get_ns(), x) !=
 	    SY_ICMP_XLATE)
-		return SY_ICMP_PASS; /* tc counts it */
+		return SY_ICMP_PASS;
 	sy_icmp_csums(&o, e);
 	return SY_ICMP_XLATE;
 }

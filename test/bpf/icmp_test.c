@@ -443,6 +443,8 @@ static void test_icmp_untouched(void)
 	len = build_icmp(in, &c, q, 28);
 	expect("icmp tc: error quoting a non-IPv4 header: untouched", false,
 	       0, in, len, TC_ACT_OK, in, len, true);
+	expect("xdp: ... XDP_PASS untouched, not counted there (tc counts what XDP passes)",
+	       true, i0, in, len, XDP_PASS, in, len, true);
 	check(counter(SY_CNT_ICMP_ERR_MALFORMED) == mf + 2,
 	      "icmp: counted in icmp_err_malformed (+2)", "+%llu",
 	      (unsigned long long)(counter(SY_CNT_ICMP_ERR_MALFORMED) - mf));
