@@ -35,7 +35,8 @@
  *    translation), so that the sender's socket matches it; the answer comes
  *    from the address the sender addressed and leaves by the arrival device.
  *    Rate limited per node (sy_ratelimit.h). Without DF: counted, and the
- *    packet goes on as before (see SY_CNT_TOO_BIG_NO_DF).
+ *    packet goes where it went before this check (XDP: to tc; tc: to the
+ *    stack, which fragments what it may route; see SY_CNT_TOO_BIG_NO_DF).
  *
  * None of this runs on the fast path: only for IPPROTO_ICMP packets, and
  * for packets whose forwarding lookup already failed.

@@ -222,7 +222,7 @@ struct sy_affinity_value {
 #define SY_CNT_FRAG_NEEDED_SENT  20 /* ICMP fragmentation needed sent for a DF packet too big for its egress */
 #define SY_CNT_FRAG_NEEDED_RATE_LIMITED 21 /* DF packets too big for their egress dropped without an answer (rate limit) */
 #define SY_CNT_REJECT_RATE_LIMITED 22 /* REJECT answers not sent (rate limit): the packet is dropped */
-#define SY_CNT_TOO_BIG_NO_DF     23 /* packets too big for their egress without DF: forwarded as they are (tc) or left to tc (xdp) */
+#define SY_CNT_TOO_BIG_NO_DF     23 /* packets too big for their egress without DF (or from a non-unicast source): no answer; xdp leaves them to tc, tc to the stack */
 #define SY_CNT_MAX               48
 
 /* ---- sy_icmp_rate: ARRAY of SY_RL_MAX, key __u32 -> sy_rate_bucket --- */

@@ -110,7 +110,8 @@ static __always_inline int sy_tc_forward(struct __sk_buff *skb,
 					fib.mtu_result);
 		if (rc >= 0)
 			return rc;
-		/* No DF: on as before, without the size check. */
+		/* No DF: as before this check (the kernel's own size check
+		 * then sends it to the stack). */
 		fib.tot_len = 0;
 		rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	}
