@@ -6,7 +6,9 @@
 // iptables mode) and must answer its too-big DF segments with ICMP
 // fragmentation needed that the client's socket matches (quoting the packet
 // as the client sent it). Frames that still exceed 1280 bytes are dropped for
-// real by node2's narrow link. Also a pod on node1 through a ClusterIP.
+// real by node2's narrow link. Also a pod on node1 through a ClusterIP, and
+// an ICMP error from a backend (port unreachable) that must be translated
+// back to the frontend for the client's socket to see it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -39,6 +41,14 @@ spec:
   type: NodePort
   selector: {app: far}
   ports: [{name: raw, port: 7000, targetPort: raw}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: closed}
+spec:
+  type: NodePort
+  selector: {app: far}
+  ports: [{name: dgram, port: 5999, targetPort: 5999, protocol: UDP}]
 `;
 
 /** sy_counters[idx] of a node, summed over CPUs (bpftool on the pinned map). */
@@ -57,6 +67,7 @@ function parseTransfer(line: string): { name: string; bytes: number; pmtu: numbe
 describe(`path MTU through NATed flows, node2 behind a ${LINK_MTU}-byte link (${MODE}${Lab.socketLB(MODE) ? '' : MODE === 'ebpf' ? ', socket LB off' : ''})`, { timeout: 600_000 }, () => {
   const lab = new Lab(Lab.uniqueName('e2m'), MODE);
   let nodePort = 0;
+  let closedPort = 0;
 
   before(async () => {
     await lab.up(2, Lab.agentArgs(), ['--link-mtu', `node2=${LINK_MTU}`]);
@@ -64,6 +75,7 @@ describe(`path MTU through NATed flows, node2 behind a ${LINK_MTU}-byte link (${
     await lab.waitReady();
     const svc = (await lab.get('services')).find((s) => s.metadata.name === 'far')!;
     nodePort = svc.spec.ports[0].nodePort as number;
+    closedPort = (await lab.get('services')).find((s) => s.metadata.name === 'closed')!.spec.ports[0].nodePort as number;
     // The service is programmed: a short line goes through.
     await eventually('NodePort answers', async () => {
       const r = await run(['lab', 'exec', '--name', lab.name, '--external', '--', PROBE, 'tcp', NODE1, String(nodePort), '--timeout-ms', '1000']);
@@ -96,6 +108,19 @@ describe(`path MTU through NATed flows, node2 behind a ${LINK_MTU}-byte link (${
     if (MODE === 'ebpf') {
       assert.ok(counter(lab, 1, SY_CNT_FRAG_NEEDED_SENT) > before, 'node1 counted frag_needed_sent');
     }
+  });
+
+  test('UDP to a backend port without a socket: the backend\'s port unreachable reaches the client translated (ECONNREFUSED), through the NodePort and the ClusterIP', async () => {
+    // Through the NodePort: SNATed to node1, backend on node2.
+    const ext = await eventually('ERR refused at the external client', async () => {
+      const r = await run(['lab', 'exec', '--name', lab.name, '--external', '--', PROBE, 'udp', NODE1, String(closedPort), '--timeout-ms', '1500']);
+      return r.stdout.trim() === 'ERR refused' ? r.stdout.trim() : undefined;
+    }, 30_000, 500);
+    assert.equal(ext, 'ERR refused');
+    // From a pod on node1 through the ClusterIP (DNAT only, or socket LB).
+    const ip = await lab.clusterIP('closed');
+    const lines = await lab.probe('near', 'udp', ip, 5999, ['--count', '3', '--timeout-ms', '1500']);
+    assert.deepEqual(lines, ['ERR refused', 'ERR refused', 'ERR refused']);
   });
 
   test('a 4 MB upload from a pod on node1 through the ClusterIP (backend on node2) completes', async (t) => {
