@@ -3,10 +3,21 @@
 // Pure computation on the control plane's own buildMaglevTable: no lab.
 //
 //   node dist/bench/maglev-disruption.js [--trials N] [--max-backends N] [--sizes 509,1021,...]
+//                                         [--builder switchyard|paper|paper-redraw]
 //
+// --builder paper is the paper's walk as Switchyard built tables before the
+// de-collision, paper-redraw that walk with equal skips re-drawn (see
+// bench/maglev-variants.ts); the default is the control plane's builder.
 // Prints a Markdown table (docs/maglev.md quotes it).
 import { buildMaglevTable, MAGLEV_PRIMES, maglevTableSize } from '../control-plane/src/dataplane/maglev.js';
 import { mulberry32 } from './prng.js';
+import { paperMaglevTable, type MaglevBuilder } from './maglev-variants.js';
+
+const BUILDERS: Record<string, MaglevBuilder> = {
+  switchyard: buildMaglevTable,
+  paper: paperMaglevTable(false),
+  'paper-redraw': paperMaglevTable(true),
+};
 
 export function randomBackends(r: () => number, n: number): string[] {
   const set = new Set<string>();
@@ -15,8 +26,8 @@ export function randomBackends(r: () => number, n: number): string[] {
 }
 
 /** Fraction of the M slots whose backend differs between the tables of `a` and `b`. */
-export function movedFraction(a: readonly string[], b: readonly string[], m: number, seed: number): number {
-  const ta = buildMaglevTable(a, m, seed), tb = buildMaglevTable(b, m, seed);
+export function movedFraction(a: readonly string[], b: readonly string[], m: number, seed: number, build: MaglevBuilder = buildMaglevTable): number {
+  const ta = build(a, m, seed), tb = build(b, m, seed);
   let moved = 0;
   for (let i = 0; i < m; i++) if (ta.order[ta.table[i]!] !== tb.order[tb.table[i]!]) moved++;
   return moved / m;
@@ -30,14 +41,14 @@ export interface DisruptionRow { m: number; nMin: number; nMax: number; trials: 
  * and adding the (n+1)th to n are the same pair of tables, so one figure
  * covers both: extra = moved - 1/(n+1).
  */
-export function measureDisruption(m: number, nMin: number, nMax: number, trials: number, seed = 1): DisruptionRow {
+export function measureDisruption(m: number, nMin: number, nMax: number, trials: number, seed = 1, build: MaglevBuilder = buildMaglevTable): DisruptionRow {
   const r = mulberry32(m ^ seed);
   const extras: number[] = [];
   for (let t = 0; t < trials; t++) {
     const n = nMin + Math.floor(r() * (nMax - nMin + 1));
     const set = randomBackends(r, n + 1);
     const drop = Math.floor(r() * (n + 1));
-    extras.push(movedFraction(set, set.filter((_, i) => i !== drop), m, 7 + t) - 1 / (n + 1));
+    extras.push(movedFraction(set, set.filter((_, i) => i !== drop), m, 7 + t, build) - 1 / (n + 1));
   }
   extras.sort((a, b) => a - b);
   const q = (p: number): number => extras[Math.min(extras.length - 1, Math.floor(p * extras.length))]!;
@@ -49,16 +60,18 @@ function pct(x: number): string {
 }
 
 function main(argv: string[]): void {
-  let trials = 300, maxBackends = 30;
+  let trials = 300, maxBackends = 30, builder = 'switchyard';
   let sizes: number[] = [...MAGLEV_PRIMES];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!, v = argv[i + 1];
     if (a === '--trials' && v) { trials = Number(v); i++; }
     else if (a === '--max-backends' && v) { maxBackends = Number(v); i++; }
     else if (a === '--sizes' && v) { sizes = v.split(',').map(Number); i++; }
-    else throw new Error(`unknown argument ${a} (--trials N, --max-backends N, --sizes LIST)`);
+    else if (a === '--builder' && v && v in BUILDERS) { builder = v; i++; }
+    else throw new Error(`unknown argument ${a} (--trials N, --max-backends N, --sizes LIST, --builder ${Object.keys(BUILDERS).join('|')})`);
   }
-  process.stdout.write(`Extra slots moved when one backend is removed or added (beyond 1/N), ${trials} random backend sets per row\n\n`);
+  const build = BUILDERS[builder]!;
+  process.stdout.write(`Extra slots moved when one backend is removed or added (beyond 1/N), ${trials} random backend sets per row, builder ${builder}\n\n`);
   process.stdout.write('| M | backends (with the one added) | how a Service gets this M | mean | p90 | p99 | max |\n|---:|---:|:---|---:|---:|---:|---:|\n');
   const line = (row: DisruptionRow, how: string): void => {
     process.stdout.write(`| ${row.m} | ${row.nMin + 1}–${row.nMax + 1} | ${how} | ${pct(row.mean)} | ${pct(row.p90)} | ${pct(row.p99)} | ${pct(row.max)} |\n`);
@@ -67,9 +80,12 @@ function main(argv: string[]): void {
     // Backend counts K that the default sizing (smallest prime >= 100 K) puts on this M.
     let kLo = 0, kHi = 0;
     for (let k = 2; k * 100 <= 131071; k++) if (maglevTableSize(k) === m) { if (!kLo) kLo = k; kHi = k; }
-    if (kLo) line(measureDisruption(m, kLo - 1, kHi - 1, trials), 'default sizing');
-    // Small Services (2..maxBackends) on this M, as a floor of M would give them.
-    if (m >= maxBackends * 100 && !(kLo === 2 && kHi >= maxBackends)) line(measureDisruption(m, 1, maxBackends - 1, trials), `--maglev-table-floor ${m}`);
+    if (kLo) line(measureDisruption(m, kLo - 1, kHi - 1, trials, 1, build), 'default sizing');
+    // Small Services (2..maxBackends) on this M, as pinning it (annotation
+    // switchyard.io/maglev-table-size) or a floor of M would give them.
+    if (m >= maxBackends * 100 && !(kLo === 2 && kHi >= maxBackends)) {
+      line(measureDisruption(m, 1, maxBackends - 1, trials, 1, build), `annotation ${m} or --maglev-table-floor ${m}`);
+    }
   }
 }
 
