@@ -33,7 +33,26 @@ export function movedFraction(a: readonly string[], b: readonly string[], m: num
   return moved / m;
 }
 
-export interface DisruptionRow { m: number; nMin: number; nMax: number; trials: number; mean: number; p90: number; p99: number; max: number }
+export interface DisruptionRow {
+  m: number; nMin: number; nMax: number; trials: number; mean: number; p90: number; p99: number; max: number;
+  /** Largest difference between two backends' slot counts in any table built (1 = every backend holds floor or ceil of M/N). */
+  spread: number;
+}
+
+function slotSpread(table: Uint32Array, n: number): number {
+  const c = new Uint32Array(n);
+  for (const v of table) c[v]!++;
+  let lo = Infinity, hi = 0;
+  for (const x of c) { lo = Math.min(lo, x); hi = Math.max(hi, x); }
+  return hi - lo;
+}
+
+/** Default-sizing backend counts [kLo, kHi] that put a Service on table size m (kLo = 0 when none does). */
+export function defaultSizingRange(m: number): [number, number] {
+  let kLo = 0, kHi = 0;
+  for (let k = 2; k * 100 <= 131071; k++) if (maglevTableSize(k) === m) { if (!kLo) kLo = k; kHi = k; }
+  return [kLo, kHi];
+}
 
 /**
  * For table size m: random sets of n+1 backends (n from nMin..nMax), the
@@ -44,15 +63,20 @@ export interface DisruptionRow { m: number; nMin: number; nMax: number; trials: 
 export function measureDisruption(m: number, nMin: number, nMax: number, trials: number, seed = 1, build: MaglevBuilder = buildMaglevTable): DisruptionRow {
   const r = mulberry32(m ^ seed);
   const extras: number[] = [];
+  let spread = 0;
   for (let t = 0; t < trials; t++) {
     const n = nMin + Math.floor(r() * (nMax - nMin + 1));
     const set = randomBackends(r, n + 1);
     const drop = Math.floor(r() * (n + 1));
-    extras.push(movedFraction(set, set.filter((_, i) => i !== drop), m, 7 + t, build) - 1 / (n + 1));
+    const ta = build(set, m, 7 + t), tb = build(set.filter((_, i) => i !== drop), m, 7 + t);
+    let moved = 0;
+    for (let i = 0; i < m; i++) if (ta.order[ta.table[i]!] !== tb.order[tb.table[i]!]) moved++;
+    extras.push(moved / m - 1 / (n + 1));
+    spread = Math.max(spread, slotSpread(ta.table, ta.order.length), slotSpread(tb.table, tb.order.length));
   }
   extras.sort((a, b) => a - b);
   const q = (p: number): number => extras[Math.min(extras.length - 1, Math.floor(p * extras.length))]!;
-  return { m, nMin, nMax, trials, mean: extras.reduce((s, x) => s + x, 0) / extras.length, p90: q(0.9), p99: q(0.99), max: extras[extras.length - 1]! };
+  return { m, nMin, nMax, trials, mean: extras.reduce((s, x) => s + x, 0) / extras.length, p90: q(0.9), p99: q(0.99), max: extras[extras.length - 1]!, spread };
 }
 
 function pct(x: number): string {
@@ -78,8 +102,7 @@ function main(argv: string[]): void {
   };
   for (const m of sizes) {
     // Backend counts K that the default sizing (smallest prime >= 100 K) puts on this M.
-    let kLo = 0, kHi = 0;
-    for (let k = 2; k * 100 <= 131071; k++) if (maglevTableSize(k) === m) { if (!kLo) kLo = k; kHi = k; }
+    const [kLo, kHi] = defaultSizingRange(m);
     if (kLo) line(measureDisruption(m, kLo - 1, kHi - 1, trials, 1, build), 'default sizing');
     // Small Services (2..maxBackends) on this M, as pinning it (annotation
     // switchyard.io/maglev-table-size) or a floor of M would give them.

@@ -72,7 +72,7 @@ export function isPrime(n: number): boolean {
  */
 export function buildMaglevTable(identities: readonly string[], m: number, seed: number): { order: string[]; table: Uint32Array } {
   if (!isPrime(m)) throw new Error(`maglev table size ${m} is not prime`);
-  if (m >= 2 ** 26) throw new Error(`maglev table size ${m} is too large (skip x position must stay exact in a double)`);
+  if (m > 2 ** 17) throw new Error(`maglev table size ${m} is above 2^17 (the largest allowed is 131071)`);
   const order = [...new Set(identities)].sort();
   const n = order.length;
   const table = new Uint32Array(m);
@@ -80,25 +80,23 @@ export function buildMaglevTable(identities: readonly string[], m: number, seed:
   const filled = new Uint8Array(m);
   const { offset, skip } = maglevPermutations(order, m, seed);
   const walk = maglevWalkOrder(m, seed);
-  // Backend i's j-th preference is offset + walk[j] * skip (mod m). The
-  // product is below 2^34, exact in a double; the quotient estimate may be off
-  // by one, which the corrections below absorb.
-  const inv = 1 / m;
+  // Backend i's j-th preference is offset + walk[j] * skip (mod m). With
+  // w = walk[j] < 2^17 split as (w >> 9) * 512 + (w & 511), and
+  // skip * 512 reduced mod m once per backend, the sum stays below 2^27: one
+  // integer remainder per step, no overflow, the same result on every node.
+  const skipHi = new Int32Array(n);
+  for (let i = 0; i < n; i++) skipHi[i] = (skip[i]! * 512) % m;
   const next = new Int32Array(n);
   let placed = 0;
   for (;;) {
     for (let i = 0; i < n; i++) {
-      const s = skip[i]!, o = offset[i]!;
-      let j = next[i]!, c: number;
-      do {
-        const p = s * walk[j++]!;
-        c = o + (p - Math.floor(p * inv) * m);
-        if (c < 0) c += m;
-        else if (c >= m) {
-          c -= m;
-          if (c >= m) c -= m;
-        }
-      } while (filled[c]);
+      const s = skip[i]!, h = skipHi[i]!, o = offset[i]!;
+      let j = next[i]!, c = 0;
+      for (;;) {
+        const w = walk[j++]!;
+        c = ((w >>> 9) * h + (w & 511) * s + o) % m;
+        if (filled[c] === 0) break;
+      }
       next[i] = j;
       filled[c] = 1;
       table[c] = i;
