@@ -4,6 +4,7 @@
 //
 //   node dist/bench/maglev-disruption.js [--trials N] [--max-backends N] [--sizes 509,1021,...]
 //                                         [--builder switchyard|paper|paper-redraw]
+//   node dist/bench/maglev-disruption.js --build-cost     (time to build one table, both walks)
 //
 // --builder paper is the paper's walk as Switchyard built tables before the
 // de-collision, paper-redraw that walk with equal skips re-drawn (see
@@ -83,7 +84,29 @@ function pct(x: number): string {
   return `${(x * 100).toFixed(2)} %`;
 }
 
+/** Fastest of 7 timed runs of building one table, per builder (warm JIT). */
+function buildCost(): void {
+  process.stdout.write('| M | backends | Switchyard (shuffled walk) | paper walk |\n|---:|---:|---:|---:|\n');
+  const fmt = (ms: number) => (ms < 1 ? `${Math.round(ms * 1000)} µs` : `${ms.toFixed(1)} ms`);
+  for (const [m, n] of [[509, 3], [1021, 10], [16381, 100], [65521, 1000], [131071, 1310]] as const) {
+    const set = randomBackends(mulberry32(3), n);
+    const best = (build: MaglevBuilder): number => {
+      const reps = m > 20000 ? 3 : m > 2000 ? 20 : 300;
+      let min = Infinity;
+      build(set, m, 1);
+      for (let r = 0; r < 7; r++) {
+        const t = performance.now();
+        for (let i = 0; i < reps; i++) build(set, m, 1);
+        min = Math.min(min, (performance.now() - t) / reps);
+      }
+      return min;
+    };
+    process.stdout.write(`| ${m} | ${n} | ${fmt(best(BUILDERS.switchyard!))} | ${fmt(best(BUILDERS.paper!))} |\n`);
+  }
+}
+
 function main(argv: string[]): void {
+  if (argv[0] === '--build-cost') return buildCost();
   let trials = 300, maxBackends = 30, builder = 'switchyard';
   let sizes: number[] = [...MAGLEV_PRIMES];
   for (let i = 0; i < argv.length; i++) {
