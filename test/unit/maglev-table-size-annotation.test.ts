@@ -15,6 +15,7 @@ import { DEFAULT_MAGLEV_SIZING } from '../../control-plane/src/dataplane/maglev.
 import { EndpointSliceCache } from '../../control-plane/src/model/endpoint-slice-cache.js';
 import { MAGLEV_TABLE_SIZE_ANNOTATION, parseTableSizeAnnotation } from '../../control-plane/src/model/maglev-table-size-annotation.js';
 import { ServiceTracker, servicePortsOf } from '../../control-plane/src/model/service-tracker.js';
+import { ProxyMetrics } from '../../control-plane/src/metrics/proxy-metrics.js';
 import { desiredOf, ebpfSource, FakeLoader, FakeSync, program } from './admin-fake.js';
 import { service, slice, type Ep } from './fixtures.js';
 
@@ -124,6 +125,13 @@ describe('switchyard services and the services API show the table size and how i
     assert.equal(by('refused').problems.length, 1);
     assert.match(by('refused').problems[0], /^annotation switchyard\.io\/maglev-table-size="1000" refused: 1000 is not one of the allowed primes/);
     assert.deepEqual(by('plain').maglev, { tableSize: 509, chosenBy: 'default sizing', annotation: null, annotationRefused: null });
+  });
+
+  test('metrics: switchyard_maglev_table_size_refused counts the ServicePorts whose annotation was refused', async () => {
+    const m = new ProxyMetrics({ mode: 'ebpf', modeReason: 'test', desired: () => sync.lastDesired });
+    assert.match(await m.metrics(), /^switchyard_maglev_table_size_refused 1$/m);
+    const none = new ProxyMetrics({ mode: 'ebpf', modeReason: 'test', desired: () => [] });
+    assert.match(await none.metrics(), /^switchyard_maglev_table_size_refused 0$/m);
   });
 
   test('CLI: a sizing line per ServicePort, a SIZED BY column, the refusal as a problem line', async () => {
