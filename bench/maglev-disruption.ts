@@ -129,8 +129,10 @@ function main(argv: string[]): void {
     if (kLo) line(measureDisruption(m, kLo - 1, kHi - 1, trials, 1, build), 'default sizing');
     // Small Services (2..maxBackends) on this M, as pinning it (annotation
     // switchyard.io/maglev-table-size) or a floor of M would give them.
-    if (m >= maxBackends * 100 && !(kLo === 2 && kHi >= maxBackends)) {
-      line(measureDisruption(m, 1, maxBackends - 1, trials, 1, build), `annotation ${m} or --maglev-table-floor ${m}`);
+    // Smaller pinned sizes: every backend count that keeps M >= 100 N.
+    const most = Math.min(maxBackends, Math.floor(m / 100));
+    if (kLo > 2 && most >= 2) {
+      line(measureDisruption(m, 1, most - 1, trials, 1, build), `annotation ${m} or --maglev-table-floor ${m}`);
     }
   }
 }
