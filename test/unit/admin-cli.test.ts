@@ -62,7 +62,7 @@ describe('against a running admin API (unix socket)', () => {
     r = await cli('services');
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^default\/web:http {2}ClusterIP {2}TCP/m);
-    assert.match(r.out, /198\.18\.128\.10:80\/TCP\s+ClusterIP\s+external\s+\d+\s+\d+\s+3\s+509\s+ClusterIP/);
+    assert.match(r.out, /198\.18\.128\.10:80\/TCP\s+ClusterIP\s+external\s+\d+\s+\d+\s+3\s+509\s+default sizing\s+ClusterIP/);
     assert.match(r.out, /198\.19\.2\.3:8080\s+\d+\s+terminating\s+no\s+node2\s+zone-b\s+-/);
     assert.match(r.out, /198\.19\.1\.2:8080\s+\d+\s+active\s+yes\s+node1\s+zone-a\s+3\d\.\d% of ClusterIP/);
     r = await cli('maps');

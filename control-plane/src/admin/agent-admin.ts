@@ -5,6 +5,7 @@
 // /healthz turns 503; when the loader is back the retry succeeds -> 200).
 import type { Logger } from 'pino';
 import type { Dataplane } from '../dataplane/dataplane.js';
+import type { MaglevSizing } from '../dataplane/maglev.js';
 import { startMetricsServer, DEFAULT_METRICS_BIND } from '../metrics/metrics-server.js';
 import { ProxyMetrics } from '../metrics/proxy-metrics.js';
 import type { SyncRecord } from '../sync/proxier.js';
@@ -78,6 +79,7 @@ export interface AgentAdminDeps {
   mode: { mode: 'ebpf' | 'iptables'; reason: string };
   nodeName: string;
   seed: number;
+  maglevSizing?: MaglevSizing | undefined;
   healthTimeoutMs: number;
   clusterCIDR?: string | undefined;
   log: Logger;
@@ -119,7 +121,7 @@ export async function startAgentAdmin(d: AgentAdminDeps): Promise<AgentAdmin> {
   });
   metrics.attach(d.proxier);
   const source: AdminSource = {
-    mode: d.mode.mode, modeReason: d.mode.reason, nodeName: d.nodeName, seed: d.seed, healthTimeoutMs: d.healthTimeoutMs,
+    mode: d.mode.mode, modeReason: d.mode.reason, nodeName: d.nodeName, seed: d.seed, maglevSizing: d.maglevSizing, healthTimeoutMs: d.healthTimeoutMs,
     clusterCIDR: d.clusterCIDR, sync: d.proxier, loader: views.loader, iptables: views.iptables,
   };
   // As kube-proxy's metrics server: a port that cannot be bound is logged, the agent goes on.

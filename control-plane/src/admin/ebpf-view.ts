@@ -9,6 +9,7 @@ import {
   type BackendValue, type ConfigValue, type RevNatValue, type SvcKey, type SvcValue,
 } from '../dataplane/ebpf/map-values.js';
 import { protoNumber } from '../dataplane/flow-hash.js';
+import { chooseTableSize, DEFAULT_MAGLEV_SIZING, type MaglevSizing, type TableSizeChoice } from '../dataplane/maglev.js';
 import type { EndpointInfo } from '../model/types.js';
 import { servicePortString } from '../model/types.js';
 import { backendStateName, slotCounts } from './decode.js';
@@ -111,6 +112,8 @@ export interface FrontendRow {
   flags: string[];
   count: number;
   tableSize: number;
+  /** How the table size was chosen (default sizing, floor, ceiling, annotation); null without a table. */
+  tableSizing: TableSizeChoice | null;
   algorithm: 'maglev' | 'random';
   affinityTimeout: number;
   sourceRanges: string[];
@@ -135,10 +138,29 @@ export interface ServiceRow {
   affinityTimeoutSeconds: number;
   externalTrafficPolicy: 'Cluster' | 'Local';
   internalTrafficPolicy: 'Cluster' | 'Local';
+  /** The Maglev table of the ServicePort's cluster traffic: its size and how it was chosen (null sizes without endpoints). */
+  maglev: MaglevSizingRow;
   frontends: FrontendRow[];
   /** Every endpoint the agent knows for the port (including terminating ones). */
   backends: BackendRow[];
   problems: string[];
+}
+
+export interface MaglevSizingRow {
+  tableSize: number | null;
+  chosenBy: TableSizeChoice | null;
+  /** switchyard.io/maglev-table-size as written, when the Service carries it. */
+  annotation: string | null;
+  /** Why the annotation was refused, when it was. */
+  annotationRefused: string | null;
+}
+
+/** The sizing of a ServicePort's internal table from the desired state (what the builder chose, by the same function). */
+function maglevSizingOf(d: DesiredServicePort, sizing: MaglevSizing): MaglevSizingRow {
+  const a = d.svc.tableSizeAnnotation;
+  const n = new Set(d.internalEndpoints.map((e) => `${e.ip}:${e.port}`)).size;
+  const c = n > 0 ? chooseTableSize(n, sizing, a?.pinned) : undefined;
+  return { tableSize: c?.size ?? null, chosenBy: c?.chosenBy ?? null, annotation: a?.value ?? null, annotationRefused: a?.refused ?? null };
 }
 
 function endpointOf(d: DesiredServicePort | undefined, addr: string, port: number): EndpointInfo | undefined {
@@ -155,7 +177,7 @@ function backendRow(id: number | null, b: BackendValue | undefined, e: EndpointI
   };
 }
 
-function serviceRowOf(d: DesiredServicePort): ServiceRow {
+function serviceRowOf(d: DesiredServicePort, sizing: MaglevSizing): ServiceRow {
   const s = d.svc;
   return {
     name: servicePortString(s.name), key: s.key, namespace: s.name.namespace, service: s.name.name, portName: s.name.port,
@@ -163,19 +185,20 @@ function serviceRowOf(d: DesiredServicePort): ServiceRow {
     affinityTimeoutSeconds: s.affinityTimeoutSeconds,
     externalTrafficPolicy: s.externalPolicyLocal ? 'Local' : 'Cluster',
     internalTrafficPolicy: s.internalPolicyLocal ? 'Local' : 'Cluster',
-    frontends: [], backends: [], problems: [],
+    maglev: maglevSizingOf(d, sizing),
+    frontends: [], backends: [], problems: s.tableSizeAnnotation?.refused ? [s.tableSizeAnnotation.refused] : [],
   };
 }
 
 const KIND_ORDER = ['ClusterIP', 'NodePort', 'ExternalIP', 'LoadBalancer', 'unknown'];
 
 /** GET /v1/services in ebpf mode: every ServicePort with its frontends and backends as the maps hold them. */
-export function ebpfServices(snap: EbpfSnapshot, desired: readonly DesiredServicePort[]): ServiceRow[] {
+export function ebpfServices(snap: EbpfSnapshot, desired: readonly DesiredServicePort[], sizing: MaglevSizing = DEFAULT_MAGLEV_SIZING): ServiceRow[] {
   const resolver = new FrontendResolver(desired);
   const byIdent = new Map<string, number>();
   for (const [id, b] of snap.backends) byIdent.set(`${b.addr}:${b.port}/${b.proto}`, id);
   const rows = new Map<string, { row: ServiceRow; d: DesiredServicePort | undefined }>();
-  for (const d of desired) rows.set(d.svc.key, { row: serviceRowOf(d), d });
+  for (const d of desired) rows.set(d.svc.key, { row: serviceRowOf(d, sizing), d });
 
   for (const f of snap.frontends) {
     const d = resolver.resolve(f.key, f.value.flags);
@@ -191,6 +214,7 @@ export function ebpfServices(snap: EbpfSnapshot, desired: readonly DesiredServic
             name: key, key, namespace: '', service: '', portName: '', protocol: protoName(f.key.proto), type: '',
             clusterIP: '', port: f.key.port, nodePort: 0, algorithm: f.value.flags & SvcFlags.RANDOM ? 'random' : 'maglev',
             affinityTimeoutSeconds: f.value.affinityTimeout, externalTrafficPolicy: 'Cluster', internalTrafficPolicy: 'Cluster',
+            maglev: { tableSize: null, chosenBy: null, annotation: null, annotationRefused: null },
             frontends: [], backends: [], problems: ['frontend not in the agent\'s desired state'],
           },
         };
@@ -207,10 +231,16 @@ export function ebpfServices(snap: EbpfSnapshot, desired: readonly DesiredServic
       const e = b ? endpointOf(entry.d, b.addr, b.port) : undefined;
       return { ...backendRow(id, b, e, b?.addr ?? '', b?.port ?? 0), slots, share: table ? slots / table.length : 0 };
     });
+    let tableSizing: TableSizeChoice | null = null;
+    if (f.value.count > 0) {
+      const chosen = chooseTableSize(f.value.count, sizing, entry.d?.svc.tableSizeAnnotation?.pinned);
+      tableSizing = chosen.chosenBy;
+      if (entry.d && chosen.size !== f.value.tableSize) problems.push(`table has ${f.value.tableSize} slots; the sizing (${chosen.chosenBy}) gives ${chosen.size} for ${f.value.count} backends`);
+    }
     entry.row.frontends.push({
       kind: frontendKind(f.value.flags), address: f.key.addr, port: f.key.port, protocol: protoName(f.key.proto),
       scope: scopeName(f.key.scope), id: f.value.id, group: f.value.group, flags: flagNames(f.value.flags, SVC_FLAG_NAMES),
-      count: f.value.count, tableSize: f.value.tableSize, algorithm: f.value.flags & SvcFlags.RANDOM ? 'random' : 'maglev',
+      count: f.value.count, tableSize: f.value.tableSize, tableSizing, algorithm: f.value.flags & SvcFlags.RANDOM ? 'random' : 'maglev',
       affinityTimeout: f.value.affinityTimeout,
       sourceRanges: snap.sourceRanges.filter((r) => r.frontendId === f.value.id).map((r) => `${r.addr}/${r.prefixLen}`),
       backends, problems,

@@ -6,6 +6,7 @@
 import type { DesiredServicePort } from '../dataplane/desired-state.js';
 import type { MapEntry, MapInfo } from '../dataplane/ebpf/loader-client.js';
 import type { SyncRecord } from '../sync/proxier.js';
+import type { MaglevSizing } from '../dataplane/maglev.js';
 
 /** The part of the Proxier the admin API reads. */
 export interface SyncView {
@@ -38,6 +39,8 @@ export interface AdminSource {
   nodeName: string;
   /** The agent's --maglev-seed (explain prefers the seed sy_config holds). */
   seed: number;
+  /** The agent's Maglev floor and ceiling (default when absent), to say how each table's size was chosen. */
+  maglevSizing?: MaglevSizing | undefined;
   /** A pending change older than this makes the proxy unhealthy, ms (as /healthz). */
   healthTimeoutMs: number;
   /** Pod CIDR of the cluster when known: sources inside it use the internal-scope frontends. */

@@ -159,6 +159,14 @@ export function renderStatus(s: J): string {
   return out;
 }
 
+/** "maglev table 16381 slots, by annotation switchyard.io/maglev-table-size=16381" and the like. */
+export function maglevSizingLine(m: J): string {
+  const annotation = m.annotation === null || m.annotation === undefined ? '' : ` switchyard.io/maglev-table-size=${m.annotation}`;
+  if (m.tableSize === null) return `maglev table: none (no endpoints)${annotation ? `;${annotation}${m.annotationRefused ? ' (refused)' : ''}` : ''}`;
+  if (m.chosenBy === 'annotation') return `maglev table ${m.tableSize} slots, by annotation${annotation}`;
+  return `maglev table ${m.tableSize} slots, by ${m.chosenBy}${m.annotationRefused ? ` (annotation${annotation} refused)` : ''}`;
+}
+
 export function renderServices(r: J): string {
   const services = r.services as J[];
   if (services.length === 0) return 'no service ports\n';
@@ -171,8 +179,9 @@ export function renderServices(r: J): string {
       out += formatTable(['BACKEND', 'STATE', 'LOCAL', 'ZONE', 'CHAIN', 'PROGRAMMED', 'PROBABILITY'],
         (s.backends as J[]).map((b) => [`${b.address}:${b.port}`, b.state, b.local ? 'yes' : 'no', b.zone || '-', b.chain, b.programmed ? 'yes' : 'NO', b.probability === null ? '-' : pct(b.probability)]), '  ');
     } else {
-      out += formatTable(['FRONTEND', 'KIND', 'SCOPE', 'ID', 'GROUP', 'COUNT', 'SLOTS', 'FLAGS'],
-        (s.frontends as J[]).map((f) => [`${f.address}:${f.port}/${f.protocol}`, f.kind, f.scope, f.id, f.group, f.count, f.tableSize, cell(f.flags)]), '  ');
+      if (s.maglev) out += `  ${maglevSizingLine(s.maglev as J)}\n`;
+      out += formatTable(['FRONTEND', 'KIND', 'SCOPE', 'ID', 'GROUP', 'COUNT', 'SLOTS', 'SIZED BY', 'FLAGS'],
+        (s.frontends as J[]).map((f) => [`${f.address}:${f.port}/${f.protocol}`, f.kind, f.scope, f.id, f.group, f.count, f.tableSize, f.tableSizing ?? '-', cell(f.flags)]), '  ');
       const shares = new Map<number, string[]>();
       for (const f of s.frontends as J[]) {
         for (const b of f.backends as J[]) {

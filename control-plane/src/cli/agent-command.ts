@@ -107,7 +107,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   let nodeIP = opts.nodeIP;
   let nodeSeen!: () => void;
   const nodeKnown = new Promise<void>((r) => (nodeSeen = r));
-  const services = new ServiceTracker({ defaultAlgorithm: opts.lbAlgorithm });
+  const services = new ServiceTracker({ defaultAlgorithm: opts.lbAlgorithm, maglevSizing: opts.maglevSizing });
   const endpoints = new EndpointSliceCache(opts.nodeName);
   let proxier: Proxier | undefined;
   const ebpf = decision.mode === 'ebpf'
@@ -135,7 +135,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   proxier = new Proxier(services, endpoints, dataplane, () => ({ nodeName: opts.nodeName, zone }),
     { minSyncPeriodMs: opts.minSyncPeriodMs, syncPeriodMs: opts.syncPeriodMs }, log);
   const admin = await startAgentAdmin({
-    options: adminOpts, proxier, dataplane, mode: decision, nodeName: opts.nodeName, seed: opts.maglevSeed,
+    options: adminOpts, proxier, dataplane, mode: decision, nodeName: opts.nodeName, seed: opts.maglevSeed, maglevSizing: opts.maglevSizing,
     healthTimeoutMs: opts.healthTimeoutMs, clusterCIDR: opts.iptables.clusterCIDR, log,
   });
 

@@ -97,6 +97,14 @@ export class ProxyMetrics {
     });
     new Gauge({ name: 'switchyard_mode', help: 'The datapath mode in use and why (value 1)', labelNames: ['mode', 'reason'], registers: r })
       .set({ mode: opts.mode, reason: opts.modeReason }, 1);
+    const desired = opts.desired;
+    new Gauge({
+      name: 'switchyard_maglev_table_size_refused', help: 'ServicePorts whose switchyard.io/maglev-table-size annotation was refused (they keep the default sizing)',
+      registers: r,
+      collect() {
+        this.set((desired?.() ?? []).filter((d) => d.svc.tableSizeAnnotation?.refused).length);
+      },
+    });
 
     const loader = opts.loader;
     this.status = shared(async () => loader?.status(), () => {

@@ -4,6 +4,8 @@
 import type { V1Service } from '@kubernetes/client-node';
 import { isIPv4 } from '../util/ipv4.js';
 import { servicePortKey, type Protocol, type ServicePortInfo, type ServiceType } from './types.js';
+import type { MaglevSizing } from '../dataplane/maglev.js';
+import { parseTableSizeAnnotation } from './maglev-table-size-annotation.js';
 
 export const SERVICE_PROXY_NAME_LABEL = 'service.kubernetes.io/service-proxy-name';
 export const LB_ALGORITHM_ANNOTATION = 'switchyard.io/lb-algorithm';
@@ -20,6 +22,8 @@ export interface ServiceConversion {
 
 export interface ServiceTrackerOptions {
   defaultAlgorithm: 'maglev' | 'random';
+  /** The agent's Maglev floor and ceiling, which a pinned table size must respect. */
+  maglevSizing?: MaglevSizing;
 }
 
 /** Pure conversion of one Service object. */
@@ -48,6 +52,8 @@ export function servicePortsOf(svc: V1Service, opts: ServiceTrackerOptions): Ser
   if (annotated !== undefined && annotated !== 'random' && annotated !== 'maglev') {
     problems.push(`annotation ${LB_ALGORITHM_ANNOTATION}=${JSON.stringify(annotated)} is neither maglev nor random; using ${algorithm}`);
   }
+  const tableSize = parseTableSizeAnnotation(meta.annotations, opts.maglevSizing);
+  if (tableSize?.refused) problems.push(tableSize.refused);
 
   const ports: ServicePortInfo[] = [];
   for (const p of spec.ports ?? []) {
@@ -78,6 +84,7 @@ export function servicePortsOf(svc: V1Service, opts: ServiceTrackerOptions): Ser
       internalPolicyLocal: spec.internalTrafficPolicy === 'Local',
       healthCheckNodePort: spec.healthCheckNodePort ?? 0,
       algorithm,
+      ...(tableSize ? { tableSizeAnnotation: tableSize } : {}),
     });
   }
   return { ports, problems };

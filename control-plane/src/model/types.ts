@@ -1,5 +1,6 @@
 // The proxy's view of Kubernetes, reduced to what the datapath needs. Both
 // back ends (ebpf and iptables) are fed from these types.
+import type { TableSizeAnnotation } from './maglev-table-size-annotation.js';
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 
@@ -45,6 +46,8 @@ export interface ServicePortInfo {
   healthCheckNodePort: number;
   /** Backend selection: Maglev consistent hashing or a random slot per new flow. */
   algorithm: 'maglev' | 'random';
+  /** switchyard.io/maglev-table-size when the Service carries it: the pinned size, or why it was refused. */
+  tableSizeAnnotation?: TableSizeAnnotation;
 }
 
 /** One endpoint of one ServicePort after slice merging. */

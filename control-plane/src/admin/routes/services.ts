@@ -28,7 +28,7 @@ export const servicesRoutes: FastifyPluginAsync<RouteOptions> = async (app, { so
       rows.filter((r) => (!namespace || r.namespace === namespace) && (!name || r.service === name));
     if (source.mode === 'ebpf') {
       const snap = await readSnapshot(requireLoader(source));
-      return { mode: source.mode, node: source.nodeName, seed: snap.config?.flowHashSeed ?? source.seed, services: keep(ebpfServices(snap, desired)) };
+      return { mode: source.mode, node: source.nodeName, seed: snap.config?.flowHashSeed ?? source.seed, services: keep(ebpfServices(snap, desired, source.maglevSizing)) };
     }
     const rules = await readRules(source.iptables ?? { lastRestoreInput: undefined });
     return { mode: source.mode, node: source.nodeName, rulesSource: rules.source, services: keep(iptablesServices(desired, rules)) };

@@ -39,6 +39,14 @@ function table(headers, rows) {
     el('tbody', {}, ...rows.map((r) => el('tr', {}, ...r.map((c) => el('td', {}, c === null || c === undefined ? '-' : String(c)))))));
 }
 
+// The ServicePort's Maglev table size and what chose it (as `switchyard services` says it).
+function maglevSizingText(m) {
+  const annotation = m.annotation === null ? '' : ` switchyard.io/maglev-table-size=${m.annotation}`;
+  if (m.tableSize === null) return `Maglev table: none (no endpoints)${annotation ? `;${annotation}${m.annotationRefused ? ' (refused)' : ''}` : ''}`;
+  if (m.chosenBy === 'annotation') return `Maglev table ${m.tableSize} slots, by annotation${annotation}`;
+  return `Maglev table ${m.tableSize} slots, by ${m.chosenBy}${m.annotationRefused ? ` (annotation${annotation} refused)` : ''}`;
+}
+
 // Horizontal bars: one per backend, length = its share of the Maglev slots.
 function shareChart(title, bars) {
   const rowH = 20, labelW = 170, barW = 260, pad = 4;
@@ -71,8 +79,9 @@ function renderServices(data) {
     const colorOf = new Map();
     (s.backends || []).forEach((b, i) => colorOf.set(`${b.address}:${b.port}`, COLORS[i % COLORS.length]));
     if (data.mode === 'ebpf') {
-      card.append(table(['frontend', 'kind', 'scope', 'id', 'count', 'slots', 'flags'],
-        s.frontends.map((f) => [`${f.address}:${f.port}`, f.kind, f.scope, f.id, f.count, f.tableSize, f.flags.join(' ')])));
+      if (s.maglev) card.append(el('p', { class: 'meta', 'data-maglev-sizing': s.maglev.chosenBy || '' }, maglevSizingText(s.maglev)));
+      card.append(table(['frontend', 'kind', 'scope', 'id', 'count', 'slots', 'sized by', 'flags'],
+        s.frontends.map((f) => [`${f.address}:${f.port}`, f.kind, f.scope, f.id, f.count, f.tableSize, f.tableSizing || '-', f.flags.join(' ')])));
       // One chart per distinct table (frontends sharing a group share a table).
       const seen = new Set();
       for (const f of s.frontends) {

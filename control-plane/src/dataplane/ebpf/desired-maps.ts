@@ -7,7 +7,7 @@ import { intToIpv4, parseCidr } from '../../util/ipv4.js';
 import type { DesiredServicePort } from '../desired-state.js';
 import type { EndpointInfo } from '../../model/types.js';
 import { protoNumber } from '../flow-hash.js';
-import { buildMaglevTable, maglevTableSize, type MaglevSizing } from '../maglev.js';
+import { buildMaglevTable, chooseTableSize, type MaglevSizing } from '../maglev.js';
 import { IdAllocator } from './id-allocator.js';
 import { emptyMapsContent, type MapsContent, type SourceRange } from './maps-content.js';
 import { BackendFlags, BackendState, SvcFlags, SY_SCOPE_EXTERNAL, SY_SCOPE_INTERNAL, svcKeyString, type BackendValue, type RevNatValue, type SvcKey, type SvcValue } from './map-values.js';
@@ -245,7 +245,7 @@ export class DesiredMapsBuilder {
         if (!t) {
           const id = this.groupFor(groupName, frontendKey);
           out.groups.add(groupName);
-          const table = this.table(groupName, eps, proto);
+          const table = this.table(groupName, eps, proto, svc.tableSizeAnnotation?.pinned);
           if (table) out.maglev.set(id, table.ids);
           t = { id, table };
           tables.set(groupName, t);
@@ -313,13 +313,13 @@ export class DesiredMapsBuilder {
   }
 
   /** The table of backend ids for an endpoint set, rebuilt only when the set changes. */
-  private table(groupName: string, eps: EndpointInfo[], proto: number): { ids: Uint32Array; count: number } | undefined {
+  private table(groupName: string, eps: EndpointInfo[], proto: number, pinned: number | undefined): { ids: Uint32Array; count: number } | undefined {
     if (eps.length === 0) {
       this.tableCache.delete(groupName);
       return undefined;
     }
     const idents = [...new Set(eps.map((e) => backendIdentity(e.ip, e.port, proto)))].sort();
-    const m = maglevTableSize(idents.length, this.opts.sizing);
+    const m = chooseTableSize(idents.length, this.opts.sizing, pinned).size;
     const signature = `${m}|${idents.join(',')}`;
     const cached = this.tableCache.get(groupName);
     if (cached && cached.signature === signature) return { ids: cached.table, count: idents.length };
