@@ -366,7 +366,6 @@ int handle_status(struct loader *L, const PB(StatusRequest) *req,
 	char err[256] = "";
 	int code;
 
-	(void)req;
 	switchyard__loader__v1__status_result__init(res);
 	res->instance = arena_strdup(r->a, L->opt.instance);
 	res->pin_dir = arena_strdup(r->a, L->pin_dir);
@@ -380,7 +379,8 @@ int handle_status(struct loader *L, const PB(StatusRequest) *req,
 
 		if (bpf_map__is_internal(map))
 			continue;
-		mi = map_info_build(L, map, r->a, err, sizeof(err));
+		mi = map_info_fill(L, map, r->a, !req->skip_entry_counts, err,
+				   sizeof(err));
 		if (!mi)
 			return reply_err(r, CODE(KERNEL), "%s", err);
 		ptr_vec_push(r->a, &maps, mi);

@@ -222,8 +222,9 @@ export class LoaderClient {
     return out;
   }
 
-  async status(): Promise<LoaderResponse> {
-    return (await this.reads().call({ status: {} })).status;
+  /** skipEntryCounts: leave MapInfo.entries at 0 (counting walks every map). */
+  async status(opts: { skipEntryCounts?: boolean } = {}): Promise<LoaderResponse> {
+    return (await this.reads().call({ status: { skipEntryCounts: opts.skipEntryCounts ?? false } })).status;
   }
 
   async cleanup(): Promise<void> {
