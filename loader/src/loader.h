@@ -92,6 +92,9 @@ struct loader {
 	uint64_t requests;
 	uint64_t errors;
 	bool exit_after_reply;     /* set by cleanup */
+	/* Set while migrating pins of another layout version (layout.c): the
+	 * directory holding the old map pins; empty otherwise. */
+	char layout_old_dir[PATH_MAX];
 };
 
 extern const char *const sy_map_names[SY_MAP_COUNT];
@@ -112,6 +115,12 @@ int reply_err(struct reply *r, int code, const char *fmt, ...)
 /* datapath.c: open the skeleton, size, reuse pinned maps, load, pin. */
 int datapath_open_load(struct loader *L);
 void datapath_close(struct loader *L);
+
+/* layout.c: the layout version pinned with the maps, and migration. */
+int layout_prepare(struct loader *L);   /* before open: moves old pins aside */
+int layout_keep_sizes(struct loader *L); /* after open, before load */
+int layout_migrate(struct loader *L);   /* after load and pin */
+int layout_write(struct loader *L);
 
 /* pins.c */
 int pins_prepare_dir(struct loader *L);

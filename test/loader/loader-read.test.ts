@@ -163,4 +163,21 @@ describe("switchyard-loader read side: paginated dumps, lookup, write priority",
         writer.destroy();
       }
     }));
+
+  it("the agent's client sends reads on their own connection: an apply does not wait for queued dumps", () =>
+    withLogs(loader, async () => {
+      const client = new AgentLoaderClient(sock, 60_000);
+      try {
+        await client.apply([]); // both connections up before the race
+        await client.dumpPage("sy_backends", new Uint8Array(0), 1);
+        const order: string[] = [];
+        const reads = Array.from({ length: 40 }, (_, i) => client.dumpPage("sy_maglev", new Uint8Array(0)).then(() => order.push(`read${i}`)));
+        const write = client.apply([{ upsertBackend: { id: 78, addr: Buffer.from([198, 18, 7, 8]), port: 80, proto: 6 } }]).then(() => order.push("write"));
+        await Promise.all([...reads, write]);
+        const at = order.indexOf("write");
+        assert.ok(at < 20, `the apply is answered before most of the 40 reads queued ahead of it: position ${at}`);
+      } finally {
+        client.close();
+      }
+    }));
 });
