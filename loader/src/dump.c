@@ -357,6 +357,18 @@ int handle_dump(struct loader *L, const PB(DumpRequest) *req,
 
 /* ---- status ------------------------------------------------------------- */
 
+static bool status_counts(const PB(StatusRequest) *req, struct bpf_map *map)
+{
+	if (req->skip_entry_counts)
+		return false;
+	if (req->n_count_maps == 0)
+		return true;
+	for (size_t i = 0; i < req->n_count_maps; i++)
+		if (!strcmp(req->count_maps[i], bpf_map__name(map)))
+			return true;
+	return false;
+}
+
 int handle_status(struct loader *L, const PB(StatusRequest) *req,
 		  struct reply *r)
 {
@@ -379,7 +391,7 @@ int handle_status(struct loader *L, const PB(StatusRequest) *req,
 
 		if (bpf_map__is_internal(map))
 			continue;
-		mi = map_info_fill(L, map, r->a, !req->skip_entry_counts, err,
+		mi = map_info_fill(L, map, r->a, status_counts(req, map), err,
 				   sizeof(err));
 		if (!mi)
 			return reply_err(r, CODE(KERNEL), "%s", err);

@@ -140,13 +140,14 @@ export class FakeLoader implements LoaderView {
     });
   }
 
-  async status(opts: { skipEntryCounts?: boolean } = {}): Promise<Record<string, any>> {
+  async status(opts: { skipEntryCounts?: boolean; countMaps?: string[] } = {}): Promise<Record<string, any>> {
     this.check();
-    this.reads.push(opts.skipEntryCounts ? 'status (no counts)' : 'status');
+    const counted = (name: string) => !opts.skipEntryCounts && (!opts.countMaps?.length || opts.countMaps.includes(name));
+    this.reads.push(opts.skipEntryCounts ? 'status (no counts)' : opts.countMaps?.length ? `status (counts ${opts.countMaps.join(',')})` : 'status');
     return {
       instance: 'test', pinDir: '/sys/fs/bpf/switchyard/test', requests: this.calls, errors: 0,
       attachments: [{ ifname: 'eth0', ifindex: 2, hook: 'TC_INGRESS', mode: 'tcx', progId: 7 }],
-      maps: [...this.maps.values()].map((m) => ({ ...m.info, entries: opts.skipEntryCounts ? 0 : m.entries.length })),
+      maps: [...this.maps.values()].map((m) => ({ ...m.info, entries: counted(m.info.name) ? m.entries.length : 0 })),
     };
   }
 }

@@ -100,9 +100,14 @@ describe('admin reads through the lookup op', () => {
     const m = new ProxyMetrics({ mode: 'ebpf', modeReason: 'test', loader, desired: () => sync.lastDesired, programmed: () => content });
     loader.reads.length = 0;
     const t = await m.metrics();
-    assert.deepEqual(loader.reads.sort(), ['dump sy_counters', 'dump sy_svc_stats', 'status (no counts)']);
+    // The flow maps are counted by the loader on the first scrape, then at most every flowCountTtlMs.
+    assert.deepEqual(loader.reads.sort(), ['dump sy_counters', 'dump sy_svc_stats', 'status (counts sy_conntrack,sy_affinity,sy_sock_revnat)', 'status (no counts)']);
     assert.match(t, new RegExp(`switchyard_map_entries\\{map="sy_backends"\\} ${content.backends.size}\\b`));
+    assert.match(t, /switchyard_map_entries\{map="sy_conntrack"\} 3\b/);
     assert.match(t, /switchyard_map_max_entries\{map="sy_conntrack"\} 262144/);
+    loader.reads.length = 0;
+    await m.metrics();
+    assert.deepEqual(loader.reads.sort(), ['dump sy_counters', 'dump sy_svc_stats', 'status (no counts)'], 'the next scrape: counters only');
   });
 });
 

@@ -23,8 +23,8 @@ export interface LoaderView {
   dump(map: string, limit?: number): Promise<{ info: MapInfo; entries: MapEntry[] }>;
   /** Single keys: the value, or undefined when absent (explain, conntrack joins). */
   lookup(map: string, keys: Uint8Array[]): Promise<Array<Uint8Array | undefined>>;
-  /** skipEntryCounts: MapInfo.entries left at 0 (no walk of the maps). */
-  status(opts?: { skipEntryCounts?: boolean }): Promise<Record<string, any>>;
+  /** skipEntryCounts: MapInfo.entries left at 0 (no walk of the maps); countMaps: count only these. */
+  status(opts?: { skipEntryCounts?: boolean; countMaps?: string[] }): Promise<Record<string, any>>;
 }
 
 /** The part of the IptablesDataplane the admin API reads. */

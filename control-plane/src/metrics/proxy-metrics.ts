@@ -53,9 +53,19 @@ export interface ProxyMetricsOptions {
    * entry counts) and the counters (sy_counters, sy_svc_stats).
    */
   programmed?: () => MapsContent | undefined;
+  /**
+   * With `programmed`: how old the entry counts of the flow maps (sy_conntrack,
+   * sy_affinity, sy_sock_revnat: written by the datapath, unknown to the agent)
+   * may get, ms (default 30 s). Counting walks a map's keys, so it is not done
+   * on every scrape.
+   */
+  flowCountTtlMs?: number;
   /** iptables mode: rule counts of the last render. */
   iptablesCounts?: () => { filterRules: number; natRules: number } | undefined;
 }
+
+/** Maps the datapath itself writes: the agent cannot know their entry counts. */
+const FLOW_MAPS = ['sy_conntrack', 'sy_affinity', 'sy_sock_revnat'];
 
 interface ObjectMeta { metadata?: { annotations?: Record<string, string> | undefined } | undefined }
 
@@ -139,6 +149,7 @@ export class ProxyMetrics {
           const st = await self.status();
           this.reset();
           const known = field === 'entries' ? self.programmedCounts() : undefined;
+          if (known) Object.assign(known, await self.flowCounts());
           for (const m of (st?.maps ?? []) as Array<Record<string, unknown>>) {
             const name = String(m.name);
             if (known) {
@@ -216,6 +227,26 @@ export class ProxyMetrics {
         for (const e of entries) this.inc({ event: counterName(decodeU32(e.key)) }, Number(decodeCounterValue(e.value)));
       },
     });
+  }
+
+  private flowCountCache: { at: number; counts: Record<string, number> } | undefined;
+
+  /** Entry counts of the flow maps, counted by the loader at most once per flowCountTtlMs. */
+  private async flowCounts(): Promise<Record<string, number>> {
+    const ttl = this.opts.flowCountTtlMs ?? 30_000;
+    const c = this.flowCountCache;
+    if (c && Date.now() - c.at < ttl) return c.counts;
+    const counts: Record<string, number> = {};
+    try {
+      const st = await this.opts.loader?.status({ countMaps: FLOW_MAPS });
+      for (const m of (st?.maps ?? []) as Array<Record<string, unknown>>) {
+        if (FLOW_MAPS.includes(String(m.name))) counts[String(m.name)] = Number(m.entries ?? 0);
+      }
+      this.flowCountCache = { at: Date.now(), counts };
+    } catch {
+      this.loaderErrors.inc();
+    }
+    return counts;
   }
 
   /** Entries per map from what the agent programmed, or undefined without that knowledge. */

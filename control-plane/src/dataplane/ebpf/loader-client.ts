@@ -222,9 +222,9 @@ export class LoaderClient {
     return out;
   }
 
-  /** skipEntryCounts: leave MapInfo.entries at 0 (counting walks every map). */
-  async status(opts: { skipEntryCounts?: boolean } = {}): Promise<LoaderResponse> {
-    return (await this.reads().call({ status: { skipEntryCounts: opts.skipEntryCounts ?? false } })).status;
+  /** skipEntryCounts: leave MapInfo.entries at 0 (counting walks every map); countMaps: count only these. */
+  async status(opts: { skipEntryCounts?: boolean; countMaps?: string[] } = {}): Promise<LoaderResponse> {
+    return (await this.reads().call({ status: { skipEntryCounts: opts.skipEntryCounts ?? false, countMaps: opts.countMaps ?? [] } })).status;
   }
 
   async cleanup(): Promise<void> {
