@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { LoaderClient as AgentLoaderClient, LoaderError } from "../../control-plane/src/dataplane/ebpf/loader-client.js";
 import { LoaderClient, call, encodeRequest, type Response } from "./loader-client.js";
-import { Lab, type LoaderProcess } from "./lab.js";
+import { Lab, type LoaderProcess, waitFor } from "./lab.js";
 
 const u32le = (n: number): Buffer => {
   const b = Buffer.alloc(4);
@@ -38,7 +38,8 @@ describe("switchyard-loader read side: paginated dumps, lookup, write priority",
     const ns = lab.netns("r");
     // A 16 KiB message limit: 150 tables of 31 slots (~19 KiB of entries)
     // cannot come back in one message.
-    loader = await lab.startLoader(ns, lab.instance("r"), ["--max-message-bytes", "16384", "--max-services", "1024"]);
+    // -v: the loader logs every request it serves, in the order it serves them.
+    loader = await lab.startLoader(ns, lab.instance("r"), ["--max-message-bytes", "16384", "--max-services", "1024", "-v"]);
     sock = loader.socketPath;
     agent = new AgentLoaderClient(sock, 60_000);
     for (let g = 1; g <= TABLES; g += 20) {
@@ -134,30 +135,51 @@ describe("switchyard-loader read side: paginated dumps, lookup, write priority",
       }
     }));
 
+  /**
+   * The ops the loader served after log line `from`, in its order. The loader
+   * is stopped (SIGSTOP) while the requests are sent, so every one of them is
+   * waiting when it resumes: the order is the loader's choice alone.
+   */
+  const served = (from: number): string[] =>
+    loader!.logs.slice(from).flatMap((l) => {
+      const m = / seq \d+ (\w+): ok/.exec(l);
+      return m ? [m[1]!] : [];
+    });
+  const allServed = (from: number, n: number): Promise<string[]> =>
+    waitFor(`the loader's log of the ${n} requests`, () => (served(from).length >= n ? served(from) : undefined), 10_000);
+  async function whileStopped(send: () => void): Promise<number> {
+    const from = loader!.logs.length;
+    process.kill(loader!.pid!, "SIGSTOP");
+    try {
+      send();
+      await new Promise((r) => setTimeout(r, 300)); // the bytes reach the loader's sockets
+    } finally {
+      process.kill(loader!.pid!, "SIGCONT");
+    }
+    return from;
+  }
+
   it("a map write on its own connection is served before a queue of reads on another", () =>
     withLogs(loader, async () => {
       const reader = await LoaderClient.connect(sock);
       const writer = await LoaderClient.connect(sock);
       try {
+        // Both connections accepted and served once before the race.
+        assert.equal((await reader.request({ status: {} })).code, "OK");
+        assert.equal((await writer.request({ status: {} })).code, "OK");
         const READS = 40;
-        const order: string[] = [];
-        // 40 whole-page dumps pipelined in one write, then one apply on the writer.
+        // 40 dumps queued on the reader, then one apply on the writer.
         const burst = Buffer.concat(Array.from({ length: READS }, (_, i) => Buffer.from(encodeRequest({ seq: 1000 + i, dump: { map: "sy_maglev" } }))));
-        reader.sendRaw(burst);
-        writer.sendRaw(encodeRequest({ seq: 7, apply: { ops: [{ upsertBackend: { id: 77, addr: Buffer.from([198, 18, 7, 7]), port: 80, proto: 6 } }] } }));
-        const reads = (async () => {
-          for (let i = 0; i < READS; i++) {
-            const r = await reader.next(60_000);
-            assert.equal(r.code, "OK");
-            order.push(`read${i}`);
-          }
-        })();
+        const from = await whileStopped(() => {
+          reader.sendRaw(burst);
+          writer.sendRaw(encodeRequest({ seq: 7, apply: { ops: [{ upsertBackend: { id: 77, addr: Buffer.from([198, 18, 7, 7]), port: 80, proto: 6 } }] } }));
+        });
+        for (let i = 0; i < READS; i++) assert.equal((await reader.next(60_000)).code, "OK");
         const w = await writer.next(60_000);
         assert.equal(w.code, "OK", w.error);
-        order.push("write");
-        await reads;
-        const at = order.indexOf("write");
-        assert.ok(at < READS / 2, `the write is answered before most queued reads: position ${at} of ${order.length} (${order.join(" ")})`);
+        const order = await allServed(from, READS + 1);
+        const at = order.indexOf("apply");
+        assert.ok(at >= 0 && at <= 1, `the apply is served in the first round, ahead of the queued reads: position ${at} (${order.join(" ")})`);
       } finally {
         reader.destroy();
         writer.destroy();
@@ -170,12 +192,15 @@ describe("switchyard-loader read side: paginated dumps, lookup, write priority",
       try {
         await client.apply([]); // both connections up before the race
         await client.dumpPage("sy_backends", new Uint8Array(0), 1);
-        const order: string[] = [];
-        const reads = Array.from({ length: 40 }, (_, i) => client.dumpPage("sy_maglev", new Uint8Array(0)).then(() => order.push(`read${i}`)));
-        const write = client.apply([{ upsertBackend: { id: 78, addr: Buffer.from([198, 18, 7, 8]), port: 80, proto: 6 } }]).then(() => order.push("write"));
-        await Promise.all([...reads, write]);
-        const at = order.indexOf("write");
-        assert.ok(at < 20, `the apply is answered before most of the 40 reads queued ahead of it: position ${at}`);
+        const pending: Array<Promise<unknown>> = [];
+        const from = await whileStopped(() => {
+          for (let i = 0; i < 40; i++) pending.push(client.dumpPage("sy_maglev", new Uint8Array(0)));
+          pending.push(client.apply([{ upsertBackend: { id: 78, addr: Buffer.from([198, 18, 7, 8]), port: 80, proto: 6 } }]));
+        });
+        await Promise.all(pending);
+        const order = await allServed(from, 41);
+        const at = order.indexOf("apply");
+        assert.ok(at >= 0 && at <= 1, `the apply is served ahead of the 40 reads queued before it: position ${at} (${order.join(" ")})`);
       } finally {
         client.close();
       }
