@@ -342,6 +342,14 @@ struct sy_config {
 #define SY_ASSERT_OFF(type, field, off)                                   \
 	_Static_assert(__builtin_offsetof(type, field) == (off),          \
 		       #type "." #field " must be at offset " #off)
+/* ---- sy_layout: ARRAY of 1, key __u32 0 -> __u32 version --------------- */
+/* The layout version of the maps pinned next to it, written and pinned by
+ * the loader (no program reads it). Bump it with any change to a struct or
+ * an inner-map layout in this file (the size asserts below change with
+ * them): a loader that finds another version on the pins migrates the maps
+ * (docs/maps.md, "Layout version"). */
+#define SY_LAYOUT_VERSION 1
+
 SY_ASSERT_LAYOUT(struct sy_svc_key, 8);
 SY_ASSERT_LAYOUT(struct sy_svc_value, 20);
 SY_ASSERT_LAYOUT(struct sy_backend, 16);

@@ -64,7 +64,24 @@ static int open_load(struct loader *L);
  * programs' accesses to its tables. So if loading with a reused sy_maglev
  * fails, that pin is replaced (its tables are lost; the control plane
  * writes them again) and the load is retried once. */
+static int open_load_retry(struct loader *L);
+
+/* The pins' layout version decides: same, reuse them (below); another,
+ * migrate them to fresh maps (layout.c). */
 int datapath_open_load(struct loader *L)
+{
+	int err = layout_prepare(L);
+
+	if (!err)
+		err = open_load_retry(L);
+	if (!err)
+		err = layout_migrate(L);
+	if (!err)
+		err = layout_write(L);
+	return err;
+}
+
+static int open_load_retry(struct loader *L)
 {
 	char path[PATH_MAX];
 	bool reused;
@@ -140,6 +157,8 @@ static int open_load(struct loader *L)
 	    (err = resize(L->maps[SY_MAP_SOCK_REVNAT], L->opt.ct_max)))
 		return err;
 
+	if (L->layout_old_dir[0] && (err = layout_keep_sizes(L)))
+		return err;
 	err = pins_reuse_maps(L);
 	if (err)
 		return err;

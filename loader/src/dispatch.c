@@ -28,6 +28,7 @@ static const char *op_name(int op)
 	case REQ_OP(CLEANUP): return "cleanup";
 	case REQ_OP(STATUS): return "status";
 	case REQ_OP(TEST_RUN): return "test_run";
+	case REQ_OP(LOOKUP): return "lookup";
 	default: return "none";
 	}
 }
@@ -60,6 +61,9 @@ void dispatch(struct loader *L, const sy_request *req, struct reply *r)
 		break;
 	case REQ_OP(TEST_RUN):
 		code = handle_test_run(L, req->test_run, r);
+		break;
+	case REQ_OP(LOOKUP):
+		code = handle_lookup(L, req->lookup, r);
 		break;
 	default:
 		code = reply_err(r, CODE(INVALID),

@@ -32,6 +32,15 @@ static int count_cb(const void *key, const void *value, void *ctx)
 PB(MapInfo) *map_info_build(struct loader *L, struct bpf_map *map,
 			    struct arena *a, char *err, size_t errlen)
 {
+	return map_info_fill(L, map, a, true, err, errlen);
+}
+
+/* count: walk the keys to fill `entries` (O(entries): done by status and
+ * by a dump's first page only). */
+PB(MapInfo) *map_info_fill(struct loader *L, struct bpf_map *map,
+			   struct arena *a, bool count_entries, char *err,
+			   size_t errlen)
+{
 	PB(MapInfo) *mi = arena_alloc(a, sizeof(*mi));
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
@@ -59,6 +68,8 @@ PB(MapInfo) *map_info_build(struct loader *L, struct bpf_map *map,
 	if (pins_map_path(L, bpf_map__name(map), path, sizeof(path)) == 0 &&
 	    access(path, F_OK) == 0)
 		mi->pin_path = arena_strdup(a, path);
+	if (!count_entries)
+		return mi;
 	ret = map_iter(fd, info.key_size, 0, iter_bound(info.max_entries),
 		       count_cb, &count);
 	if (ret < 0) {
@@ -78,7 +89,8 @@ struct dump_ctx {
 	uint32_t limit;
 	uint32_t count;
 	size_t budget, used;
-	bool truncated;
+	bool page_full;
+	const void *last_key;     /* last key put in the page (arena copy) */
 	bool maglev;
 	bool percpu;
 	uint32_t key_size, value_size; /* value_size: bytes per lookup */
@@ -186,46 +198,73 @@ out:
 	return err;
 }
 
+/* Fills e->value the way dumps and lookups return it. Returns 0, 1 when a
+ * Maglev table vanished meanwhile, <0 on error. */
+int map_value_out(struct arena *a, const struct value_form *f,
+		  const void *value, ProtobufCBinaryData *out)
+{
+	if (f->maglev)
+		return read_inner_table(a, *(const uint32_t *)value, out);
+	if (f->percpu) {
+		out->data = percpu_sum(a, value, f->elem_size, f->ncpus);
+		out->len = f->elem_size;
+		return 0;
+	}
+	out->data = arena_memdup(a, value, f->value_size);
+	out->len = f->value_size;
+	return 0;
+}
+
+int value_form_of(const struct bpf_map_info *info, struct value_form *f)
+{
+	f->value_size = map_value_buf_size(info->type, info->value_size);
+	f->maglev = info->type == BPF_MAP_TYPE_HASH_OF_MAPS ||
+		    info->type == BPF_MAP_TYPE_ARRAY_OF_MAPS;
+	f->percpu = f->value_size != info->value_size;
+	f->elem_size = info->value_size;
+	f->ncpus = f->percpu ? f->value_size / ((info->value_size + 7) & ~7u) :
+			       1;
+	return f->percpu && info->value_size % 8 ? -EOPNOTSUPP : 0;
+}
+
 static int dump_cb(const void *key, const void *value, void *ctx_)
 {
 	struct dump_ctx *ctx = ctx_;
+	struct value_form f = {
+		.maglev = ctx->maglev, .percpu = ctx->percpu,
+		.value_size = ctx->value_size, .elem_size = ctx->elem_size,
+		.ncpus = ctx->ncpus,
+	};
 	PB(MapEntry) *e;
 	int err;
 
-	ctx->count++;
-	if (ctx->truncated || (ctx->limit && ctx->entries.len >= ctx->limit))
-		return 0;
+	if (ctx->limit && ctx->entries.len >= ctx->limit) {
+		ctx->page_full = true;
+		return 1;
+	}
 	e = arena_alloc(ctx->a, sizeof(*e));
 	switchyard__loader__v1__map_entry__init(e);
 	e->key.data = arena_memdup(ctx->a, key, ctx->key_size);
 	e->key.len = ctx->key_size;
-	if (ctx->maglev) {
-		err = read_inner_table(ctx->a, *(const uint32_t *)value,
-				       &e->value);
-		if (err > 0)
-			return 0; /* table replaced meanwhile: skip */
-		if (err < 0)
-			return err;
-	} else if (ctx->percpu) {
-		e->value.data = percpu_sum(ctx->a, value, ctx->elem_size,
-					   ctx->ncpus);
-		e->value.len = ctx->elem_size;
-	} else {
-		e->value.data = arena_memdup(ctx->a, value, ctx->value_size);
-		e->value.len = ctx->value_size;
+	err = map_value_out(ctx->a, &f, value, &e->value);
+	if (err > 0)
+		return 0; /* table replaced meanwhile: skip */
+	if (err < 0)
+		return err;
+	/* The page ends before the entry that would overflow it (that entry
+	 * starts the next page); a page always holds at least one entry. */
+	if (ctx->entries.len && ctx->used + e->key.len + e->value.len + 16 >
+				       ctx->budget) {
+		ctx->page_full = true;
+		return 1;
 	}
-	/* Keep the response under the message limit: stop adding entries
-	 * (MapInfo.entries still tells the real count). */
 	ctx->used += e->key.len + e->value.len + 16;
-	if (ctx->used > ctx->budget) {
-		ctx->truncated = true;
-		return 0;
-	}
 	ptr_vec_push(ctx->a, &ctx->entries, e);
+	ctx->last_key = e->key.data;
 	return 0;
 }
 
-static struct bpf_map *find_user_map(struct loader *L, const char *name)
+struct bpf_map *find_user_map(struct loader *L, const char *name)
 {
 	struct bpf_map *map;
 
@@ -237,14 +276,30 @@ static struct bpf_map *find_user_map(struct loader *L, const char *name)
 	return NULL;
 }
 
+/* Bytes of keys and values one page may carry: --dump-page-bytes, never
+ * more than what fits in one message. */
+static size_t page_budget(struct loader *L, uint32_t asked)
+{
+	size_t max = L->opt.max_message_bytes > 8192 ?
+			     L->opt.max_message_bytes - 4096 :
+			     L->opt.max_message_bytes / 2;
+	size_t page = L->opt.dump_page_bytes ? L->opt.dump_page_bytes : max;
+
+	if (asked && asked < page)
+		page = asked;
+	return page < max ? page : max;
+}
+
 int handle_dump(struct loader *L, const PB(DumpRequest) *req,
 		struct reply *r)
 {
 	PB(DumpResult) *res;
 	struct dump_ctx ctx = { .a = r->a, .limit = req->limit };
+	struct value_form f;
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
 	struct bpf_map *map;
+	bool first = req->cursor.len == 0;
 	char err[256] = "";
 	int fd, ret;
 
@@ -260,45 +315,59 @@ int handle_dump(struct loader *L, const PB(DumpRequest) *req,
 	if (ret)
 		return reply_err(r, CODE(KERNEL), "%s: bpf_obj_get_info_by_fd: "
 				 "%s", req->map, sy_errstr(ret));
+	if (!first && req->cursor.len != info.key_size)
+		return reply_err(r, CODE(INVALID), "dump.cursor: %zu bytes, "
+				 "%s has %u-byte keys", req->cursor.len,
+				 req->map, info.key_size);
 
 	res = arena_alloc(r->a, sizeof(*res));
 	switchyard__loader__v1__dump_result__init(res);
-	res->info = map_info_build(L, map, r->a, err, sizeof(err));
+	res->info = map_info_fill(L, map, r->a, first, err, sizeof(err));
 	if (!res->info)
 		return reply_err(r, CODE(KERNEL), "%s", err);
 
-	ctx.key_size = info.key_size;
-	ctx.value_size = map_value_buf_size(info.type, info.value_size);
-	ctx.maglev = info.type == BPF_MAP_TYPE_HASH_OF_MAPS ||
-		     info.type == BPF_MAP_TYPE_ARRAY_OF_MAPS;
-	ctx.percpu = ctx.value_size != info.value_size;
-	ctx.elem_size = info.value_size;
-	ctx.ncpus = ctx.percpu ? ctx.value_size /
-					 ((info.value_size + 7) & ~7u) : 1;
-	if (ctx.percpu && info.value_size % 8)
+	if (value_form_of(&info, &f))
 		return reply_err(r, CODE(UNSUPPORTED), "dump %s: per-CPU values "
 				 "of %u bytes are not u64 counters", req->map,
 				 info.value_size);
-	ctx.budget = L->opt.max_message_bytes > 8192 ?
-			     L->opt.max_message_bytes - 4096 :
-			     L->opt.max_message_bytes / 2;
-	ret = map_iter(fd, info.key_size, ctx.value_size,
-		       iter_bound(info.max_entries), dump_cb, &ctx);
+	ctx.key_size = info.key_size;
+	ctx.value_size = f.value_size;
+	ctx.maglev = f.maglev;
+	ctx.percpu = f.percpu;
+	ctx.elem_size = f.elem_size;
+	ctx.ncpus = f.ncpus;
+	ctx.budget = page_budget(L, req->page_bytes);
+	ret = map_iter_from(fd, info.key_size, ctx.value_size,
+			    first ? NULL : req->cursor.data,
+			    iter_bound(info.max_entries), dump_cb, &ctx);
 	if (ret < 0)
 		return reply_err(r, CODE(KERNEL), "%s: reading entries: %s",
 				 req->map, sy_errstr(ret));
-	res->info->entries = ctx.count;
 	res->entries = (PB(MapEntry) **)ctx.entries.items;
 	res->n_entries = ctx.entries.len;
-	if (ctx.truncated)
-		log_warn("dump %s: %u entries, only %zu fit in one message",
-			 req->map, ctx.count, ctx.entries.len);
+	res->more = ctx.page_full;
+	if (ctx.last_key) {
+		res->next_cursor.data = (uint8_t *)ctx.last_key;
+		res->next_cursor.len = info.key_size;
+	}
 	r->resp->result_case = RES(DUMP);
 	r->resp->dump = res;
 	return CODE(OK);
 }
 
 /* ---- status ------------------------------------------------------------- */
+
+static bool status_counts(const PB(StatusRequest) *req, struct bpf_map *map)
+{
+	if (req->skip_entry_counts)
+		return false;
+	if (req->n_count_maps == 0)
+		return true;
+	for (size_t i = 0; i < req->n_count_maps; i++)
+		if (!strcmp(req->count_maps[i], bpf_map__name(map)))
+			return true;
+	return false;
+}
 
 int handle_status(struct loader *L, const PB(StatusRequest) *req,
 		  struct reply *r)
@@ -309,7 +378,6 @@ int handle_status(struct loader *L, const PB(StatusRequest) *req,
 	char err[256] = "";
 	int code;
 
-	(void)req;
 	switchyard__loader__v1__status_result__init(res);
 	res->instance = arena_strdup(r->a, L->opt.instance);
 	res->pin_dir = arena_strdup(r->a, L->pin_dir);
@@ -323,7 +391,8 @@ int handle_status(struct loader *L, const PB(StatusRequest) *req,
 
 		if (bpf_map__is_internal(map))
 			continue;
-		mi = map_info_build(L, map, r->a, err, sizeof(err));
+		mi = map_info_fill(L, map, r->a, status_counts(req, map), err,
+				   sizeof(err));
 		if (!mi)
 			return reply_err(r, CODE(KERNEL), "%s", err);
 		ptr_vec_push(r->a, &maps, mi);

@@ -41,6 +41,7 @@ struct loader_opts {
 	uint32_t max_backends;
 	uint32_t ct_max;
 	size_t max_message_bytes;
+	size_t dump_page_bytes; /* 0: as much as a message holds */
 	enum tc_mode tc_mode;
 	bool verbose;
 };
@@ -92,6 +93,9 @@ struct loader {
 	uint64_t requests;
 	uint64_t errors;
 	bool exit_after_reply;     /* set by cleanup */
+	/* Set while migrating pins of another layout version (layout.c): the
+	 * directory holding the old map pins; empty otherwise. */
+	char layout_old_dir[PATH_MAX];
 };
 
 extern const char *const sy_map_names[SY_MAP_COUNT];
@@ -112,6 +116,12 @@ int reply_err(struct reply *r, int code, const char *fmt, ...)
 /* datapath.c: open the skeleton, size, reuse pinned maps, load, pin. */
 int datapath_open_load(struct loader *L);
 void datapath_close(struct loader *L);
+
+/* layout.c: the layout version pinned with the maps, and migration. */
+int layout_prepare(struct loader *L);   /* before open: moves old pins aside */
+int layout_keep_sizes(struct loader *L); /* after open, before load */
+int layout_migrate(struct loader *L);   /* after load and pin */
+int layout_write(struct loader *L);
 
 /* pins.c */
 int pins_prepare_dir(struct loader *L);
@@ -150,14 +160,32 @@ int handle_cleanup(struct loader *L, const PB(CleanupRequest) *req,
 		   struct reply *r);
 int handle_test_run(struct loader *L, const PB(TestRunRequest) *req,
 		    struct reply *r);
+int handle_lookup(struct loader *L, const PB(LookupRequest) *req,
+		  struct reply *r);
 
 /* attach.c, used by cleanup */
 int attach_list(struct loader *L, struct reply *r, PB(Attachment) ***out,
 		size_t *n);
 int detach_all(struct loader *L, char *err, size_t errlen);
 
-/* dump.c, used by status */
+/* dump.c, used by status and lookup */
 PB(MapInfo) *map_info_build(struct loader *L, struct bpf_map *map,
 			    struct arena *a, char *err, size_t errlen);
+PB(MapInfo) *map_info_fill(struct loader *L, struct bpf_map *map,
+			   struct arena *a, bool count_entries, char *err,
+			   size_t errlen);
+struct bpf_map *find_user_map(struct loader *L, const char *name);
+struct bpf_map_info;
+/* How a map's values are read and returned (dumps and lookups alike). */
+struct value_form {
+	bool maglev;         /* map-in-map: return the inner table */
+	bool percpu;         /* sum the per-CPU u64 fields */
+	uint32_t value_size; /* bytes one lookup writes */
+	uint32_t elem_size;  /* per-CPU maps: one CPU's value */
+	uint32_t ncpus;
+};
+int value_form_of(const struct bpf_map_info *info, struct value_form *f);
+int map_value_out(struct arena *a, const struct value_form *f,
+		  const void *value, ProtobufCBinaryData *out);
 
 #endif

@@ -29,6 +29,8 @@ static void usage(FILE *f)
 "  --max-backends N          max entries of sy_backends\n"
 "  --ct-max N                max entries of sy_conntrack\n"
 "  --max-message-bytes N     largest accepted request (default 16 MiB)\n"
+"  --dump-page-bytes N       keys and values per dump page (default 4 MiB,\n"
+"                            at most what one message holds)\n"
 "  --tc-mode auto|tcx|clsact how to attach at tc ingress (default auto: tcx,\n"
 "                            clsact when the kernel has no tcx)\n"
 "  -v, --verbose             debug logging\n");
@@ -77,7 +79,7 @@ static bool valid_instance(const char *s)
 static int parse_args(int argc, char **argv, struct loader_opts *o)
 {
 	enum { O_INSTANCE = 256, O_SOCKET, O_PIN_ROOT, O_MAX_SVC, O_MAX_BE,
-	       O_CT_MAX, O_MAX_MSG, O_TC_MODE };
+	       O_CT_MAX, O_MAX_MSG, O_TC_MODE, O_DUMP_PAGE };
 	static const struct option longopts[] = {
 		{ "instance", required_argument, NULL, O_INSTANCE },
 		{ "socket", required_argument, NULL, O_SOCKET },
@@ -87,6 +89,7 @@ static int parse_args(int argc, char **argv, struct loader_opts *o)
 		{ "ct-max", required_argument, NULL, O_CT_MAX },
 		{ "max-message-bytes", required_argument, NULL, O_MAX_MSG },
 		{ "tc-mode", required_argument, NULL, O_TC_MODE },
+		{ "dump-page-bytes", required_argument, NULL, O_DUMP_PAGE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -96,6 +99,7 @@ static int parse_args(int argc, char **argv, struct loader_opts *o)
 
 	o->pin_root = "/sys/fs/bpf/switchyard";
 	o->max_message_bytes = 16u << 20;
+	o->dump_page_bytes = 4u << 20;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_INSTANCE:
@@ -127,6 +131,12 @@ static int parse_args(int argc, char **argv, struct loader_opts *o)
 				      1u << 30, &v))
 				return -1;
 			o->max_message_bytes = (size_t)v;
+			break;
+		case O_DUMP_PAGE:
+			if (parse_u32("--dump-page-bytes", optarg, 64,
+				      1u << 30, &v))
+				return -1;
+			o->dump_page_bytes = (size_t)v;
 			break;
 		case O_TC_MODE:
 			if (!strcmp(optarg, "auto"))

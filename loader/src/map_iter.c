@@ -11,6 +11,12 @@
 int map_iter(int fd, uint32_t ksize, uint32_t vsize, uint64_t max_iter,
 	     map_iter_cb cb, void *ctx)
 {
+	return map_iter_from(fd, ksize, vsize, NULL, max_iter, cb, ctx);
+}
+
+int map_iter_from(int fd, uint32_t ksize, uint32_t vsize, const void *start,
+		  uint64_t max_iter, map_iter_cb cb, void *ctx)
+{
 	uint8_t *key, *next, *val = NULL;
 	uint64_t n;
 	int err, ret = 0;
@@ -23,7 +29,7 @@ int map_iter(int fd, uint32_t ksize, uint32_t vsize, uint64_t max_iter,
 		ret = -ENOMEM;
 		goto out;
 	}
-	err = bpf_map_get_next_key(fd, NULL, next);
+	err = bpf_map_get_next_key(fd, start, next);
 	for (n = 0; err == 0 && n < max_iter; n++) {
 		int r;
 

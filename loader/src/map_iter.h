@@ -16,6 +16,10 @@ typedef int (*map_iter_cb)(const void *key, const void *value, void *ctx);
  * -errno. */
 int map_iter(int fd, uint32_t ksize, uint32_t vsize, uint64_t max_iter,
 	     map_iter_cb cb, void *ctx);
+/* The same, from the key after `start` (NULL: from the first key); used by
+ * paginated dumps, whose cursor is the last key of the previous page. */
+int map_iter_from(int fd, uint32_t ksize, uint32_t vsize, const void *start,
+		  uint64_t max_iter, map_iter_cb cb, void *ctx);
 
 /* Bytes a lookup writes for one value (per-CPU maps: one slot per CPU). */
 uint32_t map_value_buf_size(uint32_t map_type, uint32_t value_size);

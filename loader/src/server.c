@@ -2,7 +2,9 @@
 /* Unix stream socket, poll loop and framing. Every message is a protobuf
  * varint length followed by that many bytes (protobufjs encodeDelimited).
  * Single-threaded: a request is decoded, executed and its response queued
- * before the next one is looked at. */
+ * before the next one is looked at. Clients take turns, one request each per
+ * round: a reader with many requests queued (dump pages, lookups) delays a
+ * writer on another connection by at most one request, never by its queue. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -37,6 +39,7 @@ struct client {
 	bool eof;        /* peer shut its write side */
 	bool closing;    /* no more input: close once output is flushed */
 	bool exit_after; /* cleanup answered: stop the daemon after flush */
+	bool more_input; /* complete frames may be buffered: serve next round */
 };
 
 struct server {
@@ -264,12 +267,15 @@ static int handle_frame(struct server *S, struct client *c,
 	return err;
 }
 
-/* Parses and executes complete frames from the input buffer. Returns <0 when
- * the connection must be dropped at once. */
+/* Parses and executes one complete frame from the input buffer (the other
+ * clients get their turn before the next one). Returns <0 when the
+ * connection must be dropped at once. */
 static int process_input(struct server *S, struct client *c)
 {
 	size_t off = 0;
-	int err = 0;
+	int err = 0, served = 0;
+
+	c->more_input = false;
 
 	/* Once cleanup has answered, nothing else runs: the pins are gone. */
 	while (!c->closing && !S->exit_pending &&
@@ -322,8 +328,13 @@ static int process_input(struct server *S, struct client *c)
 			}
 			break;
 		}
+		if (served) {
+			c->more_input = true; /* next round */
+			break;
+		}
 		err = handle_frame(S, c, c->in + off + hdr, (size_t)len);
 		off += hdr + (size_t)len;
+		served++;
 		if (err)
 			break;
 	}
@@ -473,6 +484,14 @@ int server_run(struct loader *L)
 		has_to = poll_timeout(&S, &ts);
 		if (S.stop)
 			break;
+		for (int i = 0; i < nc; i++) {
+			if (S.clients[i]->more_input) {
+				/* buffered requests: just look for new input */
+				ts.tv_sec = ts.tv_nsec = 0;
+				has_to = 1;
+				break;
+			}
+		}
 		ret = ppoll(pfd, n, has_to ? &ts : NULL, &unblocked);
 		if (ret < 0) {
 			if (errno == EINTR)
@@ -502,9 +521,11 @@ int server_run(struct loader *L)
 				cerr = -EPIPE;
 			if (!cerr && c->out_len > c->out_off)
 				cerr = client_flush(c);
-			/* Backpressure released: run buffered requests. */
-			if (!cerr && c->out_len == c->out_off && c->in_len &&
-			    !c->closing)
+			/* Backpressure released, or this client's turn for
+			 * its next buffered request. */
+			if (!cerr && c->in_len && !c->closing &&
+			    (c->out_len == c->out_off || c->more_input) &&
+			    !(rev & POLLIN && pfd[i + 1].events & POLLIN))
 				cerr = process_input(&S, c);
 			if (!cerr && c->out_len > c->out_off)
 				cerr = client_flush(c);

@@ -2,7 +2,7 @@
 // flows, conntrack and affinity overrides, reverse NAT, reject/drop.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { explainFlow, readExplainState, type ExplainState } from '../../control-plane/src/admin/explain.js';
+import { explainFlow, readExplainState, type ExplainInput, type ExplainState } from '../../control-plane/src/admin/explain.js';
 import { readSnapshot } from '../../control-plane/src/admin/ebpf-view.js';
 import { decodeSvcKey, decodeSvcValue, decodeU32Array, decodeU32, decodeBackend } from '../../control-plane/src/dataplane/ebpf/map-values.js';
 import { flowHash } from '../../control-plane/src/dataplane/flow-hash.js';
@@ -19,7 +19,13 @@ function setup(svcs = [WEB], slices = [WEB_SLICE]) {
   return { loader, desired, fe, table, backends };
 }
 
-const state = (loader: FakeLoader, desired: ReturnType<typeof desiredOf>) => readExplainState(loader, { seed: SEED, desired });
+// Each explain reads the maps through the loader's lookup op (the fake's), as the route does.
+interface St { loader: FakeLoader; base: { seed: number; desired: ReturnType<typeof desiredOf>; clusterCIDR?: string }; patch?: (s: ExplainState) => ExplainState }
+const state = async (loader: FakeLoader, desired: ReturnType<typeof desiredOf>): Promise<St> => ({ loader, base: { seed: SEED, desired } });
+async function explain(t: ExplainInput, st: St) {
+  const s = await readExplainState(st.loader, st.base, t);
+  return explainFlow(t, st.patch ? st.patch(s) : s);
+}
 
 describe('explain', () => {
   test('a new flow: flowHash(tuple, seed) mod M indexes the table, for 200 tuples', async () => {
@@ -28,7 +34,7 @@ describe('explain', () => {
     const seen = new Set<number>();
     for (let i = 0; i < 200; i++) {
       const t = { src: `198.19.${1 + (i % 3)}.${10 + (i % 200)}`, sport: 20000 + i * 97, dst: '198.18.128.10', dport: 80, proto: 6 };
-      const r = explainFlow(t, st);
+      const r = await explain(t, st);
       const slot = flowHash({ saddr: t.src, daddr: t.dst, sport: t.sport, dport: t.dport, proto: 6 }, SEED) % fe.value.tableSize;
       const id = table[slot]!;
       assert.equal(r.verdict, 'dnat');
@@ -48,9 +54,9 @@ describe('explain', () => {
   test('the seed comes from sy_config when the datapath has one', async () => {
     const { loader, desired, fe, table } = setup();
     const st = await state(loader, desired);
-    const other: ExplainState = { ...st, snapshot: { ...st.snapshot, config: { flowHashSeed: 12345, flags: 0, nodeAddr: '198.18.0.11', hostNetnsCookie: '0' } } };
+    const other: St = { ...st, patch: (x) => ({ ...x, snapshot: { ...x.snapshot, config: { flowHashSeed: 12345, flags: 0, nodeAddr: '198.18.0.11', hostNetnsCookie: '0' } } }) };
     const t = { src: '198.19.1.77', sport: 33333, dst: '198.18.128.10', dport: 80, proto: 6 };
-    const r = explainFlow(t, other);
+    const r = await explain(t, other);
     assert.equal(r.maglev?.seed, 12345);
     assert.equal(r.backend?.id, table[flowHash({ saddr: t.src, daddr: t.dst, sport: t.sport, dport: 80, proto: 6 }, 12345) % fe.value.tableSize]);
   });
@@ -61,32 +67,32 @@ describe('explain', () => {
     let st = await state(loader, desired);
     const t = { src: '198.19.1.77', sport: 41000, dst: '198.18.128.10', dport: 80, proto: 6 };
     const slot = flowHash({ saddr: t.src, daddr: t.dst, sport: 0, dport: 80, proto: 6 }, SEED) % fe.value.tableSize;
-    let r = explainFlow(t, st);
+    let r = await explain(t, st);
     assert.equal(r.maglev?.sportHashed, 0);
     assert.equal(r.maglev?.slot, slot);
     assert.equal(r.backend?.id, table[slot]);
     // Without sport the answer is the same: affinity leaves it out.
-    assert.equal(explainFlow({ ...t, sport: undefined }, st).backend?.id, table[slot]);
+    assert.equal((await explain({ ...t, sport: undefined }, st)).backend?.id, table[slot]);
 
     const other = [...backends].find(([id, b]) => id !== table[slot] && b.state === 0)![0];
     const term = [...backends].find(([, b]) => b.state === 1)![0];
     const now = process.hrtime.bigint();
     loader.set('sy_affinity', [encAffinity(t.src, fe.value.group, now - 5_000_000_000n, other)]);
     st = await state(loader, desired);
-    r = explainFlow(t, st);
+    r = await explain(t, st);
     assert.equal(r.decidedBy, 'affinity');
     assert.equal(r.backend?.id, other);
     assert.equal(r.affinity?.applies, true);
     assert.equal(r.newFlowBackend?.id, table[slot], 'what Maglev would say is still reported');
 
     loader.set('sy_affinity', [encAffinity(t.src, fe.value.group, now - 200_000_000_000n, other)]);
-    r = explainFlow(t, await state(loader, desired));
+    r = await explain(t, await state(loader, desired));
     assert.equal(r.affinity?.applies, false);
     assert.equal(r.affinity?.why, 'older than the affinity timeout');
     assert.equal(r.backend?.id, table[slot]);
 
     loader.set('sy_affinity', [encAffinity(t.src, fe.value.group, now - 1_000_000_000n, term)]);
-    r = explainFlow(t, await state(loader, desired));
+    r = await explain(t, await state(loader, desired));
     assert.equal(r.affinity?.why, 'its backend is terminating');
     assert.equal(r.backend?.id, table[slot]);
   });
@@ -102,7 +108,7 @@ describe('explain', () => {
       value: encCtValue({ lastSeen, backendId, revNatId: fe.value.id, flags }),
     });
     loader.set('sy_conntrack', [fwd(now - 1_000_000_000n, 1)]);
-    let r = explainFlow(t, await state(loader, desired));
+    let r = await explain(t, await state(loader, desired));
     assert.equal(r.decidedBy, 'conntrack');
     assert.equal(r.conntrack.overrides, true);
     assert.equal(r.backend?.id, pinned);
@@ -110,18 +116,18 @@ describe('explain', () => {
     assert.match(r.steps.join('\n'), /tracked flow/);
 
     loader.set('sy_conntrack', [fwd(now - 61_000_000_000n, 0)]); // SYN-only entry idle > 60 s
-    r = explainFlow(t, await state(loader, desired));
+    r = await explain(t, await state(loader, desired));
     assert.equal(r.conntrack.forward?.expired, true);
     assert.equal(r.conntrack.overrides, false);
     assert.equal(r.backend?.id, table[slot]);
 
     loader.set('sy_conntrack', [fwd(now - 1_000_000_000n, 3)]); // FIN seen: a new SYN picks again
-    r = explainFlow(t, await state(loader, desired));
+    r = await explain(t, await state(loader, desired));
     assert.equal(r.conntrack.overrides, false);
     assert.equal(r.backend?.id, table[slot]);
 
     loader.set('sy_conntrack', [fwd(now - 1_000_000_000n, 1, 4242)]); // backend gone
-    r = explainFlow(t, await state(loader, desired));
+    r = await explain(t, await state(loader, desired));
     assert.equal(r.conntrack.overrides, false);
     assert.equal(r.backend?.id, table[slot]);
     assert.match(r.steps.join('\n'), /backend 4242 is gone/);
@@ -134,7 +140,7 @@ describe('explain', () => {
       key: encCtKey({ saddr: '198.19.2.2', daddr: '198.19.1.77', sport: 8080, dport: 41000, proto: 6, dir: 1 }),
       value: encCtValue({ lastSeen: now, backendId: 1, revNatId: fe.value.id, flags: 1 }),
     }]);
-    const r = explainFlow({ src: '198.19.2.2', sport: 8080, dst: '198.19.1.77', dport: 41000, proto: 6 }, await state(loader, desired));
+    const r = await explain({ src: '198.19.2.2', sport: 8080, dst: '198.19.1.77', dport: 41000, proto: 6 }, await state(loader, desired));
     assert.equal(r.verdict, 'reverse-nat');
     assert.deepEqual(r.nat.reverse, { source: '198.18.128.10:80', destination: null });
     // An SNATed flow's reply comes to the node address; the client is restored as destination.
@@ -142,28 +148,28 @@ describe('explain', () => {
       key: encCtKey({ saddr: '198.19.2.2', daddr: '198.18.0.11', sport: 8080, dport: 33000, proto: 6, dir: 1 }),
       value: encCtValue({ lastSeen: now, backendId: 1, revNatId: fe.value.id, flags: 5, nat: ['198.18.0.200', 51000] }),
     });
-    const s = explainFlow({ src: '198.19.2.2', sport: 8080, dst: '198.18.0.11', dport: 33000, proto: 6, from: 'external' }, await state(loader, desired));
+    const s = await explain({ src: '198.19.2.2', sport: 8080, dst: '198.18.0.11', dport: 33000, proto: 6, from: 'external' }, await state(loader, desired));
     assert.equal(s.verdict, 'reverse-nat');
     assert.deepEqual(s.nat.reverse, { source: '198.18.128.10:80', destination: '198.18.0.200:51000' });
   });
 
   test('no endpoints: reject (TCP reset / ICMP); iTP=Local without local endpoint: drop; not a frontend: pass', async () => {
     const empty = setup([['web', {}]], [['web-1', 'web', [{ name: 'http', port: 8080 }], []]]);
-    let r = explainFlow({ src: '198.19.1.77', sport: 1, dst: '198.18.128.10', dport: 80, proto: 6 }, await state(empty.loader, empty.desired));
+    let r = await explain({ src: '198.19.1.77', sport: 1, dst: '198.18.128.10', dport: 80, proto: 6 }, await state(empty.loader, empty.desired));
     assert.equal(r.verdict, 'reject');
     assert.match(r.steps.join('\n'), /TCP reset/);
     const local = setup([['web', { internalTrafficPolicy: 'Local' }]], [['web-1', 'web', [{ name: 'http', port: 8080 }], [{ ip: '198.19.2.2', node: 'node2' }]]]);
-    r = explainFlow({ src: '198.19.1.77', sport: 1, dst: '198.18.128.10', dport: 80, proto: 6 }, await state(local.loader, local.desired));
+    r = await explain({ src: '198.19.1.77', sport: 1, dst: '198.18.128.10', dport: 80, proto: 6 }, await state(local.loader, local.desired));
     assert.equal(r.verdict, 'drop');
-    r = explainFlow({ src: '198.19.1.77', sport: 1, dst: '198.18.128.99', dport: 80, proto: 6 }, await state(local.loader, local.desired));
+    r = await explain({ src: '198.19.1.77', sport: 1, dst: '198.18.128.99', dport: 80, proto: 6 }, await state(local.loader, local.desired));
     assert.equal(r.verdict, 'pass');
-    r = explainFlow({ src: '198.19.1.77', sport: 1, dst: '198.18.128.10', dport: 80, proto: 17 }, await state(local.loader, local.desired));
+    r = await explain({ src: '198.19.1.77', sport: 1, dst: '198.18.128.10', dport: 80, proto: 17 }, await state(local.loader, local.desired));
     assert.equal(r.verdict, 'pass', 'UDP to a TCP-only frontend');
   });
 
   test('without sport the slot is unknown: candidates with their shares', async () => {
     const { loader, desired } = setup();
-    const r = explainFlow({ src: '198.19.1.77', dst: '198.18.128.10', dport: 80, proto: 6 }, await state(loader, desired));
+    const r = await explain({ src: '198.19.1.77', dst: '198.18.128.10', dport: 80, proto: 6 }, await state(loader, desired));
     assert.equal(r.verdict, 'dnat');
     assert.equal(r.backend, null);
     assert.equal(r.maglev?.slot, null);
@@ -178,10 +184,10 @@ describe('explain', () => {
       if (backends.get(id)!.addr !== '198.19.1.2') continue;
       const st = await state(loader, desired);
       const t = { src: '198.19.1.2', sport, dst: '198.18.128.10', dport: 80, proto: 6 };
-      const r = explainFlow(t, st);
+      const r = await explain(t, st);
       assert.deepEqual(r.nat.snat, { to: `198.18.0.11:${sport}`, reason: 'hairpin: the backend is the client itself' });
-      const noNode: ExplainState = { ...st, snapshot: { ...st.snapshot, config: { flowHashSeed: SEED, flags: 0, nodeAddr: '0.0.0.0', hostNetnsCookie: '0' } } };
-      assert.equal(explainFlow(t, noNode).nat.snat, null);
+      const noNode: St = { ...st, patch: (x) => ({ ...x, snapshot: { ...x.snapshot, config: { flowHashSeed: SEED, flags: 0, nodeAddr: '0.0.0.0', hostNetnsCookie: '0' } } }) };
+      assert.equal((await explain(t, noNode)).nat.snat, null);
       return;
     }
     assert.fail('no hairpin tuple found');
@@ -193,26 +199,26 @@ describe('explain', () => {
     const { loader, desired } = setup([svc], [WEB_SLICE]);
     const st = await state(loader, desired);
     const nodePort = { dst: '198.18.0.11', dport: 30080, proto: 6 };
-    const ext = explainFlow({ src: '198.18.0.200', sport: 50000, ...nodePort, from: 'external' }, st);
+    const ext = await explain({ src: '198.18.0.200', sport: 50000, ...nodePort, from: 'external' }, st);
     assert.equal(ext.program, 'sy_tc_external');
     assert.equal(ext.frontend?.kind, 'NodePort');
     assert.equal(ext.frontend?.scope, 'external');
     assert.equal(ext.backend?.local, true, 'eTP=Local: a local backend');
     assert.equal(ext.nat.snat, null, 'eTP=Local keeps the client address');
-    const pod = explainFlow({ src: '198.19.1.50', sport: 50000, ...nodePort, from: 'pod' }, st);
+    const pod = await explain({ src: '198.19.1.50', sport: 50000, ...nodePort, from: 'pod' }, st);
     assert.equal(pod.frontend?.scope, 'internal');
     assert.equal(pod.frontend?.count, 3);
     // Default role from the cluster CIDR.
-    const byCidr = { ...st, clusterCIDR: '198.19.0.0/16' };
-    assert.equal(explainFlow({ src: '198.18.0.200', sport: 1, ...nodePort }, byCidr).from, 'external');
-    assert.equal(explainFlow({ src: '198.19.1.50', sport: 1, ...nodePort }, byCidr).from, 'pod');
+    const byCidr: St = { ...st, base: { ...st.base, clusterCIDR: '198.19.0.0/16' } };
+    assert.equal((await explain({ src: '198.18.0.200', sport: 1, ...nodePort }, byCidr)).from, 'external');
+    assert.equal((await explain({ src: '198.19.1.50', sport: 1, ...nodePort }, byCidr)).from, 'pod');
 
     // eTP=Cluster: an outside client reaching a remote backend is SNATed.
     const cl = setup([['web', { type: 'NodePort', ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 30080 }] }]], [WEB_SLICE]);
     const cst = await state(cl.loader, cl.desired);
     let remote = 0, local = 0;
     for (let sport = 40000; sport < 40100; sport++) {
-      const r = explainFlow({ src: '198.18.0.200', sport, ...nodePort, from: 'external' }, cst);
+      const r = await explain({ src: '198.18.0.200', sport, ...nodePort, from: 'external' }, cst);
       assert.equal(r.verdict, 'dnat');
       if (r.backend!.local) {
         assert.equal(r.nat.snat, null);
@@ -222,7 +228,7 @@ describe('explain', () => {
         remote++;
       }
       // From a pod nothing is SNATed (unless hairpin).
-      assert.equal(explainFlow({ src: '198.19.1.50', sport, ...nodePort, from: 'pod' }, cst).nat.snat, null);
+      assert.equal((await explain({ src: '198.19.1.50', sport, ...nodePort, from: 'pod' }, cst)).nat.snat, null);
     }
     assert.ok(remote > 0 && local > 0, `${remote} remote, ${local} local`);
   });
@@ -247,10 +253,10 @@ describe('explain', () => {
     }));
     const st = await state(loader, desired);
     const lb = { dst: '198.18.64.5', dport: 80, proto: 6, sport: 40000, from: 'external' as const };
-    const ok = explainFlow({ src: '198.18.0.200', ...lb }, st);
+    const ok = await explain({ src: '198.18.0.200', ...lb }, st);
     assert.equal(ok.verdict, 'dnat');
     assert.deepEqual(ok.sourceRanges, { ranges: ['198.18.0.0/24'], allowed: true });
-    const no = explainFlow({ src: '203.0.113.9', ...lb }, st);
+    const no = await explain({ src: '203.0.113.9', ...lb }, st);
     assert.equal(no.verdict, 'drop');
     assert.equal(no.sourceRanges?.allowed, false);
   });

@@ -92,6 +92,8 @@ export class FakeLoader implements LoaderView {
   readonly maps = new Map<string, FakeMap>();
   down = false;
   calls = 0;
+  /** Every read, as "dump <map>" or "lookup <map> <n keys>", in order. */
+  readonly reads: string[] = [];
 
   constructor() {
     for (const name of Object.keys(TYPES)) this.define(name);
@@ -120,17 +122,32 @@ export class FakeLoader implements LoaderView {
 
   async dump(map: string, limit = 0): Promise<{ info: MapInfo; entries: MapEntry[] }> {
     this.check();
+    this.reads.push(`dump ${map}`);
     const m = this.maps.get(map);
     if (!m) throw new LoaderError('NOT_FOUND', `unknown map ${map}`);
     return { info: { ...m.info, entries: m.entries.length }, entries: limit ? m.entries.slice(0, limit) : [...m.entries] };
   }
 
-  async status(): Promise<Record<string, any>> {
+  /** As the loader's lookup op: exact key match, undefined when absent; NOT_FOUND / INVALID like the loader. */
+  async lookup(map: string, keys: Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
     this.check();
+    this.reads.push(`lookup ${map} ${keys.length}`);
+    const m = this.maps.get(map);
+    if (!m) throw new LoaderError('NOT_FOUND', `lookup.map: no map named '${map}'`);
+    return keys.map((k, i) => {
+      if (k.length !== m.info.keySize) throw new LoaderError('INVALID', `lookup.keys[${i}]: ${k.length} bytes, ${map} has ${m.info.keySize}-byte keys`);
+      return m.entries.find((e) => Buffer.from(e.key).equals(Buffer.from(k)))?.value;
+    });
+  }
+
+  async status(opts: { skipEntryCounts?: boolean; countMaps?: string[] } = {}): Promise<Record<string, any>> {
+    this.check();
+    const counted = (name: string) => !opts.skipEntryCounts && (!opts.countMaps?.length || opts.countMaps.includes(name));
+    this.reads.push(opts.skipEntryCounts ? 'status (no counts)' : opts.countMaps?.length ? `status (counts ${opts.countMaps.join(',')})` : 'status');
     return {
       instance: 'test', pinDir: '/sys/fs/bpf/switchyard/test', requests: this.calls, errors: 0,
       attachments: [{ ifname: 'eth0', ifindex: 2, hook: 'TC_INGRESS', mode: 'tcx', progId: 7 }],
-      maps: [...this.maps.values()].map((m) => ({ ...m.info, entries: m.entries.length })),
+      maps: [...this.maps.values()].map((m) => ({ ...m.info, entries: counted(m.info.name) ? m.entries.length : 0 })),
     };
   }
 }

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import type { MaglevSizing } from '../dataplane/maglev.js';
+import type { MapsContent } from '../dataplane/ebpf/maps-content.js';
 import { startMetricsServer, DEFAULT_METRICS_BIND } from '../metrics/metrics-server.js';
 import { ProxyMetrics } from '../metrics/proxy-metrics.js';
 import type { SyncRecord } from '../sync/proxier.js';
@@ -96,9 +97,13 @@ export interface AgentAdmin {
 }
 
 /** The loader of an EbpfDataplane, or the rules of an IptablesDataplane, without importing either. */
-function backendViews(dp: Dataplane): { loader?: LoaderView; iptables?: IptablesView; iptablesCounts?: () => { filterRules: number; natRules: number } | undefined } {
+function backendViews(dp: Dataplane): {
+  loader?: LoaderView; programmed?: () => MapsContent | undefined; iptables?: IptablesView; iptablesCounts?: () => { filterRules: number; natRules: number } | undefined;
+} {
   const any = dp as unknown as Record<string, any>;
-  if (dp.mode === 'ebpf' && any.loader) return { loader: any.loader as LoaderView };
+  if (dp.mode === 'ebpf' && any.loader) {
+    return { loader: any.loader as LoaderView, ...('programmedMaps' in any ? { programmed: () => any.programmedMaps as MapsContent | undefined } : {}) };
+  }
   if (dp.mode === 'iptables') {
     return {
       iptables: {
@@ -117,6 +122,7 @@ export async function startAgentAdmin(d: AgentAdminDeps): Promise<AgentAdmin> {
   const metrics = new ProxyMetrics({
     mode: d.mode.mode, modeReason: d.mode.reason, loader: views.loader,
     desired: () => d.proxier.lastDesired,
+    ...(views.programmed ? { programmed: views.programmed } : {}),
     ...(views.iptablesCounts ? { iptablesCounts: views.iptablesCounts } : {}),
   });
   metrics.attach(d.proxier);

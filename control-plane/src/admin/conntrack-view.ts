@@ -2,10 +2,71 @@
 // (sy_backends), frontend (sy_revnat) and Service (desired state).
 import type { DesiredServicePort } from '../dataplane/desired-state.js';
 import type { MapEntry } from '../dataplane/ebpf/loader-client.js';
-import { CtFlags, decodeCtKey, decodeCtValue } from '../dataplane/ebpf/map-values.js';
+import {
+  CtFlags, SY_SCOPE_EXTERNAL, SY_SCOPE_INTERNAL, decodeBackend, decodeCtKey, decodeCtValue, decodeRevNat, decodeSvcValue, encodeSvcKey,
+  type BackendValue, type CtKey, type RevNatValue,
+} from '../dataplane/ebpf/map-values.js';
 import { servicePortString } from '../model/types.js';
 import { decodeEntry } from './decode.js';
-import { FrontendResolver, type EbpfSnapshot } from './ebpf-view.js';
+import { FrontendResolver, type EbpfSnapshot, type Frontend } from './ebpf-view.js';
+import { ctKey, u32Key } from './map-keys.js';
+import type { LoaderView } from './source.js';
+
+/**
+ * What the rows of these conntrack entries name, read with lookups only: the
+ * backends and frontends (sy_revnat) they point at, and the sy_services
+ * entries of those frontends (for the Service's name). No service map is
+ * walked, so the cost follows the entries shown, not the maps' sizes.
+ */
+export async function conntrackSnapshot(loader: LoaderView, entries: MapEntry[]): Promise<EbpfSnapshot> {
+  const beIds = new Set<number>(), rnIds = new Map<number, number>();
+  for (const e of entries) {
+    const v = decodeCtValue(e.value);
+    beIds.add(v.backendId);
+    rnIds.set(v.revNatId, decodeCtKey(e.key).proto);
+  }
+  const beList = [...beIds], rnList = [...rnIds.keys()];
+  const [bes, rns] = await Promise.all([loader.lookup('sy_backends', beList.map(u32Key)), loader.lookup('sy_revnat', rnList.map(u32Key))]);
+  const backends = new Map<number, BackendValue>();
+  beList.forEach((id, i) => { if (bes[i]) backends.set(id, decodeBackend(bes[i]!)); });
+  const revnat = new Map<number, RevNatValue>();
+  rnList.forEach((id, i) => { if (rns[i]) revnat.set(id, decodeRevNat(rns[i]!)); });
+  // A frontend's sy_services entry, by its address, port, protocol and either scope.
+  const keys = [...revnat].flatMap(([id, r]) => [SY_SCOPE_INTERNAL, SY_SCOPE_EXTERNAL].map((scope) => ({ id, key: { addr: r.addr, port: r.port, proto: rnIds.get(id)!, scope } })));
+  const svcs = await loader.lookup('sy_services', keys.map((k) => encodeSvcKey(k.key)));
+  const frontends: Frontend[] = [];
+  keys.forEach((k, i) => {
+    const v = svcs[i] ? decodeSvcValue(svcs[i]!) : undefined;
+    if (v && v.id === k.id) frontends.push({ key: k.key, value: v });
+  });
+  return { frontends, backends, revnat, maglev: new Map(), sourceRanges: [], config: undefined };
+}
+
+/** One flow's entries by key: the entry itself and its other direction (forward <-> reply), by lookups. */
+export async function conntrackFlow(loader: LoaderView, k: CtKey): Promise<MapEntry[]> {
+  const key = ctKey(k);
+  const [v] = await loader.lookup('sy_conntrack', [key]);
+  if (!v) return [];
+  const out: MapEntry[] = [{ key, value: v }];
+  const val = decodeCtValue(v);
+  const snat = (val.flags & CtFlags.SNAT) !== 0;
+  let twin: CtKey | undefined;
+  if (k.dir === 0) {
+    const [b] = await loader.lookup('sy_backends', [u32Key(val.backendId)]);
+    const be = b ? decodeBackend(b) : undefined;
+    // The reply comes from the backend to the client (a SNATed flow: to the node's NAT address and port).
+    if (be) twin = { saddr: be.addr, daddr: snat ? val.natAddr : k.saddr, sport: be.port, dport: snat ? val.natPort : k.sport, proto: k.proto, dir: 1 };
+  } else {
+    const [r] = await loader.lookup('sy_revnat', [u32Key(val.revNatId)]);
+    const rn = r ? decodeRevNat(r) : undefined;
+    if (rn) twin = { saddr: snat ? val.natAddr : k.daddr, daddr: rn.addr, sport: snat ? val.natPort : k.dport, dport: rn.port, proto: k.proto, dir: 0 };
+  }
+  if (twin) {
+    const [tv] = await loader.lookup('sy_conntrack', [ctKey(twin)]);
+    if (tv) out.push({ key: ctKey(twin), value: tv });
+  }
+  return out;
+}
 
 export interface ConntrackRow {
   dir: string;

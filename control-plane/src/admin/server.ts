@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
 import { metricsRoute } from '../metrics/metrics-server.js';
 import { installErrorHandlers } from './errors.js';
+import { ReadLimiter, type ReadLimits } from './read-limiter.js';
 import { conntrackRoutes } from './routes/conntrack.js';
 import { explainRoutes } from './routes/explain.js';
 import { mapsRoutes } from './routes/maps.js';
@@ -27,7 +28,12 @@ export interface AdminAppOptions {
   metrics?: ProxyMetrics | undefined;
   /** Directory of the status page (default: control-plane/src/admin/ui). */
   uiDir?: string | undefined;
+  /** Admin reads of the maps at once and queued (default 2 and 8); beyond, 503. */
+  readLimits?: ReadLimits | undefined;
 }
+
+/** Routes that read the maps through the loader: they run under the read limiter. */
+const MAP_READ_ROUTES = ['/v1/services', '/v1/maps', '/v1/conntrack', '/v1/explain', '/v1/status'];
 
 export async function buildAdminApp(opts: AdminAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -36,6 +42,15 @@ export async function buildAdminApp(opts: AdminAppOptions): Promise<FastifyInsta
   });
   installErrorHandlers(app, (route, code) => opts.metrics?.adminRejected.inc({ route, code: String(code) }));
   const routes = collectRoutes(app);
+  const limiter = new ReadLimiter(opts.readLimits);
+  app.decorate('readLimiter', limiter);
+  app.addHook('onRoute', (route) => {
+    if (!MAP_READ_ROUTES.some((p) => route.url === p || route.url.startsWith(`${p}/`))) return;
+    const handler = route.handler as (this: unknown, ...args: unknown[]) => unknown;
+    route.handler = function limited(this: unknown, ...args: unknown[]) {
+      return limiter.run(async () => handler.apply(this, args));
+    } as typeof route.handler;
+  });
   const ro = { source: opts.source, metrics: opts.metrics };
   await app.register(statusRoutes, ro);
   await app.register(servicesRoutes, ro);

@@ -20,8 +20,12 @@ export interface SyncView {
 
 /** The part of the LoaderClient the admin API uses (read-only requests). */
 export interface LoaderView {
+  /** Every entry (all pages), or the first `limit`. */
   dump(map: string, limit?: number): Promise<{ info: MapInfo; entries: MapEntry[] }>;
-  status(): Promise<Record<string, any>>;
+  /** Single keys: the value, or undefined when absent (explain, conntrack joins). */
+  lookup(map: string, keys: Uint8Array[]): Promise<Array<Uint8Array | undefined>>;
+  /** skipEntryCounts: MapInfo.entries left at 0 (no walk of the maps); countMaps: count only these. */
+  status(opts?: { skipEntryCounts?: boolean; countMaps?: string[] }): Promise<Record<string, any>>;
 }
 
 /** The part of the IptablesDataplane the admin API reads. */

@@ -5,6 +5,7 @@
 // the sync path.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DesiredServicePort } from '../dataplane/desired-state.js';
+import type { MapsContent } from '../dataplane/ebpf/maps-content.js';
 import { decodeCounterValue, decodeSvcStatsKey, decodeSvcStatsValue, decodeSvcKey, decodeSvcValue, decodeU32, counterName, hookName, protoName } from '../dataplane/ebpf/map-values.js';
 import { servicePortString } from '../model/types.js';
 import type { SyncRecord } from '../sync/proxier.js';
@@ -45,9 +46,26 @@ export interface ProxyMetricsOptions {
   loader?: LoaderView | undefined;
   /** The desired state of the last sync (names for per-frontend metrics). */
   desired?: () => readonly DesiredServicePort[];
+  /**
+   * What the agent has programmed into the service maps (EbpfDataplane.programmedMaps).
+   * With it, a scrape reads no service map: entries and frontend names come
+   * from here, and the loader is asked only for capacities (status without
+   * entry counts) and the counters (sy_counters, sy_svc_stats).
+   */
+  programmed?: () => MapsContent | undefined;
+  /**
+   * With `programmed`: how old the entry counts of the flow maps (sy_conntrack,
+   * sy_affinity, sy_sock_revnat: written by the datapath, unknown to the agent)
+   * may get, ms (default 30 s). Counting walks a map's keys, so it is not done
+   * on every scrape.
+   */
+  flowCountTtlMs?: number;
   /** iptables mode: rule counts of the last render. */
   iptablesCounts?: () => { filterRules: number; natRules: number } | undefined;
 }
+
+/** Maps the datapath itself writes: the agent cannot know their entry counts. */
+const FLOW_MAPS = ['sy_conntrack', 'sy_affinity', 'sy_sock_revnat'];
 
 interface ObjectMeta { metadata?: { annotations?: Record<string, string> | undefined } | undefined }
 
@@ -107,7 +125,7 @@ export class ProxyMetrics {
     });
 
     const loader = opts.loader;
-    this.status = shared(async () => loader?.status(), () => {
+    this.status = shared(async () => loader?.status(opts.programmed ? { skipEntryCounts: true } : {}), () => {
       this.loaderErrors.inc();
       return undefined;
     });
@@ -138,7 +156,17 @@ export class ProxyMetrics {
         async collect() {
           const st = await self.status();
           this.reset();
-          for (const m of (st?.maps ?? []) as Array<Record<string, unknown>>) this.set({ map: String(m.name) }, Number(m[field] ?? 0));
+          const known = field === 'entries' ? self.programmedCounts() : undefined;
+          if (known) Object.assign(known, await self.flowCounts());
+          for (const m of (st?.maps ?? []) as Array<Record<string, unknown>>) {
+            const name = String(m.name);
+            if (known) {
+              // Entries of the maps the agent writes, as it wrote them; the others are not counted per scrape.
+              if (known[name] !== undefined) this.set({ map: name }, known[name]);
+            } else {
+              this.set({ map: name }, Number(m[field] ?? 0));
+            }
+          }
         },
       });
     };
@@ -157,8 +185,10 @@ export class ProxyMetrics {
       if (entries.length === 0) return [];
       const resolver = new FrontendResolver(this.opts.desired?.() ?? []);
       const names = new Map<number, { frontend: string; service: string }>();
-      for (const e of await dumpOptional(loader, 'sy_services')) {
-        const k = decodeSvcKey(e.key), v = decodeSvcValue(e.value);
+      const programmed = this.opts.programmed?.();
+      const frontends = programmed ? [...programmed.services.values()]
+        : (await dumpOptional(loader, 'sy_services')).map((e) => ({ key: decodeSvcKey(e.key), value: decodeSvcValue(e.value) }));
+      for (const { key: k, value: v } of frontends) {
         const d = resolver.resolve(k, v.flags);
         names.set(v.id, { frontend: `${k.addr}:${k.port}/${protoName(k.proto)}${k.scope ? '/internal' : ''}`, service: d ? servicePortString(d.svc.name) : '' });
       }
@@ -205,6 +235,34 @@ export class ProxyMetrics {
         for (const e of entries) this.inc({ event: counterName(decodeU32(e.key)) }, Number(decodeCounterValue(e.value)));
       },
     });
+  }
+
+  private flowCountCache: { at: number; counts: Record<string, number> } | undefined;
+
+  /** Entry counts of the flow maps, counted by the loader at most once per flowCountTtlMs. */
+  private async flowCounts(): Promise<Record<string, number>> {
+    const ttl = this.opts.flowCountTtlMs ?? 30_000;
+    const c = this.flowCountCache;
+    if (c && Date.now() - c.at < ttl) return c.counts;
+    const counts: Record<string, number> = {};
+    try {
+      const st = await this.opts.loader?.status({ countMaps: FLOW_MAPS });
+      for (const m of (st?.maps ?? []) as Array<Record<string, unknown>>) {
+        if (FLOW_MAPS.includes(String(m.name))) counts[String(m.name)] = Number(m.entries ?? 0);
+      }
+      this.flowCountCache = { at: Date.now(), counts };
+    } catch {
+      this.loaderErrors.inc();
+    }
+    return counts;
+  }
+
+  /** Entries per map from what the agent programmed, or undefined without that knowledge. */
+  private programmedCounts(): Record<string, number> | undefined {
+    if (!this.opts.programmed) return undefined;
+    const p = this.opts.programmed();
+    if (!p) return {};
+    return { sy_services: p.services.size, sy_backends: p.backends.size, sy_revnat: p.revnat.size, sy_maglev: p.maglev.size, sy_source_ranges: p.sourceRanges.size };
   }
 
   private noteChange(kind: PendingChange['kind'], obj: ObjectMeta | undefined): void {

@@ -103,7 +103,9 @@ export class LabDaemon {
     // the process a private mount namespace with a fresh sysfs, where
     // /sys/fs/bpf is not mounted, so its pins would not be on the host's bpffs.
     const loader = new ManagedProcess('loader', node.name,
-      ['nsenter', `--net=/run/netns/${node.netns}`, '--', this.repo.loader, '--instance', node.pinInstance, '--socket', sock],
+      ['nsenter', `--net=/run/netns/${node.netns}`, '--', this.repo.loader, '--instance', node.pinInstance, '--socket', sock,
+        // Extra loader flags for tests (e.g. a small --dump-page-bytes), from the environment of `lab up`.
+        ...(process.env.SWITCHYARD_LAB_LOADER_ARGS ?? '').split(/\s+/).filter(Boolean)],
       this.files.loaderLog(node.name), `${this.repo.loader} --instance ${node.pinInstance}`, this.state,
       (p) => this.onChildExit(p));
     n.loader = loader;

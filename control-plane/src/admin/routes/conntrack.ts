@@ -1,18 +1,25 @@
 // GET /v1/conntrack: decoded sy_conntrack entries joined with backends and frontends.
 import type { FastifyPluginAsync } from 'fastify';
-import { conntrackRows, filterConntrack, type ConntrackFilter } from '../conntrack-view.js';
+import { conntrackFlow, conntrackRows, conntrackSnapshot, filterConntrack, type ConntrackFilter } from '../conntrack-view.js';
 import { monotonicNowNs } from '../decode.js';
-import { readSnapshot } from '../ebpf-view.js';
 import { HttpError } from '../errors.js';
 import { ipv4Schema, limitSchema, offsetSchema, page, requireLoader, type RouteOptions } from './common.js';
 
-interface Query extends ConntrackFilter { limit: number; offset: number; expired?: boolean }
+interface Query extends ConntrackFilter {
+  limit: number; offset: number; expired?: boolean;
+  saddr?: string; daddr?: string; sport?: number; dport?: number; proto?: 'tcp' | 'udp' | 'TCP' | 'UDP';
+}
+
+const FLOW_KEY = ['saddr', 'daddr', 'sport', 'dport'] as const;
 
 export const conntrackRoutes: FastifyPluginAsync<RouteOptions> = async (app, { source }) => {
   app.get<{ Querystring: Query }>('/v1/conntrack', {
     schema: {
       summary: 'Tracked flows (sy_conntrack) with their Service, frontend and backend',
-      description: 'Both entries of each flow (forward: client -> frontend; reply: backend -> client), with age, lifetime and flags. ebpf mode only.',
+      description: 'Both entries of each flow (forward: client -> frontend; reply: backend -> client), with age, lifetime and flags. ebpf mode only. '
+        + 'With saddr, sport, daddr and dport (and proto, dir): the entry of that key and its other direction, read with single-key '
+        + 'lookups (no walk of the map). Without: the map is read page by page, and backends, frontends and Services are looked up '
+        + 'for the entries found.',
       tags: ['conntrack'],
       querystring: {
         type: 'object', additionalProperties: false,
@@ -22,15 +29,33 @@ export const conntrackRoutes: FastifyPluginAsync<RouteOptions> = async (app, { s
           backend: { type: 'string', pattern: '^\\d{1,3}(\\.\\d{1,3}){3}(:\\d{1,5})?$', description: 'Backend addr or addr:port' },
           dir: { type: 'string', enum: ['forward', 'reply'] },
           expired: { type: 'boolean', description: 'Only expired (true) or live (false) entries' },
+          saddr: ipv4Schema('Flow key: source address of the entry'),
+          daddr: ipv4Schema('Flow key: destination address of the entry'),
+          sport: { type: 'integer', minimum: 0, maximum: 65535, description: 'Flow key: source port' },
+          dport: { type: 'integer', minimum: 0, maximum: 65535, description: 'Flow key: destination port' },
+          proto: { type: 'string', enum: ['tcp', 'udp', 'TCP', 'UDP'], default: 'tcp', description: 'Flow key: protocol' },
           limit: limitSchema, offset: offsetSchema,
         },
       },
     },
   }, async (req) => {
     if (source.mode !== 'ebpf') throw new HttpError(404, 'conntrack is the kernel\'s in iptables mode: use conntrack -L in the node');
-    const { limit, offset, expired, ...filter } = req.query;
+    const { limit, offset, expired, saddr, daddr, sport, dport, proto, ...filter } = req.query;
     const loader = requireLoader(source);
-    const [snap, ct] = await Promise.all([readSnapshot(loader), loader.dump('sy_conntrack')]);
+    const given = FLOW_KEY.filter((f) => req.query[f] !== undefined);
+    if (given.length > 0) {
+      if (given.length < FLOW_KEY.length) {
+        throw new HttpError(400, `a flow key needs saddr, daddr, sport and dport (missing: ${FLOW_KEY.filter((f) => !given.includes(f)).join(', ')})`);
+      }
+      const key = { saddr: saddr!, daddr: daddr!, sport: sport!, dport: dport!, proto: proto?.toLowerCase() === 'udp' ? 17 : 6 };
+      let entries = filter.dir !== 'reply' ? await conntrackFlow(loader, { ...key, dir: 0 }) : [];
+      if (entries.length === 0 && filter.dir !== 'forward') entries = await conntrackFlow(loader, { ...key, dir: 1 });
+      const snap = await conntrackSnapshot(loader, entries);
+      const rows = conntrackRows(entries, snap, source.sync.lastDesired, monotonicNowNs());
+      return { entries: null, maxEntries: null, truncated: false, total: rows.length, offset: 0, limit, items: rows };
+    }
+    const ct = await loader.dump('sy_conntrack');
+    const snap = await conntrackSnapshot(loader, ct.entries ?? []);
     const rows = filterConntrack(conntrackRows(ct.entries ?? [], snap, source.sync.lastDesired, monotonicNowNs()), filter)
       .filter((r) => expired === undefined || r.expired === expired);
     return {

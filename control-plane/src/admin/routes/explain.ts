@@ -37,7 +37,7 @@ export const explainRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sou
     if (source.mode === 'iptables') return iptablesExplain(input, source.sync.lastDesired);
     const st = await readExplainState(requireLoader(source), {
       seed: source.seed, desired: source.sync.lastDesired, clusterCIDR: source.clusterCIDR,
-    });
+    }, input);
     return explainFlow(input, st);
   });
 };

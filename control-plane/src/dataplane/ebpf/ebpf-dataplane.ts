@@ -38,6 +38,11 @@ export class EbpfDataplane implements Dataplane {
     this.builder = new DesiredMapsBuilder({ seed: opts.seed, sizing: opts.sizing });
   }
 
+  /** What the service maps hold as far as the agent knows (undefined until read back): metrics count and name from it. */
+  get programmedMaps(): MapsContent | undefined {
+    return this.programmed;
+  }
+
   /** Sets sy_config.flags bits (written by init()). */
   addConfigFlags(flags: number): void {
     this.opts.configFlags = (this.opts.configFlags ?? 0) | flags;

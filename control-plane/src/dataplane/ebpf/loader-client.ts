@@ -46,6 +46,30 @@ export interface MapInfo {
   name: string; type: string; keySize: number; valueSize: number; maxEntries: number; entries: number; pinPath: string; id: number;
 }
 export interface MapEntry { key: Uint8Array; value: Uint8Array }
+export interface DumpPage { info: MapInfo; entries: MapEntry[]; nextCursor: Uint8Array; more: boolean }
+
+/** Reads every page of a map dump; entries repeated by a restarted walk keep their last value. */
+export async function dumpAllPages(page: (cursor: Uint8Array) => Promise<DumpPage>): Promise<{ info: MapInfo; entries: MapEntry[] }> {
+  const first = await page(new Uint8Array(0));
+  if (!first.more) return { info: first.info, entries: first.entries ?? [] };
+  const byKey = new Map<string, MapEntry>();
+  const add = (es: MapEntry[] | undefined): void => {
+    for (const e of es ?? []) byKey.set(Buffer.from(e.key).toString('hex'), e);
+  };
+  add(first.entries);
+  // A hash walk whose cursor key was deleted starts over: bound the pages read
+  // so a map churning faster than it can be read fails instead of looping.
+  const bound = 2 * Math.max(first.info?.maxEntries ?? 0, first.info?.entries ?? 0) + 1024;
+  let seen = first.entries?.length ?? 0;
+  let cur = first;
+  while (cur.more) {
+    cur = await page(cur.nextCursor);
+    add(cur.entries);
+    seen += cur.entries?.length ?? 0;
+    if (seen > bound) throw new LoaderError('KERNEL', `dump ${first.info?.name}: more than ${bound} entries read: the map changes faster than it can be read`);
+  }
+  return { info: first.info, entries: [...byKey.values()] };
+}
 
 export class LoaderClient {
   private sock: net.Socket | undefined;
@@ -53,8 +77,21 @@ export class LoaderClient {
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
   private connecting: Promise<void> | undefined;
+  /** Reads (dump pages, lookups, status) go on a connection of their own. */
+  private reader: LoaderClient | undefined;
 
-  constructor(readonly socketPath: string, private readonly timeoutMs = 30_000) {}
+  /**
+   * separateReads: dump, lookup and status use a second connection. The loader
+   * serves connections in turn, one request each, so map writes on this one
+   * wait for at most one read request, never for a queue of them.
+   */
+  constructor(readonly socketPath: string, private readonly timeoutMs = 30_000, private readonly separateReads = true) {}
+
+  private reads(): LoaderClient {
+    if (!this.separateReads) return this;
+    this.reader ??= new LoaderClient(this.socketPath, this.timeoutMs, false);
+    return this.reader;
+  }
 
   get connected(): boolean {
     return this.sock !== undefined && !this.sock.destroyed;
@@ -163,12 +200,31 @@ export class LoaderClient {
     return (await this.call({ apply: { ops } })).apply.applied as number;
   }
 
+  /** Every entry of a map (limit 0: all pages, read one request each), or the first `limit` entries. */
   async dump(map: string, limit = 0): Promise<{ info: MapInfo; entries: MapEntry[] }> {
-    return (await this.call({ dump: { map, limit } })).dump;
+    if (limit > 0) return this.dumpPage(map, new Uint8Array(0), limit);
+    return dumpAllPages((cursor) => this.dumpPage(map, cursor));
   }
 
-  async status(): Promise<LoaderResponse> {
-    return (await this.call({ status: {} })).status;
+  /** One page of a dump, from the key after `cursor` (empty: the first). */
+  async dumpPage(map: string, cursor: Uint8Array, limit = 0, pageBytes = 0): Promise<DumpPage> {
+    return (await this.reads().call({ dump: { map, limit, cursor, pageBytes } })).dump;
+  }
+
+  /** Single keys: the value (as a dump returns it) or undefined when the key is absent. */
+  async lookup(map: string, keys: Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
+    if (keys.length === 0) return [];
+    const out: Array<Uint8Array | undefined> = [];
+    for (let i = 0; i < keys.length; i += 4096) {
+      const r = (await this.reads().call({ lookup: { map, keys: keys.slice(i, i + 4096) } })).lookup;
+      for (const v of r.values ?? []) out.push(v.found ? v.value : undefined);
+    }
+    return out;
+  }
+
+  /** skipEntryCounts: leave MapInfo.entries at 0 (counting walks every map); countMaps: count only these. */
+  async status(opts: { skipEntryCounts?: boolean; countMaps?: string[] } = {}): Promise<LoaderResponse> {
+    return (await this.reads().call({ status: { skipEntryCounts: opts.skipEntryCounts ?? false, countMaps: opts.countMaps ?? [] } })).status;
   }
 
   async cleanup(): Promise<void> {
@@ -180,6 +236,8 @@ export class LoaderClient {
   }
 
   close(): void {
+    if (this.reader !== this) this.reader?.close();
+    this.reader = undefined;
     this.sock?.destroy();
     this.sock = undefined;
     this.failAll(new LoaderError('UNAVAILABLE', 'client closed'));
