@@ -10,7 +10,7 @@ import { ProxyMetrics } from '../metrics/proxy-metrics.js';
 import type { SyncRecord } from '../sync/proxier.js';
 import { parseBindAddress } from '../util/bind-address.js';
 import { DEFAULT_ADMIN_BIND, startAdminServer, type AdminServer } from './server.js';
-import type { AdminSource, IptablesView, LoaderView, SyncView } from './source.js';
+import type { AdminSource, DatapathView, IptablesView, LoaderView, SyncView } from './source.js';
 
 export interface AgentAdminOptions {
   /** undefined: no TCP admin listener. */
@@ -94,9 +94,11 @@ export interface AgentAdmin {
 }
 
 /** The loader of an EbpfDataplane, or the rules of an IptablesDataplane, without importing either. */
-function backendViews(dp: Dataplane): { loader?: LoaderView; iptables?: IptablesView; iptablesCounts?: () => { filterRules: number; natRules: number } | undefined } {
+function backendViews(dp: Dataplane): { loader?: LoaderView; datapath?: DatapathView; iptables?: IptablesView; iptablesCounts?: () => { filterRules: number; natRules: number } | undefined } {
   const any = dp as unknown as Record<string, any>;
-  if (dp.mode === 'ebpf' && any.loader) return { loader: any.loader as LoaderView };
+  if (dp.mode === 'ebpf' && any.loader) {
+    return { loader: any.loader as LoaderView, ...(typeof any.mapPressure === 'function' ? { datapath: dp as unknown as DatapathView } : {}) };
+  }
   if (dp.mode === 'iptables') {
     return {
       iptables: {
@@ -115,12 +117,14 @@ export async function startAgentAdmin(d: AgentAdminDeps): Promise<AgentAdmin> {
   const metrics = new ProxyMetrics({
     mode: d.mode.mode, modeReason: d.mode.reason, loader: views.loader,
     desired: () => d.proxier.lastDesired,
+    refused: () => d.proxier.refused,
+    datapath: views.datapath,
     ...(views.iptablesCounts ? { iptablesCounts: views.iptablesCounts } : {}),
   });
   metrics.attach(d.proxier);
   const source: AdminSource = {
     mode: d.mode.mode, modeReason: d.mode.reason, nodeName: d.nodeName, seed: d.seed, healthTimeoutMs: d.healthTimeoutMs,
-    clusterCIDR: d.clusterCIDR, sync: d.proxier, loader: views.loader, iptables: views.iptables,
+    clusterCIDR: d.clusterCIDR, sync: d.proxier, loader: views.loader, iptables: views.iptables, datapath: views.datapath,
   };
   // As kube-proxy's metrics server: a port that cannot be bound is logged, the agent goes on.
   let admin: AdminServer;
