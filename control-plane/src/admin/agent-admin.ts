@@ -2,7 +2,8 @@
 // one call: the admin API (TCP and unix socket), the Prometheus metrics
 // server, the sync metrics hooked onto the Proxier, and a loader watchdog
 // that makes a vanished loader show at once (a sync is requested, it fails,
-// /healthz turns 503; when the loader is back the retry succeeds -> 200).
+// the status says why; /healthz turns 503 once that change waited past the
+// health timeout; when the loader is back the retry succeeds -> 200).
 import type { Logger } from 'pino';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { startMetricsServer, DEFAULT_METRICS_BIND } from '../metrics/metrics-server.js';

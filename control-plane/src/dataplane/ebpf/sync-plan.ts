@@ -315,9 +315,11 @@ export class SyncRun {
       try {
         await this.opts.send(batch.map((o) => o.op));
       } catch (err) {
-        const at = failedIndex(err);
-        if (at === undefined || at >= batch.length) throw err;
-        for (let i = 0; i < at; i++) this.commit(batch[i]!);
+        const f = failedIndex(err);
+        if (f === undefined || f.at >= batch.length) throw err;
+        const at = f.at;
+        // Ops before the refused one landed (none when the request was invalid).
+        for (let i = 0; i < Math.min(f.applied, at); i++) this.commit(batch[i]!);
         const owner = owners[start + at];
         if (owner === undefined) throw err;
         const message = (err as Error).message;
@@ -340,13 +342,13 @@ export class SyncRun {
   }
 }
 
-/** The index of the refused op in a failed ApplyRequest, when the loader said. */
-export function failedIndex(err: unknown): number | undefined {
+/** The refused op of a failed ApplyRequest and how many ops landed, when the loader said. */
+export function failedIndex(err: unknown): { at: number; applied: number } | undefined {
   if (!(err instanceof LoaderError) || !err.apply) return undefined;
   if (err.code !== 'KERNEL' && err.code !== 'INVALID') return undefined;
   const failed = Number(err.apply.failedOp ?? 0), applied = Number(err.apply.applied ?? 0);
   // A loader older than failed_op reports only how many ops were applied.
-  return applied > failed ? applied : failed;
+  return { at: applied > failed ? applied : failed, applied };
 }
 
 /**
