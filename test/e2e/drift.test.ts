@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Lab, ROOT, eventually, ok, tally } from './harness.js';
@@ -47,10 +48,13 @@ describe('drift: map entries changed behind the agent\'s back are repaired', { t
   let pinDir = '';
   let vip = '';
 
-  const bpftool = async (args: string[]): Promise<{ code: number; out: string }> => {
-    const r = await lab.execNode(node, ['bpftool', ...args]);
-    return { code: r.code, out: r.stdout + r.stderr };
-  };
+  // On the lab's own pins (bpffs is not mounted inside `ip netns exec`, and
+  // maps are not per network namespace): no network state is touched.
+  const bpftool = (args: string[]): Promise<{ code: number; out: string }> => new Promise((resolve) => {
+    execFile('bpftool', args, { timeout: 10_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
+    });
+  });
   const has = async (map: string, key: string[]): Promise<boolean> => (await bpftool(['map', 'lookup', 'pinned', `${pinDir}/${map}`, 'key', 'hex', ...key])).code === 0;
   const drift = async (): Promise<Record<string, number>> => {
     const out: Record<string, number> = {};
