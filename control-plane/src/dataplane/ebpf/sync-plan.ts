@@ -41,6 +41,13 @@ export interface PlanOp {
   op: LoaderOp;
   stat?: keyof DiffStats;
   commit(p: MapsContent): void;
+  /**
+   * Place in Cilium's write order (0 backends, 1 tables, 2 source ranges,
+   * 3 reverse NAT, 4 service entries, 5 shrinking tables, 6 affinity
+   * flushes). A batch of Services is sent sorted by it: each Service keeps
+   * its order, and the loader swaps runs of tables with one RCU wait.
+   */
+  stage?: number;
 }
 
 /** The maps a Service can claim new keys in. */
@@ -112,7 +119,7 @@ export function serviceOps(programmed: MapsContent, want: MapsContent, pending: 
     pending.add(id);
     ops.push({
       op: { upsertBackend: { id, addr: ipv4ToBytes(b.addr), port: b.port, proto: b.proto, state: b.state, flags: b.flags, zone: b.zone } },
-      stat: 'backendsUpserted', commit: (p) => p.backends.set(id, b),
+      stat: 'backendsUpserted', commit: (p) => p.backends.set(id, b), stage: 0,
     });
   }
   // A table that shrinks is installed after the service entries that index
@@ -129,21 +136,22 @@ export function serviceOps(programmed: MapsContent, want: MapsContent, pending: 
     if (sameTable(old, t)) continue;
     if (!old) claims.add('sy_maglev');
     // The table itself, not a copy: protobufjs encodes a typed array as it does an array.
-    (shrinking.has(group) ? late : ops).push({ op: { setMaglev: { group, backendIds: t } }, stat: 'tablesSet', commit: (p) => p.maglev.set(group, t) });
+    const isLate = shrinking.has(group);
+    (isLate ? late : ops).push({ op: { setMaglev: { group, backendIds: t } }, stat: 'tablesSet', commit: (p) => p.maglev.set(group, t), stage: isLate ? 5 : 1 });
   }
   for (const [k, r] of want.sourceRanges) {
     if (programmed.sourceRanges.has(k)) continue;
     claims.add('sy_source_ranges');
     ops.push({
       op: { upsertSourceRange: { frontendId: r.frontendId, addr: ipv4ToBytes(r.addr), prefixLen: r.prefixLen } },
-      stat: 'sourceRangesUpserted', commit: (p) => p.sourceRanges.set(k, r),
+      stat: 'sourceRangesUpserted', commit: (p) => p.sourceRanges.set(k, r), stage: 2,
     });
   }
   for (const [id, r] of want.revnat) {
     const old = programmed.revnat.get(id);
     if (sameRevNat(old, r)) continue;
     if (!old) claims.add('sy_revnat');
-    ops.push({ op: { upsertRevnat: { id, addr: ipv4ToBytes(r.addr), port: r.port } }, stat: 'revnatUpserted', commit: (p) => p.revnat.set(id, r) });
+    ops.push({ op: { upsertRevnat: { id, addr: ipv4ToBytes(r.addr), port: r.port } }, stat: 'revnatUpserted', commit: (p) => p.revnat.set(id, r), stage: 3 });
   }
   const affinityFlush = new Set<number>();
   for (const [k, e] of want.services) {
@@ -156,12 +164,26 @@ export function serviceOps(programmed: MapsContent, want: MapsContent, pending: 
     if (old && ((old.flags ^ v.flags) & SvcFlags.AFFINITY || old.affinityTimeout !== v.affinityTimeout)) affinityFlush.add(v.group);
     ops.push({
       op: { upsertService: { key: keyMsg(e.key), id: v.id, group: v.group, count: v.count, flags: v.flags, affinityTimeout: v.affinityTimeout, tableSize: v.tableSize } },
-      stat: 'servicesUpserted', commit: (p) => p.services.set(k, e),
+      stat: 'servicesUpserted', commit: (p) => p.services.set(k, e), stage: 4,
     });
   }
   ops.push(...late);
-  for (const group of affinityFlush) ops.push({ op: { deleteAffinity: { group } }, commit: () => undefined });
+  for (const group of affinityFlush) ops.push({ op: { deleteAffinity: { group } }, commit: () => undefined, stage: 6 });
   return { ops, claims };
+}
+
+/**
+ * Whether a Service needs a key the maps do not hold yet (true), only
+ * updates (false), or possibly nothing (undefined: serviceOps decides). No
+ * ops are built: this only orders the Services of a sync.
+ */
+export function claimsNewKeys(programmed: MapsContent, want: MapsContent): boolean | undefined {
+  for (const k of want.services.keys()) if (!programmed.services.has(k)) return true;
+  for (const id of want.revnat.keys()) if (!programmed.revnat.has(id)) return true;
+  for (const g of want.maglev.keys()) if (!programmed.maglev.has(g)) return true;
+  for (const id of want.backends.keys()) if (!programmed.backends.has(id)) return true;
+  for (const k of want.sourceRanges.keys()) if (!programmed.sourceRanges.has(k)) return true;
+  return undefined;
 }
 
 const CLAIMED_BY: Record<string, ClaimedMap> = {
@@ -218,12 +240,10 @@ export class SyncRun {
 
     // Services that claim no new key first: they cannot fail for room.
     const order: string[] = [], claiming: string[] = [];
-    const probe = new Set<number>();
     for (const [key, want] of wants) {
-      probe.clear();
-      const { ops, claims } = serviceOps(this.programmed, want, probe);
-      if (ops.length === 0) continue;
-      (claims.size === 0 ? order : claiming).push(key);
+      const c = claimsNewKeys(this.programmed, want);
+      if (c === undefined) order.push(key);
+      else (c ? claiming : order).push(key);
     }
     order.push(...claiming);
     await this.runServices(order, wants);
@@ -296,10 +316,17 @@ export class SyncRun {
    * belongs to no Service or the loader failed as a whole.
    */
   private async sendGroups(groups: Array<{ owner: string | undefined; ops: PlanOp[] }>): Promise<string | undefined> {
-    const flat: PlanOp[] = [], owners: Array<string | undefined> = [];
+    let flat: PlanOp[] = [], owners: Array<string | undefined> = [];
     for (const g of groups) for (const o of g.ops) {
       flat.push(o);
       owners.push(g.owner);
+    }
+    if (groups.length > 1) {
+      // By stage, stable: every Service keeps Cilium's order, and tables
+      // travel together (one RCU grace period per 256 swaps, not per table).
+      const idx = flat.map((_, i) => i).sort((a, b) => (flat[a]!.stage ?? 0) - (flat[b]!.stage ?? 0) || a - b);
+      flat = idx.map((i) => flat[i]!);
+      owners = idx.map((i) => owners[i]);
     }
     let start = 0;
     while (start < flat.length) {
