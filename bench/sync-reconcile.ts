@@ -71,12 +71,21 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${services} Services x ${endpoints} endpoints, real loader (nothing attached)\n`);
     await time('cold full sync', () => sync(desired));
     await time('full sync, nothing to do', () => sync(desired));
-    await time('verifying full sync (maps read back and compared)', () => sync(desired, undefined, { verify: true }));
+    const lastVerify = () => JSON.stringify((dp as unknown as { lastVerify?: unknown }).lastVerify ?? null);
+    await time('verifying full sync, first (every map read back and compared)', () => sync(desired, undefined, { verify: true }));
+    process.stdout.write(`  drift check: ${lastVerify()}\n`);
+    await time('verifying full sync, next period (large maps counted, read when due)', () => sync(desired, undefined, { verify: true }));
+    process.stdout.write(`  drift check: ${lastVerify()}\n`);
     const read = (dp as unknown as { readMaps?: () => Promise<{ truncated: Set<string> }> }).readMaps;
     if (read) {
       const t0 = performance.now();
       const r = await read.call(dp);
       process.stdout.write(`of which reading the maps: ${(performance.now() - t0).toFixed(0)} ms; dumps cut at the message limit: ${[...r.truncated].join(', ') || 'none'}\n`);
+    }
+    for (const m of ['sy_services', 'sy_backends', 'sy_revnat', 'sy_maglev', 'sy_source_ranges']) {
+      const t0 = performance.now();
+      const r = await client.dump(m);
+      process.stdout.write(`dump ${m}: ${(r.entries ?? []).length} of ${r.info.entries} entries in ${(performance.now() - t0).toFixed(0)} ms\n`);
     }
     process.stdout.write(`pressure: ${JSON.stringify((dp as unknown as { mapPressure?: () => unknown }).mapPressure?.() ?? null)}\n`);
   } finally {

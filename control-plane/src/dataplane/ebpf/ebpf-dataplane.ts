@@ -28,6 +28,9 @@ export interface EbpfDataplaneOptions {
   mapMaxEntries?: Record<string, number>;
 }
 
+/** A large map is read whole for the drift check at most once per this many times its read's duration. */
+export const VERIFY_BUDGET = 10;
+
 /** A map this full (entries / max_entries) is reported before it fills up. */
 export const PRESSURE_WARN = 0.9;
 
@@ -62,10 +65,11 @@ export class EbpfDataplane implements Dataplane {
    * goes here. `truncated` names maps the dump could not return whole (the
    * loader's message limit): their missing keys are unknown, not absent.
    */
-  async readMaps(): Promise<{ content: MapsContent; truncated: Set<string> }> {
+  async readMaps(only?: ReadonlySet<string>): Promise<{ content: MapsContent; truncated: Set<string> }> {
     const content = emptyMapsContent();
     const truncated = new Set<string>();
     const read = async (map: string, optional = false): Promise<Array<{ key: Uint8Array; value: Uint8Array }>> => {
+      if (only && !only.has(map)) return [];
       let r: Awaited<ReturnType<LoaderClient['dump']>>;
       try {
         r = await this.loader.dump(map);
@@ -90,6 +94,11 @@ export class EbpfDataplane implements Dataplane {
       content.sourceRanges.set(`${r.frontendId}/${r.addr}/${r.prefixLen}`, r);
     }
     return { content, truncated };
+  }
+
+  /** Entries in a map, counted by the loader over its keys alone (no values cross the socket). */
+  private async countEntries(map: string): Promise<number> {
+    return Number((await this.loader.dump(map, 1)).info?.entries ?? 0);
   }
 
   async init(): Promise<void> {
@@ -128,10 +137,31 @@ export class EbpfDataplane implements Dataplane {
    * Replaces what the agent believes programmed with what the maps hold and
    * counts the difference (entries deleted, changed or added behind the
    * agent's back); the sync that follows repairs it.
+   *
+   * Frontend maps (sy_services, sy_revnat, sy_source_ranges: one entry per
+   * frontend) are read whole every time. sy_backends and sy_maglev are the
+   * large ones (300,000 backends and 30,000 tables of ~1,000 slots at
+   * 30,000 x 10): each time the loader counts their keys (cheap: no values
+   * cross the socket), and a count that differs from the agent's reads the
+   * map whole at once; otherwise a map is read whole when VERIFY_BUDGET times
+   * its last read's duration has passed since, so checking it costs at most
+   * 1/VERIFY_BUDGET of the agent's time (small maps: every time).
    */
   private async verify(): Promise<Record<string, number>> {
     const belief = this.programmed!;
-    const { content: actual, truncated } = await this.readMaps();
+    const now = Date.now();
+    const read = new Set(['sy_services', 'sy_revnat', 'sy_source_ranges']);
+    for (const [map, believed] of [['sy_backends', belief.backends.size], ['sy_maglev', belief.maglev.size]] as const) {
+      const last = this.lastFullRead.get(map);
+      if (!last || now - last.at >= last.ms * VERIFY_BUDGET || (await this.countEntries(map)) !== believed) read.add(map);
+    }
+    const t0 = Date.now();
+    const { content: actual, truncated } = await this.readMaps(read);
+    const readMs = Date.now() - t0;
+    for (const map of read) this.lastFullRead.set(map, { at: now, ms: readMs });
+    // Maps not read this time: as believed.
+    if (!read.has('sy_backends')) actual.backends = new Map(belief.backends);
+    if (!read.has('sy_maglev')) actual.maglev = new Map(belief.maglev);
     const drift: Record<string, number> = {};
     const count = <K, V>(map: string, want: Map<K, V>, have: Map<K, V>, same: (a: V | undefined, b: V) => boolean): void => {
       let n = 0;
@@ -157,9 +187,13 @@ export class EbpfDataplane implements Dataplane {
       this.log.warn({ maps: [...truncated] }, 'dump cut at the loader\'s message limit: entries beyond it are not checked for drift');
     }
     this.programmed = actual;
+    this.lastVerify = { at: now, ms: Date.now() - now, maps: [...read] };
     return drift;
   }
 
+  private readonly lastFullRead = new Map<string, { at: number; ms: number }>();
+  /** The last drift check: when, how long, which maps it read whole. */
+  lastVerify: { at: number; ms: number; maps: string[] } | undefined;
   private warnedTruncated = false;
 
   async sync(desired: DesiredServicePort[], changed?: ReadonlyMap<string, DesiredServicePort[]>, opts: SyncOptions = {}): Promise<SyncOutcome> {
