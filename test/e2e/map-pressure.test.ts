@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Lab, ROOT, eventually, ok, tally } from './harness.js';
 import { labAdminSocket } from '../../control-plane/src/cli/admin-command.js';
+import { labClient } from '../../lab/src/cli/api-client.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
 const WHOAMI = readFileSync(path.join(ROOT, 'lab/examples/whoami.yaml'), 'utf8');
@@ -138,10 +139,16 @@ describe('map pressure: a full sy_services refuses one Service, not the node', {
     // Take the refused one away first: the map is then exactly full.
     await lab.delete(serviceYaml('over'));
     for (const n of nodes) await eventually(`${n}: nothing refused`, async () => (await status(n)).refused.length === 0, 30_000);
-    // A change, so that the next two land within one minimum sync period.
+    // A change first, so that the next two land within one minimum sync
+    // period; those two go to the API server back to back.
     await lab.scale('deployment/whoami', 3);
-    await lab.delete(serviceYaml(fillers[0]!));
-    await lab.apply(serviceYaml('fresh'));
+    const api = labClient(lab.name);
+    const del = await api.request('DELETE', `/api/v1/namespaces/default/services/${fillers[0]!}`);
+    const add = await api.request('POST', '/api/v1/namespaces/default/services', {
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'fresh', namespace: 'default' },
+      spec: { selector: { app: 'whoami' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+    });
+    assert.ok(del.status < 300 && add.status < 300, `${del.status} ${del.text} / ${add.status} ${add.text}`);
     const vip = await lab.clusterIP('fresh');
     await eventually('fresh answers', async () => {
       const got = tally(await lab.probe('client', 'http', vip, 80, ['--count', '10', '--timeout-ms', '1000']));
