@@ -209,3 +209,14 @@ test('the Proxier reports a refused Service, keeps syncing the others, retries i
     p.stop();
   }
 });
+
+test('Services sent together are ordered by write stage, so the loader swaps their tables in one run', async () => {
+  const w = world();
+  const maps = new CappedMaps({ services: 100, backends: 100 });
+  for (let i = 1; i <= 4; i++) w.add(`s${i}`, i);
+  await fullSync(w, emptyMapsContent(), maps);
+  const sent = maps.requests.flat().map((o) => Object.keys(o)[0]!);
+  const stage = (k: string) => ['upsertBackend', 'setMaglev', 'upsertSourceRange', 'upsertRevnat', 'upsertService'].indexOf(k);
+  assert.deepEqual(sent.map(stage), [...sent.map(stage)].sort((a, b) => a - b));
+  assert.equal(sent.filter((k) => k === 'setMaglev').length, 4);
+});
