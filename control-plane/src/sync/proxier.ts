@@ -259,6 +259,8 @@ export class Proxier {
       if (this.history.length > 500) this.history.shift();
       this.running = false;
       this.onSync?.(rec, pendingSince);
+      // The names are for this sync's observers (metrics), not the history.
+      delete rec.refusedServices;
       if (rec.ok) for (const w of waiters) w();
       else this.waiters.push(...waiters);
       if (this.dirty) this.schedule();
