@@ -144,18 +144,23 @@ static int open_load(struct loader *L)
 	}
 
 	/* One service frontend = one sy_services entry, one sy_revnat entry
-	 * and at most one Maglev table. */
+	 * and at most one Maglev table. sy_svc_stats is per-CPU (its memory
+	 * grows with the CPU count): capped at SY_DEFAULT_SVC_STATS unless
+	 * --map-max-entries says otherwise. */
 	if ((err = resize(L->maps[SY_MAP_SERVICES], L->opt.max_services)) ||
 	    (err = resize(L->maps[SY_MAP_REVNAT], L->opt.max_services)) ||
 	    (err = resize(L->maps[SY_MAP_MAGLEV], L->opt.max_services)) ||
 	    /* one stats entry per frontend and hook (tc, xdp, sock) */
 	    (err = resize(L->maps[SY_MAP_SVC_STATS],
-			  L->opt.max_services > (1u << 24) / 3 ?
-				  (1u << 24) : L->opt.max_services * 3)) ||
+			  L->opt.max_services > SY_DEFAULT_SVC_STATS / 3 ?
+				  SY_DEFAULT_SVC_STATS : L->opt.max_services * 3)) ||
 	    (err = resize(L->maps[SY_MAP_BACKENDS], L->opt.max_backends)) ||
 	    (err = resize(L->maps[SY_MAP_CONNTRACK], L->opt.ct_max)) ||
 	    (err = resize(L->maps[SY_MAP_SOCK_REVNAT], L->opt.ct_max)))
 		return err;
+	for (int i = 0; i < SY_MAP_COUNT; i++)
+		if ((err = resize(L->maps[i], L->opt.map_max[i])))
+			return err;
 
 	if (L->layout_old_dir[0] && (err = layout_keep_sizes(L)))
 		return err;

@@ -33,6 +33,14 @@ typedef PB(Response) sy_response;
 /* ---- options and state ------------------------------------------------ */
 enum tc_mode { TC_MODE_AUTO, TC_MODE_TCX, TC_MODE_CLSACT };
 
+/* Default map sizes, for 30,000 Services x 10 endpoints (docs/maps.md):
+ * frontends (sy_services, sy_revnat) and tables (sy_maglev) 131072,
+ * backends 393216 (300,000 + room for rolling updates). sy_svc_stats is
+ * per-CPU, so it stays at the object's 65536 unless set explicitly. */
+#define SY_DEFAULT_MAX_SERVICES 131072u
+#define SY_DEFAULT_MAX_BACKENDS 393216u
+#define SY_DEFAULT_SVC_STATS 65536u
+
 struct loader_opts {
 	const char *instance;
 	const char *socket_path;
@@ -40,6 +48,9 @@ struct loader_opts {
 	uint32_t max_services; /* 0 = object default */
 	uint32_t max_backends;
 	uint32_t ct_max;
+	/* --map-max-entries NAME=N: per-map sizes, applied after the ones
+	 * above (0 = not set); indexed by enum sy_map_id. */
+	uint32_t map_max[16];
 	size_t max_message_bytes;
 	size_t dump_page_bytes; /* 0: as much as a message holds */
 	enum tc_mode tc_mode;
@@ -63,6 +74,7 @@ enum sy_map_id {
 	SY_MAP_ICMP_RATE,
 	SY_MAP_COUNT
 };
+_Static_assert(SY_MAP_COUNT <= 16, "loader_opts.map_max too small");
 
 /* The socket-level programs attached together by the SOCK_LB hook. */
 #define SY_SOCK_PROGS 4

@@ -28,6 +28,15 @@ static void usage(FILE *f)
 "  --max-services N          max entries of sy_services, sy_revnat, sy_maglev\n"
 "  --max-backends N          max entries of sy_backends\n"
 "  --ct-max N                max entries of sy_conntrack\n"
+"  --map-max-entries NAME=N[,NAME=N...]\n"
+"                            max entries of any sized map (sy_services,\n"
+"                            sy_backends, sy_revnat, sy_maglev, sy_conntrack,\n"
+"                            sy_affinity, sy_svc_stats, sy_source_ranges,\n"
+"                            sy_sock_revnat); after the flags above. A map\n"
+"                            already pinned keeps its size (warning logged)\n"
+"  Defaults (30,000 Services x 10 endpoints, docs/maps.md): sy_services,\n"
+"  sy_revnat, sy_maglev 131072; sy_backends 393216; others as declared in\n"
+"  bpf/include/sy_maps.h\n"
 "  --max-message-bytes N     largest accepted request (default 16 MiB)\n"
 "  --dump-page-bytes N       keys and values per dump page (default 4 MiB,\n"
 "                            at most what one message holds)\n"
@@ -59,6 +68,49 @@ static int parse_u32(const char *opt, const char *s, uint32_t min,
 	return 0;
 }
 
+/* "sy_services=64,sy_backends=1024": only maps the loader sizes. */
+static int parse_map_sizes(const char *arg, struct loader_opts *o)
+{
+	static const enum sy_map_id sizable[] = {
+		SY_MAP_SERVICES, SY_MAP_BACKENDS, SY_MAP_REVNAT, SY_MAP_MAGLEV,
+		SY_MAP_CONNTRACK, SY_MAP_AFFINITY, SY_MAP_SVC_STATS,
+		SY_MAP_SOURCE_RANGES, SY_MAP_SOCK_REVNAT,
+	};
+	char *copy = strdup(arg), *save = NULL, *item;
+	int ret = 0;
+
+	if (!copy)
+		return -1;
+	for (item = strtok_r(copy, ",", &save); item && !ret;
+	     item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		uint64_t v;
+		size_t k;
+
+		if (!eq) {
+			fprintf(stderr, "switchyard-loader: --map-max-entries: "
+				"'%s' is not NAME=N\n", item);
+			ret = -1;
+			break;
+		}
+		*eq = 0;
+		for (k = 0; k < sizeof(sizable) / sizeof(sizable[0]); k++)
+			if (!strcmp(item, sy_map_names[sizable[k]]))
+				break;
+		if (k == sizeof(sizable) / sizeof(sizable[0])) {
+			fprintf(stderr, "switchyard-loader: --map-max-entries: "
+				"'%s' is not a map the loader sizes\n", item);
+			ret = -1;
+			break;
+		}
+		ret = parse_u32("--map-max-entries", eq + 1, 1, 1u << 26, &v);
+		if (!ret)
+			o->map_max[sizable[k]] = (uint32_t)v;
+	}
+	free(copy);
+	return ret;
+}
+
 static bool valid_instance(const char *s)
 {
 	size_t n = strlen(s);
@@ -79,7 +131,7 @@ static bool valid_instance(const char *s)
 static int parse_args(int argc, char **argv, struct loader_opts *o)
 {
 	enum { O_INSTANCE = 256, O_SOCKET, O_PIN_ROOT, O_MAX_SVC, O_MAX_BE,
-	       O_CT_MAX, O_MAX_MSG, O_TC_MODE, O_DUMP_PAGE };
+	       O_CT_MAX, O_MAX_MSG, O_TC_MODE, O_DUMP_PAGE, O_MAP_MAX };
 	static const struct option longopts[] = {
 		{ "instance", required_argument, NULL, O_INSTANCE },
 		{ "socket", required_argument, NULL, O_SOCKET },
@@ -87,6 +139,7 @@ static int parse_args(int argc, char **argv, struct loader_opts *o)
 		{ "max-services", required_argument, NULL, O_MAX_SVC },
 		{ "max-backends", required_argument, NULL, O_MAX_BE },
 		{ "ct-max", required_argument, NULL, O_CT_MAX },
+		{ "map-max-entries", required_argument, NULL, O_MAP_MAX },
 		{ "max-message-bytes", required_argument, NULL, O_MAX_MSG },
 		{ "tc-mode", required_argument, NULL, O_TC_MODE },
 		{ "dump-page-bytes", required_argument, NULL, O_DUMP_PAGE },
@@ -100,6 +153,8 @@ static int parse_args(int argc, char **argv, struct loader_opts *o)
 	o->pin_root = "/sys/fs/bpf/switchyard";
 	o->max_message_bytes = 16u << 20;
 	o->dump_page_bytes = 4u << 20;
+	o->max_services = SY_DEFAULT_MAX_SERVICES;
+	o->max_backends = SY_DEFAULT_MAX_BACKENDS;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_INSTANCE:
@@ -125,6 +180,10 @@ static int parse_args(int argc, char **argv, struct loader_opts *o)
 			if (parse_u32("--ct-max", optarg, 1, 1u << 26, &v))
 				return -1;
 			o->ct_max = (uint32_t)v;
+			break;
+		case O_MAP_MAX:
+			if (parse_map_sizes(optarg, o))
+				return -1;
 			break;
 		case O_MAX_MSG:
 			if (parse_u32("--max-message-bytes", optarg, 64,

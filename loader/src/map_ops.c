@@ -854,8 +854,10 @@ int handle_apply(struct loader *L, const PB(ApplyRequest) *req,
 
 	for (size_t i = 0; i < req->n_ops; i++) {
 		code = validate_op(req->ops[i], i, r);
-		if (code)
+		if (code) {
+			res->failed_op = (uint32_t)i;
 			return code;
+		}
 	}
 	for (size_t i = 0; i < req->n_ops; i++) {
 		if (req->ops[i]->op_case == MAPOP(SET_MAGLEV)) {
@@ -864,6 +866,7 @@ int handle_apply(struct loader *L, const PB(ApplyRequest) *req,
 			code = set_maglev_run(L, req, i, r, &done);
 			res->applied += done;
 			if (code) {
+				res->failed_op = (uint32_t)(i + done);
 				log_warn("apply stopped at op %zu of %zu", i + done, req->n_ops);
 				return code;
 			}
@@ -872,6 +875,7 @@ int handle_apply(struct loader *L, const PB(ApplyRequest) *req,
 		}
 		code = apply_op(L, req->ops[i], i, r, res);
 		if (code) {
+			res->failed_op = (uint32_t)i;
 			log_warn("apply stopped at op %zu of %zu", i,
 				 req->n_ops);
 			return code;

@@ -721,6 +721,32 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
       assert.equal(await small.waitExit(), 0);
     }));
 
+  it("--map-max-entries sizes one map; failed_op names the refused op (kernel failure or invalid op)", () =>
+    withLogs(logs, async () => {
+      const small = await lab.startLoader(ns, lab.instance("mme"), ["--map-max-entries", "sy_services=2,sy_backends=5"]);
+      extra.push(small);
+      const svc = (port: number) => ({ upsertService: { key: { addr: Buffer.from([198, 18, 128, 1]), port, proto: 6, scope: 0 }, id: port, group: port, count: 0, flags: 1, affinityTimeout: 0, tableSize: 0 } });
+      const c = await LoaderClient.connect(small.socketPath);
+      try {
+        const st = await c.request({ status: {} });
+        const max = (m: string) => st.status!.maps.find((x) => x.name === m)!.maxEntries;
+        assert.deepEqual([max("sy_services"), max("sy_backends"), max("sy_revnat")], [2, 5, 131072]);
+        const full = await c.request({ apply: { ops: [svc(1), svc(2), svc(3), svc(4)] } });
+        assert.equal(full.code, "KERNEL");
+        assert.match(full.error, /ops\[2\]\.upsert_service: update sy_services: E2BIG/);
+        assert.equal(full.apply?.applied, 2);
+        assert.equal((full.apply as { failedOp?: number } | undefined)?.failedOp, 2);
+        const bad = await c.request({ apply: { ops: [{ deleteService: { key: { addr: Buffer.from([198, 18, 128, 1]), port: 1, proto: 6, scope: 0 } } }, svc(70000)] } });
+        assert.equal(bad.code, "INVALID");
+        assert.equal(bad.apply?.applied ?? 0, 0);
+        assert.equal((bad.apply as { failedOp?: number } | undefined)?.failedOp, 1);
+        assertOk(await c.request({ cleanup: {} }), "cleanup");
+      } finally {
+        c.destroy();
+      }
+      assert.equal(await small.waitExit(), 0);
+    }));
+
   it("tracks a device recreated under the same name, and cleanup ignores vanished devices", () =>
     withLogs(logs, async () => {
       lab.ip(ns, "link", "add", "name", "t0", "type", "veth", "peer", "name", "t1");

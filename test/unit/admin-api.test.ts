@@ -251,14 +251,19 @@ describe('admin API, ebpf mode', () => {
     assert.equal(doc.paths['/'], undefined);
   });
 
-  test('/healthz and /livez follow the sync loop: 503 after a failed sync, 200 after recovery', async () => {
+  test('/healthz and /livez follow the sync loop as kube-proxy: 503 once a change waited past the health timeout, 200 after recovery', async () => {
     assert.equal((await get('/healthz')).status, 200);
+    // One failed sync (or a refused Service) is not unhealthy: the proxy is still syncing.
     sync.lastError = 'loader: UNAVAILABLE: gone';
+    assert.equal((await get('/healthz')).status, 200);
+    // Changes pending for longer than the timeout (60 s here) are.
+    sync.oldestPendingChange = Date.now() - 61_000;
     const bad = await get('/healthz');
     assert.equal(bad.status, 503);
     assert.ok(bad.body.lastUpdated && bad.body.currentTime);
     assert.equal((await get('/livez')).status, 503);
     sync.lastError = undefined;
+    sync.oldestPendingChange = 0;
     assert.equal((await get('/livez')).status, 200);
   });
 

@@ -2,7 +2,8 @@
 // one call: the admin API (TCP and unix socket), the Prometheus metrics
 // server, the sync metrics hooked onto the Proxier, and a loader watchdog
 // that makes a vanished loader show at once (a sync is requested, it fails,
-// /healthz turns 503; when the loader is back the retry succeeds -> 200).
+// the status says why; /healthz turns 503 once that change waited past the
+// health timeout; when the loader is back the retry succeeds -> 200).
 import type { Logger } from 'pino';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import type { MaglevSizing } from '../dataplane/maglev.js';
@@ -12,7 +13,7 @@ import { ProxyMetrics } from '../metrics/proxy-metrics.js';
 import type { SyncRecord } from '../sync/proxier.js';
 import { parseBindAddress } from '../util/bind-address.js';
 import { DEFAULT_ADMIN_BIND, startAdminServer, type AdminServer } from './server.js';
-import type { AdminSource, IptablesView, LoaderView, SyncView } from './source.js';
+import type { AdminSource, DatapathView, IptablesView, LoaderView, SyncView } from './source.js';
 
 export interface AgentAdminOptions {
   /** undefined: no TCP admin listener. */
@@ -98,11 +99,15 @@ export interface AgentAdmin {
 
 /** The loader of an EbpfDataplane, or the rules of an IptablesDataplane, without importing either. */
 function backendViews(dp: Dataplane): {
-  loader?: LoaderView; programmed?: () => MapsContent | undefined; iptables?: IptablesView; iptablesCounts?: () => { filterRules: number; natRules: number } | undefined;
+  loader?: LoaderView; programmed?: () => MapsContent | undefined; datapath?: DatapathView; iptables?: IptablesView; iptablesCounts?: () => { filterRules: number; natRules: number } | undefined;
 } {
   const any = dp as unknown as Record<string, any>;
   if (dp.mode === 'ebpf' && any.loader) {
-    return { loader: any.loader as LoaderView, ...('programmedMaps' in any ? { programmed: () => any.programmedMaps as MapsContent | undefined } : {}) };
+    return {
+      loader: any.loader as LoaderView,
+      ...('programmedMaps' in any ? { programmed: () => any.programmedMaps as MapsContent | undefined } : {}),
+      ...(typeof any.mapPressure === 'function' ? { datapath: dp as unknown as DatapathView } : {}),
+    };
   }
   if (dp.mode === 'iptables') {
     return {
@@ -123,12 +128,14 @@ export async function startAgentAdmin(d: AgentAdminDeps): Promise<AgentAdmin> {
     mode: d.mode.mode, modeReason: d.mode.reason, loader: views.loader,
     desired: () => d.proxier.lastDesired,
     ...(views.programmed ? { programmed: views.programmed } : {}),
+    refused: () => d.proxier.refused,
+    datapath: views.datapath,
     ...(views.iptablesCounts ? { iptablesCounts: views.iptablesCounts } : {}),
   });
   metrics.attach(d.proxier);
   const source: AdminSource = {
     mode: d.mode.mode, modeReason: d.mode.reason, nodeName: d.nodeName, seed: d.seed, maglevSizing: d.maglevSizing, healthTimeoutMs: d.healthTimeoutMs,
-    clusterCIDR: d.clusterCIDR, sync: d.proxier, loader: views.loader, iptables: views.iptables,
+    clusterCIDR: d.clusterCIDR, sync: d.proxier, loader: views.loader, iptables: views.iptables, datapath: views.datapath,
   };
   // As kube-proxy's metrics server: a port that cannot be bound is logged, the agent goes on.
   let admin: AdminServer;

@@ -5,7 +5,7 @@
 // tests pass fakes.
 import type { DesiredServicePort } from '../dataplane/desired-state.js';
 import type { MapEntry, MapInfo } from '../dataplane/ebpf/loader-client.js';
-import type { SyncRecord } from '../sync/proxier.js';
+import type { RefusedService, SyncRecord } from '../sync/proxier.js';
 import type { MaglevSizing } from '../dataplane/maglev.js';
 
 /** The part of the Proxier the admin API reads. */
@@ -16,6 +16,16 @@ export interface SyncView {
   lastError: string | undefined;
   syncCount: number;
   oldestPendingChange: number;
+  /** Services the datapath refused ("ns/name" -> why), retried with backoff. */
+  readonly refused?: ReadonlyMap<string, RefusedService>;
+}
+
+/** What the eBPF back end knows of its maps without reading them. */
+export interface DatapathView {
+  mapPressure(): Array<{ map: string; entries: number; capacity: number; ratio: number; warning: boolean }>;
+  /** Map entries put back (or removed) by the periodic drift check, since start. */
+  readonly driftRepaired: number;
+  readonly driftByMap: ReadonlyMap<string, number>;
 }
 
 /** The part of the LoaderClient the admin API uses (read-only requests). */
@@ -52,4 +62,5 @@ export interface AdminSource {
   sync: SyncView;
   loader?: LoaderView | undefined;
   iptables?: IptablesView | undefined;
+  datapath?: DatapathView | undefined;
 }

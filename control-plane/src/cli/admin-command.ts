@@ -144,6 +144,11 @@ export function renderStatus(s: J): string {
   let out = `node ${s.node}  mode ${s.mode} (${s.modeReason})  ${s.healthy ? 'healthy' : 'UNHEALTHY'}\n`;
   out += `syncs ${s.sync.count}, last success ${ago(s.sync.lastSuccess)}${s.sync.lastError ? `, last error: ${s.sync.lastError}` : ''}${s.sync.pendingSince ? `, changes pending since ${ago(s.sync.pendingSince)}` : ''}\n`;
   out += `${s.servicePorts} service ports, ${s.endpoints} endpoints\n`;
+  for (const r of (s.refused ?? []) as J[]) out += `REFUSED ${r.service}: ${r.reason} (${r.attempts} attempts, since ${ago(r.since)}, next retry ${r.retryAt})\n`;
+  const maps = (s.maps ?? []) as J[];
+  if (maps.length) out += `maps: ${maps.map((m) => `${m.map} ${m.entries}/${m.capacity || '?'}${m.warning ? ' WARNING' : ''}`).join(', ')}\n`;
+  for (const m of maps) if (m.warning) out += `WARNING ${m.map} is ${pct(m.ratio)} full: Services needing new entries will be refused once it is full\n`;
+  if (s.drift && s.drift.repaired > 0) out += `drift repaired: ${s.drift.repaired} entries (${Object.entries(s.drift.byMap as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ')})\n`;
   if (s.loader) {
     out += s.loader.up
       ? `loader: instance ${s.loader.instance}, ${s.loader.requests} requests, ${s.loader.errors} errors; attached: ${(s.loader.attachments as J[]).map((a) => `${a.ifname}(${a.mode})`).join(' ') || 'nothing'}\n`

@@ -114,6 +114,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     ? new EbpfDataplane(loader, {
         seed: opts.maglevSeed, sizing: opts.maglevSizing, nodeIP: nodeIP ?? '0.0.0.0',
         nodePortAddresses: opts.iptables.nodePortAddresses,
+        mapMaxEntries: opts.mapMaxEntries,
       }, log)
     : undefined;
   const iptables = decision.mode === 'iptables'

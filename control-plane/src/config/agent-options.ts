@@ -1,6 +1,6 @@
 // The agent's command-line options, parsed with node:util's parseArgs.
 import { parseArgs } from 'node:util';
-import { configFlagValues, loadSwitchyardConfigFile } from './kube-proxy-config.js';
+import { SIZED_MAPS, configFlagValues, loadSwitchyardConfigFile } from './kube-proxy-config.js';
 import { parseDurationMs } from '../util/duration.js';
 import { parseBindAddress } from '../util/bind-address.js';
 import { isIPv4, parseCidr } from '../util/ipv4.js';
@@ -23,6 +23,13 @@ export interface AgentOptions {
   maglevSeed: number;
   maglevSizing: MaglevSizing;
   lbAlgorithm: 'maglev' | 'random';
+  /**
+   * --map-max-entries / mapMaxEntries: the map sizes this node should have.
+   * The loader creates the maps (its own --map-max-entries, which the lab
+   * and the DaemonSet pass from the same setting); the agent compares them
+   * with what the loader reports and warns on a difference.
+   */
+  mapMaxEntries: Record<string, number>;
   minSyncPeriodMs: number;
   syncPeriodMs: number;
   healthTimeoutMs: number;
@@ -56,6 +63,8 @@ export const AGENT_USAGE = `switchyard agent --node-name NAME [options]
   --maglev-table-floor M       smallest Maglev table (prime, default 251)
   --maglev-table-ceiling M     largest Maglev table (prime, default 131071)
   --lb-algorithm maglev|random default backend selection (per Service: annotation switchyard.io/lb-algorithm)
+  --map-max-entries NAME=N,... map sizes of this node (sy_services, sy_backends, ...; docs/maps.md); the loader
+                               creates the maps with its own --map-max-entries, the agent warns when they differ
   --min-sync-period D          minimum time between syncs (default 0s)
   --sync-period D              full resync period (default 30s)
   --pretend-missing FEATURE    report a kernel feature missing (testing the fallback), repeatable
@@ -71,6 +80,20 @@ function parseBool(v: string | undefined, dflt: boolean, flag: string): boolean 
   if (v === 'true') return true;
   if (v === 'false') return false;
   throw new Error(`${flag} must be true or false, not ${JSON.stringify(v)}`);
+}
+
+/** "sy_services=64,sy_backends=1024" -> {sy_services: 64, ...}; throws on an unknown map or a bad size. */
+export function parseMapMaxEntries(v: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of v.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const m = /^([a-z_]+)=(\d+)$/.exec(item);
+    if (!m) throw new Error(`--map-max-entries: ${JSON.stringify(item)} is not NAME=N`);
+    if (!(SIZED_MAPS as readonly string[]).includes(m[1]!)) throw new Error(`--map-max-entries: ${m[1]} is not one of ${SIZED_MAPS.join(', ')}`);
+    const n = Number(m[2]);
+    if (n < 1 || n > 2 ** 26) throw new Error(`--map-max-entries: ${m[1]}=${n} is not in [1, 2^26]`);
+    out[m[1]!] = n;
+  }
+  return out;
 }
 
 export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentOptions {
@@ -91,6 +114,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     'maglev-table-floor': { type: 'string' },
     'maglev-table-ceiling': { type: 'string' },
     'lb-algorithm': { type: 'string' },
+    'map-max-entries': { type: 'string' },
     'min-sync-period': { type: 'string' },
     'sync-period': { type: 'string' },
     'pretend-missing': { type: 'string', multiple: true },
@@ -121,6 +145,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   const lb = values['lb-algorithm'] ?? 'maglev';
   if (lb !== 'maglev' && lb !== 'random') throw new Error('--lb-algorithm must be maglev or random');
   const syncPeriodMs = parseDurationMs(values['sync-period'] ?? '30s');
+  const mapMaxEntries = parseMapMaxEntries(values['map-max-entries'] ?? '');
   const iptBackend = values['iptables-backend'] ?? 'auto';
   if (iptBackend !== 'legacy' && iptBackend !== 'nft' && iptBackend !== 'auto') throw new Error('--iptables-backend must be legacy, nft or auto');
   const masqBit = Number(values['iptables-masquerade-bit'] ?? 14);
@@ -141,6 +166,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     maglevSeed: seed,
     maglevSizing: sizing,
     lbAlgorithm: lb,
+    mapMaxEntries,
     minSyncPeriodMs: parseDurationMs(values['min-sync-period'] ?? '0s'),
     syncPeriodMs,
     healthTimeoutMs: Math.max(2 * syncPeriodMs, 10_000),

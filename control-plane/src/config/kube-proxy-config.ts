@@ -27,6 +27,9 @@ import { parseBindAddress } from '../util/bind-address.js';
 import { isIPv4, parseCidr } from '../util/ipv4.js';
 import { MAGLEV_PRIMES, validateSizing } from '../dataplane/maglev.js';
 
+/** Maps whose max_entries the loader sets (--map-max-entries NAME=N). */
+export const SIZED_MAPS = ['sy_services', 'sy_backends', 'sy_revnat', 'sy_maglev', 'sy_conntrack', 'sy_affinity', 'sy_svc_stats', 'sy_source_ranges', 'sy_sock_revnat'] as const;
+
 export const KUBE_PROXY_API_VERSION = 'kubeproxy.config.k8s.io/v1alpha1';
 export const KUBE_PROXY_KIND = 'KubeProxyConfiguration';
 export const SWITCHYARD_API_VERSION = 'switchyard.io/v1alpha1';
@@ -71,6 +74,8 @@ export interface SwitchyardConfig {
   devices?: string[];
   maglev: { seed?: number; tableFloor?: number; tableCeiling?: number };
   lbAlgorithm?: 'maglev' | 'random';
+  /** max_entries per map name (the loader's --map-max-entries). */
+  mapMaxEntries?: Record<string, number>;
   loaderSocket?: string;
   iptablesBackend?: 'legacy' | 'nft' | 'auto';
   logLevel?: string;
@@ -190,6 +195,7 @@ const SWITCHYARD_FIELDS: Fields = {
   devices: { t: 'strings' },
   maglev: obj({ seed: int(0, 2 ** 32 - 1), tableFloor: int(1, 2 ** 31 - 1), tableCeiling: int(1, 2 ** 31 - 1) }),
   lbAlgorithm: str,
+  mapMaxEntries: obj(Object.fromEntries(SIZED_MAPS.map((m) => [m, int(1, 2 ** 26)]))),
   loaderSocket: str,
   iptablesBackend: str,
   logLevel: str,
@@ -538,6 +544,10 @@ export function parseSwitchyardConfig(text: string, source = 'config'): Switchya
     if (lb === 'maglev' || lb === 'random') cfg.lbAlgorithm = lb;
     else fail('lbAlgorithm', `${JSON.stringify(lb)} is not maglev or random`);
   }
+  for (const m of SIZED_MAPS) {
+    const v = n(`mapMaxEntries.${m}`);
+    if (v !== undefined) (cfg.mapMaxEntries ??= {})[m] = v;
+  }
   const sock = s('loaderSocket');
   if (sock !== undefined) {
     if (sock.startsWith('/')) cfg.loaderSocket = sock;
@@ -593,6 +603,7 @@ export interface ConfigFlagValues {
   'maglev-table-floor'?: string;
   'maglev-table-ceiling'?: string;
   'lb-algorithm'?: string;
+  'map-max-entries'?: string;
   'min-sync-period'?: string;
   'sync-period'?: string;
   'log-level'?: string;
@@ -633,6 +644,7 @@ export function configFlagValues(cfg: SwitchyardConfig, knownFlags: Iterable<str
     ['maglev-table-floor', 'maglev.tableFloor', cfg.maglev.tableFloor?.toString()],
     ['maglev-table-ceiling', 'maglev.tableCeiling', cfg.maglev.tableCeiling?.toString()],
     ['lb-algorithm', 'lbAlgorithm', cfg.lbAlgorithm],
+    ['map-max-entries', 'mapMaxEntries', cfg.mapMaxEntries ? Object.entries(cfg.mapMaxEntries).map(([k, v]) => `${k}=${v}`).join(',') : undefined],
     ['min-sync-period', 'minSyncPeriod', dur(cfg.minSyncPeriodMs)],
     ['sync-period', 'syncPeriod', dur(cfg.syncPeriodMs)],
     ['log-level', 'logLevel', cfg.logLevel],

@@ -5,6 +5,17 @@ export interface SyncOutcome {
   /** Number of changes written (loader ops or rules). */
   changes: number;
   detail: Record<string, number>;
+  /**
+   * Services ("ns/name") the back end could not program in this sync, with
+   * the reason (a full map, an object the loader refused). Every other
+   * Service was programmed; the caller retries these with backoff.
+   */
+  refused?: ReadonlyMap<string, string>;
+}
+
+export interface SyncOptions {
+  /** Read what the datapath holds and repair any drift (periodic full sync). */
+  verify?: boolean;
 }
 
 export interface Dataplane {
@@ -17,7 +28,7 @@ export interface Dataplane {
    * deleted) that differ from the previous successful sync: a back end may
    * then touch just those.
    */
-  sync(desired: DesiredServicePort[], changed?: ReadonlyMap<string, DesiredServicePort[]>): Promise<SyncOutcome>;
+  sync(desired: DesiredServicePort[], changed?: ReadonlyMap<string, DesiredServicePort[]>, opts?: SyncOptions): Promise<SyncOutcome>;
   /** Releases connections; leaves the datapath in place. */
   close(): Promise<void>;
   /** Re-reads what is programmed (periodic full sync); optional. */

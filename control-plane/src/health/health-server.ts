@@ -1,8 +1,10 @@
-// kube-proxy-compatible health endpoints (/healthz, /livez) on :10256. The
-// proxy is healthy when it has synced, its last sync did not fail and no
-// change has waited for longer than the health timeout (kube-proxy's rule),
-// so a lost loader turns it 503. The admin API answers the same two routes
-// with healthResponse().
+// kube-proxy-compatible health endpoints (/healthz, /livez) on :10256.
+// kube-proxy's meaning: the proxy is syncing. It is healthy once it has
+// synced and no change has waited for longer than the health timeout, so a
+// lost loader turns it 503 after that timeout (its syncs keep failing and
+// the changes wait), while a Service the datapath refuses (a full map) does
+// not: the sync goes on for every other Service. The admin API answers the
+// same two routes with healthResponse().
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Proxier } from '../sync/proxier.js';
 
@@ -19,7 +21,7 @@ export type SyncHealth = Pick<Proxier, 'lastSuccess' | 'oldestPendingChange' | '
 export function healthStatus(p: SyncHealth, timeoutMs: number, now = Date.now()): { healthy: boolean; lastUpdated: number } {
   const synced = p.lastSuccess > 0;
   const stale = p.oldestPendingChange > 0 && now - p.oldestPendingChange > timeoutMs;
-  return { healthy: synced && !stale && !p.lastError, lastUpdated: p.lastSuccess };
+  return { healthy: synced && !stale, lastUpdated: p.lastSuccess };
 }
 
 /** Status code and kube-proxy's body for /healthz and /livez. */

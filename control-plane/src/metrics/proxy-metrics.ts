@@ -10,7 +10,8 @@ import { decodeCounterValue, decodeSvcStatsKey, decodeSvcStatsValue, decodeSvcKe
 import { servicePortString } from '../model/types.js';
 import type { SyncRecord } from '../sync/proxier.js';
 import { FrontendResolver, dumpOptional } from '../admin/ebpf-view.js';
-import type { LoaderView } from '../admin/source.js';
+import type { DatapathView, LoaderView } from '../admin/source.js';
+import type { RefusedService } from '../sync/proxier.js';
 
 /** kube-proxy's annotation on EndpointSlices (and Endpoints) naming when the change was triggered. */
 export const TRIGGER_TIME_ANNOTATION = 'endpoints.kubernetes.io/last-change-trigger-time';
@@ -62,6 +63,10 @@ export interface ProxyMetricsOptions {
   flowCountTtlMs?: number;
   /** iptables mode: rule counts of the last render. */
   iptablesCounts?: () => { filterRules: number; natRules: number } | undefined;
+  /** Services the datapath refused (the Proxier's list). */
+  refused?: () => ReadonlyMap<string, RefusedService> | undefined;
+  /** ebpf mode: map pressure and drift, from what the agent knows (no dump). */
+  datapath?: DatapathView | undefined;
 }
 
 /** Maps the datapath itself writes: the agent cannot know their entry counts. */
@@ -84,6 +89,7 @@ export class ProxyMetrics {
   readonly syncErrors: Counter;
   readonly loaderErrors: Counter;
   readonly adminRejected: Counter;
+  readonly serviceErrors: Counter;
   private pending: PendingChange[] = [];
   /** True once a change was noted: network programming is measured from the changes, not from the sync loop's pending time. */
   private changesWired = false;
@@ -124,6 +130,23 @@ export class ProxyMetrics {
       },
     });
 
+    this.serviceErrors = new Counter({
+      name: 'kubeproxy_sync_proxy_rules_service_errors_total',
+      help: 'Services the datapath refused in a sync (a full map, an object the loader rejects); each is retried with backoff while every other Service is programmed',
+      labelNames: ['service'], registers: r,
+    });
+    if (opts.refused) {
+      const refused = opts.refused;
+      new Gauge({
+        name: 'switchyard_services_refused', help: 'Services the datapath currently refuses (1 per Service; the reason is in the log and switchyard status)',
+        labelNames: ['service'], registers: r,
+        collect() {
+          this.reset();
+          for (const k of refused()?.keys() ?? []) this.set({ service: k }, 1);
+        },
+      });
+    }
+    if (opts.datapath) this.registerPressureMetrics(opts.datapath);
     const loader = opts.loader;
     this.status = shared(async () => loader?.status(opts.programmed ? { skipEntryCounts: true } : {}), () => {
       this.loaderErrors.inc();
@@ -144,6 +167,30 @@ export class ProxyMetrics {
         },
       });
     }
+  }
+
+  private registerPressureMetrics(dp: DatapathView): void {
+    const r = [this.registry];
+    const gauge = (name: string, help: string, value: (m: ReturnType<DatapathView['mapPressure']>[number]) => number): void => {
+      new Gauge({
+        name, help, labelNames: ['map'], registers: r,
+        collect() {
+          this.reset();
+          for (const m of dp.mapPressure()) this.set({ map: m.map }, value(m));
+        },
+      });
+    };
+    gauge('switchyard_map_programmed_entries', 'Entries the agent programmed in each service map (what it knows, no dump)', (m) => m.entries);
+    gauge('switchyard_map_capacity', 'max_entries of each service map, as the loader created it', (m) => m.capacity);
+    gauge('switchyard_map_pressure_ratio', 'Programmed entries / capacity of each service map; a warning is logged at 0.9', (m) => m.ratio);
+    new Counter({
+      name: 'switchyard_datapath_drift_repaired_total', help: 'Map entries found deleted, changed or added behind the agent\'s back by the periodic check, and repaired',
+      labelNames: ['map'], registers: r,
+      collect() {
+        this.reset();
+        for (const [map, n] of dp.driftByMap) this.inc({ map }, n);
+      },
+    });
   }
 
   private registerDatapathMetrics(loader: LoaderView): void {
@@ -302,6 +349,7 @@ export class ProxyMetrics {
   /** The Proxier's onSync: one record per sync attempt. */
   observeSync(rec: SyncRecord, pendingSince: number): void {
     this.syncDuration.observe(rec.durationMs / 1000);
+    for (const k of rec.refusedServices ?? []) this.serviceErrors.inc({ service: k });
     if (!rec.ok) {
       this.syncErrors.inc();
       if (rec.error?.startsWith('loader:')) this.loaderErrors.inc();

@@ -1,7 +1,10 @@
 // The sync loop: informer events mark the proxy dirty, one sync at a time
 // computes the whole desired state and hands it to the back end. Bursts of
 // events coalesce into one sync; failures retry with backoff; a periodic full
-// sync re-reads what is programmed so drift is repaired.
+// sync re-reads what is programmed so drift is repaired. A Service the back
+// end refuses (a full map, an object the loader rejects) does not fail the
+// sync: it is reported, retried alone with its own backoff, and every other
+// Service keeps being programmed.
 import type { Logger } from 'pino';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { computeDesiredState, type DesiredServicePort } from '../dataplane/desired-state.js';
@@ -22,6 +25,24 @@ export interface SyncRecord {
   changes: number;
   ok: boolean;
   error?: string;
+  /** Services the back end refused in this sync. */
+  refused?: number;
+  refusedServices?: string[];
+}
+
+/** A Service the back end could not program, retried with backoff. */
+export interface RefusedService {
+  reason: string;
+  /** First refusal (ms). */
+  since: number;
+  attempts: number;
+  /** Next retry (ms). */
+  retryAt: number;
+}
+
+/** Backoff of a refused Service's retries: 1 s doubling to 60 s (the periodic full sync retries it too). */
+export function refusedBackoffMs(attempts: number): number {
+  return Math.min(1000 * 2 ** Math.max(0, attempts - 1), 60_000);
 }
 
 export class Proxier {
@@ -37,6 +58,11 @@ export class Proxier {
   lastSuccess = 0;
   lastError: string | undefined;
   syncCount = 0;
+  /** "ns/name" -> why the back end refused it; cleared once it is programmed or deleted. */
+  readonly refused = new Map<string, RefusedService>();
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** A refused Service's retry is due: the next sync takes it even with no change. */
+  private retryDue = false;
   private flatDesired: DesiredServicePort[] | undefined;
 
   /** Every desired ServicePort, in no particular order (cheap: no sorting). */
@@ -76,6 +102,7 @@ export class Proxier {
     // tens of MB); they are after any failed write.
     this.periodic = setInterval(() => {
       this.needFull = true;
+      this.verifyWanted = true;
       this.requestSync();
     }, this.opts.syncPeriodMs);
     this.periodic.unref();
@@ -85,7 +112,11 @@ export class Proxier {
     this.started = false;
     if (this.timer) clearTimeout(this.timer);
     if (this.periodic) clearInterval(this.periodic);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
   }
+
+  /** The periodic full sync also checks the datapath against the desired state. */
+  private verifyWanted = false;
 
   private fullResyncWanted = false;
   /** Next sync recomputes every Service (first sync, after a failure). */
@@ -115,6 +146,43 @@ export class Proxier {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  /** Arms one timer for the earliest retry of a refused Service; it does not count as a pending change. */
+  private scheduleRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.refused.size === 0 || !this.started) return;
+    let next = Infinity;
+    for (const r of this.refused.values()) next = Math.min(next, r.retryAt);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.retryDue = true;
+      this.dirty = true;
+      this.schedule();
+    }, Math.max(0, next - Date.now()));
+    this.retryTimer.unref();
+  }
+
+  /** Records this sync's refusals; `attempted` holds the Services it tried (undefined: all). */
+  private noteRefused(refused: ReadonlyMap<string, string> | undefined, attempted: Iterable<string> | undefined): void {
+    const now = Date.now();
+    const gone = attempted ? [...attempted] : [...this.refused.keys()];
+    for (const k of gone) {
+      if (refused?.has(k)) continue;
+      const r = this.refused.get(k);
+      if (!r) continue;
+      this.refused.delete(k);
+      this.log.info({ service: k, attempts: r.attempts }, this.desiredByService.has(k) ? 'service programmed after being refused' : 'refused service deleted');
+    }
+    for (const [k, reason] of refused ?? []) {
+      const prev = this.refused.get(k);
+      const attempts = (prev?.attempts ?? 0) + 1;
+      const wait = refusedBackoffMs(attempts);
+      this.refused.set(k, { reason, since: prev?.since ?? now, attempts, retryAt: now + wait });
+      this.log.warn({ service: k, reason, attempts, retryInMs: wait }, 'service not programmed: the datapath refused it; every other Service is programmed, this one is retried');
+    }
+    this.scheduleRetry();
+  }
+
   private async syncNow(): Promise<void> {
     if (this.running || !this.dirty) return;
     this.running = true;
@@ -127,6 +195,11 @@ export class Proxier {
     const rec: SyncRecord = { at: start, durationMs: 0, changes: 0, ok: false };
     try {
       const changedServices = new Set([...this.services.takeChanged(), ...this.endpoints.takeChanged()]);
+      if (this.retryDue) {
+        this.retryDue = false;
+        const now = Date.now();
+        for (const [k, r] of this.refused) if (r.retryAt <= now) changedServices.add(k);
+      }
       const node = this.node();
       const nodeChanged = node.nodeName !== this.lastNode?.nodeName || node.zone !== this.lastNode?.zone;
       const full = this.fullResyncWanted || this.needFull || nodeChanged;
@@ -156,7 +229,12 @@ export class Proxier {
       // The eBPF back end's partial path needs only `changed`; build the whole
       // list only for full syncs and back ends that render everything.
       const desired = changed && this.dataplane.mode === 'ebpf' ? [] : this.lastDesired;
-      const out = await this.dataplane.sync(desired, changed);
+      const verify = full && this.verifyWanted;
+      const out = await this.dataplane.sync(desired, changed, verify ? { verify } : undefined);
+      if (verify) this.verifyWanted = false;
+      this.noteRefused(out.refused, changed ? changed.keys() : undefined);
+      rec.refused = out.refused?.size ?? 0;
+      if (rec.refused > 0) rec.refusedServices = [...out.refused!.keys()];
       this.needFull = false;
       this.lastNode = node;
       rec.ok = true;
@@ -181,6 +259,8 @@ export class Proxier {
       if (this.history.length > 500) this.history.shift();
       this.running = false;
       this.onSync?.(rec, pendingSince);
+      // The names are for this sync's observers (metrics), not the history.
+      delete rec.refusedServices;
       if (rec.ok) for (const w of waiters) w();
       else this.waiters.push(...waiters);
       if (this.dirty) this.schedule();

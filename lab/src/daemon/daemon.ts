@@ -103,7 +103,7 @@ export class LabDaemon {
     // the process a private mount namespace with a fresh sysfs, where
     // /sys/fs/bpf is not mounted, so its pins would not be on the host's bpffs.
     const loader = new ManagedProcess('loader', node.name,
-      ['nsenter', `--net=/run/netns/${node.netns}`, '--', this.repo.loader, '--instance', node.pinInstance, '--socket', sock,
+      ['nsenter', `--net=/run/netns/${node.netns}`, '--', this.repo.loader, '--instance', node.pinInstance, '--socket', sock, ...loaderSizeArgs(this.agentArgs),
         // Extra loader flags for tests (e.g. a small --dump-page-bytes), from the environment of `lab up`.
         ...(process.env.SWITCHYARD_LAB_LOADER_ARGS ?? '').split(/\s+/).filter(Boolean)],
       this.files.loaderLog(node.name), `${this.repo.loader} --instance ${node.pinInstance}`, this.state,
@@ -117,7 +117,7 @@ export class LabDaemon {
     }
   }
 
-  /** Extra agent arguments set by `lab restart-agents --agent-arg` (e.g. --pretend-missing X). */
+  /** Extra agent arguments set by `lab restart-agents --agent-arg` (e.g. --pretend-missing X); --map-max-entries also goes to the loader. */
   private agentArgsOverride: string[] | undefined;
 
   private get agentArgs(): string[] {
@@ -410,4 +410,14 @@ function httpGet(url: string, timeoutMs: number): Promise<{ status: number; erro
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The agent's --map-max-entries (map sizes of the node), which the loader needs when it creates the maps. */
+export function loaderSizeArgs(agentArgs: string[]): string[] {
+  for (let i = 0; i < agentArgs.length; i++) {
+    const a = agentArgs[i]!;
+    if (a.startsWith('--map-max-entries=')) return ['--map-max-entries', a.slice('--map-max-entries='.length)];
+    if (a === '--map-max-entries' && agentArgs[i + 1] !== undefined) return ['--map-max-entries', agentArgs[i + 1]!];
+  }
+  return [];
 }

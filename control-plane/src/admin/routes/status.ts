@@ -53,6 +53,11 @@ export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sour
         lastError: s.lastError ?? null, pendingSince: s.oldestPendingChange ? new Date(s.oldestPendingChange).toISOString() : null,
         history,
       },
+      refused: [...(s.refused ?? new Map())].map(([service, r]) => ({
+        service, reason: r.reason, since: new Date(r.since).toISOString(), attempts: r.attempts, retryAt: new Date(r.retryAt).toISOString(),
+      })),
+      maps: source.datapath?.mapPressure() ?? [],
+      drift: source.datapath ? { repaired: source.datapath.driftRepaired, byMap: Object.fromEntries(source.datapath.driftByMap) } : null,
       servicePorts: s.lastDesired.length,
       endpoints: s.lastDesired.reduce((n, d) => n + d.allEndpoints.length, 0),
       loader,

@@ -163,6 +163,15 @@ function renderSummary(st) {
   box.replaceChildren(badge, ` node ${st.node} · mode ${st.mode} (${st.modeReason}) · ${st.sync.count} syncs · ${st.servicePorts} service ports · ${st.endpoints} endpoints`,
     st.sync.lastError ? ` · last error: ${st.sync.lastError}` : '',
     st.loader && !st.loader.up ? ' · loader DOWN' : '');
+  // Services the datapath refused (a full map, an object the loader rejects), and maps close to full.
+  const refused = st.refused || [];
+  const warnings = (st.maps || []).filter((m) => m.warning);
+  if (refused.length || warnings.length) {
+    const list = el('ul', { id: 'refused', class: 'error' });
+    for (const r of refused) list.append(el('li', {}, `refused ${r.service}: ${r.reason} (${r.attempts} attempts)`));
+    for (const m of warnings) list.append(el('li', {}, `${m.map} ${m.entries} / ${m.capacity} entries (${Math.round(m.ratio * 100)} %)`));
+    box.append(list);
+  }
 }
 
 async function refresh() {

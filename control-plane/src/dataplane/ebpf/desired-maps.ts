@@ -190,6 +190,26 @@ export class DesiredMapsBuilder {
     return { before, after };
   }
 
+  /** The Services ("ns/name") that have map entries. */
+  serviceKeys(): IterableIterator<string> {
+    return this.contributions.keys();
+  }
+
+  /**
+   * One Service's entries, backends with their current (shared) values; the
+   * maps are the builder's own, to read only. undefined: no entries.
+   */
+  want(key: string): MapsContent | undefined {
+    const c = this.contributions.get(key);
+    if (!c) return undefined;
+    const backends = new Map<number, BackendValue>();
+    for (const ident of c.backends.keys()) {
+      const id = this.backendIds.get(ident), r = this.backendRefs.get(ident);
+      if (id !== undefined && r) backends.set(id, r.value);
+    }
+    return { services: c.services, revnat: c.revnat, maglev: c.maglev, sourceRanges: c.sourceRanges, backends };
+  }
+
   /** The union of every Service's contribution. */
   content(): MapsContent {
     const out = emptyMapsContent();

@@ -3,15 +3,15 @@
 // Programmed state is read back from the maps at start and after any failed
 // write, so the agent can restart (or the loader vanish) without losing track.
 import type { Logger } from 'pino';
-import type { Dataplane, SyncOutcome } from '../dataplane.js';
+import type { Dataplane, SyncOptions, SyncOutcome } from '../dataplane.js';
 import type { DesiredServicePort } from '../desired-state.js';
 import type { MaglevSizing } from '../maglev.js';
 import { ipv4ToBytes } from '../../util/ipv4.js';
 import { DesiredMapsBuilder } from './desired-maps.js';
-import { diffMaps, type LoaderOp } from './diff.js';
+import { SyncRun } from './sync-plan.js';
 import { LoaderError, type LoaderClient } from './loader-client.js';
 import { cidrContains } from '../../util/ipv4.js';
-import { emptyMapsContent, type MapsContent } from './maps-content.js';
+import { emptyMapsContent, sameBackend, sameRevNat, sameSvcValue, sameTable, type MapsContent } from './maps-content.js';
 import { decodeBackend, decodeRevNat, decodeSourceRangeKey, decodeSvcKey, decodeSvcValue, decodeU32, decodeU32Array, svcKeyString } from './map-values.js';
 
 export interface EbpfDataplaneOptions {
@@ -24,7 +24,15 @@ export interface EbpfDataplaneOptions {
   nodePortAddresses?: string[];
   /** Upper bound of one ApplyRequest's encoded size (the loader refuses more). */
   maxBatchBytes?: number;
+  /** Map sizes the configuration asks for (--map-max-entries): checked against the loader's. */
+  mapMaxEntries?: Record<string, number>;
 }
+
+/** A large map is read whole for the drift check at most once per this many times its read's duration. */
+export const VERIFY_BUDGET = 10;
+
+/** A map this full (entries / max_entries) is reported before it fills up. */
+export const PRESSURE_WARN = 0.9;
 
 /** sy_config.flags bits (bpf/include/sy_structs.h). */
 export const CONFIG_FLAGS = { NO_XDP_TX: 1 << 0, POD_UDP_CONNECT_TC: 1 << 1 } as const;
@@ -56,58 +64,160 @@ export class EbpfDataplane implements Dataplane {
     this.builder.nodeIP = ip === '0.0.0.0' ? '' : ip;
   }
 
-  /** Dump of a map this datapath build may not have (older pins): empty when absent. */
-  private async dumpIfPresent(map: string): Promise<Array<{ key: Uint8Array; value: Uint8Array }>> {
-    try {
-      return (await this.loader.dump(map)).entries ?? [];
-    } catch (err) {
-      if (err instanceof LoaderError && err.code === 'NOT_FOUND') return [];
-      throw err;
+  /**
+   * What the service maps hold, read back through the loader. The one read
+   * path of the agent (restore at start, drift checks): a paginated dump
+   * goes here. `truncated` names maps the dump could not return whole (the
+   * loader's message limit): their missing keys are unknown, not absent.
+   */
+  async readMaps(only?: ReadonlySet<string>): Promise<{ content: MapsContent; truncated: Set<string> }> {
+    const content = emptyMapsContent();
+    const truncated = new Set<string>();
+    const read = async (map: string, optional = false): Promise<Array<{ key: Uint8Array; value: Uint8Array }>> => {
+      if (only && !only.has(map)) return [];
+      let r: Awaited<ReturnType<LoaderClient['dump']>>;
+      try {
+        r = await this.loader.dump(map);
+      } catch (err) {
+        if (optional && err instanceof LoaderError && err.code === 'NOT_FOUND') return [];
+        throw err;
+      }
+      const entries = r.entries ?? [];
+      if (r.info && Number(r.info.entries) > entries.length) truncated.add(map);
+      if (r.info) this.capacities.set(map, Number(r.info.maxEntries));
+      return entries;
+    };
+    for (const e of await read('sy_services')) {
+      const key = decodeSvcKey(e.key);
+      content.services.set(svcKeyString(key), { key, value: decodeSvcValue(e.value) });
     }
+    for (const e of await read('sy_backends')) content.backends.set(decodeU32(e.key), decodeBackend(e.value));
+    for (const e of await read('sy_revnat')) content.revnat.set(decodeU32(e.key), decodeRevNat(e.value));
+    for (const e of await read('sy_maglev')) content.maglev.set(decodeU32(e.key), decodeU32Array(e.value));
+    for (const e of await read('sy_source_ranges', true)) {
+      const r = decodeSourceRangeKey(e.key);
+      content.sourceRanges.set(`${r.frontendId}/${r.addr}/${r.prefixLen}`, r);
+    }
+    return { content, truncated };
+  }
+
+  /** Entries in a map, counted by the loader over its keys alone (no values cross the socket). */
+  private async countEntries(map: string): Promise<number> {
+    return Number((await this.loader.dump(map, 1)).info?.entries ?? 0);
   }
 
   async init(): Promise<void> {
     await this.loader.apply([{ setConfig: { flowHashSeed: this.opts.seed >>> 0, flags: this.opts.configFlags ?? 0, nodeAddr: ipv4ToBytes(this.opts.nodeIP) } }]);
     await this.restore();
+    await this.readCapacities();
+  }
+
+  /** max_entries of every map, as the loader created them; warns where the configuration asked for another size. */
+  private async readCapacities(): Promise<void> {
+    try {
+      const st = await this.loader.status();
+      for (const m of (st.maps ?? []) as Array<{ name: string; maxEntries: number }>) this.capacities.set(m.name, Number(m.maxEntries));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not read the map capacities from the loader');
+    }
+    for (const [map, want] of Object.entries(this.opts.mapMaxEntries ?? {})) {
+      const have = this.capacities.get(map);
+      if (have !== undefined && have !== want) {
+        this.log.warn({ map, configured: want, actual: have },
+          'map capacity differs from the configuration: the loader sizes maps when it creates them (--map-max-entries), and a pinned map keeps its size until its pin is removed');
+      }
+    }
   }
 
   /** Reads the service maps back into `programmed` and seeds the id allocators. */
   async restore(): Promise<void> {
-    const content = emptyMapsContent();
-    for (const e of (await this.loader.dump('sy_services')).entries ?? []) {
-      const key = decodeSvcKey(e.key);
-      content.services.set(svcKeyString(key), { key, value: decodeSvcValue(e.value) });
-    }
-    for (const e of (await this.loader.dump('sy_backends')).entries ?? []) content.backends.set(decodeU32(e.key), decodeBackend(e.value));
-    for (const e of (await this.loader.dump('sy_revnat')).entries ?? []) content.revnat.set(decodeU32(e.key), decodeRevNat(e.value));
-    for (const e of (await this.loader.dump('sy_maglev')).entries ?? []) content.maglev.set(decodeU32(e.key), decodeU32Array(e.value));
-    for (const e of await this.dumpIfPresent('sy_source_ranges')) {
-      const r = decodeSourceRangeKey(e.key);
-      content.sourceRanges.set(`${r.frontendId}/${r.addr}/${r.prefixLen}`, r);
-    }
+    const { content } = await this.readMaps();
     this.builder.adopt(content);
     this.programmed = content;
     this.incrementalReady = false;
     this.log.info({ services: content.services.size, backends: content.backends.size, tables: content.maglev.size }, 'restored programmed state from pinned maps');
   }
 
-  async sync(desired: DesiredServicePort[], changed?: ReadonlyMap<string, DesiredServicePort[]>): Promise<SyncOutcome> {
-    if (changed && this.programmed && this.incrementalReady) return this.syncPartial(changed);
-    if (!this.programmed) await this.restore();
-    const want = this.builder.build(desired);
-    const { ops, stats } = diffMaps(this.programmed!, want);
-
-    try {
-      for (const batch of this.batches(ops)) await this.loader.apply(batch);
-    } catch (err) {
-      // Some ops may have landed: forget what we believe and read the maps again next time.
-      this.programmed = undefined;
-      throw err;
+  /**
+   * Replaces what the agent believes programmed with what the maps hold and
+   * counts the difference (entries deleted, changed or added behind the
+   * agent's back); the sync that follows repairs it.
+   *
+   * Frontend maps (sy_services, sy_revnat, sy_source_ranges: one entry per
+   * frontend) are read whole every time. sy_backends and sy_maglev are the
+   * large ones (300,000 backends and 30,000 tables of ~1,000 slots at
+   * 30,000 x 10): each time the loader counts their keys (cheap: no values
+   * cross the socket), and a count that differs from the agent's reads the
+   * map whole at once; otherwise a map is read whole when VERIFY_BUDGET times
+   * its last read's duration has passed since, so checking it costs at most
+   * 1/VERIFY_BUDGET of the agent's time (small maps: every time).
+   */
+  private async verify(): Promise<Record<string, number>> {
+    const belief = this.programmed!;
+    const now = Date.now();
+    const read = new Set(['sy_services', 'sy_revnat', 'sy_source_ranges']);
+    for (const [map, believed] of [['sy_backends', belief.backends.size], ['sy_maglev', belief.maglev.size]] as const) {
+      const last = this.lastFullRead.get(map);
+      if (!last || now - last.at >= last.ms * VERIFY_BUDGET || (await this.countEntries(map)) !== believed) read.add(map);
     }
-    this.programmed = want;
+    const t0 = Date.now();
+    const { content: actual, truncated } = await this.readMaps(read);
+    const readMs = Date.now() - t0;
+    for (const map of read) this.lastFullRead.set(map, { at: now, ms: readMs });
+    // Maps not read this time: as believed.
+    if (!read.has('sy_backends')) actual.backends = new Map(belief.backends);
+    if (!read.has('sy_maglev')) actual.maglev = new Map(belief.maglev);
+    const drift: Record<string, number> = {};
+    const count = <K, V>(map: string, want: Map<K, V>, have: Map<K, V>, same: (a: V | undefined, b: V) => boolean): void => {
+      let n = 0;
+      const partial = truncated.has(map);
+      for (const [k, v] of want) {
+        const h = have.get(k);
+        if (h === undefined) {
+          // Not returned by a cut dump: unknown, kept as believed.
+          if (partial) have.set(k, v);
+          else n++;
+        } else if (!same(h, v)) n++;
+      }
+      for (const k of have.keys()) if (!want.has(k)) n++;
+      if (n > 0) drift[map] = n;
+    };
+    count('sy_services', belief.services, actual.services, (a, b) => !!a && sameSvcValue(a.value, b.value));
+    count('sy_backends', belief.backends, actual.backends, sameBackend);
+    count('sy_revnat', belief.revnat, actual.revnat, sameRevNat);
+    count('sy_maglev', belief.maglev, actual.maglev, sameTable);
+    count('sy_source_ranges', belief.sourceRanges, actual.sourceRanges, (a) => a !== undefined);
+    if (truncated.size > 0 && !this.warnedTruncated) {
+      this.warnedTruncated = true;
+      this.log.warn({ maps: [...truncated] }, 'dump cut at the loader\'s message limit: entries beyond it are not checked for drift');
+    }
+    this.programmed = actual;
+    this.lastVerify = { at: now, ms: Date.now() - now, maps: [...read] };
+    return drift;
+  }
+
+  private readonly lastFullRead = new Map<string, { at: number; ms: number }>();
+  /** The last drift check: when, how long, which maps it read whole. */
+  lastVerify: { at: number; ms: number; maps: string[] } | undefined;
+  private warnedTruncated = false;
+
+  async sync(desired: DesiredServicePort[], changed?: ReadonlyMap<string, DesiredServicePort[]>, opts: SyncOptions = {}): Promise<SyncOutcome> {
+    if (changed && this.programmed && this.incrementalReady && !opts.verify) return this.syncPartial(changed);
+    if (!this.programmed) await this.restore();
+    let drift: Record<string, number> = {};
+    if (opts.verify && this.incrementalReady) drift = await this.verify();
+    const want = this.builder.build(desired);
+    const wants = new Map<string, MapsContent>();
+    for (const key of this.builder.serviceKeys()) wants.set(key, this.builder.want(key)!);
+    const run = await this.execute(wants, this.programmed!, want);
     this.incrementalReady = true;
-    if (stats.backendsDeleted > 0) this.gcSoon();
-    return { changes: ops.length, detail: { ...stats, full: 1 } };
+    const driftTotal = Object.values(drift).reduce((a, b) => a + b, 0);
+    if (driftTotal > 0) {
+      this.driftRepaired += driftTotal;
+      for (const [map, n] of Object.entries(drift)) this.driftByMap.set(map, (this.driftByMap.get(map) ?? 0) + n);
+      this.log.warn({ drift }, 'datapath drift repaired: map entries deleted, changed or added behind the agent\'s back were put back as desired');
+    }
+    return { changes: run.landed, detail: { ...run.stats, full: 1, drift: driftTotal, refused: run.refused.size }, refused: run.refused };
   }
 
   /** Set after a full sync: the builder's contributions then mirror the maps. */
@@ -116,48 +226,70 @@ export class EbpfDataplane implements Dataplane {
   /** Only the changed Services: their entries before vs after. */
   private async syncPartial(changed: ReadonlyMap<string, DesiredServicePort[]>): Promise<SyncOutcome> {
     const { before, after } = this.builder.update(changed);
-    const { ops, stats } = diffMaps(before, after);
+    const wants = new Map<string, MapsContent>();
+    for (const key of changed.keys()) {
+      const w = this.builder.want(key);
+      if (w) wants.set(key, w);
+    }
+    const run = await this.execute(wants, before, after);
+    return { changes: run.landed, detail: { ...run.stats, full: 0, refused: run.refused.size }, refused: run.refused };
+  }
 
+  /** Runs the plan; on a failure that is nobody's in particular, the maps are read again next time. */
+  private async execute(wants: Map<string, MapsContent>, deletable: MapsContent, desired: MapsContent): Promise<SyncRun> {
+    const run = new SyncRun(this.programmed!, {
+      send: async (ops) => {
+        await this.loader.apply(ops);
+      },
+      maxBatchBytes: this.opts.maxBatchBytes ?? 4 << 20,
+    });
     try {
-      for (const batch of this.batches(ops)) await this.loader.apply(batch);
+      await run.run(wants, deletable, desired);
     } catch (err) {
       this.programmed = undefined;
       this.incrementalReady = false;
       throw err;
     }
-    // Keep the full picture of the maps current.
-    const p = this.programmed!;
-    for (const k of before.services.keys()) if (!after.services.has(k)) p.services.delete(k);
-    for (const k of before.revnat.keys()) if (!after.revnat.has(k)) p.revnat.delete(k);
-    for (const k of before.maglev.keys()) if (!after.maglev.has(k)) p.maglev.delete(k);
-    for (const k of before.sourceRanges.keys()) if (!after.sourceRanges.has(k)) p.sourceRanges.delete(k);
-    for (const k of before.backends.keys()) if (!after.backends.has(k)) p.backends.delete(k);
-    for (const [k, v] of after.services) p.services.set(k, v);
-    for (const [k, v] of after.revnat) p.revnat.set(k, v);
-    for (const [k, v] of after.maglev) p.maglev.set(k, v);
-    for (const [k, v] of after.sourceRanges) p.sourceRanges.set(k, v);
-    for (const [k, v] of after.backends) p.backends.set(k, v);
-    if (stats.backendsDeleted > 0) this.gcSoon();
-    return { changes: ops.length, detail: { ...stats, full: 0 } };
+    if (run.stats.backendsDeleted > 0) this.gcSoon();
+    this.checkPressure();
+    return run;
   }
 
-  /** Splits ops so no request exceeds the loader's message limit. */
-  private *batches(ops: LoaderOp[]): Generator<LoaderOp[]> {
-    const limit = this.opts.maxBatchBytes ?? 4 << 20;
-    let cur: LoaderOp[] = [];
-    let size = 0;
-    for (const op of ops) {
-      const t = (op.setMaglev as { backendIds?: ArrayLike<number> } | undefined)?.backendIds;
-      const est = 64 + (t ? t.length * 5 : 0);
-      if (cur.length > 0 && size + est > limit) {
-        yield cur;
-        cur = [];
-        size = 0;
+  /** Capacity (max_entries) of each map, from the loader. */
+  private readonly capacities = new Map<string, number>();
+  private readonly pressureWarned = new Set<string>();
+  /** Drift repaired since start, in total and per map. */
+  driftRepaired = 0;
+  readonly driftByMap = new Map<string, number>();
+
+  /**
+   * Entries per capacity of each service map, from what the agent programmed
+   * (no dump). Warns (log) when a map reaches PRESSURE_WARN.
+   */
+  mapPressure(): Array<{ map: string; entries: number; capacity: number; ratio: number; warning: boolean }> {
+    const p = this.programmed;
+    if (!p) return [];
+    const sizes: Array<[string, number]> = [
+      ['sy_services', p.services.size], ['sy_revnat', p.revnat.size], ['sy_maglev', p.maglev.size],
+      ['sy_backends', p.backends.size], ['sy_source_ranges', p.sourceRanges.size],
+    ];
+    return sizes.map(([map, entries]) => {
+      const capacity = this.capacities.get(map) ?? 0;
+      const ratio = capacity > 0 ? entries / capacity : 0;
+      return { map, entries, capacity, ratio, warning: ratio >= PRESSURE_WARN };
+    });
+  }
+
+  private checkPressure(): void {
+    for (const m of this.mapPressure()) {
+      if (m.warning && !this.pressureWarned.has(m.map)) {
+        this.pressureWarned.add(m.map);
+        this.log.warn({ map: m.map, entries: m.entries, capacity: m.capacity },
+          `map ${m.map} is ${Math.round(m.ratio * 100)} % full: Services that need new entries will be refused once it is full (raise --map-max-entries)`);
+      } else if (!m.warning && m.ratio < PRESSURE_WARN - 0.05) {
+        this.pressureWarned.delete(m.map);
       }
-      cur.push(op);
-      size += est;
     }
-    if (cur.length > 0) yield cur;
   }
 
   private gcTimer: NodeJS.Timeout | undefined;

@@ -33,8 +33,12 @@ export function checkedRequest(payload: Record<string, unknown>): Record<string,
 }
 
 export class LoaderError extends Error {
-  constructor(readonly code: string, message: string) {
+  /** apply requests: the loader's ApplyResult (applied, failedOp) also on failure. */
+  readonly apply: { applied?: number; failedOp?: number; deleted?: number } | undefined;
+
+  constructor(readonly code: string, message: string, apply?: { applied?: number; failedOp?: number; deleted?: number }) {
     super(`loader: ${code}: ${message}`);
+    this.apply = apply;
   }
 }
 
@@ -170,7 +174,7 @@ export class LoaderClient {
       this.pending.set(seq, { resolve, reject, timer });
       this.sock!.write(bytes);
     });
-    if (res.code !== 'OK') throw new LoaderError(String(res.code), String(res.error));
+    if (res.code !== 'OK') throw new LoaderError(String(res.code), String(res.error), res.apply ?? undefined);
     return res;
   }
 

@@ -1,0 +1,222 @@
+// The order of a sync's ops (frees before claims, Cilium's order within a
+// Service) and per-Service isolation: a Service whose entries do not fit, or
+// that the loader refuses, is skipped and reported; every other Service is
+// programmed; the Proxier retries it alone with backoff. The maps here are a
+// model that refuses a new key beyond its capacity with the loader's own
+// error (E2BIG, ApplyResult.failed_op); the lab test (test/e2e/map-pressure)
+// does the same against a real loader and real traffic.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { DesiredMapsBuilder } from '../../control-plane/src/dataplane/ebpf/desired-maps.js';
+import { SyncRun, diffMaps, type LoaderOp } from '../../control-plane/src/dataplane/ebpf/sync-plan.js';
+import { LoaderError } from '../../control-plane/src/dataplane/ebpf/loader-client.js';
+import { emptyMapsContent, type MapsContent } from '../../control-plane/src/dataplane/ebpf/maps-content.js';
+import { computeDesiredState, type DesiredServicePort } from '../../control-plane/src/dataplane/desired-state.js';
+import type { Dataplane, SyncOutcome } from '../../control-plane/src/dataplane/dataplane.js';
+import { ServiceTracker } from '../../control-plane/src/model/service-tracker.js';
+import { EndpointSliceCache } from '../../control-plane/src/model/endpoint-slice-cache.js';
+import { Proxier, refusedBackoffMs } from '../../control-plane/src/sync/proxier.js';
+import { bytesToIpv4 } from '../../control-plane/src/util/ipv4.js';
+import { svcKeyString } from '../../control-plane/src/dataplane/ebpf/map-values.js';
+import { service, slice } from './fixtures.js';
+
+const kinds = (ops: LoaderOp[]) => ops.map((o) => Object.keys(o)[0]!);
+
+/** The service maps with capacities, applying ops as the loader does (in order, stopping at the first failure). */
+class CappedMaps {
+  readonly m = emptyMapsContent();
+  readonly requests: LoaderOp[][] = [];
+  /** Ops whose upsertService key has this port are refused as invalid (applied 0). */
+  invalidPort = -1;
+  constructor(readonly cap: { services: number; backends: number }) {}
+
+  async send(ops: LoaderOp[]): Promise<void> {
+    this.requests.push(ops);
+    const bad = ops.findIndex((o) => (o.upsertService as { key?: { port: number } } | undefined)?.key?.port === this.invalidPort);
+    if (bad >= 0) throw new LoaderError('INVALID', `ops[${bad}].upsert_service.key.port: refused`, { applied: 0, failedOp: bad });
+    for (let i = 0; i < ops.length; i++) {
+      const [kind, a] = Object.entries(ops[i]!)[0] as [string, any];
+      const key = a.key ? { addr: bytesToIpv4(a.key.addr), port: a.key.port, proto: a.key.proto, scope: a.key.scope } : undefined;
+      const full = (size: number, has: boolean, cap: number) => !has && size >= cap;
+      switch (kind) {
+        case 'upsertBackend':
+          if (full(this.m.backends.size, this.m.backends.has(a.id), this.cap.backends)) throw this.e2big(i, 'sy_backends');
+          this.m.backends.set(a.id, { addr: bytesToIpv4(a.addr), port: a.port, proto: a.proto, state: a.state, flags: a.flags, zone: a.zone });
+          break;
+        case 'deleteBackend': this.m.backends.delete(a.id); break;
+        case 'setMaglev': this.m.maglev.set(a.group, Uint32Array.from(a.backendIds)); break;
+        case 'deleteMaglev': this.m.maglev.delete(a.group); break;
+        case 'upsertRevnat': this.m.revnat.set(a.id, { addr: bytesToIpv4(a.addr), port: a.port }); break;
+        case 'deleteRevnat': this.m.revnat.delete(a.id); break;
+        case 'upsertService': {
+          const k = svcKeyString(key!);
+          if (full(this.m.services.size, this.m.services.has(k), this.cap.services)) throw this.e2big(i, 'sy_services');
+          this.m.services.set(k, { key: key!, value: { id: a.id, group: a.group, count: a.count, flags: a.flags, affinityTimeout: a.affinityTimeout, tableSize: a.tableSize } });
+          break;
+        }
+        case 'deleteService': this.m.services.delete(svcKeyString(key!)); break;
+        case 'deleteAffinity': break;
+        default: throw new Error(`unexpected op ${kind}`);
+      }
+    }
+  }
+
+  private e2big(i: number, map: string): LoaderError {
+    return new LoaderError('KERNEL', `ops[${i}].upsert: update ${map}: E2BIG (Argument list too long)`, { applied: i, failedOp: i });
+  }
+}
+
+function world() {
+  const t = new ServiceTracker({ defaultAlgorithm: 'maglev' });
+  const c = new EndpointSliceCache('node1');
+  const b = new DesiredMapsBuilder({ seed: 1, sizing: { floor: 251, ceiling: 131071 } });
+  const add = (name: string, i: number, port = 80) => {
+    t.update(service(name, { clusterIP: `198.18.128.${i}`, clusterIPs: [`198.18.128.${i}`], ports: [{ name: 'http', port }] }));
+    c.update(slice(`${name}-s`, name, [{ name: 'http', port: 8080 }], [{ ip: `198.19.1.${i}` }, { ip: `198.19.2.${i}` }]));
+  };
+  const desired = () => computeDesiredState(t.servicePorts(), c.allEndpoints(), { nodeName: 'node1', zone: '' });
+  const wants = () => new Map([...b.serviceKeys()].map((k) => [k, b.want(k)!] as const));
+  return { t, c, b, add, desired, wants };
+}
+
+async function fullSync(w: ReturnType<typeof world>, programmed: MapsContent, maps: CappedMaps): Promise<SyncRun> {
+  const want = w.b.build(w.desired());
+  const run = new SyncRun(programmed, { send: (ops) => maps.send(ops), maxBatchBytes: 4 << 20 });
+  await run.run(w.wants(), programmed, want);
+  return run;
+}
+
+test('deleting one Service and creating another: the delete goes first, so a full map has room', async () => {
+  const w = world();
+  w.add('a', 1);
+  w.add('b', 2);
+  const before = w.b.build(w.desired());
+  w.t.delete(service('a', {}));
+  w.c.delete(slice('a-s', 'a', [], []));
+  w.add('c', 3);
+  const after = w.b.build(w.desired());
+  const k = kinds(diffMaps(before, after).ops);
+  assert.deepEqual(k, ['deleteService', 'deleteRevnat', 'deleteMaglev', 'deleteBackend', 'deleteBackend',
+    'upsertBackend', 'upsertBackend', 'setMaglev', 'upsertRevnat', 'upsertService']);
+
+  // The same against maps with room for two frontends.
+  const w2 = world();
+  const maps = new CappedMaps({ services: 2, backends: 100 });
+  const programmed = emptyMapsContent();
+  w2.add('a', 1);
+  w2.add('b', 2);
+  assert.equal((await fullSync(w2, programmed, maps)).refused.size, 0);
+  w2.t.delete(service('a', {}));
+  w2.c.delete(slice('a-s', 'a', [], []));
+  w2.add('c', 3);
+  const run = await fullSync(w2, programmed, maps);
+  assert.deepEqual([...run.refused], []);
+  assert.deepEqual([...maps.m.services.values()].map((e) => e.key.addr).sort(), ['198.18.128.2', '198.18.128.3']);
+  assert.deepEqual(maps.m, programmed, 'what the agent believes is what the maps hold');
+});
+
+test('a Service that does not fit is refused by name; every other Service is programmed; later ones are refused without a request', async () => {
+  const w = world();
+  const maps = new CappedMaps({ services: 3, backends: 100 });
+  const programmed = emptyMapsContent();
+  for (let i = 1; i <= 6; i++) w.add(`s${i}`, i);
+  const run = await fullSync(w, programmed, maps);
+  assert.equal(maps.m.services.size, 3);
+  assert.equal(run.refused.size, 3);
+  for (const [svc, why] of run.refused) {
+    assert.match(svc, /^default\/s\d$/);
+    assert.match(why, /sy_services/);
+  }
+  // One E2BIG from the loader; the other two were refused without asking it again.
+  const refusedRequests = maps.requests.filter((ops) => ops.some((o) => o.upsertService)).length;
+  assert.ok(refusedRequests <= 3, `requests with service writes: ${refusedRequests}`);
+  assert.deepEqual(maps.m, programmed);
+  // The programmed ones are whole: backends, table, reverse NAT and entry.
+  for (const e of maps.m.services.values()) {
+    assert.ok(maps.m.maglev.has(e.value.group));
+    assert.ok(maps.m.revnat.has(e.value.id));
+  }
+  // Room again (a Service deleted): the next sync programs one refused Service.
+  const gone = [...maps.m.services.values()][0]!.key.addr.split('.')[3];
+  w.t.delete(service(`s${gone}`, {}));
+  const run2 = await fullSync(w, programmed, maps);
+  assert.equal(maps.m.services.size, 3);
+  assert.equal(run2.refused.size, 2);
+});
+
+test('an op the loader rejects as invalid skips its Service only', async () => {
+  const w = world();
+  const maps = new CappedMaps({ services: 100, backends: 100 });
+  maps.invalidPort = 9999;
+  const programmed = emptyMapsContent();
+  w.add('good1', 1);
+  w.add('bad', 2, 9999);
+  w.add('good2', 3);
+  const run = await fullSync(w, programmed, maps);
+  assert.deepEqual([...run.refused.keys()], ['default/bad']);
+  assert.match(run.refused.get('default/bad')!, /INVALID/);
+  assert.deepEqual([...maps.m.services.values()].map((e) => e.key.addr).sort(), ['198.18.128.1', '198.18.128.3']);
+  assert.deepEqual(maps.m, programmed);
+});
+
+test('refused Services retry with backoff: 1 s doubling to 60 s', () => {
+  assert.deepEqual([1, 2, 3, 4, 7, 8, 20].map(refusedBackoffMs), [1000, 2000, 4000, 8000, 60_000, 60_000, 60_000]);
+});
+
+test('the Proxier reports a refused Service, keeps syncing the others, retries it alone and forgets it once programmed', async () => {
+  const t = new ServiceTracker({ defaultAlgorithm: 'maglev' });
+  const c = new EndpointSliceCache('node1');
+  let refuse = 2;
+  const calls: Array<string[] | 'full'> = [];
+  const dp: Dataplane = {
+    mode: 'ebpf',
+    async init() {},
+    async close() {},
+    async sync(_desired: DesiredServicePort[], changed?: ReadonlyMap<string, DesiredServicePort[]>): Promise<SyncOutcome> {
+      calls.push(changed ? [...changed.keys()].sort() : 'full');
+      const tried = changed ? changed.has('default/big') : true;
+      const refused = new Map<string, string>();
+      if (tried && refuse > 0) {
+        refuse--;
+        refused.set('default/big', 'sy_services is full');
+      }
+      return { changes: 1, detail: {}, refused };
+    },
+  };
+  const p = new Proxier(t, c, dp, () => ({ nodeName: 'node1', zone: '' }), { minSyncPeriodMs: 0, syncPeriodMs: 3_600_000 }, pino({ level: 'silent' }));
+  t.update(service('small', { clusterIP: '198.18.128.1', clusterIPs: ['198.18.128.1'] }));
+  t.update(service('big', { clusterIP: '198.18.128.2', clusterIPs: ['198.18.128.2'] }));
+  p.start();
+  try {
+    await p.waitForSync();
+    assert.equal(p.refused.get('default/big')?.attempts, 1);
+    assert.equal(p.lastError, undefined, 'a refused Service does not fail the sync');
+    assert.equal(p.oldestPendingChange, 0, 'nor leave a change pending (health)');
+    // Another Service changes meanwhile: synced, without waiting for big.
+    t.update(service('other', { clusterIP: '198.18.128.3', clusterIPs: ['198.18.128.3'] }));
+    p.requestSync();
+    await p.waitForSync();
+    assert.deepEqual(calls[1], ['default/other']);
+    // The retry comes by itself (1 s, then 2 s) with only that Service.
+    const deadline = Date.now() + 15_000;
+    while (p.refused.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(p.refused.size, 0, 'programmed on a retry');
+    const retries = calls.slice(2);
+    assert.deepEqual(retries, [['default/big'], ['default/big']]);
+    assert.equal(p.oldestPendingChange, 0);
+  } finally {
+    p.stop();
+  }
+});
+
+test('Services sent together are ordered by write stage, so the loader swaps their tables in one run', async () => {
+  const w = world();
+  const maps = new CappedMaps({ services: 100, backends: 100 });
+  for (let i = 1; i <= 4; i++) w.add(`s${i}`, i);
+  await fullSync(w, emptyMapsContent(), maps);
+  const sent = maps.requests.flat().map((o) => Object.keys(o)[0]!);
+  const stage = (k: string) => ['upsertBackend', 'setMaglev', 'upsertSourceRange', 'upsertRevnat', 'upsertService'].indexOf(k);
+  assert.deepEqual(sent.map(stage), [...sent.map(stage)].sort((a, b) => a - b));
+  assert.equal(sent.filter((k) => k === 'setMaglev').length, 4);
+});
