@@ -80,6 +80,8 @@ export interface AgentAdminDeps {
   seed: number;
   healthTimeoutMs: number;
   clusterCIDR?: string | undefined;
+  /** Objects with problems and frontend conflicts, for /v1/status. */
+  objects?: AdminSource['objects'];
   log: Logger;
 }
 
@@ -120,7 +122,7 @@ export async function startAgentAdmin(d: AgentAdminDeps): Promise<AgentAdmin> {
   metrics.attach(d.proxier);
   const source: AdminSource = {
     mode: d.mode.mode, modeReason: d.mode.reason, nodeName: d.nodeName, seed: d.seed, healthTimeoutMs: d.healthTimeoutMs,
-    clusterCIDR: d.clusterCIDR, sync: d.proxier, loader: views.loader, iptables: views.iptables,
+    clusterCIDR: d.clusterCIDR, sync: d.proxier, loader: views.loader, iptables: views.iptables, objects: d.objects,
   };
   // As kube-proxy's metrics server: a port that cannot be bound is logged, the agent goes on.
   let admin: AdminServer;

@@ -1,5 +1,6 @@
 // The ebpf datapath as programmed: the service maps read back through the
 // loader, joined with the agent's desired state for names.
+import { describeLostFrontend } from '../model/frontend-claims.js';
 import type { DesiredServicePort } from '../dataplane/desired-state.js';
 import { LoaderError } from '../dataplane/ebpf/loader-client.js';
 import type { MapEntry } from '../dataplane/ebpf/loader-client.js';
@@ -163,7 +164,7 @@ function serviceRowOf(d: DesiredServicePort): ServiceRow {
     affinityTimeoutSeconds: s.affinityTimeoutSeconds,
     externalTrafficPolicy: s.externalPolicyLocal ? 'Local' : 'Cluster',
     internalTrafficPolicy: s.internalPolicyLocal ? 'Local' : 'Cluster',
-    frontends: [], backends: [], problems: [],
+    frontends: [], backends: [], problems: (s.lostFrontends ?? []).map(describeLostFrontend),
   };
 }
 

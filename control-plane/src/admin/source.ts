@@ -6,6 +6,7 @@
 import type { DesiredServicePort } from '../dataplane/desired-state.js';
 import type { MapEntry, MapInfo } from '../dataplane/ebpf/loader-client.js';
 import type { SyncRecord } from '../sync/proxier.js';
+import type { ObjectReport } from '../model/object-report.js';
 
 /** The part of the Proxier the admin API reads. */
 export interface SyncView {
@@ -45,4 +46,6 @@ export interface AdminSource {
   sync: SyncView;
   loader?: LoaderView | undefined;
   iptables?: IptablesView | undefined;
+  /** Objects with problems and frontend conflicts (model/object-report.ts). */
+  objects?: (() => ObjectReport) | undefined;
 }

@@ -71,6 +71,8 @@ export interface SwitchyardConfig {
   devices?: string[];
   maglev: { seed?: number; tableFloor?: number; tableCeiling?: number };
   lbAlgorithm?: 'maglev' | 'random';
+  /** The external IP policy (off by default, as in kube-proxy): see --refuse-cluster-ip-external-ips, --external-ip-cidrs. */
+  externalIPs: { refuseClusterIPs?: boolean; allowedCIDRs?: string[] };
   loaderSocket?: string;
   iptablesBackend?: 'legacy' | 'nft' | 'auto';
   logLevel?: string;
@@ -190,6 +192,7 @@ const SWITCHYARD_FIELDS: Fields = {
   devices: { t: 'strings' },
   maglev: obj({ seed: int(0, 2 ** 32 - 1), tableFloor: int(1, 2 ** 31 - 1), tableCeiling: int(1, 2 ** 31 - 1) }),
   lbAlgorithm: str,
+  externalIPs: obj({ refuseClusterIPs: bool, allowedCIDRs: { t: 'strings' } }),
   loaderSocket: str,
   iptablesBackend: str,
   logLevel: str,
@@ -393,7 +396,7 @@ export function parseSwitchyardConfig(text: string, source = 'config'): Switchya
     ]);
   }
   const d = decodeFields(fields, rest, '', problems);
-  const cfg: SwitchyardConfig = { apiVersion: apiVersion as string, kind: cfgKind, iptables: {}, conntrack: {}, maglev: {}, ignored: [] };
+  const cfg: SwitchyardConfig = { apiVersion: apiVersion as string, kind: cfgKind, iptables: {}, conntrack: {}, maglev: {}, externalIPs: {}, ignored: [] };
   const fail = (path: string, msg: string): void => void problems.push(`field "${path}": ${msg}`);
   const s = (path: string): string | undefined => {
     const v = at(d, path);
@@ -538,6 +541,15 @@ export function parseSwitchyardConfig(text: string, source = 'config'): Switchya
     if (lb === 'maglev' || lb === 'random') cfg.lbAlgorithm = lb;
     else fail('lbAlgorithm', `${JSON.stringify(lb)} is not maglev or random`);
   }
+  const refuse = b('externalIPs.refuseClusterIPs');
+  if (refuse !== undefined) cfg.externalIPs.refuseClusterIPs = refuse;
+  const allowed = list('externalIPs.allowedCIDRs');
+  if (allowed !== undefined && allowed.length > 0) {
+    allowed.forEach((c, i) => {
+      if (!validCidr(c)) fail(`externalIPs.allowedCIDRs[${i}]`, `${JSON.stringify(c)} is not an IPv4 CIDR`);
+    });
+    cfg.externalIPs.allowedCIDRs = allowed;
+  }
   const sock = s('loaderSocket');
   if (sock !== undefined) {
     if (sock.startsWith('/')) cfg.loaderSocket = sock;
@@ -601,6 +613,8 @@ export interface ConfigFlagValues {
   'masquerade-all'?: boolean;
   'iptables-masquerade-bit'?: string;
   'nodeport-addresses'?: string;
+  'refuse-cluster-ip-external-ips'?: string;
+  'external-ip-cidrs'?: string;
   'conntrack-max-per-core'?: string;
   'conntrack-min'?: string;
   'conntrack-tcp-timeout-established'?: string;
@@ -641,6 +655,8 @@ export function configFlagValues(cfg: SwitchyardConfig, knownFlags: Iterable<str
     ['masquerade-all', 'iptables.masqueradeAll', cfg.iptables.masqueradeAll],
     ['iptables-masquerade-bit', 'iptables.masqueradeBit', cfg.iptables.masqueradeBit?.toString()],
     ['nodeport-addresses', 'nodePortAddresses', cfg.nodePortAddresses?.join(',')],
+    ['refuse-cluster-ip-external-ips', 'externalIPs.refuseClusterIPs', cfg.externalIPs.refuseClusterIPs?.toString()],
+    ['external-ip-cidrs', 'externalIPs.allowedCIDRs', cfg.externalIPs.allowedCIDRs?.join(',')],
     ['conntrack-max-per-core', 'conntrack.maxPerCore', cfg.conntrack.maxPerCore?.toString()],
     ['conntrack-min', 'conntrack.min', cfg.conntrack.min?.toString()],
     ['conntrack-tcp-timeout-established', 'conntrack.tcpEstablishedTimeout', dur(cfg.conntrack.tcpEstablishedTimeoutMs)],

@@ -1,5 +1,6 @@
 // The proxy's view of Kubernetes, reduced to what the datapath needs. Both
 // back ends (ebpf and iptables) are fed from these types.
+import type { LostFrontend } from './frontend-claims.js';
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 
@@ -45,6 +46,14 @@ export interface ServicePortInfo {
   healthCheckNodePort: number;
   /** Backend selection: Maglev consistent hashing or a random slot per new flow. */
   algorithm: 'maglev' | 'random';
+  /**
+   * spec.loadBalancerSourceRanges had entries, whether or not any is a valid
+   * IPv4 range: the LoadBalancer IPs then admit only `loadBalancerSourceRanges`
+   * (none: nothing). Unset means no filter unless ranges are given.
+   */
+  sourceRangesGiven?: boolean;
+  /** Frontends this port claims but another ServicePort owns (left out of both back ends). */
+  lostFrontends?: LostFrontend[];
 }
 
 /** One endpoint of one ServicePort after slice merging. */

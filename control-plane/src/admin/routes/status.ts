@@ -43,6 +43,8 @@ export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sour
       servicePorts: s.lastDesired.length,
       endpoints: s.lastDesired.reduce((n, d) => n + d.allEndpoints.length, 0),
       loader,
+      // What was not programmed as written: bad fields, lost frontends.
+      objects: source.objects?.() ?? null,
     };
   });
 
