@@ -117,7 +117,7 @@ export function servicePortsOf(svc: V1Service, opts: ServiceTrackerOptions): Ser
       problems.push({ reason: 'other-family', field: f, message: `${p.cidr} is IPv6; it admits no IPv4 source` });
       return;
     }
-    if (p.normalized && p.cidr !== raw.trim()) problems.push({ reason: 'non-canonical-ip', field: f, message: `${JSON.stringify(raw)} read as ${p.cidr}` });
+    if (p.normalized) problems.push({ reason: 'non-canonical-ip', field: f, message: `${JSON.stringify(raw)} read as ${p.cidr}` });
     if (!sourceRanges.includes(p.cidr)) sourceRanges.push(p.cidr);
   });
   const annotated = meta.annotations?.[LB_ALGORITHM_ANNOTATION];
