@@ -221,6 +221,40 @@ describe(`API objects: malformed, hijacking, headless-labelled (${MODE})`, { tim
     // All accepted by the lab API server (ok() throws on any refusal).
     await lab.apply(docs([...table.map((r) => r.obj), ...IGNORED]));
 
+    // Nobody crashed, both agents healthy.
+    for (const node of ['node1', 'node2'] as const) {
+      assert.equal(await agentPid(node), pids[node], `${node} agent restarted`);
+      assert.equal((await adminGet(adminSock(node), '/healthz')).status, 200);
+    }
+    // The good Service still answers, only from its own pods (not hijacked).
+    assert.ok(servedByWeb(await fromPod(goodIP, 80, 20)), 'good Service serves from its pods');
+    // Leading zeros are read as kube-proxy reads them: the ClusterIP and the ExternalIP serve.
+    await eventually('ClusterIP written with leading zeros serves', async () => servedByWeb(await fromPod('198.18.200.1', 80, 5)));
+    await eventually('ExternalIP written with leading zeros serves', async () => servedByWeb(await fromExternal('198.18.65.21', 80, 5)));
+    await eventually('LoadBalancer IP written with leading zeros serves', async () => servedByWeb(await fromExternal('198.18.64.200', 80, 5)));
+
+    // Source ranges: the external client is inside the valid ones (leading zeros
+    // included) and gets through; outside them, or where no range is usable, it is dropped.
+    const rangeRows = table.filter((x) => x.admitsExternal !== undefined);
+    const ingress = await eventually('LoadBalancer ingress of every source-range Service', async () => {
+      const byName = new Map((await lab.get('services')).map((x) => [x.metadata.name, x.status?.loadBalancer?.ingress?.[0]?.ip as string | undefined]));
+      return rangeRows.every((r) => byName.get(r.obj.metadata.name)) ? byName : undefined;
+    });
+    for (const r of rangeRows) {
+      const ip = ingress.get(r.obj.metadata.name)!;
+      if (r.admitsExternal) {
+        await eventually(`${r.obj.metadata.name} admits ${EXT_CLIENT}`, async () => servedByWeb(await fromExternal(ip, 80, 5)));
+      } else {
+        const got = await fromExternal(ip, 80, 3, 700);
+        assert.ok(got.length === 3 && got.every((l) => l.startsWith('ERR')), `${r.obj.metadata.name} (${JSON.stringify(r.obj.spec.loadBalancerSourceRanges)}) must drop ${EXT_CLIENT}: ${JSON.stringify(got)}`);
+      }
+    }
+    for (const node of ['node1', 'node2'] as const) {
+      assert.equal(await agentPid(node), pids[node], `${node} agent restarted`);
+      assert.equal((await adminGet(adminSock(node), '/healthz')).status, 200);
+    }
+
+    // Each malformed object is reported, on both nodes.
     const expectReported = async (node: string): Promise<J> => eventually(`${node} reports every malformed object`, async () => {
       const st = await status(node);
       const objs = st.objects as J;
@@ -246,37 +280,6 @@ describe(`API objects: malformed, hijacking, headless-labelled (${MODE})`, { tim
     assert.match(cli, /objects with problems, \d+ frontend conflicts/);
     assert.match(cli, /EndpointSlice default\/eps-port-0 ports\[0\]\.port: port-out-of-range/);
 
-    // Nobody crashed, both agents healthy.
-    for (const node of ['node1', 'node2'] as const) {
-      assert.equal(await agentPid(node), pids[node], `${node} agent restarted`);
-      assert.equal((await adminGet(adminSock(node), '/healthz')).status, 200);
-    }
-    // The good Service still answers, only from its own pods (not hijacked).
-    assert.ok(servedByWeb(await fromPod(goodIP, 80, 20)), 'good Service serves from its pods');
-    // Leading zeros are read as kube-proxy reads them: the ClusterIP and the ExternalIP serve.
-    await eventually('ClusterIP written with leading zeros serves', async () => servedByWeb(await fromPod('198.18.200.1', 80, 5)));
-    await eventually('ExternalIP written with leading zeros serves', async () => servedByWeb(await fromExternal('198.18.65.21', 80, 5)));
-    await eventually('LoadBalancer IP written with leading zeros serves', async () => servedByWeb(await fromExternal('198.18.64.200', 80, 5)));
-
-    // Source ranges: the external client is inside the valid ones, outside the others; unusable ones fail closed.
-    const services = await lab.get('services');
-    for (const r of table.filter((x) => x.admitsExternal !== undefined)) {
-      const s = services.find((x) => x.metadata.name === r.obj.metadata.name)!;
-      const ip = await eventually(`${r.obj.metadata.name} ingress`, async () => {
-        const cur = (await lab.get('services')).find((x) => x.metadata.name === r.obj.metadata.name);
-        return cur?.status?.loadBalancer?.ingress?.[0]?.ip as string | undefined;
-      });
-      void s;
-      if (r.admitsExternal) {
-        await eventually(`${r.obj.metadata.name} admits ${EXT_CLIENT}`, async () => servedByWeb(await fromExternal(ip, 80, 5)));
-      } else {
-        const got = await fromExternal(ip, 80, 3, 700);
-        assert.ok(got.length === 3 && got.every((l) => l.startsWith('ERR')), `${r.obj.metadata.name} (${JSON.stringify(r.obj.spec.loadBalancerSourceRanges)}) must drop ${EXT_CLIENT}: ${JSON.stringify(got)}`);
-      }
-    }
-    // The leading-zero range admits a source inside it: a pod (198.19.x) is outside 203.0.113.0/25,
-    // the external client inside 198.18.0.0/24 (bad-sr-lz-in) got through above.
-    for (const node of ['node1', 'node2'] as const) assert.equal(await agentPid(node), pids[node], `${node} agent restarted`);
 
     await lab.delete(docs([...table.map((r) => r.obj), ...IGNORED]));
     await eventually('problems cleared once the objects are gone', async () => ((await status()).objects.objectsWithProblems as number) === 0, 60_000, 1000);
@@ -302,16 +305,16 @@ spec:
   ports: [{name: http, port: 80, targetPort: http}]
 `).join('---\n');
     await lab.apply(thieves);
-    await eventually('both thieves reported as losers', async () => {
-      const c = (await status()).objects.conflicts as J[];
-      return ['aaa/thief:http/TCP', 'zzz/thief:http/TCP'].every((l) => c.some((x) => x.loser === l && x.winner === 'default/victim:http/TCP' && x.kind === 'ExternalIP'));
-    }, 30_000, 500);
     // Give the thieves' endpoints time to be programmed, then every answer must still be the victim's.
     await sleep(2000);
     const during = await fromPod(vip, 80, 40);
     assert.ok(servedByWeb(during), `victim's address answered by ${JSON.stringify([...tally(during)])}`);
     const ext = await fromExternal(vip, 80, 10);
     assert.ok(!ext.some((l) => l === 'thief-pod'), `from outside: ${JSON.stringify([...tally(ext)])}`);
+    await eventually('both thieves reported as losers', async () => {
+      const c = (await status()).objects.conflicts as J[];
+      return ['aaa/thief:http/TCP', 'zzz/thief:http/TCP'].every((l) => c.some((x) => x.loser === l && x.winner === 'default/victim:http/TCP' && x.kind === 'ExternalIP'));
+    }, 30_000, 500);
     // The admin services view shows the thief's lost frontend.
     const view = JSON.parse((await adminGet(adminSock('node1'), '/v1/services?namespace=zzz')).body) as J;
     assert.ok((view.services as J[]).some((s) => (s.problems as string[]).some((p) => p.includes(`${vip}:80/TCP not programmed`))), JSON.stringify(view.services?.map((s: J) => s.problems)));
