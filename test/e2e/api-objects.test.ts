@@ -22,6 +22,14 @@ const EXT_CLIENT = '198.18.0.200';
 type J = Record<string, any>;
 
 const WORKLOAD = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: aaa}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: zzz}
+---
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}
@@ -36,23 +44,23 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: thief-pod, labels: {app: thief}}
+metadata: {name: thief-a, namespace: aaa, labels: {app: thief}}
 spec:
   nodeName: node2
   containers: [{name: w, image: switchyard/whoami, ports: [{name: http, containerPort: 8080}]}]
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: thief-z, namespace: zzz, labels: {app: thief}}
+spec:
+  nodeName: node1
+  containers: [{name: w, image: switchyard/whoami, ports: [{name: http, containerPort: 8080}]}]
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: c1}
 spec: {nodeName: node1, containers: [{name: c, image: switchyard/whoami, ports: [{containerPort: 9999}]}]}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: aaa}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: zzz}
+
 ---
 apiVersion: v1
 kind: Service
@@ -305,12 +313,17 @@ spec:
   ports: [{name: http, port: 80, targetPort: http}]
 `).join('---\n');
     await lab.apply(thieves);
-    // Give the thieves' endpoints time to be programmed, then every answer must still be the victim's.
-    await sleep(2000);
+    // Once the thieves serve on their own ClusterIPs (their endpoints are programmed), every answer
+    // on the victim's address must still be the victim's.
+    const thiefIPs = (await lab.get('services')).filter((x) => x.metadata.name === 'thief').map((x) => [x.metadata.namespace, x.spec.clusterIP as string]);
+    assert.equal(thiefIPs.length, 2);
+    for (const [ns, ip] of thiefIPs) {
+      await eventually(`${ns}/thief serves on its own ClusterIP`, async () => (await fromPod(ip!, 80, 3)).every((l) => l === (ns === 'aaa' ? 'thief-a' : 'thief-z')));
+    }
     const during = await fromPod(vip, 80, 40);
     assert.ok(servedByWeb(during), `victim's address answered by ${JSON.stringify([...tally(during)])}`);
     const ext = await fromExternal(vip, 80, 10);
-    assert.ok(!ext.some((l) => l === 'thief-pod'), `from outside: ${JSON.stringify([...tally(ext)])}`);
+    assert.ok(servedByWeb(ext), `from outside: ${JSON.stringify([...tally(ext)])}`);
     await eventually('both thieves reported as losers', async () => {
       const c = (await status()).objects.conflicts as J[];
       return ['aaa/thief:http/TCP', 'zzz/thief:http/TCP'].every((l) => c.some((x) => x.loser === l && x.winner === 'default/victim:http/TCP' && x.kind === 'ExternalIP'));
