@@ -315,7 +315,8 @@ spec:
     await lab.apply(thieves);
     // Once the thieves serve on their own ClusterIPs (their endpoints are programmed), every answer
     // on the victim's address must still be the victim's.
-    const thiefIPs = (await lab.get('services')).filter((x) => x.metadata.name === 'thief').map((x) => [x.metadata.namespace, x.spec.clusterIP as string]);
+    const all = JSON.parse(await ok(['lab', 'get', 'services', '-A', '--name', lab.name, '-o', 'json'])) as { items: J[] };
+    const thiefIPs = all.items.filter((x) => x.metadata.name === 'thief').map((x) => [x.metadata.namespace as string, x.spec.clusterIP as string]);
     assert.equal(thiefIPs.length, 2);
     for (const [ns, ip] of thiefIPs) {
       await eventually(`${ns}/thief serves on its own ClusterIP`, async () => (await fromPod(ip!, 80, 3)).every((l) => l === (ns === 'aaa' ? 'thief-a' : 'thief-z')));

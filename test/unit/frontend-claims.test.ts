@@ -118,3 +118,21 @@ test('both back ends leave the loser\'s frontend out; deleting the loser is a no
   assert.ok(after.services.has(dnsKey[0]), 'kube-dns keeps its frontend');
   assert.deepEqual(after.services.get(dnsKey[0]), before.services.get(dnsKey[0]));
 });
+
+test('only Services sharing a frontend are recomputed; under the ClusterIP policy, any sharing the address', () => {
+  const mk = (name: string, cip: string, spec: Record<string, unknown> = {}) => service(name, { clusterIP: cip, clusterIPs: [cip], ...spec });
+  const open = new ServiceTracker(opts);
+  open.update(mk('e', '198.18.128.1', { externalIPs: ['198.18.128.50'] }));
+  open.takeChanged();
+  open.update(mk('other', '198.18.128.50', { ports: [{ name: 'x', port: 9999 }] }));
+  assert.deepEqual([...open.takeChanged()], ['default/other'], 'another port: no conflict, nothing else recomputed');
+  const strict = new ServiceTracker({ ...opts, externalIPPolicy: { refuseClusterIPs: true } });
+  strict.update(mk('e', '198.18.128.1', { externalIPs: ['198.18.128.50'] }));
+  strict.takeChanged();
+  strict.update(mk('other', '198.18.128.50', { ports: [{ name: 'x', port: 9999 }] }));
+  assert.deepEqual([...strict.takeChanged()].sort(), ['default/e', 'default/other']);
+  assert.deepEqual(strict.servicePorts().get('default/e:http/TCP')!.externalIPs, []);
+  strict.delete(mk('other', '198.18.128.50'));
+  assert.deepEqual([...strict.takeChanged()].sort(), ['default/e', 'default/other']);
+  assert.deepEqual(strict.servicePorts().get('default/e:http/TCP')!.externalIPs, ['198.18.128.50']);
+});

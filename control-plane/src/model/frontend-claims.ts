@@ -75,7 +75,7 @@ export class FrontendClaims {
   private readonly claims = new Map<string, Claim[]>();
   /** Service key -> the frontend keys (and addresses) it claims. */
   private readonly byService = new Map<string, { keys: string[]; addrs: string[]; clusterIPs: string[] }>();
-  /** address -> Services claiming it on any port (to find whom a change affects). */
+  /** address -> Services claiming it on any port (whom a change affects under the ClusterIP policy). */
   private readonly byAddress = new Map<string, Set<string>>();
   /** ClusterIP -> number of Services with it (for the policy). */
   private readonly clusterIPs = new Map<string, number>();
@@ -108,6 +108,7 @@ export class FrontendClaims {
       const k = frontendKey(addr, p.port, p.protocol);
       let l = this.claims.get(k);
       if (!l) this.claims.set(k, (l = []));
+      for (const c of l) affected.add(c.service);
       l.push({ service: serviceKey, servicePort: p.key, kind, created });
       keys.push(k);
       addrs.add(addr);
@@ -122,7 +123,7 @@ export class FrontendClaims {
     for (const a of addrs) {
       let s = this.byAddress.get(a);
       if (!s) this.byAddress.set(a, (s = new Set()));
-      for (const other of s) affected.add(other);
+      if (this.policy.refuseClusterIPs) for (const other of s) affected.add(other);
       s.add(serviceKey);
     }
     this.byService.set(serviceKey, { keys, addrs: [...addrs], clusterIPs: [...cips] });
@@ -138,6 +139,7 @@ export class FrontendClaims {
       const l = this.claims.get(k);
       if (!l) continue;
       const rest = l.filter((c) => c.service !== serviceKey);
+      for (const c of rest) affected.add(c.service);
       if (rest.length > 0) this.claims.set(k, rest);
       else this.claims.delete(k);
     }
@@ -150,7 +152,8 @@ export class FrontendClaims {
       const s = this.byAddress.get(a);
       if (!s) continue;
       s.delete(serviceKey);
-      for (const other of s) affected.add(other);
+      // Under the ClusterIP policy any claim on the address (any port) may change the answer.
+      if (this.policy.refuseClusterIPs) for (const other of s) affected.add(other);
       if (s.size === 0) this.byAddress.delete(a);
     }
   }
@@ -200,11 +203,10 @@ export class FrontendClaims {
       });
       return false;
     };
-    const clusterIPWins = wins(p.clusterIP, 'ClusterIP');
+    wins(p.clusterIP, 'ClusterIP'); // a lost ClusterIP is only listed: the back ends skip its frontend
     const externalIPs = p.externalIPs.filter((a) => wins(a, 'ExternalIP'));
     const loadBalancerIPs = p.loadBalancerIPs.filter((a) => wins(a, 'LoadBalancer'));
     if (lost.length === 0) return p;
-    void clusterIPWins;
     return { ...p, externalIPs, loadBalancerIPs, lostFrontends: lost };
   }
 
