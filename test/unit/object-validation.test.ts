@@ -126,3 +126,17 @@ test('EndpointSlice: leading-zero endpoints kept, garbage/IPv6 dropped, bad and 
   c.delete(s);
   assert.equal(c.problems.size, 0);
 });
+
+test('objects of an unexpected shape are skipped and reported, never thrown', () => {
+  const t = new ServiceTracker(opts);
+  const weird = service('w', { ports: {} as never, externalIPs: [42 as never] });
+  const conv = t.update(weird);
+  assert.equal(conv.skipped, 'invalid-object');
+  assert.equal(t.problems.entries()[0]!.problems[0]!.reason, 'invalid-object');
+  const c = new EndpointSliceCache('n1');
+  const s = slice('s', 'web', [{ name: 'http', port: 80 }], [{ ip: '198.19.1.1' }]);
+  (s as unknown as { endpoints: unknown }).endpoints = { not: 'a list' };
+  assert.equal(c.update(s).skipped, 'invalid-object');
+  assert.equal(c.problems.size, 1);
+  assert.equal(c.endpointsOfService('default/web').size, 0);
+});

@@ -16,7 +16,7 @@ interface SliceEndpoint {
 }
 interface ParsedSlice { ports: SlicePort[]; endpoints: SliceEndpoint[] }
 
-export type SliceSkipReason = 'no-service-name' | 'address-type' ;
+export type SliceSkipReason = 'no-service-name' | 'address-type' | 'invalid-object';
 
 export interface SliceParse {
   serviceKey?: string;
@@ -101,7 +101,16 @@ export class EndpointSliceCache {
   constructor(private readonly nodeName: string) {}
 
   update(slice: V1EndpointSlice): SliceParse {
-    const { parsed, serviceKey, result } = parseSlice(slice);
+    let parse: ReturnType<typeof parseSlice>;
+    try {
+      parse = parseSlice(slice);
+    } catch (err) {
+      // Whatever shape the object has, it must not take the informer (and the agent) down.
+      const svcName = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
+      const serviceKey = svcName ? `${slice.metadata?.namespace ?? 'default'}/${svcName}` : undefined;
+      parse = { ...(serviceKey ? { serviceKey } : {}), result: { ...(serviceKey ? { serviceKey } : {}), skipped: 'invalid-object', problems: [{ reason: 'invalid-object', field: '', message: `cannot be read (${(err as Error).message}); slice ignored` }] } };
+    }
+    const { parsed, serviceKey, result } = parse;
     const name = slice.metadata?.name ?? '';
     this.problems.set('EndpointSlice', slice.metadata?.namespace ?? 'default', name, result.problems);
     if (!serviceKey) return result;

@@ -21,7 +21,8 @@ export type ProblemReason =
   | 'unsupported-protocol'
   | 'invalid-affinity-timeout'
   | 'invalid-annotation'
-  | 'external-ip-refused';  // the external IP policy (--external-ip-cidrs, --refuse-cluster-ip-external-ips)
+  | 'external-ip-refused'   // the external IP policy (--external-ip-cidrs, --refuse-cluster-ip-external-ips)
+  | 'invalid-object';       // a shape the reader did not expect (a list that is not a list, ...): skipped
 
 export interface ObjectProblem {
   reason: ProblemReason;

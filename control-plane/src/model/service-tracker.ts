@@ -15,7 +15,7 @@ export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
 /** The API's bound on sessionAffinityConfig.clientIP.timeoutSeconds. */
 export const MAX_AFFINITY_TIMEOUT_SECONDS = 86400;
 
-export type SkipReason = 'headless' | 'headless-label' | 'external-name' | 'service-proxy-name' | 'no-ipv4-cluster-ip' | 'invalid-cluster-ip';
+export type SkipReason = 'headless' | 'headless-label' | 'external-name' | 'service-proxy-name' | 'no-ipv4-cluster-ip' | 'invalid-cluster-ip' | 'invalid-object';
 
 export interface ServiceConversion {
   ports: ServicePortInfo[];
@@ -199,7 +199,13 @@ export class ServiceTracker {
   /** Returns the conversion so the caller can log skips and problems. */
   update(svc: V1Service): ServiceConversion {
     const key = `${svc.metadata?.namespace ?? 'default'}/${svc.metadata?.name ?? ''}`;
-    const conv = servicePortsOf(svc, this.opts);
+    let conv: ServiceConversion;
+    try {
+      conv = servicePortsOf(svc, this.opts);
+    } catch (err) {
+      // Whatever shape the object has, it must not take the informer (and the agent) down.
+      conv = { ports: [], skipped: 'invalid-object', problems: [{ reason: 'invalid-object', field: '', message: `cannot be read (${(err as Error).message}); Service skipped` }] };
+    }
     this.problems.set('Service', svc.metadata?.namespace ?? 'default', svc.metadata?.name ?? '', conv.problems);
     if (conv.ports.length === 0) {
       if (this.byService.delete(key)) this.changed.add(key);
