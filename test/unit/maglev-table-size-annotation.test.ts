@@ -67,7 +67,10 @@ test('invalid values are refused with a reason and the Service keeps the default
     const conv = t.update(service('web', {}, annotated(value)));
     assert.equal(conv.ports.length, 1, `${JSON.stringify(value)}: the Service is still served`);
     assert.equal(conv.problems.length, 1, `${JSON.stringify(value)}: one problem`);
-    const p = conv.problems[0]!;
+    const problem = conv.problems[0]!;
+    assert.equal(problem.reason, 'invalid-annotation');
+    assert.equal(problem.field, 'metadata.annotations[switchyard.io/maglev-table-size]');
+    const p = problem.message;
     assert.ok(p.startsWith(`annotation switchyard.io/maglev-table-size=${JSON.stringify(value)} refused: `), p);
     assert.match(p, why);
     assert.match(p, /using the default sizing$/);

@@ -24,7 +24,7 @@ test('multi-port Service gives one ServicePort per port; unsupported protocols a
   }), opts);
   assert.deepEqual(conv.ports.map((p) => p.key), ['default/m:http/TCP', 'default/m:dns/UDP']);
   assert.equal(conv.problems.length, 1);
-  assert.match(conv.problems[0]!, /SCTP/);
+  assert.match(conv.problems[0]!.message, /SCTP/);
 });
 
 test('session affinity defaults to 10800 s and honours timeoutSeconds', () => {

@@ -32,3 +32,22 @@ test('the health check answers like kube-proxy: 200 with local endpoints and a h
   assert.equal(sick.status, 503);
   assert.equal(JSON.parse(sick.body).serviceProxyHealthy, false);
 });
+
+test('an out-of-range healthCheckNodePort neither opens a server nor throws (it used to crash the sync loop)', async () => {
+  const { ServiceHealthServers } = await import('../../control-plane/src/health/service-health-servers.js');
+  const { pino } = await import('pino');
+  // The model drops the field with a reason...
+  const t = new ServiceTracker({ defaultAlgorithm: 'maglev' });
+  const conv = t.update(service('lb', { type: 'LoadBalancer', externalTrafficPolicy: 'Local', healthCheckNodePort: 70000, ports: [{ name: 'http', port: 80, nodePort: 30080 }] }));
+  assert.deepEqual(conv.problems.map((p) => p.reason), ['health-check-node-port-out-of-range']);
+  const desired = computeDesiredState(t.servicePorts(), new EndpointSliceCache('n1').allEndpoints(), { nodeName: 'n1', zone: '' });
+  assert.equal(healthChecksOf(desired).size, 0);
+  // ...and the servers survive a port listen() refuses synchronously anyway.
+  const servers = new ServiceHealthServers('127.0.0.1', () => true, pino({ level: 'silent' }));
+  try {
+    assert.doesNotThrow(() => servers.update(new Map([[70000, { namespace: 'default', name: 'lb', localEndpoints: 1 }]])));
+    assert.deepEqual(servers.ports(), []);
+  } finally {
+    servers.close();
+  }
+});

@@ -84,6 +84,8 @@ export interface AgentAdminDeps {
   maglevSizing?: MaglevSizing | undefined;
   healthTimeoutMs: number;
   clusterCIDR?: string | undefined;
+  /** Objects with problems and frontend conflicts, for /v1/status. */
+  objects?: AdminSource['objects'];
   log: Logger;
 }
 
@@ -135,7 +137,7 @@ export async function startAgentAdmin(d: AgentAdminDeps): Promise<AgentAdmin> {
   metrics.attach(d.proxier);
   const source: AdminSource = {
     mode: d.mode.mode, modeReason: d.mode.reason, nodeName: d.nodeName, seed: d.seed, maglevSizing: d.maglevSizing, healthTimeoutMs: d.healthTimeoutMs,
-    clusterCIDR: d.clusterCIDR, sync: d.proxier, loader: views.loader, iptables: views.iptables, datapath: views.datapath,
+    clusterCIDR: d.clusterCIDR, sync: d.proxier, loader: views.loader, iptables: views.iptables, datapath: views.datapath, objects: d.objects,
   };
   // As kube-proxy's metrics server: a port that cannot be bound is logged, the agent goes on.
   let admin: AdminServer;

@@ -1,5 +1,6 @@
 // The ebpf datapath as programmed: the service maps read back through the
 // loader, joined with the agent's desired state for names.
+import { describeLostFrontend } from '../model/frontend-claims.js';
 import type { DesiredServicePort } from '../dataplane/desired-state.js';
 import { LoaderError } from '../dataplane/ebpf/loader-client.js';
 import type { MapEntry } from '../dataplane/ebpf/loader-client.js';
@@ -186,7 +187,8 @@ function serviceRowOf(d: DesiredServicePort, sizing: MaglevSizing): ServiceRow {
     externalTrafficPolicy: s.externalPolicyLocal ? 'Local' : 'Cluster',
     internalTrafficPolicy: s.internalPolicyLocal ? 'Local' : 'Cluster',
     maglev: maglevSizingOf(d, sizing),
-    frontends: [], backends: [], problems: s.tableSizeAnnotation?.refused ? [s.tableSizeAnnotation.refused] : [],
+    frontends: [], backends: [],
+    problems: [...(s.tableSizeAnnotation?.refused ? [s.tableSizeAnnotation.refused] : []), ...(s.lostFrontends ?? []).map(describeLostFrontend)],
   };
 }
 

@@ -1,6 +1,7 @@
 // The iptables back end as programmed: iptables-save of the agent's
 // namespace (or, when that fails, the last iptables-restore input), and the
 // kube-proxy chain names of every ServicePort.
+import { describeLostFrontend } from '../model/frontend-claims.js';
 import type { DesiredServicePort } from '../dataplane/desired-state.js';
 import { serviceChains, servicePortEndpointChainName } from '../dataplane/iptables/chain-names.js';
 import { parseSave } from '../dataplane/iptables/cleanup.js';
@@ -69,7 +70,7 @@ export function iptablesServices(desired: readonly DesiredServicePort[], rules: 
       const c = nat.get(names[role]);
       return { role, chain: names[role], programmed: c !== undefined, rules: c?.rules.length ?? 0 };
     }).filter((c) => c.programmed || c.role === 'cluster');
-    const frontends = [{ kind: 'ClusterIP', address: s.clusterIP, port: s.port, protocol: s.protocol }];
+    const frontends = s.lostFrontends?.some((l) => l.kind === 'ClusterIP') ? [] : [{ kind: 'ClusterIP', address: s.clusterIP, port: s.port, protocol: s.protocol }];
     if (s.nodePort > 0) frontends.push({ kind: 'NodePort', address: '*', port: s.nodePort, protocol: s.protocol });
     for (const a of s.externalIPs) frontends.push({ kind: 'ExternalIP', address: a, port: s.port, protocol: s.protocol });
     for (const a of s.loadBalancerIPs) frontends.push({ kind: 'LoadBalancer', address: a, port: s.port, protocol: s.protocol });
@@ -82,7 +83,7 @@ export function iptablesServices(desired: readonly DesiredServicePort[], rules: 
         chain, programmed: nat.has(chain), probability: taking && inTable.length > 0 ? 1 / inTable.length : null,
       };
     });
-    const problems: string[] = [];
+    const problems: string[] = (s.lostFrontends ?? []).map(describeLostFrontend);
     if (rules.source === 'iptables-save' && inTable.length > 0 && !nat.has(names.cluster) && !nat.has(names.local)) problems.push(`chain ${names.cluster} is not programmed`);
     return {
       name, key: s.key, namespace: s.name.namespace, service: s.name.name, portName: s.name.port, protocol: s.protocol, type: s.type,

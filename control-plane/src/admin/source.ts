@@ -7,6 +7,7 @@ import type { DesiredServicePort } from '../dataplane/desired-state.js';
 import type { MapEntry, MapInfo } from '../dataplane/ebpf/loader-client.js';
 import type { RefusedService, SyncRecord } from '../sync/proxier.js';
 import type { MaglevSizing } from '../dataplane/maglev.js';
+import type { ObjectReport } from '../model/object-report.js';
 
 /** The part of the Proxier the admin API reads. */
 export interface SyncView {
@@ -63,4 +64,6 @@ export interface AdminSource {
   loader?: LoaderView | undefined;
   iptables?: IptablesView | undefined;
   datapath?: DatapathView | undefined;
+  /** Objects with problems and frontend conflicts (model/object-report.ts). */
+  objects?: (() => ObjectReport) | undefined;
 }

@@ -156,6 +156,14 @@ export function renderStatus(s: J): string {
   }
   const events = (s.datapathEvents ?? []) as J[];
   if (events.length) out += `datapath events: ${events.map((e) => `${e.event} ${e.count}`).join(', ')}\n`;
+  const objects = s.objects as J | null | undefined;
+  if (objects && (objects.objectsWithProblems > 0 || (objects.conflicts as J[]).length > 0)) {
+    out += `\n${objects.objectsWithProblems} objects with problems, ${(objects.conflicts as J[]).length} frontend conflicts:\n`;
+    for (const c of objects.conflicts as J[]) out += `  ! ${c.loser}: ${c.kind} ${c.addr}:${c.port}/${c.protocol} not programmed: ${c.reason}\n`;
+    for (const o of (objects.problems as J[]).slice(0, 50)) {
+      for (const p of o.problems as J[]) out += `  ! ${o.kind} ${o.namespace}/${o.name} ${p.field}: ${p.reason}: ${p.message}\n`;
+    }
+  }
   const hist = (s.sync.history as J[]).slice(-10);
   if (hist.length) {
     out += '\nrecent syncs:\n' + formatTable(['AT', 'DURATION', 'CHANGES', 'RESULT'],

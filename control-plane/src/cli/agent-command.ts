@@ -18,6 +18,8 @@ import { ServiceHealthServers, healthChecksOf } from '../health/service-health-s
 import { startInformers } from '../k8s/informers.js';
 import { EndpointSliceCache } from '../model/endpoint-slice-cache.js';
 import { ServiceTracker } from '../model/service-tracker.js';
+import { ObjectReporter } from '../model/object-report.js';
+import { registerObjectMetrics } from '../metrics/object-metrics.js';
 import { Proxier } from '../sync/proxier.js';
 import { isIPv4 } from '../util/ipv4.js';
 
@@ -107,8 +109,9 @@ export async function runAgent(argv: string[]): Promise<number> {
   let nodeIP = opts.nodeIP;
   let nodeSeen!: () => void;
   const nodeKnown = new Promise<void>((r) => (nodeSeen = r));
-  const services = new ServiceTracker({ defaultAlgorithm: opts.lbAlgorithm, maglevSizing: opts.maglevSizing });
+  const services = new ServiceTracker({ defaultAlgorithm: opts.lbAlgorithm, maglevSizing: opts.maglevSizing, externalIPPolicy: opts.externalIPPolicy });
   const endpoints = new EndpointSliceCache(opts.nodeName);
+  const objectReporter = new ObjectReporter(services, endpoints);
   let proxier: Proxier | undefined;
   const ebpf = decision.mode === 'ebpf'
     ? new EbpfDataplane(loader, {
@@ -138,7 +141,9 @@ export async function runAgent(argv: string[]): Promise<number> {
   const admin = await startAgentAdmin({
     options: adminOpts, proxier, dataplane, mode: decision, nodeName: opts.nodeName, seed: opts.maglevSeed, maglevSizing: opts.maglevSizing,
     healthTimeoutMs: opts.healthTimeoutMs, clusterCIDR: opts.iptables.clusterCIDR, log,
+    objects: () => objectReporter.report(),
   });
+  registerObjectMetrics(admin.metrics.registry, objectReporter);
 
   const informers = startInformers(kc, {
     service(kind, svc) {
@@ -146,7 +151,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       if (kind === 'delete') services.delete(svc);
       else {
         const conv = services.update(svc);
-        for (const p of conv.problems) log.warn({ service: `${svc.metadata?.namespace}/${svc.metadata?.name}` }, p);
+        for (const p of conv.problems) log.warn({ service: `${svc.metadata?.namespace}/${svc.metadata?.name}`, field: p.field, reason: p.reason }, p.message);
       }
       proxier!.requestSync();
     },
@@ -155,7 +160,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       if (kind === 'delete') endpoints.delete(slice);
       else {
         const r = endpoints.update(slice);
-        for (const p of r.problems) log.warn({ slice: `${slice.metadata?.namespace}/${slice.metadata?.name}` }, p);
+        for (const p of r.problems) log.warn({ slice: `${slice.metadata?.namespace}/${slice.metadata?.name}`, field: p.field, reason: p.reason }, p.message);
       }
       proxier!.requestSync();
     },
@@ -243,6 +248,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   proxier.onSync = (rec, pendingSince) => {
     previousOnSync?.(rec, pendingSince);
     if (rec.ok) serviceHealth.update(healthChecksOf(proxier!.desiredPorts()));
+    objectReporter.logConflicts(log);
   };
   serviceHealth.update(healthChecksOf(proxier.desiredPorts()));
   log.info({ mode: dataplane.mode, health: opts.health, devices: ebpf ? opts.devices : undefined }, 'agent running');

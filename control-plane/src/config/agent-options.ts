@@ -30,6 +30,8 @@ export interface AgentOptions {
    * with what the loader reports and warns on a difference.
    */
   mapMaxEntries: Record<string, number>;
+  /** Refuse ExternalIPs equal to a ClusterIP or outside these CIDRs (both off by default, as in kube-proxy). */
+  externalIPPolicy: { refuseClusterIPs: boolean; allowedCIDRs: string[] };
   minSyncPeriodMs: number;
   syncPeriodMs: number;
   healthTimeoutMs: number;
@@ -65,6 +67,9 @@ export const AGENT_USAGE = `switchyard agent --node-name NAME [options]
   --lb-algorithm maglev|random default backend selection (per Service: annotation switchyard.io/lb-algorithm)
   --map-max-entries NAME=N,... map sizes of this node (sy_services, sy_backends, ...; docs/maps.md); the loader
                                creates the maps with its own --map-max-entries, the agent warns when they differ
+  --refuse-cluster-ip-external-ips=true|false
+                               ignore externalIPs equal to any Service's ClusterIP (default false)
+  --external-ip-cidrs LIST     ignore externalIPs outside these CIDRs, comma separated (default: none, all allowed)
   --min-sync-period D          minimum time between syncs (default 0s)
   --sync-period D              full resync period (default 30s)
   --pretend-missing FEATURE    report a kernel feature missing (testing the fallback), repeatable
@@ -124,6 +129,8 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     'masquerade-all': { type: 'boolean' },
     'iptables-masquerade-bit': { type: 'string' },
     'nodeport-addresses': { type: 'string' },
+    'refuse-cluster-ip-external-ips': { type: 'string' },
+    'external-ip-cidrs': { type: 'string' },
   } as const;
   const { values: flags } = parseArgs({ args: argv, strict: true, allowPositionals: false, options });
   // A KubeProxyConfiguration-like file fills what the flags leave unset (flags > file > defaults).
@@ -151,6 +158,14 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   const masqBit = Number(values['iptables-masquerade-bit'] ?? 14);
   if (!Number.isInteger(masqBit) || masqBit < 0 || masqBit > 31) throw new Error('--iptables-masquerade-bit must be in [0, 31]');
   if (values['cluster-cidr'] !== undefined) parseCidr(values['cluster-cidr']);
+  const externalIPCIDRs = (values['external-ip-cidrs'] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  for (const c of externalIPCIDRs) {
+    try {
+      parseCidr(c);
+    } catch {
+      throw new Error(`--external-ip-cidrs: ${JSON.stringify(c)} is not an IPv4 CIDR`);
+    }
+  }
   return {
     ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
     nodeName,
@@ -167,6 +182,10 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     maglevSizing: sizing,
     lbAlgorithm: lb,
     mapMaxEntries,
+    externalIPPolicy: {
+      refuseClusterIPs: parseBool(values['refuse-cluster-ip-external-ips'], false, '--refuse-cluster-ip-external-ips'),
+      allowedCIDRs: externalIPCIDRs,
+    },
     minSyncPeriodMs: parseDurationMs(values['min-sync-period'] ?? '0s'),
     syncPeriodMs,
     healthTimeoutMs: Math.max(2 * syncPeriodMs, 10_000),

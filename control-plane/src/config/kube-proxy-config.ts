@@ -76,6 +76,8 @@ export interface SwitchyardConfig {
   lbAlgorithm?: 'maglev' | 'random';
   /** max_entries per map name (the loader's --map-max-entries). */
   mapMaxEntries?: Record<string, number>;
+  /** The external IP policy (off by default, as in kube-proxy): see --refuse-cluster-ip-external-ips, --external-ip-cidrs. */
+  externalIPs: { refuseClusterIPs?: boolean; allowedCIDRs?: string[] };
   loaderSocket?: string;
   iptablesBackend?: 'legacy' | 'nft' | 'auto';
   logLevel?: string;
@@ -196,6 +198,7 @@ const SWITCHYARD_FIELDS: Fields = {
   maglev: obj({ seed: int(0, 2 ** 32 - 1), tableFloor: int(1, 2 ** 31 - 1), tableCeiling: int(1, 2 ** 31 - 1) }),
   lbAlgorithm: str,
   mapMaxEntries: obj(Object.fromEntries(SIZED_MAPS.map((m) => [m, int(1, 2 ** 26)]))),
+  externalIPs: obj({ refuseClusterIPs: bool, allowedCIDRs: { t: 'strings' } }),
   loaderSocket: str,
   iptablesBackend: str,
   logLevel: str,
@@ -399,7 +402,7 @@ export function parseSwitchyardConfig(text: string, source = 'config'): Switchya
     ]);
   }
   const d = decodeFields(fields, rest, '', problems);
-  const cfg: SwitchyardConfig = { apiVersion: apiVersion as string, kind: cfgKind, iptables: {}, conntrack: {}, maglev: {}, ignored: [] };
+  const cfg: SwitchyardConfig = { apiVersion: apiVersion as string, kind: cfgKind, iptables: {}, conntrack: {}, maglev: {}, externalIPs: {}, ignored: [] };
   const fail = (path: string, msg: string): void => void problems.push(`field "${path}": ${msg}`);
   const s = (path: string): string | undefined => {
     const v = at(d, path);
@@ -548,6 +551,15 @@ export function parseSwitchyardConfig(text: string, source = 'config'): Switchya
     const v = n(`mapMaxEntries.${m}`);
     if (v !== undefined) (cfg.mapMaxEntries ??= {})[m] = v;
   }
+  const refuse = b('externalIPs.refuseClusterIPs');
+  if (refuse !== undefined) cfg.externalIPs.refuseClusterIPs = refuse;
+  const allowed = list('externalIPs.allowedCIDRs');
+  if (allowed !== undefined && allowed.length > 0) {
+    allowed.forEach((c, i) => {
+      if (!validCidr(c)) fail(`externalIPs.allowedCIDRs[${i}]`, `${JSON.stringify(c)} is not an IPv4 CIDR`);
+    });
+    cfg.externalIPs.allowedCIDRs = allowed;
+  }
   const sock = s('loaderSocket');
   if (sock !== undefined) {
     if (sock.startsWith('/')) cfg.loaderSocket = sock;
@@ -612,6 +624,8 @@ export interface ConfigFlagValues {
   'masquerade-all'?: boolean;
   'iptables-masquerade-bit'?: string;
   'nodeport-addresses'?: string;
+  'refuse-cluster-ip-external-ips'?: string;
+  'external-ip-cidrs'?: string;
   'conntrack-max-per-core'?: string;
   'conntrack-min'?: string;
   'conntrack-tcp-timeout-established'?: string;
@@ -653,6 +667,8 @@ export function configFlagValues(cfg: SwitchyardConfig, knownFlags: Iterable<str
     ['masquerade-all', 'iptables.masqueradeAll', cfg.iptables.masqueradeAll],
     ['iptables-masquerade-bit', 'iptables.masqueradeBit', cfg.iptables.masqueradeBit?.toString()],
     ['nodeport-addresses', 'nodePortAddresses', cfg.nodePortAddresses?.join(',')],
+    ['refuse-cluster-ip-external-ips', 'externalIPs.refuseClusterIPs', cfg.externalIPs.refuseClusterIPs?.toString()],
+    ['external-ip-cidrs', 'externalIPs.allowedCIDRs', cfg.externalIPs.allowedCIDRs?.join(',')],
     ['conntrack-max-per-core', 'conntrack.maxPerCore', cfg.conntrack.maxPerCore?.toString()],
     ['conntrack-min', 'conntrack.min', cfg.conntrack.min?.toString()],
     ['conntrack-tcp-timeout-established', 'conntrack.tcpEstablishedTimeout', dur(cfg.conntrack.tcpEstablishedTimeoutMs)],

@@ -71,7 +71,13 @@ export class ServiceHealthServers {
         this.log.error({ port, err: err.message }, 'service health check server failed');
         this.servers.delete(port);
       });
-      entry.server.listen(port, this.host);
+      // The model range-checks the port; a listen() that still throws must not take the sync loop down.
+      try {
+        entry.server.listen(port, this.host);
+      } catch (err) {
+        this.log.error({ port, service: `${health.namespace}/${health.name}`, err: (err as Error).message }, 'service health check server cannot listen');
+        continue;
+      }
       this.servers.set(port, entry);
       this.log.info({ port, service: `${health.namespace}/${health.name}` }, 'opened service health check server');
     }

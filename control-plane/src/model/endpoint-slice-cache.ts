@@ -3,7 +3,8 @@
 // by port name and protocol, endpoints are deduplicated by ip:port with the
 // non-terminating copy winning, and only addresses[0] is used.
 import type { V1EndpointSlice } from '@kubernetes/client-node';
-import { isIPv4 } from '../util/ipv4.js';
+import { isValidPort, parseIPSloppy } from '../util/ipv4.js';
+import { ObjectProblems, type ObjectProblem } from './object-problems.js';
 import { endpointKey, servicePortKey, type EndpointInfo, type Protocol } from './types.js';
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
@@ -15,37 +16,61 @@ interface SliceEndpoint {
 }
 interface ParsedSlice { ports: SlicePort[]; endpoints: SliceEndpoint[] }
 
-export type SliceSkipReason = 'no-service-name' | 'address-type' ;
+export type SliceSkipReason = 'no-service-name' | 'address-type' | 'invalid-object';
 
 export interface SliceParse {
   serviceKey?: string;
   skipped?: SliceSkipReason;
-  problems: string[];
+  problems: ObjectProblem[];
 }
 
 function parseSlice(slice: V1EndpointSlice): { parsed?: ParsedSlice; serviceKey?: string; result: SliceParse } {
-  const problems: string[] = [];
+  const problems: ObjectProblem[] = [];
   const svcName = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
   if (!svcName) return { result: { skipped: 'no-service-name', problems } };
   const serviceKey = `${slice.metadata?.namespace ?? 'default'}/${svcName}`;
   // FQDN slices are ignored by kube-proxy; IPv6 waits for dual-stack support.
   if (slice.addressType !== 'IPv4') return { serviceKey, result: { serviceKey, skipped: 'address-type', problems } };
   const ports: SlicePort[] = [];
-  for (const p of slice.ports ?? []) {
-    if (p.port === undefined || p.port === null) continue;
-    if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) {
-      problems.push(`port ${p.name ?? ''}: invalid number ${String(p.port)}`);
-      continue;
+  const names = new Set<string>();
+  (slice.ports ?? []).forEach((p, i) => {
+    const f = `ports[${i}]`;
+    // kube-proxy ignores a port with a nil field (a nil port means "all ports", which it does not proxy).
+    if (!isValidPort(p.port)) {
+      problems.push({ reason: 'port-out-of-range', field: `${f}.port`, message: `port ${JSON.stringify(p.name ?? '')}: ${JSON.stringify(p.port ?? null)} is not in [1, 65535]; port ignored` });
+      return;
     }
-    ports.push({ name: p.name ?? '', port: p.port, protocol: (p.protocol ?? 'TCP') as Protocol });
-  }
+    const protocol = (p.protocol ?? 'TCP') as Protocol;
+    if (protocol !== 'TCP' && protocol !== 'UDP') {
+      problems.push({ reason: 'unsupported-protocol', field: `${f}.protocol`, message: `port ${JSON.stringify(p.name ?? '')}: protocol ${String(protocol)} is not supported; port ignored` });
+      return;
+    }
+    const id = `${p.name ?? ''}/${protocol}`;
+    if (names.has(id)) {
+      problems.push({ reason: 'duplicate-port', field: f, message: `port ${JSON.stringify(p.name ?? '')}/${protocol} repeats an earlier port; ignored` });
+      return;
+    }
+    names.add(id);
+    ports.push({ name: p.name ?? '', port: p.port, protocol });
+  });
   const endpoints: SliceEndpoint[] = [];
-  for (const e of slice.endpoints ?? []) {
-    const ip = e.addresses?.[0];
-    if (!ip || !isIPv4(ip)) {
-      problems.push(`endpoint ${JSON.stringify(ip)}: not an IPv4 address`);
-      continue;
+  const seen = new Set<string>();
+  (slice.endpoints ?? []).forEach((e, i) => {
+    const f = `endpoints[${i}].addresses[0]`;
+    const raw = e.addresses?.[0];
+    const a = raw === undefined ? undefined : parseIPSloppy(raw);
+    if (!a) {
+      problems.push({ reason: 'invalid-ip', field: f, message: `${JSON.stringify(raw ?? null)} is not an IP address; endpoint ignored` });
+      return;
     }
+    if (a.family !== 'IPv4') {
+      problems.push({ reason: 'other-family', field: f, message: `${a.ip} is not IPv4 in an IPv4 slice; endpoint ignored` });
+      return;
+    }
+    if (a.normalized) problems.push({ reason: 'non-canonical-ip', field: f, message: `${JSON.stringify(raw)} read as ${a.ip} (leading zeros are decimal, as kube-proxy reads them)` });
+    if (seen.has(a.ip)) problems.push({ reason: 'duplicate-address', field: f, message: `${a.ip} is listed twice; the non-terminating copy is used` });
+    seen.add(a.ip);
+    const ip = a.ip;
     // Unset conditions mean ready/serving (the API's defaults); terminating defaults to false.
     const ready = e.conditions?.ready ?? true;
     const serving = e.conditions?.serving ?? ready;
@@ -59,7 +84,7 @@ function parseSlice(slice: V1EndpointSlice): { parsed?: ParsedSlice; serviceKey?
       ...(zoneHints ? { zoneHints } : {}),
       ...(nodeHints ? { nodeHints } : {}),
     });
-  }
+  });
   return { parsed: { ports, endpoints }, serviceKey, result: { serviceKey, problems } };
 }
 
@@ -70,11 +95,24 @@ export class EndpointSliceCache {
   /** Merged endpoints per Service, until one of its slices changes. */
   private readonly merged = new Map<string, Map<string, EndpointInfo[]>>();
 
+  /** Problems of the slices seen, for status, metrics and logs. */
+  readonly problems = new ObjectProblems();
+
   constructor(private readonly nodeName: string) {}
 
   update(slice: V1EndpointSlice): SliceParse {
-    const { parsed, serviceKey, result } = parseSlice(slice);
+    let parse: ReturnType<typeof parseSlice>;
+    try {
+      parse = parseSlice(slice);
+    } catch (err) {
+      // Whatever shape the object has, it must not take the informer (and the agent) down.
+      const svcName = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
+      const serviceKey = svcName ? `${slice.metadata?.namespace ?? 'default'}/${svcName}` : undefined;
+      parse = { ...(serviceKey ? { serviceKey } : {}), result: { ...(serviceKey ? { serviceKey } : {}), skipped: 'invalid-object', problems: [{ reason: 'invalid-object', field: '', message: `cannot be read (${(err as Error).message}); slice ignored` }] } };
+    }
+    const { parsed, serviceKey, result } = parse;
     const name = slice.metadata?.name ?? '';
+    this.problems.set('EndpointSlice', slice.metadata?.namespace ?? 'default', name, result.problems);
     if (!serviceKey) return result;
     let bySlice = this.slices.get(serviceKey);
     if (!parsed) {
@@ -93,6 +131,7 @@ export class EndpointSliceCache {
   }
 
   delete(slice: V1EndpointSlice): void {
+    this.problems.delete('EndpointSlice', slice.metadata?.namespace ?? 'default', slice.metadata?.name ?? '');
     const svcName = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
     if (!svcName) return;
     const serviceKey = `${slice.metadata?.namespace ?? 'default'}/${svcName}`;

@@ -1,6 +1,7 @@
 // The proxy's view of Kubernetes, reduced to what the datapath needs. Both
 // back ends (ebpf and iptables) are fed from these types.
 import type { TableSizeAnnotation } from './maglev-table-size-annotation.js';
+import type { LostFrontend } from './frontend-claims.js';
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 
@@ -48,6 +49,14 @@ export interface ServicePortInfo {
   algorithm: 'maglev' | 'random';
   /** switchyard.io/maglev-table-size when the Service carries it: the pinned size, or why it was refused. */
   tableSizeAnnotation?: TableSizeAnnotation;
+  /**
+   * spec.loadBalancerSourceRanges had entries, whether or not any is a valid
+   * IPv4 range: the LoadBalancer IPs then admit only `loadBalancerSourceRanges`
+   * (none: nothing). Unset means no filter unless ranges are given.
+   */
+  sourceRangesGiven?: boolean;
+  /** Frontends this port claims but another ServicePort owns (left out of both back ends). */
+  lostFrontends?: LostFrontend[];
 }
 
 /** One endpoint of one ServicePort after slice merging. */

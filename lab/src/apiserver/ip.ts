@@ -1,6 +1,15 @@
 // IPv4 helpers and a small bitmap-free allocator over a CIDR.
 
-import { isIPv4 } from 'node:net';
+/**
+ * IPv4 as kube-apiserver accepts it in its legacy fields (clusterIP(s),
+ * externalIPs, EndpointSlice addresses, LoadBalancer ingress): Go's old
+ * parser, where octets are decimal and may carry leading zeros
+ * ("198.018.000.010"). Stored verbatim; kube-proxy reads them the same way.
+ */
+export function isIPv4(s: string): boolean {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
+  return !!m && m.slice(1).every((o) => o.length < 8 && Number(o) <= 255);
+}
 
 export function ipToInt(ip: string): number {
   const parts = ip.split('.').map(Number);

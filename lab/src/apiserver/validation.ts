@@ -1,7 +1,8 @@
 // Defaulting and validation, enough of kube-apiserver's to reject garbage
 // with 422 Invalid and to give objects the defaults clients expect to see.
 
-import { isIPv4 } from 'node:net';
+import { isIPv6 } from 'node:net';
+import { isIPv4 } from './ip.js';
 import type { StatusCause } from './errors.js';
 import type { ResourceInfo } from './resources.js';
 import { fromLabelSelectorSpec, labelKeyError, labelSelectorSpecErrors, labelValueError, matchesLabels } from './selectors.js';
@@ -493,8 +494,9 @@ function validateService(svc: Service, c: Causes): void {
     }
   }
   if (s.externalIPs !== undefined) {
-    if (!Array.isArray(s.externalIPs) || s.externalIPs.some((ip) => typeof ip !== 'string' || !isIPv4(ip))) {
-      c.invalid('spec.externalIPs', s.externalIPs, 'must be a list of IPv4 addresses');
+    // kube-apiserver takes an address of either family here (leading zeros included, a legacy field).
+    if (!Array.isArray(s.externalIPs) || s.externalIPs.some((ip) => typeof ip !== 'string' || (!isIPv4(ip) && !isIPv6(ip)))) {
+      c.invalid('spec.externalIPs', s.externalIPs, 'must be a list of IP addresses');
     }
   }
 }

@@ -62,6 +62,8 @@ export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sour
       endpoints: s.lastDesired.reduce((n, d) => n + d.allEndpoints.length, 0),
       loader,
       datapathEvents,
+      // What was not programmed as written: bad fields, lost frontends.
+      objects: source.objects?.() ?? null,
     };
   });
 

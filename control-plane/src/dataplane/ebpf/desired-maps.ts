@@ -291,9 +291,11 @@ export class DesiredMapsBuilder {
         return id;
       };
 
-      // ClusterIP: in-cluster traffic, the internal table.
-      addFrontend('ClusterIP', svc.clusterIP, svc.port, SY_SCOPE_EXTERNAL, internalGroup, d.internalEndpoints,
-        SvcFlags.CLUSTERIP | (svc.internalPolicyLocal ? SvcFlags.LOCAL_INT | SvcFlags.DROP_NO_EP : 0));
+      // ClusterIP: in-cluster traffic, the internal table (unless another Service owns the address, see frontend-claims.ts).
+      if (!svc.lostFrontends?.some((l) => l.kind === 'ClusterIP')) {
+        addFrontend('ClusterIP', svc.clusterIP, svc.port, SY_SCOPE_EXTERNAL, internalGroup, d.internalEndpoints,
+          SvcFlags.CLUSTERIP | (svc.internalPolicyLocal ? SvcFlags.LOCAL_INT | SvcFlags.DROP_NO_EP : 0));
+      }
 
       // External frontends: the external table; when it differs from the
       // internal one, an internal-scope twin serves sources inside the cluster.
@@ -302,7 +304,9 @@ export class DesiredMapsBuilder {
       if (svc.nodePort > 0) for (const a of this.nodeAddresses) external.push(['NodePort', a, svc.nodePort, SvcFlags.NODEPORT]);
       for (const a of svc.externalIPs) external.push(['ExternalIP', a, svc.port, SvcFlags.EXTERNALIP]);
       for (const a of svc.loadBalancerIPs) {
-        external.push(['LoadBalancer', a, svc.port, SvcFlags.LOADBALANCER | (svc.loadBalancerSourceRanges.length > 0 ? SvcFlags.SOURCE_RANGE : 0)]);
+        // Ranges given but none valid still filter: fail closed.
+        const filtered = svc.sourceRangesGiven || svc.loadBalancerSourceRanges.length > 0;
+        external.push(['LoadBalancer', a, svc.port, SvcFlags.LOADBALANCER | (filtered ? SvcFlags.SOURCE_RANGE : 0)]);
       }
       for (const [kind, addr, port, kindFlag] of external) {
         const id = addFrontend(kind, addr, port, SY_SCOPE_EXTERNAL, externalGroup, d.externalEndpoints, kindFlag | extFlags);

@@ -285,7 +285,8 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
 
     let loadBalancerTrafficChain = externalTrafficChain;
     const fwChain = names.firewall;
-    const usesFWChain = hasEndpoints && lbIPs.length > 0 && sourceRanges.length > 0;
+    // Ranges given but none valid still filter (fail closed; kube-proxy would open the IP).
+    const usesFWChain = hasEndpoints && lbIPs.length > 0 && (sourceRanges.length > 0 || svc.sourceRangesGiven === true);
     if (usesFWChain) loadBalancerTrafficChain = fwChain;
 
     let internalTrafficFilterTarget = '';
@@ -312,8 +313,11 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
 
     const proto = ['-m', protocol, '-p', protocol];
 
-    // Capture the clusterIP.
-    if (hasInternalEndpoints) {
+    // Capture the clusterIP (unless another Service owns it, see frontend-claims.ts).
+    const clusterIPLost = svc.lostFrontends?.some((l) => l.kind === 'ClusterIP') ?? false;
+    if (clusterIPLost) {
+      // The owner's rule captures the address.
+    } else if (hasInternalEndpoints) {
       natRules.write('-A', KUBE_SERVICES, '-m', 'comment', '--comment', q(`${svcName} cluster IP`), proto,
         '-d', svc.clusterIP, '--dport', port, '-j', internalTrafficChain);
     } else {
@@ -377,7 +381,7 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
     const sc = new LineBuffer();
     const sr = new LineBuffer();
 
-    if (hasInternalEndpoints) {
+    if (hasInternalEndpoints && !clusterIPLost) {
       const args = ['-m', 'comment', '--comment', q(`${svcName} cluster IP`), ...proto, '-d', svc.clusterIP, '--dport', port];
       if (cfg.masqueradeAll) sr.write('-A', internalTrafficChain, args, '-j', KUBE_MARK_MASQ);
       else if (detector.implemented) sr.write('-A', internalTrafficChain, args, detector.ifNotLocal, '-j', KUBE_MARK_MASQ);
