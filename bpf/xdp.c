@@ -30,7 +30,9 @@
  * with a node address as source never meets IPv4 input routing, which would
  * drop it as a martian. Everything XDP does not handle (ClusterIP,
  * non-service traffic, rejects, fragments, malformed packets) is XDP_PASS,
- * untouched.
+ * untouched. IPv4 fragments are translated with their first fragment's
+ * flow (sy_frag.h); broadcast and multicast frames are never translated
+ * (sy_pkt_type.h).
  */
 #include <stddef.h>
 #include <linux/bpf.h>
@@ -45,6 +47,8 @@
 #include "sy_parse.h"
 #include "sy_stats.h"
 #include "sy_lb.h"
+#include "sy_frag.h"
+#include "sy_pkt_type.h"
 
 #define SY_AF_INET 2
 
@@ -228,6 +232,15 @@ int sy_xdp(struct xdp_md *ctx)
 		sy_count(SY_CNT_XDP_PASS);
 		return XDP_PASS;
 	}
+	if (sy_xdp_not_for_host(data)) {
+		sy_count(SY_CNT_NOT_FOR_HOST);
+		sy_count(SY_CNT_XDP_PASS);
+		return XDP_PASS;
+	}
+	if (pkt.frag != SY_FRAG_NONE && sy_frag_track(&pkt) < 0) {
+		sy_count(SY_CNT_DROP_FRAG_NO_FIRST);
+		return XDP_DROP;
+	}
 
 	verdict = sy_lb_decide(&pkt, SY_ROLE_EXTERNAL, SY_HOOK_XDP,
 			       bpf_ktime_get_ns(), &x);
@@ -242,7 +255,9 @@ int sy_xdp(struct xdp_md *ctx)
 
 	if (sy_xdp_fib(ctx, &pkt, &x, &fib) < 0 ||
 	    (fib.ifindex == ctx->ingress_ifindex && sy_xdp_tx_disabled()) ||
-	    sy_xdp_rewrite(ctx, &pkt, &x) < 0) {
+	    (pkt.frag == SY_FRAG_LATER ?
+		     sy_frag_xlate_xdp(ctx, x.saddr, x.daddr) :
+		     sy_xdp_rewrite(ctx, &pkt, &x)) < 0) {
 		/* Untouched to the stack: sy_tc_external translates it. */
 		sy_count(SY_CNT_XDP_PASS);
 		return XDP_PASS;

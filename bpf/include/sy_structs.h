@@ -213,7 +213,34 @@ struct sy_affinity_value {
 #define SY_CNT_SOCK_SENDMSG      13 /* sendmsg() calls (unconnected UDP) translated */
 #define SY_CNT_MALFORMED         14 /* IPv4 packets with a bad or truncated header (passed untouched) */
 #define SY_CNT_DROP_NO_SNAT_PORT 15 /* dropped: no free SNAT port for a new flow */
-#define SY_CNT_MAX               16
+/* 16-23: ICMP errors; 24-31: fragments and frames for other hosts; 32-39:
+ * conntrack; 40-47: others. */
+#define SY_CNT_NOT_FOR_HOST      24 /* IPv4 TCP/UDP frames for another host (otherhost/broadcast/multicast): left untouched */
+#define SY_CNT_FRAG_FIRST        25 /* first fragments whose ports were recorded in sy_frag (tc and xdp) */
+#define SY_CNT_FRAG_XLATE        26 /* non-first fragments translated with their first fragment's flow */
+#define SY_CNT_DROP_FRAG_NO_FIRST 27 /* dropped: non-first fragment whose first fragment was not seen (out of order, evicted) */
+#define SY_CNT_DROP_FRAG_REJECT  28 /* dropped: non-first fragment of a datagram answered with a REJECT */
+#define SY_CNT_MAX               48
+
+/* ---- sy_frag: LRU_HASH, key sy_frag_key -> sy_frag_value ------------ */
+/* IPv4 fragments (as Cilium's IPV4_FRAG_DATAGRAMS_MAP): the first fragment
+ * of a datagram records its L4 ports under the datagram's identity, so that
+ * the later fragments, which have no L4 header, are looked up in conntrack
+ * and translated as if they had them. Keyed by the addresses as the packet
+ * arrives (before any translation); entries are not deleted on the last
+ * fragment (fragments may come out of order): the LRU ages them out. */
+struct sy_frag_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 id;      /* IPv4 identification */
+	__u8 proto;     /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad;
+};                      /* 12 bytes */
+
+struct sy_frag_value {
+	__be16 sport;   /* L4 ports of the first fragment */
+	__be16 dport;
+};                      /* 4 bytes */
 
 /* ---- sy_svc_stats: PERCPU_HASH, key sy_svc_stats_key -> sy_svc_stats -- */
 /* Per frontend and hook: packets and bytes (whole frame, Ethernet header
@@ -341,5 +368,7 @@ SY_ASSERT_LAYOUT(struct sy_sock_revnat_value, 12);
 SY_ASSERT_LAYOUT(struct sy_attach_key, 8);
 SY_ASSERT_LAYOUT(struct sy_attach_value, 24);
 SY_ASSERT_LAYOUT(struct sy_config, 24);
+SY_ASSERT_LAYOUT(struct sy_frag_key, 12);
+SY_ASSERT_LAYOUT(struct sy_frag_value, 4);
 
 #endif /* SY_STRUCTS_H */

@@ -8,7 +8,8 @@
  * CHECKSUM_COMPLETE and the pseudo-header seed for CHECKSUM_PARTIAL skbs.
  *
  * A rewritten packet is handed back with TC_ACT_OK so the stack routes the
- * new destination; a reject is redirected out of the arrival device
+ * new destination (and the tcx chain ends there); an untouched one returns
+ * TCX_NEXT so the programs attached after ours still run; a reject is redirected out of the arrival device
  * (TC_ACT_REDIRECT); drops are reserved for packets that must not reach the
  * frontend address (Local policy without local endpoint, source outside the
  * frontend's ranges, broken table, no SNAT port, a reset to a reset).
@@ -50,8 +51,19 @@
 #include "sy_reject.h"
 #include "sy_stats.h"
 #include "sy_lb.h"
+#include "sy_frag.h"
+#include "sy_pkt_type.h"
 
 #define SY_AF_INET 2
+
+/* tcx: hand the packet to the next program of the chain (uapi enum
+ * tcx_action_base; for a clsact direct-action filter, TC_ACT_UNSPEC: the
+ * next filter). Every packet left untouched returns it, so a CNI's or a
+ * policy engine's program attached after ours still sees it; TC_ACT_OK
+ * would end the chain. Older uapi headers lack the name. */
+#ifndef TCX_NEXT
+#define TCX_NEXT -1
+#endif
 
 /* Does the translated packet carry a source address of the node? */
 static __always_inline int sy_src_is_node(const struct sy_pkt *pkt,
@@ -128,15 +140,25 @@ static __always_inline int sy_tc_main(struct __sk_buff *skb, int role)
 	if (ret != SY_PARSE_OK) {
 		if (ret == SY_PARSE_MALFORMED)
 			sy_count(SY_CNT_MALFORMED);
-		return TC_ACT_OK;
+		return TCX_NEXT;
+	}
+	if (sy_skb_not_for_host(skb)) {
+		sy_count(SY_CNT_NOT_FOR_HOST);
+		return TCX_NEXT;
+	}
+	if (pkt.frag != SY_FRAG_NONE && sy_frag_track(&pkt) < 0) {
+		sy_count(SY_CNT_DROP_FRAG_NO_FIRST);
+		return TC_ACT_SHOT;
 	}
 
 	verdict = sy_lb_decide(&pkt, role, SY_HOOK_TC_INGRESS,
 			       bpf_ktime_get_ns(), &x);
 	switch (verdict) {
 	case SY_LB_XLATE:
-		if (sy_xlate_skb(skb, &pkt, x.saddr, x.sport, x.daddr,
-				 x.dport) < 0)
+		if ((pkt.frag == SY_FRAG_LATER ?
+			     sy_frag_xlate_skb(skb, &pkt, x.saddr, x.daddr) :
+			     sy_xlate_skb(skb, &pkt, x.saddr, x.sport, x.daddr,
+					  x.dport)) < 0)
 			return TC_ACT_SHOT; /* never leak a half-rewritten packet */
 		if (x.reply) {
 			sy_count(SY_CNT_TC_REVNAT);
@@ -150,6 +172,10 @@ static __always_inline int sy_tc_main(struct __sk_buff *skb, int role)
 			return sy_tc_forward(skb, &pkt, &x);
 		return TC_ACT_OK;
 	case SY_LB_REJECT:
+		if (pkt.frag == SY_FRAG_LATER) { /* its first was answered */
+			sy_count(SY_CNT_DROP_FRAG_REJECT);
+			return TC_ACT_SHOT;
+		}
 		ret = sy_reject(skb, &pkt);
 		if (ret == TC_ACT_REDIRECT)
 			sy_count(pkt.proto == IPPROTO_TCP ? SY_CNT_REJECT_TCP :
@@ -159,7 +185,7 @@ static __always_inline int sy_tc_main(struct __sk_buff *skb, int role)
 		sy_count(x.cnt);
 		return TC_ACT_SHOT;
 	default:
-		return TC_ACT_OK;
+		return TCX_NEXT;
 	}
 }
 
