@@ -24,6 +24,7 @@ const char *const sy_map_names[SY_MAP_COUNT] = {
 	[SY_MAP_SVC_STATS] = "sy_svc_stats",
 	[SY_MAP_SOURCE_RANGES] = "sy_source_ranges",
 	[SY_MAP_SOCK_REVNAT] = "sy_sock_revnat",
+	[SY_MAP_FRAG] = "sy_frag",
 };
 
 const struct sy_sock_hook sy_sock_hooks[SY_SOCK_PROGS] = {

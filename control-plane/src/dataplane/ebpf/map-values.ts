@@ -240,10 +240,23 @@ export function decodeCounterValue(b: Uint8Array): bigint {
 export const DATAPATH_COUNTER_NAMES: readonly string[] = [
   'tc_dnat', 'tc_revnat', 'xdp_dnat', 'xdp_revnat', 'xdp_tx', 'xdp_redirect', 'xdp_pass', 'reject_tcp', 'reject_udp',
   'drop_no_backend', 'drop_source_range', 'snat', 'sock_connect', 'sock_sendmsg', 'malformed', 'drop_no_snat_port',
+  'event_16', 'event_17', 'event_18', 'event_19', 'event_20', 'event_21', 'event_22', 'event_23',
+  // 24-31: fragments and frames for other hosts (sy_frag.h, sy_pkt_type.h)
+  'not_for_host', 'frag_first', 'frag_xlate', 'drop_frag_no_first', 'drop_frag_reject',
 ];
 
 export function counterName(i: number): string {
   return DATAPATH_COUNTER_NAMES[i] ?? `event_${i}`;
+}
+
+/** sy_frag: {be32 saddr; be32 daddr; be16 id; u8 proto; u8 pad} -> {be16 sport; be16 dport}. */
+export function decodeFrag(key: Uint8Array, value: Uint8Array): { saddr: string; daddr: string; id: number; proto: number; sport: number; dport: number } {
+  const k = new DataView(key.buffer, key.byteOffset, key.byteLength);
+  const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  return {
+    saddr: bytesToIpv4(key.subarray(0, 4)), daddr: bytesToIpv4(key.subarray(4, 8)), id: k.getUint16(8, false), proto: key[10]!,
+    sport: v.getUint16(0, false), dport: v.getUint16(2, false),
+  };
 }
 
 /** sy_sock_revnat: {u64 cookie; be32 addr; be16 port; u16 pad} -> {be32 addr; be16 port; u16 pad; u32 rev_nat_id}. */
