@@ -25,6 +25,8 @@ struct probe_opts {
 	long conns;              // hold: connections
 	long duration_ms;        // hold: how long to hold
 	int proto_udp;           // hold: UDP flows instead of TCP
+	long size;               // udp: datagram bytes (0: just the message)
+	long reply_size;         // udp: ask the server for a reply of this many bytes
 };
 
 // ---- probe_net.c ----
