@@ -30,7 +30,10 @@ export function tcpFrame(s: TcpSpec): Uint8Array {
   const payload = s.payload ?? new Uint8Array(0);
   const p = new Uint8Array(14 + 20 + 20 + payload.length);
   const v = new DataView(p.buffer);
-  p.set([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2], 0);
+  // Destination MAC 00:00:00:00:00:00, the loopback device's: the test run
+  // classifies the frame on lo (eth_type_trans), and tc serves only frames
+  // addressed to the host (PACKET_HOST).
+  p.set([0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 2], 0);
   v.setUint16(12, 0x0800);
   const ip = 14;
   p[ip] = 0x45;
