@@ -232,7 +232,7 @@ int sy_xdp(struct xdp_md *ctx)
 		sy_count(SY_CNT_XDP_PASS);
 		return XDP_PASS;
 	}
-	if (sy_xdp_not_for_host(data)) {
+	if (sy_xdp_not_for_host(data, ctx->ingress_ifindex)) {
 		sy_count(SY_CNT_NOT_FOR_HOST);
 		sy_count(SY_CNT_XDP_PASS);
 		return XDP_PASS;

@@ -242,6 +242,22 @@ struct sy_frag_value {
 	__be16 dport;
 };                      /* 4 bytes */
 
+/* ---- sy_dev_mac: ARRAY, key __u32 ifindex -> sy_dev_mac --------------- */
+/* Written by the loader when it attaches sy_xdp: the device's own MAC, so
+ * that XDP can tell a unicast frame for another host (a bridge floods
+ * unknown unicast; a promiscuous device sees it) before the kernel's
+ * eth_type_trans() does. Indexed by ifindex; a device whose ifindex is
+ * beyond max_entries, or whose entry is not set, is not checked there
+ * (tc then sees the frame as PACKET_OTHERHOST). An ARRAY lookup is inlined
+ * by the verifier: no helper call per packet. */
+#define SY_DEV_MAC_MAX 4096
+
+struct sy_dev_mac {
+	__u8 addr[6];   /* the device's MAC address */
+	__u8 set;       /* 1: addr is valid */
+	__u8 pad;
+};                      /* 8 bytes */
+
 /* ---- sy_svc_stats: PERCPU_HASH, key sy_svc_stats_key -> sy_svc_stats -- */
 /* Per frontend and hook: packets and bytes (whole frame, Ethernet header
  * included) DNATed or reverse-NATed for that frontend. For SY_HOOK_SOCK_LB,
@@ -370,5 +386,6 @@ SY_ASSERT_LAYOUT(struct sy_attach_value, 24);
 SY_ASSERT_LAYOUT(struct sy_config, 24);
 SY_ASSERT_LAYOUT(struct sy_frag_key, 12);
 SY_ASSERT_LAYOUT(struct sy_frag_value, 4);
+SY_ASSERT_LAYOUT(struct sy_dev_mac, 8);
 
 #endif /* SY_STRUCTS_H */

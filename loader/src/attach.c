@@ -32,8 +32,11 @@
 #include <net/if.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <net/if_arp.h>
 #include <linux/bpf.h>
 #include <linux/magic.h>
 #include <linux/if_link.h>
@@ -401,6 +404,42 @@ static int attach_tc(struct loader *L, const char *ifname, uint32_t ifindex,
 	return 0;
 }
 
+/* sy_dev_mac[ifindex]: the device's own MAC for sy_xdp (frames for other
+ * hosts), or cleared (set = 0: XDP does not check unicast frames there). */
+static void dev_mac_write(struct loader *L, const char *ifname,
+			  uint32_t ifindex, bool set)
+{
+	struct sy_dev_mac dm = { 0 };
+	struct ifreq ifr = { 0 };
+	int fd;
+
+	if (ifindex >= bpf_map__max_entries(L->maps[SY_MAP_DEV_MAC])) {
+		if (set)
+			log_info("%s: ifindex %u beyond sy_dev_mac: XDP leaves "
+				 "unicast frames for other hosts to tc", ifname,
+				 ifindex);
+		return;
+	}
+	if (set) {
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && ioctl(fd, SIOCGIFHWADDR, &ifr) == 0 &&
+		    ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER) {
+			memcpy(dm.addr, ifr.ifr_hwaddr.sa_data, 6);
+			dm.set = 1;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (!dm.set)
+			log_info("%s: no Ethernet address: XDP leaves unicast "
+				 "frames for other hosts to tc", ifname);
+	}
+	if (bpf_map_update_elem(sy_map_fd(L, SY_MAP_DEV_MAC), &ifindex, &dm,
+				BPF_ANY))
+		log_warn("%s: sy_dev_mac[%u]: %s", ifname, ifindex,
+			 sy_errstr(-errno));
+}
+
 static int attach_xdp(struct loader *L, const char *ifname, uint32_t ifindex,
 		      int prog_fd, uint32_t *mode, struct reply *r)
 {
@@ -411,6 +450,7 @@ static int attach_xdp(struct loader *L, const char *ifname, uint32_t ifindex,
 	if (pins_link_path(L, HOOK(XDP), ifname, path, sizeof(path)))
 		return reply_err(r, CODE(INVALID), "attach.ifname: pin path "
 				 "too long");
+	dev_mac_write(L, ifname, ifindex, true);
 	err = update_pinned_link(path, BPF_LINK_TYPE_XDP, ifindex, prog_fd);
 	if (err == 1) {
 		*mode = record_get(L, ifindex, SY_HOOK_XDP, &prev) == 0 ?
@@ -582,6 +622,8 @@ static int detach_rec(struct loader *L, const struct rec *rec)
 	}
 	if (err)
 		return err;
+	if (rec->key.hook == SY_HOOK_XDP)
+		dev_mac_write(L, rec->val.ifname, rec->key.ifindex, false);
 	err = bpf_map_delete_elem(sy_map_fd(L, SY_MAP_ATTACH), &rec->key);
 	if (err == -ENOENT)
 		err = 0;

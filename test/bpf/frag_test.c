@@ -414,17 +414,43 @@ void test_frag_xdp(int fd_xdp, uint32_t x0, const uint8_t *mac_x0,
 	check(counter(SY_CNT_NOT_FOR_HOST) == nfh + 3,
 	      "xdp/tc: counted in not_for_host (+3)", "+%llu",
 	      DELTA(SY_CNT_NOT_FOR_HOST, nfh));
-	memcpy(eth_dst, mac_x0, 6);
-	w = with(&d, NODE, 44302, be_addr(BE_R2), be_port(BE_R2));
+	/* Unicast to another MAC: XDP knows the device's own address from
+	 * sy_dev_mac (the loader writes it at attach); without an entry it
+	 * cannot tell (tc then sees PACKET_OTHERHOST). */
 	{
-		uint8_t exp[BUF];
-		size_t elen;
+		static const uint8_t other[6] = { 0x02, 0, 0, 0, 0x10, 0x99 };
+		int fd_mac = bpf_map__fd(skel->maps.sy_dev_mac);
+		struct sy_dev_mac dm = { .set = 1 };
+		uint64_t n0 = counter(SY_CNT_NOT_FOR_HOST);
 
+		memcpy(dm.addr, mac_x0, 6);
+		check(bpf_map_update_elem(fd_mac, &x0, &dm, BPF_ANY) == 0,
+		      "xdp: sy_dev_mac[sy-x0] = its MAC", "%s", strerror(errno));
+		memcpy(eth_dst, other, 6);
 		len = build(in, &d);
-		elen = build(exp, &w);
-		forwarded(exp, mac_be, mac_x1);
-		expect_run("xdp: control: the same datagram to the device's MAC is translated (XDP_REDIRECT)",
-			   fd_xdp, true, x0, in, len, XDP_REDIRECT, exp, elen);
+		expect_run("xdp: UDP to a NodePort in a frame for another MAC (sy_dev_mac known): XDP_PASS untouched",
+			   fd_xdp, true, x0, in, len, XDP_PASS, in, len);
+		expect_run("tc: ... and sy_tc_external (PACKET_OTHERHOST on sy-x0): untouched, TCX_NEXT",
+			   fd_tc_ext, false, x0, in, len, (uint32_t)TCX_NEXT, in, len);
+		check(counter(SY_CNT_NOT_FOR_HOST) == n0 + 2 &&
+			      ct_absent(EXT_C2, NODE, 44302, NP_UDP, IPPROTO_UDP),
+		      "xdp/tc: counted in not_for_host (+2), no conntrack entry",
+		      "+%llu", DELTA(SY_CNT_NOT_FOR_HOST, n0));
+		memcpy(eth_dst, mac_x0, 6);
+		w = with(&d, NODE, 44302, be_addr(BE_R2), be_port(BE_R2));
+		{
+			uint8_t exp[BUF];
+			size_t elen;
+
+			len = build(in, &d);
+			elen = build(exp, &w);
+			forwarded(exp, mac_be, mac_x1);
+			expect_run("xdp: control: the same datagram to the device's MAC is translated (XDP_REDIRECT)",
+				   fd_xdp, true, x0, in, len, XDP_REDIRECT, exp,
+				   elen);
+		}
+		memset(&dm, 0, sizeof(dm));
+		bpf_map_update_elem(fd_mac, &x0, &dm, BPF_ANY);
 	}
 	memset(eth_dst, 0, 6);
 }

@@ -113,6 +113,10 @@ export function decodeEntry(map: string, key: Uint8Array, value: Uint8Array, opt
       const r = decodeSockRevNat(key, value);
       return { cookie: r.cookie.toString(), backendAddr: r.backendAddr, backendPort: r.backendPort, frontendAddr: r.frontendAddr, frontendPort: r.frontendPort, revNatId: r.revNatId };
     }
+    case 'sy_dev_mac': {
+      const b = Buffer.from(value);
+      return { ifindex: decodeU32(key), mac: [...b.subarray(0, 6)].map((x) => x.toString(16).padStart(2, '0')).join(':'), set: b[6] === 1 };
+    }
     case 'sy_frag': {
       const f = decodeFrag(key, value);
       return { saddr: f.saddr, daddr: f.daddr, ipId: f.id, proto: protoName(f.proto), sport: f.sport, dport: f.dport };
