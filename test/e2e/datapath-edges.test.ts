@@ -128,8 +128,7 @@ describe(`datapath edges: fragments, frames for other hosts, tc chains (${MODE}$
 
   test('a broadcast frame to a LoadBalancer IP from the external segment is neither answered nor forwarded', async () => {
     // Control: the same request in a unicast frame (to node1) is answered.
-    const ok = await fromExternal([PROBE, 'udp', lbIP, '53', '--count', '3']);
-    assert.ok(ok.every((l) => pods.has(l)), JSON.stringify(ok));
+    await eventually('unicast frames answered', async () => (await fromExternal([PROBE, 'udp', lbIP, '53', '--count', '3'])).every((l) => pods.has(l)));
     const before = MODE === 'ebpf' ? [counters(lab, 1), counters(lab, 2)] : [];
     // The external client sends to the LB IP on-link with the broadcast MAC:
     // the bridge floods the frame to both nodes.
@@ -172,7 +171,8 @@ describe(`datapath edges: fragments, frames for other hosts, tc chains (${MODE}$
       assert.ok(got.every((l) => pods.has(l)), JSON.stringify(got));
       out = '';
       child.stdin.write(`${target}\n`);
-      const n = await eventually('count', () => (out.includes('\n') ? Number(out.trim()) : undefined), 10_000, 50);
+      // (a string: eventually() takes 0 for "not yet")
+      const n = Number(await eventually('count', () => (out.includes('\n') ? out.trim() : undefined), 10_000, 50));
       assert.ok(n >= 5, `the second program counted ${n} packets to ${target}, expected >= 5`);
     } finally {
       child.stdin.end();
