@@ -29,10 +29,9 @@
  * next packets). A packet is never translated twice, and a translated packet
  * with a node address as source never meets IPv4 input routing, which would
  * drop it as a martian. Everything XDP does not handle (ClusterIP,
- * non-service traffic, rejects, fragments, malformed packets) is XDP_PASS,
- * untouched. IPv4 fragments are translated with their first fragment's
- * flow (sy_frag.h); broadcast and multicast frames are never translated
- * (sy_pkt_type.h).
+ * non-service traffic, rejects, malformed packets, frames for other hosts:
+ * sy_pkt_type.h) is XDP_PASS, untouched. IPv4 fragments are translated with
+ * their first fragment's flow (sy_frag.h).
  */
 #include <stddef.h>
 #include <linux/bpf.h>

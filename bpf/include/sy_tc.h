@@ -9,8 +9,8 @@
  *
  * A rewritten packet is handed back with TC_ACT_OK so the stack routes the
  * new destination (and the tcx chain ends there); an untouched one returns
- * TCX_NEXT so the programs attached after ours still run; a reject is redirected out of the arrival device
- * (TC_ACT_REDIRECT); drops are reserved for packets that must not reach the
+ * TCX_NEXT so the programs attached after ours still run; a reject is
+ * redirected out of the arrival device (TC_ACT_REDIRECT); drops are reserved for packets that must not reach the
  * frontend address (Local policy without local endpoint, source outside the
  * frontend's ranges, broken table, no SNAT port, a reset to a reset).
  *
