@@ -86,7 +86,8 @@ static int run_prog(int fd, const uint8_t *in, size_t len, uint8_t *out,
 			     .ingress_ifindex = ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in,
 		    .data_size_in = len, .data_out = out,
-		    .data_size_out = BUF, .repeat = 1);
+		    .data_size_out = BUF, .repeat = 1,
+		    .flags = xdp ? 0 : run_flags);
 
 	if (ifindex) {
 		opts.ctx_in = xdp ? (void *)&xm : (void *)&skb;
@@ -241,6 +242,22 @@ static void test_frag_tc(void)
 		      "frag tc: ... counted in drop_frag_no_first (+1)",
 		      "+%llu", DELTA(SY_CNT_DROP_FRAG_NO_FIRST, nofirst));
 	}
+
+	/* CHECKSUM_COMPLETE skbs (an underlay NIC's): the kernel fails the run
+	 * unless skb->csum still matches every fragment afterwards. */
+	run_flags = BPF_F_TEST_SKB_CHECKSUM_COMPLETE;
+	d.sport = 44005;
+	slot = expected_slot(CLIENT, VIP_A, 44005, 53, IPPROTO_UDP, 251);
+	be = tab2[slot];
+	w = with(&d, CLIENT, 44005, be_addr(be), be_port(be));
+	run_frags("frag tc UDP, CHECKSUM_COMPLETE skbs", &pod, &d, &w, 0x4007,
+		  IN_ORDER, NONE);
+	r = udp(be_addr(be), CLIENT, be_port(be), 44005);
+	r.payload = FRAG_PAYLOAD;
+	rw = with(&r, VIP_A, 53, CLIENT, 44005);
+	run_frags("frag tc UDP reply, CHECKSUM_COMPLETE skbs", &pod, &r, &rw,
+		  0x7007, IN_ORDER, NONE);
+	run_flags = 0;
 
 	/* TCP in fragments: the ports and the TCP checksum are in the first. */
 	d = tcp(CLIENT, VIP_A, 44002, 80, TH_ACK | TH_PSH);
