@@ -1,7 +1,7 @@
 # Builds every native part of Switchyard: the BPF objects and skeleton, the
 # loader, and the lab's C tools. `npm run build` runs this, then tsc.
-.PHONY: all bpf loader lab-tools clean
-all: bpf loader lab-tools
+.PHONY: all bpf loader lab-tools test-tools clean
+all: bpf loader lab-tools test-tools
 
 bpf:
 	$(MAKE) -C bpf all test
@@ -12,8 +12,12 @@ loader: bpf
 lab-tools:
 	$(MAKE) -C lab
 
+test-tools:
+	$(MAKE) -C test/tools
+
 clean:
 	$(MAKE) -C bpf clean
 	$(MAKE) -C loader clean
 	$(MAKE) -C lab clean
+	$(MAKE) -C test/tools clean
 	rm -rf dist

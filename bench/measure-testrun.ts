@@ -32,6 +32,8 @@ export interface TestRunTarget {
   nodePort: number | undefined;
   /** ifindex of the node's external device (XDP ingress_ifindex). */
   extIfindex: number;
+  /** Its MAC: the destination of the frames sy_xdp is run on. */
+  extMac: string;
 }
 
 const XDP_VERDICTS = ['ABORTED', 'DROP', 'PASS', 'TX', 'REDIRECT'];
@@ -126,7 +128,7 @@ export async function measureTestRun(socket: string, t: TestRunTarget, effort: E
       const np = t.nodePort;
       let reason: string | undefined;
       try {
-        await client.testRun('xdp', tcpFrame({ ...nextClient('198.18.1'), dst: t.nodeIP, dport: np, flags: TCP_SYN }), 1, t.extIfindex);
+        await client.testRun('xdp', tcpFrame({ ...nextClient('198.18.1'), dst: t.nodeIP, dport: np, flags: TCP_SYN, dmac: t.extMac }), 1, t.extIfindex);
       } catch (err) {
         if (err instanceof LoaderError && (err.code === 'UNSUPPORTED' || err.code === 'INVALID')) reason = `not available in this build (loader: ${err.message})`;
         else throw err;
@@ -138,7 +140,7 @@ export async function measureTestRun(socket: string, t: TestRunTarget, effort: E
         const xn = new Tally();
         for (let i = 0; i < samples; i++) {
           const c = nextClient('198.18.1');
-          const r = await client.testRun('xdp', tcpFrame({ ...c, dst: t.nodeIP, dport: np, flags: TCP_SYN }), 1, t.extIfindex);
+          const r = await client.testRun('xdp', tcpFrame({ ...c, dst: t.nodeIP, dport: np, flags: TCP_SYN, dmac: t.extMac }), 1, t.extIfindex);
           xn.add(xdpV(r.retval), Number(r.durationNs), dnatOK(r.data));
         }
         out['testrun.xdp_nodeport_new_flow'] = xn.ns.length > 0
@@ -147,12 +149,12 @@ export async function measureTestRun(socket: string, t: TestRunTarget, effort: E
         const xe = new Tally();
         for (let f = 0; f < flows; f++) {
           const c = nextClient('198.18.2');
-          const syn = await client.testRun('xdp', tcpFrame({ ...c, dst: t.nodeIP, dport: np, flags: TCP_SYN, seq: 1000 }), 1, t.extIfindex);
+          const syn = await client.testRun('xdp', tcpFrame({ ...c, dst: t.nodeIP, dport: np, flags: TCP_SYN, seq: 1000, dmac: t.extMac }), 1, t.extIfindex);
           if (!dnatOK(syn.data)) continue;
           const b = tupleOf(syn.data);
           // The backend's SYN-ACK comes back through its pod veth (tc_ingress): the flow is then established.
           await client.testRun('tc_ingress', tcpFrame({ src: b.dst, sport: b.dport, dst: c.src, dport: c.sport, flags: TCP_SYN | TCP_ACK, seq: 5000, ack: 1001 }), 1);
-          const ack = tcpFrame({ ...c, dst: t.nodeIP, dport: np, flags: TCP_ACK, seq: 1001, ack: 5001 });
+          const ack = tcpFrame({ ...c, dst: t.nodeIP, dport: np, flags: TCP_ACK, seq: 1001, ack: 5001, dmac: t.extMac });
           for (let i = 0; i < perFlow; i++) {
             const r = await client.testRun('xdp', ack, 1, t.extIfindex);
             xe.add(xdpV(r.retval), Number(r.durationNs), dnatOK(r.data));

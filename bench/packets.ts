@@ -23,6 +23,8 @@ export interface TcpSpec {
   seq?: number;
   ack?: number;
   payload?: Uint8Array;
+  /** Destination MAC "aa:bb:..." (default all zero, lo's: see tcpFrame). */
+  dmac?: string;
 }
 
 /** A complete frame with valid IPv4 and TCP checksums. */
@@ -30,7 +32,12 @@ export function tcpFrame(s: TcpSpec): Uint8Array {
   const payload = s.payload ?? new Uint8Array(0);
   const p = new Uint8Array(14 + 20 + 20 + payload.length);
   const v = new DataView(p.buffer);
-  p.set([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2], 0);
+  // Destination MAC: by default 00:00:00:00:00:00, the loopback device's:
+  // the test run classifies a tc frame on lo (eth_type_trans), and tc serves
+  // only frames addressed to the host (PACKET_HOST); sy_xdp likewise serves
+  // only frames to its device's MAC (s.dmac).
+  p.set(s.dmac ? s.dmac.split(':').map((h) => parseInt(h, 16)) : [0, 0, 0, 0, 0, 0], 0);
+  p.set([2, 0, 0, 0, 0, 2], 6);
   v.setUint16(12, 0x0800);
   const ip = 14;
   p[ip] = 0x45;

@@ -54,12 +54,14 @@ function syncSummary(s: SyncRecord[]): CombinationResult['agentSyncs']['coldStar
   }));
 }
 
-async function nodeExtIfindex(lab: BenchLab): Promise<number> {
+/** ifindex and MAC of the node's external device (XDP serves only frames to that MAC). */
+async function nodeExtDevice(lab: BenchLab): Promise<{ ifindex: number; mac: string }> {
   const r = await lab.execIn(lab.nodeNetns(), undefined, ['ip', '-j', 'link', 'show', 'eth0'], 30_000);
   try {
-    return Number((JSON.parse(r.stdout) as Array<{ ifindex: number }>)[0]?.ifindex ?? 0);
+    const d = (JSON.parse(r.stdout) as Array<{ ifindex: number; address?: string }>)[0];
+    return { ifindex: Number(d?.ifindex ?? 0), mac: d?.address ?? '00:00:00:00:00:00' };
   } catch {
-    return 0;
+    return { ifindex: 0, mac: '00:00:00:00:00:00' };
   }
 }
 
@@ -74,6 +76,7 @@ interface LabContext {
   nodePort: number | undefined;
   nodeIP: string;
   extIfindex: number;
+  extMac: string;
   loaderOpsDone: boolean;
 }
 
@@ -95,7 +98,7 @@ async function setUpLab(opts: BenchOptions, lab: BenchLab, mode: Mode, endpoints
     flipVip: flip['spec']['clusterIP'] as string,
     nodePort,
     nodeIP: info.nodes[0]!.ip,
-    extIfindex: await nodeExtIfindex(lab),
+    ...await nodeExtDevice(lab).then((d) => ({ extIfindex: d.ifindex, extMac: d.mac })),
     loaderOpsDone: false,
   };
 }
@@ -185,7 +188,7 @@ async function measureCombination(opts: BenchOptions, ctx: LabContext, n: number
     await step('per-packet cost (BPF_PROG_TEST_RUN)', async () => {
       Object.assign(f, await measureTestRun(lab.loaderSocket(), {
         vip: last, port: SVC_PORT, backendIPs: ctx.backends.map((b) => b.ip), backendPort: POD_PORT,
-        nodeIP: ctx.nodeIP, nodePort: ctx.nodePort, extIfindex: ctx.extIfindex,
+        nodeIP: ctx.nodeIP, nodePort: ctx.nodePort, extIfindex: ctx.extIfindex, extMac: ctx.extMac,
       }, effort));
     });
     if (!ctx.loaderOpsDone) {

@@ -29,8 +29,9 @@
  * next packets). A packet is never translated twice, and a translated packet
  * with a node address as source never meets IPv4 input routing, which would
  * drop it as a martian. Everything XDP does not handle (ClusterIP,
- * non-service traffic, rejects, fragments, malformed packets) is XDP_PASS,
- * untouched.
+ * non-service traffic, rejects, malformed packets, frames for other hosts:
+ * sy_pkt_type.h) is XDP_PASS, untouched. IPv4 fragments are translated with
+ * their first fragment's flow (sy_frag.h).
  */
 #include <stddef.h>
 #include <linux/bpf.h>
@@ -46,6 +47,8 @@
 #include "sy_stats.h"
 #include "sy_lb.h"
 #include "sy_icmp.h"
+#include "sy_frag.h"
+#include "sy_pkt_type.h"
 
 #define SY_AF_INET 2
 
@@ -238,6 +241,15 @@ int sy_xdp(struct xdp_md *ctx)
 		sy_count(SY_CNT_XDP_PASS);
 		return XDP_PASS;
 	}
+	if (sy_xdp_not_for_host(data, ctx->ingress_ifindex)) {
+		sy_count(SY_CNT_NOT_FOR_HOST);
+		sy_count(SY_CNT_XDP_PASS);
+		return XDP_PASS;
+	}
+	if (pkt.frag != SY_FRAG_NONE && sy_frag_track(&pkt) < 0) {
+		sy_count(SY_CNT_DROP_FRAG_NO_FIRST);
+		return XDP_DROP;
+	}
 
 	verdict = sy_lb_decide(&pkt, SY_ROLE_EXTERNAL, SY_HOOK_XDP,
 			       bpf_ktime_get_ns(), &x);
@@ -256,7 +268,9 @@ int sy_xdp(struct xdp_md *ctx)
 					   sy_xdp_tx_disabled());
 	if (ret != 0 ||
 	    (fib.ifindex == ctx->ingress_ifindex && sy_xdp_tx_disabled()) ||
-	    sy_xdp_rewrite(ctx, &pkt, &x) < 0) {
+	    (pkt.frag == SY_FRAG_LATER ?
+		     sy_frag_xlate_xdp(ctx, x.saddr, x.daddr) :
+		     sy_xdp_rewrite(ctx, &pkt, &x)) < 0) {
 		/* Untouched to the stack: sy_tc_external translates it. */
 		sy_count(SY_CNT_XDP_PASS);
 		return XDP_PASS;

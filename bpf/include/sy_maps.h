@@ -104,6 +104,20 @@ struct {
 	__type(value, struct sy_sock_revnat_value);
 } sy_sock_revnat SY_MAP_DEF;
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct sy_frag_key);
+	__type(value, struct sy_frag_value);
+} sy_frag SY_MAP_DEF;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SY_DEV_MAC_MAX);
+	__type(key, __u32);
+	__type(value, struct sy_dev_mac);
+} sy_dev_mac SY_MAP_DEF;
+
 /* Written by the loader only; declared here so it is part of the object and
  * the skeleton (the datapath never reads it). */
 struct {

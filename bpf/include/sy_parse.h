@@ -34,10 +34,18 @@ struct sy_pkt {
 	__u8 proto;
 	__u8 tcp_flags; /* 0 for UDP */
 	__u8 l4_nocsum; /* UDP datagram without checksum (field is 0) */
-	__u8 pad;
+	__u8 frag;      /* SY_FRAG_*: IPv4 fragment kind (see sy_frag.h) */
+	__be16 ip_id;   /* IPv4 identification (fragments only, else 0) */
+	__u16 pad;
 	__u32 l3_off;   /* offset of the IPv4 header */
 	__u32 l4_off;   /* offset of the TCP/UDP header (honours IHL) */
 };
+
+/* sy_pkt.frag. A non-first fragment has no L4 header: the parser leaves
+ * its ports 0 and sy_frag_track() fills them in from its first fragment. */
+#define SY_FRAG_NONE  0 /* not a fragment */
+#define SY_FRAG_FIRST 1 /* offset 0, MF set: carries the L4 header */
+#define SY_FRAG_LATER 2 /* offset > 0: no L4 header */
 
 #define SY_PARSE_OK         0
 #define SY_PARSE_PASS      -1 /* not for us: leave the packet untouched */
@@ -70,13 +78,6 @@ static __always_inline int sy_parse_data(void *data, void *data_end,
 		return SY_PARSE_MALFORMED;
 	if (iph->version != 4 || iph->ihl < 5)
 		return SY_PARSE_MALFORMED;
-	/* Fragments: only the first fragment carries the ports, and a later
-	 * fragment cannot be matched to its flow without reassembly state, so
-	 * non-first fragments and first fragments (MF set) both pass untouched
-	 * rather than sending parts of one datagram to different places. */
-	if (iph->frag_off & bpf_htons(SY_IP_MF | SY_IP_OFFSET))
-		return SY_PARSE_PASS;
-
 	ihl_len = iph->ihl * 4;
 	pkt->l3_off = sizeof(struct ethhdr);
 	pkt->l4_off = sizeof(struct ethhdr) + ihl_len;
@@ -85,12 +86,27 @@ static __always_inline int sy_parse_data(void *data, void *data_end,
 	pkt->proto = iph->protocol;
 	pkt->tcp_flags = 0;
 	pkt->l4_nocsum = 0;
+	pkt->frag = SY_FRAG_NONE;
+	pkt->ip_id = 0;
 	pkt->pad = 0;
 
 	if (iph->protocol == IPPROTO_ICMP)
 		return SY_PARSE_ICMP;
 	if (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP)
 		return SY_PARSE_PASS;
+
+	/* Fragments: only the first one carries the L4 header. A later one
+	 * is parsed without ports; sy_frag.h gives it its first fragment's. */
+	if (iph->frag_off & bpf_htons(SY_IP_MF | SY_IP_OFFSET)) {
+		pkt->ip_id = iph->id;
+		if (iph->frag_off & bpf_htons(SY_IP_OFFSET)) {
+			pkt->frag = SY_FRAG_LATER;
+			pkt->sport = 0;
+			pkt->dport = 0;
+			return SY_PARSE_OK;
+		}
+		pkt->frag = SY_FRAG_FIRST;
+	}
 
 	/* One L4 pointer and explicit checks on it: clang otherwise merges the
 	 * per-protocol checks into a form the verifier cannot follow. */

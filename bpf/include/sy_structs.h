@@ -223,6 +223,13 @@ struct sy_affinity_value {
 #define SY_CNT_FRAG_NEEDED_RATE_LIMITED 21 /* DF packets too big for their egress dropped without an answer (rate limit) */
 #define SY_CNT_REJECT_RATE_LIMITED 22 /* REJECT answers not sent (rate limit): the packet is dropped */
 #define SY_CNT_TOO_BIG_NO_DF     23 /* packets too big for their egress without DF (or from a non-unicast source): no answer; xdp leaves them to tc, tc to the stack */
+/* 16-23: ICMP errors; 24-31: fragments and frames for other hosts; 32-39:
+ * conntrack; 40-47: others. */
+#define SY_CNT_NOT_FOR_HOST      24 /* IPv4 TCP/UDP frames for another host (otherhost/broadcast/multicast): left untouched */
+#define SY_CNT_FRAG_FIRST        25 /* first fragments whose ports were recorded in sy_frag (tc and xdp) */
+#define SY_CNT_FRAG_XLATE        26 /* non-first fragments translated with their first fragment's flow */
+#define SY_CNT_DROP_FRAG_NO_FIRST 27 /* dropped: non-first fragment whose first fragment was not seen (out of order, evicted) */
+#define SY_CNT_DROP_FRAG_REJECT  28 /* dropped: non-first fragment of a datagram answered with a REJECT */
 #define SY_CNT_MAX               48
 
 /* ---- sy_icmp_rate: ARRAY of SY_RL_MAX, key __u32 -> sy_rate_bucket --- */
@@ -240,6 +247,42 @@ struct sy_rate_bucket {
 	__u32 tokens;   /* answers that may be sent now (<= SY_RL_BURST) */
 	__u64 last_ns;  /* bpf_ktime_get_ns() up to which tokens were added */
 };                      /* 16 bytes */
+
+/* ---- sy_frag: LRU_HASH, key sy_frag_key -> sy_frag_value ------------ */
+/* IPv4 fragments (as Cilium's IPV4_FRAG_DATAGRAMS_MAP): the first fragment
+ * of a datagram records its L4 ports under the datagram's identity, so that
+ * the later fragments, which have no L4 header, are looked up in conntrack
+ * and translated as if they had them. Keyed by the addresses as the packet
+ * arrives (before any translation); entries are not deleted on the last
+ * fragment (fragments may come out of order): the LRU ages them out. */
+struct sy_frag_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 id;      /* IPv4 identification */
+	__u8 proto;     /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad;
+};                      /* 12 bytes */
+
+struct sy_frag_value {
+	__be16 sport;   /* L4 ports of the first fragment */
+	__be16 dport;
+};                      /* 4 bytes */
+
+/* ---- sy_dev_mac: ARRAY, key __u32 ifindex -> sy_dev_mac --------------- */
+/* Written by the loader when it attaches sy_xdp: the device's own MAC, so
+ * that XDP can tell a unicast frame for another host (a bridge floods
+ * unknown unicast; a promiscuous device sees it) before the kernel's
+ * eth_type_trans() does. Indexed by ifindex; a device whose ifindex is
+ * beyond max_entries, or whose entry is not set, is not checked there
+ * (tc then sees the frame as PACKET_OTHERHOST). An ARRAY lookup is inlined
+ * by the verifier: no helper call per packet. */
+#define SY_DEV_MAC_MAX 4096
+
+struct sy_dev_mac {
+	__u8 addr[6];   /* the device's MAC address */
+	__u8 set;       /* 1: addr is valid */
+	__u8 pad;
+};                      /* 8 bytes */
 
 /* ---- sy_svc_stats: PERCPU_HASH, key sy_svc_stats_key -> sy_svc_stats -- */
 /* Per frontend and hook: packets and bytes (whole frame, Ethernet header
@@ -376,5 +419,8 @@ SY_ASSERT_LAYOUT(struct sy_attach_key, 8);
 SY_ASSERT_LAYOUT(struct sy_attach_value, 24);
 SY_ASSERT_LAYOUT(struct sy_config, 24);
 SY_ASSERT_LAYOUT(struct sy_rate_bucket, 16);
+SY_ASSERT_LAYOUT(struct sy_frag_key, 12);
+SY_ASSERT_LAYOUT(struct sy_frag_value, 4);
+SY_ASSERT_LAYOUT(struct sy_dev_mac, 8);
 
 #endif /* SY_STRUCTS_H */

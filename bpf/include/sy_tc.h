@@ -8,8 +8,9 @@
  * CHECKSUM_COMPLETE and the pseudo-header seed for CHECKSUM_PARTIAL skbs.
  *
  * A rewritten packet is handed back with TC_ACT_OK so the stack routes the
- * new destination; a reject is redirected out of the arrival device
- * (TC_ACT_REDIRECT); drops are reserved for packets that must not reach the
+ * new destination (and the tcx chain ends there); an untouched one returns
+ * TCX_NEXT so the programs attached after ours still run; a reject is
+ * redirected out of the arrival device (TC_ACT_REDIRECT); drops are reserved for packets that must not reach the
  * frontend address (Local policy without local endpoint, source outside the
  * frontend's ranges, broken table, no SNAT port, a reset to a reset).
  *
@@ -52,8 +53,19 @@
 #include "sy_lb.h"
 #include "sy_icmp.h"
 #include "sy_ratelimit.h"
+#include "sy_frag.h"
+#include "sy_pkt_type.h"
 
 #define SY_AF_INET 2
+
+/* tcx: hand the packet to the next program of the chain (uapi enum
+ * tcx_action_base; for a clsact direct-action filter, TC_ACT_UNSPEC: the
+ * next filter). Every packet left untouched returns it, so a CNI's or a
+ * policy engine's program attached after ours still sees it; TC_ACT_OK
+ * would end the chain. Older uapi headers lack the name. */
+#ifndef TCX_NEXT
+#define TCX_NEXT -1
+#endif
 
 /* Does the translated packet carry a source address of the node? */
 static __always_inline int sy_src_is_node(const struct sy_pkt *pkt,
@@ -143,24 +155,36 @@ static __always_inline int sy_tc_main(struct __sk_buff *skb, int role)
 	ret = sy_parse(skb, &pkt);
 	if (ret != SY_PARSE_OK) {
 		if (ret == SY_PARSE_ICMP) {
+			if (sy_skb_not_for_host(skb))
+				return TCX_NEXT; /* never translate a frame for another host */
 			ret = sy_icmp_tc(skb, &pkt, &x);
 			if (ret == SY_ICMP_XLATE && sy_src_is_node(&pkt, &x)) {
 				pkt.proto = IPPROTO_ICMP;
 				return sy_tc_forward(skb, &pkt, &x);
 			}
-			return ret < 0 ? TC_ACT_SHOT : TC_ACT_OK;
+			return ret < 0 ? TC_ACT_SHOT : (ret == SY_ICMP_XLATE ? TC_ACT_OK : TCX_NEXT);
 		}
 		if (ret == SY_PARSE_MALFORMED)
 			sy_count(SY_CNT_MALFORMED);
-		return TC_ACT_OK;
+		return TCX_NEXT;
+	}
+	if (sy_skb_not_for_host(skb)) {
+		sy_count(SY_CNT_NOT_FOR_HOST);
+		return TCX_NEXT;
+	}
+	if (pkt.frag != SY_FRAG_NONE && sy_frag_track(&pkt) < 0) {
+		sy_count(SY_CNT_DROP_FRAG_NO_FIRST);
+		return TC_ACT_SHOT;
 	}
 
 	verdict = sy_lb_decide(&pkt, role, SY_HOOK_TC_INGRESS,
 			       bpf_ktime_get_ns(), &x);
 	switch (verdict) {
 	case SY_LB_XLATE:
-		if (sy_xlate_skb(skb, &pkt, x.saddr, x.sport, x.daddr,
-				 x.dport) < 0)
+		if ((pkt.frag == SY_FRAG_LATER ?
+			     sy_frag_xlate_skb(skb, &pkt, x.saddr, x.daddr) :
+			     sy_xlate_skb(skb, &pkt, x.saddr, x.sport, x.daddr,
+					  x.dport)) < 0)
 			return TC_ACT_SHOT; /* never leak a half-rewritten packet */
 		if (x.reply) {
 			sy_count(SY_CNT_TC_REVNAT);
@@ -174,6 +198,10 @@ static __always_inline int sy_tc_main(struct __sk_buff *skb, int role)
 			return sy_tc_forward(skb, &pkt, &x);
 		return TC_ACT_OK;
 	case SY_LB_REJECT:
+		if (pkt.frag == SY_FRAG_LATER) { /* its first was answered */
+			sy_count(SY_CNT_DROP_FRAG_REJECT);
+			return TC_ACT_SHOT;
+		}
 		if (!sy_rl_take(SY_RL_REJECT, bpf_ktime_get_ns())) {
 			sy_count(SY_CNT_REJECT_RATE_LIMITED);
 			return TC_ACT_SHOT;
@@ -187,7 +215,7 @@ static __always_inline int sy_tc_main(struct __sk_buff *skb, int role)
 		sy_count(x.cnt);
 		return TC_ACT_SHOT;
 	default:
-		return TC_ACT_OK;
+		return TCX_NEXT;
 	}
 }
 

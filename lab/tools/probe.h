@@ -26,6 +26,8 @@ struct probe_opts {
 	long duration_ms;        // hold: how long to hold
 	int proto_udp;           // hold: UDP flows instead of TCP
 	long bytes;              // transfer: bytes to upload
+	long size;               // udp: datagram bytes (0: just the message)
+	long reply_size;         // udp: ask the server for a reply of this many bytes
 };
 
 // ---- probe_net.c ----

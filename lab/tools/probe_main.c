@@ -29,6 +29,10 @@
 //   --bytes N         transfer: bytes to upload (lines of 1000 bytes, each
 //                     answered by sy-whoami); --timeout-ms is for the whole
 //                     transfer there
+//   --size N          udp: send datagrams of N bytes (the message, padded);
+//                     the line printed is then "<reply> reply=<bytes>"
+//   --reply-size R    udp: ask sy-whoami for an R-byte reply ("size?R" request;
+//                     its answer starts "NAME got=<bytes it received>")
 //
 // Exit status: 0 when every request succeeded, 1 otherwise, 2 for usage errors.
 #define _GNU_SOURCE
@@ -48,7 +52,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: sy-probe tcp|udp|http|connect-latency|hold|transfer HOST PORT [--count N] [--timeout-ms T]\n"
 		"       [--interval-ms I] [--src-port P] [--keep N] [--peer] [--path P] [--send TEXT]\n"
-		"       [--summary] [--graceful] [--conns N] [--duration-ms D] [--udp] [--bytes N]\n");
+		"       [--summary] [--graceful] [--conns N] [--duration-ms D] [--udp] [--bytes N]\n"
+		"       [--size N] [--reply-size R]\n");
 	exit(2);
 }
 
@@ -117,11 +122,30 @@ int run_tcp(const struct probe_opts *o)
 	return bad ? 1 : 0;
 }
 
+// The datagram to send: the message, or with --size/--reply-size a
+// "size?R" request padded to --size bytes. Returns its length.
+static size_t udp_request(const struct probe_opts *o, char *out, size_t cap)
+{
+	const char *msg = o->peer ? "peer?" : o->send;
+	size_t n;
+
+	if (o->reply_size)
+		n = (size_t)snprintf(out, cap, "size?%ld\n", o->reply_size);
+	else
+		n = (size_t)snprintf(out, cap, "%s", msg);
+	if ((size_t)o->size > n && (size_t)o->size <= cap) {
+		for (size_t i = n; i < (size_t)o->size; i++)
+			out[i] = (char)('a' + i % 26);
+		n = (size_t)o->size;
+	}
+	return n;
+}
+
 int run_udp(const struct probe_opts *o)
 {
 	long ok = 0, bad = 0;
-	char buf[2048];
-	const char *msg = o->peer ? "peer?" : o->send;
+	static char buf[65536], req[65536];
+	size_t req_len = udp_request(o, req, sizeof(req));
 	for (long i = 0; i < o->count; i++) {
 		if (i > 0)
 			sleep_ms(o->interval_ms);
@@ -140,7 +164,7 @@ int run_udp(const struct probe_opts *o)
 			continue;
 		}
 		for (long k = 0; k < o->keep; k++) {
-			if (send(fd, msg, strlen(msg), MSG_NOSIGNAL) < 0) {
+			if (send(fd, req, req_len, MSG_NOSIGNAL) < 0) {
 				print_err(errno);
 				bad++;
 				continue;
@@ -169,6 +193,14 @@ int run_udp(const struct probe_opts *o)
 					break;
 				}
 				buf[n] = 0;
+				if (o->size || o->reply_size) {
+					// First line, then the datagram's length.
+					char *nl = memchr(buf, '\n', (size_t)n);
+					if (nl)
+						*nl = 0;
+					snprintf(nl ? nl : buf + n, sizeof(buf) - (size_t)((nl ? nl : buf + n) - buf),
+						 " reply=%zd", n);
+				}
 				chomp(buf);
 				err = 0;
 				break;
@@ -366,6 +398,10 @@ int main(int argc, char **argv)
 			o.send = v;
 		else if (strcmp(a, "--conns") == 0)
 			o.conns = num_arg(v, 1, 10000);
+		else if (strcmp(a, "--size") == 0)
+			o.size = num_arg(v, 1, 65507);
+		else if (strcmp(a, "--reply-size") == 0)
+			o.reply_size = num_arg(v, 1, 65507);
 		else if (strcmp(a, "--duration-ms") == 0)
 			o.duration_ms = num_arg(v, 0, 86400000);
 		else if (strcmp(a, "--bytes") == 0)

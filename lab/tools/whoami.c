@@ -12,7 +12,9 @@
 //     line starting with "peer?" with "NAME ip:port\n"). Bytes left without
 //     a newline when the client half-closes are answered once too.
 // UDP: every datagram is answered with "NAME\n" ("NAME ip:port\n" when it
-//   starts with "peer?").
+//   starts with "peer?"). A datagram starting with "size?R" (R bytes, at most
+//   65507) is answered with "NAME got=N\n" (N: the bytes received) padded to
+//   R bytes: large datagrams both ways, which the network fragments.
 //
 // Once every socket listens it prints "READY\n" on stdout (the lab runtime
 // waits for it). SIGTERM starts "draining": the server logs it and keeps
@@ -432,9 +434,25 @@ static void accept_all(struct conn *l)
 	}
 }
 
+// "size?R": the reply length asked for, or 0.
+static size_t udp_reply_size(const char *buf, ssize_t n)
+{
+	char tmp[16];
+	size_t l;
+	long r;
+
+	if (n < 6 || memcmp(buf, "size?", 5) != 0)
+		return 0;
+	l = (size_t)n - 5 < sizeof(tmp) - 1 ? (size_t)n - 5 : sizeof(tmp) - 1;
+	memcpy(tmp, buf + 5, l);
+	tmp[l] = 0;
+	r = strtol(tmp, NULL, 10);
+	return r > 0 && r <= 65507 ? (size_t)r : 0;
+}
+
 static void udp_readable(struct conn *u)
 {
-	char buf[2048];
+	static char buf[65536], big[65536];
 	for (;;) {
 		struct sockaddr_in sa;
 		socklen_t sl = sizeof(sa);
@@ -445,7 +463,16 @@ static void udp_readable(struct conn *u)
 			return;  // EAGAIN, or an ICMP error queued for an earlier reply
 		}
 		char msg[256], peer[64];
+		size_t want = udp_reply_size(buf, n);
 		int m;
+		if (want) {
+			m = snprintf(big, sizeof(big), "%s got=%zd\n", g_name, n);
+			for (size_t i = (size_t)m; i < want; i++)
+				big[i] = (char)('A' + i % 26);
+			sendto(u->fd, big, want > (size_t)m ? want : (size_t)m, MSG_NOSIGNAL,
+			       (struct sockaddr *)&sa, sl);
+			continue;
+		}
 		if (n >= 5 && memcmp(buf, "peer?", 5) == 0) {
 			fmt_peer(&sa, peer, sizeof(peer));
 			m = snprintf(msg, sizeof(msg), "%s %s\n", g_name, peer);

@@ -4,7 +4,8 @@
  *
  * tc ingress: a tcx bpf_link (kernel >= 6.6) pinned at
  * <pin dir>/links/tc_ingress_<ifname>, or, when the kernel has no tcx, a
- * direct-action filter (handle 1, priority 1) on the device's clsact qdisc.
+ * direct-action filter (handle and priority 0x5359, see clsact_attach()) on
+ * the device's clsact qdisc; filters of others are never replaced or deleted.
  * XDP: a bpf_link pinned at <pin dir>/links/xdp_<ifname>, native mode with a
  * fallback to generic (skb) mode.
  * SOCK_LB: four cgroup bpf_links (connect4, sendmsg4, recvmsg4,
@@ -31,8 +32,11 @@
 #include <net/if.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <net/if_arp.h>
 #include <linux/bpf.h>
 #include <linux/magic.h>
 #include <linux/if_link.h>
@@ -213,31 +217,127 @@ static int create_pinned_link(struct loader *L, const char *path,
 	return err;
 }
 
+/* Our clsact filter has a handle and a priority of its own, so that
+ * neither attach (BPF_TC_F_REPLACE) nor detach can ever hit a filter that
+ * another program (a CNI, a policy engine, an operator) put there: tc(8)
+ * numbers filters from priority 49152 downwards, libbpf and most CNIs use
+ * handle 1 priority 1. An untouched packet returns TC_ACT_UNSPEC from our
+ * program, so the filters after ours still run. Loaders before this one
+ * used handle 1, priority 1: a filter of ours found there is moved. */
+#define SY_CLSACT_HANDLE 0x5359u /* "SY" */
+#define SY_CLSACT_PRIO   0x5359u
+#define SY_CLSACT_LEGACY_HANDLE 1u
+#define SY_CLSACT_LEGACY_PRIO   1u
+
+static bool prog_is_ours(uint32_t id)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	bool ours = false;
+	int fd;
+
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return false;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+		ours = !strcmp(info.name, "sy_tc_ingress") ||
+		       !strcmp(info.name, "sy_tc_external");
+	close(fd);
+	return ours;
+}
+
+/* The program of the ingress filter at (handle, prio): 0 and *id, -ENOENT
+ * when there is none, <0 on error. */
+static int clsact_query(uint32_t ifindex, uint32_t handle, uint32_t prio,
+			uint32_t *id)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = prio);
+	int err;
+
+	err = bpf_tc_query(&hook, &opts);
+	if (err == -ENOENT || err == -ENODEV || err == -EINVAL)
+		return -ENOENT;
+	if (!err)
+		*id = opts.prog_id;
+	return err;
+}
+
+/* Deletes the filter at (handle, prio) only if it runs one of our
+ * programs; anything else there is left alone. */
+static int clsact_detach_at(uint32_t ifindex, uint32_t handle, uint32_t prio)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = prio);
+	uint32_t id = 0;
+	int err;
+
+	err = clsact_query(ifindex, handle, prio, &id);
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	if (!prog_is_ours(id)) {
+		log_info("ifindex %u: clsact filter handle %u prio %u runs "
+			 "program %u, not ours: left alone", ifindex, handle,
+			 prio, id);
+		return 0;
+	}
+	err = bpf_tc_detach(&hook, &opts);
+	if (err == -ENOENT || err == -ENODEV || err == -EINVAL)
+		return 0;
+	return err;
+}
+
 static int clsact_attach(uint32_t ifindex, int prog_fd)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
 		    .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1,
-		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SY_CLSACT_HANDLE,
+		    .priority = SY_CLSACT_PRIO, .prog_fd = prog_fd,
+		    .flags = BPF_TC_F_REPLACE);
+	uint32_t id = 0;
 	int err;
 
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST)
 		return err;
-	return bpf_tc_attach(&hook, &opts);
+	/* Replace only our own filter. */
+	err = clsact_query(ifindex, SY_CLSACT_HANDLE, SY_CLSACT_PRIO, &id);
+	if (!err && !prog_is_ours(id)) {
+		log_error("ifindex %u: clsact filter handle %u prio %u belongs "
+			  "to program %u, not ours: not replacing it", ifindex,
+			  SY_CLSACT_HANDLE, SY_CLSACT_PRIO, id);
+		return -EEXIST;
+	}
+	if (err && err != -ENOENT)
+		return err;
+	err = bpf_tc_attach(&hook, &opts);
+	if (err)
+		return err;
+	/* A filter of an older loader at the old place would run the
+	 * program twice. */
+	err = clsact_detach_at(ifindex, SY_CLSACT_LEGACY_HANDLE,
+			       SY_CLSACT_LEGACY_PRIO);
+	if (err)
+		log_warn("ifindex %u: removing the filter of an older loader "
+			 "(handle 1, prio 1): %s", ifindex, sy_errstr(err));
+	return 0;
 }
 
 static int clsact_detach(uint32_t ifindex)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
-		    .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
 	int err;
 
-	/* Only our filter: the clsact qdisc may carry other people's. */
-	err = bpf_tc_detach(&hook, &opts);
-	if (err == -ENOENT || err == -ENODEV || err == -EINVAL)
-		return 0;
+	/* Only our filters: the clsact qdisc may carry other people's, and
+	 * the qdisc itself stays. */
+	err = clsact_detach_at(ifindex, SY_CLSACT_HANDLE, SY_CLSACT_PRIO);
+	if (!err)
+		err = clsact_detach_at(ifindex, SY_CLSACT_LEGACY_HANDLE,
+				       SY_CLSACT_LEGACY_PRIO);
 	return err;
 }
 
@@ -304,6 +404,42 @@ static int attach_tc(struct loader *L, const char *ifname, uint32_t ifindex,
 	return 0;
 }
 
+/* sy_dev_mac[ifindex]: the device's own MAC for sy_xdp (frames for other
+ * hosts), or cleared (set = 0: XDP does not check unicast frames there). */
+static void dev_mac_write(struct loader *L, const char *ifname,
+			  uint32_t ifindex, bool set)
+{
+	struct sy_dev_mac dm = { 0 };
+	struct ifreq ifr = { 0 };
+	int fd;
+
+	if (ifindex >= bpf_map__max_entries(L->maps[SY_MAP_DEV_MAC])) {
+		if (set)
+			log_info("%s: ifindex %u beyond sy_dev_mac: XDP leaves "
+				 "unicast frames for other hosts to tc", ifname,
+				 ifindex);
+		return;
+	}
+	if (set) {
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && ioctl(fd, SIOCGIFHWADDR, &ifr) == 0 &&
+		    ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER) {
+			memcpy(dm.addr, ifr.ifr_hwaddr.sa_data, 6);
+			dm.set = 1;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (!dm.set)
+			log_info("%s: no Ethernet address: XDP leaves unicast "
+				 "frames for other hosts to tc", ifname);
+	}
+	if (bpf_map_update_elem(sy_map_fd(L, SY_MAP_DEV_MAC), &ifindex, &dm,
+				BPF_ANY))
+		log_warn("%s: sy_dev_mac[%u]: %s", ifname, ifindex,
+			 sy_errstr(-errno));
+}
+
 static int attach_xdp(struct loader *L, const char *ifname, uint32_t ifindex,
 		      int prog_fd, uint32_t *mode, struct reply *r)
 {
@@ -314,6 +450,7 @@ static int attach_xdp(struct loader *L, const char *ifname, uint32_t ifindex,
 	if (pins_link_path(L, HOOK(XDP), ifname, path, sizeof(path)))
 		return reply_err(r, CODE(INVALID), "attach.ifname: pin path "
 				 "too long");
+	dev_mac_write(L, ifname, ifindex, true);
 	err = update_pinned_link(path, BPF_LINK_TYPE_XDP, ifindex, prog_fd);
 	if (err == 1) {
 		*mode = record_get(L, ifindex, SY_HOOK_XDP, &prev) == 0 ?
@@ -485,6 +622,8 @@ static int detach_rec(struct loader *L, const struct rec *rec)
 	}
 	if (err)
 		return err;
+	if (rec->key.hook == SY_HOOK_XDP)
+		dev_mac_write(L, rec->val.ifname, rec->key.ifindex, false);
 	err = bpf_map_delete_elem(sy_map_fd(L, SY_MAP_ATTACH), &rec->key);
 	if (err == -ENOENT)
 		err = 0;

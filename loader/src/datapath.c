@@ -25,6 +25,8 @@ const char *const sy_map_names[SY_MAP_COUNT] = {
 	[SY_MAP_SOURCE_RANGES] = "sy_source_ranges",
 	[SY_MAP_SOCK_REVNAT] = "sy_sock_revnat",
 	[SY_MAP_ICMP_RATE] = "sy_icmp_rate",
+	[SY_MAP_FRAG] = "sy_frag",
+	[SY_MAP_DEV_MAC] = "sy_dev_mac",
 };
 
 const struct sy_sock_hook sy_sock_hooks[SY_SOCK_PROGS] = {

@@ -72,6 +72,8 @@ enum sy_map_id {
 	SY_MAP_SOURCE_RANGES,
 	SY_MAP_SOCK_REVNAT,
 	SY_MAP_ICMP_RATE,
+	SY_MAP_FRAG,
+	SY_MAP_DEV_MAC,
 	SY_MAP_COUNT
 };
 _Static_assert(SY_MAP_COUNT <= 16, "loader_opts.map_max too small");

@@ -42,6 +42,14 @@ struct pktdef {
 
 #define BUF 2048
 
+/* tcx: continue with the next program (uapi enum tcx_action_base, absent
+ * from older headers). */
+#ifndef TCX_NEXT
+#define TCX_NEXT -1
+#endif
+
+extern uint8_t eth_dst[6]; /* destination MAC of built frames */
+
 #define CLIENT   ip4(10, 0, 0, 1)
 #define CLIENT2  ip4(10, 0, 0, 7)
 #define VIP_A    ip4(10, 96, 0, 10) /* TCP :80 group 1 (M=7), UDP :53 group 2 (M=251) */
@@ -186,5 +194,9 @@ void test_scope_roles(void);
 void test_external(void);
 void test_xdp(void);
 void test_icmp(void);
+void test_frag(void);
+void test_frag_xdp(int fd_xdp, uint32_t x0, const uint8_t *mac_x0,
+		   const uint8_t *mac_x1, const uint8_t *mac_be,
+		   const uint8_t *mac_cl);
 
 #endif /* SY_TEST_H */

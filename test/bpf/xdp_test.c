@@ -346,6 +346,9 @@ static void test_xdp_no_neigh(void)
 	w.dport = be_port(BE_NN);
 	elen = build_fwd(exp, &w, NULL, NULL);
 	run_ifindex = x0;
+	memcpy(eth_dst, MAC_X0, 6); /* PACKET_HOST on sy-x0 */
+	len = build(in, &d);
+	elen = build_fwd(exp, &w, NULL, NULL);
 	expect_frame("xdp: ... sy_tc_external translates it and forwards with bpf_redirect_neigh (TC_ACT_REDIRECT, TTL 63)",
 		     in, len, exp, elen, TC_ACT_REDIRECT, false);
 
@@ -378,6 +381,7 @@ static void test_xdp_no_neigh(void)
 	expect_frame("tc: eTP=Local DNAT (client source) goes to the stack (TC_ACT_OK)",
 		     in, len, exp, elen, TC_ACT_OK, false);
 	run_ifindex = 0;
+	memset(eth_dst, 0, 6);
 
 	/* TTL 1: XDP leaves it to the stack, untouched. */
 	d = tcp(EXT_C1, NODE, 52004, NP_TCP, TH_SYN);
@@ -430,10 +434,7 @@ static void test_xdp_untouched(void)
 	d = tcp(CLIENT, VIP_NOEP, 50105, 80, TH_SYN);
 	xdp_untouched("xdp: frontend without endpoints: XDP_PASS untouched (tc rejects)",
 		      &d, XDP_PASS);
-	d = tcp(EXT_C1, NODE, 50106, NP_TCP, TH_ACK);
-	d.frag_off = 0x2000;
-	xdp_untouched("xdp: first fragment to a NodePort: XDP_PASS untouched",
-		      &d, XDP_PASS);
+	/* Fragments and broadcast frames: frag_test.c. */
 
 	/* Malformed / truncated: every cut of the headers. */
 	{
@@ -509,5 +510,6 @@ void test_xdp(void)
 	test_xdp_forwarding();
 	test_xdp_no_neigh();
 	test_xdp_untouched();
+	test_frag_xdp(fd_xdp, x0, MAC_X0, MAC_X1, MAC_BE, MAC_CL);
 	sh("ip link del sy-x0");
 }

@@ -5,8 +5,10 @@
 // (make -C loader). Everything runs in namespaces named sy-lt-<random>-*.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { call, encodeRequest, LoaderClient, varint, type MapEntry, type Response } from "./loader-client.js";
+import { call, encodeRequest, LoaderClient, repoRoot, varint, type MapEntry, type Response } from "./loader-client.js";
 import { Lab, type LoaderProcess, run, sleep, waitFor } from "./lab.js";
 
 // ---- byte layouts (bpf/include/sy_structs.h) --------------------------------
@@ -108,7 +110,9 @@ function assertOk(r: Response, what: string): void {
 
 // An Ethernet + IPv4 + UDP packet with valid checksums, for test_run.
 function udpPacket(src: string, dst: string, sport: number, dport: number, payload: Buffer): Buffer {
-  const eth = Buffer.concat([Buffer.from([2, 0, 0, 0, 0, 2]), Buffer.from([2, 0, 0, 0, 0, 1]), be16(0x0800)]);
+  // To lo's address (all zero): test_run classifies the frame on lo, and tc
+  // serves only frames addressed to the host (PACKET_HOST).
+  const eth = Buffer.concat([Buffer.from([0, 0, 0, 0, 0, 0]), Buffer.from([2, 0, 0, 0, 0, 1]), be16(0x0800)]);
   const udpLen = 8 + payload.length;
   const iph = Buffer.alloc(20);
   iph[0] = 0x45;
@@ -414,7 +418,7 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
       });
       const other = udpPacket("198.18.1.2", "198.18.9.9", 40000, 53, Buffer.from("hello"));
       const r0 = (await call(sock, { testRun: { program: "tc_ingress", data: other } })).testRun!;
-      assert.equal(r0.retval, 0, "TC_ACT_OK for non-service traffic");
+      assert.equal(r0.retval, -1, "TCX_NEXT (-1) for non-service traffic: the next program of the chain runs");
       assert.deepEqual(Buffer.from(r0.data), other, "non-service packet untouched");
 
       const pkt = udpPacket("198.18.1.2", "198.18.250.2", 40000, 53, Buffer.from("hello"));
@@ -1040,6 +1044,70 @@ describe("switchyard-loader datapath across restarts", { timeout: 120000 }, () =
       }
       assert.ok(!existsSync(lab.pinDir(inst2)));
       await sleep(10);
+    }));
+  // Another vendor's filters on the same clsact qdisc: one at tc's and
+  // libbpf's default place (handle 1, priority 1), one after ours. Ours
+  // never replaces or deletes them, and the one after ours sees every
+  // packet Switchyard leaves untouched (TC_ACT_UNSPEC, not TC_ACT_OK).
+  it("clsact: leaves other filters alone (handle 1 prio 1 and after ours) and passes untouched packets on", () =>
+    withLogs(logs, async () => {
+      const obj = path.join(repoRoot(), "test", "tools", "build", "tc_count.bpf.o");
+      const counter = path.join(repoRoot(), "test", "tools", "build", "sy-tc-count");
+      const inst3 = lab.instance("cl2");
+      const filters = (dev: string) => lab.exec(rtr, "tc", ["filter", "show", "dev", dev, "ingress"]).stdout;
+      /** "pref P ... id N name X" of every bpf filter. */
+      const bpfFilters = (dev: string) =>
+        filters(dev).split("\n").filter((l) => / bpf /.test(l) && / id \d+/.test(l))
+          .map((l) => `pref ${/pref (\d+)/.exec(l)![1]} handle ${/handle (0x[0-9a-f]+)/.exec(l)![1]} ${/ name (\S+)/.exec(l)![1]} id ${/ id (\d+)/.exec(l)![1]}`);
+      lab.exec(rtr, "tc", ["qdisc", "replace", "dev", "r-cli", "clsact"]);
+      lab.exec(rtr, "tc", ["filter", "add", "dev", "r-cli", "ingress", "prio", "1", "handle", "1", "bpf", "da", "obj", obj, "sec", "tc"]);
+      const foreign = bpfFilters("r-cli");
+      assert.equal(foreign.length, 1, filters("r-cli"));
+      assert.match(foreign[0]!, /^pref 1 handle 0x1 count_tc id \d+$/);
+      const tail = spawn("ip", ["netns", "exec", rtr, counter, "clsact", "r-cli"], { stdio: ["pipe", "pipe", "pipe"] });
+      let out = "";
+      tail.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      const tailExit = new Promise<number>((resolve) => tail.on("close", (c) => resolve(c ?? 1)));
+      try {
+        await waitFor("sy-tc-count attached", () => (out.includes("ready\n") ? true : undefined), 8000, 50);
+        const others = bpfFilters("r-cli");
+        assert.equal(others.length, 2, filters("r-cli"));
+
+        loader = await lab.startLoader(rtr, inst3, ["--tc-mode", "clsact"]);
+        for (const dev of ["r-cli", "r-srv"]) {
+          assert.equal((await call(loader.socketPath, { attach: { ifname: dev, hook: "TC_INGRESS" } })).attach!.mode, "clsact");
+        }
+        await call(loader.socketPath, program);
+        await assertTraffic("clsact next to other filters");
+        const withOurs = bpfFilters("r-cli");
+        for (const f of others) assert.ok(withOurs.includes(f), `${f} kept after attach: ${withOurs.join("; ")}`);
+        assert.ok(withOurs.some((f) => /^pref 21337 handle 0x5359 sy_tc_ingress /.test(f)), withOurs.join("; "));
+        assert.equal(withOurs.length, 3, withOurs.join("; "));
+        // Re-attaching replaces our filter only.
+        await call(loader.socketPath, { attach: { ifname: "r-cli", hook: "TC_INGRESS" } });
+        assert.deepEqual(bpfFilters("r-cli").filter((f) => !/sy_tc_ingress/.test(f)), others);
+
+        // Packets to the server itself (no VIP): untouched by ours, so the
+        // filter after ours sees them.
+        const direct = TCP_CLIENT_JS.replace(`host: "${VIP}", port: 80`, `host: "${SERVER}", port: 8080`);
+        for (let i = 0; i < 3; i++) assert.equal(lab.exec(cli, "node", ["-e", direct], { timeoutMs: 5000 }).stdout.trim(), `tcp ${CLIENT}`);
+        out = "";
+        tail.stdin.write(`${SERVER}\n`);
+        const n = await waitFor("count", () => (out.includes("\n") ? Number(out.trim()) : undefined), 5000, 50);
+        assert.ok(n >= 9, `the filter after ours counted ${n} packets to ${SERVER} (3 connections: >= 9 expected)`);
+
+        await call(loader.socketPath, { cleanup: {} });
+        assert.equal(await loader.waitExit(5000), 0);
+        old.push(loader);
+        loader = undefined;
+        assert.deepEqual(bpfFilters("r-cli"), others, "detach removed our filter only");
+      } finally {
+        tail.stdin.end();
+        const t = setTimeout(() => tail.kill("SIGKILL"), 5000);
+        await tailExit;
+        clearTimeout(t);
+        lab.exec(rtr, "tc", ["filter", "del", "dev", "r-cli", "ingress", "prio", "1", "handle", "1", "bpf"], { allowFail: true });
+      }
     }));
 });
 

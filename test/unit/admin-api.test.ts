@@ -11,6 +11,8 @@ import { buildAdminApp, startAdminServer } from '../../control-plane/src/admin/s
 import { ProxyMetrics } from '../../control-plane/src/metrics/proxy-metrics.js';
 import { FakeLoader, FakeSync, WEB, WEB_SLICE, desiredOf, ebpfSource, program, u32 } from './admin-fake.js';
 
+const le64 = (n: bigint): Uint8Array => { const a = new Uint8Array(8); new DataView(a.buffer).setBigUint64(0, n, true); return a; };
+
 describe('admin API, ebpf mode', () => {
   const loader = new FakeLoader();
   const sync = new FakeSync();
@@ -277,6 +279,10 @@ describe('admin API, ebpf mode', () => {
     assert.equal(r.body.servicePorts, 2);
     assert.equal(r.body.loader.instance, 'test');
     assert.equal((await get('/v1/status?history=501')).status, 400);
+    // Non-zero datapath counters, by name (per-CPU copies summed).
+    loader.define('sy_counters', ['percpu_array', 4, 8, 48]);
+    loader.set('sy_counters', [{ key: u32(0), value: le64(3n) }, { key: u32(1), value: le64(0n) }, { key: u32(27), value: new Uint8Array([...le64(1n), ...le64(1n)]) }]);
+    assert.deepEqual((await get('/v1/status')).body.loader.datapathEvents, { tc_dnat: 3, drop_frag_no_first: 2 });
   });
 
   test('the status page and its assets are served locally', async () => {

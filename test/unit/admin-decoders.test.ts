@@ -91,6 +91,15 @@ test('sy_affinity, sy_svc_stats (per-CPU copies summed), sy_counters, sy_source_
   assert.deepEqual(decodeEntry('sy_future', b(1, 2), b(0xab)), { key: '0102', value: 'ab' });
 });
 
+test('sy_frag (fragment ports by datagram), sy_dev_mac, and the counter names 24-28', () => {
+  assert.deepEqual(decodeEntry('sy_frag', b(198, 19, 1, 2, 198, 18, 128, 10, 0x12, 0x34, 17, 0), b(0xa0, 0x00, 0x00, 53)),
+    { saddr: '198.19.1.2', daddr: '198.18.128.10', ipId: 0x1234, proto: 'UDP', sport: 40960, dport: 53 });
+  assert.deepEqual(decodeEntry('sy_dev_mac', b(...le32(2)), b(2, 0, 0, 0, 0x10, 0xab, 1, 0)), { ifindex: 2, mac: '02:00:00:00:10:ab', set: true });
+  const names = [24, 25, 26, 27, 28].map((i) => decodeEntry('sy_counters', b(...le32(i)), b(...le64(0n))).event);
+  assert.deepEqual(names, ['not_for_host', 'frag_first', 'frag_xlate', 'drop_frag_no_first', 'drop_frag_reject']);
+  assert.equal(decodeEntry('sy_counters', b(...le32(16)), b(...le64(0n))).event, 'event_16');
+});
+
 test('filters compare as strings; list fields match when they contain the value', () => {
   const e = { state: 'active', port: 8080, flags: ['ClusterIP', 'Random'], local: true };
   assert.equal(matchesFilter(e, 'port', '8080'), true);

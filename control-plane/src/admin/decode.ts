@@ -3,7 +3,7 @@
 import {
   ATTACH_MODE_NAMES, BackendFlags, BackendState, CT_FLAG_NAMES, SVC_FLAG_NAMES, TCP_FLAG_NAMES,
   counterName, decodeRateBucket, RATE_BUCKET_NAMES, decodeAffinityKey, decodeAffinityValue, decodeAttachKey, decodeAttachValue, decodeBackend,
-  decodeConfig, decodeCounterValue, decodeSockRevNat, decodeCtKey, decodeCtValue, decodeRevNat, decodeSourceRangeKey,
+  decodeConfig, decodeCounterValue, decodeFrag, decodeSockRevNat, decodeCtKey, decodeCtValue, decodeRevNat, decodeSourceRangeKey,
   decodeSvcKey, decodeSvcStatsKey, decodeSvcStatsValue, decodeSvcValue, decodeU32, decodeU32Array,
   flagNames, frontendKind, hookName, protoName, scopeName,
 } from '../dataplane/ebpf/map-values.js';
@@ -116,6 +116,14 @@ export function decodeEntry(map: string, key: Uint8Array, value: Uint8Array, opt
     case 'sy_sock_revnat': {
       const r = decodeSockRevNat(key, value);
       return { cookie: r.cookie.toString(), backendAddr: r.backendAddr, backendPort: r.backendPort, frontendAddr: r.frontendAddr, frontendPort: r.frontendPort, revNatId: r.revNatId };
+    }
+    case 'sy_dev_mac': {
+      const b = Buffer.from(value);
+      return { ifindex: decodeU32(key), mac: [...b.subarray(0, 6)].map((x) => x.toString(16).padStart(2, '0')).join(':'), set: b[6] === 1 };
+    }
+    case 'sy_frag': {
+      const f = decodeFrag(key, value);
+      return { saddr: f.saddr, daddr: f.daddr, ipId: f.id, proto: protoName(f.proto), sport: f.sport, dport: f.dport };
     }
     case 'sy_source_ranges': {
       const r = decodeSourceRangeKey(key);

@@ -243,6 +243,8 @@ export const DATAPATH_COUNTER_NAMES: readonly string[] = [
   // 16-23: ICMP errors of translated flows, generated frag-needed, rate limits (sy_icmp.h, sy_ratelimit.h).
   'icmp_err_revnat', 'icmp_err_dnat', 'icmp_err_untracked', 'icmp_err_malformed', 'frag_needed_sent',
   'frag_needed_rate_limited', 'reject_rate_limited', 'too_big_no_df',
+  // 24-31: fragments and frames for other hosts (sy_frag.h, sy_pkt_type.h)
+  'not_for_host', 'frag_first', 'frag_xlate', 'drop_frag_no_first', 'drop_frag_reject',
 ];
 
 /** sy_icmp_rate: u32 bucket (SY_RL_* in sy_structs.h) -> {bpf_spin_lock (4); u32 tokens; u64 last_ns}. */
@@ -255,6 +257,16 @@ export function decodeRateBucket(b: Uint8Array): { tokens: number; lastNs: bigin
 
 export function counterName(i: number): string {
   return DATAPATH_COUNTER_NAMES[i] ?? `event_${i}`;
+}
+
+/** sy_frag: {be32 saddr; be32 daddr; be16 id; u8 proto; u8 pad} -> {be16 sport; be16 dport}. */
+export function decodeFrag(key: Uint8Array, value: Uint8Array): { saddr: string; daddr: string; id: number; proto: number; sport: number; dport: number } {
+  const k = new DataView(key.buffer, key.byteOffset, key.byteLength);
+  const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  return {
+    saddr: bytesToIpv4(key.subarray(0, 4)), daddr: bytesToIpv4(key.subarray(4, 8)), id: k.getUint16(8, false), proto: key[10]!,
+    sport: v.getUint16(0, false), dport: v.getUint16(2, false),
+  };
 }
 
 /** sy_sock_revnat: {u64 cookie; be32 addr; be16 port; u16 pad} -> {be32 addr; be16 port; u16 pad; u32 rev_nat_id}. */
