@@ -282,7 +282,7 @@ describe('admin API, ebpf mode', () => {
     // Non-zero datapath counters, by name (per-CPU copies summed).
     loader.define('sy_counters', ['percpu_array', 4, 8, 48]);
     loader.set('sy_counters', [{ key: u32(0), value: le64(3n) }, { key: u32(1), value: le64(0n) }, { key: u32(27), value: new Uint8Array([...le64(1n), ...le64(1n)]) }]);
-    assert.deepEqual((await get('/v1/status')).body.loader.datapathEvents, { tc_dnat: 3, drop_frag_no_first: 2 });
+    assert.deepEqual((await get('/v1/status')).body.datapathEvents, [{ event: 'tc_dnat', count: 3 }, { event: 'drop_frag_no_first', count: 2 }]);
   });
 
   test('the status page and its assets are served locally', async () => {

@@ -153,8 +153,6 @@ export function renderStatus(s: J): string {
     out += s.loader.up
       ? `loader: instance ${s.loader.instance}, ${s.loader.requests} requests, ${s.loader.errors} errors; attached: ${(s.loader.attachments as J[]).map((a) => `${a.ifname}(${a.mode})`).join(' ') || 'nothing'}\n`
       : `loader: DOWN (${s.loader.error})\n`;
-    const ev = Object.entries((s.loader.datapathEvents ?? {}) as Record<string, number>);
-    if (ev.length) out += `datapath events: ${ev.map(([k, n]) => `${k} ${n}`).join(', ')}\n`;
   }
   const events = (s.datapathEvents ?? []) as J[];
   if (events.length) out += `datapath events: ${events.map((e) => `${e.event} ${e.count}`).join(', ')}\n`;

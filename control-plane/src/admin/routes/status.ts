@@ -4,20 +4,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import { healthResponse, healthStatus } from '../../health/health-server.js';
 import { counterName, decodeCounterValue, decodeU32 } from '../../dataplane/ebpf/map-values.js';
 import type { RouteOptions } from './common.js';
-import { dumpOptional } from '../ebpf-view.js';
-import { counterName, decodeCounterValue, decodeU32 } from '../../dataplane/ebpf/map-values.js';
 
 interface Query { history: number }
-
-/** The datapath's non-zero event counters (sy_counters), by name. */
-async function datapathEvents(loader: Parameters<typeof dumpOptional>[0]): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const e of await dumpOptional(loader, 'sy_counters')) {
-    const n = Number(decodeCounterValue(e.value));
-    if (n > 0) out[counterName(decodeU32(e.key))] = n;
-  }
-  return out;
-}
 
 export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { source }) => {
   app.get<{ Querystring: Query }>('/v1/status', {
@@ -51,7 +39,6 @@ export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sour
         loader = {
           up: true, instance: st.instance, pinDir: st.pinDir, requests: st.requests, errors: st.errors,
           attachments: ((st.attachments ?? []) as Array<Record<string, unknown>>).map((a) => ({ ifname: a.ifname, ifindex: a.ifindex, hook: a.hook, mode: a.mode, progId: a.progId })),
-          datapathEvents: await datapathEvents(source.loader),
         };
       } catch (err) {
         loader = { up: false, error: (err as Error).message };
