@@ -155,8 +155,6 @@ static __always_inline int sy_tc_main(struct __sk_buff *skb, int role)
 	ret = sy_parse(skb, &pkt);
 	if (ret != SY_PARSE_OK) {
 		if (ret == SY_PARSE_ICMP) {
-			if (sy_skb_not_for_host(skb))
-				return TCX_NEXT; /* never translate a frame for another host */
 			ret = sy_icmp_tc(skb, &pkt, &x);
 			if (ret == SY_ICMP_XLATE && sy_src_is_node(&pkt, &x)) {
 				pkt.proto = IPPROTO_ICMP;
