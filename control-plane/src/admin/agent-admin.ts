@@ -80,6 +80,8 @@ export interface AgentAdminDeps {
   seed: number;
   healthTimeoutMs: number;
   clusterCIDR?: string | undefined;
+  /** Extra /v1/status fields: API server connectivity, loader wait. */
+  dependencies?: () => Record<string, unknown>;
   log: Logger;
 }
 
@@ -121,6 +123,7 @@ export async function startAgentAdmin(d: AgentAdminDeps): Promise<AgentAdmin> {
   const source: AdminSource = {
     mode: d.mode.mode, modeReason: d.mode.reason, nodeName: d.nodeName, seed: d.seed, healthTimeoutMs: d.healthTimeoutMs,
     clusterCIDR: d.clusterCIDR, sync: d.proxier, loader: views.loader, iptables: views.iptables,
+    dependencies: d.dependencies,
   };
   // As kube-proxy's metrics server: a port that cannot be bound is logged, the agent goes on.
   let admin: AdminServer;

@@ -45,4 +45,6 @@ export interface AdminSource {
   sync: SyncView;
   loader?: LoaderView | undefined;
   iptables?: IptablesView | undefined;
+  /** What the agent depends on and may lose (API server, loader wait), as JSON for /v1/status. */
+  dependencies?: (() => Record<string, unknown>) | undefined;
 }

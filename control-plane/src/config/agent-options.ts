@@ -26,6 +26,8 @@ export interface AgentOptions {
   minSyncPeriodMs: number;
   syncPeriodMs: number;
   healthTimeoutMs: number;
+  /** A watch silent this long is restarted (0: never). */
+  watchSilenceTimeoutMs: number;
   logLevel: string;
   pretendMissing: string[];
   /** Fields of the --config file accepted but without effect in this build. */
@@ -58,6 +60,7 @@ export const AGENT_USAGE = `switchyard agent --node-name NAME [options]
   --lb-algorithm maglev|random default backend selection (per Service: annotation switchyard.io/lb-algorithm)
   --min-sync-period D          minimum time between syncs (default 0s)
   --sync-period D              full resync period (default 30s)
+  --watch-silence-timeout D    restart a watch that delivered nothing for this long (default 5m; 0 = never)
   --pretend-missing FEATURE    report a kernel feature missing (testing the fallback), repeatable
   --iptables-backend B         iptables mode: legacy, nft or auto (default auto, as kube-proxy picks)
   --cluster-cidr CIDR          iptables mode: pod CIDR; traffic from outside it to a ClusterIP is masqueraded
@@ -95,6 +98,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     'sync-period': { type: 'string' },
     'pretend-missing': { type: 'string', multiple: true },
     'log-level': { type: 'string' },
+    'watch-silence-timeout': { type: 'string' },
     'iptables-backend': { type: 'string' },
     'cluster-cidr': { type: 'string' },
     'masquerade-all': { type: 'boolean' },
@@ -144,6 +148,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     minSyncPeriodMs: parseDurationMs(values['min-sync-period'] ?? '0s'),
     syncPeriodMs,
     healthTimeoutMs: Math.max(2 * syncPeriodMs, 10_000),
+    watchSilenceTimeoutMs: values['watch-silence-timeout'] === '0' ? 0 : parseDurationMs(values['watch-silence-timeout'] ?? '5m'),
     logLevel: values['log-level'] ?? 'info',
     pretendMissing: values['pretend-missing'] ?? [],
     configIgnored: file?.ignored ?? [],

@@ -43,6 +43,7 @@ export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sour
       servicePorts: s.lastDesired.length,
       endpoints: s.lastDesired.reduce((n, d) => n + d.allEndpoints.length, 0),
       loader,
+      ...(source.dependencies ? source.dependencies() : {}),
     };
   });
 
