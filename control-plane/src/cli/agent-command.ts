@@ -248,8 +248,14 @@ export async function runAgent(argv: string[]): Promise<number> {
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
+  // A restarted (perhaps upgraded) loader: the socket-level hooks move to its programs too.
+  const reattachSocketLB = async (): Promise<void> => {
+    if (!opts.cgroupPath || !opts.socketLB) return;
+    const r = await loader.attachSocketLB(opts.cgroupPath);
+    log.info({ cgroup: opts.cgroupPath, mode: r.mode }, 'socket-level balancing attached again');
+  };
   const devices = ebpf
-    ? new DeviceWatcher(loader, { external: deviceMatcher(opts.devices), pod: deviceMatcher(opts.podDevices), xdp: opts.xdp }, log)
+    ? new DeviceWatcher(loader, { external: deviceMatcher(opts.devices), pod: deviceMatcher(opts.podDevices), xdp: opts.xdp }, log, 2000, reattachSocketLB)
     : undefined;
   await devices?.start();
   if (ebpf && opts.cgroupPath) {

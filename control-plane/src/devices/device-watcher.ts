@@ -57,6 +57,8 @@ export class DeviceWatcher {
     private readonly roles: DeviceRoles,
     private readonly log: Logger,
     private readonly periodMs = 2000,
+    /** Called after the loader connection was renewed, once the devices are attached again (socket-LB re-attach). */
+    private readonly onLoaderRenewed: () => Promise<void> = async () => undefined,
   ) {}
 
   private matches(name: string): boolean {
@@ -114,6 +116,9 @@ export class DeviceWatcher {
     if (reconnected && this.attached.size > 0) {
       this.log.info({ devices: this.attached.size }, 'loader connection renewed (restart or upgrade): attaching every device again');
       this.attached.clear();
+    }
+    if (reconnected) {
+      await this.onLoaderRenewed().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'attaching again after the loader came back failed'));
     }
     for (const { ifname: name, ifindex } of found) {
       const known = this.ifindexes.get(name);

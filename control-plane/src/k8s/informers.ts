@@ -7,7 +7,7 @@
 // The API server can go away: while it does, nothing here touches the
 // datapath (the caches keep their last state), the outage is reported by
 // connectivity() and in the log, and every informer reconnects with backoff
-// (0.5 s doubling to 10 s). A watch that delivers nothing for
+// (0.5 s doubling to 5 s). A watch that delivers nothing for
 // `watchSilenceMs` (a connection that stalled without closing) is aborted and
 // resumed from its last resourceVersion.
 import {
@@ -130,7 +130,7 @@ export function startInformers(kc: KubeConfig, h: InformerHandlers, log: Logger,
       if (wasConnected) log.warn({ informer: name, err: msg }, 'informer failed; restarting with backoff');
       else log.debug({ informer: name, err: msg, retryInMs: delay }, 'informer still failing; retrying');
       setTimeout(start, delay).unref();
-      delay = Math.min(delay * 2, 10_000);
+      delay = Math.min(delay * 2, 5_000);
     });
     stoppers.push(() => inf.stop());
     if (silenceMs > 0) {

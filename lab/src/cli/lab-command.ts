@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 // `switchyard lab ...`: the namespace lab's command line. runLabCommand(argv)
 // takes the arguments after `lab` and returns the exit code.
 import { stringify as toYAML } from 'yaml';
@@ -31,6 +32,7 @@ export const LAB_USAGE = `usage: switchyard lab <command> [--name LAB] ...
   exec --node NAME -- CMD...      ... in a node's namespace (--external: the external client, --cp: the control plane)
   set-ready POD true|false [-n NS]
   restart-agents [--mode ebpf|iptables|auto] [--agent-arg=ARG]... [--timeout S]
+  upgrade-loaders --binary PATH   restart every loader with another build (the supervisor starts PATH)
   apiserver stop|start [--expire-watches]|stall-watches|status
                                   take the API server away from the nodes and bring it back (objects kept;
                                   --expire-watches: resumed watches get 410 Gone); stall-watches: open watches
@@ -290,6 +292,14 @@ export async function runLabCommand(argv: string[]): Promise<number> {
         const p = parse(args, { '--mode': 'value', '--agent-arg': 'value', '--timeout': 'value' });
         const timeoutMs = (num(flag(p, '--timeout'), 'timeout', 1, 3600) ?? 90) * 1000;
         return await restartAgents(flag(p, '--name') ?? DEFAULT_LAB_NAME, flag(p, '--mode'), p.flags.get('--agent-arg') ?? [], timeoutMs, out);
+      }
+      case 'upgrade-loaders': {
+        const p = parse(args, { '--binary': 'value' });
+        const bin = flag(p, '--binary');
+        if (!bin) throw new LabError('upgrade-loaders --binary PATH', 2);
+        const r = await labClient(flag(p, '--name') ?? DEFAULT_LAB_NAME).call<{ message: string }>('POST', '/lab/v1/loaders/upgrade', { binary: path.resolve(bin) });
+        out(r.message);
+        return 0;
       }
       case 'apiserver': {
         const p = parse(args, { '--expire-watches': 'bool' });

@@ -10,6 +10,8 @@
 //   POST /lab/v1/agents/restart  {"mode","agentArgs"}: restart every agent
 //   GET  /lab/v1/apiserver       the API server's state (serving, watches)
 //   POST /lab/v1/apiserver       {"action": "stop"|"start"|"stall-watches", "expireWatches": bool}
+//   POST /lab/v1/loaders/upgrade {"binary": PATH}: later loader starts use PATH; each running
+//                                loader gets SIGTERM and its supervisor starts the new one
 //
 // Loaders and agents are supervised (supervisor.ts): one that dies is
 // restarted with backoff, as kubelet restarts a container.
@@ -58,6 +60,7 @@ export class LabDaemon {
   ) {
     this.files = stateDirFiles(plan.stateDir);
     this.repo = repoPaths(config.repo);
+    this.loaderBinary = this.repo.loader;
     this.state = new StateFile(path.join(plan.stateDir, DAEMON_STATE_FILE), plan.name, 'daemon', { pid: process.pid });
     this.state.flush();
     for (const node of plan.nodes) {
@@ -112,8 +115,8 @@ export class LabDaemon {
     const spawn = (onExit: (p: ManagedProcess) => void): ManagedProcess => {
       fs.rmSync(sock, { force: true }); // a stale socket of the previous run would look like a loader
       return new ManagedProcess('loader', node.name,
-        ['nsenter', `--net=/run/netns/${node.netns}`, '--', this.repo.loader, '--instance', node.pinInstance, '--socket', sock],
-        this.files.loaderLog(node.name), `${this.repo.loader} --instance ${node.pinInstance}`, this.state,
+        ['nsenter', `--net=/run/netns/${node.netns}`, '--', this.loaderBinary, '--instance', node.pinInstance, '--socket', sock],
+        this.files.loaderLog(node.name), `${this.loaderBinary} --instance ${node.pinInstance}`, this.state,
         onExit);
     };
     // A loader that exits after a cleanup request (its pins are gone: the
@@ -132,6 +135,9 @@ export class LabDaemon {
       await sleep(100);
     }
   }
+
+  /** The loader executable; `lab upgrade-loaders --binary` replaces it. */
+  private loaderBinary = '';
 
   /** Extra agent arguments set by `lab restart-agents --agent-arg` (e.g. --pretend-missing X). */
   private agentArgsOverride: string[] | undefined;
@@ -267,6 +273,34 @@ export class LabDaemon {
           () => sendJSON(res, 200, { kind: 'Status', status: 'Success', message: `agents restarted in ${mode} mode` }),
           (err: unknown) => sendJSON(res, 500, { kind: 'Status', status: 'Failure', code: 500, message: (err as Error).message }),
         );
+      });
+      return true;
+    }
+    if (u.pathname === '/lab/v1/loaders/upgrade' && req.method === 'POST') {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        let binary: unknown;
+        try {
+          binary = body ? (JSON.parse(body) as { binary?: unknown }).binary : undefined;
+        } catch {
+          // answered below
+        }
+        if (typeof binary !== 'string' || !path.isAbsolute(binary) || !fs.existsSync(binary)) {
+          sendJSON(res, 400, { kind: 'Status', status: 'Failure', code: 400, message: 'want {"binary": "/absolute/path/of/an/existing/loader"}' });
+          return;
+        }
+        this.loaderBinary = binary;
+        const pids: number[] = [];
+        for (const n of this.nodes.values()) {
+          const pid = n.loader?.isAlive ? n.loader.pid : undefined;
+          if (pid !== undefined) {
+            process.kill(pid, 'SIGTERM'); // the supervisor starts the new binary
+            pids.push(pid);
+          }
+        }
+        this.log.info({ binary, stopped: pids }, 'loaders upgrading');
+        sendJSON(res, 200, { kind: 'Status', status: 'Success', message: `${pids.length} loader(s) restarting with ${binary}` });
       });
       return true;
     }
