@@ -275,15 +275,15 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
     const traffic = steadyTraffic(lab, targets, 20_000);
     await sleep(1000);
     const r = await ok(['lab', 'apiserver', 'stall-watches', '--name', lab.name]);
+    const t0 = Date.now();
     assert.match(r, /[1-9]\d* open watch\(es\) stopped delivering/);
     await lab.apply(extraService('fstall'));
     const vip = await lab.clusterIP('fstall');
-    const t0 = Date.now();
     for (const n of NODES) {
       await eventually(`${n} sees the Service created behind the stalled watch`, async () =>
         Object.keys((await datapathContent(lab, n)).frontends as object).some((k) => k.startsWith(`${vip}:8080/`)), 30_000, 250);
     }
-    figures.push(`stalled watch: change programmed on both nodes ${Date.now() - t0} ms after it was made (silence timeout ${WATCH_SILENCE})`);
+    figures.push(`stalled watch: a change made just after the stall programmed on both nodes ${Date.now() - t0} ms after the stall (silence timeout ${WATCH_SILENCE})`);
     const restartsAfter = await Promise.all(NODES.map((n) => metric(lab, n, 'switchyard_watch_silent_restarts_total')));
     restartsAfter.forEach((a, i) => assert.ok((a ?? 0) > (restartsBefore[i] ?? 0), `silent watch restarts ${restartsBefore[i]} -> ${a}`));
     checkTraffic('stalled watch', await traffic);

@@ -80,6 +80,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   // While the loader is awaited, the admin API and metrics already answer
   // (mode ebpf, "waiting for the loader"), so that `switchyard status` says so.
   let interim: AgentAdmin | undefined;
+  let waitClient: LoaderClient | undefined;
   let loaderWait: { since: number; until?: number; lastError: string } | undefined;
   try {
     if (opts.mode === 'iptables') {
@@ -89,7 +90,9 @@ export async function runAgent(argv: string[]): Promise<number> {
         onWaiting: async (err) => {
           loaderWait = { since: Date.now(), lastError: err };
           const reason = `${opts.mode}: waiting for the loader at ${opts.loaderSocket} (${err}); no fallback and no cleanup while it is absent`;
-          const dp = new EbpfDataplane(loader, { seed: opts.maglevSeed, sizing: opts.maglevSizing, nodeIP: '0.0.0.0' }, log);
+          // Its own client with a short timeout: a status request must not hang on a paused loader.
+          waitClient = new LoaderClient(opts.loaderSocket, 1000);
+          const dp = new EbpfDataplane(waitClient, { seed: opts.maglevSeed, sizing: opts.maglevSizing, nodeIP: '0.0.0.0' }, log);
           const idle = new Proxier(new ServiceTracker({ defaultAlgorithm: opts.lbAlgorithm }), new EndpointSliceCache(opts.nodeName), dp,
             () => ({ nodeName: opts.nodeName, zone: '' }), { minSyncPeriodMs: opts.minSyncPeriodMs, syncPeriodMs: opts.syncPeriodMs }, log);
           interim = await startAgentAdmin({
@@ -105,6 +108,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       });
       if (loaderWait) loaderWait.until = Date.now();
       await interim?.close();
+      waitClient?.close();
       decision = selectMode(opts.mode, probe.features.map((f) => ({
         ...f, available: f.available && !opts.pretendMissing.includes(f.name),
         detail: opts.pretendMissing.includes(f.name) ? 'pretended missing' : f.detail,
