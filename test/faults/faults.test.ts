@@ -238,6 +238,8 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
     await sleep(2000);
     await ok(['lab', 'apiserver', 'stop', '--name', lab.name]);
     const stoppedAt = Date.now();
+    let fnewVip = '';
+    try {
     for (const n of NODES) {
       await eventually(`${n} reports the outage`, async () => {
         const st = await agentStatus(lab, n);
@@ -247,14 +249,17 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
     // Changes the agents cannot see: one Service deleted (found only by the relist), one created.
     await ok(['lab', 'delete', '--name', lab.name, 'service', 'fextra']);
     await lab.apply(extraService('fnew'));
-    const fnewVip = await lab.clusterIP('fnew');
+    fnewVip = await lab.clusterIP('fnew');
     await sleep(10_000);
     // Meanwhile the datapath keeps its last state: fextra still programmed, fnew not yet.
     const during = Object.keys((await datapathContent(lab, 'node1')).frontends as object);
     assert.ok(during.some((k) => k.startsWith(`${gone}:8080/`)) && !during.some((k) => k.startsWith(`${fnewVip}:8080/`)), during.join(' '));
     for (const n of NODES) assert.match(readFileSync(`/run/switchyard/lab/${lab.name}/${n}-agent.log`, 'utf8'), /API server unreachable: the datapath keeps its last state/);
     await sleep(Math.max(0, 60_000 - (Date.now() - stoppedAt)));
-    await ok(['lab', 'apiserver', 'start', '--expire-watches', '--name', lab.name]);
+    } finally {
+      // Whatever failed above, later tests need the API server back.
+      await ok(['lab', 'apiserver', 'start', '--expire-watches', '--name', lab.name]);
+    }
     const startedAt = Date.now();
     for (const n of NODES) {
       await eventually(`${n} relisted and converged`, async () => {
