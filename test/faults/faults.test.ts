@@ -296,6 +296,32 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
     await datapathEqualsFreshSync('the stalled watch');
   });
 
+  test('a device deleted and recreated under the same name is attached again', async () => {
+    const ns = `${lab.name}-n1`;
+    const ip = (...args: string[]): string => execFileSync('ip', ['-n', ns, ...args], { encoding: 'utf8' });
+    const ifindex = (): number => (JSON.parse(ip('-j', 'link', 'show', 'syp900')) as Array<{ ifindex: number }>)[0]!.ifindex;
+    const attachedIndex = async (): Promise<number | undefined> =>
+      ((await agentStatus(lab, 'node1')).loader?.attachments as Array<{ ifname: string; ifindex: number; hook: string }> | undefined)
+        ?.find((a) => a.ifname === 'syp900')?.ifindex;
+    // A pod-facing device (--pod-devices syp+) whose peer stays in the node namespace.
+    ip('link', 'add', 'syp900', 'type', 'veth', 'peer', 'name', 'fltq900');
+    try {
+      const first = ifindex();
+      await eventually('syp900 attached', async () => (await attachedIndex()) === first, 20_000);
+      // Deleted and recreated in one go: the name never disappears from a listing taken afterwards.
+      execFileSync('ip', ['-n', ns, '-batch', '-'], { input: 'link del syp900\nlink add syp900 type veth peer name fltq900\n' });
+      const second = ifindex();
+      assert.notEqual(second, first);
+      await eventually(`syp900 attached again (ifindex ${first} -> ${second})`, async () => (await attachedIndex()) === second, 20_000);
+    } finally {
+      try {
+        ip('link', 'del', 'syp900');
+      } catch {
+        // already gone
+      }
+    }
+  });
+
   // ---- auto mode ----------------------------------------------------------
 
   function agentLogSince(node: string, offset: number): string {
