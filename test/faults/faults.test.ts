@@ -14,7 +14,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Lab, ROOT, eventually, ok, run, sleep } from '../e2e/harness.js';
+import { Lab, PROBE, ROOT, eventually, ok, run, sleep } from '../e2e/harness.js';
+import { labClient } from '../../lab/src/cli/api-client.js';
 import {
   HOLD_INTERVAL_MS, agentStatus, datapathContent, judgeTraffic, metric, nodeProcs, steadyTraffic,
   type HoldReport, type Targets,
@@ -320,6 +321,33 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
         // already gone
       }
     }
+  });
+
+  test('a Node whose InternalIP appears after the agent started gets its NodePorts', async () => {
+    const api = labClient(lab.name);
+    const nodePath = '/api/v1/nodes/node1';
+    const node = await api.get<{ status: { addresses: Array<{ type: string; address: string }> } }>(nodePath);
+    const addresses = node.status.addresses;
+    const setAddresses = async (a: typeof addresses): Promise<void> => {
+      const cur = await api.get<Record<string, any>>(nodePath);
+      await api.call('PUT', `${nodePath}/status`, { ...cur, status: { ...cur.status, addresses: a } });
+    };
+    const nodePortAnswers = async (): Promise<boolean> => {
+      const r = await run(['lab', 'exec', '--name', lab.name, '--external', '--', PROBE, 'tcp', targets.nodeIP, String(targets.tcpNodePort), '--count', '3', '--timeout-ms', '500']);
+      return r.stdout.split('\n').filter(Boolean).every((l) => l.startsWith('fweb-'));
+    };
+    await setAddresses(addresses.filter((a) => a.type !== 'InternalIP'));
+    try {
+      // Agents that must learn the node IP from the Node (an empty --node-ip= drops the lab's).
+      const r = await run(['lab', 'restart-agents', '--name', lab.name, '--mode', 'ebpf', '--agent-arg=--node-ip=', `--agent-arg=--watch-silence-timeout=${WATCH_SILENCE}`, '--timeout', '90'], { timeoutMs: 150_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(readFileSync(`/run/switchyard/lab/${lab.name}/node1-agent.log`, 'utf8'), /node IP unknown/);
+      assert.equal(await nodePortAnswers(), false, 'no NodePort without a node IP');
+    } finally {
+      await setAddresses(addresses);
+    }
+    await eventually('the NodePort answers on the InternalIP that appeared', nodePortAnswers, 30_000, 1000);
+    await datapathEqualsFreshSync('the node IP appeared');
   });
 
   // ---- auto mode ----------------------------------------------------------

@@ -45,7 +45,7 @@ export const AGENT_USAGE = `switchyard agent --node-name NAME [options]
   --config FILE                KubeProxyConfiguration or SwitchyardConfiguration (YAML/JSON); flags override it
   --kubeconfig FILE            kubeconfig (default: in-cluster configuration)
   --node-name NAME             this node's name (default: $NODE_NAME)
-  --node-ip IP                 this node's IPv4 address (default: the Node's InternalIP)
+  --node-ip IP                 this node's IPv4 address (default, or empty: the Node's InternalIP, followed when it appears later)
   --loader-socket PATH         the loader's unix socket (default /run/switchyard/loader.sock)
   --mode ebpf|iptables|auto    datapath (default auto: ebpf when the kernel has every feature)
   --devices LIST               external devices (NodePort/ExternalIP/LB traffic), comma separated, '+' suffix = prefix match (default eth0)
@@ -113,6 +113,8 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (!nodeName) throw new Error('--node-name (or $NODE_NAME) is required');
   const mode = (values.mode ?? 'auto') as Mode;
   if (!['ebpf', 'iptables', 'auto'].includes(mode)) throw new Error(`--mode must be ebpf, iptables or auto, not ${JSON.stringify(mode)}`);
+  // An empty --node-ip= (e.g. after a configuration file's) means: learn it from the Node.
+  if (values['node-ip'] === '') delete values['node-ip'];
   if (values['node-ip'] !== undefined && !isIPv4(values['node-ip'])) throw new Error(`--node-ip ${values['node-ip']} is not an IPv4 address`);
   const seed = Number(values['maglev-seed'] ?? 0x5317c4d1);
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error('--maglev-seed must be an integer in [0, 2^32)');
