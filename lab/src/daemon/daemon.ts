@@ -192,7 +192,11 @@ export class LabDaemon {
       (p) => {
         n.healthy = false;
         onExit(p);
-      }), this.log, () => (this.stopping ? 'the lab is shutting down' : undefined));
+      }), this.log, (p) => {
+        if (this.stopping) return 'the lab is shutting down';
+        // Bad arguments never get better by retrying (the agent exits 2 on them).
+        return p.info().exitCode === 2 ? 'it exited with a usage error (code 2)' : undefined;
+      });
   }
 
   private async pollHealth(): Promise<void> {
