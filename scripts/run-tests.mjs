@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the test suites in order and prints one closing line
 // "tests: N passed, M failed". Usage: run-tests.mjs [suite...]
-// Suites: bpf unit lab loader iptables deploy lab-netns e2e e2e-nosocklb e2e-iptables bench (default: all). Always cleans up
+// Suites: bpf unit lab loader iptables deploy lab-netns e2e e2e-nosocklb e2e-iptables faults bench (default: all). Always cleans up
 // leftovers of earlier crashed runs first (only what our state files record).
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -34,6 +34,8 @@ const SUITES = {
   },
   // The same end-to-end suite with the agents in iptables mode.
   'e2e-iptables': { kind: 'node', files: () => testFiles('test/e2e'), serial: true, env: { SWITCHYARD_E2E_MODE: 'iptables' } },
+  // Faults played in a lab under steady traffic (test/faults/faults.test.ts; about 5 minutes).
+  faults: { kind: 'node', files: () => testFiles('test/faults'), serial: true },
 };
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(SUITES);

@@ -12,7 +12,10 @@
 // and at the end one line per flow and a summary:
 //   conn <i> port=<local port> backend=<first name> last=<last name> ok=<n> err=<n> state=open|closed
 //        [switched=<name>,<name>...] [error=<last reason>] [peer=<ip:port the backend saw>]
-//   summary conns=<n> open=<n> ok=<n> err=<n> switched=<flows that changed backend>
+//   summary conns=<n> open=<n> ok=<n> err=<n> switched=<flows that changed backend> maxgap=<ms>
+// maxgap (also per flow, gap=<ms>) is the longest time a flow went without an
+// answer: between two answers, or from its start to the first one, or from
+// the last answer to the end: a stall of the flow shows there.
 // A TCP flow is closed after a reset, EOF or connect failure; a timeout is
 // counted and the flow kept. Exit status 0 when no flow saw an error.
 #define _GNU_SOURCE
@@ -35,6 +38,8 @@ struct flow {
 	int awaiting;
 	int port;
 	long ok, err;
+	uint64_t last_reply_us;
+	long max_gap_ms;
 	char first[NAME_MAX_];
 	char last[NAME_MAX_];
 	char peer[64];
@@ -83,6 +88,11 @@ static void flow_reply(struct flow *f, int idx, char *line)
 	}
 	f->ok++;
 	f->awaiting = 0;
+	uint64_t now = now_us();
+	long gap = (long)((now - f->last_reply_us) / 1000u);
+	if (gap > f->max_gap_ms)
+		f->max_gap_ms = gap;
+	f->last_reply_us = now;
 	if (!f->first[0]) {
 		snprintf(f->first, sizeof(f->first), "%s", name);
 	} else if (strcmp(f->last, name) != 0) {
@@ -186,6 +196,7 @@ int run_hold(const struct probe_opts *o)
 			f->port = ntohs(local.sin_port);
 		f->fd = fd;
 		f->alive = 1;
+		f->last_reply_us = now_us();
 	}
 
 	const char *msg = o->proto_udp ? (o->peer ? "peer?" : "ping") : (o->peer ? "peer?\n" : "ping\n");
@@ -239,12 +250,20 @@ int run_hold(const struct probe_opts *o)
 			sleep_ms((long)((next - now + 999) / 1000));
 	}
 
-	long open = 0, ok = 0, err = 0, switched = 0;
+	long open = 0, ok = 0, err = 0, switched = 0, maxgap = 0;
+	uint64_t t_end = now_us();
 	for (long i = 0; i < n; i++) {
 		struct flow *f = &flows[i];
-		printf("conn %ld port=%d backend=%s last=%s ok=%ld err=%ld state=%s", i, f->port,
+		if (f->last_reply_us) {
+			long tail = (long)((t_end - f->last_reply_us) / 1000u);
+			if (tail > f->max_gap_ms)
+				f->max_gap_ms = tail;
+		}
+		if (f->max_gap_ms > maxgap)
+			maxgap = f->max_gap_ms;
+		printf("conn %ld port=%d backend=%s last=%s ok=%ld err=%ld state=%s gap=%ld", i, f->port,
 		       f->first[0] ? f->first : "-", f->last[0] ? f->last : "-", f->ok, f->err,
-		       f->alive ? "open" : "closed");
+		       f->alive ? "open" : "closed", f->max_gap_ms);
 		if (f->switched[0])
 			printf(" switched=%s", f->switched);
 		if (f->error[0])
@@ -259,7 +278,7 @@ int run_hold(const struct probe_opts *o)
 		if (f->fd >= 0)
 			close(f->fd);
 	}
-	printf("summary conns=%ld open=%ld ok=%ld err=%ld switched=%ld\n", n, open, ok, err, switched);
+	printf("summary conns=%ld open=%ld ok=%ld err=%ld switched=%ld maxgap=%ld\n", n, open, ok, err, switched, maxgap);
 	free(flows);
 	free(pfds);
 	free(pidx);

@@ -86,6 +86,8 @@ export interface AgentAdminDeps {
   clusterCIDR?: string | undefined;
   /** Objects with problems and frontend conflicts, for /v1/status. */
   objects?: AdminSource['objects'];
+  /** Extra /v1/status fields: API server connectivity, loader wait. */
+  dependencies?: () => Record<string, unknown>;
   log: Logger;
 }
 
@@ -138,6 +140,7 @@ export async function startAgentAdmin(d: AgentAdminDeps): Promise<AgentAdmin> {
   const source: AdminSource = {
     mode: d.mode.mode, modeReason: d.mode.reason, nodeName: d.nodeName, seed: d.seed, maglevSizing: d.maglevSizing, healthTimeoutMs: d.healthTimeoutMs,
     clusterCIDR: d.clusterCIDR, sync: d.proxier, loader: views.loader, iptables: views.iptables, datapath: views.datapath, objects: d.objects,
+    dependencies: d.dependencies,
   };
   // As kube-proxy's metrics server: a port that cannot be bound is logged, the agent goes on.
   let admin: AdminServer;

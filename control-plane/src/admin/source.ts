@@ -66,4 +66,6 @@ export interface AdminSource {
   datapath?: DatapathView | undefined;
   /** Objects with problems and frontend conflicts (model/object-report.ts). */
   objects?: (() => ObjectReport) | undefined;
+  /** What the agent depends on and may lose (API server, loader wait), as JSON for /v1/status. */
+  dependencies?: (() => Record<string, unknown>) | undefined;
 }

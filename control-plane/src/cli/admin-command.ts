@@ -164,6 +164,12 @@ export function renderStatus(s: J): string {
       for (const p of o.problems as J[]) out += `  ! ${o.kind} ${o.namespace}/${o.name} ${p.field}: ${p.reason}: ${p.message}\n`;
     }
   }
+  if (s.loaderWait?.waiting) out += `loader: WAITING for it since ${ago(s.loaderWait.since)} (no fallback, no cleanup while it is absent)\n`;
+  if (s.apiServer) {
+    out += s.apiServer.connected
+      ? `API server: connected (${s.apiServer.outages} outage(s) so far, ${s.apiServer.silentWatchRestarts} silent watch(es) restarted)\n`
+      : `API server: UNREACHABLE since ${ago(s.apiServer.disconnectedSince)} (${s.apiServer.lastError ?? 'not listed yet'}); the datapath keeps its last state, reconnecting with backoff\n`;
+  }
   const hist = (s.sync.history as J[]).slice(-10);
   if (hist.length) {
     out += '\nrecent syncs:\n' + formatTable(['AT', 'DURATION', 'CHANGES', 'RESULT'],

@@ -1,10 +1,18 @@
 // `switchyard agent`: informers -> trackers -> proxier -> dataplane, plus the
 // health server and the device watcher. The datapath outlives the agent:
 // stopping it leaves programs and maps in place.
+//
+// Never taking a working datapath away: in ebpf and auto mode the agent waits
+// for the loader's answer as long as it takes (loader-wait.ts); auto falls back
+// to iptables only when the loader says a required feature is missing; and
+// the other mode's datapath is removed only after the chosen one has been
+// programmed (first successful sync).
 import { KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { parseAgentOptions, type AgentOptions } from '../config/agent-options.js';
-import { extractAdminOptions, startAgentAdmin, type AgentAdminOptions } from '../admin/agent-admin.js';
+import { extractAdminOptions, startAgentAdmin, type AgentAdmin, type AgentAdminOptions } from '../admin/agent-admin.js';
+import { waitForLoaderAnswer } from '../config/loader-wait.js';
+import { registerApiServerMetrics, registerLoaderWaitMetric } from '../metrics/outage-metrics.js';
 import { selectMode, type ModeDecision } from '../config/mode-selection.js';
 import { CONFIG_FLAGS, EbpfDataplane } from '../dataplane/ebpf/ebpf-dataplane.js';
 import { LoaderClient } from '../dataplane/ebpf/loader-client.js';
@@ -24,21 +32,6 @@ import { Proxier } from '../sync/proxier.js';
 import { isIPv4 } from '../util/ipv4.js';
 
 const ZONE_LABEL = 'topology.kubernetes.io/zone';
-
-async function waitForLoader(client: LoaderClient, log: Logger, timeoutMs: number): Promise<Awaited<ReturnType<LoaderClient['probe']>> | string> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    try {
-      return await client.probe();
-    } catch (err) {
-      last = (err as Error).message;
-      log.debug({ err: last }, 'loader not ready');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  return last;
-}
 
 /** ebpf mode: remove kube-proxy-style rules a previous iptables run (ours or kube-proxy's) left. */
 async function removeIptablesState(log: Logger): Promise<void> {
@@ -86,17 +79,42 @@ export async function runAgent(argv: string[]): Promise<number> {
 
   const loader = new LoaderClient(opts.loaderSocket);
   let decision: ModeDecision;
+  // While the loader is awaited, the admin API and metrics already answer
+  // (mode ebpf, "waiting for the loader"), so that `switchyard status` says so.
+  let interim: AgentAdmin | undefined;
+  let waitClient: LoaderClient | undefined;
+  let loaderWait: { since: number; until?: number; lastError: string } | undefined;
   try {
     if (opts.mode === 'iptables') {
       decision = selectMode('iptables', []);
     } else {
-      const probe = await waitForLoader(loader, log, opts.mode === 'auto' ? 10_000 : 30_000);
-      decision = typeof probe === 'string'
-        ? selectMode(opts.mode, undefined, probe)
-        : selectMode(opts.mode, probe.features.map((f) => ({
-            ...f, available: f.available && !opts.pretendMissing.includes(f.name),
-            detail: opts.pretendMissing.includes(f.name) ? 'pretended missing' : f.detail,
-          })));
+      const { probe } = await waitForLoaderAnswer(opts.loaderSocket, log, {
+        onWaiting: async (err) => {
+          loaderWait = { since: Date.now(), lastError: err };
+          const reason = `${opts.mode}: waiting for the loader at ${opts.loaderSocket} (${err}); no fallback and no cleanup while it is absent`;
+          // Its own client with a short timeout: a status request must not hang on a paused loader.
+          waitClient = new LoaderClient(opts.loaderSocket, 1000);
+          const dp = new EbpfDataplane(waitClient, { seed: opts.maglevSeed, sizing: opts.maglevSizing, nodeIP: '0.0.0.0' }, log);
+          const idle = new Proxier(new ServiceTracker({ defaultAlgorithm: opts.lbAlgorithm }), new EndpointSliceCache(opts.nodeName), dp,
+            () => ({ nodeName: opts.nodeName, zone: '' }), { minSyncPeriodMs: opts.minSyncPeriodMs, syncPeriodMs: opts.syncPeriodMs }, log);
+          interim = await startAgentAdmin({
+            options: { ...adminOpts, loaderWatchMs: 0 }, proxier: idle, dataplane: dp, mode: { mode: 'ebpf', reason }, nodeName: opts.nodeName,
+            seed: opts.maglevSeed, healthTimeoutMs: opts.healthTimeoutMs, clusterCIDR: opts.iptables.clusterCIDR, log,
+            dependencies: () => ({ loaderWait: { waiting: true, since: new Date(loaderWait!.since).toISOString(), lastError: loaderWait!.lastError } }),
+          }).catch((e: unknown) => {
+            log.warn({ err: (e as Error).message }, 'admin API unavailable while waiting for the loader');
+            return undefined;
+          });
+          if (interim) registerLoaderWaitMetric(interim.metrics.registry, () => true);
+        },
+      });
+      if (loaderWait) loaderWait.until = Date.now();
+      await interim?.close();
+      waitClient?.close();
+      decision = selectMode(opts.mode, probe.features.map((f) => ({
+        ...f, available: f.available && !opts.pretendMissing.includes(f.name),
+        detail: opts.pretendMissing.includes(f.name) ? 'pretended missing' : f.detail,
+      })));
     }
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'cannot start');
@@ -138,14 +156,23 @@ export async function runAgent(argv: string[]): Promise<number> {
   const dataplane: Dataplane = (ebpf ?? iptables)!;
   proxier = new Proxier(services, endpoints, dataplane, () => ({ nodeName: opts.nodeName, zone }),
     { minSyncPeriodMs: opts.minSyncPeriodMs, syncPeriodMs: opts.syncPeriodMs }, log);
+  let informers: ReturnType<typeof startInformers> | undefined;
   const admin = await startAgentAdmin({
     options: adminOpts, proxier, dataplane, mode: decision, nodeName: opts.nodeName, seed: opts.maglevSeed, maglevSizing: opts.maglevSizing,
     healthTimeoutMs: opts.healthTimeoutMs, clusterCIDR: opts.iptables.clusterCIDR, log,
     objects: () => objectReporter.report(),
+    dependencies: () => {
+      const c = informers?.connectivity();
+      return {
+        ...(c ? { apiServer: { ...c, disconnectedSince: c.disconnectedSince === undefined ? null : new Date(c.disconnectedSince).toISOString() } } : {}),
+        ...(loaderWait ? { loaderWait: { waiting: false, since: new Date(loaderWait.since).toISOString(), waitedMs: (loaderWait.until ?? Date.now()) - loaderWait.since } } : {}),
+      };
+    },
   });
+  registerLoaderWaitMetric(admin.metrics.registry, () => false);
   registerObjectMetrics(admin.metrics.registry, objectReporter);
 
-  const informers = startInformers(kc, {
+  informers = startInformers(kc, {
     service(kind, svc) {
       admin.serviceChanged(svc);
       if (kind === 'delete') services.delete(svc);
@@ -171,10 +198,31 @@ export async function runAgent(argv: string[]): Promise<number> {
         zone = z;
         proxier!.requestSync();
       }
-      nodeIP ??= nodeInternalIP(n);
+      const ip = nodeInternalIP(n);
+      if (!nodeIP && ip) {
+        nodeIP = ip;
+        // The Node got its InternalIP after the agent started: NodePorts (and
+        // the SNAT address) follow as soon as the datapath is set up.
+        if (dataplaneReady) applyLateNodeIP(ip);
+      }
       nodeSeen();
     },
-  }, log);
+  }, log, { watchSilenceMs: opts.watchSilenceTimeoutMs });
+  registerApiServerMetrics(admin.metrics.registry, () => informers!.connectivity());
+  let dataplaneReady = false;
+  const applyLateNodeIP = (ip: string): void => {
+    log.info({ nodeIP: ip }, 'node IP learned from the Node object; programming NodePorts on it');
+    ebpf?.setNodeIP(ip);
+    iptables?.setNodeConfig({ nodeIPs: [ip] });
+    // sy_config carries the node address (SNAT): init() writes it and reads the maps back.
+    void (ebpf ? ebpf.init() : Promise.resolve()).then(
+      () => proxier!.requestSync(true),
+      (err: unknown) => {
+        log.warn({ err: (err as Error).message }, 'writing the node IP to sy_config failed; the next full sync retries');
+        proxier!.requestSync(true);
+      },
+    );
+  };
 
   await informers.synced;
   if (!nodeIP) {
@@ -182,6 +230,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
   if (!nodeIP) log.warn('node IP unknown (no --node-ip and no InternalIP on the Node)');
   ebpf?.setNodeIP(nodeIP ?? '0.0.0.0');
+  const appliedNodeIP = nodeIP;
   if (ebpf && opts.xdp) {
     // XDP_TX on a veth reaches its peer only if the peer has NAPI (XDP or GRO)
     // set up; external veths (labs, containers) leave that case to tc.
@@ -200,12 +249,6 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
   iptables?.setNodeConfig({ nodeIPs: nodeIP ? [nodeIP] : [] });
 
-  // Leave nothing of the other mode behind (switching modes across restarts).
-  if (iptables) {
-    await removeEbpfState(loader, log);
-  } else {
-    await removeIptablesState(log);
-  }
   for (;;) {
     try {
       await dataplane.init();
@@ -215,8 +258,14 @@ export async function runAgent(argv: string[]): Promise<number> {
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
+  // A restarted (perhaps upgraded) loader: the socket-level hooks move to its programs too.
+  const reattachSocketLB = async (): Promise<void> => {
+    if (!opts.cgroupPath || !opts.socketLB) return;
+    const r = await loader.attachSocketLB(opts.cgroupPath);
+    log.info({ cgroup: opts.cgroupPath, mode: r.mode }, 'socket-level balancing attached again');
+  };
   const devices = ebpf
-    ? new DeviceWatcher(loader, { external: deviceMatcher(opts.devices), pod: deviceMatcher(opts.podDevices), xdp: opts.xdp }, log)
+    ? new DeviceWatcher(loader, { external: deviceMatcher(opts.devices), pod: deviceMatcher(opts.podDevices), xdp: opts.xdp }, log, 2000, reattachSocketLB)
     : undefined;
   await devices?.start();
   if (ebpf && opts.cgroupPath) {
@@ -233,6 +282,18 @@ export async function runAgent(argv: string[]): Promise<number> {
       log.warn({ cgroup: opts.cgroupPath, err: (err as Error).message }, 'socket-level balancing unavailable; the tc path serves pods, host traffic to ClusterIPs needs it');
     }
   }
+  // Leave nothing of the other mode behind (switching modes across
+  // restarts), but only once this mode's datapath is programmed: until then
+  // the old one keeps serving.
+  let otherModeRemoved = false;
+  const removeOtherMode = (): void => {
+    if (otherModeRemoved) return;
+    otherModeRemoved = true;
+    log.info({ mode: dataplane.mode }, 'first sync done; removing what the other datapath mode left');
+    void (iptables ? removeEbpfState(loader, log) : removeIptablesState(log));
+  };
+  dataplaneReady = true;
+  if (nodeIP && nodeIP !== appliedNodeIP) applyLateNodeIP(nodeIP);
   proxier.start();
   const gcTimer = ebpf
     ? setInterval(() => {
@@ -249,7 +310,9 @@ export async function runAgent(argv: string[]): Promise<number> {
     previousOnSync?.(rec, pendingSince);
     if (rec.ok) serviceHealth.update(healthChecksOf(proxier!.desiredPorts()));
     objectReporter.logConflicts(log);
+    if (rec.ok) removeOtherMode();
   };
+  if (proxier.syncCount > 0) removeOtherMode();
   serviceHealth.update(healthChecksOf(proxier.desiredPorts()));
   log.info({ mode: dataplane.mode, health: opts.health, devices: ebpf ? opts.devices : undefined }, 'agent running');
 
@@ -260,7 +323,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       if (gcTimer) clearInterval(gcTimer);
       devices?.stop();
       serviceHealth.close();
-      void Promise.allSettled([informers.stop(), health.close(), admin.close(), dataplane.close()]).then(() => resolve(0));
+      void Promise.allSettled([informers!.stop(), health.close(), admin.close(), dataplane.close()]).then(() => resolve(0));
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -35,6 +35,8 @@ export interface AgentOptions {
   minSyncPeriodMs: number;
   syncPeriodMs: number;
   healthTimeoutMs: number;
+  /** A watch silent this long is restarted (0: never). */
+  watchSilenceTimeoutMs: number;
   logLevel: string;
   pretendMissing: string[];
   /** Fields of the --config file accepted but without effect in this build. */
@@ -52,7 +54,7 @@ export const AGENT_USAGE = `switchyard agent --node-name NAME [options]
   --config FILE                KubeProxyConfiguration or SwitchyardConfiguration (YAML/JSON); flags override it
   --kubeconfig FILE            kubeconfig (default: in-cluster configuration)
   --node-name NAME             this node's name (default: $NODE_NAME)
-  --node-ip IP                 this node's IPv4 address (default: the Node's InternalIP)
+  --node-ip IP                 this node's IPv4 address (default, or empty: the Node's InternalIP, followed when it appears later)
   --loader-socket PATH         the loader's unix socket (default /run/switchyard/loader.sock)
   --mode ebpf|iptables|auto    datapath (default auto: ebpf when the kernel has every feature)
   --devices LIST               external devices (NodePort/ExternalIP/LB traffic), comma separated, '+' suffix = prefix match (default eth0)
@@ -72,6 +74,7 @@ export const AGENT_USAGE = `switchyard agent --node-name NAME [options]
   --external-ip-cidrs LIST     ignore externalIPs outside these CIDRs, comma separated (default: none, all allowed)
   --min-sync-period D          minimum time between syncs (default 0s)
   --sync-period D              full resync period (default 30s)
+  --watch-silence-timeout D    restart a watch that delivered nothing for this long (default 5m; 0 = never)
   --pretend-missing FEATURE    report a kernel feature missing (testing the fallback), repeatable
   --iptables-backend B         iptables mode: legacy, nft or auto (default auto, as kube-proxy picks)
   --cluster-cidr CIDR          iptables mode: pod CIDR; traffic from outside it to a ClusterIP is masqueraded
@@ -124,6 +127,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     'sync-period': { type: 'string' },
     'pretend-missing': { type: 'string', multiple: true },
     'log-level': { type: 'string' },
+    'watch-silence-timeout': { type: 'string' },
     'iptables-backend': { type: 'string' },
     'cluster-cidr': { type: 'string' },
     'masquerade-all': { type: 'boolean' },
@@ -140,6 +144,8 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (!nodeName) throw new Error('--node-name (or $NODE_NAME) is required');
   const mode = (values.mode ?? 'auto') as Mode;
   if (!['ebpf', 'iptables', 'auto'].includes(mode)) throw new Error(`--mode must be ebpf, iptables or auto, not ${JSON.stringify(mode)}`);
+  // An empty --node-ip= (e.g. after a configuration file's) means: learn it from the Node.
+  if (values['node-ip'] === '') delete values['node-ip'];
   if (values['node-ip'] !== undefined && !isIPv4(values['node-ip'])) throw new Error(`--node-ip ${values['node-ip']} is not an IPv4 address`);
   const seed = Number(values['maglev-seed'] ?? 0x5317c4d1);
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error('--maglev-seed must be an integer in [0, 2^32)');
@@ -189,6 +195,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     minSyncPeriodMs: parseDurationMs(values['min-sync-period'] ?? '0s'),
     syncPeriodMs,
     healthTimeoutMs: Math.max(2 * syncPeriodMs, 10_000),
+    watchSilenceTimeoutMs: values['watch-silence-timeout'] === '0' ? 0 : parseDurationMs(values['watch-silence-timeout'] ?? '5m'),
     logLevel: values['log-level'] ?? 'info',
     pretendMissing: values['pretend-missing'] ?? [],
     configIgnored: file?.ignored ?? [],

@@ -81,6 +81,8 @@ export interface SwitchyardConfig {
   loaderSocket?: string;
   iptablesBackend?: 'legacy' | 'nft' | 'auto';
   logLevel?: string;
+  /** A watch that delivers nothing (no event, no bookmark) for this long is restarted. */
+  watchSilenceTimeoutMs?: number;
   /** Fields set in the file that this build accepts but does not act on, with the reason. */
   ignored: string[];
 }
@@ -202,6 +204,7 @@ const SWITCHYARD_FIELDS: Fields = {
   loaderSocket: str,
   iptablesBackend: str,
   logLevel: str,
+  watchSilenceTimeout: dur,
 };
 
 /** Accepted, but nothing in Switchyard acts on them (reported in `ignored` when set). */
@@ -570,6 +573,8 @@ export function parseSwitchyardConfig(text: string, source = 'config'): Switchya
     if (backend === 'legacy' || backend === 'nft' || backend === 'auto') cfg.iptablesBackend = backend;
     else fail('iptablesBackend', `${JSON.stringify(backend)} is not legacy, nft or auto`);
   }
+  const silence = ms('watchSilenceTimeout');
+  if (silence !== undefined) cfg.watchSilenceTimeoutMs = silence;
   const level = s('logLevel');
   if (level !== undefined) {
     if (LOG_LEVELS.includes(level)) cfg.logLevel = level;
@@ -619,6 +624,7 @@ export interface ConfigFlagValues {
   'min-sync-period'?: string;
   'sync-period'?: string;
   'log-level'?: string;
+  'watch-silence-timeout'?: string;
   'iptables-backend'?: string;
   'cluster-cidr'?: string;
   'masquerade-all'?: boolean;
@@ -662,6 +668,7 @@ export function configFlagValues(cfg: SwitchyardConfig, knownFlags: Iterable<str
     ['min-sync-period', 'minSyncPeriod', dur(cfg.minSyncPeriodMs)],
     ['sync-period', 'syncPeriod', dur(cfg.syncPeriodMs)],
     ['log-level', 'logLevel', cfg.logLevel],
+    ['watch-silence-timeout', 'watchSilenceTimeout', dur(cfg.watchSilenceTimeoutMs)],
     ['iptables-backend', 'iptablesBackend', cfg.iptablesBackend],
     ['cluster-cidr', 'clusterCIDR', cfg.clusterCIDR],
     ['masquerade-all', 'iptables.masqueradeAll', cfg.iptables.masqueradeAll],

@@ -1,6 +1,10 @@
 // Keeps the tc program attached to every device of the node's network
 // namespace that matches --devices: at start, on link events (`ip monitor`)
 // and on a periodic reconcile that catches anything the monitor missed.
+// A device is known by name and ifindex: one deleted and recreated under the
+// same name (a new ifindex) is attached again. After the loader reconnects
+// (restarted, perhaps upgraded) every device is attached again, which moves
+// the pinned links to the programs the new loader loaded.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
@@ -15,8 +19,12 @@ export function deviceMatcher(spec: string): (name: string) => boolean {
 }
 
 export async function listLinks(): Promise<string[]> {
+  return (await listLinkIndexes()).map((l) => l.ifname);
+}
+
+export async function listLinkIndexes(): Promise<Array<{ ifname: string; ifindex: number }>> {
   const { stdout } = await execFileP('ip', ['-j', 'link', 'show']);
-  return (JSON.parse(stdout) as Array<{ ifname: string }>).map((l) => l.ifname);
+  return JSON.parse(stdout) as Array<{ ifname: string; ifindex: number }>;
 }
 
 export interface DeviceRoles {
@@ -36,6 +44,8 @@ export async function vethDevices(): Promise<Set<string>> {
 
 export class DeviceWatcher {
   private readonly attached = new Map<string, string>();
+  private readonly ifindexes = new Map<string, number>();
+  private loaderConnections = -1;
   private monitor: ChildProcess | undefined;
   private timer: NodeJS.Timeout | undefined;
   private reconciling: Promise<void> | undefined;
@@ -47,6 +57,8 @@ export class DeviceWatcher {
     private readonly roles: DeviceRoles,
     private readonly log: Logger,
     private readonly periodMs = 2000,
+    /** Called after the loader connection was renewed, once the devices are attached again (socket-LB re-attach). */
+    private readonly onLoaderRenewed: () => Promise<void> = async () => undefined,
   ) {}
 
   private matches(name: string): boolean {
@@ -90,15 +102,31 @@ export class DeviceWatcher {
   }
 
   private async reconcileOnce(): Promise<void> {
-    let links: string[];
+    let found: Array<{ ifname: string; ifindex: number }>;
     try {
-      links = (await listLinks()).filter((n) => this.matches(n));
+      found = (await listLinkIndexes()).filter((l) => this.matches(l.ifname));
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'listing links failed');
       return;
     }
+    const links = found.map((l) => l.ifname);
     const present = new Set(links);
-    for (const name of links) {
+    const reconnected = this.loaderConnections >= 0 && this.loader.connections !== this.loaderConnections;
+    this.loaderConnections = this.loader.connections;
+    if (reconnected && this.attached.size > 0) {
+      this.log.info({ devices: this.attached.size }, 'loader connection renewed (restart or upgrade): attaching every device again');
+      this.attached.clear();
+    }
+    if (reconnected) {
+      await this.onLoaderRenewed().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'attaching again after the loader came back failed'));
+    }
+    for (const { ifname: name, ifindex } of found) {
+      const known = this.ifindexes.get(name);
+      if (this.attached.has(name) && known !== undefined && known !== ifindex) {
+        this.log.info({ device: name, oldIfindex: known, ifindex }, 'device recreated under the same name; attaching again');
+        this.attached.delete(name);
+      }
+      this.ifindexes.set(name, ifindex);
       if (this.attached.has(name)) continue;
       try {
         const external = this.roles.external(name);
@@ -124,6 +152,7 @@ export class DeviceWatcher {
       if (present.has(name)) continue;
       const mode = this.attached.get(name) ?? '';
       this.attached.delete(name);
+      this.ifindexes.delete(name);
       try {
         await this.loader.detach(name, 'TC_INGRESS');
         if (mode.includes('xdp:')) await this.loader.detach(name, 'XDP');

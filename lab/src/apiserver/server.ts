@@ -44,6 +44,20 @@ export interface ApiServer {
    * reconnect from their last resourceVersion. Returns how many were open.
    */
   dropWatches(): number;
+  /**
+   * Makes every open watch stop delivering (no events, no bookmarks) while
+   * its connection stays open: a watch gone silent, for fault tests. Watches
+   * opened later deliver normally. Returns how many were stalled.
+   */
+  stallWatches(): number;
+  /**
+   * Closes the TCP listeners and every connection on them (watches
+   * included), as an API server that went away; unix-socket listeners keep
+   * serving (the lab CLI uses them). Resolves with the addresses closed.
+   */
+  stopTcp(): Promise<Array<{ host: string; port: number }>>;
+  /** Listens again on the TCP addresses stopTcp closed. */
+  startTcp(): Promise<void>;
   /** Ends open watches, closes every listener and connection, removes unix sockets. */
   close(): Promise<void>;
 }
@@ -69,7 +83,8 @@ export function createApiServer(store: Store, opts: ApiServerOptions = {}): ApiS
     ...(opts.extraRoutes ? { extraRoutes: opts.extraRoutes } : {}),
   });
 
-  const servers: Array<{ server: http.Server; path?: string }> = [];
+  const servers: Array<{ server: http.Server; path?: string; tcp?: { host: string; port: number } }> = [];
+  let stoppedTcp: Array<{ host: string; port: number }> = [];
   let firstURL: string | undefined;
   let closing: Promise<void> | undefined;
 
@@ -109,7 +124,7 @@ export function createApiServer(store: Store, opts: ApiServerOptions = {}): ApiS
       } else {
         server.listen(addr.port, addr.host ?? '127.0.0.1', () => {
           const a = server.address() as AddressInfo;
-          servers.push({ server });
+          servers.push({ server, tcp: { host: addr.host ?? '127.0.0.1', port: a.port } });
           const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
           firstURL ??= `http://${host}:${a.port}`;
           logger.info({ address: a.address, port: a.port }, 'API server listening');
@@ -148,6 +163,24 @@ export function createApiServer(store: Store, opts: ApiServerOptions = {}): ApiS
     handler,
     listen,
     url: () => firstURL,
+    stallWatches: () => watches.stallAll(),
+    async stopTcp() {
+      const tcp = servers.filter((s) => s.tcp);
+      for (const s of tcp) servers.splice(servers.indexOf(s), 1);
+      await Promise.all(tcp.map(({ server }) => new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      })));
+      const addrs = tcp.map((s) => s.tcp!);
+      stoppedTcp.push(...addrs);
+      if (addrs.length) logger.info({ addresses: addrs }, 'API server stopped listening on TCP');
+      return addrs;
+    },
+    async startTcp() {
+      const addrs = stoppedTcp;
+      stoppedTcp = [];
+      for (const a of addrs) await listen(a);
+    },
     dropWatches: () => {
       const n = watches.active;
       watches.closeAll();

@@ -43,12 +43,23 @@ export interface WatchServeOptions {
 /** Tracks open watch responses so a server shutdown can end them cleanly. */
 export class WatchRegistry {
   private readonly open = new Set<() => void>();
+  private readonly stallers = new Map<() => void, () => void>();
   total = 0;
 
-  add(close: () => void): () => void {
+  add(close: () => void, stall?: () => void): () => void {
     this.open.add(close);
+    if (stall) this.stallers.set(close, stall);
     this.total++;
-    return () => this.open.delete(close);
+    return () => {
+      this.open.delete(close);
+      this.stallers.delete(close);
+    };
+  }
+
+  /** Every open watch stops delivering but stays open (a silent watch, for fault tests). */
+  stallAll(): number {
+    for (const s of this.stallers.values()) s();
+    return this.stallers.size;
   }
 
   get active(): number {
@@ -58,6 +69,7 @@ export class WatchRegistry {
   closeAll(): void {
     for (const c of [...this.open]) c();
     this.open.clear();
+    this.stallers.clear();
   }
 }
 
@@ -91,6 +103,7 @@ export function serveWatch(
 
   let handle: WatchHandle | undefined;
   let closed = false;
+  let stalled = false;
   let unregister: () => void = () => {};
   let timeoutTimer: NodeJS.Timeout | undefined;
   let bookmarkTimer: NodeJS.Timeout | undefined;
@@ -104,12 +117,14 @@ export function serveWatch(
     unregister();
     if (!resp.writableEnded) resp.end();
   };
-  unregister = registry.add(close);
+  unregister = registry.add(close, () => {
+    stalled = true;
+  });
   resp.on('close', close);
   req.on('aborted', close);
 
   const write = (type: string, object: unknown): void => {
-    if (closed) return;
+    if (closed || stalled) return;
     resp.write(`${JSON.stringify({ type, object })}\n`);
     if (resp.writableLength > opts.maxBufferedBytes) {
       opts.logger.warn({ resource: res, buffered: resp.writableLength }, 'watch consumer too slow: closing the watch');

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 // `switchyard lab ...`: the namespace lab's command line. runLabCommand(argv)
 // takes the arguments after `lab` and returns the exit code.
 import { stringify as toYAML } from 'yaml';
@@ -6,6 +7,7 @@ import { execInteractive, netnsExists } from '../netns/ip.js';
 import { DEFAULT_LAB_NAME, DEFAULT_NODE_COUNT, NETNS_ANNOTATION, isLabNamespace, parseLinkMtu, podNetnsName } from '../netns/plan.js';
 import type { LabConfig } from '../netns/layout.js';
 import { restartAgents } from './restart-agents.js';
+import { apiServerCommand } from './apiserver.js';
 import { nodeCgroupDir } from '../netns/cgroups.js';
 import { LabError, labClient, type LabClient } from './api-client.js';
 import { runCleanupCommand } from './cleanup.js';
@@ -32,6 +34,11 @@ export const LAB_USAGE = `usage: switchyard lab <command> [--name LAB] ...
   exec --node NAME -- CMD...      ... in a node's namespace (--external: the external client, --cp: the control plane)
   set-ready POD true|false [-n NS]
   restart-agents [--mode ebpf|iptables|auto] [--agent-arg=ARG]... [--timeout S]
+  upgrade-loaders --binary PATH   restart every loader with another build (the supervisor starts PATH)
+  apiserver stop|start [--expire-watches]|stall-watches|status
+                                  take the API server away from the nodes and bring it back (objects kept;
+                                  --expire-watches: resumed watches get 410 Gone); stall-watches: open watches
+                                  stop delivering without closing
   wait-ready [--timeout S]        all pods Ready and every selector Service's slices current
   logs daemon|NODE|NODE-loader|POD [--tail N] [-n NS]
   cleanup                         remove whatever crashed labs left behind (all labs, or --name)`;
@@ -298,6 +305,18 @@ export async function runLabCommand(argv: string[]): Promise<number> {
         const p = parse(args, { '--mode': 'value', '--agent-arg': 'value', '--timeout': 'value' });
         const timeoutMs = (num(flag(p, '--timeout'), 'timeout', 1, 3600) ?? 90) * 1000;
         return await restartAgents(flag(p, '--name') ?? DEFAULT_LAB_NAME, flag(p, '--mode'), p.flags.get('--agent-arg') ?? [], timeoutMs, out);
+      }
+      case 'upgrade-loaders': {
+        const p = parse(args, { '--binary': 'value' });
+        const bin = flag(p, '--binary');
+        if (!bin) throw new LabError('upgrade-loaders --binary PATH', 2);
+        const r = await labClient(flag(p, '--name') ?? DEFAULT_LAB_NAME).call<{ message: string }>('POST', '/lab/v1/loaders/upgrade', { binary: path.resolve(bin) });
+        out(r.message);
+        return 0;
+      }
+      case 'apiserver': {
+        const p = parse(args, { '--expire-watches': 'bool' });
+        return await apiServerCommand(flag(p, '--name') ?? DEFAULT_LAB_NAME, p.positional[0], has(p, '--expire-watches'), out);
       }
       case 'set-ready': {
         const p = parse(args, {});

@@ -35,8 +35,8 @@ export interface LabInfo {
   controlPlane: { netns: string; ip: string };
   nodes: Array<{
     name: string; netns: string; ip: string; podCIDR: string; zone: string;
-    loader: { pid?: number; alive: boolean; log: string } | null;
-    agent: { pid?: number; alive: boolean; log: string; healthy: boolean; lastHealth: string | null } | null;
+    loader: { pid?: number; alive: boolean; restarts?: number; log: string } | null;
+    agent: { pid?: number; alive: boolean; restarts?: number; log: string; healthy: boolean; lastHealth: string | null } | null;
   }>;
   pods: Record<string, { netns: string; ip: string; node: string; pid?: number; running: boolean; log: string }>;
 }
@@ -232,10 +232,12 @@ export async function labStatus(name: string, out: (line: string) => void, json:
     out(JSON.stringify(info, null, 2));
     return 0;
   }
-  out(`lab ${info.name}: daemon pid ${info.daemon.pid}, API ${info.apiServer}, mode ${info.mode}${info.agents ? '' : ' (no agents)'}`);
+  const api = (info as { apiServerState?: { serving: boolean; stoppedAt: string | null } | null }).apiServerState;
+  out(`lab ${info.name}: daemon pid ${info.daemon.pid}, API ${info.apiServer}${api && !api.serving ? ` (STOPPED since ${api.stoppedAt})` : ''}, mode ${info.mode}${info.agents ? '' : ' (no agents)'}`);
   for (const n of info.nodes) {
-    const agent = n.agent ? `agent ${n.agent.alive ? `pid ${n.agent.pid}` : 'exited'} ${n.agent.healthy ? 'healthy' : `unhealthy (${n.agent.lastHealth ?? '?'})`}` : 'no agent';
-    const loader = n.loader ? `loader ${n.loader.alive ? `pid ${n.loader.pid}` : 'exited'}` : 'no loader';
+    const restarts = (p: { restarts?: number | undefined }): string => ` restarts ${p.restarts ?? 0}`;
+    const agent = n.agent ? `agent ${n.agent.alive ? `pid ${n.agent.pid}` : 'exited'}${restarts(n.agent)} ${n.agent.healthy ? 'healthy' : `unhealthy (${n.agent.lastHealth ?? '?'})`}` : 'no agent';
+    const loader = n.loader ? `loader ${n.loader.alive ? `pid ${n.loader.pid}` : 'exited'}${restarts(n.loader)}` : 'no loader';
     out(`  ${n.name}  ${n.netns}  ${n.ip}  pods ${n.podCIDR}  ${n.zone}  ${loader}  ${agent}`);
   }
   out(`  external  ${info.external.netns}  ${info.external.ip}`);

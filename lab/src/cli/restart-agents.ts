@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { labClient, LabError } from './api-client.js';
 import { labInfo } from './lifecycle.js';
 
-interface NodeInfo { name: string; agent: { alive?: boolean; exitCode?: number | null; log?: string; healthy?: boolean } | null }
+interface NodeInfo { name: string; agent: { alive?: boolean; restarts?: number; exitCode?: number | null; log?: string; healthy?: boolean } | null }
 
 export async function restartAgents(lab: string, mode: string | undefined, agentArgs: string[], timeoutMs: number, out: (l: string) => void): Promise<number> {
   const r = await labClient(lab).request('POST', '/lab/v1/agents/restart', { ...(mode ? { mode } : {}), agentArgs }, 60_000);
@@ -14,7 +14,8 @@ export async function restartAgents(lab: string, mode: string | undefined, agent
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const info = await labInfo(lab) as unknown as { nodes: NodeInfo[]; mode: string };
-    const dead = info.nodes.find((n) => n.agent && n.agent.alive === false);
+    // The daemon restarts an agent that exits: a restart counts as an exit too.
+    const dead = info.nodes.find((n) => n.agent && (n.agent.alive === false || (n.agent.restarts ?? 0) > 0));
     if (dead) {
       const log = dead.agent?.log && fs.existsSync(dead.agent.log) ? fs.readFileSync(dead.agent.log, 'utf8').trim().split('\n').slice(-5).join('\n') : '';
       process.stderr.write(`restart-agents: the agent of ${dead.name} exited (code ${dead.agent?.exitCode ?? '?'}):\n${log}\n`);

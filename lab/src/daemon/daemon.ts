@@ -7,6 +7,14 @@
 // Lab-only routes on the API server:
 //   GET  /lab/v1/info      lab name, mode, nodes, external host, pods -> netns, pids, logs
 //   POST /lab/v1/shutdown  stop agents, loaders and pods; reply; exit
+//   POST /lab/v1/agents/restart  {"mode","agentArgs"}: restart every agent
+//   GET  /lab/v1/apiserver       the API server's state (serving, watches)
+//   POST /lab/v1/apiserver       {"action": "stop"|"start"|"stall-watches", "expireWatches": bool}
+//   POST /lab/v1/loaders/upgrade {"binary": PATH}: later loader starts use PATH; each running
+//                                loader gets SIGTERM and its supervisor starts the new one
+//
+// Loaders and agents are supervised (supervisor.ts): one that dies is
+// restarted with backoff, as kubelet restarts a container.
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -14,11 +22,12 @@ import { pino, type Logger } from 'pino';
 import { AGENT_NODE_FLAGS } from '../../../control-plane/src/cli/agent-node-flags.js';
 import { LoaderClient } from '../../../control-plane/src/dataplane/ebpf/loader-client.js';
 import { existingDir, nodeCgroupDir } from '../netns/cgroups.js';
-import { AGENT_DEVICES, AGENT_POD_DEVICES, AGENT_HEALTH_PORT, API_PORT, CLUSTER_CIDR, type LabPlan, type NodePlan } from '../netns/plan.js';
+import { AGENT_DEVICES, AGENT_POD_DEVICES, AGENT_HEALTH_PORT, API_PORT, CLUSTER_CIDR, PIN_ROOT, type LabPlan, type NodePlan } from '../netns/plan.js';
 import { repoPaths, stateDirFiles, type LabConfig, type RepoPaths, type StateDirFiles } from '../netns/layout.js';
 import { CLI_STATE_FILE, DAEMON_STATE_FILE, StateFile, readCliState } from '../netns/state.js';
 import { NetnsRuntime } from '../runtime/netns-runtime.js';
 import { ManagedProcess } from './processes.js';
+import { SupervisedProcess } from './supervisor.js';
 import { startCluster, type LabCluster } from './cluster-adapter.js';
 
 export interface DaemonOptions {
@@ -28,8 +37,8 @@ export interface DaemonOptions {
 interface NodeProcs {
   node: NodePlan;
   runtime: NetnsRuntime;
-  loader?: ManagedProcess;
-  agent?: ManagedProcess;
+  loader?: SupervisedProcess;
+  agent?: SupervisedProcess;
   healthy: boolean;
   lastHealth?: string;
 }
@@ -51,6 +60,7 @@ export class LabDaemon {
   ) {
     this.files = stateDirFiles(plan.stateDir);
     this.repo = repoPaths(config.repo);
+    this.loaderBinary = this.repo.loader;
     this.state = new StateFile(path.join(plan.stateDir, DAEMON_STATE_FILE), plan.name, 'daemon', { pid: process.pid });
     this.state.flush();
     for (const node of plan.nodes) {
@@ -102,12 +112,23 @@ export class LabDaemon {
     // The loader runs with nsenter --net, not `ip netns exec`: the latter gives
     // the process a private mount namespace with a fresh sysfs, where
     // /sys/fs/bpf is not mounted, so its pins would not be on the host's bpffs.
-    const loader = new ManagedProcess('loader', node.name,
-      ['nsenter', `--net=/run/netns/${node.netns}`, '--', this.repo.loader, '--instance', node.pinInstance, '--socket', sock, ...loaderSizeArgs(this.agentArgs),
-        // Extra loader flags for tests (e.g. a small --dump-page-bytes), from the environment of `lab up`.
-        ...(process.env.SWITCHYARD_LAB_LOADER_ARGS ?? '').split(/\s+/).filter(Boolean)],
-      this.files.loaderLog(node.name), `${this.repo.loader} --instance ${node.pinInstance}`, this.state,
-      (p) => this.onChildExit(p));
+    const spawn = (onExit: (p: ManagedProcess) => void): ManagedProcess => {
+      fs.rmSync(sock, { force: true }); // a stale socket of the previous run would look like a loader
+      return new ManagedProcess('loader', node.name,
+        ['nsenter', `--net=/run/netns/${node.netns}`, '--', this.loaderBinary, '--instance', node.pinInstance, '--socket', sock, ...loaderSizeArgs(this.agentArgs),
+          // Extra loader flags for tests (e.g. a small --dump-page-bytes), from the environment of `lab up`.
+          ...(process.env.SWITCHYARD_LAB_LOADER_ARGS ?? '').split(/\s+/).filter(Boolean)],
+        this.files.loaderLog(node.name), `${this.loaderBinary} --instance ${node.pinInstance}`, this.state,
+        onExit);
+    };
+    // A loader that exits after a cleanup request (its pins are gone: the
+    // agent switched to iptables) has done its job and stays down.
+    const pinDir = path.join(PIN_ROOT, node.pinInstance);
+    const loader = new SupervisedProcess('loader', node.name, spawn, this.log,
+      (p) => {
+        if (this.stopping) return 'the lab is shutting down';
+        return p.info().exitCode === 0 && !fs.existsSync(pinDir) ? 'it cleaned up its datapath (pins removed)' : undefined;
+      });
     n.loader = loader;
     const deadline = Date.now() + 15_000;
     while (!fs.existsSync(sock)) {
@@ -116,6 +137,9 @@ export class LabDaemon {
       await sleep(100);
     }
   }
+
+  /** The loader executable; `lab upgrade-loaders --binary` replaces it. */
+  private loaderBinary = '';
 
   /** Extra agent arguments set by `lab restart-agents --agent-arg` (e.g. --pretend-missing X); --map-max-entries also goes to the loader. */
   private agentArgsOverride: string[] | undefined;
@@ -146,12 +170,13 @@ export class LabDaemon {
     const n = this.nodes.get(node.name)!;
     const sock = this.files.loaderSocket(node.name);
     // iptables mode needs no loader: the agent programs iptables in the node namespace.
-    if (this.config.mode !== 'iptables' && !n.loader?.isAlive) {
+    // A supervised loader waiting out its backoff comes back on its own.
+    if (this.config.mode !== 'iptables' && (!n.loader || n.loader.downForGood)) {
       fs.rmSync(sock, { force: true });
       await this.startLoader(node, sock);
     }
     const cgroup = existingDir(nodeCgroupDir(this.plan.name, node.name));
-    n.agent = new ManagedProcess('agent', node.name,
+    n.agent = new SupervisedProcess('agent', node.name, (onExit) => new ManagedProcess('agent', node.name,
       ['ip', 'netns', 'exec', node.netns, process.execPath, ...AGENT_NODE_FLAGS, this.repo.cliMain, 'agent',
         '--kubeconfig', this.files.kubeconfig,
         '--node-name', node.name,
@@ -166,15 +191,14 @@ export class LabDaemon {
         '--admin-socket', path.join(this.files.dir, `${node.name}-admin.sock`),
         ...this.agentArgs],
       this.files.agentLog(node.name), `${this.repo.cliMain} agent --kubeconfig ${this.files.kubeconfig} --node-name ${node.name}`, this.state,
-      (p) => this.onChildExit(p));
-  }
-
-  private onChildExit(p: ManagedProcess): void {
-    if (this.stopping) return;
-    const i = p.info();
-    this.log.error({ role: i.role, node: i.name, exitCode: i.exitCode, signal: i.signal, log: i.log }, `${i.role} exited unexpectedly`);
-    const n = this.nodes.get(p.name);
-    if (n && p.role === 'agent') n.healthy = false;
+      (p) => {
+        n.healthy = false;
+        onExit(p);
+      }), this.log, (p) => {
+        if (this.stopping) return 'the lab is shutting down';
+        // Bad arguments never get better by retrying (the agent exits 2 on them).
+        return p.info().exitCode === 2 ? 'it exited with a usage error (code 2)' : undefined;
+      });
   }
 
   private async pollHealth(): Promise<void> {
@@ -209,6 +233,7 @@ export class LabDaemon {
       serviceCIDR: plan.serviceCIDR,
       lbPool: plan.lbPool,
       daemon: { pid: process.pid, netns: plan.cp.netns, log: this.files.daemonLog },
+      apiServerState: this.cluster?.apiServerState() ?? null,
       underlay: { ...plan.underlay },
       controlPlane: { netns: plan.cp.netns, ip: plan.cp.ip },
       external: { netns: plan.ext.netns, ip: plan.ext.ip },
@@ -257,6 +282,38 @@ export class LabDaemon {
       });
       return true;
     }
+    if (u.pathname === '/lab/v1/loaders/upgrade' && req.method === 'POST') {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        let binary: unknown;
+        try {
+          binary = body ? (JSON.parse(body) as { binary?: unknown }).binary : undefined;
+        } catch {
+          // answered below
+        }
+        if (typeof binary !== 'string' || !path.isAbsolute(binary) || !fs.existsSync(binary)) {
+          sendJSON(res, 400, { kind: 'Status', status: 'Failure', code: 400, message: 'want {"binary": "/absolute/path/of/an/existing/loader"}' });
+          return;
+        }
+        this.loaderBinary = binary;
+        const pids: number[] = [];
+        for (const n of this.nodes.values()) {
+          const pid = n.loader?.isAlive ? n.loader.pid : undefined;
+          if (pid !== undefined) {
+            process.kill(pid, 'SIGTERM'); // the supervisor starts the new binary
+            pids.push(pid);
+          }
+        }
+        this.log.info({ binary, stopped: pids }, 'loaders upgrading');
+        sendJSON(res, 200, { kind: 'Status', status: 'Success', message: `${pids.length} loader(s) restarting with ${binary}` });
+      });
+      return true;
+    }
+    if (u.pathname === '/lab/v1/apiserver') {
+      this.apiServerRoute(req, res);
+      return true;
+    }
     if (u.pathname === '/lab/v1/shutdown' && req.method === 'POST') {
       req.resume();
       void this.shutdown('shutdown request').then(
@@ -275,6 +332,55 @@ export class LabDaemon {
     return false;
   }
 
+  /** `lab apiserver stop|start|stall-watches`: the API server faults, the store kept. */
+  private apiServerRoute(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const cluster = this.cluster;
+    if (!cluster) {
+      sendJSON(res, 503, { kind: 'Status', status: 'Failure', code: 503, message: 'the cluster is not started' });
+      return;
+    }
+    if (req.method === 'GET') {
+      req.resume();
+      sendJSON(res, 200, cluster.apiServerState());
+      return;
+    }
+    if (req.method !== 'POST') {
+      req.resume();
+      sendJSON(res, 405, { kind: 'Status', status: 'Failure', code: 405, message: 'GET or POST' });
+      return;
+    }
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      let parsed: { action?: unknown; expireWatches?: unknown };
+      try {
+        parsed = body ? JSON.parse(body) : {};
+      } catch {
+        sendJSON(res, 400, { kind: 'Status', status: 'Failure', code: 400, message: 'body is not JSON' });
+        return;
+      }
+      const { action } = parsed;
+      const expireWatches = parsed.expireWatches === true;
+      let done: Promise<string>;
+      if (action === 'stop') done = cluster.stopApiServer().then(() => 'API server stopped (objects kept; the lab CLI still reaches it over its socket)');
+      else if (action === 'start') done = cluster.startApiServer({ expireWatches }).then(() => `API server serving${expireWatches ? '; watches resumed from an earlier resourceVersion get 410 Gone' : ''}`);
+      else if (action === 'stall-watches') {
+        const n = cluster.stallWatches();
+        done = Promise.resolve(`${n} open watch(es) stopped delivering`);
+      } else {
+        sendJSON(res, 400, { kind: 'Status', status: 'Failure', code: 400, message: 'want {"action": "stop"|"start"|"stall-watches", "expireWatches": bool}' });
+        return;
+      }
+      done.then(
+        (message) => {
+          this.log.info({ action, expireWatches }, message);
+          sendJSON(res, 200, { kind: 'Status', status: 'Success', message, state: cluster.apiServerState() });
+        },
+        (err: unknown) => sendJSON(res, 500, { kind: 'Status', status: 'Failure', code: 500, message: (err as Error).message }),
+      );
+    });
+  }
+
   /** Stops agents, loaders (after asking them to detach and unpin) and pods. */
   shutdown(reason: string): Promise<void> {
     this.stopping ??= (async () => {
@@ -283,7 +389,11 @@ export class LabDaemon {
       const nodes = [...this.nodes.values()];
       await Promise.all(nodes.map((n) => n.agent?.stop(5000)));
       await Promise.all(nodes.map(async (n) => {
-        if (!n.loader?.isAlive) return;
+        if (!n.loader) return;
+        if (!n.loader.isAlive) {
+          await n.loader.stop(0);
+          return;
+        }
         const client = new LoaderClient(this.files.loaderSocket(n.node.name), 5000);
         try {
           await client.cleanup();

@@ -64,6 +64,7 @@ export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sour
       datapathEvents,
       // What was not programmed as written: bad fields, lost frontends.
       objects: source.objects?.() ?? null,
+      ...(source.dependencies ? source.dependencies() : {}),
     };
   });
 

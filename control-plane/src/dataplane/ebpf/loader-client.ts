@@ -97,6 +97,9 @@ export class LoaderClient {
     return this.reader;
   }
 
+  /** Connections made so far: a new one after a close means the loader may have restarted (an upgrade). */
+  connections = 0;
+
   get connected(): boolean {
     return this.sock !== undefined && !this.sock.destroyed;
   }
@@ -107,6 +110,7 @@ export class LoaderClient {
     this.connecting = new Promise<void>((resolve, reject) => {
       const s = net.createConnection(this.socketPath);
       s.once('connect', () => {
+        this.connections++;
         this.sock = s;
         this.buf = Buffer.alloc(0);
         this.connecting = undefined;

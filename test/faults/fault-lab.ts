@@ -1,0 +1,185 @@
+// What the fault suite needs beside the e2e harness: steady traffic through a
+// lab (sy-probe hold flows, TCP and UDP, through a ClusterIP from a pod and a
+// NodePort from the external host), the lab's processes (pids, restart
+// counts), the agents' admin API over their sockets, and the datapath as
+// content: frontends -> flags, reverse NAT and their Maglev table written as
+// backend addresses, so two syncs compare equal whatever ids they allocated.
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import path from 'node:path';
+import { Lab, PROBE, ROOT, ok } from '../e2e/harness.js';
+import { LoaderClient } from '../../control-plane/src/dataplane/ebpf/loader-client.js';
+import { decodeBackend, decodeRevNat, decodeSvcKey, decodeSvcValue, decodeU32, decodeU32Array } from '../../control-plane/src/dataplane/ebpf/map-values.js';
+
+export const HOLD_INTERVAL_MS = 100;
+
+export interface HoldReport { name: string; summary: Record<string, string>; conns: Array<Record<string, string>>; events: string[]; raw: string }
+
+function kv(line: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of line.split(' ')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) out[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return out;
+}
+
+export function parseHold(name: string, raw: string): HoldReport {
+  const lines = raw.split('\n');
+  const summary = lines.find((l) => l.startsWith('summary '));
+  if (!summary) throw new Error(`${name}: no summary in the hold report:\n${raw.slice(-2000)}`);
+  return { name, summary: kv(summary), conns: lines.filter((l) => l.startsWith('conn ')).map(kv), events: lines.filter((l) => l.startsWith('event ')), raw };
+}
+
+/** One `sy-probe hold` run in a pod (or --external / --node) for durationMs; resolves with its report. */
+export function hold(lab: Lab, name: string, where: string[], host: string, port: number, durationMs: number, udp: boolean, conns = 4): Promise<HoldReport> {
+  const args = ['lab', 'exec', '--name', lab.name, ...where, '--', PROBE, 'hold', host, String(port),
+    '--conns', String(conns), '--interval-ms', String(HOLD_INTERVAL_MS), '--timeout-ms', '1000', '--duration-ms', String(durationMs), ...(udp ? ['--udp'] : [])];
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/switchyard.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const killer = setTimeout(() => child.kill('SIGKILL'), durationMs + 60_000);
+  return new Promise((resolve, reject) => child.on('close', () => {
+    clearTimeout(killer);
+    try {
+      resolve(parseHold(name, out));
+    } catch (err) {
+      reject(err);
+    }
+  }));
+}
+
+export interface Targets { vip: string; tcpNodePort: number; udpNodePort: number; nodeIP: string }
+
+/** Steady traffic: TCP and UDP through the ClusterIP (from pod c1 on node1) and the NodePort of node1 (from the external host; backends on node2). */
+export function steadyTraffic(lab: Lab, t: Targets, durationMs: number): Promise<HoldReport[]> {
+  return Promise.all([
+    hold(lab, 'tcp clusterIP', ['c1'], t.vip, 80, durationMs, false),
+    hold(lab, 'udp clusterIP', ['c1'], t.vip, 53, durationMs, true),
+    hold(lab, 'tcp nodePort', ['--external'], t.nodeIP, t.tcpNodePort, durationMs, false),
+    hold(lab, 'udp nodePort', ['--external'], t.nodeIP, t.udpNodePort, durationMs, true),
+  ]);
+}
+
+/**
+ * The fault suite's traffic verdict: no TCP flow reset, closed or silent for
+ * more than 1 s; UDP loses at most `udpAllowance` answers per flow set.
+ * Returns the problems (empty: fine) and the figures.
+ */
+export function judgeTraffic(reports: HoldReport[], udpAllowance = 0): { problems: string[]; figures: string } {
+  const problems: string[] = [];
+  for (const r of reports) {
+    const s = r.summary;
+    const udp = r.name.startsWith('udp');
+    if (Number(s.ok) === 0) problems.push(`${r.name}: no answer at all`);
+    if (!udp) {
+      if (s.open !== s.conns) problems.push(`${r.name}: ${Number(s.conns) - Number(s.open)} connection(s) closed (${r.conns.filter((c) => c.state !== 'open').map((c) => c.error).join(', ')})`);
+      if (Number(s.err) > 0) problems.push(`${r.name}: ${s.err} error(s): ${r.events.slice(0, 5).join(' | ')}`);
+      if (Number(s.maxgap) > 1000) problems.push(`${r.name}: a connection went ${s.maxgap} ms without an answer`);
+    } else if (Number(s.err) > udpAllowance) {
+      problems.push(`${r.name}: ${s.err} datagram(s) unanswered (allowed ${udpAllowance}): ${r.events.slice(0, 5).join(' | ')}`);
+    }
+  }
+  return { problems, figures: reports.map((r) => `${r.name}: ok=${r.summary.ok} err=${r.summary.err} maxgap=${r.summary.maxgap}ms`).join('; ') };
+}
+
+// ---- the lab's processes ----------------------------------------------------
+
+export interface ProcInfo { pid?: number; alive: boolean; restarts?: number; healthy?: boolean }
+export interface NodeProcs { name: string; loader: ProcInfo | null; agent: ProcInfo | null }
+
+export async function nodeProcs(lab: Lab): Promise<NodeProcs[]> {
+  return (JSON.parse(await ok(['lab', 'status', '--name', lab.name, '-o', 'json'])) as { nodes: NodeProcs[] }).nodes;
+}
+
+// ---- the agents' admin API ---------------------------------------------------
+
+export function adminSocket(lab: Lab, node: string): string {
+  return `/run/switchyard/lab/${lab.name}/${node}-admin.sock`;
+}
+
+export function adminGet(lab: Lab, node: string, urlPath: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ socketPath: adminSocket(lab, node), path: urlPath, timeout: 5000 }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('timeout', () => req.destroy(new Error('admin API timeout')));
+    req.on('error', reject);
+  });
+}
+
+export async function agentStatus(lab: Lab, node: string): Promise<Record<string, any>> {
+  const r = await adminGet(lab, node, '/v1/status?history=0');
+  if (r.status !== 200) throw new Error(`status ${r.status}: ${r.text}`);
+  return JSON.parse(r.text) as Record<string, any>;
+}
+
+/** A metric's value from the agent's /metrics (undefined when absent). */
+export async function metric(lab: Lab, node: string, name: string): Promise<number | undefined> {
+  const r = await adminGet(lab, node, '/metrics');
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(r.text);
+  return m ? Number(m[1]) : undefined;
+}
+
+// ---- the datapath by content ----------------------------------------------------
+
+/**
+ * frontend "addr:port/proto/scope" -> its flags, affinity, table size,
+ * reverse NAT and Maglev table as backend identities; plus what no frontend
+ * uses (orphans), which a full sync would not have left.
+ */
+export async function datapathContent(lab: Lab, node: string): Promise<Record<string, unknown>> {
+  const client = new LoaderClient(`/run/switchyard/lab/${lab.name}/${node}-loader.sock`, 10_000);
+  try {
+    const backends = new Map<number, string>();
+    for (const e of (await client.dump('sy_backends')).entries) {
+      const b = decodeBackend(e.value);
+      backends.set(decodeU32(e.key), `${b.addr}:${b.port}/${b.proto} state=${b.state} flags=${b.flags} zone=${b.zone}`);
+    }
+    const revnat = new Map<number, string>();
+    for (const e of (await client.dump('sy_revnat')).entries) {
+      const r = decodeRevNat(e.value);
+      revnat.set(decodeU32(e.key), `${r.addr}:${r.port}`);
+    }
+    const tables = new Map<number, string[]>();
+    for (const e of (await client.dump('sy_maglev')).entries) {
+      tables.set(decodeU32(e.key), Array.from(decodeU32Array(e.value), (id) => backends.get(id) ?? `missing backend ${id}`));
+    }
+    const frontends: Record<string, unknown> = {};
+    const usedBackends = new Set<string>();
+    const usedTables = new Set<number>();
+    const usedRevnat = new Set<number>();
+    for (const e of (await client.dump('sy_services')).entries) {
+      const k = decodeSvcKey(e.key);
+      const v = decodeSvcValue(e.value);
+      const table = tables.get(v.group);
+      usedTables.add(v.group);
+      usedRevnat.add(v.id);
+      for (const b of table ?? []) usedBackends.add(b);
+      frontends[`${k.addr}:${k.port}/${k.proto}/${k.scope}`] = {
+        flags: v.flags, count: v.count, affinityTimeout: v.affinityTimeout, tableSize: v.tableSize,
+        revnat: revnat.get(v.id) ?? 'missing',
+        backends: [...new Set(table ?? [])].sort(),
+        table: table ? hashOf(table) : 'missing',
+      };
+    }
+    return {
+      frontends,
+      orphanBackends: [...backends.values()].filter((b) => !usedBackends.has(b)).length,
+      orphanTables: [...tables.keys()].filter((g) => !usedTables.has(g)).length,
+      orphanRevnat: [...revnat.keys()].filter((id) => !usedRevnat.has(id)).length,
+    };
+  } finally {
+    client.close();
+  }
+}
+
+/** A short fingerprint of a Maglev table (its slots in order). */
+function hashOf(table: string[]): string {
+  let h = 2166136261;
+  for (const s of table) for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619) >>> 0;
+  return `${table.length} slots #${h.toString(16)}`;
+}
