@@ -225,7 +225,36 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
     }
   });
 
-  test('upgrade to a program whose map layout changed', { skip: 'needs the pinned map-layout version (loader work of issue 13, another change): the loader must migrate or rebuild the maps before this fault can be played' }, () => undefined);
+  test('upgrade to a program whose map layout changed: the loader migrates the maps under traffic', async () => {
+    // A real layout mismatch on the pins: every node's pinned sy_layout is
+    // rewritten to another version (what a datapath of another layout would
+    // have left), then every loader is restarted. The new loader must move
+    // the old maps aside, create new ones, copy every entry (conntrack
+    // included) and switch the pinned links, while traffic flows.
+    const info = JSON.parse(await ok(['lab', 'status', '--name', lab.name, '-o', 'json'])) as { nodes: Array<{ name: string; pinInstance: string }> };
+    const pinDirs = info.nodes.map((n) => `/sys/fs/bpf/switchyard/${n.pinInstance}`);
+    const layoutOf = (dir: string): number => {
+      const out = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'lookup', 'pinned', `${dir}/sy_layout`, 'key', 'hex', '00', '00', '00', '00'], { encoding: 'utf8' })) as { value: string[] };
+      return Buffer.from(out.value.map((h) => Number.parseInt(h, 16))).readUInt32LE(0);
+    };
+    const mapId = (dir: string, map: string): number =>
+      (JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', `${dir}/${map}`], { encoding: 'utf8' })) as { id: number }).id;
+    const version = layoutOf(pinDirs[0]!);
+    const ctBefore = pinDirs.map((d) => mapId(d, 'sy_conntrack'));
+    await underTraffic('loader upgrade (layout changed)', async () => {
+      const restarts = await restartsOf('loader');
+      for (const d of pinDirs) {
+        execFileSync('bpftool', ['map', 'update', 'pinned', `${d}/sy_layout`, 'key', 'hex', '00', '00', '00', '00', 'value', 'hex', 'e7', '03', '00', '00']);
+      }
+      for (const pid of pidsOf(await nodeProcs(lab), 'loader')) process.kill(pid, 'SIGTERM');
+      await waitRestarted('loader', restarts);
+    });
+    pinDirs.forEach((d, i) => {
+      assert.equal(layoutOf(d), version, `${d}: sy_layout holds the loader's version again`);
+      assert.notEqual(mapId(d, 'sy_conntrack'), ctBefore[i], `${d}: sy_conntrack is a new map (migrated, not reused)`);
+      assert.ok(!existsSync(`${d}/old-layout`), `${d}: the old maps are gone`);
+    });
+  });
 
   test('API server stopped for 60 s and started again; re-watches get 410 Gone and relist', async () => {
     await lab.apply(extraService('fextra'));
