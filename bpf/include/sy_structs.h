@@ -118,8 +118,14 @@ struct sy_ct_key {
 };                    /* 16 bytes */
 
 #define SY_CT_F_SEEN_REPLY (1u << 0) /* a reply was seen (flow established) */
-#define SY_CT_F_CLOSING    (1u << 1) /* FIN or RST seen (either direction) */
+#define SY_CT_F_CLOSING    (1u << 1) /* closed: FIN seen in both directions, or an RST of the flow (sy_ct_pair.h) */
 #define SY_CT_F_SNAT       (1u << 2) /* the flow's source is NATed to nat_addr:nat_port */
+/* TCP half-close (sy_ct_pair.h): which directions sent their FIN. Both
+ * entries of a flow carry both bits; a FIN closes its own direction only,
+ * so one bit alone keeps the established lifetime, and the second one sets
+ * SY_CT_F_CLOSING on both entries. */
+#define SY_CT_F_FIN_FORWARD (1u << 3) /* the client sent its FIN */
+#define SY_CT_F_FIN_REPLY   (1u << 4) /* the backend sent its FIN */
 
 /* nat_addr/nat_port are meaningful with SY_CT_F_SNAT only (0 otherwise):
  *   FORWARD entry: the source address/port the client's packets are
@@ -139,11 +145,15 @@ struct sy_ct_value {
 	__u32 pad2;
 };                         /* 32 bytes: offsets 0, 8, 12, 16, 18, 20, 24, 26, 28 */
 
-/* Source NAT ports: the client's own port is tried first, then a few
- * pseudo-random ones in this range (the reply key must be free). */
+/* Source NAT ports come from sy_config.snat_port_min..snat_port_max (the
+ * agent sets it outside the node's net.ipv4.ip_local_port_range); this
+ * range applies while sy_config holds none (0). The client's own port is
+ * tried first when it lies in the range, then SY_SNAT_TRIES ports hashed
+ * from the flow's tuple (deterministic, so a flow that lost both entries
+ * gets its port back). The reply key must be free. */
 #define SY_SNAT_PORT_MIN 32768
 #define SY_SNAT_PORT_MAX 60999
-#define SY_SNAT_TRIES    8   /* random ports after the client's own */
+#define SY_SNAT_TRIES    8   /* hashed ports after the client's own */
 
 /* Conntrack lifetimes (idle time since last_seen), Cilium-like. An entry
  * idle for longer than its lifetime is expired: the datapath treats it as
@@ -213,7 +223,17 @@ struct sy_affinity_value {
 #define SY_CNT_SOCK_SENDMSG      13 /* sendmsg() calls (unconnected UDP) translated */
 #define SY_CNT_MALFORMED         14 /* IPv4 packets with a bad or truncated header (passed untouched) */
 #define SY_CNT_DROP_NO_SNAT_PORT 15 /* dropped: no free SNAT port for a new flow */
-#define SY_CNT_MAX               16
+/* 16-31: ICMP errors and fragments (other helpers' range). */
+/* Conntrack pairs and TCP state (sy_ct_pair.h). */
+#define SY_CNT_CT_REPLY_RESTORED   32 /* reply entry missing (LRU eviction, restart) for a tracked forward packet: recreated */
+#define SY_CNT_CT_FORWARD_RESTORED 33 /* forward entry missing for a tracked reply: recreated */
+#define SY_CNT_CT_RESTORE_FAILED   34 /* recreating a missing entry failed (map update error) */
+#define SY_CNT_CT_PAIR_MISMATCH    35 /* the other entry's key holds a different flow: left alone, nothing propagated */
+#define SY_CNT_CT_HALF_CLOSE       36 /* first FIN of a flow: that direction closed, the other stays open */
+#define SY_CNT_CT_CLOSED           37 /* flow closed: FIN seen both ways, or an accepted RST */
+#define SY_CNT_CT_RST_IGNORED      38 /* RST that did not shorten the flow's lifetime (see docs/maps.md) */
+#define SY_CNT_SNAT_PORT_BUSY      39 /* SNAT port candidates found taken (each retry counts) */
+#define SY_CNT_MAX               48
 
 /* ---- sy_svc_stats: PERCPU_HASH, key sy_svc_stats_key -> sy_svc_stats -- */
 /* Per frontend and hook: packets and bytes (whole frame, Ethernet header
@@ -298,7 +318,8 @@ struct sy_config {
 	__u32 flow_hash_seed; /* cluster-wide seed of the flow hash (same on every node) */
 	__u32 flags;          /* SY_CFG_F_* */
 	__be32 node_addr;     /* this node's primary IPv4 address (SNAT source) */
-	__u32 pad;
+	__u16 snat_port_min;  /* SNAT port range (host order); 0: SY_SNAT_PORT_MIN..MAX */
+	__u16 snat_port_max;
 	__u64 host_netns_cookie; /* the node's own network namespace (set by the loader) */
 };                               /* 24 bytes */
 
@@ -341,5 +362,7 @@ SY_ASSERT_LAYOUT(struct sy_sock_revnat_value, 12);
 SY_ASSERT_LAYOUT(struct sy_attach_key, 8);
 SY_ASSERT_LAYOUT(struct sy_attach_value, 24);
 SY_ASSERT_LAYOUT(struct sy_config, 24);
+SY_ASSERT_OFF(struct sy_config, snat_port_min, 12);
+SY_ASSERT_OFF(struct sy_config, snat_port_max, 14);
 
 #endif /* SY_STRUCTS_H */
