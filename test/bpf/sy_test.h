@@ -185,5 +185,6 @@ bool ct_is(const char *name, uint32_t saddr, uint32_t daddr, uint16_t sport,
 void test_scope_roles(void);
 void test_external(void);
 void test_xdp(void);
+void test_conntrack(void);
 
 #endif /* SY_TEST_H */

@@ -1837,6 +1837,7 @@ int main(void)
 	test_ct_closing();
 	test_scope_roles();
 	test_external();
+	test_conntrack();
 	test_xdp();
 
 out:
