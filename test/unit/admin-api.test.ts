@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildAdminApp, startAdminServer } from '../../control-plane/src/admin/server.js';
 import { ProxyMetrics } from '../../control-plane/src/metrics/proxy-metrics.js';
+import { renderStatus } from '../../control-plane/src/cli/admin-command.js';
 import { FakeLoader, FakeSync, WEB, WEB_SLICE, desiredOf, ebpfSource, program, u32 } from './admin-fake.js';
 
 describe('admin API, ebpf mode', () => {
@@ -21,7 +22,10 @@ describe('admin API, ebpf mode', () => {
     sync.lastDesired = desiredOf([WEB, ['api', { clusterIP: '198.18.128.20', clusterIPs: ['198.18.128.20'], ports: [{ name: 'grpc', port: 9000, protocol: 'TCP' }] }]],
       [WEB_SLICE, ['api-1', 'api', [{ name: 'grpc', port: 9000 }], [{ ip: '198.19.1.9', node: 'node1' }]]]);
     program(loader, sync.lastDesired);
-    app = await buildAdminApp({ source: ebpfSource(loader, sync), metrics });
+    app = await buildAdminApp({
+      source: ebpfSource(loader, sync, { snat: { range: { min: 1024, max: 29999 }, source: 'default', localPortRange: { min: 32768, max: 60999 } } }),
+      metrics,
+    });
   });
   after(async () => app.close());
 
@@ -119,7 +123,7 @@ describe('admin API, ebpf mode', () => {
     const full = await get('/v1/maps/sy_maglev?slots=true');
     assert.equal(full.body.items.find((i: any) => i.tableSize === 509).table.length, 509);
     const cfg = await get('/v1/maps/sy_config');
-    assert.deepEqual(cfg.body.items[0], { index: 0, flowHashSeed: 0x5317c4d1, flags: 0, nodeAddr: '198.18.0.11', hostNetnsCookie: '4099' });
+    assert.deepEqual(cfg.body.items[0], { index: 0, flowHashSeed: 0x5317c4d1, flags: 0, nodeAddr: '198.18.0.11', snatPortMin: 0, snatPortMax: 0, hostNetnsCookie: '4099' });
   });
 
   test('bad input: 400/404 with messages naming the problem; counted; the server keeps serving', async () => {
@@ -271,6 +275,16 @@ describe('admin API, ebpf mode', () => {
     assert.equal(r.body.sync.history[0].error, 'x');
     assert.equal(r.body.servicePorts, 2);
     assert.equal(r.body.loader.instance, 'test');
+    assert.deepEqual(r.body.snat, { portRange: '1024-29999', source: 'default', ipLocalPortRange: '32768-60999' });
+    // Datapath counters by name (per-CPU copies summed), conntrack ones included.
+    loader.define('sy_counters', ['percpu_array', 4, 8, 48]);
+    const le64 = (n: bigint) => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, n, true); new DataView(b.buffer).setBigUint64(8, 1n, true); return b; };
+    loader.set('sy_counters', [{ key: u32(36), value: le64(4n) }, { key: u32(32), value: le64(0n) }]);
+    const c = await get('/v1/status');
+    assert.equal(c.body.counters.ct_half_close, 5);
+    assert.equal(c.body.counters.ct_reply_restored, 1);
+    assert.match(renderStatus(c.body), /SNAT ports 1024-29999 \(default; node's ip_local_port_range 32768-60999\)/);
+    assert.match(renderStatus(c.body), /datapath counters: .*ct_half_close=5/);
     assert.equal((await get('/v1/status?history=501')).status, 400);
   });
 

@@ -3,6 +3,7 @@
 // server, the sync metrics hooked onto the Proxier, and a loader watchdog
 // that makes a vanished loader show at once (a sync is requested, it fails,
 // /healthz turns 503; when the loader is back the retry succeeds -> 200).
+import type { SnatPortChoice } from '../config/snat-ports.js';
 import type { Logger } from 'pino';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { startMetricsServer, DEFAULT_METRICS_BIND } from '../metrics/metrics-server.js';
@@ -80,6 +81,8 @@ export interface AgentAdminDeps {
   seed: number;
   healthTimeoutMs: number;
   clusterCIDR?: string | undefined;
+  /** ebpf mode: the SNAT port range chosen at start. */
+  snat?: SnatPortChoice | undefined;
   log: Logger;
 }
 
@@ -120,7 +123,7 @@ export async function startAgentAdmin(d: AgentAdminDeps): Promise<AgentAdmin> {
   metrics.attach(d.proxier);
   const source: AdminSource = {
     mode: d.mode.mode, modeReason: d.mode.reason, nodeName: d.nodeName, seed: d.seed, healthTimeoutMs: d.healthTimeoutMs,
-    clusterCIDR: d.clusterCIDR, sync: d.proxier, loader: views.loader, iptables: views.iptables,
+    clusterCIDR: d.clusterCIDR, sync: d.proxier, loader: views.loader, iptables: views.iptables, snat: d.snat,
   };
   // As kube-proxy's metrics server: a port that cannot be bound is logged, the agent goes on.
   let admin: AdminServer;

@@ -6,6 +6,7 @@
 import type { DesiredServicePort } from '../dataplane/desired-state.js';
 import type { MapEntry, MapInfo } from '../dataplane/ebpf/loader-client.js';
 import type { SyncRecord } from '../sync/proxier.js';
+import type { SnatPortChoice } from '../config/snat-ports.js';
 
 /** The part of the Proxier the admin API reads. */
 export interface SyncView {
@@ -45,4 +46,6 @@ export interface AdminSource {
   sync: SyncView;
   loader?: LoaderView | undefined;
   iptables?: IptablesView | undefined;
+  /** ebpf mode: the SNAT port range the agent chose at start (config/snat-ports.ts). */
+  snat?: SnatPortChoice | undefined;
 }

@@ -149,6 +149,11 @@ export function renderStatus(s: J): string {
       ? `loader: instance ${s.loader.instance}, ${s.loader.requests} requests, ${s.loader.errors} errors; attached: ${(s.loader.attachments as J[]).map((a) => `${a.ifname}(${a.mode})`).join(' ') || 'nothing'}\n`
       : `loader: DOWN (${s.loader.error})\n`;
   }
+  if (s.snat) out += `SNAT ports ${s.snat.portRange} (${s.snat.source}; node's ip_local_port_range ${s.snat.ipLocalPortRange})\n`;
+  if (s.counters) {
+    const nz = Object.entries(s.counters as Record<string, number>).filter(([, n]) => n > 0);
+    out += `datapath counters: ${nz.map(([k, n]) => `${k}=${n}`).join(' ') || 'all zero'}\n`;
+  }
   const hist = (s.sync.history as J[]).slice(-10);
   if (hist.length) {
     out += '\nrecent syncs:\n' + formatTable(['AT', 'DURATION', 'CHANGES', 'RESULT'],

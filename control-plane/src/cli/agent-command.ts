@@ -20,6 +20,7 @@ import { EndpointSliceCache } from '../model/endpoint-slice-cache.js';
 import { ServiceTracker } from '../model/service-tracker.js';
 import { Proxier } from '../sync/proxier.js';
 import { isIPv4 } from '../util/ipv4.js';
+import { chooseSnatPorts, readLocalPortRange, type SnatPortChoice } from '../config/snat-ports.js';
 
 const ZONE_LABEL = 'topology.kubernetes.io/zone';
 
@@ -103,6 +104,21 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
   log.info({ mode: decision.mode, reason: decision.reason, optionalMissing: decision.optionalMissing.map((f) => f.name) }, 'datapath mode selected');
 
+  // SNAT ports outside the node's own ephemeral ports (read here, in the node's netns).
+  let snat: SnatPortChoice | undefined;
+  if (decision.mode === 'ebpf') {
+    try {
+      snat = chooseSnatPorts(readLocalPortRange(), opts.snatPortRange);
+    } catch (err) {
+      log.fatal({ err: (err as Error).message }, 'cannot start');
+      loader.close();
+      return 1;
+    }
+    log.info({ snatPortRange: `${snat.range.min}-${snat.range.max}`, source: snat.source, ipLocalPortRange: `${snat.localPortRange.min}-${snat.localPortRange.max}` }, 'SNAT port range');
+  } else if (opts.snatPortRange) {
+    log.warn('--snat-port-range has no effect in iptables mode (the kernel\'s MASQUERADE picks ports)');
+  }
+
   let zone = '';
   let nodeIP = opts.nodeIP;
   let nodeSeen!: () => void;
@@ -114,6 +130,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     ? new EbpfDataplane(loader, {
         seed: opts.maglevSeed, sizing: opts.maglevSizing, nodeIP: nodeIP ?? '0.0.0.0',
         nodePortAddresses: opts.iptables.nodePortAddresses,
+        ...(snat ? { snatPorts: snat.range } : {}),
       }, log)
     : undefined;
   const iptables = decision.mode === 'iptables'
@@ -136,7 +153,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     { minSyncPeriodMs: opts.minSyncPeriodMs, syncPeriodMs: opts.syncPeriodMs }, log);
   const admin = await startAgentAdmin({
     options: adminOpts, proxier, dataplane, mode: decision, nodeName: opts.nodeName, seed: opts.maglevSeed,
-    healthTimeoutMs: opts.healthTimeoutMs, clusterCIDR: opts.iptables.clusterCIDR, log,
+    healthTimeoutMs: opts.healthTimeoutMs, clusterCIDR: opts.iptables.clusterCIDR, snat, log,
   });
 
   const informers = startInformers(kc, {

@@ -26,6 +26,7 @@ import { parseDocument } from 'yaml';
 import { parseBindAddress } from '../util/bind-address.js';
 import { isIPv4, parseCidr } from '../util/ipv4.js';
 import { MAGLEV_PRIMES, validateSizing } from '../dataplane/maglev.js';
+import { parsePortRange } from './snat-ports.js';
 
 export const KUBE_PROXY_API_VERSION = 'kubeproxy.config.k8s.io/v1alpha1';
 export const KUBE_PROXY_KIND = 'KubeProxyConfiguration';
@@ -74,6 +75,8 @@ export interface SwitchyardConfig {
   loaderSocket?: string;
   iptablesBackend?: 'legacy' | 'nft' | 'auto';
   logLevel?: string;
+  /** "MIN-MAX": source ports of SNATed NodePort/ExternalIP/LoadBalancer flows (see config/snat-ports.ts). */
+  snatPortRange?: string;
   /** Fields set in the file that this build accepts but does not act on, with the reason. */
   ignored: string[];
 }
@@ -193,6 +196,7 @@ const SWITCHYARD_FIELDS: Fields = {
   loaderSocket: str,
   iptablesBackend: str,
   logLevel: str,
+  snatPortRange: str,
 };
 
 /** Accepted, but nothing in Switchyard acts on them (reported in `ignored` when set). */
@@ -548,6 +552,15 @@ export function parseSwitchyardConfig(text: string, source = 'config'): Switchya
     if (backend === 'legacy' || backend === 'nft' || backend === 'auto') cfg.iptablesBackend = backend;
     else fail('iptablesBackend', `${JSON.stringify(backend)} is not legacy, nft or auto`);
   }
+  const snatPorts = s('snatPortRange');
+  if (snatPorts !== undefined) {
+    try {
+      parsePortRange(snatPorts, 'snatPortRange');
+      cfg.snatPortRange = snatPorts;
+    } catch (err) {
+      fail('snatPortRange', (err as Error).message);
+    }
+  }
   const level = s('logLevel');
   if (level !== undefined) {
     if (LOG_LEVELS.includes(level)) cfg.logLevel = level;
@@ -601,6 +614,7 @@ export interface ConfigFlagValues {
   'masquerade-all'?: boolean;
   'iptables-masquerade-bit'?: string;
   'nodeport-addresses'?: string;
+  'snat-port-range'?: string;
   'conntrack-max-per-core'?: string;
   'conntrack-min'?: string;
   'conntrack-tcp-timeout-established'?: string;
@@ -641,6 +655,7 @@ export function configFlagValues(cfg: SwitchyardConfig, knownFlags: Iterable<str
     ['masquerade-all', 'iptables.masqueradeAll', cfg.iptables.masqueradeAll],
     ['iptables-masquerade-bit', 'iptables.masqueradeBit', cfg.iptables.masqueradeBit?.toString()],
     ['nodeport-addresses', 'nodePortAddresses', cfg.nodePortAddresses?.join(',')],
+    ['snat-port-range', 'snatPortRange', cfg.snatPortRange],
     ['conntrack-max-per-core', 'conntrack.maxPerCore', cfg.conntrack.maxPerCore?.toString()],
     ['conntrack-min', 'conntrack.min', cfg.conntrack.min?.toString()],
     ['conntrack-tcp-timeout-established', 'conntrack.tcpEstablishedTimeout', dur(cfg.conntrack.tcpEstablishedTimeoutMs)],

@@ -3,6 +3,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { healthResponse, healthStatus } from '../../health/health-server.js';
 import type { RouteOptions } from './common.js';
+import { counterName, decodeCounterValue, decodeU32 } from '../../dataplane/ebpf/map-values.js';
 
 interface Query { history: number }
 
@@ -31,6 +32,24 @@ export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sour
         loader = { up: false, error: (err as Error).message };
       }
     }
+    // Datapath counters (sy_counters) by name, summed over CPUs.
+    let counters: Record<string, number> | null = null;
+    if (source.loader) {
+      try {
+        counters = {};
+        for (const e of (await source.loader.dump('sy_counters')).entries ?? []) {
+          counters[counterName(decodeU32(e.key))] = Number(decodeCounterValue(e.value));
+        }
+      } catch {
+        counters = null;
+      }
+    }
+    const snat = source.snat
+      ? {
+          portRange: `${source.snat.range.min}-${source.snat.range.max}`, source: source.snat.source,
+          ipLocalPortRange: `${source.snat.localPortRange.min}-${source.snat.localPortRange.max}`,
+        }
+      : null;
     const history = req.query.history === 0 ? [] : s.history.slice(-req.query.history);
     return {
       node: source.nodeName, mode: source.mode, modeReason: source.modeReason,
@@ -42,7 +61,7 @@ export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sour
       },
       servicePorts: s.lastDesired.length,
       endpoints: s.lastDesired.reduce((n, d) => n + d.allEndpoints.length, 0),
-      loader,
+      loader, snat, counters,
     };
   });
 

@@ -196,13 +196,14 @@ export function decodeAttachValue(b: Uint8Array): AttachValue {
   return { mode: v.getUint32(0, true), progId: v.getUint32(4, true), ifname: Buffer.from(name.subarray(0, nul < 0 ? name.length : nul)).toString('latin1') };
 }
 
-/** sy_config: {u32 flow_hash_seed; u32 flags; be32 node_addr; u32 pad; u64 host_netns_cookie} (24 bytes; 16 before the cookie). */
-export interface ConfigValue { flowHashSeed: number; flags: number; nodeAddr: string; hostNetnsCookie: string }
+/** sy_config: {u32 flow_hash_seed; u32 flags; be32 node_addr; u16 snat_port_min; u16 snat_port_max; u64 host_netns_cookie} (24 bytes; 16 before the cookie). */
+export interface ConfigValue { flowHashSeed: number; flags: number; nodeAddr: string; snatPortMin: number; snatPortMax: number; hostNetnsCookie: string }
 
 export function decodeConfig(b: Uint8Array): ConfigValue {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   return {
     flowHashSeed: v.getUint32(0, true), flags: v.getUint32(4, true), nodeAddr: bytesToIpv4(b.subarray(8, 12)),
+    snatPortMin: b.byteLength >= 16 ? v.getUint16(12, true) : 0, snatPortMax: b.byteLength >= 16 ? v.getUint16(14, true) : 0,
     hostNetnsCookie: b.byteLength >= 24 ? v.getBigUint64(16, true).toString() : '0',
   };
 }
@@ -240,6 +241,11 @@ export function decodeCounterValue(b: Uint8Array): bigint {
 export const DATAPATH_COUNTER_NAMES: readonly string[] = [
   'tc_dnat', 'tc_revnat', 'xdp_dnat', 'xdp_revnat', 'xdp_tx', 'xdp_redirect', 'xdp_pass', 'reject_tcp', 'reject_udp',
   'drop_no_backend', 'drop_source_range', 'snat', 'sock_connect', 'sock_sendmsg', 'malformed', 'drop_no_snat_port',
+  // 16-31: other helpers' ranges (ICMP errors, fragments), named at merge.
+  ...Array.from({ length: 16 }, (_, i) => `event_${16 + i}`),
+  // 32-39: conntrack pairs and TCP state (bpf/include/sy_ct_pair.h).
+  'ct_reply_restored', 'ct_forward_restored', 'ct_restore_failed', 'ct_pair_mismatch', 'ct_half_close', 'ct_closed',
+  'ct_rst_ignored', 'snat_port_busy',
 ];
 
 export function counterName(i: number): string {
