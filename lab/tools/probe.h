@@ -25,6 +25,7 @@ struct probe_opts {
 	long conns;              // hold: connections
 	long duration_ms;        // hold: how long to hold
 	int proto_udp;           // hold: UDP flows instead of TCP
+	int half_close;          // tcp: shutdown(SHUT_WR) after sending, then read
 };
 
 // ---- probe_net.c ----
