@@ -23,8 +23,13 @@
  *            numbers are not tracked, so not checked. Any other RST is still
  *            translated (the endpoint judges it) but counted and ignored.
  *
- * Cost: one extra hash lookup per tracked packet (the peer), measured in
- * docs/maps.md; writes only when something changes.
+ * When: on every packet that changes the flow's state (FIN, RST, the first
+ * reply), and otherwise on the first packet of an entry in each period of
+ * 2^SY_CT_PAIR_CHECK_SHIFT ns (67 ms; also the first packet after a pause).
+ * A busy flow thus pays one extra lookup per 67 ms, not per packet, and the
+ * lookup also marks the peer as used for the LRU, so a flow that keeps
+ * sending keeps both halves. Writes only when something changes. Figures
+ * in docs/maps.md.
  */
 #ifndef SY_CT_PAIR_H
 #define SY_CT_PAIR_H
@@ -40,6 +45,20 @@
 /* Flags that describe the flow, kept equal in both entries. */
 #define SY_CT_F_FLOW \
 	(SY_CT_F_SEEN_REPLY | SY_CT_F_CLOSING | SY_CT_F_SNAT | SY_CT_F_FIN_BOTH)
+
+#define SY_CT_PAIR_CHECK_SHIFT 26 /* 2^26 ns = 67.1 ms */
+
+/* Is this packet to look at the peer entry (see above)? */
+static __always_inline int sy_ct_pair_due(const struct sy_ct_value *ct,
+					  __u8 dir, __u8 tcp_flags, __u64 now)
+{
+	if (tcp_flags & (SY_TCP_FIN | SY_TCP_RST))
+		return 1;
+	if (dir == SY_CT_REPLY && !(ct->flags & SY_CT_F_SEEN_REPLY))
+		return 1;
+	return (now >> SY_CT_PAIR_CHECK_SHIFT) !=
+	       (ct->last_seen >> SY_CT_PAIR_CHECK_SHIFT);
+}
 
 /* The peer of an entry is of this flow: same backend and frontend, and the
  * SNAT fields are what this side expects (0 for a flow without SNAT). */
@@ -95,6 +114,14 @@ static __always_inline void sy_ct_pair_follow(struct sy_ct_value *ct,
 	struct sy_ct_value *peer;
 	__u16 flags = ct->flags, add = 0;
 	int rst_ok = 0;
+
+	if (!sy_ct_pair_due(ct, dir, tcp_flags, now)) {
+		/* The common case of a busy flow: refresh ct only. */
+		ct->last_seen = now;
+		if ((ct->tcp_flags | tcp_flags) != ct->tcp_flags)
+			ct->tcp_flags |= tcp_flags;
+		return;
+	}
 
 	/* A reply establishes the flow, except an RST (a refused SYN). */
 	if (dir == SY_CT_REPLY && !(tcp_flags & SY_TCP_RST))

@@ -453,7 +453,7 @@ static void conn_readable(struct conn *c)
 		handle_lines(c);
 	else if (c->mode == M_HTTP)
 		handle_http(c);
-	if (c->rd_shut && c->eof_delay_ms > 0 && conn_flush(c) == 0) {
+	if (c->rd_shut && c->eof_delay_ms > 0 && c->out_len == 0) {
 		late_reply(c);
 		return;
 	}

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
@@ -282,7 +283,8 @@ static void test_rst(void)
 	      "forward flags 0x%x, reply flags 0x%x", ff, rf);
 }
 
-/* A pair with one entry missing is made whole by the other direction. */
+/* A pair with one entry missing is made whole by the other direction (on
+ * the first packet of an entry in a new 67 ms period, or after a pause). */
 static void test_pair_restore(void)
 {
 	uint16_t cp = 47400;
@@ -300,9 +302,11 @@ static void test_pair_restore(void)
 	expect_xlate("pair/ClusterIP: SYN-ACK reversed", &s, VIP_A, 80,
 		     CLIENT, cp);
 
-	/* Reply entry lost (LRU eviction, restart). */
+	/* Reply entry lost (LRU eviction, restart). The next packet of the
+	 * flow in a new 67 ms period looks at its pair. */
 	check(ct_del(ba, CLIENT, bp, cp, SY_CT_REPLY),
 	      "pair/ClusterIP: reply entry deleted", "%s", strerror(errno));
+	usleep(70 * 1000);
 	c.tcp_flags = TH_ACK | TH_PSH;
 	c.payload = 20;
 	expect_dnat("pair/ClusterIP: forward packet with its reply entry missing is DNATed",
@@ -328,6 +332,7 @@ static void test_pair_restore(void)
 	 * another one for this tuple. */
 	check(ct_del(CLIENT, VIP_A, cp, 80, SY_CT_FORWARD),
 	      "pair/ClusterIP: forward entry deleted", "%s", strerror(errno));
+	ct_age(ba, CLIENT, bp, cp, SY_CT_REPLY, SEC_NS); /* after a pause */
 	expect_xlate("pair/ClusterIP: reply with its forward entry missing is reverse-NATed",
 		     &s, VIP_A, 80, CLIENT, cp);
 	ok = ct_get(CLIENT, VIP_A, cp, 80, IPPROTO_TCP, SY_CT_FORWARD, &v);
@@ -366,6 +371,7 @@ static void test_pair_restore_snat(void)
 	expect_xlate("pair/NodePort: SYN-ACK reversed", &s, NODE, NP_TCP,
 		     EXT_C1, cp);
 	ct_del(be_addr(BE_R1), NODE, be_port(BE_R1), cp, SY_CT_REPLY);
+	ct_age(EXT_C1, NODE, cp, NP_TCP, SY_CT_FORWARD, SEC_NS);
 	c.tcp_flags = TH_ACK;
 	expect_xlate("pair/NodePort: forward packet with its reply entry missing",
 		     &c, NODE, cp, be_addr(BE_R1), be_port(BE_R1));
@@ -378,6 +384,7 @@ static void test_pair_restore_snat(void)
 	expect_xlate("pair/NodePort: ... the reply reaches the client (exact bytes)",
 		     &s, NODE, NP_TCP, EXT_C1, cp);
 	ct_del(EXT_C1, NODE, cp, NP_TCP, SY_CT_FORWARD);
+	ct_age(be_addr(BE_R1), NODE, be_port(BE_R1), cp, SY_CT_REPLY, SEC_NS);
 	expect_xlate("pair/NodePort: reply with its forward entry missing", &s,
 		     NODE, NP_TCP, EXT_C1, cp);
 	ct_is("pair/NodePort: ... forward entry back, with SNAT to node:port",

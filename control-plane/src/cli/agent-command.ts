@@ -79,6 +79,20 @@ export async function runAgent(argv: string[]): Promise<number> {
   const log = pino({ level: opts.logLevel, base: { node: opts.nodeName } });
   for (const field of opts.configIgnored) log.warn({ field }, 'configuration field accepted but without effect in this build');
 
+  // SNAT ports outside the node's own ephemeral ports (read here, in the
+  // node's netns). A configured range that collides is a configuration error.
+  let snat: SnatPortChoice | undefined;
+  if (opts.mode !== 'iptables') {
+    try {
+      snat = chooseSnatPorts(readLocalPortRange(), opts.snatPortRange);
+    } catch (err) {
+      log.fatal({ err: (err as Error).message }, 'cannot start');
+      return 1;
+    }
+  } else if (opts.snatPortRange) {
+    log.warn('--snat-port-range has no effect in iptables mode (the kernel\'s MASQUERADE picks ports)');
+  }
+
   const kc = new KubeConfig();
   if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
   else kc.loadFromCluster();
@@ -103,21 +117,8 @@ export async function runAgent(argv: string[]): Promise<number> {
     return 1;
   }
   log.info({ mode: decision.mode, reason: decision.reason, optionalMissing: decision.optionalMissing.map((f) => f.name) }, 'datapath mode selected');
-
-  // SNAT ports outside the node's own ephemeral ports (read here, in the node's netns).
-  let snat: SnatPortChoice | undefined;
-  if (decision.mode === 'ebpf') {
-    try {
-      snat = chooseSnatPorts(readLocalPortRange(), opts.snatPortRange);
-    } catch (err) {
-      log.fatal({ err: (err as Error).message }, 'cannot start');
-      loader.close();
-      return 1;
-    }
-    log.info({ snatPortRange: `${snat.range.min}-${snat.range.max}`, source: snat.source, ipLocalPortRange: `${snat.localPortRange.min}-${snat.localPortRange.max}` }, 'SNAT port range');
-  } else if (opts.snatPortRange) {
-    log.warn('--snat-port-range has no effect in iptables mode (the kernel\'s MASQUERADE picks ports)');
-  }
+  if (decision.mode !== 'ebpf') snat = undefined;
+  if (snat) log.info({ snatPortRange: `${snat.range.min}-${snat.range.max}`, source: snat.source, ipLocalPortRange: `${snat.localPortRange.min}-${snat.localPortRange.max}` }, 'SNAT port range');
 
   let zone = '';
   let nodeIP = opts.nodeIP;
