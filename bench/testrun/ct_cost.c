@@ -12,11 +12,11 @@
  *       the backend) and an established packet (ACK). Prints median, p10 and
  *       p90 in ns per path and object.
  *
- *   ct-cost lru OBJ [CT_MAX] [FLOOD]
+ *   ct-cost lru OBJ [CT_MAX] [FLOOD] [EVERY]
  *       For sy_conntrack as a common LRU (flags 0) and as per-CPU LRU lists
  *       (BPF_F_NO_COMMON_LRU), with CT_MAX entries: 64 established flows
- *       (created half on CPU 0, half on CPU 1) exchange a request and a reply
- *       after every 1,000 new flows while FLOOD new flows (SYNs, on CPU 0)
+ *       (created and used half on CPU 0, half on CPU 1) exchange a request and a reply
+ *       after every EVERY (default 1,000) new flows while FLOOD new flows (SYNs, on CPU 0)
  *       arrive. Prints the new-flow cost once the map is full, the
  *       established-packet cost, the replies that were not reverse-NATed
  *       (a broken flow) and the pair recreations the datapath counted.
@@ -241,17 +241,17 @@ static int cost(const char *a, const char *b, long flows)
 	return 0;
 }
 
-static int lru(const char *path, int ct_max, long flood)
+static int lru(const char *path, int ct_max, long flood, long EVERY)
 {
 	static const struct { const char *name; int flags; } kinds[] = {
 		{ "common LRU", 0 },
 		{ "per-CPU LRU (BPF_F_NO_COMMON_LRU)", BPF_F_NO_COMMON_LRU },
 	};
-	enum { EST = 64, EVERY = 1000 };
+	enum { EST = 64 };
 	uint8_t pkt[64];
 
-	printf("# sy_conntrack max_entries=%d, %d established flows (half created on CPU 0, half on CPU 1),\n"
-	       "# a request and a reply each after every %d new flows; %ld new flows (SYNs) on CPU 0\n",
+	printf("# sy_conntrack max_entries=%d, %d established flows (half on CPU 0, half on CPU 1),\n"
+	       "# a request and a reply each after every %ld new flows; %ld new flows (SYNs) on CPU 0\n",
 	       ct_max, EST, EVERY, flood);
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		struct dp d;
@@ -267,7 +267,7 @@ static int lru(const char *path, int ct_max, long flood)
 			return 1;
 		}
 		for (int e = 0; e < EST; e++) {
-			pin_cpu(e & 1);
+			pin_cpu(e < EST / 2 ? 0 : 1);
 			len = tcp_frame(pkt, 0x0b000001U, VIP, (uint16_t)(20000 + e), VPORT, 0x02);
 			run1(d.prog, pkt, len, &ret);
 			len = tcp_frame(pkt, BE_ADDR, 0x0b000001U, BPORT, (uint16_t)(20000 + e), 0x12);
@@ -282,7 +282,10 @@ static int lru(const char *path, int ct_max, long flood)
 			if ((i + 1) % EVERY)
 				continue;
 			for (int e = 0; e < EST; e++) {
-				pin_cpu(e & 1);
+				/* Flows 0..EST/2-1 on CPU 0, the rest on CPU 1
+				 * (one migration per round, not per packet). */
+				if (e == 0 || e == EST / 2)
+					pin_cpu(e == 0 ? 0 : 1);
 				len = tcp_frame(pkt, 0x0b000001U, VIP, (uint16_t)(20000 + e), VPORT, 0x10);
 				te[n_est++] = run1(d.prog, pkt, len, &ret);
 				len = tcp_frame(pkt, BE_ADDR, 0x0b000001U, BPORT, (uint16_t)(20000 + e), 0x10);
@@ -316,7 +319,8 @@ int main(int argc, char **argv)
 	if (argc >= 4 && !strcmp(argv[1], "cost"))
 		return cost(argv[2], argv[3], argc > 4 ? atol(argv[4]) : 20000);
 	if (argc >= 3 && !strcmp(argv[1], "lru"))
-		return lru(argv[2], argc > 3 ? atoi(argv[3]) : 65536, argc > 4 ? atol(argv[4]) : 400000);
-	fprintf(stderr, "usage: ct-cost cost OBJ_A OBJ_B [FLOWS] | ct-cost lru OBJ [CT_MAX] [FLOOD]\n");
+		return lru(argv[2], argc > 3 ? atoi(argv[3]) : 65536, argc > 4 ? atol(argv[4]) : 400000,
+			   argc > 5 ? atol(argv[5]) : 1000);
+	fprintf(stderr, "usage: ct-cost cost OBJ_A OBJ_B [FLOWS] | ct-cost lru OBJ [CT_MAX] [FLOOD] [EVERY]\n");
 	return 2;
 }
