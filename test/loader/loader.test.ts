@@ -267,6 +267,8 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
         [{ apply: { ops: [{ deleteBackend: { id: 9 } }, { setMaglev: { group: 1, backendIds: [1, 2, 3, 4, 5, 6, 7, 8] } }] } }, "INVALID", "ops[1].set_maglev.backend_ids"],
         [{ apply: { ops: [{ setMaglev: { group: 1, backendIds: [] } }] } }, "INVALID", "set_maglev"],
         [{ apply: { ops: [{ upsertService: { key: { addr: ip("198.18.250.9"), port: 80, proto: TCP }, tableSize: 9 } }] } }, "INVALID", "table_size"],
+        [{ apply: { ops: [{ setConfig: { flowHashSeed: 1, snatPortMin: 2000, snatPortMax: 1000 } }] } }, "INVALID", "snat_port_min..snat_port_max"],
+        [{ apply: { ops: [{ setConfig: { flowHashSeed: 1, snatPortMin: 0, snatPortMax: 1000 } }] } }, "INVALID", "snat_port_min..snat_port_max"],
         [{ apply: { ops: [{ upsertService: { id: 1 } }] } }, "INVALID", "key"],
         [{ apply: { ops: [{ upsertRevnat: { id: 1, addr: Buffer.alloc(16), port: 80 } }] } }, "INVALID", "upsert_revnat.addr"],
         [{ apply: { ops: [{ flushConntrack: {} }] } }, "INVALID", "flush_conntrack"],
@@ -332,7 +334,7 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
             { upsertRevnat: { id: 10, addr: ip(vip), port: 80 } },
             { setMaglev: { group: 5, backendIds: [1, 2, 1, 2, 1, 2, 0xfffffffe] } },
             { upsertService: { key: { addr: ip(vip), port: 80, proto: TCP }, id: 10, group: 5, count: 2, flags: SY_SVC_F_CLUSTERIP, tableSize: 7 } },
-            { setConfig: { flowHashSeed: 0xdeadbeef, flags: 0, nodeAddr: ip("198.18.0.1") } },
+            { setConfig: { flowHashSeed: 0xdeadbeef, flags: 0, nodeAddr: ip("198.18.0.1"), snatPortMin: 1024, snatPortMax: 29999 } },
           ],
         },
       });
@@ -362,7 +364,8 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
 
       const cfg = (await call(sock, { dump: { map: "sy_config" } })).dump!;
       const cv = Buffer.from(find(cfg.entries, u32le(0))!.value);
-      assert.deepEqual(cv.subarray(0, 16), Buffer.concat([u32le(0xdeadbeef), u32le(0), ip("198.18.0.1"), u32le(0)]));
+      // snat_port_min, snat_port_max: u16 little endian at 12 and 14.
+      assert.deepEqual(cv.subarray(0, 16), Buffer.concat([u32le(0xdeadbeef), u32le(0), ip("198.18.0.1"), u32le(1024 | (29999 << 16))]));
       assert.equal(cv.length, 24);
       assert.notEqual(cv.readBigUInt64LE(16), 0n, "host_netns_cookie: the loader's own namespace");
 
