@@ -12,6 +12,9 @@
  *     SNAT fields pointing at each other). A peer key holding another flow
  *     (e.g. a reply entry left by an older flow of the same client port to
  *     another backend) is left alone and nothing propagates to it;
+ *   - marks the flow established (SY_CT_F_ESTABLISHED, the long lifetime)
+ *     when the client ACKs after a reply: a SYN answered only by a SYN-ACK
+ *     (half-open, e.g. a flood from spoofed sources) keeps the short one;
  *   - carries the TCP close state to both entries:
  *       FIN: closes its own direction only (SY_CT_F_FIN_FORWARD/REPLY); the
  *            flow keeps its established lifetime while the other direction
@@ -43,8 +46,9 @@
 
 #define SY_CT_F_FIN_BOTH (SY_CT_F_FIN_FORWARD | SY_CT_F_FIN_REPLY)
 /* Flags that describe the flow, kept equal in both entries. */
-#define SY_CT_F_FLOW \
-	(SY_CT_F_SEEN_REPLY | SY_CT_F_CLOSING | SY_CT_F_SNAT | SY_CT_F_FIN_BOTH)
+#define SY_CT_F_FLOW                                                      \
+	(SY_CT_F_SEEN_REPLY | SY_CT_F_ESTABLISHED | SY_CT_F_CLOSING |     \
+	 SY_CT_F_SNAT | SY_CT_F_FIN_BOTH)
 
 #define SY_CT_PAIR_CHECK_SHIFT 26 /* 2^26 ns = 67.1 ms */
 
@@ -55,6 +59,11 @@ static __always_inline int sy_ct_pair_due(const struct sy_ct_value *ct,
 	if (tcp_flags & (SY_TCP_FIN | SY_TCP_RST))
 		return 1;
 	if (dir == SY_CT_REPLY && !(ct->flags & SY_CT_F_SEEN_REPLY))
+		return 1;
+	/* The client's ACK that completes the handshake. */
+	if (dir == SY_CT_FORWARD && (tcp_flags & SY_TCP_ACK) &&
+	    (ct->flags & (SY_CT_F_SEEN_REPLY | SY_CT_F_ESTABLISHED)) ==
+		    SY_CT_F_SEEN_REPLY)
 		return 1;
 	return (now >> SY_CT_PAIR_CHECK_SHIFT) !=
 	       (ct->last_seen >> SY_CT_PAIR_CHECK_SHIFT);
@@ -84,6 +93,9 @@ static __always_inline __u16 sy_ct_close_marks(__u16 flags, __u8 tcp_flags,
 					      SY_CT_F_FIN_REPLY;
 	if ((tcp_flags & SY_TCP_RST) && rst_ok)
 		add |= SY_CT_F_CLOSING;
+	else if (dir == SY_CT_FORWARD && (tcp_flags & SY_TCP_ACK) &&
+		 (flags & SY_CT_F_SEEN_REPLY))
+		add |= SY_CT_F_ESTABLISHED;
 	if (((flags | add) & SY_CT_F_FIN_BOTH) == SY_CT_F_FIN_BOTH)
 		add |= SY_CT_F_CLOSING;
 	return add;

@@ -126,6 +126,10 @@ struct sy_ct_key {
  * SY_CT_F_CLOSING on both entries. */
 #define SY_CT_F_FIN_FORWARD (1u << 3) /* the client sent its FIN */
 #define SY_CT_F_FIN_REPLY   (1u << 4) /* the backend sent its FIN */
+/* TCP: the client ACKed after a reply was seen (handshake complete): the
+ * established lifetime. A SYN answered by a SYN-ACK alone (a half-open flow,
+ * a SYN flood from spoofed sources) keeps the short one. */
+#define SY_CT_F_ESTABLISHED (1u << 5)
 
 /* nat_addr/nat_port are meaningful with SY_CT_F_SNAT only (0 otherwise):
  *   FORWARD entry: the source address/port the client's packets are
@@ -161,8 +165,8 @@ struct sy_ct_value {
  * entry) and the loader's gc_conntrack deletes it. Each entry is judged on
  * its own proto and flags. Compile-time constants shared by the datapath and
  * the loader; docs/maps.md lists them. */
-#define SY_CT_LIFETIME_TCP_SYN_S     60ULL    /* TCP, no reply seen yet */
-#define SY_CT_LIFETIME_TCP_S         21600ULL /* TCP established (6 h) */
+#define SY_CT_LIFETIME_TCP_SYN_S     60ULL    /* TCP, handshake not complete */
+#define SY_CT_LIFETIME_TCP_S         21600ULL /* TCP established (6 h), also half-closed */
 #define SY_CT_LIFETIME_TCP_CLOSING_S 10ULL    /* TCP after FIN or RST */
 #define SY_CT_LIFETIME_OTHER_S       60ULL    /* UDP and anything else */
 #define SY_CT_NSEC_PER_SEC           1000000000ULL
@@ -174,7 +178,7 @@ static inline __u64 sy_ct_lifetime_ns(__u8 proto, __u16 ct_flags)
 	if (proto == 6 /* IPPROTO_TCP */) {
 		if (ct_flags & SY_CT_F_CLOSING)
 			s = SY_CT_LIFETIME_TCP_CLOSING_S;
-		else if (ct_flags & SY_CT_F_SEEN_REPLY)
+		else if (ct_flags & SY_CT_F_ESTABLISHED)
 			s = SY_CT_LIFETIME_TCP_S;
 		else
 			s = SY_CT_LIFETIME_TCP_SYN_S;

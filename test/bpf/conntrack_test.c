@@ -18,6 +18,8 @@
 #include "sy_test.h"
 
 #define SY_CT_F_FIN_BOTH_T (SY_CT_F_FIN_FORWARD | SY_CT_F_FIN_REPLY)
+/* An established flow: reply seen, then the client's ACK. */
+#define EST (SY_CT_F_SEEN_REPLY | SY_CT_F_ESTABLISHED)
 
 /* Run the NodePort SYN d (program: sy_tc_external); expect DNAT to BE_R1 and
  * SNAT to NODE with some port, returned in *port, every byte checked. */
@@ -93,16 +95,13 @@ static void set_snat_range(uint16_t min, uint16_t max)
 /* Lifetimes by state, as docs/maps.md lists them. */
 static void test_lifetimes(void)
 {
-	check(sy_ct_lifetime_ns(IPPROTO_TCP, SY_CT_F_SEEN_REPLY |
-						     SY_CT_F_FIN_FORWARD) ==
+	check(sy_ct_lifetime_ns(IPPROTO_TCP, EST | SY_CT_F_FIN_FORWARD) ==
 		      SY_CT_LIFETIME_TCP_S * SEC_NS &&
-		      sy_ct_lifetime_ns(IPPROTO_TCP, SY_CT_F_SEEN_REPLY |
-							     SY_CT_F_FIN_REPLY) ==
+		      sy_ct_lifetime_ns(IPPROTO_TCP, EST | SY_CT_F_FIN_REPLY) ==
 			      SY_CT_LIFETIME_TCP_S * SEC_NS,
 	      "lifetime: half-closed (one FIN) keeps the established lifetime",
 	      "%s", "");
-	check(sy_ct_lifetime_ns(IPPROTO_TCP, SY_CT_F_SEEN_REPLY |
-						     SY_CT_F_FIN_FORWARD |
+	check(sy_ct_lifetime_ns(IPPROTO_TCP, EST | SY_CT_F_FIN_FORWARD |
 						     SY_CT_F_FIN_REPLY |
 						     SY_CT_F_CLOSING) ==
 		      SY_CT_LIFETIME_TCP_CLOSING_S * SEC_NS,
@@ -125,16 +124,28 @@ static void test_half_close_clusterip(void)
 	expect_dnat("half-close/ClusterIP: SYN DNATed", &c, ba, bp);
 	expect_xlate("half-close/ClusterIP: SYN-ACK reverse-NATed", &s, VIP_A,
 		     80, CLIENT, cp);
+	ff = ct_flags_of(CLIENT, VIP_A, cp, 80, SY_CT_FORWARD);
+	rf = ct_flags_of(ba, CLIENT, bp, cp, SY_CT_REPLY);
+	check(ff == SY_CT_F_SEEN_REPLY && rf == SY_CT_F_SEEN_REPLY &&
+		      sy_ct_lifetime_ns(IPPROTO_TCP, ff) ==
+			      SY_CT_LIFETIME_TCP_SYN_S * SEC_NS,
+	      "half-open (SYN, SYN-ACK): reply seen but not established, short lifetime (a spoofed SYN flood does not hold entries for 6 h)",
+	      "forward flags 0x%x, reply flags 0x%x", ff, rf);
 	c.tcp_flags = TH_ACK;
 	expect_dnat("half-close/ClusterIP: ACK DNATed", &c, ba, bp);
+	ff = ct_flags_of(CLIENT, VIP_A, cp, 80, SY_CT_FORWARD);
+	rf = ct_flags_of(ba, CLIENT, bp, cp, SY_CT_REPLY);
+	check(ff == EST && rf == EST,
+	      "the client's ACK after the reply establishes the flow on both entries (6 h lifetime)",
+	      "forward flags 0x%x, reply flags 0x%x", ff, rf);
 
 	/* shutdown(SHUT_WR) on the client. */
 	c.tcp_flags = TH_FIN | TH_ACK;
 	expect_dnat("half-close/ClusterIP: client FIN DNATed", &c, ba, bp);
 	ff = ct_flags_of(CLIENT, VIP_A, cp, 80, SY_CT_FORWARD);
 	rf = ct_flags_of(ba, CLIENT, bp, cp, SY_CT_REPLY);
-	check(ff == (SY_CT_F_SEEN_REPLY | SY_CT_F_FIN_FORWARD) &&
-		      rf == (SY_CT_F_SEEN_REPLY | SY_CT_F_FIN_FORWARD),
+	check(ff == (EST | SY_CT_F_FIN_FORWARD) &&
+		      rf == (EST | SY_CT_F_FIN_FORWARD),
 	      "half-close/ClusterIP: client FIN marks FIN_FORWARD on both entries, not CLOSING",
 	      "forward flags 0x%x, reply flags 0x%x", ff, rf);
 	check(counter(SY_CNT_CT_HALF_CLOSE) == half0 + 1,
@@ -313,7 +324,7 @@ static void test_pair_restore(void)
 		    &c, ba, bp);
 	ok = ct_get(ba, CLIENT, bp, cp, IPPROTO_TCP, SY_CT_REPLY, &v);
 	check(ok && v.backend_id == be && v.rev_nat_id == SVC_A_TCP &&
-		      v.flags == SY_CT_F_SEEN_REPLY && v.nat_addr == 0 &&
+		      v.flags == EST && v.nat_addr == 0 &&
 		      v.nat_port == 0 && v.pad == 0 && v.pad2 == 0,
 	      "pair/ClusterIP: ... and the reply entry is back (backend, frontend, flags)",
 	      "found=%d backend=%u revnat=%u flags=0x%x", ok, v.backend_id,
@@ -337,7 +348,7 @@ static void test_pair_restore(void)
 		     &s, VIP_A, 80, CLIENT, cp);
 	ok = ct_get(CLIENT, VIP_A, cp, 80, IPPROTO_TCP, SY_CT_FORWARD, &v);
 	check(ok && v.backend_id == be && v.rev_nat_id == SVC_A_TCP &&
-		      v.flags == SY_CT_F_SEEN_REPLY && v.nat_addr == 0,
+		      v.flags == EST && v.nat_addr == 0,
 	      "pair/ClusterIP: ... and the forward entry is back",
 	      "found=%d backend=%u revnat=%u flags=0x%x", ok, v.backend_id,
 	      v.rev_nat_id, v.flags);
@@ -378,7 +389,7 @@ static void test_pair_restore_snat(void)
 	ct_is("pair/NodePort: ... reply entry back, restoring client:port",
 	      be_addr(BE_R1), NODE, be_port(BE_R1), cp, IPPROTO_TCP,
 	      SY_CT_REPLY, BE_R1, FE_NP, 0xffff,
-	      SY_CT_F_SEEN_REPLY | SY_CT_F_SNAT, EXT_C1, cp);
+	      EST | SY_CT_F_SNAT, EXT_C1, cp);
 	s.tcp_flags = TH_ACK | TH_PSH;
 	s.payload = 9;
 	expect_xlate("pair/NodePort: ... the reply reaches the client (exact bytes)",
@@ -389,7 +400,7 @@ static void test_pair_restore_snat(void)
 		     NODE, NP_TCP, EXT_C1, cp);
 	ct_is("pair/NodePort: ... forward entry back, with SNAT to node:port",
 	      EXT_C1, NODE, cp, NP_TCP, IPPROTO_TCP, SY_CT_FORWARD, BE_R1,
-	      FE_NP, 0xffff, SY_CT_F_SEEN_REPLY | SY_CT_F_SNAT, NODE, cp);
+	      FE_NP, 0xffff, EST | SY_CT_F_SNAT, NODE, cp);
 	use_prog(old);
 }
 

@@ -188,7 +188,7 @@ describe('admin API, ebpf mode', () => {
     const svcEntry = loader.maps.get('sy_services')!.entries.find((e) => e.key[3] === 10)!;
     const feId = new DataView(svcEntry.value.buffer, svcEntry.value.byteOffset).getUint32(0, true);
     loader.set('sy_conntrack', [
-      { key: encCtKey({ saddr: '198.19.1.50', daddr: '198.18.128.10', sport: 40000, dport: 80, proto: 6, dir: 0 }), value: encCtValue({ lastSeen: now, backendId: beId('198.19.2.2'), revNatId: feId, tcpFlags: 0x12, flags: 1 }) },
+      { key: encCtKey({ saddr: '198.19.1.50', daddr: '198.18.128.10', sport: 40000, dport: 80, proto: 6, dir: 0 }), value: encCtValue({ lastSeen: now, backendId: beId('198.19.2.2'), revNatId: feId, tcpFlags: 0x12, flags: 0x21 }) },
       { key: encCtKey({ saddr: '198.19.2.2', daddr: '198.19.1.50', sport: 8080, dport: 40000, proto: 6, dir: 1 }), value: encCtValue({ lastSeen: now, backendId: beId('198.19.2.2'), revNatId: feId, tcpFlags: 0x12, flags: 1 }) },
       { key: encCtKey({ saddr: '198.19.1.51', daddr: '198.18.128.10', sport: 40001, dport: 80, proto: 6, dir: 0 }), value: encCtValue({ lastSeen: now - 120_000_000_000n, backendId: 999, revNatId: feId, tcpFlags: 0x2 }) },
       // A hairpin flow, SNATed to the node: the reply entry is keyed by the node address, the client is in nat_addr.
@@ -209,7 +209,7 @@ describe('admin API, ebpf mode', () => {
       assert.equal(fwd.backend, '198.19.2.2:8080');
       assert.equal(fwd.expired, false);
       assert.equal(fwd.lifetimeSeconds, 21600);
-      assert.deepEqual(fwd.flags, ['SeenReply']);
+      assert.deepEqual(fwd.flags, ['SeenReply', 'Established']);
       assert.deepEqual(fwd.tcpFlags, ['SYN', 'ACK']);
       const rep = all.body.items.find((i: any) => i.dir === 'reply' && i.nat === null);
       assert.equal(rep.client, '198.19.1.50');

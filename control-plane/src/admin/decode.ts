@@ -14,7 +14,8 @@ export type Decoded = Record<string, unknown>;
 export function ctLifetimeSeconds(proto: number, flags: number): number {
   if (proto !== 6) return 60;
   if (flags & 0x2) return 10;
-  if (flags & 0x1) return 21600;
+  if (flags & 0x20) return 21600; // SY_CT_F_ESTABLISHED: the client ACKed after a reply
+
   return 60;
 }
 

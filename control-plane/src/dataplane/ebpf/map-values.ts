@@ -86,7 +86,7 @@ export interface CtValue {
   natAddr: string; natPort: number;
 }
 
-export const CtFlags = { SEEN_REPLY: 1 << 0, CLOSING: 1 << 1, SNAT: 1 << 2, FIN_FORWARD: 1 << 3, FIN_REPLY: 1 << 4 } as const;
+export const CtFlags = { SEEN_REPLY: 1 << 0, CLOSING: 1 << 1, SNAT: 1 << 2, FIN_FORWARD: 1 << 3, FIN_REPLY: 1 << 4, ESTABLISHED: 1 << 5 } as const;
 
 export function decodeCtKey(b: Uint8Array): CtKey {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -125,6 +125,7 @@ export const SVC_FLAG_NAMES: ReadonlyArray<readonly [number, string]> = [
 
 export const CT_FLAG_NAMES: ReadonlyArray<readonly [number, string]> = [
   [CtFlags.SEEN_REPLY, 'SeenReply'], [CtFlags.CLOSING, 'Closing'], [CtFlags.SNAT, 'SNAT'], [CtFlags.FIN_FORWARD, 'FinForward'], [CtFlags.FIN_REPLY, 'FinReply'],
+  [CtFlags.ESTABLISHED, 'Established'],
 ];
 
 export const TCP_FLAG_NAMES: ReadonlyArray<readonly [number, string]> = [
