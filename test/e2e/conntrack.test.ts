@@ -19,6 +19,9 @@ const EXT = '198.18.0.200';
 const NODE_IP = { node1: '198.18.0.11', node2: '198.18.0.12' } as const;
 const FLOOD = path.join(ROOT, 'lab/build/sy-flood');
 const LATE_MS = 20_000;
+/* Bound of the flood: the sender goes as fast as the node takes the SYNs
+ * (a few thousand per second on a loaded 2-CPU machine). */
+const FLOOD_MAX_MS = 240_000;
 
 const WORKLOAD = `
 apiVersion: apps/v1
@@ -68,7 +71,7 @@ function holdSummary(out: string): Record<string, number> {
   return Object.fromEntries([...line.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
 }
 
-describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socketLB(MODE) ? '' : ', no socket-level balancing'})`, { timeout: 900_000 }, () => {
+describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socketLB(MODE) ? '' : ', no socket-level balancing'})`, { timeout: 1_500_000 }, () => {
   const lab = new Lab(Lab.uniqueName('e2ct'), MODE);
   let webPods = new Set<string>();
   let podIP = new Map<string, string>();
@@ -121,11 +124,11 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
     const port = nodePort.get('web')!;
     // Long-lived flows through node1's NodePort, a request every 100 ms, for the whole flood.
     const hold = run(['lab', 'exec', '--name', lab.name, '--external', '--', PROBE, 'hold', NODE_IP.node1, String(port),
-      '--conns', '6', '--interval-ms', '100', '--timeout-ms', '3000', '--duration-ms', '60000'], { timeoutMs: 120_000 });
+      '--conns', '6', '--interval-ms', '100', '--timeout-ms', '3000', '--duration-ms', String(FLOOD_MAX_MS + 10_000)], { timeoutMs: FLOOD_MAX_MS + 120_000 });
     await new Promise((r) => setTimeout(r, 3000));
     // 500,000 SYNs from 16 spoofed addresses of the external segment, random source ports.
     const flood = await run(['lab', 'exec', '--name', lab.name, '--external', '--', FLOOD, '--dst', NODE_IP.node1, '--port', String(port),
-      '--src', '198.18.0.201', '--src-count', '16', '--count', '500000', '--max-ms', '45000'], { timeoutMs: 90_000 });
+      '--src', '198.18.0.201', '--src-count', '16', '--count', '500000', '--max-ms', String(FLOOD_MAX_MS)], { timeoutMs: FLOOD_MAX_MS + 60_000 });
     assert.match(flood.stdout, /# sent=500000 /, `flood: ${flood.stdout} ${flood.stderr}`);
     const h = await hold;
     const s = holdSummary(h.stdout);
