@@ -44,6 +44,7 @@ const SY_SVC_F_DROP_NO_EP = 1 << 9;
 const SY_SVC_F_HOST_EP = 1 << 10;
 const SY_CT_FORWARD = 0;
 const SY_CT_F_SEEN_REPLY = 1;
+const SY_CT_F_ESTABLISHED = 0x20;
 const SY_CT_F_CLOSING = 2;
 const SEC = 1_000_000_000n;
 
@@ -504,8 +505,8 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
       bpftoolUpdate(`${lab.pinDir(instance)}/sy_counters`, u32le(SY_CNT_DROP_NO_SNAT_PORT), u64le(5n));
       const cnt = (await call(sock, { dump: { map: "sy_counters" } })).dump!;
       assert.equal(cnt.info.type, "percpu_array");
-      assert.equal(cnt.info.entries, 16);
-      assert.equal(cnt.entries.length, 16);
+      assert.equal(cnt.info.entries, 48);
+      assert.equal(cnt.entries.length, 48);
       assert.ok(cnt.entries.every((e) => e.value.length === 8), "one u64 per counter, not one per CPU");
       assert.equal(Buffer.from(find(cnt.entries, u32le(SY_CNT_DROP_NO_SNAT_PORT))!.value).readBigUInt64LE(0), 5n * BigInt(ncpus));
       bpftoolUpdate(`${lab.pinDir(instance)}/sy_counters`, u32le(SY_CNT_DROP_NO_SNAT_PORT), u64le(0n));
@@ -614,7 +615,7 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
       const now = monoNs();
       assert.ok(now > 70n * SEC, "CLOCK_MONOTONIC is past 70 s (uptime)");
       const ago = (s: number) => now - BigInt(Math.round(s * 1000)) * 1_000_000n;
-      const est = SY_CT_F_SEEN_REPLY;
+      const est = SY_CT_F_SEEN_REPLY | SY_CT_F_ESTABLISHED;
       const cases: Array<[string, number, bigint, number, number, number, boolean]> = [
         // name, proto, last_seen, backend, revnat, flags, kept
         ["tcp established, fresh", TCP, now, 41, 51, est, true],
@@ -629,6 +630,7 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
         ["revnat 98 does not exist", UDP, now, 41, 98, 0, false],
         ["last_seen in the future", TCP, now + 5n * SEC, 41, 51, 0, true],
         ["backend 42, fresh", TCP, now, 42, 51, est, true],
+        ["tcp half-open (reply seen, never ACKed), idle 61 s", TCP, ago(61), 41, 51, SY_CT_F_SEEN_REPLY, false],
       ];
       if (now > 21601n * SEC) cases.push(["tcp established, idle 6 h + 1 s", TCP, ago(21601), 41, 51, est, false]);
       const keyOf = (i: number) => ctKey("198.18.1.2", "198.18.250.51", 30000 + i, 80, cases[i]![1]);
