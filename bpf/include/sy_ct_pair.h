@@ -91,11 +91,13 @@ static __always_inline __u16 sy_ct_close_marks(__u16 flags, __u8 tcp_flags,
 	if (tcp_flags & SY_TCP_FIN)
 		add |= dir == SY_CT_FORWARD ? SY_CT_F_FIN_FORWARD :
 					      SY_CT_F_FIN_REPLY;
-	if ((tcp_flags & SY_TCP_RST) && rst_ok)
-		add |= SY_CT_F_CLOSING;
-	else if (dir == SY_CT_FORWARD && (tcp_flags & SY_TCP_ACK) &&
-		 (flags & SY_CT_F_SEEN_REPLY))
+	if (tcp_flags & SY_TCP_RST) {
+		if (rst_ok)
+			add |= SY_CT_F_CLOSING;
+	} else if (dir == SY_CT_FORWARD && (tcp_flags & SY_TCP_ACK) &&
+		   (flags & SY_CT_F_SEEN_REPLY)) {
 		add |= SY_CT_F_ESTABLISHED;
+	}
 	if (((flags | add) & SY_CT_F_FIN_BOTH) == SY_CT_F_FIN_BOTH)
 		add |= SY_CT_F_CLOSING;
 	return add;
