@@ -117,7 +117,7 @@ struct sy_ct_key {
 	__u16 pad;
 };                    /* 16 bytes */
 
-#define SY_CT_F_SEEN_REPLY (1u << 0) /* a reply was seen (flow established) */
+#define SY_CT_F_SEEN_REPLY (1u << 0) /* a reply (not an RST) was seen */
 #define SY_CT_F_CLOSING    (1u << 1) /* closed: FIN seen in both directions, or an RST of the flow (sy_ct_pair.h) */
 #define SY_CT_F_SNAT       (1u << 2) /* the flow's source is NATed to nat_addr:nat_port */
 /* TCP half-close (sy_ct_pair.h): which directions sent their FIN. Both
@@ -167,7 +167,7 @@ struct sy_ct_value {
  * the loader; docs/maps.md lists them. */
 #define SY_CT_LIFETIME_TCP_SYN_S     60ULL    /* TCP, handshake not complete */
 #define SY_CT_LIFETIME_TCP_S         21600ULL /* TCP established (6 h), also half-closed */
-#define SY_CT_LIFETIME_TCP_CLOSING_S 10ULL    /* TCP after FIN or RST */
+#define SY_CT_LIFETIME_TCP_CLOSING_S 10ULL    /* TCP closed: both FINs, or the flow's RST */
 #define SY_CT_LIFETIME_OTHER_S       60ULL    /* UDP and anything else */
 #define SY_CT_NSEC_PER_SEC           1000000000ULL
 
