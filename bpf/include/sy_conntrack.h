@@ -15,6 +15,8 @@
 #include "sy_structs.h"
 #include "sy_maps.h"
 #include "sy_parse.h"
+#include "sy_jhash.h"
+#include "sy_stats.h"
 
 /* Keys are hashed bytewise: always build them fully, padding included. */
 static __always_inline void sy_ct_key_fill(struct sy_ct_key *key, __be32 saddr,
@@ -54,23 +56,6 @@ static __always_inline void sy_ct_mark(struct sy_ct_key *key, __u16 ct_flags)
 		ct->flags |= ct_flags;
 }
 
-/* Refresh an entry for a packet of its direction. Plain stores: the fields
- * are advisory (GC, debugging), so a lost race between CPUs is harmless;
- * writes are skipped when nothing changes to keep the cache line clean. */
-static __always_inline void sy_ct_touch(struct sy_ct_value *ct, __u64 now,
-					__u8 tcp_flags, __u16 ct_flags)
-{
-	__u16 flags = ct->flags | ct_flags;
-
-	if (tcp_flags & (SY_TCP_FIN | SY_TCP_RST))
-		flags |= SY_CT_F_CLOSING;
-	ct->last_seen = now;
-	if ((ct->tcp_flags | tcp_flags) != ct->tcp_flags)
-		ct->tcp_flags |= tcp_flags;
-	if (flags != ct->flags)
-		ct->flags = flags;
-}
-
 /* Create (or overwrite) both entries of a new flow. Failure to insert is not
  * fatal: the next packet simply selects again, which Maglev makes stable. */
 static __always_inline void sy_ct_create(const struct sy_pkt *pkt,
@@ -99,22 +84,43 @@ static __always_inline void sy_ct_create(const struct sy_pkt *pkt,
 	bpf_map_update_elem(&sy_conntrack, &key, &val, BPF_ANY);
 }
 
-/* A NAT port candidate: the client's own port first (as Linux masquerading
- * does), then pseudo-random ones in SY_SNAT_PORT_MIN..SY_SNAT_PORT_MAX. */
-static __always_inline __be16 sy_snat_candidate(const struct sy_pkt *pkt,
-						int i)
+/* The SNAT port range of sy_config (host order), or the built-in one. */
+static __always_inline void sy_snat_range(__u16 *min, __u16 *max)
 {
-	if (i == 0)
+	__u32 zero = 0;
+	struct sy_config *cfg = bpf_map_lookup_elem(&sy_config, &zero);
+
+	*min = SY_SNAT_PORT_MIN;
+	*max = SY_SNAT_PORT_MAX;
+	if (cfg && cfg->snat_port_min && cfg->snat_port_max >= cfg->snat_port_min) {
+		*min = cfg->snat_port_min;
+		*max = cfg->snat_port_max;
+	}
+}
+
+/* A NAT port candidate: the client's own port first when it lies in the
+ * range (as Linux masquerading does), then ports hashed from the flow's
+ * tuple. Deterministic: a flow whose entries were both lost (restart, LRU)
+ * is given the same port again, so the backend sees the same connection. */
+static __always_inline __be16 sy_snat_candidate(const struct sy_pkt *pkt,
+						int i, __u16 min, __u16 max)
+{
+	__u16 cport = bpf_ntohs(pkt->sport);
+	__u32 h;
+
+	if (i == 0 && cport >= min && cport <= max)
 		return pkt->sport;
-	return bpf_htons(SY_SNAT_PORT_MIN +
-			 bpf_get_prandom_u32() %
-				 (SY_SNAT_PORT_MAX - SY_SNAT_PORT_MIN + 1));
+	h = sy_jhash_3words(bpf_ntohl(pkt->saddr), bpf_ntohl(pkt->daddr),
+			    ((__u32)cport << 16) | bpf_ntohs(pkt->dport),
+			    SY_JHASH_INITVAL + pkt->proto + i);
+	return bpf_htons(min + h % ((__u32)max - min + 1));
 }
 
 /* Create both entries of a new flow whose source is NATed to nat_addr:port.
  * The port is chosen so that the reply key {backend, nat_addr, bport, port,
  * REPLY} is free: absent, expired, or the reply entry of a previous flow of
- * this very tuple (same client address and port, same frontend). Claiming it is one insert with
+ * this very tuple (same client address and port, same frontend). Claiming it
+ * is one insert with
  * BPF_NOEXIST, so two CPUs never get the same port. Returns 0 and the port
  * (network order) in *nat_port, or -1 when every candidate was taken. */
 static __always_inline int sy_ct_create_snat(const struct sy_pkt *pkt,
@@ -127,7 +133,10 @@ static __always_inline int sy_ct_create_snat(const struct sy_pkt *pkt,
 	struct sy_ct_value val = {};
 	struct sy_ct_key key;
 	__be16 port = 0;
+	__u16 pmin, pmax;
 	int found = 0;
+
+	sy_snat_range(&pmin, &pmax);
 
 	/* The reply entry: restores the client as destination. */
 	val.last_seen = now;
@@ -140,7 +149,7 @@ static __always_inline int sy_ct_create_snat(const struct sy_pkt *pkt,
 	for (int i = 0; i <= SY_SNAT_TRIES; i++) {
 		struct sy_ct_value *cur;
 
-		port = sy_snat_candidate(pkt, i);
+		port = sy_snat_candidate(pkt, i, pmin, pmax);
 		sy_ct_key_fill(&key, be_addr, nat_addr, be_port, port,
 			       pkt->proto, SY_CT_REPLY);
 		cur = bpf_map_lookup_elem(&sy_conntrack, &key);
@@ -152,8 +161,10 @@ static __always_inline int sy_ct_create_snat(const struct sy_pkt *pkt,
 			    !((cur->flags & SY_CT_F_SNAT) &&
 			      cur->nat_addr == pkt->saddr &&
 			      cur->nat_port == pkt->sport &&
-			      cur->rev_nat_id == rev_nat_id))
+			      cur->rev_nat_id == rev_nat_id)) {
+				sy_count(SY_CNT_SNAT_PORT_BUSY);
 				continue;
+			}
 			if (bpf_map_update_elem(&sy_conntrack, &key, &val,
 						BPF_EXIST) == 0) {
 				found = 1;
@@ -166,6 +177,7 @@ static __always_inline int sy_ct_create_snat(const struct sy_pkt *pkt,
 			found = 1;
 			break;
 		}
+		sy_count(SY_CNT_SNAT_PORT_BUSY);
 	}
 	if (!found)
 		return -1;

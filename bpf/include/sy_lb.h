@@ -48,6 +48,7 @@
 #include "sy_maps.h"
 #include "sy_parse.h"
 #include "sy_conntrack.h"
+#include "sy_ct_pair.h"
 #include "sy_maglev.h"
 #include "sy_stats.h"
 
@@ -199,20 +200,16 @@ static __always_inline int sy_lb_reply(const struct sy_pkt *pkt,
 	client = snat ? ct->nat_addr : pkt->daddr;
 	cport = snat ? ct->nat_port : pkt->dport;
 
-	/* First reply: mark the forward entry too, so its lifetime becomes
-	 * the established one; a FIN or RST closes both directions. */
-	if (!(ct->flags & SY_CT_F_SEEN_REPLY) ||
-	    (pkt->tcp_flags & (SY_TCP_FIN | SY_TCP_RST))) {
+	/* The forward entry: recreated if missing, close state shared. */
+	{
 		struct sy_ct_key key;
-		__u16 mark = SY_CT_F_SEEN_REPLY;
 
-		if (pkt->tcp_flags & (SY_TCP_FIN | SY_TCP_RST))
-			mark |= SY_CT_F_CLOSING;
 		sy_ct_key_fill(&key, client, fe_addr, cport, fe_port,
 			       pkt->proto, SY_CT_FORWARD);
-		sy_ct_mark(&key, mark);
+		sy_ct_pair_follow(ct, SY_CT_REPLY, &key,
+				  snat ? pkt->daddr : 0, snat ? pkt->dport : 0,
+				  pkt->tcp_flags, now);
 	}
-	sy_ct_touch(ct, now, pkt->tcp_flags, SY_CT_F_SEEN_REPLY);
 
 	x->saddr = fe_addr;
 	x->sport = fe_port;
@@ -284,14 +281,13 @@ static __always_inline int sy_lb_decide(const struct sy_pkt *pkt, int role,
 				x->snat = 1;
 			}
 			x->fe_id = ct->rev_nat_id;
-			sy_ct_touch(ct, now, pkt->tcp_flags, 0);
-			if (pkt->tcp_flags & (SY_TCP_FIN | SY_TCP_RST)) {
-				/* Close the reply direction too. */
-				sy_ct_key_fill(&key, be_addr, x->saddr,
-					       be_port, x->sport, pkt->proto,
-					       SY_CT_REPLY);
-				sy_ct_mark(&key, SY_CT_F_CLOSING);
-			}
+			/* The reply entry: recreated if missing. */
+			sy_ct_key_fill(&key, be_addr, x->saddr, be_port,
+				       x->sport, pkt->proto, SY_CT_REPLY);
+			sy_ct_pair_follow(ct, SY_CT_FORWARD, &key,
+					  fsnat ? pkt->saddr : 0,
+					  fsnat ? pkt->sport : 0,
+					  pkt->tcp_flags, now);
 			return SY_LB_XLATE;
 		}
 		/* Backend gone. A mid-stream TCP segment must not be moved

@@ -118,9 +118,19 @@ struct sy_ct_key {
 	__u16 pad;
 };                    /* 16 bytes */
 
-#define SY_CT_F_SEEN_REPLY (1u << 0) /* a reply was seen (flow established) */
-#define SY_CT_F_CLOSING    (1u << 1) /* FIN or RST seen (either direction) */
+#define SY_CT_F_SEEN_REPLY (1u << 0) /* a reply (not an RST) was seen */
+#define SY_CT_F_CLOSING    (1u << 1) /* closed: FIN seen in both directions, or an RST of the flow (sy_ct_pair.h) */
 #define SY_CT_F_SNAT       (1u << 2) /* the flow's source is NATed to nat_addr:nat_port */
+/* TCP half-close (sy_ct_pair.h): which directions sent their FIN. Both
+ * entries of a flow carry both bits; a FIN closes its own direction only,
+ * so one bit alone keeps the established lifetime, and the second one sets
+ * SY_CT_F_CLOSING on both entries. */
+#define SY_CT_F_FIN_FORWARD (1u << 3) /* the client sent its FIN */
+#define SY_CT_F_FIN_REPLY   (1u << 4) /* the backend sent its FIN */
+/* TCP: the client ACKed after a reply was seen (handshake complete): the
+ * established lifetime. A SYN answered by a SYN-ACK alone (a half-open flow,
+ * a SYN flood from spoofed sources) keeps the short one. */
+#define SY_CT_F_ESTABLISHED (1u << 5)
 
 /* nat_addr/nat_port are meaningful with SY_CT_F_SNAT only (0 otherwise):
  *   FORWARD entry: the source address/port the client's packets are
@@ -140,11 +150,15 @@ struct sy_ct_value {
 	__u32 pad2;
 };                         /* 32 bytes: offsets 0, 8, 12, 16, 18, 20, 24, 26, 28 */
 
-/* Source NAT ports: the client's own port is tried first, then a few
- * pseudo-random ones in this range (the reply key must be free). */
+/* Source NAT ports come from sy_config.snat_port_min..snat_port_max (the
+ * agent sets it outside the node's net.ipv4.ip_local_port_range); this
+ * range applies while sy_config holds none (0). The client's own port is
+ * tried first when it lies in the range, then SY_SNAT_TRIES ports hashed
+ * from the flow's tuple (deterministic, so a flow that lost both entries
+ * gets its port back). The reply key must be free. */
 #define SY_SNAT_PORT_MIN 32768
 #define SY_SNAT_PORT_MAX 60999
-#define SY_SNAT_TRIES    8   /* random ports after the client's own */
+#define SY_SNAT_TRIES    8   /* hashed ports after the client's own */
 
 /* Conntrack lifetimes (idle time since last_seen), Cilium-like. An entry
  * idle for longer than its lifetime is expired: the datapath treats it as
@@ -152,9 +166,9 @@ struct sy_ct_value {
  * entry) and the loader's gc_conntrack deletes it. Each entry is judged on
  * its own proto and flags. Compile-time constants shared by the datapath and
  * the loader; docs/maps.md lists them. */
-#define SY_CT_LIFETIME_TCP_SYN_S     60ULL    /* TCP, no reply seen yet */
-#define SY_CT_LIFETIME_TCP_S         21600ULL /* TCP established (6 h) */
-#define SY_CT_LIFETIME_TCP_CLOSING_S 10ULL    /* TCP after FIN or RST */
+#define SY_CT_LIFETIME_TCP_SYN_S     60ULL    /* TCP, handshake not complete */
+#define SY_CT_LIFETIME_TCP_S         21600ULL /* TCP established (6 h), also half-closed */
+#define SY_CT_LIFETIME_TCP_CLOSING_S 10ULL    /* TCP closed: both FINs, or the flow's RST */
 #define SY_CT_LIFETIME_OTHER_S       60ULL    /* UDP and anything else */
 #define SY_CT_NSEC_PER_SEC           1000000000ULL
 
@@ -165,7 +179,7 @@ static inline __u64 sy_ct_lifetime_ns(__u8 proto, __u16 ct_flags)
 	if (proto == 6 /* IPPROTO_TCP */) {
 		if (ct_flags & SY_CT_F_CLOSING)
 			s = SY_CT_LIFETIME_TCP_CLOSING_S;
-		else if (ct_flags & SY_CT_F_SEEN_REPLY)
+		else if (ct_flags & SY_CT_F_ESTABLISHED)
 			s = SY_CT_LIFETIME_TCP_S;
 		else
 			s = SY_CT_LIFETIME_TCP_SYN_S;
@@ -230,6 +244,15 @@ struct sy_affinity_value {
 #define SY_CNT_FRAG_XLATE        26 /* non-first fragments translated with their first fragment's flow */
 #define SY_CNT_DROP_FRAG_NO_FIRST 27 /* dropped: non-first fragment whose first fragment was not seen (out of order, evicted) */
 #define SY_CNT_DROP_FRAG_REJECT  28 /* dropped: non-first fragment of a datagram answered with a REJECT */
+/* Conntrack pairs and TCP state (sy_ct_pair.h). */
+#define SY_CNT_CT_REPLY_RESTORED   32 /* reply entry missing (LRU eviction, restart) for a tracked forward packet: recreated */
+#define SY_CNT_CT_FORWARD_RESTORED 33 /* forward entry missing for a tracked reply: recreated */
+#define SY_CNT_CT_RESTORE_FAILED   34 /* recreating a missing entry failed (map update error) */
+#define SY_CNT_CT_PAIR_MISMATCH    35 /* the other entry's key holds a different flow: left alone, nothing propagated */
+#define SY_CNT_CT_HALF_CLOSE       36 /* first FIN of a flow: that direction closed, the other stays open */
+#define SY_CNT_CT_CLOSED           37 /* flow closed: FIN seen both ways, or an accepted RST */
+#define SY_CNT_CT_RST_IGNORED      38 /* RST that did not shorten the flow's lifetime (see docs/maps.md) */
+#define SY_CNT_SNAT_PORT_BUSY      39 /* SNAT port candidates found taken (each retry counts) */
 #define SY_CNT_MAX               48
 
 /* ---- sy_icmp_rate: ARRAY of SY_RL_MAX, key __u32 -> sy_rate_bucket --- */
@@ -367,7 +390,8 @@ struct sy_config {
 	__u32 flow_hash_seed; /* cluster-wide seed of the flow hash (same on every node) */
 	__u32 flags;          /* SY_CFG_F_* */
 	__be32 node_addr;     /* this node's primary IPv4 address (SNAT source) */
-	__u32 pad;
+	__u16 snat_port_min;  /* SNAT port range (host order); 0: SY_SNAT_PORT_MIN..MAX */
+	__u16 snat_port_max;
 	__u64 host_netns_cookie; /* the node's own network namespace (set by the loader) */
 };                               /* 24 bytes */
 
@@ -422,5 +446,7 @@ SY_ASSERT_LAYOUT(struct sy_rate_bucket, 16);
 SY_ASSERT_LAYOUT(struct sy_frag_key, 12);
 SY_ASSERT_LAYOUT(struct sy_frag_value, 4);
 SY_ASSERT_LAYOUT(struct sy_dev_mac, 8);
+SY_ASSERT_OFF(struct sy_config, snat_port_min, 12);
+SY_ASSERT_OFF(struct sy_config, snat_port_max, 14);
 
 #endif /* SY_STRUCTS_H */

@@ -28,6 +28,7 @@ struct probe_opts {
 	long bytes;              // transfer: bytes to upload
 	long size;               // udp: datagram bytes (0: just the message)
 	long reply_size;         // udp: ask the server for a reply of this many bytes
+	int half_close;          // tcp: shutdown(SHUT_WR) after sending, then read
 };
 
 // ---- probe_net.c ----

@@ -18,6 +18,7 @@
 // the last answer to the end: a stall of the flow shows there.
 // A TCP flow is closed after a reset, EOF or connect failure; a timeout is
 // counted and the flow kept. Exit status 0 when no flow saw an error.
+// With --src-port P, flow i binds source port P + i.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -175,7 +176,9 @@ int run_hold(const struct probe_opts *o)
 	for (long i = 0; i < n && !g_stop; i++) {
 		struct flow *f = &flows[i];
 		f->fd = -1;
-		int fd = make_socket(o->proto_udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+		// --src-port P: flow i binds P + i.
+		int fd = make_socket(o->proto_udp ? SOCK_DGRAM : SOCK_STREAM,
+				     o->src_port ? o->src_port + (int)i : 0);
 		if (fd < 0) {
 			flow_error(f, (int)i, err_reason(-fd), 1);
 			continue;

@@ -33,6 +33,9 @@
 //                     the line printed is then "<reply> reply=<bytes>"
 //   --reply-size R    udp: ask sy-whoami for an R-byte reply ("size?R" request;
 //                     its answer starts "NAME got=<bytes it received>")
+//   --half-close      tcp: shutdown(SHUT_WR) after sending the request, then
+//                     wait (--timeout-ms) for the answer (with --send
+//                     "after-eof-ms N": a reply long after the client's FIN)
 //
 // Exit status: 0 when every request succeeded, 1 otherwise, 2 for usage errors.
 #define _GNU_SOURCE
@@ -53,7 +56,7 @@ static void usage(void)
 		"usage: sy-probe tcp|udp|http|connect-latency|hold|transfer HOST PORT [--count N] [--timeout-ms T]\n"
 		"       [--interval-ms I] [--src-port P] [--keep N] [--peer] [--path P] [--send TEXT]\n"
 		"       [--summary] [--graceful] [--conns N] [--duration-ms D] [--udp] [--bytes N]\n"
-		"       [--size N] [--reply-size R]\n");
+		"       [--size N] [--reply-size R] [--half-close]\n");
 	exit(2);
 }
 
@@ -106,6 +109,8 @@ int run_tcp(const struct probe_opts *o)
 		size_t plen = 0;
 		for (long k = 0; k < o->keep; k++) {
 			r = send_all(fd, msg, strlen(msg), o->timeout_ms);
+			if (!r && o->half_close && shutdown(fd, SHUT_WR) < 0)
+				r = errno;
 			if (!r)
 				r = read_line(fd, pend, &plen, line, sizeof(line), o->timeout_ms);
 			if (r) {
@@ -377,6 +382,9 @@ int main(int argc, char **argv)
 			continue;
 		} else if (strcmp(a, "--udp") == 0) {
 			o.proto_udp = 1;
+			continue;
+		} else if (strcmp(a, "--half-close") == 0) {
+			o.half_close = 1;
 			continue;
 		}
 		if (!v)

@@ -10,7 +10,10 @@
 //     closes after the answer); pipelined requests are answered in order.
 //   Raw lines otherwise: every received line is answered with "NAME\n" (a
 //     line starting with "peer?" with "NAME ip:port\n"). Bytes left without
-//     a newline when the client half-closes are answered once too.
+//     a newline when the client half-closes are answered once too. The line
+//     "after-eof-ms N" is not answered; instead, once the client half-closes
+//     (shutdown(SHUT_WR)), the server waits N ms and then sends "NAME\n"
+//     and closes (a reply long after the client's FIN: half-close tests).
 // UDP: every datagram is answered with "NAME\n" ("NAME ip:port\n" when it
 //   starts with "peer?"). A datagram starting with "size?R" (R bytes, at most
 //   65507) is answered with "NAME got=N\n" (N: the bytes received) padded to
@@ -35,6 +38,8 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_PORTS 64
@@ -50,6 +55,7 @@ struct conn {
 	int mode;
 	int closing;  // close once the output buffer is flushed
 	int rd_shut;  // peer half-closed
+	long eof_delay_ms; // "after-eof-ms N": answer N ms after the client's FIN
 	char peer[64];
 	char *in;
 	size_t in_len;
@@ -195,6 +201,12 @@ static void answer_line(struct conn *c, const char *line, size_t len)
 {
 	char msg[256];
 	int n;
+	if (len > 13 && memcmp(line, "after-eof-ms ", 13) == 0) {
+		c->eof_delay_ms = strtol(line + 13, NULL, 10);
+		if (c->eof_delay_ms < 0 || c->eof_delay_ms > 600000)
+			c->eof_delay_ms = 0;
+		return;
+	}
 	if (len >= 5 && memcmp(line, "peer?", 5) == 0)
 		n = snprintf(msg, sizeof(msg), "%s %s\n", g_name, c->peer);
 	else
@@ -367,6 +379,49 @@ static void handle_http(struct conn *c)
 		c->in_len = 0;
 }
 
+struct late_reply {
+	int fd;
+	long delay_ms;
+	char msg[128];
+};
+
+static void *late_reply_run(void *arg)
+{
+	struct late_reply *r = arg;
+	struct timespec ts = { r->delay_ms / 1000, (r->delay_ms % 1000) * 1000000L };
+	int flags = fcntl(r->fd, F_GETFL);
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	fcntl(r->fd, F_SETFL, flags & ~O_NONBLOCK);
+	if (send(r->fd, r->msg, strlen(r->msg), MSG_NOSIGNAL) < 0)
+		logf_("late reply: %s", strerror(errno));
+	close(r->fd);
+	free(r);
+	return NULL;
+}
+
+// The client half-closed a connection that asked for a late reply: a thread
+// of its own sleeps, answers on a duplicate of the socket, and closes it.
+static void late_reply(struct conn *c)
+{
+	struct late_reply *r = xmalloc(sizeof(*r));
+	pthread_t t;
+
+	r->fd = dup(c->fd);
+	r->delay_ms = c->eof_delay_ms;
+	snprintf(r->msg, sizeof(r->msg), "%s\n", g_name);
+	if (r->fd < 0 || pthread_create(&t, NULL, late_reply_run, r) != 0) {
+		logf_("late reply: cannot start (%s)", strerror(errno));
+		if (r->fd >= 0)
+			close(r->fd);
+		free(r);
+	} else {
+		pthread_detach(t);
+	}
+	conn_free(c);
+}
+
 static void conn_readable(struct conn *c)
 {
 	for (;;) {
@@ -400,6 +455,10 @@ static void conn_readable(struct conn *c)
 		handle_lines(c);
 	else if (c->mode == M_HTTP)
 		handle_http(c);
+	if (c->rd_shut && c->eof_delay_ms > 0 && c->out_len == 0) {
+		late_reply(c);
+		return;
+	}
 	if (c->rd_shut && c->out_len == 0) {
 		conn_free(c);
 		return;

@@ -221,9 +221,18 @@ static int validate_op(const map_op *op, size_t i, struct reply *r)
 				   at);
 		return check_proto(r, at, "proto", f->proto, true);
 	}
-	case MAPOP(SET_CONFIG):
-		return check_addr(r, at, "node_addr",
-				  &op->set_config->node_addr, true);
+	case MAPOP(SET_CONFIG): {
+		const PB(SetConfig) *c = op->set_config;
+
+		if ((c->snat_port_min || c->snat_port_max) &&
+		    (!c->snat_port_min || c->snat_port_max > 65535 ||
+		     c->snat_port_min > c->snat_port_max))
+			return BAD("%s: snat_port_min..snat_port_max %u..%u is "
+				   "not a port range (1..65535, min <= max, or "
+				   "both 0)", at, c->snat_port_min,
+				   c->snat_port_max);
+		return check_addr(r, at, "node_addr", &c->node_addr, true);
+	}
 	case MAPOP(UPSERT_SOURCE_RANGE):
 		return check_source_range(r, at,
 					  &op->upsert_source_range->addr,
@@ -833,6 +842,8 @@ static int apply_op(struct loader *L, const map_op *op, size_t i,
 		v.flags = c->flags;
 		if (c->node_addr.len == 4)
 			memcpy(&v.node_addr, c->node_addr.data, 4);
+		v.snat_port_min = (uint16_t)c->snat_port_min;
+		v.snat_port_max = (uint16_t)c->snat_port_max;
 		v.host_netns_cookie = own_netns_cookie();
 		err = update(L, SY_MAP_CONFIG, &zero, &v);
 		return err ? KERR(err, "update sy_config[0]") : 0;

@@ -205,9 +205,9 @@ void test_scope_roles(void)
 	      CLIENT, EIP, 2000, 80, IPPROTO_TCP, SY_CT_FORWARD, BE_R1,
 	      FE_EIP_INT, SY_CT_F_SNAT, 0, 0, 0);
 	use_prog(fd_tc_ext);
-	d = tcp(EXT_C1, EIP, 2001, 80, TH_SYN);
+	d = tcp(EXT_C1, EIP, 42001, 80, TH_SYN);
 	expect_xlate("external device: only SY_SCOPE_EXTERNAL (external table, remote backend: SNAT)",
-		     &d, NODE, 2001, be_addr(BE_R3), be_port(BE_R3));
+		     &d, NODE, 42001, be_addr(BE_R3), be_port(BE_R3));
 	use_prog(old);
 }
 
@@ -278,22 +278,22 @@ static void test_nodeport_snat(void)
 
 	/* UDP, with and without checksum. */
 	{
-		struct pktdef u = udp(EXT_C1, NODE, 5000, NP_UDP);
+		struct pktdef u = udp(EXT_C1, NODE, 45000, NP_UDP);
 		struct pktdef ur = udp(be_addr(BE_R2), NODE, be_port(BE_R2),
-				       5000);
+				       45000);
 
-		expect_xlate("NodePort UDP: DNAT + SNAT", &u, NODE, 5000,
+		expect_xlate("NodePort UDP: DNAT + SNAT", &u, NODE, 45000,
 			     be_addr(BE_R2), be_port(BE_R2));
 		expect_xlate("NodePort UDP reply: reverse", &ur, NODE, NP_UDP,
-			     EXT_C1, 5000);
-		u.sport = 5001;
+			     EXT_C1, 45000);
+		u.sport = 45001;
 		u.udp_zero_csum = true;
-		ur.dport = 5001;
+		ur.dport = 45001;
 		ur.udp_zero_csum = true;
 		expect_xlate("NodePort UDP without checksum: DNAT + SNAT, checksum stays 0",
-			     &u, NODE, 5001, be_addr(BE_R2), be_port(BE_R2));
+			     &u, NODE, 45001, be_addr(BE_R2), be_port(BE_R2));
 		expect_xlate("NodePort UDP reply without checksum: reverse, checksum stays 0",
-			     &ur, NODE, NP_UDP, EXT_C1, 5001);
+			     &ur, NODE, NP_UDP, EXT_C1, 45001);
 	}
 
 	/* CHECKSUM_COMPLETE: skb->csum must follow all four rewrites. */

@@ -864,12 +864,14 @@ static void test_tcp_dnat_and_ct(void)
 	      "found=%d tcp_flags=0x%x backend=%u", ok, v.tcp_flags,
 	      v.backend_id);
 
-	/* FIN marks the flow closing. */
+	/* A FIN closes the client's direction only (half-close). */
 	ack.tcp_flags = TH_FIN | TH_ACK;
 	expect_dnat("TCP FIN of the flow goes to the same backend", &ack,
 		    be_addr(be), be_port(be));
 	ok = ct_get(CLIENT, VIP_A, 40000, 80, IPPROTO_TCP, SY_CT_FORWARD, &v);
-	check(ok && (v.flags & SY_CT_F_CLOSING), "FIN sets SY_CT_F_CLOSING",
+	check(ok && (v.flags & SY_CT_F_FIN_FORWARD) &&
+		      !(v.flags & SY_CT_F_CLOSING),
+	      "FIN sets SY_CT_F_FIN_FORWARD, not SY_CT_F_CLOSING (half-close)",
 	      "found=%d flags=0x%x", ok, v.flags);
 }
 
@@ -1638,9 +1640,11 @@ static void test_ct_expiry(void)
 		{ "TCP entry without reply, idle 50 s: still used",
 		  IPPROTO_TCP, TH_ACK, 0, 50, false },
 		{ "TCP established entry, idle 61 s: still used (6 h lifetime)",
-		  IPPROTO_TCP, TH_ACK, SY_CT_F_SEEN_REPLY, 61, false },
+		  IPPROTO_TCP, TH_ACK, SY_CT_F_SEEN_REPLY | SY_CT_F_ESTABLISHED, 61, false },
 		{ "TCP established entry, idle 6 h + 1 s: expired, reselects",
-		  IPPROTO_TCP, TH_ACK, SY_CT_F_SEEN_REPLY, 21601, true },
+		  IPPROTO_TCP, TH_ACK, SY_CT_F_SEEN_REPLY | SY_CT_F_ESTABLISHED, 21601, true },
+		{ "TCP half-open entry (reply seen, no ACK from the client), idle 61 s: expired, reselects",
+		  IPPROTO_TCP, TH_ACK, SY_CT_F_SEEN_REPLY, 61, true },
 		{ "TCP closing entry, idle 11 s (> 10 s): expired, reselects",
 		  IPPROTO_TCP, TH_ACK, SY_CT_F_SEEN_REPLY | SY_CT_F_CLOSING, 11,
 		  true },
@@ -1758,7 +1762,7 @@ static void test_ct_closing(void)
 	      "fwd found=%d flags=0x%x, reply found=%d flags=0x%x", okf,
 	      f.flags, okr, r.flags);
 
-	/* Backend FIN on a fresh flow closes the forward entry too. */
+	/* Backend FIN on a fresh flow half-closes it, on both entries. */
 	syn.sport = 46201;
 	slot = expected_slot(CLIENT, VIP_A, 46201, 80, IPPROTO_TCP, 7);
 	be = tab1[slot];
@@ -1775,9 +1779,9 @@ static void test_ct_closing(void)
 	okf = ct_get(CLIENT, VIP_A, 46201, 80, IPPROTO_TCP, SY_CT_FORWARD, &f);
 	okr = ct_get(be_addr(be), CLIENT, be_port(be), 46201, IPPROTO_TCP,
 		     SY_CT_REPLY, &r);
-	check(okf && okr && f.flags == (SY_CT_F_SEEN_REPLY | SY_CT_F_CLOSING) &&
-		      r.flags == (SY_CT_F_SEEN_REPLY | SY_CT_F_CLOSING),
-	      "backend FIN sets SEEN_REPLY|CLOSING on both entries",
+	check(okf && okr && f.flags == (SY_CT_F_SEEN_REPLY | SY_CT_F_FIN_REPLY) &&
+		      r.flags == (SY_CT_F_SEEN_REPLY | SY_CT_F_FIN_REPLY),
+	      "backend FIN sets SEEN_REPLY|FIN_REPLY (half-close, not CLOSING) on both entries",
 	      "fwd found=%d flags=0x%x, reply found=%d flags=0x%x", okf,
 	      f.flags, okr, r.flags);
 }
@@ -1835,6 +1839,7 @@ int main(void)
 	test_scope_roles();
 	test_external();
 	test_frag();
+	test_conntrack();
 	test_xdp();
 	test_icmp();
 

@@ -46,6 +46,7 @@ const SY_SVC_F_DROP_NO_EP = 1 << 9;
 const SY_SVC_F_HOST_EP = 1 << 10;
 const SY_CT_FORWARD = 0;
 const SY_CT_F_SEEN_REPLY = 1;
+const SY_CT_F_ESTABLISHED = 0x20;
 const SY_CT_F_CLOSING = 2;
 const SEC = 1_000_000_000n;
 
@@ -275,6 +276,8 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
         [{ apply: { ops: [{ deleteBackend: { id: 9 } }, { setMaglev: { group: 1, backendIds: [1, 2, 3, 4, 5, 6, 7, 8] } }] } }, "INVALID", "ops[1].set_maglev.backend_ids"],
         [{ apply: { ops: [{ setMaglev: { group: 1, backendIds: [] } }] } }, "INVALID", "set_maglev"],
         [{ apply: { ops: [{ upsertService: { key: { addr: ip("198.18.250.9"), port: 80, proto: TCP }, tableSize: 9 } }] } }, "INVALID", "table_size"],
+        [{ apply: { ops: [{ setConfig: { flowHashSeed: 1, snatPortMin: 2000, snatPortMax: 1000 } }] } }, "INVALID", "snat_port_min..snat_port_max"],
+        [{ apply: { ops: [{ setConfig: { flowHashSeed: 1, snatPortMin: 0, snatPortMax: 1000 } }] } }, "INVALID", "snat_port_min..snat_port_max"],
         [{ apply: { ops: [{ upsertService: { id: 1 } }] } }, "INVALID", "key"],
         [{ apply: { ops: [{ upsertRevnat: { id: 1, addr: Buffer.alloc(16), port: 80 } }] } }, "INVALID", "upsert_revnat.addr"],
         [{ apply: { ops: [{ flushConntrack: {} }] } }, "INVALID", "flush_conntrack"],
@@ -340,7 +343,7 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
             { upsertRevnat: { id: 10, addr: ip(vip), port: 80 } },
             { setMaglev: { group: 5, backendIds: [1, 2, 1, 2, 1, 2, 0xfffffffe] } },
             { upsertService: { key: { addr: ip(vip), port: 80, proto: TCP }, id: 10, group: 5, count: 2, flags: SY_SVC_F_CLUSTERIP, tableSize: 7 } },
-            { setConfig: { flowHashSeed: 0xdeadbeef, flags: 0, nodeAddr: ip("198.18.0.1") } },
+            { setConfig: { flowHashSeed: 0xdeadbeef, flags: 0, nodeAddr: ip("198.18.0.1"), snatPortMin: 1024, snatPortMax: 29999 } },
           ],
         },
       });
@@ -370,7 +373,8 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
 
       const cfg = (await call(sock, { dump: { map: "sy_config" } })).dump!;
       const cv = Buffer.from(find(cfg.entries, u32le(0))!.value);
-      assert.deepEqual(cv.subarray(0, 16), Buffer.concat([u32le(0xdeadbeef), u32le(0), ip("198.18.0.1"), u32le(0)]));
+      // snat_port_min, snat_port_max: u16 little endian at 12 and 14.
+      assert.deepEqual(cv.subarray(0, 16), Buffer.concat([u32le(0xdeadbeef), u32le(0), ip("198.18.0.1"), u32le(1024 | (29999 << 16))]));
       assert.equal(cv.length, 24);
       assert.notEqual(cv.readBigUInt64LE(16), 0n, "host_netns_cookie: the loader's own namespace");
 
@@ -619,7 +623,7 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
       const now = monoNs();
       assert.ok(now > 70n * SEC, "CLOCK_MONOTONIC is past 70 s (uptime)");
       const ago = (s: number) => now - BigInt(Math.round(s * 1000)) * 1_000_000n;
-      const est = SY_CT_F_SEEN_REPLY;
+      const est = SY_CT_F_SEEN_REPLY | SY_CT_F_ESTABLISHED;
       const cases: Array<[string, number, bigint, number, number, number, boolean]> = [
         // name, proto, last_seen, backend, revnat, flags, kept
         ["tcp established, fresh", TCP, now, 41, 51, est, true],
@@ -634,6 +638,7 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
         ["revnat 98 does not exist", UDP, now, 41, 98, 0, false],
         ["last_seen in the future", TCP, now + 5n * SEC, 41, 51, 0, true],
         ["backend 42, fresh", TCP, now, 42, 51, est, true],
+        ["tcp half-open (reply seen, never ACKed), idle 61 s", TCP, ago(61), 41, 51, SY_CT_F_SEEN_REPLY, false],
       ];
       if (now > 21601n * SEC) cases.push(["tcp established, idle 6 h + 1 s", TCP, ago(21601), 41, 51, est, false]);
       const keyOf = (i: number) => ctKey("198.18.1.2", "198.18.250.51", 30000 + i, 80, cases[i]![1]);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildAdminApp, startAdminServer } from '../../control-plane/src/admin/server.js';
 import { ProxyMetrics } from '../../control-plane/src/metrics/proxy-metrics.js';
+import { renderStatus } from '../../control-plane/src/cli/admin-command.js';
 import { FakeLoader, FakeSync, WEB, WEB_SLICE, desiredOf, ebpfSource, program, u32 } from './admin-fake.js';
 
 const le64 = (n: bigint): Uint8Array => { const a = new Uint8Array(8); new DataView(a.buffer).setBigUint64(0, n, true); return a; };
@@ -23,7 +24,10 @@ describe('admin API, ebpf mode', () => {
     sync.lastDesired = desiredOf([WEB, ['api', { clusterIP: '198.18.128.20', clusterIPs: ['198.18.128.20'], ports: [{ name: 'grpc', port: 9000, protocol: 'TCP' }] }]],
       [WEB_SLICE, ['api-1', 'api', [{ name: 'grpc', port: 9000 }], [{ ip: '198.19.1.9', node: 'node1' }]]]);
     program(loader, sync.lastDesired);
-    app = await buildAdminApp({ source: ebpfSource(loader, sync), metrics });
+    app = await buildAdminApp({
+      source: ebpfSource(loader, sync, { snat: { range: { min: 1024, max: 29999 }, source: 'default', localPortRange: { min: 32768, max: 60999 } } }),
+      metrics,
+    });
   });
   after(async () => app.close());
 
@@ -121,7 +125,7 @@ describe('admin API, ebpf mode', () => {
     const full = await get('/v1/maps/sy_maglev?slots=true');
     assert.equal(full.body.items.find((i: any) => i.tableSize === 509).table.length, 509);
     const cfg = await get('/v1/maps/sy_config');
-    assert.deepEqual(cfg.body.items[0], { index: 0, flowHashSeed: 0x5317c4d1, flags: 0, nodeAddr: '198.18.0.11', hostNetnsCookie: '4099' });
+    assert.deepEqual(cfg.body.items[0], { index: 0, flowHashSeed: 0x5317c4d1, flags: 0, nodeAddr: '198.18.0.11', snatPortMin: 0, snatPortMax: 0, hostNetnsCookie: '4099' });
   });
 
   test('bad input: 400/404 with messages naming the problem; counted; the server keeps serving', async () => {
@@ -186,7 +190,7 @@ describe('admin API, ebpf mode', () => {
     const svcEntry = loader.maps.get('sy_services')!.entries.find((e) => e.key[3] === 10)!;
     const feId = new DataView(svcEntry.value.buffer, svcEntry.value.byteOffset).getUint32(0, true);
     loader.set('sy_conntrack', [
-      { key: encCtKey({ saddr: '198.19.1.50', daddr: '198.18.128.10', sport: 40000, dport: 80, proto: 6, dir: 0 }), value: encCtValue({ lastSeen: now, backendId: beId('198.19.2.2'), revNatId: feId, tcpFlags: 0x12, flags: 1 }) },
+      { key: encCtKey({ saddr: '198.19.1.50', daddr: '198.18.128.10', sport: 40000, dport: 80, proto: 6, dir: 0 }), value: encCtValue({ lastSeen: now, backendId: beId('198.19.2.2'), revNatId: feId, tcpFlags: 0x12, flags: 0x21 }) },
       { key: encCtKey({ saddr: '198.19.2.2', daddr: '198.19.1.50', sport: 8080, dport: 40000, proto: 6, dir: 1 }), value: encCtValue({ lastSeen: now, backendId: beId('198.19.2.2'), revNatId: feId, tcpFlags: 0x12, flags: 1 }) },
       { key: encCtKey({ saddr: '198.19.1.51', daddr: '198.18.128.10', sport: 40001, dport: 80, proto: 6, dir: 0 }), value: encCtValue({ lastSeen: now - 120_000_000_000n, backendId: 999, revNatId: feId, tcpFlags: 0x2 }) },
       // A hairpin flow, SNATed to the node: the reply entry is keyed by the node address, the client is in nat_addr.
@@ -207,7 +211,7 @@ describe('admin API, ebpf mode', () => {
       assert.equal(fwd.backend, '198.19.2.2:8080');
       assert.equal(fwd.expired, false);
       assert.equal(fwd.lifetimeSeconds, 21600);
-      assert.deepEqual(fwd.flags, ['SeenReply']);
+      assert.deepEqual(fwd.flags, ['SeenReply', 'Established']);
       assert.deepEqual(fwd.tcpFlags, ['SYN', 'ACK']);
       const rep = all.body.items.find((i: any) => i.dir === 'reply' && i.nat === null);
       assert.equal(rep.client, '198.19.1.50');
@@ -278,6 +282,15 @@ describe('admin API, ebpf mode', () => {
     assert.equal(r.body.sync.history[0].error, 'x');
     assert.equal(r.body.servicePorts, 2);
     assert.equal(r.body.loader.instance, 'test');
+    assert.deepEqual(r.body.snat, { portRange: '1024-29999', source: 'default', ipLocalPortRange: '32768-60999' });
+    // Datapath counters by name (per-CPU copies summed), conntrack ones included.
+    loader.define('sy_counters', ['percpu_array', 4, 8, 48]);
+    const le64 = (n: bigint) => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, n, true); new DataView(b.buffer).setBigUint64(8, 1n, true); return b; };
+    loader.set('sy_counters', [{ key: u32(36), value: le64(4n) }, { key: u32(32), value: le64(0n) }]);
+    const c = await get('/v1/status');
+    assert.deepEqual(c.body.datapathEvents, [{ event: 'ct_reply_restored', count: 1 }, { event: 'ct_half_close', count: 5 }]);
+    assert.match(renderStatus(c.body), /SNAT ports 1024-29999 \(default; node's ip_local_port_range 32768-60999\)/);
+    assert.match(renderStatus(c.body), /datapath events: ct_reply_restored 1, ct_half_close 5/);
     assert.equal((await get('/v1/status?history=501')).status, 400);
     // Non-zero datapath counters, by name (per-CPU copies summed).
     loader.define('sy_counters', ['percpu_array', 4, 8, 48]);

@@ -32,8 +32,8 @@ test('sy_backends, sy_revnat, sy_config, sy_attach', () => {
     id: 42, addr: '198.19.1.2', port: 8080, proto: 'UDP', state: 'terminating', local: true, zone: 99,
   });
   assert.deepEqual(decodeEntry('sy_revnat', b(...le32(7)), b(198, 18, 128, 10, 0, 53, 0, 0)), { id: 7, addr: '198.18.128.10', port: 53 });
-  assert.deepEqual(decodeEntry('sy_config', b(...le32(0)), b(...le32(0x5317c4d1), ...le32(2), 198, 18, 0, 11, 0, 0, 0, 0, ...le32(0x1003), ...le32(1))), {
-    index: 0, flowHashSeed: 0x5317c4d1, flags: 2, nodeAddr: '198.18.0.11', hostNetnsCookie: String(0x1_0000_1003),
+  assert.deepEqual(decodeEntry('sy_config', b(...le32(0)), b(...le32(0x5317c4d1), ...le32(2), 198, 18, 0, 11, ...le16(1024), ...le16(29999), ...le32(0x1003), ...le32(1))), {
+    index: 0, flowHashSeed: 0x5317c4d1, flags: 2, nodeAddr: '198.18.0.11', snatPortMin: 1024, snatPortMax: 29999, hostNetnsCookie: String(0x1_0000_1003),
   });
   // A 16-byte value (pins from before the cookie) still decodes.
   assert.equal((decodeEntry('sy_config', b(...le32(0)), b(...le32(1), ...le32(0), 198, 18, 0, 11, 0, 0, 0, 0)) as { hostNetnsCookie: string }).hostNetnsCookie, '0');
@@ -54,13 +54,16 @@ test('sy_maglev: slot counts per backend, the table itself on request', () => {
 test('sy_conntrack: tuple, direction, age against CLOCK_MONOTONIC, lifetime by flags, 24- and 32-byte values', () => {
   const now = 1_000_000_000_000n;
   const key = b(198, 19, 1, 50, 198, 18, 128, 10, 0x9c, 0x40, 0, 80, 6, 0, 0, 0);
-  const v24 = b(...le64(now - 30_000_000_000n), ...le32(3), ...le32(7), ...le16(0x12), ...le16(0x1), 0, 0, 0, 0);
+  const v24 = b(...le64(now - 30_000_000_000n), ...le32(3), ...le32(7), ...le16(0x12), ...le16(0x21), 0, 0, 0, 0);
   const e = decodeEntry('sy_conntrack', key, v24, { now });
   assert.deepEqual(e, {
     saddr: '198.19.1.50', sport: 40000, daddr: '198.18.128.10', dport: 80, proto: 'TCP', dir: 'forward',
     backendId: 3, revNatId: 7, lastSeen: String(now - 30_000_000_000n), ageSeconds: 30, lifetimeSeconds: 21600, expired: false,
-    tcpFlags: ['SYN', 'ACK'], flags: ['SeenReply'],
+    tcpFlags: ['SYN', 'ACK'], flags: ['SeenReply', 'Established'],
   });
+  // Reply seen but the handshake not completed (half-open): the short lifetime.
+  const halfOpen = b(...le64(now - 30_000_000_000n), ...le32(3), ...le32(7), ...le16(0x12), ...le16(0x1), 0, 0, 0, 0);
+  assert.equal(decodeEntry('sy_conntrack', key, halfOpen, { now }).lifetimeSeconds, 60);
   // Closing TCP: 10 s; UDP: 60 s.
   const closing = b(...le64(now - 11_000_000_000n), ...le32(3), ...le32(7), ...le16(0x11), ...le16(0x3), 0, 0, 0, 0);
   assert.equal(decodeEntry('sy_conntrack', key, closing, { now }).expired, true);

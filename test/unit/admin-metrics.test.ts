@@ -81,8 +81,8 @@ describe('ProxyMetrics', () => {
     const stats = (p: bigint, by: bigint) => Uint8Array.from([...le64(p), ...le64(by)]);
     loader.define('sy_svc_stats', ['percpu_hash', 8, 16, 65536]);
     loader.set('sy_svc_stats', [{ key: Uint8Array.from([...u32(feId), ...u32(0)]), value: stats(10n, 1500n) }]);
-    loader.define('sy_counters', ['percpu_array', 4, 8, 16]);
-    loader.set('sy_counters', [{ key: u32(0), value: le64(3n) }, { key: u32(1), value: le64(0n) }]);
+    loader.define('sy_counters', ['percpu_array', 4, 8, 48]);
+    loader.set('sy_counters', [{ key: u32(0), value: le64(3n) }, { key: u32(1), value: le64(0n) }, { key: u32(36), value: le64(2n) }, { key: u32(38), value: le64(1n) }]);
     const m = new ProxyMetrics({ mode: 'ebpf', modeReason: 'test', loader, desired: () => desired });
 
     let t = await m.metrics();
@@ -92,6 +92,8 @@ describe('ProxyMetrics', () => {
     assert.equal(value(t, 'switchyard_service_packets_total', 'service="default/web:http",frontend="198.18.128.10:80/TCP",hook="tc_ingress"'), 10);
     assert.equal(value(t, 'switchyard_service_bytes_total', 'service="default/web:http",frontend="198.18.128.10:80/TCP",hook="tc_ingress"'), 1500);
     assert.match(t, /switchyard_datapath_events_total\{event="[a-z_0-9]+"\} 3/);
+    assert.equal(value(t, 'switchyard_datapath_events_total', 'event="ct_half_close"'), 2);
+    assert.equal(value(t, 'switchyard_datapath_events_total', 'event="ct_rst_ignored"'), 1);
 
     // Traffic: the counters move.
     loader.set('sy_svc_stats', [{ key: Uint8Array.from([...u32(feId), ...u32(0)]), value: stats(25n, 4000n) }]);

@@ -4,6 +4,7 @@
 // that makes a vanished loader show at once (a sync is requested, it fails,
 // the status says why; /healthz turns 503 once that change waited past the
 // health timeout; when the loader is back the retry succeeds -> 200).
+import type { SnatPortChoice } from '../config/snat-ports.js';
 import type { Logger } from 'pino';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import type { MaglevSizing } from '../dataplane/maglev.js';
@@ -88,6 +89,8 @@ export interface AgentAdminDeps {
   objects?: AdminSource['objects'];
   /** Extra /v1/status fields: API server connectivity, loader wait. */
   dependencies?: () => Record<string, unknown>;
+  /** ebpf mode: the SNAT port range chosen at start. */
+  snat?: SnatPortChoice | undefined;
   log: Logger;
 }
 
@@ -141,6 +144,7 @@ export async function startAgentAdmin(d: AgentAdminDeps): Promise<AgentAdmin> {
     mode: d.mode.mode, modeReason: d.mode.reason, nodeName: d.nodeName, seed: d.seed, maglevSizing: d.maglevSizing, healthTimeoutMs: d.healthTimeoutMs,
     clusterCIDR: d.clusterCIDR, sync: d.proxier, loader: views.loader, iptables: views.iptables, datapath: views.datapath, objects: d.objects,
     dependencies: d.dependencies,
+    snat: d.snat,
   };
   // As kube-proxy's metrics server: a port that cannot be bound is logged, the agent goes on.
   let admin: AdminServer;

@@ -14,7 +14,8 @@ export type Decoded = Record<string, unknown>;
 export function ctLifetimeSeconds(proto: number, flags: number): number {
   if (proto !== 6) return 60;
   if (flags & 0x2) return 10;
-  if (flags & 0x1) return 21600;
+  if (flags & 0x20) return 21600; // SY_CT_F_ESTABLISHED: the client ACKed after a reply
+
   return 60;
 }
 
@@ -99,7 +100,7 @@ export function decodeEntry(map: string, key: Uint8Array, value: Uint8Array, opt
     }
     case 'sy_config': {
       const c = decodeConfig(value);
-      return { index: decodeU32(key), flowHashSeed: c.flowHashSeed, flags: c.flags, nodeAddr: c.nodeAddr, hostNetnsCookie: c.hostNetnsCookie };
+      return { index: decodeU32(key), flowHashSeed: c.flowHashSeed, flags: c.flags, nodeAddr: c.nodeAddr, snatPortMin: c.snatPortMin, snatPortMax: c.snatPortMax, hostNetnsCookie: c.hostNetnsCookie };
     }
     case 'sy_svc_stats': {
       const k = decodeSvcStatsKey(key), v = decodeSvcStatsValue(value);

@@ -8,6 +8,7 @@ import type { MapEntry, MapInfo } from '../dataplane/ebpf/loader-client.js';
 import type { RefusedService, SyncRecord } from '../sync/proxier.js';
 import type { MaglevSizing } from '../dataplane/maglev.js';
 import type { ObjectReport } from '../model/object-report.js';
+import type { SnatPortChoice } from '../config/snat-ports.js';
 
 /** The part of the Proxier the admin API reads. */
 export interface SyncView {
@@ -68,4 +69,6 @@ export interface AdminSource {
   objects?: (() => ObjectReport) | undefined;
   /** What the agent depends on and may lose (API server, loader wait), as JSON for /v1/status. */
   dependencies?: (() => Record<string, unknown>) | undefined;
+  /** ebpf mode: the SNAT port range the agent chose at start (config/snat-ports.ts). */
+  snat?: SnatPortChoice | undefined;
 }

@@ -170,6 +170,7 @@ export function renderStatus(s: J): string {
       ? `API server: connected (${s.apiServer.outages} outage(s) so far, ${s.apiServer.silentWatchRestarts} silent watch(es) restarted)\n`
       : `API server: UNREACHABLE since ${ago(s.apiServer.disconnectedSince)} (${s.apiServer.lastError ?? 'not listed yet'}); the datapath keeps its last state, reconnecting with backoff\n`;
   }
+  if (s.snat) out += `SNAT ports ${s.snat.portRange} (${s.snat.source}; node's ip_local_port_range ${s.snat.ipLocalPortRange})\n`;
   const hist = (s.sync.history as J[]).slice(-10);
   if (hist.length) {
     out += '\nrecent syncs:\n' + formatTable(['AT', 'DURATION', 'CHANGES', 'RESULT'],

@@ -30,6 +30,7 @@ import { ObjectReporter } from '../model/object-report.js';
 import { registerObjectMetrics } from '../metrics/object-metrics.js';
 import { Proxier } from '../sync/proxier.js';
 import { isIPv4 } from '../util/ipv4.js';
+import { chooseSnatPorts, readLocalPortRange, type SnatPortChoice } from '../config/snat-ports.js';
 
 const ZONE_LABEL = 'topology.kubernetes.io/zone';
 
@@ -72,6 +73,20 @@ export async function runAgent(argv: string[]): Promise<number> {
   }
   const log = pino({ level: opts.logLevel, base: { node: opts.nodeName } });
   for (const field of opts.configIgnored) log.warn({ field }, 'configuration field accepted but without effect in this build');
+
+  // SNAT ports outside the node's own ephemeral ports (read here, in the
+  // node's netns). A configured range that collides is a configuration error.
+  let snat: SnatPortChoice | undefined;
+  if (opts.mode !== 'iptables') {
+    try {
+      snat = chooseSnatPorts(readLocalPortRange(), opts.snatPortRange);
+    } catch (err) {
+      log.fatal({ err: (err as Error).message }, 'cannot start');
+      return 1;
+    }
+  } else if (opts.snatPortRange) {
+    log.warn('--snat-port-range has no effect in iptables mode (the kernel\'s MASQUERADE picks ports)');
+  }
 
   const kc = new KubeConfig();
   if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
@@ -122,6 +137,8 @@ export async function runAgent(argv: string[]): Promise<number> {
     return 1;
   }
   log.info({ mode: decision.mode, reason: decision.reason, optionalMissing: decision.optionalMissing.map((f) => f.name) }, 'datapath mode selected');
+  if (decision.mode !== 'ebpf') snat = undefined;
+  if (snat) log.info({ snatPortRange: `${snat.range.min}-${snat.range.max}`, source: snat.source, ipLocalPortRange: `${snat.localPortRange.min}-${snat.localPortRange.max}` }, 'SNAT port range');
 
   let zone = '';
   let nodeIP = opts.nodeIP;
@@ -136,6 +153,7 @@ export async function runAgent(argv: string[]): Promise<number> {
         seed: opts.maglevSeed, sizing: opts.maglevSizing, nodeIP: nodeIP ?? '0.0.0.0',
         nodePortAddresses: opts.iptables.nodePortAddresses,
         mapMaxEntries: opts.mapMaxEntries,
+        ...(snat ? { snatPorts: snat.range } : {}),
       }, log)
     : undefined;
   const iptables = decision.mode === 'iptables'
@@ -159,7 +177,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   let informers: ReturnType<typeof startInformers> | undefined;
   const admin = await startAgentAdmin({
     options: adminOpts, proxier, dataplane, mode: decision, nodeName: opts.nodeName, seed: opts.maglevSeed, maglevSizing: opts.maglevSizing,
-    healthTimeoutMs: opts.healthTimeoutMs, clusterCIDR: opts.iptables.clusterCIDR, log,
+    healthTimeoutMs: opts.healthTimeoutMs, clusterCIDR: opts.iptables.clusterCIDR, snat, log,
     objects: () => objectReporter.report(),
     dependencies: () => {
       const c = informers?.connectivity();

@@ -4,6 +4,7 @@ import { SIZED_MAPS, configFlagValues, loadSwitchyardConfigFile } from './kube-p
 import { parseDurationMs } from '../util/duration.js';
 import { parseBindAddress } from '../util/bind-address.js';
 import { isIPv4, parseCidr } from '../util/ipv4.js';
+import { parsePortRange, type PortRange } from './snat-ports.js';
 import { DEFAULT_MAGLEV_SIZING, validateSizing, type MaglevSizing } from '../dataplane/maglev.js';
 
 export type Mode = 'ebpf' | 'iptables' | 'auto';
@@ -39,6 +40,8 @@ export interface AgentOptions {
   watchSilenceTimeoutMs: number;
   logLevel: string;
   pretendMissing: string[];
+  /** --snat-port-range; unset: chosen outside the node's ip_local_port_range at start (config/snat-ports.ts). */
+  snatPortRange?: PortRange;
   /** Fields of the --config file accepted but without effect in this build. */
   configIgnored: string[];
   iptables: {
@@ -81,6 +84,9 @@ export const AGENT_USAGE = `switchyard agent --node-name NAME [options]
   --masquerade-all             iptables mode: masquerade all Service traffic
   --iptables-masquerade-bit N  iptables mode: fwmark bit for masquerading (default 14)
   --nodeport-addresses LIST    CIDRs (or "primary") of the node addresses NodePorts answer on
+  --snat-port-range MIN-MAX    ebpf mode: source ports of NodePort/ExternalIP/LB flows SNATed to the node (default: the
+                               largest stretch outside net.ipv4.ip_local_port_range, ports < 1024 and 30000-32767;
+                               a range overlapping ip_local_port_range is refused)
   --log-level LEVEL            pino level (default info)`;
 
 function parseBool(v: string | undefined, dflt: boolean, flag: string): boolean {
@@ -135,6 +141,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     'nodeport-addresses': { type: 'string' },
     'refuse-cluster-ip-external-ips': { type: 'string' },
     'external-ip-cidrs': { type: 'string' },
+    'snat-port-range': { type: 'string' },
   } as const;
   const { values: flags } = parseArgs({ args: argv, strict: true, allowPositionals: false, options });
   // A KubeProxyConfiguration-like file fills what the flags leave unset (flags > file > defaults).
@@ -198,6 +205,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     watchSilenceTimeoutMs: values['watch-silence-timeout'] === '0' ? 0 : parseDurationMs(values['watch-silence-timeout'] ?? '5m'),
     logLevel: values['log-level'] ?? 'info',
     pretendMissing: values['pretend-missing'] ?? [],
+    ...(values['snat-port-range'] !== undefined ? { snatPortRange: parsePortRange(values['snat-port-range'], '--snat-port-range') } : {}),
     configIgnored: file?.ignored ?? [],
     iptables: {
       backend: iptBackend,

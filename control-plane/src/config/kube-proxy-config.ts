@@ -26,6 +26,7 @@ import { parseDocument } from 'yaml';
 import { parseBindAddress } from '../util/bind-address.js';
 import { isIPv4, parseCidr } from '../util/ipv4.js';
 import { MAGLEV_PRIMES, validateSizing } from '../dataplane/maglev.js';
+import { parsePortRange } from './snat-ports.js';
 
 /** Maps whose max_entries the loader sets (--map-max-entries NAME=N). */
 export const SIZED_MAPS = ['sy_services', 'sy_backends', 'sy_revnat', 'sy_maglev', 'sy_conntrack', 'sy_affinity', 'sy_svc_stats', 'sy_source_ranges', 'sy_sock_revnat'] as const;
@@ -83,6 +84,8 @@ export interface SwitchyardConfig {
   logLevel?: string;
   /** A watch that delivers nothing (no event, no bookmark) for this long is restarted. */
   watchSilenceTimeoutMs?: number;
+  /** "MIN-MAX": source ports of SNATed NodePort/ExternalIP/LoadBalancer flows (see config/snat-ports.ts). */
+  snatPortRange?: string;
   /** Fields set in the file that this build accepts but does not act on, with the reason. */
   ignored: string[];
 }
@@ -205,6 +208,7 @@ const SWITCHYARD_FIELDS: Fields = {
   iptablesBackend: str,
   logLevel: str,
   watchSilenceTimeout: dur,
+  snatPortRange: str,
 };
 
 /** Accepted, but nothing in Switchyard acts on them (reported in `ignored` when set). */
@@ -575,6 +579,15 @@ export function parseSwitchyardConfig(text: string, source = 'config'): Switchya
   }
   const silence = ms('watchSilenceTimeout');
   if (silence !== undefined) cfg.watchSilenceTimeoutMs = silence;
+  const snatPorts = s('snatPortRange');
+  if (snatPorts !== undefined) {
+    try {
+      parsePortRange(snatPorts, 'snatPortRange');
+      cfg.snatPortRange = snatPorts;
+    } catch (err) {
+      fail('snatPortRange', (err as Error).message);
+    }
+  }
   const level = s('logLevel');
   if (level !== undefined) {
     if (LOG_LEVELS.includes(level)) cfg.logLevel = level;
@@ -632,6 +645,7 @@ export interface ConfigFlagValues {
   'nodeport-addresses'?: string;
   'refuse-cluster-ip-external-ips'?: string;
   'external-ip-cidrs'?: string;
+  'snat-port-range'?: string;
   'conntrack-max-per-core'?: string;
   'conntrack-min'?: string;
   'conntrack-tcp-timeout-established'?: string;
@@ -676,6 +690,7 @@ export function configFlagValues(cfg: SwitchyardConfig, knownFlags: Iterable<str
     ['nodeport-addresses', 'nodePortAddresses', cfg.nodePortAddresses?.join(',')],
     ['refuse-cluster-ip-external-ips', 'externalIPs.refuseClusterIPs', cfg.externalIPs.refuseClusterIPs?.toString()],
     ['external-ip-cidrs', 'externalIPs.allowedCIDRs', cfg.externalIPs.allowedCIDRs?.join(',')],
+    ['snat-port-range', 'snatPortRange', cfg.snatPortRange],
     ['conntrack-max-per-core', 'conntrack.maxPerCore', cfg.conntrack.maxPerCore?.toString()],
     ['conntrack-min', 'conntrack.min', cfg.conntrack.min?.toString()],
     ['conntrack-tcp-timeout-established', 'conntrack.tcpEstablishedTimeout', dur(cfg.conntrack.tcpEstablishedTimeoutMs)],

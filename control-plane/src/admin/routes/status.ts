@@ -44,6 +44,12 @@ export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sour
         loader = { up: false, error: (err as Error).message };
       }
     }
+    const snat = source.snat
+      ? {
+          portRange: `${source.snat.range.min}-${source.snat.range.max}`, source: source.snat.source,
+          ipLocalPortRange: `${source.snat.localPortRange.min}-${source.snat.localPortRange.max}`,
+        }
+      : null;
     const history = req.query.history === 0 ? [] : s.history.slice(-req.query.history);
     return {
       node: source.nodeName, mode: source.mode, modeReason: source.modeReason,
@@ -60,7 +66,7 @@ export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sour
       drift: source.datapath ? { repaired: source.datapath.driftRepaired, byMap: Object.fromEntries(source.datapath.driftByMap) } : null,
       servicePorts: s.lastDesired.length,
       endpoints: s.lastDesired.reduce((n, d) => n + d.allEndpoints.length, 0),
-      loader,
+      loader, snat,
       datapathEvents,
       // What was not programmed as written: bad fields, lost frontends.
       objects: source.objects?.() ?? null,

@@ -20,6 +20,8 @@ export interface EbpfDataplaneOptions {
   nodeIP: string;
   /** sy_config.flags (CONFIG_FLAGS). */
   configFlags?: number;
+  /** sy_config.snat_port_min/max (unset: the datapath's built-in range). */
+  snatPorts?: { min: number; max: number };
   /** --nodeport-addresses: CIDRs (or "primary") the NodePort frontends are limited to. */
   nodePortAddresses?: string[];
   /** Upper bound of one ApplyRequest's encoded size (the loader refuses more). */
@@ -107,7 +109,8 @@ export class EbpfDataplane implements Dataplane {
   }
 
   async init(): Promise<void> {
-    await this.loader.apply([{ setConfig: { flowHashSeed: this.opts.seed >>> 0, flags: this.opts.configFlags ?? 0, nodeAddr: ipv4ToBytes(this.opts.nodeIP) } }]);
+    await this.loader.apply([{ setConfig: { flowHashSeed: this.opts.seed >>> 0, flags: this.opts.configFlags ?? 0, nodeAddr: ipv4ToBytes(this.opts.nodeIP),
+      snatPortMin: this.opts.snatPorts?.min ?? 0, snatPortMax: this.opts.snatPorts?.max ?? 0 } }]);
     await this.restore();
     await this.readCapacities();
   }

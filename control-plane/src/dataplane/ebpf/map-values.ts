@@ -86,7 +86,7 @@ export interface CtValue {
   natAddr: string; natPort: number;
 }
 
-export const CtFlags = { SEEN_REPLY: 1 << 0, CLOSING: 1 << 1, SNAT: 1 << 2 } as const;
+export const CtFlags = { SEEN_REPLY: 1 << 0, CLOSING: 1 << 1, SNAT: 1 << 2, FIN_FORWARD: 1 << 3, FIN_REPLY: 1 << 4, ESTABLISHED: 1 << 5 } as const;
 
 export function decodeCtKey(b: Uint8Array): CtKey {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -124,7 +124,8 @@ export const SVC_FLAG_NAMES: ReadonlyArray<readonly [number, string]> = [
 ];
 
 export const CT_FLAG_NAMES: ReadonlyArray<readonly [number, string]> = [
-  [CtFlags.SEEN_REPLY, 'SeenReply'], [CtFlags.CLOSING, 'Closing'], [CtFlags.SNAT, 'SNAT'],
+  [CtFlags.SEEN_REPLY, 'SeenReply'], [CtFlags.CLOSING, 'Closing'], [CtFlags.SNAT, 'SNAT'], [CtFlags.FIN_FORWARD, 'FinForward'], [CtFlags.FIN_REPLY, 'FinReply'],
+  [CtFlags.ESTABLISHED, 'Established'],
 ];
 
 export const TCP_FLAG_NAMES: ReadonlyArray<readonly [number, string]> = [
@@ -196,13 +197,14 @@ export function decodeAttachValue(b: Uint8Array): AttachValue {
   return { mode: v.getUint32(0, true), progId: v.getUint32(4, true), ifname: Buffer.from(name.subarray(0, nul < 0 ? name.length : nul)).toString('latin1') };
 }
 
-/** sy_config: {u32 flow_hash_seed; u32 flags; be32 node_addr; u32 pad; u64 host_netns_cookie} (24 bytes; 16 before the cookie). */
-export interface ConfigValue { flowHashSeed: number; flags: number; nodeAddr: string; hostNetnsCookie: string }
+/** sy_config: {u32 flow_hash_seed; u32 flags; be32 node_addr; u16 snat_port_min; u16 snat_port_max; u64 host_netns_cookie} (24 bytes; 16 before the cookie). */
+export interface ConfigValue { flowHashSeed: number; flags: number; nodeAddr: string; snatPortMin: number; snatPortMax: number; hostNetnsCookie: string }
 
 export function decodeConfig(b: Uint8Array): ConfigValue {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   return {
     flowHashSeed: v.getUint32(0, true), flags: v.getUint32(4, true), nodeAddr: bytesToIpv4(b.subarray(8, 12)),
+    snatPortMin: b.byteLength >= 16 ? v.getUint16(12, true) : 0, snatPortMax: b.byteLength >= 16 ? v.getUint16(14, true) : 0,
     hostNetnsCookie: b.byteLength >= 24 ? v.getBigUint64(16, true).toString() : '0',
   };
 }
@@ -245,6 +247,9 @@ export const DATAPATH_COUNTER_NAMES: readonly string[] = [
   'frag_needed_rate_limited', 'reject_rate_limited', 'too_big_no_df',
   // 24-31: fragments and frames for other hosts (sy_frag.h, sy_pkt_type.h)
   'not_for_host', 'frag_first', 'frag_xlate', 'drop_frag_no_first', 'drop_frag_reject',
+  // 32-39: conntrack pairs and TCP state (bpf/include/sy_ct_pair.h).
+  'ct_reply_restored', 'ct_forward_restored', 'ct_restore_failed', 'ct_pair_mismatch', 'ct_half_close', 'ct_closed',
+  'ct_rst_ignored', 'snat_port_busy',
 ];
 
 /** sy_icmp_rate: u32 bucket (SY_RL_* in sy_structs.h) -> {bpf_spin_lock (4); u32 tokens; u64 last_ns}. */

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * ct-cost: per-packet cost of the tc datapath, and the conntrack LRU
+ * flavour, measured with BPF_PROG_TEST_RUN (no lab needed; runs in a private
+ * network namespace of its own).
+ *
+ *   ct-cost cost OBJ_A OBJ_B [FLOWS]
+ *       Loads two builds of switchyard.bpf.o (e.g. before and after a change)
+ *       with the same maps content and times, flow by flow and alternating
+ *       between the two (so machine load hits both alike), single runs of
+ *       sy_tc_ingress: a new flow (SYN to the VIP), the reply (SYN-ACK from
+ *       the backend), the client's first ACK (completes the handshake; what
+ *       bench/measure-testrun.ts times as "established") and a second ACK
+ *       (a packet of an established flow). Prints median, p10 and p90 in ns
+ *       per path and object.
+ *
+ *   ct-cost lru OBJ [CT_MAX] [FLOOD] [EVERY]
+ *       For sy_conntrack as a common LRU (flags 0) and as per-CPU LRU lists
+ *       (BPF_F_NO_COMMON_LRU), with CT_MAX entries: 64 established flows
+ *       (created and used half on CPU 0, half on CPU 1) exchange a request and a reply
+ *       after every EVERY (default 1,000) new flows while FLOOD new flows (SYNs, on CPU 0)
+ *       arrive. Prints the new-flow cost once the map is full, the
+ *       established-packet cost, the replies that were not reverse-NATed
+ *       (a broken flow) and the pair recreations the datapath counted.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/pkt_cls.h>
+
+#include "sy_structs.h"
+
+#define VIP     0x0a60000aU /* 10.96.0.10 */
+#define BE_ADDR 0x0a010001U /* 10.1.0.1 */
+#define VPORT   80
+#define BPORT   8080
+
+struct dp {
+	struct bpf_object *obj;
+	int prog, ct, counters;
+};
+
+static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		s += (uint32_t)(p[n - 1] << 8);
+	return s;
+}
+
+static uint16_t fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* Ethernet + IPv4 + TCP (no payload), checksums right. Addresses host order. */
+static size_t tcp_frame(uint8_t *b, uint32_t sa, uint32_t da, uint16_t sp,
+			uint16_t dp_, uint8_t flags)
+{
+	uint8_t *ip = b + 14, *th = b + 34, ph[12];
+	uint32_t s;
+
+	memset(b, 0, 54);
+	b[12] = 0x08;
+	ip[0] = 0x45;
+	ip[3] = 40;
+	ip[8] = 64;
+	ip[9] = 6;
+	*(uint32_t *)(ip + 12) = htonl(sa);
+	*(uint32_t *)(ip + 16) = htonl(da);
+	*(uint16_t *)(ip + 10) = htons(fold(sum16(ip, 20, 0)));
+	*(uint16_t *)th = htons(sp);
+	*(uint16_t *)(th + 2) = htons(dp_);
+	th[12] = 0x50;
+	th[13] = flags;
+	*(uint16_t *)(th + 14) = htons(64240);
+	memcpy(ph, ip + 12, 8);
+	ph[8] = 0;
+	ph[9] = 6;
+	ph[10] = 0;
+	ph[11] = 20;
+	s = sum16(ph, 12, 0);
+	*(uint16_t *)(th + 16) = htons(fold(sum16(th, 20, s)));
+	return 54;
+}
+
+/* One single run; returns the kernel's duration (ns), or -1. */
+static long run1(int prog, const uint8_t *pkt, size_t len, uint32_t *ret)
+{
+	uint8_t out[256];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(prog, &o))
+		return -1;
+	*ret = o.retval;
+	/* A translated reply has the VIP as its source. */
+	if (len >= 30 && o.data_size_out >= 30)
+		*ret |= (*(uint32_t *)(out + 26) == htonl(VIP)) ? 0x10000 : 0;
+	return (long)o.duration;
+}
+
+static int fill(struct dp *d)
+{
+	int svc = bpf_object__find_map_fd_by_name(d->obj, "sy_services");
+	int be = bpf_object__find_map_fd_by_name(d->obj, "sy_backends");
+	int rn = bpf_object__find_map_fd_by_name(d->obj, "sy_revnat");
+	int mg = bpf_object__find_map_fd_by_name(d->obj, "sy_maglev");
+	int cfg = bpf_object__find_map_fd_by_name(d->obj, "sy_config");
+	LIBBPF_OPTS(bpf_map_create_opts, io, .map_flags = BPF_F_INNER_MAP);
+	struct sy_svc_key k = { .addr = htonl(VIP), .port = htons(VPORT), .proto = 6 };
+	struct sy_svc_value v = { .id = 1, .group = 1, .count = 1, .flags = SY_SVC_F_CLUSTERIP, .table_size = 7 };
+	struct sy_backend b = { .addr = htonl(BE_ADDR), .port = htons(BPORT), .proto = 6 };
+	struct sy_revnat r = { .addr = htonl(VIP), .port = htons(VPORT) };
+	struct sy_config c = { .flow_hash_seed = 1 };
+	struct sy_maglev_slots slots = { { 1, 1 } };
+	uint32_t one = 1, zero = 0;
+	int inner;
+
+	d->prog = bpf_program__fd(bpf_object__find_program_by_name(d->obj, "sy_tc_ingress"));
+	d->ct = bpf_object__find_map_fd_by_name(d->obj, "sy_conntrack");
+	d->counters = bpf_object__find_map_fd_by_name(d->obj, "sy_counters");
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ct_cost_mg", 4, sizeof(slots), 4, &io);
+	if (inner < 0)
+		return -errno;
+	for (uint32_t i = 0; i < 4; i++)
+		bpf_map_update_elem(inner, &i, &slots, BPF_ANY);
+	if (bpf_map_update_elem(be, &one, &b, BPF_ANY) ||
+	    bpf_map_update_elem(mg, &one, &inner, BPF_ANY) ||
+	    bpf_map_update_elem(rn, &one, &r, BPF_ANY) ||
+	    bpf_map_update_elem(svc, &k, &v, BPF_ANY) ||
+	    bpf_map_update_elem(cfg, &zero, &c, BPF_ANY))
+		return -errno;
+	close(inner);
+	return 0;
+}
+
+static int open_dp(struct dp *d, const char *path, int ct_max, int ct_flags)
+{
+	struct bpf_map *m;
+	int err;
+
+	d->obj = bpf_object__open_file(path, NULL);
+	if (!d->obj)
+		return -errno;
+	m = bpf_object__find_map_by_name(d->obj, "sy_conntrack");
+	if (ct_max > 0)
+		bpf_map__set_max_entries(m, (uint32_t)ct_max);
+	if (ct_flags >= 0)
+		bpf_map__set_map_flags(m, (uint32_t)ct_flags);
+	err = bpf_object__load(d->obj);
+	if (err)
+		return err;
+	return fill(d);
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void report(const char *what, const char *obj, long *v, long n)
+{
+	qsort(v, (size_t)n, sizeof(long), cmp_long);
+	printf("%-34s %-10s n=%-6ld p10=%-5ld median=%-5ld p90=%-5ld\n", what, obj, n,
+	       v[n / 10], v[n / 2], v[n * 9 / 10]);
+}
+
+static void pin_cpu(int cpu)
+{
+	cpu_set_t s;
+
+	CPU_ZERO(&s);
+	CPU_SET(cpu, &s);
+	sched_setaffinity(0, sizeof(s), &s);
+}
+
+static uint64_t counter(int fd, uint32_t idx)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t v[512] = { 0 }, t = 0;
+
+	if (ncpu > 512 || bpf_map_lookup_elem(fd, &idx, v))
+		return 0;
+	for (int i = 0; i < ncpu; i++)
+		t += v[i];
+	return t;
+}
+
+static int cost(const char *a, const char *b, long flows)
+{
+	struct dp d[2];
+	const char *name[2] = { "A", "B" };
+	long *t[2][4];
+	uint8_t pkt[64];
+
+	for (int o = 0; o < 2; o++) {
+		int err = open_dp(&d[o], o ? b : a, 0, -1);
+		if (err) {
+			fprintf(stderr, "ct-cost: %s: %s\n", o ? b : a, strerror(-err));
+			return 1;
+		}
+		for (int p = 0; p < 4; p++)
+			t[o][p] = calloc((size_t)flows, sizeof(long));
+	}
+	pin_cpu(0);
+	for (long i = 0; i < flows; i++) {
+		uint32_t client = 0x0a000000U | (uint32_t)(1 + (i / 50000));
+		uint16_t cport = (uint16_t)(10000 + i % 50000);
+
+		for (int k = 0; k < 2; k++) {
+			int o = (int)((i + k) & 1); /* alternate which goes first */
+			uint32_t ret;
+			size_t len;
+
+			len = tcp_frame(pkt, client, VIP, cport, VPORT, 0x02);
+			t[o][0][i] = run1(d[o].prog, pkt, len, &ret);
+			len = tcp_frame(pkt, BE_ADDR, client, BPORT, cport, 0x12);
+			t[o][1][i] = run1(d[o].prog, pkt, len, &ret);
+			len = tcp_frame(pkt, client, VIP, cport, VPORT, 0x10);
+			t[o][2][i] = run1(d[o].prog, pkt, len, &ret);
+			t[o][3][i] = run1(d[o].prog, pkt, len, &ret);
+		}
+	}
+	printf("# %ld flows, single runs of sy_tc_ingress, A=%s B=%s\n", flows, a, b);
+	for (int p = 0; p < 4; p++)
+		for (int o = 0; o < 2; o++)
+			report(p == 0 ? "tc new flow (SYN to the VIP)" :
+			       p == 1 ? "tc reply reverse NAT (SYN-ACK)" :
+			       p == 2 ? "tc handshake ACK (bench's 'established')" :
+					"tc established (next ACK)",
+			       name[o], t[o][p], flows);
+	return 0;
+}
+
+static int lru(const char *path, int ct_max, long flood, long EVERY)
+{
+	static const struct { const char *name; int flags; } kinds[] = {
+		{ "common LRU", 0 },
+		{ "per-CPU LRU (BPF_F_NO_COMMON_LRU)", BPF_F_NO_COMMON_LRU },
+	};
+	enum { EST = 64 };
+	uint8_t pkt[64];
+
+	printf("# sy_conntrack max_entries=%d, %d established flows (half on CPU 0, half on CPU 1),\n"
+	       "# a request and a reply each after every %ld new flows; %ld new flows (SYNs) on CPU 0\n",
+	       ct_max, EST, EVERY, flood);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		struct dp d;
+		long n_new = 0, n_est = 0, broken = 0;
+		long *tn = calloc((size_t)flood, sizeof(long));
+		long *te = calloc((size_t)(flood / EVERY + 1) * EST, sizeof(long));
+		int err = open_dp(&d, path, ct_max, kinds[k].flags);
+		uint32_t ret;
+		size_t len;
+
+		if (err) {
+			fprintf(stderr, "ct-cost: %s: %s\n", path, strerror(-err));
+			return 1;
+		}
+		for (int e = 0; e < EST; e++) {
+			pin_cpu(e < EST / 2 ? 0 : 1);
+			len = tcp_frame(pkt, 0x0b000001U, VIP, (uint16_t)(20000 + e), VPORT, 0x02);
+			run1(d.prog, pkt, len, &ret);
+			len = tcp_frame(pkt, BE_ADDR, 0x0b000001U, BPORT, (uint16_t)(20000 + e), 0x12);
+			run1(d.prog, pkt, len, &ret);
+		}
+		pin_cpu(0);
+		for (long i = 0; i < flood; i++) {
+			uint32_t client = 0x0c000000U | (uint32_t)(i / 60000);
+
+			len = tcp_frame(pkt, client, VIP, (uint16_t)(1024 + i % 60000), VPORT, 0x02);
+			tn[n_new++] = run1(d.prog, pkt, len, &ret);
+			if ((i + 1) % EVERY)
+				continue;
+			for (int e = 0; e < EST; e++) {
+				/* Flows 0..EST/2-1 on CPU 0, the rest on CPU 1
+				 * (one migration per round, not per packet). */
+				if (e == 0 || e == EST / 2)
+					pin_cpu(e == 0 ? 0 : 1);
+				len = tcp_frame(pkt, 0x0b000001U, VIP, (uint16_t)(20000 + e), VPORT, 0x10);
+				te[n_est++] = run1(d.prog, pkt, len, &ret);
+				len = tcp_frame(pkt, BE_ADDR, 0x0b000001U, BPORT, (uint16_t)(20000 + e), 0x10);
+				run1(d.prog, pkt, len, &ret);
+				if (!(ret & 0x10000))
+					broken++;
+			}
+			pin_cpu(0);
+		}
+		printf("%s:\n", kinds[k].name);
+		report("  new flow, map full (eviction)", "", tn + n_new / 2, n_new - n_new / 2);
+		report("  established packet under flood", "", te, n_est);
+		printf("  replies not reverse-NATed: %ld of %ld; reply entries recreated %llu, forward %llu, failed %llu\n",
+		       broken, n_est, (unsigned long long)counter(d.counters, SY_CNT_CT_REPLY_RESTORED),
+		       (unsigned long long)counter(d.counters, SY_CNT_CT_FORWARD_RESTORED),
+		       (unsigned long long)counter(d.counters, SY_CNT_CT_RESTORE_FAILED));
+		bpf_object__close(d.obj);
+		free(tn);
+		free(te);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (unshare(CLONE_NEWNET)) {
+		perror("ct-cost: unshare(CLONE_NEWNET)");
+		return 1;
+	}
+	libbpf_set_print(NULL);
+	if (argc >= 4 && !strcmp(argv[1], "cost"))
+		return cost(argv[2], argv[3], argc > 4 ? atol(argv[4]) : 20000);
+	if (argc >= 3 && !strcmp(argv[1], "lru"))
+		return lru(argv[2], argc > 3 ? atoi(argv[3]) : 65536, argc > 4 ? atol(argv[4]) : 400000,
+			   argc > 5 ? atol(argv[5]) : 1000);
+	fprintf(stderr, "usage: ct-cost cost OBJ_A OBJ_B [FLOWS] | ct-cost lru OBJ [CT_MAX] [FLOOD] [EVERY]\n");
+	return 2;
+}
