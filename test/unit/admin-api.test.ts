@@ -285,8 +285,8 @@ describe('admin API, ebpf mode', () => {
     assert.deepEqual(r.body.snat, { portRange: '1024-29999', source: 'default', ipLocalPortRange: '32768-60999' });
     // Datapath counters by name (per-CPU copies summed), conntrack ones included.
     loader.define('sy_counters', ['percpu_array', 4, 8, 48]);
-    const le64 = (n: bigint) => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, n, true); new DataView(b.buffer).setBigUint64(8, 1n, true); return b; };
-    loader.set('sy_counters', [{ key: u32(36), value: le64(4n) }, { key: u32(32), value: le64(0n) }]);
+    const twoCpus = (n: bigint) => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, n, true); new DataView(b.buffer).setBigUint64(8, 1n, true); return b; };
+    loader.set('sy_counters', [{ key: u32(36), value: twoCpus(4n) }, { key: u32(32), value: twoCpus(0n) }]);
     const c = await get('/v1/status');
     assert.deepEqual(c.body.datapathEvents, [{ event: 'ct_reply_restored', count: 1 }, { event: 'ct_half_close', count: 5 }]);
     assert.match(renderStatus(c.body), /SNAT ports 1024-29999 \(default; node's ip_local_port_range 32768-60999\)/);

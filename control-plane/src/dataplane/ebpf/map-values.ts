@@ -246,7 +246,7 @@ export const DATAPATH_COUNTER_NAMES: readonly string[] = [
   'icmp_err_revnat', 'icmp_err_dnat', 'icmp_err_untracked', 'icmp_err_malformed', 'frag_needed_sent',
   'frag_needed_rate_limited', 'reject_rate_limited', 'too_big_no_df',
   // 24-31: fragments and frames for other hosts (sy_frag.h, sy_pkt_type.h)
-  'not_for_host', 'frag_first', 'frag_xlate', 'drop_frag_no_first', 'drop_frag_reject',
+  'not_for_host', 'frag_first', 'frag_xlate', 'drop_frag_no_first', 'drop_frag_reject', 'event_29', 'event_30', 'event_31',
   // 32-39: conntrack pairs and TCP state (bpf/include/sy_ct_pair.h).
   'ct_reply_restored', 'ct_forward_restored', 'ct_restore_failed', 'ct_pair_mismatch', 'ct_half_close', 'ct_closed',
   'ct_rst_ignored', 'snat_port_busy',
