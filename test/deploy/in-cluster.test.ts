@@ -217,7 +217,8 @@ describe('the agent with the in-cluster configuration of a pod', { timeout: 600_
     procs.push(bad);
     try {
       await eventually('TLS handshake refused', async () => frontEvents().filter((e) => e['event'] === 'tls-error').length > before, 30_000, 200);
-      assert.match(bad.out, /certificate|self.signed|unable to verify/i);
+      await eventually('the agent says why it cannot list', async () => /certificate|self.signed|unable to verify/i.test(bad.out), 15_000, 200)
+        .catch(() => assert.match(bad.out, /certificate|self.signed|unable to verify/i));
       assert.notEqual(nodeHttpGet(node.netns, `http://${node.ip}:10257/healthz`).status, 200, 'never healthy');
     } finally {
       await bad.stop();

@@ -96,6 +96,7 @@ export function startInformers(kc: KubeConfig, h: InformerHandlers, log: Logger,
     let delay = 500;
     let errorsHere = 0;
     let silentAbort = false;
+    let lastFailure: string | undefined;
     let markSynced: () => void = () => undefined;
     const listed = new Promise<void>((resolve) => { markSynced = resolve; });
     // start() also resolves when the list or watch failed (the error callback
@@ -128,7 +129,11 @@ export function startInformers(kc: KubeConfig, h: InformerHandlers, log: Logger,
       st.connected = false;
       updateOverall();
       if (wasConnected) log.warn({ informer: name, err: msg }, 'informer failed; restarting with backoff');
+      // Never connected yet (a wrong CA, a refused token, an API server not up):
+      // say why once per distinct error, so a node that cannot start says so.
+      else if (msg !== lastFailure) log.warn({ informer: name, err: msg, retryInMs: delay }, 'informer cannot list or watch; retrying with backoff');
       else log.debug({ informer: name, err: msg, retryInMs: delay }, 'informer still failing; retrying');
+      lastFailure = msg;
       setTimeout(start, delay).unref();
       delay = Math.min(delay * 2, 5_000);
     });
