@@ -1,12 +1,9 @@
 // Deterministic PRNG (mulberry32) for benchmarks and property tests, so a
 // run or a failure reproduces from its seed.
+import { mulberry32Words } from '../control-plane/src/util/mulberry32.js';
+
+/** Uniform numbers in [0, 1) from mulberry32 seeded with `seed`. */
 export function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32Words(seed);
+  return () => next() / 4294967296;
 }

@@ -15,20 +15,9 @@
 // with r the next output of mulberry32 seeded with the first little-endian
 // word of SHA-256("<seed>|maglev-walk|<M>").
 import { createHash } from 'node:crypto';
+import { mulberry32Words } from '../util/mulberry32.js';
 
 const cache = new Map<string, Int32Array>();
-
-/** mulberry32 (Tommy Ettinger's 32-bit generator): a fixed, portable sequence of 32-bit words. */
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /** The shared walk order for table size m under `seed`: a permutation of 0..m-1 (cached; do not modify). */
 export function maglevWalkOrder(m: number, seed: number): Int32Array {
@@ -37,7 +26,7 @@ export function maglevWalkOrder(m: number, seed: number): Int32Array {
   if (walk) return walk;
   walk = new Int32Array(m);
   for (let i = 0; i < m; i++) walk[i] = i;
-  const next = mulberry32(createHash('sha256').update(`${seed}|maglev-walk|${m}`).digest().readUInt32LE(0));
+  const next = mulberry32Words(createHash('sha256').update(`${seed}|maglev-walk|${m}`).digest().readUInt32LE(0));
   for (let i = m - 1; i > 0; i--) {
     const j = Math.floor((next() * (i + 1)) / 4294967296);
     const t = walk[i]!;
