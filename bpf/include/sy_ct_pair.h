@@ -137,11 +137,36 @@ static __always_inline void sy_ct_pair_follow(struct sy_ct_value *ct,
 		return;
 	}
 
+	peer = bpf_map_lookup_elem(&sy_conntrack, peer_key);
+
+	/* Lean path for the client's segments other than FIN and RST when the
+	 * peer is this flow's: the handshake ACK of every TCP flow takes it
+	 * (and the periodic check of a busy flow's forward entry). Same result
+	 * as the full path below, fewer branches. */
+	if (dir == SY_CT_FORWARD && peer &&
+	    !(tcp_flags & (SY_TCP_FIN | SY_TCP_RST)) &&
+	    sy_ct_peer_matches(ct, peer, peer_nat_addr, peer_nat_port)) {
+		__u16 pflags = peer->flags;
+
+		flags |= pflags & SY_CT_F_FLOW;
+		if ((tcp_flags & SY_TCP_ACK) && (flags & SY_CT_F_SEEN_REPLY))
+			flags |= SY_CT_F_ESTABLISHED;
+		if ((flags & SY_CT_F_FIN_BOTH) == SY_CT_F_FIN_BOTH)
+			flags |= SY_CT_F_CLOSING;
+		if ((pflags | flags) != pflags)
+			peer->flags = pflags | (flags & SY_CT_F_FLOW);
+		ct->last_seen = now;
+		if ((ct->tcp_flags | tcp_flags) != ct->tcp_flags)
+			ct->tcp_flags |= tcp_flags;
+		if (flags != ct->flags)
+			ct->flags = flags;
+		return;
+	}
+
 	/* A reply establishes the flow, except an RST (a refused SYN). */
 	if (dir == SY_CT_REPLY && !(tcp_flags & SY_TCP_RST))
 		add = SY_CT_F_SEEN_REPLY;
 
-	peer = bpf_map_lookup_elem(&sy_conntrack, peer_key);
 	if (!peer) {
 		struct sy_ct_value v = {};
 

@@ -432,6 +432,50 @@ static void test_snat_range(void)
 	use_prog(old);
 }
 
+/* The handshake ACK (client ACK after the reply) marks both entries
+ * established in one step (sy_ct_pair_follow's lean path) only when the
+ * reply key holds this flow's entry. Another flow's entry there (an older
+ * flow of the same client port, planted here with another backend) gets
+ * nothing: a half-open entry must not be given the 6 h lifetime by a
+ * different flow's ACK. */
+static void test_handshake_ack_mismatch(void)
+{
+	uint16_t cp = 47500;
+	uint32_t be = tab1[expected_slot(CLIENT, VIP_A, cp, 80, IPPROTO_TCP, 7)];
+	uint32_t other = be == 101 ? 102 : 101;
+	uint32_t ba = be_addr(be);
+	uint16_t bp = be_port(be);
+	struct pktdef c = tcp(CLIENT, VIP_A, cp, 80, TH_SYN);
+	struct pktdef s = tcp(ba, CLIENT, bp, cp, TH_SYN | TH_ACK);
+	struct sy_ct_value v;
+	uint64_t mm0;
+	uint16_t ff;
+	bool ok;
+
+	expect_dnat("handshake/mismatch: SYN DNATed", &c, ba, bp);
+	expect_xlate("handshake/mismatch: SYN-ACK reversed", &s, VIP_A, 80,
+		     CLIENT, cp);
+	plant_ct(ba, CLIENT, bp, cp, IPPROTO_TCP, SY_CT_REPLY, other,
+		 SVC_A_TCP, SY_CT_F_SEEN_REPLY, 0);
+	mm0 = counter(SY_CNT_CT_PAIR_MISMATCH);
+	c.tcp_flags = TH_ACK;
+	expect_dnat("handshake/mismatch: the client's ACK is DNATed to its backend",
+		    &c, ba, bp);
+	ff = ct_flags_of(CLIENT, VIP_A, cp, 80, SY_CT_FORWARD);
+	ok = ct_get(ba, CLIENT, bp, cp, IPPROTO_TCP, SY_CT_REPLY, &v);
+	check(ff == EST && ok && v.backend_id == other &&
+		      v.flags == SY_CT_F_SEEN_REPLY,
+	      "handshake/mismatch: the forward entry is established, the other flow's reply entry is left as it was",
+	      "forward flags 0x%x, reply found=%d backend=%u flags=0x%x", ff,
+	      ok, v.backend_id, v.flags);
+	check(counter(SY_CNT_CT_PAIR_MISMATCH) == mm0 + 1,
+	      "handshake/mismatch: ... counted in ct_pair_mismatch",
+	      "%llu -> %llu", (unsigned long long)mm0,
+	      (unsigned long long)counter(SY_CNT_CT_PAIR_MISMATCH));
+	ct_del(ba, CLIENT, bp, cp, SY_CT_REPLY);
+	ct_del(CLIENT, VIP_A, cp, 80, SY_CT_FORWARD);
+}
+
 void test_conntrack(void)
 {
 	if (!fd_tc_ext)
@@ -440,6 +484,7 @@ void test_conntrack(void)
 	test_half_close_clusterip();
 	test_half_close_nodeport();
 	test_rst();
+	test_handshake_ack_mismatch();
 	test_pair_restore();
 	test_pair_restore_snat();
 	test_snat_range();
