@@ -478,30 +478,32 @@ describe(`admin API, metrics, health and status page end to end (${MODE})`, { ti
     }
   });
 
-  test('/healthz turns 503 when the loader is gone past the health timeout and 200 when it is back', ebpfOnly, async () => {
+  test('/healthz turns 503 when the loader hangs past the health timeout and 200 when it answers again', ebpfOnly, async () => {
     const a = admins.get('node1')!;
     const health = async () => (await api(a, '/healthz')).status;
     assert.equal(await health(), 200);
     const info = JSON.parse(await ok(['lab', 'status', '--name', lab.name, '-o', 'json'])) as J;
     const n1 = (info.nodes as J[]).find((n) => n.name === 'node1')!;
     const pid = n1.loader.pid as number;
-    const argv = n1.loader.argv as string[];
-    process.kill(pid, 'SIGTERM');
-    await eventually('loader exited', async () => !fs.existsSync(`/proc/${pid}`) || fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] === 'Z', 10_000);
+    // A hung loader (SIGSTOP), not a dead one: the lab daemon restarts a
+    // loader that exits, as kubelet would, so only a hang keeps it away.
+    process.kill(pid, 'SIGSTOP');
     const down = Date.now();
-    // kube-proxy's meaning: unhealthy once changes (here the watchdog's
-    // resync) waited longer than the health timeout (2 x the 30 s sync period).
-    await eventually('/healthz 503', async () => (await health()) === 503, 100_000, 250);
-    const st = await apiOk(a, '/v1/status');
-    assert.equal(st.healthy, false);
-    assert.equal(st.loader.up, false);
-    assert.match(st.sync.lastError, /loader/);
-    process.stdout.write(`# /healthz went 503 ${Date.now() - down} ms after the loader stopped\n`);
-    // Start the loader again as the lab daemon does; pins and attachments were kept.
-    restartedLoader = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+    try {
+      // kube-proxy's meaning: unhealthy once changes (here the watchdog's
+      // resync) waited longer than the health timeout (2 x the 30 s sync period).
+      await eventually('/healthz 503', async () => (await health()) === 503, 120_000, 250);
+      const st = await apiOk(a, '/v1/status');
+      assert.equal(st.healthy, false);
+      assert.equal(st.loader.up, false);
+      assert.match(st.sync.lastError, /loader/i);
+      process.stdout.write(`# /healthz went 503 ${Date.now() - down} ms after the loader hung\n`);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
     const up = Date.now();
-    await eventually('/healthz 200', async () => (await health()) === 200, 40_000, 250);
-    process.stdout.write(`# /healthz back to 200 ${Date.now() - up} ms after the loader restarted\n`);
+    await eventually('/healthz 200', async () => (await health()) === 200, 60_000, 250);
+    process.stdout.write(`# /healthz back to 200 ${Date.now() - up} ms after the loader answered again\n`);
     assert.equal((await apiOk(a, '/v1/status')).loader.up, true);
     // Traffic was never cut: the datapath outlives the loader.
     const r = await lab.probe('client', 'http', vip, 80, ['--count', '5']);

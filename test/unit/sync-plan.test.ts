@@ -220,3 +220,41 @@ test('Services sent together are ordered by write stage, so the loader swaps the
   assert.deepEqual(sent.map(stage), [...sent.map(stage)].sort((a, b) => a - b));
   assert.equal(sent.filter((k) => k === 'setMaglev').length, 4);
 });
+
+test('a sync that fails keeps its changes as the oldest pending, even when new requests came while it ran (a hung loader turns /healthz 503)', async () => {
+  const t = new ServiceTracker({ defaultAlgorithm: 'maglev' });
+  const c = new EndpointSliceCache('node1');
+  let hang: (() => void) | undefined;
+  let fail = false;
+  const dp: Dataplane = {
+    mode: 'ebpf',
+    async init() {},
+    async close() {},
+    async sync(): Promise<SyncOutcome> {
+      if (!fail) return { changes: 0, detail: {} };
+      // A loader that does not answer: the request fails only at its timeout.
+      await new Promise<void>((r) => { hang = r; });
+      throw new Error('loader: TIMEOUT: no answer');
+    },
+  };
+  const p = new Proxier(t, c, dp, () => ({ nodeName: 'node1', zone: '' }), { minSyncPeriodMs: 0, syncPeriodMs: 3_600_000 }, pino({ level: 'silent' }));
+  p.start();
+  try {
+    await p.waitForSync();
+    fail = true;
+    p.requestSync();
+    const first = p.oldestPendingChange;
+    assert.ok(first > 0);
+    while (!hang) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 20));
+    // A later request (the loader watchdog's) while the sync hangs.
+    p.requestSync(true);
+    assert.ok(p.oldestPendingChange > first);
+    hang();
+    while (p.lastError === undefined) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(p.oldestPendingChange, first, 'the failed sync\'s changes are the oldest pending');
+  } finally {
+    p.stop();
+    hang?.();
+  }
+});

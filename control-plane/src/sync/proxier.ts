@@ -251,7 +251,12 @@ export class Proxier {
       this.dirty = true;
       // The changes taken for this sync are lost to the partial path: redo all.
       this.needFull = true;
-      if (!this.oldestPendingChange) this.oldestPendingChange = pendingSince || start;
+      // The changes this sync took are still pending, and they are older than
+      // any request made while it ran: keep the oldest (as kube-proxy's
+      // healthz does), or a loader that hangs longer than the health timeout
+      // would never turn /healthz 503.
+      const ours = pendingSince || start;
+      this.oldestPendingChange = this.oldestPendingChange ? Math.min(this.oldestPendingChange, ours) : ours;
       this.log.error({ err: rec.error, retryInMs: this.backoffMs }, 'sync failed');
     } finally {
       rec.durationMs = Date.now() - start;
