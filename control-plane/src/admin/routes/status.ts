@@ -7,6 +7,18 @@ import type { RouteOptions } from './common.js';
 
 interface Query { history: number }
 
+/** How long /v1/status waits for the loader before reporting it as not answering. */
+const STATUS_LOADER_WAIT_MS = 3_000;
+
+function withDeadline<T>(p: Promise<T>, ms = STATUS_LOADER_WAIT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`loader: no answer within ${ms} ms`)), ms);
+  });
+  p.catch(() => undefined); // a late failure is not unhandled
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { source }) => {
   app.get<{ Querystring: Query }>('/v1/status', {
     schema: {
@@ -24,8 +36,12 @@ export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sour
     // Datapath events (sy_counters) that happened at least once, by name.
     let datapathEvents: Array<{ event: string; count: number }> | null = null;
     if (source.loader) {
+      // Both reads at once, each given STATUS_LOADER_WAIT_MS: a hung loader
+      // must not hang the status (the loader's own request timeout is 30 s).
+      const countersRead = withDeadline(source.loader.dump('sy_counters'));
+      const statusRead = withDeadline(source.loader.status());
       try {
-        const d = await source.loader.dump('sy_counters');
+        const d = await countersRead;
         datapathEvents = d.entries
           .map((e) => ({ index: decodeU32(e.key), count: Number(decodeCounterValue(e.value)) }))
           .filter((e) => e.count > 0)
@@ -35,7 +51,7 @@ export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sour
         datapathEvents = null; // the loader's state says why (below)
       }
       try {
-        const st = await source.loader.status();
+        const st = await statusRead;
         loader = {
           up: true, instance: st.instance, pinDir: st.pinDir, requests: st.requests, errors: st.errors,
           attachments: ((st.attachments ?? []) as Array<Record<string, unknown>>).map((a) => ({ ifname: a.ifname, ifindex: a.ifindex, hook: a.hook, mode: a.mode, progId: a.progId })),
