@@ -15,7 +15,7 @@ import { LoaderClient } from '../../control-plane/src/dataplane/ebpf/loader-clie
 import { decodeBackend, decodeSvcKey, decodeSvcValue, decodeU32, decodeU32Array } from '../../control-plane/src/dataplane/ebpf/map-values.js';
 import { flowHash } from '../../control-plane/src/dataplane/flow-hash.js';
 import { runAdminCommand } from '../../control-plane/src/cli/admin-command.js';
-import { TCP_SYN, tcpFrame, tupleOf } from '../../bench/packets.js';
+import { TCP_ACK, TCP_SYN, tcpFrame, tupleOf } from '../../bench/packets.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
 const PINNED = 16381;
@@ -113,9 +113,12 @@ async function readNode(lab: Lab, node: string, vip: string, sample: boolean): P
         const r = await client.testRun('tc_ingress', tcpFrame({ src, sport, dst: vip, dport: 80, flags: TCP_SYN }));
         const d = tupleOf(r.data);
         picks.push(`${d.dst}:${d.dport}`);
-        // A reset closes the flow the SYN opened in conntrack, so that the
-        // next step's SYN of this tuple is a new flow that Maglev decides.
-        await client.testRun('tc_ingress', tcpFrame({ src, sport, dst: vip, dport: 80, flags: TCP_RST }));
+        // The backend's reset (what a real backend answers a SYN it refuses)
+        // closes the flow the SYN opened in conntrack, so that the next
+        // step's SYN of this tuple is a new flow that Maglev decides. (A
+        // client's RST on a flow that was never established shortens
+        // nothing: docs/maps.md, sy_conntrack.)
+        await client.testRun('tc_ingress', tcpFrame({ src: d.dst, sport: d.dport, dst: src, dport: sport, flags: TCP_RST | TCP_ACK }));
       }
     }
     return { table, tableSize: fe.value.tableSize, count: fe.value.count, picks };
