@@ -3,6 +3,7 @@
 // op, and map writes served ahead of a queue of reads on another connection.
 // Needs root, bpffs and a built loader (make -C loader).
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { LoaderClient as AgentLoaderClient, LoaderError } from "../../control-plane/src/dataplane/ebpf/loader-client.js";
 import { LoaderClient, call, encodeRequest, type Response } from "./loader-client.js";
@@ -151,6 +152,9 @@ describe("switchyard-loader read side: paginated dumps, lookup, write priority",
     const from = loader!.logs.length;
     process.kill(loader!.pid!, "SIGSTOP");
     try {
+      // kill() returns before the loader has stopped: on a busy machine it
+      // could still read the first requests. Wait until it is stopped (T).
+      await waitFor("the loader stopped", () => (readFileSync(`/proc/${loader!.pid!}/stat`, "utf8").split(") ")[1]?.startsWith("T") ? true : undefined), 10_000);
       send();
       await new Promise((r) => setTimeout(r, 300)); // the bytes reach the loader's sockets
     } finally {
