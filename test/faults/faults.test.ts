@@ -221,6 +221,12 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
       const argv = readFileSync(`/proc/${(await nodeProcs(lab))[0]!.loader!.pid}/cmdline`, 'utf8');
       assert.ok(argv.includes(binary), argv);
     } finally {
+      // Back to the repository's build before the copy goes: the lab daemon
+      // restarts loaders from the binary it was last given.
+      const restarts = await restartsOf('loader');
+      await ok(['lab', 'upgrade-loaders', '--name', lab.name, '--binary', path.join(ROOT, 'loader/build/switchyard-loader')]);
+      await waitRestarted('loader', restarts);
+      await allUp();
       rmSync(binary, { force: true });
     }
   });
