@@ -278,6 +278,30 @@ struct bpf_map *find_user_map(struct loader *L, const char *name)
 
 /* Bytes of keys and values one page may carry: --dump-page-bytes, never
  * more than what fits in one message. */
+/* The named user map for a read op (`op` names it in errors): its fd and
+ * info, or an error reply already written (returns non-zero). */
+int open_read_map(struct loader *L, struct reply *r, const char *op,
+		  const char *name, struct bpf_map **map, int *fd,
+		  struct bpf_map_info *info)
+{
+	__u32 len = sizeof(*info);
+	int ret;
+
+	if (!name || !name[0])
+		return reply_err(r, CODE(INVALID), "%s.map: required", op);
+	*map = find_user_map(L, name);
+	if (!*map)
+		return reply_err(r, CODE(NOT_FOUND), "%s.map: no map named "
+				 "'%s'", op, name);
+	*fd = bpf_map__fd(*map);
+	memset(info, 0, sizeof(*info));
+	ret = bpf_obj_get_info_by_fd(*fd, info, &len);
+	if (ret)
+		return reply_err(r, CODE(KERNEL), "%s: bpf_obj_get_info_by_fd: "
+				 "%s", name, sy_errstr(ret));
+	return 0;
+}
+
 static size_t page_budget(struct loader *L, uint32_t asked)
 {
 	size_t max = L->opt.max_message_bytes > 8192 ?
@@ -297,24 +321,14 @@ int handle_dump(struct loader *L, const PB(DumpRequest) *req,
 	struct dump_ctx ctx = { .a = r->a, .limit = req->limit };
 	struct value_form f;
 	struct bpf_map_info info;
-	__u32 len = sizeof(info);
 	struct bpf_map *map;
 	bool first = req->cursor.len == 0;
 	char err[256] = "";
 	int fd, ret;
 
-	if (!req->map || !req->map[0])
-		return reply_err(r, CODE(INVALID), "dump.map: required");
-	map = find_user_map(L, req->map);
-	if (!map)
-		return reply_err(r, CODE(NOT_FOUND), "dump.map: no map named "
-				 "'%s'", req->map);
-	fd = bpf_map__fd(map);
-	memset(&info, 0, sizeof(info));
-	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
+	ret = open_read_map(L, r, "dump", req->map, &map, &fd, &info);
 	if (ret)
-		return reply_err(r, CODE(KERNEL), "%s: bpf_obj_get_info_by_fd: "
-				 "%s", req->map, sy_errstr(ret));
+		return ret;
 	if (!first && req->cursor.len != info.key_size)
 		return reply_err(r, CODE(INVALID), "dump.cursor: %zu bytes, "
 				 "%s has %u-byte keys", req->cursor.len,

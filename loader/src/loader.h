@@ -190,6 +190,10 @@ PB(MapInfo) *map_info_fill(struct loader *L, struct bpf_map *map,
 			   size_t errlen);
 struct bpf_map *find_user_map(struct loader *L, const char *name);
 struct bpf_map_info;
+int open_read_map(struct loader *L, struct reply *r, const char *op,
+		  const char *name, struct bpf_map **map, int *fd,
+		  struct bpf_map_info *info);
+struct bpf_map_info;
 /* How a map's values are read and returned (dumps and lookups alike). */
 struct value_form {
 	bool maglev;         /* map-in-map: return the inner table */

@@ -19,7 +19,6 @@ int handle_lookup(struct loader *L, const PB(LookupRequest) *req,
 {
 	PB(LookupResult) *res;
 	struct bpf_map_info info;
-	__u32 len = sizeof(info);
 	struct value_form f;
 	struct bpf_map *map;
 	char err[256] = "";
@@ -32,16 +31,9 @@ int handle_lookup(struct loader *L, const PB(LookupRequest) *req,
 		return reply_err(r, CODE(INVALID), "lookup.keys: %zu keys, "
 				 "1..%u allowed", req->n_keys,
 				 LOOKUP_MAX_KEYS);
-	map = find_user_map(L, req->map);
-	if (!map)
-		return reply_err(r, CODE(NOT_FOUND), "lookup.map: no map named "
-				 "'%s'", req->map);
-	fd = bpf_map__fd(map);
-	memset(&info, 0, sizeof(info));
-	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
+	ret = open_read_map(L, r, "lookup", req->map, &map, &fd, &info);
 	if (ret)
-		return reply_err(r, CODE(KERNEL), "%s: bpf_obj_get_info_by_fd: "
-				 "%s", req->map, sy_errstr(ret));
+		return ret;
 	for (size_t i = 0; i < req->n_keys; i++)
 		if (req->keys[i].len != info.key_size)
 			return reply_err(r, CODE(INVALID), "lookup.keys[%zu]: "
