@@ -73,6 +73,8 @@ export function creationTime(ts: Date | string | undefined): number {
 export class FrontendClaims {
   /** frontend key -> claimants. */
   private readonly claims = new Map<string, Claim[]>();
+  /** contestedServices() as of the last set(); undefined once a claim changed. */
+  private contested: Set<string> | undefined;
   /** Service key -> the frontend keys (and addresses) it claims. */
   private readonly byService = new Map<string, { keys: string[]; addrs: string[]; clusterIPs: string[] }>();
   /** address -> Services claiming it on any port (whom a change affects under the ClusterIP policy). */
@@ -97,6 +99,7 @@ export class FrontendClaims {
    * changed: they must be recomputed in the same sync.
    */
   set(serviceKey: string, ports: ServicePortInfo[], created: number): Set<string> {
+    this.contested = undefined;
     const affected = new Set<string>();
     this.remove(serviceKey, affected);
     if (ports.length === 0) {
@@ -212,11 +215,15 @@ export class FrontendClaims {
 
   /** Services that may lose a frontend: those sharing one, or with ExternalIPs under a policy. */
   contestedServices(): Set<string> {
+    // Asked after every sync (conflict log, metrics): walk the claims only
+    // when a Service's claims changed since the last walk.
+    if (this.contested) return this.contested;
     const out = new Set<string>();
     const policy = !!this.policy.refuseClusterIPs || this.allowed.length > 0;
     for (const l of this.claims.values()) {
       if (l.length > 1 || (policy && l.some((c) => c.kind === 'ExternalIP'))) for (const c of l) out.add(c.service);
     }
+    this.contested = out;
     return out;
   }
 
