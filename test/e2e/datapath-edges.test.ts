@@ -4,10 +4,9 @@
 // second tc program attached after Switchyard's on a pod device.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { Lab, PROBE, ROOT, eventually, run } from './harness.js';
-import { counterName } from '../../control-plane/src/dataplane/ebpf/map-values.js';
+import { Lab, PROBE, ROOT, datapathCounters as counters, eventually, run } from './harness.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
 const TC_COUNT = path.join(ROOT, 'test/tools/build/sy-tc-count');
@@ -50,16 +49,6 @@ spec:
   selector: {app: big}
   ports: [{name: dns, port: 53, targetPort: dns, protocol: UDP}]
 `;
-
-/** sy_counters of a node, summed over CPUs, by name (ebpf mode). */
-function counters(lab: Lab, node: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  const raw = execFileSync('bpftool', ['map', 'dump', 'pinned', `/sys/fs/bpf/switchyard/${lab.name}-n${node}/sy_counters`, '-j'], { encoding: 'utf8' });
-  for (const e of JSON.parse(raw) as Array<{ formatted: { key: number; values: Array<{ value: number }> } }>) {
-    out[counterName(e.formatted.key)] = e.formatted.values.reduce((n, v) => n + v.value, 0);
-  }
-  return out;
-}
 
 describe(`datapath edges: fragments, frames for other hosts, tc chains (${MODE}${Lab.socketLB(MODE) ? ', socket LB' : ''})`, { timeout: 600_000 }, () => {
   const lab = new Lab(Lab.uniqueName('e2f'), MODE);

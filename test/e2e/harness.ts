@@ -1,10 +1,11 @@
 // Drives a lab through the `switchyard` CLI exactly as a user would, for the
 // end-to-end tests. Every lab gets a unique name and is torn down in `after`,
 // also when a test failed.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { counterName } from '../../control-plane/src/dataplane/ebpf/map-values.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const CLI = path.join(ROOT, 'bin/switchyard.js');
@@ -170,4 +171,14 @@ export function tally(lines: string[]): Map<string, number> {
   const m = new Map<string, number>();
   for (const l of lines) m.set(l, (m.get(l) ?? 0) + 1);
   return m;
+}
+
+/** sy_counters of lab node `node` (1-based), summed over CPUs, by name (ebpf mode; bpftool on the pinned map). */
+export function datapathCounters(lab: Lab, node: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const raw = execFileSync('bpftool', ['map', 'dump', 'pinned', `/sys/fs/bpf/switchyard/${lab.name}-n${node}/sy_counters`, '-j'], { encoding: 'utf8' });
+  for (const e of JSON.parse(raw) as Array<{ formatted: { key: number; values: Array<{ value: number }> } }>) {
+    out[counterName(e.formatted.key)] = e.formatted.values.reduce((n, v) => n + v.value, 0);
+  }
+  return out;
 }

@@ -11,15 +11,12 @@
 // back to the frontend for the client's socket to see it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { Lab, PROBE, eventually, run } from './harness.js';
+import { Lab, PROBE, datapathCounters, eventually, run } from './harness.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
 const NODE1 = '198.18.0.11';
 const LINK_MTU = 1280;
 const BYTES = 4 * 1024 * 1024;
-/** SY_CNT_FRAG_NEEDED_SENT (bpf/include/sy_structs.h). */
-const SY_CNT_FRAG_NEEDED_SENT = 20;
 
 const WORKLOAD = `
 apiVersion: v1
@@ -50,13 +47,6 @@ spec:
   selector: {app: far}
   ports: [{name: dgram, port: 5999, targetPort: 5999, protocol: UDP}]
 `;
-
-/** sy_counters[idx] of a node, summed over CPUs (bpftool on the pinned map). */
-function counter(lab: Lab, node: number, idx: number): number {
-  const out = execFileSync('bpftool', ['map', 'lookup', 'pinned', `/sys/fs/bpf/switchyard/${lab.name}-n${node}/sy_counters`, 'key', String(idx), '0', '0', '0', '-j'], { encoding: 'utf8' });
-  const e = JSON.parse(out) as { formatted?: { values: Array<{ value: number }> } };
-  return (e.formatted?.values ?? []).reduce((n, v) => n + v.value, 0);
-}
 
 /** "NAME bytes=N lines=L ms=T pmtu=P" -> fields; undefined for "ERR ...". */
 function parseTransfer(line: string): { name: string; bytes: number; pmtu: number } | undefined {
@@ -97,7 +87,7 @@ describe(`path MTU through NATed flows, node2 behind a ${LINK_MTU}-byte link (${
   });
 
   test('a 4 MB upload from the external client through the NodePort (backend on node2) completes; the client learned MTU 1280', async () => {
-    const before = MODE === 'ebpf' ? counter(lab, 1, SY_CNT_FRAG_NEEDED_SENT) : 0;
+    const before = MODE === 'ebpf' ? (datapathCounters(lab, 1).frag_needed_sent ?? 0) : 0;
     const r = await run(['lab', 'exec', '--name', lab.name, '--external', '--', PROBE, 'transfer', NODE1, String(nodePort),
       '--bytes', String(BYTES), '--timeout-ms', '60000'], { timeoutMs: 90_000 });
     const got = parseTransfer(r.stdout);
@@ -106,7 +96,7 @@ describe(`path MTU through NATed flows, node2 behind a ${LINK_MTU}-byte link (${
     assert.equal(got.bytes, BYTES);
     assert.ok(got.pmtu > 0 && got.pmtu <= LINK_MTU, `client's path MTU ${got.pmtu}`);
     if (MODE === 'ebpf') {
-      assert.ok(counter(lab, 1, SY_CNT_FRAG_NEEDED_SENT) > before, 'node1 counted frag_needed_sent');
+      assert.ok((datapathCounters(lab, 1).frag_needed_sent ?? 0) > before, 'node1 counted frag_needed_sent');
     }
   });
 
