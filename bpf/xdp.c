@@ -12,10 +12,8 @@
  *     source back to the frontend, destination back to the client;
  *   - a source outside a frontend's loadBalancerSourceRanges: XDP_DROP.
  *
- * Checksums are updated by hand (RFC 1624: HC' = ~(~HC + ~m + m')), since
- * XDP has no checksum helpers: the IPv4 header checksum for each address,
- * the TCP/UDP checksum for each address (pseudo header) and port. A UDP
- * checksum of 0 (none) stays 0; a computed 0 becomes 0xffff.
+ * Checksums are updated by hand (sy_xlate_xdp() in sy_nat.h, arithmetic in
+ * sy_csum.h), since XDP has no checksum helpers.
  *
  * Before rewriting anything, bpf_fib_lookup() on the new destination: on
  * success the packet is rewritten, the MACs set, the TTL decremented, and
@@ -49,103 +47,10 @@
 #include "sy_icmp.h"
 #include "sy_frag.h"
 #include "sy_pkt_type.h"
-
-#define SY_AF_INET 2
-
-static __always_inline __u16 sy_fold32(__u32 s)
-{
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)s;
-}
-
-/* RFC 1624 eqn. 3 for a 16-bit word. The words are summed as stored
- * (network order), which one's complement arithmetic allows. */
-static __always_inline __u16 sy_csum16(__u16 check, __u16 from, __u16 to)
-{
-	__u32 s = (__u16)~check;
-
-	s += (__u16)~from;
-	s += to;
-	return (__u16)~sy_fold32(s);
-}
-
-/* ... and for a 32-bit field: two words. */
-static __always_inline __u16 sy_csum32(__u16 check, __u32 from, __u32 to)
-{
-	__u32 s = (__u16)~check;
-
-	s += (__u16)~(from & 0xffff);
-	s += (__u16)~(from >> 16);
-	s += to & 0xffff;
-	s += to >> 16;
-	return (__u16)~sy_fold32(s);
-}
-
-/* Rewrite the packet to x: addresses (IPv4 and L4 checksums), ports (L4
- * checksum). Returns 0, or -1 if the headers are not where the parser saw
- * them (cannot happen; the packet then passes as it is). */
-static __always_inline int sy_xdp_rewrite(struct xdp_md *ctx,
-					  const struct sy_pkt *pkt,
-					  const struct sy_xlate *x)
-{
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	struct iphdr *iph = data + sizeof(struct ethhdr);
-	__u32 off = pkt->l4_off;
-	__u16 *l4sum, sum;
-	__be16 *ports;
-	int l4csum;
-	void *l4;
-
-	if ((void *)(iph + 1) > data_end)
-		return -1;
-	if (off > sizeof(struct ethhdr) + 60)
-		return -1;
-	l4 = data + off;
-	if (pkt->proto == IPPROTO_TCP) {
-		if (l4 + 20 > data_end)
-			return -1;
-		l4sum = l4 + 16;
-	} else {
-		if (l4 + 8 > data_end)
-			return -1;
-		l4sum = l4 + 6;
-	}
-	ports = l4;
-	/* UDP without checksum: nothing to update, and it must stay 0. */
-	l4csum = !(pkt->proto == IPPROTO_UDP && *l4sum == 0);
-	sum = *l4sum;
-
-	if (iph->saddr != x->saddr) {
-		iph->check = sy_csum32(iph->check, iph->saddr, x->saddr);
-		if (l4csum)
-			sum = sy_csum32(sum, iph->saddr, x->saddr);
-		iph->saddr = x->saddr;
-	}
-	if (iph->daddr != x->daddr) {
-		iph->check = sy_csum32(iph->check, iph->daddr, x->daddr);
-		if (l4csum)
-			sum = sy_csum32(sum, iph->daddr, x->daddr);
-		iph->daddr = x->daddr;
-	}
-	if (ports[0] != x->sport) {
-		if (l4csum)
-			sum = sy_csum16(sum, ports[0], x->sport);
-		ports[0] = x->sport;
-	}
-	if (ports[1] != x->dport) {
-		if (l4csum)
-			sum = sy_csum16(sum, ports[1], x->dport);
-		ports[1] = x->dport;
-	}
-	if (l4csum) {
-		if (pkt->proto == IPPROTO_UDP && sum == 0)
-			sum = 0xffff;
-		*l4sum = sum;
-	}
-	return 0;
-}
+#include "sy_config.h"
+#include "sy_csum.h"
+#include "sy_nat.h"
+#include "sy_fib.h"
 
 /* Where does the translated packet go? Returns 0 with fib filled when XDP
  * can forward it itself, -1 when it must go to the stack (untouched), or
@@ -164,15 +69,8 @@ static __always_inline int sy_xdp_fib(struct xdp_md *ctx,
 		return -1;
 	if (iph->ttl <= 1)
 		return -1; /* the stack sends time exceeded */
-	fib->family = SY_AF_INET;
-	fib->tos = iph->tos;
-	fib->l4_protocol = pkt->proto;
-	fib->sport = x->sport;
-	fib->dport = x->dport;
-	fib->tot_len = bpf_ntohs(iph->tot_len);
-	fib->ipv4_src = x->saddr;
-	fib->ipv4_dst = x->daddr;
-	fib->ifindex = ctx->ingress_ifindex;
+	sy_fib_fill4(fib, x, pkt->proto, iph->tos, bpf_ntohs(iph->tot_len),
+		     ctx->ingress_ifindex);
 	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return rc;
@@ -185,10 +83,7 @@ static __always_inline int sy_xdp_fib(struct xdp_md *ctx,
  * untouched and sy_tc_external translates them from the conntrack entries. */
 static __always_inline int sy_xdp_tx_disabled(void)
 {
-	__u32 zero = 0;
-	struct sy_config *cfg = bpf_map_lookup_elem(&sy_config, &zero);
-
-	return cfg && (cfg->flags & SY_CFG_F_NO_XDP_TX);
+	return sy_config_flag(SY_CFG_F_NO_XDP_TX);
 }
 
 /* After the rewrite: TTL - 1, MACs, out. */
@@ -199,14 +94,10 @@ static __always_inline int sy_xdp_forward(struct xdp_md *ctx,
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 	struct iphdr *iph = data + sizeof(struct ethhdr);
-	__u32 check;
 
 	if ((void *)(iph + 1) > data_end)
 		return XDP_ABORTED;
-	/* ip_decrease_ttl(): TTL is the high byte of its 16-bit word. */
-	check = iph->check;
-	check += bpf_htons(0x0100);
-	iph->check = (__u16)(check + (check >= 0xffff));
+	iph->check = sy_csum_ttl_dec(iph->check);
 	iph->ttl--;
 	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
@@ -270,19 +161,13 @@ int sy_xdp(struct xdp_md *ctx)
 	    (fib.ifindex == ctx->ingress_ifindex && sy_xdp_tx_disabled()) ||
 	    (pkt.frag == SY_FRAG_LATER ?
 		     sy_frag_xlate_xdp(ctx, x.saddr, x.daddr) :
-		     sy_xdp_rewrite(ctx, &pkt, &x)) < 0) {
+		     sy_xlate_xdp(ctx, &pkt, x.saddr, x.sport, x.daddr,
+				  x.dport)) < 0) {
 		/* Untouched to the stack: sy_tc_external translates it. */
 		sy_count(SY_CNT_XDP_PASS);
 		return XDP_PASS;
 	}
-	if (x.reply) {
-		sy_count(SY_CNT_XDP_REVNAT);
-	} else {
-		sy_count(SY_CNT_XDP_DNAT);
-		if (x.snat)
-			sy_count(SY_CNT_SNAT);
-	}
-	sy_svc_account(x.fe_id, SY_HOOK_XDP, len);
+	sy_xlate_account(&x, SY_HOOK_XDP, len);
 
 	ret = sy_xdp_forward(ctx, &fib);
 	if (ret == XDP_TX)

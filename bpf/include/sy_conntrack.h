@@ -14,6 +14,7 @@
 #include <bpf/bpf_helpers.h>
 #include "sy_structs.h"
 #include "sy_maps.h"
+#include "sy_config.h"
 #include "sy_parse.h"
 #include "sy_jhash.h"
 #include "sy_stats.h"
@@ -47,15 +48,6 @@ static __always_inline int sy_ct_reopens(const struct sy_ct_value *ct,
 	       (tcp_flags & (SY_TCP_SYN | SY_TCP_ACK)) == SY_TCP_SYN;
 }
 
-/* Merge flags into the entry of the other direction (if it exists). */
-static __always_inline void sy_ct_mark(struct sy_ct_key *key, __u16 ct_flags)
-{
-	struct sy_ct_value *ct = bpf_map_lookup_elem(&sy_conntrack, key);
-
-	if (ct && (ct->flags | ct_flags) != ct->flags)
-		ct->flags |= ct_flags;
-}
-
 /* Create (or overwrite) both entries of a new flow. Failure to insert is not
  * fatal: the next packet simply selects again, which Maglev makes stable. */
 static __always_inline void sy_ct_create(const struct sy_pkt *pkt,
@@ -82,20 +74,6 @@ static __always_inline void sy_ct_create(const struct sy_pkt *pkt,
 	sy_ct_key_fill(&key, be_addr, pkt->saddr, be_port, pkt->sport,
 		       pkt->proto, SY_CT_REPLY);
 	bpf_map_update_elem(&sy_conntrack, &key, &val, BPF_ANY);
-}
-
-/* The SNAT port range of sy_config (host order), or the built-in one. */
-static __always_inline void sy_snat_range(__u16 *min, __u16 *max)
-{
-	__u32 zero = 0;
-	struct sy_config *cfg = bpf_map_lookup_elem(&sy_config, &zero);
-
-	*min = SY_SNAT_PORT_MIN;
-	*max = SY_SNAT_PORT_MAX;
-	if (cfg && cfg->snat_port_min && cfg->snat_port_max >= cfg->snat_port_min) {
-		*min = cfg->snat_port_min;
-		*max = cfg->snat_port_max;
-	}
 }
 
 /* A NAT port candidate: the client's own port first when it lies in the

@@ -36,6 +36,8 @@
 #include "sy_structs.h"
 #include "sy_maps.h"
 #include "sy_parse.h"
+#include "sy_csum.h"
+#include "sy_nat.h"
 #include "sy_stats.h"
 
 /* Record (first fragment) or recall (later fragment) the datagram's ports.
@@ -74,36 +76,16 @@ static __always_inline int sy_frag_xlate_skb(struct __sk_buff *skb,
 					     const struct sy_pkt *pkt,
 					     __be32 saddr, __be32 daddr)
 {
-	__u32 csum_off = pkt->l3_off + offsetof(struct iphdr, check);
-
 	if (saddr != pkt->saddr &&
-	    (bpf_l3_csum_replace(skb, csum_off, pkt->saddr, saddr,
-				 sizeof(saddr)) < 0 ||
-	     bpf_skb_store_bytes(skb, pkt->l3_off + offsetof(struct iphdr, saddr),
-				 &saddr, sizeof(saddr), 0) < 0))
+	    sy_rewrite_ip4_addr(skb, pkt->l3_off, offsetof(struct iphdr, saddr),
+				pkt->saddr, saddr) < 0)
 		return -1;
 	if (daddr != pkt->daddr &&
-	    (bpf_l3_csum_replace(skb, csum_off, pkt->daddr, daddr,
-				 sizeof(daddr)) < 0 ||
-	     bpf_skb_store_bytes(skb, pkt->l3_off + offsetof(struct iphdr, daddr),
-				 &daddr, sizeof(daddr), 0) < 0))
+	    sy_rewrite_ip4_addr(skb, pkt->l3_off, offsetof(struct iphdr, daddr),
+				pkt->daddr, daddr) < 0)
 		return -1;
 	sy_count(SY_CNT_FRAG_XLATE);
 	return 0;
-}
-
-/* RFC 1624 eqn. 3 for a 32-bit field of the IPv4 header. */
-static __always_inline __u16 sy_frag_csum32(__u16 check, __u32 from, __u32 to)
-{
-	__u32 s = (__u16)~check;
-
-	s += (__u16)~(from & 0xffff);
-	s += (__u16)~(from >> 16);
-	s += to & 0xffff;
-	s += to >> 16;
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)~s;
 }
 
 /* XDP: the same rewrite on the IPv4 header in place. Returns 0, or -1 if
@@ -117,14 +99,7 @@ static __always_inline int sy_frag_xlate_xdp(struct xdp_md *ctx,
 
 	if ((void *)(iph + 1) > data_end)
 		return -1;
-	if (iph->saddr != saddr) {
-		iph->check = sy_frag_csum32(iph->check, iph->saddr, saddr);
-		iph->saddr = saddr;
-	}
-	if (iph->daddr != daddr) {
-		iph->check = sy_frag_csum32(iph->check, iph->daddr, daddr);
-		iph->daddr = daddr;
-	}
+	sy_ip4_set_addrs(iph, saddr, daddr);
 	sy_count(SY_CNT_FRAG_XLATE);
 	return 0;
 }

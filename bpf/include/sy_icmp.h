@@ -54,13 +54,13 @@
 #include "sy_structs.h"
 #include "sy_maps.h"
 #include "sy_parse.h"
+#include "sy_csum.h"
 #include "sy_conntrack.h"
 #include "sy_stats.h"
 #include "sy_reject.h"
 #include "sy_ratelimit.h"
 #include "sy_lb.h"
 
-#define SY_ICMP_T_DEST_UNREACH  3
 #define SY_ICMP_T_TIME_EXCEEDED 11
 #define SY_ICMP_T_PARAMETERPROB 12
 #define SY_ICMP_C_FRAG_NEEDED   4
@@ -97,36 +97,11 @@ struct sy_icmp_err {
 	__u32 l4sum_off; /* 0: the embedded L4 checksum is not rewritten */
 };
 
-/* ---- checksum arithmetic (RFC 1624 eqn. 3, words as stored) ----------- */
-
-static __always_inline __u16 sy_icmp_fold(__u32 s)
-{
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)s;
-}
-
-static __always_inline __u32 sy_icmp_acc16(__u32 s, __u16 from, __u16 to)
-{
-	return s + (__u16)~from + to;
-}
-
-static __always_inline __u32 sy_icmp_acc32(__u32 s, __u32 from, __u32 to)
-{
-	s = sy_icmp_acc16(s, from & 0xffff, to & 0xffff);
-	return sy_icmp_acc16(s, from >> 16, to >> 16);
-}
-
-static __always_inline __u16 sy_icmp_csum_done(__u16 check, __u32 delta)
-{
-	return (__u16)~sy_icmp_fold((__u16)~check + sy_icmp_fold(delta));
-}
-
 /* ---- reading ------------------------------------------------------------ */
 
 static __always_inline int sy_icmp_is_error(__u8 type)
 {
-	return type == SY_ICMP_T_DEST_UNREACH ||
+	return type == SY_ICMP_DEST_UNREACH ||
 	       type == SY_ICMP_T_TIME_EXCEEDED ||
 	       type == SY_ICMP_T_PARAMETERPROB;
 }
@@ -282,32 +257,32 @@ static __always_inline void sy_icmp_csums(const struct sy_icmp_err *o,
 	__u32 d;
 
 	/* Outer IPv4 header. */
-	d = sy_icmp_acc32(0, o->saddr, e->saddr);
-	d = sy_icmp_acc32(d, o->daddr, e->daddr);
-	e->check = sy_icmp_csum_done(o->check, d);
+	d = sy_csum_add32(0, o->saddr, e->saddr);
+	d = sy_csum_add32(d, o->daddr, e->daddr);
+	e->check = sy_csum_apply(o->check, d);
 
 	/* Embedded IPv4 header: its addresses. */
-	d = sy_icmp_acc32(0, o->ip.saddr, e->ip.saddr);
-	d = sy_icmp_acc32(d, o->ip.daddr, e->ip.daddr);
-	e->ip.check = sy_icmp_csum_done(o->ip.check, d);
+	d = sy_csum_add32(0, o->ip.saddr, e->ip.saddr);
+	d = sy_csum_add32(d, o->ip.daddr, e->ip.daddr);
+	e->ip.check = sy_csum_apply(o->ip.check, d);
 
 	/* Embedded L4 checksum: pseudo-header addresses and the ports. */
 	if (e->l4sum_off) {
-		__u32 l = sy_icmp_acc32(d, o->sport | (__u32)o->dport << 16,
+		__u32 l = sy_csum_add32(d, o->sport | (__u32)o->dport << 16,
 					e->sport | (__u32)e->dport << 16);
 
-		e->l4sum = sy_icmp_csum_done(o->l4sum, l);
-		if (e->ip.protocol == IPPROTO_UDP && !e->l4sum)
-			e->l4sum = 0xffff;
+		e->l4sum = sy_csum_apply(o->l4sum, l);
+		if (e->ip.protocol == IPPROTO_UDP)
+			e->l4sum = sy_csum_udp(e->l4sum);
 	}
 
 	/* ICMP checksum: every changed word of the message. */
-	d = sy_icmp_acc32(d, o->sport | (__u32)o->dport << 16,
+	d = sy_csum_add32(d, o->sport | (__u32)o->dport << 16,
 			  e->sport | (__u32)e->dport << 16);
-	d = sy_icmp_acc16(d, o->ip.check, e->ip.check);
+	d = sy_csum_add16(d, o->ip.check, e->ip.check);
 	if (e->l4sum_off)
-		d = sy_icmp_acc16(d, o->l4sum, e->l4sum);
-	e->icheck = sy_icmp_csum_done(o->icheck, d);
+		d = sy_csum_add16(d, o->l4sum, e->l4sum);
+	e->icheck = sy_csum_apply(o->icheck, d);
 }
 
 /* Write e back (store is bpf_skb_store_bytes or bpf_xdp_store_bytes; the
@@ -460,14 +435,14 @@ static __always_inline __u32 sy_icmp_too_big_fill(struct sy_icmp_too_big *f,
 
 	sy_reject_ip(&f->ip, SY_ICMP_TOS, 20 + 8 + quote_len, 0,
 		     IPPROTO_ICMP, pkt->daddr, pkt->saddr);
-	f->type = SY_ICMP_T_DEST_UNREACH;
+	f->type = SY_ICMP_DEST_UNREACH;
 	f->code = SY_ICMP_C_FRAG_NEEDED;
 	f->unused = 0;
 	f->mtu = bpf_htons(mtu);
 	f->check = 0;
 	/* qip is zero after the header and ql4 follows it in the packet at an
 	 * even offset, so the sum over both buffers is the sum of the quote. */
-	f->check = sy_csum_fold(sy_csum_words(
+	f->check = sy_csum_finish(sy_csum_words(
 		(const __u16 *)&f->type, (8 + 60 + 8) / 2, 0));
 	return 14 + 20 + 8 + quote_len;
 }
@@ -506,19 +481,17 @@ static __always_inline int sy_icmp_too_big_tc(struct __sk_buff *skb,
 	 * checksum), ports, and the UDP checksum if it is there. */
 	qaddr = (__be32 *)(f.qip + 12);
 	qcheck = (__u16 *)(f.qip + 10);
-	d = sy_icmp_acc32(0, qaddr[0], pkt->saddr);
-	d = sy_icmp_acc32(d, qaddr[1], pkt->daddr);
-	*qcheck = sy_icmp_csum_done(*qcheck, d);
+	d = sy_csum_add32(0, qaddr[0], pkt->saddr);
+	d = sy_csum_add32(d, qaddr[1], pkt->daddr);
+	*qcheck = sy_csum_apply(*qcheck, d);
 	qaddr[0] = pkt->saddr;
 	qaddr[1] = pkt->daddr;
 	qport = (__be16 *)f.ql4;
 	qsum = (__be16 *)(f.ql4 + 6);
 	if (pkt->proto == IPPROTO_UDP && *qsum) {
-		d = sy_icmp_acc16(d, qport[0], pkt->sport);
-		d = sy_icmp_acc16(d, qport[1], pkt->dport);
-		*qsum = sy_icmp_csum_done(*qsum, d);
-		if (!*qsum)
-			*qsum = 0xffff;
+		d = sy_csum_add16(d, qport[0], pkt->sport);
+		d = sy_csum_add16(d, qport[1], pkt->dport);
+		*qsum = sy_csum_udp(sy_csum_apply(*qsum, d));
 	}
 	qport[0] = pkt->sport;
 	qport[1] = pkt->dport;
@@ -565,9 +538,7 @@ static __always_inline int sy_icmp_too_big_xdp(struct xdp_md *ctx,
 	    bpf_xdp_load_bytes(ctx, pkt->l4_off, f.ql4, 8) < 0 ||
 	    bpf_xdp_load_bytes(ctx, 0, macs, 12) < 0)
 		return XDP_DROP;
-	__builtin_memcpy(f.eth.dst, macs + 6, 6);
-	__builtin_memcpy(f.eth.src, macs, 6);
-	f.eth.proto = bpf_htons(0x0800);
+	sy_eth_answer(&f.eth, macs);
 
 	len = sy_icmp_too_big_fill(&f, pkt, ihl_len, mtu);
 	old_len = ctx->data_end - ctx->data;

@@ -50,17 +50,15 @@
 #include "sy_conntrack.h"
 #include "sy_ct_pair.h"
 #include "sy_maglev.h"
+#include "sy_config.h"
+#include "sy_frontend.h"
+#include "sy_pick.h"
 #include "sy_stats.h"
-
-#define SY_ROLE_POD      0
-#define SY_ROLE_EXTERNAL 1
 
 #define SY_LB_PASS   0 /* not ours (or not for this hook): untouched */
 #define SY_LB_XLATE  1 /* rewrite to the addresses in struct sy_xlate */
 #define SY_LB_REJECT 2 /* answer with a TCP reset / ICMP port unreachable */
 #define SY_LB_DROP   3 /* drop; sy_xlate.cnt says why (SY_CNT_*) */
-
-#define SY_NSEC_PER_SEC 1000000000ULL
 
 #define SY_SVC_F_EXTERNAL_KINDS \
 	(SY_SVC_F_NODEPORT | SY_SVC_F_EXTERNALIP | SY_SVC_F_LOADBALANCER)
@@ -76,79 +74,23 @@ struct sy_xlate {
 	__u16 cnt;     /* SY_LB_DROP: SY_CNT_* reason */
 };
 
-static __always_inline __be32 sy_node_addr(void)
-{
-	__u32 zero = 0;
-	struct sy_config *cfg = bpf_map_lookup_elem(&sy_config, &zero);
-
-	return cfg ? cfg->node_addr : 0;
-}
-
-/* Choose a backend for a new flow: ClientIP affinity, else the Maglev slot.
- * Returns the backend or NULL (caller drops). */
+/* Step 3's pick (sy_pick.h), IPv4: the flow hash of the packet's tuple
+ * (without the source port for ClientIP affinity, so that every connection
+ * of a client lands on the same slot) and the client's affinity key. */
 static __always_inline struct sy_backend *
-sy_select_backend(const struct sy_pkt *pkt, const struct sy_svc_value *svc,
-		  __u64 now, __u32 *backend_id)
+sy_lb_pick(const struct sy_pkt *pkt, const struct sy_svc_value *svc,
+	   __u64 now, __u32 *backend_id)
 {
-	struct sy_affinity_key akey = {};
-	struct sy_affinity_value aval = {};
-	struct sy_backend *be = NULL;
-	__u16 flags = svc->flags;
-	__u32 id = 0;
+	struct sy_affinity_key akey = {
+		.client = pkt->saddr,
+		.group = svc->group,
+	};
+	__be16 sport = (svc->flags & SY_SVC_F_AFFINITY) ? 0 : pkt->sport;
+	__u32 hash = sy_flow_hash(pkt->saddr, pkt->daddr, sport, pkt->dport,
+				  pkt->proto, sy_flow_hash_seed());
 
-	if (flags & SY_SVC_F_AFFINITY) {
-		struct sy_affinity_value *aff;
-
-		akey.client = pkt->saddr;
-		akey.group = svc->group;
-		aff = bpf_map_lookup_elem(&sy_affinity, &akey);
-		if (aff && now - aff->last_used <
-				   (__u64)svc->affinity_timeout * SY_NSEC_PER_SEC) {
-			id = aff->backend_id;
-			be = bpf_map_lookup_elem(&sy_backends, &id);
-			/* A terminating backend keeps its flows (conntrack)
-			 * but takes no new ones, even from sticky clients. */
-			if (be && be->state != SY_BE_ACTIVE)
-				be = NULL;
-		}
-	}
-
-	if (!be) {
-		if (sy_maglev_pick(svc, pkt->saddr, pkt->daddr, pkt->sport,
-				   pkt->dport, pkt->proto, &id) < 0)
-			return NULL;
-		be = bpf_map_lookup_elem(&sy_backends, &id);
-		if (!be)
-			return NULL;
-	}
-
-	if (flags & SY_SVC_F_AFFINITY) {
-		aval.last_used = now;
-		aval.backend_id = id;
-		bpf_map_update_elem(&sy_affinity, &akey, &aval, BPF_ANY);
-	}
-	*backend_id = id;
-	return be;
-}
-
-/* The frontend of a packet by destination, scope by device role. */
-static __always_inline struct sy_svc_value *
-sy_lookup_frontend(const struct sy_pkt *pkt, int role)
-{
-	struct sy_svc_key skey = {};
-	struct sy_svc_value *svc;
-
-	skey.addr = pkt->daddr;
-	skey.port = pkt->dport;
-	skey.proto = pkt->proto;
-	if (role == SY_ROLE_POD) {
-		skey.scope = SY_SCOPE_INTERNAL;
-		svc = bpf_map_lookup_elem(&sy_services, &skey);
-		if (svc)
-			return svc;
-	}
-	skey.scope = SY_SCOPE_EXTERNAL;
-	return bpf_map_lookup_elem(&sy_services, &skey);
+	return sy_select_backend(svc, &sy_affinity, &akey, hash, now,
+				 backend_id);
 }
 
 /* loadBalancerSourceRanges: does the source match one of the frontend's
@@ -175,6 +117,23 @@ static __always_inline void sy_xlate_init(struct sy_xlate *x,
 	x->reply = 0;
 	x->snat = 0;
 	x->cnt = 0;
+}
+
+/* A translation done at hook (tc or XDP): its counters and the frontend's
+ * packets and bytes. */
+static __always_inline void sy_xlate_account(const struct sy_xlate *x,
+					     int hook, __u64 len)
+{
+	int xdp = hook == SY_HOOK_XDP;
+
+	if (x->reply) {
+		sy_count(xdp ? SY_CNT_XDP_REVNAT : SY_CNT_TC_REVNAT);
+	} else {
+		sy_count(xdp ? SY_CNT_XDP_DNAT : SY_CNT_TC_DNAT);
+		if (x->snat)
+			sy_count(SY_CNT_SNAT);
+	}
+	sy_svc_account(x->fe_id, hook, len);
 }
 
 /* Step 1: a packet matching a live REPLY entry comes from a backend; give
@@ -224,7 +183,9 @@ static __always_inline int sy_lb_reply(const struct sy_pkt *pkt,
 /* XDP takes tracked forward flows of external frontends only. */
 static __always_inline int sy_is_external_frontend(const struct sy_pkt *pkt)
 {
-	struct sy_svc_value *svc = sy_lookup_frontend(pkt, SY_ROLE_EXTERNAL);
+	struct sy_svc_value *svc = sy_lookup_frontend(pkt->daddr, pkt->dport,
+						      pkt->proto,
+						      SY_ROLE_EXTERNAL);
 
 	return svc && (svc->flags & SY_SVC_F_EXTERNAL_KINDS);
 }
@@ -308,7 +269,7 @@ static __always_inline int sy_lb_decide(const struct sy_pkt *pkt, int role,
 	}
 
 	/* Step 3: is it a frontend at all? */
-	svc = sy_lookup_frontend(pkt, role);
+	svc = sy_lookup_frontend(pkt->daddr, pkt->dport, pkt->proto, role);
 	if (!svc)
 		return SY_LB_PASS;
 	svc_flags = svc->flags;
@@ -333,7 +294,7 @@ static __always_inline int sy_lb_decide(const struct sy_pkt *pkt, int role,
 	}
 
 	/* Backend selection. */
-	be = sy_select_backend(pkt, svc, now, &backend_id);
+	be = sy_lb_pick(pkt, svc, now, &backend_id);
 	if (!be) {
 		if (hook == SY_HOOK_XDP)
 			return SY_LB_PASS;

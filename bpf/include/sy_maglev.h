@@ -16,6 +16,7 @@
 #include "sy_maps.h"
 #include "sy_jhash.h"
 
+/* The flow hash of tc and XDP (sy_structs.h, "Flow hash"). */
 static __always_inline __u32 sy_flow_hash(__be32 saddr, __be32 daddr,
 					  __be16 sport, __be16 dport,
 					  __u8 proto, __u32 seed)
@@ -24,14 +25,6 @@ static __always_inline __u32 sy_flow_hash(__be32 saddr, __be32 daddr,
 			       ((__u32)bpf_ntohs(sport) << 16) |
 				       bpf_ntohs(dport),
 			       seed + proto);
-}
-
-static __always_inline __u32 sy_flow_hash_seed(void)
-{
-	__u32 zero = 0;
-	struct sy_config *cfg = bpf_map_lookup_elem(&sy_config, &zero);
-
-	return cfg ? cfg->flow_hash_seed : 0;
 }
 
 /* The backend id in slot of svc's table. Returns 0 and sets *backend_id, or
@@ -63,28 +56,20 @@ static __always_inline int sy_maglev_slot(const struct sy_svc_value *svc,
 	return 0;
 }
 
-/* Pick the backend id for a new flow of svc: the slot of the flow hash, or
- * a random slot with SY_SVC_F_RANDOM. */
+/* The backend id for a new flow of svc: the slot of hash (the caller's flow
+ * hash, sy_pick.h), or a random slot with SY_SVC_F_RANDOM. */
 static __always_inline int sy_maglev_pick(const struct sy_svc_value *svc,
-					  __be32 saddr, __be32 daddr,
-					  __be16 sport, __be16 dport,
-					  __u8 proto, __u32 *backend_id)
+					  __u32 hash, __u32 *backend_id)
 {
 	__u32 size = svc->table_size;
 	__u32 slot;
 
 	if (size == 0)
 		return -1;
-	if (svc->flags & SY_SVC_F_RANDOM) {
+	if (svc->flags & SY_SVC_F_RANDOM)
 		slot = bpf_get_prandom_u32() % size;
-	} else {
-		/* ClientIP affinity hashes without the source port so that
-		 * every connection of a client lands on the same slot. */
-		if (svc->flags & SY_SVC_F_AFFINITY)
-			sport = 0;
-		slot = sy_flow_hash(saddr, daddr, sport, dport, proto,
-				    sy_flow_hash_seed()) % size;
-	}
+	else
+		slot = hash % size;
 	return sy_maglev_slot(svc, slot, backend_id);
 }
 

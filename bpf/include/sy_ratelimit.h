@@ -20,7 +20,7 @@
  * second); a token not yet earned is kept in last_ns, which advances by whole
  * tokens only. A bucket whose last_ns lies in the future (written by another
  * CPU meanwhile) gets no refill. */
-#define SY_RL_NS_PER_TOKEN (1000000000ULL / SY_RL_RATE_PER_SEC)
+#define SY_RL_NS_PER_TOKEN (SY_NSEC_PER_SEC / SY_RL_RATE_PER_SEC)
 
 /* Take one token from bucket idx (SY_RL_*). Returns 1 if the answer may be
  * sent, 0 if it must be suppressed. A missing bucket (cannot happen: ARRAY)

@@ -36,6 +36,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "sy_parse.h"
+#include "sy_csum.h"
 
 #define SY_REJECT_TTL 64
 #define SY_IP_DF 0x4000
@@ -102,24 +103,6 @@ struct sy_icmp_frame {
 	__u8 quote[SY_ICMP_QUOTE_MAX];
 }; /* 112 bytes, 14 + 20 + 8 + quote sent */
 
-/* 16-bit one's complement sum of n aligned 16-bit words (RFC 1071). The
- * words are summed as loaded (network byte order in memory), so the folded
- * result is stored back unconverted. */
-static __always_inline __u32 sy_csum_words(const __u16 *w, int n, __u32 sum)
-{
-#pragma clang loop unroll(full)
-	for (int i = 0; i < n; i++)
-		sum += w[i];
-	return sum;
-}
-
-static __always_inline __u16 sy_csum_fold(__u32 sum)
-{
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (__u16)~sum;
-}
-
 static __always_inline int sy_unicast_src(__be32 saddr)
 {
 	__u32 a = bpf_ntohl(saddr);
@@ -131,7 +114,17 @@ static __always_inline int sy_unicast_src(__be32 saddr)
 	return 1;
 }
 
-/* Swap the MACs of the received frame into f. */
+/* The Ethernet header of an answer to a frame whose destination and source
+ * MACs are macs[0..11]: the two swapped. */
+static __always_inline void sy_eth_answer(struct sy_eth_pad *e,
+					  const __u8 *macs)
+{
+	__builtin_memcpy(e->dst, macs + 6, 6);
+	__builtin_memcpy(e->src, macs, 6);
+	e->proto = bpf_htons(0x0800);
+}
+
+/* tc: the Ethernet header of the answer to the frame in skb. */
 static __always_inline int sy_reject_eth(struct __sk_buff *skb,
 					 struct sy_eth_pad *e)
 {
@@ -139,9 +132,7 @@ static __always_inline int sy_reject_eth(struct __sk_buff *skb,
 
 	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)) < 0)
 		return -1;
-	__builtin_memcpy(e->dst, macs + 6, 6);
-	__builtin_memcpy(e->src, macs, 6);
-	e->proto = bpf_htons(0x0800);
+	sy_eth_answer(e, macs);
 	return 0;
 }
 
@@ -160,7 +151,7 @@ static __always_inline void sy_reject_ip(struct sy_ip4 *ip, __u8 tos,
 	ip->check = 0;
 	ip->saddr = saddr;
 	ip->daddr = daddr;
-	ip->check = sy_csum_fold(sy_csum_words((const __u16 *)ip, 10, 0));
+	ip->check = sy_csum_finish(sy_csum_words((const __u16 *)ip, 10, 0));
 }
 
 /* Replace the frame by len bytes of buf and send it back out of the device
@@ -221,7 +212,7 @@ static __always_inline int sy_reject_tcp(struct __sk_buff *skb,
 		     pkt->daddr, pkt->saddr);
 	/* Pseudo header: addresses (the 4 words at the end of the IPv4
 	 * header), protocol and TCP length; then the header itself. */
-	f.th.check = sy_csum_fold(sy_csum_words(
+	f.th.check = sy_csum_finish(sy_csum_words(
 		(const __u16 *)&f.th, 10,
 		sy_csum_words((const __u16 *)&f.ip.saddr, 4,
 			      bpf_htons(IPPROTO_TCP) + bpf_htons(20))));
@@ -254,7 +245,7 @@ static __always_inline int sy_reject_udp(struct __sk_buff *skb,
 		     pkt->daddr, pkt->saddr);
 	f.type = SY_ICMP_DEST_UNREACH;
 	f.code = SY_ICMP_PORT_UNREACH;
-	f.check = sy_csum_fold(sy_csum_words((const __u16 *)&f.type,
+	f.check = sy_csum_finish(sy_csum_words((const __u16 *)&f.type,
 					     (8 + SY_ICMP_QUOTE_MAX) / 2, 0));
 
 	return sy_reject_send(skb, (const __u8 *)&f + 2,

@@ -52,19 +52,13 @@
 #include "sy_structs.h"
 #include "sy_maps.h"
 #include "sy_jhash.h"
-#include "sy_maglev.h"
+#include "sy_config.h"
+#include "sy_frontend.h"
+#include "sy_pick.h"
 #include "sy_stats.h"
 
 #define SY_ECONNREFUSED 111
 #define SY_LOOPBACK_ADDR 0x7f000001 /* 127.0.0.1, host order */
-#define SY_SOCK_NSEC_PER_SEC 1000000000ULL
-
-static __always_inline const struct sy_config *sy_sock_config(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&sy_config, &zero);
-}
 
 /* A connected UDP socket in a pod, when tc on the pod devices serves it. */
 static __always_inline int sy_sock_udp_connect_for_tc(struct bpf_sock_addr *ctx,
@@ -94,59 +88,15 @@ static __always_inline __u32 sy_sock_client(struct bpf_sock_addr *ctx,
 	return client;
 }
 
-static __always_inline struct sy_backend *
-sy_sock_pick(struct bpf_sock_addr *ctx, const struct sy_svc_value *svc,
-	     __be32 fe_addr, __be16 fe_port, __u8 proto, __u32 client,
-	     __u64 cookie, __u32 *backend_id)
+/* The socket's flow hash (see above): every socket hashes on its own. */
+static __always_inline __u32 sy_sock_hash(__u32 client, __be32 fe_addr,
+					  __be16 fe_port, __u8 proto,
+					  __u64 cookie)
 {
-	struct sy_affinity_key akey = {};
-	struct sy_affinity_value aval = {};
-	struct sy_backend *be = NULL;
-	__u64 now = bpf_ktime_get_ns();
-	__u32 size = svc->table_size, slot, id = 0;
-
-	if (svc->flags & SY_SVC_F_AFFINITY) {
-		struct sy_affinity_value *aff;
-
-		akey.client = client;
-		akey.group = svc->group;
-		aff = bpf_map_lookup_elem(&sy_affinity, &akey);
-		if (aff && now - aff->last_used <
-				   (__u64)svc->affinity_timeout *
-					   SY_SOCK_NSEC_PER_SEC) {
-			id = aff->backend_id;
-			be = bpf_map_lookup_elem(&sy_backends, &id);
-			if (be && be->state != SY_BE_ACTIVE)
-				be = NULL;
-		}
-	}
-	if (!be) {
-		if (size == 0)
-			return NULL;
-		if (svc->flags & SY_SVC_F_RANDOM)
-			slot = bpf_get_prandom_u32() % size;
-		else
-			slot = sy_jhash_3words(bpf_ntohl(client),
-					       bpf_ntohl(fe_addr),
-					       ((__u32)bpf_ntohs(fe_port) << 16) |
-						       proto,
-					       sy_flow_hash_seed() +
-						       (__u32)cookie +
-						       (__u32)(cookie >> 32)) %
-			       size;
-		if (sy_maglev_slot(svc, slot, &id) < 0)
-			return NULL;
-		be = bpf_map_lookup_elem(&sy_backends, &id);
-		if (!be)
-			return NULL;
-	}
-	if (svc->flags & SY_SVC_F_AFFINITY) {
-		aval.last_used = now;
-		aval.backend_id = id;
-		bpf_map_update_elem(&sy_affinity, &akey, &aval, BPF_ANY);
-	}
-	*backend_id = id;
-	return be;
+	return sy_jhash_3words(bpf_ntohl(client), bpf_ntohl(fe_addr),
+			       ((__u32)bpf_ntohs(fe_port) << 16) | proto,
+			       sy_flow_hash_seed() + (__u32)cookie +
+				       (__u32)(cookie >> 32));
 }
 
 /* connect4 / sendmsg4. Returns the program's verdict (1 = go on). */
@@ -155,13 +105,13 @@ static __always_inline int sy_sock_xlate(struct bpf_sock_addr *ctx,
 {
 	struct sy_sock_revnat_value rv = {};
 	struct sy_sock_revnat_key rk = {};
+	struct sy_affinity_key akey;
 	const struct sy_config *cfg;
-	struct sy_svc_key skey = {};
 	struct sy_svc_value *svc;
 	struct sy_backend *be;
-	__be32 daddr = ctx->user_ip4, node;
+	__be32 daddr = ctx->user_ip4, fe_addr, node;
 	__be16 dport = (__be16)ctx->user_port;
-	__u32 backend_id, client;
+	__u32 backend_id;
 	__u64 cookie;
 	int via_node = 0;
 	__u16 flags;
@@ -174,25 +124,18 @@ static __always_inline int sy_sock_xlate(struct bpf_sock_addr *ctx,
 	else
 		return 1;
 
-	cfg = sy_sock_config();
+	cfg = sy_config_get();
 	node = cfg ? cfg->node_addr : 0;
-	skey.addr = daddr;
+	fe_addr = daddr;
 	if (daddr == bpf_htonl(SY_LOOPBACK_ADDR)) {
 		if (!node)
 			return 1;
-		skey.addr = node;
+		fe_addr = node;
 		via_node = 1;
 	} else if (node && daddr == node) {
 		via_node = 1;
 	}
-	skey.port = dport;
-	skey.proto = proto;
-	skey.scope = SY_SCOPE_INTERNAL;
-	svc = bpf_map_lookup_elem(&sy_services, &skey);
-	if (!svc) {
-		skey.scope = SY_SCOPE_EXTERNAL;
-		svc = bpf_map_lookup_elem(&sy_services, &skey);
-	}
+	svc = sy_lookup_frontend(fe_addr, dport, proto, SY_ROLE_POD);
 	if (!svc)
 		return 1;
 	flags = svc->flags;
@@ -212,9 +155,12 @@ static __always_inline int sy_sock_xlate(struct bpf_sock_addr *ctx,
 	}
 
 	cookie = bpf_get_socket_cookie(ctx);
-	client = sy_sock_client(ctx, sendmsg);
-	be = sy_sock_pick(ctx, svc, skey.addr, dport, proto, client, cookie,
-			  &backend_id);
+	akey.client = sy_sock_client(ctx, sendmsg);
+	akey.group = svc->group;
+	be = sy_select_backend(svc, &sy_affinity, &akey,
+			       sy_sock_hash(akey.client, fe_addr, dport, proto,
+					    cookie),
+			       bpf_ktime_get_ns(), &backend_id);
 	if (!be)
 		return 1; /* broken table: tc (if any) drops */
 

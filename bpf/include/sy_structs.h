@@ -170,7 +170,7 @@ struct sy_ct_value {
 #define SY_CT_LIFETIME_TCP_S         21600ULL /* TCP established (6 h), also half-closed */
 #define SY_CT_LIFETIME_TCP_CLOSING_S 10ULL    /* TCP closed: both FINs, or the flow's RST */
 #define SY_CT_LIFETIME_OTHER_S       60ULL    /* UDP and anything else */
-#define SY_CT_NSEC_PER_SEC           1000000000ULL
+#define SY_NSEC_PER_SEC              1000000000ULL
 
 static inline __u64 sy_ct_lifetime_ns(__u8 proto, __u16 ct_flags)
 {
@@ -184,7 +184,7 @@ static inline __u64 sy_ct_lifetime_ns(__u8 proto, __u16 ct_flags)
 		else
 			s = SY_CT_LIFETIME_TCP_SYN_S;
 	}
-	return s * SY_CT_NSEC_PER_SEC;
+	return s * SY_NSEC_PER_SEC;
 }
 
 /* now and last_seen are CLOCK_MONOTONIC ns (bpf_ktime_get_ns()). A

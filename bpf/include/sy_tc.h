@@ -55,8 +55,9 @@
 #include "sy_ratelimit.h"
 #include "sy_frag.h"
 #include "sy_pkt_type.h"
-
-#define SY_AF_INET 2
+#include "sy_config.h"
+#include "sy_frontend.h"
+#include "sy_fib.h"
 
 /* tcx: hand the packet to the next program of the chain (uapi enum
  * tcx_action_base; for a clsact direct-action filter, TC_ACT_UNSPEC: the
@@ -71,7 +72,6 @@
 static __always_inline int sy_src_is_node(const struct sy_pkt *pkt,
 					  const struct sy_xlate *x)
 {
-	struct sy_svc_key skey = {};
 	struct sy_svc_value *svc;
 
 	if (x->snat)
@@ -81,11 +81,8 @@ static __always_inline int sy_src_is_node(const struct sy_pkt *pkt,
 	if (x->saddr == sy_node_addr())
 		return 1;
 	/* A NodePort frontend on another of the node's addresses. */
-	skey.addr = x->saddr;
-	skey.port = x->sport;
-	skey.proto = pkt->proto;
-	skey.scope = SY_SCOPE_EXTERNAL;
-	svc = bpf_map_lookup_elem(&sy_services, &skey);
+	svc = sy_lookup_frontend(x->saddr, x->sport, pkt->proto,
+				 SY_ROLE_EXTERNAL);
 	return svc && (svc->flags & SY_SVC_F_NODEPORT);
 }
 
@@ -108,14 +105,8 @@ static __always_inline int sy_tc_forward(struct __sk_buff *skb,
 	if (h.ttl <= 1)
 		return TC_ACT_OK;
 	old_ttl_proto = *(__be16 *)&h.ttl;
-	fib.family = SY_AF_INET;
-	fib.l4_protocol = pkt->proto;
-	fib.sport = x->sport;
-	fib.dport = x->dport;
-	fib.tot_len = sy_icmp_fwd_len(skb, pkt, h.tot_len);
-	fib.ipv4_src = x->saddr;
-	fib.ipv4_dst = x->daddr;
-	fib.ifindex = skb->ifindex;
+	sy_fib_fill4(&fib, x, pkt->proto, 0,
+		     sy_icmp_fwd_len(skb, pkt, h.tot_len), skb->ifindex);
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
 		rc = sy_icmp_too_big_tc(skb, pkt, x, h.frag_off,
@@ -184,14 +175,7 @@ static __always_inline int sy_tc_main(struct __sk_buff *skb, int role)
 			     sy_xlate_skb(skb, &pkt, x.saddr, x.sport, x.daddr,
 					  x.dport)) < 0)
 			return TC_ACT_SHOT; /* never leak a half-rewritten packet */
-		if (x.reply) {
-			sy_count(SY_CNT_TC_REVNAT);
-		} else {
-			sy_count(SY_CNT_TC_DNAT);
-			if (x.snat)
-				sy_count(SY_CNT_SNAT);
-		}
-		sy_svc_account(x.fe_id, SY_HOOK_TC_INGRESS, skb->len);
+		sy_xlate_account(&x, SY_HOOK_TC_INGRESS, skb->len);
 		if (sy_src_is_node(&pkt, &x))
 			return sy_tc_forward(skb, &pkt, &x);
 		return TC_ACT_OK;
