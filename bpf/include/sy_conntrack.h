@@ -88,9 +88,8 @@ static __always_inline __be16 sy_snat_candidate(const struct sy_pkt *pkt,
 
 	if (i == 0 && cport >= min && cport <= max)
 		return pkt->sport;
-	h = sy_jhash_3words(bpf_ntohl(pkt->saddr), bpf_ntohl(pkt->daddr),
-			    ((__u32)cport << 16) | bpf_ntohs(pkt->dport),
-			    SY_JHASH_INITVAL + pkt->proto + i);
+	h = sy_flow_hash(pkt->saddr, pkt->daddr, pkt->sport, pkt->dport,
+			 pkt->proto, SY_JHASH_INITVAL + i);
 	return bpf_htons(min + h % ((__u32)max - min + 1));
 }
 

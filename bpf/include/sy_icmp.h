@@ -538,7 +538,7 @@ static __always_inline int sy_icmp_too_big_xdp(struct xdp_md *ctx,
 	    bpf_xdp_load_bytes(ctx, pkt->l4_off, f.ql4, 8) < 0 ||
 	    bpf_xdp_load_bytes(ctx, 0, macs, 12) < 0)
 		return XDP_DROP;
-	sy_eth_answer(&f.eth, macs);
+	sy_eth_answer(&f.eth, macs, bpf_htons(ETH_P_IP));
 
 	len = sy_icmp_too_big_fill(&f, pkt, ihl_len, mtu);
 	old_len = ctx->data_end - ctx->data;

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * jhash_3words exactly as in <linux/jhash.h> (Bob Jenkins' lookup3 final
- * mix). The control plane re-implements it to predict Maglev slots, so any
- * change here breaks that contract (see the flow hash note in sy_structs.h).
+ * mix), and the IPv4 flow hash built on it. The control plane re-implements
+ * both to predict Maglev slots, so any change here breaks that contract
+ * (see the flow hash note in sy_structs.h).
  */
 #ifndef SY_JHASH_H
 #define SY_JHASH_H
 
 #include <linux/types.h>
+#include <bpf/bpf_endian.h>
 
 #define SY_JHASH_INITVAL 0xdeadbeef
 
@@ -36,6 +38,19 @@ static __always_inline __u32 sy_jhash_3words(__u32 a, __u32 b, __u32 c,
 	c += initval;
 	__sy_jhash_final(a, b, c);
 	return c;
+}
+
+/* The flow hash of an IPv4 tuple (sy_structs.h, "Flow hash"): the Maglev
+ * slot of tc and XDP (seed: sy_config.flow_hash_seed), and the SNAT port
+ * candidates (sy_conntrack.h). */
+static __always_inline __u32 sy_flow_hash(__be32 saddr, __be32 daddr,
+					  __be16 sport, __be16 dport,
+					  __u8 proto, __u32 seed)
+{
+	return sy_jhash_3words(bpf_ntohl(saddr), bpf_ntohl(daddr),
+			       ((__u32)bpf_ntohs(sport) << 16) |
+				       bpf_ntohs(dport),
+			       seed + proto);
 }
 
 #endif /* SY_JHASH_H */

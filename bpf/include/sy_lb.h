@@ -49,7 +49,7 @@
 #include "sy_parse.h"
 #include "sy_conntrack.h"
 #include "sy_ct_pair.h"
-#include "sy_maglev.h"
+#include "sy_jhash.h"
 #include "sy_config.h"
 #include "sy_frontend.h"
 #include "sy_pick.h"

@@ -2,30 +2,16 @@
 /*
  * Maglev slot selection. The control plane builds each table (one inner
  * ARRAY per ServicePort group holding M slots, two per element, M prime) and
- * predicts slots with the
- * same flow hash, so the hash inputs below are a cross-component contract
- * (see sy_structs.h).
+ * predicts slots with the same flow hash (sy_flow_hash() in sy_jhash.h), so
+ * slot = hash % M is a cross-component contract (see sy_structs.h).
  */
 #ifndef SY_MAGLEV_H
 #define SY_MAGLEV_H
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
-#include <bpf/bpf_endian.h>
 #include "sy_structs.h"
 #include "sy_maps.h"
-#include "sy_jhash.h"
-
-/* The flow hash of tc and XDP (sy_structs.h, "Flow hash"). */
-static __always_inline __u32 sy_flow_hash(__be32 saddr, __be32 daddr,
-					  __be16 sport, __be16 dport,
-					  __u8 proto, __u32 seed)
-{
-	return sy_jhash_3words(bpf_ntohl(saddr), bpf_ntohl(daddr),
-			       ((__u32)bpf_ntohs(sport) << 16) |
-				       bpf_ntohs(dport),
-			       seed + proto);
-}
 
 /* The backend id in slot of svc's table. Returns 0 and sets *backend_id, or
  * -1 when the table or slot is missing (caller drops: a frontend with

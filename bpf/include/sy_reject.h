@@ -31,6 +31,7 @@
 #define SY_REJECT_H
 
 #include <linux/bpf.h>
+#include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
@@ -114,14 +115,14 @@ static __always_inline int sy_unicast_src(__be32 saddr)
 	return 1;
 }
 
-/* The Ethernet header of an answer to a frame whose destination and source
- * MACs are macs[0..11]: the two swapped. */
+/* The Ethernet header of an answer (ethertype h_proto) to a frame whose
+ * destination and source MACs are macs[0..11]: the two swapped. */
 static __always_inline void sy_eth_answer(struct sy_eth_pad *e,
-					  const __u8 *macs)
+					  const __u8 *macs, __be16 h_proto)
 {
 	__builtin_memcpy(e->dst, macs + 6, 6);
 	__builtin_memcpy(e->src, macs, 6);
-	e->proto = bpf_htons(0x0800);
+	e->proto = h_proto;
 }
 
 /* tc: the Ethernet header of the answer to the frame in skb. */
@@ -132,7 +133,7 @@ static __always_inline int sy_reject_eth(struct __sk_buff *skb,
 
 	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)) < 0)
 		return -1;
-	sy_eth_answer(e, macs);
+	sy_eth_answer(e, macs, bpf_htons(ETH_P_IP));
 	return 0;
 }
 
