@@ -31,6 +31,9 @@ COPY --from=build /src/package.json /src/package-lock.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/bin ./bin
 COPY --from=build /src/dist/control-plane ./dist/control-plane
+# The entry point (bin/switchyard.js -> dist/cli); the lab and the benchmarks
+# (dist/lab, dist/bench) stay out: their commands say they are not in the image.
+COPY --from=build /src/dist/cli ./dist/cli
 # Read at run time next to dist/: the loader protocol and the admin UI's files.
 COPY --from=build /src/loader/loader.proto ./loader/loader.proto
 COPY --from=build /src/control-plane ./control-plane

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the compiled CLI (npm run build puts it under dist/).
-import { main } from '../dist/control-plane/src/cli/main.js';
+import { main } from '../dist/cli/main.js';
 
 // stdout to a pipe is asynchronous: exit only once what was written is out
 // (a large `-o json` was cut short by process.exit otherwise).

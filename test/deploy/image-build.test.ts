@@ -3,8 +3,9 @@
 // build stage's RUN lines run in it on this Debian 12 + Node.js 20 machine
 // (the image's base is Debian 12 + Node.js 20), then the final stage's COPY
 // lines lay the image's files out in a directory, and the result is run:
-// the agent's whole module graph loads with production dependencies only, and
-// the loader starts. What this cannot check: the base image itself, and the
+// the agent's whole module graph loads with production dependencies only, the
+// agent starts with no lab/ or bench/ in the image (their commands say they
+// are not in it), and the loader starts. What this cannot check: the base image itself, and the
 // final stage's apt-get (its packages are checked against ldd in
 // test/unit/deploy-image.test.ts).
 import { after, before, describe, test } from 'node:test';
@@ -94,6 +95,35 @@ describe('the Dockerfile, built without Docker', { timeout: 900_000 }, () => {
     const a = spawnSync(process.execPath, [opt('bin/switchyard.js'), 'agent'], { encoding: 'utf8', cwd: '/', env: { PATH: process.env.PATH } });
     assert.equal(a.status, 2, a.stderr);
     assert.match(a.stderr, /--node-name \(or \$NODE_NAME\) is required/);
+  });
+
+  test('the image holds neither the lab nor the benchmarks', () => {
+    for (const p of ['lab', 'bench', 'dist/lab', 'dist/bench', 'test', 'dist/test']) assert.ok(!existsSync(opt(p)), `${p} is not in the image`);
+    assert.ok(existsSync(opt('dist/cli/main.js')) && existsSync(opt('dist/control-plane/src/cli/agent-command.js')));
+  });
+
+  test('the image\'s agent starts without lab/ and stops at its missing kubeconfig', () => {
+    // In a network namespace of its own (unshare), so that nothing the agent
+    // might touch is the machine's; the API server's kubeconfig is missing,
+    // the first thing the agent cannot do without.
+    const kubeconfig = path.join(tmp, 'no-such-kubeconfig');
+    const r = spawnSync('unshare', ['--net', '--', process.execPath, opt('bin/switchyard.js'), 'agent', '--node-name', 'node1',
+      '--kubeconfig', kubeconfig, '--loader-socket', path.join(tmp, 'no-loader.sock'), '--health-bind-address', '127.0.0.1:0'],
+    { encoding: 'utf8', cwd: '/', env: { PATH: process.env.PATH }, timeout: 120_000, killSignal: 'SIGKILL' });
+    assert.equal(r.error, undefined);
+    assert.equal(r.status, 1, `${r.signal ?? ''} ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`ENOENT: no such file or directory, open '${kubeconfig}'`));
+    assert.doesNotMatch(r.stderr, /ERR_MODULE_NOT_FOUND|Cannot find module/);
+  });
+
+  test('lab, cleanup and bench commands say the lab is not in the image', () => {
+    for (const argv of [['lab', 'status', '--name', 'nosuchlab'], ['cleanup', '--name', 'nosuchlab'], ['status', '--lab', 'nosuchlab', '--node', '1'], ['bench', '--help']]) {
+      const r = spawnSync(process.execPath, [opt('bin/switchyard.js'), ...argv], { encoding: 'utf8', cwd: '/', env: { PATH: process.env.PATH } });
+      const part = argv[0] === 'bench' ? 'bench' : 'lab';
+      assert.equal(r.status, 1, `${argv.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^switchyard ${argv[0]}: (--lab/--node: )?${part} is not in this image \\(/.*/dist/${part} is missing\\)`), argv.join(' '));
+      assert.doesNotMatch(r.stderr, /ERR_MODULE_NOT_FOUND|Cannot find module|\n\s+at /, argv.join(' '));
+    }
   });
 
   test('the loader binary runs', () => {

@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { adminGet } from '../../control-plane/src/cli/admin-client.js';
+import { labAdminSocket } from '../../lab/src/netns/layout.js';
 import { Lab, PROBE, ROOT, eventually, ok, run, sleep, tally } from './harness.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
@@ -190,7 +191,7 @@ describe(`API objects: malformed, hijacking, headless-labelled (${MODE})`, { tim
   const lab = new Lab(Lab.uniqueName('e2o'), MODE);
   let webPods = new Set<string>();
 
-  const adminSock = (node: string): { socketPath: string } => ({ socketPath: path.join('/run/switchyard/lab', lab.name, `${node}-admin.sock`) });
+  const adminSock = (node: string): { socketPath: string } => ({ socketPath: labAdminSocket(lab.name, node) });
   const status = async (node = 'node1'): Promise<J> => {
     const r = await adminGet(adminSock(node), '/v1/status?history=0');
     assert.equal(r.status, 200, r.body);

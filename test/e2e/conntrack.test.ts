@@ -184,7 +184,7 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
 
   test('an SNAT port range overlapping ip_local_port_range is refused at start', { skip: MODE === 'iptables' && 'ebpf mode only: iptables mode leaves ports to the kernel' }, async () => {
     // A second agent in node1's namespace, never reaching the API server: it must stop at the check.
-    const main = path.join(ROOT, 'dist/control-plane/src/cli/main.js');
+    const main = path.join(ROOT, 'dist/cli/main.js');
     const r = await lab.execNode('node1', [process.execPath, main, 'agent', '--node-name', 'node1', '--mode', 'ebpf',
       '--kubeconfig', '/nonexistent', '--loader-socket', '/nonexistent.sock', '--snat-port-range', '40000-40100', '--health-bind-address', '127.0.0.1:0']);
     assert.equal(r.code, 1, r.stdout + r.stderr);

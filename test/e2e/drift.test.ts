@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Lab, ROOT, eventually, ok, tally } from './harness.js';
-import { labAdminSocket } from '../../control-plane/src/cli/admin-command.js';
+import { labAdminSocket } from '../../lab/src/netns/layout.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
 const WHOAMI = readFileSync(path.join(ROOT, 'lab/examples/whoami.yaml'), 'utf8');

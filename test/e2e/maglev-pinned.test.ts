@@ -14,7 +14,7 @@ import { Lab, PROBE, ROOT, eventually, sleep } from './harness.js';
 import { LoaderClient } from '../../control-plane/src/dataplane/ebpf/loader-client.js';
 import { decodeBackend, decodeSvcKey, decodeSvcValue, decodeU32, decodeU32Array } from '../../control-plane/src/dataplane/ebpf/map-values.js';
 import { flowHash } from '../../control-plane/src/dataplane/flow-hash.js';
-import { runAdminCommand } from '../../control-plane/src/cli/admin-command.js';
+import { runAdminCommand } from '../../cli/admin.js';
 import { TCP_ACK, TCP_SYN, tcpFrame, tupleOf } from '../../bench/packets.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';

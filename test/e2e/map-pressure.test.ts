@@ -10,7 +10,7 @@ import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Lab, ROOT, eventually, ok, tally } from './harness.js';
-import { labAdminSocket } from '../../control-plane/src/cli/admin-command.js';
+import { labAdminSocket } from '../../lab/src/netns/layout.js';
 import { labClient } from '../../lab/src/cli/api-client.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';

@@ -9,6 +9,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { Lab, PROBE, ROOT, ok } from '../e2e/harness.js';
 import { LoaderClient } from '../../control-plane/src/dataplane/ebpf/loader-client.js';
+import { labAdminSocket } from '../../lab/src/netns/layout.js';
 import { decodeBackend, decodeRevNat, decodeSvcKey, decodeSvcValue, decodeU32, decodeU32Array } from '../../control-plane/src/dataplane/ebpf/map-values.js';
 
 export const HOLD_INTERVAL_MS = 100;
@@ -96,7 +97,7 @@ export async function nodeProcs(lab: Lab): Promise<NodeProcs[]> {
 // ---- the agents' admin API ---------------------------------------------------
 
 export function adminSocket(lab: Lab, node: string): string {
-  return `/run/switchyard/lab/${lab.name}/${node}-admin.sock`;
+  return labAdminSocket(lab.name, node);
 }
 
 export function adminGet(lab: Lab, node: string, urlPath: string): Promise<{ status: number; text: string }> {

@@ -6,7 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startAdminServer, type AdminServer } from '../../control-plane/src/admin/server.js';
-import { adminPath, labAdminSocket, parseAdminArgs, runAdminCommand, type AdminIO } from '../../control-plane/src/cli/admin-command.js';
+import { adminPath, parseAdminArgs, runAdminCommand, type AdminIO } from '../../control-plane/src/cli/admin-command.js';
+import { runAdminCommand as runWithLab } from '../../cli/admin.js';
+import { labAdminSocket } from '../../lab/src/netns/layout.js';
 import { flowHash } from '../../control-plane/src/dataplane/flow-hash.js';
 import { FakeLoader, FakeSync, SEED, WEB, WEB_SLICE, desiredOf, ebpfSource, program } from './admin-fake.js';
 
@@ -102,8 +104,12 @@ describe('against a running admin API (unix socket)', () => {
     r = await capture((io) => runAdminCommand('status', ['--admin-socket', path.join(dir, 'none.sock')], io));
     assert.equal(r.code, 1);
     assert.match(r.err, /cannot reach the admin API at .*none\.sock/);
+    r = await capture((io) => runWithLab('status', ['--lab', 'nosuchlab', '--node', '1'], io));
+    assert.equal(r.code, 1);
+    assert.match(r.err, /no lab "nosuchlab" \(\/run\/switchyard\/lab\/nosuchlab does not exist\)/);
+    // control-plane alone (no lab given, as in the agent's image): --lab is refused, not guessed.
     r = await capture((io) => runAdminCommand('status', ['--lab', 'nosuchlab', '--node', '1'], io));
     assert.equal(r.code, 1);
-    assert.match(r.err, /no lab "nosuchlab"/);
+    assert.match(r.err, /--lab\/--node: the lab is not part of this build/);
   });
 });

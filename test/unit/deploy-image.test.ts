@@ -49,14 +49,14 @@ test('the build stage runs scripts/setup.sh, as the README\'s commands do', () =
 
 test('.dockerignore keeps outputs out of the context and everything the build needs in it', () => {
   const ignored = dockerignoreMatcher(readFileSync(path.join(ROOT, '.dockerignore'), 'utf8'));
-  for (const p of ['node_modules/yaml/package.json', 'dist/control-plane/src/cli/main.js', 'bpf/build/switchyard.bpf.o',
+  for (const p of ['node_modules/yaml/package.json', 'dist/cli/main.js', 'bpf/build/switchyard.bpf.o',
     'loader/build/switchyard-loader', 'lab/build/sy-probe', 'loader/gen/loader.pb-c.c', '.git/HEAD', 'bpf/tc_ingress.o']) {
     assert.ok(ignored(p), `${p} is ignored`);
   }
   const files = new Set(buildContextFiles());
   for (const p of ['package.json', 'package-lock.json', 'tsconfig.json', 'Makefile', 'scripts/setup.sh', 'bin/switchyard.js',
     'bpf/Makefile', 'bpf/tc_ingress.c', 'bpf/include/sy_structs.h', 'loader/Makefile', 'loader/loader.proto', 'loader/src/main.c',
-    'lab/Makefile', 'control-plane/src/cli/main.ts']) {
+    'lab/Makefile', 'cli/main.ts']) {
     assert.ok(files.has(p), `${p} is in the build context`);
   }
   // `make all` builds the BPF test program too (bpf: all test).
@@ -94,7 +94,7 @@ test('the image runs the agent with production dependencies only, from the paths
   const copies = final.instructions.filter((i) => i.cmd === 'COPY').map((i) => copyArgs(i.args).sources).flat();
   // npm prune --omit=dev in the build stage, then node_modules is copied.
   assert.ok(build.instructions.some((i) => i.cmd === 'RUN' && /npm prune --omit=dev/.test(i.args)));
-  for (const need of ['/src/node_modules', '/src/bin', '/src/dist/control-plane', '/src/package.json',
+  for (const need of ['/src/node_modules', '/src/bin', '/src/dist/control-plane', '/src/dist/cli', '/src/package.json',
     // loader-protocol.ts finds loader/loader.proto above dist/; the admin UI finds control-plane/src/admin/ui.
     '/src/loader/loader.proto', '/src/control-plane', '/src/loader/build/switchyard-loader']) {
     assert.ok(copies.includes(need), `${need} is copied into the image`);

@@ -4,24 +4,34 @@
 // (default http://127.0.0.1:10252), --admin-socket PATH, or --lab NAME
 // --node NAME for an agent of the namespace lab (its admin socket in the
 // lab's state directory; without one, the command is re-run inside the
-// node's network namespace against 127.0.0.1).
+// node's network namespace against 127.0.0.1). The lab's layout is not known
+// here: control-plane never imports the lab, so the caller (cli/) gives it.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AdminHttpError, AdminUnreachable, adminJSON, type AdminTarget } from './admin-client.js';
 
 export const ADMIN_COMMANDS = ['status', 'services', 'maps', 'conntrack', 'explain'] as const;
 export type AdminCommand = (typeof ADMIN_COMMANDS)[number];
 
-/** Where the lab's state directories live (lab/src/netns/plan.ts LAB_ROOT). */
-export const LAB_STATE_ROOT = '/run/switchyard/lab';
 export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:10252';
 
-/** The admin socket the lab daemon gives a node's agent: <state dir>/<node>-admin.sock. */
-export function labAdminSocket(lab: string, node: string, root = LAB_STATE_ROOT): string {
-  return path.join(root, lab, `${node}-admin.sock`);
+/**
+ * Where a lab's node agent answers: the lab's own layout
+ * (lab/src/netns/layout.ts labAgentPaths), handed in by cli/.
+ */
+export interface LabAgentPaths {
+  /** The lab's state directory (exists while the lab does). */
+  stateDir(lab: string): string;
+  /** The admin socket the lab gives the node's agent. */
+  adminSocket(lab: string, node: string): string;
+  /** The node's network namespace. */
+  nodeNetns(lab: string, node: string): string;
+  /** The switchyard entry point, to re-run a command inside the node's namespace. */
+  cliMain: string;
 }
+
+/** Gives the lab's paths; rejects with a message when the lab is not installed (the agent's image). */
+export type LabAgentPathsLoader = () => Promise<LabAgentPaths>;
 
 export const ADMIN_USAGE = `usage: switchyard <command> [target] [options]
 commands (the agent's admin API):
@@ -270,8 +280,8 @@ const RENDER: Record<AdminCommand, (r: J, positional: string[]) => string> = {
 };
 
 /** Re-runs this command inside the node's network namespace against 127.0.0.1 (no admin socket). */
-function runInNodeNetns(cmd: AdminCommand, argv: string[], lab: string, node: string, io: AdminIO): Promise<number> {
-  const ns = `${lab}-n${node.replace(/^node/, '')}`;
+function runInNodeNetns(cmd: AdminCommand, argv: string[], paths: LabAgentPaths, lab: string, node: string, io: AdminIO): Promise<number> {
+  const ns = paths.nodeNetns(lab, node);
   const strip = new Set(['--lab', '--node']);
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -283,9 +293,8 @@ function runInNodeNetns(cmd: AdminCommand, argv: string[], lab: string, node: st
     }
     rest.push(a);
   }
-  const main = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.js');
   return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, main, cmd, ...rest, '--admin', DEFAULT_ADMIN_URL], { stdio: 'inherit' });
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, paths.cliMain, cmd, ...rest, '--admin', DEFAULT_ADMIN_URL], { stdio: 'inherit' });
     child.on('error', (err) => {
       io.err(`switchyard ${cmd}: cannot enter ${ns}: ${err.message}\n`);
       resolve(1);
@@ -298,7 +307,11 @@ export interface AdminIO { out(s: string): void; err(s: string): void }
 
 const STDIO: AdminIO = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
-export async function runAdminCommand(cmd: string, argv: string[], io: AdminIO = STDIO): Promise<number> {
+/**
+ * Runs one admin command; `lab` gives the lab's paths for --lab/--node
+ * (without it, those targets are refused: a build without the lab).
+ */
+export async function runAdminCommand(cmd: string, argv: string[], io: AdminIO = STDIO, lab?: LabAgentPathsLoader): Promise<number> {
   if (!(ADMIN_COMMANDS as readonly string[]).includes(cmd)) {
     io.err(`switchyard: unknown command ${JSON.stringify(cmd)}\n${ADMIN_USAGE}\n`);
     return 2;
@@ -318,13 +331,22 @@ export async function runAdminCommand(cmd: string, argv: string[], io: AdminIO =
   }
   let target: AdminTarget;
   if ('lab' in args.target) {
-    const sock = labAdminSocket(args.target.lab, args.target.node);
+    let paths: LabAgentPaths;
+    try {
+      if (!lab) throw new Error('the lab is not part of this build');
+      paths = await lab();
+    } catch (err) {
+      io.err(`switchyard ${cmd}: --lab/--node: ${(err as Error).message}\n`);
+      return 1;
+    }
+    const sock = paths.adminSocket(args.target.lab, args.target.node);
     if (!existsSync(sock)) {
-      if (!existsSync(path.join(LAB_STATE_ROOT, args.target.lab))) {
-        io.err(`switchyard ${cmd}: no lab ${JSON.stringify(args.target.lab)} (${path.join(LAB_STATE_ROOT, args.target.lab)} does not exist)\n`);
+      const dir = paths.stateDir(args.target.lab);
+      if (!existsSync(dir)) {
+        io.err(`switchyard ${cmd}: no lab ${JSON.stringify(args.target.lab)} (${dir} does not exist)\n`);
         return 1;
       }
-      return runInNodeNetns(c, argv, args.target.lab, args.target.node, io);
+      return runInNodeNetns(c, argv, paths, args.target.lab, args.target.node, io);
     }
     target = { socketPath: sock };
   } else target = args.target;

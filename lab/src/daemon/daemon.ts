@@ -188,7 +188,7 @@ export class LabDaemon {
         '--mode', this.config.mode,
         '--cluster-cidr', CLUSTER_CIDR,
         '--health-bind-address', `0.0.0.0:${AGENT_HEALTH_PORT}`,
-        '--admin-socket', path.join(this.files.dir, `${node.name}-admin.sock`),
+        '--admin-socket', this.files.adminSocket(node.name),
         ...this.agentArgs],
       this.files.agentLog(node.name), `${this.repo.cliMain} agent --kubeconfig ${this.files.kubeconfig} --node-name ${node.name}`, this.state,
       (p) => {

@@ -1,7 +1,11 @@
 // Where things are: the repository's binaries and the files of a lab's state
-// directory. Shared by the CLI, the daemon and the cleanup.
+// directory. Shared by the CLI, the daemon and the cleanup; the top-level
+// cli/ hands labAgentPaths() to the admin commands (control-plane does not
+// import the lab, so it is given the lab's layout rather than copying it).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { LabAgentPaths } from '../../../control-plane/src/cli/admin-command.js';
+import { labStateDir, nodeIndexFromName, nodeNetns } from './plan.js';
 
 /** The repository root, from this module's place in dist/lab/src/netns/. */
 export function repoRoot(): string {
@@ -16,7 +20,7 @@ export interface RepoPaths {
   whoami: string;
   probe: string;
   loader: string;
-  /** The switchyard CLI entry (the agent is `main.js agent ...`). */
+  /** The switchyard CLI entry, cli/main.ts compiled (the agent is `main.js agent ...`). */
   cliMain: string;
   daemonMain: string;
 }
@@ -27,7 +31,7 @@ export function repoPaths(root = repoRoot()): RepoPaths {
     whoami: path.join(root, 'lab/build/sy-whoami'),
     probe: path.join(root, 'lab/build/sy-probe'),
     loader: path.join(root, 'loader/build/switchyard-loader'),
-    cliMain: path.join(root, 'dist/control-plane/src/cli/main.js'),
+    cliMain: path.join(root, 'dist/cli/main.js'),
     daemonMain: path.join(root, 'dist/lab/src/daemon/main.js'),
   };
 }
@@ -41,6 +45,8 @@ export interface StateDirFiles {
   loaderSocket(node: string): string;
   loaderLog(node: string): string;
   agentLog(node: string): string;
+  /** The agent's admin API (the daemon passes it as --admin-socket). */
+  adminSocket(node: string): string;
 }
 
 export function stateDirFiles(dir: string): StateDirFiles {
@@ -53,6 +59,26 @@ export function stateDirFiles(dir: string): StateDirFiles {
     loaderSocket: (node) => path.join(dir, `${node}-loader.sock`),
     loaderLog: (node) => path.join(dir, `${node}-loader.log`),
     agentLog: (node) => path.join(dir, `${node}-agent.log`),
+    adminSocket: (node) => path.join(dir, `${node}-admin.sock`),
+  };
+}
+
+/** The admin socket of a node's agent in lab LAB (default state root). */
+export function labAdminSocket(lab: string, node: string): string {
+  return stateDirFiles(labStateDir(lab)).adminSocket(node);
+}
+
+/** Where a lab's node agent answers, for `switchyard status --lab LAB --node NODE` and the like. */
+export function labAgentPaths(repo: RepoPaths = repoPaths()): LabAgentPaths {
+  return {
+    stateDir: (lab) => labStateDir(lab),
+    adminSocket: labAdminSocket,
+    nodeNetns: (lab, node) => {
+      const i = nodeIndexFromName(node);
+      if (i === undefined) throw new Error(`${JSON.stringify(node)} is not a lab node name (node1, node2, ...)`);
+      return nodeNetns(lab, i);
+    },
+    cliMain: repo.cliMain,
   };
 }
 
