@@ -36,22 +36,30 @@
 #define SY_CLSACT_LEGACY_HANDLE 1u
 #define SY_CLSACT_LEGACY_PRIO   1u
 
-static bool prog_is_ours(uint32_t id)
+/* The name of program id into name (BPF_OBJ_NAME_LEN bytes); "" when the
+ * program is gone. */
+static void prog_name_of(uint32_t id, char *name)
 {
 	struct bpf_prog_info info;
 	__u32 len = sizeof(info);
-	bool ours = false;
 	int fd;
 
+	name[0] = '\0';
 	fd = bpf_prog_get_fd_by_id(id);
 	if (fd < 0)
-		return false;
+		return;
 	memset(&info, 0, sizeof(info));
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
-		ours = !strcmp(info.name, "sy_tc_ingress") ||
-		       !strcmp(info.name, "sy_tc_external");
+		memcpy(name, info.name, BPF_OBJ_NAME_LEN);
 	close(fd);
-	return ours;
+}
+
+static bool prog_is_ours(uint32_t id)
+{
+	char name[BPF_OBJ_NAME_LEN];
+
+	prog_name_of(id, name);
+	return !strcmp(name, "sy_tc_ingress") || !strcmp(name, "sy_tc_external");
 }
 
 /* The program of the ingress filter at (handle, prio): 0 and *id, -ENOENT
@@ -155,20 +163,10 @@ static bool tcx_fallback_errno(int err)
 
 bool tc_prog_is_external(uint32_t id)
 {
-	struct bpf_prog_info info;
-	__u32 len = sizeof(info);
-	bool external = false;
-	int fd;
+	char name[BPF_OBJ_NAME_LEN];
 
-	fd = bpf_prog_get_fd_by_id(id);
-	if (fd < 0)
-		return false;
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
-	    !strcmp(info.name, "sy_tc_external"))
-		external = true;
-	close(fd);
-	return external;
+	prog_name_of(id, name);
+	return !strcmp(name, "sy_tc_external");
 }
 
 int tc_attach(struct loader *L, const char *ifname, uint32_t ifindex,
