@@ -149,8 +149,8 @@ int handle_attach(struct loader *L, const PB(AttachRequest) *req,
 				 "sy_attach: %s", req->ifname, sy_errstr(err));
 	forget_stale_records(L, req->ifname, key.hook, ifindex);
 	log_info("attached %s to %s (ifindex %u) in %s mode, prog id %u",
-		 bpf_program__name(prog), req->ifname, ifindex, attach_mode_name(mode),
-		 prog_id);
+		 bpf_program__name(prog), req->ifname, ifindex,
+		 attach_mode_name(mode), prog_id);
 
 	return attach_result(r, ifindex, mode, prog_id);
 }
