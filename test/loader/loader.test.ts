@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { call, encodeRequest, LoaderClient, repoRoot, varint, type MapEntry, type Response } from "./loader-client.js";
+import { LoaderClient as AgentLoaderClient } from "../../control-plane/src/dataplane/ebpf/loader-client.js";
 import { Lab, type LoaderProcess, run, sleep, waitFor } from "./lab.js";
 
 // ---- byte layouts (bpf/include/sy_structs.h) --------------------------------
@@ -1283,8 +1284,15 @@ describe("switchyard-loader REJECT and conntrack cleanup with real traffic", { t
       const left = ct2.entries.filter((e) => backendOf(e) === 1);
       assert.equal(left.length, 1, "only the reply entry is left");
       assert.equal(Buffer.from(left[0]!.key)[13], 1, "it is the reply entry");
-      const r = await call(sock, { gcConntrack: {} });
-      assert.equal(r.gcConntrack!.deleted, 1);
+      // Collected through the agent's own client (what its GC timer sends).
+      const agent = new AgentLoaderClient(sock, 30_000);
+      try {
+        const r = await agent.gcConntrack();
+        assert.equal(r.deleted, 1);
+        assert.equal(r.orphanedBackend, 1);
+      } finally {
+        agent.close();
+      }
       assert.equal((await call(sock, { dump: { map: "sy_conntrack" } })).dump!.info.entries, 0);
     }));
 });
