@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* cleanup: detach everything this instance attached, unpin its maps and
  * links, remove its pin directory, then exit once the reply is sent. */
-#include "loader.h"
+#include "handlers.h"
+#include "detach.h"
 #include "log.h"
 
 int handle_cleanup(struct loader *L, const PB(CleanupRequest) *req,

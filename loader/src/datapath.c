@@ -11,36 +11,6 @@
 #include "loader.h"
 #include "log.h"
 
-const char *const sy_map_names[SY_MAP_COUNT] = {
-	[SY_MAP_SERVICES] = "sy_services",
-	[SY_MAP_BACKENDS] = "sy_backends",
-	[SY_MAP_REVNAT] = "sy_revnat",
-	[SY_MAP_MAGLEV] = "sy_maglev",
-	[SY_MAP_CONNTRACK] = "sy_conntrack",
-	[SY_MAP_AFFINITY] = "sy_affinity",
-	[SY_MAP_ATTACH] = "sy_attach",
-	[SY_MAP_CONFIG] = "sy_config",
-	[SY_MAP_COUNTERS] = "sy_counters",
-	[SY_MAP_SVC_STATS] = "sy_svc_stats",
-	[SY_MAP_SOURCE_RANGES] = "sy_source_ranges",
-	[SY_MAP_SOCK_REVNAT] = "sy_sock_revnat",
-	[SY_MAP_ICMP_RATE] = "sy_icmp_rate",
-	[SY_MAP_FRAG] = "sy_frag",
-	[SY_MAP_DEV_MAC] = "sy_dev_mac",
-};
-
-const struct sy_sock_hook sy_sock_hooks[SY_SOCK_PROGS] = {
-	{ "sy_connect4", "connect4", BPF_CGROUP_INET4_CONNECT },
-	{ "sy_sendmsg4", "sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
-	{ "sy_recvmsg4", "recvmsg4", BPF_CGROUP_UDP4_RECVMSG },
-	{ "sy_getpeername4", "getpeername4", BPF_CGROUP_INET4_GETPEERNAME },
-};
-
-int sy_map_fd(struct loader *L, enum sy_map_id id)
-{
-	return bpf_map__fd(L->maps[id]);
-}
-
 static int resize(struct bpf_map *map, uint32_t n)
 {
 	int err;

@@ -1,21 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Routes a decoded Request to its handler. Handlers fill the Response through
- * struct reply; everything they allocate lives in the request's arena. */
-#include <stdarg.h>
-
-#include "loader.h"
+ * struct reply (reply.c); everything they allocate lives in the request's
+ * arena. */
+#include "handlers.h"
 #include "log.h"
-
-int reply_err(struct reply *r, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	r->resp->code = code;
-	r->resp->error = arena_vprintf(r->a, fmt, ap);
-	va_end(ap);
-	return code;
-}
 
 static const char *op_name(int op)
 {
@@ -29,6 +17,7 @@ static const char *op_name(int op)
 	case REQ_OP(STATUS): return "status";
 	case REQ_OP(TEST_RUN): return "test_run";
 	case REQ_OP(LOOKUP): return "lookup";
+	case REQ_OP(GC_CONNTRACK): return "gc_conntrack";
 	default: return "none";
 	}
 }
@@ -64,6 +53,9 @@ void dispatch(struct loader *L, const sy_request *req, struct reply *r)
 		break;
 	case REQ_OP(LOOKUP):
 		code = handle_lookup(L, req->lookup, r);
+		break;
+	case REQ_OP(GC_CONNTRACK):
+		code = handle_gc_conntrack(L, req->gc_conntrack, r);
 		break;
 	default:
 		code = reply_err(r, CODE(INVALID),

@@ -12,7 +12,7 @@
 #include <bpf/libbpf.h>
 
 #include "sy_structs.h"
-#include "loader.h"
+#include "handlers.h"
 #include "log.h"
 #include "map_iter.h"
 

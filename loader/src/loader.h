@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Shared state of the Switchyard loader daemon and short names for the
- * protobuf-c types generated from loader.proto. */
+/* Shared state of the Switchyard loader daemon: options, the loaded object
+ * and its maps. Nothing here knows the wire protocol (handlers.h does). */
 #ifndef SY_LOADER_H
 #define SY_LOADER_H
 
@@ -8,22 +8,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "loader.pb-c.h"
-#include "arena.h"
-
-/* ---- generated names, shortened -------------------------------------- */
-#define PB(name) Switchyard__Loader__V1__##name
-#define PB_INIT(NAME) SWITCHYARD__LOADER__V1__##NAME##__INIT
-#define CODE(name) SWITCHYARD__LOADER__V1__ERROR_CODE__##name
-#define REQ_OP(name) SWITCHYARD__LOADER__V1__REQUEST__OP_##name
-#define RES(name) SWITCHYARD__LOADER__V1__RESPONSE__RESULT_##name
-#define MAPOP(name) SWITCHYARD__LOADER__V1__MAP_OP__OP_##name
-#define HOOK(name) SWITCHYARD__LOADER__V1__HOOK__##name
-#define ROLE(name) SWITCHYARD__LOADER__V1__ROLE__##name
-
-typedef PB(Request) sy_request;
-typedef PB(Response) sy_response;
 
 /* tcx (kernel >= 6.6) is newer than the uapi headers this builds against;
  * the ABI values are fixed, so they are spelled out here. */
@@ -112,19 +96,11 @@ struct loader {
 	char layout_old_dir[PATH_MAX];
 };
 
+/* map_table.c: the maps and socket hooks the loader knows by name. */
 extern const char *const sy_map_names[SY_MAP_COUNT];
-
 int sy_map_fd(struct loader *L, enum sy_map_id id);
-
-/* ---- reply helpers (dispatch.c) --------------------------------------- */
-struct reply {
-	sy_response *resp;
-	struct arena *a;
-};
-
-/* Sets code and a formatted error message; returns code. */
-int reply_err(struct reply *r, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* Entries a bounded walk of the map may visit (map_iter's max_iter). */
+uint64_t sy_map_iter_bound(struct loader *L, enum sy_map_id id);
 
 /* ---- modules ------------------------------------------------------------ */
 /* datapath.c: open the skeleton, size, reuse pinned maps, load, pin. */
@@ -143,8 +119,9 @@ int pins_reuse_maps(struct loader *L);  /* before load */
 int pins_pin_maps(struct loader *L);    /* after load */
 int pins_map_path(struct loader *L, const char *map_name, char *buf,
 		  size_t len);
-int pins_link_path(struct loader *L, int hook, const char *ifname, char *buf,
-		   size_t len);
+/* hook: SY_HOOK_TC_INGRESS or SY_HOOK_XDP */
+int pins_link_path(struct loader *L, uint32_t hook, const char *ifname,
+		   char *buf, size_t len);
 int pins_remove_all(struct loader *L, char *err, size_t errlen);
 int mkdir_p(const char *path, unsigned int mode);
 /* snprintf for paths: -ENAMETOOLONG instead of silent truncation. */
@@ -153,57 +130,5 @@ int sy_path(char *buf, size_t len, const char *fmt, ...)
 
 /* server.c */
 int server_run(struct loader *L);
-
-/* dispatch.c: one decoded request in, response filled in. */
-void dispatch(struct loader *L, const sy_request *req, struct reply *r);
-
-/* handlers */
-int handle_probe(struct loader *L, const PB(ProbeRequest) *req,
-		 struct reply *r);
-int handle_attach(struct loader *L, const PB(AttachRequest) *req,
-		  struct reply *r);
-int handle_detach(struct loader *L, const PB(DetachRequest) *req,
-		  struct reply *r);
-int handle_apply(struct loader *L, const PB(ApplyRequest) *req,
-		 struct reply *r);
-int handle_dump(struct loader *L, const PB(DumpRequest) *req,
-		struct reply *r);
-int handle_status(struct loader *L, const PB(StatusRequest) *req,
-		  struct reply *r);
-int handle_cleanup(struct loader *L, const PB(CleanupRequest) *req,
-		   struct reply *r);
-int handle_test_run(struct loader *L, const PB(TestRunRequest) *req,
-		    struct reply *r);
-int handle_lookup(struct loader *L, const PB(LookupRequest) *req,
-		  struct reply *r);
-
-/* attach.c, used by cleanup */
-int attach_list(struct loader *L, struct reply *r, PB(Attachment) ***out,
-		size_t *n);
-int detach_all(struct loader *L, char *err, size_t errlen);
-
-/* dump.c, used by status and lookup */
-PB(MapInfo) *map_info_build(struct loader *L, struct bpf_map *map,
-			    struct arena *a, char *err, size_t errlen);
-PB(MapInfo) *map_info_fill(struct loader *L, struct bpf_map *map,
-			   struct arena *a, bool count_entries, char *err,
-			   size_t errlen);
-struct bpf_map *find_user_map(struct loader *L, const char *name);
-struct bpf_map_info;
-int open_read_map(struct loader *L, struct reply *r, const char *op,
-		  const char *name, struct bpf_map **map, int *fd,
-		  struct bpf_map_info *info);
-struct bpf_map_info;
-/* How a map's values are read and returned (dumps and lookups alike). */
-struct value_form {
-	bool maglev;         /* map-in-map: return the inner table */
-	bool percpu;         /* sum the per-CPU u64 fields */
-	uint32_t value_size; /* bytes one lookup writes */
-	uint32_t elem_size;  /* per-CPU maps: one CPU's value */
-	uint32_t ncpus;
-};
-int value_form_of(const struct bpf_map_info *info, struct value_form *f);
-int map_value_out(struct arena *a, const struct value_form *f,
-		  const void *value, ProtobufCBinaryData *out);
 
 #endif

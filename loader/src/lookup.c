@@ -9,7 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "loader.h"
+#include "handlers.h"
 #include "log.h"
 
 #define LOOKUP_MAX_KEYS 4096

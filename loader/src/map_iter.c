@@ -100,3 +100,16 @@ void key_list_free(struct key_list *kl)
 	kl->data = NULL;
 	kl->n = kl->cap = 0;
 }
+
+int key_list_delete(int fd, const struct key_list *kl, uint64_t *deleted)
+{
+	for (size_t i = 0; i < kl->n; i++) {
+		int err = bpf_map_delete_elem(fd, kl->data + i * kl->ksize);
+
+		if (err && err != -ENOENT)
+			return err;
+		if (!err)
+			(*deleted)++;
+	}
+	return 0;
+}

@@ -31,5 +31,9 @@ struct key_list {
 };
 int key_list_push(struct key_list *kl, const void *key);
 void key_list_free(struct key_list *kl);
+/* Deletes every key of kl from the map (absent keys are fine) and adds the
+ * number deleted to *deleted. Walks collect first and delete after:
+ * deleting while walking a hash map with get_next_key restarts the walk. */
+int key_list_delete(int fd, const struct key_list *kl, uint64_t *deleted);
 
 #endif

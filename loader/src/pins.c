@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "sy_structs.h"
 #include "loader.h"
 #include "log.h"
 
@@ -64,11 +65,11 @@ int pins_map_path(struct loader *L, const char *map_name, char *buf,
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int pins_link_path(struct loader *L, int hook, const char *ifname, char *buf,
-		   size_t len)
+int pins_link_path(struct loader *L, uint32_t hook, const char *ifname,
+		   char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "%s/links/%s_%s", L->pin_dir,
-			 hook == HOOK(XDP) ? "xdp" : "tc_ingress", ifname);
+			 hook == SY_HOOK_XDP ? "xdp" : "tc_ingress", ifname);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }

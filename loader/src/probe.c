@@ -14,7 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "loader.h"
+#include "handlers.h"
 #include "log.h"
 
 #define BOGUS_IFINDEX 0x7ffffff0

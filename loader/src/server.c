@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "loader.h"
+#include "handlers.h"
 #include "log.h"
 
 #define MAX_CLIENTS 64

@@ -7,7 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "loader.h"
+#include "handlers.h"
 #include "log.h"
 
 #define ETH_HLEN 14

@@ -69,6 +69,7 @@ export interface Response {
     errors: number;
   };
   testRun?: { retval: number; data: Uint8Array; durationNs: number };
+  gcConntrack?: { deleted: number; scanned: number; expired: number; orphanedBackend: number; orphanedFrontend: number };
 }
 
 export function encodeRequest(req: Record<string, unknown>): Uint8Array {

@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { call, encodeRequest, LoaderClient, repoRoot, varint, type MapEntry, type Response } from "./loader-client.js";
+import { LoaderClient as AgentLoaderClient } from "../../control-plane/src/dataplane/ebpf/loader-client.js";
 import { Lab, type LoaderProcess, run, sleep, waitFor } from "./lab.js";
 
 // ---- byte layouts (bpf/include/sy_structs.h) --------------------------------
@@ -606,7 +607,7 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
       }
     }));
 
-  it("gc_conntrack deletes expired and orphaned entries and keeps fresh ones", () =>
+  it("the gc_conntrack request deletes expired and orphaned entries and keeps fresh ones; the old map op still works", () =>
     withLogs(logs, async () => {
       const c0 = (await call(sock, { dump: { map: "sy_conntrack" } })).dump!;
       assert.equal(c0.info.entries, 0, "conntrack empty before the test");
@@ -644,10 +645,13 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
       const keyOf = (i: number) => ctKey("198.18.1.2", "198.18.250.51", 30000 + i, 80, cases[i]![1]);
       cases.forEach(([, proto, last, be, rn, flags], i) => bpftoolUpdate(pin, keyOf(i), ctValue(last, be, rn, flags)));
 
-      const r = await call(sock, { apply: { ops: [{ gcConntrack: {} }] } });
-      assert.equal(r.apply!.applied, 1);
+      const r = await call(sock, { gcConntrack: {} });
       const gone = cases.filter((c) => !c[6]).length;
-      assert.equal(r.apply!.deleted, gone, "deleted count");
+      const orphans = cases.filter((c) => c[3] === 99 || c[4] === 98).length;
+      assert.equal(r.gcConntrack!.deleted, gone, "deleted count");
+      assert.equal(r.gcConntrack!.scanned, cases.length, "scanned count");
+      assert.equal(r.gcConntrack!.orphanedBackend + r.gcConntrack!.orphanedFrontend, orphans, "orphans");
+      assert.equal(r.gcConntrack!.expired, gone - orphans, "expired");
       const after = (await call(sock, { dump: { map: "sy_conntrack" } })).dump!;
       cases.forEach(([name, , , , , , kept], i) => {
         assert.equal(!!find(after.entries, keyOf(i)), kept, `${name}: ${kept ? "kept" : "deleted"}`);
@@ -658,19 +662,26 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
       const fresh = find(after.entries, keyOf(0))!;
       assert.deepEqual(Buffer.from(fresh.value), ctValue(now, 41, 51, est));
 
-      // Deleting a backend and collecting in the same request clears its
-      // flows at once; a second run finds nothing more.
-      const r2 = await call(sock, { apply: { ops: [{ deleteBackend: { id: 42 } }, { gcConntrack: {} }] } });
-      assert.equal(r2.apply!.applied, 2);
-      assert.equal(r2.apply!.deleted, 1);
+      // A collection after deleting a backend clears its flows; a second
+      // run finds nothing more.
+      await call(sock, { apply: { ops: [{ deleteBackend: { id: 42 } }] } });
+      const r2 = await call(sock, { gcConntrack: {} });
+      assert.equal(r2.gcConntrack!.deleted, 1);
+      assert.equal(r2.gcConntrack!.orphanedBackend, 1);
       const after2 = (await call(sock, { dump: { map: "sy_conntrack" } })).dump!;
       assert.equal(find(after2.entries, keyOf(11)), undefined, "backend 42's flow deleted");
-      assert.equal((await call(sock, { apply: { ops: [{ gcConntrack: {} }] } })).apply!.deleted, 0);
+      assert.equal((await call(sock, { gcConntrack: {} })).gcConntrack!.deleted, 0);
 
       // flush_conntrack counts into deleted too.
       const r3 = await call(sock, { apply: { ops: [{ flushConntrack: { revNatId: 51 } }] } });
       assert.equal(r3.apply!.deleted, after2.info.entries);
-      await call(sock, { apply: { ops: [{ deleteBackend: { id: 41 } }, { deleteRevnat: { id: 51 } }, { gcConntrack: {} }] } });
+      // The map op of agents older than the GcConntrack request (a loader
+      // upgraded under a running agent) still collects, after the ops
+      // before it, and counts into ApplyResult.deleted.
+      bpftoolUpdate(pin, keyOf(0), ctValue(now, 41, 51, est));
+      const r4 = await call(sock, { apply: { ops: [{ deleteBackend: { id: 41 } }, { deleteRevnat: { id: 51 } }, { gcConntrack: {} }] } });
+      assert.equal(r4.apply!.applied, 3);
+      assert.equal(r4.apply!.deleted, 1, "the legacy op removed the orphan");
       assert.equal((await call(sock, { dump: { map: "sy_conntrack" } })).dump!.info.entries, 0);
     }));
 
@@ -1273,8 +1284,15 @@ describe("switchyard-loader REJECT and conntrack cleanup with real traffic", { t
       const left = ct2.entries.filter((e) => backendOf(e) === 1);
       assert.equal(left.length, 1, "only the reply entry is left");
       assert.equal(Buffer.from(left[0]!.key)[13], 1, "it is the reply entry");
-      const r = await call(sock, { apply: { ops: [{ gcConntrack: {} }] } });
-      assert.equal(r.apply!.deleted, 1);
+      // Collected through the agent's own client (what its GC timer sends).
+      const agent = new AgentLoaderClient(sock, 30_000);
+      try {
+        const r = await agent.gcConntrack();
+        assert.equal(r.deleted, 1);
+        assert.equal(r.orphanedBackend, 1);
+      } finally {
+        agent.close();
+      }
       assert.equal((await call(sock, { dump: { map: "sy_conntrack" } })).dump!.info.entries, 0);
     }));
 });

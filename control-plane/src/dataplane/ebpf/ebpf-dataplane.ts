@@ -314,8 +314,7 @@ export class EbpfDataplane implements Dataplane {
 
   /** Deletes expired and orphaned conntrack entries; returns how many. */
   async gcConntrack(): Promise<number> {
-    const r = await this.loader.call({ apply: { ops: [{ gcConntrack: {} }] } });
-    return Number(r.apply?.deleted ?? 0);
+    return Number((await this.loader.gcConntrack()).deleted ?? 0);
   }
 
   async close(): Promise<void> {

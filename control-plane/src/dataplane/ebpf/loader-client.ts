@@ -208,6 +208,11 @@ export class LoaderClient {
     return (await this.call({ apply: { ops } })).apply.applied as number;
   }
 
+  /** Garbage-collects sy_conntrack (expired and orphaned entries); the loader's GcConntrackResult. */
+  async gcConntrack(): Promise<{ deleted: number; scanned: number; expired: number; orphanedBackend: number; orphanedFrontend: number }> {
+    return (await this.call({ gcConntrack: {} })).gcConntrack;
+  }
+
   /** Every entry of a map (limit 0: all pages, read one request each), or the first `limit` entries. */
   async dump(map: string, limit = 0): Promise<{ info: MapInfo; entries: MapEntry[] }> {
     if (limit > 0) return this.dumpPage(map, new Uint8Array(0), limit);

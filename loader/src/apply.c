@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* apply: MapOps validated as a whole (apply_validate.c), then converted to
+ * the datapath's structs and executed in order. An invalid op anywhere
+ * rejects the request before anything is written (applied = 0); a kernel
+ * failure stops at that op and reports how many were applied. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+
+#include "sy_structs.h"
+#include "handlers.h"
+#include "log.h"
+#include "ct_flush.h"
+#include "ct_gc.h"
+#include "maglev_tables.h"
+#include "netns_cookie.h"
+
+#define KERR(err, ...) kernel_err(r, at, err, __VA_ARGS__)
+
+static int kernel_err(struct reply *r, const char *at, int err,
+		      const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int kernel_err(struct reply *r, const char *at, int err,
+		      const char *fmt, ...)
+{
+	char what[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return reply_err(r, CODE(KERNEL), "%s: %s: %s", at, what,
+			 sy_errstr(err));
+}
+
+static int update(struct loader *L, enum sy_map_id id, const void *key,
+		  const void *val)
+{
+	return bpf_map_update_elem(sy_map_fd(L, id), key, val, BPF_ANY);
+}
+
+static int delete_absent_ok(struct loader *L, enum sy_map_id id,
+			    const void *key)
+{
+	int err = bpf_map_delete_elem(sy_map_fd(L, id), key);
+
+	return err == -ENOENT ? 0 : err;
+}
+
+/* {32 + len, frontend, addr with the host bits zeroed}: one canonical key
+ * per CIDR, so a delete finds what an upsert wrote whatever host bits the
+ * caller sent. */
+static void source_range_key_fill(struct sy_source_range_key *k,
+				  uint32_t frontend_id,
+				  const ProtobufCBinaryData *addr,
+				  uint32_t prefix_len)
+{
+	uint32_t a;
+
+	memset(k, 0, sizeof(*k));
+	memcpy(&a, addr->data, 4);
+	a = ntohl(a);
+	a = prefix_len ? a & (0xffffffffu << (32 - prefix_len)) : 0;
+	k->prefixlen = 32 + prefix_len;
+	k->frontend_id = frontend_id;
+	k->addr = htonl(a);
+}
+
+static void svc_key_fill(struct sy_svc_key *k, const PB(ServiceKey) *src)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(&k->addr, src->addr.data, 4);
+	k->port = htons((uint16_t)src->port);
+	k->proto = (uint8_t)src->proto;
+	k->scope = (uint8_t)src->scope;
+}
+
+/* Applies req->ops[i..] while they are set_maglev (at most SY_MAGLEV_BATCH):
+ * every table is built first, then all are swapped in with one batch.
+ * *done gets how many were applied. */
+static int set_maglev_run(struct loader *L, const PB(ApplyRequest) *req,
+			  size_t i, struct reply *r, size_t *done)
+{
+	uint32_t groups[SY_MAGLEV_BATCH], swapped = 0;
+	int fds[SY_MAGLEV_BATCH];
+	struct sy_err e;
+	size_t n = 0;
+	int code = 0;
+	char at[48];
+
+	*done = 0;
+	while (i + n < req->n_ops && n < SY_MAGLEV_BATCH &&
+	       req->ops[i + n]->op_case == MAPOP(SET_MAGLEV)) {
+		const PB(SetMaglevTable) *t = req->ops[i + n]->set_maglev;
+
+		if (maglev_table_create(t->backend_ids,
+					(uint32_t)t->n_backend_ids, &fds[n],
+					&e)) {
+			snprintf(at, sizeof(at), "ops[%zu].set_maglev", i + n);
+			code = reply_sy_err_at(r, at, &e);
+			break; /* swap what was built, then report this op */
+		}
+		groups[n] = t->group;
+		n++;
+	}
+	if (n && maglev_tables_swap(L, groups, fds, (uint32_t)n, &swapped,
+				    &e)) {
+		snprintf(at, sizeof(at), "ops[%zu].set_maglev", i + swapped);
+		code = reply_sy_err_at(r, at, &e);
+	}
+	for (size_t k = 0; k < n; k++)
+		close(fds[k]); /* the outer map holds its own reference */
+	*done = swapped;
+	return code;
+}
+
+static int apply_op(struct loader *L, const PB(MapOp) *op, size_t i,
+		    struct reply *r, PB(ApplyResult) *res)
+{
+	struct sy_err e;
+	char at[48];
+	int err;
+
+	snprintf(at, sizeof(at), "ops[%zu].%s", i, mapop_name(op->op_case));
+	switch (op->op_case) {
+	case MAPOP(UPSERT_BACKEND): {
+		const PB(UpsertBackend) *b = op->upsert_backend;
+		struct sy_backend v = { 0 };
+		uint32_t id = b->id;
+
+		memcpy(&v.addr, b->addr.data, 4);
+		v.port = htons((uint16_t)b->port);
+		v.proto = (uint8_t)b->proto;
+		v.state = (uint8_t)b->state;
+		v.flags = (uint8_t)b->flags;
+		v.zone = b->zone;
+		err = update(L, SY_MAP_BACKENDS, &id, &v);
+		return err ? KERR(err, "update sy_backends[%u]", id) : 0;
+	}
+	case MAPOP(DELETE_BACKEND): {
+		uint32_t id = op->delete_backend->id;
+
+		err = delete_absent_ok(L, SY_MAP_BACKENDS, &id);
+		return err ? KERR(err, "delete sy_backends[%u]", id) : 0;
+	}
+	case MAPOP(SET_MAGLEV): {
+		/* Reached only through set_maglev_run (handle_apply). */
+		uint32_t group = op->set_maglev->group, done;
+		int fd;
+
+		if (maglev_table_create(op->set_maglev->backend_ids,
+					(uint32_t)op->set_maglev->n_backend_ids,
+					&fd, &e))
+			return reply_sy_err_at(r, at, &e);
+		err = maglev_tables_swap(L, &group, &fd, 1, &done, &e);
+		close(fd);
+		return err ? reply_sy_err_at(r, at, &e) : 0;
+	}
+	case MAPOP(DELETE_MAGLEV): {
+		uint32_t group = op->delete_maglev->group;
+
+		err = delete_absent_ok(L, SY_MAP_MAGLEV, &group);
+		return err ? KERR(err, "delete sy_maglev[%u]", group) : 0;
+	}
+	case MAPOP(UPSERT_REVNAT): {
+		const PB(UpsertRevNat) *n = op->upsert_revnat;
+		struct sy_revnat v = { 0 };
+		uint32_t id = n->id;
+
+		memcpy(&v.addr, n->addr.data, 4);
+		v.port = htons((uint16_t)n->port);
+		err = update(L, SY_MAP_REVNAT, &id, &v);
+		return err ? KERR(err, "update sy_revnat[%u]", id) : 0;
+	}
+	case MAPOP(DELETE_REVNAT): {
+		uint32_t id = op->delete_revnat->id;
+
+		err = delete_absent_ok(L, SY_MAP_REVNAT, &id);
+		if (err)
+			return KERR(err, "delete sy_revnat[%u]", id);
+		/* The frontend is gone: so are its statistics (ids are not
+		 * reused, so nothing else would ever delete them). */
+		for (uint32_t hook = SY_HOOK_TC_INGRESS;
+		     hook <= SY_HOOK_SOCK_LB; hook++) {
+			struct sy_svc_stats_key sk = { .frontend_id = id,
+						       .hook = hook };
+
+			err = delete_absent_ok(L, SY_MAP_SVC_STATS, &sk);
+			if (err)
+				return KERR(err, "delete sy_svc_stats[%u/%u]",
+					    id, hook);
+		}
+		return 0;
+	}
+	case MAPOP(UPSERT_SOURCE_RANGE): {
+		const PB(UpsertSourceRange) *o = op->upsert_source_range;
+		struct sy_source_range_key k;
+		uint8_t one = 1;
+
+		source_range_key_fill(&k, o->frontend_id, &o->addr,
+				      o->prefix_len);
+		err = update(L, SY_MAP_SOURCE_RANGES, &k, &one);
+		return err ? KERR(err, "update sy_source_ranges[%u]",
+				  o->frontend_id) : 0;
+	}
+	case MAPOP(DELETE_SOURCE_RANGE): {
+		const PB(DeleteSourceRange) *o = op->delete_source_range;
+		struct sy_source_range_key k;
+
+		source_range_key_fill(&k, o->frontend_id, &o->addr,
+				      o->prefix_len);
+		err = delete_absent_ok(L, SY_MAP_SOURCE_RANGES, &k);
+		return err ? KERR(err, "delete sy_source_ranges[%u]",
+				  o->frontend_id) : 0;
+	}
+	case MAPOP(UPSERT_SERVICE): {
+		const PB(UpsertService) *s = op->upsert_service;
+		struct sy_svc_value v = { 0 };
+		struct sy_svc_key k;
+
+		svc_key_fill(&k, s->key);
+		v.id = s->id;
+		v.group = s->group;
+		v.count = (uint16_t)s->count;
+		v.flags = (uint16_t)s->flags;
+		v.affinity_timeout = s->affinity_timeout;
+		v.table_size = s->table_size;
+		err = update(L, SY_MAP_SERVICES, &k, &v);
+		return err ? KERR(err, "update sy_services") : 0;
+	}
+	case MAPOP(DELETE_SERVICE): {
+		struct sy_svc_key k;
+
+		svc_key_fill(&k, op->delete_service->key);
+		err = delete_absent_ok(L, SY_MAP_SERVICES, &k);
+		return err ? KERR(err, "delete sy_services") : 0;
+	}
+	case MAPOP(FLUSH_CONNTRACK): {
+		const PB(FlushConntrack) *f = op->flush_conntrack;
+		uint64_t deleted = 0;
+
+		err = ct_flush(L, f->backend_id, f->rev_nat_id, f->proto, at,
+			       &deleted, &e);
+		res->deleted += (uint32_t)deleted;
+		return err ? reply_sy_err_at(r, at, &e) : 0;
+	}
+	case MAPOP(GC_CONNTRACK): {
+		/* The deprecated op of agents older than GcConntrackRequest:
+		 * the same collection, counted in ApplyResult.deleted. */
+		struct ct_gc_stats st;
+
+		err = ct_gc(L, at, &st, &e);
+		res->deleted += (uint32_t)ct_gc_deleted(&st);
+		return err ? reply_sy_err_at(r, at, &e) : 0;
+	}
+	case MAPOP(DELETE_AFFINITY):
+		err = affinity_flush(L, op->delete_affinity->group, at, &e);
+		return err ? reply_sy_err_at(r, at, &e) : 0;
+	case MAPOP(SET_CONFIG): {
+		const PB(SetConfig) *c = op->set_config;
+		struct sy_config v = { 0 };
+		uint32_t zero = 0;
+
+		v.flow_hash_seed = c->flow_hash_seed;
+		v.flags = c->flags;
+		if (c->node_addr.len == 4)
+			memcpy(&v.node_addr, c->node_addr.data, 4);
+		v.snat_port_min = (uint16_t)c->snat_port_min;
+		v.snat_port_max = (uint16_t)c->snat_port_max;
+		v.host_netns_cookie = host_netns_cookie();
+		err = update(L, SY_MAP_CONFIG, &zero, &v);
+		return err ? KERR(err, "update sy_config[0]") : 0;
+	}
+	default:
+		return reply_err(r, CODE(INVALID), "%s: no operation set", at);
+	}
+}
+
+int handle_apply(struct loader *L, const PB(ApplyRequest) *req,
+		 struct reply *r)
+{
+	PB(ApplyResult) *res = arena_alloc(r->a, sizeof(*res));
+	int code;
+
+	switchyard__loader__v1__apply_result__init(res);
+	r->resp->result_case = RES(APPLY);
+	r->resp->apply = res;
+
+	for (size_t i = 0; i < req->n_ops; i++) {
+		code = apply_validate_op(req->ops[i], i, r);
+		if (code) {
+			res->failed_op = (uint32_t)i;
+			return code;
+		}
+	}
+	for (size_t i = 0; i < req->n_ops; i++) {
+		if (req->ops[i]->op_case == MAPOP(SET_MAGLEV)) {
+			size_t done = 0;
+
+			code = set_maglev_run(L, req, i, r, &done);
+			res->applied += done;
+			if (code) {
+				res->failed_op = (uint32_t)(i + done);
+				log_warn("apply stopped at op %zu of %zu", i + done, req->n_ops);
+				return code;
+			}
+			i += done - 1;
+			continue;
+		}
+		code = apply_op(L, req->ops[i], i, r, res);
+		if (code) {
+			res->failed_op = (uint32_t)i;
+			log_warn("apply stopped at op %zu of %zu", i,
+				 req->n_ops);
+			return code;
+		}
+		res->applied++;
+	}
+	return CODE(OK);
+}

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Validation of an apply's MapOps, all of them before any is executed: an
+ * invalid op anywhere rejects the request with nothing written. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <netinet/in.h>
+#include <linux/bpf.h>
+
+#include "sy_structs.h"
+#include "handlers.h"
+#include "maglev_tables.h"
+
+static bool is_prime(uint32_t n)
+{
+	if (n < 2)
+		return false;
+	if (n % 2 == 0)
+		return n == 2;
+	for (uint32_t d = 3; d <= n / d; d += 2)
+		if (n % d == 0)
+			return false;
+	return true;
+}
+
+const char *mapop_name(int c)
+{
+	switch (c) {
+	case MAPOP(UPSERT_BACKEND): return "upsert_backend";
+	case MAPOP(DELETE_BACKEND): return "delete_backend";
+	case MAPOP(SET_MAGLEV): return "set_maglev";
+	case MAPOP(DELETE_MAGLEV): return "delete_maglev";
+	case MAPOP(UPSERT_REVNAT): return "upsert_revnat";
+	case MAPOP(DELETE_REVNAT): return "delete_revnat";
+	case MAPOP(UPSERT_SERVICE): return "upsert_service";
+	case MAPOP(DELETE_SERVICE): return "delete_service";
+	case MAPOP(FLUSH_CONNTRACK): return "flush_conntrack";
+	case MAPOP(DELETE_AFFINITY): return "delete_affinity";
+	case MAPOP(SET_CONFIG): return "set_config";
+	case MAPOP(GC_CONNTRACK): return "gc_conntrack";
+	case MAPOP(UPSERT_SOURCE_RANGE): return "upsert_source_range";
+	case MAPOP(DELETE_SOURCE_RANGE): return "delete_source_range";
+	default: return "op";
+	}
+}
+
+#define BAD(...) reply_err(r, CODE(INVALID), __VA_ARGS__)
+
+static int check_addr(struct reply *r, const char *at, const char *field,
+		      const ProtobufCBinaryData *b, bool optional)
+{
+	if (optional && b->len == 0)
+		return 0;
+	if (b->len != 4)
+		return BAD("%s.%s: an IPv4 address must be 4 bytes, got %zu",
+			   at, field, b->len);
+	return 0;
+}
+
+static int check_port(struct reply *r, const char *at, const char *field,
+		      uint32_t port)
+{
+	if (port > 65535)
+		return BAD("%s.%s: %u is not a port (0-65535)", at, field,
+			   port);
+	return 0;
+}
+
+static int check_proto(struct reply *r, const char *at, const char *field,
+		       uint32_t proto, bool zero_ok)
+{
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
+	    (zero_ok && proto == 0))
+		return 0;
+	return BAD("%s.%s: protocol %u is not TCP (6) or UDP (17)%s", at,
+		   field, proto, zero_ok ? " or 0" : "");
+}
+
+static int check_svc_key(struct reply *r, const char *at,
+			 const PB(ServiceKey) *k)
+{
+	int err;
+
+	if (!k)
+		return BAD("%s.key: missing", at);
+	if ((err = check_addr(r, at, "key.addr", &k->addr, false)) ||
+	    (err = check_port(r, at, "key.port", k->port)) ||
+	    (err = check_proto(r, at, "key.proto", k->proto, false)))
+		return err;
+	if (k->scope != SY_SCOPE_EXTERNAL && k->scope != SY_SCOPE_INTERNAL)
+		return BAD("%s.key.scope: %u is not 0 (external) or 1 "
+			   "(internal)", at, k->scope);
+	return 0;
+}
+
+static int check_source_range(struct reply *r, const char *at,
+			      const ProtobufCBinaryData *addr,
+			      uint32_t prefix_len)
+{
+	int err = check_addr(r, at, "addr", addr, false);
+
+	if (err)
+		return err;
+	if (prefix_len > 32)
+		return BAD("%s.prefix_len: %u is not a prefix length (0-32)", at,
+			   prefix_len);
+	return 0;
+}
+
+int apply_validate_op(const PB(MapOp) *op, size_t i, struct reply *r)
+{
+	char at[48];
+	int err = 0;
+
+	snprintf(at, sizeof(at), "ops[%zu].%s", i, mapop_name(op->op_case));
+	switch (op->op_case) {
+	case MAPOP(UPSERT_BACKEND): {
+		const PB(UpsertBackend) *b = op->upsert_backend;
+
+		if ((err = check_addr(r, at, "addr", &b->addr, false)) ||
+		    (err = check_port(r, at, "port", b->port)) ||
+		    (err = check_proto(r, at, "proto", b->proto, false)))
+			return err;
+		if (b->state != SY_BE_ACTIVE && b->state != SY_BE_TERMINATING)
+			return BAD("%s.state: %u is not 0 (active) or 1 "
+				   "(terminating)", at, b->state);
+		if (b->flags > 0xff)
+			return BAD("%s.flags: 0x%x does not fit in 8 bits", at,
+				   b->flags);
+		return 0;
+	}
+	case MAPOP(SET_MAGLEV): {
+		size_t m = op->set_maglev->n_backend_ids;
+
+		if (m == 0)
+			return BAD("%s.backend_ids: empty table", at);
+		if (m > MAGLEV_MAX_M)
+			return BAD("%s.backend_ids: table size %zu above the "
+				   "maximum %u", at, m, MAGLEV_MAX_M);
+		if (!is_prime((uint32_t)m))
+			return BAD("%s.backend_ids: table size %zu is not "
+				   "prime", at, m);
+		return 0;
+	}
+	case MAPOP(UPSERT_REVNAT):
+		if ((err = check_addr(r, at, "addr", &op->upsert_revnat->addr,
+				      false)) ||
+		    (err = check_port(r, at, "port", op->upsert_revnat->port)))
+			return err;
+		return 0;
+	case MAPOP(UPSERT_SERVICE): {
+		const PB(UpsertService) *s = op->upsert_service;
+
+		if ((err = check_svc_key(r, at, s->key)))
+			return err;
+		if (s->count > 0xffff)
+			return BAD("%s.count: %u does not fit in 16 bits", at,
+				   s->count);
+		if (s->flags > 0xffff)
+			return BAD("%s.flags: 0x%x does not fit in 16 bits",
+				   at, s->flags);
+		if (s->table_size &&
+		    (s->table_size > MAGLEV_MAX_M || !is_prime(s->table_size)))
+			return BAD("%s.table_size: %u is not a prime <= %u (or "
+				   "0)", at, s->table_size, MAGLEV_MAX_M);
+		return 0;
+	}
+	case MAPOP(DELETE_SERVICE):
+		return check_svc_key(r, at, op->delete_service->key);
+	case MAPOP(FLUSH_CONNTRACK): {
+		const PB(FlushConntrack) *f = op->flush_conntrack;
+
+		if (!f->backend_id && !f->rev_nat_id)
+			return BAD("%s: backend_id or rev_nat_id is required",
+				   at);
+		return check_proto(r, at, "proto", f->proto, true);
+	}
+	case MAPOP(SET_CONFIG): {
+		const PB(SetConfig) *c = op->set_config;
+
+		if ((c->snat_port_min || c->snat_port_max) &&
+		    (!c->snat_port_min || c->snat_port_max > 65535 ||
+		     c->snat_port_min > c->snat_port_max))
+			return BAD("%s: snat_port_min..snat_port_max %u..%u is "
+				   "not a port range (1..65535, min <= max, or "
+				   "both 0)", at, c->snat_port_min,
+				   c->snat_port_max);
+		return check_addr(r, at, "node_addr", &c->node_addr, true);
+	}
+	case MAPOP(UPSERT_SOURCE_RANGE):
+		return check_source_range(r, at,
+					  &op->upsert_source_range->addr,
+					  op->upsert_source_range->prefix_len);
+	case MAPOP(DELETE_SOURCE_RANGE):
+		return check_source_range(r, at,
+					  &op->delete_source_range->addr,
+					  op->delete_source_range->prefix_len);
+	case MAPOP(DELETE_BACKEND):
+	case MAPOP(DELETE_MAGLEV):
+	case MAPOP(DELETE_REVNAT):
+	case MAPOP(DELETE_AFFINITY):
+	case MAPOP(GC_CONNTRACK):
+		return 0;
+	default:
+		return BAD("ops[%zu]: no operation set", i);
+	}
+}
