@@ -1,5 +1,6 @@
 // What the sync loop needs from a back end (ebpf or iptables).
 import type { DesiredServicePort } from './desired-state.js';
+import type { ServiceKey } from '../model/service-key.js';
 
 export interface SyncOutcome {
   /** Number of changes written (loader ops or rules). */
@@ -10,7 +11,7 @@ export interface SyncOutcome {
    * the reason (a full map, an object the loader refused). Every other
    * Service was programmed; the caller retries these with backoff.
    */
-  refused?: ReadonlyMap<string, string>;
+  refused?: ReadonlyMap<ServiceKey, string>;
 }
 
 export interface SyncOptions {
@@ -28,7 +29,7 @@ export interface Dataplane {
    * deleted) that differ from the previous successful sync: a back end may
    * then touch just those.
    */
-  sync(desired: DesiredServicePort[], changed?: ReadonlyMap<string, DesiredServicePort[]>, opts?: SyncOptions): Promise<SyncOutcome>;
+  sync(desired: DesiredServicePort[], changed?: ReadonlyMap<ServiceKey, DesiredServicePort[]>, opts?: SyncOptions): Promise<SyncOutcome>;
   /** Releases connections; leaves the datapath in place. */
   close(): Promise<void>;
   /** Re-reads what is programmed (periodic full sync); optional. */

@@ -11,6 +11,7 @@ import { computeDesiredState, type DesiredServicePort } from '../dataplane/desir
 import type { NodeTopology } from '../model/endpoint-selection.js';
 import type { EndpointSliceCache } from '../model/endpoint-slice-cache.js';
 import type { ServiceTracker } from '../model/service-tracker.js';
+import { serviceKeyOfPort, type ServiceKey } from '../model/service-key.js';
 
 export interface ProxierOptions {
   /** Minimum time between two syncs (kube-proxy's minSyncPeriod), ms. */
@@ -59,7 +60,7 @@ export class Proxier {
   lastError: string | undefined;
   syncCount = 0;
   /** "ns/name" -> why the back end refused it; cleared once it is programmed or deleted. */
-  readonly refused = new Map<string, RefusedService>();
+  readonly refused = new Map<ServiceKey, RefusedService>();
   private retryTimer: NodeJS.Timeout | undefined;
   /** A refused Service's retry is due: the next sync takes it even with no change. */
   private retryDue = false;
@@ -122,7 +123,7 @@ export class Proxier {
   /** Next sync recomputes every Service (first sync, after a failure). */
   private needFull = true;
   private lastNode: NodeTopology | undefined;
-  private desiredByService = new Map<string, DesiredServicePort[]>();
+  private desiredByService = new Map<ServiceKey, DesiredServicePort[]>();
 
   /** Marks state dirty; a sync follows as soon as minSyncPeriod allows. */
   requestSync(full = false): void {
@@ -163,7 +164,7 @@ export class Proxier {
   }
 
   /** Records this sync's refusals; `attempted` holds the Services it tried (undefined: all). */
-  private noteRefused(refused: ReadonlyMap<string, string> | undefined, attempted: Iterable<string> | undefined): void {
+  private noteRefused(refused: ReadonlyMap<ServiceKey, string> | undefined, attempted: Iterable<ServiceKey> | undefined): void {
     const now = Date.now();
     const gone = attempted ? [...attempted] : [...this.refused.keys()];
     for (const k of gone) {
@@ -203,13 +204,13 @@ export class Proxier {
       const node = this.node();
       const nodeChanged = node.nodeName !== this.lastNode?.nodeName || node.zone !== this.lastNode?.zone;
       const full = this.fullResyncWanted || this.needFull || nodeChanged;
-      let changed: Map<string, DesiredServicePort[]> | undefined;
+      let changed: Map<ServiceKey, DesiredServicePort[]> | undefined;
       if (full) {
         if (this.fullResyncWanted) await this.dataplane.restore?.();
         this.fullResyncWanted = false;
         this.desiredByService = new Map();
         for (const d of computeDesiredState(this.services.servicePorts(), this.endpoints.allEndpoints(), node)) {
-          const k = `${d.svc.name.namespace}/${d.svc.name.name}`;
+          const k = serviceKeyOfPort(d.svc.name);
           let l = this.desiredByService.get(k);
           if (!l) this.desiredByService.set(k, (l = []));
           l.push(d);

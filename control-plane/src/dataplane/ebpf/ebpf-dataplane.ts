@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { Dataplane, SyncOptions, SyncOutcome } from '../dataplane.js';
 import type { DesiredServicePort } from '../desired-state.js';
+import type { ServiceKey } from '../../model/service-key.js';
 import type { MaglevSizing } from '../maglev.js';
 import { ipv4ToBytes } from '../../util/ipv4.js';
 import { DesiredMapsBuilder } from './desired-maps.js';
@@ -204,13 +205,13 @@ export class EbpfDataplane implements Dataplane {
   lastVerify: { at: number; ms: number; maps: string[] } | undefined;
   private warnedTruncated = false;
 
-  async sync(desired: DesiredServicePort[], changed?: ReadonlyMap<string, DesiredServicePort[]>, opts: SyncOptions = {}): Promise<SyncOutcome> {
+  async sync(desired: DesiredServicePort[], changed?: ReadonlyMap<ServiceKey, DesiredServicePort[]>, opts: SyncOptions = {}): Promise<SyncOutcome> {
     if (changed && this.programmed && this.incrementalReady && !opts.verify) return this.syncPartial(changed);
     if (!this.programmed) await this.restore();
     let drift: Record<string, number> = {};
     if (opts.verify && this.incrementalReady) drift = await this.verify();
     const want = this.builder.build(desired);
-    const wants = new Map<string, MapsContent>();
+    const wants = new Map<ServiceKey, MapsContent>();
     for (const key of this.builder.serviceKeys()) wants.set(key, this.builder.want(key)!);
     const run = await this.execute(wants, this.programmed!, want);
     this.incrementalReady = true;
@@ -227,9 +228,9 @@ export class EbpfDataplane implements Dataplane {
   private incrementalReady = false;
 
   /** Only the changed Services: their entries before vs after. */
-  private async syncPartial(changed: ReadonlyMap<string, DesiredServicePort[]>): Promise<SyncOutcome> {
+  private async syncPartial(changed: ReadonlyMap<ServiceKey, DesiredServicePort[]>): Promise<SyncOutcome> {
     const { before, after } = this.builder.update(changed);
-    const wants = new Map<string, MapsContent>();
+    const wants = new Map<ServiceKey, MapsContent>();
     for (const key of changed.keys()) {
       const w = this.builder.want(key);
       if (w) wants.set(key, w);
@@ -239,7 +240,7 @@ export class EbpfDataplane implements Dataplane {
   }
 
   /** Runs the plan; on a failure that is nobody's in particular, the maps are read again next time. */
-  private async execute(wants: Map<string, MapsContent>, deletable: MapsContent, desired: MapsContent): Promise<SyncRun> {
+  private async execute(wants: Map<ServiceKey, MapsContent>, deletable: MapsContent, desired: MapsContent): Promise<SyncRun> {
     const run = new SyncRun(this.programmed!, {
       send: async (ops) => {
         await this.loader.apply(ops);
