@@ -19,8 +19,24 @@ export interface SyncOptions {
   verify?: boolean;
 }
 
+/**
+ * What a back end can do beyond sync, asked by the proxier and the agent
+ * instead of the mode's name.
+ */
+export interface DataplaneCapabilities {
+  /**
+   * sync() programs a partial sync from `changed` alone: the proxier then
+   * does not build the whole desired list (it passes an empty one).
+   */
+  partialSync: boolean;
+  /** The back end garbage-collects its own connection tracking (the kernel's conntrack otherwise). */
+  conntrackGC: boolean;
+}
+
 export interface Dataplane {
   readonly mode: 'ebpf' | 'iptables';
+  /** Absent: none of the capabilities. */
+  readonly capabilities?: DataplaneCapabilities;
   /** Prepares the back end (reads back what is programmed). */
   init(): Promise<void>;
   /**

@@ -18,6 +18,11 @@ export function serviceKeyOf(meta: { namespace?: string; name?: string } | undef
   return serviceKey(meta?.namespace, meta?.name);
 }
 
+/** "namespace/name" of any namespaced object (an EndpointSlice in a log line), spelled as a Service key is. */
+export function namespacedName(meta: { namespace?: string; name?: string } | undefined): string {
+  return serviceKey(meta?.namespace, meta?.name);
+}
+
 /** Namespace and name of a Service key. */
 export function splitServiceKey(key: ServiceKey): { namespace: string; name: string } {
   const i = key.indexOf('/');

@@ -84,6 +84,12 @@ export class Proxier {
   private readonly waiters: Array<() => void> = [];
   /** Called after each sync with its record (metrics). */
   onSync: ((r: SyncRecord, pendingSince: number) => void) | undefined;
+  private readonly syncListeners: Array<(r: SyncRecord, pendingSince: number) => void> = [];
+
+  /** Adds an observer called after each sync, after onSync (health servers, the agent's first-sync step). */
+  addSyncListener(listener: (r: SyncRecord, pendingSince: number) => void): void {
+    this.syncListeners.push(listener);
+  }
 
   constructor(
     private readonly services: ServiceTracker,
@@ -227,9 +233,9 @@ export class Proxier {
         }
       }
       this.flatDesired = undefined;
-      // The eBPF back end's partial path needs only `changed`; build the whole
+      // A back end with a partial path needs only `changed`; build the whole
       // list only for full syncs and back ends that render everything.
-      const desired = changed && this.dataplane.mode === 'ebpf' ? [] : this.lastDesired;
+      const desired = changed && this.dataplane.capabilities?.partialSync ? [] : this.lastDesired;
       const verify = full && this.verifyWanted;
       const out = await this.dataplane.sync(desired, changed, verify ? { verify } : undefined);
       if (verify) this.verifyWanted = false;
@@ -265,6 +271,7 @@ export class Proxier {
       if (this.history.length > 500) this.history.shift();
       this.running = false;
       this.onSync?.(rec, pendingSince);
+      for (const l of this.syncListeners) l(rec, pendingSince);
       // The names are for this sync's observers (metrics), not the history.
       delete rec.refusedServices;
       if (rec.ok) for (const w of waiters) w();

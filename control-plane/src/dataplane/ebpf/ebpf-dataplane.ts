@@ -10,6 +10,7 @@ import type { MaglevSizing } from '../maglev.js';
 import { ipv4ToBytes } from '../../util/ipv4.js';
 import { DesiredMapsBuilder } from './desired-maps.js';
 import { SyncRun } from './sync-plan.js';
+import { ConntrackGcSchedule } from './conntrack-gc.js';
 import { LoaderError, type LoaderClient } from './loader-client.js';
 import { cidrContains } from '../../util/ipv4.js';
 import { emptyMapsContent, sameBackend, sameRevNat, sameSvcValue, sameTable, type MapsContent } from './maps-content.js';
@@ -42,11 +43,13 @@ export const CONFIG_FLAGS = { NO_XDP_TX: 1 << 0, POD_UDP_CONNECT_TC: 1 << 1 } as
 
 export class EbpfDataplane implements Dataplane {
   readonly mode = 'ebpf' as const;
+  readonly capabilities = { partialSync: true, conntrackGC: true } as const;
   readonly builder: DesiredMapsBuilder;
   private programmed: MapsContent | undefined;
 
   constructor(readonly loader: LoaderClient, private readonly opts: EbpfDataplaneOptions, private readonly log: Logger) {
     this.builder = new DesiredMapsBuilder({ seed: opts.seed, sizing: opts.sizing });
+    this.conntrackGc = new ConntrackGcSchedule(() => this.gcConntrack(), log);
   }
 
   /** What the service maps hold as far as the agent knows (undefined until read back): metrics count and name from it. */
@@ -254,7 +257,7 @@ export class EbpfDataplane implements Dataplane {
       this.incrementalReady = false;
       throw err;
     }
-    if (run.stats.backendsDeleted > 0) this.gcSoon();
+    if (run.stats.backendsDeleted > 0) this.conntrackGc.soon();
     this.checkPressure();
     return run;
   }
@@ -296,22 +299,8 @@ export class EbpfDataplane implements Dataplane {
     }
   }
 
-  private gcTimer: NodeJS.Timeout | undefined;
-
-  /**
-   * Conntrack entries of deleted backends are removed shortly after a sync,
-   * off the sync path: a gc walks the whole conntrack map, and a burst of
-   * deletions should cost one walk. Flows are not waiting on it (a packet
-   * whose backend is gone picks again, or gets a reset), only memory is.
-   */
-  private gcSoon(delayMs = 200): void {
-    if (this.gcTimer) return;
-    this.gcTimer = setTimeout(() => {
-      this.gcTimer = undefined;
-      this.gcConntrack().catch(() => undefined);
-    }, delayMs);
-    this.gcTimer.unref();
-  }
+  /** sy_conntrack's GC: after backend deletions, and periodically once startConntrackGc() ran. */
+  readonly conntrackGc: ConntrackGcSchedule;
 
   /** Deletes expired and orphaned conntrack entries; returns how many. */
   async gcConntrack(): Promise<number> {
@@ -320,7 +309,7 @@ export class EbpfDataplane implements Dataplane {
   }
 
   async close(): Promise<void> {
-    if (this.gcTimer) clearTimeout(this.gcTimer);
+    this.conntrackGc.stop();
     this.loader.close();
   }
 }
