@@ -14,12 +14,14 @@
 // on. A map found full refuses at once, without a round trip, every later
 // Service of this sync that needs a new key in it.
 import type { ServiceKey } from '../../model/service-key.js';
+import type { MapOp_op, ServiceKeyInit } from './loader-messages.js';
 import { ipv4ToBytes } from '../../util/ipv4.js';
 import { LoaderError } from './loader-client.js';
 import { sameBackend, sameRevNat, sameSvcValue, sameTable, type MapsContent } from './maps-content.js';
 import { SvcFlags, type SvcKey } from './map-values.js';
 
-export type LoaderOp = Record<string, unknown>;
+/** One map operation of an ApplyRequest (loader.proto's MapOp, generated). */
+export type LoaderOp = MapOp_op;
 
 export interface DiffStats {
   backendsUpserted: number; backendsDeleted: number;
@@ -54,7 +56,7 @@ export interface PlanOp {
 /** The maps a Service can claim new keys in. */
 export type ClaimedMap = 'sy_services' | 'sy_revnat' | 'sy_maglev' | 'sy_backends' | 'sy_source_ranges';
 
-function keyMsg(k: SvcKey): Record<string, unknown> {
+function keyMsg(k: SvcKey): ServiceKeyInit {
   return { addr: ipv4ToBytes(k.addr), port: k.port, proto: k.proto, scope: k.scope };
 }
 
