@@ -22,6 +22,7 @@ import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import pino from 'pino';
 import { EbpfDataplane } from '../control-plane/src/dataplane/ebpf/ebpf-dataplane.js';
 import { LoaderClient } from '../control-plane/src/dataplane/ebpf/loader-client.js';
+import type { LoaderOp } from '../control-plane/src/dataplane/ebpf/sync-plan.js';
 import { decodeSvcKey, svcKeyString } from '../control-plane/src/dataplane/ebpf/map-values.js';
 import { DEFAULT_MAGLEV_SIZING } from '../control-plane/src/dataplane/maglev.js';
 import { EndpointSliceCache } from '../control-plane/src/model/endpoint-slice-cache.js';
@@ -127,7 +128,7 @@ async function main(argv: string[]): Promise<void> {
 
     // 2. Leftovers no Service needs, written through the loader socket as an earlier agent would have.
     const planter = new LoaderClient(sock, 600_000);
-    const ops: Array<Record<string, unknown>> = [];
+    const ops: LoaderOp[] = [];
     for (let k = 0; k < orphans; k++) {
       const fe = 5_000_000 + k, group = 5_000_000 + k, be = 5_000_000 + k;
       const addr = Buffer.from([198, 18, 100 + (k >> 8), k & 255]);

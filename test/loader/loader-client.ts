@@ -23,54 +23,9 @@ const root = protobuf.loadSync(path.join(repoRoot(), "loader", "loader.proto"));
 const RequestType = root.lookupType("switchyard.loader.v1.Request");
 const ResponseType = root.lookupType("switchyard.loader.v1.Response");
 
-export interface MapInfo {
-  name: string;
-  type: string;
-  keySize: number;
-  valueSize: number;
-  maxEntries: number;
-  entries: number;
-  pinPath: string;
-  id: number;
-}
-export interface MapEntry {
-  key: Uint8Array;
-  value: Uint8Array;
-}
-export interface Attachment {
-  ifname: string;
-  ifindex: number;
-  hook: string;
-  mode: string;
-  progId: number;
-  role: string;
-  cgroupPath: string;
-}
-export interface Feature {
-  name: string;
-  available: boolean;
-  detail: string;
-}
-export interface Response {
-  seq: number;
-  code: string;
-  error: string;
-  result?: string;
-  probe?: { features: Feature[]; kernelRelease: string };
-  attach?: { ifindex: number; mode: string; progId: number };
-  apply?: { applied: number; deleted: number };
-  dump?: { info: MapInfo; entries: MapEntry[] };
-  status?: {
-    instance: string;
-    pinDir: string;
-    attachments: Attachment[];
-    maps: MapInfo[];
-    requests: number;
-    errors: number;
-  };
-  testRun?: { retval: number; data: Uint8Array; durationNs: number };
-  gcConntrack?: { deleted: number; scanned: number; expired: number; orphanedBackend: number; orphanedFrontend: number };
-}
+// The messages' types are generated from loader.proto (scripts/gen-loader-messages.mjs).
+export type { Attachment, Feature, MapEntry, MapInfo, Response } from "../../control-plane/src/dataplane/ebpf/loader-messages.js";
+import type { Response } from "../../control-plane/src/dataplane/ebpf/loader-messages.js";
 
 export function encodeRequest(req: Record<string, unknown>): Uint8Array {
   // fromObject accepts enum names ("TC_INGRESS"); verify then checks the

@@ -1,6 +1,7 @@
 // Two Services claiming one address, port and protocol: a ClusterIP beats an
 // ExternalIP or LoadBalancer IP, then the oldest wins, then namespace/name;
 // the loser is reported and its departure never touches the winner.
+import type { ServiceKey } from '../../control-plane/src/model/service-key.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ServiceTracker } from '../../control-plane/src/model/service-tracker.js';
@@ -111,7 +112,7 @@ test('both back ends leave the loser\'s frontend out; deleting the loser is a no
   // Delete the thief: the partial update touches none of kube-dns's entries.
   t.takeChanged();
   t.delete(thief());
-  const changed = new Map<string, ReturnType<typeof computeDesiredState>>();
+  const changed = new Map<ServiceKey, ReturnType<typeof computeDesiredState>>();
   for (const k of t.takeChanged()) changed.set(k, t.portsOfService(k).size > 0 ? computeDesiredState(t.portsOfService(k), eps.endpointsOfService(k), node) : []);
   assert.deepEqual([...changed.keys()].sort(), ['kube-system/kube-dns', 'zzz/thief']);
   const { before, after } = b.update(changed);

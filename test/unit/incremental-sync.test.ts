@@ -1,6 +1,7 @@
 // The partial path (only changed Services) must leave the maps exactly as a
 // full rebuild would: apply the ops it emits to a model of the maps and
 // compare with the builder's full content, over random change sequences.
+import type { ServiceKey } from '../../control-plane/src/model/service-key.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DesiredMapsBuilder } from '../../control-plane/src/dataplane/ebpf/desired-maps.js';
@@ -71,7 +72,7 @@ test('partial syncs over random changes leave the maps equal to a full build', (
       c.update(slice(`s${i}-a`, `s${i}`, [{ name: 'http', port: 8080 }, { name: 'dns', port: 5353, protocol: 'UDP' }], eps));
     }
     const changedKeys = new Set([...t.takeChanged(), ...c.takeChanged()]);
-    const changed = new Map<string, DesiredServicePort[]>();
+    const changed = new Map<ServiceKey, DesiredServicePort[]>();
     for (const k of changedKeys) {
       const ports = t.portsOfService(k);
       changed.set(k, ports.size ? computeDesiredState(ports, c.endpointsOfService(k), node) : []);

@@ -5,6 +5,7 @@
 // model that refuses a new key beyond its capacity with the loader's own
 // error (E2BIG, ApplyResult.failed_op); the lab test (test/e2e/map-pressure)
 // does the same against a real loader and real traffic.
+import type { ServiceKey } from '../../control-plane/src/model/service-key.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
@@ -176,7 +177,7 @@ test('the Proxier reports a refused Service, keeps syncing the others, retries i
     async sync(_desired: DesiredServicePort[], changed?: ReadonlyMap<string, DesiredServicePort[]>): Promise<SyncOutcome> {
       calls.push(changed ? [...changed.keys()].sort() : 'full');
       const tried = changed ? changed.has('default/big') : true;
-      const refused = new Map<string, string>();
+      const refused = new Map<ServiceKey, string>();
       if (tried && refuse > 0) {
         refuse--;
         refused.set('default/big', 'sy_services is full');

@@ -14,18 +14,17 @@ import { extractAdminOptions, startAgentAdmin, type AgentAdmin, type AgentAdminO
 import { waitForLoaderAnswer } from '../config/loader-wait.js';
 import { registerApiServerMetrics, registerLoaderWaitMetric } from '../metrics/outage-metrics.js';
 import { selectMode, type ModeDecision } from '../config/mode-selection.js';
-import { CONFIG_FLAGS, EbpfDataplane } from '../dataplane/ebpf/ebpf-dataplane.js';
+import { EbpfDataplane } from '../dataplane/ebpf/ebpf-dataplane.js';
 import { LoaderClient } from '../dataplane/ebpf/loader-client.js';
-import type { Dataplane } from '../dataplane/dataplane.js';
-import { IptablesDataplane } from '../dataplane/iptables/iptables-dataplane.js';
-import { cleanupAll } from '../dataplane/iptables/cleanup.js';
-import { commandExec } from '../dataplane/iptables/runner.js';
-import { DeviceWatcher, deviceMatcher, vethDevices } from '../devices/device-watcher.js';
+import type { DatapathBackend } from '../dataplane/backend.js';
+import { EbpfBackend } from '../dataplane/ebpf/ebpf-backend.js';
+import { IptablesBackend } from '../dataplane/iptables/iptables-backend.js';
 import { healthStatus, startHealthServer } from '../health/health-server.js';
 import { ServiceHealthServers, healthChecksOf } from '../health/service-health-servers.js';
 import { startInformers } from '../k8s/informers.js';
 import { EndpointSliceCache } from '../model/endpoint-slice-cache.js';
 import { ServiceTracker } from '../model/service-tracker.js';
+import { namespacedName, serviceKeyOf } from '../model/service-key.js';
 import { ObjectReporter } from '../model/object-report.js';
 import { registerObjectMetrics } from '../metrics/object-metrics.js';
 import { Proxier } from '../sync/proxier.js';
@@ -33,28 +32,6 @@ import { isIPv4 } from '../util/ipv4.js';
 import { chooseSnatPorts, readLocalPortRange, type SnatPortChoice } from '../config/snat-ports.js';
 
 const ZONE_LABEL = 'topology.kubernetes.io/zone';
-
-/** ebpf mode: remove kube-proxy-style rules a previous iptables run (ours or kube-proxy's) left. */
-async function removeIptablesState(log: Logger): Promise<void> {
-  try {
-    const reports = await cleanupAll(commandExec());
-    if (reports.length > 0) log.info({ reports }, 'removed iptables rules of the iptables mode');
-  } catch (err) {
-    log.warn({ err: (err as Error).message }, 'could not check for iptables rules of the iptables mode');
-  }
-}
-
-/** iptables mode: detach the BPF programs and remove the pinned maps of a previous ebpf run. */
-async function removeEbpfState(loader: LoaderClient, log: Logger): Promise<void> {
-  try {
-    await loader.cleanup();
-    log.info('removed the BPF datapath of the ebpf mode (programs detached, pins removed)');
-  } catch (err) {
-    log.debug({ err: (err as Error).message }, 'no loader to clean up');
-  } finally {
-    loader.close();
-  }
-}
 
 function nodeInternalIP(n: V1Node): string | undefined {
   return n.status?.addresses?.find((a) => a.type === 'InternalIP' && isIPv4(a.address))?.address;
@@ -148,30 +125,11 @@ export async function runAgent(argv: string[]): Promise<number> {
   const endpoints = new EndpointSliceCache(opts.nodeName);
   const objectReporter = new ObjectReporter(services, endpoints);
   let proxier: Proxier | undefined;
-  const ebpf = decision.mode === 'ebpf'
-    ? new EbpfDataplane(loader, {
-        seed: opts.maglevSeed, sizing: opts.maglevSizing, nodeIP: nodeIP ?? '0.0.0.0',
-        nodePortAddresses: opts.iptables.nodePortAddresses,
-        mapMaxEntries: opts.mapMaxEntries,
-        ...(snat ? { snatPorts: snat.range } : {}),
-      }, log)
-    : undefined;
-  const iptables = decision.mode === 'iptables'
-    ? new IptablesDataplane({
-        node: {
-          nodeName: opts.nodeName,
-          nodeIPs: nodeIP ? [nodeIP] : [],
-          ...(opts.iptables.clusterCIDR ? { clusterCIDR: opts.iptables.clusterCIDR } : {}),
-          masqueradeAll: opts.iptables.masqueradeAll,
-          masqueradeBit: opts.iptables.masqueradeBit,
-          nodePortAddresses: opts.iptables.nodePortAddresses,
-        },
-        backend: opts.iptables.backend,
-        syncPeriodMs: opts.syncPeriodMs,
-        onFullSyncNeeded: () => proxier?.requestSync(),
-      })
-    : undefined;
-  const dataplane: Dataplane = (ebpf ?? iptables)!;
+  // The one place the mode is asked: everything below talks to the back end.
+  const backend: DatapathBackend = decision.mode === 'ebpf'
+    ? new EbpfBackend(loader, opts, snat, log)
+    : new IptablesBackend(loader, opts, () => proxier?.requestSync(), log);
+  const dataplane = backend.dataplane;
   proxier = new Proxier(services, endpoints, dataplane, () => ({ nodeName: opts.nodeName, zone }),
     { minSyncPeriodMs: opts.minSyncPeriodMs, syncPeriodMs: opts.syncPeriodMs }, log);
   let informers: ReturnType<typeof startInformers> | undefined;
@@ -196,7 +154,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       if (kind === 'delete') services.delete(svc);
       else {
         const conv = services.update(svc);
-        for (const p of conv.problems) log.warn({ service: `${svc.metadata?.namespace}/${svc.metadata?.name}`, field: p.field, reason: p.reason }, p.message);
+        for (const p of conv.problems) log.warn({ service: serviceKeyOf(svc.metadata), field: p.field, reason: p.reason }, p.message);
       }
       proxier!.requestSync();
     },
@@ -205,7 +163,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       if (kind === 'delete') endpoints.delete(slice);
       else {
         const r = endpoints.update(slice);
-        for (const p of r.problems) log.warn({ slice: `${slice.metadata?.namespace}/${slice.metadata?.name}`, field: p.field, reason: p.reason }, p.message);
+        for (const p of r.problems) log.warn({ slice: namespacedName(slice.metadata), field: p.field, reason: p.reason }, p.message);
       }
       proxier!.requestSync();
     },
@@ -230,16 +188,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   let dataplaneReady = false;
   const applyLateNodeIP = (ip: string): void => {
     log.info({ nodeIP: ip }, 'node IP learned from the Node object; programming NodePorts on it');
-    ebpf?.setNodeIP(ip);
-    iptables?.setNodeConfig({ nodeIPs: [ip] });
-    // sy_config carries the node address (SNAT): init() writes it and reads the maps back.
-    void (ebpf ? ebpf.init() : Promise.resolve()).then(
-      () => proxier!.requestSync(true),
-      (err: unknown) => {
-        log.warn({ err: (err as Error).message }, 'writing the node IP to sy_config failed; the next full sync retries');
-        proxier!.requestSync(true);
-      },
-    );
+    void backend.applyLateNodeIP(ip).then(() => proxier!.requestSync(true));
   };
 
   await informers.synced;
@@ -247,101 +196,32 @@ export async function runAgent(argv: string[]): Promise<number> {
     await Promise.race([nodeKnown, new Promise((r) => setTimeout(r, 10_000))]);
   }
   if (!nodeIP) log.warn('node IP unknown (no --node-ip and no InternalIP on the Node)');
-  ebpf?.setNodeIP(nodeIP ?? '0.0.0.0');
+  backend.setNodeIP(nodeIP);
   const appliedNodeIP = nodeIP;
-  if (ebpf && opts.xdp) {
-    // XDP_TX on a veth reaches its peer only if the peer has NAPI (XDP or GRO)
-    // set up; external veths (labs, containers) leave that case to tc.
-    const veths = await vethDevices().catch(() => new Set<string>());
-    const external = deviceMatcher(opts.devices);
-    if ([...veths].some(external)) {
-      ebpf.addConfigFlags(CONFIG_FLAGS.NO_XDP_TX);
-      log.info('external devices are veths: XDP forwards to other devices, tc sends back out of the ingress device');
-    }
-  }
-  if (ebpf && opts.socketLB && opts.podDevices) {
-    // tc serves the pods' devices: their connected UDP sockets are left to it,
-    // so a deleted backend is replaced per datagram (socket-level balancing
-    // would have pointed the socket at the backend for good).
-    ebpf.addConfigFlags(CONFIG_FLAGS.POD_UDP_CONNECT_TC);
-  }
-  iptables?.setNodeConfig({ nodeIPs: nodeIP ? [nodeIP] : [] });
-
-  for (;;) {
-    try {
-      await dataplane.init();
-      break;
-    } catch (err) {
-      log.error({ err: (err as Error).message }, 'dataplane init failed; retrying');
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
-  // A restarted (perhaps upgraded) loader: the socket-level hooks move to its programs too.
-  const reattachSocketLB = async (): Promise<void> => {
-    if (!opts.cgroupPath || !opts.socketLB) return;
-    const r = await loader.attachSocketLB(opts.cgroupPath);
-    log.info({ cgroup: opts.cgroupPath, mode: r.mode }, 'socket-level balancing attached again');
-  };
-  const devices = ebpf
-    ? new DeviceWatcher(loader, { external: deviceMatcher(opts.devices), pod: deviceMatcher(opts.podDevices), xdp: opts.xdp }, log, 2000, reattachSocketLB)
-    : undefined;
-  await devices?.start();
-  if (ebpf && opts.cgroupPath) {
-    // Socket-level balancing on (attach) or off (make sure nothing is left attached).
-    try {
-      if (opts.socketLB) {
-        const r = await loader.attachSocketLB(opts.cgroupPath);
-        log.info({ cgroup: opts.cgroupPath, mode: r.mode }, 'socket-level balancing attached');
-      } else {
-        await loader.detachSocketLB(opts.cgroupPath).catch(() => undefined);
-        log.info({ cgroup: opts.cgroupPath }, 'socket-level balancing off');
-      }
-    } catch (err) {
-      log.warn({ cgroup: opts.cgroupPath, err: (err as Error).message }, 'socket-level balancing unavailable; the tc path serves pods, host traffic to ClusterIPs needs it');
-    }
-  }
-  // Leave nothing of the other mode behind (switching modes across
-  // restarts), but only once this mode's datapath is programmed: until then
-  // the old one keeps serving.
-  let otherModeRemoved = false;
-  const removeOtherMode = (): void => {
-    if (otherModeRemoved) return;
-    otherModeRemoved = true;
-    log.info({ mode: dataplane.mode }, 'first sync done; removing what the other datapath mode left');
-    void (iptables ? removeEbpfState(loader, log) : removeIptablesState(log));
-  };
+  await backend.start();
   dataplaneReady = true;
   if (nodeIP && nodeIP !== appliedNodeIP) applyLateNodeIP(nodeIP);
   proxier.start();
-  const gcTimer = ebpf
-    ? setInterval(() => {
-        ebpf.gcConntrack().then(
-          (n) => n > 0 && log.debug({ deleted: n }, 'conntrack gc'),
-          (err: unknown) => log.warn({ err: (err as Error).message }, 'conntrack gc failed'),
-        );
-      }, 30_000)
-    : undefined;
   const health = await startHealthServer(proxier, { ...opts.health, healthTimeoutMs: opts.healthTimeoutMs });
   const serviceHealth = new ServiceHealthServers(opts.health.host, () => healthStatus(proxier!, opts.healthTimeoutMs).healthy, log);
-  const previousOnSync = proxier.onSync;
-  proxier.onSync = (rec, pendingSince) => {
-    previousOnSync?.(rec, pendingSince);
+  proxier.addSyncListener((rec) => {
     if (rec.ok) serviceHealth.update(healthChecksOf(proxier!.desiredPorts()));
     objectReporter.logConflicts(log);
-    if (rec.ok) removeOtherMode();
-  };
-  if (proxier.syncCount > 0) removeOtherMode();
+    // Leave nothing of the other mode behind (switching modes across
+    // restarts), but only once this mode's datapath is programmed: until then
+    // the old one keeps serving.
+    if (rec.ok) backend.removeOtherMode();
+  });
+  if (proxier.syncCount > 0) backend.removeOtherMode();
   serviceHealth.update(healthChecksOf(proxier.desiredPorts()));
-  log.info({ mode: dataplane.mode, health: opts.health, devices: ebpf ? opts.devices : undefined }, 'agent running');
+  log.info({ mode: dataplane.mode, health: opts.health, ...backend.describe() }, 'agent running');
 
   return await new Promise<number>((resolve) => {
     const stop = (sig: string): void => {
       log.info({ signal: sig }, 'stopping; the datapath stays in place');
       proxier!.stop();
-      if (gcTimer) clearInterval(gcTimer);
-      devices?.stop();
       serviceHealth.close();
-      void Promise.allSettled([informers!.stop(), health.close(), admin.close(), dataplane.close()]).then(() => resolve(0));
+      void Promise.allSettled([informers!.stop(), health.close(), admin.close(), backend.stop()]).then(() => resolve(0));
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -1,5 +1,6 @@
 // What the sync loop needs from a back end (ebpf or iptables).
 import type { DesiredServicePort } from './desired-state.js';
+import type { ServiceKey } from '../model/service-key.js';
 
 export interface SyncOutcome {
   /** Number of changes written (loader ops or rules). */
@@ -10,7 +11,7 @@ export interface SyncOutcome {
    * the reason (a full map, an object the loader refused). Every other
    * Service was programmed; the caller retries these with backoff.
    */
-  refused?: ReadonlyMap<string, string>;
+  refused?: ReadonlyMap<ServiceKey, string>;
 }
 
 export interface SyncOptions {
@@ -18,8 +19,24 @@ export interface SyncOptions {
   verify?: boolean;
 }
 
+/**
+ * What a back end can do beyond sync, asked by the proxier and the agent
+ * instead of the mode's name.
+ */
+export interface DataplaneCapabilities {
+  /**
+   * sync() programs a partial sync from `changed` alone: the proxier then
+   * does not build the whole desired list (it passes an empty one).
+   */
+  partialSync: boolean;
+  /** The back end garbage-collects its own connection tracking (the kernel's conntrack otherwise). */
+  conntrackGC: boolean;
+}
+
 export interface Dataplane {
   readonly mode: 'ebpf' | 'iptables';
+  /** Absent: none of the capabilities. */
+  readonly capabilities?: DataplaneCapabilities;
   /** Prepares the back end (reads back what is programmed). */
   init(): Promise<void>;
   /**
@@ -28,7 +45,7 @@ export interface Dataplane {
    * deleted) that differ from the previous successful sync: a back end may
    * then touch just those.
    */
-  sync(desired: DesiredServicePort[], changed?: ReadonlyMap<string, DesiredServicePort[]>, opts?: SyncOptions): Promise<SyncOutcome>;
+  sync(desired: DesiredServicePort[], changed?: ReadonlyMap<ServiceKey, DesiredServicePort[]>, opts?: SyncOptions): Promise<SyncOutcome>;
   /** Releases connections; leaves the datapath in place. */
   close(): Promise<void>;
   /** Re-reads what is programmed (periodic full sync); optional. */

@@ -2,6 +2,7 @@
 // externalTrafficPolicy=Local gets an HTTP server on its healthCheckNodePort
 // that tells load balancers whether this node has local endpoints (200) or
 // not (503), with the same JSON body and headers as kube-proxy.
+import { serviceKey } from '../model/service-key.js';
 import http from 'node:http';
 import type { Logger } from 'pino';
 import type { DesiredServicePort } from '../dataplane/desired-state.js';
@@ -75,11 +76,11 @@ export class ServiceHealthServers {
       try {
         entry.server.listen(port, this.host);
       } catch (err) {
-        this.log.error({ port, service: `${health.namespace}/${health.name}`, err: (err as Error).message }, 'service health check server cannot listen');
+        this.log.error({ port, service: serviceKey(health.namespace, health.name), err: (err as Error).message }, 'service health check server cannot listen');
         continue;
       }
       this.servers.set(port, entry);
-      this.log.info({ port, service: `${health.namespace}/${health.name}` }, 'opened service health check server');
+      this.log.info({ port, service: serviceKey(health.namespace, health.name) }, 'opened service health check server');
     }
   }
 

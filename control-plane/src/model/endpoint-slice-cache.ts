@@ -2,10 +2,12 @@
 // as kube-proxy's EndpointSliceCache does: slices are matched to Service ports
 // by port name and protocol, endpoints are deduplicated by ip:port with the
 // non-terminating copy winning, and only addresses[0] is used.
+import { isDeepStrictEqual } from 'node:util';
 import type { V1EndpointSlice } from '@kubernetes/client-node';
 import { isValidPort, parseIPSloppy } from '../util/ipv4.js';
 import { ObjectProblems, type ObjectProblem } from './object-problems.js';
-import { endpointKey, servicePortKey, type EndpointInfo, type Protocol } from './types.js';
+import { endpointKey, type EndpointInfo, type Protocol } from './types.js';
+import { serviceKey, servicePortKey, splitServiceKey, type ServiceKey, type ServicePortKey } from './service-key.js';
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
@@ -19,16 +21,15 @@ interface ParsedSlice { ports: SlicePort[]; endpoints: SliceEndpoint[] }
 export type SliceSkipReason = 'no-service-name' | 'address-type' | 'invalid-object';
 
 export interface SliceParse {
-  serviceKey?: string;
+  serviceKey?: ServiceKey;
   skipped?: SliceSkipReason;
   problems: ObjectProblem[];
 }
 
-function parseSlice(slice: V1EndpointSlice): { parsed?: ParsedSlice; serviceKey?: string; result: SliceParse } {
+function parseSlice(slice: V1EndpointSlice): { parsed?: ParsedSlice; serviceKey?: ServiceKey; result: SliceParse } {
   const problems: ObjectProblem[] = [];
-  const svcName = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
-  if (!svcName) return { result: { skipped: 'no-service-name', problems } };
-  const serviceKey = `${slice.metadata?.namespace ?? 'default'}/${svcName}`;
+  const serviceKey = serviceOfSlice(slice);
+  if (!serviceKey) return { result: { skipped: 'no-service-name', problems } };
   // FQDN slices are ignored by kube-proxy; IPv6 waits for dual-stack support.
   if (slice.addressType !== 'IPv4') return { serviceKey, result: { serviceKey, skipped: 'address-type', problems } };
   const ports: SlicePort[] = [];
@@ -90,10 +91,10 @@ function parseSlice(slice: V1EndpointSlice): { parsed?: ParsedSlice; serviceKey?
 
 export class EndpointSliceCache {
   /** service key -> slice name -> parsed slice */
-  private readonly slices = new Map<string, Map<string, ParsedSlice>>();
-  private readonly changed = new Set<string>();
+  private readonly slices = new Map<ServiceKey, Map<string, ParsedSlice>>();
+  private readonly changed = new Set<ServiceKey>();
   /** Merged endpoints per Service, until one of its slices changes. */
-  private readonly merged = new Map<string, Map<string, EndpointInfo[]>>();
+  private readonly merged = new Map<ServiceKey, Map<ServicePortKey, EndpointInfo[]>>();
 
   /** Problems of the slices seen, for status, metrics and logs. */
   readonly problems = new ObjectProblems();
@@ -106,8 +107,7 @@ export class EndpointSliceCache {
       parse = parseSlice(slice);
     } catch (err) {
       // Whatever shape the object has, it must not take the informer (and the agent) down.
-      const svcName = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
-      const serviceKey = svcName ? `${slice.metadata?.namespace ?? 'default'}/${svcName}` : undefined;
+      const serviceKey = serviceOfSlice(slice);
       parse = { ...(serviceKey ? { serviceKey } : {}), result: { ...(serviceKey ? { serviceKey } : {}), skipped: 'invalid-object', problems: [{ reason: 'invalid-object', field: '', message: `cannot be read (${(err as Error).message}); slice ignored` }] } };
     }
     const { parsed, serviceKey, result } = parse;
@@ -124,6 +124,8 @@ export class EndpointSliceCache {
       return result;
     }
     if (!bySlice) this.slices.set(serviceKey, (bySlice = new Map()));
+    // kube-proxy drops updates that change nothing it reads (a resync, a label).
+    if (isDeepStrictEqual(bySlice.get(name), parsed)) return result;
     bySlice.set(name, parsed);
     this.changed.add(serviceKey);
     this.merged.delete(serviceKey);
@@ -132,9 +134,8 @@ export class EndpointSliceCache {
 
   delete(slice: V1EndpointSlice): void {
     this.problems.delete('EndpointSlice', slice.metadata?.namespace ?? 'default', slice.metadata?.name ?? '');
-    const svcName = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
-    if (!svcName) return;
-    const serviceKey = `${slice.metadata?.namespace ?? 'default'}/${svcName}`;
+    const serviceKey = serviceOfSlice(slice);
+    if (!serviceKey) return;
     const bySlice = this.slices.get(serviceKey);
     if (bySlice?.delete(slice.metadata?.name ?? '')) {
       if (bySlice.size === 0) this.slices.delete(serviceKey);
@@ -144,7 +145,7 @@ export class EndpointSliceCache {
   }
 
   /** Merged endpoints of every ServicePort of one Service ("ns/name"), keyed by servicePortKey. */
-  endpointsOfService(serviceKey: string): Map<string, EndpointInfo[]> {
+  endpointsOfService(serviceKey: ServiceKey): Map<ServicePortKey, EndpointInfo[]> {
     const cached = this.merged.get(serviceKey);
     if (cached) return cached;
     const result = this.mergeService(serviceKey);
@@ -152,11 +153,11 @@ export class EndpointSliceCache {
     return result;
   }
 
-  private mergeService(serviceKey: string): Map<string, EndpointInfo[]> {
-    const out = new Map<string, Map<string, EndpointInfo>>();
+  private mergeService(serviceKey: ServiceKey): Map<ServicePortKey, EndpointInfo[]> {
+    const out = new Map<ServicePortKey, Map<string, EndpointInfo>>();
     const bySlice = this.slices.get(serviceKey);
     if (!bySlice) return new Map();
-    const [namespace, name] = splitKey(serviceKey);
+    const { namespace, name } = splitServiceKey(serviceKey);
     // Slice names in sorted order so the merge result never depends on event order.
     for (const sliceName of [...bySlice.keys()].sort()) {
       const s = bySlice.get(sliceName)!;
@@ -174,28 +175,29 @@ export class EndpointSliceCache {
         }
       }
     }
-    const result = new Map<string, EndpointInfo[]>();
+    const result = new Map<ServicePortKey, EndpointInfo[]>();
     for (const [k, set] of out) result.set(k, [...set.values()].sort(compareEndpoints));
     return result;
   }
 
   /** Merged endpoints of every ServicePort of every Service. */
-  allEndpoints(): Map<string, EndpointInfo[]> {
-    const result = new Map<string, EndpointInfo[]>();
+  allEndpoints(): Map<ServicePortKey, EndpointInfo[]> {
+    const result = new Map<ServicePortKey, EndpointInfo[]>();
     for (const svc of this.slices.keys()) for (const [k, v] of this.endpointsOfService(svc)) result.set(k, v);
     return result;
   }
 
-  takeChanged(): Set<string> {
+  takeChanged(): Set<ServiceKey> {
     const c = new Set(this.changed);
     this.changed.clear();
     return c;
   }
 }
 
-function splitKey(serviceKey: string): [string, string] {
-  const i = serviceKey.indexOf('/');
-  return [serviceKey.slice(0, i), serviceKey.slice(i + 1)];
+/** The Service a slice belongs to (its kubernetes.io/service-name label), or undefined when it has none. */
+function serviceOfSlice(slice: V1EndpointSlice): ServiceKey | undefined {
+  const svcName = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
+  return svcName ? serviceKey(slice.metadata?.namespace, svcName) : undefined;
 }
 
 function compareEndpoints(a: EndpointInfo, b: EndpointInfo): number {

@@ -1,11 +1,13 @@
 // Turns v1 Services into ServicePortInfo, applying kube-proxy's rules for which
 // Services a proxy handles at all. Keeps the current set per Service so a sync
 // can read the whole map and the change tracker knows what moved.
+import { isDeepStrictEqual } from 'node:util';
 import type { V1Service } from '@kubernetes/client-node';
 import { isValidPort, parseCIDRSloppy, parseIPSloppy } from '../util/ipv4.js';
 import { FrontendClaims, creationTime, type ExternalIPPolicy } from './frontend-claims.js';
 import { ObjectProblems, type ObjectProblem } from './object-problems.js';
 import { servicePortKey, type Protocol, type ServicePortInfo, type ServiceType } from './types.js';
+import { serviceKeyOf, type ServiceKey, type ServicePortKey } from './service-key.js';
 import type { MaglevSizing } from '../dataplane/maglev.js';
 import { MAGLEV_TABLE_SIZE_ANNOTATION, parseTableSizeAnnotation } from './maglev-table-size-annotation.js';
 
@@ -192,10 +194,27 @@ export function servicePortsOf(svc: V1Service, opts: ServiceTrackerOptions): Ser
   return { ports, problems };
 }
 
-/** Current ServicePorts of every handled Service, updated from informer events. */
+/** What the proxier reads of one Service: its ports, and its age (which decides contested frontends). */
+interface TrackedService {
+  ports: ServicePortInfo[];
+  created: number;
+}
+
+function sameTracked(a: TrackedService | undefined, b: TrackedService | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.created === b.created && isDeepStrictEqual(a.ports, b.ports);
+}
+
+/**
+ * Current ServicePorts of every handled Service, updated from informer
+ * events. As in kube-proxy's ServiceChangeTracker, an update that leaves the
+ * ServicePorts as they were (a resync, a label, a status field the proxy
+ * does not read) is no change: the next sync does not recompute the Service.
+ */
 export class ServiceTracker {
-  private readonly byService = new Map<string, ServicePortInfo[]>();
-  private readonly changed = new Set<string>();
+  private readonly byService = new Map<ServiceKey, TrackedService>();
+  /** Services changed since the last takeChanged(). */
+  private readonly changed = new Set<ServiceKey>();
   /** Who owns each address:port/protocol (the ports handed out are resolved against it). */
   readonly claims: FrontendClaims;
   /** Problems of the Services seen, for status, metrics and logs. */
@@ -207,7 +226,7 @@ export class ServiceTracker {
 
   /** Returns the conversion so the caller can log skips and problems. */
   update(svc: V1Service): ServiceConversion {
-    const key = `${svc.metadata?.namespace ?? 'default'}/${svc.metadata?.name ?? ''}`;
+    const key = serviceKeyOf(svc.metadata);
     let conv: ServiceConversion;
     try {
       conv = servicePortsOf(svc, this.opts);
@@ -216,45 +235,47 @@ export class ServiceTracker {
       conv = { ports: [], skipped: 'invalid-object', problems: [{ reason: 'invalid-object', field: '', message: `cannot be read (${(err as Error).message}); Service skipped` }] };
     }
     this.problems.set('Service', svc.metadata?.namespace ?? 'default', svc.metadata?.name ?? '', conv.problems);
-    if (conv.ports.length === 0) {
-      if (this.byService.delete(key)) this.changed.add(key);
-    } else {
-      this.byService.set(key, conv.ports);
-      this.changed.add(key);
-    }
-    // Services sharing an address with this one may win or lose a frontend now.
-    for (const k of this.claims.set(key, conv.ports, creationTime(svc.metadata?.creationTimestamp))) this.changed.add(k);
+    this.record(key, conv.ports.length === 0 ? undefined : { ports: conv.ports, created: creationTime(svc.metadata?.creationTimestamp) });
     return conv;
   }
 
   delete(svc: V1Service): void {
-    const key = `${svc.metadata?.namespace ?? 'default'}/${svc.metadata?.name ?? ''}`;
     this.problems.delete('Service', svc.metadata?.namespace ?? 'default', svc.metadata?.name ?? '');
-    if (this.byService.delete(key)) this.changed.add(key);
-    for (const k of this.claims.set(key, [], 0)) this.changed.add(k);
+    this.record(serviceKeyOf(svc.metadata), undefined);
   }
 
-  /** The ServicePorts of one Service ("ns/name"), keyed by servicePortKey, frontends resolved. */
-  portsOfService(key: string): Map<string, ServicePortInfo> {
-    return new Map((this.byService.get(key) ?? []).map((p) => [p.key, this.claims.resolve(p)]));
+  /** Sets a Service's state; a no-op update touches neither the pending changes nor the frontend claims. */
+  private record(key: ServiceKey, next: TrackedService | undefined): void {
+    const cur = this.byService.get(key);
+    if (sameTracked(cur, next)) return;
+    if (next) this.byService.set(key, next);
+    else this.byService.delete(key);
+    this.changed.add(key);
+    // Services sharing an address with this one may win or lose a frontend now.
+    for (const k of this.claims.set(key, next?.ports ?? [], next?.created ?? 0)) this.changed.add(k as ServiceKey);
+  }
+
+  /** The ServicePorts of one Service, keyed by servicePortKey, frontends resolved. */
+  portsOfService(key: ServiceKey): Map<ServicePortKey, ServicePortInfo> {
+    return new Map((this.byService.get(key)?.ports ?? []).map((p) => [p.key, this.claims.resolve(p)]));
   }
 
   /** Every handled ServicePort, keyed by servicePortKey, frontends resolved. */
-  servicePorts(): Map<string, ServicePortInfo> {
-    const out = new Map<string, ServicePortInfo>();
-    for (const ports of this.byService.values()) for (const p of ports) out.set(p.key, this.claims.resolve(p));
+  servicePorts(): Map<ServicePortKey, ServicePortInfo> {
+    const out = new Map<ServicePortKey, ServicePortInfo>();
+    for (const t of this.byService.values()) for (const p of t.ports) out.set(p.key, this.claims.resolve(p));
     return out;
   }
 
   /** Frontends claimed by more than one ServicePort (or refused by policy): who lost what, to whom. */
   conflicts(): ReturnType<FrontendClaims['conflicts']> {
     const ports: ServicePortInfo[] = [];
-    for (const k of this.claims.contestedServices()) ports.push(...this.portsOfService(k).values());
+    for (const k of this.claims.contestedServices()) ports.push(...this.portsOfService(k as ServiceKey).values());
     return this.claims.conflicts(ports);
   }
 
-  /** Service keys ("ns/name") changed since the last call. */
-  takeChanged(): Set<string> {
+  /** Services changed since the last call (what the proxier syncs next). */
+  takeChanged(): Set<ServiceKey> {
     const c = new Set(this.changed);
     this.changed.clear();
     return c;

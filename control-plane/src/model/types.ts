@@ -5,31 +5,15 @@ import type { LostFrontend } from './frontend-claims.js';
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 
-/** Identifies one port of one Service, as kube-proxy's ServicePortName does. */
-export interface ServicePortName {
-  namespace: string;
-  name: string;
-  /** The Service port's name ("" for a single unnamed port). */
-  port: string;
-  protocol: Protocol;
-}
-
-/** "ns/name:port/PROTO": the key used across the model. */
-export function servicePortKey(n: ServicePortName): string {
-  return `${n.namespace}/${n.name}:${n.port}/${n.protocol}`;
-}
-
-/** kube-proxy's String() of a ServicePortName: "ns/name:port" (port omitted when empty). */
-export function servicePortString(n: ServicePortName): string {
-  return n.port ? `${n.namespace}/${n.name}:${n.port}` : `${n.namespace}/${n.name}`;
-}
+export { servicePortKey, servicePortString, type ServicePortName, type ServicePortKey, type ServiceKey } from './service-key.js';
+import type { ServicePortName, ServicePortKey } from './service-key.js';
 
 export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer';
 
 /** One ServicePort as the proxy programs it. */
 export interface ServicePortInfo {
   name: ServicePortName;
-  key: string;
+  key: ServicePortKey;
   type: ServiceType;
   /** IPv4 cluster IP (the first of spec.clusterIPs in the IPv4 family). */
   clusterIP: string;

@@ -11,6 +11,7 @@ import { computeDesiredState, type DesiredServicePort } from '../dataplane/desir
 import type { NodeTopology } from '../model/endpoint-selection.js';
 import type { EndpointSliceCache } from '../model/endpoint-slice-cache.js';
 import type { ServiceTracker } from '../model/service-tracker.js';
+import { serviceKeyOfPort, type ServiceKey } from '../model/service-key.js';
 
 export interface ProxierOptions {
   /** Minimum time between two syncs (kube-proxy's minSyncPeriod), ms. */
@@ -59,7 +60,7 @@ export class Proxier {
   lastError: string | undefined;
   syncCount = 0;
   /** "ns/name" -> why the back end refused it; cleared once it is programmed or deleted. */
-  readonly refused = new Map<string, RefusedService>();
+  readonly refused = new Map<ServiceKey, RefusedService>();
   private retryTimer: NodeJS.Timeout | undefined;
   /** A refused Service's retry is due: the next sync takes it even with no change. */
   private retryDue = false;
@@ -83,6 +84,12 @@ export class Proxier {
   private readonly waiters: Array<() => void> = [];
   /** Called after each sync with its record (metrics). */
   onSync: ((r: SyncRecord, pendingSince: number) => void) | undefined;
+  private readonly syncListeners: Array<(r: SyncRecord, pendingSince: number) => void> = [];
+
+  /** Adds an observer called after each sync, after onSync (health servers, the agent's first-sync step). */
+  addSyncListener(listener: (r: SyncRecord, pendingSince: number) => void): void {
+    this.syncListeners.push(listener);
+  }
 
   constructor(
     private readonly services: ServiceTracker,
@@ -122,7 +129,7 @@ export class Proxier {
   /** Next sync recomputes every Service (first sync, after a failure). */
   private needFull = true;
   private lastNode: NodeTopology | undefined;
-  private desiredByService = new Map<string, DesiredServicePort[]>();
+  private desiredByService = new Map<ServiceKey, DesiredServicePort[]>();
 
   /** Marks state dirty; a sync follows as soon as minSyncPeriod allows. */
   requestSync(full = false): void {
@@ -163,7 +170,7 @@ export class Proxier {
   }
 
   /** Records this sync's refusals; `attempted` holds the Services it tried (undefined: all). */
-  private noteRefused(refused: ReadonlyMap<string, string> | undefined, attempted: Iterable<string> | undefined): void {
+  private noteRefused(refused: ReadonlyMap<ServiceKey, string> | undefined, attempted: Iterable<ServiceKey> | undefined): void {
     const now = Date.now();
     const gone = attempted ? [...attempted] : [...this.refused.keys()];
     for (const k of gone) {
@@ -203,13 +210,13 @@ export class Proxier {
       const node = this.node();
       const nodeChanged = node.nodeName !== this.lastNode?.nodeName || node.zone !== this.lastNode?.zone;
       const full = this.fullResyncWanted || this.needFull || nodeChanged;
-      let changed: Map<string, DesiredServicePort[]> | undefined;
+      let changed: Map<ServiceKey, DesiredServicePort[]> | undefined;
       if (full) {
         if (this.fullResyncWanted) await this.dataplane.restore?.();
         this.fullResyncWanted = false;
         this.desiredByService = new Map();
         for (const d of computeDesiredState(this.services.servicePorts(), this.endpoints.allEndpoints(), node)) {
-          const k = `${d.svc.name.namespace}/${d.svc.name.name}`;
+          const k = serviceKeyOfPort(d.svc.name);
           let l = this.desiredByService.get(k);
           if (!l) this.desiredByService.set(k, (l = []));
           l.push(d);
@@ -226,9 +233,9 @@ export class Proxier {
         }
       }
       this.flatDesired = undefined;
-      // The eBPF back end's partial path needs only `changed`; build the whole
+      // A back end with a partial path needs only `changed`; build the whole
       // list only for full syncs and back ends that render everything.
-      const desired = changed && this.dataplane.mode === 'ebpf' ? [] : this.lastDesired;
+      const desired = changed && this.dataplane.capabilities?.partialSync ? [] : this.lastDesired;
       const verify = full && this.verifyWanted;
       const out = await this.dataplane.sync(desired, changed, verify ? { verify } : undefined);
       if (verify) this.verifyWanted = false;
@@ -264,6 +271,7 @@ export class Proxier {
       if (this.history.length > 500) this.history.shift();
       this.running = false;
       this.onSync?.(rec, pendingSince);
+      for (const l of this.syncListeners) l(rec, pendingSince);
       // The names are for this sync's observers (metrics), not the history.
       delete rec.refusedServices;
       if (rec.ok) for (const w of waiters) w();

@@ -2,6 +2,7 @@
 // frontends, tables and backends, one Maglev table per traffic scope of a
 // ServicePort, service flags. Tables are cached by their backend set so an
 // unchanged service costs no table rebuild.
+import { serviceKeyOfPort, type ServiceKey } from '../../model/service-key.js';
 import { createHash } from 'node:crypto';
 import { intToIpv4, parseCidr } from '../../util/ipv4.js';
 import type { DesiredServicePort } from '../desired-state.js';
@@ -72,17 +73,12 @@ function emptyContribution(): Contribution {
   return { services: new Map(), revnat: new Map(), maglev: new Map(), sourceRanges: new Map(), backends: new Map(), groups: new Set(), frontends: [] };
 }
 
-/** "ns/name" of the Service a ServicePort belongs to. */
-export function serviceKeyOf(d: DesiredServicePort): string {
-  return `${d.svc.name.namespace}/${d.svc.name.name}`;
-}
-
 export class DesiredMapsBuilder {
   readonly frontendIds = new IdAllocator();
   readonly groupIds = new IdAllocator();
   readonly backendIds = new IdAllocator();
   private readonly tableCache = new Map<string, { signature: string; table: Uint32Array }>();
-  private contributions = new Map<string, Contribution>();
+  private contributions = new Map<ServiceKey, Contribution>();
   /** identity -> number of Services using the backend, and its current value. */
   private backendRefs = new Map<string, { count: number; value: BackendValue }>();
   private restoredGroups = new Map<string, number>();
@@ -114,14 +110,14 @@ export class DesiredMapsBuilder {
 
   /** Full build from the whole desired state; returns the whole map content. */
   build(desired: DesiredServicePort[]): MapsContent {
-    const byService = new Map<string, DesiredServicePort[]>();
+    const byService = new Map<ServiceKey, DesiredServicePort[]>();
     for (const d of desired) {
-      const k = serviceKeyOf(d);
+      const k = serviceKeyOfPort(d.svc.name);
       let l = byService.get(k);
       if (!l) byService.set(k, (l = []));
       l.push(d);
     }
-    const next = new Map<string, Contribution>();
+    const next = new Map<ServiceKey, Contribution>();
     for (const [k, dsps] of byService) next.set(k, this.contribute(dsps));
     this.contributions = next;
     this.backendRefs = new Map();
@@ -145,10 +141,10 @@ export class DesiredMapsBuilder {
    * list when the Service is gone). Returns the touched map entries before and
    * after, whose diff is exactly what the loader must be told.
    */
-  update(changed: ReadonlyMap<string, DesiredServicePort[]>): { before: MapsContent; after: MapsContent } {
+  update(changed: ReadonlyMap<ServiceKey, DesiredServicePort[]>): { before: MapsContent; after: MapsContent } {
     const before = emptyMapsContent(), after = emptyMapsContent();
     const touched = new Set<string>();
-    const plans: Array<{ key: string; old: Contribution; neu: Contribution; gone: boolean }> = [];
+    const plans: Array<{ key: ServiceKey; old: Contribution; neu: Contribution; gone: boolean }> = [];
     const keptFrontends = new Set<string>(), keptGroups = new Set<string>();
     for (const [key, dsps] of changed) {
       const old = this.contributions.get(key) ?? emptyContribution();
@@ -191,7 +187,7 @@ export class DesiredMapsBuilder {
   }
 
   /** The Services ("ns/name") that have map entries. */
-  serviceKeys(): IterableIterator<string> {
+  serviceKeys(): IterableIterator<ServiceKey> {
     return this.contributions.keys();
   }
 
@@ -199,7 +195,7 @@ export class DesiredMapsBuilder {
    * One Service's entries, backends with their current (shared) values; the
    * maps are the builder's own, to read only. undefined: no entries.
    */
-  want(key: string): MapsContent | undefined {
+  want(key: ServiceKey): MapsContent | undefined {
     const c = this.contributions.get(key);
     if (!c) return undefined;
     const backends = new Map<number, BackendValue>();

@@ -5,10 +5,12 @@
 import type { Logger } from 'pino';
 import type { Dataplane, SyncOptions, SyncOutcome } from '../dataplane.js';
 import type { DesiredServicePort } from '../desired-state.js';
+import type { ServiceKey } from '../../model/service-key.js';
 import type { MaglevSizing } from '../maglev.js';
 import { ipv4ToBytes } from '../../util/ipv4.js';
 import { DesiredMapsBuilder } from './desired-maps.js';
 import { SyncRun } from './sync-plan.js';
+import { ConntrackGcSchedule } from './conntrack-gc.js';
 import { LoaderError, type LoaderClient } from './loader-client.js';
 import { cidrContains } from '../../util/ipv4.js';
 import { emptyMapsContent, sameBackend, sameRevNat, sameSvcValue, sameTable, type MapsContent } from './maps-content.js';
@@ -41,11 +43,13 @@ export const CONFIG_FLAGS = { NO_XDP_TX: 1 << 0, POD_UDP_CONNECT_TC: 1 << 1 } as
 
 export class EbpfDataplane implements Dataplane {
   readonly mode = 'ebpf' as const;
+  readonly capabilities = { partialSync: true, conntrackGC: true } as const;
   readonly builder: DesiredMapsBuilder;
   private programmed: MapsContent | undefined;
 
   constructor(readonly loader: LoaderClient, private readonly opts: EbpfDataplaneOptions, private readonly log: Logger) {
     this.builder = new DesiredMapsBuilder({ seed: opts.seed, sizing: opts.sizing });
+    this.conntrackGc = new ConntrackGcSchedule(() => this.gcConntrack(), log);
   }
 
   /** What the service maps hold as far as the agent knows (undefined until read back): metrics count and name from it. */
@@ -204,13 +208,13 @@ export class EbpfDataplane implements Dataplane {
   lastVerify: { at: number; ms: number; maps: string[] } | undefined;
   private warnedTruncated = false;
 
-  async sync(desired: DesiredServicePort[], changed?: ReadonlyMap<string, DesiredServicePort[]>, opts: SyncOptions = {}): Promise<SyncOutcome> {
+  async sync(desired: DesiredServicePort[], changed?: ReadonlyMap<ServiceKey, DesiredServicePort[]>, opts: SyncOptions = {}): Promise<SyncOutcome> {
     if (changed && this.programmed && this.incrementalReady && !opts.verify) return this.syncPartial(changed);
     if (!this.programmed) await this.restore();
     let drift: Record<string, number> = {};
     if (opts.verify && this.incrementalReady) drift = await this.verify();
     const want = this.builder.build(desired);
-    const wants = new Map<string, MapsContent>();
+    const wants = new Map<ServiceKey, MapsContent>();
     for (const key of this.builder.serviceKeys()) wants.set(key, this.builder.want(key)!);
     const run = await this.execute(wants, this.programmed!, want);
     this.incrementalReady = true;
@@ -227,9 +231,9 @@ export class EbpfDataplane implements Dataplane {
   private incrementalReady = false;
 
   /** Only the changed Services: their entries before vs after. */
-  private async syncPartial(changed: ReadonlyMap<string, DesiredServicePort[]>): Promise<SyncOutcome> {
+  private async syncPartial(changed: ReadonlyMap<ServiceKey, DesiredServicePort[]>): Promise<SyncOutcome> {
     const { before, after } = this.builder.update(changed);
-    const wants = new Map<string, MapsContent>();
+    const wants = new Map<ServiceKey, MapsContent>();
     for (const key of changed.keys()) {
       const w = this.builder.want(key);
       if (w) wants.set(key, w);
@@ -239,7 +243,7 @@ export class EbpfDataplane implements Dataplane {
   }
 
   /** Runs the plan; on a failure that is nobody's in particular, the maps are read again next time. */
-  private async execute(wants: Map<string, MapsContent>, deletable: MapsContent, desired: MapsContent): Promise<SyncRun> {
+  private async execute(wants: Map<ServiceKey, MapsContent>, deletable: MapsContent, desired: MapsContent): Promise<SyncRun> {
     const run = new SyncRun(this.programmed!, {
       send: async (ops) => {
         await this.loader.apply(ops);
@@ -253,7 +257,7 @@ export class EbpfDataplane implements Dataplane {
       this.incrementalReady = false;
       throw err;
     }
-    if (run.stats.backendsDeleted > 0) this.gcSoon();
+    if (run.stats.backendsDeleted > 0) this.conntrackGc.soon();
     this.checkPressure();
     return run;
   }
@@ -295,22 +299,8 @@ export class EbpfDataplane implements Dataplane {
     }
   }
 
-  private gcTimer: NodeJS.Timeout | undefined;
-
-  /**
-   * Conntrack entries of deleted backends are removed shortly after a sync,
-   * off the sync path: a gc walks the whole conntrack map, and a burst of
-   * deletions should cost one walk. Flows are not waiting on it (a packet
-   * whose backend is gone picks again, or gets a reset), only memory is.
-   */
-  private gcSoon(delayMs = 200): void {
-    if (this.gcTimer) return;
-    this.gcTimer = setTimeout(() => {
-      this.gcTimer = undefined;
-      this.gcConntrack().catch(() => undefined);
-    }, delayMs);
-    this.gcTimer.unref();
-  }
+  /** sy_conntrack's GC: after backend deletions, and periodically once startConntrackGc() ran. */
+  readonly conntrackGc: ConntrackGcSchedule;
 
   /** Deletes expired and orphaned conntrack entries; returns how many. */
   async gcConntrack(): Promise<number> {
@@ -318,7 +308,7 @@ export class EbpfDataplane implements Dataplane {
   }
 
   async close(): Promise<void> {
-    if (this.gcTimer) clearTimeout(this.gcTimer);
+    this.conntrackGc.stop();
     this.loader.close();
   }
 }

@@ -2,6 +2,7 @@
 // requests, one response per request, matched by seq.
 import net from 'node:net';
 import { OpType, RequestType, ResponseType, TO_OBJECT } from './loader-protocol.js';
+import type { AttachResult, DumpResult, MapEntry as MapEntryMessage, MapInfo as MapInfoMessage, MapOp_op, ProbeResult, Request_op, Response, StatusResult, TestRunResult } from './loader-messages.js';
 
 /**
  * The request as protobufjs should encode it. Small requests go through
@@ -42,15 +43,21 @@ export class LoaderError extends Error {
   }
 }
 
-export type LoaderResponse = Record<string, any>;
+/** A decoded Response (loader.proto, generated types). */
+export type LoaderResponse = Response;
 
 interface Pending { resolve(r: LoaderResponse): void; reject(e: Error): void; timer: NodeJS.Timeout }
 
-export interface MapInfo {
-  name: string; type: string; keySize: number; valueSize: number; maxEntries: number; entries: number; pinPath: string; id: number;
+export type MapInfo = MapInfoMessage;
+export type MapEntry = MapEntryMessage;
+export type DumpPage = DumpResult;
+
+/** The result member of an answer; an OK answer without it is the loader breaking the protocol. */
+function resultOf<K extends NonNullable<Response['result']>>(res: Response, key: K): NonNullable<Response[K]> {
+  const r = res[key];
+  if (r === undefined || r === null) throw new LoaderError('MALFORMED', `the loader's answer has no ${key} result`);
+  return r as NonNullable<Response[K]>;
 }
-export interface MapEntry { key: Uint8Array; value: Uint8Array }
-export interface DumpPage { info: MapInfo; entries: MapEntry[]; nextCursor: Uint8Array; more: boolean }
 
 /** Reads every page of a map dump; entries repeated by a restarted walk keep their last value. */
 export async function dumpAllPages(page: (cursor: Uint8Array) => Promise<DumpPage>): Promise<{ info: MapInfo; entries: MapEntry[] }> {
@@ -165,7 +172,7 @@ export class LoaderClient {
   }
 
   /** Sends one request ({probe: {}}, {apply: {ops}}, ...) and returns the response's result. */
-  async call(op: Record<string, unknown>): Promise<LoaderResponse> {
+  async call(op: Request_op): Promise<LoaderResponse> {
     await this.connect();
     const seq = ++this.seq;
     const payload = { seq, ...op };
@@ -182,13 +189,13 @@ export class LoaderClient {
     return res;
   }
 
-  async probe(pretendMissing: string[] = []): Promise<{ features: Array<{ name: string; available: boolean; detail: string }>; kernelRelease: string }> {
-    return (await this.call({ probe: { pretendMissing } })).probe;
+  async probe(pretendMissing: string[] = []): Promise<ProbeResult> {
+    return resultOf(await this.call({ probe: { pretendMissing } }), 'probe');
   }
 
   /** tc (role POD: pod-facing, EXTERNAL: the node's external devices) or XDP on a device. */
-  async attach(ifname: string, hook: 'TC_INGRESS' | 'XDP' = 'TC_INGRESS', role: 'POD' | 'EXTERNAL' = 'POD'): Promise<{ ifindex: number; mode: string; progId: number }> {
-    return (await this.call({ attach: { ifname, hook, role } })).attach;
+  async attach(ifname: string, hook: 'TC_INGRESS' | 'XDP' = 'TC_INGRESS', role: 'POD' | 'EXTERNAL' = 'POD'): Promise<AttachResult> {
+    return resultOf(await this.call({ attach: { ifname, hook, role } }), 'attach');
   }
 
   async detach(ifname: string, hook: 'TC_INGRESS' | 'XDP' = 'TC_INGRESS'): Promise<void> {
@@ -196,16 +203,16 @@ export class LoaderClient {
   }
 
   /** Socket-level balancing: the cgroup sock_addr programs on a cgroup v2 directory. */
-  async attachSocketLB(cgroupPath: string): Promise<{ ifindex: number; mode: string; progId: number }> {
-    return (await this.call({ attach: { hook: 'SOCK_LB', cgroupPath } })).attach;
+  async attachSocketLB(cgroupPath: string): Promise<AttachResult> {
+    return resultOf(await this.call({ attach: { hook: 'SOCK_LB', cgroupPath } }), 'attach');
   }
 
   async detachSocketLB(cgroupPath: string): Promise<void> {
     await this.call({ detach: { hook: 'SOCK_LB', cgroupPath } });
   }
 
-  async apply(ops: Array<Record<string, unknown>>): Promise<number> {
-    return (await this.call({ apply: { ops } })).apply.applied as number;
+  async apply(ops: MapOp_op[]): Promise<number> {
+    return resultOf(await this.call({ apply: { ops } }), 'apply').applied;
   }
 
   /** Garbage-collects sy_conntrack (expired and orphaned entries); the loader's GcConntrackResult. */
@@ -221,7 +228,7 @@ export class LoaderClient {
 
   /** One page of a dump, from the key after `cursor` (empty: the first). */
   async dumpPage(map: string, cursor: Uint8Array, limit = 0, pageBytes = 0): Promise<DumpPage> {
-    return (await this.reads().call({ dump: { map, limit, cursor, pageBytes } })).dump;
+    return resultOf(await this.reads().call({ dump: { map, limit, cursor, pageBytes } }), 'dump');
   }
 
   /** Single keys: the value (as a dump returns it) or undefined when the key is absent. */
@@ -229,23 +236,23 @@ export class LoaderClient {
     if (keys.length === 0) return [];
     const out: Array<Uint8Array | undefined> = [];
     for (let i = 0; i < keys.length; i += 4096) {
-      const r = (await this.reads().call({ lookup: { map, keys: keys.slice(i, i + 4096) } })).lookup;
+      const r = resultOf(await this.reads().call({ lookup: { map, keys: keys.slice(i, i + 4096) } }), 'lookup');
       for (const v of r.values ?? []) out.push(v.found ? v.value : undefined);
     }
     return out;
   }
 
   /** skipEntryCounts: leave MapInfo.entries at 0 (counting walks every map); countMaps: count only these. */
-  async status(opts: { skipEntryCounts?: boolean; countMaps?: string[] } = {}): Promise<LoaderResponse> {
-    return (await this.reads().call({ status: { skipEntryCounts: opts.skipEntryCounts ?? false, countMaps: opts.countMaps ?? [] } })).status;
+  async status(opts: { skipEntryCounts?: boolean; countMaps?: string[] } = {}): Promise<StatusResult> {
+    return resultOf(await this.reads().call({ status: { skipEntryCounts: opts.skipEntryCounts ?? false, countMaps: opts.countMaps ?? [] } }), 'status');
   }
 
   async cleanup(): Promise<void> {
     await this.call({ cleanup: {} });
   }
 
-  async testRun(program: string, data: Uint8Array, repeat = 1, ifindex = 0): Promise<{ retval: number; data: Uint8Array; durationNs: number }> {
-    return (await this.call({ testRun: { program, data, repeat, ifindex } })).testRun;
+  async testRun(program: string, data: Uint8Array, repeat = 1, ifindex = 0): Promise<TestRunResult> {
+    return resultOf(await this.call({ testRun: { program, data, repeat, ifindex } }), 'testRun');
   }
 
   close(): void {

@@ -13,12 +13,15 @@
 // owning it is refused with the loader's reason and every other Service goes
 // on. A map found full refuses at once, without a round trip, every later
 // Service of this sync that needs a new key in it.
+import type { ServiceKey } from '../../model/service-key.js';
+import type { MapOp_op, ServiceKeyInit } from './loader-messages.js';
 import { ipv4ToBytes } from '../../util/ipv4.js';
 import { LoaderError } from './loader-client.js';
 import { sameBackend, sameRevNat, sameSvcValue, sameTable, type MapsContent } from './maps-content.js';
 import { SvcFlags, type SvcKey } from './map-values.js';
 
-export type LoaderOp = Record<string, unknown>;
+/** One map operation of an ApplyRequest (loader.proto's MapOp, generated). */
+export type LoaderOp = MapOp_op;
 
 export interface DiffStats {
   backendsUpserted: number; backendsDeleted: number;
@@ -53,7 +56,7 @@ export interface PlanOp {
 /** The maps a Service can claim new keys in. */
 export type ClaimedMap = 'sy_services' | 'sy_revnat' | 'sy_maglev' | 'sy_backends' | 'sy_source_ranges';
 
-function keyMsg(k: SvcKey): Record<string, unknown> {
+function keyMsg(k: SvcKey): ServiceKeyInit {
   return { addr: ipv4ToBytes(k.addr), port: k.port, proto: k.proto, scope: k.scope };
 }
 
@@ -217,7 +220,7 @@ function opBytes(op: LoaderOp): number {
  */
 export class SyncRun {
   /** "ns/name" -> why the loader refused it (this sync). */
-  readonly refused = new Map<string, string>();
+  readonly refused = new Map<ServiceKey, string>();
   /** Maps found full in this sync -> the loader's message. */
   readonly fullMaps = new Map<ClaimedMap, string>();
   readonly stats = emptyStats();
@@ -234,12 +237,12 @@ export class SyncRun {
    * `programmed` for a full sync, the changed Services' old entries for a
    * partial one); desired: everything wanted (membership only).
    */
-  async run(wants: ReadonlyMap<string, MapsContent>, deletable: MapsContent, desired: MapsContent): Promise<void> {
+  async run(wants: ReadonlyMap<ServiceKey, MapsContent>, deletable: MapsContent, desired: MapsContent): Promise<void> {
     const frees = freeOps(this.programmed, deletable, desired);
     await this.sendGroups([{ owner: undefined, ops: frees.early }]);
 
     // Services that claim no new key first: they cannot fail for room.
-    const order: string[] = [], claiming: string[] = [];
+    const order: ServiceKey[] = [], claiming: ServiceKey[] = [];
     for (const [key, want] of wants) {
       const c = claimsNewKeys(this.programmed, want);
       if (c === undefined) order.push(key);
@@ -281,10 +284,10 @@ export class SyncRun {
   }
 
   /** Phase 2: batches of whole Services; a refusal restarts the batch without its Service. */
-  private async runServices(order: string[], wants: ReadonlyMap<string, MapsContent>): Promise<void> {
+  private async runServices(order: ServiceKey[], wants: ReadonlyMap<ServiceKey, MapsContent>): Promise<void> {
     let pos = 0;
     while (pos < order.length) {
-      const groups: Array<{ owner: string | undefined; ops: PlanOp[] }> = [];
+      const groups: Array<{ owner: ServiceKey | undefined; ops: PlanOp[] }> = [];
       const pending = new Set<number>();
       let bytes = 0, next = pos;
       while (next < order.length && (groups.length === 0 || bytes < this.opts.maxBatchBytes)) {
@@ -315,8 +318,8 @@ export class SyncRun {
    * a refused op (its Service is then refused); throws when the refusal
    * belongs to no Service or the loader failed as a whole.
    */
-  private async sendGroups(groups: Array<{ owner: string | undefined; ops: PlanOp[] }>): Promise<string | undefined> {
-    let flat: PlanOp[] = [], owners: Array<string | undefined> = [];
+  private async sendGroups(groups: Array<{ owner: ServiceKey | undefined; ops: PlanOp[] }>): Promise<ServiceKey | undefined> {
+    let flat: PlanOp[] = [], owners: Array<ServiceKey | undefined> = [];
     for (const g of groups) for (const o of g.ops) {
       flat.push(o);
       owners.push(g.owner);

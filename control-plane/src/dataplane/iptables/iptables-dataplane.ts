@@ -56,6 +56,8 @@ export interface SyncRecordIptables {
 
 export class IptablesDataplane implements Dataplane {
   readonly mode = 'iptables' as const;
+  /** Chains are diffed per ServicePort but rendered from the whole desired list; the kernel's conntrack is the kernel's. */
+  readonly capabilities = { partialSync: false, conntrackGC: false } as const;
   private readonly exec: Exec;
   private runnerInstance: IptablesRunner | undefined;
   private readonly canary: CanaryMonitor;
