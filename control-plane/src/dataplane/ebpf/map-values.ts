@@ -44,8 +44,6 @@ function namesByValue(e: Record<string, number>, prefix: string, skip: readonly 
 /** Names of the sy_counters slots (SY_CNT_* lower case, SY_CNT_MAX aside); unknown slots read "event_<i>". */
 export const DATAPATH_COUNTER_NAMES: readonly string[] = Array.from(
   namesByValue(SY_ENUMS.sy_counter, 'SY_CNT_', ['SY_CNT_MAX']), (n, i) => n ?? `event_${i}`);
-/** Slots of sy_counters (SY_CNT_MAX). */
-export const DATAPATH_COUNTER_SLOTS = SY_ENUMS.sy_counter.SY_CNT_MAX;
 
 export function counterName(i: number): string {
   return DATAPATH_COUNTER_NAMES[i] ?? `event_${i}`;
@@ -54,7 +52,7 @@ export function counterName(i: number): string {
 /** sy_icmp_rate buckets (SY_RL_*, lower case). */
 export const RATE_BUCKET_NAMES: readonly string[] = namesByValue(SY_ENUMS.sy_rate_limit, 'SY_RL_', ['SY_RL_MAX']);
 /** SY_HOOK_* (sy_attach keys, sy_svc_stats keys): tc_ingress, xdp, sock_lb. */
-export const HOOK_NAMES: readonly string[] = namesByValue(SY_ENUMS.sy_hook, 'SY_HOOK_', []);
+const HOOK_NAMES: readonly string[] = namesByValue(SY_ENUMS.sy_hook, 'SY_HOOK_', []);
 /** SY_ATTACH_*: tcx, clsact, xdp-native, xdp-generic, cgroup. */
 export const ATTACH_MODE_NAMES: readonly string[] = namesByValue(SY_ENUMS.sy_attach_mode, 'SY_ATTACH_', [], '-');
 
@@ -124,14 +122,6 @@ export const encodeSvcKey = svcKeyCodec.encode;
 export const decodeSvcValue = svcValueCodec.decode;
 export const decodeBackend = backendCodec.decode;
 export const decodeRevNat = revNatCodec.decode;
-export const decodeCtKey = ctKeyCodec.decode;
-export const decodeCtValue = ctValueCodec.decode;
-export const decodeAffinityKey = affinityKeyCodec.decode;
-export const decodeAffinityValue = affinityValueCodec.decode;
-export const decodeAttachKey = attachKeyCodec.decode;
-export const decodeAttachValue = attachValueCodec.decode;
-export const decodeSvcStatsKey = svcStatsKeyCodec.decode;
-export const decodeRateBucket = rateBucketCodec.decode;
 
 /** A __u32 key or value (ids, indices), host order. */
 export function decodeU32(b: Uint8Array): number {
@@ -181,17 +171,6 @@ export function decodeCounterValue(b: Uint8Array): bigint {
   let n = 0n;
   for (let off = 0; off + 8 <= b.byteLength; off += 8) n += v.getBigUint64(off, true);
   return n;
-}
-
-/** sy_frag entry. */
-export function decodeFrag(key: Uint8Array, value: Uint8Array): { saddr: string; daddr: string; id: number; proto: number; sport: number; dport: number } {
-  return { ...fragKeyCodec.decode(key), ...fragValueCodec.decode(value) };
-}
-
-/** sy_sock_revnat entry. */
-export function decodeSockRevNat(key: Uint8Array, value: Uint8Array): { cookie: bigint; backendAddr: string; backendPort: number; frontendAddr: string; frontendPort: number; revNatId: number } {
-  const k = sockRevNatKeyCodec.decode(key), v = sockRevNatValueCodec.decode(value);
-  return { cookie: k.cookie, backendAddr: k.addr, backendPort: k.port, frontendAddr: v.addr, frontendPort: v.port, revNatId: v.revNatId };
 }
 
 /** sy_dev_mac value: the MAC as "aa:bb:..", and whether it is set. */
