@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Switchyard map key/value layouts. This header is the single source of truth
- * for the byte layout of every pinned map: the BPF programs, the C loader and
- * the TypeScript decoder (control-plane/src/datapath/map-layouts.ts) all follow
- * it, and docs/maps.md documents it for users of `bpftool map dump`.
+ * for the byte layout of every pinned map: the BPF programs and the C loader
+ * include it, the TypeScript codecs (control-plane/src/dataplane/ebpf/
+ * map-values.ts) take their offsets and constants from
+ * sy-layout.generated.ts, which `make` generates from the compiled object's
+ * BTF, and docs/maps.md documents it for users of `bpftool map dump`.
+ * Constants the control plane reads are enums, not #defines: only enums
+ * reach BTF (bpf/layout_btf.c; docs/maps.md, "Layout contract").
  *
  * Conventions: addresses and ports are in network byte order (as on the
  * wire), every other integer is host byte order (little endian on x86/arm64).
@@ -426,7 +430,7 @@ struct sy_config {
  *   initval = flow_hash_seed + proto,
  * and slot = hash % table_size. */
 
-/* The byte layouts above are a contract (TypeScript decoder, docs): fail the
+/* The byte layouts above are a contract (TypeScript codecs, docs): fail the
  * build of any component whose compiler would lay them out differently. */
 #define SY_ASSERT_LAYOUT(type, size) \
 	_Static_assert(sizeof(type) == (size), #type " must be " #size " bytes")
