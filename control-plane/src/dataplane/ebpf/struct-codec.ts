@@ -2,7 +2,7 @@
 // (sy-layout.generated.ts, from the BPF object's BTF): a codec names the C
 // fields it reads and how to show each one; offsets and sizes come from the
 // contract only, and a field whose C type does not fit its kind fails at load.
-import { bytesToIpv4, ipv4ToBytes } from '../../util/ipv4.js';
+import { ipv4ToBytes } from '../../util/ipv4.js';
 import { SY_STRUCTS } from './sy-layout.generated.js';
 
 export type StructName = keyof typeof SY_STRUCTS;
@@ -40,26 +40,42 @@ export interface StructCodec<S extends StructName, T> {
 
 interface Field { name: string; offset: number; size: number; kind: FieldKind }
 
-function read(f: Field, b: Uint8Array, v: DataView): unknown {
+/** The JavaScript expression reading field `f` from `b` (bytes) and `v` (a DataView on them). */
+function readExpr(f: Field): string {
   const o = f.offset;
   switch (f.kind) {
-    case 'ipv4': return bytesToIpv4(b.subarray(o, o + 4));
-    case 'be16': return v.getUint16(o, false);
-    case 'u8': return b[o]!;
-    case 'u16': return v.getUint16(o, true);
-    case 'u32': return v.getUint32(o, true);
-    case 'u64': return v.getBigUint64(o, true);
-    case 'cstring': {
-      const s = b.subarray(o, o + f.size);
-      const nul = s.indexOf(0);
-      return Buffer.from(s.subarray(0, nul < 0 ? s.length : nul)).toString('latin1');
-    }
-    case 'bytes': return b.slice(o, o + f.size);
+    case 'ipv4': return `b[${o}] + '.' + b[${o + 1}] + '.' + b[${o + 2}] + '.' + b[${o + 3}]`;
+    case 'be16': return `v.getUint16(${o}, false)`;
+    case 'u8': return `b[${o}]`;
+    case 'u16': return `v.getUint16(${o}, true)`;
+    case 'u32': return `v.getUint32(${o}, true)`;
+    case 'u64': return `v.getBigUint64(${o}, true)`;
+    case 'cstring': return `cstring(b.subarray(${o}, ${o + f.size}))`;
+    case 'bytes': return `b.slice(${o}, ${o + f.size})`;
   }
 }
 
-function zero(kind: FieldKind): unknown {
-  return kind === 'ipv4' ? '0.0.0.0' : kind === 'u64' ? 0n : kind === 'cstring' ? '' : kind === 'bytes' ? new Uint8Array(0) : 0;
+function zeroExpr(kind: FieldKind): string {
+  return kind === 'ipv4' ? "'0.0.0.0'" : kind === 'u64' ? '0n' : kind === 'cstring' ? "''" : kind === 'bytes' ? 'new Uint8Array(0)' : '0';
+}
+
+function cstring(s: Uint8Array): string {
+  const nul = s.indexOf(0);
+  return Buffer.from(s.subarray(0, nul < 0 ? s.length : nul)).toString('latin1');
+}
+
+/**
+ * The decoder of `fields` as one straight-line function, generated from the
+ * contract's offsets as protobufjs generates its decoders: a walk over the
+ * field list per entry is several times slower, and dumps decode up to
+ * millions of entries (sy_conntrack, a restart's read-back). A field beyond
+ * the end of the bytes (an older, shorter layout) reads as zero.
+ */
+function compileDecoder(fields: readonly Field[]): (b: Uint8Array) => unknown {
+  const props = fields.map((f) => `${JSON.stringify(f.name)}: n >= ${f.offset + f.size} ? ${readExpr(f)} : ${zeroExpr(f.kind)}`);
+  const body = `const v = new DataView(b.buffer, b.byteOffset, b.byteLength); const n = b.byteLength; return { ${props.join(', ')} };`;
+  const make = new Function('cstring', `return function decode(b) { ${body} };`) as (c: typeof cstring) => (b: Uint8Array) => unknown;
+  return make(cstring);
 }
 
 function write(f: Field, x: unknown, b: Uint8Array, v: DataView): void {
@@ -89,12 +105,7 @@ export function structCodec<S extends StructName, F extends Record<string, Field
     struct: s,
     size: layout.size,
     has: (b, field) => layout.fields[field]!.offset + layout.fields[field]!.size <= b.byteLength,
-    decode(b) {
-      const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-      const out: Record<string, unknown> = {};
-      for (const f of fields) out[f.name] = f.offset + f.size <= b.byteLength ? read(f, b, v) : zero(f.kind);
-      return out as Decoded<F>;
-    },
+    decode: compileDecoder(fields) as (b: Uint8Array) => Decoded<F>,
     encode(x) {
       const b = new Uint8Array(layout.size);
       const v = new DataView(b.buffer);
