@@ -1,15 +1,13 @@
 // Map entries as named fields (docs/maps.md), for GET /v1/maps/:name and the
-// joined views. The byte layouts themselves live in map-values.ts.
+// joined views. The bytes are decoded by the map codecs (map-codecs.ts), whose
+// offsets and constants come from the layout contract; this file only names.
 import { decodeEntries, isMapName, type MapName, type TypedEntry } from '../dataplane/ebpf/map-codecs.js';
 import {
   ATTACH_MODE_NAMES, BackendFlags, BackendState, CT_FLAG_NAMES, CtDir, RATE_BUCKET_NAMES, SVC_FLAG_NAMES, TCP_FLAG_NAMES,
-  counterName, ctLifetimeSeconds, flagNames, frontendKind, hookName, protoName, scopeName,
+  counterName, ctLifetimeSeconds, ctValueCodec, flagNames, frontendKind, hookName, protoName, scopeName,
 } from '../dataplane/ebpf/map-values.js';
 
 export type Decoded = Record<string, unknown>;
-
-/** Conntrack lifetimes come from the layout contract (SY_CT_LIFETIME_*_S). */
-export { ctLifetimeSeconds };
 
 /** CLOCK_MONOTONIC now, ns: what bpf_ktime_get_ns() returns (libuv's hrtime is CLOCK_MONOTONIC on Linux). */
 export function monotonicNowNs(): bigint {
@@ -90,7 +88,7 @@ function present<M extends MapName>(map: M, e: TypedEntry<M>, raw: Uint8Array, o
         ageSeconds: round3(age), lifetimeSeconds: lifetime, expired: age > lifetime,
         tcpFlags: flagNames(v.tcpFlags, TCP_FLAG_NAMES), flags: flagNames(v.flags, CT_FLAG_NAMES),
         // Values of the layout before SNAT (24 bytes) had no NAT fields.
-        ...(raw.byteLength >= 26 ? { natAddr: v.natAddr, natPort: v.natPort } : {}),
+        ...(ctValueCodec.has(raw, 'nat_port') ? { natAddr: v.natAddr, natPort: v.natPort } : {}),
       };
     }
     case 'sy_affinity': {
