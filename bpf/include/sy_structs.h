@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Switchyard map key/value layouts. This header is the single source of truth
- * for the byte layout of every pinned map: the BPF programs, the C loader and
- * the TypeScript decoder (control-plane/src/datapath/map-layouts.ts) all follow
- * it, and docs/maps.md documents it for users of `bpftool map dump`.
+ * for the byte layout of every pinned map: the BPF programs and the C loader
+ * include it, the TypeScript codecs (control-plane/src/dataplane/ebpf/
+ * map-values.ts) take their offsets and constants from
+ * sy-layout.generated.ts, which `make` generates from the compiled object's
+ * BTF, and docs/maps.md documents it for users of `bpftool map dump`.
+ * Constants the control plane reads are enums, not #defines: only enums
+ * reach BTF (bpf/layout_btf.c; docs/maps.md, "Layout contract").
  *
  * Conventions: addresses and ports are in network byte order (as on the
  * wire), every other integer is host byte order (little endian on x86/arm64).
@@ -22,8 +26,10 @@
  * SY_SCOPE_EXTERNAL; when the external and internal traffic policies differ
  * (eTP=Local, iTP=Cluster or the reverse) a second entry with
  * SY_SCOPE_INTERNAL holds the table used for in-cluster sources. */
-#define SY_SCOPE_EXTERNAL 0
-#define SY_SCOPE_INTERNAL 1
+enum sy_scope {
+	SY_SCOPE_EXTERNAL = 0,
+	SY_SCOPE_INTERNAL = 1,
+};
 
 struct sy_svc_key {
 	__be32 addr;  /* frontend IPv4 address */
@@ -33,17 +39,19 @@ struct sy_svc_key {
 };                    /* 8 bytes */
 
 /* Service flags (sy_svc_value.flags). */
-#define SY_SVC_F_CLUSTERIP     (1u << 0)  /* frontend is a ClusterIP */
-#define SY_SVC_F_NODEPORT      (1u << 1)  /* frontend is a NodePort */
-#define SY_SVC_F_EXTERNALIP    (1u << 2)  /* frontend is an ExternalIP */
-#define SY_SVC_F_LOADBALANCER  (1u << 3)  /* frontend is a LoadBalancer ingress IP */
-#define SY_SVC_F_LOCAL_EXT     (1u << 4)  /* externalTrafficPolicy=Local */
-#define SY_SVC_F_LOCAL_INT     (1u << 5)  /* internalTrafficPolicy=Local */
-#define SY_SVC_F_AFFINITY      (1u << 6)  /* sessionAffinity=ClientIP */
-#define SY_SVC_F_SOURCE_RANGE  (1u << 7)  /* loadBalancerSourceRanges apply */
-#define SY_SVC_F_RANDOM        (1u << 8)  /* random slot instead of Maglev hash */
-#define SY_SVC_F_DROP_NO_EP    (1u << 9)  /* no backend: drop (iTP=Local) instead of reject */
-#define SY_SVC_F_HOST_EP       (1u << 10) /* an endpoint is this node's own address (hostNetwork pod here) */
+enum sy_svc_flag {
+	SY_SVC_F_CLUSTERIP = 1u << 0, /* frontend is a ClusterIP */
+	SY_SVC_F_NODEPORT = 1u << 1, /* frontend is a NodePort */
+	SY_SVC_F_EXTERNALIP = 1u << 2, /* frontend is an ExternalIP */
+	SY_SVC_F_LOADBALANCER = 1u << 3, /* frontend is a LoadBalancer ingress IP */
+	SY_SVC_F_LOCAL_EXT = 1u << 4, /* externalTrafficPolicy=Local */
+	SY_SVC_F_LOCAL_INT = 1u << 5, /* internalTrafficPolicy=Local */
+	SY_SVC_F_AFFINITY = 1u << 6, /* sessionAffinity=ClientIP */
+	SY_SVC_F_SOURCE_RANGE = 1u << 7, /* loadBalancerSourceRanges apply */
+	SY_SVC_F_RANDOM = 1u << 8, /* random slot instead of Maglev hash */
+	SY_SVC_F_DROP_NO_EP = 1u << 9, /* no backend: drop (iTP=Local) instead of reject */
+	SY_SVC_F_HOST_EP = 1u << 10, /* an endpoint is this node's own address (hostNetwork pod here) */
+};
 
 struct sy_svc_value {
 	__u32 id;               /* frontend id, also the reverse-NAT id (sy_revnat key) */
@@ -56,10 +64,14 @@ struct sy_svc_value {
 
 /* ---- sy_backends: HASH, key __u32 backend id -> value sy_backend ------- */
 
-#define SY_BE_ACTIVE       0  /* ready: may take new flows */
-#define SY_BE_TERMINATING  1  /* keeps established flows, gets no new ones */
+enum sy_backend_state {
+	SY_BE_ACTIVE = 0, /* ready: may take new flows */
+	SY_BE_TERMINATING = 1, /* keeps established flows, gets no new ones */
+};
 
-#define SY_BE_F_LOCAL (1u << 0) /* backend runs on this node */
+enum sy_backend_flag {
+	SY_BE_F_LOCAL = 1u << 0, /* backend runs on this node */
+};
 
 struct sy_backend {
 	__be32 addr;  /* backend (pod) IPv4 address */
@@ -105,8 +117,10 @@ struct sy_maglev_slots {
 
 /* ---- sy_conntrack: LRU_HASH, key sy_ct_key -> value sy_ct_value ------- */
 
-#define SY_CT_FORWARD 0 /* client -> frontend, as the client sent it */
-#define SY_CT_REPLY   1 /* backend -> client, after DNAT */
+enum sy_ct_dir {
+	SY_CT_FORWARD = 0, /* client -> frontend, as the client sent it */
+	SY_CT_REPLY = 1, /* backend -> client, after DNAT */
+};
 
 struct sy_ct_key {
 	__be32 saddr;
@@ -118,19 +132,21 @@ struct sy_ct_key {
 	__u16 pad;
 };                    /* 16 bytes */
 
-#define SY_CT_F_SEEN_REPLY (1u << 0) /* a reply (not an RST) was seen */
-#define SY_CT_F_CLOSING    (1u << 1) /* closed: FIN seen in both directions, or an RST of the flow (sy_ct_pair.h) */
-#define SY_CT_F_SNAT       (1u << 2) /* the flow's source is NATed to nat_addr:nat_port */
-/* TCP half-close (sy_ct_pair.h): which directions sent their FIN. Both
- * entries of a flow carry both bits; a FIN closes its own direction only,
- * so one bit alone keeps the established lifetime, and the second one sets
- * SY_CT_F_CLOSING on both entries. */
-#define SY_CT_F_FIN_FORWARD (1u << 3) /* the client sent its FIN */
-#define SY_CT_F_FIN_REPLY   (1u << 4) /* the backend sent its FIN */
-/* TCP: the client ACKed after a reply was seen (handshake complete): the
- * established lifetime. A SYN answered by a SYN-ACK alone (a half-open flow,
- * a SYN flood from spoofed sources) keeps the short one. */
-#define SY_CT_F_ESTABLISHED (1u << 5)
+enum sy_ct_flag {
+	SY_CT_F_SEEN_REPLY = 1u << 0, /* a reply (not an RST) was seen */
+	SY_CT_F_CLOSING = 1u << 1, /* closed: FIN seen in both directions, or an RST of the flow (sy_ct_pair.h) */
+	SY_CT_F_SNAT = 1u << 2, /* the flow's source is NATed to nat_addr:nat_port */
+	/* TCP half-close (sy_ct_pair.h): which directions sent their FIN. Both
+	 * entries of a flow carry both bits; a FIN closes its own direction only,
+	 * so one bit alone keeps the established lifetime, and the second one sets
+	 * SY_CT_F_CLOSING on both entries. */
+	SY_CT_F_FIN_FORWARD = 1u << 3, /* the client sent its FIN */
+	SY_CT_F_FIN_REPLY = 1u << 4, /* the backend sent its FIN */
+	/* TCP: the client ACKed after a reply was seen (handshake complete): the
+	 * established lifetime. A SYN answered by a SYN-ACK alone (a half-open flow,
+	 * a SYN flood from spoofed sources) keeps the short one. */
+	SY_CT_F_ESTABLISHED = 1u << 5,
+};
 
 /* nat_addr/nat_port are meaningful with SY_CT_F_SNAT only (0 otherwise):
  *   FORWARD entry: the source address/port the client's packets are
@@ -166,10 +182,12 @@ struct sy_ct_value {
  * entry) and the loader's gc_conntrack deletes it. Each entry is judged on
  * its own proto and flags. Compile-time constants shared by the datapath and
  * the loader; docs/maps.md lists them. */
-#define SY_CT_LIFETIME_TCP_SYN_S     60ULL    /* TCP, handshake not complete */
-#define SY_CT_LIFETIME_TCP_S         21600ULL /* TCP established (6 h), also half-closed */
-#define SY_CT_LIFETIME_TCP_CLOSING_S 10ULL    /* TCP closed: both FINs, or the flow's RST */
-#define SY_CT_LIFETIME_OTHER_S       60ULL    /* UDP and anything else */
+enum sy_ct_lifetime_s {
+	SY_CT_LIFETIME_TCP_SYN_S = 60, /* TCP, handshake not complete */
+	SY_CT_LIFETIME_TCP_S = 21600, /* TCP established (6 h), also half-closed */
+	SY_CT_LIFETIME_TCP_CLOSING_S = 10, /* TCP closed: both FINs, or the flow's RST */
+	SY_CT_LIFETIME_OTHER_S = 60, /* UDP and anything else */
+};
 #define SY_NSEC_PER_SEC              1000000000ULL
 
 static inline __u64 sy_ct_lifetime_ns(__u8 proto, __u16 ct_flags)
@@ -212,56 +230,60 @@ struct sy_affinity_value {
 /* ---- sy_counters: PERCPU_ARRAY, key __u32 index -> __u64 ------------- */
 /* Datapath event counters, one per CPU (dumps through the loader return the
  * sum over CPUs). Packet counters count packets, not flows. */
-#define SY_CNT_TC_DNAT           0  /* tc: packets DNATed to a backend (new and established flows) */
-#define SY_CNT_TC_REVNAT         1  /* tc: replies whose source was restored to the frontend */
-#define SY_CNT_XDP_DNAT          2  /* xdp: packets DNATed */
-#define SY_CNT_XDP_REVNAT        3  /* xdp: replies of SNATed flows reverse-NATed */
-#define SY_CNT_XDP_TX            4  /* xdp: translated packets sent back out of the ingress device */
-#define SY_CNT_XDP_REDIRECT      5  /* xdp: translated packets redirected to another device */
-#define SY_CNT_XDP_PASS          6  /* xdp: packets handed to the stack (untouched, or translated but the FIB lookup did not succeed) */
-#define SY_CNT_REJECT_TCP        7  /* TCP resets sent for frontends without endpoints / deleted backends */
-#define SY_CNT_REJECT_UDP        8  /* ICMP port unreachable sent */
-#define SY_CNT_DROP_NO_BACKEND   9  /* dropped: no usable backend (DROP_NO_EP, missing table/slot/backend) */
-#define SY_CNT_DROP_SOURCE_RANGE 10 /* dropped: source outside the frontend's loadBalancerSourceRanges */
-#define SY_CNT_SNAT              11 /* packets whose source was rewritten to the node address (tc and xdp) */
-#define SY_CNT_SOCK_CONNECT      12 /* connect() calls translated to a backend */
-#define SY_CNT_SOCK_SENDMSG      13 /* sendmsg() calls (unconnected UDP) translated */
-#define SY_CNT_MALFORMED         14 /* IPv4 packets with a bad or truncated header (passed untouched) */
-#define SY_CNT_DROP_NO_SNAT_PORT 15 /* dropped: no free SNAT port for a new flow */
-/* ICMP errors and generated ICMP (sy_icmp.h, sy_ratelimit.h): 16-23. */
-#define SY_CNT_ICMP_ERR_REVNAT   16 /* ICMP errors quoting a forward packet of a tracked flow, translated for the client */
-#define SY_CNT_ICMP_ERR_DNAT     17 /* ICMP errors quoting a reply of a tracked flow, translated for the backend */
-#define SY_CNT_ICMP_ERR_UNTRACKED 18 /* ICMP errors (types 3, 11, 12) whose embedded TCP/UDP flow is not tracked: untouched */
-#define SY_CNT_ICMP_ERR_MALFORMED 19 /* ICMP errors with a truncated or bad embedded header: untouched */
-#define SY_CNT_FRAG_NEEDED_SENT  20 /* ICMP fragmentation needed sent for a DF packet too big for its egress */
-#define SY_CNT_FRAG_NEEDED_RATE_LIMITED 21 /* DF packets too big for their egress dropped without an answer (rate limit) */
-#define SY_CNT_REJECT_RATE_LIMITED 22 /* REJECT answers not sent (rate limit): the packet is dropped */
-#define SY_CNT_TOO_BIG_NO_DF     23 /* packets too big for their egress without DF (or from a non-unicast source): no answer; xdp leaves them to tc, tc to the stack */
-/* 16-23: ICMP errors; 24-31: fragments and frames for other hosts; 32-39:
- * conntrack; 40-47: others. */
-#define SY_CNT_NOT_FOR_HOST      24 /* IPv4 TCP/UDP frames for another host (otherhost/broadcast/multicast): left untouched */
-#define SY_CNT_FRAG_FIRST        25 /* first fragments whose ports were recorded in sy_frag (tc and xdp) */
-#define SY_CNT_FRAG_XLATE        26 /* non-first fragments translated with their first fragment's flow */
-#define SY_CNT_DROP_FRAG_NO_FIRST 27 /* dropped: non-first fragment whose first fragment was not seen (out of order, evicted) */
-#define SY_CNT_DROP_FRAG_REJECT  28 /* dropped: non-first fragment of a datagram answered with a REJECT */
-/* Conntrack pairs and TCP state (sy_ct_pair.h). */
-#define SY_CNT_CT_REPLY_RESTORED   32 /* reply entry missing (LRU eviction, restart) for a tracked forward packet: recreated */
-#define SY_CNT_CT_FORWARD_RESTORED 33 /* forward entry missing for a tracked reply: recreated */
-#define SY_CNT_CT_RESTORE_FAILED   34 /* recreating a missing entry failed (map update error) */
-#define SY_CNT_CT_PAIR_MISMATCH    35 /* the other entry's key holds a different flow: left alone, nothing propagated */
-#define SY_CNT_CT_HALF_CLOSE       36 /* first FIN of a flow: that direction closed, the other stays open */
-#define SY_CNT_CT_CLOSED           37 /* flow closed: FIN seen both ways, or an accepted RST */
-#define SY_CNT_CT_RST_IGNORED      38 /* RST that did not shorten the flow's lifetime (see docs/maps.md) */
-#define SY_CNT_SNAT_PORT_BUSY      39 /* SNAT port candidates found taken (each retry counts) */
-#define SY_CNT_MAX               48
+enum sy_counter {
+	SY_CNT_TC_DNAT = 0, /* tc: packets DNATed to a backend (new and established flows) */
+	SY_CNT_TC_REVNAT = 1, /* tc: replies whose source was restored to the frontend */
+	SY_CNT_XDP_DNAT = 2, /* xdp: packets DNATed */
+	SY_CNT_XDP_REVNAT = 3, /* xdp: replies of SNATed flows reverse-NATed */
+	SY_CNT_XDP_TX = 4, /* xdp: translated packets sent back out of the ingress device */
+	SY_CNT_XDP_REDIRECT = 5, /* xdp: translated packets redirected to another device */
+	SY_CNT_XDP_PASS = 6, /* xdp: packets handed to the stack (untouched, or translated but the FIB lookup did not succeed) */
+	SY_CNT_REJECT_TCP = 7, /* TCP resets sent for frontends without endpoints / deleted backends */
+	SY_CNT_REJECT_UDP = 8, /* ICMP port unreachable sent */
+	SY_CNT_DROP_NO_BACKEND = 9, /* dropped: no usable backend (DROP_NO_EP, missing table/slot/backend) */
+	SY_CNT_DROP_SOURCE_RANGE = 10, /* dropped: source outside the frontend's loadBalancerSourceRanges */
+	SY_CNT_SNAT = 11, /* packets whose source was rewritten to the node address (tc and xdp) */
+	SY_CNT_SOCK_CONNECT = 12, /* connect() calls translated to a backend */
+	SY_CNT_SOCK_SENDMSG = 13, /* sendmsg() calls (unconnected UDP) translated */
+	SY_CNT_MALFORMED = 14, /* IPv4 packets with a bad or truncated header (passed untouched) */
+	SY_CNT_DROP_NO_SNAT_PORT = 15, /* dropped: no free SNAT port for a new flow */
+	/* ICMP errors and generated ICMP (sy_icmp.h, sy_ratelimit.h): 16-23. */
+	SY_CNT_ICMP_ERR_REVNAT = 16, /* ICMP errors quoting a forward packet of a tracked flow, translated for the client */
+	SY_CNT_ICMP_ERR_DNAT = 17, /* ICMP errors quoting a reply of a tracked flow, translated for the backend */
+	SY_CNT_ICMP_ERR_UNTRACKED = 18, /* ICMP errors (types 3, 11, 12) whose embedded TCP/UDP flow is not tracked: untouched */
+	SY_CNT_ICMP_ERR_MALFORMED = 19, /* ICMP errors with a truncated or bad embedded header: untouched */
+	SY_CNT_FRAG_NEEDED_SENT = 20, /* ICMP fragmentation needed sent for a DF packet too big for its egress */
+	SY_CNT_FRAG_NEEDED_RATE_LIMITED = 21, /* DF packets too big for their egress dropped without an answer (rate limit) */
+	SY_CNT_REJECT_RATE_LIMITED = 22, /* REJECT answers not sent (rate limit): the packet is dropped */
+	SY_CNT_TOO_BIG_NO_DF = 23, /* packets too big for their egress without DF (or from a non-unicast source): no answer; xdp leaves them to tc, tc to the stack */
+	/* 16-23: ICMP errors; 24-31: fragments and frames for other hosts; 32-39:
+	 * conntrack; 40-47: others. */
+	SY_CNT_NOT_FOR_HOST = 24, /* IPv4 TCP/UDP frames for another host (otherhost/broadcast/multicast): left untouched */
+	SY_CNT_FRAG_FIRST = 25, /* first fragments whose ports were recorded in sy_frag (tc and xdp) */
+	SY_CNT_FRAG_XLATE = 26, /* non-first fragments translated with their first fragment's flow */
+	SY_CNT_DROP_FRAG_NO_FIRST = 27, /* dropped: non-first fragment whose first fragment was not seen (out of order, evicted) */
+	SY_CNT_DROP_FRAG_REJECT = 28, /* dropped: non-first fragment of a datagram answered with a REJECT */
+	/* Conntrack pairs and TCP state (sy_ct_pair.h). */
+	SY_CNT_CT_REPLY_RESTORED = 32, /* reply entry missing (LRU eviction, restart) for a tracked forward packet: recreated */
+	SY_CNT_CT_FORWARD_RESTORED = 33, /* forward entry missing for a tracked reply: recreated */
+	SY_CNT_CT_RESTORE_FAILED = 34, /* recreating a missing entry failed (map update error) */
+	SY_CNT_CT_PAIR_MISMATCH = 35, /* the other entry's key holds a different flow: left alone, nothing propagated */
+	SY_CNT_CT_HALF_CLOSE = 36, /* first FIN of a flow: that direction closed, the other stays open */
+	SY_CNT_CT_CLOSED = 37, /* flow closed: FIN seen both ways, or an accepted RST */
+	SY_CNT_CT_RST_IGNORED = 38, /* RST that did not shorten the flow's lifetime (see docs/maps.md) */
+	SY_CNT_SNAT_PORT_BUSY = 39, /* SNAT port candidates found taken (each retry counts) */
+	SY_CNT_MAX = 48,
+};
 
 /* ---- sy_icmp_rate: ARRAY of SY_RL_MAX, key __u32 -> sy_rate_bucket --- */
 /* Per-node token buckets of the answers the datapath generates itself
  * (sy_ratelimit.h). Rate and burst are the kernel's icmp_send() defaults
  * (net.ipv4.icmp_msgs_per_sec, net.ipv4.icmp_msgs_burst). */
-#define SY_RL_REJECT        0  /* TCP resets / ICMP port unreachable (no endpoints) */
-#define SY_RL_FRAG_NEEDED   1  /* ICMP fragmentation needed for too-big DF packets */
-#define SY_RL_MAX           2
+enum sy_rate_limit {
+	SY_RL_REJECT = 0, /* TCP resets / ICMP port unreachable (no endpoints) */
+	SY_RL_FRAG_NEEDED = 1, /* ICMP fragmentation needed for too-big DF packets */
+	SY_RL_MAX = 2,
+};
 #define SY_RL_RATE_PER_SEC  1000
 #define SY_RL_BURST         50
 
@@ -356,15 +378,19 @@ struct sy_sock_revnat_value {
  * programs, so that a restarted loader (or `cleanup`) knows what it attached
  * without any state of its own. */
 
-#define SY_HOOK_TC_INGRESS 0
-#define SY_HOOK_XDP        1
-#define SY_HOOK_SOCK_LB    2  /* key.ifindex = cgroup id (inode of its directory), low 32 bits */
+enum sy_hook {
+	SY_HOOK_TC_INGRESS = 0,
+	SY_HOOK_XDP = 1,
+	SY_HOOK_SOCK_LB = 2, /* key.ifindex = cgroup id (inode of its directory), low 32 bits */
+};
 
-#define SY_ATTACH_TCX    0
-#define SY_ATTACH_CLSACT 1
-#define SY_ATTACH_XDP_NATIVE 2
-#define SY_ATTACH_XDP_GENERIC 3
-#define SY_ATTACH_CGROUP 4    /* cgroup bpf_links (sock_addr programs) */
+enum sy_attach_mode {
+	SY_ATTACH_TCX = 0,
+	SY_ATTACH_CLSACT = 1,
+	SY_ATTACH_XDP_NATIVE = 2,
+	SY_ATTACH_XDP_GENERIC = 3,
+	SY_ATTACH_CGROUP = 4, /* cgroup bpf_links (sock_addr programs) */
+};
 
 struct sy_attach_key {
 	__u32 ifindex;  /* device ifindex; cgroup id for SY_HOOK_SOCK_LB */
@@ -380,11 +406,13 @@ struct sy_attach_value {
 /* ---- sy_config: ARRAY of 1, key __u32 0 -> sy_config ------------------ */
 
 /* sy_config.flags */
-#define SY_CFG_F_NO_XDP_TX (1u << 0) /* XDP never sends out of the ingress device (veth) */
-/* tc runs on the pod devices: connect() of a UDP socket in a pod's namespace
- * is left to it (per-packet conntrack recovers when the backend goes; a
- * socket pointed at its backend by connect() would keep sending there). */
-#define SY_CFG_F_POD_UDP_CONNECT_TC (1u << 1)
+enum sy_config_flag {
+	SY_CFG_F_NO_XDP_TX = 1u << 0, /* XDP never sends out of the ingress device (veth) */
+	/* tc runs on the pod devices: connect() of a UDP socket in a pod's namespace
+	 * is left to it (per-packet conntrack recovers when the backend goes; a
+	 * socket pointed at its backend by connect() would keep sending there). */
+	SY_CFG_F_POD_UDP_CONNECT_TC = 1u << 1,
+};
 
 struct sy_config {
 	__u32 flow_hash_seed; /* cluster-wide seed of the flow hash (same on every node) */
@@ -402,7 +430,7 @@ struct sy_config {
  *   initval = flow_hash_seed + proto,
  * and slot = hash % table_size. */
 
-/* The byte layouts above are a contract (TypeScript decoder, docs): fail the
+/* The byte layouts above are a contract (TypeScript codecs, docs): fail the
  * build of any component whose compiler would lay them out differently. */
 #define SY_ASSERT_LAYOUT(type, size) \
 	_Static_assert(sizeof(type) == (size), #type " must be " #size " bytes")

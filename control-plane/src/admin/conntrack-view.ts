@@ -2,14 +2,14 @@
 // (sy_backends), frontend (sy_revnat) and Service (desired state).
 import type { DesiredServicePort } from '../dataplane/desired-state.js';
 import type { MapEntry } from '../dataplane/ebpf/loader-client.js';
+import { decodeEntries, encodeKey } from '../dataplane/ebpf/map-codecs.js';
 import {
-  CtFlags, SY_SCOPE_EXTERNAL, SY_SCOPE_INTERNAL, decodeBackend, decodeCtKey, decodeCtValue, decodeRevNat, decodeSvcValue, encodeSvcKey,
-  type BackendValue, type CtKey, type RevNatValue,
+  BackendState, CtDir, CtFlags, SY_SCOPE_EXTERNAL, SY_SCOPE_INTERNAL, type BackendValue, type CtKey, type RevNatValue,
 } from '../dataplane/ebpf/map-values.js';
 import { servicePortString } from '../model/types.js';
 import { decodeEntry } from './decode.js';
 import { FrontendResolver, type EbpfSnapshot, type Frontend } from './ebpf-view.js';
-import { ctKey, u32Key } from './map-keys.js';
+import { lookupTyped } from './map-reads.js';
 import type { LoaderView } from './source.js';
 
 /**
@@ -20,23 +20,22 @@ import type { LoaderView } from './source.js';
  */
 export async function conntrackSnapshot(loader: LoaderView, entries: MapEntry[]): Promise<EbpfSnapshot> {
   const beIds = new Set<number>(), rnIds = new Map<number, number>();
-  for (const e of entries) {
-    const v = decodeCtValue(e.value);
-    beIds.add(v.backendId);
-    rnIds.set(v.revNatId, decodeCtKey(e.key).proto);
+  for (const { key, value } of decodeEntries('sy_conntrack', entries)) {
+    beIds.add(value.backendId);
+    rnIds.set(value.revNatId, key.proto);
   }
   const beList = [...beIds], rnList = [...rnIds.keys()];
-  const [bes, rns] = await Promise.all([loader.lookup('sy_backends', beList.map(u32Key)), loader.lookup('sy_revnat', rnList.map(u32Key))]);
+  const [bes, rns] = await Promise.all([lookupTyped(loader, 'sy_backends', beList), lookupTyped(loader, 'sy_revnat', rnList)]);
   const backends = new Map<number, BackendValue>();
-  beList.forEach((id, i) => { if (bes[i]) backends.set(id, decodeBackend(bes[i]!)); });
+  beList.forEach((id, i) => { if (bes[i]) backends.set(id, bes[i]!); });
   const revnat = new Map<number, RevNatValue>();
-  rnList.forEach((id, i) => { if (rns[i]) revnat.set(id, decodeRevNat(rns[i]!)); });
+  rnList.forEach((id, i) => { if (rns[i]) revnat.set(id, rns[i]!); });
   // A frontend's sy_services entry, by its address, port, protocol and either scope.
   const keys = [...revnat].flatMap(([id, r]) => [SY_SCOPE_INTERNAL, SY_SCOPE_EXTERNAL].map((scope) => ({ id, key: { addr: r.addr, port: r.port, proto: rnIds.get(id)!, scope } })));
-  const svcs = await loader.lookup('sy_services', keys.map((k) => encodeSvcKey(k.key)));
+  const svcs = await lookupTyped(loader, 'sy_services', keys.map((k) => k.key));
   const frontends: Frontend[] = [];
   keys.forEach((k, i) => {
-    const v = svcs[i] ? decodeSvcValue(svcs[i]!) : undefined;
+    const v = svcs[i];
     if (v && v.id === k.id) frontends.push({ key: k.key, value: v });
   });
   return { frontends, backends, revnat, maglev: new Map(), sourceRanges: [], config: undefined };
@@ -44,26 +43,25 @@ export async function conntrackSnapshot(loader: LoaderView, entries: MapEntry[])
 
 /** One flow's entries by key: the entry itself and its other direction (forward <-> reply), by lookups. */
 export async function conntrackFlow(loader: LoaderView, k: CtKey): Promise<MapEntry[]> {
-  const key = ctKey(k);
+  const key = encodeKey('sy_conntrack', k);
   const [v] = await loader.lookup('sy_conntrack', [key]);
   if (!v) return [];
   const out: MapEntry[] = [{ key, value: v }];
-  const val = decodeCtValue(v);
+  const val = decodeEntries('sy_conntrack', out)[0]!.value;
   const snat = (val.flags & CtFlags.SNAT) !== 0;
   let twin: CtKey | undefined;
-  if (k.dir === 0) {
-    const [b] = await loader.lookup('sy_backends', [u32Key(val.backendId)]);
-    const be = b ? decodeBackend(b) : undefined;
+  if (k.dir === CtDir.FORWARD) {
+    const [be] = await lookupTyped(loader, 'sy_backends', [val.backendId]);
     // The reply comes from the backend to the client (a SNATed flow: to the node's NAT address and port).
-    if (be) twin = { saddr: be.addr, daddr: snat ? val.natAddr : k.saddr, sport: be.port, dport: snat ? val.natPort : k.sport, proto: k.proto, dir: 1 };
+    if (be) twin = { saddr: be.addr, daddr: snat ? val.natAddr : k.saddr, sport: be.port, dport: snat ? val.natPort : k.sport, proto: k.proto, dir: CtDir.REPLY };
   } else {
-    const [r] = await loader.lookup('sy_revnat', [u32Key(val.revNatId)]);
-    const rn = r ? decodeRevNat(r) : undefined;
-    if (rn) twin = { saddr: snat ? val.natAddr : k.daddr, daddr: rn.addr, sport: snat ? val.natPort : k.dport, dport: rn.port, proto: k.proto, dir: 0 };
+    const [rn] = await lookupTyped(loader, 'sy_revnat', [val.revNatId]);
+    if (rn) twin = { saddr: snat ? val.natAddr : k.daddr, daddr: rn.addr, sport: snat ? val.natPort : k.dport, dport: rn.port, proto: k.proto, dir: CtDir.FORWARD };
   }
   if (twin) {
-    const [tv] = await loader.lookup('sy_conntrack', [ctKey(twin)]);
-    if (tv) out.push({ key: ctKey(twin), value: tv });
+    const twinKey = encodeKey('sy_conntrack', twin);
+    const [tv] = await loader.lookup('sy_conntrack', [twinKey]);
+    if (tv) out.push({ key: twinKey, value: tv });
   }
   return out;
 }
@@ -106,12 +104,13 @@ export function conntrackRows(entries: MapEntry[], snap: EbpfSnapshot, desired: 
     const d = resolver.resolve(f.key, f.value.flags);
     if (d) serviceOf.set(f.value.id, servicePortString(d.svc.name));
   }
-  return entries.map((e) => {
-    const k = decodeCtKey(e.key), v = decodeCtValue(e.value);
+  const typed = decodeEntries('sy_conntrack', entries);
+  return entries.map((e, i) => {
+    const { key: k, value: v } = typed[i]!;
     const d = decodeEntry('sy_conntrack', e.key, e.value, { now });
     const rn = snap.revnat.get(v.revNatId);
     const be = snap.backends.get(v.backendId);
-    const reply = k.dir === 1;
+    const reply = k.dir === CtDir.REPLY;
     // A SNATed flow's reply entry is keyed by the node's NAT address; the client is in nat_addr.
     const snat = (v.flags & CtFlags.SNAT) !== 0;
     const service = serviceOf.get(v.revNatId) ?? null;
@@ -120,7 +119,7 @@ export function conntrackRows(entries: MapEntry[], snap: EbpfSnapshot, desired: 
       client: reply ? (snat ? v.natAddr : k.daddr) : k.saddr, clientPort: reply ? (snat ? v.natPort : k.dport) : k.sport,
       frontend: rn ? `${rn.addr}:${rn.port}` : null,
       backend: be ? `${be.addr}:${be.port}` : null,
-      backendId: v.backendId, backendState: be ? (be.state === 0 ? 'active' : 'terminating') : 'gone',
+      backendId: v.backendId, backendState: be ? (be.state === BackendState.ACTIVE ? 'active' : 'terminating') : 'gone',
       service,
       saddr: k.saddr, sport: k.sport, daddr: k.daddr, dport: k.dport,
       ageSeconds: d.ageSeconds as number, lifetimeSeconds: d.lifetimeSeconds as number, expired: d.expired as boolean,

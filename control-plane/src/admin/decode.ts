@@ -1,23 +1,13 @@
 // Map entries as named fields (docs/maps.md), for GET /v1/maps/:name and the
-// joined views. The byte layouts themselves live in map-values.ts.
+// joined views. The bytes are decoded by the map codecs (map-codecs.ts), whose
+// offsets and constants come from the layout contract; this file only names.
+import { decodeEntries, isMapName, type MapName, type TypedEntry } from '../dataplane/ebpf/map-codecs.js';
 import {
-  ATTACH_MODE_NAMES, BackendFlags, BackendState, CT_FLAG_NAMES, SVC_FLAG_NAMES, TCP_FLAG_NAMES,
-  counterName, decodeRateBucket, RATE_BUCKET_NAMES, decodeAffinityKey, decodeAffinityValue, decodeAttachKey, decodeAttachValue, decodeBackend,
-  decodeConfig, decodeCounterValue, decodeFrag, decodeSockRevNat, decodeCtKey, decodeCtValue, decodeRevNat, decodeSourceRangeKey,
-  decodeSvcKey, decodeSvcStatsKey, decodeSvcStatsValue, decodeSvcValue, decodeU32, decodeU32Array,
-  flagNames, frontendKind, hookName, protoName, scopeName,
+  ATTACH_MODE_NAMES, BackendFlags, BackendState, CT_FLAG_NAMES, CtDir, RATE_BUCKET_NAMES, SVC_FLAG_NAMES, TCP_FLAG_NAMES,
+  counterName, ctLifetimeSeconds, ctValueCodec, flagNames, frontendKind, hookName, protoName, scopeName,
 } from '../dataplane/ebpf/map-values.js';
 
 export type Decoded = Record<string, unknown>;
-
-/** Conntrack lifetimes (SY_CT_LIFETIME_* in sy_structs.h), seconds. */
-export function ctLifetimeSeconds(proto: number, flags: number): number {
-  if (proto !== 6) return 60;
-  if (flags & 0x2) return 10;
-  if (flags & 0x20) return 21600; // SY_CT_F_ESTABLISHED: the client ACKed after a reply
-
-  return 60;
-}
 
 /** CLOCK_MONOTONIC now, ns: what bpf_ktime_get_ns() returns (libuv's hrtime is CLOCK_MONOTONIC on Linux). */
 export function monotonicNowNs(): bigint {
@@ -52,10 +42,22 @@ export interface DecodeOptions {
 
 /** Decodes one entry of the named map into named fields; unknown maps get hex. */
 export function decodeEntry(map: string, key: Uint8Array, value: Uint8Array, opts: DecodeOptions = {}): Decoded {
+  if (!isMapName(map)) return { key: hex(key), value: hex(value) };
+  const [e] = decodeEntries(map, [{ key, value }]);
+  return present(map, e!, value, opts);
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** An entry's named fields for the admin API (docs/maps.md). */
+function present<M extends MapName>(map: M, e: TypedEntry<M>, raw: Uint8Array, opts: DecodeOptions): Decoded {
   const now = opts.now ?? monotonicNowNs();
-  switch (map) {
+  const t = { map, ...e } as { [N in MapName]: { map: N } & TypedEntry<N> }[MapName];
+  switch (t.map) {
     case 'sy_services': {
-      const k = decodeSvcKey(key), v = decodeSvcValue(value);
+      const { key: k, value: v } = t;
       return {
         addr: k.addr, port: k.port, proto: protoName(k.proto), scope: scopeName(k.scope), kind: frontendKind(v.flags),
         id: v.id, group: v.group, count: v.count, flags: flagNames(v.flags, SVC_FLAG_NAMES),
@@ -63,75 +65,62 @@ export function decodeEntry(map: string, key: Uint8Array, value: Uint8Array, opt
       };
     }
     case 'sy_backends': {
-      const b = decodeBackend(value);
+      const b = t.value;
       return {
-        id: decodeU32(key), addr: b.addr, port: b.port, proto: protoName(b.proto), state: backendStateName(b.state),
+        id: t.key, addr: b.addr, port: b.port, proto: protoName(b.proto), state: backendStateName(b.state),
         local: (b.flags & BackendFlags.LOCAL) !== 0, zone: b.zone,
       };
     }
-    case 'sy_revnat': {
-      const r = decodeRevNat(value);
-      return { id: decodeU32(key), addr: r.addr, port: r.port };
-    }
+    case 'sy_revnat':
+      return { id: t.key, addr: t.value.addr, port: t.value.port };
     case 'sy_maglev': {
-      const t = decodeU32Array(value);
-      return { group: decodeU32(key), tableSize: t.length, backends: slotCounts(t), ...(opts.table ? { table: Array.from(t) } : {}) };
+      const tbl = t.value;
+      return { group: t.key, tableSize: tbl.length, backends: slotCounts(tbl), ...(opts.table ? { table: Array.from(tbl) } : {}) };
     }
     case 'sy_conntrack': {
-      const k = decodeCtKey(key), v = decodeCtValue(value);
+      const { key: k, value: v } = t;
       const age = ageSeconds(v.lastSeen, now);
       const lifetime = ctLifetimeSeconds(k.proto, v.flags);
       return {
         saddr: k.saddr, sport: k.sport, daddr: k.daddr, dport: k.dport, proto: protoName(k.proto),
-        dir: k.dir === 0 ? 'forward' : k.dir === 1 ? 'reply' : String(k.dir),
+        dir: k.dir === CtDir.FORWARD ? 'forward' : k.dir === CtDir.REPLY ? 'reply' : String(k.dir),
         backendId: v.backendId, revNatId: v.revNatId, lastSeen: v.lastSeen.toString(),
-        ageSeconds: Math.round(age * 1000) / 1000, lifetimeSeconds: lifetime, expired: age > lifetime,
+        ageSeconds: round3(age), lifetimeSeconds: lifetime, expired: age > lifetime,
         tcpFlags: flagNames(v.tcpFlags, TCP_FLAG_NAMES), flags: flagNames(v.flags, CT_FLAG_NAMES),
-        ...(value.byteLength >= 26 ? { natAddr: v.natAddr, natPort: v.natPort } : {}),
+        // Values of the layout before SNAT (24 bytes) had no NAT fields.
+        ...(ctValueCodec.has(raw, 'nat_port') ? { natAddr: v.natAddr, natPort: v.natPort } : {}),
       };
     }
     case 'sy_affinity': {
-      const k = decodeAffinityKey(key), v = decodeAffinityValue(value);
-      return { client: k.client, group: k.group, backendId: v.backendId, lastUsed: v.lastUsed.toString(), ageSeconds: Math.round(ageSeconds(v.lastUsed, now) * 1000) / 1000 };
+      const { key: k, value: v } = t;
+      return { client: k.client, group: k.group, backendId: v.backendId, lastUsed: v.lastUsed.toString(), ageSeconds: round3(ageSeconds(v.lastUsed, now)) };
     }
     case 'sy_attach': {
-      const k = decodeAttachKey(key), v = decodeAttachValue(value);
+      const { key: k, value: v } = t;
       return { ifindex: k.ifindex, hook: hookName(k.hook), ifname: v.ifname, mode: ATTACH_MODE_NAMES[v.mode] ?? String(v.mode), progId: v.progId };
     }
     case 'sy_config': {
-      const c = decodeConfig(value);
-      return { index: decodeU32(key), flowHashSeed: c.flowHashSeed, flags: c.flags, nodeAddr: c.nodeAddr, snatPortMin: c.snatPortMin, snatPortMax: c.snatPortMax, hostNetnsCookie: c.hostNetnsCookie };
+      const c = t.value;
+      return { index: t.key, flowHashSeed: c.flowHashSeed, flags: c.flags, nodeAddr: c.nodeAddr, snatPortMin: c.snatPortMin, snatPortMax: c.snatPortMax, hostNetnsCookie: c.hostNetnsCookie };
     }
-    case 'sy_svc_stats': {
-      const k = decodeSvcStatsKey(key), v = decodeSvcStatsValue(value);
-      return { frontendId: k.frontendId, hook: hookName(k.hook), packets: Number(v.packets), bytes: Number(v.bytes) };
-    }
-    case 'sy_counters': {
-      const i = decodeU32(key);
-      return { index: i, event: counterName(i), count: Number(decodeCounterValue(value)) };
-    }
-    case 'sy_icmp_rate': {
-      const i = decodeU32(key), r = decodeRateBucket(value);
-      return { index: i, bucket: RATE_BUCKET_NAMES[i] ?? String(i), tokens: r.tokens, lastNs: r.lastNs.toString() };
-    }
+    case 'sy_svc_stats':
+      return { frontendId: t.key.frontendId, hook: hookName(t.key.hook), packets: Number(t.value.packets), bytes: Number(t.value.bytes) };
+    case 'sy_counters':
+      return { index: t.key, event: counterName(t.key), count: Number(t.value) };
+    case 'sy_icmp_rate':
+      return { index: t.key, bucket: RATE_BUCKET_NAMES[t.key] ?? String(t.key), tokens: t.value.tokens, lastNs: t.value.lastNs.toString() };
     case 'sy_sock_revnat': {
-      const r = decodeSockRevNat(key, value);
-      return { cookie: r.cookie.toString(), backendAddr: r.backendAddr, backendPort: r.backendPort, frontendAddr: r.frontendAddr, frontendPort: r.frontendPort, revNatId: r.revNatId };
+      const { key: k, value: v } = t;
+      return { cookie: k.cookie.toString(), backendAddr: k.addr, backendPort: k.port, frontendAddr: v.addr, frontendPort: v.port, revNatId: v.revNatId };
     }
-    case 'sy_dev_mac': {
-      const b = Buffer.from(value);
-      return { ifindex: decodeU32(key), mac: [...b.subarray(0, 6)].map((x) => x.toString(16).padStart(2, '0')).join(':'), set: b[6] === 1 };
-    }
+    case 'sy_dev_mac':
+      return { ifindex: t.key, mac: t.value.mac, set: t.value.set };
     case 'sy_frag': {
-      const f = decodeFrag(key, value);
-      return { saddr: f.saddr, daddr: f.daddr, ipId: f.id, proto: protoName(f.proto), sport: f.sport, dport: f.dport };
+      const { key: k, value: v } = t;
+      return { saddr: k.saddr, daddr: k.daddr, ipId: k.id, proto: protoName(k.proto), sport: v.sport, dport: v.dport };
     }
-    case 'sy_source_ranges': {
-      const r = decodeSourceRangeKey(key);
-      return { frontendId: r.frontendId, cidr: `${r.addr}/${r.prefixLen}` };
-    }
-    default:
-      return { key: hex(key), value: hex(value) };
+    case 'sy_source_ranges':
+      return { frontendId: t.key.frontendId, cidr: `${t.key.addr}/${t.key.prefixLen}` };
   }
 }
 

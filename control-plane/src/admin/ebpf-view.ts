@@ -2,11 +2,8 @@
 // loader, joined with the agent's desired state for names.
 import { describeLostFrontend } from '../model/frontend-claims.js';
 import type { DesiredServicePort } from '../dataplane/desired-state.js';
-import { LoaderError } from '../dataplane/ebpf/loader-client.js';
-import type { MapEntry } from '../dataplane/ebpf/loader-client.js';
 import {
-  BackendFlags, SVC_FLAG_NAMES, SvcFlags, decodeBackend, decodeConfig, decodeRevNat, decodeSourceRangeKey,
-  decodeSvcKey, decodeSvcValue, decodeU32, decodeU32Array, flagNames, frontendKind, protoName, scopeName,
+  BackendFlags, SVC_FLAG_NAMES, SvcFlags, flagNames, frontendKind, protoName, scopeName,
   type BackendValue, type ConfigValue, type RevNatValue, type SvcKey, type SvcValue,
 } from '../dataplane/ebpf/map-values.js';
 import { protoNumber } from '../dataplane/flow-hash.js';
@@ -14,6 +11,7 @@ import { chooseTableSize, DEFAULT_MAGLEV_SIZING, type MaglevSizing, type TableSi
 import type { EndpointInfo } from '../model/types.js';
 import { servicePortString } from '../model/types.js';
 import { backendStateName, slotCounts } from './decode.js';
+import { dumpOptional, dumpTyped } from './map-reads.js';
 import type { LoaderView } from './source.js';
 
 export interface Frontend { key: SvcKey; value: SvcValue }
@@ -27,30 +25,19 @@ export interface EbpfSnapshot {
   config: ConfigValue | undefined;
 }
 
-/** Dump of a map the running datapath may lack (older build): empty when the loader does not know it. */
-export async function dumpOptional(loader: LoaderView, map: string): Promise<MapEntry[]> {
-  try {
-    return (await loader.dump(map)).entries ?? [];
-  } catch (err) {
-    if (err instanceof LoaderError && err.code === 'NOT_FOUND') return [];
-    throw err;
-  }
-}
-
 /** Reads the service maps (one dump each, in the loader's order of requests). */
 export async function readSnapshot(loader: LoaderView): Promise<EbpfSnapshot> {
   const [svcs, bes, rns, mgl, srs, cfg] = await Promise.all([
-    loader.dump('sy_services'), loader.dump('sy_backends'), loader.dump('sy_revnat'), loader.dump('sy_maglev'),
+    dumpTyped(loader, 'sy_services'), dumpTyped(loader, 'sy_backends'), dumpTyped(loader, 'sy_revnat'), dumpTyped(loader, 'sy_maglev'),
     dumpOptional(loader, 'sy_source_ranges'), dumpOptional(loader, 'sy_config'),
   ]);
-  const c = cfg[0];
   return {
-    frontends: (svcs.entries ?? []).map((e) => ({ key: decodeSvcKey(e.key), value: decodeSvcValue(e.value) })),
-    backends: new Map((bes.entries ?? []).map((e) => [decodeU32(e.key), decodeBackend(e.value)])),
-    revnat: new Map((rns.entries ?? []).map((e) => [decodeU32(e.key), decodeRevNat(e.value)])),
-    maglev: new Map((mgl.entries ?? []).map((e) => [decodeU32(e.key), decodeU32Array(e.value)])),
-    sourceRanges: srs.map((e) => decodeSourceRangeKey(e.key)),
-    config: c ? decodeConfig(c.value) : undefined,
+    frontends: svcs,
+    backends: new Map(bes.map((e) => [e.key, e.value])),
+    revnat: new Map(rns.map((e) => [e.key, e.value])),
+    maglev: new Map(mgl.map((e) => [e.key, e.value])),
+    sourceRanges: srs.map((e) => e.key),
+    config: cfg[0]?.value,
   };
 }
 

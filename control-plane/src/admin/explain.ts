@@ -6,17 +6,16 @@
 // runs, with the seed sy_config holds.
 import type { DesiredServicePort } from '../dataplane/desired-state.js';
 import {
-  BackendFlags, CT_FLAG_NAMES, CtFlags, SvcFlags, SY_SCOPE_EXTERNAL, SY_SCOPE_INTERNAL,
-  decodeAffinityValue, decodeBackend, decodeConfig, decodeCtValue, decodeRevNat, decodeSourceRangeKey, decodeSvcValue,
-  decodeU32Array, encodeSvcKey, flagNames, frontendKind, protoName, scopeName,
-  SVC_FLAG_NAMES, type AffinityValue, type BackendValue, type CtValue, type RevNatValue,
+  BackendFlags, CT_FLAG_NAMES, CtDir, CtFlags, SvcFlags, SY_SCOPE_EXTERNAL, SY_SCOPE_INTERNAL,
+  ctLifetimeSeconds, flagNames, frontendKind, hookName, protoName, scopeName,
+  SVC_FLAG_NAMES, type AffinityValue, type BackendValue, type CtKey, type CtValue, type RevNatValue,
 } from '../dataplane/ebpf/map-values.js';
 import { flowHash } from '../dataplane/flow-hash.js';
 import { servicePortString } from '../model/types.js';
 import { cidrContains } from '../util/ipv4.js';
-import { ageSeconds, backendStateName, ctLifetimeSeconds, decodeEntry, monotonicNowNs, slotCounts } from './decode.js';
-import { FrontendResolver, dumpOptional, type EbpfSnapshot, type Frontend } from './ebpf-view.js';
-import { affinityKey, ctKey, lookupOptional, u32Key } from './map-keys.js';
+import { ageSeconds, backendStateName, monotonicNowNs, slotCounts } from './decode.js';
+import { FrontendResolver, type EbpfSnapshot, type Frontend } from './ebpf-view.js';
+import { dumpOptional, lookupOptional, lookupTyped } from './map-reads.js';
 import type { LoaderView } from './source.js';
 
 export type ArrivalRole = 'pod' | 'external';
@@ -367,57 +366,56 @@ export function explainFlow(t: ExplainInput, st: ExplainState): ExplainResult {
  */
 export async function readExplainState(loader: LoaderView, base: Omit<ExplainState, 'snapshot' | 'conntrack' | 'affinity' | 'now'>, t: ExplainInput): Promise<ExplainState> {
   const proto = t.proto;
-  const fwdKey = t.sport === undefined ? undefined : { saddr: t.src, daddr: t.dst, sport: t.sport, dport: t.dport, proto, dir: 0 };
-  const repKey = t.sport === undefined ? undefined : { ...fwdKey!, dir: 1 };
-  const [[cfg], svcs, cts, att] = await Promise.all([
-    lookupOptional(loader, 'sy_config', [u32Key(0)]),
-    loader.lookup('sy_services', [SY_SCOPE_INTERNAL, SY_SCOPE_EXTERNAL].map((scope) => encodeSvcKey({ addr: t.dst, port: t.dport, proto, scope }))),
-    fwdKey ? loader.lookup('sy_conntrack', [ctKey(fwdKey), ctKey(repKey!)]) : Promise.resolve([undefined, undefined]),
+  const fwdKey: CtKey | undefined = t.sport === undefined ? undefined : { saddr: t.src, daddr: t.dst, sport: t.sport, dport: t.dport, proto, dir: CtDir.FORWARD };
+  const repKey: CtKey | undefined = fwdKey && { ...fwdKey, dir: CtDir.REPLY };
+  const scopes = [SY_SCOPE_INTERNAL, SY_SCOPE_EXTERNAL].map((scope) => ({ addr: t.dst, port: t.dport, proto, scope }));
+  const [[cfg], svcs, [fwd, rep], att] = await Promise.all([
+    lookupOptional(loader, 'sy_config', [0]),
+    lookupTyped(loader, 'sy_services', scopes),
+    fwdKey ? lookupTyped(loader, 'sy_conntrack', [fwdKey, repKey!]) : Promise.resolve([undefined, undefined]),
     dumpOptional(loader, 'sy_attach'),
   ]);
   const frontends: Frontend[] = [];
-  [SY_SCOPE_INTERNAL, SY_SCOPE_EXTERNAL].forEach((scope, i) => {
-    const v = svcs[i];
-    if (v) frontends.push({ key: { addr: t.dst, port: t.dport, proto, scope }, value: decodeSvcValue(v) });
+  scopes.forEach((key, i) => {
+    const value = svcs[i];
+    if (value) frontends.push({ key, value });
   });
-  const fwd = cts[0] ? decodeCtValue(cts[0]) : undefined;
-  const rep = cts[1] ? decodeCtValue(cts[1]) : undefined;
   const groups = [...new Set(frontends.map((f) => f.value.group))];
   const affGroups = [...new Set(frontends.filter((f) => f.value.flags & SvcFlags.AFFINITY).map((f) => f.value.group))];
   const ranged = frontends.filter((f) => f.value.flags & SvcFlags.SOURCE_RANGE);
   const [tables, affs, rn, ranges] = await Promise.all([
-    loader.lookup('sy_maglev', groups.map(u32Key)),
-    lookupOptional(loader, 'sy_affinity', affGroups.map((g) => affinityKey(t.src, g))),
-    rep ? loader.lookup('sy_revnat', [u32Key(rep.revNatId)]) : Promise.resolve([]),
+    lookupTyped(loader, 'sy_maglev', groups),
+    lookupOptional(loader, 'sy_affinity', affGroups.map((group) => ({ client: t.src, group }))),
+    rep ? lookupTyped(loader, 'sy_revnat', [rep.revNatId]) : Promise.resolve([]),
     ranged.length ? dumpOptional(loader, 'sy_source_ranges') : Promise.resolve([]),
   ]);
   const maglev = new Map<number, Uint32Array>();
-  groups.forEach((g, i) => { if (tables[i]) maglev.set(g, decodeU32Array(tables[i]!)); });
+  groups.forEach((g, i) => { if (tables[i]) maglev.set(g, tables[i]!); });
   const affIndex = new Map<string, AffinityValue>();
-  affGroups.forEach((g, i) => { if (affs[i]) affIndex.set(`${t.src}|${g}`, decodeAffinityValue(affs[i]!)); });
+  affGroups.forEach((g, i) => { if (affs[i]) affIndex.set(`${t.src}|${g}`, affs[i]!); });
   const ids = new Set<number>();
   for (const table of maglev.values()) for (const id of table) if (id !== 0) ids.add(id);
   if (fwd) ids.add(fwd.backendId);
   for (const a of affIndex.values()) ids.add(a.backendId);
   const idList = [...ids];
-  const bes = await loader.lookup('sy_backends', idList.map(u32Key));
+  const bes = await lookupTyped(loader, 'sy_backends', idList);
   const backends = new Map<number, BackendValue>();
-  idList.forEach((id, i) => { if (bes[i]) backends.set(id, decodeBackend(bes[i]!)); });
+  idList.forEach((id, i) => { if (bes[i]) backends.set(id, bes[i]!); });
   const revnat = new Map<number, RevNatValue>();
-  if (rep && rn[0]) revnat.set(rep.revNatId, decodeRevNat(rn[0]));
+  if (rep && rn[0]) revnat.set(rep.revNatId, rn[0]);
   const ct = new Map<number, CtValue>();
-  if (fwd) ct.set(0, fwd);
-  if (rep) ct.set(1, rep);
+  if (fwd) ct.set(CtDir.FORWARD, fwd);
+  if (rep) ct.set(CtDir.REPLY, rep);
   const snapshot: EbpfSnapshot = {
     frontends, backends, revnat, maglev,
-    sourceRanges: ranges.map((e) => decodeSourceRangeKey(e.key)).filter((r) => ranged.some((f) => f.value.id === r.frontendId)),
-    config: cfg ? decodeConfig(cfg) : undefined,
+    sourceRanges: ranges.map((e) => e.key).filter((r) => ranged.some((f) => f.value.id === r.frontendId)),
+    config: cfg,
   };
   const same = (k: { saddr: string; daddr: string; sport: number; dport: number; proto: number }) =>
     !!fwdKey && k.saddr === fwdKey.saddr && k.daddr === fwdKey.daddr && k.sport === fwdKey.sport && k.dport === fwdKey.dport && k.proto === fwdKey.proto;
   return {
     ...base, snapshot, now: monotonicNowNs(),
-    socketLB: att.map((e) => decodeEntry('sy_attach', e.key, e.value)).filter((a) => a.hook === 'sock_lb').map((a) => `cgroup ${String(a.ifname)}`),
+    socketLB: att.filter((e) => hookName(e.key.hook) === 'sock_lb').map((e) => `cgroup ${e.value.ifname}`),
     conntrack: (k) => (same(k) ? ct.get(k.dir) : undefined),
     affinity: (client, group) => affIndex.get(`${client}|${group}`),
   };

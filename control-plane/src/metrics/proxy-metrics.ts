@@ -6,10 +6,11 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DesiredServicePort } from '../dataplane/desired-state.js';
 import type { MapsContent } from '../dataplane/ebpf/maps-content.js';
-import { decodeCounterValue, decodeSvcStatsKey, decodeSvcStatsValue, decodeSvcKey, decodeSvcValue, decodeU32, counterName, hookName, protoName } from '../dataplane/ebpf/map-values.js';
+import { counterName, hookName, protoName } from '../dataplane/ebpf/map-values.js';
 import { servicePortString } from '../model/types.js';
 import type { SyncRecord } from '../sync/proxier.js';
-import { FrontendResolver, dumpOptional } from '../admin/ebpf-view.js';
+import { FrontendResolver } from '../admin/ebpf-view.js';
+import { dumpOptional } from '../admin/map-reads.js';
 import type { DatapathView, LoaderView } from '../admin/source.js';
 import type { RefusedService } from '../sync/proxier.js';
 
@@ -234,13 +235,12 @@ export class ProxyMetrics {
       const names = new Map<number, { frontend: string; service: string }>();
       const programmed = this.opts.programmed?.();
       const frontends = programmed ? [...programmed.services.values()]
-        : (await dumpOptional(loader, 'sy_services')).map((e) => ({ key: decodeSvcKey(e.key), value: decodeSvcValue(e.value) }));
+        : await dumpOptional(loader, 'sy_services');
       for (const { key: k, value: v } of frontends) {
         const d = resolver.resolve(k, v.flags);
         names.set(v.id, { frontend: `${k.addr}:${k.port}/${protoName(k.proto)}${k.scope ? '/internal' : ''}`, service: d ? servicePortString(d.svc.name) : '' });
       }
-      return entries.map((e) => {
-        const k = decodeSvcStatsKey(e.key), v = decodeSvcStatsValue(e.value);
+      return entries.map(({ key: k, value: v }) => {
         const n = names.get(k.frontendId);
         return {
           labels: { service: n?.service ?? '', frontend: n?.frontend ?? `id:${k.frontendId}`, hook: hookName(k.hook) },
@@ -273,13 +273,13 @@ export class ProxyMetrics {
       name: 'switchyard_datapath_events_total', help: 'Datapath events by kind (sy_counters, summed over CPUs)', labelNames: ['event'], registers: r,
       async collect() {
         this.reset();
-        let entries: Awaited<ReturnType<typeof dumpOptional>> = [];
+        let entries: Awaited<ReturnType<typeof dumpOptional<'sy_counters'>>> = [];
         try {
           entries = await dumpOptional(loader, 'sy_counters');
         } catch {
           self.loaderErrors.inc();
         }
-        for (const e of entries) this.inc({ event: counterName(decodeU32(e.key)) }, Number(decodeCounterValue(e.value)));
+        for (const e of entries) this.inc({ event: counterName(e.key) }, Number(e.value));
       },
     });
   }

@@ -2,7 +2,8 @@
 // kube-proxy-compatible health server answers them).
 import type { FastifyPluginAsync } from 'fastify';
 import { healthResponse, healthStatus } from '../../health/health-server.js';
-import { counterName, decodeCounterValue, decodeU32 } from '../../dataplane/ebpf/map-values.js';
+import { decodeEntries } from '../../dataplane/ebpf/map-codecs.js';
+import { counterName } from '../../dataplane/ebpf/map-values.js';
 import type { RouteOptions } from './common.js';
 
 interface Query { history: number }
@@ -42,8 +43,8 @@ export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sour
       const statusRead = withDeadline(source.loader.status());
       try {
         const d = await countersRead;
-        datapathEvents = d.entries
-          .map((e) => ({ index: decodeU32(e.key), count: Number(decodeCounterValue(e.value)) }))
+        datapathEvents = decodeEntries('sy_counters', d.entries)
+          .map((e) => ({ index: e.key, count: Number(e.value) }))
           .filter((e) => e.count > 0)
           .sort((a, b) => a.index - b.index)
           .map((e) => ({ event: counterName(e.index), count: e.count }));

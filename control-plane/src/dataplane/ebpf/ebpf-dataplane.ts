@@ -14,7 +14,8 @@ import { ConntrackGcSchedule } from './conntrack-gc.js';
 import { LoaderError, type LoaderClient } from './loader-client.js';
 import { cidrContains } from '../../util/ipv4.js';
 import { emptyMapsContent, sameBackend, sameRevNat, sameSvcValue, sameTable, type MapsContent } from './maps-content.js';
-import { decodeBackend, decodeRevNat, decodeSourceRangeKey, decodeSvcKey, decodeSvcValue, decodeU32, decodeU32Array, svcKeyString } from './map-values.js';
+import { decodeEntries } from './map-codecs.js';
+import { ConfigFlags, svcKeyString } from './map-values.js';
 
 export interface EbpfDataplaneOptions {
   seed: number;
@@ -38,8 +39,8 @@ export const VERIFY_BUDGET = 10;
 /** A map this full (entries / max_entries) is reported before it fills up. */
 export const PRESSURE_WARN = 0.9;
 
-/** sy_config.flags bits (bpf/include/sy_structs.h). */
-export const CONFIG_FLAGS = { NO_XDP_TX: 1 << 0, POD_UDP_CONNECT_TC: 1 << 1 } as const;
+/** sy_config.flags bits (SY_CFG_F_*, from the layout contract). */
+export const CONFIG_FLAGS = ConfigFlags;
 
 export class EbpfDataplane implements Dataplane {
   readonly mode = 'ebpf' as const;
@@ -93,15 +94,11 @@ export class EbpfDataplane implements Dataplane {
       if (r.info) this.capacities.set(map, Number(r.info.maxEntries));
       return entries;
     };
-    for (const e of await read('sy_services')) {
-      const key = decodeSvcKey(e.key);
-      content.services.set(svcKeyString(key), { key, value: decodeSvcValue(e.value) });
-    }
-    for (const e of await read('sy_backends')) content.backends.set(decodeU32(e.key), decodeBackend(e.value));
-    for (const e of await read('sy_revnat')) content.revnat.set(decodeU32(e.key), decodeRevNat(e.value));
-    for (const e of await read('sy_maglev')) content.maglev.set(decodeU32(e.key), decodeU32Array(e.value));
-    for (const e of await read('sy_source_ranges', true)) {
-      const r = decodeSourceRangeKey(e.key);
+    for (const e of decodeEntries('sy_services', await read('sy_services'))) content.services.set(svcKeyString(e.key), e);
+    for (const e of decodeEntries('sy_backends', await read('sy_backends'))) content.backends.set(e.key, e.value);
+    for (const e of decodeEntries('sy_revnat', await read('sy_revnat'))) content.revnat.set(e.key, e.value);
+    for (const e of decodeEntries('sy_maglev', await read('sy_maglev'))) content.maglev.set(e.key, e.value);
+    for (const { key: r } of decodeEntries('sy_source_ranges', await read('sy_source_ranges', true))) {
       content.sourceRanges.set(`${r.frontendId}/${r.addr}/${r.prefixLen}`, r);
     }
     return { content, truncated };
