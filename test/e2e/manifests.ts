@@ -86,6 +86,11 @@ export function service(name: string, o: {
   };
 }
 
+/** A Namespace. */
+export function namespace(name: string): Doc {
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name } };
+}
+
 /** The documents as one `lab apply -f -` input. */
 export function manifests(...docs: Doc[]): string {
   return docs.map((d) => JSON.stringify(d)).join('\n---\n');
