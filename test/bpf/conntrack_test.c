@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "sy_test.h"
+#include "packets.h"
 
 #define SY_CT_F_FIN_BOTH_T (SY_CT_F_FIN_FORWARD | SY_CT_F_FIN_REPLY)
 /* An established flow: reply seen, then the client's ACK. */
@@ -112,11 +113,10 @@ static void test_lifetimes(void)
 static void test_half_close_clusterip(void)
 {
 	uint16_t cp = 47100;
-	uint32_t be = tab1[expected_slot(CLIENT, VIP_A, cp, 80, IPPROTO_TCP, 7)];
-	uint32_t ba = be_addr(be);
-	uint16_t bp = be_port(be);
-	struct pktdef c = tcp(CLIENT, VIP_A, cp, 80, TH_SYN);
-	struct pktdef s = tcp(ba, CLIENT, bp, cp, TH_SYN | TH_ACK);
+	struct vip_a_flow f = vip_a_flow(cp);
+	uint32_t ba = f.ba;
+	uint16_t bp = f.bp;
+	struct pktdef c = f.c, s = f.s;
 	uint64_t closed0 = counter(SY_CNT_CT_CLOSED);
 	uint64_t half0 = counter(SY_CNT_CT_HALF_CLOSE);
 	uint16_t ff, rf;
@@ -213,12 +213,10 @@ static void test_half_close_nodeport(void)
 static void test_rst(void)
 {
 	uint16_t cp = 47300;
-	uint32_t be = tab1[expected_slot(CLIENT, VIP_A, cp, 80, IPPROTO_TCP, 7)];
-	uint32_t other = be == 101 ? 102 : 101;
-	uint32_t ba = be_addr(be);
-	uint16_t bp = be_port(be);
-	struct pktdef c = tcp(CLIENT, VIP_A, cp, 80, TH_SYN);
-	struct pktdef s = tcp(ba, CLIENT, bp, cp, TH_SYN | TH_ACK);
+	struct vip_a_flow f = vip_a_flow(cp);
+	uint32_t be = f.be, other = f.other, ba = f.ba;
+	uint16_t bp = f.bp;
+	struct pktdef c = f.c, s = f.s;
 	struct pktdef r;
 	uint64_t ign0;
 	uint16_t ff, rf;
@@ -299,11 +297,10 @@ static void test_rst(void)
 static void test_pair_restore(void)
 {
 	uint16_t cp = 47400;
-	uint32_t be = tab1[expected_slot(CLIENT, VIP_A, cp, 80, IPPROTO_TCP, 7)];
-	uint32_t ba = be_addr(be);
-	uint16_t bp = be_port(be);
-	struct pktdef c = tcp(CLIENT, VIP_A, cp, 80, TH_SYN);
-	struct pktdef s = tcp(ba, CLIENT, bp, cp, TH_SYN | TH_ACK);
+	struct vip_a_flow f = vip_a_flow(cp);
+	uint32_t be = f.be, ba = f.ba;
+	uint16_t bp = f.bp;
+	struct pktdef c = f.c, s = f.s;
 	uint64_t rr0 = counter(SY_CNT_CT_REPLY_RESTORED);
 	uint64_t fr0 = counter(SY_CNT_CT_FORWARD_RESTORED);
 	struct sy_ct_value v;
@@ -441,12 +438,10 @@ static void test_snat_range(void)
 static void test_handshake_ack_mismatch(void)
 {
 	uint16_t cp = 47500;
-	uint32_t be = tab1[expected_slot(CLIENT, VIP_A, cp, 80, IPPROTO_TCP, 7)];
-	uint32_t other = be == 101 ? 102 : 101;
-	uint32_t ba = be_addr(be);
-	uint16_t bp = be_port(be);
-	struct pktdef c = tcp(CLIENT, VIP_A, cp, 80, TH_SYN);
-	struct pktdef s = tcp(ba, CLIENT, bp, cp, TH_SYN | TH_ACK);
+	struct vip_a_flow f = vip_a_flow(cp);
+	uint32_t other = f.other, ba = f.ba;
+	uint16_t bp = f.bp;
+	struct pktdef c = f.c, s = f.s;
 	struct sy_ct_value v;
 	uint64_t mm0;
 	uint16_t ff;

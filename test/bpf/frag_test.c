@@ -32,13 +32,6 @@
 
 #include "sy_test.h"
 
-#ifndef XDP_PASS
-#define XDP_DROP 1
-#define XDP_PASS 2
-#define XDP_TX 3
-#define XDP_REDIRECT 4
-#endif
-
 #define FRAG_PAYLOAD 600 /* UDP: 608 L4 bytes = fragments of 208, 208, 192 */
 #define FRAG_CUT 208     /* a multiple of 8 */
 

@@ -24,14 +24,7 @@
 #include <bpf/libbpf.h>
 
 #include "sy_test.h"
-
-#ifndef XDP_PASS
-#define XDP_ABORTED 0
-#define XDP_DROP 1
-#define XDP_PASS 2
-#define XDP_TX 3
-#define XDP_REDIRECT 4
-#endif
+#include "packets.h"
 
 #define ROUTER_B ip4(10, 201, 0, 1)   /* a router on the backends' side */
 #define ROUTER_C ip4(198, 18, 50, 254) /* a router on the clients' side */
@@ -158,19 +151,7 @@ static bool icmp_sums_ok(const uint8_t *out, size_t olen, char *why,
 static int run_xdp(const uint8_t *in, size_t len, uint8_t *out, size_t *olen,
 		   uint32_t *ret, uint32_t ifindex)
 {
-	struct xdp_md ctx = { .data_end = (uint32_t)len,
-			      .ingress_ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in,
-		    .data_size_in = len, .data_out = out,
-		    .data_size_out = BUF, .repeat = 1, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx));
-
-	memset(out, 0xaa, BUF);
-	if (bpf_prog_test_run_opts(fd_xdp_prog, &opts))
-		return -errno;
-	*olen = opts.data_size_out;
-	*ret = opts.retval;
-	return 0;
+	return run_xdp_prog(fd_xdp_prog, in, len, out, olen, ret, ifindex);
 }
 
 /* Run in through the current tc program (xdp: through sy_xdp, arriving on
@@ -598,6 +579,19 @@ static size_t too_big_answer(uint8_t *b, const struct pktdef *d)
 	return build_icmp(b, &c, q, ql);
 }
 
+/* The too-big DF packet d arriving on sy-i0 is answered with frag needed
+ * (too_big_answer), back out of the arrival device: redirected by tc or
+ * sent back by XDP (XDP_TX). */
+static bool expect_too_big(const char *name, bool xdp, const struct pktdef *d)
+{
+	uint8_t in[BUF], exp[BUF];
+	size_t len = build(in, d);
+	size_t elen = too_big_answer(exp, d);
+
+	return expect(name, xdp, i0, in, len, xdp ? XDP_TX : TC_ACT_REDIRECT,
+		      exp, elen, true);
+}
+
 static void test_too_big(void)
 {
 	uint64_t sent = counter(SY_CNT_FRAG_NEEDED_SENT);
@@ -612,34 +606,20 @@ static void test_too_big(void)
 	bucket_set(SY_RL_FRAG_NEEDED, 0, 0); /* fresh: full burst */
 
 	/* tc: NodePort TCP, SNAT to a backend behind the 1280 link. */
-	d = tcp(EXT_C1, NODE, 47300, NP_TCP, TH_ACK);
-	d.payload = 1500 - 40;
-	d.frag_off = 0x4000;
-	len = build(in, &d);
-	elen = too_big_answer(exp, &d);
-	expect("too big tc: 1500-byte DF TCP to a NodePort whose backend is behind MTU 1280 -> frag needed (MTU 1280) from node:nodePort's address, quoting the packet as sent (not the SNATed one), back out of the arrival device",
-	       false, i0, in, len, TC_ACT_REDIRECT, exp, elen, true);
+	d = df_sized(tcp(EXT_C1, NODE, 47300, NP_TCP, TH_ACK), 1500 - 40);
+	expect_too_big("too big tc: 1500-byte DF TCP to a NodePort whose backend is behind MTU 1280 -> frag needed (MTU 1280) from node:nodePort's address, quoting the packet as sent (not the SNATed one), back out of the arrival device",
+		       false, &d);
 
-	d = udp(EXT_C1, NODE, 47301, NP_UDP);
-	d.payload = 1400;
-	d.frag_off = 0x4000;
-	len = build(in, &d);
-	elen = too_big_answer(exp, &d);
-	expect("too big tc: 1428-byte DF UDP -> frag needed quoting the original UDP header (its checksum restored)",
-	       false, i0, in, len, TC_ACT_REDIRECT, exp, elen, true);
+	d = df_sized(udp(EXT_C1, NODE, 47301, NP_UDP), 1400);
+	expect_too_big("too big tc: 1428-byte DF UDP -> frag needed quoting the original UDP header (its checksum restored)",
+		       false, &d);
 
-	d = tcp(EXT_C1, NODE, 47302, NP_TCP, TH_ACK);
-	d.payload = 1500 - 44;
+	d = df_sized(tcp(EXT_C1, NODE, 47302, NP_TCP, TH_ACK), 1500 - 44);
 	d.ihl = 6;
-	d.frag_off = 0x4000;
-	len = build(in, &d);
-	elen = too_big_answer(exp, &d);
-	expect("too big tc: with IPv4 options (IHL 6): options quoted",
-	       false, i0, in, len, TC_ACT_REDIRECT, exp, elen, true);
+	expect_too_big("too big tc: with IPv4 options (IHL 6): options quoted",
+		       false, &d);
 
-	d = tcp(EXT_C1, NODE, 47303, NP_TCP, TH_ACK);
-	d.payload = 1280 - 40;
-	d.frag_off = 0x4000;
+	d = df_sized(tcp(EXT_C1, NODE, 47303, NP_TCP, TH_ACK), 1280 - 40);
 	{
 		struct pktdef w = with(&d, NODE, 47303, be_addr(BE_R1),
 				       be_port(BE_R1));
@@ -666,20 +646,12 @@ static void test_too_big(void)
 	}
 
 	/* XDP: the same before any rewrite. */
-	d = tcp(EXT_C1, NODE, 47305, NP_TCP, TH_ACK);
-	d.payload = 1460;
-	d.frag_off = 0x4000;
-	len = build(in, &d);
-	elen = too_big_answer(exp, &d);
-	expect("too big xdp: 1500-byte DF TCP to the NodePort -> frag needed written over the frame, XDP_TX",
-	       true, i0, in, len, XDP_TX, exp, elen, true);
-	d = udp(EXT_C1, NODE, 47306, NP_UDP);
-	d.payload = 1472;
-	d.frag_off = 0x4000;
-	len = build(in, &d);
-	elen = too_big_answer(exp, &d);
-	expect("too big xdp: 1500-byte DF UDP -> frag needed, XDP_TX", true,
-	       i0, in, len, XDP_TX, exp, elen, true);
+	d = df_sized(tcp(EXT_C1, NODE, 47305, NP_TCP, TH_ACK), 1460);
+	expect_too_big("too big xdp: 1500-byte DF TCP to the NodePort -> frag needed written over the frame, XDP_TX",
+		       true, &d);
+	d = df_sized(udp(EXT_C1, NODE, 47306, NP_UDP), 1472);
+	expect_too_big("too big xdp: 1500-byte DF UDP -> frag needed, XDP_TX",
+		       true, &d);
 	d.frag_off = 0;
 	d.sport = 47307;
 	len = build(in, &d);
@@ -717,25 +689,18 @@ static void test_rate_limits(void)
 	      "rate: sy_icmp_rate[frag needed] = 3 tokens (BPF_F_LOCK update)",
 	      "%s", strerror(errno));
 	for (int i = 0; i < 3; i++) {
-		d = tcp(EXT_C1, NODE, 47400 + i, NP_TCP, TH_ACK);
-		d.payload = 1460;
-		d.frag_off = 0x4000;
-		len = build(in, &d);
-		elen = too_big_answer(exp, &d);
+		d = df_sized(tcp(EXT_C1, NODE, 47400 + i, NP_TCP, TH_ACK), 1460);
 		snprintf(name, sizeof(name),
 			 "rate: too-big DF packet %d of 3 within the budget: answered (%s)",
 			 i + 1, i == 1 ? "xdp" : "tc");
-		ok += expect(name, i == 1, i0, in, len,
-			     i == 1 ? XDP_TX : TC_ACT_REDIRECT, exp, elen, true);
+		ok += expect_too_big(name, i == 1, &d);
 	}
 	{
 		uint8_t out[BUF];
 		size_t olen;
 		uint32_t ret = 0;
 
-		d = tcp(EXT_C1, NODE, 47403, NP_TCP, TH_ACK);
-		d.payload = 1460;
-		d.frag_off = 0x4000;
+		d = df_sized(tcp(EXT_C1, NODE, 47403, NP_TCP, TH_ACK), 1460);
 		len = build(in, &d);
 		run_ifindex = i0;
 		run(in, len, out, &olen, &ret);

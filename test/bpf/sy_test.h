@@ -23,6 +23,15 @@
 #define ETHERTYPE_ARP  0x0806
 #define ETHERTYPE_VLAN 0x8100
 
+/* XDP verdicts (uapi enum xdp_action), for headers that lack them. */
+#ifndef XDP_PASS
+#define XDP_ABORTED 0
+#define XDP_DROP 1
+#define XDP_PASS 2
+#define XDP_TX 3
+#define XDP_REDIRECT 4
+#endif
+
 #define TH_FIN 0x01
 #define TH_SYN 0x02
 #define TH_RST 0x04
@@ -95,6 +104,8 @@ uint16_t get16(const uint8_t *p);
 size_t build_eth(uint8_t *b, uint16_t ethertype);
 size_t build(uint8_t *b, const struct pktdef *d);
 bool csums_valid(const uint8_t *b, size_t len, char *why, size_t wlen);
+int run_xdp_prog(int prog_fd_xdp, const uint8_t *in, size_t len, uint8_t *out,
+		 size_t *olen, uint32_t *ret, uint32_t ifindex);
 int run(const uint8_t *in, size_t len, uint8_t *out, size_t *outlen,
 	       uint32_t *retval);
 const char *diff_bytes(const uint8_t *got, size_t glen,

@@ -330,6 +330,29 @@ int run(const uint8_t *in, size_t len, uint8_t *out, size_t *outlen,
 	return 0;
 }
 
+/* Runs in through the XDP program prog_fd; with an ifindex, as arriving on
+ * that device (xdp_md.ingress_ifindex). */
+int run_xdp_prog(int prog_fd_xdp, const uint8_t *in, size_t len, uint8_t *out,
+		 size_t *olen, uint32_t *ret, uint32_t ifindex)
+{
+	struct xdp_md ctx = { .data_end = (uint32_t)len,
+			      .ingress_ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in,
+		    .data_size_in = len, .data_out = out,
+		    .data_size_out = BUF, .repeat = 1);
+
+	if (ifindex) {
+		opts.ctx_in = &ctx;
+		opts.ctx_size_in = sizeof(ctx);
+	}
+	memset(out, 0xaa, BUF);
+	if (bpf_prog_test_run_opts(prog_fd_xdp, &opts))
+		return -errno;
+	*olen = opts.data_size_out;
+	*ret = opts.retval;
+	return 0;
+}
+
 const char *diff_bytes(const uint8_t *got, size_t glen,
 			      const uint8_t *exp, size_t elen)
 {

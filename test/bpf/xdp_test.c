@@ -21,35 +21,12 @@
 
 #include "sy_test.h"
 
-#ifndef XDP_PASS
-#define XDP_ABORTED 0
-#define XDP_DROP 1
-#define XDP_PASS 2
-#define XDP_TX 3
-#define XDP_REDIRECT 4
-#endif
-
 static int fd_xdp;
 
 static int run_xdp(const uint8_t *in, size_t len, uint8_t *out, size_t *olen,
 		   uint32_t *ret, uint32_t ifindex)
 {
-	struct xdp_md ctx = { .data_end = (uint32_t)len,
-			      .ingress_ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in,
-		    .data_size_in = len, .data_out = out,
-		    .data_size_out = BUF, .repeat = 1);
-
-	if (ifindex) {
-		opts.ctx_in = &ctx;
-		opts.ctx_size_in = sizeof(ctx);
-	}
-	memset(out, 0xaa, BUF);
-	if (bpf_prog_test_run_opts(fd_xdp, &opts))
-		return -errno;
-	*olen = opts.data_size_out;
-	*ret = opts.retval;
-	return 0;
+	return run_xdp_prog(fd_xdp, in, len, out, olen, ret, ifindex);
 }
 
 /* Run raw frame in, expect retval want and exactly exp (checksums of the

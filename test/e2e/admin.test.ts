@@ -180,6 +180,9 @@ function metric(text: string, name: string, labels?: Record<string, string>): nu
   return total;
 }
 
+/** The lab agents' full resync period. */
+const SYNC_PERIOD_S = 15;
+
 const hexBytes = (a: string[]): Uint8Array => Uint8Array.from(a.map((x) => parseInt(x, 16)));
 
 describe(`admin API, metrics, health and status page end to end (${MODE})`, { timeout: 900_000 }, () => {
@@ -216,7 +219,9 @@ describe(`admin API, metrics, health and status page end to end (${MODE})`, { ti
   }
 
   before(async () => {
-    await lab.up(2);
+    // A 15 s resync period (health timeout 2 x 15 s) so the hung-loader test
+    // waits 30 s for /healthz to turn, not the default 60 s.
+    await lab.up(2, [...Lab.agentArgs(), `--sync-period=${SYNC_PERIOD_S}s`]);
     await lab.apply(WHOAMI);
     await lab.apply(NODEPORT);
     await lab.waitReady();
@@ -492,7 +497,7 @@ describe(`admin API, metrics, health and status page end to end (${MODE})`, { ti
     const down = Date.now();
     try {
       // kube-proxy's meaning: unhealthy once changes (here the watchdog's
-      // resync) waited longer than the health timeout (2 x the 30 s sync period).
+      // resync) waited longer than the health timeout (2 x the lab's sync period).
       await eventually('/healthz 503', async () => (await health()) === 503, 120_000, 250);
       const st = await apiOk(a, '/v1/status');
       assert.equal(st.healthy, false);

@@ -16,66 +16,23 @@ import { spawn } from 'node:child_process';
 import { adminGet } from '../../control-plane/src/cli/admin-client.js';
 import { labAdminSocket } from '../../lab/src/netns/layout.js';
 import { Lab, PROBE, ROOT, eventually, ok, run, sleep, tally } from './harness.js';
+import { clientPod, deployment, manifests, namespace, pod, service } from './manifests.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
 const EXT_CLIENT = '198.18.0.200';
 
 type J = Record<string, any>;
 
-const WORKLOAD = `
-apiVersion: v1
-kind: Namespace
-metadata: {name: aaa}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: zzz}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers: [{name: w, image: switchyard/whoami, ports: [{name: http, containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: thief-a, namespace: aaa, labels: {app: thief}}
-spec:
-  nodeName: node2
-  containers: [{name: w, image: switchyard/whoami, ports: [{name: http, containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: thief-z, namespace: zzz, labels: {app: thief}}
-spec:
-  nodeName: node1
-  containers: [{name: w, image: switchyard/whoami, ports: [{name: http, containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: c1}
-spec: {nodeName: node1, containers: [{name: c, image: switchyard/whoami, ports: [{containerPort: 9999}]}]}
-
----
-apiVersion: v1
-kind: Service
-metadata: {name: good}
-spec:
-  selector: {app: web}
-  ports: [{name: http, port: 80, targetPort: http}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: manual}
-spec:
-  ports: [{name: http, port: 80, targetPort: 8080}]
-`;
+const WORKLOAD = manifests(
+  namespace('aaa'),
+  namespace('zzz'),
+  deployment('web', { replicas: 2, grace: 1 }),
+  pod('thief-a', { namespace: 'aaa', labels: { app: 'thief' }, node: 'node2' }),
+  pod('thief-z', { namespace: 'zzz', labels: { app: 'thief' }, node: 'node1' }),
+  clientPod('c1', 'node1'),
+  service('good', { selector: { app: 'web' } }),
+  service('manual', { selector: null, ports: [{ name: 'http', port: 80, targetPort: 8080 }] }),
+);
 
 const docs = (objs: J[]): string => objs.map((o) => JSON.stringify(o)).join('\n---\n');
 
@@ -203,10 +160,8 @@ describe(`API objects: malformed, hijacking, headless-labelled (${MODE})`, { tim
   };
   const fromPod = async (host: string, port: number, count: number, extra: string[] = []): Promise<string[]> =>
     lab.probe('c1', 'http', host, port, ['--count', String(count), '--timeout-ms', '1000', ...extra]);
-  const fromExternal = async (host: string, port: number, count: number, timeoutMs = 1000): Promise<string[]> => {
-    const r = await run(['lab', 'exec', '--name', lab.name, '--external', '--', PROBE, 'http', host, String(port), '--count', String(count), '--timeout-ms', String(timeoutMs)]);
-    return r.stdout.split('\n').filter((l) => l && !l.startsWith('#'));
-  };
+  const fromExternal = async (host: string, port: number, count: number, timeoutMs = 1000): Promise<string[]> =>
+    lab.probeExternal('http', host, port, ['--count', String(count), '--timeout-ms', String(timeoutMs)]);
   const servedByWeb = (lines: string[]): boolean => lines.length > 0 && lines.every((l) => webPods.has(l));
 
   before(async () => {
@@ -295,24 +250,11 @@ describe(`API objects: malformed, hijacking, headless-labelled (${MODE})`, { tim
   });
 
   test('a Service listing another\'s ClusterIP as externalIP does not take it; deleting it leaves no gap', async () => {
-    await lab.apply(`apiVersion: v1
-kind: Service
-metadata: {name: victim}
-spec:
-  selector: {app: web}
-  ports: [{name: http, port: 80, targetPort: http}]
-`);
+    await lab.apply(manifests(service('victim', { selector: { app: 'web' } })));
     const vip = await lab.clusterIP('victim');
     await eventually('victim answers', async () => servedByWeb(await fromPod(vip, 80, 10)));
     // Newer and in namespaces sorting both before and after "default": neither may win.
-    const thieves = ['aaa', 'zzz'].map((ns) => `apiVersion: v1
-kind: Service
-metadata: {name: thief, namespace: ${ns}}
-spec:
-  selector: {app: thief}
-  externalIPs: [${vip}]
-  ports: [{name: http, port: 80, targetPort: http}]
-`).join('---\n');
+    const thieves = manifests(...['aaa', 'zzz'].map((ns) => service('thief', { namespace: ns, spec: { externalIPs: [vip] } })));
     await lab.apply(thieves);
     // Once the thieves serve on their own ClusterIPs (their endpoints are programmed), every answer
     // on the victim's address must still be the victim's.
@@ -352,14 +294,8 @@ spec:
   });
 
   test('service.kubernetes.io/headless: not proxied while labelled, proxied once the label is removed', async () => {
-    const manifest = (labelled: boolean): string => `apiVersion: v1
-kind: Service
-metadata:
-  name: hl
-${labelled ? '  labels: {service.kubernetes.io/headless: ""}\n' : ''}spec:
-  selector: {app: web}
-  ports: [{name: http, port: 80, targetPort: http}]
-`;
+    const manifest = (labelled: boolean): string =>
+      manifests(service('hl', { selector: { app: 'web' }, ...(labelled ? { labels: { 'service.kubernetes.io/headless': '' } } : {}) }));
     await lab.apply(manifest(true));
     const ip = await lab.clusterIP('hl');
     // Let a sync pass, then nothing may answer on the address.

@@ -5,50 +5,19 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Lab, ROOT, eventually, tally } from './harness.js';
+import { deployment, manifests, service } from './manifests.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
 const WHOAMI = readFileSync(path.join(ROOT, 'lab/examples/whoami.yaml'), 'utf8');
 
-const MULTIPORT = `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: mp-a}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: mp, variant: a}}
-  template:
-    metadata: {labels: {app: mp, variant: a}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-        - name: w
-          image: switchyard/whoami
-          ports: [{name: web, containerPort: 8081}, {name: dns, containerPort: 5301, protocol: UDP}]
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: mp-b}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: mp, variant: b}}
-  template:
-    metadata: {labels: {app: mp, variant: b}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-        - name: w
-          image: switchyard/whoami
-          ports: [{name: web, containerPort: 8082}, {name: dns, containerPort: 5302, protocol: UDP}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: mp}
-spec:
-  selector: {app: mp}
-  ports:
-    - {name: web, port: 8000, targetPort: web}
-    - {name: dns, port: 53, targetPort: dns, protocol: UDP}
-`;
+/** Two Deployments behind one Service whose named targetPorts are other numbers in each. */
+const MULTIPORT = manifests(
+  ...(['a', 'b'] as const).map((variant, i) => deployment(`mp-${variant}`, {
+    replicas: 1, grace: 1, labels: { app: 'mp', variant },
+    ports: [{ name: 'web', containerPort: 8081 + i }, { name: 'dns', containerPort: 5301 + i, protocol: 'UDP' }],
+  })),
+  service('mp', { ports: [{ name: 'web', port: 8000, targetPort: 'web' }, { name: 'dns', port: 53, targetPort: 'dns', protocol: 'UDP' }] }),
+);
 
 describe(`ClusterIP end to end (${MODE})`, { timeout: 600_000 }, () => {
   const lab = new Lab(Lab.uniqueName('e2c'), MODE);

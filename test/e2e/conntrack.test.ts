@@ -12,7 +12,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { Lab, PROBE, ROOT, eventually, run, tally } from './harness.js';
+import { Lab, PROBE, ROOT, eventually, hold, run, sleep, tally } from './harness.js';
+import { clientPod, deployment, manifests, pod, service } from './manifests.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
 const EXT = '198.18.0.200';
@@ -22,54 +23,16 @@ const LATE_MS = 20_000;
 /* Bound of the flood: the sender goes as fast as the node takes the SYNs
  * (a few thousand per second on a loaded 2-CPU machine). */
 const FLOOD_MAX_MS = 240_000;
+/** Bound of the wait for new flows after the flood (half-open flows live 60 s). */
+const RECOVERY_MAX_MS = 150_000;
 
-const WORKLOAD = `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 4
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers: [{name: w, image: switchyard/whoami, ports: [{name: http, containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: solo, labels: {app: solo}}
-spec:
-  nodeName: node1
-  containers: [{name: w, image: switchyard/whoami, ports: [{name: http, containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: c1}
-spec: {nodeName: node1, containers: [{name: c, image: switchyard/whoami, ports: [{containerPort: 9999}]}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec:
-  type: NodePort
-  selector: {app: web}
-  ports: [{name: http, port: 80, targetPort: http}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: solo}
-spec:
-  type: NodePort
-  selector: {app: solo}
-  ports: [{name: http, port: 80, targetPort: http}]
-`;
-
-/** The summary line of `sy-probe hold`: counts by name. */
-function holdSummary(out: string): Record<string, number> {
-  const line = out.split('\n').find((l) => l.startsWith('summary ')) ?? '';
-  return Object.fromEntries([...line.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
-}
+const WORKLOAD = manifests(
+  deployment('web', { replicas: 4, grace: 1 }),
+  pod('solo', { node: 'node1', labels: { app: 'solo' } }),
+  clientPod('c1', 'node1'),
+  service('web', { spec: { type: 'NodePort' } }),
+  service('solo', { spec: { type: 'NodePort' } }),
+);
 
 // Tests whose traffic comes from outside (NodePort) do not depend on
 // socket-level balancing: the run without it (e2e-nosocklb) skips them.
@@ -81,7 +44,7 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
   const lab = new Lab(Lab.uniqueName('e2ct'), MODE);
   let webPods = new Set<string>();
   let podIP = new Map<string, string>();
-  const nodePort = new Map<string, number>();
+  let nodePort = new Map<string, number>();
 
   before(async () => {
     await lab.up(2);
@@ -90,11 +53,10 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
     const pods = await lab.pods({}, { ready: true });
     podIP = new Map(pods.map((p) => [p.metadata.name, p.status?.podIP as string]));
     webPods = new Set((await lab.pods({ app: 'web' }, { ready: true })).map((p) => p.metadata.name));
-    for (const s of await lab.get('services')) if (s.spec?.ports?.[0]?.nodePort) nodePort.set(s.metadata.name, s.spec.ports[0].nodePort as number);
+    nodePort = await lab.nodePorts();
     for (const ip of Object.values(NODE_IP)) {
       await eventually(`NodePort web on ${ip}`, async () => {
-        const r = await run(['lab', 'exec', '--name', lab.name, '--external', '--', PROBE, 'tcp', ip, String(nodePort.get('web')), '--count', '8']);
-        const got = tally(r.stdout.split('\n').filter((l) => l && !l.startsWith('#')));
+        const got = tally(await lab.probeExternal('tcp', ip, nodePort.get('web')!, ['--count', '8']));
         return [...got.keys()].every((k) => webPods.has(k)) && got.size >= 2;
       }, 60_000);
     }
@@ -110,7 +72,7 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
   test('half-close through a NodePort: the reply sent 20 s after the client\'s FIN arrives', externalOnly, async () => {
     // Three clients at once (different source ports: backends on both nodes, SNATed or not).
     const runs = await Promise.all(Object.values(NODE_IP).flatMap((ip) => [0, 1].map(() =>
-      run(['lab', 'exec', '--name', lab.name, '--external', '--', PROBE, 'tcp', ip, String(nodePort.get('web')), ...lateArgs], { timeoutMs: LATE_MS + 60_000 }))));
+      lab.execExternal([PROBE, 'tcp', ip, String(nodePort.get('web')), ...lateArgs], { timeoutMs: LATE_MS + 60_000 }))));
     for (const r of runs) {
       const line = r.stdout.trim();
       assert.ok(webPods.has(line), `expected a web pod's name, got ${JSON.stringify(line)} (stderr ${r.stderr})`);
@@ -128,36 +90,43 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
 
   test('established connections keep working while 500,000 new flows flood the same NodePort', externalOnly, async () => {
     const port = nodePort.get('web')!;
-    // Long-lived flows through node1's NodePort, a request every 100 ms, for the whole flood.
-    const hold = run(['lab', 'exec', '--name', lab.name, '--external', '--', PROBE, 'hold', NODE_IP.node1, String(port),
-      '--conns', '6', '--interval-ms', '100', '--timeout-ms', '3000', '--duration-ms', String(FLOOD_MAX_MS + 10_000)], { timeoutMs: FLOOD_MAX_MS + 120_000 });
-    await new Promise((r) => setTimeout(r, 3000));
-    // 500,000 SYNs from 16 spoofed addresses of the external segment, random source ports.
-    const flood = await run(['lab', 'exec', '--name', lab.name, '--external', '--', FLOOD, '--dst', NODE_IP.node1, '--port', String(port),
-      '--src', '198.18.0.201', '--src-count', '16', '--count', '500000', '--max-ms', String(FLOOD_MAX_MS)], { timeoutMs: FLOOD_MAX_MS + 60_000 });
-    assert.match(flood.stdout, /# sent=500000 /, `flood: ${flood.stdout} ${flood.stderr}`);
-    const h = await hold;
-    const s = holdSummary(h.stdout);
-    const events = h.stdout.split('\n').filter((l) => l.startsWith('event')).slice(0, 20).join('\n');
-    assert.equal(s.conns, 6, h.stdout);
+    // Long-lived flows through node1's NodePort, a request every 100 ms, from
+    // before the flood until new flows are answered again after it.
+    const held = hold(lab, 'hold', ['--external'], NODE_IP.node1, port,
+      ['--conns', '6', '--interval-ms', '100', '--timeout-ms', '3000', '--duration-ms', String(FLOOD_MAX_MS + RECOVERY_MAX_MS)], FLOOD_MAX_MS + RECOVERY_MAX_MS + 120_000);
+    try {
+      await sleep(3000);
+      // 500,000 SYNs from 16 spoofed addresses of the external segment, random source ports.
+      const flood = await lab.execExternal([FLOOD, '--dst', NODE_IP.node1, '--port', String(port),
+        '--src', '198.18.0.201', '--src-count', '16', '--count', '500000', '--max-ms', String(FLOOD_MAX_MS)], { timeoutMs: FLOOD_MAX_MS + 60_000 });
+      assert.match(flood.stdout, /# sent=500000 /, `flood: ${flood.stdout} ${flood.stderr}`);
+      process.stdout.write(`# flood: ${flood.stdout.trim()}\n`);
+      // New flows work again once the flood's half-open flows age out (their
+      // SNAT ports are taken until then, as in the kernel's conntrack).
+      const recovery = Date.now();
+      await eventually('new flows answered after the flood', async () =>
+        (await lab.execExternal([PROBE, 'tcp', NODE_IP.node1, String(port), '--count', '5'])).stdout.split('\n').filter(Boolean).every((l) => webPods.has(l)),
+      RECOVERY_MAX_MS, 2000);
+      process.stdout.write(`# new flows answered again ${Date.now() - recovery} ms after the flood\n`);
+    } finally {
+      held.stop();
+    }
+    const h = await held.done;
+    const s = Object.fromEntries(Object.entries(h.summary).map(([k, v]) => [k, Number(v)]));
+    const events = h.events.slice(0, 20).join('\n');
+    assert.equal(s.conns, 6, h.raw);
     assert.equal(s.open, 6, `every connection still open after the flood\n${events}`);
     assert.equal(s.err, 0, `no errors (reset, timeout, closed) during the flood\n${events}`);
     assert.equal(s.switched, 0, `no connection changed backend\n${events}`);
     assert.ok(s.ok! >= 6 * 100, `requests kept being answered (${s.ok})`);
-    // New flows work again once the flood's half-open flows age out (their
-    // SNAT ports are taken until then, as in the kernel's conntrack).
-    await eventually('new flows answered after the flood', async () => {
-      const r = await run(['lab', 'exec', '--name', lab.name, '--external', '--', PROBE, 'tcp', NODE_IP.node1, String(port), '--count', '5']);
-      return r.stdout.split('\n').filter(Boolean).every((l) => webPods.has(l));
-    }, 150_000, 2000);
   });
 
   test('a host connection to a backend from the source port of a NodePort flow gets its own replies', externalOnly, async () => {
     const port = nodePort.get('solo')!; // solo runs on node1: through node2 the flow is SNATed to node2
     const src = 45678; // inside the node's ip_local_port_range: a port the kernel could give the host itself
-    const hold = run(['lab', 'exec', '--name', lab.name, '--external', '--', PROBE, 'hold', NODE_IP.node2, String(port),
-      '--conns', '1', '--src-port', String(src), '--interval-ms', '200', '--timeout-ms', '3000', '--duration-ms', '15000'], { timeoutMs: 60_000 });
-    await new Promise((r) => setTimeout(r, 2000));
+    const held = hold(lab, 'hold', ['--external'], NODE_IP.node2, port,
+      ['--conns', '1', '--src-port', String(src), '--interval-ms', '200', '--timeout-ms', '3000', '--duration-ms', '15000'], 60_000);
+    await sleep(2000);
     // The host connects to the backend itself from that very port, several times.
     const host = await lab.execNode('node2', [PROBE, 'tcp', podIP.get('solo')!, '8080', '--src-port', String(src), '--count', '3', '--interval-ms', '300', '--timeout-ms', '2000']);
     assert.deepEqual(host.stdout.split('\n').filter(Boolean), ['solo', 'solo', 'solo'], `host connection: ${host.stdout} ${host.stderr}`);
@@ -177,9 +146,9 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
         assert.ok(natPort >= min && natPort <= max && natPort !== src, `NAT port ${natPort} in ${st.snat.portRange}`);
       }
     }
-    const s = holdSummary((await hold).stdout);
-    assert.equal(s.err, 0, 'the NodePort flow kept working');
-    assert.equal(s.open, 1);
+    const s = (await held.done).summary;
+    assert.equal(Number(s.err), 0, 'the NodePort flow kept working');
+    assert.equal(Number(s.open), 1);
   });
 
   test('an SNAT port range overlapping ip_local_port_range is refused at start', { skip: MODE === 'iptables' && 'ebpf mode only: iptables mode leaves ports to the kernel' }, async () => {

@@ -6,49 +6,21 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { Lab, PROBE, ROOT, datapathCounters as counters, eventually, run } from './harness.js';
+import { Lab, PROBE, ROOT, datapathCounters as counters, eventually, probeLines } from './harness.js';
+import { clientPod, deployment, manifests, service } from './manifests.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
 const TC_COUNT = path.join(ROOT, 'test/tools/build/sy-tc-count');
 const HOST_VETH_ANNOTATION = 'lab.switchyard.dev/host-veth';
 const BIG = 4000;
 
-const WORKLOAD = `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: big}
-spec:
-  replicas: 4
-  selector: {matchLabels: {app: big}}
-  template:
-    metadata: {labels: {app: big}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-        - name: w
-          image: switchyard/whoami
-          ports: [{name: dns, containerPort: 5353, protocol: UDP}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: c1}
-spec: {nodeName: node1, containers: [{name: c, image: switchyard/whoami, ports: [{containerPort: 9999}]}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: udp-cip}
-spec:
-  selector: {app: big}
-  ports: [{name: dns, port: 53, targetPort: dns, protocol: UDP}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: udp-lb}
-spec:
-  type: LoadBalancer
-  selector: {app: big}
-  ports: [{name: dns, port: 53, targetPort: dns, protocol: UDP}]
-`;
+const DNS = { name: 'dns', port: 53, targetPort: 'dns', protocol: 'UDP' } as const;
+const WORKLOAD = manifests(
+  deployment('big', { replicas: 4, grace: 1, ports: [{ name: 'dns', containerPort: 5353, protocol: 'UDP' }] }),
+  clientPod('c1', 'node1'),
+  service('udp-cip', { selector: { app: 'big' }, ports: [DNS] }),
+  service('udp-lb', { selector: { app: 'big' }, ports: [DNS], spec: { type: 'LoadBalancer' } }),
+);
 
 describe(`datapath edges: fragments, frames for other hosts, tc chains (${MODE}${Lab.socketLB(MODE) ? ', socket LB' : ''})`, { timeout: 600_000 }, () => {
   const lab = new Lab(Lab.uniqueName('e2f'), MODE);
@@ -71,8 +43,7 @@ describe(`datapath edges: fragments, frames for other hosts, tc chains (${MODE}$
   });
 
   async function fromExternal(args: string[]): Promise<string[]> {
-    const r = await run(['lab', 'exec', '--name', lab.name, '--external', '--', ...args]);
-    return r.stdout.split('\n').filter((l) => l && !l.startsWith('#'));
+    return probeLines((await lab.execExternal(args)).stdout);
   }
 
   /** Lines of a big exchange are "<pod> got=4000 reply=4000". */
@@ -124,14 +95,14 @@ describe(`datapath edges: fragments, frames for other hosts, tc chains (${MODE}$
     const setup = [['ip', 'route', 'replace', `${lbIP}/32`, 'dev', 'eth0'], ['ip', 'neigh', 'replace', lbIP, 'lladdr', 'ff:ff:ff:ff:ff:ff', 'dev', 'eth0', 'nud', 'permanent']];
     try {
       for (const c of setup) {
-        const r = await run(['lab', 'exec', '--name', lab.name, '--external', '--', ...c]);
+        const r = await lab.execExternal(c);
         assert.equal(r.code, 0, `${c.join(' ')}: ${r.stderr}`);
       }
       const got = await fromExternal([PROBE, 'udp', lbIP, '53', '--count', '3', '--timeout-ms', '1500']);
       assert.deepEqual(got, ['ERR timeout', 'ERR timeout', 'ERR timeout'], 'no answer to a broadcast frame');
     } finally {
-      await run(['lab', 'exec', '--name', lab.name, '--external', '--', 'ip', 'neigh', 'del', lbIP, 'dev', 'eth0']);
-      await run(['lab', 'exec', '--name', lab.name, '--external', '--', 'ip', 'route', 'del', `${lbIP}/32`, 'dev', 'eth0']);
+      await lab.execExternal(['ip', 'neigh', 'del', lbIP, 'dev', 'eth0']);
+      await lab.execExternal(['ip', 'route', 'del', `${lbIP}/32`, 'dev', 'eth0']);
     }
     if (MODE === 'ebpf') {
       // Both nodes saw the three frames and left them untouched.

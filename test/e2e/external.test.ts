@@ -4,7 +4,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { Lab, PROBE, eventually, run, tally } from './harness.js';
+import { Lab, PROBE, eventually, tally } from './harness.js';
+import { HTTP_80, HTTP_8080, clientPod, deployment, manifests, pod, service } from './manifests.js';
 import { decodeSvcKey, decodeSvcValue, decodeU32 } from '../../control-plane/src/dataplane/ebpf/map-values.js';
 
 const COUNTERS = ['TC_DNAT', 'TC_REVNAT', 'XDP_DNAT', 'XDP_REVNAT', 'XDP_TX', 'XDP_REDIRECT', 'XDP_PASS', 'REJECT_TCP', 'REJECT_UDP',
@@ -51,34 +52,11 @@ const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
 const EXT = '198.18.0.200';
 const NODE_IP = { node1: '198.18.0.11', node2: '198.18.0.12' } as const;
 
-const WORKLOAD = `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 4
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-        - name: w
-          image: switchyard/whoami
-          ports: [{name: http, containerPort: 8080}, {name: dns, containerPort: 5353, protocol: UDP}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: solo, labels: {app: solo}}
-spec:
-  nodeName: node1
-  containers: [{name: w, image: switchyard/whoami, ports: [{name: http, containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: c1}
-spec: {nodeName: node1, containers: [{name: c, image: switchyard/whoami, ports: [{containerPort: 9999}]}]}
-`;
+const WORKLOAD = manifests(
+  deployment('web', { replicas: 4, grace: 1, ports: [HTTP_8080, { name: 'dns', containerPort: 5353, protocol: 'UDP' }] }),
+  pod('solo', { node: 'node1', labels: { app: 'solo' } }),
+  clientPod('c1', 'node1'),
+);
 
 describe(`external traffic: NodePort, ExternalIP, LoadBalancer, host and hairpin (${MODE})`, { timeout: 600_000 }, () => {
   const lab = new Lab(Lab.uniqueName('e2x'), MODE);
@@ -97,24 +75,15 @@ describe(`external traffic: NodePort, ExternalIP, LoadBalancer, host and hairpin
   });
 
   async function fromExternal(mode: 'http' | 'tcp', host: string, port: number, count: number, extra: string[] = []): Promise<string[]> {
-    const r = await run(['lab', 'exec', '--name', lab.name, '--external', '--', PROBE, mode, host, String(port), '--count', String(count), '--timeout-ms', '1000', ...extra]);
-    return r.stdout.split('\n').filter((l) => l && !l.startsWith('#'));
+    return lab.probeExternal(mode, host, port, ['--count', String(count), '--timeout-ms', '1000', ...extra]);
   }
 
   async function nodePortOf(svc: string): Promise<number> {
-    const s = (await lab.get('services')).find((x) => x.metadata.name === svc)!;
-    return s.spec.ports[0].nodePort as number;
+    return (await lab.nodePorts()).get(svc)!;
   }
 
   test('NodePort answers on both node addresses from backends on both nodes (eTP=Cluster)', async () => {
-    await lab.apply(`apiVersion: v1
-kind: Service
-metadata: {name: np}
-spec:
-  type: NodePort
-  selector: {app: web}
-  ports: [{name: http, port: 80, targetPort: http}]
-`);
+    await lab.apply(manifests(service('np', { selector: { app: 'web' }, spec: { type: 'NodePort' } })));
     const port = await nodePortOf('np');
     assert.ok(port >= 30000 && port <= 32767);
     for (const ip of Object.values(NODE_IP)) {
@@ -126,15 +95,7 @@ spec:
   });
 
   test('eTP=Local: only local pods answer, they see the client address, and the health check tells', async () => {
-    await lab.apply(`apiVersion: v1
-kind: Service
-metadata: {name: local}
-spec:
-  type: LoadBalancer
-  externalTrafficPolicy: Local
-  selector: {app: solo}
-  ports: [{name: http, port: 80, targetPort: http}]
-`);
+    await lab.apply(manifests(service('local', { selector: { app: 'solo' }, spec: { type: 'LoadBalancer', externalTrafficPolicy: 'Local' } })));
     const svc = await eventually('LB ingress and health port', async () => {
       const s = (await lab.get('services')).find((x) => x.metadata.name === 'local');
       return s?.status?.loadBalancer?.ingress?.[0]?.ip && s.spec.healthCheckNodePort ? s : undefined;
@@ -154,32 +115,12 @@ spec:
   });
 
   test('ExternalIP and LoadBalancer IP answer; source ranges drop a client outside them', async () => {
-    await lab.apply(`apiVersion: v1
-kind: Service
-metadata: {name: ext}
-spec:
-  selector: {app: web}
-  externalIPs: [198.18.65.10]
-  ports: [{name: http, port: 8080, targetPort: http}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: lb-open}
-spec:
-  type: LoadBalancer
-  selector: {app: web}
-  loadBalancerSourceRanges: [198.18.0.0/24]
-  ports: [{name: http, port: 80, targetPort: http}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: lb-closed}
-spec:
-  type: LoadBalancer
-  selector: {app: web}
-  loadBalancerSourceRanges: [198.18.99.0/24]
-  ports: [{name: http, port: 80, targetPort: http}]
-`);
+    const web = { app: 'web' };
+    await lab.apply(manifests(
+      service('ext', { selector: web, ports: [{ name: 'http', port: 8080, targetPort: 'http' }], spec: { externalIPs: ['198.18.65.10'] } }),
+      service('lb-open', { selector: web, spec: { type: 'LoadBalancer', loadBalancerSourceRanges: ['198.18.0.0/24'] } }),
+      service('lb-closed', { selector: web, spec: { type: 'LoadBalancer', loadBalancerSourceRanges: ['198.18.99.0/24'] } }),
+    ));
     await eventually('ExternalIP answers', async () => (await fromExternal('http', '198.18.65.10', 8080, 20)).every((l) => webPods.has(l)));
     const lbIP = async (name: string) => eventually(`${name} ingress`, async () => (await lab.get('services')).find((x) => x.metadata.name === name)?.status?.loadBalancer?.ingress?.[0]?.ip as string | undefined);
     const open = await lbIP('lb-open'), closed = await lbIP('lb-closed');
@@ -193,13 +134,7 @@ spec:
   // OUTPUT chain in iptables mode.
   const hostSkip = MODE === 'ebpf' && !Lab.socketLB(MODE) && 'ebpf mode without socket-level balancing does not serve host processes (no tc egress program)';
   test('a process on a node (not in a pod) reaches a ClusterIP', { skip: hostSkip }, async () => {
-    await lab.apply(`apiVersion: v1
-kind: Service
-metadata: {name: cip}
-spec:
-  selector: {app: web}
-  ports: [{name: http, port: 80, targetPort: http}, {name: dns, port: 53, targetPort: dns, protocol: UDP}]
-`);
+    await lab.apply(manifests(service('cip', { selector: { app: 'web' }, ports: [HTTP_80, { name: 'dns', port: 53, targetPort: 'dns', protocol: 'UDP' }] })));
     const vip = await lab.clusterIP('cip');
     for (const node of ['node1', 'node2']) {
       // TCP, and connected UDP (sy-probe udp connects its socket): a host
@@ -215,8 +150,7 @@ spec:
   });
 
   test('the XDP program handled the NodePort traffic (its counters moved)', { skip: MODE !== 'ebpf' && 'XDP exists in ebpf mode only' }, async () => {
-    const svc = (await lab.get('services')).find((x) => x.metadata.name === 'local')!;
-    const port = svc.spec.ports[0].nodePort as number;
+    const port = await nodePortOf('local');
     const before = counters(lab, 1);
     const got = await fromExternal('http', NODE_IP.node1, port, 20);
     assert.ok(got.every((l) => l === 'solo'), JSON.stringify(got));
@@ -227,15 +161,9 @@ spec:
   });
 
   test('changing a Service type or its ports leaves no stale entry in any map', { skip: MODE !== 'ebpf' && 'maps exist in ebpf mode only' }, async () => {
-    const manifest = (type: string, port: number, extra = '') => `apiVersion: v1
-kind: Service
-metadata: {name: morph}
-spec:
-  type: ${type}
-  selector: {app: web}
-  ports: [{name: http, port: ${port}, targetPort: http}]
-${extra}`;
-    await lab.apply(manifest('LoadBalancer', 81, '  loadBalancerSourceRanges: [198.18.0.0/24]'));
+    const manifest = (type: string, port: number, spec: Record<string, unknown> = {}) =>
+      manifests(service('morph', { selector: { app: 'web' }, ports: [{ name: 'http', port, targetPort: 'http' }], spec: { type, ...spec } }));
+    await lab.apply(manifest('LoadBalancer', 81, { loadBalancerSourceRanges: ['198.18.0.0/24'] }));
     const lb = await eventually('LB ingress', async () => (await lab.get('services')).find((x) => x.metadata.name === 'morph')?.status?.loadBalancer?.ingress?.[0]?.ip as string | undefined);
     const vip = await lab.clusterIP('morph');
     await eventually('LB programmed', async () => frontends(lab, 1).some((f) => f.startsWith(`${lb}:81/`)));
@@ -249,26 +177,14 @@ ${extra}`;
       return fe.length === 1 && fe[0]!.startsWith(`${vip}:82/`);
     });
     // -> ExternalName: nothing of it is left at all, in any map.
-    await lab.apply(`apiVersion: v1
-kind: Service
-metadata: {name: morph}
-spec:
-  type: ExternalName
-  externalName: example.invalid
-`);
+    await lab.apply(manifests(service('morph', { selector: null, ports: null, spec: { type: 'ExternalName', externalName: 'example.invalid' } })));
     await eventually('no frontend of the Service left', async () => !frontends(lab, 1).some((f) => f.startsWith(`${vip}:`) || f.startsWith(`${lb}:`) || f.includes(`:${np}/`)));
     // Every revnat entry and table still belongs to a live frontend.
     assert.deepEqual(orphans(lab, 1), { revnat: [], maglev: [], sourceRanges: [] });
   });
 
   test('a pod reaches itself through its Service (hairpin)', async () => {
-    await lab.apply(`apiVersion: v1
-kind: Service
-metadata: {name: self}
-spec:
-  selector: {app: solo}
-  ports: [{name: http, port: 80, targetPort: http}]
-`);
+    await lab.apply(manifests(service('self', { selector: { app: 'solo' } })));
     const vip = await lab.clusterIP('self');
     await eventually('solo reaches itself', async () => {
       const got = await lab.probe('solo', 'http', vip, 80, ['--count', '5', '--timeout-ms', '1000']);

@@ -118,10 +118,26 @@ export class Lab {
     return run(['lab', 'exec', '--name', this.name, '--node', node, '--', ...cmd]);
   }
 
+  /** Runs `cmd` on the lab's external host (the client outside the cluster). */
+  execExternal(cmd: string[], opts: { timeoutMs?: number } = {}): Promise<RunResult> {
+    return run(['lab', 'exec', '--name', this.name, '--external', '--', ...cmd], opts);
+  }
+
+  /** Runs sy-probe on the external host and returns one line per attempt. */
+  async probeExternal(mode: 'tcp' | 'udp' | 'http', host: string, port: number, extra: string[] = []): Promise<string[]> {
+    return probeLines((await this.execExternal([PROBE, mode, host, String(port), ...extra])).stdout);
+  }
+
   /** Runs sy-probe in a pod and returns one line per attempt. */
   async probe(pod: string, mode: 'tcp' | 'udp' | 'http', host: string, port: number, extra: string[] = []): Promise<string[]> {
-    const r = await this.exec(pod, [PROBE, mode, host, String(port), ...extra]);
-    return r.stdout.split('\n').filter((l) => l && !l.startsWith('#'));
+    return probeLines((await this.exec(pod, [PROBE, mode, host, String(port), ...extra])).stdout);
+  }
+
+  /** Service name -> the nodePort of its first port, for every Service that has one. */
+  async nodePorts(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const s of await this.get('services')) if (s.spec?.ports?.[0]?.nodePort) out.set(s.metadata.name, s.spec.ports[0].nodePort as number);
+    return out;
   }
 
   async clusterIP(svc: string): Promise<string> {
@@ -164,6 +180,61 @@ export class Lab {
 
 export function isReady(p: KubeObj): boolean {
   return (p.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** sy-probe's answers, one line per attempt (its '#' comment lines dropped). */
+export function probeLines(stdout: string): string[] {
+  return stdout.split('\n').filter((l) => l && !l.startsWith('#'));
+}
+
+/** What `sy-probe hold` reported: the summary and each connection as key=value pairs, its event lines, and the whole text. */
+export interface HoldReport { name: string; summary: Record<string, string>; conns: Array<Record<string, string>>; events: string[]; raw: string }
+
+function keyValues(line: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of line.split(/\s+/)) {
+    const eq = part.indexOf('=');
+    if (eq > 0) out[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return out;
+}
+
+/** Parses a hold report; a report without its summary line (the probe died or never started) is an error. */
+export function parseHold(name: string, raw: string): HoldReport {
+  const lines = raw.split('\n');
+  const summary = lines.find((l) => l.startsWith('summary '));
+  if (!summary) throw new Error(`${name}: no summary in the hold report:\n${raw.slice(-2000)}`);
+  return { name, summary: keyValues(summary), conns: lines.filter((l) => l.startsWith('conn ')).map(keyValues), events: lines.filter((l) => l.startsWith('event ')), raw };
+}
+
+export interface Hold {
+  /** Ends the hold early (the lab CLI forwards SIGTERM to sy-probe, which then reports). */
+  stop(): void;
+  /** The report once sy-probe ended; rejects when it has no summary. */
+  done: Promise<HoldReport>;
+}
+
+/**
+ * Runs `sy-probe hold HOST PORT ...args` in the background, in a pod (`where`
+ * = [pod]), on the external host (['--external']) or on a node (['--node', n]).
+ * `killAfterMs` bounds it: SIGKILL then (the report then has no summary).
+ */
+export function hold(lab: Lab, name: string, where: string[], host: string, port: number, args: string[], killAfterMs?: number): Hold {
+  const child = spawn(process.execPath, [CLI, 'lab', 'exec', '--name', lab.name, ...where, '--', PROBE, 'hold', host, String(port), ...args],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const killer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+  const done = new Promise<HoldReport>((resolve, reject) => child.on('close', () => {
+    clearTimeout(killer);
+    try {
+      resolve(parseHold(name, out));
+    } catch (err) {
+      reject(err);
+    }
+  }));
+  return { stop: () => void child.kill('SIGTERM'), done };
 }
 
 /** Counts of each distinct answer, ERR lines included. */

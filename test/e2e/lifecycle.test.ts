@@ -2,9 +2,8 @@
 // end: real connections from pods while Deployments scale and pods go away.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { Lab, PROBE, ROOT, eventually, ok, sleep, tally } from './harness.js';
+import { Lab, eventually, hold, ok, sleep, tally } from './harness.js';
+import { ECHO_53, ECHO_5353, HTTP_80, HTTP_8080, clientPod, deployment, manifests, service, type Doc } from './manifests.js';
 import { LoaderClient } from '../../control-plane/src/dataplane/ebpf/loader-client.js';
 import { decodeBackend, decodeU32, decodeU32Array, decodeSvcKey, decodeSvcValue } from '../../control-plane/src/dataplane/ebpf/map-values.js';
 import { TCP_SYN, tcpFrame, tupleOf } from '../../bench/packets.js';
@@ -12,69 +11,14 @@ import { flowHash } from '../../control-plane/src/dataplane/flow-hash.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
 
-function deployment(name: string, replicas: number, extra: { grace?: number; labels?: Record<string, string>; nodeName?: string } = {}): string {
-  const labels = { app: name, ...(extra.labels ?? {}) };
-  const l = JSON.stringify(labels);
-  return `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ${name}}
-spec:
-  replicas: ${replicas}
-  selector: {matchLabels: ${l}}
-  template:
-    metadata: {labels: ${l}}
-    spec:
-      terminationGracePeriodSeconds: ${extra.grace ?? 30}
-      ${extra.nodeName ? `nodeName: ${extra.nodeName}` : ''}
-      containers:
-        - name: w
-          image: switchyard/whoami
-          ports: [{name: http, containerPort: 8080}, {name: echo, containerPort: 5353, protocol: UDP}]
-`;
+/** whoami pods serving http 8080 and UDP echo 5353. */
+function httpEchoDeployment(name: string, replicas: number, grace = 30) {
+  return deployment(name, { replicas, grace, ports: [HTTP_8080, ECHO_5353] });
 }
 
-function service(name: string, selector: string, spec = ''): string {
-  return `
-apiVersion: v1
-kind: Service
-metadata: {name: ${name}}
-spec:
-  selector: {app: ${selector}}
-  ports:
-    - {name: http, port: 80, targetPort: http}
-    - {name: echo, port: 53, targetPort: echo, protocol: UDP}
-${spec}
-`;
-}
-
-function clientPod(name: string, node: string): string {
-  return `
-apiVersion: v1
-kind: Pod
-metadata: {name: ${name}}
-spec:
-  nodeName: ${node}
-  containers: [{name: c, image: switchyard/whoami, ports: [{containerPort: 9999}]}]
-`;
-}
-
-/** Runs `sy-probe hold` in a pod in the background; resolves with its report when it ends. */
-function hold(lab: Lab, pod: string, host: string, port: number, args: string[]): { done: Promise<string> } {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/switchyard.js'), 'lab', 'exec', '--name', lab.name, pod, '--', PROBE, 'hold', host, String(port), ...args],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  return { done: new Promise((resolve) => child.on('close', () => resolve(out))) };
-}
-
-function parseHold(report: string): { conns: Array<Record<string, string>>; summary: Record<string, string> } {
-  const kv = (line: string) => Object.fromEntries(line.split(/\s+/).filter((w) => w.includes('=')).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
-  const lines = report.split('\n');
-  const summaryLine = lines.find((l) => l.startsWith('summary '));
-  if (!summaryLine) throw new Error(`no summary in hold report:\n${report}`);
-  return { conns: lines.filter((l) => l.startsWith('conn ')).map(kv), summary: kv(summaryLine) };
+/** A Service on http 80 and UDP 53 of the pods labelled {app: selector}. */
+function httpEchoService(name: string, selector: string, o: { spec?: Doc; annotations?: Record<string, string> } = {}) {
+  return service(name, { selector: { app: selector }, ports: [HTTP_80, ECHO_53], ...o });
 }
 
 describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE})`, { timeout: 900_000 }, () => {
@@ -82,7 +26,7 @@ describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE})`, { timeo
 
   before(async () => {
     await lab.up(2);
-    await lab.apply(deployment('web', 4) + '---' + service('web', 'web') + '---' + clientPod('c1', 'node1') + '---' + clientPod('c2', 'node2'));
+    await lab.apply(manifests(httpEchoDeployment('web', 4), httpEchoService('web', 'web'), clientPod('c1', 'node1'), clientPod('c2', 'node2')));
     await lab.waitReady();
   });
 
@@ -146,14 +90,14 @@ describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE})`, { timeo
 
   test('50 long-lived TCP connections keep their backend while the Deployment scales 4 -> 8 -> 4', async () => {
     const vip = await lab.clusterIP('web');
-    const h = hold(lab, 'c1', vip, 80, ['--conns', '50', '--duration-ms', '25000', '--interval-ms', '200']);
+    const h = hold(lab, 'hold', ['c1'], vip, 80, ['--conns', '50', '--duration-ms', '25000', '--interval-ms', '200']);
     await sleep(2000);
     await lab.scale('deployment/web', 8);
     await eventually('8 ready pods', async () => (await lab.pods({ app: 'web' }, { ready: true })).length === 8, 40_000);
     await sleep(2000);
     await lab.scale('deployment/web', 4);
     await eventually('4 pods left', async () => (await lab.pods({ app: 'web' })).length === 4, 40_000);
-    const r = parseHold(await h.done);
+    const r = await h.done;
     assert.equal(r.summary.conns, '50');
     assert.equal(r.summary.err, '0', `errors:\n${r.conns.filter((c) => c.err !== '0').map((c) => JSON.stringify(c)).join('\n')}`);
     assert.equal(r.summary.switched, '0');
@@ -162,8 +106,10 @@ describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE})`, { timeo
   });
 
   test('ClientIP affinity keeps a client on one backend across 100 connections and expires after its timeout', async () => {
-    await lab.apply(service('sticky', 'web', `  sessionAffinity: ClientIP
-  sessionAffinityConfig: {clientIP: {timeoutSeconds: 2}}`).replace('metadata: {name: sticky}', 'metadata: {name: sticky, annotations: {switchyard.io/lb-algorithm: random}}'));
+    await lab.apply(manifests(httpEchoService('sticky', 'web', {
+      annotations: { 'switchyard.io/lb-algorithm': 'random' },
+      spec: { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 2 } } },
+    })));
     const vip = await lab.clusterIP('sticky');
     await eventually('sticky answers', async () => (await lab.probe('c1', 'http', vip, 80, ['--count', '1'])).every((l) => !l.startsWith('ERR')));
     const got = tally(await lab.probe('c1', 'http', vip, 80, ['--count', '100', '--timeout-ms', '1000']));
@@ -180,7 +126,7 @@ describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE})`, { timeo
 
   test('a terminating pod keeps its open connection and gets no new ones', async () => {
     const vip = await lab.clusterIP('web');
-    const h = hold(lab, 'c2', vip, 80, ['--conns', '8', '--duration-ms', '12000', '--interval-ms', '200']);
+    const h = hold(lab, 'hold', ['c2'], vip, 80, ['--conns', '8', '--duration-ms', '12000', '--interval-ms', '200']);
     await sleep(1500);
     const pods = (await lab.pods({ app: 'web' }, { ready: true })).map((p) => p.metadata.name);
     const victim = pods[0]!;
@@ -189,7 +135,7 @@ describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE})`, { timeo
     await sleep(1000);
     const fresh = tally(await lab.probe('c2', 'http', vip, 80, ['--count', '200', '--timeout-ms', '1000']));
     assert.ok(!fresh.has(victim), `new connections reached the terminating pod: ${JSON.stringify([...fresh])}`);
-    const r = parseHold(await h.done);
+    const r = await h.done;
     assert.equal(r.summary.err, '0', JSON.stringify(r.conns));
     assert.equal(r.summary.switched, '0');
     const onVictim = r.conns.filter((c) => c.backend === victim);
@@ -197,7 +143,7 @@ describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE})`, { timeo
   });
 
   test('with only terminating pods, they still serve new connections', async () => {
-    await lab.apply(deployment('last', 2, { grace: 60 }) + '---' + service('last', 'last'));
+    await lab.apply(manifests(httpEchoDeployment('last', 2, 60), httpEchoService('last', 'last')));
     await lab.waitReady();
     const vip = await lab.clusterIP('last');
     await eventually('last answers', async () => (await lab.probe('c1', 'http', vip, 80, ['--count', '20'])).every((l) => !l.startsWith('ERR')));
@@ -210,7 +156,7 @@ describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE})`, { timeo
   });
 
   test('a Service with no endpoints is refused (TCP and UDP), not left to time out', async () => {
-    await lab.apply(service('empty', 'nothing-matches'));
+    await lab.apply(manifests(httpEchoService('empty', 'nothing-matches')));
     const vip = await lab.clusterIP('empty');
     await eventually('TCP refused', async () => {
       const got = await lab.probe('c1', 'tcp', vip, 80, ['--count', '3', '--timeout-ms', '2000']);
@@ -223,7 +169,7 @@ describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE})`, { timeo
   });
 
   test('internalTrafficPolicy=Local answers only from pods on the client node', async () => {
-    await lab.apply(service('local', 'web', '  internalTrafficPolicy: Local'));
+    await lab.apply(manifests(httpEchoService('local', 'web', { spec: { internalTrafficPolicy: 'Local' } })));
     const vip = await lab.clusterIP('local');
     const pods = await lab.pods({ app: 'web' }, { ready: true });
     const onNode1 = new Set(pods.filter((p) => p.spec.nodeName === 'node1').map((p) => p.metadata.name));
@@ -239,12 +185,12 @@ describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE})`, { timeo
   // good would leave it stuck when that backend goes.
   test('a UDP client recovers within a second after its backend pod is deleted', async () => {
     const vip = await lab.clusterIP('web');
-    const h = hold(lab, 'c1', vip, 53, ['--udp', '--conns', '6', '--duration-ms', '8000', '--interval-ms', '100', '--timeout-ms', '300']);
+    const h = hold(lab, 'hold', ['c1'], vip, 53, ['--udp', '--conns', '6', '--duration-ms', '8000', '--interval-ms', '100', '--timeout-ms', '300']);
     await sleep(1500);
     const pods = (await lab.pods({ app: 'web' }, { ready: true })).map((p) => p.metadata.name).sort();
     // Delete all backends but one at once (no grace): most flows lose theirs.
     await ok(['lab', 'delete', '--name', lab.name, 'pod', ...pods.slice(1), '--grace-period', '0', '--ignore-not-found']);
-    const r = parseHold(await h.done);
+    const r = await h.done;
     const live = new Set((await lab.pods({ app: 'web' })).map((p) => p.metadata.name));
     const moved = r.conns.filter((c) => c.backend !== c.last);
     assert.ok(moved.length > 0, 'no flow lost its backend');

@@ -8,9 +8,8 @@
 // and `switchyard services` says so.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { Lab, PROBE, ROOT, eventually, sleep } from './harness.js';
+import { Lab, eventually, hold, sleep } from './harness.js';
+import { clientPod, deployment, manifests, service } from './manifests.js';
 import { LoaderClient } from '../../control-plane/src/dataplane/ebpf/loader-client.js';
 import { decodeBackend, decodeSvcKey, decodeSvcValue, decodeU32, decodeU32Array } from '../../control-plane/src/dataplane/ebpf/map-values.js';
 import { flowHash } from '../../control-plane/src/dataplane/flow-hash.js';
@@ -24,58 +23,9 @@ const TCP_RST = 0x04;
 /** Upper bound of the held connections' life; the test ends them (SIGTERM) once the scaling is done. */
 const HOLD_MS = 600_000;
 
-function deployment(name: string, replicas: number): string {
-  return `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ${name}}
-spec:
-  replicas: ${replicas}
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      terminationGracePeriodSeconds: 5
-      containers: [{name: w, image: switchyard/whoami, ports: [{name: http, containerPort: 8080}]}]
-`;
-}
-
-function service(name: string, selector: string, tableSize: string): string {
-  return `
-apiVersion: v1
-kind: Service
-metadata: {name: ${name}, annotations: {switchyard.io/maglev-table-size: "${tableSize}"}}
-spec:
-  selector: {app: ${selector}}
-  ports: [{name: http, port: 80, targetPort: http}]
-`;
-}
-
-function clientPod(name: string, node: string): string {
-  return `
-apiVersion: v1
-kind: Pod
-metadata: {name: ${name}}
-spec:
-  nodeName: ${node}
-  containers: [{name: c, image: switchyard/whoami, ports: [{containerPort: 9999}]}]
-`;
-}
-
-/** Runs `sy-probe hold` in a pod in the background; `stop()` ends it (the lab CLI forwards SIGTERM), `done` has its report. */
-function hold(lab: Lab, pod: string, host: string, port: number, args: string[]): { stop(): void; done: Promise<string> } {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/switchyard.js'), 'lab', 'exec', '--name', lab.name, pod, '--', PROBE, 'hold', host, String(port), ...args],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  return { stop: () => void child.kill('SIGTERM'), done: new Promise((resolve) => child.on('close', () => resolve(out))) };
-}
-
-function summaryOf(report: string): Record<string, string> {
-  const line = report.split('\n').find((l) => l.startsWith('summary '));
-  if (!line) throw new Error(`no summary in hold report:\n${report}`);
-  return Object.fromEntries(line.split(/\s+/).filter((w) => w.includes('=')).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+/** A Service on http 80 of the {app: selector} pods that pins its Maglev table size. */
+function pinnedService(name: string, selector: string, tableSize: string) {
+  return service(name, { selector: { app: selector }, annotations: { 'switchyard.io/maglev-table-size': tableSize } });
 }
 
 /** The i-th sampled client tuple (fake clients no lab pod uses). */
@@ -132,8 +82,8 @@ describe(`a pinned Maglev table size while a Service scales (${MODE})`, { timeou
 
   before(async () => {
     await lab.up(2);
-    await lab.apply(deployment('pin', 3) + '---' + service('pin', 'pin', String(PINNED)) + '---'
-      + service('badpin', 'pin', '1000') + '---' + clientPod('c1', 'node1') + '---' + clientPod('c2', 'node2'));
+    await lab.apply(manifests(deployment('pin', { replicas: 3, grace: 5 }), pinnedService('pin', 'pin', String(PINNED)),
+      pinnedService('badpin', 'pin', '1000'), clientPod('c1', 'node1'), clientPod('c2', 'node2')));
     await lab.waitReady();
   });
 
@@ -165,8 +115,8 @@ describe(`a pinned Maglev table size while a Service scales (${MODE})`, { timeou
     }, 60_000);
     const started = Date.now();
     const holds = [
-      hold(lab, 'c1', vip, 80, ['--conns', '6', '--duration-ms', String(HOLD_MS), '--interval-ms', '500']),
-      hold(lab, 'c2', vip, 80, ['--conns', '6', '--duration-ms', String(HOLD_MS), '--interval-ms', '500']),
+      hold(lab, 'c1 hold', ['c1'], vip, 80, ['--conns', '6', '--duration-ms', String(HOLD_MS), '--interval-ms', '500']),
+      hold(lab, 'c2 hold', ['c2'], vip, 80, ['--conns', '6', '--duration-ms', String(HOLD_MS), '--interval-ms', '500']),
     ];
     await sleep(2000);
 
@@ -210,11 +160,11 @@ describe(`a pinned Maglev table size while a Service scales (${MODE})`, { timeou
     await sleep(1000);
     for (const h of holds) h.stop();
     for (const report of await Promise.all(holds.map((h) => h.done))) {
-      const s = summaryOf(report);
-      assert.equal(s.conns, '6', report);
-      assert.equal(s.err, '0', report);
-      assert.equal(s.open, '6', report);
-      assert.equal(s.switched, '0', report);
+      const s = report.summary;
+      assert.equal(s.conns, '6', report.raw);
+      assert.equal(s.err, '0', report.raw);
+      assert.equal(s.open, '6', report.raw);
+      assert.equal(s.switched, '0', report.raw);
     }
   });
 });

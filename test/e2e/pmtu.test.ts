@@ -11,42 +11,20 @@
 // back to the frontend for the client's socket to see it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Lab, PROBE, datapathCounters, eventually, run } from './harness.js';
+import { Lab, PROBE, datapathCounters, eventually } from './harness.js';
+import { clientPod, manifests, pod, service } from './manifests.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
 const NODE1 = '198.18.0.11';
 const LINK_MTU = 1280;
 const BYTES = 4 * 1024 * 1024;
 
-const WORKLOAD = `
-apiVersion: v1
-kind: Pod
-metadata: {name: far, labels: {app: far}}
-spec:
-  nodeName: node2
-  containers: [{name: w, image: switchyard/whoami, ports: [{name: raw, containerPort: 7000}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: near}
-spec: {nodeName: node1, containers: [{name: c, image: switchyard/whoami, ports: [{containerPort: 9999}]}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: far}
-spec:
-  type: NodePort
-  selector: {app: far}
-  ports: [{name: raw, port: 7000, targetPort: raw}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: closed}
-spec:
-  type: NodePort
-  selector: {app: far}
-  ports: [{name: dgram, port: 5999, targetPort: 5999, protocol: UDP}]
-`;
+const WORKLOAD = manifests(
+  pod('far', { node: 'node2', labels: { app: 'far' }, ports: [{ name: 'raw', containerPort: 7000 }] }),
+  clientPod('near', 'node1'),
+  service('far', { ports: [{ name: 'raw', port: 7000, targetPort: 'raw' }], spec: { type: 'NodePort' } }),
+  service('closed', { selector: { app: 'far' }, ports: [{ name: 'dgram', port: 5999, targetPort: 5999, protocol: 'UDP' }], spec: { type: 'NodePort' } }),
+);
 
 /** "NAME bytes=N lines=L ms=T pmtu=P" -> fields; undefined for "ERR ...". */
 function parseTransfer(line: string): { name: string; bytes: number; pmtu: number } | undefined {
@@ -63,12 +41,12 @@ describe(`path MTU through NATed flows, node2 behind a ${LINK_MTU}-byte link (${
     await lab.up(2, Lab.agentArgs(), ['--link-mtu', `node2=${LINK_MTU}`]);
     await lab.apply(WORKLOAD);
     await lab.waitReady();
-    const svc = (await lab.get('services')).find((s) => s.metadata.name === 'far')!;
-    nodePort = svc.spec.ports[0].nodePort as number;
-    closedPort = (await lab.get('services')).find((s) => s.metadata.name === 'closed')!.spec.ports[0].nodePort as number;
+    const nodePorts = await lab.nodePorts();
+    nodePort = nodePorts.get('far')!;
+    closedPort = nodePorts.get('closed')!;
     // The service is programmed: a short line goes through.
     await eventually('NodePort answers', async () => {
-      const r = await run(['lab', 'exec', '--name', lab.name, '--external', '--', PROBE, 'tcp', NODE1, String(nodePort), '--timeout-ms', '1000']);
+      const r = await lab.execExternal([PROBE, 'tcp', NODE1, String(nodePort), '--timeout-ms', '1000']);
       return r.stdout.trim() === 'far';
     }, 60_000, 500);
   });
@@ -82,13 +60,13 @@ describe(`path MTU through NATed flows, node2 behind a ${LINK_MTU}-byte link (${
     assert.match(link.stdout, /mtu 1280 /);
     const route = await lab.execNode('node1', ['ip', 'route', 'show', '198.19.2.0/24']);
     assert.match(route.stdout, /mtu lock 1280/);
-    const ext = await run(['lab', 'exec', '--name', lab.name, '--external', '--', 'ip', '-o', 'link', 'show', 'eth0']);
+    const ext = await lab.execExternal(['ip', '-o', 'link', 'show', 'eth0']);
     assert.match(ext.stdout, /mtu 1500 /);
   });
 
   test('a 4 MB upload from the external client through the NodePort (backend on node2) completes; the client learned MTU 1280', async () => {
     const before = MODE === 'ebpf' ? (datapathCounters(lab, 1).frag_needed_sent ?? 0) : 0;
-    const r = await run(['lab', 'exec', '--name', lab.name, '--external', '--', PROBE, 'transfer', NODE1, String(nodePort),
+    const r = await lab.execExternal([PROBE, 'transfer', NODE1, String(nodePort),
       '--bytes', String(BYTES), '--timeout-ms', '60000'], { timeoutMs: 90_000 });
     const got = parseTransfer(r.stdout);
     assert.ok(got, `transfer failed: ${r.stdout.trim()} ${r.stderr.trim()}`);
@@ -103,7 +81,7 @@ describe(`path MTU through NATed flows, node2 behind a ${LINK_MTU}-byte link (${
   test('UDP to a backend port without a socket: the backend\'s port unreachable reaches the client translated (ECONNREFUSED), through the NodePort and the ClusterIP', async () => {
     // Through the NodePort: SNATed to node1, backend on node2.
     const ext = await eventually('ERR refused at the external client', async () => {
-      const r = await run(['lab', 'exec', '--name', lab.name, '--external', '--', PROBE, 'udp', NODE1, String(closedPort), '--timeout-ms', '1500']);
+      const r = await lab.execExternal([PROBE, 'udp', NODE1, String(closedPort), '--timeout-ms', '1500']);
       return r.stdout.trim() === 'ERR refused' ? r.stdout.trim() : undefined;
     }, 30_000, 500);
     assert.equal(ext, 'ERR refused');

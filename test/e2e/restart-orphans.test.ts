@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { Lab, eventually, run } from './harness.js';
+import { clientPod, deployment, manifests, service } from './manifests.js';
 
 const SERVICES = 4;
 const ORPHAN = { backend: 60001, frontend: 60002, group: 60003, vip: [198, 18, 250, 77] };
@@ -38,36 +39,11 @@ describe('agent restart: every page read back, orphans deleted', { timeout: 600_
   before(async () => {
     process.env.SWITCHYARD_LAB_LOADER_ARGS = '--dump-page-bytes 2048';
     await lab.up(1);
-    let yaml = `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: w, image: switchyard/whoami, ports: [{name: http, containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client}
-spec:
-  nodeName: node1
-  containers: [{name: c, image: switchyard/whoami, ports: [{containerPort: 9999}]}]
-`;
-    for (let i = 0; i < SERVICES; i++) {
-      yaml += `---
-apiVersion: v1
-kind: Service
-metadata: {name: web${i}}
-spec:
-  selector: {app: web}
-  ports: [{name: http, port: 80, targetPort: http}]
-`;
-    }
-    await lab.apply(yaml);
+    await lab.apply(manifests(
+      deployment('web', { replicas: 2 }),
+      clientPod('client', 'node1'),
+      ...Array.from({ length: SERVICES }, (_, i) => service(`web${i}`, { selector: { app: 'web' } })),
+    ));
     await lab.waitReady();
     const dir = readdirSync('/sys/fs/bpf/switchyard').find((d) => d.startsWith(`${lab.name}-n`));
     assert.ok(dir, 'the node\'s pin directory');

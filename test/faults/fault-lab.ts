@@ -4,51 +4,21 @@
 // counts), the agents' admin API over their sockets, and the datapath as
 // content: frontends -> flags, reverse NAT and their Maglev table written as
 // backend addresses, so two syncs compare equal whatever ids they allocated.
-import { spawn } from 'node:child_process';
 import http from 'node:http';
-import path from 'node:path';
-import { Lab, PROBE, ROOT, ok } from '../e2e/harness.js';
+import { Lab, hold as holdIn, ok, type HoldReport } from '../e2e/harness.js';
+
+export type { HoldReport };
 import { LoaderClient } from '../../control-plane/src/dataplane/ebpf/loader-client.js';
 import { labAdminSocket } from '../../lab/src/netns/layout.js';
 import { decodeBackend, decodeRevNat, decodeSvcKey, decodeSvcValue, decodeU32, decodeU32Array } from '../../control-plane/src/dataplane/ebpf/map-values.js';
 
 export const HOLD_INTERVAL_MS = 100;
 
-export interface HoldReport { name: string; summary: Record<string, string>; conns: Array<Record<string, string>>; events: string[]; raw: string }
-
-function kv(line: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of line.split(' ')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) out[part.slice(0, eq)] = part.slice(eq + 1);
-  }
-  return out;
-}
-
-export function parseHold(name: string, raw: string): HoldReport {
-  const lines = raw.split('\n');
-  const summary = lines.find((l) => l.startsWith('summary '));
-  if (!summary) throw new Error(`${name}: no summary in the hold report:\n${raw.slice(-2000)}`);
-  return { name, summary: kv(summary), conns: lines.filter((l) => l.startsWith('conn ')).map(kv), events: lines.filter((l) => l.startsWith('event ')), raw };
-}
-
 /** One `sy-probe hold` run in a pod (or --external / --node) for durationMs; resolves with its report. */
 export function hold(lab: Lab, name: string, where: string[], host: string, port: number, durationMs: number, udp: boolean, conns = 4): Promise<HoldReport> {
-  const args = ['lab', 'exec', '--name', lab.name, ...where, '--', PROBE, 'hold', host, String(port),
-    '--conns', String(conns), '--interval-ms', String(HOLD_INTERVAL_MS), '--timeout-ms', '1000', '--duration-ms', String(durationMs), ...(udp ? ['--udp'] : [])];
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/switchyard.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const killer = setTimeout(() => child.kill('SIGKILL'), durationMs + 60_000);
-  return new Promise((resolve, reject) => child.on('close', () => {
-    clearTimeout(killer);
-    try {
-      resolve(parseHold(name, out));
-    } catch (err) {
-      reject(err);
-    }
-  }));
+  return holdIn(lab, name, where, host, port,
+    ['--conns', String(conns), '--interval-ms', String(HOLD_INTERVAL_MS), '--timeout-ms', '1000', '--duration-ms', String(durationMs), ...(udp ? ['--udp'] : [])],
+    durationMs + 60_000).done;
 }
 
 export interface Targets { vip: string; tcpNodePort: number; udpNodePort: number; nodeIP: string }

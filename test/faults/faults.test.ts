@@ -15,6 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Lab, PROBE, ROOT, eventually, ok, run, sleep } from '../e2e/harness.js';
+import { ECHO_53, ECHO_5353, HTTP_80, HTTP_8080, clientPod, deployment, manifests, service } from '../e2e/manifests.js';
 import { labClient } from '../../lab/src/cli/api-client.js';
 import {
   HOLD_INTERVAL_MS, agentStatus, datapathContent, judgeTraffic, metric, nodeProcs, steadyTraffic,
@@ -25,50 +26,15 @@ const NODES = ['node1', 'node2'] as const;
 /** Short, so the silent-watch fault runs in seconds (the default is 5 m). */
 const WATCH_SILENCE = '6s';
 
-const WORKLOAD = `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: fweb}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: fweb}}
-  template:
-    metadata: {labels: {app: fweb}}
-    spec:
-      terminationGracePeriodSeconds: 2
-      nodeName: node2
-      containers:
-        - name: w
-          image: switchyard/whoami
-          ports: [{name: http, containerPort: 8080}, {name: echo, containerPort: 5353, protocol: UDP}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: fweb}
-spec:
-  type: NodePort
-  selector: {app: fweb}
-  ports:
-    - {name: http, port: 80, targetPort: http}
-    - {name: echo, port: 53, targetPort: echo, protocol: UDP}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: c1}
-spec:
-  nodeName: node1
-  containers: [{name: c, image: switchyard/whoami, ports: [{containerPort: 9999}]}]
-`;
+const WORKLOAD = manifests(
+  deployment('fweb', { replicas: 2, grace: 2, node: 'node2', ports: [HTTP_8080, ECHO_5353] }),
+  service('fweb', { ports: [HTTP_80, ECHO_53], spec: { type: 'NodePort' } }),
+  clientPod('c1', 'node1'),
+);
 
+/** One more Service of the fweb pods, on port 8080. */
 function extraService(name: string): string {
-  return `
-apiVersion: v1
-kind: Service
-metadata: {name: ${name}}
-spec:
-  selector: {app: fweb}
-  ports: [{name: http, port: 8080, targetPort: http}]
-`;
+  return manifests(service(name, { selector: { app: 'fweb' }, ports: [{ name: 'http', port: 8080, targetPort: 'http' }] }));
 }
 
 describe('faults: the datapath keeps serving through restarts, upgrades and API server outages', { timeout: 1_500_000 }, () => {
@@ -368,7 +334,7 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
       await api.call('PUT', `${nodePath}/status`, { ...cur, status: { ...cur.status, addresses: a } });
     };
     const nodePortAnswers = async (): Promise<boolean> => {
-      const r = await run(['lab', 'exec', '--name', lab.name, '--external', '--', PROBE, 'tcp', targets.nodeIP, String(targets.tcpNodePort), '--count', '3', '--timeout-ms', '500']);
+      const r = await lab.execExternal([PROBE, 'tcp', targets.nodeIP, String(targets.tcpNodePort), '--count', '3', '--timeout-ms', '500']);
       return r.stdout.split('\n').filter(Boolean).every((l) => l.startsWith('fweb-'));
     };
     await setAddresses(addresses.filter((a) => a.type !== 'InternalIP'));
