@@ -52,7 +52,7 @@ spec:
     - {name: http, port: 80, targetPort: http}
 `;
 
-describe('lab CLI: 2-node lab without agents', { skip, timeout: 300_000 }, () => {
+describe('lab CLI: 2-node lab without agents', { skip, timeout: 600_000 }, () => {
   const name = uniqueLabName('cli');
   // --name right after the command word: after `--` it would belong to exec's command.
   const L = (args: string[]): string[] => [args[0]!, '--name', name, ...args.slice(1)];
@@ -177,7 +177,7 @@ describe('lab CLI: 2-node lab without agents', { skip, timeout: 300_000 }, () =>
     try {
       // The reader starts a second after the CLI: a CLI that exits before stdout drains loses what the pipe did not hold.
       const text = await new Promise<string>((resolve, reject) => {
-        const child = spawn(process.execPath, [path.join(import.meta.dirname, '../../../bin/switchyard.js'), ...L(['get', 'svc']), '-l', 'bulk=yes', '-o', 'json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const child = spawn(process.execPath, [path.join(import.meta.dirname, '../../../bin/switchyard.js'), 'lab', ...L(['get', 'svc']), '-l', 'bulk=yes', '-o', 'json'], { stdio: ['ignore', 'pipe', 'inherit'] });
         const chunks: Buffer[] = [];
         const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
         setTimeout(() => child.stdout.on('data', (d: Buffer) => chunks.push(d)), 1000);

@@ -19,6 +19,11 @@ export interface Column {
 const NAME: Column = { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.' };
 const AGE: Column = { name: 'Age', type: 'string', description: 'CreationTimestamp is a timestamp representing the server time when this object was created.' };
 const wide = (name: string, description: string): Column => ({ name, type: 'string', priority: 1, description });
+/** The wide columns of the kinds with a pod template (podTemplateCells). */
+const TEMPLATE_COLUMNS: Column[] = [
+  wide('Containers', 'Names of each container in the template.'),
+  wide('Images', 'Images referenced by each container in the template.'),
+];
 const col = (name: string, description: string, type: Column['type'] = 'string'): Column => ({ name, type, description });
 
 /** Go's duration.HumanDuration, as kubectl prints AGE. */
@@ -186,8 +191,7 @@ const replicaSetLike = (selector: (o: Obj) => string): Printer => ({
     col('Current', 'Replicas is the most recently observed number of replicas.', 'integer'),
     col('Ready', 'The number of ready replicas for this replica set.', 'integer'),
     AGE,
-    wide('Containers', 'Names of each container in the template.'),
-    wide('Images', 'Images referenced by each container in the template.'),
+    ...TEMPLATE_COLUMNS,
     wide('Selector', 'Selector is a label query over pods that should match the replica count.'),
   ],
   cells: (o, now) => [o.metadata.name, o.spec?.replicas ?? 0, o.status?.replicas ?? 0, o.status?.readyReplicas ?? 0, age(o, now), ...podTemplateCells(o.spec?.template), selector(o)],
@@ -273,8 +277,7 @@ export const PRINTERS: Partial<Record<ResourceName, Printer>> = {
       col('Up-to-date', 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.', 'integer'),
       col('Available', 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.', 'integer'),
       AGE,
-      wide('Containers', 'Names of each container in the template.'),
-      wide('Images', 'Images referenced by each container in the template.'),
+      ...TEMPLATE_COLUMNS,
       wide('Selector', 'Label selector for pods.'),
     ],
     cells: (d, now) => [
