@@ -175,12 +175,15 @@ describe('lab CLI: 2-node lab without agents', { skip, timeout: 600_000 }, () =>
     const manifest = Array.from({ length: 150 }, (_, i) => `apiVersion: v1\nkind: Service\nmetadata: {name: bulk-${i}, labels: {bulk: "yes"}}\nspec:\n  ports: [{port: 80}]\n`).join('---\n');
     await labOk(L(['apply', '-f', '-']), { input: manifest, timeoutMs: 120_000 });
     try {
-      // The reader starts a second after the CLI: a CLI that exits before stdout drains loses what the pipe did not hold.
+      // An OS pipe (as a shell makes: node's own spawn pipes are socket pairs, which hid the bug)
+      // read from a second after the CLI started: a CLI that exits before stdout drains leaves
+      // exactly 65,536 bytes, what the pipe held.
+      const cli = path.join(import.meta.dirname, '../../../bin/switchyard.js');
       const text = await new Promise<string>((resolve, reject) => {
-        const child = spawn(process.execPath, [path.join(import.meta.dirname, '../../../bin/switchyard.js'), 'lab', ...L(['get', 'svc']), '-l', 'bulk=yes', '-o', 'json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const child = spawn('bash', ['-c', 'set -o pipefail; "$0" "$1" lab get svc --name "$2" -l bulk=yes -o json | (sleep 1; cat)', process.execPath, cli, name], { stdio: ['ignore', 'pipe', 'inherit'] });
         const chunks: Buffer[] = [];
         const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-        setTimeout(() => child.stdout.on('data', (d: Buffer) => chunks.push(d)), 1000);
+        child.stdout.on('data', (d: Buffer) => chunks.push(d));
         child.on('error', reject);
         child.on('close', (code) => {
           clearTimeout(timer);
