@@ -25,6 +25,8 @@ APT_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 iptables conntrack ethtool 
 # shellcheck source=scripts/apt-ensure.sh
 source scripts/apt-ensure.sh
 apt_ensure setup "${APT_PACKAGES[@]}"
+# kubectl, for `switchyard lab kubectl` and the kubectl tests: the machine's own, else Debian's.
+command -v kubectl >/dev/null || apt_ensure setup kubernetes-client
 
 if ! command -v node >/dev/null || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
   echo "setup: Node.js >= 20 is required (found: $(node --version 2>/dev/null || echo none))." >&2

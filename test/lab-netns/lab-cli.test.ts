@@ -4,7 +4,9 @@
 // torn down in `after` (down, then cleanup if anything is left).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import {
   PROBE, cleanup, clusterBuilt, ensureTools, eventually, lab, labOk, leftovers, rootSkipReason, uniqueLabName,
 } from './helpers.js';
@@ -50,7 +52,7 @@ spec:
     - {name: http, port: 80, targetPort: http}
 `;
 
-describe('lab CLI: 2-node lab without agents', { skip, timeout: 300_000 }, () => {
+describe('lab CLI: 2-node lab without agents', { skip, timeout: 600_000 }, () => {
   const name = uniqueLabName('cli');
   // --name right after the command word: after `--` it would belong to exec's command.
   const L = (args: string[]): string[] => [args[0]!, '--name', name, ...args.slice(1)];
@@ -152,6 +154,49 @@ describe('lab CLI: 2-node lab without agents', { skip, timeout: 300_000 }, () =>
     const missing = await lab(L(['get', 'pods', 'nope']));
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /NotFound/);
+  });
+
+  test('lab kubectl: the machine\'s kubectl, from the control plane, with the lab\'s kubeconfig', async () => {
+    const svc = await labOk(['kubectl', '--name', name, 'get', 'svc']);
+    assert.match(svc.split('\n')[0]!, /^NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+AGE$/);
+    assert.match(svc, /^web\s+ClusterIP\s+198\.18\.\S+\s+<none>\s+80\/TCP\s+\S+$/m);
+    // kubectl reads the manifest from the CLI's stdin; validation needs no flag.
+    const extra = 'apiVersion: v1\nkind: Service\nmetadata: {name: extra}\nspec:\n  selector: {app: web}\n  ports: [{port: 81, targetPort: 8080}]\n';
+    assert.match(await labOk(['kubectl', '--name', name, 'apply', '-f', '-'], { input: extra }), /service\/extra created/);
+    const typo = await lab(['kubectl', '--name', name, 'apply', '-f', '-'], { input: extra.replace('targetPort', 'targetPortt') });
+    assert.notEqual(typo.code, 0);
+    assert.match(typo.stderr, /strict decoding error: unknown field "spec\.ports\[0\]\.targetPortt"/);
+    assert.match(await labOk(['kubectl', '--name', name, 'delete', 'svc', 'extra']), /service "extra" deleted/);
+    const unknown = await lab(['kubectl', '--name', `${name}-none`, 'get', 'pods']);
+    assert.notEqual(unknown.code, 0);
+  });
+
+  test('get -o json into a pipe read late is whole beyond 64 KiB', async () => {
+    const manifest = Array.from({ length: 150 }, (_, i) => `apiVersion: v1\nkind: Service\nmetadata: {name: bulk-${i}, labels: {bulk: "yes"}}\nspec:\n  ports: [{port: 80}]\n`).join('---\n');
+    await labOk(L(['apply', '-f', '-']), { input: manifest, timeoutMs: 120_000 });
+    try {
+      // An OS pipe (as a shell makes: node's own spawn pipes are socket pairs, which hid the bug)
+      // read from a second after the CLI started: a CLI that exits before stdout drains leaves
+      // exactly 65,536 bytes, what the pipe held.
+      const cli = path.join(import.meta.dirname, '../../../bin/switchyard.js');
+      const text = await new Promise<string>((resolve, reject) => {
+        const child = spawn('bash', ['-c', 'set -o pipefail; "$0" "$1" lab get svc --name "$2" -l bulk=yes -o json | (sleep 1; cat)', process.execPath, cli, name], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const chunks: Buffer[] = [];
+        const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+        child.stdout.on('data', (d: Buffer) => chunks.push(d));
+        child.on('error', reject);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          if (code !== 0) reject(new Error(`get exited ${code}`));
+          else resolve(Buffer.concat(chunks).toString('utf8'));
+        });
+      });
+      assert.ok(text.length > 65_536, `output is ${text.length} bytes`);
+      const list = JSON.parse(text) as { items: KubeObj[] };
+      assert.equal(list.items.length, 150);
+    } finally {
+      await labOk(L(['delete', '-f', '-']), { input: manifest, timeoutMs: 120_000 });
+    }
   });
 
   test('exec into the external client, a node, and exit codes', async () => {

@@ -254,7 +254,7 @@ describe('malformed requests', { timeout: 60_000 }, () => {
       ['POST', '/api/v1/namespaces/default/pods', { apiVersion: 'apps/v1', kind: 'Pod', metadata: { name: 'x' } }, 400],
       ['POST', '/api/v1/namespaces/default/pods', { metadata: { name: 'x', namespace: 'other' }, spec: { containers: [{ name: 'c', image: 'i' }] } }, 400],
       ['POST', '/api/v1/namespaces/default/pods', { metadata: {}, spec: { containers: [{ name: 'c', image: 'i' }] } }, 422],
-      ['POST', '/api/v1/namespaces/default/pods', { metadata: { name: 'x' }, spec: 'nope' }, 422],
+      ['POST', '/api/v1/namespaces/default/pods', { metadata: { name: 'x' }, spec: 'nope' }, 400], // a decode error, as kube-apiserver answers it
       ['POST', '/api/v1/namespaces/default/services', { metadata: { name: 'x' }, spec: { ports: [{ port: 99999 }] } }, 422],
       ['POST', '/api/v1/namespaces/default/services', { metadata: { name: 'x' }, spec: { type: 'Bogus', ports: [{ port: 80 }] } }, 422],
       ['POST', '/apis/apps/v1/namespaces/default/deployments', { metadata: { name: 'x' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'c' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } } }, 422],

@@ -10,7 +10,10 @@
 //   .../{name}/scale                                  get, update, patch (autoscaling/v1 Scale)
 //   /api/v1/namespaces/{ns}/pods/{name}/binding       create (Binding)
 //   {prefix}/watch/...                                legacy watch paths
+//   /openapi/v2, /openapi/v3, /openapi/v3/{api/v1|apis/G/V}  OpenAPI documents (openapi.ts)
 //   /lab/v1/...                                       lab-only routes (lab-routes.ts, then extraRoutes)
+// GETs answer meta.k8s.io Tables when the Accept header asks (tables.ts);
+// create/update/patch bodies are decoded strictly (field-validation.ts).
 
 import type http from 'node:http';
 import { parse as parseYaml } from 'yaml';
@@ -23,7 +26,9 @@ import {
   successStatus,
   unsupportedMediaType,
 } from './errors.js';
+import { fieldValidationParam, validateFields, warningHeaders } from './field-validation.js';
 import type { Logger } from './logger.js';
+import { openApiDocs } from './openapi.js';
 import { patchTypeFromContentType } from './patch.js';
 import {
   RESOURCES,
@@ -39,6 +44,7 @@ import {
 } from './resources.js';
 import type { DeleteOptions, Store } from './store.js';
 import { isObject } from './validation.js';
+import { includeObjectParam, tableVersion, toTable } from './tables.js';
 import { serveWatch, type WatchRegistry, type WatchServeOptions } from './watch.js';
 
 export type ExtraRoutes = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean;
@@ -83,10 +89,15 @@ export function countResponse(stats: HandlerStats, code: number): void {
   if (code >= 500) stats.serverErrors++;
 }
 
-export function sendJSON(res: http.ServerResponse, code: number, body: unknown, stats?: HandlerStats): void {
+export function sendJSON(res: http.ServerResponse, code: number, body: unknown, stats?: HandlerStats, warnings: string[] = []): void {
   if (stats) countResponse(stats, code);
   const text = JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private' });
+  res.writeHead(code, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-cache, private',
+    ...(warnings.length ? { Warning: warningHeaders(warnings) } : {}),
+  });
   res.end(text);
 }
 
@@ -242,6 +253,11 @@ async function handle(ctx: HandlerContext, req: http.IncomingMessage, res: http.
   const segs = path.split('/').filter((s) => s !== '').map(decodeSegment);
   const get = method === 'GET' || method === 'HEAD';
 
+  if (path === '/openapi/v2' || path === '/openapi/v3' || path.startsWith('/openapi/v3/')) {
+    if (!get) throw methodNotAllowed();
+    return serveOpenApi(ctx, path, req, res);
+  }
+
   switch (path) {
     case '/healthz':
     case '/livez':
@@ -324,6 +340,7 @@ async function serveResource(
           allowWatchBookmarks: boolParam(q, 'allowWatchBookmarks'),
           sendInitialEvents: boolParam(q, 'sendInitialEvents'),
           ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+          ...tableRender(res_, req, q),
         },
         req,
         res,
@@ -345,6 +362,8 @@ async function serveResource(
         labelSelector: q.get('labelSelector') ?? '',
         fieldSelector: q.get('fieldSelector') ?? '',
       });
+      const table = asTable(res_, list.items, req, q, list.resourceVersion);
+      if (table) return sendJSON(res, 200, table, ctx.stats);
       return sendJSON(
         res,
         200,
@@ -360,8 +379,9 @@ async function serveResource(
     if (method === 'POST') {
       if (info.namespaced && t.namespace === undefined) throw methodNotAllowed(`POST is not supported on ${info.name} across all namespaces; use /namespaces/{namespace}/${info.name}`);
       const body = parseBody(await readBody(req, ctx.maxBodyBytes), req.headers['content-type']);
+      const warnings = validateFields(info, body, fieldValidationParam(q));
       const created = store.create(res_, body, nsOpt);
-      return sendJSON(res, 201, created, ctx.stats);
+      return sendJSON(res, 201, created, ctx.stats, warnings);
     }
     if (method === 'DELETE') {
       if (info.namespaced && t.namespace === undefined) throw methodNotAllowed();
@@ -399,6 +419,7 @@ async function serveResource(
         allowWatchBookmarks: boolParam(q, 'allowWatchBookmarks'),
         sendInitialEvents: boolParam(q, 'sendInitialEvents'),
         ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+        ...tableRender(res_, req, q),
       },
       req,
       res,
@@ -454,13 +475,14 @@ async function serveResource(
     case 'HEAD': {
       const o = store.get(res_, name, t.namespace);
       if (!o) throw new ApiError(404, 'NotFound', `${info.group ? `${info.name}.${info.group}` : info.name} "${name}" not found`, { name, group: info.group, kind: info.name });
-      return sendJSON(res, 200, o, ctx.stats);
+      return sendJSON(res, 200, asTable(res_, [o], req, q, o.metadata.resourceVersion as string) ?? o, ctx.stats);
     }
     case 'PUT': {
       const body = parseBody(await readBody(req, ctx.maxBodyBytes), req.headers['content-type']);
       checkBodyName(body);
+      const warnings = validateFields(info, body, fieldValidationParam(q));
       const withName = { ...(body as Record<string, unknown>), metadata: { ...((body as { metadata?: object }).metadata ?? {}), name } };
-      return sendJSON(res, 200, store.update(res_, withName, { ...nsOpt, ...sub }), ctx.stats);
+      return sendJSON(res, 200, store.update(res_, withName, { ...nsOpt, ...sub }), ctx.stats, warnings);
     }
     case 'PATCH': {
       const type = patchTypeFromContentType(req.headers['content-type']);
@@ -471,7 +493,9 @@ async function serveResource(
         throw unsupportedMediaType(req.headers['content-type'] ?? '');
       }
       const body = parseBody(await readBody(req, ctx.maxBodyBytes), 'application/json');
-      return sendJSON(res, 200, store.patch(res_, name, body, { ...nsOpt, type, ...sub }), ctx.stats);
+      // A merge or strategic patch has the object's shape; a JSON patch is a list of operations.
+      const warnings = type === 'json' ? [] : validateFields(info, body, fieldValidationParam(q), true);
+      return sendJSON(res, 200, store.patch(res_, name, body, { ...nsOpt, type, ...sub }), ctx.stats, warnings);
     }
     case 'DELETE': {
       if (t.subresource) throw methodNotAllowed();
@@ -488,6 +512,37 @@ async function serveResource(
     default:
       throw methodNotAllowed();
   }
+}
+
+/** Watch events rendered as one-row Tables when the client asked for Tables. */
+function tableRender(res: ResourceName, req: http.IncomingMessage, q: URLSearchParams): { render?: (o: unknown) => unknown } {
+  const version = tableVersion(req.headers.accept);
+  if (!version) return {};
+  const includeObject = includeObjectParam(q);
+  return { render: (o) => toTable(res, [o as Record<string, unknown>], { version, includeObject, columns: true }) ?? o };
+}
+
+/** The Table the Accept header asks for, or undefined (plain objects). */
+function asTable(res: ResourceName, items: unknown[], req: http.IncomingMessage, q: URLSearchParams, resourceVersion: string): unknown {
+  const version = tableVersion(req.headers.accept);
+  if (!version) return undefined;
+  return toTable(res, items as Array<Record<string, unknown>>, { version, includeObject: includeObjectParam(q), resourceVersion });
+}
+
+function serveOpenApi(ctx: HandlerContext, path: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const docs = openApiDocs();
+  if (path === '/openapi/v2') {
+    // client-go asks for the protobuf form first; only JSON is served.
+    const accept = req.headers.accept ?? '';
+    if (accept !== '' && !/application\/json|\*\/\*/.test(accept)) {
+      throw new ApiError(406, 'NotAcceptable', `only the following media types are accepted: application/json`);
+    }
+    return sendJSON(res, 200, docs.v2, ctx.stats);
+  }
+  if (path === '/openapi/v3') return sendJSON(res, 200, docs.v3Root, ctx.stats);
+  const gv = docs.v3.get(path.slice('/openapi/v3/'.length));
+  if (!gv) throw pathNotFound();
+  return sendJSON(res, 200, gv.doc, ctx.stats);
 }
 
 async function deleteOptions(ctx: HandlerContext, req: http.IncomingMessage, q: URLSearchParams): Promise<DeleteOptions> {

@@ -28,6 +28,8 @@ export interface WatchParams {
   allowWatchBookmarks: boolean;
   sendInitialEvents: boolean;
   timeoutSeconds?: number;
+  /** Renders each event's object (e.g. as a one-row Table for `kubectl get -w`). */
+  render?: (object: unknown) => unknown;
 }
 
 export interface WatchServeOptions {
@@ -149,7 +151,7 @@ export function serveWatch(
         resourceVersion: rv,
         sendInitialEvents: params.sendInitialEvents,
       },
-      (ev) => write(ev.type, ev.object),
+      (ev) => write(ev.type, params.render ? params.render(ev.object) : ev.object),
     );
   } catch (e) {
     const err = e instanceof ApiError ? e : internalError(String(e));

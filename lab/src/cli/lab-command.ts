@@ -12,6 +12,7 @@ import { nodeCgroupDir } from '../netns/cgroups.js';
 import { LabError, labClient, type LabClient } from './api-client.js';
 import { runCleanupCommand } from './cleanup.js';
 import { labDown, labInfo, labLogs, labStatus, labUp } from './lifecycle.js';
+import { labKubectl } from './kubectl.js';
 import { applyObjects, deleteObjects, deleteOne, parseManifests, readSource, scale } from './manifests.js';
 import { collectionPath, objectPath, resolveKind, KINDS } from './resources.js';
 import { renderTable } from './tables.js';
@@ -41,6 +42,7 @@ export const LAB_USAGE = `usage: switchyard lab <command> [--name LAB] ...
                                   stop delivering without closing
   wait-ready [--timeout S]        all pods Ready and every selector Service's slices current
   logs daemon|NODE|NODE-loader|POD [--tail N] [-n NS]
+  kubectl [--name LAB] ARGS...    the machine's kubectl against the lab (its kubeconfig, from the control plane)
   cleanup                         remove whatever crashed labs left behind (all labs, or --name)`;
 
 interface Parsed {
@@ -334,6 +336,8 @@ export async function runLabCommand(argv: string[]): Promise<number> {
         return labLogs(flag(p, '--name') ?? DEFAULT_LAB_NAME, target, num(flag(p, '--tail'), 'line count', 0, 1e9), has(p, '--loader'), flag(p, '-n') ?? 'default',
           (t) => process.stdout.write(t));
       }
+      case 'kubectl':
+        return await labKubectl(args);
       case 'cleanup':
         return await runCleanupCommand(args);
       case undefined:
