@@ -18,6 +18,7 @@ import { MAP_CODECS, decodeEntries, encodeKey } from '../../control-plane/src/da
 import {
   CT_FLAG_NAMES, SVC_FLAG_NAMES, counterName, ctKeyCodec, ctLifetimeSeconds, ctValueCodec, CtFlags,
 } from '../../control-plane/src/dataplane/ebpf/map-values.js';
+import { structCodec } from '../../control-plane/src/dataplane/ebpf/struct-codec.js';
 import { ROOT } from '../deploy/manifests.js';
 
 interface Contract { structs: object; enums: object; maps: object }
@@ -163,5 +164,16 @@ describe('map-layout contract (BTF of the compiled object vs sy-layout.generated
     const [e] = decodeEntries('sy_conntrack', [{ key: b, value: v }]);
     assert.deepEqual(e!.value, { ...ctValueCodec.decode(v), lastSeen: 5n, backendId: 7, natPort: 40000 });
     assert.equal(e!.value.natPort, 40000);
+  });
+
+  test('a codec that reads a field as the wrong kind, or a field the struct lacks, is refused at load', () => {
+    assert.throws(() => structCodec('sy_revnat', { port: ['port', 'u16'] }), /sy_revnat\.port is __be16: it cannot be read as u16/);
+    assert.throws(() => structCodec('sy_revnat', { port: ['nope' as 'port', 'be16'] }), /struct sy_revnat has no field nope/);
+  });
+
+  test('values of an older, shorter layout read the fields they lack as zero', () => {
+    const short = ctValueCodec.encode({ lastSeen: 9n, backendId: 3, natAddr: '198.18.0.9', natPort: 1 }).subarray(0, 24);
+    assert.equal(ctValueCodec.has(short, 'nat_port'), false);
+    assert.deepEqual({ ...ctValueCodec.decode(short) }, { lastSeen: 9n, backendId: 3, revNatId: 0, tcpFlags: 0, flags: 0, natAddr: '198.18.0.9', natPort: 0 });
   });
 });
