@@ -31,11 +31,26 @@ type ModelClass = { getAttributeTypeMap?: () => Array<Attribute & { baseName?: s
 
 const MODELS = models as unknown as Record<string, ModelClass | undefined>;
 
+const attributeCache = new Map<string, Attribute[] | undefined>();
+const fieldCache = new Map<string, Map<string, FieldType>>();
+
 /** The model's attributes (undefined for an unknown model name). */
 export function modelAttributes(name: string): Attribute[] | undefined {
+  if (attributeCache.has(name)) return attributeCache.get(name);
   const attrs = MODELS[name]?.getAttributeTypeMap?.();
-  if (!Array.isArray(attrs)) return undefined;
-  return attrs.map((a) => ({ name: a.baseName ?? a.name, type: a.type, format: a.format }));
+  const out = Array.isArray(attrs) ? attrs.map((a) => ({ name: a.baseName ?? a.name, type: a.type, format: a.format })) : undefined;
+  attributeCache.set(name, out);
+  return out;
+}
+
+/** JSON field name → parsed type, per model (parsed once: every request body is walked with it). */
+export function modelFields(name: string): Map<string, FieldType> {
+  let m = fieldCache.get(name);
+  if (!m) {
+    m = new Map((modelAttributes(name) ?? []).map((a) => [a.name, parseFieldType(a.type, a.format)]));
+    fieldCache.set(name, m);
+  }
+  return m;
 }
 
 export function parseFieldType(type: string, format: string): FieldType {

@@ -7,7 +7,7 @@
 // drops them silently. Schema: api-schema.ts.
 
 import { ApiError, badRequest } from './errors.js';
-import { goTypeName, kindModel, modelAttributes, parseFieldType, type FieldType } from './api-schema.js';
+import { goTypeName, kindModel, modelFields, type FieldType } from './api-schema.js';
 import type { ResourceInfo } from './resources.js';
 
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
@@ -99,16 +99,16 @@ export function decodeAgainst(model: string, value: unknown, patch = false): Dec
         return;
       case 'model': {
         if (typeof v !== 'object' || Array.isArray(v)) return mismatch();
-        const attrs = new Map((modelAttributes(t.name) ?? []).map((a) => [a.name, a]));
+        const fields = modelFields(t.name);
         for (const [k, item] of Object.entries(v as Record<string, unknown>)) {
           if (patch && k.startsWith('$')) continue;
           const childPath = path ? `${path}.${k}` : k;
-          const a = attrs.get(k);
-          if (!a) {
+          const ft = fields.get(k);
+          if (!ft) {
             out.unknown.push(childPath);
             continue;
           }
-          walk(parseFieldType(a.type, a.format), item, childPath, goPath ? `${goPath}.${k}` : k, goTypeName(t.name));
+          walk(ft, item, childPath, goPath ? `${goPath}.${k}` : k, goTypeName(t.name));
         }
         return;
       }
