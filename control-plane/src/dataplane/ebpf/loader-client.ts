@@ -2,7 +2,7 @@
 // requests, one response per request, matched by seq.
 import net from 'node:net';
 import { OpType, RequestType, ResponseType, TO_OBJECT } from './loader-protocol.js';
-import type { AttachResult, DumpResult, MapEntry as MapEntryMessage, MapInfo as MapInfoMessage, MapOp_op, ProbeResult, Request_op, Response, StatusResult, TestRunResult } from './loader-messages.js';
+import type { AttachResult, DumpResult, GcConntrackResult, MapEntry as MapEntryMessage, MapInfo as MapInfoMessage, MapOp_op, ProbeResult, Request_op, Response, StatusResult, TestRunResult } from './loader-messages.js';
 
 /**
  * The request as protobufjs should encode it. Small requests go through
@@ -216,8 +216,8 @@ export class LoaderClient {
   }
 
   /** Garbage-collects sy_conntrack (expired and orphaned entries); the loader's GcConntrackResult. */
-  async gcConntrack(): Promise<{ deleted: number; scanned: number; expired: number; orphanedBackend: number; orphanedFrontend: number }> {
-    return (await this.call({ gcConntrack: {} })).gcConntrack;
+  async gcConntrack(): Promise<GcConntrackResult> {
+    return resultOf(await this.call({ gcConntrack: {} }), 'gcConntrack');
   }
 
   /** Every entry of a map (limit 0: all pages, read one request each), or the first `limit` entries. */

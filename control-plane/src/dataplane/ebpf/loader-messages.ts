@@ -20,8 +20,9 @@ export interface Request {
   status?: StatusRequest;
   testRun?: TestRunRequest;
   lookup?: LookupRequest;
+  gcConntrack?: GcConntrackRequest;
   /** Which member of oneof op is set. */
-  op?: 'probe' | 'attach' | 'detach' | 'apply' | 'dump' | 'cleanup' | 'status' | 'testRun' | 'lookup';
+  op?: 'probe' | 'attach' | 'detach' | 'apply' | 'dump' | 'cleanup' | 'status' | 'testRun' | 'lookup' | 'gcConntrack';
 }
 
 export interface RequestInit {
@@ -35,19 +36,21 @@ export interface RequestInit {
   status?: StatusRequestInit;
   testRun?: TestRunRequestInit;
   lookup?: LookupRequestInit;
+  gcConntrack?: GcConntrackRequestInit;
 }
 
 /** Request.op: exactly one of its members, as encoded. */
 export type Request_op =
-  | { probe: ProbeRequestInit; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never }
-  | { attach: AttachRequestInit; probe?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never }
-  | { detach: DetachRequestInit; probe?: never; attach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never }
-  | { apply: ApplyRequestInit; probe?: never; attach?: never; detach?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never }
-  | { dump: DumpRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never }
-  | { cleanup: CleanupRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; status?: never; testRun?: never; lookup?: never }
-  | { status: StatusRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; testRun?: never; lookup?: never }
-  | { testRun: TestRunRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; lookup?: never }
-  | { lookup: LookupRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never };
+  | { probe: ProbeRequestInit; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
+  | { attach: AttachRequestInit; probe?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
+  | { detach: DetachRequestInit; probe?: never; attach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
+  | { apply: ApplyRequestInit; probe?: never; attach?: never; detach?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
+  | { dump: DumpRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
+  | { cleanup: CleanupRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
+  | { status: StatusRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; testRun?: never; lookup?: never; gcConntrack?: never }
+  | { testRun: TestRunRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; lookup?: never; gcConntrack?: never }
+  | { lookup: LookupRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; gcConntrack?: never }
+  | { gcConntrack: GcConntrackRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never };
 
 export interface Response {
   seq: number;
@@ -60,8 +63,9 @@ export interface Response {
   status?: StatusResult;
   testRun?: TestRunResult;
   lookup?: LookupResult;
+  gcConntrack?: GcConntrackResult;
   /** Which member of oneof result is set. */
-  result?: 'probe' | 'attach' | 'apply' | 'dump' | 'status' | 'testRun' | 'lookup';
+  result?: 'probe' | 'attach' | 'apply' | 'dump' | 'status' | 'testRun' | 'lookup' | 'gcConntrack';
 }
 
 export interface ResponseInit {
@@ -75,17 +79,19 @@ export interface ResponseInit {
   status?: StatusResultInit;
   testRun?: TestRunResultInit;
   lookup?: LookupResultInit;
+  gcConntrack?: GcConntrackResultInit;
 }
 
 /** Response.result: exactly one of its members, as encoded. */
 export type Response_result =
-  | { probe: ProbeResultInit; attach?: never; apply?: never; dump?: never; status?: never; testRun?: never; lookup?: never }
-  | { attach: AttachResultInit; probe?: never; apply?: never; dump?: never; status?: never; testRun?: never; lookup?: never }
-  | { apply: ApplyResultInit; probe?: never; attach?: never; dump?: never; status?: never; testRun?: never; lookup?: never }
-  | { dump: DumpResultInit; probe?: never; attach?: never; apply?: never; status?: never; testRun?: never; lookup?: never }
-  | { status: StatusResultInit; probe?: never; attach?: never; apply?: never; dump?: never; testRun?: never; lookup?: never }
-  | { testRun: TestRunResultInit; probe?: never; attach?: never; apply?: never; dump?: never; status?: never; lookup?: never }
-  | { lookup: LookupResultInit; probe?: never; attach?: never; apply?: never; dump?: never; status?: never; testRun?: never };
+  | { probe: ProbeResultInit; attach?: never; apply?: never; dump?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
+  | { attach: AttachResultInit; probe?: never; apply?: never; dump?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
+  | { apply: ApplyResultInit; probe?: never; attach?: never; dump?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
+  | { dump: DumpResultInit; probe?: never; attach?: never; apply?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
+  | { status: StatusResultInit; probe?: never; attach?: never; apply?: never; dump?: never; testRun?: never; lookup?: never; gcConntrack?: never }
+  | { testRun: TestRunResultInit; probe?: never; attach?: never; apply?: never; dump?: never; status?: never; lookup?: never; gcConntrack?: never }
+  | { lookup: LookupResultInit; probe?: never; attach?: never; apply?: never; dump?: never; status?: never; testRun?: never; gcConntrack?: never }
+  | { gcConntrack: GcConntrackResultInit; probe?: never; attach?: never; apply?: never; dump?: never; status?: never; testRun?: never; lookup?: never };
 
 export interface ProbeRequest {
   pretendMissing: string[];
@@ -400,6 +406,28 @@ export interface DeleteSourceRangeInit {
   frontendId?: number;
   addr?: Uint8Array;
   prefixLen?: number;
+}
+
+export interface GcConntrackRequest {
+}
+
+export interface GcConntrackRequestInit {
+}
+
+export interface GcConntrackResult {
+  deleted: number;
+  scanned: number;
+  expired: number;
+  orphanedBackend: number;
+  orphanedFrontend: number;
+}
+
+export interface GcConntrackResultInit {
+  deleted?: number;
+  scanned?: number;
+  expired?: number;
+  orphanedBackend?: number;
+  orphanedFrontend?: number;
 }
 
 export interface DumpRequest {
