@@ -92,6 +92,13 @@ static const char *mapop_name(int c)
 
 #define BAD(...) reply_err(r, CODE(INVALID), __VA_ARGS__)
 
+/* The network mask of a Service CIDR prefix (1..32), network order. */
+static uint32_t service_cidr_mask(uint32_t prefix_len)
+{
+	return htonl(prefix_len >= 32 ? 0xffffffffu :
+				     ~(0xffffffffu >> prefix_len));
+}
+
 static int check_addr(struct reply *r, const char *at, const char *field,
 		      const ProtobufCBinaryData *b, bool optional)
 {
@@ -231,6 +238,28 @@ static int validate_op(const map_op *op, size_t i, struct reply *r)
 				   "not a port range (1..65535, min <= max, or "
 				   "both 0)", at, c->snat_port_min,
 				   c->snat_port_max);
+		if (c->service_cidr_addr.len == 0 && c->service_cidr_prefix_len)
+			return BAD("%s: service_cidr_prefix_len without "
+				   "service_cidr_addr", at);
+		if (c->service_cidr_addr.len != 0) {
+			uint32_t net, node = 0, m;
+
+			if (c->service_cidr_addr.len != 4 ||
+			    c->service_cidr_prefix_len < 1 ||
+			    c->service_cidr_prefix_len > 32)
+				return BAD("%s: service_cidr %u bytes /%u is not "
+					   "an IPv4 CIDR with a prefix of 1..32",
+					   at, (unsigned)c->service_cidr_addr.len,
+					   c->service_cidr_prefix_len);
+			m = service_cidr_mask(c->service_cidr_prefix_len);
+			memcpy(&net, c->service_cidr_addr.data, 4);
+			if (c->node_addr.len == 4)
+				memcpy(&node, c->node_addr.data, 4);
+			if (node && (node & m) == (net & m))
+				return BAD("%s: the service CIDR holds node_addr "
+					   "(replies of SNATed flows go there)",
+					   at);
+		}
 		return check_addr(r, at, "node_addr", &c->node_addr, true);
 	}
 	case MAPOP(UPSERT_SOURCE_RANGE):
@@ -845,6 +874,11 @@ static int apply_op(struct loader *L, const map_op *op, size_t i,
 		v.snat_port_min = (uint16_t)c->snat_port_min;
 		v.snat_port_max = (uint16_t)c->snat_port_max;
 		v.host_netns_cookie = own_netns_cookie();
+		if (c->service_cidr_addr.len == 4) {
+			v.svc_mask = service_cidr_mask(c->service_cidr_prefix_len);
+			memcpy(&v.svc_net, c->service_cidr_addr.data, 4);
+			v.svc_net &= v.svc_mask;
+		}
 		err = update(L, SY_MAP_CONFIG, &zero, &v);
 		return err ? KERR(err, "update sy_config[0]") : 0;
 	}

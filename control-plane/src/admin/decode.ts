@@ -100,7 +100,7 @@ export function decodeEntry(map: string, key: Uint8Array, value: Uint8Array, opt
     }
     case 'sy_config': {
       const c = decodeConfig(value);
-      return { index: decodeU32(key), flowHashSeed: c.flowHashSeed, flags: c.flags, nodeAddr: c.nodeAddr, snatPortMin: c.snatPortMin, snatPortMax: c.snatPortMax, hostNetnsCookie: c.hostNetnsCookie };
+      return { index: decodeU32(key), flowHashSeed: c.flowHashSeed, flags: c.flags, nodeAddr: c.nodeAddr, snatPortMin: c.snatPortMin, snatPortMax: c.snatPortMax, hostNetnsCookie: c.hostNetnsCookie, serviceCIDR: c.serviceCIDR ?? '' };
     }
     case 'sy_svc_stats': {
       const k = decodeSvcStatsKey(key), v = decodeSvcStatsValue(value);

@@ -154,6 +154,7 @@ export async function runAgent(argv: string[]): Promise<number> {
         nodePortAddresses: opts.iptables.nodePortAddresses,
         mapMaxEntries: opts.mapMaxEntries,
         ...(snat ? { snatPorts: snat.range } : {}),
+        ...(opts.serviceCIDR ? { serviceCIDR: opts.serviceCIDR } : {}),
       }, log)
     : undefined;
   const iptables = decision.mode === 'iptables'

@@ -10,7 +10,7 @@ import { ipv4ToBytes } from '../../util/ipv4.js';
 import { DesiredMapsBuilder } from './desired-maps.js';
 import { SyncRun } from './sync-plan.js';
 import { LoaderError, type LoaderClient } from './loader-client.js';
-import { cidrContains } from '../../util/ipv4.js';
+import { cidrContains, intToIpv4, parseCidr } from '../../util/ipv4.js';
 import { emptyMapsContent, sameBackend, sameRevNat, sameSvcValue, sameTable, type MapsContent } from './maps-content.js';
 import { decodeBackend, decodeRevNat, decodeSourceRangeKey, decodeSvcKey, decodeSvcValue, decodeU32, decodeU32Array, svcKeyString } from './map-values.js';
 
@@ -22,6 +22,8 @@ export interface EbpfDataplaneOptions {
   configFlags?: number;
   /** sy_config.snat_port_min/max (unset: the datapath's built-in range). */
   snatPorts?: { min: number; max: number };
+  /** sy_config.svc_net/svc_mask: the Service CIDR "a.b.c.d/len" (--service-cluster-ip-range; unset: none). */
+  serviceCIDR?: string;
   /** --nodeport-addresses: CIDRs (or "primary") the NodePort frontends are limited to. */
   nodePortAddresses?: string[];
   /** Upper bound of one ApplyRequest's encoded size (the loader refuses more). */
@@ -110,7 +112,7 @@ export class EbpfDataplane implements Dataplane {
 
   async init(): Promise<void> {
     await this.loader.apply([{ setConfig: { flowHashSeed: this.opts.seed >>> 0, flags: this.opts.configFlags ?? 0, nodeAddr: ipv4ToBytes(this.opts.nodeIP),
-      snatPortMin: this.opts.snatPorts?.min ?? 0, snatPortMax: this.opts.snatPorts?.max ?? 0 } }]);
+      snatPortMin: this.opts.snatPorts?.min ?? 0, snatPortMax: this.opts.snatPorts?.max ?? 0, ...serviceCIDRConfig(this.opts.serviceCIDR) } }]);
     await this.restore();
     await this.readCapacities();
   }
@@ -322,4 +324,11 @@ export class EbpfDataplane implements Dataplane {
     if (this.gcTimer) clearTimeout(this.gcTimer);
     this.loader.close();
   }
+}
+
+/** SetConfig's service_cidr_addr/prefix_len fields for a CIDR "a.b.c.d/len" (none: the fields stay unset). */
+function serviceCIDRConfig(cidr: string | undefined): { serviceCidrAddr?: Uint8Array; serviceCidrPrefixLen?: number } {
+  if (cidr === undefined) return {};
+  const { base, prefix } = parseCidr(cidr);
+  return { serviceCidrAddr: ipv4ToBytes(intToIpv4(base)), serviceCidrPrefixLen: prefix };
 }

@@ -197,8 +197,16 @@ export function decodeAttachValue(b: Uint8Array): AttachValue {
   return { mode: v.getUint32(0, true), progId: v.getUint32(4, true), ifname: Buffer.from(name.subarray(0, nul < 0 ? name.length : nul)).toString('latin1') };
 }
 
-/** sy_config: {u32 flow_hash_seed; u32 flags; be32 node_addr; u16 snat_port_min; u16 snat_port_max; u64 host_netns_cookie} (24 bytes; 16 before the cookie). */
-export interface ConfigValue { flowHashSeed: number; flags: number; nodeAddr: string; snatPortMin: number; snatPortMax: number; hostNetnsCookie: string }
+/** sy_config: {u32 flow_hash_seed; u32 flags; be32 node_addr; u16 snat_port_min; u16 snat_port_max; u64 host_netns_cookie; be32 svc_net; be32 svc_mask} (32 bytes; 24 before svc_net, 16 before the cookie). */
+export interface ConfigValue { flowHashSeed: number; flags: number; nodeAddr: string; snatPortMin: number; snatPortMax: number; hostNetnsCookie: string; serviceCIDR?: string }
+
+/** "a.b.c.d/len" of sy_config.svc_net/svc_mask (network order); '' when the mask is 0 (none). */
+function serviceCIDROf(net: Uint8Array, mask: number): string {
+  if (mask === 0) return '';
+  let len = 0;
+  while (len < 32 && (mask & (0x80000000 >>> len)) !== 0) len++;
+  return `${bytesToIpv4(net)}/${len}`;
+}
 
 export function decodeConfig(b: Uint8Array): ConfigValue {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -206,6 +214,7 @@ export function decodeConfig(b: Uint8Array): ConfigValue {
     flowHashSeed: v.getUint32(0, true), flags: v.getUint32(4, true), nodeAddr: bytesToIpv4(b.subarray(8, 12)),
     snatPortMin: b.byteLength >= 16 ? v.getUint16(12, true) : 0, snatPortMax: b.byteLength >= 16 ? v.getUint16(14, true) : 0,
     hostNetnsCookie: b.byteLength >= 24 ? v.getBigUint64(16, true).toString() : '0',
+    serviceCIDR: b.byteLength >= 32 ? serviceCIDROf(b.subarray(24, 28), v.getUint32(28, false)) : '',
   };
 }
 
