@@ -1653,7 +1653,7 @@ describe("switchyard-loader socket-level load balancing (cgroup sock_addr) with 
 
       await call(sock, { apply: { ops: [{ setConfig: { flowHashSeed: 5, flags: SY_CFG_F_POD_UDP_CONNECT_TC, nodeAddr: ip(SK_CLIENT) } }] } });
       const cfg = (await call(sock, { dump: { map: "sy_config" } })).dump!;
-      assert.equal(cfg.info.valueSize, 24);
+      assert.equal(cfg.info.valueSize, 32);
       const v = Buffer.from(cfg.entries[0]!.value);
       assert.equal(v.readUInt32LE(4), SY_CFG_F_POD_UDP_CONNECT_TC);
       assert.notEqual(v.readBigUInt64LE(16), 0n, "the loader filled in its namespace's cookie");
