@@ -30,3 +30,32 @@ test('refused: not a CIDR, /0, no or two IPv4 entries, a range holding the node 
   ];
   for (const [argv, re] of bad) assert.throws(() => parseAgentOptions(argv, env), re, argv.join(' '));
 });
+
+test('the ebpf dataplane hands the CIDR to the loader in SetConfig (network and prefix; none: fields unset)', async () => {
+  const { pino } = await import('pino');
+  const { EbpfDataplane } = await import('../../control-plane/src/dataplane/ebpf/ebpf-dataplane.js');
+  const { OpType } = await import('../../control-plane/src/dataplane/ebpf/loader-protocol.js');
+  const { DEFAULT_MAGLEV_SIZING } = await import('../../control-plane/src/dataplane/maglev.js');
+  type Loader = ConstructorParameters<typeof EbpfDataplane>[0];
+  const configOf = async (serviceCIDR: string | undefined): Promise<Record<string, unknown>> => {
+    const ops: Array<Record<string, unknown>> = [];
+    // Records the ops, and fails the reads that follow SetConfig (this test is about the first request only).
+    const loader = {
+      apply: async (o: Array<Record<string, unknown>>) => { ops.push(...o); return { applied: o.length }; },
+      dump: async () => { throw new Error('no maps in this test'); },
+      status: async () => ({ maps: [] }),
+    } as unknown as Loader;
+    const dp = new EbpfDataplane(loader, { seed: 1, sizing: DEFAULT_MAGLEV_SIZING, nodeIP: '198.18.0.11', ...(serviceCIDR ? { serviceCIDR } : {}) }, pino({ level: 'silent' }));
+    await dp.init().catch(() => undefined);
+    const op = ops.find((o) => o.setConfig !== undefined);
+    assert.ok(op, 'a SetConfig op');
+    assert.equal(OpType.verify(op), null, 'the op fits loader.proto');
+    return op.setConfig as Record<string, unknown>;
+  };
+  const set = await configOf('198.18.128.0/17');
+  assert.deepEqual([...(set.serviceCidrAddr as Uint8Array)], [198, 18, 128, 0]);
+  assert.equal(set.serviceCidrPrefixLen, 17);
+  const unset = await configOf(undefined);
+  assert.equal(unset.serviceCidrAddr, undefined);
+  assert.equal(unset.serviceCidrPrefixLen, undefined);
+});
