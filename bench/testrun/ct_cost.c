@@ -14,6 +14,17 @@
  *       (a packet of an established flow). Prints median, p10 and p90 in ns
  *       per path and object.
  *
+ *       The Service CIDR (10.96.0.0/12) is in sy_config (ignored by a build
+ *       whose sy_config is shorter); "nocidr" after FLOWS leaves it out.
+ *
+ *   ct-cost bench OBJ_A OBJ_B [SERVICES] [ENDPOINTS] [FLOWS]
+ *       The same paths at the benchmark's scale: both objects' maps filled
+ *       as the agent fills them for SERVICES ClusterIP Services (default
+ *       10,000) of ENDPOINTS endpoints each (default 10; a Maglev table of
+ *       the agent's size, 1021 slots for 10), the flows spread over all
+ *       Services, A and B alternating flow by flow in one process. Prints a
+ *       Markdown table (bench/results/testrun-compare-*.md).
+ *
  *   ct-cost lru OBJ [CT_MAX] [FLOOD] [EVERY]
  *       For sy_conntrack as a common LRU (flags 0) and as per-CPU LRU lists
  *       (BPF_F_NO_COMMON_LRU), with CT_MAX entries: 64 established flows
@@ -38,6 +49,10 @@
 #include "sy_structs.h"
 
 #define VIP     0x0a60000aU /* 10.96.0.10 */
+#define SVC_NET  0x0a600000U /* 10.96.0.0/12: the Service CIDR */
+#define SVC_MASK 0xfff00000U
+#define NODE_IP  0xc612000bU /* 198.18.0.11 */
+#define BE_NET   0x0a800000U /* 10.128.0.0/9: bench backends */
 #define BE_ADDR 0x0a010001U /* 10.1.0.1 */
 #define VPORT   80
 #define BPORT   8080
@@ -110,6 +125,8 @@ static long run1(int prog, const uint8_t *pkt, size_t len, uint32_t *ret)
 	return (long)o.duration;
 }
 
+static int with_cidr = 1;
+
 static int fill(struct dp *d)
 {
 	int svc = bpf_object__find_map_fd_by_name(d->obj, "sy_services");
@@ -124,6 +141,11 @@ static int fill(struct dp *d)
 	struct sy_revnat r = { .addr = htonl(VIP), .port = htons(VPORT) };
 	struct sy_config c = { .flow_hash_seed = 1 };
 	struct sy_maglev_slots slots = { { 1, 1 } };
+
+	if (with_cidr) {
+		c.svc_net = htonl(SVC_NET);
+		c.svc_mask = htonl(SVC_MASK);
+	}
 	uint32_t one = 1, zero = 0;
 	int inner;
 
@@ -245,6 +267,206 @@ static int cost(const char *a, const char *b, long flows)
 	return 0;
 }
 
+/* ---- bench: 10,000 Services x 10 endpoints ---------------------------- */
+
+static uint32_t table_size(int endpoints)
+{
+	static const uint32_t primes[] = { 251, 509, 1021, 2039, 4093, 8191,
+					   16381, 32749, 65521, 131071 };
+	uint32_t want = (uint32_t)(endpoints > 0 ? endpoints : 1) * 100;
+
+	for (size_t i = 0; i < sizeof(primes) / sizeof(primes[0]); i++)
+		if (primes[i] >= want)
+			return primes[i];
+	return 131071;
+}
+
+/* The Maglev inner maps, shared by both objects (read-only to them). */
+static int *bench_tables(int services, int endpoints, uint32_t m)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, io, .map_flags = BPF_F_INNER_MAP);
+	int *fds = calloc((size_t)services, sizeof(int));
+	uint32_t n = (m + 1) / 2;
+	struct sy_maglev_slots *v = calloc(n, sizeof(*v));
+	uint32_t *keys = calloc(n, sizeof(*keys));
+
+	for (int i = 0; i < services; i++) {
+		uint32_t base = (uint32_t)i * (uint32_t)endpoints + 1;
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		uint32_t cnt = n;
+
+		fds[i] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ct_cost_mg", 4,
+					sizeof(*v), n, &io);
+		if (fds[i] < 0)
+			return NULL;
+		for (uint32_t e = 0; e < n; e++) {
+			keys[e] = e;
+			for (int k = 0; k < 2; k++) {
+				uint32_t slot = 2 * e + (uint32_t)k;
+
+				v[e].ids[k] = slot < m ?
+					base + (slot * 31u + (uint32_t)i) % (uint32_t)endpoints : 0;
+			}
+		}
+		if (bpf_map_update_batch(fds[i], keys, v, &cnt, &bo))
+			return NULL;
+	}
+	free(v);
+	free(keys);
+	return fds;
+}
+
+static int bench_fill(struct dp *d, int services, int endpoints, uint32_t m,
+		      const int *tables)
+{
+	int svc = bpf_object__find_map_fd_by_name(d->obj, "sy_services");
+	int be = bpf_object__find_map_fd_by_name(d->obj, "sy_backends");
+	int rn = bpf_object__find_map_fd_by_name(d->obj, "sy_revnat");
+	int mg = bpf_object__find_map_fd_by_name(d->obj, "sy_maglev");
+	int cfg = bpf_object__find_map_fd_by_name(d->obj, "sy_config");
+	struct sy_config c = { .flow_hash_seed = 0x5317c4d1,
+			       .node_addr = htonl(NODE_IP),
+			       .svc_net = with_cidr ? htonl(SVC_NET) : 0,
+			       .svc_mask = with_cidr ? htonl(SVC_MASK) : 0 };
+	uint32_t zero = 0;
+
+	d->prog = bpf_program__fd(bpf_object__find_program_by_name(d->obj, "sy_tc_ingress"));
+	d->ct = bpf_object__find_map_fd_by_name(d->obj, "sy_conntrack");
+	d->counters = bpf_object__find_map_fd_by_name(d->obj, "sy_counters");
+	if (bpf_map_update_elem(cfg, &zero, &c, BPF_ANY))
+		return -errno;
+	/* The agent's write order: backends, table, reverse NAT, service. */
+	for (int i = 0; i < services; i++) {
+		uint32_t id = (uint32_t)i + 1, vip = VIP + (uint32_t)i;
+		struct sy_svc_key k = { .addr = htonl(vip), .port = htons(VPORT), .proto = 6 };
+		struct sy_svc_value v = { .id = id, .group = id, .count = (uint16_t)endpoints,
+					  .flags = SY_SVC_F_CLUSTERIP, .table_size = m };
+		struct sy_revnat r = { .addr = htonl(vip), .port = htons(VPORT) };
+
+		for (int e = 0; e < endpoints; e++) {
+			uint32_t bid = (uint32_t)i * (uint32_t)endpoints + (uint32_t)e + 1;
+			struct sy_backend b = { .addr = htonl(BE_NET + bid), .port = htons(BPORT), .proto = 6 };
+
+			if (bpf_map_update_elem(be, &bid, &b, BPF_ANY))
+				return -errno;
+		}
+		if (bpf_map_update_elem(mg, &id, &tables[i], BPF_ANY) ||
+		    bpf_map_update_elem(rn, &id, &r, BPF_ANY) ||
+		    bpf_map_update_elem(svc, &k, &v, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+static void pct(long *v, long n, long out[3])
+{
+	qsort(v, (size_t)n, sizeof(long), cmp_long);
+	out[0] = v[n / 10];
+	out[1] = v[n / 2];
+	out[2] = v[n * 9 / 10];
+}
+
+static int bench(const char *a, const char *b, int services, int endpoints,
+		 long flows)
+{
+	static const char *paths[] = {
+		"tc new flow (SYN to a ClusterIP)",
+		"tc reply reverse NAT (SYN-ACK)",
+		"tc established: the handshake ACK (what measure-testrun times)",
+		"tc established: the next ACK",
+	};
+	struct dp d[2];
+	uint32_t m = table_size(endpoints);
+	int *tables = bench_tables(services, endpoints, m);
+	long *t[2][4], bad[2] = { 0, 0 };
+	uint8_t pkt[64];
+
+	if (!tables) {
+		fprintf(stderr, "ct-cost: creating %d Maglev tables: %s\n", services, strerror(errno));
+		return 1;
+	}
+	for (int o = 0; o < 2; o++) {
+		const char *path = o ? b : a;
+		struct bpf_map *mp;
+		int err;
+
+		d[o].obj = bpf_object__open_file(path, NULL);
+		if (!d[o].obj) {
+			fprintf(stderr, "ct-cost: %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		/* Room for SERVICES x ENDPOINTS backends, as --map-max-entries gives the agent. */
+		mp = bpf_object__find_map_by_name(d[o].obj, "sy_backends");
+		if ((long)services * endpoints > (long)bpf_map__max_entries(mp))
+			bpf_map__set_max_entries(mp, (uint32_t)(services * endpoints));
+		err = bpf_object__load(d[o].obj);
+		err = err ?: bench_fill(&d[o], services, endpoints, m, tables);
+		if (err) {
+			fprintf(stderr, "ct-cost: %s: %s\n", path, strerror(-err));
+			return 1;
+		}
+		for (int p = 0; p < 4; p++)
+			t[o][p] = calloc((size_t)flows, sizeof(long));
+	}
+	pin_cpu(0);
+	for (long i = 0; i < flows; i++) {
+		/* Flows spread over the Services (a stride prime to their count). */
+		uint32_t s = (uint32_t)((i * 7919) % services);
+		uint32_t vip = VIP + s;
+		uint32_t client = 0x0a000000U | (uint32_t)(1 + (i / 50000));
+		uint16_t cport = (uint16_t)(10000 + i % 50000);
+
+		for (int k = 0; k < 2; k++) {
+			int o = (int)((i + k) & 1); /* alternate which goes first */
+			uint8_t out[256];
+			uint32_t bk;
+			size_t len = tcp_frame(pkt, client, vip, cport, VPORT, 0x02);
+			LIBBPF_OPTS(bpf_test_run_opts, to, .data_in = pkt, .data_size_in = len,
+				    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+
+			/* The SYN: its output names the backend of the flow. */
+			if (bpf_prog_test_run_opts(d[o].prog, &to) || to.data_size_out < 54) {
+				bad[o]++;
+				continue;
+			}
+			t[o][0][i] = (long)to.duration;
+			bk = ntohl(*(uint32_t *)(out + 30));
+			if (bk - BE_NET < 1 || bk - BE_NET > (uint32_t)(services * endpoints))
+				bad[o]++;
+			/* The reply: its source must come back as the VIP. */
+			len = tcp_frame(pkt, bk, client, BPORT, cport, 0x12);
+			to.data_size_in = (uint32_t)len;
+			to.data_size_out = sizeof(out);
+			if (bpf_prog_test_run_opts(d[o].prog, &to) || to.data_size_out < 54 ||
+			    *(uint32_t *)(out + 26) != htonl(vip))
+				bad[o]++;
+			t[o][1][i] = (long)to.duration;
+			len = tcp_frame(pkt, client, vip, cport, VPORT, 0x10);
+			{
+				uint32_t ret;
+
+				t[o][2][i] = run1(d[o].prog, pkt, len, &ret);
+				t[o][3][i] = run1(d[o].prog, pkt, len, &ret);
+			}
+		}
+	}
+	printf("| path | A p10 / median / p90 ns | B p10 / median / p90 ns | median B/A |\n|---|---|---|---|\n");
+	for (int p = 0; p < 4; p++) {
+		long pa[3], pb[3];
+
+		pct(t[0][p], flows, pa);
+		pct(t[1][p], flows, pb);
+		printf("| %s | %ld / %ld / %ld | %ld / %ld / %ld | %+.1f %% |\n", paths[p],
+		       pa[0], pa[1], pa[2], pb[0], pb[1], pb[2],
+		       100.0 * ((double)pb[1] - (double)pa[1]) / (double)pa[1]);
+	}
+	printf("\n%d Services x %d endpoints (Maglev M=%u), %ld flows, single runs of sy_tc_ingress, "
+	       "A and B alternating flow by flow; Service CIDR %s; SYNs not DNATed to a backend or replies not reverse-NATed: A %ld, B %ld.\n"
+	       "A=%s\nB=%s\n", services, endpoints, m, flows, with_cidr ? "10.96.0.0/12 in sy_config" : "not set",
+	       bad[0], bad[1], a, b);
+	return bad[0] || bad[1] ? 1 : 0;
+}
+
 static int lru(const char *path, int ct_max, long flood, long EVERY)
 {
 	static const struct { const char *name; int flags; } kinds[] = {
@@ -320,11 +542,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	libbpf_set_print(NULL);
-	if (argc >= 4 && !strcmp(argv[1], "cost"))
+	if (argc >= 4 && !strcmp(argv[1], "cost")) {
+		with_cidr = !(argc > 5 && !strcmp(argv[5], "nocidr"));
 		return cost(argv[2], argv[3], argc > 4 ? atol(argv[4]) : 20000);
+	}
+	if (argc >= 4 && !strcmp(argv[1], "bench"))
+		return bench(argv[2], argv[3], argc > 4 ? atoi(argv[4]) : 10000,
+			     argc > 5 ? atoi(argv[5]) : 10, argc > 6 ? atol(argv[6]) : 20000);
 	if (argc >= 3 && !strcmp(argv[1], "lru"))
 		return lru(argv[2], argc > 3 ? atoi(argv[3]) : 65536, argc > 4 ? atol(argv[4]) : 400000,
 			   argc > 5 ? atol(argv[5]) : 1000);
-	fprintf(stderr, "usage: ct-cost cost OBJ_A OBJ_B [FLOWS] | ct-cost lru OBJ [CT_MAX] [FLOOD] [EVERY]\n");
+	fprintf(stderr, "usage: ct-cost cost OBJ_A OBJ_B [FLOWS [nocidr]] | ct-cost bench OBJ_A OBJ_B [SERVICES] [ENDPOINTS] [FLOWS]"
+		" | ct-cost lru OBJ [CT_MAX] [FLOOD] [EVERY]\n");
 	return 2;
 }

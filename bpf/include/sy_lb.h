@@ -53,6 +53,8 @@
 #include "sy_config.h"
 #include "sy_frontend.h"
 #include "sy_pick.h"
+#include "sy_service_cidr.h"
+#include "sy_maglev.h"
 #include "sy_stats.h"
 
 #define SY_LB_PASS   0 /* not ours (or not for this hook): untouched */
@@ -207,14 +209,17 @@ static __always_inline int sy_lb_decide(const struct sy_pkt *pkt, int role,
 	sy_xlate_init(x, pkt);
 
 	/* Step 1: replies first, so a backend that is itself a frontend
-	 * client is never mistaken for a new flow. */
+	 * client is never mistaken for a new flow. A packet to the Service
+	 * CIDR is never a reply (sy_service_cidr.h): no lookup. */
 	sy_ct_key_fill(&key, pkt->saddr, pkt->daddr, pkt->sport, pkt->dport,
 		       pkt->proto, SY_CT_REPLY);
-	ct = bpf_map_lookup_elem(&sy_conntrack, &key);
-	if (ct && !sy_ct_is_expired(ct, pkt->proto, now)) {
-		if (hook == SY_HOOK_XDP && !(ct->flags & SY_CT_F_SNAT))
-			return SY_LB_PASS;
-		return sy_lb_reply(pkt, ct, now, x);
+	if (!sy_to_service_cidr(pkt->daddr)) {
+		ct = bpf_map_lookup_elem(&sy_conntrack, &key);
+		if (ct && !sy_ct_is_expired(ct, pkt->proto, now)) {
+			if (hook == SY_HOOK_XDP && !(ct->flags & SY_CT_F_SNAT))
+				return SY_LB_PASS;
+			return sy_lb_reply(pkt, ct, now, x);
+		}
 	}
 
 	/* Step 2: established flows stick to their backend, whatever the

@@ -421,7 +421,12 @@ struct sy_config {
 	__u16 snat_port_min;  /* SNAT port range (host order); 0: SY_SNAT_PORT_MIN..MAX */
 	__u16 snat_port_max;
 	__u64 host_netns_cookie; /* the node's own network namespace (set by the loader) */
-};                               /* 24 bytes */
+	/* The Service CIDR (ClusterIPs), network and mask; mask 0: not given.
+	 * A packet to it is never a reply, so its reply lookup is skipped
+	 * (sy_service_cidr.h). */
+	__be32 svc_net;
+	__be32 svc_mask;
+};                               /* 32 bytes (24 before svc_net) */
 
 /* Flow hash shared by the datapath and the control plane (which must predict
  * the slot): Bob Jenkins' lookup3 jhash_3words as in <linux/jhash.h>, with
@@ -443,7 +448,7 @@ struct sy_config {
  * an inner-map layout in this file (the size asserts below change with
  * them): a loader that finds another version on the pins migrates the maps
  * (docs/maps.md, "Layout version"). */
-#define SY_LAYOUT_VERSION 1
+#define SY_LAYOUT_VERSION 2
 
 SY_ASSERT_LAYOUT(struct sy_svc_key, 8);
 SY_ASSERT_LAYOUT(struct sy_svc_value, 20);
@@ -469,12 +474,14 @@ SY_ASSERT_LAYOUT(struct sy_sock_revnat_key, 16);
 SY_ASSERT_LAYOUT(struct sy_sock_revnat_value, 12);
 SY_ASSERT_LAYOUT(struct sy_attach_key, 8);
 SY_ASSERT_LAYOUT(struct sy_attach_value, 24);
-SY_ASSERT_LAYOUT(struct sy_config, 24);
+SY_ASSERT_LAYOUT(struct sy_config, 32);
 SY_ASSERT_LAYOUT(struct sy_rate_bucket, 16);
 SY_ASSERT_LAYOUT(struct sy_frag_key, 12);
 SY_ASSERT_LAYOUT(struct sy_frag_value, 4);
 SY_ASSERT_LAYOUT(struct sy_dev_mac, 8);
 SY_ASSERT_OFF(struct sy_config, snat_port_min, 12);
 SY_ASSERT_OFF(struct sy_config, snat_port_max, 14);
+SY_ASSERT_OFF(struct sy_config, svc_net, 24);
+SY_ASSERT_OFF(struct sy_config, svc_mask, 28);
 
 #endif /* SY_STRUCTS_H */

@@ -12,6 +12,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
 
+#include "service_cidr.h"
 #include "sy_structs.h"
 #include "handlers.h"
 #include "log.h"
@@ -274,6 +275,11 @@ static int apply_op(struct loader *L, const PB(MapOp) *op, size_t i,
 		v.snat_port_min = (uint16_t)c->snat_port_min;
 		v.snat_port_max = (uint16_t)c->snat_port_max;
 		v.host_netns_cookie = host_netns_cookie();
+		if (c->service_cidr_addr.len == 4) {
+			v.svc_mask = service_cidr_mask(c->service_cidr_prefix_len);
+			memcpy(&v.svc_net, c->service_cidr_addr.data, 4);
+			v.svc_net &= v.svc_mask;
+		}
 		err = update(L, SY_MAP_CONFIG, &zero, &v);
 		return err ? KERR(err, "update sy_config[0]") : 0;
 	}

@@ -3,12 +3,14 @@
  * invalid op anywhere rejects the request with nothing written. */
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <netinet/in.h>
 #include <linux/bpf.h>
 
 #include "sy_structs.h"
 #include "handlers.h"
 #include "maglev_tables.h"
+#include "service_cidr.h"
 
 static bool is_prime(uint32_t n)
 {
@@ -184,6 +186,28 @@ int apply_validate_op(const PB(MapOp) *op, size_t i, struct reply *r)
 				   "not a port range (1..65535, min <= max, or "
 				   "both 0)", at, c->snat_port_min,
 				   c->snat_port_max);
+		if (c->service_cidr_addr.len == 0 && c->service_cidr_prefix_len)
+			return BAD("%s: service_cidr_prefix_len without "
+				   "service_cidr_addr", at);
+		if (c->service_cidr_addr.len != 0) {
+			uint32_t net, node = 0, m;
+
+			if (c->service_cidr_addr.len != 4 ||
+			    c->service_cidr_prefix_len < 1 ||
+			    c->service_cidr_prefix_len > 32)
+				return BAD("%s: service_cidr %u bytes /%u is not "
+					   "an IPv4 CIDR with a prefix of 1..32",
+					   at, (unsigned)c->service_cidr_addr.len,
+					   c->service_cidr_prefix_len);
+			m = service_cidr_mask(c->service_cidr_prefix_len);
+			memcpy(&net, c->service_cidr_addr.data, 4);
+			if (c->node_addr.len == 4)
+				memcpy(&node, c->node_addr.data, 4);
+			if (node && (node & m) == (net & m))
+				return BAD("%s: the service CIDR holds node_addr "
+					   "(replies of SNATed flows go there)",
+					   at);
+		}
 		return check_addr(r, at, "node_addr", &c->node_addr, true);
 	}
 	case MAPOP(UPSERT_SOURCE_RANGE):

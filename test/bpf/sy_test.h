@@ -210,5 +210,6 @@ void test_frag_xdp(int fd_xdp, uint32_t x0, const uint8_t *mac_x0,
 		   const uint8_t *mac_x1, const uint8_t *mac_be,
 		   const uint8_t *mac_cl);
 void test_conntrack(void);
+void test_service_cidr(void);
 
 #endif /* SY_TEST_H */

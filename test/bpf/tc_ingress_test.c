@@ -1863,6 +1863,7 @@ int main(void)
 	test_external();
 	test_frag();
 	test_conntrack();
+	test_service_cidr();
 	test_xdp();
 	test_icmp();
 

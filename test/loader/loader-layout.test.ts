@@ -16,7 +16,7 @@ const CLIENT = "198.18.11.2";
 const SERVER = "198.18.12.2";
 const TCP = 6;
 const SY_SVC_F_CLUSTERIP = 1;
-const SY_LAYOUT_VERSION = 1; // bpf/include/sy_structs.h
+const SY_LAYOUT_VERSION = 2; // bpf/include/sy_structs.h
 
 const ip = (s: string): Buffer => Buffer.from(s.split(".").map((x) => Number(x)));
 const hex = (b: Buffer): string[] => [...b].map((x) => x.toString(16).padStart(2, "0"));
@@ -129,7 +129,7 @@ describe("switchyard-loader map layout version", { timeout: 120000 }, () => {
       await loader.stop();
       loader = await lab.startLoader(rtr, instance);
       all.push(loader);
-      assert.ok(loader.logs.some((l) => /pinned maps have layout version 1: reusing them/.test(l)), loader.tail());
+      assert.ok(loader.logs.some((l) => new RegExp(`pinned maps have layout version ${SY_LAYOUT_VERSION}: reusing them`).test(l)), loader.tail());
       const st1 = (await call(loader.socketPath, { status: {} })).status!;
       assert.deepEqual(mapIds(st1), mapIds(st0), "same layout: the very same maps");
       await roundTrip("after-same-layout-restart");
@@ -154,10 +154,10 @@ describe("switchyard-loader map layout version", { timeout: 120000 }, () => {
       loader = await lab.startLoader(rtr, instance);
       all.push(loader);
       const logs = loader.logs.join("\n");
-      assert.match(logs, /pinned maps have layout version 999, this datapath 1: migrating them/);
+      assert.match(logs, new RegExp(`pinned maps have layout version 999, this datapath ${SY_LAYOUT_VERSION}: migrating them`));
       assert.match(logs, /sy_conntrack: \d+ entries copied from the old layout/);
       assert.match(logs, /links\/tc_ingress_r-cli: now runs the new sy_tc_ingress/);
-      assert.match(logs, /layout migration to version 1 done/);
+      assert.match(logs, new RegExp(`layout migration to version ${SY_LAYOUT_VERSION} done`));
       assert.equal(pinnedVersion(pin), SY_LAYOUT_VERSION, "sy_layout now says this version");
       assert.ok(!existsSync(`${lab.pinDir(instance)}/old-layout`), "the old pins are gone");
 

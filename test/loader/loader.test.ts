@@ -279,6 +279,11 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
         [{ apply: { ops: [{ upsertService: { key: { addr: ip("198.18.250.9"), port: 80, proto: TCP }, tableSize: 9 } }] } }, "INVALID", "table_size"],
         [{ apply: { ops: [{ setConfig: { flowHashSeed: 1, snatPortMin: 2000, snatPortMax: 1000 } }] } }, "INVALID", "snat_port_min..snat_port_max"],
         [{ apply: { ops: [{ setConfig: { flowHashSeed: 1, snatPortMin: 0, snatPortMax: 1000 } }] } }, "INVALID", "snat_port_min..snat_port_max"],
+        [{ apply: { ops: [{ setConfig: { flowHashSeed: 1, serviceCidrPrefixLen: 12 } }] } }, "INVALID", "service_cidr_prefix_len without"],
+        [{ apply: { ops: [{ setConfig: { flowHashSeed: 1, serviceCidrAddr: ip("10.96.0.0"), serviceCidrPrefixLen: 0 } }] } }, "INVALID", "not an IPv4 CIDR"],
+        [{ apply: { ops: [{ setConfig: { flowHashSeed: 1, serviceCidrAddr: ip("10.96.0.0"), serviceCidrPrefixLen: 33 } }] } }, "INVALID", "not an IPv4 CIDR"],
+        [{ apply: { ops: [{ setConfig: { flowHashSeed: 1, serviceCidrAddr: Buffer.alloc(16), serviceCidrPrefixLen: 12 } }] } }, "INVALID", "not an IPv4 CIDR"],
+        [{ apply: { ops: [{ setConfig: { flowHashSeed: 1, nodeAddr: ip("198.18.0.11"), serviceCidrAddr: ip("198.18.0.0"), serviceCidrPrefixLen: 16 } }] } }, "INVALID", "holds node_addr"],
         [{ apply: { ops: [{ upsertService: { id: 1 } }] } }, "INVALID", "key"],
         [{ apply: { ops: [{ upsertRevnat: { id: 1, addr: Buffer.alloc(16), port: 80 } }] } }, "INVALID", "upsert_revnat.addr"],
         [{ apply: { ops: [{ flushConntrack: {} }] } }, "INVALID", "flush_conntrack"],
@@ -344,7 +349,7 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
             { upsertRevnat: { id: 10, addr: ip(vip), port: 80 } },
             { setMaglev: { group: 5, backendIds: [1, 2, 1, 2, 1, 2, 0xfffffffe] } },
             { upsertService: { key: { addr: ip(vip), port: 80, proto: TCP }, id: 10, group: 5, count: 2, flags: SY_SVC_F_CLUSTERIP, tableSize: 7 } },
-            { setConfig: { flowHashSeed: 0xdeadbeef, flags: 0, nodeAddr: ip("198.18.0.1"), snatPortMin: 1024, snatPortMax: 29999 } },
+            { setConfig: { flowHashSeed: 0xdeadbeef, flags: 0, nodeAddr: ip("198.18.0.1"), snatPortMin: 1024, snatPortMax: 29999, serviceCidrAddr: ip("198.18.130.7"), serviceCidrPrefixLen: 17 } },
           ],
         },
       });
@@ -376,8 +381,10 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
       const cv = Buffer.from(find(cfg.entries, u32le(0))!.value);
       // snat_port_min, snat_port_max: u16 little endian at 12 and 14.
       assert.deepEqual(cv.subarray(0, 16), Buffer.concat([u32le(0xdeadbeef), u32le(0), ip("198.18.0.1"), u32le(1024 | (29999 << 16))]));
-      assert.equal(cv.length, 24);
+      assert.equal(cv.length, 32);
       assert.notEqual(cv.readBigUInt64LE(16), 0n, "host_netns_cookie: the loader's own namespace");
+      // svc_net (host bits zeroed), svc_mask: network order at 24 and 28.
+      assert.deepEqual(cv.subarray(24, 32), Buffer.concat([ip("198.18.128.0"), ip("255.255.128.0")]));
 
       // The kernel holds two slots per element: (M + 1) / 2 elements of
       // 8 bytes, the last one padded with 0 for an odd M.
@@ -1664,7 +1671,7 @@ describe("switchyard-loader socket-level load balancing (cgroup sock_addr) with 
 
       await call(sock, { apply: { ops: [{ setConfig: { flowHashSeed: 5, flags: SY_CFG_F_POD_UDP_CONNECT_TC, nodeAddr: ip(SK_CLIENT) } }] } });
       const cfg = (await call(sock, { dump: { map: "sy_config" } })).dump!;
-      assert.equal(cfg.info.valueSize, 24);
+      assert.equal(cfg.info.valueSize, 32);
       const v = Buffer.from(cfg.entries[0]!.value);
       assert.equal(v.readUInt32LE(4), SY_CFG_F_POD_UDP_CONNECT_TC);
       assert.notEqual(v.readBigUInt64LE(16), 0n, "the loader filled in its namespace's cookie");

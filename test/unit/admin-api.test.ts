@@ -125,7 +125,7 @@ describe('admin API, ebpf mode', () => {
     const full = await get('/v1/maps/sy_maglev?slots=true');
     assert.equal(full.body.items.find((i: any) => i.tableSize === 509).table.length, 509);
     const cfg = await get('/v1/maps/sy_config');
-    assert.deepEqual(cfg.body.items[0], { index: 0, flowHashSeed: 0x5317c4d1, flags: 0, nodeAddr: '198.18.0.11', snatPortMin: 0, snatPortMax: 0, hostNetnsCookie: '4099' });
+    assert.deepEqual(cfg.body.items[0], { index: 0, flowHashSeed: 0x5317c4d1, flags: 0, nodeAddr: '198.18.0.11', snatPortMin: 0, snatPortMax: 0, hostNetnsCookie: '4099', serviceCIDR: '' });
   });
 
   test('bad input: 400/404 with messages naming the problem; counted; the server keeps serving', async () => {

@@ -33,8 +33,11 @@ test('sy_backends, sy_revnat, sy_config, sy_attach', () => {
   });
   assert.deepEqual(decodeEntry('sy_revnat', b(...le32(7)), b(198, 18, 128, 10, 0, 53, 0, 0)), { id: 7, addr: '198.18.128.10', port: 53 });
   assert.deepEqual(decodeEntry('sy_config', b(...le32(0)), b(...le32(0x5317c4d1), ...le32(2), 198, 18, 0, 11, ...le16(1024), ...le16(29999), ...le32(0x1003), ...le32(1))), {
-    index: 0, flowHashSeed: 0x5317c4d1, flags: 2, nodeAddr: '198.18.0.11', snatPortMin: 1024, snatPortMax: 29999, hostNetnsCookie: String(0x1_0000_1003),
+    index: 0, flowHashSeed: 0x5317c4d1, flags: 2, nodeAddr: '198.18.0.11', snatPortMin: 1024, snatPortMax: 29999, hostNetnsCookie: String(0x1_0000_1003), serviceCIDR: '',
   });
+  // 32 bytes: the Service CIDR (network, mask; both network order).
+  assert.equal((decodeEntry('sy_config', b(...le32(0)), b(...le32(1), ...le32(0), 198, 18, 0, 11, 0, 0, 0, 0, ...le32(0), ...le32(0), 198, 18, 128, 0, 255, 255, 128, 0)) as { serviceCIDR: string }).serviceCIDR,
+    '198.18.128.0/17');
   // A 16-byte value (pins from before the cookie) still decodes.
   assert.equal((decodeEntry('sy_config', b(...le32(0)), b(...le32(1), ...le32(0), 198, 18, 0, 11, 0, 0, 0, 0)) as { hostNetnsCookie: string }).hostNetnsCookie, '0');
   const ifname = [...Buffer.from('syp1a2b'), ...new Array(16 - 7).fill(0)];

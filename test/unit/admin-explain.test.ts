@@ -54,7 +54,7 @@ describe('explain', () => {
   test('the seed comes from sy_config when the datapath has one', async () => {
     const { loader, desired, fe, table } = setup();
     const st = await state(loader, desired);
-    const other: St = { ...st, patch: (x) => ({ ...x, snapshot: { ...x.snapshot, config: { flowHashSeed: 12345, flags: 0, nodeAddr: '198.18.0.11', snatPortMin: 0, snatPortMax: 0, hostNetnsCookie: '0' } } }) };
+    const other: St = { ...st, patch: (x) => ({ ...x, snapshot: { ...x.snapshot, config: { flowHashSeed: 12345, flags: 0, nodeAddr: '198.18.0.11', snatPortMin: 0, snatPortMax: 0, hostNetnsCookie: '0', serviceCIDR: '' } } }) };
     const t = { src: '198.19.1.77', sport: 33333, dst: '198.18.128.10', dport: 80, proto: 6 };
     const r = await explain(t, other);
     assert.equal(r.maglev?.seed, 12345);
@@ -186,7 +186,7 @@ describe('explain', () => {
       const t = { src: '198.19.1.2', sport, dst: '198.18.128.10', dport: 80, proto: 6 };
       const r = await explain(t, st);
       assert.deepEqual(r.nat.snat, { to: `198.18.0.11:${sport}`, reason: 'hairpin: the backend is the client itself' });
-      const noNode: St = { ...st, patch: (x) => ({ ...x, snapshot: { ...x.snapshot, config: { flowHashSeed: SEED, flags: 0, nodeAddr: '0.0.0.0', snatPortMin: 0, snatPortMax: 0, hostNetnsCookie: '0' } } }) };
+      const noNode: St = { ...st, patch: (x) => ({ ...x, snapshot: { ...x.snapshot, config: { flowHashSeed: SEED, flags: 0, nodeAddr: '0.0.0.0', snatPortMin: 0, snatPortMax: 0, hostNetnsCookie: '0', serviceCIDR: '' } } }) };
       assert.equal((await explain(t, noNode)).nat.snat, null);
       return;
     }

@@ -101,7 +101,7 @@ function present<M extends MapName>(map: M, e: TypedEntry<M>, raw: Uint8Array, o
     }
     case 'sy_config': {
       const c = t.value;
-      return { index: t.key, flowHashSeed: c.flowHashSeed, flags: c.flags, nodeAddr: c.nodeAddr, snatPortMin: c.snatPortMin, snatPortMax: c.snatPortMax, hostNetnsCookie: c.hostNetnsCookie };
+      return { index: t.key, flowHashSeed: c.flowHashSeed, flags: c.flags, nodeAddr: c.nodeAddr, snatPortMin: c.snatPortMin, snatPortMax: c.snatPortMax, hostNetnsCookie: c.hostNetnsCookie, serviceCIDR: c.serviceCIDR };
     }
     case 'sy_svc_stats':
       return { frontendId: t.key.frontendId, hook: hookName(t.key.hook), packets: Number(t.value.packets), bytes: Number(t.value.bytes) };

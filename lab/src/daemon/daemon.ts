@@ -187,6 +187,7 @@ export class LabDaemon {
         ...(cgroup ? ['--cgroup-path', cgroup] : []),
         '--mode', this.config.mode,
         '--cluster-cidr', CLUSTER_CIDR,
+        '--service-cluster-ip-range', this.plan.serviceCIDR,
         '--health-bind-address', `0.0.0.0:${AGENT_HEALTH_PORT}`,
         '--admin-socket', this.files.adminSocket(node.name),
         ...this.agentArgs],

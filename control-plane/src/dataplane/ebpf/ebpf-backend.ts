@@ -29,6 +29,7 @@ export class EbpfBackend implements DatapathBackend {
       nodePortAddresses: opts.iptables.nodePortAddresses,
       mapMaxEntries: opts.mapMaxEntries,
       ...(snat ? { snatPorts: snat.range } : {}),
+      ...(opts.serviceCIDR ? { serviceCIDR: opts.serviceCIDR } : {}),
     }, log);
   }
 

@@ -12,7 +12,7 @@ import { DesiredMapsBuilder } from './desired-maps.js';
 import { SyncRun } from './sync-plan.js';
 import { ConntrackGcSchedule } from './conntrack-gc.js';
 import { LoaderError, type LoaderClient } from './loader-client.js';
-import { cidrContains } from '../../util/ipv4.js';
+import { cidrContains, intToIpv4, parseCidr } from '../../util/ipv4.js';
 import { emptyMapsContent, sameBackend, sameRevNat, sameSvcValue, sameTable, type MapsContent } from './maps-content.js';
 import { decodeEntries } from './map-codecs.js';
 import { ConfigFlags, svcKeyString } from './map-values.js';
@@ -25,6 +25,8 @@ export interface EbpfDataplaneOptions {
   configFlags?: number;
   /** sy_config.snat_port_min/max (unset: the datapath's built-in range). */
   snatPorts?: { min: number; max: number };
+  /** sy_config.svc_net/svc_mask: the Service CIDR "a.b.c.d/len" (--service-cluster-ip-range; unset: none). */
+  serviceCIDR?: string;
   /** --nodeport-addresses: CIDRs (or "primary") the NodePort frontends are limited to. */
   nodePortAddresses?: string[];
   /** Upper bound of one ApplyRequest's encoded size (the loader refuses more). */
@@ -111,7 +113,7 @@ export class EbpfDataplane implements Dataplane {
 
   async init(): Promise<void> {
     await this.loader.apply([{ setConfig: { flowHashSeed: this.opts.seed >>> 0, flags: this.opts.configFlags ?? 0, nodeAddr: ipv4ToBytes(this.opts.nodeIP),
-      snatPortMin: this.opts.snatPorts?.min ?? 0, snatPortMax: this.opts.snatPorts?.max ?? 0 } }]);
+      snatPortMin: this.opts.snatPorts?.min ?? 0, snatPortMax: this.opts.snatPorts?.max ?? 0, ...serviceCIDRConfig(this.opts.serviceCIDR) } }]);
     await this.restore();
     await this.readCapacities();
   }
@@ -308,4 +310,11 @@ export class EbpfDataplane implements Dataplane {
     this.conntrackGc.stop();
     this.loader.close();
   }
+}
+
+/** SetConfig's service_cidr_addr/prefix_len fields for a CIDR "a.b.c.d/len" (none: the fields stay unset). */
+function serviceCIDRConfig(cidr: string | undefined): { serviceCidrAddr?: Uint8Array; serviceCidrPrefixLen?: number } {
+  if (cidr === undefined) return {};
+  const { base, prefix } = parseCidr(cidr);
+  return { serviceCidrAddr: ipv4ToBytes(intToIpv4(base)), serviceCidrPrefixLen: prefix };
 }

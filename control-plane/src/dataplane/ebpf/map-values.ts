@@ -88,6 +88,7 @@ export const attachValueCodec = structCodec('sy_attach_value', { mode: ['mode', 
 export const configCodec = structCodec('sy_config', {
   flowHashSeed: ['flow_hash_seed', 'u32'], flags: ['flags', 'u32'], nodeAddr: ['node_addr', 'ipv4'],
   snatPortMin: ['snat_port_min', 'u16'], snatPortMax: ['snat_port_max', 'u16'], hostNetnsCookie: ['host_netns_cookie', 'u64'],
+  svcNet: ['svc_net', 'ipv4'], svcMask: ['svc_mask', 'ipv4'],
 });
 export const svcStatsKeyCodec = structCodec('sy_svc_stats_key', { frontendId: ['frontend_id', 'u32'], hook: ['hook', 'u32'] });
 export const svcStatsCodec = structCodec('sy_svc_stats', { packets: ['packets', 'u64'], bytes: ['bytes', 'u64'] });
@@ -111,7 +112,8 @@ export type AttachValue = ReturnType<typeof attachValueCodec.decode>;
 export type SvcStatsKey = ReturnType<typeof svcStatsKeyCodec.decode>;
 /** sy_svc_stats value, summed over CPUs. */
 export type SvcStatsValue = ReturnType<typeof svcStatsCodec.decode>;
-export interface ConfigValue { flowHashSeed: number; flags: number; nodeAddr: string; snatPortMin: number; snatPortMax: number; hostNetnsCookie: string }
+/** sy_config as shown: the Service CIDR (svc_net/svc_mask) as "a.b.c.d/len", '' when the mask is 0 (none). */
+export interface ConfigValue { flowHashSeed: number; flags: number; nodeAddr: string; snatPortMin: number; snatPortMax: number; hostNetnsCookie: string; serviceCIDR: string }
 
 export function svcKeyString(k: SvcKey): string {
   return `${k.addr}:${k.port}/${k.proto}/${k.scope}`;
@@ -150,8 +152,17 @@ export function decodeSourceRangeKey(b: Uint8Array): { frontendId: number; addr:
 
 /** sy_config; older, shorter layouts read the missing fields as 0. */
 export function decodeConfig(b: Uint8Array): ConfigValue {
-  const c = configCodec.decode(b);
-  return { ...c, hostNetnsCookie: c.hostNetnsCookie.toString() };
+  const { svcNet, svcMask, ...c } = configCodec.decode(b);
+  return { ...c, hostNetnsCookie: c.hostNetnsCookie.toString(), serviceCIDR: serviceCIDROf(svcNet, svcMask) };
+}
+
+/** "net/len" of a network and its dotted-quad mask; '' for the zero mask (no Service CIDR). */
+function serviceCIDROf(net: string, mask: string): string {
+  const bits = mask.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+  if (bits === 0) return '';
+  let len = 0;
+  while (len < 32 && Math.floor(bits / 2 ** (31 - len)) % 2 === 1) len++;
+  return `${net}/${len}`;
 }
 
 /** Per-CPU values (sy_svc_stats): the loader sums them; copies handed unsummed (a multiple of the size) are summed here. */

@@ -121,13 +121,15 @@ export const SY_STRUCTS = {
     prog_id: { offset: 4, size: 4, type: '__u32' },
     ifname: { offset: 8, size: 16, type: 'char[16]' },
   } },
-  sy_config: { size: 24, fields: {
+  sy_config: { size: 32, fields: {
     flow_hash_seed: { offset: 0, size: 4, type: '__u32' },
     flags: { offset: 4, size: 4, type: '__u32' },
     node_addr: { offset: 8, size: 4, type: '__be32' },
     snat_port_min: { offset: 12, size: 2, type: '__u16' },
     snat_port_max: { offset: 14, size: 2, type: '__u16' },
     host_netns_cookie: { offset: 16, size: 8, type: '__u64' },
+    svc_net: { offset: 24, size: 4, type: '__be32' },
+    svc_mask: { offset: 28, size: 4, type: '__be32' },
   } },
 } as const;
 
