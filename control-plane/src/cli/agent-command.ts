@@ -37,6 +37,49 @@ function nodeInternalIP(n: V1Node): string | undefined {
   return n.status?.addresses?.find((a) => a.type === 'InternalIP' && isIPv4(a.address))?.address;
 }
 
+interface LoaderWait { since: number; until?: number; lastError: string }
+
+/**
+ * The datapath mode: iptables as asked, or the loader's probe (ebpf, auto),
+ * waited for as long as it takes. While the loader is awaited, the admin API
+ * and metrics already answer (mode ebpf, "waiting for the loader"), so that
+ * `switchyard status` says so.
+ */
+async function decideMode(opts: AgentOptions, adminOpts: AgentAdminOptions, log: Logger): Promise<{ decision: ModeDecision; loaderWait?: LoaderWait }> {
+  if (opts.mode === 'iptables') return { decision: selectMode('iptables', []) };
+  let interim: AgentAdmin | undefined;
+  let waitClient: LoaderClient | undefined;
+  let loaderWait: LoaderWait | undefined;
+  const { probe } = await waitForLoaderAnswer(opts.loaderSocket, log, {
+    onWaiting: async (err) => {
+      loaderWait = { since: Date.now(), lastError: err };
+      const reason = `${opts.mode}: waiting for the loader at ${opts.loaderSocket} (${err}); no fallback and no cleanup while it is absent`;
+      // Its own client with a short timeout: a status request must not hang on a paused loader.
+      waitClient = new LoaderClient(opts.loaderSocket, 1000);
+      const dp = new EbpfDataplane(waitClient, { seed: opts.maglevSeed, sizing: opts.maglevSizing, nodeIP: '0.0.0.0' }, log);
+      const idle = new Proxier(new ServiceTracker({ defaultAlgorithm: opts.lbAlgorithm }), new EndpointSliceCache(opts.nodeName), dp,
+        () => ({ nodeName: opts.nodeName, zone: '' }), { minSyncPeriodMs: opts.minSyncPeriodMs, syncPeriodMs: opts.syncPeriodMs }, log);
+      interim = await startAgentAdmin({
+        options: { ...adminOpts, loaderWatchMs: 0 }, proxier: idle, dataplane: dp, mode: { mode: 'ebpf', reason }, nodeName: opts.nodeName,
+        seed: opts.maglevSeed, healthTimeoutMs: opts.healthTimeoutMs, clusterCIDR: opts.iptables.clusterCIDR, log,
+        dependencies: () => ({ loaderWait: { waiting: true, since: new Date(loaderWait!.since).toISOString(), lastError: loaderWait!.lastError } }),
+      }).catch((e: unknown) => {
+        log.warn({ err: (e as Error).message }, 'admin API unavailable while waiting for the loader');
+        return undefined;
+      });
+      if (interim) registerLoaderWaitMetric(interim.metrics.registry, () => true);
+    },
+  });
+  if (loaderWait) loaderWait.until = Date.now();
+  await interim?.close();
+  waitClient?.close();
+  const decision = selectMode(opts.mode, probe.features.map((f) => ({
+    ...f, available: f.available && !opts.pretendMissing.includes(f.name),
+    detail: opts.pretendMissing.includes(f.name) ? 'pretended missing' : f.detail,
+  })));
+  return { decision, ...(loaderWait ? { loaderWait } : {}) };
+}
+
 export async function runAgent(argv: string[]): Promise<number> {
   let opts: AgentOptions;
   let adminOpts: AgentAdminOptions;
@@ -71,43 +114,9 @@ export async function runAgent(argv: string[]): Promise<number> {
 
   const loader = new LoaderClient(opts.loaderSocket);
   let decision: ModeDecision;
-  // While the loader is awaited, the admin API and metrics already answer
-  // (mode ebpf, "waiting for the loader"), so that `switchyard status` says so.
-  let interim: AgentAdmin | undefined;
-  let waitClient: LoaderClient | undefined;
-  let loaderWait: { since: number; until?: number; lastError: string } | undefined;
+  let loaderWait: LoaderWait | undefined;
   try {
-    if (opts.mode === 'iptables') {
-      decision = selectMode('iptables', []);
-    } else {
-      const { probe } = await waitForLoaderAnswer(opts.loaderSocket, log, {
-        onWaiting: async (err) => {
-          loaderWait = { since: Date.now(), lastError: err };
-          const reason = `${opts.mode}: waiting for the loader at ${opts.loaderSocket} (${err}); no fallback and no cleanup while it is absent`;
-          // Its own client with a short timeout: a status request must not hang on a paused loader.
-          waitClient = new LoaderClient(opts.loaderSocket, 1000);
-          const dp = new EbpfDataplane(waitClient, { seed: opts.maglevSeed, sizing: opts.maglevSizing, nodeIP: '0.0.0.0' }, log);
-          const idle = new Proxier(new ServiceTracker({ defaultAlgorithm: opts.lbAlgorithm }), new EndpointSliceCache(opts.nodeName), dp,
-            () => ({ nodeName: opts.nodeName, zone: '' }), { minSyncPeriodMs: opts.minSyncPeriodMs, syncPeriodMs: opts.syncPeriodMs }, log);
-          interim = await startAgentAdmin({
-            options: { ...adminOpts, loaderWatchMs: 0 }, proxier: idle, dataplane: dp, mode: { mode: 'ebpf', reason }, nodeName: opts.nodeName,
-            seed: opts.maglevSeed, healthTimeoutMs: opts.healthTimeoutMs, clusterCIDR: opts.iptables.clusterCIDR, log,
-            dependencies: () => ({ loaderWait: { waiting: true, since: new Date(loaderWait!.since).toISOString(), lastError: loaderWait!.lastError } }),
-          }).catch((e: unknown) => {
-            log.warn({ err: (e as Error).message }, 'admin API unavailable while waiting for the loader');
-            return undefined;
-          });
-          if (interim) registerLoaderWaitMetric(interim.metrics.registry, () => true);
-        },
-      });
-      if (loaderWait) loaderWait.until = Date.now();
-      await interim?.close();
-      waitClient?.close();
-      decision = selectMode(opts.mode, probe.features.map((f) => ({
-        ...f, available: f.available && !opts.pretendMissing.includes(f.name),
-        detail: opts.pretendMissing.includes(f.name) ? 'pretended missing' : f.detail,
-      })));
-    }
+    ({ decision, loaderWait } = await decideMode(opts, adminOpts, log));
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'cannot start');
     loader.close();
