@@ -366,6 +366,8 @@ export interface SetConfig {
   nodeAddr: Uint8Array;
   snatPortMin: number;
   snatPortMax: number;
+  serviceCidrAddr: Uint8Array;
+  serviceCidrPrefixLen: number;
 }
 
 export interface SetConfigInit {
@@ -374,6 +376,8 @@ export interface SetConfigInit {
   nodeAddr?: Uint8Array;
   snatPortMin?: number;
   snatPortMax?: number;
+  serviceCidrAddr?: Uint8Array;
+  serviceCidrPrefixLen?: number;
 }
 
 export interface DeleteAffinity {
