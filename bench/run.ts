@@ -24,6 +24,7 @@ import { baseManifest, createService, createServices, NS, POD_PORT, SVC_PORT, wa
 import { BENCH_USAGE, parseBenchOptions, UsageError, type BenchOptions, type Mode } from './options.js';
 import { computeRatios, markdown, svgChart, type BenchReport, type CombinationResult } from './report.js';
 import { isFigure, summarize } from './stats.js';
+import { repoPaths } from '../lab/src/netns/layout.js';
 
 export { BENCH_USAGE } from './options.js';
 
@@ -34,11 +35,13 @@ function progress(started: number): (line: string) => void {
 function checkPrerequisites(): string[] {
   const missing: string[] = [];
   if (process.getuid?.() !== 0) missing.push('the benchmark needs root (it creates network namespace labs)');
+  // The lab's own paths (lab/src/netns/layout.ts): what a bench lab starts.
+  const paths = repoPaths(ROOT);
   for (const [f, how] of [
     [PROBE, 'make -C lab'],
-    [path.join(ROOT, 'lab', 'build', 'sy-whoami'), 'make -C lab'],
-    [path.join(ROOT, 'loader', 'build', 'switchyard-loader'), 'make'],
-    [path.join(ROOT, 'dist', 'control-plane', 'src', 'cli', 'main.js'), 'npx tsc -p tsconfig.json'],
+    [paths.whoami, 'make -C lab'],
+    [paths.loader, 'make'],
+    [paths.cliMain, 'npx tsc -p tsconfig.json'],
   ] as const) {
     if (!fs.existsSync(f)) missing.push(`${f} is missing (${how})`);
   }
