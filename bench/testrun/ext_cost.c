@@ -1,0 +1,165 @@
+// Side-by-side per-packet cost of sy_xdp and sy_tc_external for NodePort flows
+// with SNAT to a remote backend, forwarded by the program itself (the FIB
+// lookup succeeds: a veth pair with static neighbours in a private network
+// namespace of this process). Both objects are loaded and filled alike; flows
+// alternate between them (and which goes first), so machine load hits both.
+// A run whose packet is not translated as expected is counted and excluded.
+// Usage: ext-cost OBJ_A OBJ_B [FLOWS]     (docs/benchmarks.md)
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include "sy_structs.h"
+
+#define NODE    0xc6123201U /* 198.18.50.1 (sy-x0) */
+#define CLIENT  0xc6123202U /* 198.18.50.2 */
+#define BE_ADDR 0xc613c802U /* 198.19.200.2 (via sy-x1) */
+#define NPORT   30080
+#define BPORT   8080
+static const uint8_t MAC_X0[6] = { 0x02, 0, 0, 0, 0x10, 0x00 };
+static const uint8_t MAC_X1[6] = { 0x02, 0, 0, 0, 0x10, 0x01 };
+static const uint8_t MAC_CL[6] = { 0x02, 0, 0, 0, 0xc1, 0x01 };
+static const uint8_t MAC_BE[6] = { 0x02, 0, 0, 0, 0xbe, 0x01 };
+static uint32_t x0, x1;
+
+struct dp { struct bpf_object *obj; int xdp, tc; };
+
+static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
+{ for (size_t i = 0; i + 1 < n; i += 2) s += (uint32_t)(p[i] << 8 | p[i + 1]); return s; }
+static uint16_t fold(uint32_t s) { while (s >> 16) s = (s & 0xffff) + (s >> 16); return (uint16_t)~s; }
+
+static size_t tcp_frame(uint8_t *b, const uint8_t *dmac, const uint8_t *smac, uint32_t sa, uint32_t da,
+			uint16_t sp, uint16_t dp_, uint8_t flags)
+{
+	uint8_t *ip = b + 14, *th = b + 34, ph[12];
+	memset(b, 0, 54);
+	memcpy(b, dmac, 6); memcpy(b + 6, smac, 6);
+	b[12] = 0x08; ip[0] = 0x45; ip[3] = 40; ip[6] = 0x40; ip[8] = 64; ip[9] = 6;
+	*(uint32_t *)(ip + 12) = htonl(sa); *(uint32_t *)(ip + 16) = htonl(da);
+	*(uint16_t *)(ip + 10) = htons(fold(sum16(ip, 20, 0)));
+	*(uint16_t *)th = htons(sp); *(uint16_t *)(th + 2) = htons(dp_);
+	th[12] = 0x50; th[13] = flags; *(uint16_t *)(th + 14) = htons(64240);
+	memcpy(ph, ip + 12, 8); ph[8] = 0; ph[9] = 6; ph[10] = 0; ph[11] = 20;
+	*(uint16_t *)(th + 16) = htons(fold(sum16(th, 20, sum16(ph, 12, 0))));
+	return 54;
+}
+
+/* out: translated frame; returns duration or -1 */
+static long run1(int prog, int xdp, const uint8_t *pkt, size_t len, uint32_t ifindex, uint32_t *ret, uint8_t *out)
+{
+	struct xdp_md xctx = { .data_end = (uint32_t)len, .ingress_ifindex = ifindex };
+	struct __sk_buff sctx = { .ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len,
+		    .data_out = out, .data_size_out = 256, .repeat = 1);
+	if (xdp) { o.ctx_in = &xctx; o.ctx_size_in = sizeof(xctx); }
+	else { o.ctx_in = &sctx; o.ctx_size_in = sizeof(sctx); }
+	if (bpf_prog_test_run_opts(prog, &o)) return -1;
+	*ret = o.retval;
+	return (long)o.duration;
+}
+
+static int fill(struct dp *d)
+{
+	int svc = bpf_object__find_map_fd_by_name(d->obj, "sy_services");
+	int be = bpf_object__find_map_fd_by_name(d->obj, "sy_backends");
+	int rn = bpf_object__find_map_fd_by_name(d->obj, "sy_revnat");
+	int mg = bpf_object__find_map_fd_by_name(d->obj, "sy_maglev");
+	int cfg = bpf_object__find_map_fd_by_name(d->obj, "sy_config");
+	LIBBPF_OPTS(bpf_map_create_opts, io, .map_flags = BPF_F_INNER_MAP);
+	struct sy_svc_key k = { .addr = htonl(NODE), .port = htons(NPORT), .proto = 6, .scope = SY_SCOPE_EXTERNAL };
+	struct sy_svc_value v = { .id = 1, .group = 1, .count = 1, .flags = SY_SVC_F_NODEPORT, .table_size = 7 };
+	struct sy_backend b = { .addr = htonl(BE_ADDR), .port = htons(BPORT), .proto = 6 };
+	struct sy_revnat r = { .addr = htonl(NODE), .port = htons(NPORT) };
+	struct sy_config c = { .flow_hash_seed = 1, .node_addr = htonl(NODE) };
+	struct sy_maglev_slots slots = { { 1, 1 } };
+	uint32_t one = 1, zero = 0;
+	int inner;
+
+	d->xdp = bpf_program__fd(bpf_object__find_program_by_name(d->obj, "sy_xdp"));
+	d->tc = bpf_program__fd(bpf_object__find_program_by_name(d->obj, "sy_tc_external"));
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ext_cost_mg", 4, sizeof(slots), 4, &io);
+	if (inner < 0) return -errno;
+	for (uint32_t i = 0; i < 4; i++) bpf_map_update_elem(inner, &i, &slots, BPF_ANY);
+	if (bpf_map_update_elem(be, &one, &b, BPF_ANY) || bpf_map_update_elem(mg, &one, &inner, BPF_ANY) ||
+	    bpf_map_update_elem(rn, &one, &r, BPF_ANY) || bpf_map_update_elem(svc, &k, &v, BPF_ANY) ||
+	    bpf_map_update_elem(cfg, &zero, &c, BPF_ANY))
+		return -errno;
+	close(inner);
+	return 0;
+}
+
+static int cmp_long(const void *a, const void *b) { long x = *(const long *)a, y = *(const long *)b; return x < y ? -1 : x > y; }
+static void report(const char *what, const char *obj, long *v, long n)
+{
+	long m = 0;
+	for (long i = 0; i < n; i++) if (v[i] >= 0) v[m++] = v[i];
+	qsort(v, (size_t)m, sizeof(long), cmp_long);
+	printf("%-34s %-2s n=%-6ld p10=%-5ld median=%-5ld p90=%-5ld\n", what, obj, m, v[m / 10], v[m / 2], v[m * 9 / 10]);
+}
+
+int main(int argc, char **argv)
+{
+	long flows = argc > 3 ? atol(argv[3]) : 20000;
+	struct dp d[2];
+	long *t[2][8];
+	uint8_t pkt[64], out[256];
+	long bad[2][8] = { { 0 } };
+	cpu_set_t s;
+
+	if (argc < 3) { fprintf(stderr, "usage: ext-cost A.o B.o [FLOWS]\n"); return 2; }
+	if (unshare(CLONE_NEWNET)) { perror("unshare"); return 1; }
+	if (system("ip link set lo up && ip link add sy-x0 address 02:00:00:00:10:00 type veth peer name sy-x1 address 02:00:00:00:10:01 && "
+		   "ip link set sy-x0 up && ip link set sy-x1 up && ip addr add 198.18.50.1/24 dev sy-x0 && ip addr add 198.19.200.1/24 dev sy-x1 && "
+		   "ip neigh replace 198.19.200.2 lladdr 02:00:00:00:be:01 dev sy-x1 nud permanent && "
+		   "ip neigh replace 198.18.50.2 lladdr 02:00:00:00:c1:01 dev sy-x0 nud permanent && "
+		   "echo 1 > /proc/sys/net/ipv4/conf/all/forwarding")) { fprintf(stderr, "setup failed\n"); return 1; }
+	x0 = if_nametoindex("sy-x0"); x1 = if_nametoindex("sy-x1");
+	for (int o = 0; o < 2; o++) {
+		d[o].obj = bpf_object__open_file(argv[1 + o], NULL);
+		if (!d[o].obj || bpf_object__load(d[o].obj) || fill(&d[o])) { fprintf(stderr, "load %s failed\n", argv[1 + o]); return 1; }
+		for (int p = 0; p < 8; p++) t[o][p] = calloc((size_t)flows, sizeof(long));
+	}
+	CPU_ZERO(&s); CPU_SET(0, &s); sched_setaffinity(0, sizeof(s), &s);
+	for (long i = 0; i < flows; i++) {
+		uint16_t cport = (uint16_t)(1024 + i % 60000);
+		for (int k = 0; k < 2; k++) {
+			int o = (int)((i + k) & 1);
+			uint32_t ret;
+			size_t len;
+			for (int h = 0; h < 2; h++) { /* h=0: xdp (flows i), h=1: tc_external (same client, port + 0x8000 region) */
+				int prog = h ? d[o].tc : d[o].xdp, xdp = !h;
+				uint16_t cp = h ? (uint16_t)(cport ^ 0x8000) : cport;
+				uint16_t natp;
+				len = tcp_frame(pkt, MAC_X0, MAC_CL, CLIENT, NODE, cp, NPORT, 0x02);
+				t[o][h * 4 + 0][i] = run1(prog, xdp, pkt, len, x0, &ret, out);
+				/* expect: dst BE, src NODE; redirect */
+				if (*(uint32_t *)(out + 30) != htonl(BE_ADDR)) { bad[o][h * 4]++; t[o][h * 4][i] = -1; }
+				natp = ntohs(*(uint16_t *)(out + 34));
+				len = tcp_frame(pkt, MAC_X1, MAC_BE, BE_ADDR, NODE, BPORT, natp, 0x12);
+				t[o][h * 4 + 1][i] = run1(prog, xdp, pkt, len, x1, &ret, out);
+				if (*(uint32_t *)(out + 30) != htonl(CLIENT) || *(uint32_t *)(out + 26) != htonl(NODE)) { bad[o][h * 4 + 1]++; t[o][h * 4 + 1][i] = -1; }
+				len = tcp_frame(pkt, MAC_X0, MAC_CL, CLIENT, NODE, cp, NPORT, 0x10);
+				t[o][h * 4 + 2][i] = run1(prog, xdp, pkt, len, x0, &ret, out);
+				if (*(uint32_t *)(out + 30) != htonl(BE_ADDR)) { bad[o][h * 4 + 2]++; t[o][h * 4 + 2][i] = -1; }
+				t[o][h * 4 + 3][i] = run1(prog, xdp, pkt, len, x0, &ret, out);
+				if (*(uint32_t *)(out + 30) != htonl(BE_ADDR)) { bad[o][h * 4 + 3]++; t[o][h * 4 + 3][i] = -1; }
+			}
+		}
+	}
+	printf("# %ld flows, NodePort with SNAT to a remote backend, forwarded by the program, A=%s B=%s\n", flows, argv[1], argv[2]);
+	const char *names[8] = { "xdp new flow (SYN)", "xdp reply (SYN-ACK)", "xdp handshake ACK", "xdp established (next ACK)",
+				 "tc_ext new flow (SYN)", "tc_ext reply (SYN-ACK)", "tc_ext handshake ACK", "tc_ext established (next ACK)" };
+	for (int p = 0; p < 8; p++)
+		for (int o = 0; o < 2; o++)
+			report(names[p], o ? "B" : "A", t[o][p], flows);
+	for (int o = 0; o < 2; o++) for (int p = 0; p < 8; p++) if (bad[o][p]) printf("# %s path %d: %ld runs not translated (excluded)\n", o ? "B" : "A", p, bad[o][p]);
+	return 0;
+}
