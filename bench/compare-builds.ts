@@ -18,15 +18,17 @@ import { fileURLToPath } from 'node:url';
 import type { BenchReport } from './report.js';
 import { isFigure, type Figure } from './stats.js';
 
-const USAGE = `usage: node dist/bench/compare-builds.js --a TREE_A --b TREE_B --out DIR [--rounds N] [--tolerance PCT] -- BENCH_ARGS...
+const USAGE = `usage: node dist/bench/compare-builds.js --a TREE_A --b TREE_B --out DIR [--rounds N] [--tolerance PCT] [--report-only] -- BENCH_ARGS...
   TREE_A, TREE_B   built repositories (make -s all && npx tsc -p tsconfig.json): each runs its own dist/bench/run.js
   --rounds N       A B pairs (default 2)
   --tolerance PCT  a figure is "within" when |B/A - 1| <= PCT % (default 10)
+  --report-only    run nothing: rewrite DIR/compare.md from the runs' results already in DIR
   BENCH_ARGS       the benchmark's options for both trees, without --out and --lab-prefix (set here), e.g.
                    --preset full --modes ebpf --services 10000 --endpoints 10 --cold-runs 3 --flips 20 --samples 1000`;
 
 /** The figures compared: [figure key, statistic]. Lower is better for every one of them. */
-const ROWS: Array<[string, 'p50' | 'p99']> = [
+type Stat = 'min' | 'p50' | 'p99';
+const ROWS: Array<[string, Stat]> = [
   ['programming.network_programming', 'p50'],
   ['programming.network_programming', 'p99'],
   ['programming.agent_sync_per_change', 'p50'],
@@ -44,21 +46,29 @@ const ROWS: Array<[string, 'p50' | 'p99']> = [
   ['latency.last_vip', 'p99'],
   ['latency.pod', 'p50'],
   ['testrun.tc_new_flow', 'p50'],
+  ['testrun.tc_new_flow', 'min'],
   ['testrun.tc_established', 'p50'],
+  ['testrun.tc_established', 'min'],
   ['testrun.tc_reply_revnat', 'p50'],
+  ['testrun.tc_reply_revnat', 'min'],
   ['testrun.tc_non_service', 'p50'],
   ['testrun.tc_non_service_single', 'p50'],
+  ['testrun.tc_non_service_single', 'min'],
   ['testrun.xdp_nodeport_new_flow', 'p50'],
+  ['testrun.xdp_nodeport_new_flow', 'min'],
   ['testrun.xdp_nodeport_established', 'p50'],
+  ['testrun.xdp_nodeport_established', 'min'],
 ];
 
-interface Options { a: string; b: string; out: string; rounds: number; tolerance: number; benchArgs: string[] }
+interface Options { a: string; b: string; out: string; rounds: number; tolerance: number; reportOnly: boolean; benchArgs: string[] }
 
 function parse(argv: string[]): Options {
   const sep = argv.indexOf('--');
   const own = sep >= 0 ? argv.slice(0, sep) : argv;
   const benchArgs = sep >= 0 ? argv.slice(sep + 1) : [];
   const m = new Map<string, string>();
+  const reportOnly = own.includes('--report-only');
+  own.splice(0, own.length, ...own.filter((x) => x !== '--report-only'));
   for (let i = 0; i < own.length; i += 2) {
     const k = own[i]!;
     if (!['--a', '--b', '--out', '--rounds', '--tolerance'].includes(k) || own[i + 1] === undefined) throw new Error(`bad option ${k}`);
@@ -70,7 +80,7 @@ function parse(argv: string[]): Options {
   const tolerance = Number(m.get('--tolerance') ?? 10);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error('--rounds: 1..20');
   if (!(tolerance > 0 && tolerance < 100)) throw new Error('--tolerance: a percentage above 0');
-  return { a: path.resolve(m.get('--a')!), b: path.resolve(m.get('--b')!), out: path.resolve(m.get('--out')!), rounds, tolerance, benchArgs };
+  return { a: path.resolve(m.get('--a')!), b: path.resolve(m.get('--b')!), out: path.resolve(m.get('--out')!), rounds, tolerance, reportOnly, benchArgs };
 }
 
 function git(tree: string, args: string[]): string {
@@ -88,7 +98,12 @@ function runOne(tree: string, side: 'A' | 'B', round: number, o: Options): Run {
   process.stderr.write(`[compare] round ${round} ${side}: ${process.execPath} ${args.join(' ')}\n`);
   const t = Date.now();
   const r = spawnSync(process.execPath, args, { cwd: tree, stdio: ['ignore', 'ignore', 'inherit'] });
-  const run: Run = { side, round, dir, exit: r.status, seconds: Math.round((Date.now() - t) / 1000), leftoverNetns: [] };
+  return readRun(side, round, dir, r.status, Math.round((Date.now() - t) / 1000));
+}
+
+/** A run's results (DIR/results.json) and any of its labs still present. */
+function readRun(side: 'A' | 'B', round: number, dir: string, exit: number | null, seconds: number): Run {
+  const run: Run = { side, round, dir, exit, seconds, leftoverNetns: [] };
   try {
     run.report = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as BenchReport;
   } catch {
@@ -146,18 +161,27 @@ function table(o: Options, runs: Run[], names: { a: string; b: string }): string
 }
 
 function report(o: Options, runs: Run[], startLoad: number[], started: Date): string {
-  const names = { a: git(o.a, ['rev-parse', '--short', 'HEAD']), b: git(o.b, ['rev-parse', '--short', 'HEAD']) };
-  const dirty = (t: string): string => (git(t, ['status', '--porcelain', '--untracked-files=no']) ? ' (with uncommitted changes)' : '');
+  // The commit each run recorded (machine.gitCommit), else the tree's HEAD now.
+  const commit = (side: 'A' | 'B', tree: string): { full: string; dirty: boolean } => {
+    const m = runs.find((r) => r.side === side && r.report)?.report?.machine;
+    return m ? { full: m.gitCommit, dirty: m.gitDirty } : { full: git(tree, ['rev-parse', 'HEAD']), dirty: git(tree, ['status', '--porcelain', '--untracked-files=no']) !== '' };
+  };
+  const ca = commit('A', o.a);
+  const cb = commit('B', o.b);
+  const names = { a: ca.full.slice(0, 7), b: cb.full.slice(0, 7) };
+  const first = runs[0]?.report;
+  const last = runs[runs.length - 1]?.report;
   const out = [
     `# Benchmark side by side: A ${names.a} vs B ${names.b}`,
     '',
-    `- A: \`${o.a}\` at ${git(o.a, ['rev-parse', 'HEAD'])}${dirty(o.a)}`,
-    `- B: \`${o.b}\` at ${git(o.b, ['rev-parse', 'HEAD'])}${dirty(o.b)}`,
+    `- A: \`${o.a}\` at ${ca.full}${ca.dirty ? ' (with uncommitted changes)' : ''}`,
+    `- B: \`${o.b}\` at ${cb.full}${cb.dirty ? ' (with uncommitted changes)' : ''}`,
     `- benchmark arguments (both): \`${o.benchArgs.join(' ')}\``,
     `- order: ${runs.map((r) => `${r.side}${r.round}`).join(' ')} (alternating, so drifting machine load hits both)`,
-    `- started ${started.toISOString()}, finished ${new Date().toISOString()}; ${os.cpus().length} CPUs; load average at start ${startLoad.map((x) => x.toFixed(2)).join(' ')}, at end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+    `- started ${first?.startedAt ?? started.toISOString()}, finished ${last?.finishedAt ?? new Date().toISOString()}; ${os.cpus().length} CPUs; ` +
+      `load average at start ${(first?.machine.loadavgAtStart ?? startLoad).map((x) => x.toFixed(2)).join(' ')}, at end ${(last?.machine.loadavgAtEnd ?? os.loadavg()).map((x) => x.toFixed(2)).join(' ')}`,
     '',
-    `A and B are the median over the rounds of each run's statistic (p50 or p99 of that run's samples); B/A < 1 means B is lower (better: every figure here is a time or a size). "within" is |B/A - 1| <= ${o.tolerance} %.`,
+    `A and B are the median over the rounds of each run's statistic (min, p50 or p99 of that run's samples; the per-packet minimum is the cost with the least interference from other load); B/A < 1 means B is lower (better: every figure here is a time or a size). "within" is |B/A - 1| <= ${o.tolerance} %.`,
     '',
     table(o, runs, names),
     '',
@@ -165,7 +189,7 @@ function report(o: Options, runs: Run[], startLoad: number[], started: Date): st
     '',
     '| run | exit | seconds | load at start | load at end | errors | labs left behind |',
     '|---|---|---|---|---|---|---|',
-    ...runs.map((r) => `| ${r.side}${r.round} (\`${path.relative(o.out, r.dir)}\`) | ${r.exit} | ${r.seconds} | ${r.report?.machine.loadavgAtStart.join(' ') ?? '—'} | ${r.report?.machine.loadavgAtEnd.join(' ') ?? '—'} | ` +
+    ...runs.map((r) => `| ${r.side}${r.round} (\`${path.relative(o.out, r.dir)}\`) | ${r.exit ?? 'not rerun'} | ${r.seconds} | ${r.report?.machine.loadavgAtStart.join(' ') ?? '—'} | ${r.report?.machine.loadavgAtEnd.join(' ') ?? '—'} | ` +
       `${[...(r.report?.errors ?? []), ...(r.report?.results.flatMap((x) => x.errors) ?? [])].join('; ').replace(/\|/g, '/') || 'none'} | ${r.leftoverNetns.join(' ') || 'none'} |`),
     '',
   ];
@@ -192,14 +216,16 @@ export function main(argv: string[]): number {
   const runs: Run[] = [];
   for (let r = 1; r <= o.rounds; r++) {
     for (const side of ['A', 'B'] as const) {
-      runs.push(runOne(side === 'A' ? o.a : o.b, side, r, o));
+      runs.push(o.reportOnly
+        ? readRun(side, r, path.join(o.out, `round${r}-${side}`), null, Math.round((JSON.parse(fs.readFileSync(path.join(o.out, `round${r}-${side}`, 'results.json'), 'utf8')) as BenchReport).durationS))
+        : runOne(side === 'A' ? o.a : o.b, side, r, o));
       fs.writeFileSync(path.join(o.out, 'compare.md'), report(o, runs, startLoad, started));
     }
   }
   const text = report(o, runs, startLoad, started);
   fs.writeFileSync(path.join(o.out, 'compare.md'), text);
   process.stdout.write(text);
-  return runs.every((r) => r.exit === 0 && r.leftoverNetns.length === 0) ? 0 : 1;
+  return runs.every((r) => (r.exit === 0 || o.reportOnly) && r.leftoverNetns.length === 0) ? 0 : 1;
 }
 
 const isEntry = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
