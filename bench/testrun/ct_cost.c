@@ -47,6 +47,7 @@
 #include <linux/pkt_cls.h>
 
 #include "sy_structs.h"
+#include "testrun_frames.h"
 
 #define VIP     0x0a60000aU /* 10.96.0.10 */
 #define SVC_NET  0x0a600000U /* 10.96.0.0/12: the Service CIDR */
@@ -61,53 +62,6 @@ struct dp {
 	struct bpf_object *obj;
 	int prog, ct, counters;
 };
-
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		s += (uint32_t)(p[n - 1] << 8);
-	return s;
-}
-
-static uint16_t fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
-/* Ethernet + IPv4 + TCP (no payload), checksums right. Addresses host order. */
-static size_t tcp_frame(uint8_t *b, uint32_t sa, uint32_t da, uint16_t sp,
-			uint16_t dp_, uint8_t flags)
-{
-	uint8_t *ip = b + 14, *th = b + 34, ph[12];
-	uint32_t s;
-
-	memset(b, 0, 54);
-	b[12] = 0x08;
-	ip[0] = 0x45;
-	ip[3] = 40;
-	ip[8] = 64;
-	ip[9] = 6;
-	*(uint32_t *)(ip + 12) = htonl(sa);
-	*(uint32_t *)(ip + 16) = htonl(da);
-	*(uint16_t *)(ip + 10) = htons(fold(sum16(ip, 20, 0)));
-	*(uint16_t *)th = htons(sp);
-	*(uint16_t *)(th + 2) = htons(dp_);
-	th[12] = 0x50;
-	th[13] = flags;
-	*(uint16_t *)(th + 14) = htons(64240);
-	memcpy(ph, ip + 12, 8);
-	ph[8] = 0;
-	ph[9] = 6;
-	ph[10] = 0;
-	ph[11] = 20;
-	s = sum16(ph, 12, 0);
-	*(uint16_t *)(th + 16) = htons(fold(sum16(th, 20, s)));
-	return 54;
-}
 
 /* One single run; returns the kernel's duration (ns), or -1. */
 static long run1(int prog, const uint8_t *pkt, size_t len, uint32_t *ret)
@@ -186,13 +140,6 @@ static int open_dp(struct dp *d, const char *path, int ct_max, int ct_flags)
 	return fill(d);
 }
 
-static int cmp_long(const void *a, const void *b)
-{
-	long x = *(const long *)a, y = *(const long *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void report(const char *what, const char *obj, long *v, long n)
 {
 	qsort(v, (size_t)n, sizeof(long), cmp_long);
@@ -247,11 +194,11 @@ static int cost(const char *a, const char *b, long flows)
 			uint32_t ret;
 			size_t len;
 
-			len = tcp_frame(pkt, client, VIP, cport, VPORT, 0x02);
+			len = tcp_frame(pkt, NULL, NULL, client, VIP, cport, VPORT, 0x02);
 			t[o][0][i] = run1(d[o].prog, pkt, len, &ret);
-			len = tcp_frame(pkt, BE_ADDR, client, BPORT, cport, 0x12);
+			len = tcp_frame(pkt, NULL, NULL, BE_ADDR, client, BPORT, cport, 0x12);
 			t[o][1][i] = run1(d[o].prog, pkt, len, &ret);
-			len = tcp_frame(pkt, client, VIP, cport, VPORT, 0x10);
+			len = tcp_frame(pkt, NULL, NULL, client, VIP, cport, VPORT, 0x10);
 			t[o][2][i] = run1(d[o].prog, pkt, len, &ret);
 			t[o][3][i] = run1(d[o].prog, pkt, len, &ret);
 		}
@@ -420,7 +367,7 @@ static int bench(const char *a, const char *b, int services, int endpoints,
 			int o = (int)((i + k) & 1); /* alternate which goes first */
 			uint8_t out[256];
 			uint32_t bk;
-			size_t len = tcp_frame(pkt, client, vip, cport, VPORT, 0x02);
+			size_t len = tcp_frame(pkt, NULL, NULL, client, vip, cport, VPORT, 0x02);
 			LIBBPF_OPTS(bpf_test_run_opts, to, .data_in = pkt, .data_size_in = len,
 				    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
 
@@ -434,14 +381,14 @@ static int bench(const char *a, const char *b, int services, int endpoints,
 			if (bk - BE_NET < 1 || bk - BE_NET > (uint32_t)(services * endpoints))
 				bad[o]++;
 			/* The reply: its source must come back as the VIP. */
-			len = tcp_frame(pkt, bk, client, BPORT, cport, 0x12);
+			len = tcp_frame(pkt, NULL, NULL, bk, client, BPORT, cport, 0x12);
 			to.data_size_in = (uint32_t)len;
 			to.data_size_out = sizeof(out);
 			if (bpf_prog_test_run_opts(d[o].prog, &to) || to.data_size_out < 54 ||
 			    *(uint32_t *)(out + 26) != htonl(vip))
 				bad[o]++;
 			t[o][1][i] = (long)to.duration;
-			len = tcp_frame(pkt, client, vip, cport, VPORT, 0x10);
+			len = tcp_frame(pkt, NULL, NULL, client, vip, cport, VPORT, 0x10);
 			{
 				uint32_t ret;
 
@@ -494,16 +441,16 @@ static int lru(const char *path, int ct_max, long flood, long EVERY)
 		}
 		for (int e = 0; e < EST; e++) {
 			pin_cpu(e < EST / 2 ? 0 : 1);
-			len = tcp_frame(pkt, 0x0b000001U, VIP, (uint16_t)(20000 + e), VPORT, 0x02);
+			len = tcp_frame(pkt, NULL, NULL, 0x0b000001U, VIP, (uint16_t)(20000 + e), VPORT, 0x02);
 			run1(d.prog, pkt, len, &ret);
-			len = tcp_frame(pkt, BE_ADDR, 0x0b000001U, BPORT, (uint16_t)(20000 + e), 0x12);
+			len = tcp_frame(pkt, NULL, NULL, BE_ADDR, 0x0b000001U, BPORT, (uint16_t)(20000 + e), 0x12);
 			run1(d.prog, pkt, len, &ret);
 		}
 		pin_cpu(0);
 		for (long i = 0; i < flood; i++) {
 			uint32_t client = 0x0c000000U | (uint32_t)(i / 60000);
 
-			len = tcp_frame(pkt, client, VIP, (uint16_t)(1024 + i % 60000), VPORT, 0x02);
+			len = tcp_frame(pkt, NULL, NULL, client, VIP, (uint16_t)(1024 + i % 60000), VPORT, 0x02);
 			tn[n_new++] = run1(d.prog, pkt, len, &ret);
 			if ((i + 1) % EVERY)
 				continue;
@@ -512,9 +459,9 @@ static int lru(const char *path, int ct_max, long flood, long EVERY)
 				 * (one migration per round, not per packet). */
 				if (e == 0 || e == EST / 2)
 					pin_cpu(e == 0 ? 0 : 1);
-				len = tcp_frame(pkt, 0x0b000001U, VIP, (uint16_t)(20000 + e), VPORT, 0x10);
+				len = tcp_frame(pkt, NULL, NULL, 0x0b000001U, VIP, (uint16_t)(20000 + e), VPORT, 0x10);
 				te[n_est++] = run1(d.prog, pkt, len, &ret);
-				len = tcp_frame(pkt, BE_ADDR, 0x0b000001U, BPORT, (uint16_t)(20000 + e), 0x10);
+				len = tcp_frame(pkt, NULL, NULL, BE_ADDR, 0x0b000001U, BPORT, (uint16_t)(20000 + e), 0x10);
 				run1(d.prog, pkt, len, &ret);
 				if (!(ret & 0x10000))
 					broken++;

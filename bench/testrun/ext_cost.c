@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include "sy_structs.h"
+#include "testrun_frames.h"
 
 #define NODE    0xc6123201U /* 198.18.50.1 (sy-x0) */
 #define CLIENT  0xc6123202U /* 198.18.50.2 */
@@ -31,26 +32,6 @@ static const uint8_t MAC_BE[6] = { 0x02, 0, 0, 0, 0xbe, 0x01 };
 static uint32_t x0, x1;
 
 struct dp { struct bpf_object *obj; int xdp, tc; };
-
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
-{ for (size_t i = 0; i + 1 < n; i += 2) s += (uint32_t)(p[i] << 8 | p[i + 1]); return s; }
-static uint16_t fold(uint32_t s) { while (s >> 16) s = (s & 0xffff) + (s >> 16); return (uint16_t)~s; }
-
-static size_t tcp_frame(uint8_t *b, const uint8_t *dmac, const uint8_t *smac, uint32_t sa, uint32_t da,
-			uint16_t sp, uint16_t dp_, uint8_t flags)
-{
-	uint8_t *ip = b + 14, *th = b + 34, ph[12];
-	memset(b, 0, 54);
-	memcpy(b, dmac, 6); memcpy(b + 6, smac, 6);
-	b[12] = 0x08; ip[0] = 0x45; ip[3] = 40; ip[6] = 0x40; ip[8] = 64; ip[9] = 6;
-	*(uint32_t *)(ip + 12) = htonl(sa); *(uint32_t *)(ip + 16) = htonl(da);
-	*(uint16_t *)(ip + 10) = htons(fold(sum16(ip, 20, 0)));
-	*(uint16_t *)th = htons(sp); *(uint16_t *)(th + 2) = htons(dp_);
-	th[12] = 0x50; th[13] = flags; *(uint16_t *)(th + 14) = htons(64240);
-	memcpy(ph, ip + 12, 8); ph[8] = 0; ph[9] = 6; ph[10] = 0; ph[11] = 20;
-	*(uint16_t *)(th + 16) = htons(fold(sum16(th, 20, sum16(ph, 12, 0))));
-	return 54;
-}
 
 /* out: translated frame; returns duration or -1 */
 static long run1(int prog, int xdp, const uint8_t *pkt, size_t len, uint32_t ifindex, uint32_t *ret, uint8_t *out)
@@ -96,7 +77,6 @@ static int fill(struct dp *d)
 	return 0;
 }
 
-static int cmp_long(const void *a, const void *b) { long x = *(const long *)a, y = *(const long *)b; return x < y ? -1 : x > y; }
 static void report(const char *what, const char *obj, long *v, long n)
 {
 	long m = 0;
