@@ -3,6 +3,7 @@
 // is generated from the BPF object's BTF (sy-layout.generated.ts; docs/maps.md,
 // "Layout contract"): no offset or constant is written here. Addresses and
 // ports are network order on the wire; everything else little endian.
+import { ipv4ToInt } from '../../util/ipv4.js';
 import { SY_ENUMS } from './sy-layout.generated.js';
 import { enumMembers, structCodec } from './struct-codec.js';
 
@@ -158,11 +159,11 @@ export function decodeConfig(b: Uint8Array): ConfigValue {
 
 /** "net/len" of a network and its dotted-quad mask; '' for the zero mask (no Service CIDR). */
 function serviceCIDROf(net: string, mask: string): string {
-  const bits = mask.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+  const bits = ipv4ToInt(mask);
   if (bits === 0) return '';
-  let len = 0;
-  while (len < 32 && Math.floor(bits / 2 ** (31 - len)) % 2 === 1) len++;
-  return `${net}/${len}`;
+  // A contiguous mask's prefix length is 32 minus its trailing zeros.
+  const trailingZeros = 31 - Math.clz32(bits & -bits);
+  return `${net}/${32 - trailingZeros}`;
 }
 
 /** Per-CPU values (sy_svc_stats): the loader sums them; copies handed unsummed (a multiple of the size) are summed here. */
