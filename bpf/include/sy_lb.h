@@ -88,8 +88,12 @@ sy_lb_pick(const struct sy_pkt *pkt, const struct sy_svc_value *svc,
 		.group = svc->group,
 	};
 	__be16 sport = (svc->flags & SY_SVC_F_AFFINITY) ? 0 : pkt->sport;
-	__u32 hash = sy_flow_hash(pkt->saddr, pkt->daddr, sport, pkt->dport,
-				  pkt->proto, sy_flow_hash_seed());
+	__u32 hash = 0;
+
+	/* A random-selection Service draws its slot; it needs no hash. */
+	if (!(svc->flags & SY_SVC_F_RANDOM))
+		hash = sy_flow_hash(pkt->saddr, pkt->daddr, sport, pkt->dport,
+				    pkt->proto, sy_flow_hash_seed());
 
 	return sy_select_backend(svc, &sy_affinity, &akey, hash, now,
 				 backend_id);

@@ -157,7 +157,9 @@ static __always_inline int sy_sock_xlate(struct bpf_sock_addr *ctx,
 	cookie = bpf_get_socket_cookie(ctx);
 	akey.client = sy_sock_client(ctx, sendmsg);
 	akey.group = svc->group;
+	/* A random-selection Service draws its slot; it needs no hash. */
 	be = sy_select_backend(svc, &sy_affinity, &akey,
+			       (flags & SY_SVC_F_RANDOM) ? 0 :
 			       sy_sock_hash(akey.client, fe_addr, dport, proto,
 					    cookie),
 			       bpf_ktime_get_ns(), &backend_id);
