@@ -177,14 +177,22 @@ describe('the agent with the in-cluster configuration of a pod', { timeout: 600_
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  test('it authenticates with the service-account token over TLS verified by the service-account CA', () => {
+  test('it authenticates with the service-account token over TLS verified by the service-account CA', async () => {
+    // /healthz is 200 from the start (as kube-proxy's: no change pending yet), so
+    // the informers' requests may still be on their way; wait for the three watches.
+    const informerPaths = ['/api/v1/services', '/apis/discovery.k8s.io/v1/endpointslices', '/api/v1/nodes'];
+    const watched = (): boolean => {
+      const seen = frontEvents().filter((e) => e['event'] === 'request').map((r) => String(r['path']));
+      return informerPaths.every((p) => seen.some((x) => x.split('?')[0] === p && x.includes('watch=')));
+    };
+    await eventually('the informers list and watch through the HTTPS front', async () => watched(), 30_000, 100).catch(() => undefined);
     const requests = frontEvents().filter((e) => e['event'] === 'request');
     assert.ok(requests.length > 0, 'the agent reached the API server');
     assert.deepEqual(requests.filter((r) => r['auth'] !== true), [], 'every request carried the bearer token');
     assert.deepEqual(frontEvents().filter((e) => e['event'] === 'tls-error'), [], 'no TLS failure');
     // The three informers: list, then watch.
     const paths = requests.map((r) => String(r['path']));
-    for (const p of ['/api/v1/services', '/apis/discovery.k8s.io/v1/endpointslices', '/api/v1/nodes']) {
+    for (const p of informerPaths) {
       assert.ok(paths.some((x) => x.split('?')[0] === p && !x.includes('watch=')), `list ${p}: ${paths.join(' ')}`);
       assert.ok(paths.some((x) => x.split('?')[0] === p && x.includes('watch=')), `watch ${p}: ${paths.join(' ')}`);
     }
