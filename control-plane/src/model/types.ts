@@ -70,6 +70,7 @@ export interface EndpointInfo {
   isLocal: boolean;
 }
 
+/** "ip:port", with an IPv6 address in brackets as Go's net.JoinHostPort writes it ("[fd00::1]:80"). */
 export function endpointKey(e: { ip: string; port: number }): string {
-  return `${e.ip}:${e.port}`;
+  return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
 }
