@@ -199,6 +199,9 @@ test('ServiceTracker serves per family: a back end asks for one; the default sta
   v4.update(s);
   assert.equal(v4.servicePorts('IPv6').size, 0, 'an IPv4-only tracker holds no IPv6 port');
   assert.equal(v4.servicePorts().size, 1);
+  const only6 = new ServiceTracker(v6only);
+  only6.update(s);
+  assert.deepEqual([...only6.servicePorts().values()].map((p) => p.clusterIP), [V6], 'an IPv6-only tracker answers in IPv6 by default');
 });
 
 test('frontend claims per family: an IPv6 external IP that is another Service\'s IPv6 ClusterIP loses; an external IP policy refuses IPv6 outside its CIDRs', () => {

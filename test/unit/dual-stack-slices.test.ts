@@ -68,3 +68,11 @@ test('FQDN slices stay ignored in a dual-stack cache', () => {
   assert.equal(c.update(slice('f', 'web', [{ port: 80 }], [{ ip: 'fd00::1' }], { addressType: 'FQDN' })).skipped, 'address-type');
   assert.deepEqual(c.takeChanged(), new Set());
 });
+
+test('an IPv6-only cache answers in IPv6 by default and ignores IPv4 slices', () => {
+  const c = new EndpointSliceCache('n1', { ipFamilies: ['IPv6'] });
+  assert.equal(c.update(slice('s4', 'web', [{ name: 'http', port: 8080 }], [{ ip: '198.19.1.2' }])).skipped, 'address-type');
+  c.update(v6('s6', [{ ip: 'fd00::2' }]));
+  assert.deepEqual(addrs(c), ['[fd00::2]:8080']);
+  assert.deepEqual(addrs(c, 'IPv4'), []);
+});

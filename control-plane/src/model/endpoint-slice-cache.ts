@@ -159,8 +159,8 @@ export class EndpointSliceCache {
     }
   }
 
-  /** Merged endpoints of one family (default IPv4) of every ServicePort of one Service ("ns/name"), keyed by servicePortKey. */
-  endpointsOfService(serviceKey: ServiceKey, family: IPFamily = 'IPv4'): Map<ServicePortKey, EndpointInfo[]> {
+  /** Merged endpoints of one family (default: the first served) of every ServicePort of one Service ("ns/name"), keyed by servicePortKey. */
+  endpointsOfService(serviceKey: ServiceKey, family: IPFamily = this.ipFamilies[0]!): Map<ServicePortKey, EndpointInfo[]> {
     const cacheKey = `${family}|${serviceKey}`;
     const cached = this.merged.get(cacheKey);
     if (cached) return cached;
@@ -202,8 +202,8 @@ export class EndpointSliceCache {
     return result;
   }
 
-  /** Merged endpoints of one family (default IPv4) of every ServicePort of every Service. */
-  allEndpoints(family: IPFamily = 'IPv4'): Map<ServicePortKey, EndpointInfo[]> {
+  /** Merged endpoints of one family (default: the first served) of every ServicePort of every Service. */
+  allEndpoints(family: IPFamily = this.ipFamilies[0]!): Map<ServicePortKey, EndpointInfo[]> {
     const result = new Map<ServicePortKey, EndpointInfo[]>();
     for (const svc of this.slices.keys()) for (const [k, v] of this.endpointsOfService(svc, family)) result.set(k, v);
     return result;

@@ -347,15 +347,15 @@ export class ServiceTracker {
     for (const k of this.claims.set(key, next?.ports ?? [], next?.created ?? 0)) this.changed.add(k as ServiceKey);
   }
 
-  /** The ServicePorts of one Service in one family (default IPv4), keyed by servicePortKey, frontends resolved. */
-  portsOfService(key: ServiceKey, family: IPFamily = 'IPv4'): Map<ServicePortKey, ServicePortInfo> {
+  /** The ServicePorts of one Service in one family (default: the first served, IPv4 unless told), keyed by servicePortKey, frontends resolved. */
+  portsOfService(key: ServiceKey, family: IPFamily = this.ipFamilies[0]!): Map<ServicePortKey, ServicePortInfo> {
     const out = new Map<ServicePortKey, ServicePortInfo>();
     for (const p of this.byService.get(key)?.ports ?? []) if (familyOfPort(p) === family) out.set(p.key, this.claims.resolve(p));
     return out;
   }
 
-  /** Every handled ServicePort of one family (default IPv4), keyed by servicePortKey, frontends resolved. */
-  servicePorts(family: IPFamily = 'IPv4'): Map<ServicePortKey, ServicePortInfo> {
+  /** Every handled ServicePort of one family (default: the first served), keyed by servicePortKey, frontends resolved. */
+  servicePorts(family: IPFamily = this.ipFamilies[0]!): Map<ServicePortKey, ServicePortInfo> {
     const out = new Map<ServicePortKey, ServicePortInfo>();
     for (const t of this.byService.values()) for (const p of t.ports) if (familyOfPort(p) === family) out.set(p.key, this.claims.resolve(p));
     return out;
