@@ -221,3 +221,18 @@ test('frontend claims per family: an IPv6 external IP that is another Service\'s
   assert.deepEqual(v6.externalIPs, []);
   assert.match(v6.lostFrontends![0]!.reason, /outside the allowed CIDRs/);
 });
+
+test('the IPv4 half of a dual-stack proxy is exactly what an IPv4-only proxy programs', () => {
+  const status = { loadBalancer: { ingress: [{ ip: '203.0.113.10' }, { ip: '2001:db8::10' }] } };
+  for (const first of ['IPv4', 'IPv6'] as const) {
+    const s = dualSvc('PreferDualStack', first, { type: 'LoadBalancer', externalIPs: ['203.0.113.5', '2001:db8::5'], loadBalancerSourceRanges: ['198.51.100.0/24', '2001:db8:1::/48'],
+      sessionAffinity: 'ClientIP', externalTrafficPolicy: 'Local', ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 30080 }] }, status);
+    const d = new ServiceTracker(dual), v4 = new ServiceTracker(opts);
+    d.update(s);
+    v4.update(s);
+    assert.deepEqual(d.servicePorts('IPv4'), v4.servicePorts(), first);
+    const six = d.servicePorts('IPv6').get('default/web:http/TCP')!;
+    assert.deepEqual({ ...six, family: undefined, clusterIP: V4, externalIPs: ['203.0.113.5'], loadBalancerIPs: ['203.0.113.10'], loadBalancerSourceRanges: ['198.51.100.0/24'] },
+      { ...v4.servicePorts().get('default/web:http/TCP')!, family: undefined }, 'the IPv6 port differs only in its addresses');
+  }
+});
