@@ -1,10 +1,13 @@
 // Holds every EndpointSlice of every Service and merges them per ServicePort,
 // as kube-proxy's EndpointSliceCache does: slices are matched to Service ports
 // by port name and protocol, endpoints are deduplicated by ip:port with the
-// non-terminating copy winning, and only addresses[0] is used.
+// non-terminating copy winning, and only addresses[0] is used. Slices are kept
+// per address family (kube-proxy: one EndpointsChangeTracker per family, each
+// ignoring slices of the other addressType); a back end asks for one family.
 import { isDeepStrictEqual } from 'node:util';
 import type { V1EndpointSlice } from '@kubernetes/client-node';
-import { isValidPort, parseIPSloppy } from '../util/ipv4.js';
+import { isValidPort } from '../util/ipv4.js';
+import { isIPFamily, parseAddress, type IPFamily } from '../util/ip.js';
 import { ObjectProblems, type ObjectProblem } from './object-problems.js';
 import { endpointKey, type EndpointInfo, type Protocol } from './types.js';
 import { serviceKey, servicePortKey, splitServiceKey, type ServiceKey, type ServicePortKey } from './service-key.js';
@@ -16,7 +19,7 @@ interface SliceEndpoint {
   ip: string; ready: boolean; serving: boolean; terminating: boolean;
   nodeName: string; zone: string; zoneHints?: string[]; nodeHints?: string[];
 }
-interface ParsedSlice { ports: SlicePort[]; endpoints: SliceEndpoint[] }
+interface ParsedSlice { family: IPFamily; ports: SlicePort[]; endpoints: SliceEndpoint[] }
 
 export type SliceSkipReason = 'no-service-name' | 'address-type' | 'invalid-object';
 
@@ -26,12 +29,13 @@ export interface SliceParse {
   problems: ObjectProblem[];
 }
 
-function parseSlice(slice: V1EndpointSlice): { parsed?: ParsedSlice; serviceKey?: ServiceKey; result: SliceParse } {
+function parseSlice(slice: V1EndpointSlice, families: readonly IPFamily[]): { parsed?: ParsedSlice; serviceKey?: ServiceKey; result: SliceParse } {
   const problems: ObjectProblem[] = [];
   const serviceKey = serviceOfSlice(slice);
   if (!serviceKey) return { result: { skipped: 'no-service-name', problems } };
-  // FQDN slices are ignored by kube-proxy; IPv6 waits for dual-stack support.
-  if (slice.addressType !== 'IPv4') return { serviceKey, result: { serviceKey, skipped: 'address-type', problems } };
+  // FQDN slices are ignored by kube-proxy, and so are slices of a family it does not serve.
+  const family = slice.addressType;
+  if (!isIPFamily(family) || !families.includes(family)) return { serviceKey, result: { serviceKey, skipped: 'address-type', problems } };
   const ports: SlicePort[] = [];
   const names = new Set<string>();
   (slice.ports ?? []).forEach((p, i) => {
@@ -59,19 +63,26 @@ function parseSlice(slice: V1EndpointSlice): { parsed?: ParsedSlice; serviceKey?
   (slice.endpoints ?? []).forEach((e, i) => {
     const f = `endpoints[${i}].addresses[0]`;
     const raw = e.addresses?.[0];
-    const a = raw === undefined ? undefined : parseIPSloppy(raw);
+    const a = raw === undefined ? undefined : parseAddress(raw);
     if (!a) {
       problems.push({ reason: 'invalid-ip', field: f, message: `${JSON.stringify(raw ?? null)} is not an IP address; endpoint ignored` });
       return;
     }
-    if (a.family !== 'IPv4') {
-      problems.push({ reason: 'other-family', field: f, message: `${a.ip} is not IPv4 in an IPv4 slice; endpoint ignored` });
+    if (a.ipv4Mapped) {
+      problems.push({ reason: 'ipv4-mapped-ipv6', field: f, message: `${JSON.stringify(raw)} is an IPv4-mapped IPv6 address, which kube-apiserver refuses; endpoint ignored` });
       return;
     }
-    if (a.normalized) problems.push({ reason: 'non-canonical-ip', field: f, message: `${JSON.stringify(raw)} read as ${a.ip} (leading zeros are decimal, as kube-proxy reads them)` });
-    if (seen.has(a.ip)) problems.push({ reason: 'duplicate-address', field: f, message: `${a.ip} is listed twice; the non-terminating copy is used` });
-    seen.add(a.ip);
-    const ip = a.ip;
+    if (a.family !== family) {
+      problems.push({ reason: 'other-family', field: f, message: `${a.text} is not ${family} in an ${family} slice; endpoint ignored` });
+      return;
+    }
+    if (a.normalized) {
+      const why = family === 'IPv4' ? 'leading zeros are decimal, as kube-proxy reads them' : 'RFC 5952 form';
+      problems.push({ reason: 'non-canonical-ip', field: f, message: `${JSON.stringify(raw)} read as ${a.text} (${why})` });
+    }
+    if (seen.has(a.text)) problems.push({ reason: 'duplicate-address', field: f, message: `${a.text} is listed twice; the non-terminating copy is used` });
+    seen.add(a.text);
+    const ip = a.text;
     // Unset conditions mean ready/serving (the API's defaults); terminating defaults to false.
     const ready = e.conditions?.ready ?? true;
     const serving = e.conditions?.serving ?? ready;
@@ -86,25 +97,29 @@ function parseSlice(slice: V1EndpointSlice): { parsed?: ParsedSlice; serviceKey?
       ...(nodeHints ? { nodeHints } : {}),
     });
   });
-  return { parsed: { ports, endpoints }, serviceKey, result: { serviceKey, problems } };
+  return { parsed: { family, ports, endpoints }, serviceKey, result: { serviceKey, problems } };
 }
 
 export class EndpointSliceCache {
   /** service key -> slice name -> parsed slice */
   private readonly slices = new Map<ServiceKey, Map<string, ParsedSlice>>();
   private readonly changed = new Set<ServiceKey>();
-  /** Merged endpoints per Service, until one of its slices changes. */
-  private readonly merged = new Map<ServiceKey, Map<ServicePortKey, EndpointInfo[]>>();
+  /** Merged endpoints per Service and family ("family|service key"), until one of its slices changes. */
+  private readonly merged = new Map<string, Map<ServicePortKey, EndpointInfo[]>>();
+  /** The address families whose slices are kept (default IPv4 only). */
+  readonly ipFamilies: readonly IPFamily[];
 
   /** Problems of the slices seen, for status, metrics and logs. */
   readonly problems = new ObjectProblems();
 
-  constructor(private readonly nodeName: string) {}
+  constructor(private readonly nodeName: string, opts: { ipFamilies?: readonly IPFamily[] } = {}) {
+    this.ipFamilies = opts.ipFamilies && opts.ipFamilies.length > 0 ? [...new Set(opts.ipFamilies)] : ['IPv4'];
+  }
 
   update(slice: V1EndpointSlice): SliceParse {
     let parse: ReturnType<typeof parseSlice>;
     try {
-      parse = parseSlice(slice);
+      parse = parseSlice(slice, this.ipFamilies);
     } catch (err) {
       // Whatever shape the object has, it must not take the informer (and the agent) down.
       const serviceKey = serviceOfSlice(slice);
@@ -119,7 +134,7 @@ export class EndpointSliceCache {
       // A slice can change address type only by being recreated; drop whatever we held.
       if (bySlice?.delete(name)) {
         this.changed.add(serviceKey);
-        this.merged.delete(serviceKey);
+        this.forget(serviceKey);
       }
       return result;
     }
@@ -128,7 +143,7 @@ export class EndpointSliceCache {
     if (isDeepStrictEqual(bySlice.get(name), parsed)) return result;
     bySlice.set(name, parsed);
     this.changed.add(serviceKey);
-    this.merged.delete(serviceKey);
+    this.forget(serviceKey);
     return result;
   }
 
@@ -140,20 +155,26 @@ export class EndpointSliceCache {
     if (bySlice?.delete(slice.metadata?.name ?? '')) {
       if (bySlice.size === 0) this.slices.delete(serviceKey);
       this.changed.add(serviceKey);
-      this.merged.delete(serviceKey);
+      this.forget(serviceKey);
     }
   }
 
-  /** Merged endpoints of every ServicePort of one Service ("ns/name"), keyed by servicePortKey. */
-  endpointsOfService(serviceKey: ServiceKey): Map<ServicePortKey, EndpointInfo[]> {
-    const cached = this.merged.get(serviceKey);
+  /** Merged endpoints of one family (default: the first served) of every ServicePort of one Service ("ns/name"), keyed by servicePortKey. */
+  endpointsOfService(serviceKey: ServiceKey, family: IPFamily = this.ipFamilies[0]!): Map<ServicePortKey, EndpointInfo[]> {
+    const cacheKey = `${family}|${serviceKey}`;
+    const cached = this.merged.get(cacheKey);
     if (cached) return cached;
-    const result = this.mergeService(serviceKey);
-    this.merged.set(serviceKey, result);
+    const result = this.mergeService(serviceKey, family);
+    this.merged.set(cacheKey, result);
     return result;
   }
 
-  private mergeService(serviceKey: ServiceKey): Map<ServicePortKey, EndpointInfo[]> {
+  /** Drops the merged endpoints of every family of one Service. */
+  private forget(serviceKey: ServiceKey): void {
+    for (const f of this.ipFamilies) this.merged.delete(`${f}|${serviceKey}`);
+  }
+
+  private mergeService(serviceKey: ServiceKey, family: IPFamily): Map<ServicePortKey, EndpointInfo[]> {
     const out = new Map<ServicePortKey, Map<string, EndpointInfo>>();
     const bySlice = this.slices.get(serviceKey);
     if (!bySlice) return new Map();
@@ -161,6 +182,7 @@ export class EndpointSliceCache {
     // Slice names in sorted order so the merge result never depends on event order.
     for (const sliceName of [...bySlice.keys()].sort()) {
       const s = bySlice.get(sliceName)!;
+      if (s.family !== family) continue;
       for (const port of s.ports) {
         const key = servicePortKey({ namespace, name, port: port.name, protocol: port.protocol });
         let set = out.get(key);
@@ -180,10 +202,10 @@ export class EndpointSliceCache {
     return result;
   }
 
-  /** Merged endpoints of every ServicePort of every Service. */
-  allEndpoints(): Map<ServicePortKey, EndpointInfo[]> {
+  /** Merged endpoints of one family (default: the first served) of every ServicePort of every Service. */
+  allEndpoints(family: IPFamily = this.ipFamilies[0]!): Map<ServicePortKey, EndpointInfo[]> {
     const result = new Map<ServicePortKey, EndpointInfo[]>();
-    for (const svc of this.slices.keys()) for (const [k, v] of this.endpointsOfService(svc)) result.set(k, v);
+    for (const svc of this.slices.keys()) for (const [k, v] of this.endpointsOfService(svc, family)) result.set(k, v);
     return result;
   }
 

@@ -11,7 +11,7 @@
 // With the external IP policy on (kube's DenyServiceExternalIPs idea, off by
 // default as in kube-proxy) an ExternalIP equal to any Service's ClusterIP,
 // or outside the allowed CIDRs, is refused outright.
-import { parseCIDRSloppy, ipv4ToInt } from '../util/ipv4.js';
+import { parseCIDRSloppy, ipv4ToInt, isIPv4 } from '../util/ipv4.js';
 import type { Protocol, ServicePortInfo } from './types.js';
 
 export type ClaimKind = 'ClusterIP' | 'ExternalIP' | 'LoadBalancer';
@@ -165,8 +165,9 @@ export class FrontendClaims {
   private refused(addr: string): string | undefined {
     if (this.policy.refuseClusterIPs && this.clusterIPs.has(addr)) return 'external IP equals a Service ClusterIP (external IP policy)';
     if (this.allowed.length > 0) {
-      const n = ipv4ToInt(addr);
-      if (!this.allowed.some((c) => ((n & c.mask) >>> 0) === c.base)) return 'external IP outside the allowed CIDRs (external IP policy)';
+      // An IPv6 external IP is outside every (IPv4) allowed CIDR.
+      const n = isIPv4(addr) ? ipv4ToInt(addr) : undefined;
+      if (n === undefined || !this.allowed.some((c) => ((n & c.mask) >>> 0) === c.base)) return 'external IP outside the allowed CIDRs (external IP policy)';
     }
     return undefined;
   }

@@ -10,7 +10,11 @@ export type ObjectKind = 'Service' | 'EndpointSlice';
 export type ProblemReason =
   | 'invalid-ip'            // not an address of either family: dropped
   | 'non-canonical-ip'      // leading zeros: read as kube-proxy reads it, kept
-  | 'other-family'          // an IPv6 value on this IPv4 proxy: ignored
+  | 'other-family'          // a value of a family this proxy (or this Service) does not program: ignored
+  | 'ipv4-mapped-ipv6'      // ::ffff:a.b.c.d, which kube-apiserver refuses: ignored in both families
+  | 'cluster-ips-inconsistent' // clusterIP vs clusterIPs[0], or clusterIPs vs ipFamilies, disagree: skipped (fail closed)
+  | 'ip-family-policy'      // ipFamilyPolicy unknown, or its promise not met by clusterIPs: read as the doc says
+  | 'no-source-range-of-family' // source ranges given, none of this family: its LoadBalancer IPs admit nothing
   | 'invalid-cidr'          // a source range that does not parse: dropped (the filter stays, fail closed)
   | 'invalid-cluster-ip'    // the ClusterIP does not parse: the Service is skipped
   | 'port-out-of-range'     // a port outside [1, 65535] (or missing): that port is skipped

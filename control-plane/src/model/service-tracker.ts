@@ -3,7 +3,9 @@
 // can read the whole map and the change tracker knows what moved.
 import { isDeepStrictEqual } from 'node:util';
 import type { V1Service } from '@kubernetes/client-node';
-import { isValidPort, parseCIDRSloppy, parseIPSloppy } from '../util/ipv4.js';
+import { isValidPort } from '../util/ipv4.js';
+import { otherFamily, parseAddress, parsePrefix, type IPFamily, type ParsedAddress } from '../util/ip.js';
+import { clusterIPsOf } from './cluster-ips.js';
 import { FrontendClaims, creationTime, type ExternalIPPolicy } from './frontend-claims.js';
 import { ObjectProblems, type ObjectProblem } from './object-problems.js';
 import { servicePortKey, type Protocol, type ServicePortInfo, type ServiceType } from './types.js';
@@ -19,7 +21,7 @@ export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
 /** The API's bound on sessionAffinityConfig.clientIP.timeoutSeconds. */
 export const MAX_AFFINITY_TIMEOUT_SECONDS = 86400;
 
-export type SkipReason = 'headless' | 'headless-label' | 'external-name' | 'service-proxy-name' | 'no-ipv4-cluster-ip' | 'invalid-cluster-ip' | 'invalid-object';
+export type SkipReason = 'headless' | 'headless-label' | 'external-name' | 'service-proxy-name' | 'no-ipv4-cluster-ip' | 'no-ipv6-cluster-ip' | 'invalid-cluster-ip' | 'invalid-object';
 
 export interface ServiceConversion {
   ports: ServicePortInfo[];
@@ -34,61 +36,103 @@ export interface ServiceTrackerOptions {
   maglevSizing?: MaglevSizing;
   /** The external IP policy (off by default, as in kube-proxy). */
   externalIPPolicy?: ExternalIPPolicy;
+  /**
+   * The families this proxy programs (kube-proxy: one single-stack proxier
+   * per family under a meta-proxier). Default IPv4 only. A value of a family
+   * that is served and that the Service has (a cluster IP of it) is no problem
+   * for the other family's conversion.
+   */
+  ipFamilies?: readonly IPFamily[];
+}
+
+/** The family a conversion serves, and whether the other family's values are someone else's (not a problem). */
+interface FamilyScope {
+  family: IPFamily;
+  otherHandled: boolean;
+}
+
+function nonCanonical(raw: unknown, p: ParsedAddress | { family: IPFamily; text: string }, field: string): ObjectProblem {
+  const why = p.family === 'IPv4' ? 'leading zeros are decimal, as kube-proxy reads them' : 'RFC 5952 form';
+  return { reason: 'non-canonical-ip', field, message: `${JSON.stringify(raw)} read as ${p.text} (${why})` };
+}
+
+/** Why a value of the other family is not programmed by this conversion (undefined: the other family's conversion programs it). */
+function otherFamilyProblem(text: string, found: IPFamily, scope: FamilyScope, field: string, singleFamilyMessage: string): ObjectProblem | undefined {
+  if (scope.otherHandled) return undefined;
+  return { reason: 'other-family', field, message: `${text} is ${found}; ${singleFamilyMessage}` };
 }
 
 /**
- * Addresses of one list field, read as kube-proxy reads them: sloppy
- * parsing (leading zeros), canonical form, the other family ignored,
- * duplicates once, anything unparseable dropped. Every departure is a problem.
+ * Addresses of one list field, read as kube-proxy reads them for one
+ * family: sloppy parsing (leading zeros), canonical form, the other family
+ * ignored, duplicates once, anything unparseable (or IPv4-mapped IPv6)
+ * dropped. Every departure is a problem.
  */
-function addressList(values: readonly unknown[], field: string, problems: ObjectProblem[]): string[] {
+function addressList(values: readonly unknown[], field: string, problems: ObjectProblem[], scope: FamilyScope, otherMessage: string): string[] {
   const out: string[] = [];
   values.forEach((v, i) => {
     const f = `${field}[${i}]`;
-    const p = parseIPSloppy(v as string);
+    const p = parseAddress(v);
     if (!p) {
       problems.push({ reason: 'invalid-ip', field: f, message: `${JSON.stringify(v)} is not an IP address; ignored` });
       return;
     }
-    if (p.family !== 'IPv4') {
-      problems.push({ reason: 'other-family', field: f, message: `${p.ip} is IPv6; this proxy programs IPv4 only, ignored` });
+    if (p.ipv4Mapped) {
+      problems.push({ reason: 'ipv4-mapped-ipv6', field: f, message: `${JSON.stringify(v)} is an IPv4-mapped IPv6 address, which kube-apiserver refuses; ignored in both families` });
       return;
     }
-    if (p.normalized) problems.push({ reason: 'non-canonical-ip', field: f, message: `${JSON.stringify(v)} read as ${p.ip} (leading zeros are decimal, as kube-proxy reads them)` });
-    if (out.includes(p.ip)) {
-      problems.push({ reason: 'duplicate-address', field: f, message: `${p.ip} is listed twice; programmed once` });
+    if (p.family !== scope.family) {
+      const o = otherFamilyProblem(p.text, p.family, scope, f, otherMessage);
+      if (o) problems.push(o);
       return;
     }
-    out.push(p.ip);
+    if (p.normalized) problems.push(nonCanonical(v, p, f));
+    if (out.includes(p.text)) {
+      problems.push({ reason: 'duplicate-address', field: f, message: `${p.text} is listed twice; programmed once` });
+      return;
+    }
+    out.push(p.text);
   });
   return out;
 }
 
-/** Pure conversion of one Service object. */
-export function servicePortsOf(svc: V1Service, opts: ServiceTrackerOptions): ServiceConversion {
+/** What a single-stack proxier of `family` says of a value of the other family. */
+function otherFamilyMessages(family: IPFamily, servedOther: boolean): { address: string; range: string } {
+  if (servedOther) {
+    const other = otherFamily(family);
+    return {
+      address: `the Service has no ${other} cluster IP, so no ${other} frontend; ignored`,
+      range: `the Service has no ${other} cluster IP, so no ${other} frontend; ignored`,
+    };
+  }
+  return { address: `this proxy programs ${family} only, ignored`, range: `it admits no ${family} source` };
+}
+
+/**
+ * Pure conversion of one Service object for one IP family (default IPv4),
+ * as one of kube-proxy's single-stack ServiceChangeTrackers does it.
+ */
+export function servicePortsOf(svc: V1Service, opts: ServiceTrackerOptions, family: IPFamily = 'IPv4'): ServiceConversion {
   const meta = svc.metadata ?? {};
   const spec = svc.spec ?? {};
   const problems: ObjectProblem[] = [];
   if (meta.labels && SERVICE_PROXY_NAME_LABEL in meta.labels) return { ports: [], skipped: 'service-proxy-name', problems };
   if (meta.labels && HEADLESS_LABEL in meta.labels) return { ports: [], skipped: 'headless-label', problems };
   if (spec.type === 'ExternalName') return { ports: [], skipped: 'external-name', problems };
-  const clusterIPs = spec.clusterIPs && spec.clusterIPs.length > 0 ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : [];
-  if (clusterIPs.length === 0 || clusterIPs[0] === 'None' || clusterIPs[0] === '') return { ports: [], skipped: 'headless', problems };
-  let clusterIP: string | undefined;
-  clusterIPs.forEach((raw, i) => {
-    const p = parseIPSloppy(raw);
-    if (!p) {
-      problems.push({ reason: 'invalid-cluster-ip', field: `spec.clusterIPs[${i}]`, message: `${JSON.stringify(raw)} is not an IP address` });
-      return;
-    }
-    if (p.family !== 'IPv4' || clusterIP !== undefined) return;
-    if (p.normalized) problems.push({ reason: 'non-canonical-ip', field: `spec.clusterIPs[${i}]`, message: `${JSON.stringify(raw)} read as ${p.ip} (leading zeros are decimal, as kube-proxy reads them)` });
-    clusterIP = p.ip;
-  });
-  if (!clusterIP) {
-    if (problems.length > 0) return { ports: [], skipped: 'invalid-cluster-ip', problems };
-    return { ports: [], skipped: 'no-ipv4-cluster-ip', problems };
+  const cips = clusterIPsOf(spec, problems);
+  if (cips.headless) return { ports: [], skipped: 'headless', problems };
+  if (cips.inconsistent) return { ports: [], skipped: 'invalid-cluster-ip', problems };
+  const own = cips.byFamily[family];
+  if (!own) {
+    if (problems.some((p) => p.reason === 'invalid-cluster-ip' || p.reason === 'ipv4-mapped-ipv6')) return { ports: [], skipped: 'invalid-cluster-ip', problems };
+    return { ports: [], skipped: family === 'IPv4' ? 'no-ipv4-cluster-ip' : 'no-ipv6-cluster-ip', problems };
   }
+  if (own.ip.normalized) problems.push(nonCanonical(own.raw, own.ip, own.field));
+  const clusterIP = own.ip.text;
+  const other = otherFamily(family);
+  const servedOther = (opts.ipFamilies ?? ['IPv4']).includes(other);
+  const scope: FamilyScope = { family, otherHandled: servedOther && cips.byFamily[other] !== undefined };
+  const otherMsg = otherFamilyMessages(family, servedOther);
 
   const type: ServiceType = spec.type === 'NodePort' || spec.type === 'LoadBalancer' ? spec.type : 'ClusterIP';
   let affinity = 0;
@@ -105,27 +149,38 @@ export function servicePortsOf(svc: V1Service, opts: ServiceTrackerOptions): Ser
     ? addressList((svc.status?.loadBalancer?.ingress ?? [])
         .map((ing, i) => ({ ing, i }))
         .filter(({ ing }) => ing.ip && (ing.ipMode === undefined || ing.ipMode === null || ing.ipMode === 'VIP'))
-        .map(({ ing }) => ing.ip), 'status.loadBalancer.ingress[].ip', problems)
+        .map(({ ing }) => ing.ip), 'status.loadBalancer.ingress[].ip', problems, scope, otherMsg.address)
     : [];
-  const externalIPs = addressList(spec.externalIPs ?? [], 'spec.externalIPs', problems);
+  const externalIPs = addressList(spec.externalIPs ?? [], 'spec.externalIPs', problems, scope, otherMsg.address);
   // Source ranges: kube-proxy trims and parses sloppily; one that does not
-  // parse is dropped, and the filter stays on (fail closed).
+  // parse is dropped, and the filter stays on (fail closed). Ranges of the
+  // other family belong to the other family's LoadBalancer IPs.
   const rawRanges = type === 'LoadBalancer' ? spec.loadBalancerSourceRanges ?? [] : [];
   const sourceRanges: string[] = [];
   rawRanges.forEach((raw, i) => {
     const f = `spec.loadBalancerSourceRanges[${i}]`;
-    const p = parseCIDRSloppy(raw);
+    const p = parsePrefix(raw);
     if (!p) {
       problems.push({ reason: 'invalid-cidr', field: f, message: `${JSON.stringify(raw)} is not a CIDR; dropped, the LoadBalancer IPs admit only the valid ranges (fail closed)` });
       return;
     }
-    if (p.family !== 'IPv4') {
-      problems.push({ reason: 'other-family', field: f, message: `${p.cidr} is IPv6; it admits no IPv4 source` });
+    if (p.ipv4Mapped) {
+      problems.push({ reason: 'ipv4-mapped-ipv6', field: f, message: `${JSON.stringify(raw)} is an IPv4-mapped IPv6 range, which kube-apiserver refuses; dropped, the LoadBalancer IPs admit only the valid ranges (fail closed)` });
+      return;
+    }
+    if (p.family !== family) {
+      const o = otherFamilyProblem(p.cidr, p.family, scope, f, otherMsg.range);
+      if (o) problems.push(o);
       return;
     }
     if (p.normalized) problems.push({ reason: 'non-canonical-ip', field: f, message: `${JSON.stringify(raw)} read as ${p.cidr}` });
     if (!sourceRanges.includes(p.cidr)) sourceRanges.push(p.cidr);
   });
+  if (servedOther && rawRanges.length > 0 && sourceRanges.length === 0 && lbIPs.length > 0) {
+    // kube-proxy would leave this family's LoadBalancer IPs open; the ranges were meant to restrict, so fail closed.
+    problems.push({ reason: 'no-source-range-of-family', field: 'spec.loadBalancerSourceRanges',
+      message: `no valid ${family} range: the ${family} LoadBalancer IPs admit no source (fail closed)` });
+  }
   const annotated = meta.annotations?.[LB_ALGORITHM_ANNOTATION];
   const algorithm = annotated === 'random' || annotated === 'maglev' ? annotated : opts.defaultAlgorithm;
   if (annotated !== undefined && annotated !== 'random' && annotated !== 'maglev') {
@@ -174,7 +229,8 @@ export function servicePortsOf(svc: V1Service, opts: ServiceTrackerOptions): Ser
       name,
       key,
       type,
-      clusterIP: clusterIP!,
+      ...(family === 'IPv4' ? {} : { family }),
+      clusterIP,
       port: p.port,
       protocol,
       nodePort,
@@ -192,6 +248,44 @@ export function servicePortsOf(svc: V1Service, opts: ServiceTrackerOptions): Ser
     });
   });
   return { ports, problems };
+}
+
+/** The family a ServicePortInfo is programmed in (absent: IPv4). */
+export function familyOfPort(p: ServicePortInfo): IPFamily {
+  return p.family ?? 'IPv4';
+}
+
+/**
+ * The meta-proxier's view of one Service: the conversion of each served
+ * family, ports concatenated in family order, problems merged (a problem of
+ * the object, such as a bad port, is seen by each family and kept once).
+ * Skipped only when no family has a port; the reason is the first family's.
+ * Never throws: an object of an unexpected shape is skipped and reported.
+ */
+export function convertForFamilies(svc: V1Service, opts: ServiceTrackerOptions): ServiceConversion {
+  const families = opts.ipFamilies && opts.ipFamilies.length > 0 ? opts.ipFamilies : ['IPv4' as const];
+  const ports: ServicePortInfo[] = [];
+  const problems: ObjectProblem[] = [];
+  const seen = new Set<string>();
+  let skipped: SkipReason | undefined;
+  for (const family of families) {
+    let conv: ServiceConversion;
+    try {
+      conv = servicePortsOf(svc, opts, family);
+    } catch (err) {
+      // Whatever shape the object has, it must not take the informer (and the agent) down.
+      return { ports: [], skipped: 'invalid-object', problems: [{ reason: 'invalid-object', field: '', message: `cannot be read (${(err as Error).message}); Service skipped` }] };
+    }
+    ports.push(...conv.ports);
+    skipped ??= conv.skipped;
+    for (const p of conv.problems) {
+      const k = `${p.reason}|${p.field}|${p.message}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      problems.push(p);
+    }
+  }
+  return ports.length > 0 ? { ports, problems } : { ports, ...(skipped ? { skipped } : {}), problems };
 }
 
 /** What the proxier reads of one Service: its ports, and its age (which decides contested frontends). */
@@ -220,20 +314,18 @@ export class ServiceTracker {
   /** Problems of the Services seen, for status, metrics and logs. */
   readonly problems = new ObjectProblems();
 
+  /** The families this tracker programs, in order (kube-proxy: one ServiceChangeTracker each). */
+  readonly ipFamilies: readonly IPFamily[];
+
   constructor(private readonly opts: ServiceTrackerOptions) {
     this.claims = new FrontendClaims(opts.externalIPPolicy);
+    this.ipFamilies = opts.ipFamilies && opts.ipFamilies.length > 0 ? [...new Set(opts.ipFamilies)] : ['IPv4'];
   }
 
-  /** Returns the conversion so the caller can log skips and problems. */
+  /** Returns the conversion (the ports of every served family) so the caller can log skips and problems. */
   update(svc: V1Service): ServiceConversion {
     const key = serviceKeyOf(svc.metadata);
-    let conv: ServiceConversion;
-    try {
-      conv = servicePortsOf(svc, this.opts);
-    } catch (err) {
-      // Whatever shape the object has, it must not take the informer (and the agent) down.
-      conv = { ports: [], skipped: 'invalid-object', problems: [{ reason: 'invalid-object', field: '', message: `cannot be read (${(err as Error).message}); Service skipped` }] };
-    }
+    const conv = convertForFamilies(svc, { ...this.opts, ipFamilies: this.ipFamilies });
     this.problems.set('Service', svc.metadata?.namespace ?? 'default', svc.metadata?.name ?? '', conv.problems);
     this.record(key, conv.ports.length === 0 ? undefined : { ports: conv.ports, created: creationTime(svc.metadata?.creationTimestamp) });
     return conv;
@@ -255,22 +347,24 @@ export class ServiceTracker {
     for (const k of this.claims.set(key, next?.ports ?? [], next?.created ?? 0)) this.changed.add(k as ServiceKey);
   }
 
-  /** The ServicePorts of one Service, keyed by servicePortKey, frontends resolved. */
-  portsOfService(key: ServiceKey): Map<ServicePortKey, ServicePortInfo> {
-    return new Map((this.byService.get(key)?.ports ?? []).map((p) => [p.key, this.claims.resolve(p)]));
-  }
-
-  /** Every handled ServicePort, keyed by servicePortKey, frontends resolved. */
-  servicePorts(): Map<ServicePortKey, ServicePortInfo> {
+  /** The ServicePorts of one Service in one family (default: the first served, IPv4 unless told), keyed by servicePortKey, frontends resolved. */
+  portsOfService(key: ServiceKey, family: IPFamily = this.ipFamilies[0]!): Map<ServicePortKey, ServicePortInfo> {
     const out = new Map<ServicePortKey, ServicePortInfo>();
-    for (const t of this.byService.values()) for (const p of t.ports) out.set(p.key, this.claims.resolve(p));
+    for (const p of this.byService.get(key)?.ports ?? []) if (familyOfPort(p) === family) out.set(p.key, this.claims.resolve(p));
     return out;
   }
 
-  /** Frontends claimed by more than one ServicePort (or refused by policy): who lost what, to whom. */
+  /** Every handled ServicePort of one family (default: the first served), keyed by servicePortKey, frontends resolved. */
+  servicePorts(family: IPFamily = this.ipFamilies[0]!): Map<ServicePortKey, ServicePortInfo> {
+    const out = new Map<ServicePortKey, ServicePortInfo>();
+    for (const t of this.byService.values()) for (const p of t.ports) if (familyOfPort(p) === family) out.set(p.key, this.claims.resolve(p));
+    return out;
+  }
+
+  /** Frontends claimed by more than one ServicePort (or refused by policy), in every served family: who lost what, to whom. */
   conflicts(): ReturnType<FrontendClaims['conflicts']> {
     const ports: ServicePortInfo[] = [];
-    for (const k of this.claims.contestedServices()) ports.push(...this.portsOfService(k as ServiceKey).values());
+    for (const k of this.claims.contestedServices()) for (const f of this.ipFamilies) ports.push(...this.portsOfService(k as ServiceKey, f).values());
     return this.claims.conflicts(ports);
   }
 

@@ -2,6 +2,9 @@
 // back ends (ebpf and iptables) are fed from these types.
 import type { TableSizeAnnotation } from './maglev-table-size-annotation.js';
 import type { LostFrontend } from './frontend-claims.js';
+import type { IPFamily } from '../util/ip.js';
+
+export type { IPFamily } from '../util/ip.js';
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 
@@ -15,14 +18,22 @@ export interface ServicePortInfo {
   name: ServicePortName;
   key: ServicePortKey;
   type: ServiceType;
-  /** IPv4 cluster IP (the first of spec.clusterIPs in the IPv4 family). */
+  /**
+   * The ServicePort is programmed in this family only; absent means IPv4
+   * (so IPv4 ports read exactly as before dual-stack). A dual-stack Service
+   * gives one ServicePortInfo per family, with the same key.
+   */
+  family?: IPFamily;
+  /** The cluster IP of this port's family (spec.clusterIPs[i] where spec.ipFamilies[i] is the family). */
   clusterIP: string;
   port: number;
   protocol: Protocol;
   nodePort: number;
+  /** spec.externalIPs of this port's family (RFC 5952 text for IPv6). */
   externalIPs: string[];
-  /** status.loadBalancer.ingress IPs with ipMode unset or VIP. */
+  /** status.loadBalancer.ingress IPs with ipMode unset or VIP, of this port's family. */
   loadBalancerIPs: string[];
+  /** spec.loadBalancerSourceRanges of this port's family. */
   loadBalancerSourceRanges: string[];
   /** ClientIP affinity timeout in seconds; 0 when sessionAffinity is None. */
   affinityTimeoutSeconds: number;
@@ -35,7 +46,7 @@ export interface ServicePortInfo {
   tableSizeAnnotation?: TableSizeAnnotation;
   /**
    * spec.loadBalancerSourceRanges had entries, whether or not any is a valid
-   * IPv4 range: the LoadBalancer IPs then admit only `loadBalancerSourceRanges`
+   * range of this family: the LoadBalancer IPs then admit only `loadBalancerSourceRanges`
    * (none: nothing). Unset means no filter unless ranges are given.
    */
   sourceRangesGiven?: boolean;
@@ -59,6 +70,7 @@ export interface EndpointInfo {
   isLocal: boolean;
 }
 
+/** "ip:port", with an IPv6 address in brackets as Go's net.JoinHostPort writes it ("[fd00::1]:80"). */
 export function endpointKey(e: { ip: string; port: number }): string {
-  return `${e.ip}:${e.port}`;
+  return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
 }

@@ -1,6 +1,6 @@
 // IPv4 helpers. Addresses travel as dotted strings in the model and as
 // 4 network-order bytes on the loader wire.
-import { isIPv6 } from 'node:net';
+import { parseAddress, parsePrefix, type IPFamily } from './ip.js';
 
 const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
@@ -47,57 +47,24 @@ export function cidrContains(cidr: string, ip: string): boolean {
   return ((ipv4ToInt(ip) & mask) >>> 0) === base;
 }
 
-// ---- Sloppy parsing, as kube-proxy reads the API (k8s.io/utils/net
-// ParseIPSloppy / ParseCIDRSloppy: Go's pre-1.17 parser, where each IPv4
-// octet is a decimal number that may carry leading zeros: "010.001.0.09" is
-// 10.1.0.9, never octal). The canonical dotted form is what the datapath uses.
+// ---- Sloppy parsing, as kube-proxy reads the API: see util/ip.ts, which
+// holds the parser for both families. These wrappers keep the IPv4 callers'
+// shapes (canonical text only).
 
-export type IPFamily = 'IPv4' | 'IPv6';
-
-/** Go's dtoi: the decimal number at the start of s and its length; undefined without a digit or when huge. */
-function dtoi(s: string): { n: number; len: number } | undefined {
-  let n = 0;
-  let i = 0;
-  for (; i < s.length && s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57; i++) {
-    n = n * 10 + (s.charCodeAt(i) - 48);
-    if (n >= 0xffffff) return undefined;
-  }
-  return i === 0 ? undefined : { n, len: i };
-}
-
-/** Go's parseIPv4 of k8s.io/utils/net: four decimal octets, leading zeros allowed; the canonical form or undefined. */
-function parseIPv4Sloppy(s: string): string | undefined {
-  const out: number[] = [];
-  let rest = s;
-  for (let i = 0; i < 4; i++) {
-    if (rest.length === 0) return undefined;
-    if (i > 0) {
-      if (rest[0] !== '.') return undefined;
-      rest = rest.slice(1);
-    }
-    const d = dtoi(rest);
-    if (!d || d.n > 255) return undefined;
-    out.push(d.n);
-    rest = rest.slice(d.len);
-  }
-  return rest.length === 0 ? out.join('.') : undefined;
-}
+export type { IPFamily } from './ip.js';
 
 export interface ParsedIP {
   family: IPFamily;
-  /** Canonical text (dotted decimal without leading zeros for IPv4; as given for IPv6). */
+  /** Canonical text (dotted decimal without leading zeros for IPv4; RFC 5952 for IPv6). */
   ip: string;
-  /** The input was not already canonical (leading zeros). */
+  /** The input was not already canonical (leading zeros; for IPv6 also case and zero compression). */
   normalized: boolean;
 }
 
 /** ParseIPSloppy: undefined when the text is no address of either family. */
 export function parseIPSloppy(s: string): ParsedIP | undefined {
-  if (typeof s !== 'string') return undefined;
-  const v4 = parseIPv4Sloppy(s);
-  if (v4 !== undefined) return { family: 'IPv4', ip: v4, normalized: v4 !== s };
-  if (isIPv6(s)) return { family: 'IPv6', ip: s, normalized: false };
-  return undefined;
+  const p = parseAddress(s);
+  return p && { family: p.family, ip: p.text, normalized: p.normalized };
 }
 
 export interface ParsedCIDR {
@@ -111,22 +78,8 @@ export interface ParsedCIDR {
 
 /** ParseCIDRSloppy (after the TrimSpace kube-proxy applies to source ranges): undefined when unparseable. */
 export function parseCIDRSloppy(raw: string): ParsedCIDR | undefined {
-  if (typeof raw !== 'string') return undefined;
-  const s = raw.trim();
-  const slash = s.indexOf('/');
-  if (slash < 0) return undefined;
-  const addr = s.slice(0, slash), len = s.slice(slash + 1);
-  const d = dtoi(len);
-  if (!d || d.len !== len.length) return undefined;
-  const v4 = parseIPv4Sloppy(addr);
-  if (v4 !== undefined) {
-    if (d.n > 32) return undefined;
-    const mask = d.n === 0 ? 0 : (~0 << (32 - d.n)) >>> 0;
-    const cidr = `${intToIpv4((ipv4ToInt(v4) & mask) >>> 0)}/${d.n}`;
-    return { family: 'IPv4', cidr, prefix: d.n, normalized: cidr !== raw };
-  }
-  if (isIPv6(addr) && d.n <= 128) return { family: 'IPv6', cidr: `${addr}/${d.n}`, prefix: d.n, normalized: false };
-  return undefined;
+  const p = parsePrefix(raw);
+  return p && { family: p.family, cidr: p.cidr, prefix: p.prefix, normalized: p.normalized };
 }
 
 /** A port number as the API allows it: an integer in [1, 65535]. */
