@@ -35,6 +35,17 @@ struct sy_layout_contract {
 	struct sy_attach_key attach_key;
 	struct sy_attach_value attach_value;
 	struct sy_config config;
+	struct sy_svc_key6 svc_key6;
+	struct sy_backend6 backend6;
+	struct sy_revnat6 revnat6;
+	struct sy_ct_key6 ct_key6;
+	struct sy_ct_value6 ct_value6;
+	struct sy_affinity_key6 affinity_key6;
+	struct sy_frag_key6 frag_key6;
+	struct sy_source_range_key6 source_range_key6;
+	struct sy_sock_revnat_key6 sock_revnat_key6;
+	struct sy_sock_revnat_value6 sock_revnat_value6;
+	struct sy_config6 config6;
 	enum sy_scope scope;
 	enum sy_svc_flag svc_flag;
 	enum sy_backend_state backend_state;

@@ -141,4 +141,69 @@ struct {
 	__type(value, struct sy_rate_bucket);
 } sy_icmp_rate SY_MAP_DEF;
 
+/* ---- IPv6 twins (sy_structs.h, "IPv6 twins"); sizes as their IPv4 maps'. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sy_svc_key6);
+	__type(value, struct sy_svc_value);
+} sy_services6 SY_MAP_DEF;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct sy_backend6);
+} sy_backends6 SY_MAP_DEF;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct sy_revnat6);
+} sy_revnat6 SY_MAP_DEF;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct sy_ct_key6);
+	__type(value, struct sy_ct_value6);
+} sy_conntrack6 SY_MAP_DEF;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sy_affinity_key6);
+	__type(value, struct sy_affinity_value);
+} sy_affinity6 SY_MAP_DEF;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct sy_frag_key6);
+	__type(value, struct sy_frag_value);
+} sy_frag6 SY_MAP_DEF;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sy_source_range_key6);
+	__type(value, __u8);
+} sy_source_ranges6 SY_MAP_DEF;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sy_sock_revnat_key6);
+	__type(value, struct sy_sock_revnat_value6);
+} sy_sock_revnat6 SY_MAP_DEF;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sy_config6);
+} sy_config6 SY_MAP_DEF;
+
 #endif /* SY_MAPS_H */

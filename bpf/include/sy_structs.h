@@ -428,6 +428,115 @@ struct sy_config {
 	__be32 svc_mask;
 };                               /* 32 bytes (24 before svc_net) */
 
+/* ==== IPv6 twins (issue #16) =========================================== */
+/* IPv6 frontends, backends and flows live in maps of their own, so the IPv4
+ * maps keep their sizes and per-packet cost. One id space serves both
+ * families: frontend ids (sy_svc_value.id, rev_nat ids), groups (sy_maglev,
+ * sy_affinity6) and backend ids are unique across families, so sy_maglev,
+ * sy_svc_stats and sy_counters are shared. An IPv6 address is four
+ * network-order words (the bytes of struct in6_addr). Values that are not
+ * addressed (sy_svc_value, sy_frag_value, sy_affinity_value) are shared. */
+
+/* ---- sy_services6: HASH, key sy_svc_key6 -> value sy_svc_value -------- */
+struct sy_svc_key6 {
+	__be32 addr[4]; /* frontend IPv6 address */
+	__be16 port;    /* frontend port */
+	__u8 proto;     /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
+	__u8 scope;     /* SY_SCOPE_* */
+};                      /* 20 bytes */
+
+/* ---- sy_backends6: HASH, key __u32 backend id -> value sy_backend6 ---- */
+struct sy_backend6 {
+	__be32 addr[4]; /* backend (pod) IPv6 address */
+	__be16 port;    /* backend (target) port */
+	__u8 proto;     /* IPPROTO_* */
+	__u8 state;     /* SY_BE_* */
+	__u8 flags;     /* SY_BE_F_* */
+	__u8 pad[3];
+	__u32 zone;     /* as sy_backend.zone */
+};                      /* 28 bytes */
+
+/* ---- sy_revnat6: HASH, key __u32 frontend id -> value sy_revnat6 ----- */
+struct sy_revnat6 {
+	__be32 addr[4]; /* frontend address restored as the reply's source */
+	__be16 port;
+	__u16 pad;
+};                      /* 20 bytes */
+
+/* ---- sy_conntrack6: LRU_HASH, key sy_ct_key6 -> value sy_ct_value6 --- */
+/* Same meaning, flags, lifetimes and pairing as sy_ct_key / sy_ct_value.
+ * The value's first 20 bytes have sy_ct_value's layout (last_seen,
+ * backend_id, rev_nat_id, tcp_flags, flags), then the NAT address. */
+struct sy_ct_key6 {
+	__be32 saddr[4];
+	__be32 daddr[4];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 dir;       /* SY_CT_FORWARD or SY_CT_REPLY */
+	__u16 pad;
+};                      /* 40 bytes */
+
+struct sy_ct_value6 {
+	__u64 last_seen;
+	__u32 backend_id;
+	__u32 rev_nat_id;
+	__u16 tcp_flags;
+	__u16 flags;       /* SY_CT_F_* */
+	__be16 nat_port;   /* as sy_ct_value.nat_port */
+	__u16 pad;
+	__be32 nat_addr[4]; /* as sy_ct_value.nat_addr (sy_config6.node_addr for SNAT) */
+};                         /* 40 bytes */
+
+/* ---- sy_affinity6: LRU_HASH, key sy_affinity_key6 -> sy_affinity_value */
+struct sy_affinity_key6 {
+	__be32 client[4];
+	__u32 group;
+};                      /* 20 bytes */
+
+/* ---- sy_frag6: LRU_HASH, key sy_frag_key6 -> sy_frag_value ---------- */
+/* As sy_frag, from the IPv6 fragment header (32-bit identification). */
+struct sy_frag_key6 {
+	__be32 saddr[4];
+	__be32 daddr[4];
+	__be32 id;      /* fragment header identification */
+	__u8 proto;     /* upper-layer protocol after the extension headers */
+	__u8 pad[3];
+};                      /* 40 bytes */
+
+/* ---- sy_source_ranges6: LPM_TRIE (BPF_F_NO_PREALLOC) ----------------- */
+/* As sy_source_ranges: prefixlen = 32 + the CIDR length (32..160). */
+struct sy_source_range_key6 {
+	__u32 prefixlen;
+	__u32 frontend_id;
+	__be32 addr[4];
+};                      /* 24 bytes */
+
+/* ---- sy_sock_revnat6: LRU_HASH (connect6/sendmsg6/recvmsg6/getpeername6) */
+struct sy_sock_revnat_key6 {
+	__u64 cookie;
+	__be32 addr[4]; /* backend address */
+	__be16 port;    /* backend port */
+	__u16 pad;
+	__u32 pad2;
+};                      /* 32 bytes */
+
+struct sy_sock_revnat_value6 {
+	__be32 addr[4]; /* frontend address the application used */
+	__be16 port;
+	__u16 pad;
+	__u32 rev_nat_id;
+};                      /* 24 bytes */
+
+/* ---- sy_config6: ARRAY of 1, key __u32 0 -> sy_config6 --------------- */
+/* The IPv6 half of sy_config (which keeps the family-neutral settings:
+ * seed, flags, SNAT port range, host netns cookie). */
+struct sy_config6 {
+	__be32 node_addr[4]; /* this node's primary IPv6 address (SNAT source); all 0: none */
+	__be32 svc_net[4];   /* IPv6 Service CIDR network; svc_mask all 0: not given */
+	__be32 svc_mask[4];
+};                           /* 48 bytes */
+
 /* Flow hash shared by the datapath and the control plane (which must predict
  * the slot): Bob Jenkins' lookup3 jhash_3words as in <linux/jhash.h>, with
  *   a = ntohl(saddr), b = ntohl(daddr),
@@ -483,5 +592,19 @@ SY_ASSERT_OFF(struct sy_config, snat_port_min, 12);
 SY_ASSERT_OFF(struct sy_config, snat_port_max, 14);
 SY_ASSERT_OFF(struct sy_config, svc_net, 24);
 SY_ASSERT_OFF(struct sy_config, svc_mask, 28);
+SY_ASSERT_LAYOUT(struct sy_svc_key6, 20);
+SY_ASSERT_LAYOUT(struct sy_backend6, 28);
+SY_ASSERT_LAYOUT(struct sy_revnat6, 20);
+SY_ASSERT_LAYOUT(struct sy_ct_key6, 40);
+SY_ASSERT_LAYOUT(struct sy_ct_value6, 40);
+SY_ASSERT_OFF(struct sy_ct_value6, flags, 18);
+SY_ASSERT_OFF(struct sy_ct_value6, nat_port, 20);
+SY_ASSERT_OFF(struct sy_ct_value6, nat_addr, 24);
+SY_ASSERT_LAYOUT(struct sy_affinity_key6, 20);
+SY_ASSERT_LAYOUT(struct sy_frag_key6, 40);
+SY_ASSERT_LAYOUT(struct sy_source_range_key6, 24);
+SY_ASSERT_LAYOUT(struct sy_sock_revnat_key6, 32);
+SY_ASSERT_LAYOUT(struct sy_sock_revnat_value6, 24);
+SY_ASSERT_LAYOUT(struct sy_config6, 48);
 
 #endif /* SY_STRUCTS_H */

@@ -56,7 +56,8 @@ function present<M extends MapName>(map: M, e: TypedEntry<M>, raw: Uint8Array, o
   const now = opts.now ?? monotonicNowNs();
   const t = { map, ...e } as { [N in MapName]: { map: N } & TypedEntry<N> }[MapName];
   switch (t.map) {
-    case 'sy_services': {
+    case 'sy_services':
+    case 'sy_services6': {
       const { key: k, value: v } = t;
       return {
         addr: k.addr, port: k.port, proto: protoName(k.proto), scope: scopeName(k.scope), kind: frontendKind(v.flags),
@@ -64,7 +65,8 @@ function present<M extends MapName>(map: M, e: TypedEntry<M>, raw: Uint8Array, o
         affinityTimeout: v.affinityTimeout, tableSize: v.tableSize,
       };
     }
-    case 'sy_backends': {
+    case 'sy_backends':
+    case 'sy_backends6': {
       const b = t.value;
       return {
         id: t.key, addr: b.addr, port: b.port, proto: protoName(b.proto), state: backendStateName(b.state),
@@ -72,12 +74,14 @@ function present<M extends MapName>(map: M, e: TypedEntry<M>, raw: Uint8Array, o
       };
     }
     case 'sy_revnat':
+    case 'sy_revnat6':
       return { id: t.key, addr: t.value.addr, port: t.value.port };
     case 'sy_maglev': {
       const tbl = t.value;
       return { group: t.key, tableSize: tbl.length, backends: slotCounts(tbl), ...(opts.table ? { table: Array.from(tbl) } : {}) };
     }
-    case 'sy_conntrack': {
+    case 'sy_conntrack':
+    case 'sy_conntrack6': {
       const { key: k, value: v } = t;
       const age = ageSeconds(v.lastSeen, now);
       const lifetime = ctLifetimeSeconds(k.proto, v.flags);
@@ -88,10 +92,11 @@ function present<M extends MapName>(map: M, e: TypedEntry<M>, raw: Uint8Array, o
         ageSeconds: round3(age), lifetimeSeconds: lifetime, expired: age > lifetime,
         tcpFlags: flagNames(v.tcpFlags, TCP_FLAG_NAMES), flags: flagNames(v.flags, CT_FLAG_NAMES),
         // Values of the layout before SNAT (24 bytes) had no NAT fields.
-        ...(ctValueCodec.has(raw, 'nat_port') ? { natAddr: v.natAddr, natPort: v.natPort } : {}),
+        ...(t.map === 'sy_conntrack6' || ctValueCodec.has(raw, 'nat_port') ? { natAddr: v.natAddr, natPort: v.natPort } : {}),
       };
     }
-    case 'sy_affinity': {
+    case 'sy_affinity':
+    case 'sy_affinity6': {
       const { key: k, value: v } = t;
       return { client: k.client, group: k.group, backendId: v.backendId, lastUsed: v.lastUsed.toString(), ageSeconds: round3(ageSeconds(v.lastUsed, now)) };
     }
@@ -103,23 +108,28 @@ function present<M extends MapName>(map: M, e: TypedEntry<M>, raw: Uint8Array, o
       const c = t.value;
       return { index: t.key, flowHashSeed: c.flowHashSeed, flags: c.flags, nodeAddr: c.nodeAddr, snatPortMin: c.snatPortMin, snatPortMax: c.snatPortMax, hostNetnsCookie: c.hostNetnsCookie, serviceCIDR: c.serviceCIDR };
     }
+    case 'sy_config6':
+      return { index: t.key, nodeAddr: t.value.nodeAddr, serviceCIDR: t.value.serviceCIDR };
     case 'sy_svc_stats':
       return { frontendId: t.key.frontendId, hook: hookName(t.key.hook), packets: Number(t.value.packets), bytes: Number(t.value.bytes) };
     case 'sy_counters':
       return { index: t.key, event: counterName(t.key), count: Number(t.value) };
     case 'sy_icmp_rate':
       return { index: t.key, bucket: RATE_BUCKET_NAMES[t.key] ?? String(t.key), tokens: t.value.tokens, lastNs: t.value.lastNs.toString() };
-    case 'sy_sock_revnat': {
+    case 'sy_sock_revnat':
+    case 'sy_sock_revnat6': {
       const { key: k, value: v } = t;
       return { cookie: k.cookie.toString(), backendAddr: k.addr, backendPort: k.port, frontendAddr: v.addr, frontendPort: v.port, revNatId: v.revNatId };
     }
     case 'sy_dev_mac':
       return { ifindex: t.key, mac: t.value.mac, set: t.value.set };
-    case 'sy_frag': {
+    case 'sy_frag':
+    case 'sy_frag6': {
       const { key: k, value: v } = t;
       return { saddr: k.saddr, daddr: k.daddr, ipId: k.id, proto: protoName(k.proto), sport: v.sport, dport: v.dport };
     }
     case 'sy_source_ranges':
+    case 'sy_source_ranges6':
       return { frontendId: t.key.frontendId, cidr: `${t.key.addr}/${t.key.prefixLen}` };
   }
 }

@@ -9,6 +9,8 @@ import {
   affinityKeyCodec, affinityValueCodec, attachKeyCodec, attachValueCodec, backendCodec, ctKeyCodec, ctValueCodec, decodeConfig,
   decodeCounterValue, decodeDevMac, decodeSourceRangeKey, decodeSvcStatsValue, decodeU32, decodeU32Array, encodeU32, fragKeyCodec,
   fragValueCodec, rateBucketCodec, revNatCodec, sockRevNatKeyCodec, sockRevNatValueCodec, svcKeyCodec, svcStatsKeyCodec, svcValueCodec,
+  affinityKey6Codec, backend6Codec, ctKey6Codec, ctValue6Codec, decodeConfig6, decodeSourceRangeKey6, fragKey6Codec, revNat6Codec,
+  sockRevNatKey6Codec, sockRevNatValue6Codec, svcKey6Codec,
 } from './map-values.js';
 
 /** How one side (key or value) of a map is read; cType: the C type the map declares for it. */
@@ -42,6 +44,19 @@ export const MAP_CODECS = {
   sy_attach: { key: struct(attachKeyCodec), value: struct(attachValueCodec) },
   sy_config: { key: u32, value: { cType: 'struct sy_config', decode: decodeConfig } as Side<ReturnType<typeof decodeConfig>> },
   sy_icmp_rate: { key: u32, value: struct(rateBucketCodec) },
+  // IPv6 twins (sy_structs.h, "IPv6 twins").
+  sy_services6: { key: struct(svcKey6Codec), value: struct(svcValueCodec) },
+  sy_backends6: { key: u32, value: struct(backend6Codec) },
+  sy_revnat6: { key: u32, value: struct(revNat6Codec) },
+  sy_conntrack6: { key: struct(ctKey6Codec), value: struct(ctValue6Codec) },
+  sy_affinity6: { key: struct(affinityKey6Codec), value: struct(affinityValueCodec) },
+  sy_frag6: { key: struct(fragKey6Codec), value: struct(fragValueCodec) },
+  sy_source_ranges6: {
+    key: { cType: 'struct sy_source_range_key6', decode: decodeSourceRangeKey6 } as Side<ReturnType<typeof decodeSourceRangeKey6>>,
+    value: { cType: '__u8', decode: (b: Uint8Array) => b[0] ?? 0 } as Side<number>,
+  },
+  sy_sock_revnat6: { key: struct(sockRevNatKey6Codec), value: struct(sockRevNatValue6Codec) },
+  sy_config6: { key: u32, value: { cType: 'struct sy_config6', decode: decodeConfig6 } as Side<ReturnType<typeof decodeConfig6>> },
 } as const;
 
 export type MapName = keyof typeof MAP_CODECS;

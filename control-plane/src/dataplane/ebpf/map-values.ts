@@ -100,6 +100,26 @@ export const sockRevNatKeyCodec = structCodec('sy_sock_revnat_key', { cookie: ['
 export const sockRevNatValueCodec = structCodec('sy_sock_revnat_value', { addr: ['addr', 'ipv4'], port: ['port', 'be16'], revNatId: ['rev_nat_id', 'u32'] });
 export const devMacCodec = structCodec('sy_dev_mac', { addr: ['addr', 'bytes'], set: ['set', 'u8'] });
 
+// IPv6 twins (issue #16): the same fields with 16-byte addresses; unaddressed values are shared.
+export const svcKey6Codec = structCodec('sy_svc_key6', { addr: ['addr', 'ipv6'], port: ['port', 'be16'], proto: ['proto', 'u8'], scope: ['scope', 'u8'] });
+export const backend6Codec = structCodec('sy_backend6', {
+  addr: ['addr', 'ipv6'], port: ['port', 'be16'], proto: ['proto', 'u8'], state: ['state', 'u8'], flags: ['flags', 'u8'], zone: ['zone', 'u32'],
+});
+export const revNat6Codec = structCodec('sy_revnat6', { addr: ['addr', 'ipv6'], port: ['port', 'be16'] });
+export const ctKey6Codec = structCodec('sy_ct_key6', {
+  saddr: ['saddr', 'ipv6'], daddr: ['daddr', 'ipv6'], sport: ['sport', 'be16'], dport: ['dport', 'be16'], proto: ['proto', 'u8'], dir: ['dir', 'u8'],
+});
+export const ctValue6Codec = structCodec('sy_ct_value6', {
+  lastSeen: ['last_seen', 'u64'], backendId: ['backend_id', 'u32'], revNatId: ['rev_nat_id', 'u32'], tcpFlags: ['tcp_flags', 'u16'],
+  flags: ['flags', 'u16'], natAddr: ['nat_addr', 'ipv6'], natPort: ['nat_port', 'be16'],
+});
+export const affinityKey6Codec = structCodec('sy_affinity_key6', { client: ['client', 'ipv6'], group: ['group', 'u32'] });
+export const sourceRangeKey6Codec = structCodec('sy_source_range_key6', { prefixlen: ['prefixlen', 'u32'], frontendId: ['frontend_id', 'u32'], addr: ['addr', 'ipv6'] });
+export const fragKey6Codec = structCodec('sy_frag_key6', { saddr: ['saddr', 'ipv6'], daddr: ['daddr', 'ipv6'], id: ['id', 'be32'], proto: ['proto', 'u8'] });
+export const sockRevNatKey6Codec = structCodec('sy_sock_revnat_key6', { cookie: ['cookie', 'u64'], addr: ['addr', 'ipv6'], port: ['port', 'be16'] });
+export const sockRevNatValue6Codec = structCodec('sy_sock_revnat_value6', { addr: ['addr', 'ipv6'], port: ['port', 'be16'], revNatId: ['rev_nat_id', 'u32'] });
+export const config6Codec = structCodec('sy_config6', { nodeAddr: ['node_addr', 'ipv6'], svcNet: ['svc_net', 'ipv6'], svcMask: ['svc_mask', 'ipv6'] });
+
 export type SvcKey = ReturnType<typeof svcKeyCodec.decode>;
 export type SvcValue = ReturnType<typeof svcValueCodec.decode>;
 export type BackendValue = ReturnType<typeof backendCodec.decode>;
@@ -149,6 +169,21 @@ export function decodeU32Array(b: Uint8Array): Uint32Array {
 export function decodeSourceRangeKey(b: Uint8Array): { frontendId: number; addr: string; prefixLen: number } {
   const k = sourceRangeKeyCodec.decode(b);
   return { frontendId: k.frontendId, addr: k.addr, prefixLen: k.prefixlen - 32 };
+}
+
+/** sy_source_ranges6 key, as decodeSourceRangeKey. */
+export function decodeSourceRangeKey6(b: Uint8Array): { frontendId: number; addr: string; prefixLen: number } {
+  const k = sourceRangeKey6Codec.decode(b);
+  return { frontendId: k.frontendId, addr: k.addr, prefixLen: k.prefixlen - 32 };
+}
+
+/** sy_config6 as shown: the IPv6 Service CIDR as "net/len", '' when the mask is all zero (none). */
+export function decodeConfig6(b: Uint8Array): { nodeAddr: string; serviceCIDR: string } {
+  const c = config6Codec.decode(b);
+  const mask = b.subarray(32, 48);
+  let len = 0;
+  for (const byte of mask) len += (byte.toString(2).match(/1/g) ?? []).length;
+  return { nodeAddr: c.nodeAddr, serviceCIDR: len === 0 ? '' : `${c.svcNet}/${len}` };
 }
 
 /** sy_config; older, shorter layouts read the missing fields as 0. */

@@ -3,23 +3,24 @@
 // fields it reads and how to show each one; offsets and sizes come from the
 // contract only, and a field whose C type does not fit its kind fails at load.
 import { ipv4ToBytes } from '../../util/ipv4.js';
+import { formatIP, mustParseIP } from '../../util/ip.js';
 import { SY_STRUCTS } from './sy-layout.generated.js';
 
 export type StructName = keyof typeof SY_STRUCTS;
 export type FieldName<S extends StructName> = keyof (typeof SY_STRUCTS)[S]['fields'] & string;
 
 /**
- * How a field is shown: ipv4 (__be32, dotted quad), be16 (__be16, a port),
+ * How a field is shown: ipv4 (__be32, dotted quad), ipv6 (__be32[4], RFC 5952 text), be16/be32 (network-order numbers) (__be16, a port),
  * u8/u16/u32 (host order numbers), u64 (bigint), cstring (char[N], up to the
  * first NUL), bytes (__u8[N]).
  */
-export type FieldKind = 'ipv4' | 'be16' | 'u8' | 'u16' | 'u32' | 'u64' | 'cstring' | 'bytes';
+export type FieldKind = 'ipv4' | 'ipv6' | 'be16' | 'be32' | 'u8' | 'u16' | 'u32' | 'u64' | 'cstring' | 'bytes';
 
-type ValueOf<K extends FieldKind> = K extends 'ipv4' | 'cstring' ? string : K extends 'u64' ? bigint : K extends 'bytes' ? Uint8Array : number;
+type ValueOf<K extends FieldKind> = K extends 'ipv4' | 'ipv6' | 'cstring' ? string : K extends 'u64' ? bigint : K extends 'bytes' ? Uint8Array : number;
 
 /** The C types a kind reads. */
 const KIND_TYPES: Record<FieldKind, RegExp> = {
-  ipv4: /^__be32$/, be16: /^__be16$/, u8: /^__u8$/, u16: /^__u16$/, u32: /^__u32$/, u64: /^__u64$/,
+  ipv4: /^__be32$/, ipv6: /^__be32\[4\]$/, be16: /^__be16$/, be32: /^__be32$/, u8: /^__u8$/, u16: /^__u16$/, u32: /^__u32$/, u64: /^__u64$/,
   cstring: /^char\[\d+\]$/, bytes: /^__u8\[\d+\]$/,
 };
 
@@ -45,7 +46,9 @@ function readExpr(f: Field): string {
   const o = f.offset;
   switch (f.kind) {
     case 'ipv4': return `b[${o}] + '.' + b[${o + 1}] + '.' + b[${o + 2}] + '.' + b[${o + 3}]`;
+    case 'ipv6': return `formatIP(b.subarray(${o}, ${o + 16}))`;
     case 'be16': return `v.getUint16(${o}, false)`;
+    case 'be32': return `v.getUint32(${o}, false)`;
     case 'u8': return `b[${o}]`;
     case 'u16': return `v.getUint16(${o}, true)`;
     case 'u32': return `v.getUint32(${o}, true)`;
@@ -56,7 +59,7 @@ function readExpr(f: Field): string {
 }
 
 function zeroExpr(kind: FieldKind): string {
-  return kind === 'ipv4' ? "'0.0.0.0'" : kind === 'u64' ? '0n' : kind === 'cstring' ? "''" : kind === 'bytes' ? 'new Uint8Array(0)' : '0';
+  return kind === 'ipv4' ? "'0.0.0.0'" : kind === 'ipv6' ? "'::'" : kind === 'u64' ? '0n' : kind === 'cstring' ? "''" : kind === 'bytes' ? 'new Uint8Array(0)' : '0';
 }
 
 function cstring(s: Uint8Array): string {
@@ -74,15 +77,23 @@ function cstring(s: Uint8Array): string {
 function compileDecoder(fields: readonly Field[]): (b: Uint8Array) => unknown {
   const props = fields.map((f) => `${JSON.stringify(f.name)}: n >= ${f.offset + f.size} ? ${readExpr(f)} : ${zeroExpr(f.kind)}`);
   const body = `const v = new DataView(b.buffer, b.byteOffset, b.byteLength); const n = b.byteLength; return { ${props.join(', ')} };`;
-  const make = new Function('cstring', `return function decode(b) { ${body} };`) as (c: typeof cstring) => (b: Uint8Array) => unknown;
-  return make(cstring);
+  const make = new Function('cstring', 'formatIP', `return function decode(b) { ${body} };`) as
+    (c: typeof cstring, f: typeof formatIP) => (b: Uint8Array) => unknown;
+  return make(cstring, formatIP);
 }
 
 function write(f: Field, x: unknown, b: Uint8Array, v: DataView): void {
   const o = f.offset;
   switch (f.kind) {
     case 'ipv4': b.set(ipv4ToBytes(x as string), o); return;
+    case 'ipv6': {
+      const ip = mustParseIP(x as string);
+      if (ip.family !== 'IPv6') throw new Error(`not an IPv6 address: ${x as string}`);
+      b.set(ip.bytes, o);
+      return;
+    }
     case 'be16': v.setUint16(o, x as number, false); return;
+    case 'be32': v.setUint32(o, (x as number) >>> 0, false); return;
     case 'u8': b[o] = x as number; return;
     case 'u16': v.setUint16(o, x as number, true); return;
     case 'u32': v.setUint32(o, (x as number) >>> 0, true); return;
