@@ -8,10 +8,8 @@
  * sy_tc_forward() does for IPv4. ICMPv6, fragments and REJECT go through
  * the hook points of sy_hooks6.h.
  *
- * Inlined into sy_tc_main() on its non-IPv4 branch: as a separate
- * function its stack frame would add to the IPv4 path's (512 bytes in all);
- * inlined, clang lays the IPv6 locals over the IPv4 ones (disjoint
- * lifetimes).
+ * A function of its own (a BPF subprogram), as the IPv4 path is: each
+ * family has the whole BPF stack (sy_tc_main()).
  */
 #ifndef SY_TC6_H
 #define SY_TC6_H
@@ -121,7 +119,7 @@ static __always_inline int sy_tc6_forward(struct __sk_buff *skb,
 	return bpf_redirect(fib.ifindex, 0);
 }
 
-static __always_inline int sy_tc6_main(struct __sk_buff *skb, int role)
+static __noinline int sy_tc6_main(struct __sk_buff *skb, int role)
 {
 	struct sy_xlate6 x;
 	struct sy_pkt6 pkt;
