@@ -31,6 +31,9 @@
 #define TCX_NEXT -1
 #endif
 
+/* A hook's "go on as without it" (no verdict; TCX_NEXT is -1). */
+#define SY_HOOK6_CONTINUE 0x7fff0100
+
 /* tc, SY_LB_REJECT for an IPv6 packet. */
 static __always_inline int sy_tc6_reject(struct __sk_buff *skb,
 					 const struct sy_pkt6 *pkt)
@@ -47,7 +50,7 @@ static __always_inline int sy_tc6_icmp(struct __sk_buff *skb,
 }
 
 /* tc, a TCP/UDP fragment (pkt->frag != SY_FRAG_NONE). Returns a verdict, or
- * -1 to go on with the decision (pkt's ports set). */
+ * SY_HOOK6_CONTINUE to go on with the decision (pkt's ports set). */
 static __always_inline int sy_tc6_frag(struct __sk_buff *skb,
 				       struct sy_pkt6 *pkt)
 {
@@ -55,7 +58,7 @@ static __always_inline int sy_tc6_frag(struct __sk_buff *skb,
 	return TCX_NEXT;
 }
 
-/* XDP: the same for fragments and ICMPv6 (XDP_PASS: tc decides). */
+/* XDP: the same for fragments (XDP_PASS: tc decides). */
 static __always_inline int sy_xdp6_frag(struct xdp_md *ctx,
 					struct sy_pkt6 *pkt)
 {
@@ -72,7 +75,7 @@ static __always_inline int sy_xdp6_too_big(struct xdp_md *ctx,
 }
 
 /* tc, a translated packet too big for its egress (mtu: the egress MTU).
- * Returns a verdict, or -1 to go on as without the size check. */
+ * Returns a verdict, or SY_HOOK6_CONTINUE to forward it anyway. */
 static __always_inline int sy_tc6_too_big(struct __sk_buff *skb,
 					  const struct sy_pkt6 *pkt, __u32 mtu)
 {

@@ -98,7 +98,7 @@ static __always_inline int sy_tc6_forward(struct __sk_buff *skb,
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
 		rc = sy_tc6_too_big(skb, pkt, fib.mtu_result);
-		if (rc >= 0)
+		if (rc != SY_HOOK6_CONTINUE)
 			return rc;
 		fib.tot_len = 0;
 		rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
@@ -141,7 +141,7 @@ static __noinline int sy_tc6_main(struct __sk_buff *skb, int role)
 	}
 	if (pkt.frag != SY_FRAG_NONE) {
 		ret = sy_tc6_frag(skb, &pkt);
-		if (ret != -1)
+		if (ret != SY_HOOK6_CONTINUE)
 			return ret;
 	}
 

@@ -97,7 +97,7 @@ static __always_inline int sy_xdp6_main(struct xdp_md *ctx)
 	}
 	if (pkt.frag != SY_FRAG_NONE) {
 		ret = sy_xdp6_frag(ctx, &pkt);
-		if (ret != -1) {
+		if (ret != SY_HOOK6_CONTINUE) {
 			sy_count(SY_CNT_XDP_PASS);
 			return ret;
 		}
