@@ -948,6 +948,27 @@ static void test6_xdp(void)
 	      "dnat +%llu revnat +%llu",
 	      (unsigned long long)(counter(SY_CNT_XDP_DNAT) - dn),
 	      (unsigned long long)(counter(SY_CNT_XDP_REVNAT) - rn));
+	/* tc external forwards what it translated to a node source itself. */
+	memcpy(eth_dst, MAC_V0, 6); /* PACKET_HOST on sy-v0 */
+	d = tcp6(EXT6, NODE6, 40707, 30080, TH_SYN);
+	w = d;
+	w.saddr = NODE6;
+	w.daddr = be6(2501);
+	w.dport = be6_port(2501);
+	w.hop = 63;
+	{
+		uint8_t exp[BUF];
+		size_t elen = build6(exp, &w);
+
+		memcpy(exp, MAC_BE6, 6);
+		memcpy(exp + 6, MAC_V1, 6);
+		run_ifindex = v0;
+		expect6_frame("ipv6: tc external: NodePort SYN with a route: DNAT + SNAT, FIB lookup, hop limit 63, MACs, TC_ACT_REDIRECT to sy-v1",
+			      fd_tc_ext, in, build6(in, &d), 0, TC_ACT_REDIRECT,
+			      exp, elen);
+		run_ifindex = 0;
+	}
+	memset(eth_dst, 0, 6);
 	d = tcp6(EXT6, NODE6, 40705, 30080, TH_SYN);
 	d.hop = 1;
 	expect6_frame("ipv6: xdp: hop limit 1: XDP_PASS untouched (the stack answers)",
