@@ -58,6 +58,13 @@ static __always_inline int sy_tc6_frag(struct __sk_buff *skb,
 	return TCX_NEXT;
 }
 
+/* XDP, an unfragmented ICMPv6 packet: tc decides. */
+static __always_inline int sy_xdp6_icmp(struct xdp_md *ctx,
+					const struct sy_pkt6 *pkt)
+{
+	return XDP_PASS;
+}
+
 /* XDP: the same for fragments (XDP_PASS: tc decides). */
 static __always_inline int sy_xdp6_frag(struct xdp_md *ctx,
 					struct sy_pkt6 *pkt)

@@ -317,9 +317,34 @@ static void test6_clusterip_tcp(void)
 	check(ok && (v.flags & SY_CT_F_ESTABLISHED),
 	      "ipv6: the handshake ACK marks the flow ESTABLISHED",
 	      "found=%d flags=0x%x", ok, v.flags);
-	syn.tcp_flags = TH_FIN | TH_ACK;
-	expect6_dnat("ipv6: TCP FIN goes to the same backend", fd_tc_pod, &syn,
-		     be6(be), be6_port(be));
+	/* The reply entry lost (LRU, restart): the next packet that checks
+	 * the pair (a FIN always does) recreates it in sy_conntrack6. */
+	{
+		struct sy_ct_key6 k;
+		uint64_t rr = counter(SY_CNT_CT_REPLY_RESTORED);
+
+		memset(&k, 0, sizeof(k));
+		memcpy(k.saddr, be6(be).b, 16);
+		memcpy(k.daddr, CL6.b, 16);
+		k.sport = htons(be6_port(be));
+		k.dport = htons(40000);
+		k.proto = IPPROTO_TCP;
+		k.dir = SY_CT_REPLY;
+		bpf_map_delete_elem(fd_ct6, &k);
+		syn.tcp_flags = TH_FIN | TH_ACK;
+		expect6_dnat("ipv6: TCP FIN goes to the same backend", fd_tc_pod,
+			     &syn, be6(be), be6_port(be));
+		ok = ct6_get(be6(be), CL6, be6_port(be), 40000, IPPROTO_TCP,
+			     SY_CT_REPLY, &v);
+		check(ok && v.backend_id == be && v.rev_nat_id == FE6_TCP &&
+			      (v.flags & SY_CT_F_FIN_FORWARD) &&
+			      (v.flags & SY_CT_F_ESTABLISHED) && v.nat_port == 0 &&
+			      counter(SY_CNT_CT_REPLY_RESTORED) == rr + 1,
+		      "ipv6: a lost reply entry is recreated by the FIN (flow flags, no NAT), SY_CNT_CT_REPLY_RESTORED +1",
+		      "found=%d backend=%u flags=0x%x restored +%llu", ok,
+		      v.backend_id, v.flags,
+		      (unsigned long long)(counter(SY_CNT_CT_REPLY_RESTORED) - rr));
+	}
 	ok = ct6_get(CL6, VIP6, 40000, 80, IPPROTO_TCP, SY_CT_FORWARD, &v);
 	check(ok && (v.flags & SY_CT_F_FIN_FORWARD) &&
 		      !(v.flags & SY_CT_F_CLOSING),
