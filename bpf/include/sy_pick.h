@@ -11,7 +11,9 @@
  *     (sy_sock.h);
  *   - the affinity entry: its map and a key the family's step built
  *     (client address and sy_svc_value.group); the value is the same for
- *     every family.
+ *     every family;
+ *   - the backend map (sy_backends or sy_backends6): fam, a compile-time
+ *     constant (sy_addr.h).
  */
 #ifndef SY_PICK_H
 #define SY_PICK_H
@@ -22,16 +24,18 @@
 #include "sy_structs.h"
 #include "sy_maps.h"
 #include "sy_maglev.h"
+#include "sy_addr.h"
 
-/* Returns the backend (and its id in *backend_id) or NULL (a broken table:
- * the caller drops or leaves the flow to another hook). Refreshes the
- * client's affinity entry. */
-static __always_inline struct sy_backend *
-sy_select_backend(const struct sy_svc_value *svc, void *aff_map,
-		  const void *akey, __u32 hash, __u64 now, __u32 *backend_id)
+/* Returns the backend (a struct sy_backend, or sy_backend6 for SY_AF6; its
+ * id in *backend_id) or NULL (a broken table: the caller drops or leaves
+ * the flow to another hook). Refreshes the client's affinity entry. */
+static __always_inline void *
+sy_select_backend_fam(int fam, const struct sy_svc_value *svc, void *aff_map,
+		      const void *akey, __u32 hash, __u64 now,
+		      __u32 *backend_id)
 {
 	struct sy_affinity_value aval = {};
-	struct sy_backend *be = NULL;
+	void *be = NULL;
 	__u16 flags = svc->flags;
 	__u32 id = 0;
 
@@ -42,10 +46,10 @@ sy_select_backend(const struct sy_svc_value *svc, void *aff_map,
 		if (aff && now - aff->last_used <
 				   (__u64)svc->affinity_timeout * SY_NSEC_PER_SEC) {
 			id = aff->backend_id;
-			be = bpf_map_lookup_elem(&sy_backends, &id);
+			be = bpf_map_lookup_elem(sy_backends_map(fam), &id);
 			/* A terminating backend keeps its flows (conntrack)
 			 * but takes no new ones, even from sticky clients. */
-			if (be && be->state != SY_BE_ACTIVE)
+			if (be && sy_backend_state(fam, be) != SY_BE_ACTIVE)
 				be = NULL;
 		}
 	}
@@ -53,7 +57,7 @@ sy_select_backend(const struct sy_svc_value *svc, void *aff_map,
 	if (!be) {
 		if (sy_maglev_pick(svc, hash, &id) < 0)
 			return NULL;
-		be = bpf_map_lookup_elem(&sy_backends, &id);
+		be = bpf_map_lookup_elem(sy_backends_map(fam), &id);
 		if (!be)
 			return NULL;
 	}
@@ -65,6 +69,15 @@ sy_select_backend(const struct sy_svc_value *svc, void *aff_map,
 	}
 	*backend_id = id;
 	return be;
+}
+
+/* IPv4 (sy_lb.h, sy_sock.h). */
+static __always_inline struct sy_backend *
+sy_select_backend(const struct sy_svc_value *svc, void *aff_map,
+		  const void *akey, __u32 hash, __u64 now, __u32 *backend_id)
+{
+	return sy_select_backend_fam(SY_AF4, svc, aff_map, akey, hash, now,
+				     backend_id);
 }
 
 #endif /* SY_PICK_H */

@@ -31,6 +31,9 @@
  * exactly once. A packet with already translated addresses (client ->
  * backend, node:NAT port -> backend, frontend -> client) is no frontend and
  * no conntrack key of its direction, so it would pass untouched too.
+ *
+ * IPv6 frames go to sy_tc6_main() (sy_tc6.h): the same steps over the IPv6
+ * maps.
  */
 #ifndef SY_TC_H
 #define SY_TC_H
@@ -58,6 +61,7 @@
 #include "sy_config.h"
 #include "sy_frontend.h"
 #include "sy_fib.h"
+#include "sy_tc6.h"
 
 /* tcx: hand the packet to the next program of the chain (uapi enum
  * tcx_action_base; for a clsact direct-action filter, TC_ACT_UNSPEC: the
@@ -153,6 +157,8 @@ static __always_inline int sy_tc_main(struct __sk_buff *skb, int role)
 			}
 			return ret < 0 ? TC_ACT_SHOT : (ret == SY_ICMP_XLATE ? TC_ACT_OK : TCX_NEXT);
 		}
+		if (ret == SY_PARSE_IPV6)
+			return sy_tc6_main(skb, role);
 		if (ret == SY_PARSE_MALFORMED)
 			sy_count(SY_CNT_MALFORMED);
 		return TCX_NEXT;
