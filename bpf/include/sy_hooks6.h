@@ -1,20 +1,21 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Hook points of the IPv6 datapath for what it does not do yet: ICMPv6
- * (REJECT answers, errors of translated flows, packet too big) and IPv6
- * fragments. Each is one function with its decision in one place; the
- * ICMPv6/fragment work replaces their bodies. Until then:
+ * Hook points of the IPv6 datapath for ICMPv6 and fragments: the decision
+ * of each case in one place, the work in sy_reject6.h, sy_icmp6.h and
+ * sy_frag6.h:
  *
  *   REJECT (frontend without endpoints, backend of a TCP flow gone):
- *       dropped and counted (SY_CNT_IP6_NOT_HANDLED): the client times
- *       out instead of seeing "connection refused";
- *   ICMPv6 (any): untouched (TCX_NEXT / XDP_PASS), not counted: the
- *       stack and the endpoints see it as it is;
- *   fragments (a fragment header with offset or M set): untouched and
- *       counted (SY_CNT_IP6_NOT_HANDLED);
- *   too big for the egress (bpf_fib_lookup() FRAG_NEEDED): counted as
- *       SY_CNT_TOO_BIG_NO_DF (no answer); XDP leaves the packet to tc, tc to
- *       the stack (which sends its own packet-too-big).
+ *       TCP reset / ICMPv6 port unreachable, rate limited (SY_RL_REJECT);
+ *       a later fragment of a rejected datagram is dropped
+ *       (SY_CNT_DROP_FRAG_REJECT);
+ *   ICMPv6 errors quoting a tracked flow: translated (sy_icmp6.h); one
+ *       whose new source is an address of the node is forwarded from here
+ *       (sy_tc6_forward()), as IPv4; anything else untouched (TCX_NEXT);
+ *   fragments: the first records its ports, later ones get them
+ *       (sy_frag6.h); a later fragment whose first is unknown is dropped;
+ *   too big for the egress (bpf_fib_lookup() FRAG_NEEDED): ICMPv6 packet
+ *       too big to the sender, quoting its packet as it sent it, rate
+ *       limited (SY_RL_FRAG_NEEDED).
  */
 #ifndef SY_HOOKS6_H
 #define SY_HOOKS6_H
@@ -26,24 +27,54 @@
 #include "sy_structs.h"
 #include "sy_parse6.h"
 #include "sy_stats.h"
+#include "sy_config.h"
+#include "sy_lb6.h"
+#include "sy_reject6.h"
+#include "sy_icmp6.h"
+#include "sy_frag6.h"
 
 #ifndef TCX_NEXT
 #define TCX_NEXT -1
 #endif
 
+/* Defined in sy_tc6.h, which includes this file. */
+static __always_inline int sy_src_is_node6(const struct sy_pkt6 *pkt,
+					   const struct sy_xlate6 *x);
+static __always_inline int sy_tc6_forward(struct __sk_buff *skb,
+					  const struct sy_pkt6 *pkt,
+					  const struct sy_xlate6 *x);
+
 /* tc, SY_LB_REJECT for an IPv6 packet. */
 static __always_inline int sy_tc6_reject(struct __sk_buff *skb,
 					 const struct sy_pkt6 *pkt)
 {
-	sy_count(SY_CNT_IP6_NOT_HANDLED);
-	return TC_ACT_SHOT;
+	if (pkt->frag == SY_FRAG_LATER) { /* its first was answered */
+		sy_count(SY_CNT_DROP_FRAG_REJECT);
+		return TC_ACT_SHOT;
+	}
+	return sy_reject6(skb, pkt->l3_off, pkt->l4_off, pkt->proto);
 }
 
-/* tc, an unfragmented ICMPv6 packet (l4_off set). */
+/* tc, an unfragmented ICMPv6 packet (l4_off set). pkt->proto is used as
+ * scratch for the forwarding decision. */
 static __always_inline int sy_tc6_icmp(struct __sk_buff *skb,
-				       const struct sy_pkt6 *pkt)
+				       struct sy_pkt6 *pkt)
 {
-	return TCX_NEXT;
+	struct sy_xlate6 x;
+	__u8 in_proto = 0;
+	int ret;
+
+	ret = sy_icmp6_tc(skb, pkt->l3_off, pkt->l4_off, &x, &in_proto);
+	if (ret < 0)
+		return TC_ACT_SHOT;
+	if (ret != SY_ICMP6_XLATE)
+		return TCX_NEXT;
+	pkt->proto = in_proto; /* the flow's frontend, for sy_src_is_node6() */
+	if (sy_src_is_node6(pkt, &x)) {
+		pkt->proto = SY_NEXTHDR_ICMPV6;
+		return sy_tc6_forward(skb, pkt, &x);
+	}
+	return TC_ACT_OK;
 }
 
 /* tc, a TCP/UDP fragment (pkt->frag != SY_FRAG_NONE). Returns a verdict, or
@@ -51,33 +82,61 @@ static __always_inline int sy_tc6_icmp(struct __sk_buff *skb,
 static __always_inline int sy_tc6_frag(struct __sk_buff *skb,
 				       struct sy_pkt6 *pkt)
 {
-	sy_count(SY_CNT_IP6_NOT_HANDLED);
-	return TCX_NEXT;
+	if (sy_frag6_track(pkt->saddr, pkt->daddr, pkt->frag_id, pkt->proto,
+			   pkt->frag, &pkt->sport, &pkt->dport) < 0)
+		return TC_ACT_SHOT; /* counted: SY_CNT_DROP_FRAG_NO_FIRST */
+	return -1;
 }
 
-/* XDP: the same for fragments and ICMPv6 (XDP_PASS: tc decides). */
+/* XDP, a TCP/UDP fragment: as sy_tc6_frag() (an XDP verdict, or -1 to go
+ * on; a later fragment is then rewritten with sy_frag6_xlate_xdp()). */
 static __always_inline int sy_xdp6_frag(struct xdp_md *ctx,
 					struct sy_pkt6 *pkt)
 {
-	return XDP_PASS;
+	if (sy_frag6_track(pkt->saddr, pkt->daddr, pkt->frag_id, pkt->proto,
+			   pkt->frag, &pkt->sport, &pkt->dport) < 0)
+		return XDP_DROP;
+	return -1;
 }
 
-/* XDP, a packet whose translation would be too big for its egress:
- * untouched to tc. */
+/* The packet as its sender sent it (pkt: the parse, before any rewrite). */
+static __always_inline void sy_tuple6_of(struct sy_tuple6 *o,
+					 const struct sy_pkt6 *pkt)
+{
+	sy_a6_copy(o->saddr, pkt->saddr);
+	sy_a6_copy(o->daddr, pkt->daddr);
+	o->sport = pkt->sport;
+	o->dport = pkt->dport;
+	o->proto = pkt->proto;
+	o->no_l4 = pkt->frag == SY_FRAG_LATER;
+	o->pad[0] = 0;
+	o->pad[1] = 0;
+}
+
+/* XDP, a packet whose translation would be too big for its egress (the
+ * frame is untouched): packet too big written over the frame (XDP_TX),
+ * XDP_DROP (rate limited), or XDP_PASS (no answer due, or no XDP_TX on
+ * this device: tc decides again). */
 static __always_inline int sy_xdp6_too_big(struct xdp_md *ctx,
 					   const struct sy_pkt6 *pkt, __u32 mtu)
 {
-	sy_count(SY_CNT_TOO_BIG_NO_DF);
-	return XDP_PASS;
+	struct sy_tuple6 o;
+
+	sy_tuple6_of(&o, pkt);
+	return sy_icmp6_too_big_xdp(ctx, pkt->l3_off, &o, mtu,
+				    sy_config_flag(SY_CFG_F_NO_XDP_TX));
 }
 
-/* tc, a translated packet too big for its egress (mtu: the egress MTU).
- * Returns a verdict, or -1 to go on as without the size check. */
+/* tc, a translated packet too big for its egress (mtu: the egress MTU;
+ * pkt: the packet before the rewrite). Returns a verdict, or -1 to go on
+ * as without the size check (no answer is due). */
 static __always_inline int sy_tc6_too_big(struct __sk_buff *skb,
 					  const struct sy_pkt6 *pkt, __u32 mtu)
 {
-	sy_count(SY_CNT_TOO_BIG_NO_DF);
-	return TC_ACT_OK;
+	struct sy_tuple6 o;
+
+	sy_tuple6_of(&o, pkt);
+	return sy_icmp6_too_big_tc(skb, pkt->l3_off, pkt->l4_off, &o, mtu);
 }
 
 #endif /* SY_HOOKS6_H */

@@ -37,9 +37,11 @@
  *    every too-big packet gets the answer; rate limited (SY_RL_FRAG_NEEDED,
  *    the bucket of IPv4's fragmentation needed).
  *
- * The interfaces take offsets and addresses, not a parser's struct: l3_off
- * is the outer IPv6 header, l4_off the ICMPv6 (or TCP/UDP) header after the
- * extension headers. None of this runs on the fast path.
+ * The interfaces take offsets and addresses (l3_off: the outer IPv6
+ * header; l4_off: the ICMPv6 or TCP/UDP header after the extension
+ * headers, as sy_parse6.h finds them) and describe a translated error's
+ * flow in a struct sy_xlate6 (sy_lb6.h), for the caller's forwarding
+ * decision (sy_hooks6.h). None of this runs on the fast path.
  */
 #ifndef SY_ICMP6_H
 #define SY_ICMP6_H
@@ -57,30 +59,16 @@
 #include "sy_stats.h"
 #include "sy_ratelimit.h"
 #include "sy_reject6.h"
+#include "sy_addr.h"
+#include "sy_parse6.h"
+#include "sy_conntrack6.h"
+#include "sy_lb6.h"
 
 #define SY_ICMP6_PASS  0 /* not an error of a tracked flow: untouched */
 #define SY_ICMP6_XLATE 1 /* translated */
 
-/* IPv6 extension headers (RFC 8200 4), as they may appear in a quote. */
-#define SY_IP6_NH_HOP      0
-#define SY_IP6_NH_ROUTING 43
-#define SY_IP6_NH_FRAG    44
-#define SY_IP6_NH_DEST    60
-#define SY_IP6_EXT_MAX     4 /* at most this many are walked in a quote */
-
-/* The flow an ICMPv6 error belongs to, after translation, for the
- * caller's forwarding decision (as sy_xlate for IPv4). */
-struct sy_icmp6_flow {
-	__be32 saddr[4];  /* outer source after the rewrite */
-	__be32 daddr[4];  /* outer destination after the rewrite */
-	__be16 sport;     /* the flow's ports in the new outer direction */
-	__be16 dport;
-	__u32 fe_id;      /* frontend (rev NAT id) */
-	__u8 reply;       /* 1: towards the client; 0: towards the backend */
-	__u8 snat;        /* the flow is source-NATed */
-	__u8 proto;       /* the embedded protocol */
-	__u8 pad;
-};
+/* At most this many extension headers are walked in a quote. */
+#define SY_ICMP6_EXT_MAX 4
 
 /* An ICMPv6 error as read from the packet: outer addresses, ICMPv6 header,
  * embedded IPv6 header (first 40 bytes), embedded ports and L4 checksum. */
@@ -118,19 +106,19 @@ static __always_inline int sy_icmp6_is_error(__u8 type)
 		__u8 __nh = (e)->ip.nexthdr, __x[2];                          \
 		__u32 __o = (off) + SY_IP6_HDR_LEN;                           \
 		__be16 __fo;                                                  \
-		for (int __i = 0; __i <= SY_IP6_EXT_MAX; __i++) {             \
+		for (int __i = 0; __i <= SY_ICMP6_EXT_MAX; __i++) {             \
 			if (__nh == IPPROTO_TCP || __nh == IPPROTO_UDP) {     \
 				(e)->proto = __nh;                            \
 				(e)->in_l4_off = __o;                         \
 				__r = 0;                                      \
 				break;                                        \
 			}                                                     \
-			if (__i == SY_IP6_EXT_MAX) {                          \
+			if (__i == SY_ICMP6_EXT_MAX) {                          \
 				__r = -1;                                     \
 				break;                                        \
 			}                                                     \
-			if (__nh != SY_IP6_NH_HOP && __nh != SY_IP6_NH_ROUTING && \
-			    __nh != SY_IP6_NH_DEST && __nh != SY_IP6_NH_FRAG) { \
+			if (__nh != SY_NEXTHDR_HOP && __nh != SY_NEXTHDR_ROUTING && \
+			    __nh != SY_NEXTHDR_DEST && __nh != SY_NEXTHDR_FRAGMENT) { \
 				__r = 1;                                      \
 				break;                                        \
 			}                                                     \
@@ -138,7 +126,7 @@ static __always_inline int sy_icmp6_is_error(__u8 type)
 				__r = -1;                                     \
 				break;                                        \
 			}                                                     \
-			if (__nh == SY_IP6_NH_FRAG) {                         \
+			if (__nh == SY_NEXTHDR_FRAGMENT) {                         \
 				if (load(ctx, __o + 2, &__fo, 2) < 0 ||       \
 				    (__fo & bpf_htons(0xfff8))) {             \
 					__r = -1;                             \
@@ -207,26 +195,12 @@ static __always_inline __u32 sy_addr6_set(__u32 d, __be32 *dst,
 	return d;
 }
 
-static __always_inline void sy_ct_key6_of(struct sy_ct_key6 *k,
-					  const __be32 *saddr,
-					  const __be32 *daddr, __be16 sport,
-					  __be16 dport, __u8 proto, __u8 dir)
-{
-	__builtin_memcpy(k->saddr, saddr, 16);
-	__builtin_memcpy(k->daddr, daddr, 16);
-	k->sport = sport;
-	k->dport = dport;
-	k->proto = proto;
-	k->dir = dir;
-	k->pad = 0;
-}
-
 /* Find the flow of the quoted packet and rewrite e, checksums included.
  * XDP (xdp_only_snat) only takes errors of SNATed flows, as it only takes
  * their packets; the rest is left to tc. */
 static __always_inline int sy_icmp6_decide(struct sy_icmp6_err *e,
 					   int xdp_only_snat, __u64 now,
-					   struct sy_icmp6_flow *f)
+					   struct sy_xlate6 *f)
 {
 	struct sy_ct_value6 *ct;
 	struct sy_ct_key6 key;
@@ -235,10 +209,9 @@ static __always_inline int sy_icmp6_decide(struct sy_icmp6_err *e,
 	__u16 old_l4sum = e->l4sum;
 	__u8 snat;
 
-	f->proto = e->proto;
-	f->pad = 0;
+	f->cnt = 0;
 	/* Quoted forward packet: its reverse is the flow's REPLY key. */
-	sy_ct_key6_of(&key, e->ip.daddr, e->ip.saddr, e->dport, e->sport,
+	sy_ct_key6_fill(&key, e->ip.daddr, e->ip.saddr, e->dport, e->sport,
 		      e->proto, SY_CT_REPLY);
 	ct = bpf_map_lookup_elem(&sy_conntrack6, &key);
 	if (ct && !sy_ct_expired(e->proto, ct->flags, ct->last_seen, now)) {
@@ -330,16 +303,18 @@ static __always_inline int sy_icmp6_decide(struct sy_icmp6_err *e,
 		__r;                                                           \
 	})
 
-static __always_inline void sy_icmp6_count(const struct sy_icmp6_flow *f)
+static __always_inline void sy_icmp6_count(const struct sy_xlate6 *f)
 {
 	sy_count(f->reply ? SY_CNT_ICMP_ERR_REVNAT : SY_CNT_ICMP_ERR_DNAT);
 }
 
 /* tc: translate the ICMPv6 error at l3_off/icmp_off in place. Returns
- * SY_ICMP6_XLATE (f describes the result), SY_ICMP6_PASS (untouched), or -1
- * (a store failed: drop the packet). */
+ * SY_ICMP6_XLATE (f describes the result as the flow's own translation
+ * would, *in_proto is the embedded protocol), SY_ICMP6_PASS (untouched),
+ * or -1 (a store failed: drop the packet). */
 static __always_inline int sy_icmp6_tc(struct __sk_buff *skb, __u32 l3_off,
-				       __u32 icmp_off, struct sy_icmp6_flow *f)
+				       __u32 icmp_off, struct sy_xlate6 *f,
+				       __u8 *in_proto)
 {
 	struct sy_icmp6_err e;
 	int ret;
@@ -358,6 +333,7 @@ static __always_inline int sy_icmp6_tc(struct __sk_buff *skb, __u32 l3_off,
 	if (SY_ICMP6_STORE(skb, bpf_skb_store_bytes, &e, 0) < 0)
 		return -1;
 	sy_icmp6_count(f);
+	*in_proto = e.proto;
 	return SY_ICMP6_XLATE;
 }
 
@@ -366,7 +342,7 @@ static __always_inline int sy_icmp6_tc(struct __sk_buff *skb, __u32 l3_off,
  * forward. What XDP passes, tc sees again (and counts). */
 static __always_inline int sy_icmp6_xdp(struct xdp_md *ctx, __u32 l3_off,
 					__u32 icmp_off, struct sy_icmp6_err *e,
-					struct sy_icmp6_flow *f)
+					struct sy_xlate6 *f)
 {
 	__u32 len = ctx->data_end - ctx->data;
 
@@ -377,7 +353,7 @@ static __always_inline int sy_icmp6_xdp(struct xdp_md *ctx, __u32 l3_off,
 
 static __always_inline int sy_icmp6_xdp_store(struct xdp_md *ctx,
 					      struct sy_icmp6_err *e,
-					      const struct sy_icmp6_flow *f)
+					      const struct sy_xlate6 *f)
 {
 	if (SY_ICMP6_STORE(ctx, bpf_xdp_store_bytes, e) < 0)
 		return -1;
@@ -394,7 +370,8 @@ struct sy_tuple6 {
 	__be16 sport;
 	__be16 dport;
 	__u8 proto;
-	__u8 pad[3];
+	__u8 no_l4;      /* a later fragment: no L4 header to restore */
+	__u8 pad[2];
 };
 
 /* Is an answer allowed? Returns 1 (answer), 0 (no answer is due: not
@@ -467,10 +444,15 @@ static __always_inline int sy_icmp6_too_big_tc(struct __sk_buff *skb,
 			return TC_ACT_SHOT;
 		d = sy_csum_add32(d, w, i < 4 ? o->saddr[i] : o->daddr[i - 4]);
 	}
+	d = sy_csum_fold(d);
+	if (o->no_l4) /* a later fragment: addresses only */
+		goto addrs;
 	if (bpf_skb_load_bytes(skb, SY_ICMP6_HDRS_LEN + q_l4, &old_ports, 4) < 0)
 		return TC_ACT_SHOT;
 	ports = o->sport | (__u32)o->dport << 16;
 	d = sy_csum_fold(sy_csum_add32(d, old_ports, ports));
+	if (bpf_skb_store_bytes(skb, SY_ICMP6_HDRS_LEN + q_l4, &ports, 4, 0) < 0)
+		return TC_ACT_SHOT;
 	sum_off = SY_ICMP6_HDRS_LEN + q_l4 + (o->proto == IPPROTO_TCP ? 16 : 6);
 	if (sum_off + 2 <= SY_ICMP6_HDRS_LEN + (__u32)qlen) {
 		__u16 n;
@@ -486,9 +468,9 @@ static __always_inline int sy_icmp6_too_big_tc(struct __sk_buff *skb,
 				return TC_ACT_SHOT;
 		}
 	}
+addrs:
 	h.check = sy_csum_apply(h.check, d);
 	if (bpf_skb_store_bytes(skb, SY_ICMP6_HDRS_LEN + 8, o->saddr, 32, 0) < 0 ||
-	    bpf_skb_store_bytes(skb, SY_ICMP6_HDRS_LEN + q_l4, &ports, 4, 0) < 0 ||
 	    bpf_skb_store_bytes(skb, 14 + 40 + 2, &h.check, 2,
 				BPF_F_RECOMPUTE_CSUM) < 0)
 		return TC_ACT_SHOT;

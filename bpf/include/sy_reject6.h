@@ -39,12 +39,13 @@
 #include "sy_reject.h"
 #include "sy_ratelimit.h"
 #include "sy_stats.h"
+#include "sy_addr.h"
+#include "sy_parse6.h"
 
 #ifndef IPPROTO_ICMPV6
 #define IPPROTO_ICMPV6 58
 #endif
 
-#define SY_IP6_HDR_LEN     40
 #define SY_IP6_MIN_MTU     1280
 #define SY_ICMP6_HDR_LEN   8
 /* Most of the invoking packet an ICMPv6 error may quote (RFC 4443 2.4). */
@@ -88,16 +89,11 @@ struct sy_icmp6_hdrs {
 
 #define SY_ICMP6_HDRS_LEN (14 + 40 + 8)
 
-static __always_inline int sy_addr6_is_zero(const __be32 *a)
-{
-	return (a[0] | a[1] | a[2] | a[3]) == 0;
-}
-
 /* May an error or a reset go to this source? Not to :: (unspecified), ::1
  * (loopback) or ff00::/8 (multicast). */
 static __always_inline int sy_unicast_src6(const __be32 *a)
 {
-	if (sy_addr6_is_zero(a))
+	if (sy_a6_is_zero(a))
 		return 0;
 	if ((a[0] | a[1] | a[2]) == 0 && a[3] == bpf_htonl(1))
 		return 0;

@@ -151,7 +151,10 @@ static __always_inline int sy_tc6_main(struct __sk_buff *skb, int role)
 				bpf_ktime_get_ns(), &x);
 	switch (verdict) {
 	case SY_LB_XLATE:
-		if (sy_xlate6_skb(skb, &pkt, &x) < 0)
+		if ((pkt.frag == SY_FRAG_LATER ?
+			     sy_frag6_xlate_skb(skb, pkt.l3_off, x.saddr,
+						x.daddr) :
+			     sy_xlate6_skb(skb, &pkt, &x)) < 0)
 			return TC_ACT_SHOT; /* never leak a half-rewritten packet */
 		sy_xlate6_account(&x, SY_HOOK_TC_INGRESS, skb->len);
 		if (sy_src_is_node6(&pkt, &x))

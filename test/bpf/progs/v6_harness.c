@@ -76,7 +76,7 @@ static __always_inline void v6h_orig(struct sy_tuple6 *o)
 			(p)->tot_len = 40 + bpf_ntohs(__ip.payload_len);      \
 			__nh = __ip.nexthdr;                                  \
 			for (int __i = 0; __i < 3; __i++) {                   \
-				if (__nh == SY_IP6_NH_FRAG) {                 \
+				if (__nh == SY_NEXTHDR_FRAGMENT) {                 \
 					if (load(ctx, __o, &__fh, 8) < 0) {   \
 						__r = -1;                     \
 						break;                        \
@@ -85,8 +85,8 @@ static __always_inline void v6h_orig(struct sy_tuple6 *o)
 					(p)->frag_id = __fh.id;               \
 					__nh = __fh.nexthdr;                  \
 					__o += 8;                             \
-				} else if (__nh == SY_IP6_NH_HOP ||           \
-					   __nh == SY_IP6_NH_DEST) {          \
+				} else if (__nh == SY_NEXTHDR_HOP ||           \
+					   __nh == SY_NEXTHDR_DEST) {          \
 					if (load(ctx, __o, __x, 2) < 0) {     \
 						__r = -1;                     \
 						break;                        \
@@ -114,14 +114,15 @@ int v6h_reject(struct __sk_buff *skb)
 SEC("tc")
 int v6h_icmp(struct __sk_buff *skb)
 {
-	struct sy_icmp6_flow f;
+	struct sy_xlate6 f;
 	struct v6h_pkt p;
+	__u8 in_proto;
 	int ret;
 
 	if (V6H_LOAD(skb, bpf_skb_load_bytes, &p, skb->len) < 0 ||
 	    p.proto != IPPROTO_ICMPV6)
 		return -1;
-	ret = sy_icmp6_tc(skb, 14, p.l4_off, &f);
+	ret = sy_icmp6_tc(skb, 14, p.l4_off, &f, &in_proto);
 	return ret < 0 ? TC_ACT_SHOT : (ret == SY_ICMP6_XLATE ? TC_ACT_OK : -1);
 }
 
@@ -182,7 +183,7 @@ SEC("xdp")
 int v6h_xdp_icmp(struct xdp_md *ctx)
 {
 	struct sy_icmp6_err e;
-	struct sy_icmp6_flow f;
+	struct sy_xlate6 f;
 	struct v6h_pkt p;
 
 	if (V6H_LOAD(ctx, bpf_xdp_load_bytes, &p,
@@ -214,7 +215,7 @@ int v6h_xdp_too_big(struct xdp_md *ctx)
 	fib.tot_len = p.tot_len;
 	__builtin_memcpy(fib.ipv6_src, p.saddr, 16);
 	__builtin_memcpy(fib.ipv6_dst, p.daddr, 16);
-	if (!sy_addr6_is_zero(v6h_fib_dst))
+	if (!sy_a6_is_zero(v6h_fib_dst))
 		__builtin_memcpy(fib.ipv6_dst, v6h_fib_dst, 16);
 	fib.ifindex = ctx->ingress_ifindex;
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
