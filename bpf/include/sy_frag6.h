@@ -34,6 +34,8 @@
 #include "sy_maps.h"
 #include "sy_parse.h"
 #include "sy_stats.h"
+#include "sy_addr.h"
+#include "sy_parse6.h"
 
 /* The fragment header (RFC 8200 4.5). */
 struct sy_ip6_frag_hdr {
@@ -59,23 +61,24 @@ static __always_inline __u8 sy_frag6_kind(__be16 frag_off)
 }
 
 /* Record (first fragment) or recall (later fragment) the datagram's ports
- * into *sport / *dport. Returns 0, or -1 when a later fragment's first
- * fragment is unknown (counted; the caller drops it). */
-static __always_inline int sy_frag6_track(const __be32 *saddr,
-					  const __be32 *daddr, __be32 id,
-					  __u8 proto, __u8 kind,
-					  __be16 *sport, __be16 *dport)
+ * in pkt. Returns 0, or -1 when a later fragment's first fragment is
+ * unknown (counted; the caller drops it). A BPF subprogram: its key stays
+ * out of the caller's frame. */
+static __noinline __attribute__((unused)) int sy_frag6_track(struct sy_pkt6 *pkt)
 {
-	struct sy_frag_key6 key = {};
+	struct sy_frag_key6 key;
 	struct sy_frag_value *fv, val;
 
-	__builtin_memcpy(key.saddr, saddr, 16);
-	__builtin_memcpy(key.daddr, daddr, 16);
-	key.id = id;
-	key.proto = proto;
-	if (kind == SY_FRAG_FIRST) {
-		val.sport = *sport;
-		val.dport = *dport;
+	sy_a6_copy(key.saddr, pkt->saddr);
+	sy_a6_copy(key.daddr, pkt->daddr);
+	key.id = pkt->frag_id;
+	key.proto = pkt->proto;
+	key.pad[0] = 0;
+	key.pad[1] = 0;
+	key.pad[2] = 0;
+	if (pkt->frag == SY_FRAG_FIRST) {
+		val.sport = pkt->sport;
+		val.dport = pkt->dport;
 		/* Fails only if the map cannot take it: the later fragments
 		 * are then dropped, never sent untranslated. */
 		bpf_map_update_elem(&sy_frag6, &key, &val, BPF_ANY);
@@ -87,24 +90,20 @@ static __always_inline int sy_frag6_track(const __be32 *saddr,
 		sy_count(SY_CNT_DROP_FRAG_NO_FIRST);
 		return -1;
 	}
-	*sport = fv->sport;
-	*dport = fv->dport;
+	pkt->sport = fv->sport;
+	pkt->dport = fv->dport;
 	return 0;
 }
 
-/* tc: a later fragment's translation, addresses only. Nothing in the
- * packet compensates the change (the L4 checksum travels in the first
+/* tc: a later fragment's translation, addresses only (addrs: the new
+ * source then destination, 32 bytes, as in struct sy_xlate6). Nothing in
+ * the packet compensates the change (the L4 checksum travels in the first
  * fragment), so skb->csum follows the new bytes (BPF_F_RECOMPUTE_CSUM). */
 static __always_inline int sy_frag6_xlate_skb(struct __sk_buff *skb,
 					      __u32 l3_off,
-					      const __be32 *saddr,
-					      const __be32 *daddr)
+					      const __be32 *addrs)
 {
-	__be32 a[8];
-
-	__builtin_memcpy(a, saddr, 16);
-	__builtin_memcpy(&a[4], daddr, 16);
-	if (bpf_skb_store_bytes(skb, l3_off + 8, a, sizeof(a),
+	if (bpf_skb_store_bytes(skb, l3_off + 8, addrs, 32,
 				BPF_F_RECOMPUTE_CSUM) < 0)
 		return -1;
 	sy_count(SY_CNT_FRAG_XLATE);
@@ -114,14 +113,9 @@ static __always_inline int sy_frag6_xlate_skb(struct __sk_buff *skb,
 /* XDP: the same rewrite in place. */
 static __always_inline int sy_frag6_xlate_xdp(struct xdp_md *ctx,
 					      __u32 l3_off,
-					      const __be32 *saddr,
-					      const __be32 *daddr)
+					      const __be32 *addrs)
 {
-	__be32 a[8];
-
-	__builtin_memcpy(a, saddr, 16);
-	__builtin_memcpy(&a[4], daddr, 16);
-	if (bpf_xdp_store_bytes(ctx, l3_off + 8, a, sizeof(a)) < 0)
+	if (bpf_xdp_store_bytes(ctx, l3_off + 8, (void *)addrs, 32) < 0)
 		return -1;
 	sy_count(SY_CNT_FRAG_XLATE);
 	return 0;

@@ -52,38 +52,36 @@ static __always_inline int sy_tc6_reject(struct __sk_buff *skb,
 		sy_count(SY_CNT_DROP_FRAG_REJECT);
 		return TC_ACT_SHOT;
 	}
-	return sy_reject6(skb, pkt->l3_off, pkt->l4_off, pkt->proto);
+	return sy_reject6(skb, pkt);
 }
 
-/* tc, an unfragmented ICMPv6 packet (l4_off set). pkt->proto is used as
- * scratch for the forwarding decision. */
+/* tc, an unfragmented ICMPv6 packet (l4_off set); x is scratch. pkt->proto
+ * is used as scratch for the forwarding decision. */
 static __always_inline int sy_tc6_icmp(struct __sk_buff *skb,
-				       struct sy_pkt6 *pkt)
+				       struct sy_pkt6 *pkt,
+				       struct sy_xlate6 *x)
 {
-	struct sy_xlate6 x;
-	__u8 in_proto = 0;
-	int ret;
+	int in_proto = sy_icmp6_tc(skb, pkt, x);
 
-	ret = sy_icmp6_tc(skb, pkt->l3_off, pkt->l4_off, &x, &in_proto);
-	if (ret < 0)
+	if (in_proto < 0)
 		return TC_ACT_SHOT;
-	if (ret != SY_ICMP6_XLATE)
+	if (in_proto == 0)
 		return TCX_NEXT;
 	pkt->proto = in_proto; /* the flow's frontend, for sy_src_is_node6() */
-	if (sy_src_is_node6(pkt, &x)) {
+	if (sy_src_is_node6(pkt, x)) {
 		pkt->proto = SY_NEXTHDR_ICMPV6;
-		return sy_tc6_forward(skb, pkt, &x);
+		return sy_tc6_forward(skb, pkt, x);
 	}
 	return TC_ACT_OK;
 }
 
 /* tc, a TCP/UDP fragment (pkt->frag != SY_FRAG_NONE). Returns a verdict, or
- * -1 to go on with the decision (pkt's ports set). */
+ * -1 to go on with the decision (pkt's ports set; a later fragment is then
+ * rewritten with sy_frag6_xlate_skb()). */
 static __always_inline int sy_tc6_frag(struct __sk_buff *skb,
 				       struct sy_pkt6 *pkt)
 {
-	if (sy_frag6_track(pkt->saddr, pkt->daddr, pkt->frag_id, pkt->proto,
-			   pkt->frag, &pkt->sport, &pkt->dport) < 0)
+	if (sy_frag6_track(pkt) < 0)
 		return TC_ACT_SHOT; /* counted: SY_CNT_DROP_FRAG_NO_FIRST */
 	return -1;
 }
@@ -93,37 +91,19 @@ static __always_inline int sy_tc6_frag(struct __sk_buff *skb,
 static __always_inline int sy_xdp6_frag(struct xdp_md *ctx,
 					struct sy_pkt6 *pkt)
 {
-	if (sy_frag6_track(pkt->saddr, pkt->daddr, pkt->frag_id, pkt->proto,
-			   pkt->frag, &pkt->sport, &pkt->dport) < 0)
+	if (sy_frag6_track(pkt) < 0)
 		return XDP_DROP;
 	return -1;
 }
 
-/* The packet as its sender sent it (pkt: the parse, before any rewrite). */
-static __always_inline void sy_tuple6_of(struct sy_tuple6 *o,
-					 const struct sy_pkt6 *pkt)
-{
-	sy_a6_copy(o->saddr, pkt->saddr);
-	sy_a6_copy(o->daddr, pkt->daddr);
-	o->sport = pkt->sport;
-	o->dport = pkt->dport;
-	o->proto = pkt->proto;
-	o->no_l4 = pkt->frag == SY_FRAG_LATER;
-	o->pad[0] = 0;
-	o->pad[1] = 0;
-}
-
 /* XDP, a packet whose translation would be too big for its egress (the
  * frame is untouched): packet too big written over the frame (XDP_TX),
- * XDP_DROP (rate limited), or XDP_PASS (no answer due, or no XDP_TX on
- * this device: tc decides again). */
+ * XDP_DROP (rate limited or broken), or XDP_PASS (no answer due, or no
+ * XDP_TX on this device: tc decides again). */
 static __always_inline int sy_xdp6_too_big(struct xdp_md *ctx,
 					   const struct sy_pkt6 *pkt, __u32 mtu)
 {
-	struct sy_tuple6 o;
-
-	sy_tuple6_of(&o, pkt);
-	return sy_icmp6_too_big_xdp(ctx, pkt->l3_off, &o, mtu,
+	return sy_icmp6_too_big_xdp(ctx, pkt, mtu,
 				    sy_config_flag(SY_CFG_F_NO_XDP_TX));
 }
 
@@ -133,10 +113,7 @@ static __always_inline int sy_xdp6_too_big(struct xdp_md *ctx,
 static __always_inline int sy_tc6_too_big(struct __sk_buff *skb,
 					  const struct sy_pkt6 *pkt, __u32 mtu)
 {
-	struct sy_tuple6 o;
-
-	sy_tuple6_of(&o, pkt);
-	return sy_icmp6_too_big_tc(skb, pkt->l3_off, pkt->l4_off, &o, mtu);
+	return sy_icmp6_too_big_tc(skb, pkt, mtu);
 }
 
 #endif /* SY_HOOKS6_H */

@@ -1,29 +1,33 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * REJECT for IPv6 frontends that cannot be served (sy_reject.h for IPv4),
- * as kube-proxy's ip6tables REJECT does it:
+ * Answers the IPv6 datapath writes itself (sy_reject.h for IPv4):
  *
- *   TCP -> a TCP reset (RFC 793 reset generation, RFC 9293 3.10.7.1),
- *   UDP -> ICMPv6 destination unreachable / port unreachable (type 1
- *          code 4, RFC 4443 3.1) quoting as much of the packet as fits
- *          in the IPv6 minimum MTU (1280 bytes, RFC 4443 2.4 (c)).
+ *   REJECT, as kube-proxy's ip6tables REJECT:
+ *     TCP -> a TCP reset (RFC 793 reset generation, RFC 9293 3.10.7.1);
+ *     UDP -> ICMPv6 destination unreachable / port unreachable (type 1
+ *            code 4, RFC 4443 3.1);
+ *   ICMPv6 packet too big (type 2, RFC 4443 3.2) for a packet too big for
+ *   its egress (sy_icmp6.h decides when).
  *
- * Everything is read from the packet at the offsets the parser found
- * (l3_off: the IPv6 header; l4_off: the TCP/UDP header after any
- * extension headers), so any parser can call it. The answer replaces the
- * packet and leaves by the device it arrived on (bpf_redirect(ifindex, 0)).
- * Checksums are computed from scratch over the IPv6 pseudo-header (RFC
- * 8200 8.1): an ICMPv6 checksum covers it, unlike ICMPv4's.
+ * An ICMPv6 error quotes as much of the packet as fits in the IPv6 minimum
+ * MTU (1280 bytes, RFC 4443 2.4 (c)). It keeps the packet where it is and
+ * opens room for the new IPv6 and ICMPv6 headers in front of it
+ * (bpf_skb_adjust_room() at the MAC layer / bpf_xdp_adjust_head()),
+ * trimmed first to the quote length. A packet too big quotes the packet as
+ * its sender sent it (pkt: the parse, before any translation), so the
+ * sender's socket matches it: addresses, ports and the L4 checksum of the
+ * quote are restored. Checksums are computed from scratch over the IPv6
+ * pseudo-header (RFC 8200 8.1; an ICMPv6 checksum covers it, unlike
+ * ICMPv4's), the quote summed straight from the packet (bpf_csum_diff over
+ * direct packet access, no copy).
  *
- * The ICMPv6 answer keeps the original packet where it is and puts the new
- * IPv6 and ICMPv6 headers in front of it (bpf_skb_adjust_room at the MAC
- * layer), trimmed first to the quote length: no copy of up to 1232 bytes
- * through the BPF stack. Its checksum is summed over the packet in
- * chunks (sy_csum6_skb_range).
+ * Stack: these run inside sy_tc_main()/sy_xdp(), whose frames are close to
+ * the 512-byte limit. Each builder is a BPF subprogram (__noinline) with a
+ * small frame of its own (the verifier adds it to the caller's), that reads
+ * pkt through a pointer and writes the answer piecewise into the packet.
  *
  * No answer (a drop) to a TCP RST or to a source that is not unicast
  * (RFC 4443 2.4 (e): not to ::, loopback or a multicast address).
- * Rate limited by the caller's bucket (sy_ratelimit.h), as IPv4.
  */
 #ifndef SY_REJECT6_H
 #define SY_REJECT6_H
@@ -35,59 +39,27 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "sy_parse.h"
+#include "sy_parse6.h"
+#include "sy_addr.h"
 #include "sy_csum.h"
 #include "sy_reject.h"
-#include "sy_ratelimit.h"
 #include "sy_stats.h"
-#include "sy_addr.h"
-#include "sy_parse6.h"
-
-#ifndef IPPROTO_ICMPV6
-#define IPPROTO_ICMPV6 58
-#endif
+#include "sy_ratelimit.h"
 
 #define SY_IP6_MIN_MTU     1280
 #define SY_ICMP6_HDR_LEN   8
 /* Most of the invoking packet an ICMPv6 error may quote (RFC 4443 2.4). */
 #define SY_ICMP6_QUOTE_MAX (SY_IP6_MIN_MTU - SY_IP6_HDR_LEN - SY_ICMP6_HDR_LEN)
-#define SY_REJECT6_HOPLIMIT 64
+/* Ethernet + IPv6 + ICMPv6 header of an answer; the quote follows. */
+#define SY_ICMP6_HDRS_LEN  (14 + SY_IP6_HDR_LEN + SY_ICMP6_HDR_LEN)
+#define SY_RST6_LEN        (14 + SY_IP6_HDR_LEN + 20)
+#define SY_ANSWER6_HOPLIMIT 64
 
 #define SY_ICMP6_DEST_UNREACH 1
 #define SY_ICMP6_PKT_TOO_BIG  2
 #define SY_ICMP6_TIME_EXCEED  3
 #define SY_ICMP6_PARAMPROB    4
 #define SY_ICMP6_PORT_UNREACH 4 /* code of type 1 */
-
-/* The IPv6 header, byte-explicit (no bitfields). */
-struct sy_ip6 {
-	__be32 vtc_flow;     /* version 6, traffic class, flow label */
-	__be16 payload_len;
-	__u8 nexthdr;
-	__u8 hop_limit;
-	__be32 saddr[4];
-	__be32 daddr[4];
-}; /* 40 bytes */
-
-struct sy_rst6_frame {
-	struct sy_eth_pad eth;
-	struct sy_ip6 ip;
-	struct sy_tcp th;
-}; /* 76 bytes, 74 sent */
-
-#define SY_RST6_LEN (14 + 40 + 20)
-
-/* Ethernet + IPv6 + ICMPv6 header of a generated ICMPv6 error; the quote
- * follows in the packet. */
-struct sy_icmp6_hdrs {
-	struct sy_eth_pad eth;
-	struct sy_ip6 ip;
-	__u8 type;
-	__u8 code;
-	__u16 check;
-	__be32 data;         /* unused (0), or the MTU of a packet too big */
-}; /* 64 bytes, 62 sent */
-
-#define SY_ICMP6_HDRS_LEN (14 + 40 + 8)
 
 /* May an error or a reset go to this source? Not to :: (unspecified), ::1
  * (loopback) or ff00::/8 (multicast). */
@@ -115,226 +87,262 @@ static __always_inline __u32 sy_csum6_pseudo(const __be32 *saddr,
 	return s + bpf_htons(nexthdr);
 }
 
-static __always_inline void sy_ip6_answer(struct sy_ip6 *ip, __u16 plen,
-					  __u8 nexthdr, const __be32 *saddr,
-					  const __be32 *daddr)
+/* One's complement sum (folded) of [off, off + len) of the linear data,
+ * off even; len at most SY_ICMP6_QUOTE_MAX + 8. Returns -1 if the range is
+ * not in [data, data_end). */
+#define SY_CSUM6_BLOCK(n)                                                     \
+	if (len >= (n)) {                                                     \
+		p = data + off;                                               \
+		if ((void *)(p + (n)) > data_end)                             \
+			return -1;                                            \
+		s = sy_csum_fold(s) +                                         \
+		    sy_csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)p, (n), 0)); \
+		off += (n);                                                   \
+		len -= (n);                                                   \
+	}
+
+static __always_inline __s64 sy_csum6_data(void *data, void *data_end,
+					   __u32 off, __u32 len)
 {
-	ip->vtc_flow = bpf_htonl(0x60000000);
-	ip->payload_len = bpf_htons(plen);
-	ip->nexthdr = nexthdr;
-	ip->hop_limit = SY_REJECT6_HOPLIMIT;
-	__builtin_memcpy(ip->saddr, saddr, 16);
-	__builtin_memcpy(ip->daddr, daddr, 16);
+	__u32 s = 0;
+	__u8 *p;
+
+	if (off > 256 || len > SY_ICMP6_QUOTE_MAX + 8)
+		return -1;
+	for (int i = 0; i < (SY_ICMP6_QUOTE_MAX + 8) / 64 + 1; i++) {
+		if (len < 64)
+			break;
+		p = data + off;
+		if ((void *)(p + 64) > data_end)
+			return -1;
+		s = sy_csum_fold(s) +
+		    sy_csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)p, 64, 0));
+		off += 64;
+		len -= 64;
+	}
+	SY_CSUM6_BLOCK(32)
+	SY_CSUM6_BLOCK(16)
+	SY_CSUM6_BLOCK(8)
+	SY_CSUM6_BLOCK(4)
+	p = data + off;
+	if (len >= 2) {
+		if ((void *)(p + 2) > data_end)
+			return -1;
+		s += *(__u16 *)p;
+		p += 2;
+		len -= 2;
+	}
+	if (len) { /* the odd last byte, padded with zero (RFC 1071) */
+		if ((void *)(p + 1) > data_end)
+			return -1;
+		s += bpf_htons((__u16)*p << 8);
+	}
+	return sy_csum_fold(s);
 }
 
-/* One's complement sum of len bytes of the packet at off (an even offset
- * of the sum it continues), read in chunks through a stack buffer and
- * summed by bpf_csum_diff; a trailing odd byte is padded with zero, as RFC
- * 1071 says. load is bpf_skb_load_bytes or bpf_xdp_load_bytes. len is at
- * most SY_ICMP6_QUOTE_MAX. Returns the folded sum, or -1. */
-#define SY_CSUM6_CHUNK 64 /* small: the caller's stack is shared */
-#define SY_CSUM6_CHUNKS ((SY_ICMP6_QUOTE_MAX + SY_CSUM6_CHUNK - 1) / SY_CSUM6_CHUNK)
-#define SY_CSUM6_RANGE(ctx, load, off, len)                                   \
+/* The first 8 bytes of an answer's IPv6 header (version 6, traffic class
+ * and flow label 0). */
+static __always_inline void sy_ip6_first8(__u8 *h, __u16 plen, __u8 nexthdr)
+{
+	*(__be32 *)h = bpf_htonl(0x60000000);
+	*(__be16 *)(h + 4) = bpf_htons(plen);
+	h[6] = nexthdr;
+	h[7] = SY_ANSWER6_HOPLIMIT;
+}
+
+/* Write the headers of an answer at 0: Ethernet from macs (the received
+ * frame's destination and source, swapped), IPv6 (plen, nexthdr) from the
+ * address the sender addressed (pkt->daddr) to the sender (pkt->saddr).
+ * store: bpf_skb_store_bytes or bpf_xdp_store_bytes. */
+#define SY_ANSWER6_HDRS(ctx, store, macs, pkt, plen, nexthdr, ...)            \
 	({                                                                    \
-		__u8 __buf[SY_CSUM6_CHUNK];                                   \
-		__s64 __r = 0;                                                \
-		__u64 __o = (off), __left = (len), __n, __w;                  \
-		__u32 __s = 0;                                                \
-		for (int __i = 0; __i < SY_CSUM6_CHUNKS && __left; __i++) {                 \
-			__n = __left > SY_CSUM6_CHUNK ? SY_CSUM6_CHUNK :     \
-							__left;              \
-			/* Opaque to the compiler, so the verifier sees the  \
-			 * bound checked right here. */                       \
-			asm volatile("" : "+r"(__n));                         \
-			if (__n == 0 || __n > SY_CSUM6_CHUNK) {               \
-				__r = -1;                                     \
-				break;                                        \
-			}                                                     \
-			__w = (__n + 3) & ~3ull;                                \
-			*(__u32 *)&__buf[(__w - 4) & (SY_CSUM6_CHUNK - 4)] = 0; \
-			if (load(ctx, __o, __buf, __n) < 0) {                 \
-				__r = -1;                                     \
-				break;                                        \
-			}                                                     \
-			if (__w > SY_CSUM6_CHUNK) {                           \
-				__r = -1;                                     \
-				break;                                        \
-			}                                                     \
-			__s = sy_csum_fold(__s) +                             \
-			      sy_csum_fold(bpf_csum_diff(NULL, 0,             \
-							 (__be32 *)__buf,     \
-							 __w, 0));            \
-			__o += __n;                                           \
-			__left -= __n;                                        \
-		}                                                             \
-		if (__left)                                                   \
-			__r = -1;                                             \
-		__r < 0 ? __r : (__s64)sy_csum_fold(__s);                    \
+		__u8 __h[8];                                                  \
+		__be16 __et = bpf_htons(ETH_P_IPV6);                          \
+		sy_ip6_first8(__h, plen, nexthdr);                            \
+		(store(ctx, 0, (macs) + 6, 6, ##__VA_ARGS__) < 0 ||           \
+		 store(ctx, 6, (macs), 6, ##__VA_ARGS__) < 0 ||               \
+		 store(ctx, 12, &__et, 2, ##__VA_ARGS__) < 0 ||               \
+		 store(ctx, 14, __h, 8, ##__VA_ARGS__) < 0 ||                 \
+		 store(ctx, 14 + 8, (void *)(pkt)->daddr, 16, ##__VA_ARGS__) < 0 || \
+		 store(ctx, 14 + 24, (void *)(pkt)->saddr, 16, ##__VA_ARGS__) < 0) \
+			? -1 : 0;                                             \
 	})
 
-/* The sum of a packet range, as BPF subprograms (their 64-byte buffer
- * lives in a frame of its own, not in the caller's). */
-static __noinline __s64 sy_csum6_skb_range(struct __sk_buff *skb, __u32 off,
-					   __u32 len)
+/* tc: TCP reset for the segment of pkt (RFC 793 "Reset Generation", state
+ * CLOSED; the same rules as sy_reject_tcp()). A BPF subprogram. */
+static __noinline __attribute__((unused)) int sy_reject6_tcp(struct __sk_buff *skb,
+				     const struct sy_pkt6 *pkt)
 {
-	return SY_CSUM6_RANGE(skb, bpf_skb_load_bytes, off, len);
-}
-
-static __noinline __s64 sy_csum6_xdp_range(struct xdp_md *ctx, __u32 off,
-					   __u32 len)
-{
-	return SY_CSUM6_RANGE(ctx, bpf_xdp_load_bytes, off, len);
-}
-
-/* The checksum of the ICMPv6 message whose 8-byte header h->type.. lies at
- * the start of the IPv6 payload of the answer, with quote_len bytes of
- * quote after it in the packet (at SY_ICMP6_HDRS_LEN). h->check must be 0.
- * range: sy_csum6_skb_range or sy_csum6_xdp_range. */
-#define SY_ICMP6_CSUM(ctx, range, h, quote_len)                               \
-	({                                                                    \
-		__s64 __q = range(ctx, SY_ICMP6_HDRS_LEN, quote_len);         \
-		__u32 __sum;                                                  \
-		if (__q >= 0) {                                               \
-			__sum = sy_csum6_pseudo((h)->ip.saddr, (h)->ip.daddr, \
-						8 + (quote_len),              \
-						IPPROTO_ICMPV6);              \
-			__sum = sy_csum_words((const __u16 *)&(h)->type, 4,   \
-					      __sum);                         \
-			(h)->check = sy_csum_finish(sy_csum_fold(__sum) +     \
-						    (__u32)__q);              \
-		}                                                             \
-		__q;                                                          \
-	})
-
-/* tc: make the skb the ICMPv6 error whose headers h holds (addresses,
- * type, code, data), quoting the IPv6 packet at l3_off (14: Ethernet only)
- * trimmed to the quote limit. Returns the quote length, or -1 (the caller
- * drops). On success h holds the final headers and checksum, stored in the
- * packet. */
-static __always_inline int sy_icmp6_build_skb(struct __sk_buff *skb,
-					      struct sy_icmp6_hdrs *h,
-					      __u32 l3_off)
-{
-	__u32 quote_len = skb->len - l3_off;
-	__s64 ok;
-
-	if (l3_off != 14 || skb->len <= l3_off)
-		return -1;
-	if (quote_len > SY_ICMP6_QUOTE_MAX)
-		quote_len = SY_ICMP6_QUOTE_MAX;
-	/* Trim first (less to move), then open room for the new IPv6 and
-	 * ICMPv6 headers between Ethernet and the quoted packet. */
-	if (bpf_skb_change_tail(skb, l3_off + quote_len, 0) < 0 ||
-	    bpf_skb_adjust_room(skb, SY_IP6_HDR_LEN + SY_ICMP6_HDR_LEN,
-				BPF_ADJ_ROOM_MAC, 0) < 0)
-		return -1;
-	h->ip.payload_len = bpf_htons(8 + quote_len);
-	h->check = 0;
-	ok = SY_ICMP6_CSUM(skb, sy_csum6_skb_range, h, quote_len);
-	if (ok < 0)
-		return -1;
-	if (bpf_skb_store_bytes(skb, 0, (const __u8 *)h + 2, SY_ICMP6_HDRS_LEN,
-				BPF_F_RECOMPUTE_CSUM) < 0)
-		return -1;
-	return quote_len;
-}
-
-/* tc: the Ethernet header of the answer to the frame in skb (IPv6). */
-static __always_inline int sy_reject6_eth(struct __sk_buff *skb,
-					  struct sy_eth_pad *e)
-{
+	struct sy_tcp th = {};
 	__u8 macs[12];
-
-	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)) < 0)
-		return -1;
-	sy_eth_answer(e, macs, bpf_htons(ETH_P_IPV6));
-	return 0;
-}
-
-/* TCP reset for the segment at l4_off (RFC 793 "Reset Generation", state
- * CLOSED; the same rules as sy_reject_tcp()). */
-static __always_inline int sy_reject6_tcp(struct __sk_buff *skb, __u32 l3_off,
-					  __u32 l4_off)
-{
-	struct sy_rst6_frame f = {};
-	struct sy_ip6 ip;
-	struct sy_tcp in;
+	__be32 seq_ack[2];
+	__be16 plen;
+	__u8 doff;
 	__u32 end, hdrs_end, seg_len;
 
-	if (bpf_skb_load_bytes(skb, l3_off, &ip, sizeof(ip)) < 0 ||
-	    bpf_skb_load_bytes(skb, l4_off, &in, sizeof(in)) < 0)
+	if (pkt->tcp_flags & SY_TCP_RST)
 		return TC_ACT_SHOT;
-	if (in.flags & SY_TCP_RST)
+	if (!sy_unicast_src6(pkt->saddr))
 		return TC_ACT_SHOT;
-	if (!sy_unicast_src6(ip.saddr))
-		return TC_ACT_SHOT;
-	if (sy_reject6_eth(skb, &f.eth) < 0)
+	if (bpf_skb_load_bytes(skb, 0, macs, 12) < 0 ||
+	    bpf_skb_load_bytes(skb, pkt->l3_off + 4, &plen, 2) < 0 ||
+	    bpf_skb_load_bytes(skb, pkt->l4_off + 4, seq_ack, 8) < 0 ||
+	    bpf_skb_load_bytes(skb, pkt->l4_off + 12, &doff, 1) < 0)
 		return TC_ACT_SHOT;
 
-	f.th.source = in.dest;
-	f.th.dest = in.source;
-	f.th.doff = 5 << 4;
-	if (in.flags & SY_TCP_ACK) {
-		f.th.seq = in.ack_seq;
-		f.th.flags = SY_TCP_RST;
+	th.source = pkt->dport;
+	th.dest = pkt->sport;
+	th.doff = 5 << 4;
+	if (pkt->tcp_flags & SY_TCP_ACK) {
+		th.seq = seq_ack[1];
+		th.flags = SY_TCP_RST;
 	} else {
-		end = l3_off + SY_IP6_HDR_LEN + bpf_ntohs(ip.payload_len);
-		hdrs_end = l4_off + ((in.doff >> 4) << 2);
+		end = pkt->l3_off + SY_IP6_HDR_LEN + bpf_ntohs(plen);
+		hdrs_end = pkt->l4_off + ((doff >> 4) << 2);
 		seg_len = end > hdrs_end ? end - hdrs_end : 0;
-		if (in.flags & SY_TCP_SYN)
+		if (pkt->tcp_flags & SY_TCP_SYN)
 			seg_len++;
-		if (in.flags & SY_TCP_FIN)
+		if (pkt->tcp_flags & SY_TCP_FIN)
 			seg_len++;
-		f.th.ack_seq = bpf_htonl(bpf_ntohl(in.seq) + seg_len);
-		f.th.flags = SY_TCP_RST | SY_TCP_ACK;
+		th.ack_seq = bpf_htonl(bpf_ntohl(seq_ack[0]) + seg_len);
+		th.flags = SY_TCP_RST | SY_TCP_ACK;
 	}
-	sy_ip6_answer(&f.ip, 20, IPPROTO_TCP, ip.daddr, ip.saddr);
-	f.th.check = sy_csum_finish(sy_csum_words(
-		(const __u16 *)&f.th, 10,
-		sy_csum6_pseudo(f.ip.saddr, f.ip.daddr, 20, IPPROTO_TCP)));
-	return sy_reject_send(skb, (const __u8 *)&f + 2, SY_RST6_LEN);
-}
+	th.check = sy_csum_finish(sy_csum_words(
+		(const __u16 *)&th, 10,
+		sy_csum6_pseudo(pkt->daddr, pkt->saddr, 20, IPPROTO_TCP)));
 
-/* ICMPv6 port unreachable for the UDP datagram of the IPv6 packet at
- * l3_off, from its destination (the frontend) to its source. */
-static __always_inline int sy_reject6_udp(struct __sk_buff *skb, __u32 l3_off)
-{
-	struct sy_icmp6_hdrs h = {};
-	struct sy_ip6 ip;
-
-	if (bpf_skb_load_bytes(skb, l3_off, &ip, sizeof(ip)) < 0)
-		return TC_ACT_SHOT;
-	if (!sy_unicast_src6(ip.saddr))
-		return TC_ACT_SHOT;
-	if (sy_reject6_eth(skb, &h.eth) < 0)
-		return TC_ACT_SHOT;
-	sy_ip6_answer(&h.ip, 0, IPPROTO_ICMPV6, ip.daddr, ip.saddr);
-	h.type = SY_ICMP6_DEST_UNREACH;
-	h.code = SY_ICMP6_PORT_UNREACH;
-	if (sy_icmp6_build_skb(skb, &h, l3_off) < 0)
+	if (bpf_skb_change_tail(skb, SY_RST6_LEN, 0) < 0 ||
+	    SY_ANSWER6_HDRS(skb, bpf_skb_store_bytes, macs, pkt, 20,
+			    IPPROTO_TCP, BPF_F_RECOMPUTE_CSUM) < 0 ||
+	    bpf_skb_store_bytes(skb, 14 + SY_IP6_HDR_LEN, &th, 20,
+				BPF_F_RECOMPUTE_CSUM) < 0)
 		return TC_ACT_SHOT;
 	return bpf_redirect(skb->ifindex, 0);
 }
 
-/* The REJECT verdict for an IPv6 TCP/UDP packet: rate limited (the same
- * bucket as IPv4's), answered, counted. Returns the tc verdict
- * (TC_ACT_REDIRECT with the answer, or TC_ACT_SHOT). */
-static __always_inline int sy_reject6(struct __sk_buff *skb, __u32 l3_off,
-				      __u32 l4_off, __u8 proto)
+/* The kinds of ICMPv6 error sy_icmp6_error_skb() writes. */
+#define SY_ICMP6_KIND_PORT_UNREACH 0 /* REJECT of a UDP datagram */
+#define SY_ICMP6_KIND_TOO_BIG      1 /* packet too big, quote restored */
+
+/* The quote of a packet too big: the packet as pkt describes it (before
+ * the translation that is in the packet now): addresses, ports and the L4
+ * checksum (if quoted and used). */
+static __always_inline int sy_icmp6_quote_restore(struct __sk_buff *skb,
+						  const struct sy_pkt6 *pkt,
+						  __u32 qlen)
+{
+	__u32 q = SY_ICMP6_HDRS_LEN, d = 0, w, q_l4, sum_off;
+	__u16 l4sum, n;
+
+#pragma clang loop unroll(full)
+	for (int i = 0; i < 8; i++) {
+		if (bpf_skb_load_bytes(skb, q + 8 + i * 4, &w, 4) < 0)
+			return -1;
+		d = sy_csum_add32(d, w, i < 4 ? pkt->saddr[i] : pkt->daddr[i - 4]);
+	}
+	if (bpf_skb_store_bytes(skb, q + 8, pkt->saddr, 32, 0) < 0)
+		return -1;
+	if (pkt->frag == SY_FRAG_LATER)
+		return 0; /* no L4 header in this fragment */
+	q_l4 = q + pkt->l4_off - pkt->l3_off;
+	if (bpf_skb_load_bytes(skb, q_l4, &w, 4) < 0)
+		return -1;
+	d = sy_csum_add32(d, w, pkt->sport | (__u32)pkt->dport << 16);
+	if (bpf_skb_store_bytes(skb, q_l4, &pkt->sport, 4, 0) < 0)
+		return -1;
+	sum_off = q_l4 + (pkt->proto == IPPROTO_TCP ? 16 : 6);
+	if (sum_off + 2 > q + qlen)
+		return 0; /* not quoted */
+	if (bpf_skb_load_bytes(skb, sum_off, &l4sum, 2) < 0)
+		return -1;
+	if (pkt->proto == IPPROTO_UDP && !l4sum)
+		return 0;
+	n = sy_csum_apply(l4sum, sy_csum_fold(d));
+	if (pkt->proto == IPPROTO_UDP)
+		n = sy_csum_udp(n);
+	return bpf_skb_store_bytes(skb, sum_off, &n, 2, 0);
+}
+
+/* tc: make the skb an ICMPv6 error (kind SY_ICMP6_KIND_*; data: 0, or the
+ * MTU) about the packet of pkt, from pkt->daddr to pkt->saddr, and send it
+ * back out of the arrival device. Returns TC_ACT_REDIRECT or TC_ACT_SHOT.
+ * A BPF subprogram. */
+static __noinline __attribute__((unused)) int sy_icmp6_error_skb(struct __sk_buff *skb,
+					 const struct sy_pkt6 *pkt, __u32 kind,
+					 __u32 data)
+{
+	__u8 macs[12], ih[8];
+	__u32 qlen, sum;
+	__u16 check;
+	__s64 q;
+	void *d, *de;
+
+	if (pkt->l3_off != 14 || skb->len <= 14)
+		return TC_ACT_SHOT;
+	qlen = skb->len - 14;
+	if (qlen > SY_ICMP6_QUOTE_MAX)
+		qlen = SY_ICMP6_QUOTE_MAX;
+	if (bpf_skb_load_bytes(skb, 0, macs, 12) < 0)
+		return TC_ACT_SHOT;
+	/* Trim first (less to move), then room for IPv6 + ICMPv6 between
+	 * Ethernet and the quoted packet. */
+	if (bpf_skb_change_tail(skb, 14 + qlen, 0) < 0 ||
+	    bpf_skb_adjust_room(skb, SY_IP6_HDR_LEN + SY_ICMP6_HDR_LEN,
+				BPF_ADJ_ROOM_MAC, 0) < 0)
+		return TC_ACT_SHOT;
+	if (kind == SY_ICMP6_KIND_TOO_BIG &&
+	    sy_icmp6_quote_restore(skb, pkt, qlen) < 0)
+		return TC_ACT_SHOT;
+	ih[0] = kind == SY_ICMP6_KIND_TOO_BIG ? SY_ICMP6_PKT_TOO_BIG :
+						SY_ICMP6_DEST_UNREACH;
+	ih[1] = kind == SY_ICMP6_KIND_TOO_BIG ? 0 : SY_ICMP6_PORT_UNREACH;
+	*(__u16 *)&ih[2] = 0;
+	*(__be32 *)&ih[4] = bpf_htonl(data);
+	if (SY_ANSWER6_HDRS(skb, bpf_skb_store_bytes, macs, pkt, 8 + qlen,
+			    SY_NEXTHDR_ICMPV6, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, 14 + SY_IP6_HDR_LEN, ih, 8, 0) < 0)
+		return TC_ACT_SHOT;
+	/* The checksum over the ICMPv6 message, straight from the packet. */
+	if (bpf_skb_pull_data(skb, SY_ICMP6_HDRS_LEN + qlen) < 0)
+		return TC_ACT_SHOT;
+	d = (void *)(long)skb->data;
+	de = (void *)(long)skb->data_end;
+	q = sy_csum6_data(d, de, 14 + SY_IP6_HDR_LEN, 8 + qlen);
+	if (q < 0)
+		return TC_ACT_SHOT;
+	sum = sy_csum6_pseudo(pkt->daddr, pkt->saddr, 8 + qlen,
+			      SY_NEXTHDR_ICMPV6);
+	check = sy_csum_finish(sy_csum_fold(sum) + (__u32)q);
+	if (bpf_skb_store_bytes(skb, 14 + SY_IP6_HDR_LEN + 2, &check, 2,
+				BPF_F_RECOMPUTE_CSUM) < 0)
+		return TC_ACT_SHOT;
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+/* tc, the REJECT verdict for an IPv6 TCP/UDP packet: rate limited (the
+ * bucket IPv4 uses), answered, counted. Returns TC_ACT_REDIRECT (answer
+ * sent) or TC_ACT_SHOT. */
+static __always_inline int sy_reject6(struct __sk_buff *skb,
+				      const struct sy_pkt6 *pkt)
 {
 	int ret;
 
-	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+	if (pkt->proto != IPPROTO_TCP && pkt->proto != IPPROTO_UDP)
 		return TC_ACT_SHOT;
 	if (!sy_rl_take(SY_RL_REJECT, bpf_ktime_get_ns())) {
 		sy_count(SY_CNT_REJECT_RATE_LIMITED);
 		return TC_ACT_SHOT;
 	}
-	ret = proto == IPPROTO_TCP ? sy_reject6_tcp(skb, l3_off, l4_off) :
-				     sy_reject6_udp(skb, l3_off);
+	if (pkt->proto == IPPROTO_TCP) {
+		ret = sy_reject6_tcp(skb, pkt);
+	} else {
+		if (!sy_unicast_src6(pkt->saddr))
+			return TC_ACT_SHOT;
+		ret = sy_icmp6_error_skb(skb, pkt, SY_ICMP6_KIND_PORT_UNREACH, 0);
+	}
 	if (ret == TC_ACT_REDIRECT)
-		sy_count(proto == IPPROTO_TCP ? SY_CNT_REJECT_TCP :
-						SY_CNT_REJECT_UDP);
+		sy_count(pkt->proto == IPPROTO_TCP ? SY_CNT_REJECT_TCP :
+						     SY_CNT_REJECT_UDP);
 	return ret;
 }
 

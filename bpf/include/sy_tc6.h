@@ -130,7 +130,7 @@ static __always_inline int sy_tc6_main(struct __sk_buff *skb, int role)
 	ret = sy_parse6(skb, &pkt);
 	if (ret != SY_PARSE_OK) {
 		if (ret == SY_PARSE_ICMP)
-			return sy_tc6_icmp(skb, &pkt);
+			return sy_tc6_icmp(skb, &pkt, &x);
 		if (ret == SY_PARSE_MALFORMED)
 			sy_count(SY_CNT_MALFORMED6);
 		else if (ret == SY_PARSE_UNHANDLED)
@@ -152,8 +152,7 @@ static __always_inline int sy_tc6_main(struct __sk_buff *skb, int role)
 	switch (verdict) {
 	case SY_LB_XLATE:
 		if ((pkt.frag == SY_FRAG_LATER ?
-			     sy_frag6_xlate_skb(skb, pkt.l3_off, x.saddr,
-						x.daddr) :
+			     sy_frag6_xlate_skb(skb, pkt.l3_off, x.saddr) :
 			     sy_xlate6_skb(skb, &pkt, &x)) < 0)
 			return TC_ACT_SHOT; /* never leak a half-rewritten packet */
 		sy_xlate6_account(&x, SY_HOOK_TC_INGRESS, skb->len);
