@@ -37,12 +37,8 @@
 #define TCX_NEXT -1
 #endif
 
-/* Defined in sy_tc6.h, which includes this file. */
-static __always_inline int sy_src_is_node6(const struct sy_pkt6 *pkt,
-					   const struct sy_xlate6 *x);
-static __always_inline int sy_tc6_forward(struct __sk_buff *skb,
-					  const struct sy_pkt6 *pkt,
-					  const struct sy_xlate6 *x);
+/* A hook's "go on as without it" (no verdict; TCX_NEXT is -1). */
+#define SY_HOOK6_CONTINUE 0x7fff0100
 
 /* tc, SY_LB_REJECT for an IPv6 packet. */
 static __always_inline int sy_tc6_reject(struct __sk_buff *skb,
@@ -55,8 +51,11 @@ static __always_inline int sy_tc6_reject(struct __sk_buff *skb,
 	return sy_reject6(skb, pkt);
 }
 
-/* tc, an unfragmented ICMPv6 packet (l4_off set); x is scratch. pkt->proto
- * is used as scratch for the forwarding decision. */
+/* tc, an unfragmented ICMPv6 packet (l4_off set): an error of a tracked
+ * flow is translated in place. Returns SY_HOOK6_CONTINUE when it was (x
+ * describes the result as the flow's own translation would, pkt->proto is
+ * the embedded protocol: the caller forwards it as a translated packet),
+ * else a verdict (TCX_NEXT: untouched). */
 static __always_inline int sy_tc6_icmp(struct __sk_buff *skb,
 				       struct sy_pkt6 *pkt,
 				       struct sy_xlate6 *x)
@@ -64,56 +63,54 @@ static __always_inline int sy_tc6_icmp(struct __sk_buff *skb,
 	int in_proto = sy_icmp6_tc(skb, pkt, x);
 
 	if (in_proto < 0)
-		return TC_ACT_SHOT;
+		return TC_ACT_SHOT; /* a store failed: never leak it half done */
 	if (in_proto == 0)
 		return TCX_NEXT;
-	pkt->proto = in_proto; /* the flow's frontend, for sy_src_is_node6() */
-	if (sy_src_is_node6(pkt, x)) {
-		pkt->proto = SY_NEXTHDR_ICMPV6;
-		return sy_tc6_forward(skb, pkt, x);
-	}
-	return TC_ACT_OK;
+	pkt->proto = in_proto;
+	return SY_HOOK6_CONTINUE;
 }
 
 /* tc, a TCP/UDP fragment (pkt->frag != SY_FRAG_NONE). Returns a verdict, or
- * -1 to go on with the decision (pkt's ports set; a later fragment is then
- * rewritten with sy_frag6_xlate_skb()). */
+ * SY_HOOK6_CONTINUE to go on with the decision (pkt's ports set; a later
+ * fragment is then rewritten with sy_frag6_xlate_skb()). */
 static __always_inline int sy_tc6_frag(struct __sk_buff *skb,
 				       struct sy_pkt6 *pkt)
 {
 	if (sy_frag6_track(pkt) < 0)
 		return TC_ACT_SHOT; /* counted: SY_CNT_DROP_FRAG_NO_FIRST */
-	return -1;
+	return SY_HOOK6_CONTINUE;
 }
 
-/* XDP, a TCP/UDP fragment: as sy_tc6_frag() (an XDP verdict, or -1 to go
- * on; a later fragment is then rewritten with sy_frag6_xlate_xdp()). */
+/* XDP, a TCP/UDP fragment: left to tc (XDP_PASS), which tracks it and
+ * translates it (sy_tc6_frag()) from the shared conntrack. XDP's IPv6
+ * frame has no stack left for the fragment subprogram. */
 static __always_inline int sy_xdp6_frag(struct xdp_md *ctx,
 					struct sy_pkt6 *pkt)
 {
-	if (sy_frag6_track(pkt) < 0)
-		return XDP_DROP;
-	return -1;
+	return XDP_PASS;
 }
 
-/* XDP, a packet whose translation would be too big for its egress (the
- * frame is untouched): packet too big written over the frame (XDP_TX),
- * XDP_DROP (rate limited or broken), or XDP_PASS (no answer due, or no
- * XDP_TX on this device: tc decides again). */
+/* XDP, a packet whose translation would be too big for its egress: left
+ * untouched to tc (XDP_PASS), which translates it from the conntrack
+ * entries written here, finds it too big in its own forwarding lookup and
+ * answers with packet too big (sy_tc6_too_big()). sy_icmp6_too_big_xdp()
+ * answers from XDP itself, but does not fit in the stack XDP's IPv6 frame
+ * leaves. */
 static __always_inline int sy_xdp6_too_big(struct xdp_md *ctx,
 					   const struct sy_pkt6 *pkt, __u32 mtu)
 {
-	return sy_icmp6_too_big_xdp(ctx, pkt, mtu,
-				    sy_config_flag(SY_CFG_F_NO_XDP_TX));
+	return XDP_PASS;
 }
 
 /* tc, a translated packet too big for its egress (mtu: the egress MTU;
- * pkt: the packet before the rewrite). Returns a verdict, or -1 to go on
- * as without the size check (no answer is due). */
+ * pkt: the packet before the rewrite). Returns a verdict, or
+ * SY_HOOK6_CONTINUE to forward it anyway (no answer is due). */
 static __always_inline int sy_tc6_too_big(struct __sk_buff *skb,
 					  const struct sy_pkt6 *pkt, __u32 mtu)
 {
-	return sy_icmp6_too_big_tc(skb, pkt, mtu);
+	int ret = sy_icmp6_too_big_tc(skb, pkt, mtu);
+
+	return ret == -1 ? SY_HOOK6_CONTINUE : ret;
 }
 
 #endif /* SY_HOOKS6_H */

@@ -101,6 +101,7 @@ static __always_inline int sy_icmp6_is_error(__u8 type)
 		else {                                                        \
 			__nh = __t[6];                                        \
 			__r = -1;                                             \
+			_Pragma("clang loop unroll(disable)")                 \
 			for (int __i = 0; __i <= SY_ICMP6_EXT_MAX; __i++) {   \
 				if (__nh == IPPROTO_TCP ||                    \
 				    __nh == IPPROTO_UDP) {                    \
@@ -241,6 +242,7 @@ static __always_inline int sy_icmp6_is_error(__u8 type)
 		__u16 __c, __n;                                               \
 		__u8 __p = (in) & 0xff;                                       \
 		int __r = 0, __dst = (x)->reply || (x)->snat;                 \
+		_Pragma("clang loop unroll(disable)")                         \
 		for (int __i = 0; __i < 4 && !__r; __i++) {                   \
 			if (SY_ICMP6_WORD(ctx, load, store,                   \
 					  (pkt)->l3_off + 8 + __i * 4,        \
@@ -321,13 +323,11 @@ static __always_inline void sy_icmp6_count(const struct sy_xlate6 *x)
 	sy_count(x->reply ? SY_CNT_ICMP_ERR_REVNAT : SY_CNT_ICMP_ERR_DNAT);
 }
 
-/* tc: translate the unfragmented ICMPv6 packet of pkt if it is an error of
- * a tracked flow. Returns the embedded protocol (> 0: translated, x
- * describes the result as the flow's own translation would), 0 (untouched)
- * or -1 (a store failed: drop the packet). A BPF subprogram. */
-static __noinline __attribute__((unused)) int sy_icmp6_tc(struct __sk_buff *skb,
-				  const struct sy_pkt6 *pkt,
-				  struct sy_xlate6 *x)
+/* tc: the decision (SY_ICMP6_DECIDE, counted). Returns in (> 0), or 0
+ * (untouched). A BPF subprogram. */
+static __noinline __attribute__((unused)) int
+sy_icmp6_tc_decide(struct __sk_buff *skb, const struct sy_pkt6 *pkt,
+		   struct sy_xlate6 *x)
 {
 	__s64 in;
 	int untracked;
@@ -338,15 +338,39 @@ static __noinline __attribute__((unused)) int sy_icmp6_tc(struct __sk_buff *skb,
 		sy_count(SY_CNT_ICMP_ERR_MALFORMED);
 		return 0;
 	}
-	if (in == 0) {
-		if (untracked)
-			sy_count(SY_CNT_ICMP_ERR_UNTRACKED);
-		return 0;
-	}
+	if (in == 0 && untracked)
+		sy_count(SY_CNT_ICMP_ERR_UNTRACKED);
+	return in;
+}
+
+/* tc: the rewrite (SY_ICMP6_APPLY, counted). Returns 0 or -1. A BPF
+ * subprogram, called after sy_icmp6_tc_decide() returns: the two frames
+ * are never on the stack together. */
+static __noinline __attribute__((unused)) int
+sy_icmp6_tc_apply(struct __sk_buff *skb, const struct sy_pkt6 *pkt,
+		  const struct sy_xlate6 *x, int in)
+{
 	if (SY_ICMP6_APPLY(skb, bpf_skb_load_bytes, bpf_skb_store_bytes, pkt,
 			   x, in, 0) < 0)
 		return -1;
 	sy_icmp6_count(x);
+	return 0;
+}
+
+/* tc: translate the unfragmented ICMPv6 packet of pkt if it is an error of
+ * a tracked flow. Returns the embedded protocol (> 0: translated, x
+ * describes the result as the flow's own translation would), 0 (untouched)
+ * or -1 (a store failed: drop the packet). */
+static __always_inline int sy_icmp6_tc(struct __sk_buff *skb,
+				       const struct sy_pkt6 *pkt,
+				       struct sy_xlate6 *x)
+{
+	int in = sy_icmp6_tc_decide(skb, pkt, x);
+
+	if (in <= 0)
+		return 0;
+	if (sy_icmp6_tc_apply(skb, pkt, x, in) < 0)
+		return -1;
 	return in & 0xff;
 }
 

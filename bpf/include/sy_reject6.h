@@ -109,6 +109,7 @@ static __always_inline __s64 sy_csum6_data(void *data, void *data_end,
 
 	if (off > 256 || len > SY_ICMP6_QUOTE_MAX + 8)
 		return -1;
+#pragma clang loop unroll(disable)
 	for (int i = 0; i < (SY_ICMP6_QUOTE_MAX + 8) / 64 + 1; i++) {
 		if (len < 64)
 			break;
@@ -234,7 +235,7 @@ static __always_inline int sy_icmp6_quote_restore(struct __sk_buff *skb,
 	__u32 q = SY_ICMP6_HDRS_LEN, d = 0, w, q_l4, sum_off;
 	__u16 l4sum, n;
 
-#pragma clang loop unroll(full)
+#pragma clang loop unroll(disable)
 	for (int i = 0; i < 8; i++) {
 		if (bpf_skb_load_bytes(skb, q + 8 + i * 4, &w, 4) < 0)
 			return -1;

@@ -8,10 +8,8 @@
  * sy_tc_forward() does for IPv4. ICMPv6, fragments and REJECT go through
  * the hook points of sy_hooks6.h.
  *
- * Inlined into sy_tc_main() on its non-IPv4 branch: as a separate
- * function its stack frame would add to the IPv4 path's (512 bytes in all);
- * inlined, clang lays the IPv6 locals over the IPv4 ones (disjoint
- * lifetimes).
+ * A function of its own (a BPF subprogram), as the IPv4 path is: each
+ * family has the whole BPF stack (sy_tc_main()).
  */
 #ifndef SY_TC6_H
 #define SY_TC6_H
@@ -100,7 +98,7 @@ static __always_inline int sy_tc6_forward(struct __sk_buff *skb,
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
 		rc = sy_tc6_too_big(skb, pkt, fib.mtu_result);
-		if (rc >= 0)
+		if (rc != SY_HOOK6_CONTINUE)
 			return rc;
 		fib.tot_len = 0;
 		rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
@@ -121,7 +119,7 @@ static __always_inline int sy_tc6_forward(struct __sk_buff *skb,
 	return bpf_redirect(fib.ifindex, 0);
 }
 
-static __always_inline int sy_tc6_main(struct __sk_buff *skb, int role)
+static __noinline int sy_tc6_main(struct __sk_buff *skb, int role)
 {
 	struct sy_xlate6 x;
 	struct sy_pkt6 pkt;
@@ -129,8 +127,17 @@ static __always_inline int sy_tc6_main(struct __sk_buff *skb, int role)
 
 	ret = sy_parse6(skb, &pkt);
 	if (ret != SY_PARSE_OK) {
-		if (ret == SY_PARSE_ICMP)
-			return sy_tc6_icmp(skb, &pkt, &x);
+		if (ret == SY_PARSE_ICMP) {
+			ret = sy_tc6_icmp(skb, &pkt, &x);
+			if (ret != SY_HOOK6_CONTINUE)
+				return ret;
+			/* Translated: a node source cannot go back to the
+			 * stack (as IPv4's ICMP errors). */
+			if (!sy_src_is_node6(&pkt, &x))
+				return TC_ACT_OK;
+			pkt.proto = SY_NEXTHDR_ICMPV6;
+			return sy_tc6_forward(skb, &pkt, &x);
+		}
 		if (ret == SY_PARSE_MALFORMED)
 			sy_count(SY_CNT_MALFORMED6);
 		else if (ret == SY_PARSE_UNHANDLED)
@@ -143,7 +150,7 @@ static __always_inline int sy_tc6_main(struct __sk_buff *skb, int role)
 	}
 	if (pkt.frag != SY_FRAG_NONE) {
 		ret = sy_tc6_frag(skb, &pkt);
-		if (ret != -1)
+		if (ret != SY_HOOK6_CONTINUE)
 			return ret;
 	}
 

@@ -595,14 +595,12 @@ static bool net6_setup(void)
 		     "setup failed (err %d, ifindex %u/%u)", err, i6a, i6b);
 }
 
-static void orig6(struct in6 s, struct in6 d, uint16_t sp, uint16_t dp,
-		  uint8_t proto)
+static void orig6(struct in6 s, struct in6 d, uint16_t sp, uint16_t dp)
 {
 	memcpy(h6->bss->v6h_o_saddr, s.b, 16);
 	memcpy(h6->bss->v6h_o_daddr, d.b, 16);
 	h6->bss->v6h_o_sport = htons(sp);
 	h6->bss->v6h_o_dport = htons(dp);
-	h6->bss->v6h_o_proto = proto;
 }
 
 static void test_too_big6(void)
@@ -628,7 +626,7 @@ static void test_too_big6(void)
 	/* Small enough: forwarded (the lookup succeeds). */
 	t.payload = 1000;
 	len = frame6(in, &t);
-	orig6(CL6, VIP6, 40001, 80, IPPROTO_TCP_);
+	orig6(CL6, VIP6, 40001, 80);
 	expect6("too-big6: a translated packet that fits the egress MTU is forwarded (no answer)",
 		tc, i6a, in, len, TC_OK, NULL, 0);
 
@@ -649,7 +647,7 @@ static void test_too_big6(void)
 	t.dst = BE6;
 	t.dport = 5353;
 	len = frame6(in, &t);
-	orig6(CL6, VIP6, 40002, 53, IPPROTO_UDP_);
+	orig6(CL6, VIP6, 40002, 53);
 	qlen = ip6_of(q, &c);
 	elen = icmp6_frame(exp, true, VIP6, CL6, 2, 0, 1280, q,
 			   qlen < 1232 ? qlen : 1232, 64);
@@ -661,7 +659,7 @@ static void test_too_big6(void)
 			 .sport = 40005, .dport = 8080, .flags = TH_ACK,
 			 .payload = 1300 };
 	len = frame6(in, &c);
-	orig6(CL6, BE6, 40005, 8080, IPPROTO_TCP_);
+	orig6(CL6, BE6, 40005, 8080);
 	qlen = ip6_of(q, &c);
 	elen = icmp6_frame(exp, true, BE6, CL6, 2, 0, 1280, q, 1232, 64);
 	expect6("too-big6/xdp: packet too big (MTU 1280) written over the frame, XDP_TX",
@@ -710,8 +708,8 @@ static void test_frag6(void)
 	struct sy_frag_value v;
 	size_t len, elen;
 
-	memcpy(h6->bss->v6h_frag_saddr, CL6.b, 16);
-	memcpy(h6->bss->v6h_frag_daddr, BE6.b, 16);
+	memcpy(h6->bss->v6h_frag_addrs, CL6.b, 16);
+	memcpy(&h6->bss->v6h_frag_addrs[4], BE6.b, 16);
 
 	len = frame6(in, &first);
 	expect6("frag6: first fragment (offset 0, M) passes and records its ports",
@@ -758,6 +756,185 @@ static void test_frag6(void)
 	      (unsigned long long)(counter(SY_CNT_DROP_FRAG_NO_FIRST) - nf0));
 }
 
+/* ---- through sy_tc_ingress (sy_hooks6.h) ---------------------------------- */
+
+#define RVIP6  a6(0xfd00, 0x96, 0x40)  /* TCP :80, UDP :53: no endpoints */
+#define FVIP6  a6(0xfd00, 0x96, 0x50)  /* UDP :53 -> FBE6:5353 only */
+#define FBE6   a6(0xfd00, 0xbe, 0x50)
+#define FE6_R_TCP 7010
+#define FE6_R_UDP 7011
+#define FE6_F     7012
+#define BE6_F     7110
+#define G6_F      7210
+
+static int svc6(struct in6 a, uint16_t port, uint8_t proto, uint32_t id,
+		uint32_t group, uint16_t count)
+{
+	struct sy_svc_key6 k;
+	struct sy_svc_value v;
+	struct sy_revnat6 rn;
+
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	memset(&rn, 0, sizeof(rn));
+	memcpy(k.addr, a.b, 16);
+	k.port = htons(port);
+	k.proto = proto;
+	k.scope = SY_SCOPE_EXTERNAL;
+	v.id = id;
+	v.group = group;
+	v.count = count;
+	v.flags = SY_SVC_F_CLUSTERIP;
+	v.affinity_timeout = 10800;
+	v.table_size = 7;
+	memcpy(rn.addr, a.b, 16);
+	rn.port = htons(port);
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.sy_services6), &k, &v, 0) ||
+	    bpf_map_update_elem(bpf_map__fd(skel->maps.sy_revnat6), &id, &rn, 0))
+		return -errno;
+	return 0;
+}
+
+static void test_datapath6(void)
+{
+	static uint8_t in[BUF], exp[BUF], q[BUF];
+	struct bpf_program *tc = skel->progs.sy_tc_ingress;
+	struct sy_backend6 b;
+	uint32_t id = BE6_F, t[7];
+	size_t len, elen, qlen;
+	int err = 0;
+
+	memset(&b, 0, sizeof(b));
+	memcpy(b.addr, FBE6.b, 16);
+	b.port = htons(5353);
+	b.proto = IPPROTO_UDP_;
+	b.state = SY_BE_ACTIVE;
+	err = bpf_map_update_elem(bpf_map__fd(skel->maps.sy_backends6), &id,
+				  &b, 0);
+	for (int i = 0; i < 7; i++)
+		t[i] = BE6_F;
+	err = err ?: set_table(G6_F, 7, t);
+	err = err ?: svc6(RVIP6, 80, IPPROTO_TCP_, FE6_R_TCP, G6_F, 0);
+	err = err ?: svc6(RVIP6, 53, IPPROTO_UDP_, FE6_R_UDP, G6_F, 0);
+	err = err ?: svc6(FVIP6, 53, IPPROTO_UDP_, FE6_F, G6_F, 7);
+	if (!check(err == 0, "datapath6: IPv6 frontends (no endpoints; one UDP backend)",
+		   "%s", strerror(-err)))
+		return;
+	bucket6(SY_RL_REJECT, 0, 0);
+
+	/* REJECT: exactly the frames the harness test expects. */
+	{
+		struct p6 d = { .src = CL6, .dst = RVIP6, .proto = IPPROTO_TCP_,
+				.sport = 41000, .dport = 80, .flags = TH_SYN,
+				.seq = 7, .payload = 3 };
+		struct p6 r = { .src = RVIP6, .dst = CL6, .proto = IPPROTO_TCP_,
+				.sport = 80, .dport = 41000,
+				.flags = TH_RST | TH_ACK, .ack = 11 };
+
+		len = frame6(in, &d);
+		elen = frame6(exp, &r);
+		memcpy(exp, mac_peer, 6);
+		memcpy(exp + 6, eth_dst, 6);
+		put16(exp + 14 + 40 + 14, 0);
+		put16(exp + 14 + 40 + 16, 0);
+		put16(exp + 14 + 40 + 16, ~fold(sum16(exp + 54, 20,
+			pseudo6(RVIP6.b, CL6.b, 20, IPPROTO_TCP_))));
+		expect6("datapath6: sy_tc_ingress answers a TCP SYN to an IPv6 frontend without endpoints with RST|ACK (every byte)",
+			tc, 0, in, len, TC_REDIRECT, exp, elen);
+
+		d = (struct p6){ .src = CL6, .dst = RVIP6, .proto = IPPROTO_UDP_,
+				 .sport = 41001, .dport = 53, .payload = 40,
+				 .dest_opts = true };
+		len = frame6(in, &d);
+		qlen = ip6_of(q, &d);
+		elen = icmp6_frame(exp, true, RVIP6, CL6, 1, 4, 0, q, qlen, 64);
+		expect6("datapath6: sy_tc_ingress answers a UDP datagram to an IPv6 frontend without endpoints with ICMPv6 port unreachable (every byte)",
+			tc, 0, in, len, TC_REDIRECT, exp, elen);
+	}
+
+	/* ICMPv6 packet too big of the DNATed flow (planted entries of
+	 * test_icmp6_xlate), through the datapath. */
+	{
+		struct p6 fwd = { .src = CL6, .dst = BE6, .proto = IPPROTO_TCP_,
+				  .sport = 40001, .dport = 8080, .flags = TH_ACK,
+				  .seq = 5, .ack = 6, .payload = 64 };
+		struct p6 fwd_c = fwd;
+
+		flows6_setup(); /* fresh last_seen */
+		fwd_c.dst = VIP6;
+		fwd_c.dport = 80;
+		expect_icmp6_xlate("datapath6: sy_tc_ingress translates ICMPv6 packet too big of a DNATed flow (outer and quote)",
+				   tc, 2, 0, 1400, RTR6, CL6, &fwd, VIP6, CL6,
+				   &fwd_c, TC_OK);
+	}
+
+	/* Fragments: the first one DNATed with its ports recorded, a later
+	 * one to the same backend; replies in fragments reverse-NATed. */
+	{
+		uint64_t nf0 = counter(SY_CNT_DROP_FRAG_NO_FIRST);
+		struct p6 first = { .src = CL6, .dst = FVIP6,
+				    .proto = IPPROTO_UDP_, .sport = 41005,
+				    .dport = 53, .payload = 1000, .frag = true,
+				    .frag_off = 0x0001, .frag_id = 0xabcdef01 };
+		struct p6 later = { .src = CL6, .dst = FVIP6,
+				    .proto = IPPROTO_UDP_, .frag = true,
+				    .frag_off = (1008 / 8) << 3,
+				    .frag_id = 0xabcdef01, .no_l4 = true,
+				    .payload = 300 };
+		struct p6 w;
+
+		len = frame6(in, &first);
+		w = first;
+		w.dst = FBE6;
+		w.dport = 5353;
+		elen = frame6(exp, &w);
+		expect6("datapath6: first UDP fragment (offset 0, M) to a ClusterIP is DNATed (address, port, checksum)",
+			tc, 0, in, len, TC_OK, exp, elen);
+		len = frame6(in, &later);
+		w = later;
+		w.dst = FBE6;
+		elen = frame6(exp, &w);
+		expect6("datapath6: later fragment of that datagram goes to the same backend (address only)",
+			tc, 0, in, len, TC_OK, exp, elen);
+
+		/* The backend's reply, in two fragments. */
+		first = (struct p6){ .src = FBE6, .dst = CL6,
+				     .proto = IPPROTO_UDP_, .sport = 5353,
+				     .dport = 41005, .payload = 1000,
+				     .frag = true, .frag_off = 0x0001,
+				     .frag_id = 0x11 };
+		len = frame6(in, &first);
+		w = first;
+		w.src = FVIP6;
+		w.sport = 53;
+		elen = frame6(exp, &w);
+		expect6("datapath6: first fragment of the reply is reverse-NATed",
+			tc, 0, in, len, TC_OK, exp, elen);
+		later = (struct p6){ .src = FBE6, .dst = CL6,
+				     .proto = IPPROTO_UDP_, .frag = true,
+				     .frag_off = (1008 / 8) << 3, .frag_id = 0x11,
+				     .no_l4 = true, .payload = 200 };
+		len = frame6(in, &later);
+		w = later;
+		w.src = FVIP6;
+		elen = frame6(exp, &w);
+		expect6("datapath6: later fragment of the reply is reverse-NATed (source address)",
+			tc, 0, in, len, TC_OK, exp, elen);
+
+		later = (struct p6){ .src = CL6, .dst = FVIP6,
+				     .proto = IPPROTO_UDP_, .frag = true,
+				     .frag_off = (1008 / 8) << 3,
+				     .frag_id = 0xabcdef02, .no_l4 = true,
+				     .payload = 300 };
+		len = frame6(in, &later);
+		expect6("datapath6: later fragment whose first was not seen is dropped",
+			tc, 0, in, len, TC_SHOT, in, len);
+		check(counter(SY_CNT_DROP_FRAG_NO_FIRST) == nf0 + 1,
+		      "datapath6: SY_CNT_DROP_FRAG_NO_FIRST +1", "+%llu",
+		      (unsigned long long)(counter(SY_CNT_DROP_FRAG_NO_FIRST) - nf0));
+	}
+}
+
 /* ---- entry ---------------------------------------------------------------- */
 
 /* The harness uses the main skeleton's maps (same names). */
@@ -799,6 +976,7 @@ void test_icmp6(void)
 	test_reject6();
 	test_icmp6_xlate();
 	test_frag6();
+	test_datapath6();
 	test_too_big6();
 out:
 	v6_harness__destroy(h6);

@@ -2,11 +2,10 @@
 /*
  * Test harness for the IPv6 ICMP, REJECT and fragment headers
  * (sy_reject6.h, sy_icmp6.h, sy_frag6.h), run by test/bpf/icmp6_test.c
- * through BPF_PROG_TEST_RUN until the IPv6 service datapath (sy_tc_main,
- * sy_xdp) calls them itself. Each program is a thin caller of one header
- * entry point: the parsing here is the minimum to find the offsets
- * (Ethernet, IPv6, up to two hop-by-hop / destination options headers and
- * a fragment header); everything tested is the headers' code.
+ * through BPF_PROG_TEST_RUN. Each program parses with sy_parse6.h and calls
+ * one header entry point, so that a header is tested on its own (the same
+ * code sy_tc_ingress runs through sy_hooks6.h), including the XDP entry
+ * points the XDP datapath does not call (sy_hooks6.h says why).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -14,143 +13,92 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "sy_parse6.h"
 #include "sy_reject6.h"
 #include "sy_icmp6.h"
 #include "sy_frag6.h"
 
 #define AF_INET6_ 10
 
-/* Written by the test: the tuple as sent (too big) and the rewrite of a
- * later fragment. */
+/* Written by the test: the tuple as sent (too big; the packet carries the
+ * translated one), and where XDP routes. */
 __be32 v6h_o_saddr[4], v6h_o_daddr[4];
 __be16 v6h_o_sport, v6h_o_dport;
-__u8 v6h_o_proto;
-/* Routed instead of the packet's destination, if set (XDP looks the
- * route of the translated destination up before it rewrites). */
 __be32 v6h_fib_dst[4];
-__be32 v6h_frag_saddr[4];
-__be32 v6h_frag_daddr[4];
-/* Read by the test: the ports a fragment got from sy_frag6_track(). */
+/* Written by the test: the rewrite of a later fragment (source, then
+ * destination). Read by the test: the ports a fragment got. */
+__be32 v6h_frag_addrs[8];
 __be16 v6h_frag_sport, v6h_frag_dport;
-__u8 v6h_frag_kind;
 
-struct v6h_pkt {
-	__be32 saddr[4];
-	__be32 daddr[4];
-	__u32 l4_off;
-	__u8 proto;
-	__u8 frag;       /* SY_FRAG_* */
-	__be32 frag_id;
-	__u32 len;
-	__u32 tot_len;   /* IPv6 packet length (40 + payload length) */
-};
-
-static __always_inline void v6h_orig(struct sy_tuple6 *o)
+static __always_inline int v6h_parse_skb(struct __sk_buff *skb,
+					 struct sy_pkt6 *pkt)
 {
-	__builtin_memcpy(o->saddr, v6h_o_saddr, 16);
-	__builtin_memcpy(o->daddr, v6h_o_daddr, 16);
-	o->sport = v6h_o_sport;
-	o->dport = v6h_o_dport;
-	o->proto = v6h_o_proto;
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > data_end ||
+	    eth->h_proto != bpf_htons(ETH_P_IPV6))
+		return SY_PARSE_PASS;
+	return sy_parse6(skb, pkt);
 }
 
-#define V6H_LOAD(ctx, load, p, len_)                                          \
-	({                                                                    \
-		struct sy_ip6 __ip;                                           \
-		__u8 __x[2];                                                  \
-		struct sy_ip6_frag_hdr __fh;                                  \
-		__be16 __et;                                                  \
-		__u32 __o = 14 + 40;                                          \
-		__u8 __nh;                                                    \
-		int __r = 0;                                                  \
-		(p)->len = (len_);                                            \
-		(p)->frag = SY_FRAG_NONE;                                     \
-		(p)->frag_id = 0;                                             \
-		if (load(ctx, 12, &__et, 2) < 0 ||                            \
-		    __et != bpf_htons(ETH_P_IPV6) ||                          \
-		    load(ctx, 14, &__ip, 40) < 0)                             \
-			__r = -1;                                             \
-		else {                                                        \
-			__builtin_memcpy((p)->saddr, __ip.saddr, 16);         \
-			__builtin_memcpy((p)->daddr, __ip.daddr, 16);         \
-			(p)->tot_len = 40 + bpf_ntohs(__ip.payload_len);      \
-			__nh = __ip.nexthdr;                                  \
-			for (int __i = 0; __i < 3; __i++) {                   \
-				if (__nh == SY_NEXTHDR_FRAGMENT) {                 \
-					if (load(ctx, __o, &__fh, 8) < 0) {   \
-						__r = -1;                     \
-						break;                        \
-					}                                     \
-					(p)->frag = sy_frag6_kind(__fh.frag_off); \
-					(p)->frag_id = __fh.id;               \
-					__nh = __fh.nexthdr;                  \
-					__o += 8;                             \
-				} else if (__nh == SY_NEXTHDR_HOP ||           \
-					   __nh == SY_NEXTHDR_DEST) {          \
-					if (load(ctx, __o, __x, 2) < 0) {     \
-						__r = -1;                     \
-						break;                        \
-					}                                     \
-					__nh = __x[0];                        \
-					__o += ((__u32)__x[1] + 1) * 8;       \
-				}                                             \
-			}                                                     \
-			(p)->proto = __nh;                                    \
-			(p)->l4_off = __o;                                    \
-		}                                                             \
-		__r;                                                          \
-	})
+static __always_inline void v6h_orig(struct sy_pkt6 *pkt)
+{
+	sy_a6_copy(pkt->saddr, v6h_o_saddr);
+	sy_a6_copy(pkt->daddr, v6h_o_daddr);
+	pkt->sport = v6h_o_sport;
+	pkt->dport = v6h_o_dport;
+}
 
 SEC("tc")
 int v6h_reject(struct __sk_buff *skb)
 {
-	struct v6h_pkt p;
+	struct sy_pkt6 pkt;
 
-	if (V6H_LOAD(skb, bpf_skb_load_bytes, &p, skb->len) < 0)
+	if (v6h_parse_skb(skb, &pkt) != SY_PARSE_OK)
 		return -1;
-	return sy_reject6(skb, 14, p.l4_off, p.proto);
+	return sy_reject6(skb, &pkt);
 }
 
 SEC("tc")
 int v6h_icmp(struct __sk_buff *skb)
 {
-	struct sy_xlate6 f;
-	struct v6h_pkt p;
-	__u8 in_proto;
+	struct sy_xlate6 x;
+	struct sy_pkt6 pkt;
 	int ret;
 
-	if (V6H_LOAD(skb, bpf_skb_load_bytes, &p, skb->len) < 0 ||
-	    p.proto != IPPROTO_ICMPV6)
+	if (v6h_parse_skb(skb, &pkt) != SY_PARSE_ICMP)
 		return -1;
-	ret = sy_icmp6_tc(skb, 14, p.l4_off, &f, &in_proto);
-	return ret < 0 ? TC_ACT_SHOT : (ret == SY_ICMP6_XLATE ? TC_ACT_OK : -1);
+	ret = sy_icmp6_tc(skb, &pkt, &x);
+	return ret < 0 ? TC_ACT_SHOT : (ret > 0 ? TC_ACT_OK : -1);
 }
 
 /* The forwarding question of the datapath: the route of the (translated)
- * packet, with its length; too big -> sy_icmp6_too_big_tc(). */
+ * packet with its length; too big -> sy_icmp6_too_big_tc() with the tuple
+ * as it was sent. */
 SEC("tc")
 int v6h_too_big(struct __sk_buff *skb)
 {
 	struct bpf_fib_lookup fib = {};
-	struct sy_tuple6 o = {};
-	struct v6h_pkt p;
+	struct sy_pkt6 pkt;
+	__be16 plen;
 	int rc;
 
-	v6h_orig(&o);
-
-	if (V6H_LOAD(skb, bpf_skb_load_bytes, &p, skb->len) < 0)
+	if (v6h_parse_skb(skb, &pkt) != SY_PARSE_OK ||
+	    bpf_skb_load_bytes(skb, 14 + 4, &plen, 2) < 0)
 		return -1;
 	fib.family = AF_INET6_;
-	fib.l4_protocol = p.proto;
-	fib.tot_len = p.tot_len;
-	__builtin_memcpy(fib.ipv6_src, p.saddr, 16);
-	__builtin_memcpy(fib.ipv6_dst, p.daddr, 16);
+	fib.l4_protocol = pkt.proto;
+	fib.tot_len = SY_IP6_HDR_LEN + bpf_ntohs(plen);
+	__builtin_memcpy(fib.ipv6_src, pkt.saddr, 16);
+	__builtin_memcpy(fib.ipv6_dst, pkt.daddr, 16);
 	fib.ifindex = skb->ifindex;
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
-		rc = sy_icmp6_too_big_tc(skb, 14, p.l4_off, &o,
-					 fib.mtu_result);
-		return rc >= 0 ? rc : TC_ACT_OK;
+		v6h_orig(&pkt);
+		rc = sy_icmp6_too_big_tc(skb, &pkt, fib.mtu_result);
+		return rc == -1 ? TC_ACT_OK : rc;
 	}
 	return rc == BPF_FIB_LKUP_RET_SUCCESS ? TC_ACT_OK : 100 + rc;
 }
@@ -158,23 +106,17 @@ int v6h_too_big(struct __sk_buff *skb)
 SEC("tc")
 int v6h_frag(struct __sk_buff *skb)
 {
-	struct v6h_pkt p;
-	__be16 ports[2] = {};
+	struct sy_pkt6 pkt;
 
-	if (V6H_LOAD(skb, bpf_skb_load_bytes, &p, skb->len) < 0 ||
-	    p.frag == SY_FRAG_NONE)
+	if (v6h_parse_skb(skb, &pkt) != SY_PARSE_OK ||
+	    pkt.frag == SY_FRAG_NONE)
 		return -1;
-	if (p.frag == SY_FRAG_FIRST &&
-	    bpf_skb_load_bytes(skb, p.l4_off, ports, 4) < 0)
-		return -1;
-	v6h_frag_kind = p.frag;
-	if (sy_frag6_track(p.saddr, p.daddr, p.frag_id, p.proto, p.frag,
-			   &ports[0], &ports[1]) < 0)
+	if (sy_frag6_track(&pkt) < 0)
 		return TC_ACT_SHOT;
-	v6h_frag_sport = ports[0];
-	v6h_frag_dport = ports[1];
-	if (p.frag == SY_FRAG_LATER &&
-	    sy_frag6_xlate_skb(skb, 14, v6h_frag_saddr, v6h_frag_daddr) < 0)
+	v6h_frag_sport = pkt.sport;
+	v6h_frag_dport = pkt.dport;
+	if (pkt.frag == SY_FRAG_LATER &&
+	    sy_frag6_xlate_skb(skb, pkt.l3_off, v6h_frag_addrs) < 0)
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;
 }
@@ -182,17 +124,19 @@ int v6h_frag(struct __sk_buff *skb)
 SEC("xdp")
 int v6h_xdp_icmp(struct xdp_md *ctx)
 {
-	struct sy_icmp6_err e;
-	struct sy_xlate6 f;
-	struct v6h_pkt p;
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct sy_xlate6 x;
+	struct sy_pkt6 pkt;
+	int in;
 
-	if (V6H_LOAD(ctx, bpf_xdp_load_bytes, &p,
-		     ctx->data_end - ctx->data) < 0 ||
-	    p.proto != IPPROTO_ICMPV6)
+	if (sy_parse6_data(data, data_end, data_end - data, &pkt) !=
+	    SY_PARSE_ICMP)
 		return XDP_ABORTED;
-	if (sy_icmp6_xdp(ctx, 14, p.l4_off, &e, &f) != SY_ICMP6_XLATE)
+	in = sy_icmp6_xdp(ctx, &pkt, &x);
+	if (in <= 0)
 		return XDP_PASS;
-	if (sy_icmp6_xdp_store(ctx, &e, &f) < 0)
+	if (sy_icmp6_xdp_apply(ctx, &pkt, &x, in) < 0)
 		return XDP_ABORTED;
 	return XDP_TX;
 }
@@ -200,28 +144,26 @@ int v6h_xdp_icmp(struct xdp_md *ctx)
 SEC("xdp")
 int v6h_xdp_too_big(struct xdp_md *ctx)
 {
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
 	struct bpf_fib_lookup fib = {};
-	struct sy_tuple6 o = {};
-	struct v6h_pkt p;
+	struct sy_pkt6 pkt;
 	int rc;
 
-	v6h_orig(&o);
-
-	if (V6H_LOAD(ctx, bpf_xdp_load_bytes, &p,
-		     ctx->data_end - ctx->data) < 0)
+	if (sy_parse6_data(data, data_end, data_end - data, &pkt) !=
+	    SY_PARSE_OK)
 		return XDP_ABORTED;
 	fib.family = AF_INET6_;
-	fib.l4_protocol = p.proto;
-	fib.tot_len = p.tot_len;
-	__builtin_memcpy(fib.ipv6_src, p.saddr, 16);
-	__builtin_memcpy(fib.ipv6_dst, p.daddr, 16);
+	fib.l4_protocol = pkt.proto;
+	fib.tot_len = (data_end - data) - 14;
+	__builtin_memcpy(fib.ipv6_src, pkt.saddr, 16);
+	__builtin_memcpy(fib.ipv6_dst, pkt.daddr, 16);
 	if (!sy_a6_is_zero(v6h_fib_dst))
 		__builtin_memcpy(fib.ipv6_dst, v6h_fib_dst, 16);
 	fib.ifindex = ctx->ingress_ifindex;
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
-		return sy_icmp6_too_big_xdp(ctx, 14, &o,
-					    fib.mtu_result, 0);
+		return sy_icmp6_too_big_xdp(ctx, &pkt, fib.mtu_result, 0);
 	return rc == BPF_FIB_LKUP_RET_SUCCESS ? XDP_PASS : 100 + rc;
 }
 
