@@ -81,6 +81,16 @@ static __always_inline int sy_tc6_frag(struct __sk_buff *skb,
 	return SY_HOOK6_CONTINUE;
 }
 
+/* XDP, an unfragmented ICMPv6 packet: left to tc (XDP_PASS), which
+ * translates errors of tracked flows (sy_tc6_icmp()). sy_icmp6_xdp() /
+ * sy_icmp6_xdp_apply() can do it in XDP, but XDP's IPv6 frame leaves no
+ * stack for their subprogram frames. */
+static __always_inline int sy_xdp6_icmp(struct xdp_md *ctx,
+					const struct sy_pkt6 *pkt)
+{
+	return XDP_PASS;
+}
+
 /* XDP, a TCP/UDP fragment: left to tc (XDP_PASS), which tracks it and
  * translates it (sy_tc6_frag()) from the shared conntrack. XDP's IPv6
  * frame has no stack left for the fragment subprogram. */

@@ -84,11 +84,17 @@ static __always_inline int sy_xdp6_main(struct xdp_md *ctx)
 	int ret, verdict;
 
 	ret = sy_parse6_data(data, data_end, len, &pkt);
+	if (ret == SY_PARSE_ICMP) {
+		ret = sy_xdp6_icmp(ctx, &pkt);
+		if (ret == XDP_PASS)
+			sy_count(SY_CNT_XDP_PASS);
+		return ret;
+	}
 	if (ret != SY_PARSE_OK) {
 		if (ret == SY_PARSE_MALFORMED)
 			sy_count(SY_CNT_MALFORMED6);
 		sy_count(SY_CNT_XDP_PASS);
-		return XDP_PASS; /* ICMPv6, unhandled chains: tc decides */
+		return XDP_PASS; /* unhandled chains: tc decides */
 	}
 	if (sy_xdp_not_for_host(data, ctx->ingress_ifindex)) {
 		sy_count(SY_CNT_NOT_FOR_HOST);

@@ -48,6 +48,15 @@ static int fd_svc6, fd_be6, fd_rn6, fd_ct6, fd_aff6, fd_cfg6, fd_rng6, fd_xdp6;
 #define FE6_NOEP  2706 /* VIP6:81, no endpoints */
 #define FE6_NN    2707 /* LB6:8443 -> 2504 (no neighbour in the XDP test) */
 #define G6_NN  129 /* remote TCP backend 2504 */
+#define G6_AFF 130 /* AFF6:443 affinity, table as G6_TCP */
+#define G6_RND 131 /* VIP6:83 random, table as G6_TCP */
+#define G6_HP  132 /* HP6:80, every slot 2105 (the hairpin client) */
+#define FE6_AFF   2708
+#define FE6_RND   2709
+#define FE6_HP    2710
+#define FE6_DROP  2711 /* VIP6:82, no endpoints, DROP_NO_EP */
+#define AFF6      ip6a(0x96, 0x20)
+#define HP6       ip6a(0x96, 0x30)
 
 static uint32_t tab6_tcp[7], tab6_udp[7];
 
@@ -156,6 +165,17 @@ static int setup6(void)
 			      SY_SVC_F_LOADBALANCER);
 	err = err ?: add_svc6(LB6, 443, IPPROTO_TCP, FE6_LB, G6_R1, 1,
 			      SY_SVC_F_LOADBALANCER | SY_SVC_F_SOURCE_RANGE);
+	err = err ?: set_table(G6_AFF, 7, tab6_tcp);
+	err = err ?: set_table(G6_RND, 7, tab6_tcp);
+	err = err ?: table6_of(G6_HP, 2105);
+	err = err ?: add_svc6(AFF6, 443, IPPROTO_TCP, FE6_AFF, G6_AFF, 7,
+			      SY_SVC_F_CLUSTERIP | SY_SVC_F_AFFINITY);
+	err = err ?: add_svc6(VIP6, 83, IPPROTO_TCP, FE6_RND, G6_RND, 7,
+			      SY_SVC_F_CLUSTERIP | SY_SVC_F_RANDOM);
+	err = err ?: add_svc6(HP6, 80, IPPROTO_TCP, FE6_HP, G6_HP, 1,
+			      SY_SVC_F_CLUSTERIP);
+	err = err ?: add_svc6(VIP6, 82, IPPROTO_TCP, FE6_DROP, G6_TCP, 0,
+			      SY_SVC_F_CLUSTERIP | SY_SVC_F_DROP_NO_EP);
 	/* fd00:0:0:50::/64 may reach FE6_LB. */
 	memset(&rk, 0, sizeof(rk));
 	rk.prefixlen = 32 + 64;
@@ -297,9 +317,34 @@ static void test6_clusterip_tcp(void)
 	check(ok && (v.flags & SY_CT_F_ESTABLISHED),
 	      "ipv6: the handshake ACK marks the flow ESTABLISHED",
 	      "found=%d flags=0x%x", ok, v.flags);
-	syn.tcp_flags = TH_FIN | TH_ACK;
-	expect6_dnat("ipv6: TCP FIN goes to the same backend", fd_tc_pod, &syn,
-		     be6(be), be6_port(be));
+	/* The reply entry lost (LRU, restart): the next packet that checks
+	 * the pair (a FIN always does) recreates it in sy_conntrack6. */
+	{
+		struct sy_ct_key6 k;
+		uint64_t rr = counter(SY_CNT_CT_REPLY_RESTORED);
+
+		memset(&k, 0, sizeof(k));
+		memcpy(k.saddr, be6(be).b, 16);
+		memcpy(k.daddr, CL6.b, 16);
+		k.sport = htons(be6_port(be));
+		k.dport = htons(40000);
+		k.proto = IPPROTO_TCP;
+		k.dir = SY_CT_REPLY;
+		bpf_map_delete_elem(fd_ct6, &k);
+		syn.tcp_flags = TH_FIN | TH_ACK;
+		expect6_dnat("ipv6: TCP FIN goes to the same backend", fd_tc_pod,
+			     &syn, be6(be), be6_port(be));
+		ok = ct6_get(be6(be), CL6, be6_port(be), 40000, IPPROTO_TCP,
+			     SY_CT_REPLY, &v);
+		check(ok && v.backend_id == be && v.rev_nat_id == FE6_TCP &&
+			      (v.flags & SY_CT_F_FIN_FORWARD) &&
+			      (v.flags & SY_CT_F_ESTABLISHED) && v.nat_port == 0 &&
+			      counter(SY_CNT_CT_REPLY_RESTORED) == rr + 1,
+		      "ipv6: a lost reply entry is recreated by the FIN (flow flags, no NAT), SY_CNT_CT_REPLY_RESTORED +1",
+		      "found=%d backend=%u flags=0x%x restored +%llu", ok,
+		      v.backend_id, v.flags,
+		      (unsigned long long)(counter(SY_CNT_CT_REPLY_RESTORED) - rr));
+	}
 	ok = ct6_get(CL6, VIP6, 40000, 80, IPPROTO_TCP, SY_CT_FORWARD, &v);
 	check(ok && (v.flags & SY_CT_F_FIN_FORWARD) &&
 		      !(v.flags & SY_CT_F_CLOSING),
@@ -417,6 +462,128 @@ static void test6_noep(void)
 	      "ipv6: frontend without endpoints: REJECT answers with a TCP reset (sy_reject6.h)",
 	      "ret %d, len %zu, %s, counter +%llu", (int)ret, olen, why,
 	      (unsigned long long)(counter(SY_CNT_REJECT_TCP) - n0));
+}
+
+/* ---- affinity, terminating backends, random, hairpin, iTP drop ----------- */
+
+static void test6_affinity_terminating(void)
+{
+	struct ip6 c = ip6a(1, 0x77);
+	uint32_t be = tab6_tcp[expected_slot6(c, AFF6, 0, 443, IPPROTO_TCP, 7)];
+	struct sy_affinity_key6 ak;
+	struct sy_affinity_value av;
+	struct sy_backend6 b;
+	struct pktdef6 est;
+	uint32_t t2[7], other = 0;
+	char detail[200] = "";
+	bool same = true, ok;
+
+	for (int i = 0; i < 20 && same; i++) {
+		struct pktdef6 d = tcp6(c, AFF6, 41000 + i * 17, 443, TH_SYN);
+		struct pktdef6 w = d;
+		uint8_t in[BUF], out[BUF], exp[BUF];
+		size_t len = build6(in, &d), olen, elen;
+		uint32_t ret;
+
+		w.daddr = be6(be);
+		w.dport = be6_port(be);
+		elen = build6(exp, &w);
+		if (run6(fd_tc_pod, in, len, out, &olen, &ret, 0) ||
+		    ret != TC_ACT_OK || diff_bytes(out, olen, exp, elen)) {
+			same = false;
+			snprintf(detail, sizeof(detail),
+				 "sport %u not DNATed to backend %u (ret %d)",
+				 41000 + i * 17, be, (int)ret);
+		}
+	}
+	check(same, "ipv6: ClientIP affinity: 20 connections of one client go to the slot of the hash with sport 0",
+	      "%s", detail);
+	memset(&ak, 0, sizeof(ak));
+	memcpy(ak.client, c.b, 16);
+	ak.group = G6_AFF;
+	ok = bpf_map_lookup_elem(fd_aff6, &ak, &av) == 0;
+	check(ok && av.backend_id == be,
+	      "ipv6: affinity entry in sy_affinity6 {client, group} holds the backend",
+	      "found=%d backend=%u", ok, av.backend_id);
+
+	/* The backend terminates: the control plane takes it out of the
+	 * table and marks it. Its flow keeps it; new ones (even sticky) go
+	 * to the table's backend. */
+	for (int i = 0; i < 7; i++) {
+		t2[i] = tab6_tcp[i] == be ? tab6_tcp[(i + 1) % 7] : tab6_tcp[i];
+		if (i == (int)expected_slot6(c, AFF6, 0, 443, IPPROTO_TCP, 7))
+			other = t2[i];
+	}
+	set_table(G6_AFF, 7, t2);
+	memset(&b, 0, sizeof(b));
+	bpf_map_lookup_elem(fd_be6, &be, &b);
+	b.state = SY_BE_TERMINATING;
+	bpf_map_update_elem(fd_be6, &be, &b, BPF_ANY);
+	est = tcp6(c, AFF6, 41000, 443, TH_ACK);
+	expect6_dnat("ipv6: terminating backend keeps its established flow",
+		     fd_tc_pod, &est, be6(be), be6_port(be));
+	est = tcp6(c, AFF6, 42000, 443, TH_SYN);
+	expect6_dnat("ipv6: a new flow of the sticky client skips the terminating backend (the table's backend instead)",
+		     fd_tc_pod, &est, be6(other), be6_port(other));
+	b.state = SY_BE_ACTIVE;
+	bpf_map_update_elem(fd_be6, &be, &b, BPF_ANY);
+	set_table(G6_AFF, 7, tab6_tcp);
+}
+
+static void test6_random_hairpin_drop(void)
+{
+	uint64_t nb = counter(SY_CNT_DROP_NO_BACKEND);
+	bool seen[7] = { false };
+	int distinct = 0, bad = 0;
+	struct pktdef6 d, w;
+	uint8_t in[BUF], out[BUF];
+	size_t olen;
+	uint32_t ret;
+
+	for (int i = 0; i < 50; i++) {
+		struct ip6 got;
+
+		d = tcp6(CL6, VIP6, 43000 + i, 83, TH_SYN);
+		if (run6(fd_tc_pod, in, build6(in, &d), out, &olen, &ret, 0) ||
+		    ret != TC_ACT_OK) {
+			bad++;
+			continue;
+		}
+		memcpy(got.b, out + 14 + 24, 16);
+		for (int k = 0; k < 7; k++)
+			if (ip6eq(got, be6(tab6_tcp[k])) &&
+			    get16(out + 14 + 40 + 2) == be6_port(tab6_tcp[k]) &&
+			    !seen[k]) {
+				seen[k] = true;
+				distinct++;
+			}
+	}
+	check(!bad && distinct >= 2,
+	      "ipv6: random selection: 50 SYNs all DNATed to table backends, spread over several",
+	      "%d not DNATed, %d distinct backends", bad, distinct);
+
+	d = tcp6(be6(2105), HP6, 40900, 80, TH_SYN);
+	w = d;
+	w.saddr = NODE6;
+	w.daddr = be6(2105);
+	w.dport = be6_port(2105);
+	expect6_xlate("ipv6: hairpin (a pod reaching itself through its Service) is SNATed to the node's IPv6 address",
+		      fd_tc_pod, &d, &w);
+	d = tcp6(be6(2105), NODE6, be6_port(2105), 40900, TH_SYN | TH_ACK);
+	w = d;
+	w.saddr = HP6;
+	w.sport = 80;
+	w.daddr = be6(2105);
+	w.dport = 40900;
+	expect6_xlate("ipv6: hairpin reply: source -> ClusterIP:80, destination -> the pod",
+		      fd_tc_pod, &d, &w);
+
+	d = tcp6(CL6, VIP6, 43100, 82, TH_SYN);
+	run6(fd_tc_pod, in, build6(in, &d), out, &olen, &ret, 0);
+	check(ret == TC_ACT_SHOT && counter(SY_CNT_DROP_NO_BACKEND) == nb + 1,
+	      "ipv6: no endpoints with DROP_NO_EP (iTP=Local): dropped, SY_CNT_DROP_NO_BACKEND +1",
+	      "ret %d, counter +%llu", (int)ret,
+	      (unsigned long long)(counter(SY_CNT_DROP_NO_BACKEND) - nb));
 }
 
 /* ---- extension headers and malformed frames ------------------------------ */
@@ -813,6 +980,27 @@ static void test6_xdp(void)
 	      "dnat +%llu revnat +%llu",
 	      (unsigned long long)(counter(SY_CNT_XDP_DNAT) - dn),
 	      (unsigned long long)(counter(SY_CNT_XDP_REVNAT) - rn));
+	/* tc external forwards what it translated to a node source itself. */
+	memcpy(eth_dst, MAC_V0, 6); /* PACKET_HOST on sy-v0 */
+	d = tcp6(EXT6, NODE6, 40707, 30080, TH_SYN);
+	w = d;
+	w.saddr = NODE6;
+	w.daddr = be6(2501);
+	w.dport = be6_port(2501);
+	w.hop = 63;
+	{
+		uint8_t exp[BUF];
+		size_t elen = build6(exp, &w);
+
+		memcpy(exp, MAC_BE6, 6);
+		memcpy(exp + 6, MAC_V1, 6);
+		run_ifindex = v0;
+		expect6_frame("ipv6: tc external: NodePort SYN with a route: DNAT + SNAT, FIB lookup, hop limit 63, MACs, TC_ACT_REDIRECT to sy-v1",
+			      fd_tc_ext, in, build6(in, &d), 0, TC_ACT_REDIRECT,
+			      exp, elen);
+		run_ifindex = 0;
+	}
+	memset(eth_dst, 0, 6);
 	d = tcp6(EXT6, NODE6, 40705, 30080, TH_SYN);
 	d.hop = 1;
 	expect6_frame("ipv6: xdp: hop limit 1: XDP_PASS untouched (the stack answers)",
@@ -858,6 +1046,8 @@ void test_ipv6(void)
 	test6_slots();
 	test6_clusterip_udp();
 	test6_noep();
+	test6_affinity_terminating();
+	test6_random_hairpin_drop();
 	test6_ext_headers();
 	test6_malformed();
 	test6_checksum_complete();
@@ -865,5 +1055,4 @@ void test_ipv6(void)
 	test6_source_ranges();
 	test6_xdp();
 	test6_ipv4_unchanged();
-	(void)fd_aff6;
 }
