@@ -568,6 +568,9 @@ static void test_icmp6_xlate(void)
 	      (unsigned long long)(counter(SY_CNT_ICMP_ERR_MALFORMED) - mf0));
 }
 
+static int svc6(struct in6 a, uint16_t port, uint8_t proto, uint32_t id,
+		uint32_t group, uint16_t count, uint16_t flags);
+
 /* ---- packet too big for a too-big forwarded packet ----------------------- */
 
 static int sh6(const char *cmd)
@@ -683,6 +686,59 @@ static void test_too_big6(void)
 	      "too-big6: SY_CNT_FRAG_NEEDED_RATE_LIMITED +2", "+%llu",
 	      (unsigned long long)(counter(SY_CNT_FRAG_NEEDED_RATE_LIMITED) - rl0));
 	bucket6(SY_RL_FRAG_NEEDED, 0, 0);
+
+	/* Through the datapath: a NodePort flow SNATed to a backend behind
+	 * the 1280-byte device, forwarded by sy_tc_external itself. */
+	{
+		struct sy_config6 cfg;
+		struct sy_backend6 b;
+		struct in6 node;
+		uint32_t zero = 0, id = 7120, tt[7];
+		int err;
+
+		err = bpf_map_lookup_elem(bpf_map__fd(skel->maps.sy_config6),
+					  &zero, &cfg);
+		memcpy(node.b, cfg.node_addr, 16);
+		memset(&b, 0, sizeof(b));
+		memcpy(b.addr, BE6.b, 16);
+		b.port = htons(8080);
+		b.proto = IPPROTO_TCP_;
+		b.state = SY_BE_ACTIVE;
+		err = err ?: bpf_map_update_elem(bpf_map__fd(skel->maps.sy_backends6),
+						 &id, &b, 0);
+		for (int i = 0; i < 7; i++)
+			tt[i] = id;
+		err = err ?: set_table(7220, 7, tt);
+		err = err ?: svc6(node, 31080, IPPROTO_TCP_, 7020, 7220, 1,
+				  SY_SVC_F_NODEPORT);
+		if (check(err == 0 && node.b[0] == 0xfd,
+			  "too-big6: NodePort node:31080 -> fd00:be::2:8080 (node address from sy_config6)",
+			  "err %d", err)) {
+			static const uint8_t mac_6a[6] = { 0x02, 0, 0, 0, 0x60, 0x00 };
+			uint8_t saved[6];
+
+			/* Addressed to sy-6a's MAC: for this host. */
+			memcpy(saved, eth_dst, 6);
+			memcpy(eth_dst, mac_6a, 6);
+			sent0 = counter(SY_CNT_FRAG_NEEDED_SENT);
+			c = (struct p6){ .src = CL6, .dst = node,
+					 .proto = IPPROTO_TCP_, .sport = 41100,
+					 .dport = 31080, .flags = TH_SYN,
+					 .seq = 1, .payload = 1300 };
+			len = frame6(in, &c);
+			qlen = ip6_of(q, &c);
+			elen = icmp6_frame(exp, true, node, CL6, 2, 0, 1280, q,
+					   1232, 64);
+			expect6("too-big6: sy_tc_external: a NodePort packet SNATed to a backend behind a 1280 MTU gets ICMPv6 packet too big from node:31080, quoting the client's packet as sent",
+				skel->progs.sy_tc_external, i6a, in, len,
+				TC_REDIRECT, exp, elen);
+			check(counter(SY_CNT_FRAG_NEEDED_SENT) == sent0 + 1,
+			      "too-big6: sy_tc_external: SY_CNT_FRAG_NEEDED_SENT +1",
+			      "+%llu", (unsigned long long)(counter(SY_CNT_FRAG_NEEDED_SENT) - sent0));
+			memcpy(eth_dst, saved, 6);
+		}
+	}
+
 	sh6("ip link del sy-6a");
 }
 
@@ -768,7 +824,7 @@ static void test_frag6(void)
 #define G6_F      7210
 
 static int svc6(struct in6 a, uint16_t port, uint8_t proto, uint32_t id,
-		uint32_t group, uint16_t count)
+		uint32_t group, uint16_t count, uint16_t flags)
 {
 	struct sy_svc_key6 k;
 	struct sy_svc_value v;
@@ -784,7 +840,7 @@ static int svc6(struct in6 a, uint16_t port, uint8_t proto, uint32_t id,
 	v.id = id;
 	v.group = group;
 	v.count = count;
-	v.flags = SY_SVC_F_CLUSTERIP;
+	v.flags = flags;
 	v.affinity_timeout = 10800;
 	v.table_size = 7;
 	memcpy(rn.addr, a.b, 16);
@@ -814,9 +870,9 @@ static void test_datapath6(void)
 	for (int i = 0; i < 7; i++)
 		t[i] = BE6_F;
 	err = err ?: set_table(G6_F, 7, t);
-	err = err ?: svc6(RVIP6, 80, IPPROTO_TCP_, FE6_R_TCP, G6_F, 0);
-	err = err ?: svc6(RVIP6, 53, IPPROTO_UDP_, FE6_R_UDP, G6_F, 0);
-	err = err ?: svc6(FVIP6, 53, IPPROTO_UDP_, FE6_F, G6_F, 7);
+	err = err ?: svc6(RVIP6, 80, IPPROTO_TCP_, FE6_R_TCP, G6_F, 0, SY_SVC_F_CLUSTERIP);
+	err = err ?: svc6(RVIP6, 53, IPPROTO_UDP_, FE6_R_UDP, G6_F, 0, SY_SVC_F_CLUSTERIP);
+	err = err ?: svc6(FVIP6, 53, IPPROTO_UDP_, FE6_F, G6_F, 7, SY_SVC_F_CLUSTERIP);
 	if (!check(err == 0, "datapath6: IPv6 frontends (no endpoints; one UDP backend)",
 		   "%s", strerror(-err)))
 		return;
