@@ -449,15 +449,19 @@ static __noinline __attribute__((unused)) int sy_icmp6_too_big_xdp_build(struct 
 {
 	__u32 len = ctx->data_end - ctx->data, qlen, sum;
 	__u8 macs[12], ih[8];
+	__be16 plen;
 	__u16 check;
 	void *d, *de;
 	__s64 q;
 
 	if (pkt->l3_off != 14 || len <= 14)
 		return -1;
-	if (bpf_xdp_load_bytes(ctx, 0, macs, 12) < 0)
+	if (bpf_xdp_load_bytes(ctx, 0, macs, 12) < 0 ||
+	    bpf_xdp_load_bytes(ctx, 14 + 4, &plen, 2) < 0)
 		return XDP_DROP;
-	qlen = len - 14;
+	qlen = SY_IP6_HDR_LEN + bpf_ntohs(plen); /* not the padding */
+	if (qlen > len - 14)
+		qlen = len - 14;
 	if (qlen > SY_ICMP6_QUOTE_MAX)
 		qlen = SY_ICMP6_QUOTE_MAX;
 	/* Trim to the quote, then room in front for the new IPv6 and ICMPv6

@@ -274,17 +274,23 @@ static __noinline __attribute__((unused)) int sy_icmp6_error_skb(struct __sk_buf
 {
 	__u8 macs[12], ih[8];
 	__u32 qlen, sum;
+	__be16 plen;
 	__u16 check;
 	__s64 q;
 	void *d, *de;
 
 	if (pkt->l3_off != 14 || skb->len <= 14)
 		return TC_ACT_SHOT;
-	qlen = skb->len - 14;
+	if (bpf_skb_load_bytes(skb, 0, macs, 12) < 0 ||
+	    bpf_skb_load_bytes(skb, 14 + 4, &plen, 2) < 0)
+		return TC_ACT_SHOT;
+	/* The IPv6 packet (not the Ethernet padding after it), cut to what
+	 * fits in 1280 bytes. */
+	qlen = SY_IP6_HDR_LEN + bpf_ntohs(plen);
+	if (qlen > skb->len - 14)
+		qlen = skb->len - 14;
 	if (qlen > SY_ICMP6_QUOTE_MAX)
 		qlen = SY_ICMP6_QUOTE_MAX;
-	if (bpf_skb_load_bytes(skb, 0, macs, 12) < 0)
-		return TC_ACT_SHOT;
 	/* Trim first (less to move), then room for IPv6 + ICMPv6 between
 	 * Ethernet and the quoted packet. */
 	if (bpf_skb_change_tail(skb, 14 + qlen, 0) < 0 ||

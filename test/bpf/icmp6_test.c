@@ -334,6 +334,12 @@ static void test_reject6(void)
 	expect6("reject6: UDP gets ICMPv6 port unreachable (1/4) quoting the whole datagram",
 		p, 0, in, len, TC_REDIRECT, exp, elen);
 
+	/* Trailing bytes after the IPv6 packet are not quoted. */
+	len = frame6(in, &d);
+	memset(in + len, 0xee, 6);
+	expect6("reject6: bytes after the IPv6 packet (trailer) are not quoted",
+		p, 0, in, len + 6, TC_REDIRECT, exp, elen);
+
 	/* A 1448-byte datagram: quoted as far as 1280 bytes allow. */
 	d.payload = 1400;
 	len = frame6(in, &d);
@@ -345,8 +351,8 @@ static void test_reject6(void)
 		p, 0, in, len, TC_REDIRECT, exp, elen);
 
 	check(counter(SY_CNT_REJECT_TCP) == tcp0 + 3 &&
-		      counter(SY_CNT_REJECT_UDP) == udp0 + 2,
-	      "reject6: SY_CNT_REJECT_TCP +3, SY_CNT_REJECT_UDP +2",
+		      counter(SY_CNT_REJECT_UDP) == udp0 + 3,
+	      "reject6: SY_CNT_REJECT_TCP +3, SY_CNT_REJECT_UDP +3",
 	      "tcp +%llu udp +%llu",
 	      (unsigned long long)(counter(SY_CNT_REJECT_TCP) - tcp0),
 	      (unsigned long long)(counter(SY_CNT_REJECT_UDP) - udp0));
