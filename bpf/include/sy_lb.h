@@ -125,21 +125,27 @@ static __always_inline void sy_xlate_init(struct sy_xlate *x,
 	x->cnt = 0;
 }
 
-/* A translation done at hook (tc or XDP): its counters and the frontend's
- * packets and bytes. */
-static __always_inline void sy_xlate_account(const struct sy_xlate *x,
-					     int hook, __u64 len)
+/* A translation done at hook (tc or XDP), of either family: its counters
+ * and the frontend's packets and bytes. */
+static __always_inline void sy_xlate_count(__u8 reply, __u8 snat,
+					   __u32 fe_id, int hook, __u64 len)
 {
 	int xdp = hook == SY_HOOK_XDP;
 
-	if (x->reply) {
+	if (reply) {
 		sy_count(xdp ? SY_CNT_XDP_REVNAT : SY_CNT_TC_REVNAT);
 	} else {
 		sy_count(xdp ? SY_CNT_XDP_DNAT : SY_CNT_TC_DNAT);
-		if (x->snat)
+		if (snat)
 			sy_count(SY_CNT_SNAT);
 	}
-	sy_svc_account(x->fe_id, hook, len);
+	sy_svc_account(fe_id, hook, len);
+}
+
+static __always_inline void sy_xlate_account(const struct sy_xlate *x,
+					     int hook, __u64 len)
+{
+	sy_xlate_count(x->reply, x->snat, x->fe_id, hook, len);
 }
 
 /* Step 1: a packet matching a live REPLY entry comes from a backend; give

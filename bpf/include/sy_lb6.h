@@ -112,20 +112,10 @@ static __always_inline void sy_xlate6_init(struct sy_xlate6 *x,
 	x->cnt = 0;
 }
 
-/* sy_xlate_account() for IPv6 (same counters). */
 static __always_inline void sy_xlate6_account(const struct sy_xlate6 *x,
 					      int hook, __u64 len)
 {
-	int xdp = hook == SY_HOOK_XDP;
-
-	if (x->reply) {
-		sy_count(xdp ? SY_CNT_XDP_REVNAT : SY_CNT_TC_REVNAT);
-	} else {
-		sy_count(xdp ? SY_CNT_XDP_DNAT : SY_CNT_TC_DNAT);
-		if (x->snat)
-			sy_count(SY_CNT_SNAT);
-	}
-	sy_svc_account(x->fe_id, hook, len);
+	sy_xlate_count(x->reply, x->snat, x->fe_id, hook, len);
 }
 
 /* Step 1 (sy_lb_reply()). */

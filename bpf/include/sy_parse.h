@@ -71,7 +71,7 @@ static __always_inline int sy_parse_data(void *data, void *data_end,
 		return SY_PARSE_PASS;
 	/* VLAN-tagged frames (802.1Q in the payload) and every non-IPv4
 	 * ethertype pass; VLAN offload already stripped the tag otherwise. */
-	if (eth->h_proto != bpf_htons(ETH_P_IP))
+	if (__builtin_expect(eth->h_proto != bpf_htons(ETH_P_IP), 0))
 		return eth->h_proto == bpf_htons(ETH_P_IPV6) ? SY_PARSE_IPV6 :
 							      SY_PARSE_PASS;
 

@@ -56,6 +56,12 @@ static int fd_svc6, fd_be6, fd_rn6, fd_ct6, fd_aff6, fd_cfg6, fd_rng6, fd_xdp6;
 #define FE6_HP    2710
 #define FE6_DROP  2711 /* VIP6:82, no endpoints, DROP_NO_EP */
 #define AFF6      ip6a(0x96, 0x20)
+#define EIP6      ip6a(0x100, 0x20) /* ExternalIP :80: external table 2501, internal table 2101 */
+#define FE6_EIP_EXT 2712
+#define FE6_EIP_INT 2713
+#define VIP6_INT  ip6a(0x96, 0x43)  /* SY_SCOPE_INTERNAL entry only */
+#define FE6_INT   2714
+#define G6_T1  133 /* every slot 2101 */
 #define HP6       ip6a(0x96, 0x30)
 
 static uint32_t tab6_tcp[7], tab6_udp[7];
@@ -70,8 +76,20 @@ static uint16_t be6_port(uint32_t id)
 	return 9000 + id % 500;
 }
 
+static int add_svc6_scoped(struct ip6 a, uint16_t port, uint8_t proto,
+			   uint8_t scope, uint32_t id, uint32_t group,
+			   uint16_t count, uint16_t flags);
+
 static int add_svc6(struct ip6 a, uint16_t port, uint8_t proto, uint32_t id,
 		    uint32_t group, uint16_t count, uint16_t flags)
+{
+	return add_svc6_scoped(a, port, proto, SY_SCOPE_EXTERNAL, id, group,
+			       count, flags);
+}
+
+static int add_svc6_scoped(struct ip6 a, uint16_t port, uint8_t proto,
+			   uint8_t scope, uint32_t id, uint32_t group,
+			   uint16_t count, uint16_t flags)
 {
 	struct sy_svc_key6 k;
 	struct sy_svc_value v;
@@ -83,7 +101,7 @@ static int add_svc6(struct ip6 a, uint16_t port, uint8_t proto, uint32_t id,
 	memcpy(k.addr, a.b, 16);
 	k.port = htons(port);
 	k.proto = proto;
-	k.scope = SY_SCOPE_EXTERNAL;
+	k.scope = scope;
 	v.id = id;
 	v.group = group;
 	v.count = count;
@@ -176,6 +194,14 @@ static int setup6(void)
 			      SY_SVC_F_CLUSTERIP);
 	err = err ?: add_svc6(VIP6, 82, IPPROTO_TCP, FE6_DROP, G6_TCP, 0,
 			      SY_SVC_F_CLUSTERIP | SY_SVC_F_DROP_NO_EP);
+	err = err ?: table6_of(G6_T1, 2101);
+	err = err ?: add_svc6_scoped(EIP6, 80, IPPROTO_TCP, SY_SCOPE_EXTERNAL,
+				     FE6_EIP_EXT, G6_R1, 1, SY_SVC_F_EXTERNALIP);
+	err = err ?: add_svc6_scoped(EIP6, 80, IPPROTO_TCP, SY_SCOPE_INTERNAL,
+				     FE6_EIP_INT, G6_T1, 1, SY_SVC_F_EXTERNALIP);
+	err = err ?: add_svc6_scoped(VIP6_INT, 80, IPPROTO_TCP,
+				     SY_SCOPE_INTERNAL, FE6_INT, G6_T1, 1,
+				     SY_SVC_F_CLUSTERIP);
 	/* fd00:0:0:50::/64 may reach FE6_LB. */
 	memset(&rk, 0, sizeof(rk));
 	rk.prefixlen = 32 + 64;
@@ -833,6 +859,29 @@ static void test6_nodeport_tc(void)
 		     fd_tc_pod, &d, be6(2501), be6_port(2501));
 }
 
+/* Device roles and scopes (sy_lookup_scoped() over the 20-byte IPv6 key). */
+static void test6_scopes(void)
+{
+	struct pktdef6 d = tcp6(CL6, EIP6, 40800, 80, TH_SYN), w;
+	uint8_t in[BUF];
+
+	expect6_dnat("ipv6: ExternalIP from a pod: the SY_SCOPE_INTERNAL table (iTP), no SNAT",
+		     fd_tc_pod, &d, be6(2101), be6_port(2101));
+	d = tcp6(EXT6, EIP6, 40801, 80, TH_SYN);
+	w = d;
+	w.saddr = NODE6;
+	w.daddr = be6(2501);
+	w.dport = be6_port(2501);
+	expect6_xlate("ipv6: ExternalIP from outside: the SY_SCOPE_EXTERNAL table (eTP), DNAT + SNAT",
+		      fd_tc_ext, &d, &w);
+	d = tcp6(CL6, VIP6_INT, 40802, 80, TH_SYN);
+	expect6_dnat("ipv6: a frontend with an internal entry only: DNATed from a pod",
+		     fd_tc_pod, &d, be6(2101), be6_port(2101));
+	d = tcp6(EXT6, VIP6_INT, 40803, 80, TH_SYN);
+	expect6_raw_untouched("ipv6: ... and untouched from outside (the external role sees no internal scope)",
+			      fd_tc_ext, in, build6(in, &d), TCX_NEXT);
+}
+
 static void test6_source_ranges(void)
 {
 	struct pktdef6 d = tcp6(EXT6, LB6, 40600, 443, TH_SYN), w;
@@ -1052,6 +1101,7 @@ void test_ipv6(void)
 	test6_malformed();
 	test6_checksum_complete();
 	test6_nodeport_tc();
+	test6_scopes();
 	test6_source_ranges();
 	test6_xdp();
 	test6_ipv4_unchanged();
