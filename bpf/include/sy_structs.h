@@ -274,7 +274,7 @@ enum sy_counter {
 	SY_CNT_SNAT_PORT_BUSY = 39, /* SNAT port candidates found taken (each retry counts) */
 	/* IPv6 (sy_parse6.h, sy_hooks6.h). */
 	SY_CNT_MALFORMED6 = 40, /* IPv6 packets with a bad or truncated header, a bad payload length or a UDP checksum of 0 (passed untouched) */
-	SY_CNT_IP6_NOT_HANDLED = 41, /* IPv6 packets the datapath does not handle (yet): extension header chain too long or not walked, fragments (untouched); REJECT (dropped) */
+	SY_CNT_IP6_NOT_HANDLED = 41, /* IPv6 packets the datapath does not handle: extension header chain too long or not walked (untouched) */
 	SY_CNT_MAX = 48,
 };
 

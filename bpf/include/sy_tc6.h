@@ -127,8 +127,17 @@ static __noinline int sy_tc6_main(struct __sk_buff *skb, int role)
 
 	ret = sy_parse6(skb, &pkt);
 	if (ret != SY_PARSE_OK) {
-		if (ret == SY_PARSE_ICMP)
-			return sy_tc6_icmp(skb, &pkt);
+		if (ret == SY_PARSE_ICMP) {
+			ret = sy_tc6_icmp(skb, &pkt, &x);
+			if (ret != SY_HOOK6_CONTINUE)
+				return ret;
+			/* Translated: a node source cannot go back to the
+			 * stack (as IPv4's ICMP errors). */
+			if (!sy_src_is_node6(&pkt, &x))
+				return TC_ACT_OK;
+			pkt.proto = SY_NEXTHDR_ICMPV6;
+			return sy_tc6_forward(skb, &pkt, &x);
+		}
 		if (ret == SY_PARSE_MALFORMED)
 			sy_count(SY_CNT_MALFORMED6);
 		else if (ret == SY_PARSE_UNHANDLED)
@@ -149,7 +158,9 @@ static __noinline int sy_tc6_main(struct __sk_buff *skb, int role)
 				bpf_ktime_get_ns(), &x);
 	switch (verdict) {
 	case SY_LB_XLATE:
-		if (sy_xlate6_skb(skb, &pkt, &x) < 0)
+		if ((pkt.frag == SY_FRAG_LATER ?
+			     sy_frag6_xlate_skb(skb, pkt.l3_off, x.saddr) :
+			     sy_xlate6_skb(skb, &pkt, &x)) < 0)
 			return TC_ACT_SHOT; /* never leak a half-rewritten packet */
 		sy_xlate6_account(&x, SY_HOOK_TC_INGRESS, skb->len);
 		if (sy_src_is_node6(&pkt, &x))

@@ -472,16 +472,22 @@ static void test6_clusterip_udp(void)
 static void test6_noep(void)
 {
 	struct pktdef6 d = tcp6(CL6, VIP6, 40100, 81, TH_SYN);
-	uint64_t n0 = counter(SY_CNT_IP6_NOT_HANDLED);
+	uint64_t n0 = counter(SY_CNT_REJECT_TCP);
 	uint8_t in[BUF], out[BUF];
 	size_t olen;
 	uint32_t ret;
+	char why[160] = "";
 
+	/* The answer's every byte: icmp6_test.c (reject6 through sy_tc_ingress). */
 	run6(fd_tc_pod, in, build6(in, &d), out, &olen, &ret, 0);
-	check(ret == TC_ACT_SHOT && counter(SY_CNT_IP6_NOT_HANDLED) == n0 + 1,
-	      "ipv6: frontend without endpoints: REJECT hook point drops and counts (ICMPv6 reject: v6icmp)",
-	      "ret %d, counter +%llu", (int)ret,
-	      (unsigned long long)(counter(SY_CNT_IP6_NOT_HANDLED) - n0));
+	check(ret == TC_ACT_REDIRECT && olen == 14 + 40 + 20 &&
+		      out[14 + 6] == IPPROTO_TCP &&
+		      out[14 + 40 + 13] == (TH_RST | TH_ACK) &&
+		      csums_valid6(out, olen, why, sizeof(why)) &&
+		      counter(SY_CNT_REJECT_TCP) == n0 + 1,
+	      "ipv6: frontend without endpoints: REJECT answers with a TCP reset (sy_reject6.h)",
+	      "ret %d, len %zu, %s, counter +%llu", (int)ret, olen, why,
+	      (unsigned long long)(counter(SY_CNT_REJECT_TCP) - n0));
 }
 
 /* ---- affinity, terminating backends, random, hairpin, iTP drop ----------- */
@@ -663,11 +669,12 @@ static void test6_ext_headers(void)
 	expect6_raw_untouched("ipv6: authentication header (not walked) passes untouched",
 			      fd_tc_pod, in, build6(in, &d), TCX_NEXT);
 	d.ext[0] = X6_FRAG;
-	d.frag_off = 1; /* first fragment: offset 0, M */
-	expect6_raw_untouched("ipv6: first fragment to a ClusterIP passes untouched (fragments hook point: v6icmp)",
-			      fd_tc_pod, in, build6(in, &d), TCX_NEXT);
-	check(counter(SY_CNT_IP6_NOT_HANDLED) == n0 + 4,
-	      "ipv6: the 4 frames above counted in SY_CNT_IP6_NOT_HANDLED",
+	d.frag_off = 1; /* first fragment: offset 0, M (sy_frag6.h) */
+	be = tab6_tcp[expected_slot6(CL6, VIP6, 40203, 80, IPPROTO_TCP, 7)];
+	expect6_dnat("ipv6: first fragment to a ClusterIP is DNATed (its ports recorded in sy_frag6)",
+		     fd_tc_pod, &d, be6(be), be6_port(be));
+	check(counter(SY_CNT_IP6_NOT_HANDLED) == n0 + 3,
+	      "ipv6: the 3 untouched frames above counted in SY_CNT_IP6_NOT_HANDLED",
 	      "+%llu",
 	      (unsigned long long)(counter(SY_CNT_IP6_NOT_HANDLED) - n0));
 

@@ -205,6 +205,7 @@ void test_scope_roles(void);
 void test_external(void);
 void test_xdp(void);
 void test_icmp(void);
+void test_icmp6(void); /* icmp6_test.c: IPv6 REJECT, ICMPv6, fragments */
 void test_frag(void);
 void test_frag_xdp(int fd_xdp, uint32_t x0, const uint8_t *mac_x0,
 		   const uint8_t *mac_x1, const uint8_t *mac_be,

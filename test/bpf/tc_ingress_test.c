@@ -1867,6 +1867,7 @@ int main(void)
 	test_xdp();
 	test_icmp();
 	test_ipv6();
+	test_icmp6();
 
 out:
 	switchyard__destroy(skel);
