@@ -11,7 +11,9 @@
  *     (sy_sock.h);
  *   - the affinity entry: its map and a key the family's step built
  *     (client address and sy_svc_value.group); the value is the same for
- *     every family.
+ *     every family;
+ *   - the backend map: sy_backends (sy_select_backend()) or sy_backends6
+ *     (sy_select_backend6()).
  */
 #ifndef SY_PICK_H
 #define SY_PICK_H
@@ -23,16 +25,19 @@
 #include "sy_maps.h"
 #include "sy_maglev.h"
 
-/* Returns the backend (and its id in *backend_id) or NULL (a broken table:
- * the caller drops or leaves the flow to another hook). Refreshes the
- * client's affinity entry. */
-static __always_inline struct sy_backend *
-sy_select_backend(const struct sy_svc_value *svc, void *aff_map,
-		  const void *akey, __u32 hash, __u64 now, __u32 *backend_id)
+/* The family-neutral step: be_map is sy_backends or sy_backends6, whose
+ * values carry the SY_BE_* state byte at state_off (a constant once
+ * inlined). Returns the backend value (and its id in *backend_id) or NULL
+ * (a broken table: the caller drops or leaves the flow to another hook).
+ * Refreshes the client's affinity entry. */
+static __always_inline void *
+sy_select_backend_in(const struct sy_svc_value *svc, void *be_map,
+		     const __u32 state_off, void *aff_map, const void *akey,
+		     __u32 hash, __u64 now, __u32 *backend_id)
 {
 	struct sy_affinity_value aval = {};
-	struct sy_backend *be = NULL;
 	__u16 flags = svc->flags;
+	void *be = NULL;
 	__u32 id = 0;
 
 	if (flags & SY_SVC_F_AFFINITY) {
@@ -42,10 +47,10 @@ sy_select_backend(const struct sy_svc_value *svc, void *aff_map,
 		if (aff && now - aff->last_used <
 				   (__u64)svc->affinity_timeout * SY_NSEC_PER_SEC) {
 			id = aff->backend_id;
-			be = bpf_map_lookup_elem(&sy_backends, &id);
+			be = bpf_map_lookup_elem(be_map, &id);
 			/* A terminating backend keeps its flows (conntrack)
 			 * but takes no new ones, even from sticky clients. */
-			if (be && be->state != SY_BE_ACTIVE)
+			if (be && *((__u8 *)be + state_off) != SY_BE_ACTIVE)
 				be = NULL;
 		}
 	}
@@ -53,7 +58,7 @@ sy_select_backend(const struct sy_svc_value *svc, void *aff_map,
 	if (!be) {
 		if (sy_maglev_pick(svc, hash, &id) < 0)
 			return NULL;
-		be = bpf_map_lookup_elem(&sy_backends, &id);
+		be = bpf_map_lookup_elem(be_map, &id);
 		if (!be)
 			return NULL;
 	}
@@ -65,6 +70,27 @@ sy_select_backend(const struct sy_svc_value *svc, void *aff_map,
 	}
 	*backend_id = id;
 	return be;
+}
+
+/* IPv4: a backend of sy_backends (akey: a struct sy_affinity_key). */
+static __always_inline struct sy_backend *
+sy_select_backend(const struct sy_svc_value *svc, void *aff_map,
+		  const void *akey, __u32 hash, __u64 now, __u32 *backend_id)
+{
+	return sy_select_backend_in(svc, &sy_backends,
+				    __builtin_offsetof(struct sy_backend, state),
+				    aff_map, akey, hash, now, backend_id);
+}
+
+/* IPv6: a backend of sy_backends6 (akey: a struct sy_affinity_key6 in
+ * sy_affinity6). Ids and Maglev tables are shared by the families. */
+static __always_inline struct sy_backend6 *
+sy_select_backend6(const struct sy_svc_value *svc, void *aff_map,
+		   const void *akey, __u32 hash, __u64 now, __u32 *backend_id)
+{
+	return sy_select_backend_in(svc, &sy_backends6,
+				    __builtin_offsetof(struct sy_backend6, state),
+				    aff_map, akey, hash, now, backend_id);
 }
 
 #endif /* SY_PICK_H */

@@ -146,7 +146,8 @@ static int open_load(struct loader *L)
 		return err;
 	}
 	log_info("datapath loaded: sy_tc_ingress, sy_tc_external, sy_connect4, "
-		 "sy_sendmsg4, sy_recvmsg4, sy_getpeername4%s",
+		 "sy_sendmsg4, sy_recvmsg4, sy_getpeername4, sy_connect6, "
+		 "sy_sendmsg6, sy_recvmsg6, sy_getpeername6%s",
 		 L->xdp_prog ? ", sy_xdp" : " (no sy_xdp in this build)");
 
 	return pins_pin_maps(L);

@@ -62,8 +62,9 @@ enum sy_map_id {
 };
 _Static_assert(SY_MAP_COUNT <= 16, "loader_opts.map_max too small");
 
-/* The socket-level programs attached together by the SOCK_LB hook. */
-#define SY_SOCK_PROGS 4
+/* The socket-level programs attached together by the SOCK_LB hook: the
+ * IPv4 ones, then the IPv6 ones (sy_sock_hooks[]). */
+#define SY_SOCK_PROGS 8
 struct sy_sock_hook {
 	const char *prog;   /* program name in the object */
 	const char *pin;    /* link pin: links/sock_<pin>_<escaped cgroup path> */

@@ -30,6 +30,10 @@ const struct sy_sock_hook sy_sock_hooks[SY_SOCK_PROGS] = {
 	{ "sy_sendmsg4", "sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
 	{ "sy_recvmsg4", "recvmsg4", BPF_CGROUP_UDP4_RECVMSG },
 	{ "sy_getpeername4", "getpeername4", BPF_CGROUP_INET4_GETPEERNAME },
+	{ "sy_connect6", "connect6", BPF_CGROUP_INET6_CONNECT },
+	{ "sy_sendmsg6", "sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
+	{ "sy_recvmsg6", "recvmsg6", BPF_CGROUP_UDP6_RECVMSG },
+	{ "sy_getpeername6", "getpeername6", BPF_CGROUP_INET6_GETPEERNAME },
 };
 
 int sy_map_fd(struct loader *L, enum sy_map_id id)
