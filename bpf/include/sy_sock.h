@@ -142,13 +142,15 @@ static __always_inline __u32 sy_sock_hash(__u32 client, __be32 fe_addr,
 				       (__u32)(cookie >> 32));
 }
 
-/* The IPv4 step, for connect4/sendmsg4 and for the IPv4-mapped
- * destinations of connect6/sendmsg6 (sy_sock6.h): *addr:*port is the
- * destination, replaced by the backend's with SY_SOCK_XLATE (the caller
- * writes it into its own ctx fields). msg_src: see sy_sock_client(). */
+/* The IPv4 step, for connect4/sendmsg4 (mapped 0: ctx->user_ip4) and for
+ * the IPv4-mapped destinations of connect6/sendmsg6 (mapped 1, sy_sock6.h:
+ * ctx->user_ip6[3], ::ffff:<backend> written back): daddr:dport is the
+ * destination. msg_src: see sy_sock_client(). Returns the program's
+ * verdict (1 = go on). */
 static __always_inline int sy_sock_xlate4(struct bpf_sock_addr *ctx,
-					  const int sendmsg, __be32 msg_src,
-					  __be32 *addr, __be16 *port)
+					  const int sendmsg, const int mapped,
+					  __be32 msg_src, __be32 daddr,
+					  __be16 dport)
 {
 	struct sy_sock_revnat_value rv = {};
 	struct sy_sock_revnat_key rk = {};
@@ -156,16 +158,15 @@ static __always_inline int sy_sock_xlate4(struct bpf_sock_addr *ctx,
 	const struct sy_config *cfg;
 	struct sy_svc_value *svc;
 	struct sy_backend *be;
-	__be32 daddr = *addr, fe_addr, node;
-	__be16 dport = *port;
+	__be32 fe_addr, node;
 	__u32 backend_id;
 	__u64 cookie;
-	int via_node = 0, to_loopback, verdict;
+	int via_node = 0, to_loopback;
 	__u8 proto;
 
 	proto = sy_sock_proto(ctx);
 	if (!proto)
-		return SY_SOCK_PASS;
+		return 1;
 
 	cfg = sy_config_get();
 	node = cfg ? cfg->node_addr : 0;
@@ -173,7 +174,7 @@ static __always_inline int sy_sock_xlate4(struct bpf_sock_addr *ctx,
 	to_loopback = daddr == bpf_htonl(SY_LOOPBACK_ADDR);
 	if (to_loopback) {
 		if (!node)
-			return SY_SOCK_PASS;
+			return 1;
 		fe_addr = node;
 		via_node = 1;
 	} else if (node && daddr == node) {
@@ -181,11 +182,14 @@ static __always_inline int sy_sock_xlate4(struct bpf_sock_addr *ctx,
 	}
 	svc = sy_lookup_frontend(fe_addr, dport, proto, SY_ROLE_POD);
 	if (!svc)
-		return SY_SOCK_PASS;
-	verdict = sy_sock_admit(ctx, cfg, svc, sendmsg, proto, via_node,
-				to_loopback);
-	if (verdict != SY_SOCK_XLATE)
-		return verdict;
+		return 1;
+	switch (sy_sock_admit(ctx, cfg, svc, sendmsg, proto, via_node,
+			      to_loopback)) {
+	case SY_SOCK_PASS:
+		return 1;
+	case SY_SOCK_REFUSE:
+		return 0;
+	}
 
 	cookie = bpf_get_socket_cookie(ctx);
 	akey.client = sy_sock_client(ctx, msg_src);
@@ -197,7 +201,7 @@ static __always_inline int sy_sock_xlate4(struct bpf_sock_addr *ctx,
 					    cookie),
 			       bpf_ktime_get_ns(), &backend_id);
 	if (!be)
-		return SY_SOCK_PASS; /* broken table: tc (if any) drops */
+		return 1; /* broken table: tc (if any) drops */
 
 	rk.cookie = cookie;
 	rk.addr = be->addr;
@@ -207,28 +211,23 @@ static __always_inline int sy_sock_xlate4(struct bpf_sock_addr *ctx,
 	rv.rev_nat_id = svc->id;
 	bpf_map_update_elem(&sy_sock_revnat, &rk, &rv, BPF_ANY);
 
-	*addr = be->addr;
-	*port = be->port;
+	if (mapped)
+		ctx->user_ip6[3] = be->addr;
+	else
+		ctx->user_ip4 = be->addr;
+	ctx->user_port = (__u32)be->port;
 	sy_count(sendmsg ? SY_CNT_SOCK_SENDMSG : SY_CNT_SOCK_CONNECT);
 	sy_svc_account(svc->id, SY_HOOK_SOCK_LB, 0);
-	return SY_SOCK_XLATE;
+	return 1;
 }
 
 /* connect4 / sendmsg4. Returns the program's verdict (1 = go on). */
 static __always_inline int sy_sock_xlate(struct bpf_sock_addr *ctx,
 					 const int sendmsg)
 {
-	__be32 addr = ctx->user_ip4;
-	__be16 port = (__be16)ctx->user_port;
-	int verdict;
-
-	verdict = sy_sock_xlate4(ctx, sendmsg, sendmsg ? ctx->msg_src_ip4 : 0,
-				 &addr, &port);
-	if (verdict == SY_SOCK_XLATE) {
-		ctx->user_ip4 = addr;
-		ctx->user_port = (__u32)port;
-	}
-	return verdict != SY_SOCK_REFUSE;
+	return sy_sock_xlate4(ctx, sendmsg, 0,
+			      sendmsg ? ctx->msg_src_ip4 : 0, ctx->user_ip4,
+			      (__be16)ctx->user_port);
 }
 
 /* The frontend a socket sent to backend addr:port as, if it did. */

@@ -113,17 +113,11 @@ static __always_inline int sy_sock6_xlate_mapped(struct bpf_sock_addr *ctx,
 						 __be32 addr4, __be16 port)
 {
 	__be32 msg_src = 0;
-	int verdict;
 
 	if (sendmsg && ctx->msg_src_ip6[0] == 0 && ctx->msg_src_ip6[1] == 0 &&
 	    ctx->msg_src_ip6[2] == bpf_htonl(0x0000ffff))
 		msg_src = ctx->msg_src_ip6[3];
-	verdict = sy_sock_xlate4(ctx, sendmsg, msg_src, &addr4, &port);
-	if (verdict == SY_SOCK_XLATE) {
-		ctx->user_ip6[3] = addr4;
-		ctx->user_port = (__u32)port;
-	}
-	return verdict != SY_SOCK_REFUSE;
+	return sy_sock_xlate4(ctx, sendmsg, 1, msg_src, addr4, port);
 }
 
 /* connect6 / sendmsg6. Returns the program's verdict (1 = go on). */
