@@ -17,6 +17,12 @@
  *       The Service CIDR (10.96.0.0/12) is in sy_config (ignored by a build
  *       whose sy_config is shorter); "nocidr" after FLOWS leaves it out.
  *
+ *   ct-cost family OBJ [FLOWS]
+ *       One object, the same four paths for an IPv4 flow (10.96.0.10:80) and
+ *       an IPv6 flow (fd00:0:0:96::10:80, sy_services6 and friends), the two
+ *       families alternating flow by flow: the IPv6 per-packet cost beside
+ *       IPv4's, and their ratio (issue #16: within 1.25x).
+ *
  *   ct-cost bench OBJ_A OBJ_B [SERVICES] [ENDPOINTS] [FLOWS]
  *       The same paths at the benchmark's scale: both objects' maps filled
  *       as the agent fills them for SERVICES ClusterIP Services (default
@@ -211,6 +217,124 @@ static int cost(const char *a, const char *b, long flows)
 			       p == 2 ? "tc handshake ACK (bench's 'established')" :
 					"tc established (next ACK)",
 			       name[o], t[o][p], flows);
+	return 0;
+}
+
+/* ---- family: IPv6 beside IPv4 in one object ----------------------------- */
+
+static const uint8_t VIP6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0x96, 0, 0, 0, 0, 0, 0, 0, 0x10 };
+static const uint8_t BE6[16] = { 0xfd, 0, 0, 0, 0, 0, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+
+/* The IPv6 twin of fill(): one ClusterIP, one backend (id 2, group 2),
+ * the IPv6 Service CIDR fd00:0:0:96::/64 as the IPv4 one is set. */
+static int fill6(struct dp *d)
+{
+	int svc = bpf_object__find_map_fd_by_name(d->obj, "sy_services6");
+	int be = bpf_object__find_map_fd_by_name(d->obj, "sy_backends6");
+	int rn = bpf_object__find_map_fd_by_name(d->obj, "sy_revnat6");
+	int mg = bpf_object__find_map_fd_by_name(d->obj, "sy_maglev");
+	int cfg = bpf_object__find_map_fd_by_name(d->obj, "sy_config6");
+	LIBBPF_OPTS(bpf_map_create_opts, io, .map_flags = BPF_F_INNER_MAP);
+	struct sy_svc_key6 k = { .port = htons(VPORT), .proto = 6 };
+	struct sy_svc_value v = { .id = 2, .group = 2, .count = 1, .flags = SY_SVC_F_CLUSTERIP, .table_size = 7 };
+	struct sy_backend6 b = { .port = htons(BPORT), .proto = 6 };
+	struct sy_revnat6 r = { .port = htons(VPORT) };
+	struct sy_config6 c = { { 0 } };
+	struct sy_maglev_slots slots = { { 2, 2 } };
+	uint32_t two = 2, zero = 0;
+	int inner;
+
+	if (svc < 0 || be < 0 || rn < 0 || cfg < 0)
+		return -ENOENT;
+	memcpy(k.addr, VIP6, 16);
+	memcpy(b.addr, BE6, 16);
+	memcpy(r.addr, VIP6, 16);
+	if (with_cidr) {
+		memcpy(c.svc_net, VIP6, 8);
+		memset(c.svc_mask, 0xff, 8);
+	}
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ct_cost_mg6", 4, sizeof(slots), 4, &io);
+	if (inner < 0)
+		return -errno;
+	for (uint32_t i = 0; i < 4; i++)
+		bpf_map_update_elem(inner, &i, &slots, BPF_ANY);
+	if (bpf_map_update_elem(be, &two, &b, BPF_ANY) ||
+	    bpf_map_update_elem(mg, &two, &inner, BPF_ANY) ||
+	    bpf_map_update_elem(rn, &two, &r, BPF_ANY) ||
+	    bpf_map_update_elem(svc, &k, &v, BPF_ANY) ||
+	    bpf_map_update_elem(cfg, &zero, &c, BPF_ANY))
+		return -errno;
+	close(inner);
+	return 0;
+}
+
+static int family(const char *path, long flows)
+{
+	const char *name[2] = { "IPv4", "IPv6" };
+	static const char *what[4] = { "tc new flow (SYN to the VIP)",
+				       "tc reply reverse NAT (SYN-ACK)",
+				       "tc handshake ACK (bench's 'established')",
+				       "tc established (next ACK)" };
+	long *t[2][4], med[2][4];
+	uint8_t pkt[128];
+	struct dp d;
+	int err;
+
+	err = open_dp(&d, path, 0, -1);
+	err = err ?: fill6(&d);
+	if (err) {
+		fprintf(stderr, "ct-cost: %s: %s\n", path, strerror(-err));
+		return 1;
+	}
+	for (int f = 0; f < 2; f++)
+		for (int p = 0; p < 4; p++)
+			t[f][p] = calloc((size_t)flows, sizeof(long));
+	pin_cpu(0);
+	for (long i = 0; i < flows; i++) {
+		uint32_t client = 0x0a000000U | (uint32_t)(1 + (i / 50000));
+		uint16_t cport = (uint16_t)(10000 + i % 50000);
+		uint8_t c6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 1 };
+
+		c6[12] = (uint8_t)(client >> 24);
+		c6[13] = (uint8_t)(client >> 16);
+		c6[14] = (uint8_t)(client >> 8);
+		c6[15] = (uint8_t)client;
+		for (int k = 0; k < 2; k++) {
+			int f = (int)((i + k) & 1); /* alternate which goes first */
+			uint32_t ret;
+			size_t len;
+
+			if (f == 0) {
+				len = tcp_frame(pkt, NULL, NULL, client, VIP, cport, VPORT, 0x02);
+				t[0][0][i] = run1(d.prog, pkt, len, &ret);
+				len = tcp_frame(pkt, NULL, NULL, BE_ADDR, client, BPORT, cport, 0x12);
+				t[0][1][i] = run1(d.prog, pkt, len, &ret);
+				len = tcp_frame(pkt, NULL, NULL, client, VIP, cport, VPORT, 0x10);
+			} else {
+				len = tcp6_frame(pkt, c6, VIP6, cport, VPORT, 0x02);
+				t[1][0][i] = run1(d.prog, pkt, len, &ret);
+				len = tcp6_frame(pkt, BE6, c6, BPORT, cport, 0x12);
+				t[1][1][i] = run1(d.prog, pkt, len, &ret);
+				len = tcp6_frame(pkt, c6, VIP6, cport, VPORT, 0x10);
+			}
+			t[f][2][i] = run1(d.prog, pkt, len, &ret);
+			t[f][3][i] = run1(d.prog, pkt, len, &ret);
+			if ((ret & 0xffff) != TC_ACT_OK) {
+				fprintf(stderr, "ct-cost: %s packet not translated (verdict %d)\n",
+					name[f], (int)(ret & 0xffff));
+				return 1;
+			}
+		}
+	}
+	printf("# %ld flows per family, single runs of sy_tc_ingress, %s\n", flows, path);
+	for (int p = 0; p < 4; p++)
+		for (int f = 0; f < 2; f++) {
+			report(what[p], name[f], t[f][p], flows);
+			med[f][p] = t[f][p][flows / 2];
+		}
+	for (int p = 0; p < 4; p++)
+		printf("%-40s IPv6/IPv4 median ratio %.2f\n", what[p],
+		       med[0][p] ? (double)med[1][p] / (double)med[0][p] : 0.0);
 	return 0;
 }
 
@@ -493,13 +617,15 @@ int main(int argc, char **argv)
 		with_cidr = !(argc > 5 && !strcmp(argv[5], "nocidr"));
 		return cost(argv[2], argv[3], argc > 4 ? atol(argv[4]) : 20000);
 	}
+	if (argc >= 3 && !strcmp(argv[1], "family"))
+		return family(argv[2], argc > 3 ? atol(argv[3]) : 20000);
 	if (argc >= 4 && !strcmp(argv[1], "bench"))
 		return bench(argv[2], argv[3], argc > 4 ? atoi(argv[4]) : 10000,
 			     argc > 5 ? atoi(argv[5]) : 10, argc > 6 ? atol(argv[6]) : 20000);
 	if (argc >= 3 && !strcmp(argv[1], "lru"))
 		return lru(argv[2], argc > 3 ? atoi(argv[3]) : 65536, argc > 4 ? atol(argv[4]) : 400000,
 			   argc > 5 ? atol(argv[5]) : 1000);
-	fprintf(stderr, "usage: ct-cost cost OBJ_A OBJ_B [FLOWS [nocidr]] | ct-cost bench OBJ_A OBJ_B [SERVICES] [ENDPOINTS] [FLOWS]"
+	fprintf(stderr, "usage: ct-cost cost OBJ_A OBJ_B [FLOWS [nocidr]] | ct-cost family OBJ [FLOWS] | ct-cost bench OBJ_A OBJ_B [SERVICES] [ENDPOINTS] [FLOWS]"
 		" | ct-cost lru OBJ [CT_MAX] [FLOOD] [EVERY]\n");
 	return 2;
 }

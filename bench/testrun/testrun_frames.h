@@ -64,6 +64,34 @@ static inline size_t tcp_frame(uint8_t *b, const uint8_t *dmac,
 	return 54;
 }
 
+/* Ethernet + IPv6 + TCP, no payload, checksum right; addresses as 16
+ * network-order bytes. Returns the length (74). */
+static inline size_t tcp6_frame(uint8_t *b, const uint8_t *sa,
+				const uint8_t *da, uint16_t sp, uint16_t dp_,
+				uint8_t flags)
+{
+	uint8_t *ip = b + 14, *th = b + 54;
+	uint32_t s;
+
+	memset(b, 0, 74);
+	b[12] = 0x86;
+	b[13] = 0xdd;
+	ip[0] = 0x60;
+	ip[5] = 20;
+	ip[6] = 6;
+	ip[7] = 64;
+	memcpy(ip + 8, sa, 16);
+	memcpy(ip + 24, da, 16);
+	*(uint16_t *)th = htons(sp);
+	*(uint16_t *)(th + 2) = htons(dp_);
+	th[12] = 0x50;
+	th[13] = flags;
+	*(uint16_t *)(th + 14) = htons(64240);
+	s = sum16(ip + 8, 32, 0) + 6 + 20;
+	*(uint16_t *)(th + 16) = htons(fold(sum16(th, 20, s)));
+	return 74;
+}
+
 static inline int cmp_long(const void *a, const void *b)
 {
 	long x = *(const long *)a, y = *(const long *)b;

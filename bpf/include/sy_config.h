@@ -23,14 +23,6 @@ static __always_inline const struct sy_config *sy_config_get(void)
 	return bpf_map_lookup_elem(&sy_config, &zero);
 }
 
-/* The IPv6 half (sy_config6: node address, Service CIDR). */
-static __always_inline const struct sy_config6 *sy_config6_get(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&sy_config6, &zero);
-}
-
 /* The node's address for source NAT; 0: nothing is SNATed. */
 static __always_inline __be32 sy_node_addr(void)
 {

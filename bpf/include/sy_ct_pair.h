@@ -33,6 +33,11 @@
  * lookup also marks the peer as used for the LRU, so a flow that keeps
  * sending keeps both halves. Writes only when something changes. Figures
  * in docs/maps.md.
+ *
+ * Both families: an IPv6 entry (sy_ct_value6) has sy_ct_value's layout up
+ * to flags (asserted in sy_structs.h), so the flow logic reads and writes
+ * those fields through struct sy_ct_value; only the NAT fields, the map
+ * and a recreated peer differ (fam, a compile-time constant).
  */
 #ifndef SY_CT_PAIR_H
 #define SY_CT_PAIR_H
@@ -43,6 +48,7 @@
 #include "sy_maps.h"
 #include "sy_parse.h"
 #include "sy_stats.h"
+#include "sy_addr.h"
 
 #define SY_CT_F_FIN_BOTH (SY_CT_F_FIN_FORWARD | SY_CT_F_FIN_REPLY)
 /* Flags that describe the flow, kept equal in both entries. */
@@ -71,14 +77,23 @@ static __always_inline int sy_ct_pair_due(const struct sy_ct_value *ct,
 
 /* The peer of an entry is of this flow: same backend and frontend, and the
  * SNAT fields are what this side expects (0 for a flow without SNAT). */
-static __always_inline int sy_ct_peer_matches(const struct sy_ct_value *ct,
-					      const struct sy_ct_value *peer,
-					      __be32 nat_addr, __be16 nat_port)
+static __always_inline int sy_ct_peer_matches_fam(int fam,
+						  const struct sy_ct_value *ct,
+						  const struct sy_ct_value *peer,
+						  const __be32 *nat_addr,
+						  __be16 nat_port)
 {
-	return peer->backend_id == ct->backend_id &&
-	       peer->rev_nat_id == ct->rev_nat_id &&
-	       !((peer->flags ^ ct->flags) & SY_CT_F_SNAT) &&
-	       peer->nat_addr == nat_addr && peer->nat_port == nat_port;
+	if (peer->backend_id != ct->backend_id ||
+	    peer->rev_nat_id != ct->rev_nat_id ||
+	    ((peer->flags ^ ct->flags) & SY_CT_F_SNAT))
+		return 0;
+	if (fam == SY_AF6) {
+		const struct sy_ct_value6 *p6 = (const void *)peer;
+
+		return sy_a6_eq(p6->nat_addr, nat_addr) &&
+		       p6->nat_port == nat_port;
+	}
+	return peer->nat_addr == nat_addr[0] && peer->nat_port == nat_port;
 }
 
 /* Flags a TCP segment of direction dir adds to its flow, given the flags
@@ -118,12 +133,45 @@ static __always_inline void sy_ct_count_close(__u16 before, __u16 after,
  * entry's key; peer_nat_addr/port what its nat fields must hold (for an
  * SNATed flow: the client, in the reply entry; node:NAT port, in the
  * forward entry; else 0). Refreshes ct, recreates or updates the peer. */
-static __always_inline void sy_ct_pair_follow(struct sy_ct_value *ct,
-					      __u8 dir,
-					      const struct sy_ct_key *peer_key,
-					      __be32 peer_nat_addr,
-					      __be16 peer_nat_port,
-					      __u8 tcp_flags, __u64 now)
+/* A peer entry recreated from ct (see sy_ct_pair_follow_fam()). */
+static __always_inline int sy_ct_peer_create(int fam,
+					     const struct sy_ct_value *ct,
+					     const void *peer_key, __u16 flags,
+					     const __be32 *nat_addr,
+					     __be16 nat_port, __u64 now)
+{
+	if (fam == SY_AF6) {
+		struct sy_ct_value6 v = {};
+
+		v.last_seen = now;
+		v.backend_id = ct->backend_id;
+		v.rev_nat_id = ct->rev_nat_id;
+		v.flags = flags;
+		sy_a6_copy(v.nat_addr, nat_addr);
+		v.nat_port = nat_port;
+		return bpf_map_update_elem(&sy_conntrack6, peer_key, &v,
+					   BPF_NOEXIST);
+	} else {
+		struct sy_ct_value v = {};
+
+		v.last_seen = now;
+		v.backend_id = ct->backend_id;
+		v.rev_nat_id = ct->rev_nat_id;
+		v.flags = flags;
+		v.nat_addr = nat_addr[0];
+		v.nat_port = nat_port;
+		return bpf_map_update_elem(&sy_conntrack, peer_key, &v,
+					   BPF_NOEXIST);
+	}
+}
+
+/* fam: SY_AF4 (sy_conntrack, peer_key a struct sy_ct_key) or SY_AF6
+ * (sy_conntrack6, struct sy_ct_key6; ct points to a struct sy_ct_value6).
+ * peer_nat_addr: 1 or 4 words. */
+static __always_inline void
+sy_ct_pair_follow_fam(int fam, struct sy_ct_value *ct, __u8 dir,
+		      const void *peer_key, const __be32 *peer_nat_addr,
+		      __be16 peer_nat_port, __u8 tcp_flags, __u64 now)
 {
 	struct sy_ct_value *peer;
 	__u16 flags = ct->flags, add = 0;
@@ -137,7 +185,7 @@ static __always_inline void sy_ct_pair_follow(struct sy_ct_value *ct,
 		return;
 	}
 
-	peer = bpf_map_lookup_elem(&sy_conntrack, peer_key);
+	peer = bpf_map_lookup_elem(sy_ct_map(fam), peer_key);
 
 	/* Lean path for the client's segments other than FIN and RST when the
 	 * peer is this flow's: the handshake ACK of every TCP flow takes it
@@ -145,7 +193,8 @@ static __always_inline void sy_ct_pair_follow(struct sy_ct_value *ct,
 	 * as the full path below, fewer branches. */
 	if (dir == SY_CT_FORWARD && peer &&
 	    !(tcp_flags & (SY_TCP_FIN | SY_TCP_RST)) &&
-	    sy_ct_peer_matches(ct, peer, peer_nat_addr, peer_nat_port)) {
+	    sy_ct_peer_matches_fam(fam, ct, peer, peer_nat_addr,
+				   peer_nat_port)) {
 		__u16 pflags = peer->flags;
 
 		flags |= pflags & SY_CT_F_FLOW;
@@ -168,25 +217,18 @@ static __always_inline void sy_ct_pair_follow(struct sy_ct_value *ct,
 		add = SY_CT_F_SEEN_REPLY;
 
 	if (!peer) {
-		struct sy_ct_value v = {};
-
 		rst_ok = (flags & SY_CT_F_SEEN_REPLY) || dir == SY_CT_REPLY;
 		add |= sy_ct_close_marks(flags | add, tcp_flags, dir, rst_ok);
-		v.last_seen = now;
-		v.backend_id = ct->backend_id;
-		v.rev_nat_id = ct->rev_nat_id;
-		v.flags = (flags | add) & SY_CT_F_FLOW;
-		v.nat_addr = peer_nat_addr;
-		v.nat_port = peer_nat_port;
-		if (bpf_map_update_elem(&sy_conntrack, peer_key, &v,
-					BPF_NOEXIST) == 0)
+		if (sy_ct_peer_create(fam, ct, peer_key,
+				      (flags | add) & SY_CT_F_FLOW,
+				      peer_nat_addr, peer_nat_port, now) == 0)
 			sy_count(dir == SY_CT_FORWARD ?
 					 SY_CNT_CT_REPLY_RESTORED :
 					 SY_CNT_CT_FORWARD_RESTORED);
 		else
 			sy_count(SY_CNT_CT_RESTORE_FAILED);
-	} else if (sy_ct_peer_matches(ct, peer, peer_nat_addr,
-				      peer_nat_port)) {
+	} else if (sy_ct_peer_matches_fam(fam, ct, peer, peer_nat_addr,
+					  peer_nat_port)) {
 		__u16 pflags = peer->flags;
 
 		flags |= pflags & SY_CT_F_FLOW;
@@ -210,6 +252,18 @@ static __always_inline void sy_ct_pair_follow(struct sy_ct_value *ct,
 		ct->tcp_flags |= tcp_flags;
 	if ((flags | add) != ct->flags)
 		ct->flags = flags | add;
+}
+
+/* IPv4 (sy_lb.h, sy_icmp.h). */
+static __always_inline void sy_ct_pair_follow(struct sy_ct_value *ct,
+					      __u8 dir,
+					      const struct sy_ct_key *peer_key,
+					      __be32 peer_nat_addr,
+					      __be16 peer_nat_port,
+					      __u8 tcp_flags, __u64 now)
+{
+	sy_ct_pair_follow_fam(SY_AF4, ct, dir, peer_key, &peer_nat_addr,
+			      peer_nat_port, tcp_flags, now);
 }
 
 #endif /* SY_CT_PAIR_H */

@@ -11,7 +11,8 @@
 
 #include "sy_lb.h"
 
-#define SY_AF_INET 2 /* AF_INET (no <sys/socket.h> for BPF) */
+#define SY_AF_INET  2  /* AF_INET (no <sys/socket.h> for BPF) */
+#define SY_AF_INET6 10 /* AF_INET6 */
 
 /* IPv4: the lookup for x (addresses and ports after the rewrite). */
 static __always_inline void sy_fib_fill4(struct bpf_fib_lookup *fib,
@@ -27,6 +28,26 @@ static __always_inline void sy_fib_fill4(struct bpf_fib_lookup *fib,
 	fib->tot_len = tot_len;
 	fib->ipv4_src = x->saddr;
 	fib->ipv4_dst = x->daddr;
+	fib->ifindex = ifindex;
+}
+
+/* IPv6: the lookup for the addresses and ports after the rewrite;
+ * flowinfo: traffic class and flow label as in the header's first word. */
+static __always_inline void sy_fib_fill6(struct bpf_fib_lookup *fib,
+					 const __be32 *saddr,
+					 const __be32 *daddr, __be16 sport,
+					 __be16 dport, __u8 proto,
+					 __be32 flowinfo, __u16 tot_len,
+					 __u32 ifindex)
+{
+	fib->family = SY_AF_INET6;
+	fib->flowinfo = flowinfo;
+	fib->l4_protocol = proto;
+	fib->sport = sport;
+	fib->dport = dport;
+	fib->tot_len = tot_len;
+	__builtin_memcpy(fib->ipv6_src, saddr, 16);
+	__builtin_memcpy(fib->ipv6_dst, daddr, 16);
 	fib->ifindex = ifindex;
 }
 

@@ -56,17 +56,4 @@ sy_lookup_frontend(__be32 addr, __be16 port, __u8 proto, int role)
 	return sy_lookup_scoped(&sy_services, &key, &key.scope, role);
 }
 
-/* IPv6: the frontend at addr (four network-order words):port/proto. */
-static __always_inline struct sy_svc_value *
-sy_lookup_frontend6(const __be32 *addr, __be16 port, __u8 proto, int role)
-{
-	struct sy_svc_key6 key = {
-		.addr = { addr[0], addr[1], addr[2], addr[3] },
-		.port = port,
-		.proto = proto,
-	};
-
-	return sy_lookup_scoped(&sy_services6, &key, &key.scope, role);
-}
-
 #endif /* SY_FRONTEND_H */

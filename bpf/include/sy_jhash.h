@@ -53,4 +53,23 @@ static __always_inline __u32 sy_flow_hash(__be32 saddr, __be32 daddr,
 			       seed + proto);
 }
 
+/* The flow hash of an IPv6 tuple: the same 3-word hash, each 16-byte
+ * address folded to one word by XOR of its four words (host order):
+ *   a = ntohl(s0) ^ ntohl(s1) ^ ntohl(s2) ^ ntohl(s3), b likewise of the
+ *   destination, c and initval as for IPv4.
+ * The control plane predicts Maglev slots with it (docs/maps.md, "The flow
+ * hash"). */
+static __always_inline __u32 sy_flow_hash6(const __be32 *saddr,
+					   const __be32 *daddr, __be16 sport,
+					   __be16 dport, __u8 proto, __u32 seed)
+{
+	return sy_jhash_3words(bpf_ntohl(saddr[0] ^ saddr[1] ^ saddr[2] ^
+					 saddr[3]),
+			       bpf_ntohl(daddr[0] ^ daddr[1] ^ daddr[2] ^
+					 daddr[3]),
+			       ((__u32)bpf_ntohs(sport) << 16) |
+				       bpf_ntohs(dport),
+			       seed + proto);
+}
+
 #endif /* SY_JHASH_H */

@@ -51,6 +51,7 @@ struct sy_pkt {
 #define SY_PARSE_PASS      -1 /* not for us: leave the packet untouched */
 #define SY_PARSE_MALFORMED -2 /* IPv4 with a bad or truncated header: untouched too */
 #define SY_PARSE_ICMP       1 /* unfragmented ICMP: l3_off, l4_off, addresses set (sy_icmp.h) */
+#define SY_PARSE_IPV6       2 /* ethertype IPv6: nothing parsed, see sy_parse6.h */
 
 /* Headers the parser may need in the linear part of a packet: Ethernet,
  * IPv4 with the longest options, TCP without options. */
@@ -71,7 +72,8 @@ static __always_inline int sy_parse_data(void *data, void *data_end,
 	/* VLAN-tagged frames (802.1Q in the payload) and every non-IPv4
 	 * ethertype pass; VLAN offload already stripped the tag otherwise. */
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
-		return SY_PARSE_PASS;
+		return eth->h_proto == bpf_htons(ETH_P_IPV6) ? SY_PARSE_IPV6 :
+							      SY_PARSE_PASS;
 
 	iph = (void *)(eth + 1);
 	if ((void *)(iph + 1) > data_end)

@@ -12,8 +12,8 @@
  *   - the affinity entry: its map and a key the family's step built
  *     (client address and sy_svc_value.group); the value is the same for
  *     every family;
- *   - the backend map: sy_backends (sy_select_backend()) or sy_backends6
- *     (sy_select_backend6()).
+ *   - the backend map (sy_backends or sy_backends6): fam, a compile-time
+ *     constant (sy_addr.h).
  */
 #ifndef SY_PICK_H
 #define SY_PICK_H
@@ -24,20 +24,19 @@
 #include "sy_structs.h"
 #include "sy_maps.h"
 #include "sy_maglev.h"
+#include "sy_addr.h"
 
-/* The family-neutral step: be_map is sy_backends or sy_backends6, whose
- * values carry the SY_BE_* state byte at state_off (a constant once
- * inlined). Returns the backend value (and its id in *backend_id) or NULL
- * (a broken table: the caller drops or leaves the flow to another hook).
- * Refreshes the client's affinity entry. */
+/* Returns the backend (a struct sy_backend, or sy_backend6 for SY_AF6; its
+ * id in *backend_id) or NULL (a broken table: the caller drops or leaves
+ * the flow to another hook). Refreshes the client's affinity entry. */
 static __always_inline void *
-sy_select_backend_in(const struct sy_svc_value *svc, void *be_map,
-		     const __u32 state_off, void *aff_map, const void *akey,
-		     __u32 hash, __u64 now, __u32 *backend_id)
+sy_select_backend_fam(int fam, const struct sy_svc_value *svc, void *aff_map,
+		      const void *akey, __u32 hash, __u64 now,
+		      __u32 *backend_id)
 {
 	struct sy_affinity_value aval = {};
-	__u16 flags = svc->flags;
 	void *be = NULL;
+	__u16 flags = svc->flags;
 	__u32 id = 0;
 
 	if (flags & SY_SVC_F_AFFINITY) {
@@ -47,10 +46,10 @@ sy_select_backend_in(const struct sy_svc_value *svc, void *be_map,
 		if (aff && now - aff->last_used <
 				   (__u64)svc->affinity_timeout * SY_NSEC_PER_SEC) {
 			id = aff->backend_id;
-			be = bpf_map_lookup_elem(be_map, &id);
+			be = bpf_map_lookup_elem(sy_backends_map(fam), &id);
 			/* A terminating backend keeps its flows (conntrack)
 			 * but takes no new ones, even from sticky clients. */
-			if (be && *((__u8 *)be + state_off) != SY_BE_ACTIVE)
+			if (be && sy_backend_state(fam, be) != SY_BE_ACTIVE)
 				be = NULL;
 		}
 	}
@@ -58,7 +57,7 @@ sy_select_backend_in(const struct sy_svc_value *svc, void *be_map,
 	if (!be) {
 		if (sy_maglev_pick(svc, hash, &id) < 0)
 			return NULL;
-		be = bpf_map_lookup_elem(be_map, &id);
+		be = bpf_map_lookup_elem(sy_backends_map(fam), &id);
 		if (!be)
 			return NULL;
 	}
@@ -72,25 +71,13 @@ sy_select_backend_in(const struct sy_svc_value *svc, void *be_map,
 	return be;
 }
 
-/* IPv4: a backend of sy_backends (akey: a struct sy_affinity_key). */
+/* IPv4 (sy_lb.h, sy_sock.h). */
 static __always_inline struct sy_backend *
 sy_select_backend(const struct sy_svc_value *svc, void *aff_map,
 		  const void *akey, __u32 hash, __u64 now, __u32 *backend_id)
 {
-	return sy_select_backend_in(svc, &sy_backends,
-				    __builtin_offsetof(struct sy_backend, state),
-				    aff_map, akey, hash, now, backend_id);
-}
-
-/* IPv6: a backend of sy_backends6 (akey: a struct sy_affinity_key6 in
- * sy_affinity6). Ids and Maglev tables are shared by the families. */
-static __always_inline struct sy_backend6 *
-sy_select_backend6(const struct sy_svc_value *svc, void *aff_map,
-		   const void *akey, __u32 hash, __u64 now, __u32 *backend_id)
-{
-	return sy_select_backend_in(svc, &sy_backends6,
-				    __builtin_offsetof(struct sy_backend6, state),
-				    aff_map, akey, hash, now, backend_id);
+	return sy_select_backend_fam(SY_AF4, svc, aff_map, akey, hash, now,
+				     backend_id);
 }
 
 #endif /* SY_PICK_H */

@@ -9,7 +9,7 @@
  *     sy_config6.node_addr, or at ::1 (looked up as that node address);
  *   - the same checks (sy_sock_admit(): source ranges and DROP_NO_EP left
  *     to tc, POD_UDP_CONNECT_TC, ECONNREFUSED without endpoints), the same
- *     pick (sy_select_backend6(): affinity, Maglev or random, terminating
+ *     pick (sy_select_backend_fam(SY_AF6): affinity, Maglev or random, terminating
  *     backends never chosen by affinity);
  *   - the client (hash and sy_affinity6 key): the source given with a
  *     sendmsg(), else the socket's bound source, else, for an unbound
@@ -38,39 +38,24 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "sy_addr.h"
+#include "sy_lb6.h" /* sy_config6_get(), sy_lookup_frontend6() */
 #include "sy_sock.h"
 
 /* ::ffff:0:0/96 */
-static __always_inline int sy_ip6_is_v4mapped(const __be32 *a)
+static __always_inline int sy_a6_is_v4mapped(const __be32 *a)
 {
 	return a[0] == 0 && a[1] == 0 && a[2] == bpf_htonl(0x0000ffff);
 }
 
-static __always_inline int sy_ip6_is_zero(const __be32 *a)
-{
-	return (a[0] | a[1] | a[2] | a[3]) == 0;
-}
-
-static __always_inline int sy_ip6_is_loopback(const __be32 *a)
+/* ::1 */
+static __always_inline int sy_a6_is_loopback(const __be32 *a)
 {
 	return a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == bpf_htonl(1);
 }
 
-static __always_inline int sy_ip6_equal(const __be32 *a, const __be32 *b)
-{
-	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
-}
-
-static __always_inline void sy_ip6_copy(__be32 *dst, const __be32 *src)
-{
-	dst[0] = src[0];
-	dst[1] = src[1];
-	dst[2] = src[2];
-	dst[3] = src[3];
-}
-
 /* One host-order word of an address, for the socket hash. */
-static __always_inline __u32 sy_ip6_fold(const __be32 *a)
+static __always_inline __u32 sy_a6_fold(const __be32 *a)
 {
 	return bpf_ntohl(a[0] ^ a[1] ^ a[2] ^ a[3]);
 }
@@ -87,7 +72,7 @@ static __always_inline void sy_sock6_client(struct bpf_sock_addr *ctx,
 		client[1] = ctx->msg_src_ip6[1];
 		client[2] = ctx->msg_src_ip6[2];
 		client[3] = ctx->msg_src_ip6[3];
-		if (!sy_ip6_is_zero(client))
+		if (!sy_a6_is_zero(client))
 			return;
 	}
 	sk = ctx->sk;
@@ -96,7 +81,7 @@ static __always_inline void sy_sock6_client(struct bpf_sock_addr *ctx,
 		client[1] = sk->src_ip6[1];
 		client[2] = sk->src_ip6[2];
 		client[3] = sk->src_ip6[3];
-		if (!sy_ip6_is_zero(client))
+		if (!sy_a6_is_zero(client))
 			return;
 	}
 	netns = bpf_get_netns_cookie(ctx);
@@ -142,7 +127,7 @@ static __always_inline int sy_sock6_xlate(struct bpf_sock_addr *ctx,
 	daddr[1] = ctx->user_ip6[1];
 	daddr[2] = ctx->user_ip6[2];
 	daddr[3] = ctx->user_ip6[3];
-	if (sy_ip6_is_v4mapped(daddr))
+	if (sy_a6_is_v4mapped(daddr))
 		return sy_sock6_xlate_mapped(ctx, sendmsg, daddr[3], dport);
 
 	proto = sy_sock_proto(ctx);
@@ -151,15 +136,15 @@ static __always_inline int sy_sock6_xlate(struct bpf_sock_addr *ctx,
 
 	cfg = sy_config_get();
 	cfg6 = sy_config6_get();
-	sy_ip6_copy(fe, daddr);
-	to_loopback = sy_ip6_is_loopback(daddr);
+	sy_a6_copy(fe, daddr);
+	to_loopback = sy_a6_is_loopback(daddr);
 	if (to_loopback) {
-		if (!cfg6 || sy_ip6_is_zero(cfg6->node_addr))
+		if (!cfg6 || sy_a6_is_zero(cfg6->node_addr))
 			return 1;
-		sy_ip6_copy(fe, cfg6->node_addr);
+		sy_a6_copy(fe, cfg6->node_addr);
 		via_node = 1;
-	} else if (cfg6 && !sy_ip6_is_zero(cfg6->node_addr) &&
-		   sy_ip6_equal(daddr, cfg6->node_addr)) {
+	} else if (cfg6 && !sy_a6_is_zero(cfg6->node_addr) &&
+		   sy_a6_eq(daddr, cfg6->node_addr)) {
 		via_node = 1;
 	}
 	svc = sy_lookup_frontend6(fe, dport, proto, SY_ROLE_POD);
@@ -174,19 +159,19 @@ static __always_inline int sy_sock6_xlate(struct bpf_sock_addr *ctx,
 	sy_sock6_client(ctx, sendmsg, akey.client);
 	akey.group = svc->group;
 	/* A random-selection Service draws its slot; it needs no hash. */
-	be = sy_select_backend6(svc, &sy_affinity6, &akey,
-				(svc->flags & SY_SVC_F_RANDOM) ? 0 :
-				sy_sock_hash(bpf_htonl(sy_ip6_fold(akey.client)),
-					     bpf_htonl(sy_ip6_fold(fe)), dport,
-					     proto, cookie),
-				bpf_ktime_get_ns(), &backend_id);
+	be = sy_select_backend_fam(SY_AF6, svc, &sy_affinity6, &akey,
+				   (svc->flags & SY_SVC_F_RANDOM) ? 0 :
+				   sy_sock_hash(bpf_htonl(sy_a6_fold(akey.client)),
+						bpf_htonl(sy_a6_fold(fe)), dport,
+						proto, cookie),
+				   bpf_ktime_get_ns(), &backend_id);
 	if (!be)
 		return 1; /* broken table: tc (if any) drops */
 
 	rk.cookie = cookie;
-	sy_ip6_copy(rk.addr, be->addr);
+	sy_a6_copy(rk.addr, be->addr);
 	rk.port = be->port;
-	sy_ip6_copy(rv.addr, daddr);
+	sy_a6_copy(rv.addr, daddr);
 	rv.port = dport;
 	rv.rev_nat_id = svc->id;
 	bpf_map_update_elem(&sy_sock_revnat6, &rk, &rv, BPF_ANY);
@@ -216,7 +201,7 @@ static __always_inline int sy_sock6_show_frontend(struct bpf_sock_addr *ctx)
 	rk.addr[1] = ctx->user_ip6[1];
 	rk.addr[2] = ctx->user_ip6[2];
 	rk.addr[3] = ctx->user_ip6[3];
-	if (sy_ip6_is_v4mapped(rk.addr)) {
+	if (sy_a6_is_v4mapped(rk.addr)) {
 		rv = sy_sock_revnat_lookup(rk.cookie, rk.addr[3], port);
 		if (rv) {
 			ctx->user_ip6[3] = rv->addr;

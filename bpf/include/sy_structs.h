@@ -272,6 +272,9 @@ enum sy_counter {
 	SY_CNT_CT_CLOSED = 37, /* flow closed: FIN seen both ways, or an accepted RST */
 	SY_CNT_CT_RST_IGNORED = 38, /* RST that did not shorten the flow's lifetime (see docs/maps.md) */
 	SY_CNT_SNAT_PORT_BUSY = 39, /* SNAT port candidates found taken (each retry counts) */
+	/* IPv6 (sy_parse6.h, sy_hooks6.h). */
+	SY_CNT_MALFORMED6 = 40, /* IPv6 packets with a bad or truncated header, a bad payload length or a UDP checksum of 0 (passed untouched) */
+	SY_CNT_IP6_NOT_HANDLED = 41, /* IPv6 packets the datapath does not handle (yet): extension header chain too long or not walked, fragments (untouched); REJECT (dropped) */
 	SY_CNT_MAX = 48,
 };
 
@@ -597,6 +600,10 @@ SY_ASSERT_LAYOUT(struct sy_backend6, 28);
 SY_ASSERT_LAYOUT(struct sy_revnat6, 20);
 SY_ASSERT_LAYOUT(struct sy_ct_key6, 40);
 SY_ASSERT_LAYOUT(struct sy_ct_value6, 40);
+/* sy_ct_pair.h reads an IPv6 entry's first 20 bytes as a sy_ct_value. */
+SY_ASSERT_OFF(struct sy_ct_value6, backend_id, 8);
+SY_ASSERT_OFF(struct sy_ct_value6, rev_nat_id, 12);
+SY_ASSERT_OFF(struct sy_ct_value6, tcp_flags, 16);
 SY_ASSERT_OFF(struct sy_ct_value6, flags, 18);
 SY_ASSERT_OFF(struct sy_ct_value6, nat_port, 20);
 SY_ASSERT_OFF(struct sy_ct_value6, nat_addr, 24);

@@ -31,6 +31,9 @@
  * exactly once. A packet with already translated addresses (client ->
  * backend, node:NAT port -> backend, frontend -> client) is no frontend and
  * no conntrack key of its direction, so it would pass untouched too.
+ *
+ * IPv6 frames go to sy_tc6_main() (sy_tc6.h): the same steps over the IPv6
+ * maps (each family in a function of its own, see sy_tc_main()).
  */
 #ifndef SY_TC_H
 #define SY_TC_H
@@ -58,6 +61,7 @@
 #include "sy_config.h"
 #include "sy_frontend.h"
 #include "sy_fib.h"
+#include "sy_tc6.h"
 
 /* tcx: hand the packet to the next program of the chain (uapi enum
  * tcx_action_base; for a clsact direct-action filter, TC_ACT_UNSPEC: the
@@ -137,7 +141,11 @@ static __always_inline int sy_tc_forward(struct __sk_buff *skb,
 	return bpf_redirect(fib.ifindex, 0);
 }
 
-static __always_inline int sy_tc_main(struct __sk_buff *skb, int role)
+/* sy_tc4_main(): the frame is IPv6, for sy_tc6_main() (not a tc verdict). */
+#define SY_TC_IS_IPV6 0x7fff0006
+
+/* The IPv4 datapath (and the dispatch of other ethertypes). */
+static __noinline int sy_tc4_main(struct __sk_buff *skb, int role)
 {
 	struct sy_xlate x;
 	struct sy_pkt pkt;
@@ -153,6 +161,8 @@ static __always_inline int sy_tc_main(struct __sk_buff *skb, int role)
 			}
 			return ret < 0 ? TC_ACT_SHOT : (ret == SY_ICMP_XLATE ? TC_ACT_OK : TCX_NEXT);
 		}
+		if (ret == SY_PARSE_IPV6)
+			return SY_TC_IS_IPV6;
 		if (ret == SY_PARSE_MALFORMED)
 			sy_count(SY_CNT_MALFORMED);
 		return TCX_NEXT;
@@ -199,6 +209,16 @@ static __always_inline int sy_tc_main(struct __sk_buff *skb, int role)
 	default:
 		return TCX_NEXT;
 	}
+}
+
+/* Each family in a function of its own: each gets the whole 512-byte BPF
+ * stack (the IPv4 path alone takes over 400 bytes), and the IPv4 code is
+ * what it was before IPv6 existed. */
+static __always_inline int sy_tc_main(struct __sk_buff *skb, int role)
+{
+	int ret = sy_tc4_main(skb, role);
+
+	return ret == SY_TC_IS_IPV6 ? sy_tc6_main(skb, role) : ret;
 }
 
 #endif /* SY_TC_H */

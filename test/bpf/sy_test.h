@@ -211,5 +211,6 @@ void test_frag_xdp(int fd_xdp, uint32_t x0, const uint8_t *mac_x0,
 		   const uint8_t *mac_cl);
 void test_conntrack(void);
 void test_service_cidr(void);
+void test_ipv6(void);
 
 #endif /* SY_TEST_H */

@@ -1866,6 +1866,7 @@ int main(void)
 	test_service_cidr();
 	test_xdp();
 	test_icmp();
+	test_ipv6();
 
 out:
 	switchyard__destroy(skel);

@@ -287,6 +287,8 @@ export const SY_ENUMS = {
     SY_CNT_CT_CLOSED: 37,
     SY_CNT_CT_RST_IGNORED: 38,
     SY_CNT_SNAT_PORT_BUSY: 39,
+    SY_CNT_MALFORMED6: 40,
+    SY_CNT_IP6_NOT_HANDLED: 41,
     SY_CNT_MAX: 48,
   },
   sy_rate_limit: {
