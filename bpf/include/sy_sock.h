@@ -5,6 +5,8 @@
  * unconnected datagram (sendmsg4) to a frontend gets the backend's address
  * right away, so its packets never carry the frontend and no tc program has
  * to translate them; recvmsg4 and getpeername4 show the frontend again.
+ * AF_INET6 sockets: sy_sock6.h (the same checks, sy_sock_admit(), and this
+ * file's IPv4 step, sy_sock_xlate4(), for IPv4-mapped destinations).
  *
  * Frontends served here (scope INTERNAL first, then EXTERNAL, as for pods):
  *   - ClusterIP (SY_SVC_F_CLUSTERIP) at the address and port used;

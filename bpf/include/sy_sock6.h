@@ -9,12 +9,12 @@
  *     sy_config6.node_addr, or at ::1 (looked up as that node address);
  *   - the same checks (sy_sock_admit(): source ranges and DROP_NO_EP left
  *     to tc, POD_UDP_CONNECT_TC, ECONNREFUSED without endpoints), the same
- *     pick (sy_select_backend_fam(SY_AF6): affinity, Maglev or random, terminating
- *     backends never chosen by affinity);
+ *     pick (sy_select_backend_fam(SY_AF6): affinity, Maglev or random,
+ *     terminating backends never chosen by affinity);
  *   - the client (hash and sy_affinity6 key): the source given with a
  *     sendmsg(), else the socket's bound source, else, for an unbound
- *     socket, its network namespace cookie as ::<cookie high>:<cookie low>
- *     (0:0:0:0:hi16:lo16:...: words 2 and 3 of the address);
+ *     socket, its network namespace cookie: words 0 and 1 zero, word 2
+ *     the cookie's high 32 bits, word 3 its low 32 bits (network order);
  *   - the hash: sy_sock_hash()'s formula with each address folded to one
  *     word (the XOR of its four words); the socket cookie already makes
  *     every socket hash on its own, and no other component predicts it.
@@ -27,8 +27,9 @@
  * ::ffff:<frontend> from sy_sock_revnat. An unconnected sendmsg() to a
  * mapped address never reaches sendmsg6: udpv6_sendmsg() hands it to the
  * IPv4 path first, where sendmsg4 translates it (and writes sy_sock_revnat,
- * which recvmsg6 reads). sendmsg6 still handles a mapped destination the
- * same way, should a kernel run it.
+ * which recvmsg6 reads; test/loader/loader-sock6.test.ts checks it).
+ * sendmsg6 still handles a mapped destination the same way, should a
+ * kernel run it.
  */
 #ifndef SY_SOCK6_H
 #define SY_SOCK6_H
