@@ -128,7 +128,14 @@ static int open_load(struct loader *L)
 				  SY_DEFAULT_SVC_STATS : L->opt.max_services * 3)) ||
 	    (err = resize(L->maps[SY_MAP_BACKENDS], L->opt.max_backends)) ||
 	    (err = resize(L->maps[SY_MAP_CONNTRACK], L->opt.ct_max)) ||
-	    (err = resize(L->maps[SY_MAP_SOCK_REVNAT], L->opt.ct_max)))
+	    (err = resize(L->maps[SY_MAP_SOCK_REVNAT], L->opt.ct_max)) ||
+	    /* IPv6 twins: sized as their IPv4 maps (--map-max-entries
+	     * NAME6=N sets one apart, e.g. small on an IPv4-only node). */
+	    (err = resize(L->maps[SY_MAP_SERVICES6], L->opt.max_services)) ||
+	    (err = resize(L->maps[SY_MAP_REVNAT6], L->opt.max_services)) ||
+	    (err = resize(L->maps[SY_MAP_BACKENDS6], L->opt.max_backends)) ||
+	    (err = resize(L->maps[SY_MAP_CONNTRACK6], L->opt.ct_max)) ||
+	    (err = resize(L->maps[SY_MAP_SOCK_REVNAT6], L->opt.ct_max)))
 		return err;
 	for (int i = 0; i < SY_MAP_COUNT; i++)
 		if ((err = resize(L->maps[i], L->opt.map_max[i])))

@@ -23,6 +23,15 @@ const char *const sy_map_names[SY_MAP_COUNT] = {
 	[SY_MAP_ICMP_RATE] = "sy_icmp_rate",
 	[SY_MAP_FRAG] = "sy_frag",
 	[SY_MAP_DEV_MAC] = "sy_dev_mac",
+	[SY_MAP_SERVICES6] = "sy_services6",
+	[SY_MAP_BACKENDS6] = "sy_backends6",
+	[SY_MAP_REVNAT6] = "sy_revnat6",
+	[SY_MAP_CONNTRACK6] = "sy_conntrack6",
+	[SY_MAP_AFFINITY6] = "sy_affinity6",
+	[SY_MAP_SOURCE_RANGES6] = "sy_source_ranges6",
+	[SY_MAP_SOCK_REVNAT6] = "sy_sock_revnat6",
+	[SY_MAP_FRAG6] = "sy_frag6",
+	[SY_MAP_CONFIG6] = "sy_config6",
 };
 
 const struct sy_sock_hook sy_sock_hooks[SY_SOCK_PROGS] = {

@@ -2,10 +2,10 @@
 // sendmsg6, recvmsg6, getpeername6; bpf/include/sy_sock6.h), with real
 // sockets: a client namespace in a cgroup of its own (never the root
 // cgroup), a server namespace, addresses from fd00::/8 and 198.18.0.0/15.
-// The IPv4 maps are programmed through the loader; the IPv6 maps
-// (sy_services6, sy_backends6, sy_config6) are written straight into their
-// pins with bpftool, and read back the same way (sy_sock_revnat6,
-// sy_affinity6). Needs root, bpffs, cgroup v2 and a built loader.
+// Both families are programmed through the loader (16-byte addresses go to
+// the *6 maps, SetConfig.node_addr6 to sy_config6); what the programs write
+// (sy_sock_revnat6, sy_affinity6) is read from the pins with bpftool.
+// Needs root, bpffs, cgroup v2 and a built loader.
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import path from "node:path";
@@ -38,11 +38,6 @@ const be16 = (n: number): Buffer => {
   b.writeUInt16BE(n);
   return b;
 };
-const u16le = (n: number): Buffer => {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(n);
-  return b;
-};
 
 const TCP = 6;
 const UDP = 17;
@@ -59,19 +54,14 @@ const SY_CNT_SOCK_CONNECT = 12;
 const SY_CNT_SOCK_SENDMSG = 13;
 const SY_HOOK_SOCK_LB = 2;
 
-/** sy_svc_key6 (20 B). */
-const svcKey6 = (addr: string, port: number, proto: number, scope = SY_SCOPE_EXTERNAL) =>
-  Buffer.concat([ip6(addr), be16(port), Buffer.from([proto, scope])]);
-/** sy_svc_value (20 B, shared by the families). */
-const svcValue = (id: number, group: number, count: number, flags: number, affTimeout = 0, m = 7) =>
-  Buffer.concat([u32le(id), u32le(group), u16le(count), u16le(flags), u32le(affTimeout), u32le(m)]);
-/** sy_backend6 (28 B). */
-const backend6 = (addr: string, port: number, proto: number, state = SY_BE_ACTIVE) =>
-  Buffer.concat([ip6(addr), be16(port), Buffer.from([proto, state, 0, 0, 0, 0]), u32le(0)]);
-/** sy_config6 (48 B): node address, no Service CIDR. */
-const config6 = (nodeAddr: string) => Buffer.concat([ip6(nodeAddr), Buffer.alloc(32)]);
+/** Loader ops for the IPv6 maps (the address length picks the family). */
+const service6 = (addr: string, port: number, proto: number, id: number, group: number, count: number, flags: number, o: { scope?: number; affinityTimeout?: number; tableSize?: number } = {}) => ({
+  upsertService: { key: { addr: ip6(addr), port, proto, scope: o.scope ?? SY_SCOPE_EXTERNAL }, id, group, count, flags, affinityTimeout: o.affinityTimeout ?? 0, tableSize: o.tableSize ?? 7 },
+});
+const backend6 = (id: number, addr: string, port: number, proto: number, state = SY_BE_ACTIVE) => ({ upsertBackend: { id, addr: ip6(addr), port, proto, state } });
+/** SetConfig of this node: both families' addresses (SetConfig writes sy_config6 too). */
+const config = (flags = 0) => ({ setConfig: { flowHashSeed: 5, flags, nodeAddr: ip4(CLIENT4), nodeAddr6: ip6(CLIENT6) } });
 
-const hexArgs = (b: Buffer): string[] => [...b].map((x) => x.toString(16).padStart(2, "0"));
 const hexBuf = (a: string[]) => Buffer.from(a.map((h) => parseInt(h, 16)));
 
 // ---- the lab ------------------------------------------------------------------
@@ -202,8 +192,7 @@ describe("socket-level load balancing for IPv6 and IPv4-mapped sockets (cgroup c
   let cg = "";
 
   const pin = (map: string) => path.join(pins, map);
-  const update = (map: string, key: Buffer, value: Buffer) =>
-    run("bpftool", ["map", "update", "pinned", pin(map), "key", "hex", ...hexArgs(key), "value", "hex", ...hexArgs(value)]);
+  const apply = async (what: string, ...ops: object[]) => assertOk(await call(sock, { apply: { ops } }), what);
   const dump = (map: string): Array<{ key: Buffer; value: Buffer }> =>
     (JSON.parse(run("bpftool", ["-j", "map", "dump", "pinned", pin(map)]).stdout) as Array<{ key: string[]; value: string[] }>).map((e) => ({
       key: hexBuf(e.key),
@@ -247,13 +236,16 @@ describe("socket-level load balancing for IPv6 and IPv4-mapped sockets (cgroup c
     sock = loader.socketPath;
     pins = lab.pinDir(instance);
 
-    // Shared by the families: sy_config (seed, flags), sy_maglev.
-    // IPv4 (the IPv4-mapped case): through the loader.
+    // Shared by the families: sy_config (seed, flags), sy_maglev, ids.
+    // Backends first, services last.
     assertOk(
       await call(sock, {
         apply: {
           ops: [
-            { setConfig: { flowHashSeed: 5, nodeAddr: ip4(CLIENT4) } },
+            config(),
+            backend6(1, SERVER6, 8080, TCP),
+            backend6(2, SERVER6, 8080, UDP),
+            backend6(3, SERVER6B, 8080, TCP),
             { upsertBackend: { id: 4, addr: ip4(SERVER4), port: 8080, proto: TCP } },
             { upsertBackend: { id: 5, addr: ip4(SERVER4), port: 8080, proto: UDP } },
             { upsertRevnat: { id: 100, addr: ip4(VIP4), port: 80 } },
@@ -265,24 +257,23 @@ describe("socket-level load balancing for IPv6 and IPv4-mapped sockets (cgroup c
             { setMaglev: { group: 6, backendIds: [3, 3, 3, 3, 3, 3, 3] } },
             { upsertService: { key: { addr: ip4(VIP4), port: 80, proto: TCP }, id: 100, group: 4, count: 1, flags: SY_SVC_F_CLUSTERIP, tableSize: 7 } },
             { upsertService: { key: { addr: ip4(VIP4), port: 80, proto: UDP }, id: 100, group: 5, count: 1, flags: SY_SVC_F_CLUSTERIP, tableSize: 7 } },
+            { upsertRevnat: { id: 200, addr: ip6(VIP6), port: 80 } },
+            service6(VIP6, 80, TCP, 200, 1, 1, SY_SVC_F_CLUSTERIP),
+            service6(VIP6, 80, UDP, 200, 2, 1, SY_SVC_F_CLUSTERIP),
+            service6(VIP6_NOEP, 80, TCP, 201, 7, 0, SY_SVC_F_CLUSTERIP, { tableSize: 0 }),
+            service6(CLIENT6, NODEPORT, TCP, 205, 1, 1, SY_SVC_F_NODEPORT),
+            service6(VIP6_RANGE, 80, TCP, 206, 1, 1, SY_SVC_F_CLUSTERIP | SY_SVC_F_SOURCE_RANGE),
+            // iTP and eTP differ: the internal-scope entry is the one sockets use.
+            service6(VIP6_SCOPED, 80, TCP, 204, 1, 1, SY_SVC_F_CLUSTERIP, { scope: SY_SCOPE_EXTERNAL }),
+            service6(VIP6_SCOPED, 80, TCP, 204, 6, 1, SY_SVC_F_CLUSTERIP, { scope: SY_SCOPE_INTERNAL }),
           ],
         },
       }),
-      "IPv4 programming",
+      "programming",
     );
-    // IPv6: straight into the pinned maps (backends first, services last).
-    update("sy_config6", u32le(0), config6(CLIENT6));
-    update("sy_backends6", u32le(1), backend6(SERVER6, 8080, TCP));
-    update("sy_backends6", u32le(2), backend6(SERVER6, 8080, UDP));
-    update("sy_backends6", u32le(3), backend6(SERVER6B, 8080, TCP));
-    update("sy_services6", svcKey6(VIP6, 80, TCP), svcValue(200, 1, 1, SY_SVC_F_CLUSTERIP));
-    update("sy_services6", svcKey6(VIP6, 80, UDP), svcValue(200, 2, 1, SY_SVC_F_CLUSTERIP));
-    update("sy_services6", svcKey6(VIP6_NOEP, 80, TCP), svcValue(201, 7, 0, SY_SVC_F_CLUSTERIP, 0, 0));
-    update("sy_services6", svcKey6(CLIENT6, NODEPORT, TCP), svcValue(205, 1, 1, SY_SVC_F_NODEPORT));
-    update("sy_services6", svcKey6(VIP6_RANGE, 80, TCP), svcValue(206, 1, 1, SY_SVC_F_CLUSTERIP | SY_SVC_F_SOURCE_RANGE));
-    // iTP and eTP differ: the internal-scope entry is the one sockets use.
-    update("sy_services6", svcKey6(VIP6_SCOPED, 80, TCP, SY_SCOPE_EXTERNAL), svcValue(204, 1, 1, SY_SVC_F_CLUSTERIP));
-    update("sy_services6", svcKey6(VIP6_SCOPED, 80, TCP, SY_SCOPE_INTERNAL), svcValue(204, 6, 1, SY_SVC_F_CLUSTERIP));
+    // What the loader wrote (the IPv6 half of SetConfig).
+    const cfg6 = dump("sy_config6")[0]!.value;
+    assert.deepEqual(cfg6.subarray(0, 16), ip6(CLIENT6), "sy_config6.node_addr");
   });
 
   after(async () => {
@@ -390,7 +381,7 @@ describe("socket-level load balancing for IPv6 and IPv4-mapped sockets (cgroup c
 
   it("ClientIP affinity in sy_affinity6; a terminating backend is never chosen by affinity; terminating fallback still serves", () =>
     withLogs(async () => {
-      update("sy_services6", svcKey6(VIP6_AFF, 80, TCP), svcValue(202, 3, 2, SY_SVC_F_CLUSTERIP | SY_SVC_F_AFFINITY, 600));
+      await apply("affinity service", service6(VIP6_AFF, 80, TCP, 202, 3, 2, SY_SVC_F_CLUSTERIP | SY_SVC_F_AFFINITY, { affinityTimeout: 600 }));
       const out = await client("aff*8");
       const seen = (out["aff*8"] as Seen[]).map((s) => {
         assert.equal(s.peer, `${VIP6_AFF}/80`, JSON.stringify(s));
@@ -413,20 +404,17 @@ describe("socket-level load balancing for IPv6 and IPv4-mapped sockets (cgroup c
       // table, the affinity entry still names it: it takes no new flow.
       const otherId = stickyId === 1 ? 3 : 1;
       const other = stickyId === 1 ? SERVER6B : SERVER6;
-      update("sy_backends6", u32le(stickyId), backend6(sticky, 8080, TCP, SY_BE_TERMINATING));
-      assertOk(await call(sock, { apply: { ops: [{ setMaglev: { group: 3, backendIds: new Array(7).fill(otherId) } }] } }), "table without the terminating backend");
+      await apply("table without the terminating backend", backend6(stickyId, sticky, 8080, TCP, SY_BE_TERMINATING), { setMaglev: { group: 3, backendIds: new Array(7).fill(otherId) } });
       const out2 = await client("aff*3");
       for (const s of out2["aff*3"] as Seen[]) assert.equal(s.data, `tcp ${CLIENT6} ${other}`, "not the terminating backend");
       assert.equal(dump("sy_affinity6").find((e) => e.key.readUInt32LE(16) === 3)!.value.readUInt32LE(8), otherId, "affinity moved");
 
       // Terminating fallback: no ready endpoint, the table holds the
       // terminating one (the control plane's fallback): it still serves.
-      update("sy_backends6", u32le(1), backend6(SERVER6, 8080, TCP, SY_BE_TERMINATING));
-      update("sy_services6", svcKey6(VIP6_TERM, 80, TCP), svcValue(203, 1, 1, SY_SVC_F_CLUSTERIP));
+      await apply("terminating fallback", backend6(1, SERVER6, 8080, TCP, SY_BE_TERMINATING), service6(VIP6_TERM, 80, TCP, 203, 1, 1, SY_SVC_F_CLUSTERIP));
       const out3 = await client("term");
       assert.deepEqual(out3.term, { peer: `${VIP6_TERM}/80`, data: `tcp ${CLIENT6} ${SERVER6}` });
-      update("sy_backends6", u32le(1), backend6(SERVER6, 8080, TCP));
-      update("sy_backends6", u32le(3), backend6(SERVER6B, 8080, TCP));
+      await apply("backends active again", backend6(1, SERVER6, 8080, TCP), backend6(3, SERVER6B, 8080, TCP));
     }));
 
   it("with POD_UDP_CONNECT_TC, a pod's IPv6 UDP connect() is left to tc, TCP is translated", () =>
@@ -435,7 +423,7 @@ describe("socket-level load balancing for IPv6 and IPv4-mapped sockets (cgroup c
       // connect() fails (ENETUNREACH) after the program ran; the counter
       // tells whether it translated.
       const pns = lab.netns("p");
-      assertOk(await call(sock, { apply: { ops: [{ setConfig: { flowHashSeed: 5, flags: SY_CFG_F_POD_UDP_CONNECT_TC, nodeAddr: ip4(CLIENT4) } }] } }), "flag");
+      await apply("flag", config(SY_CFG_F_POD_UDP_CONNECT_TC));
       try {
         let c0 = await counters();
         assert.deepEqual((await clientIn(pns, "udpc")).udpc, { error: "ENETUNREACH" });
@@ -448,7 +436,7 @@ describe("socket-level load balancing for IPv6 and IPv4-mapped sockets (cgroup c
         assert.deepEqual(out.udpc, { peer: `${VIP6}/80`, from: `${VIP6}/80`, data: `udp ${CLIENT6} ${SERVER6}` }, "the node's own connected UDP is translated");
         assert.equal((await counters()).connect - c0.connect, 1n);
       } finally {
-        await call(sock, { apply: { ops: [{ setConfig: { flowHashSeed: 5, nodeAddr: ip4(CLIENT4) } }] } });
+        await apply("flag off", config());
       }
     }));
 
