@@ -5,6 +5,8 @@
  * unconnected datagram (sendmsg4) to a frontend gets the backend's address
  * right away, so its packets never carry the frontend and no tc program has
  * to translate them; recvmsg4 and getpeername4 show the frontend again.
+ * AF_INET6 sockets: sy_sock6.h (the same checks, sy_sock_admit(), and this
+ * file's IPv4 step, sy_sock_xlate4(), for IPv4-mapped destinations).
  *
  * Frontends served here (scope INTERNAL first, then EXTERNAL, as for pods):
  *   - ClusterIP (SY_SVC_F_CLUSTERIP) at the address and port used;
@@ -69,15 +71,58 @@ static __always_inline int sy_sock_udp_connect_for_tc(struct bpf_sock_addr *ctx,
 	       bpf_get_netns_cookie(ctx) != cfg->host_netns_cookie;
 }
 
-/* The client as the hash and sy_affinity see it (see above). */
+/* The socket's protocol as the frontend maps key it; 0: not served. */
+static __always_inline __u8 sy_sock_proto(struct bpf_sock_addr *ctx)
+{
+	if (ctx->protocol == IPPROTO_TCP)
+		return IPPROTO_TCP;
+	if (ctx->protocol == IPPROTO_UDP)
+		return IPPROTO_UDP;
+	return 0;
+}
+
+/* What a socket hook does with the frontend it found (both families). */
+enum sy_sock_verdict {
+	SY_SOCK_PASS = 0,   /* left alone: the call goes on unchanged */
+	SY_SOCK_REFUSE = 1, /* the call fails (bpf_set_retval() set) */
+	SY_SOCK_XLATE = 2,  /* translate to the selected backend */
+};
+
+/* The checks that do not depend on the address family (see above):
+ * via_node: the destination is a node address (or loopback), so only a
+ * NodePort serves; to_loopback: it is the loopback address. */
+static __always_inline int sy_sock_admit(struct bpf_sock_addr *ctx,
+					 const struct sy_config *cfg,
+					 const struct sy_svc_value *svc,
+					 const int sendmsg, __u8 proto,
+					 int via_node, int to_loopback)
+{
+	__u16 flags = svc->flags;
+
+	if (!(flags & (via_node ? SY_SVC_F_NODEPORT : SY_SVC_F_CLUSTERIP)))
+		return SY_SOCK_PASS;
+	if (flags & SY_SVC_F_SOURCE_RANGE)
+		return SY_SOCK_PASS;
+	if (!sendmsg && proto == IPPROTO_UDP && !to_loopback &&
+	    !(flags & SY_SVC_F_HOST_EP) && sy_sock_udp_connect_for_tc(ctx, cfg))
+		return SY_SOCK_PASS;
+	if (svc->count == 0) {
+		if (flags & SY_SVC_F_DROP_NO_EP)
+			return SY_SOCK_PASS;
+		bpf_set_retval(-SY_ECONNREFUSED);
+		return SY_SOCK_REFUSE;
+	}
+	return SY_SOCK_XLATE;
+}
+
+/* The client as the hash and sy_affinity see it (see above); msg_src is
+ * the source given with a sendmsg(), else 0. */
 static __always_inline __u32 sy_sock_client(struct bpf_sock_addr *ctx,
-					    const int sendmsg)
+					    __be32 msg_src)
 {
 	struct bpf_sock *sk;
-	__u32 client = 0;
+	__u32 client = msg_src;
 
-	if (sendmsg)
-		client = ctx->msg_src_ip4;
 	if (!client) {
 		sk = ctx->sk;
 		if (sk)
@@ -99,9 +144,15 @@ static __always_inline __u32 sy_sock_hash(__u32 client, __be32 fe_addr,
 				       (__u32)(cookie >> 32));
 }
 
-/* connect4 / sendmsg4. Returns the program's verdict (1 = go on). */
-static __always_inline int sy_sock_xlate(struct bpf_sock_addr *ctx,
-					 const int sendmsg)
+/* The IPv4 step, for connect4/sendmsg4 (mapped 0: ctx->user_ip4) and for
+ * the IPv4-mapped destinations of connect6/sendmsg6 (mapped 1, sy_sock6.h:
+ * ctx->user_ip6[3], ::ffff:<backend> written back): daddr:dport is the
+ * destination. msg_src: see sy_sock_client(). Returns the program's
+ * verdict (1 = go on). */
+static __always_inline int sy_sock_xlate4(struct bpf_sock_addr *ctx,
+					  const int sendmsg, const int mapped,
+					  __be32 msg_src, __be32 daddr,
+					  __be16 dport)
 {
 	struct sy_sock_revnat_value rv = {};
 	struct sy_sock_revnat_key rk = {};
@@ -109,25 +160,21 @@ static __always_inline int sy_sock_xlate(struct bpf_sock_addr *ctx,
 	const struct sy_config *cfg;
 	struct sy_svc_value *svc;
 	struct sy_backend *be;
-	__be32 daddr = ctx->user_ip4, fe_addr, node;
-	__be16 dport = (__be16)ctx->user_port;
+	__be32 fe_addr, node;
 	__u32 backend_id;
 	__u64 cookie;
-	int via_node = 0;
-	__u16 flags;
+	int via_node = 0, to_loopback;
 	__u8 proto;
 
-	if (ctx->protocol == IPPROTO_TCP)
-		proto = IPPROTO_TCP;
-	else if (ctx->protocol == IPPROTO_UDP)
-		proto = IPPROTO_UDP;
-	else
+	proto = sy_sock_proto(ctx);
+	if (!proto)
 		return 1;
 
 	cfg = sy_config_get();
 	node = cfg ? cfg->node_addr : 0;
 	fe_addr = daddr;
-	if (daddr == bpf_htonl(SY_LOOPBACK_ADDR)) {
+	to_loopback = daddr == bpf_htonl(SY_LOOPBACK_ADDR);
+	if (to_loopback) {
 		if (!node)
 			return 1;
 		fe_addr = node;
@@ -138,28 +185,20 @@ static __always_inline int sy_sock_xlate(struct bpf_sock_addr *ctx,
 	svc = sy_lookup_frontend(fe_addr, dport, proto, SY_ROLE_POD);
 	if (!svc)
 		return 1;
-	flags = svc->flags;
-	if (!(flags & (via_node ? SY_SVC_F_NODEPORT : SY_SVC_F_CLUSTERIP)))
+	switch (sy_sock_admit(ctx, cfg, svc, sendmsg, proto, via_node,
+			      to_loopback)) {
+	case SY_SOCK_PASS:
 		return 1;
-	if (flags & SY_SVC_F_SOURCE_RANGE)
-		return 1;
-	if (!sendmsg && proto == IPPROTO_UDP &&
-	    daddr != bpf_htonl(SY_LOOPBACK_ADDR) && !(flags & SY_SVC_F_HOST_EP) &&
-	    sy_sock_udp_connect_for_tc(ctx, cfg))
-		return 1;
-	if (svc->count == 0) {
-		if (flags & SY_SVC_F_DROP_NO_EP)
-			return 1;
-		bpf_set_retval(-SY_ECONNREFUSED);
+	case SY_SOCK_REFUSE:
 		return 0;
 	}
 
 	cookie = bpf_get_socket_cookie(ctx);
-	akey.client = sy_sock_client(ctx, sendmsg);
+	akey.client = sy_sock_client(ctx, msg_src);
 	akey.group = svc->group;
 	/* A random-selection Service draws its slot; it needs no hash. */
 	be = sy_select_backend(svc, &sy_affinity, &akey,
-			       (flags & SY_SVC_F_RANDOM) ? 0 :
+			       (svc->flags & SY_SVC_F_RANDOM) ? 0 :
 			       sy_sock_hash(akey.client, fe_addr, dport, proto,
 					    cookie),
 			       bpf_ktime_get_ns(), &backend_id);
@@ -174,24 +213,45 @@ static __always_inline int sy_sock_xlate(struct bpf_sock_addr *ctx,
 	rv.rev_nat_id = svc->id;
 	bpf_map_update_elem(&sy_sock_revnat, &rk, &rv, BPF_ANY);
 
-	ctx->user_ip4 = be->addr;
+	if (mapped)
+		ctx->user_ip6[3] = be->addr;
+	else
+		ctx->user_ip4 = be->addr;
 	ctx->user_port = (__u32)be->port;
 	sy_count(sendmsg ? SY_CNT_SOCK_SENDMSG : SY_CNT_SOCK_CONNECT);
 	sy_svc_account(svc->id, SY_HOOK_SOCK_LB, 0);
 	return 1;
 }
 
+/* connect4 / sendmsg4. Returns the program's verdict (1 = go on). */
+static __always_inline int sy_sock_xlate(struct bpf_sock_addr *ctx,
+					 const int sendmsg)
+{
+	return sy_sock_xlate4(ctx, sendmsg, 0,
+			      sendmsg ? ctx->msg_src_ip4 : 0, ctx->user_ip4,
+			      (__be16)ctx->user_port);
+}
+
+/* The frontend a socket sent to backend addr:port as, if it did. */
+static __always_inline struct sy_sock_revnat_value *
+sy_sock_revnat_lookup(__u64 cookie, __be32 addr, __be16 port)
+{
+	struct sy_sock_revnat_key rk = {};
+
+	rk.cookie = cookie;
+	rk.addr = addr;
+	rk.port = port;
+	return bpf_map_lookup_elem(&sy_sock_revnat, &rk);
+}
+
 /* recvmsg4 / getpeername4: a backend address the socket was sent to shows
  * as the frontend. Must return 1. */
 static __always_inline int sy_sock_show_frontend(struct bpf_sock_addr *ctx)
 {
-	struct sy_sock_revnat_key rk = {};
 	struct sy_sock_revnat_value *rv;
 
-	rk.cookie = bpf_get_socket_cookie(ctx);
-	rk.addr = ctx->user_ip4;
-	rk.port = (__be16)ctx->user_port;
-	rv = bpf_map_lookup_elem(&sy_sock_revnat, &rk);
+	rv = sy_sock_revnat_lookup(bpf_get_socket_cookie(ctx), ctx->user_ip4,
+				   (__be16)ctx->user_port);
 	if (rv) {
 		ctx->user_ip4 = rv->addr;
 		ctx->user_port = (__u32)rv->port;

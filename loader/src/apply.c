@@ -4,6 +4,7 @@
  * rejects the request before anything is written (applied = 0); a kernel
  * failure stops at that op and reports how many were applied. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,13 +74,69 @@ static void source_range_key_fill(struct sy_source_range_key *k,
 	k->addr = htonl(a);
 }
 
-static void svc_key_fill(struct sy_svc_key *k, const PB(ServiceKey) *src)
+/* IPv6: {32 + len, frontend, the 16 bytes with the host bits zeroed}. */
+static void source_range_key6_fill(struct sy_source_range_key6 *k,
+				   uint32_t frontend_id,
+				   const ProtobufCBinaryData *addr,
+				   uint32_t prefix_len)
 {
+	uint8_t *b = (uint8_t *)k->addr;
+
 	memset(k, 0, sizeof(*k));
-	memcpy(&k->addr, src->addr.data, 4);
-	k->port = htons((uint16_t)src->port);
-	k->proto = (uint8_t)src->proto;
-	k->scope = (uint8_t)src->scope;
+	memcpy(b, addr->data, 16);
+	for (uint32_t i = 0; i < 16; i++) {
+		uint32_t keep = prefix_len > i * 8 ? prefix_len - i * 8 : 0;
+
+		if (keep < 8)
+			b[i] &= (uint8_t)(0xff00u >> keep);
+	}
+	k->prefixlen = 32 + prefix_len;
+	k->frontend_id = frontend_id;
+}
+
+/* The address's family picks the map (validated: 4 or 16 bytes). */
+static bool is_ip6(const ProtobufCBinaryData *addr)
+{
+	return addr->len == 16;
+}
+
+/* The key of sy_services (IPv4) or sy_services6 (IPv6) in *k4 or *k6;
+ * returns the map and sets *key to the one filled. */
+static enum sy_map_id svc_key_fill(struct sy_svc_key *k4,
+				   struct sy_svc_key6 *k6,
+				   const PB(ServiceKey) *src, const void **key)
+{
+	if (is_ip6(&src->addr)) {
+		memset(k6, 0, sizeof(*k6));
+		memcpy(k6->addr, src->addr.data, 16);
+		k6->port = htons((uint16_t)src->port);
+		k6->proto = (uint8_t)src->proto;
+		k6->scope = (uint8_t)src->scope;
+		*key = k6;
+		return SY_MAP_SERVICES6;
+	}
+	memset(k4, 0, sizeof(*k4));
+	memcpy(&k4->addr, src->addr.data, 4);
+	k4->port = htons((uint16_t)src->port);
+	k4->proto = (uint8_t)src->proto;
+	k4->scope = (uint8_t)src->scope;
+	*key = k4;
+	return SY_MAP_SERVICES;
+}
+
+/* Ids are unique across families (one id space), so a delete by id goes to
+ * both maps: the control plane need not know which family an id had (after
+ * a restart it restores ids from the pinned maps of either). */
+static int delete_id_both(struct loader *L, enum sy_map_id m4,
+			  enum sy_map_id m6, uint32_t id, enum sy_map_id *failed)
+{
+	int err = delete_absent_ok(L, m4, &id);
+
+	*failed = m4;
+	if (err)
+		return err;
+	*failed = m6;
+	return delete_absent_ok(L, m6, &id);
 }
 
 /* Applies req->ops[i..] while they are set_maglev (at most SY_MAGLEV_BATCH):
@@ -135,6 +192,18 @@ static int apply_op(struct loader *L, const PB(MapOp) *op, size_t i,
 		struct sy_backend v = { 0 };
 		uint32_t id = b->id;
 
+		if (is_ip6(&b->addr)) {
+			struct sy_backend6 v6 = { 0 };
+
+			memcpy(v6.addr, b->addr.data, 16);
+			v6.port = htons((uint16_t)b->port);
+			v6.proto = (uint8_t)b->proto;
+			v6.state = (uint8_t)b->state;
+			v6.flags = (uint8_t)b->flags;
+			v6.zone = b->zone;
+			err = update(L, SY_MAP_BACKENDS6, &id, &v6);
+			return err ? KERR(err, "update sy_backends6[%u]", id) : 0;
+		}
 		memcpy(&v.addr, b->addr.data, 4);
 		v.port = htons((uint16_t)b->port);
 		v.proto = (uint8_t)b->proto;
@@ -146,9 +215,11 @@ static int apply_op(struct loader *L, const PB(MapOp) *op, size_t i,
 	}
 	case MAPOP(DELETE_BACKEND): {
 		uint32_t id = op->delete_backend->id;
+		enum sy_map_id m;
 
-		err = delete_absent_ok(L, SY_MAP_BACKENDS, &id);
-		return err ? KERR(err, "delete sy_backends[%u]", id) : 0;
+		err = delete_id_both(L, SY_MAP_BACKENDS, SY_MAP_BACKENDS6, id,
+				     &m);
+		return err ? KERR(err, "delete %s[%u]", sy_map_names[m], id) : 0;
 	}
 	case MAPOP(SET_MAGLEV): {
 		/* Reached only through set_maglev_run (handle_apply). */
@@ -174,6 +245,14 @@ static int apply_op(struct loader *L, const PB(MapOp) *op, size_t i,
 		struct sy_revnat v = { 0 };
 		uint32_t id = n->id;
 
+		if (is_ip6(&n->addr)) {
+			struct sy_revnat6 v6 = { 0 };
+
+			memcpy(v6.addr, n->addr.data, 16);
+			v6.port = htons((uint16_t)n->port);
+			err = update(L, SY_MAP_REVNAT6, &id, &v6);
+			return err ? KERR(err, "update sy_revnat6[%u]", id) : 0;
+		}
 		memcpy(&v.addr, n->addr.data, 4);
 		v.port = htons((uint16_t)n->port);
 		err = update(L, SY_MAP_REVNAT, &id, &v);
@@ -181,10 +260,11 @@ static int apply_op(struct loader *L, const PB(MapOp) *op, size_t i,
 	}
 	case MAPOP(DELETE_REVNAT): {
 		uint32_t id = op->delete_revnat->id;
+		enum sy_map_id m;
 
-		err = delete_absent_ok(L, SY_MAP_REVNAT, &id);
+		err = delete_id_both(L, SY_MAP_REVNAT, SY_MAP_REVNAT6, id, &m);
 		if (err)
-			return KERR(err, "delete sy_revnat[%u]", id);
+			return KERR(err, "delete %s[%u]", sy_map_names[m], id);
 		/* The frontend is gone: so are its statistics (ids are not
 		 * reused, so nothing else would ever delete them). */
 		for (uint32_t hook = SY_HOOK_TC_INGRESS;
@@ -204,6 +284,15 @@ static int apply_op(struct loader *L, const PB(MapOp) *op, size_t i,
 		struct sy_source_range_key k;
 		uint8_t one = 1;
 
+		if (is_ip6(&o->addr)) {
+			struct sy_source_range_key6 k6;
+
+			source_range_key6_fill(&k6, o->frontend_id, &o->addr,
+					       o->prefix_len);
+			err = update(L, SY_MAP_SOURCE_RANGES6, &k6, &one);
+			return err ? KERR(err, "update sy_source_ranges6[%u]",
+					  o->frontend_id) : 0;
+		}
 		source_range_key_fill(&k, o->frontend_id, &o->addr,
 				      o->prefix_len);
 		err = update(L, SY_MAP_SOURCE_RANGES, &k, &one);
@@ -214,6 +303,15 @@ static int apply_op(struct loader *L, const PB(MapOp) *op, size_t i,
 		const PB(DeleteSourceRange) *o = op->delete_source_range;
 		struct sy_source_range_key k;
 
+		if (is_ip6(&o->addr)) {
+			struct sy_source_range_key6 k6;
+
+			source_range_key6_fill(&k6, o->frontend_id, &o->addr,
+					       o->prefix_len);
+			err = delete_absent_ok(L, SY_MAP_SOURCE_RANGES6, &k6);
+			return err ? KERR(err, "delete sy_source_ranges6[%u]",
+					  o->frontend_id) : 0;
+		}
 		source_range_key_fill(&k, o->frontend_id, &o->addr,
 				      o->prefix_len);
 		err = delete_absent_ok(L, SY_MAP_SOURCE_RANGES, &k);
@@ -223,24 +321,29 @@ static int apply_op(struct loader *L, const PB(MapOp) *op, size_t i,
 	case MAPOP(UPSERT_SERVICE): {
 		const PB(UpsertService) *s = op->upsert_service;
 		struct sy_svc_value v = { 0 };
+		struct sy_svc_key6 k6;
 		struct sy_svc_key k;
+		const void *key;
+		enum sy_map_id m = svc_key_fill(&k, &k6, s->key, &key);
 
-		svc_key_fill(&k, s->key);
 		v.id = s->id;
 		v.group = s->group;
 		v.count = (uint16_t)s->count;
 		v.flags = (uint16_t)s->flags;
 		v.affinity_timeout = s->affinity_timeout;
 		v.table_size = s->table_size;
-		err = update(L, SY_MAP_SERVICES, &k, &v);
-		return err ? KERR(err, "update sy_services") : 0;
+		err = update(L, m, key, &v);
+		return err ? KERR(err, "update %s", sy_map_names[m]) : 0;
 	}
 	case MAPOP(DELETE_SERVICE): {
+		struct sy_svc_key6 k6;
 		struct sy_svc_key k;
+		const void *key;
+		enum sy_map_id m = svc_key_fill(&k, &k6, op->delete_service->key,
+						&key);
 
-		svc_key_fill(&k, op->delete_service->key);
-		err = delete_absent_ok(L, SY_MAP_SERVICES, &k);
-		return err ? KERR(err, "delete sy_services") : 0;
+		err = delete_absent_ok(L, m, key);
+		return err ? KERR(err, "delete %s", sy_map_names[m]) : 0;
 	}
 	case MAPOP(FLUSH_CONNTRACK): {
 		const PB(FlushConntrack) *f = op->flush_conntrack;
@@ -266,6 +369,7 @@ static int apply_op(struct loader *L, const PB(MapOp) *op, size_t i,
 	case MAPOP(SET_CONFIG): {
 		const PB(SetConfig) *c = op->set_config;
 		struct sy_config v = { 0 };
+		struct sy_config6 v6 = { 0 };
 		uint32_t zero = 0;
 
 		v.flow_hash_seed = c->flow_hash_seed;
@@ -281,7 +385,20 @@ static int apply_op(struct loader *L, const PB(MapOp) *op, size_t i,
 			v.svc_net &= v.svc_mask;
 		}
 		err = update(L, SY_MAP_CONFIG, &zero, &v);
-		return err ? KERR(err, "update sy_config[0]") : 0;
+		if (err)
+			return KERR(err, "update sy_config[0]");
+		/* The IPv6 half; all zero when the node serves no IPv6. */
+		if (c->node_addr6.len == 16)
+			memcpy(v6.node_addr, c->node_addr6.data, 16);
+		if (c->service_cidr6_addr.len == 16) {
+			service_cidr6_mask(c->service_cidr6_prefix_len,
+					   (uint8_t *)v6.svc_mask);
+			memcpy(v6.svc_net, c->service_cidr6_addr.data, 16);
+			for (int i = 0; i < 4; i++)
+				v6.svc_net[i] &= v6.svc_mask[i];
+		}
+		err = update(L, SY_MAP_CONFIG6, &zero, &v6);
+		return err ? KERR(err, "update sy_config6[0]") : 0;
 	}
 	default:
 		return reply_err(r, CODE(INVALID), "%s: no operation set", at);

@@ -47,14 +47,25 @@ const char *mapop_name(int c)
 
 #define BAD(...) reply_err(r, CODE(INVALID), __VA_ARGS__)
 
+/* The length is the family: 4 bytes IPv4, 16 bytes IPv6 (its own maps). */
 static int check_addr(struct reply *r, const char *at, const char *field,
 		      const ProtobufCBinaryData *b, bool optional)
 {
 	if (optional && b->len == 0)
 		return 0;
-	if (b->len != 4)
-		return BAD("%s.%s: an IPv4 address must be 4 bytes, got %zu",
-			   at, field, b->len);
+	if (b->len != 4 && b->len != 16)
+		return BAD("%s.%s: an address must be 4 bytes (IPv4) or 16 "
+			   "bytes (IPv6), got %zu", at, field, b->len);
+	return 0;
+}
+
+/* A field that holds only one family (SetConfig's per-family fields). */
+static int check_addr_len(struct reply *r, const char *at, const char *field,
+			  const ProtobufCBinaryData *b, size_t len)
+{
+	if (b->len != 0 && b->len != len)
+		return BAD("%s.%s: an %s address must be %zu bytes, got %zu",
+			   at, field, len == 4 ? "IPv4" : "IPv6", len, b->len);
 	return 0;
 }
 
@@ -99,12 +110,45 @@ static int check_source_range(struct reply *r, const char *at,
 			      uint32_t prefix_len)
 {
 	int err = check_addr(r, at, "addr", addr, false);
+	uint32_t max = addr->len == 16 ? 128 : 32;
 
 	if (err)
 		return err;
-	if (prefix_len > 32)
-		return BAD("%s.prefix_len: %u is not a prefix length (0-32)", at,
-			   prefix_len);
+	if (prefix_len > max)
+		return BAD("%s.prefix_len: %u is not an %s prefix length "
+			   "(0-%u)", at, prefix_len,
+			   max == 128 ? "IPv6" : "IPv4", max);
+	return 0;
+}
+
+/* The IPv6 Service CIDR of a SetConfig: none, or 16 bytes /1..128 that
+ * does not hold node_addr6. */
+static int check_service_cidr6(struct reply *r, const char *at,
+			       const PB(SetConfig) *c)
+{
+	uint8_t m[16];
+	bool holds = c->node_addr6.len == 16;
+
+	if (c->service_cidr6_addr.len == 0) {
+		if (c->service_cidr6_prefix_len)
+			return BAD("%s: service_cidr6_prefix_len without "
+				   "service_cidr6_addr", at);
+		return 0;
+	}
+	if (c->service_cidr6_addr.len != 16 ||
+	    c->service_cidr6_prefix_len < 1 ||
+	    c->service_cidr6_prefix_len > 128)
+		return BAD("%s: service_cidr6 %u bytes /%u is not an IPv6 CIDR "
+			   "with a prefix of 1..128", at,
+			   (unsigned)c->service_cidr6_addr.len,
+			   c->service_cidr6_prefix_len);
+	service_cidr6_mask(c->service_cidr6_prefix_len, m);
+	for (int i = 0; holds && i < 16; i++)
+		holds = (c->node_addr6.data[i] & m[i]) ==
+			(c->service_cidr6_addr.data[i] & m[i]);
+	if (holds)
+		return BAD("%s: the IPv6 service CIDR holds node_addr6 (replies "
+			   "of SNATed flows go there)", at);
 	return 0;
 }
 
@@ -208,7 +252,12 @@ int apply_validate_op(const PB(MapOp) *op, size_t i, struct reply *r)
 					   "(replies of SNATed flows go there)",
 					   at);
 		}
-		return check_addr(r, at, "node_addr", &c->node_addr, true);
+		if ((err = check_addr_len(r, at, "node_addr", &c->node_addr,
+					  4)) ||
+		    (err = check_addr_len(r, at, "node_addr6", &c->node_addr6,
+					  16)))
+			return err;
+		return check_service_cidr6(r, at, c);
 	}
 	case MAPOP(UPSERT_SOURCE_RANGE):
 		return check_source_range(r, at,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* SOCK_LB: four cgroup bpf_links (connect4, sendmsg4, recvmsg4,
- * getpeername4) on a cgroup v2 directory, pinned at
+/* SOCK_LB: eight cgroup bpf_links (connect4, sendmsg4, recvmsg4,
+ * getpeername4 and their IPv6 twins connect6, sendmsg6, recvmsg6,
+ * getpeername6; sy_sock_hooks[]) on a cgroup v2 directory, pinned at
  * <pin dir>/links/sock_<hook>_<escaped cgroup path> ('%' -> "%25",
  * '/' -> "%2F"), so a detach by path finds them even after the cgroup is
  * gone, and status can tell the path. The record in sy_attach is keyed by
@@ -244,7 +245,8 @@ int cgroup_attach(struct loader *L, const char *canon, uint32_t *cgid_out,
 		return sy_err_set(e, SY_ERR_KERNEL, err, "attach %s: recording "
 				  "in sy_attach: %s", canon, sy_errstr(err));
 	log_info("attached the socket programs (connect4, sendmsg4, recvmsg4, "
-		 "getpeername4) to cgroup %s (id %u)", canon, cgid);
+		 "getpeername4, connect6, sendmsg6, recvmsg6, getpeername6) to "
+		 "cgroup %s (id %u)", canon, cgid);
 	*cgid_out = cgid;
 	*prog_id_out = prog_id;
 	return 0;

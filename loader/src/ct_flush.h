@@ -9,7 +9,7 @@
 #include "loader.h"
 #include "sy_err.h"
 
-/* Deletes the sy_conntrack entries (both directions) whose backend is
+/* Deletes the sy_conntrack and sy_conntrack6 entries (both directions) whose backend is
  * backend_id or whose frontend is rev_nat_id (0: not matched on), of
  * protocol proto (0: any). *deleted gets the number removed, also on
  * failure. at labels the log line. */
@@ -17,7 +17,7 @@ int ct_flush(struct loader *L, uint32_t backend_id, uint32_t rev_nat_id,
 	     uint32_t proto, const char *at, uint64_t *deleted,
 	     struct sy_err *e);
 
-/* Deletes the sy_affinity entries of a group (all clients). */
+/* Deletes the sy_affinity and sy_affinity6 entries of a group. */
 int affinity_flush(struct loader *L, uint32_t group, const char *at,
 		   struct sy_err *e);
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Garbage collection of sy_conntrack: expired and orphaned entries. */
+/* Garbage collection of sy_conntrack and sy_conntrack6: expired and orphaned
+ * entries. */
 #ifndef SY_CT_GC_H
 #define SY_CT_GC_H
 
@@ -11,8 +12,8 @@
 struct ct_gc_stats {
 	uint64_t scanned;
 	uint64_t expired;
-	uint64_t orphaned_backend;  /* backend_id not in sy_backends */
-	uint64_t orphaned_frontend; /* rev_nat_id not in sy_revnat */
+	uint64_t orphaned_backend;  /* backend_id not in sy_backends(6) */
+	uint64_t orphaned_frontend; /* rev_nat_id not in sy_revnat(6) */
 };
 
 /* Entries removed: expired + orphaned. */

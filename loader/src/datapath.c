@@ -128,7 +128,14 @@ static int open_load(struct loader *L)
 				  SY_DEFAULT_SVC_STATS : L->opt.max_services * 3)) ||
 	    (err = resize(L->maps[SY_MAP_BACKENDS], L->opt.max_backends)) ||
 	    (err = resize(L->maps[SY_MAP_CONNTRACK], L->opt.ct_max)) ||
-	    (err = resize(L->maps[SY_MAP_SOCK_REVNAT], L->opt.ct_max)))
+	    (err = resize(L->maps[SY_MAP_SOCK_REVNAT], L->opt.ct_max)) ||
+	    /* IPv6 twins: sized as their IPv4 maps (--map-max-entries
+	     * NAME6=N sets one apart, e.g. small on an IPv4-only node). */
+	    (err = resize(L->maps[SY_MAP_SERVICES6], L->opt.max_services)) ||
+	    (err = resize(L->maps[SY_MAP_REVNAT6], L->opt.max_services)) ||
+	    (err = resize(L->maps[SY_MAP_BACKENDS6], L->opt.max_backends)) ||
+	    (err = resize(L->maps[SY_MAP_CONNTRACK6], L->opt.ct_max)) ||
+	    (err = resize(L->maps[SY_MAP_SOCK_REVNAT6], L->opt.ct_max)))
 		return err;
 	for (int i = 0; i < SY_MAP_COUNT; i++)
 		if ((err = resize(L->maps[i], L->opt.map_max[i])))
@@ -146,7 +153,8 @@ static int open_load(struct loader *L)
 		return err;
 	}
 	log_info("datapath loaded: sy_tc_ingress, sy_tc_external, sy_connect4, "
-		 "sy_sendmsg4, sy_recvmsg4, sy_getpeername4%s",
+		 "sy_sendmsg4, sy_recvmsg4, sy_getpeername4, sy_connect6, "
+		 "sy_sendmsg6, sy_recvmsg6, sy_getpeername6%s",
 		 L->xdp_prog ? ", sy_xdp" : " (no sy_xdp in this build)");
 
 	return pins_pin_maps(L);

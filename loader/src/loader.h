@@ -34,7 +34,7 @@ struct loader_opts {
 	uint32_t ct_max;
 	/* --map-max-entries NAME=N: per-map sizes, applied after the ones
 	 * above (0 = not set); indexed by enum sy_map_id. */
-	uint32_t map_max[16];
+	uint32_t map_max[32];
 	size_t max_message_bytes;
 	size_t dump_page_bytes; /* 0: as much as a message holds */
 	enum tc_mode tc_mode;
@@ -58,12 +58,24 @@ enum sy_map_id {
 	SY_MAP_ICMP_RATE,
 	SY_MAP_FRAG,
 	SY_MAP_DEV_MAC,
+	/* IPv6 twins (sy_structs.h "IPv6 twins"): one id space with IPv4, so
+	 * an id-keyed delete or flush covers both families' maps. */
+	SY_MAP_SERVICES6,
+	SY_MAP_BACKENDS6,
+	SY_MAP_REVNAT6,
+	SY_MAP_CONNTRACK6,
+	SY_MAP_AFFINITY6,
+	SY_MAP_SOURCE_RANGES6,
+	SY_MAP_SOCK_REVNAT6,
+	SY_MAP_FRAG6,
+	SY_MAP_CONFIG6,
 	SY_MAP_COUNT
 };
-_Static_assert(SY_MAP_COUNT <= 16, "loader_opts.map_max too small");
+_Static_assert(SY_MAP_COUNT <= 32, "loader_opts.map_max too small");
 
-/* The socket-level programs attached together by the SOCK_LB hook. */
-#define SY_SOCK_PROGS 4
+/* The socket-level programs attached together by the SOCK_LB hook: the
+ * IPv4 ones, then the IPv6 ones (sy_sock_hooks[]). */
+#define SY_SOCK_PROGS 8
 struct sy_sock_hook {
 	const char *prog;   /* program name in the object */
 	const char *pin;    /* link pin: links/sock_<pin>_<escaped cgroup path> */

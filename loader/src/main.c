@@ -26,17 +26,21 @@ static void usage(FILE *f)
 "usage: switchyard-loader --instance NAME --socket PATH [options]\n"
 "  --pin-root DIR            bpffs directory for pins (default /sys/fs/bpf/switchyard)\n"
 "  --max-services N          max entries of sy_services, sy_revnat, sy_maglev\n"
-"  --max-backends N          max entries of sy_backends\n"
-"  --ct-max N                max entries of sy_conntrack\n"
+"                            (and sy_services6, sy_revnat6)\n"
+"  --max-backends N          max entries of sy_backends (and sy_backends6)\n"
+"  --ct-max N                max entries of sy_conntrack (and sy_conntrack6)\n"
 "  --map-max-entries NAME=N[,NAME=N...]\n"
 "                            max entries of any sized map (sy_services,\n"
 "                            sy_backends, sy_revnat, sy_maglev, sy_conntrack,\n"
 "                            sy_affinity, sy_svc_stats, sy_source_ranges,\n"
-"                            sy_sock_revnat); after the flags above. A map\n"
-"                            already pinned keeps its size (warning logged)\n"
+"                            sy_sock_revnat, and the IPv6 twins sy_services6,\n"
+"                            sy_backends6, sy_revnat6, sy_conntrack6,\n"
+"                            sy_affinity6, sy_source_ranges6, sy_sock_revnat6);\n"
+"                            after the flags above. A map already pinned\n"
+"                            keeps its size (warning logged)\n"
 "  Defaults (30,000 Services x 10 endpoints, docs/maps.md): sy_services,\n"
-"  sy_revnat, sy_maglev 131072; sy_backends 393216; others as declared in\n"
-"  bpf/include/sy_maps.h\n"
+"  sy_revnat, sy_maglev 131072; sy_backends 393216; the IPv6 twins as their\n"
+"  IPv4 maps; others as declared in bpf/include/sy_maps.h\n"
 "  --max-message-bytes N     largest accepted request (default 16 MiB)\n"
 "  --dump-page-bytes N       keys and values per dump page (default 4 MiB,\n"
 "                            at most what one message holds)\n"
@@ -75,6 +79,9 @@ static int parse_map_sizes(const char *arg, struct loader_opts *o)
 		SY_MAP_SERVICES, SY_MAP_BACKENDS, SY_MAP_REVNAT, SY_MAP_MAGLEV,
 		SY_MAP_CONNTRACK, SY_MAP_AFFINITY, SY_MAP_SVC_STATS,
 		SY_MAP_SOURCE_RANGES, SY_MAP_SOCK_REVNAT,
+		SY_MAP_SERVICES6, SY_MAP_BACKENDS6, SY_MAP_REVNAT6,
+		SY_MAP_CONNTRACK6, SY_MAP_AFFINITY6, SY_MAP_SOURCE_RANGES6,
+		SY_MAP_SOCK_REVNAT6,
 	};
 	char *copy = strdup(arg), *save = NULL, *item;
 	int ret = 0;

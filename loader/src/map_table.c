@@ -23,6 +23,15 @@ const char *const sy_map_names[SY_MAP_COUNT] = {
 	[SY_MAP_ICMP_RATE] = "sy_icmp_rate",
 	[SY_MAP_FRAG] = "sy_frag",
 	[SY_MAP_DEV_MAC] = "sy_dev_mac",
+	[SY_MAP_SERVICES6] = "sy_services6",
+	[SY_MAP_BACKENDS6] = "sy_backends6",
+	[SY_MAP_REVNAT6] = "sy_revnat6",
+	[SY_MAP_CONNTRACK6] = "sy_conntrack6",
+	[SY_MAP_AFFINITY6] = "sy_affinity6",
+	[SY_MAP_SOURCE_RANGES6] = "sy_source_ranges6",
+	[SY_MAP_SOCK_REVNAT6] = "sy_sock_revnat6",
+	[SY_MAP_FRAG6] = "sy_frag6",
+	[SY_MAP_CONFIG6] = "sy_config6",
 };
 
 const struct sy_sock_hook sy_sock_hooks[SY_SOCK_PROGS] = {
@@ -30,6 +39,10 @@ const struct sy_sock_hook sy_sock_hooks[SY_SOCK_PROGS] = {
 	{ "sy_sendmsg4", "sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
 	{ "sy_recvmsg4", "recvmsg4", BPF_CGROUP_UDP4_RECVMSG },
 	{ "sy_getpeername4", "getpeername4", BPF_CGROUP_INET4_GETPEERNAME },
+	{ "sy_connect6", "connect6", BPF_CGROUP_INET6_CONNECT },
+	{ "sy_sendmsg6", "sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
+	{ "sy_recvmsg6", "recvmsg6", BPF_CGROUP_UDP6_RECVMSG },
+	{ "sy_getpeername6", "getpeername6", BPF_CGROUP_INET6_GETPEERNAME },
 };
 
 int sy_map_fd(struct loader *L, enum sy_map_id id)

@@ -13,4 +13,14 @@ static inline uint32_t service_cidr_mask(uint32_t prefix_len)
 				     ~(0xffffffffu >> prefix_len));
 }
 
+/* The 16-byte network mask of an IPv6 prefix length 1..128. */
+static inline void service_cidr6_mask(uint32_t prefix_len, uint8_t mask[16])
+{
+	for (uint32_t i = 0; i < 16; i++) {
+		uint32_t keep = prefix_len > i * 8 ? prefix_len - i * 8 : 0;
+
+		mask[i] = keep >= 8 ? 0xff : (uint8_t)(0xff00u >> keep);
+	}
+}
+
 #endif

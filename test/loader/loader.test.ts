@@ -285,7 +285,7 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
         [{ apply: { ops: [{ setConfig: { flowHashSeed: 1, serviceCidrAddr: Buffer.alloc(16), serviceCidrPrefixLen: 12 } }] } }, "INVALID", "not an IPv4 CIDR"],
         [{ apply: { ops: [{ setConfig: { flowHashSeed: 1, nodeAddr: ip("198.18.0.11"), serviceCidrAddr: ip("198.18.0.0"), serviceCidrPrefixLen: 16 } }] } }, "INVALID", "holds node_addr"],
         [{ apply: { ops: [{ upsertService: { id: 1 } }] } }, "INVALID", "key"],
-        [{ apply: { ops: [{ upsertRevnat: { id: 1, addr: Buffer.alloc(16), port: 80 } }] } }, "INVALID", "upsert_revnat.addr"],
+        [{ apply: { ops: [{ upsertRevnat: { id: 1, addr: Buffer.alloc(8), port: 80 } }] } }, "INVALID", "upsert_revnat.addr"],
         [{ apply: { ops: [{ flushConntrack: {} }] } }, "INVALID", "flush_conntrack"],
         [{ apply: { ops: [{ upsertSourceRange: { frontendId: 1, addr: ip("198.18.0.0"), prefixLen: 33 } }] } }, "INVALID", "ops[0].upsert_source_range.prefix_len"],
         [{ apply: { ops: [{ deleteSourceRange: { frontendId: 1, addr: Buffer.alloc(3), prefixLen: 8 } }] } }, "INVALID", "ops[0].delete_source_range.addr"],

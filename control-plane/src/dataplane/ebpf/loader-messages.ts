@@ -368,6 +368,9 @@ export interface SetConfig {
   snatPortMax: number;
   serviceCidrAddr: Uint8Array;
   serviceCidrPrefixLen: number;
+  nodeAddr6: Uint8Array;
+  serviceCidr6Addr: Uint8Array;
+  serviceCidr6PrefixLen: number;
 }
 
 export interface SetConfigInit {
@@ -378,6 +381,9 @@ export interface SetConfigInit {
   snatPortMax?: number;
   serviceCidrAddr?: Uint8Array;
   serviceCidrPrefixLen?: number;
+  nodeAddr6?: Uint8Array;
+  serviceCidr6Addr?: Uint8Array;
+  serviceCidr6PrefixLen?: number;
 }
 
 export interface DeleteAffinity {
