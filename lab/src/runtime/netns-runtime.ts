@@ -226,6 +226,8 @@ export class NetnsRuntime implements PodRuntime {
   private startServer(e: PodEntry, pod: PodSpecForRuntime): Promise<void> {
     const { whoamiPath, logDir, state } = this.opts;
     const args = ['--name', pod.name];
+    // A pod with an IPv6 address serves both families on IPv6 sockets.
+    if (e.rec.ips.some((a) => a.includes(':'))) args.push('--ipv6');
     const seen = new Set<string>();
     for (const p of pod.ports) {
       const proto = p.protocol === 'UDP' ? 'udp' : p.protocol === 'TCP' ? 'tcp' : undefined;
