@@ -172,6 +172,37 @@ describe('lab up --ip-family dual (no agents)', { skip, timeout: 600_000 }, () =
   });
 });
 
+describe('lab up --ip-family dual with agents (ebpf)', { skip, timeout: 600_000 }, () => {
+  const l = labOf('da');
+
+  before(async () => {
+    ensureTools();
+    await labOk(l.L(['up', '--nodes', '2', '--ip-family', 'dual', '--timeout', '240']), { timeoutMs: 300_000 });
+  });
+  after(() => l.down());
+
+  test('agents come up healthy (health on [::]:10256, polled over IPv4) and IPv4 Services work as in an IPv4 lab', async () => {
+    const info = JSON.parse(await labOk(l.L(['status', '-o', 'json'])));
+    assert.ok(info.nodes.every((n: Obj) => n.agent?.healthy), JSON.stringify(info.nodes.map((n: Obj) => n.agent)));
+    // The health port answers on the node's IPv6 address too (one socket, both families).
+    const hz = JSON.parse(await l.curl(['--cp'], 'http://[fd00:198:18::12]:10256/healthz'));
+    assert.equal(typeof hz.lastUpdated, 'string');
+    const manifest = MANIFEST('PreferDualStack').replace('  ports:\n    - {name: http, port: 80', '  type: NodePort\n  ports:\n    - {name: http, port: 80');
+    assert.match(manifest, /type: NodePort/);
+    await labOk(l.L(['apply', '-f', '-']), { input: manifest });
+    await labOk(l.L(['wait-ready', '--timeout', '90']), { timeoutMs: 120_000 });
+    const pods = (await l.getJSON('pods')).items.filter((p) => p.metadata.labels?.app === 'web').map((p) => p.metadata.name as string);
+    const svc = (await l.getJSON('services', ['web'])).items[0]!;
+    assert.equal(svc.spec.clusterIPs.length, 2);
+    // The datapath programs the IPv4 family as before (the IPv6 one is the v6 helpers' part).
+    for (let i = 0; i < 3; i++) {
+      assert.ok(pods.includes(await l.curl([pods[0]!], `http://${svc.spec.clusterIP}/`)), 'IPv4 ClusterIP answered by a web pod');
+    }
+    const np = svc.spec.ports[0].nodePort as number;
+    assert.ok(pods.includes(await l.curl(['--external'], `http://198.18.0.12:${np}/`)), 'IPv4 NodePort from the external client');
+  });
+});
+
 describe('lab up --ip-family ipv6 (no agents)', { skip, timeout: 600_000 }, () => {
   const l = labOf('s6');
 
