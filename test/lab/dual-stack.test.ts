@@ -95,6 +95,9 @@ describe('ClusterIPs per ipFamilyPolicy, dual-stack cluster (IPv4 primary)', { t
     const notFirst = refusal(() => s.create('services', svc('nf', { clusterIP: '198.18.128.3', clusterIPs: ['198.18.128.4'] })));
     assert.equal(notFirst.code, 422);
     assert.match(notFirst.message, /first value must match `clusterIP`/);
+    const pluralOnly = refusal(() => s.create('services', svc('po', { clusterIPs: ['198.18.128.3'] })));
+    assert.equal(pluralOnly.code, 422);
+    assert.match(pluralOnly.message, /spec.clusterIPs: Invalid value: \["198.18.128.3"\]: must be empty when `clusterIP` is not specified/);
     // Nothing leaked by the refusals: .3 and .4 are still free.
     assert.ok(!s.services.byFamily.get('IPv4')!.has('198.18.128.3'));
     assert.ok(!s.services.byFamily.get('IPv4')!.has('198.18.128.4'));
