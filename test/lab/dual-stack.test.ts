@@ -214,7 +214,7 @@ const DUAL_NODES = [
 
 async function dualCluster(only6 = false) {
   const runtimes = new Map(DUAL_NODES.map((n, i) => [n.name, new DualRuntime(`198.19.${i + 1}`, `fd00:198:19:${i + 1}`, only6)]));
-  const c = await startTestCluster({ nodes: DUAL_NODES, serviceCIDRs: [V4, V6], runtimeFor: (n) => runtimes.get(n)! });
+  const c = await startTestCluster({ nodes: DUAL_NODES, serviceCIDRs: [V4, V6], lbPools: ['198.18.64.0/24', 'fd00:198:18:64::/112'], runtimeFor: (n) => runtimes.get(n)! });
   return c;
 }
 
@@ -277,6 +277,22 @@ describe('dual-stack nodes, pods and EndpointSlices', { timeout: 60_000 }, () =>
       const after = await waitFor(c.store, 'endpointslices', (ss) => ss.length === 1, { labelSelector: 'kubernetes.io/service-name=web', what: 'IPv4 slice only' });
       assert.equal(after[0]?.addressType, 'IPv4');
       assert.equal(slicesOf(c, 'web').length, 1);
+    } finally {
+      await c.stop();
+    }
+  });
+
+  test('a dual-stack LoadBalancer Service gets an ingress address of each family, in ipFamilies order', async () => {
+    const c = await dualCluster();
+    try {
+      c.store.create('services', { metadata: { name: 'lb' }, spec: { type: 'LoadBalancer', selector: { app: 'x' }, ports: [{ port: 80 }], ipFamilies: ['IPv6', 'IPv4'], ipFamilyPolicy: 'RequireDualStack' } });
+      c.store.create('services', { metadata: { name: 'lb4' }, spec: { type: 'LoadBalancer', selector: { app: 'x' }, ports: [{ port: 80 }] } });
+      const [lb] = await waitFor(c.store, 'services', (ss) => ss.some((x) => x.metadata.name === 'lb' && (x.status?.loadBalancer?.ingress ?? []).length === 2), { what: 'lb with two ingress IPs' })
+        .then((ss) => ss.filter((x) => x.metadata.name === 'lb'));
+      assert.deepEqual(lb?.status?.loadBalancer?.ingress, [{ ip: 'fd00:198:18:64::1', ipMode: 'VIP' }, { ip: '198.18.64.1', ipMode: 'VIP' }]);
+      const [lb4] = await waitFor(c.store, 'services', (ss) => ss.some((x) => x.metadata.name === 'lb4' && (x.status?.loadBalancer?.ingress ?? []).length > 0), { what: 'lb4 ingress' })
+        .then((ss) => ss.filter((x) => x.metadata.name === 'lb4'));
+      assert.deepEqual(lb4?.status?.loadBalancer?.ingress, [{ ip: '198.18.64.2', ipMode: 'VIP' }], 'SingleStack: its one family only');
     } finally {
       await c.stop();
     }
