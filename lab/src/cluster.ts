@@ -24,8 +24,12 @@ export interface LabClusterOptions {
   runtimeFor(nodeName: string): PodRuntime;
   /** Service ClusterIP range (default 198.18.128.0/17). */
   serviceCIDR?: string;
+  /** Service ClusterIP ranges, one per family, primary first (a dual-stack cluster); wins over serviceCIDR. */
+  serviceCIDRs?: string[];
   /** LoadBalancer ingress pool (default 198.18.64.0/24). */
   lbPool?: string;
+  /** LoadBalancer ingress pools, one per family; wins over lbPool. */
+  lbPools?: string[];
   /** NodePort range, inclusive (default 30000-32767). */
   nodePortRange?: [number, number];
   /** A pino logger (or anything with debug/info/warn/error). */
@@ -65,6 +69,7 @@ export function startLabCluster(opts: LabClusterOptions): LabCluster {
   const logger = opts.logger;
   const store = new Store({
     ...(opts.serviceCIDR ? { serviceCIDR: opts.serviceCIDR } : {}),
+    ...(opts.serviceCIDRs ? { serviceCIDRs: opts.serviceCIDRs } : {}),
     ...(opts.nodePortRange ? { nodePortRange: opts.nodePortRange } : {}),
     ...(opts.historySize ? { historySize: opts.historySize } : {}),
     ...(logger ? { logger } : {}),
@@ -79,7 +84,7 @@ export function startLabCluster(opts: LabClusterOptions): LabCluster {
     replicationControllers: new ReplicationControllerController(store, l).start(),
     deployments: new DeploymentController(store, l).start(),
     endpointSlices: new EndpointSliceController(store, l).start(),
-    loadBalancers: new LoadBalancerController(store, { ...l, ...(opts.lbPool ? { pool: opts.lbPool } : {}) }).start(),
+    loadBalancers: new LoadBalancerController(store, { ...l, ...(opts.lbPool ? { pool: opts.lbPool } : {}), ...(opts.lbPools ? { pools: opts.lbPools } : {}) }).start(),
   };
   const kubelets = new Map<string, Kubelet>();
   for (const n of opts.nodes) {

@@ -1,6 +1,12 @@
 // sy-whoami: the lab's pod workload. An epoll server that tells who it is.
 //
-//   sy-whoami --name NAME [--tcp PORT]... [--udp PORT]... [--bind ADDR]
+//   sy-whoami --name NAME [--tcp PORT]... [--udp PORT]... [--bind ADDR] [--ipv6]
+//
+// --ipv6: every socket is an IPv6 one on :: (or the --bind address) that
+// takes IPv4 too (IPV6_V6ONLY off): a pod of a dual-stack or IPv6 lab serves
+// both families on one socket. Peers are printed "a.b.c.d:port" for IPv4
+// (IPv4-mapped addresses unmapped) and "[v6]:port" for IPv6. Without it the
+// sockets are IPv4 ones, as before.
 //
 // TCP: the first bytes decide the mode of a connection.
 //   HTTP/1.x (starts with a method token): every request gets
@@ -104,9 +110,21 @@ static void set_nonblock(int fd)
 	}
 }
 
-static void fmt_peer(const struct sockaddr_in *sa, char *buf, size_t len)
+static void fmt_peer(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], ip, sizeof(ip));
+			snprintf(buf, len, "%s:%u", ip, ntohs(s6->sin6_port));
+		} else {
+			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+			snprintf(buf, len, "[%s]:%u", ip, ntohs(s6->sin6_port));
+		}
+		return;
+	}
+	const struct sockaddr_in *sa = (const struct sockaddr_in *)ss;
 	inet_ntop(AF_INET, &sa->sin_addr, ip, sizeof(ip));
 	snprintf(buf, len, "%s:%u", ip, ntohs(sa->sin_port));
 }
@@ -470,7 +488,7 @@ static void conn_readable(struct conn *c)
 static void accept_all(struct conn *l)
 {
 	for (;;) {
-		struct sockaddr_in sa;
+		struct sockaddr_storage sa;
 		socklen_t sl = sizeof(sa);
 		int fd = accept4(l->fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -513,7 +531,7 @@ static void udp_readable(struct conn *u)
 {
 	static char buf[65536], big[65536];
 	for (;;) {
-		struct sockaddr_in sa;
+		struct sockaddr_storage sa;
 		socklen_t sl = sizeof(sa);
 		ssize_t n = recvfrom(u->fd, buf, sizeof(buf), 0, (struct sockaddr *)&sa, &sl);
 		if (n < 0) {
@@ -553,21 +571,35 @@ static int parse_port(const char *s)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: sy-whoami --name NAME [--tcp PORT]... [--udp PORT]... [--bind ADDR]\n");
+	fprintf(stderr, "usage: sy-whoami --name NAME [--tcp PORT]... [--udp PORT]... [--bind ADDR] [--ipv6]\n");
 	exit(2);
 }
 
-static int open_socket(int type, struct in_addr bind_addr, int port)
+// The listening address: IPv4, or IPv6 (--ipv6, taking IPv4 too).
+struct bind_spec {
+	int ipv6;
+	struct in_addr v4;
+	struct in6_addr v6;
+};
+
+static int open_socket(int type, const struct bind_spec *b, int port)
 {
-	int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(b->ipv6 ? AF_INET6 : AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		logf_("socket: %s", strerror(errno));
 		exit(1);
 	}
-	int one = 1;
+	int one = 1, zero = 0;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = bind_addr };
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = b->v4 };
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = b->v6 };
+	if (b->ipv6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0) {
+		logf_("IPV6_V6ONLY: %s", strerror(errno));
+		exit(1);
+	}
+	struct sockaddr *addr = b->ipv6 ? (struct sockaddr *)&sa6 : (struct sockaddr *)&sa;
+	socklen_t alen = b->ipv6 ? sizeof(sa6) : sizeof(sa);
+	if (bind(fd, addr, alen) < 0) {
 		logf_("bind %s port %d: %s", type == SOCK_STREAM ? "tcp" : "udp", port, strerror(errno));
 		exit(1);
 	}
@@ -581,10 +613,14 @@ static int open_socket(int type, struct in_addr bind_addr, int port)
 int main(int argc, char **argv)
 {
 	int tcp[MAX_PORTS], udp[MAX_PORTS], ntcp = 0, nudp = 0;
-	struct in_addr bind_addr = { .s_addr = htonl(INADDR_ANY) };
+	struct bind_spec bind_addr = { .ipv6 = 0, .v4 = { .s_addr = htonl(INADDR_ANY) }, .v6 = IN6ADDR_ANY_INIT };
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		if (strcmp(a, "--ipv6") == 0) {
+			bind_addr.ipv6 = 1;
+			continue;
+		}
 		if (i + 1 >= argc)
 			usage();
 		const char *v = argv[++i];
@@ -604,12 +640,19 @@ int main(int argc, char **argv)
 				udp[nudp++] = p;
 			}
 		} else if (strcmp(a, "--bind") == 0) {
-			if (inet_pton(AF_INET, v, &bind_addr) != 1)
+			if (strchr(v, ':')) {
+				if (inet_pton(AF_INET6, v, &bind_addr.v6) != 1)
+					usage();
+				bind_addr.ipv6 = 1;
+			} else if (inet_pton(AF_INET, v, &bind_addr.v4) != 1) {
 				usage();
+			}
 		} else {
 			usage();
 		}
 	}
+	if (bind_addr.ipv6 && bind_addr.v4.s_addr != htonl(INADDR_ANY))
+		usage();  // an IPv4 --bind with --ipv6: say which one
 	if (strlen(g_name) > 200) {
 		fprintf(stderr, "sy-whoami: name too long\n");
 		return 2;
@@ -629,7 +672,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < ntcp + nudp; i++) {
 		int is_tcp = i < ntcp;
 		int port = is_tcp ? tcp[i] : udp[i - ntcp];
-		int fd = open_socket(is_tcp ? SOCK_STREAM : SOCK_DGRAM, bind_addr, port);
+		int fd = open_socket(is_tcp ? SOCK_STREAM : SOCK_DGRAM, &bind_addr, port);
 		struct conn *c = conn_new(is_tcp ? K_TCP_LISTEN : K_UDP, fd);
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 		if (epoll_ctl(g_epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {

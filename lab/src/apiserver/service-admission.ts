@@ -1,18 +1,28 @@
 // Service admission, as kube-apiserver's service REST storage does it:
-// ClusterIP allocation from the service CIDR (or the requested address,
-// "None" for headless, nothing for ExternalName), nodePort allocation for
-// NodePort/LoadBalancer services, healthCheckNodePort for LoadBalancer
-// services with externalTrafficPolicy Local, and release of all of these on
-// delete or on a type change that no longer needs them.
+// ClusterIP allocation from the service CIDR of each family (or the requested
+// addresses, "None" for headless, nothing for ExternalName) with ipFamilies /
+// ipFamilyPolicy filled as kube-apiserver fills them (service-ip-families.ts),
+// nodePort allocation for NodePort/LoadBalancer services,
+// healthCheckNodePort for LoadBalancer services with externalTrafficPolicy
+// Local, and release of all of these on delete or on a type change that no
+// longer needs them. A dual-stack cluster (two service CIDRs, primary first,
+// as --service-cluster-ip-range) allocates a Service's second address when
+// its policy asks for one, and releases it when the policy drops to
+// SingleStack.
 
+import type { IPFamily } from '../../../control-plane/src/util/ip.js';
 import { invalid, type StatusCause } from './errors.js';
-import { IPAllocator, PortAllocator } from './ip.js';
+import { PortAllocator } from './ip.js';
 import { RESOURCES } from './resources.js';
+import { familyOfIP, serviceIPAllocator, type ServiceIPAllocator } from './service-ip-allocator.js';
+import { initIPFamilyFields } from './service-ip-families.js';
 import type { Service, ServicePort } from './types.js';
 
 export interface ServiceAllocatorOptions {
-  /** Default 198.18.128.0/17. */
+  /** Default 198.18.128.0/17; "CIDR,CIDR" of two families makes the cluster dual-stack (the first is primary). */
   serviceCIDR?: string;
+  /** The same as a list (wins over serviceCIDR), e.g. ['198.18.128.0/17', 'fd00:198:18:128::/112']. */
+  serviceCIDRs?: string[];
   /** Inclusive; default [30000, 32767]. */
   nodePortRange?: [number, number];
 }
@@ -88,11 +98,23 @@ class Tx {
 }
 
 export class ServiceAllocator {
-  readonly ips: IPAllocator;
+  /** The primary family's allocator. */
+  readonly ips: ServiceIPAllocator;
+  readonly byFamily = new Map<IPFamily, ServiceIPAllocator>();
+  /** The cluster's service IP families, primary first. */
+  readonly families: IPFamily[] = [];
   readonly nodePorts: PortAllocator;
 
   constructor(opts: ServiceAllocatorOptions = {}) {
-    this.ips = new IPAllocator(opts.serviceCIDR ?? DEFAULT_SERVICE_CIDR);
+    const cidrs = opts.serviceCIDRs ?? (opts.serviceCIDR ?? DEFAULT_SERVICE_CIDR).split(',').map((x) => x.trim()).filter(Boolean);
+    if (cidrs.length < 1 || cidrs.length > 2) throw new Error(`service CIDRs ${JSON.stringify(cidrs)}: one, or one of each family`);
+    for (const c of cidrs) {
+      const a = serviceIPAllocator(c);
+      if (this.byFamily.has(a.family)) throw new Error(`service CIDRs ${JSON.stringify(cidrs)}: two of family ${a.family}`);
+      this.byFamily.set(a.family, a);
+      this.families.push(a.family);
+    }
+    this.ips = this.byFamily.get(this.families[0]!)!;
     const [min, max] = opts.nodePortRange ?? DEFAULT_NODEPORT_RANGE;
     this.nodePorts = new PortAllocator(min, max);
   }
@@ -101,42 +123,86 @@ export class ServiceAllocator {
     throw invalid(RESOURCES.services, svc.metadata.name ?? '', causes);
   }
 
-  private allocClusterIP(svc: Service, tx: Tx): void {
+  /** The allocator of an address's family (undefined: a family the cluster lacks). */
+  private allocatorOf(ip: string): ServiceIPAllocator | undefined {
+    const f = familyOfIP(ip);
+    return f ? this.byFamily.get(f) : undefined;
+  }
+
+  /** Allocates `requested` ('' for the next free one) in `family`; returns the address. */
+  private allocIP(svc: Service, family: IPFamily, requested: string, tx: Tx): string {
+    const a = this.byFamily.get(family)!;
+    const list = svc.spec.clusterIPs ?? [requested];
+    if (!requested) {
+      const ip = a.allocateNext();
+      if (!ip) this.fail(svc, [{ field: 'spec.clusterIPs', message: 'failed to allocate a serviceIP: range is full' }]);
+      tx.onRollback(() => a.release(ip));
+      return ip;
+    }
+    if (!a.contains(requested)) {
+      this.fail(svc, [
+        { field: 'spec.clusterIPs', message: `Invalid value: ${JSON.stringify(list)}: failed to allocate IP ${requested}: the provided IP (${requested}) is not in the valid range. The range of valid IPs is ${a.cidrText}` },
+      ]);
+    }
+    if (!a.allocate(requested)) {
+      this.fail(svc, [{ field: 'spec.clusterIPs', message: `Invalid value: ${JSON.stringify(list)}: failed to allocate IP ${requested}: provided IP is already allocated` }]);
+    }
+    tx.onRollback(() => a.release(requested));
+    return requested;
+  }
+
+  /** A new Service's (or a former ExternalName's) families and cluster IPs (allocClusterIPs). */
+  private allocClusterIPs(svc: Service, old: Service | undefined, tx: Tx): void {
     const s = svc.spec;
-    const requested = s.clusterIP || s.clusterIPs?.[0] || '';
-    if (s.clusterIP && s.clusterIPs?.[0] && s.clusterIPs[0] !== s.clusterIP) {
-      this.fail(svc, [{ field: 'spec.clusterIPs', message: `Invalid value: ${JSON.stringify(s.clusterIPs)}: must match clusterIP when both are specified` }]);
-    }
-    if (s.ipFamilies?.some((f) => f !== 'IPv4')) {
-      this.fail(svc, [{ field: 'spec.ipFamilies', message: `Invalid value: ${JSON.stringify(s.ipFamilies)}: only IPv4 is configured in this cluster` }]);
-    }
-    if (s.ipFamilyPolicy === 'RequireDualStack') {
-      this.fail(svc, [{ field: 'spec.ipFamilyPolicy', message: 'Invalid value: "RequireDualStack": this cluster is not configured for dual-stack services' }]);
-    }
-    if (requested === 'None') {
+    // NormalizeClusterIPs: an old client sets only clusterIP.
+    if (s.clusterIP && !s.clusterIPs?.length) s.clusterIPs = [s.clusterIP];
+    const causes = initIPFamilyFields(svc, old, this.families);
+    if (causes.length) this.fail(svc, causes);
+    if (s.clusterIPs?.[0] === 'None') {
       s.clusterIP = 'None';
       s.clusterIPs = ['None'];
-    } else if (requested) {
-      if (!this.ips.contains(requested)) {
-        this.fail(svc, [
-          { field: 'spec.clusterIPs', message: `Invalid value: ${JSON.stringify([requested])}: failed to allocate IP ${requested}: the provided IP (${requested}) is not in the valid range. The range of valid IPs is ${this.ips.cidr.text}` },
-        ]);
-      }
-      if (!this.ips.allocate(requested)) {
-        this.fail(svc, [{ field: 'spec.clusterIPs', message: `Invalid value: ${JSON.stringify([requested])}: failed to allocate IP ${requested}: provided IP is already allocated` }]);
-      }
-      tx.onRollback(() => this.ips.release(requested));
-      s.clusterIP = requested;
-      s.clusterIPs = [requested];
-    } else {
-      const ip = this.ips.allocateNext();
-      if (!ip) this.fail(svc, [{ field: 'spec.clusterIPs', message: 'failed to allocate a serviceIP: range is full' }]);
-      tx.onRollback(() => this.ips.release(ip));
-      s.clusterIP = ip;
-      s.clusterIPs = [ip];
+      return;
     }
-    s.ipFamilies = ['IPv4'];
-    s.ipFamilyPolicy = s.ipFamilyPolicy === 'PreferDualStack' ? 'PreferDualStack' : 'SingleStack';
+    const fams = (s.ipFamilies ?? []) as IPFamily[];
+    const want = [...(s.clusterIPs ?? [])];
+    s.clusterIPs = fams.map((f, i) => this.allocIP(svc, f, want[i] ?? '', tx));
+    s.clusterIP = s.clusterIPs[0];
+  }
+
+  /**
+   * An update of a Service that keeps cluster IPs: the primary address and
+   * family are immutable; the secondary is added (upgrade to dual-stack) or
+   * released (downgrade to SingleStack) as the policy says.
+   */
+  private updateClusterIPs(svc: Service, old: Service, tx: Tx): void {
+    const s = svc.spec, o = old.spec;
+    // patchAllocatedValues: fields the client omitted keep their allocated values.
+    if (!s.clusterIP) s.clusterIP = o.clusterIP;
+    if (!s.clusterIPs?.length) s.clusterIPs = [...(o.clusterIPs ?? (o.clusterIP ? [o.clusterIP] : []))];
+    else if (s.clusterIP !== s.clusterIPs[0] && s.clusterIP !== o.clusterIP) s.clusterIPs = [s.clusterIP!];
+    if (s.clusterIP !== o.clusterIP || s.clusterIPs?.[0] !== o.clusterIP) {
+      this.fail(svc, [{ field: 'spec.clusterIPs[0]', message: `Invalid value: ${JSON.stringify(s.clusterIPs?.[0] ?? s.clusterIP)}: may not change once set` }]);
+    }
+    if (o.clusterIPs?.[1] !== undefined && s.clusterIPs?.[1] !== undefined && s.clusterIPs[1] !== o.clusterIPs[1]) {
+      this.fail(svc, [{ field: 'spec.clusterIPs[1]', message: `Invalid value: ${JSON.stringify(s.clusterIPs[1])}: may not change once set` }]);
+    }
+    if (s.ipFamilies?.[0] !== undefined && o.ipFamilies?.[0] !== undefined && s.ipFamilies[0] !== o.ipFamilies[0]) {
+      this.fail(svc, [{ field: 'spec.ipFamilies[0]', message: `Invalid value: ${JSON.stringify(s.ipFamilies[0])}: may not change once set` }]);
+    }
+    const causes = initIPFamilyFields(svc, old, this.families);
+    if (causes.length) this.fail(svc, causes);
+    if (o.clusterIP === 'None') return; // headless: no addresses to manage
+    const before = o.ipFamilies ?? ['IPv4'];
+    const after = s.ipFamilies ?? before;
+    if (before.length === 1 && after.length === 2) {
+      const ips = [...(s.clusterIPs ?? [])];
+      ips[1] = this.allocIP(svc, after[1] as IPFamily, ips[1] ?? '', tx);
+      s.clusterIPs = ips.slice(0, 2);
+    } else if (before.length === 2 && after.length === 1) {
+      const second = o.clusterIPs?.[1];
+      if (second) tx.onCommit(() => this.allocatorOf(second)?.release(second));
+      s.clusterIPs = (s.clusterIPs ?? []).slice(0, 1);
+    }
   }
 
   private allocPort(svc: Service, field: string, requested: number | undefined, tx: Tx): number {
@@ -161,7 +227,7 @@ export class ServiceAllocator {
     const tx = new Tx();
     try {
       const s = svc.spec;
-      if (hasClusterIP(s)) this.allocClusterIP(svc, tx);
+      if (hasClusterIP(s)) this.allocClusterIPs(svc, undefined, tx);
       else {
         delete s.clusterIP;
         delete s.clusterIPs;
@@ -198,25 +264,11 @@ export class ServiceAllocator {
       const o = old.spec;
       // ClusterIP
       if (hasClusterIP(s)) {
-        if (hasClusterIP(o) && o.clusterIP) {
-          if (!s.clusterIP && !s.clusterIPs?.length) {
-            s.clusterIP = o.clusterIP;
-            s.clusterIPs = [...(o.clusterIPs ?? [o.clusterIP])];
-          }
-          if (!s.clusterIP && s.clusterIPs?.[0]) s.clusterIP = s.clusterIPs[0];
-          if (s.clusterIP !== o.clusterIP || (s.clusterIPs && s.clusterIPs[0] !== o.clusterIP)) {
-            this.fail(svc, [{ field: 'spec.clusterIPs[0]', message: `Invalid value: ${JSON.stringify(s.clusterIP)}: may not change once set` }]);
-          }
-          s.clusterIPs = [o.clusterIP];
-          s.ipFamilies = [...(o.ipFamilies ?? ['IPv4'])];
-          s.ipFamilyPolicy = o.ipFamilyPolicy ?? 'SingleStack';
-        } else {
-          this.allocClusterIP(svc, tx);
-        }
+        if (hasClusterIP(o) && o.clusterIP) this.updateClusterIPs(svc, old, tx);
+        else this.allocClusterIPs(svc, undefined, tx);
       } else {
-        if (o.clusterIP && o.clusterIP !== 'None') {
-          const ip = o.clusterIP;
-          tx.onCommit(() => this.ips.release(ip));
+        for (const ip of o.clusterIPs ?? (o.clusterIP ? [o.clusterIP] : [])) {
+          if (ip !== 'None') tx.onCommit(() => this.allocatorOf(ip)?.release(ip));
         }
         delete s.clusterIP;
         delete s.clusterIPs;
@@ -272,7 +324,7 @@ export class ServiceAllocator {
   /** Releases everything a removed Service held. */
   release(svc: Service): void {
     const s = svc.spec;
-    if (s.clusterIP && s.clusterIP !== 'None') this.ips.release(s.clusterIP);
+    for (const ip of s.clusterIPs ?? (s.clusterIP ? [s.clusterIP] : [])) if (ip !== 'None') this.allocatorOf(ip)?.release(ip);
     for (const p of s.ports ?? []) if (p.nodePort) this.nodePorts.release(p.nodePort);
     if (s.healthCheckNodePort) this.nodePorts.release(s.healthCheckNodePort);
   }
@@ -280,7 +332,7 @@ export class ServiceAllocator {
   /** Marks the values an existing Service holds as used (rebuilding state). */
   restore(svc: Service): void {
     const s = svc.spec;
-    if (s.clusterIP && s.clusterIP !== 'None') this.ips.allocate(s.clusterIP);
+    for (const ip of s.clusterIPs ?? (s.clusterIP ? [s.clusterIP] : [])) if (ip !== 'None') this.allocatorOf(ip)?.allocate(ip);
     for (const p of s.ports ?? []) if (p.nodePort) this.nodePorts.allocate(p.nodePort);
     if (s.healthCheckNodePort) this.nodePorts.allocate(s.healthCheckNodePort);
   }

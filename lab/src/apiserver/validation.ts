@@ -407,8 +407,8 @@ function validateService(svc: Service, c: Causes): void {
   const type = s.type as string;
   if (!TYPES.includes(type)) c.unsupported('spec.type', type, TYPES);
   const headless = s.clusterIP === 'None';
-  if (s.clusterIP !== undefined && s.clusterIP !== '' && s.clusterIP !== 'None' && (typeof s.clusterIP !== 'string' || !isIPv4(s.clusterIP))) {
-    c.invalid('spec.clusterIP', s.clusterIP, 'must be empty, \'None\', or a valid IPv4 address');
+  if (s.clusterIP !== undefined && s.clusterIP !== '' && s.clusterIP !== 'None' && (typeof s.clusterIP !== 'string' || (!isIPv4(s.clusterIP) && !isIPv6(s.clusterIP)))) {
+    c.invalid('spec.clusterIP', s.clusterIP, 'must be empty, \'None\', or a valid IP address');
   }
   if (headless && type !== 'ClusterIP') c.invalid('spec.clusterIP', 'None', 'may only be set to None for ClusterIP services');
   if (type === 'ExternalName') {
@@ -517,7 +517,7 @@ function validateEndpointSlice(es: EndpointSlice, c: Causes): void {
       else if (ep.addresses.length > 100) c.invalid(`${p}.addresses`, ep.addresses.length, 'Too many: must have at most 100 items');
       else
         ep.addresses.forEach((a: unknown, j: number) => {
-          if (typeof a !== 'string' || (es.addressType === 'IPv4' && !isIPv4(a))) {
+          if (typeof a !== 'string' || (es.addressType === 'IPv4' && !isIPv4(a)) || (es.addressType === 'IPv6' && !isIPv6(a))) {
             c.invalid(`${p}.addresses[${j}]`, a, `must be a valid ${es.addressType} address`);
           }
         });

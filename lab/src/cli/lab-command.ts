@@ -4,7 +4,7 @@ import path from 'node:path';
 // takes the arguments after `lab` and returns the exit code.
 import { stringify as toYAML } from 'yaml';
 import { execInteractive, netnsExists } from '../netns/ip.js';
-import { DEFAULT_LAB_NAME, DEFAULT_NODE_COUNT, NETNS_ANNOTATION, isLabNamespace, parseLinkMtu, podNetnsName } from '../netns/plan.js';
+import { DEFAULT_LAB_NAME, DEFAULT_NODE_COUNT, NETNS_ANNOTATION, isLabNamespace, parseLabIPFamily, parseLinkMtu, podNetnsName, type LabIPFamily } from '../netns/plan.js';
 import type { LabConfig } from '../netns/layout.js';
 import { restartAgents } from './restart-agents.js';
 import { apiServerCommand } from './apiserver.js';
@@ -23,6 +23,8 @@ export const LAB_USAGE = `usage: switchyard lab <command> [--name LAB] ...
                                   create the lab (default name "${DEFAULT_LAB_NAME}", ${DEFAULT_NODE_COUNT} nodes) and start its daemon
      [--link-mtu node<i>=MTU]...  node i's underlay link gets that MTU (576..1500); the other nodes'
                                   routes to it carry it (locked), as a router would teach them
+     [--ip-family ipv4|ipv6|dual] address families of nodes, pods, Services and the external client
+                                  (default ipv4; ipv6 and dual add fd00::/8 addresses, dual is IPv4-primary)
   down                            stop everything and delete the lab
   status [-o json]                daemon, nodes, agents, pods
   apply -f FILE|- [-n NS]         create or replace the objects of a (multi-document) YAML manifest
@@ -218,7 +220,7 @@ export async function runLabCommand(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case 'up': {
-        const p = parse(args, { '--nodes': 'value', '--mode': 'value', '--no-agents': 'bool', '--timeout': 'value', '--keep-on-failure': 'bool', '--agent-arg': 'value', '--link-mtu': 'value' });
+        const p = parse(args, { '--nodes': 'value', '--mode': 'value', '--no-agents': 'bool', '--timeout': 'value', '--keep-on-failure': 'bool', '--agent-arg': 'value', '--link-mtu': 'value', '--ip-family': 'value' });
         if (has(p, '-h')) return usage(0);
         if (p.positional.length > 0) throw new LabError(`up: unexpected ${p.positional.join(' ')}`, 2);
         const mode = flag(p, '--mode') ?? 'ebpf';
@@ -234,10 +236,17 @@ export async function runLabCommand(argv: string[]): Promise<number> {
             throw new LabError(`up: ${(err as Error).message}`, 2);
           }
         }
+        let ipFamily: LabIPFamily;
+        try {
+          ipFamily = parseLabIPFamily(flag(p, '--ip-family') ?? 'ipv4');
+        } catch (err) {
+          throw new LabError(`up: ${(err as Error).message}`, 2);
+        }
         return await labUp({
           name: flag(p, '--name') ?? DEFAULT_LAB_NAME,
           nodes,
           linkMtu,
+          ipFamily,
           mode: mode as LabConfig['mode'],
           agents,
           agentArgs: p.flags.get('--agent-arg') ?? [],

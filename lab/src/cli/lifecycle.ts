@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createTopology } from '../netns/topology.js';
-import { labPlan, labStateDir, nodeIndexFromName, podNetnsName, validateLabName, type LabPlan } from '../netns/plan.js';
+import { labPlan, labStateDir, nodeIndexFromName, podNetnsName, validateLabName, type LabIPFamily, type LabPlan } from '../netns/plan.js';
 import { daemonMatch, repoPaths, stateDirFiles, type LabConfig } from '../netns/layout.js';
 import { CLI_STATE_FILE, StateFile, isRecordedProcessAlive, isSpawnedProcessAlive, readCliState, recordFor, type RecordedProcess } from '../netns/state.js';
 import { LabClient, LabError, labClient } from './api-client.js';
@@ -18,6 +18,8 @@ export interface UpOptions {
   agentArgs?: string[];
   /** `--link-mtu node<i>=N`: node index -> underlay link MTU. */
   linkMtu?: ReadonlyMap<number, number>;
+  /** `--ip-family` (default ipv4). */
+  ipFamily?: LabIPFamily;
   timeoutMs: number;
   keepOnFailure: boolean;
   out: (line: string) => void;
@@ -31,14 +33,18 @@ export interface LabInfo {
   apiServer: string;
   kubeconfig: string;
   daemon: { pid: number; log: string };
-  external: { netns: string; ip: string };
-  controlPlane: { netns: string; ip: string };
+  /** Absent from daemons older than dual-stack: ipv4. */
+  ipFamily?: string;
+  ipFamilies?: string[];
+  serviceCIDRs?: string[];
+  external: { netns: string; ip: string; ips?: string[] };
+  controlPlane: { netns: string; ip: string; ips?: string[] };
   nodes: Array<{
-    name: string; netns: string; ip: string; podCIDR: string; zone: string;
+    name: string; netns: string; ip: string; ips?: string[]; podCIDR: string; podCIDRs?: string[]; zone: string;
     loader: { pid?: number; alive: boolean; restarts?: number; log: string } | null;
     agent: { pid?: number; alive: boolean; restarts?: number; log: string; healthy: boolean; lastHealth: string | null } | null;
   }>;
-  pods: Record<string, { netns: string; ip: string; node: string; pid?: number; running: boolean; log: string }>;
+  pods: Record<string, { netns: string; ip: string; ips?: string[]; node: string; pid?: number; running: boolean; log: string }>;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -72,7 +78,7 @@ export async function labUp(o: UpOptions): Promise<number> {
   if (process.getuid?.() !== 0) throw new LabError('the lab needs root (network namespaces): run as root');
   let plan: LabPlan;
   try {
-    plan = labPlan(o.name, o.nodes, undefined, o.linkMtu);
+    plan = labPlan(o.name, o.nodes, undefined, o.linkMtu, o.ipFamily ?? 'ipv4');
   } catch (err) {
     throw new LabError((err as Error).message, 2);
   }
@@ -172,7 +178,7 @@ export async function labUp(o: UpOptions): Promise<number> {
       }
       o.out(`lab ${o.name}: agents healthy (mode ${o.mode})`);
     }
-    o.out(`lab ${o.name} is up: nodes ${plan.nodes.map((n) => `${n.name}=${n.ip}`).join(' ')}, external ${plan.ext.ip}; kubeconfig ${files.kubeconfig}`);
+    o.out(`lab ${o.name} is up: nodes ${plan.nodes.map((n) => `${n.name}=${(n.ips ?? [n.ip]).join(',')}`).join(' ')}, external ${(plan.ext.ips ?? [plan.ext.ip]).join(',')}; kubeconfig ${files.kubeconfig}`);
     return 0;
   } catch (err) {
     process.stderr.write(`switchyard lab up: ${(err as Error).message}\n`);
@@ -234,13 +240,14 @@ export async function labStatus(name: string, out: (line: string) => void, json:
   }
   const api = (info as { apiServerState?: { serving: boolean; stoppedAt: string | null } | null }).apiServerState;
   out(`lab ${info.name}: daemon pid ${info.daemon.pid}, API ${info.apiServer}${api && !api.serving ? ` (STOPPED since ${api.stoppedAt})` : ''}, mode ${info.mode}${info.agents ? '' : ' (no agents)'}`);
+  out(`  ip families ${(info.ipFamilies ?? ['IPv4']).join(',')} (${info.ipFamily ?? 'ipv4'}), service CIDRs ${(info.serviceCIDRs ?? []).join(',') || '?'}`);
   for (const n of info.nodes) {
     const restarts = (p: { restarts?: number | undefined }): string => ` restarts ${p.restarts ?? 0}`;
     const agent = n.agent ? `agent ${n.agent.alive ? `pid ${n.agent.pid}` : 'exited'}${restarts(n.agent)} ${n.agent.healthy ? 'healthy' : `unhealthy (${n.agent.lastHealth ?? '?'})`}` : 'no agent';
     const loader = n.loader ? `loader ${n.loader.alive ? `pid ${n.loader.pid}` : 'exited'}${restarts(n.loader)}` : 'no loader';
-    out(`  ${n.name}  ${n.netns}  ${n.ip}  pods ${n.podCIDR}  ${n.zone}  ${loader}  ${agent}`);
+    out(`  ${n.name}  ${n.netns}  ${(n.ips ?? [n.ip]).join(',')}  pods ${(n.podCIDRs ?? [n.podCIDR]).join(',')}  ${n.zone}  ${loader}  ${agent}`);
   }
-  out(`  external  ${info.external.netns}  ${info.external.ip}`);
+  out(`  external  ${info.external.netns}  ${(info.external.ips ?? [info.external.ip]).join(',')}`);
   const pods = Object.entries(info.pods);
   out(`  pods: ${pods.length} (${pods.filter(([, p]) => p.running).length} running)`);
   return 0;

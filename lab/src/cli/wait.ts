@@ -2,7 +2,8 @@
 //  - every node that reports a Ready condition reports True,
 //  - every pod not being deleted is Running and Ready,
 //  - every Service with a selector has EndpointSlices whose ready addresses
-//    are exactly the IPs of the Ready, non-terminating pods it selects.
+//    are exactly the IPs of the Ready, non-terminating pods it selects (of
+//    each of the Service's ipFamilies: one slice set per family).
 import type { LabClient } from './api-client.js';
 import { isPodReady } from './tables.js';
 
@@ -15,6 +16,12 @@ export interface Readiness {
 
 function matches(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
   return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+}
+
+/** A pod's addresses: status.podIPs, or status.podIP for a pod without them. */
+function podIPsOf(p: Obj): string[] {
+  const ips = ((p['status']?.['podIPs'] ?? []) as Obj[]).map((x) => x['ip'] as string).filter(Boolean);
+  return ips.length ? ips : [p['status']['podIP'] as string];
 }
 
 /** Pure check over listed objects (unit-testable). */
@@ -37,10 +44,11 @@ export function checkReadiness(nodes: Obj[], pods: Obj[], services: Obj[], slice
     const ns = s['metadata']?.['namespace'];
     const name = s['metadata']?.['name'];
     const publishNotReady = spec['publishNotReadyAddresses'] === true;
+    const families = (spec['ipFamilies'] as string[] | undefined) ?? ['IPv4'];
     const expected = new Set<string>(live
       .filter((p) => p['metadata']?.['namespace'] === ns && matches(sel, p['metadata']?.['labels']) && p['status']?.['podIP'])
       .filter((p) => publishNotReady || isPodReady(p))
-      .map((p) => p['status']['podIP'] as string));
+      .flatMap((p) => podIPsOf(p).filter((ip) => families.includes(ip.includes(':') ? 'IPv6' : 'IPv4'))));
     const mine = slices.filter((sl) => sl['metadata']?.['namespace'] === ns && sl['metadata']?.['labels']?.['kubernetes.io/service-name'] === name);
     const actual = new Set<string>();
     for (const sl of mine) {

@@ -1,4 +1,10 @@
-// EndpointSlice controller (what kube-controller-manager's does, for IPv4):
+// EndpointSlice controller (what kube-controller-manager's does):
+//
+// Each of the Service's ipFamilies gets its own set of slices, with
+// addressType IPv4 or IPv6 and the pods' podIPs of that family (a pod without
+// an address of the family is no endpoint there); everything below holds per
+// family, placeholder included. Slices of a family the Service no longer
+// has are deleted.
 //
 // For each Service with a selector (and not ExternalName), the pods of its
 // namespace matching the selector, with a podIP and not finished, become
@@ -38,6 +44,20 @@ import type { Store } from '../apiserver/store.js';
 import type { Endpoint, EndpointPort, EndpointSlice, Pod, Service, ServicePort } from '../apiserver/types.js';
 import { getCondition, objectKey, splitKey } from '../apiserver/util.js';
 import { isTerminal, ownerRefTo } from './podutil.js';
+
+type AddressType = 'IPv4' | 'IPv6';
+
+/** The Service's address types (getAddressTypesForService): its ipFamilies, IPv4 when it has none. */
+export function addressTypesOf(svc: Service): AddressType[] {
+  const fams = (svc.spec.ipFamilies ?? []).filter((f): f is AddressType => f === 'IPv4' || f === 'IPv6');
+  return fams.length ? fams : ['IPv4'];
+}
+
+/** A pod's address of one family: from status.podIPs (status.podIP for a pod without them). */
+export function podIPOf(pod: Pod, family: AddressType): string | undefined {
+  const ips = pod.status?.podIPs?.length ? pod.status.podIPs.map((p) => p.ip) : pod.status?.podIP ? [pod.status.podIP] : [];
+  return ips.find((ip) => ip.includes(':') === (family === 'IPv6'));
+}
 
 export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
 export const LABEL_MANAGED_BY = 'endpointslice.kubernetes.io/managed-by';
@@ -152,15 +172,20 @@ export class EndpointSliceController extends QueueController {
       return;
     }
     const uid = svc.metadata.uid as string;
-    // Slices of an earlier Service of the same name, or of another address type, go.
+    const families = addressTypesOf(svc);
+    // Slices of an earlier Service of the same name, or of an address type the Service lacks, go.
     const existing: EndpointSlice[] = [];
     for (const s of existingAll) {
       const owner = s.metadata.ownerReferences?.find((r) => r.kind === 'Service');
-      if (s.addressType !== 'IPv4' || (owner && owner.uid !== uid)) this.deleteSlice(s);
+      if (!(families as string[]).includes(s.addressType) || (owner && owner.uid !== uid)) this.deleteSlice(s);
       else existing.push(s);
     }
+    for (const family of families) this.reconcileFamily(svc, family, existing.filter((s) => s.addressType === family));
+  }
 
-    const groups = this.desiredGroups(svc);
+  /** One address type's slices of a Service (reconcileByAddressType). */
+  private reconcileFamily(svc: Service, family: AddressType, existing: EndpointSlice[]): void {
+    const groups = this.desiredGroups(svc, family);
     const plans: SlicePlan[] = [];
     const spare: EndpointSlice[] = [];
     const byKey = new Map<string, EndpointSlice[]>();
@@ -209,10 +234,10 @@ export class EndpointSliceController extends QueueController {
       plans.push({ ...(reuse ? { existing: reuse } : {}), ports: [], endpoints: [] });
     }
     for (const s of spare) this.deleteSlice(s);
-    for (const p of plans) this.apply(svc, p);
+    for (const p of plans) this.apply(svc, family, p);
   }
 
-  private desiredGroups(svc: Service): Map<string, Group> {
+  private desiredGroups(svc: Service, family: AddressType): Map<string, Group> {
     const namespace = svc.metadata.namespace as string;
     const groups = new Map<string, Group>();
     const selector = fromMapSelector(svc.spec.selector);
@@ -226,7 +251,7 @@ export class EndpointSliceController extends QueueController {
     };
     const pods = this.store
       .peekList('pods', { namespace, labelSelector: selector })
-      .filter((p) => !!p.status?.podIP && !isTerminal(p))
+      .filter((p) => podIPOf(p, family) !== undefined && !isTerminal(p))
       .sort((a, b) => ((a.metadata.name ?? '') < (b.metadata.name ?? '') ? -1 : 1));
     const all: Endpoint[] = [];
     for (const pod of pods) {
@@ -240,7 +265,7 @@ export class EndpointSliceController extends QueueController {
       const serving = getCondition(pod.status?.conditions, terminating ? 'ContainersReady' : 'Ready')?.status === 'True';
       const ready = publishNotReady || (serving && !terminating);
       const ep: Endpoint = {
-        addresses: [pod.status?.podIP as string],
+        addresses: [podIPOf(pod, family) as string],
         conditions: { ready, serving, terminating },
       };
       if (pod.spec.hostname && pod.spec.subdomain === svc.metadata.name) ep.hostname = pod.spec.hostname;
@@ -267,7 +292,7 @@ export class EndpointSliceController extends QueueController {
     return groups;
   }
 
-  private apply(svc: Service, p: SlicePlan): void {
+  private apply(svc: Service, family: AddressType, p: SlicePlan): void {
     const namespace = svc.metadata.namespace as string;
     const labels: Record<string, string> = { ...(svc.metadata.labels ?? {}) };
     labels[LABEL_SERVICE_NAME] = svc.metadata.name as string;
@@ -285,7 +310,7 @@ export class EndpointSliceController extends QueueController {
           apiVersion: 'discovery.k8s.io/v1',
           kind: 'EndpointSlice',
           metadata: { generateName: `${svc.metadata.name as string}-`, namespace, labels, ownerReferences },
-          addressType: 'IPv4',
+          addressType: family,
           endpoints,
           ports,
         },

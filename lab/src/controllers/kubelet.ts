@@ -40,6 +40,7 @@ interface PodState {
   startTime: string;
   startedAt?: string;
   podIP?: string;
+  podIPs?: string[];
   annotations?: Record<string, string>;
   message?: string;
   /** Set once terminatePod was called. */
@@ -133,9 +134,10 @@ export class Kubelet {
     return p;
   }
 
-  private hostIP(): string | undefined {
+  /** The node's InternalIPs, one per family, primary first (the kubelet's hostIPs). */
+  private hostIPs(): string[] {
     const node = this.store.peek('nodes', this.nodeName);
-    return node?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+    return (node?.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address);
   }
 
   private async reconcile(key: string): Promise<void> {
@@ -169,6 +171,7 @@ export class Kubelet {
         (started) => {
           st.phase = 'running';
           st.podIP = started.podIP;
+          st.podIPs = started.podIPs ?? [started.podIP];
           st.annotations = started.annotations ?? {};
           st.startedAt = rfc3339();
           this.logger.info({ pod: key, podIP: started.podIP }, 'pod started');
@@ -284,15 +287,15 @@ export class Kubelet {
 
   private desiredStatus(pod: Pod, st: PodState): PodStatus {
     const prev = pod.status ?? {};
-    const hostIP = this.hostIP();
+    const hostIPs = this.hostIPs();
     const override = this.store.readiness.get(st.uid);
     let conds = prev.conditions;
     const status: PodStatus = { ...prev };
     status.qosClass = prev.qosClass ?? 'BestEffort';
     status.startTime = st.startTime;
-    if (hostIP) {
-      status.hostIP = hostIP;
-      status.hostIPs = [{ ip: hostIP }];
+    if (hostIPs.length) {
+      status.hostIP = hostIPs[0];
+      status.hostIPs = hostIPs.map((ip) => ({ ip }));
     }
     conds = setCondition(conds, 'PodScheduled', 'True', { lastProbeTime: null });
     conds = setCondition(conds, 'Initialized', 'True', { lastProbeTime: null });
@@ -341,7 +344,7 @@ export class Kubelet {
     delete status.message;
     if (st.podIP) {
       status.podIP = st.podIP;
-      status.podIPs = [{ ip: st.podIP }];
+      status.podIPs = (st.podIPs ?? [st.podIP]).map((ip) => ({ ip }));
     }
     conds = setCondition(
       conds,

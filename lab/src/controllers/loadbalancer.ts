@@ -3,10 +3,12 @@
 // loadBalancerClass gets status.loadBalancer.ingress [{ip, ipMode: "VIP"}]
 // from a pool (default 198.18.64.0/24), honouring spec.loadBalancerIP when it
 // is in the pool and free. The address is released when the Service goes or
-// changes type (its status is then cleared).
+// changes type (its status is then cleared). With pools of both families (a
+// dual-stack lab), a Service gets one address of each of its ipFamilies that
+// has a pool, in ipFamilies order, as MetalLB does.
 
 import { childLogger, silentLogger, type Logger } from '../apiserver/logger.js';
-import { IPAllocator } from '../apiserver/ip.js';
+import { serviceIPAllocator, type ServiceIPAllocator } from '../apiserver/service-ip-allocator.js';
 import type { Store, WatchHandle } from '../apiserver/store.js';
 import type { Service } from '../apiserver/types.js';
 import { objectKey, splitKey } from '../apiserver/util.js';
@@ -18,32 +20,33 @@ export interface LoadBalancerControllerOptions {
   logger?: Logger;
   /** CIDR the ingress addresses come from (default 198.18.64.0/24). */
   pool?: string;
+  /** One pool per family (wins over pool). */
+  pools?: string[];
 }
 
 export class LoadBalancerController {
   private readonly queue: WorkQueue;
   private readonly logger: Logger;
-  private readonly pool: IPAllocator;
+  private readonly pools: ServiceIPAllocator[];
   private handle: WatchHandle | undefined;
-  /** Service key -> {uid, ip}. */
-  private readonly assigned = new Map<string, { uid: string; ip: string }>();
+  /** Service key -> {uid, ips (one per family served)}. */
+  private readonly assigned = new Map<string, { uid: string; ips: string[] }>();
 
   constructor(
     private readonly store: Store,
     opts: LoadBalancerControllerOptions = {},
   ) {
     this.logger = childLogger(opts.logger ?? silentLogger, { controller: 'loadbalancer' });
-    this.pool = new IPAllocator(opts.pool ?? DEFAULT_LB_POOL);
+    this.pools = (opts.pools ?? [opts.pool ?? DEFAULT_LB_POOL]).map((c) => serviceIPAllocator(c));
     this.queue = new WorkQueue('loadbalancer', (k) => this.reconcile(k), this.logger);
   }
 
   start(): this {
     // Addresses already in use (a restarted controller) are taken first.
     for (const svc of this.store.peekList('services')) {
-      const ip = svc.status?.loadBalancer?.ingress?.[0]?.ip;
-      if (svc.spec.type === 'LoadBalancer' && ip && this.pool.allocate(ip)) {
-        this.assigned.set(objectKey(svc.metadata.namespace, svc.metadata.name as string), { uid: svc.metadata.uid as string, ip });
-      }
+      if (svc.spec.type !== 'LoadBalancer') continue;
+      const ips = (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => !!ip && this.poolOf(ip)?.allocate(ip) === true);
+      if (ips.length) this.assigned.set(objectKey(svc.metadata.namespace, svc.metadata.name as string), { uid: svc.metadata.uid as string, ips });
     }
     this.handle = this.store.watch('services', {}, (ev) => this.queue.add(objectKey(ev.object.metadata.namespace, ev.object.metadata.name as string)));
     return this;
@@ -58,10 +61,21 @@ export class LoadBalancerController {
     return this.queue.idle();
   }
 
+  private poolOf(ip: string): ServiceIPAllocator | undefined {
+    return this.pools.find((p) => p.contains(ip));
+  }
+
+  /** The pools of the Service's families, in ipFamilies order (the first pool when it has none). */
+  private poolsFor(svc: Service): ServiceIPAllocator[] {
+    const fams = svc.spec.ipFamilies ?? [];
+    const out = fams.map((f) => this.pools.find((p) => p.family === f)).filter((p): p is ServiceIPAllocator => !!p);
+    return out.length || fams.length ? out : this.pools.slice(0, 1);
+  }
+
   private release(key: string): void {
     const a = this.assigned.get(key);
     if (!a) return;
-    this.pool.release(a.ip);
+    for (const ip of a.ips) this.poolOf(ip)?.release(ip);
     this.assigned.delete(key);
     // Services waiting for an address (pool exhausted) get another chance.
     for (const svc of this.store.peekList('services')) {
@@ -87,36 +101,48 @@ export class LoadBalancerController {
     }
     let a = this.assigned.get(key);
     const requested = svc.spec.loadBalancerIP;
-    if (a && requested && requested !== a.ip && this.pool.contains(requested) && !this.pool.has(requested)) {
+    const pools = this.poolsFor(svc);
+    const reqPool = requested ? this.poolOf(requested) : undefined;
+    if (a && requested && reqPool && !a.ips.includes(requested) && !reqPool.has(requested)) {
       this.release(key); // the user asked for another address
       a = undefined;
     }
-    if (!a) {
-      let ip: string | undefined;
-      if (requested && this.pool.allocate(requested)) ip = requested;
-      else {
-        // Skip addresses other Services ask for (spec.loadBalancerIP).
-        const reserved = new Set(
-          this.store
-            .peekList('services')
-            .filter((o) => o.spec.type === 'LoadBalancer' && o.spec.loadBalancerIP && o.metadata.uid !== svc.metadata.uid)
-            .map((o) => o.spec.loadBalancerIP as string),
-        );
-        const skipped: string[] = [];
-        while ((ip = this.pool.allocateNext()) !== undefined && reserved.has(ip)) skipped.push(ip);
-        for (const x of skipped) this.pool.release(x);
-      }
-      if (!ip) {
-        this.logger.warn({ service: key }, 'load-balancer pool exhausted');
-        return;
-      }
-      a = { uid: svc.metadata.uid as string, ip };
-      this.assigned.set(key, a);
-      this.logger.info({ service: key, ip }, 'load-balancer address assigned');
+    if (a && (a.ips.length !== pools.length || a.ips.some((ip, i) => !pools[i]!.contains(ip)))) {
+      this.release(key); // the Service's families changed
+      a = undefined;
     }
-    const ingress = [{ ip: a.ip, ipMode: 'VIP' as const }];
+    if (!a) {
+      const ips: string[] = [];
+      for (const pool of pools) {
+        let ip: string | undefined;
+        if (requested && pool.contains(requested) && pool.allocate(requested)) ip = requested;
+        else {
+          // Skip addresses other Services ask for (spec.loadBalancerIP).
+          const reserved = new Set(
+            this.store
+              .peekList('services')
+              .filter((o) => o.spec.type === 'LoadBalancer' && o.spec.loadBalancerIP && o.metadata.uid !== svc.metadata.uid)
+              .map((o) => o.spec.loadBalancerIP as string),
+          );
+          const skipped: string[] = [];
+          while ((ip = pool.allocateNext()) !== undefined && reserved.has(ip)) skipped.push(ip);
+          for (const x of skipped) pool.release(x);
+        }
+        if (!ip) {
+          for (const x of ips) this.poolOf(x)?.release(x);
+          this.logger.warn({ service: key, pool: pool.cidrText }, 'load-balancer pool exhausted');
+          return;
+        }
+        ips.push(ip);
+      }
+      if (!ips.length) return;
+      a = { uid: svc.metadata.uid as string, ips };
+      this.assigned.set(key, a);
+      this.logger.info({ service: key, ips }, 'load-balancer address assigned');
+    }
+    const ingress = a.ips.map((ip) => ({ ip, ipMode: 'VIP' as const }));
     const current = svc.status?.loadBalancer?.ingress;
-    if (current?.length === 1 && current[0]?.ip === a.ip && current[0]?.ipMode === 'VIP' && Object.keys(current[0]).length === 2) return;
+    if (current?.length === ingress.length && current.every((c, i) => c.ip === ingress[i]!.ip && c.ipMode === 'VIP' && Object.keys(c).length === 2)) return;
     this.store.updateStatus('services', { ...structuredClone(svc), status: { ...(svc.status ?? {}), loadBalancer: { ingress } } });
   }
 }

@@ -1,6 +1,7 @@
 // registerNodes: the lab's nodes as Node objects (what each kubelet would
 // register): labels (hostname, os, arch, zone), spec.podCIDR(s), status
-// addresses InternalIP + Hostname, condition Ready=True.
+// addresses InternalIP (one per family, primary first, as a dual-stack
+// kubelet reports them) + Hostname, condition Ready=True.
 
 import type { Store } from '../apiserver/store.js';
 import type { Node } from '../apiserver/types.js';
@@ -10,7 +11,11 @@ import { LABEL_ZONE } from './endpointslice.js';
 export interface LabNodeSpec {
   name: string;
   internalIP: string;
+  /** Every InternalIP, primary first (default [internalIP]). */
+  internalIPs?: string[];
   podCIDR: string;
+  /** Every pod CIDR, primary first (default [podCIDR]). */
+  podCIDRs?: string[];
   zone?: string;
   labels?: Record<string, string>;
 }
@@ -30,10 +35,10 @@ export function nodeObject(n: LabNodeSpec, now = rfc3339()): Node {
         ...(n.labels ?? {}),
       },
     },
-    spec: { podCIDR: n.podCIDR, podCIDRs: [n.podCIDR] },
+    spec: { podCIDR: n.podCIDR, podCIDRs: [...(n.podCIDRs ?? [n.podCIDR])] },
     status: {
       addresses: [
-        { type: 'InternalIP', address: n.internalIP },
+        ...(n.internalIPs ?? [n.internalIP]).map((address) => ({ type: 'InternalIP', address })),
         { type: 'Hostname', address: n.name },
       ],
       conditions: [

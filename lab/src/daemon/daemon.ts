@@ -22,7 +22,8 @@ import { pino, type Logger } from 'pino';
 import { AGENT_NODE_FLAGS } from '../../../control-plane/src/cli/agent-node-flags.js';
 import { LoaderClient } from '../../../control-plane/src/dataplane/ebpf/loader-client.js';
 import { existingDir, nodeCgroupDir } from '../netns/cgroups.js';
-import { AGENT_DEVICES, AGENT_POD_DEVICES, AGENT_HEALTH_PORT, API_PORT, CLUSTER_CIDR, PIN_ROOT, type LabPlan, type NodePlan } from '../netns/plan.js';
+import { AGENT_DEVICES, AGENT_POD_DEVICES, AGENT_HEALTH_PORT, API_PORT, PIN_ROOT, hostIPs, hostPort, planFamilies, type LabPlan, type NodePlan } from '../netns/plan.js';
+import { agentFamilyArgs } from './agent-family-args.js';
 import { repoPaths, stateDirFiles, type LabConfig, type RepoPaths, type StateDirFiles } from '../netns/layout.js';
 import { CLI_STATE_FILE, DAEMON_STATE_FILE, StateFile, readCliState } from '../netns/state.js';
 import { NetnsRuntime } from '../runtime/netns-runtime.js';
@@ -80,14 +81,18 @@ export class LabDaemon {
     const { plan, log } = this;
     if (!fs.existsSync(this.repo.whoami)) throw new Error(`${this.repo.whoami} is missing: run \`make -C lab\``);
     this.cluster = await startCluster({
-      nodes: plan.nodes.map((n) => ({ name: n.name, internalIP: n.ip, podCIDR: n.podCIDR, zone: n.zone, labels: n.labels })),
+      nodes: plan.nodes.map((n) => ({
+        name: n.name, internalIP: n.ip, internalIPs: hostIPs(n), podCIDR: n.podCIDR, podCIDRs: n.podCIDRs ?? [n.podCIDR], zone: n.zone, labels: n.labels,
+      })),
       runtimeFor: (name) => {
         const n = this.nodes.get(name);
         if (!n) throw new Error(`unknown node ${name}`);
         return n.runtime;
       },
       serviceCIDR: plan.serviceCIDR,
+      ...(plan.serviceCIDRs ? { serviceCIDRs: plan.serviceCIDRs } : {}),
       lbPool: plan.lbPool,
+      ...(plan.lbPools ? { lbPools: plan.lbPools } : {}),
       logger: log,
       extraRoutes: (req, res, url) => this.route(req, res, url),
     });
@@ -180,15 +185,13 @@ export class LabDaemon {
       ['ip', 'netns', 'exec', node.netns, process.execPath, ...AGENT_NODE_FLAGS, this.repo.cliMain, 'agent',
         '--kubeconfig', this.files.kubeconfig,
         '--node-name', node.name,
-        '--node-ip', node.ip,
+        ...agentFamilyArgs(this.plan, node).nodeIP,
         '--loader-socket', sock,
         '--devices', AGENT_DEVICES,
         '--pod-devices', AGENT_POD_DEVICES,
         ...(cgroup ? ['--cgroup-path', cgroup] : []),
         '--mode', this.config.mode,
-        '--cluster-cidr', CLUSTER_CIDR,
-        '--service-cluster-ip-range', this.plan.serviceCIDR,
-        '--health-bind-address', `0.0.0.0:${AGENT_HEALTH_PORT}`,
+        ...agentFamilyArgs(this.plan, node).ranges,
         '--admin-socket', this.files.adminSocket(node.name),
         ...this.agentArgs],
       this.files.agentLog(node.name), `${this.repo.cliMain} agent --kubeconfig ${this.files.kubeconfig} --node-name ${node.name}`, this.state,
@@ -208,7 +211,7 @@ export class LabDaemon {
         n.healthy = false;
         return;
       }
-      const r = await httpGet(`http://${n.node.ip}:${AGENT_HEALTH_PORT}/healthz`, 1000);
+      const r = await httpGet(`http://${hostPort(n.node.ip, AGENT_HEALTH_PORT)}/healthz`, 1000);
       n.healthy = r.status === 200;
       n.lastHealth = r.error ?? `${r.status}`;
     }));
@@ -219,7 +222,7 @@ export class LabDaemon {
     const pods: Record<string, unknown> = {};
     for (const n of this.nodes.values()) {
       for (const p of n.runtime.list()) {
-        pods[p.key] = { netns: p.netns, ip: p.ip, node: p.node, pid: p.pid, hostVeth: p.hostVeth, running: p.running, terminating: p.terminating, log: p.logFile };
+        pods[p.key] = { netns: p.netns, ip: p.ip, ips: p.ips, node: p.node, pid: p.pid, hostVeth: p.hostVeth, running: p.running, terminating: p.terminating, log: p.logFile };
       }
     }
     return {
@@ -232,21 +235,26 @@ export class LabDaemon {
       apiSocket: this.files.apiSocket,
       kubeconfig: this.files.kubeconfig,
       serviceCIDR: plan.serviceCIDR,
+      serviceCIDRs: plan.serviceCIDRs ?? [plan.serviceCIDR],
       lbPool: plan.lbPool,
+      ipFamily: plan.ipFamily ?? 'ipv4',
+      ipFamilies: planFamilies(plan),
       daemon: { pid: process.pid, netns: plan.cp.netns, log: this.files.daemonLog },
       apiServerState: this.cluster?.apiServerState() ?? null,
       underlay: { ...plan.underlay },
-      controlPlane: { netns: plan.cp.netns, ip: plan.cp.ip },
-      external: { netns: plan.ext.netns, ip: plan.ext.ip },
+      controlPlane: { netns: plan.cp.netns, ip: plan.cp.ip, ips: hostIPs(plan.cp) },
+      external: { netns: plan.ext.netns, ip: plan.ext.ip, ips: hostIPs(plan.ext) },
       nodes: [...this.nodes.values()].map((n) => ({
         name: n.node.name,
         netns: n.node.netns,
         ip: n.node.ip,
+        ips: hostIPs(n.node),
         podCIDR: n.node.podCIDR,
+        podCIDRs: n.node.podCIDRs ?? [n.node.podCIDR],
         zone: n.node.zone,
         pinInstance: n.node.pinInstance,
         loader: n.loader ? { ...n.loader.info(), socket: this.files.loaderSocket(n.node.name) } : null,
-        agent: n.agent ? { ...n.agent.info(), healthz: `http://${n.node.ip}:${AGENT_HEALTH_PORT}/healthz`, healthy: n.healthy, lastHealth: n.lastHealth ?? null } : null,
+        agent: n.agent ? { ...n.agent.info(), healthz: `http://${hostPort(n.node.ip, AGENT_HEALTH_PORT)}/healthz`, healthy: n.healthy, lastHealth: n.lastHealth ?? null } : null,
       })),
       pods,
     };

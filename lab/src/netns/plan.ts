@@ -10,7 +10,21 @@
 //   198.18.128.0/17   service ClusterIPs (the lab's serviceCIDR)
 //   198.19.<i>.0/24   node i's pod CIDR; .1 is the node's side of every pod
 //                     veth, pods get .2 .. .254
+//
+// `lab up --ip-family ipv6|dual` adds (dual) or uses instead (ipv6) the same
+// plan in fd00::/8, each IPv4 number reused as IPv6 text so an address reads
+// as its IPv4 twin:
+//
+//   fd00:198:18::/64        underlay: cp ::1, node i ::(10+i), external ::200
+//   fd00:198:18:64::/112    LoadBalancer ingress pool (IPv6)
+//   fd00:198:18:128::/112   service ClusterIPs (IPv6 service CIDR)
+//   fd00:198:19:<i>::/64    node i's pod CIDR; ::1 the node's side, pods ::2 .. ::254
+//
+// The first family of `families` is the cluster's primary one: the address
+// every single-address field (a node's `ip`, a pod's podIP, the API server's
+// URL, the first service CIDR) holds.
 import { createHash } from 'node:crypto';
+import type { IPFamily } from '../../../control-plane/src/util/ip.js';
 
 export const LAB_ROOT = '/run/switchyard/lab';
 export const PIN_ROOT = '/sys/fs/bpf/switchyard';
@@ -22,6 +36,14 @@ export const UNDERLAY_CIDR = '198.18.0.0/24';
 export const UNDERLAY_PREFIX = 24;
 export const CP_IP = '198.18.0.1';
 export const EXT_IP = '198.18.0.200';
+export const UNDERLAY_CIDR6 = 'fd00:198:18::/64';
+export const UNDERLAY_PREFIX6 = 64;
+export const CP_IP6 = 'fd00:198:18::1';
+export const EXT_IP6 = 'fd00:198:18::200';
+export const SERVICE_CIDR6 = 'fd00:198:18:128::/112';
+export const LB_POOL6 = 'fd00:198:18:64::/112';
+/** Every pod CIDR of the lab in IPv6 (the second entry of a dual-stack --cluster-cidr). */
+export const CLUSTER_CIDR6 = 'fd00:198:19::/48';
 export const API_PORT = 6443;
 export const AGENT_HEALTH_PORT = 10256;
 export const SERVICE_CIDR = '198.18.128.0/17';
@@ -41,14 +63,43 @@ export const NETNS_NAME_MAX = 255;
 /** IFNAMSIZ - 1. */
 export const IFNAME_MAX = 15;
 
+/** `lab up --ip-family`: which families the lab's nodes, pods and Services get. */
+export type LabIPFamily = 'ipv4' | 'ipv6' | 'dual';
+export const LAB_IP_FAMILIES: readonly LabIPFamily[] = ['ipv4', 'ipv6', 'dual'];
+
+/** The Kubernetes families of a lab mode, primary first (a dual-stack lab is IPv4-primary, as kind's default). */
+export function familiesOf(mode: LabIPFamily): IPFamily[] {
+  return mode === 'ipv4' ? ['IPv4'] : mode === 'ipv6' ? ['IPv6'] : ['IPv4', 'IPv6'];
+}
+
+export function parseLabIPFamily(v: string): LabIPFamily {
+  if ((LAB_IP_FAMILIES as readonly string[]).includes(v)) return v as LabIPFamily;
+  throw new Error(`--ip-family ${JSON.stringify(v)}: expected ${LAB_IP_FAMILIES.join(', ')}`);
+}
+
+/** The underlay prefix length of an address of either family (24 for IPv4, 64 for IPv6). */
+export function underlayPrefixOf(ip: string): number {
+  return ip.includes(':') ? UNDERLAY_PREFIX6 : UNDERLAY_PREFIX;
+}
+
+/** A host route's prefix length (32 or 128). */
+export function hostPrefixOf(ip: string): number {
+  return ip.includes(':') ? 128 : 32;
+}
+
 export interface NodePlan {
   index: number;
   name: string;
   netns: string;
+  /** The primary family's address (the Node's first InternalIP). */
   ip: string;
+  /** One address per lab family, primary first (absent in plans written before dual-stack: [ip]). */
+  ips?: string[];
   podCIDR: string;
+  podCIDRs?: string[];
   /** The node's address on every pod veth (x.x.x.1). */
   podGateway: string;
+  podGateways?: string[];
   zone: string;
   labels: Record<string, string>;
   /** Loader instance (pins under PIN_ROOT/<pinInstance>). */
@@ -65,7 +116,10 @@ export interface NodePlan {
 
 export interface HostPlan {
   netns: string;
+  /** The primary family's address. */
   ip: string;
+  /** One per lab family, primary first (absent in older plans: [ip]). */
+  ips?: string[];
   bridgePort: string;
 }
 
@@ -76,9 +130,37 @@ export interface LabPlan {
   cp: HostPlan;
   ext: HostPlan;
   nodes: NodePlan[];
+  /** The primary family's service CIDR. */
   serviceCIDR: string;
+  /** One per family, primary first (kube-apiserver's --service-cluster-ip-range); absent in older plans. */
+  serviceCIDRs?: string[];
+  /** The pod CIDRs of the whole cluster, one per family (kube-proxy's --cluster-cidr). */
+  clusterCIDRs?: string[];
   lbPool: string;
+  lbPools?: string[];
   apiURL: string;
+  /** `lab up --ip-family` (absent in older plans: ipv4). */
+  ipFamily?: LabIPFamily;
+}
+
+/** A plan's families, primary first (older plans: IPv4). */
+export function planFamilies(plan: Pick<LabPlan, 'ipFamily'>): IPFamily[] {
+  return familiesOf(plan.ipFamily ?? 'ipv4');
+}
+
+/** Addresses of a host, primary first (older plans have only `ip`). */
+export function hostIPs(h: { ip: string; ips?: string[] }): string[] {
+  return h.ips ?? [h.ip];
+}
+
+/** A host's address of one family, if it has one. */
+export function hostIPOf(h: { ip: string; ips?: string[] }, family: IPFamily): string | undefined {
+  return hostIPs(h).find((a) => a.includes(':') === (family === 'IPv6'));
+}
+
+/** `http://host:port` with IPv6 hosts in brackets. */
+export function hostPort(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
 const LAB_NAME_RE = /^[a-z][a-z0-9]{0,15}$/;
@@ -133,6 +215,28 @@ export function podIP(i: number, k: number): string {
   return `198.19.${i}.${k}`;
 }
 
+export function nodeIP6(i: number): string {
+  checkNodeIndex(i);
+  return `fd00:198:18::${10 + i}`;
+}
+
+export function podCIDR6(i: number): string {
+  checkNodeIndex(i);
+  return `fd00:198:19:${i}::/64`;
+}
+
+export function podGateway6(i: number): string {
+  checkNodeIndex(i);
+  return `fd00:198:19:${i}::1`;
+}
+
+/** Pod k (2..254) on node i, IPv6: the same host number as its IPv4 twin. */
+export function podIP6(i: number, k: number): string {
+  checkNodeIndex(i);
+  if (!Number.isInteger(k) || k < 2 || k > 254) throw new RangeError(`pod host number ${k} out of range 2..254`);
+  return `fd00:198:19:${i}::${k}`;
+}
+
 /** Zones alternate: node1 zone-a, node2 zone-b, node3 zone-a, ... */
 export function zoneFor(i: number): string {
   return i % 2 === 1 ? 'zone-a' : 'zone-b';
@@ -177,15 +281,23 @@ export function hostVethName(n: number): string {
   return name;
 }
 
-export function nodePlan(lab: string, i: number): NodePlan {
+export function nodePlan(lab: string, i: number, mode: LabIPFamily = 'ipv4'): NodePlan {
   const zone = zoneFor(i);
+  const fams = familiesOf(mode);
+  const pick = <T>(v4: T, v6: T): T[] => fams.map((f) => (f === 'IPv4' ? v4 : v6));
+  const ips = pick(nodeIP(i), nodeIP6(i));
+  const podCIDRs = pick(podCIDR(i), podCIDR6(i));
+  const podGateways = pick(podGateway(i), podGateway6(i));
   return {
     index: i,
     name: nodeName(i),
     netns: nodeNetns(lab, i),
-    ip: nodeIP(i),
-    podCIDR: podCIDR(i),
-    podGateway: podGateway(i),
+    ip: ips[0]!,
+    ...(mode !== 'ipv4' ? { ips } : {}),
+    podCIDR: podCIDRs[0]!,
+    ...(mode !== 'ipv4' ? { podCIDRs } : {}),
+    podGateway: podGateways[0]!,
+    ...(mode !== 'ipv4' ? { podGateways } : {}),
     zone,
     labels: { [ZONE_LABEL]: zone, 'kubernetes.io/hostname': nodeName(i) },
     pinInstance: nodeNetns(lab, i),
@@ -207,7 +319,7 @@ export function parseLinkMtu(spec: string, nodeCount: number): [number, number] 
   return [i, mtu];
 }
 
-export function labPlan(lab: string, nodeCount: number, root = LAB_ROOT, linkMtu: ReadonlyMap<number, number> = new Map()): LabPlan {
+export function labPlan(lab: string, nodeCount: number, root = LAB_ROOT, linkMtu: ReadonlyMap<number, number> = new Map(), ipFamily: LabIPFamily = 'ipv4'): LabPlan {
   const err = validateLabName(lab);
   if (err) throw new Error(err);
   if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > MAX_NODES) {
@@ -215,21 +327,45 @@ export function labPlan(lab: string, nodeCount: number, root = LAB_ROOT, linkMtu
   }
   const nodes: NodePlan[] = [];
   for (let i = 1; i <= nodeCount; i++) {
-    const n = nodePlan(lab, i);
+    const n = nodePlan(lab, i, ipFamily);
     const mtu = linkMtu.get(i);
     if (mtu !== undefined) n.linkMtu = mtu;
     nodes.push(n);
   }
+  if (ipFamily === 'ipv4') {
+    // The IPv4 lab's plan, exactly as before dual-stack (state.json readers rely on it).
+    return {
+      name: lab,
+      stateDir: labStateDir(lab, root),
+      underlay: { netns: `${lab}-net`, bridge: BRIDGE, cidr: UNDERLAY_CIDR },
+      cp: { netns: `${lab}-cp`, ip: CP_IP, bridgePort: 'v-cp' },
+      ext: { netns: `${lab}-ext`, ip: EXT_IP, bridgePort: 'v-ext' },
+      nodes,
+      serviceCIDR: SERVICE_CIDR,
+      lbPool: LB_POOL,
+      apiURL: `http://${CP_IP}:${API_PORT}`,
+    };
+  }
+  const fams = familiesOf(ipFamily);
+  const pick = <T>(v4: T, v6: T): T[] => fams.map((f) => (f === 'IPv4' ? v4 : v6));
+  const cpIPs = pick(CP_IP, CP_IP6);
+  const extIPs = pick(EXT_IP, EXT_IP6);
+  const serviceCIDRs = pick(SERVICE_CIDR, SERVICE_CIDR6);
+  const lbPools = pick(LB_POOL, LB_POOL6);
   return {
     name: lab,
     stateDir: labStateDir(lab, root),
-    underlay: { netns: `${lab}-net`, bridge: BRIDGE, cidr: UNDERLAY_CIDR },
-    cp: { netns: `${lab}-cp`, ip: CP_IP, bridgePort: 'v-cp' },
-    ext: { netns: `${lab}-ext`, ip: EXT_IP, bridgePort: 'v-ext' },
+    underlay: { netns: `${lab}-net`, bridge: BRIDGE, cidr: pick(UNDERLAY_CIDR, UNDERLAY_CIDR6)[0]! },
+    cp: { netns: `${lab}-cp`, ip: cpIPs[0]!, ips: cpIPs, bridgePort: 'v-cp' },
+    ext: { netns: `${lab}-ext`, ip: extIPs[0]!, ips: extIPs, bridgePort: 'v-ext' },
     nodes,
-    serviceCIDR: SERVICE_CIDR,
-    lbPool: LB_POOL,
-    apiURL: `http://${CP_IP}:${API_PORT}`,
+    serviceCIDR: serviceCIDRs[0]!,
+    serviceCIDRs,
+    clusterCIDRs: pick(CLUSTER_CIDR, CLUSTER_CIDR6),
+    lbPool: lbPools[0]!,
+    lbPools,
+    apiURL: `http://${hostPort(cpIPs[0]!, API_PORT)}`,
+    ipFamily,
   };
 }
 
@@ -252,8 +388,11 @@ export function nodeRoutes(plan: LabPlan, i: number): Array<{ dst: string; via?:
   for (const n of plan.nodes) {
     if (n.index === i) continue;
     const mtu = n.linkMtu !== undefined ? { mtu: n.linkMtu } : {};
-    routes.push({ dst: n.podCIDR, via: n.ip, ...mtu });
-    if (n.linkMtu !== undefined) routes.push({ dst: `${n.ip}/32`, ...mtu });
+    // One route per family: pod CIDR j via the node's address of the same family.
+    const ips = hostIPs(n);
+    const cidrs = n.podCIDRs ?? [n.podCIDR];
+    cidrs.forEach((cidr, j) => routes.push({ dst: cidr, via: ips[j]!, ...mtu }));
+    if (n.linkMtu !== undefined) for (const ip of ips) routes.push({ dst: `${ip}/${hostPrefixOf(ip)}`, ...mtu });
   }
   return routes;
 }
@@ -270,13 +409,25 @@ export class PodAddressAllocator {
   }
 
   allocate(): string {
+    return podIP(this.nodeIndex, this.allocateHost());
+  }
+
+  /**
+   * A free host number k: the pod gets podIP(i, k) and, in an IPv6 or
+   * dual-stack lab, podIP6(i, k) (one number per pod, both families).
+   */
+  allocateHost(): number {
     for (let k = 2; k <= 254; k++) {
       if (!this.used.has(k)) {
         this.used.add(k);
-        return podIP(this.nodeIndex, k);
+        return k;
       }
     }
     throw new Error(`node${this.nodeIndex}: pod CIDR ${podCIDR(this.nodeIndex)} exhausted (253 pods)`);
+  }
+
+  releaseHost(k: number): void {
+    this.used.delete(k);
   }
 
   /** Marks a specific address as taken (false if it already was or is not ours). */

@@ -6,21 +6,29 @@
 //                             default via 198.19.<i>.1
 //   node netns <lab>-n<i>:    syp<n> 198.19.<i>.1/32, 198.19.<i>.<k>/32 dev syp<n>
 //
+// In an IPv6 or dual-stack lab the pod also gets (or instead gets)
+// fd00:198:19:<i>::<k>/128 with the node's fd00:198:19:<i>::1 as its gateway,
+// the same host number k in both families; duplicate address detection is off.
+//
 // No bridge: all pod traffic is routed through the node's namespace, where
 // the datapath (tc programs on eth0 and syp+) sees it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { addNetns, delNetns, enableXdpPeer, ipBatch, ipIn, netnsExists } from '../netns/ip.js';
+import { addNetns, delNetns, enableXdpPeer, ipBatch, ipIn, netnsExists, sysctlIn } from '../netns/ip.js';
 import {
   HOST_VETH_ANNOTATION,
   NETNS_ANNOTATION,
   POD_IF,
   PodAddressAllocator,
+  hostPrefixOf,
   hostVethName,
+  podIP,
+  podIP6,
   podNetnsName,
   type NodePlan,
 } from '../netns/plan.js';
+import { IPV6_SYSCTLS, addrAdd } from '../netns/topology.js';
 import { recordFor, type StateFile } from '../netns/state.js';
 import { existingDir, inCgroup, nodeCgroupDir } from '../netns/cgroups.js';
 import type { PodRuntime, PodSpecForRuntime, StartedPod } from './pod-runtime.js';
@@ -47,7 +55,12 @@ export interface PodRecord {
   uid: string;
   node: string;
   netns: string;
+  /** The primary family's address (status.podIP). */
   ip: string;
+  /** One per lab family, primary first (status.podIPs). */
+  ips: string[];
+  /** The host number k of both families' addresses. */
+  host: number;
   hostVeth: string;
   pid: number | undefined;
   running: boolean;
@@ -154,7 +167,10 @@ export class NetnsRuntime implements PodRuntime {
     const { node, lab, state } = this.opts;
     const netns = podNetnsName(lab, pod.namespace, pod.name);
     if (netnsExists(netns)) throw new Error(`namespace ${netns} already exists`);
-    const ip = this.addrs.allocate();
+    const k = this.addrs.allocateHost();
+    const gateways = node.podGateways ?? [node.podGateway];
+    const ips = gateways.map((g) => (g.includes(':') ? podIP6(node.index, k) : podIP(node.index, k)));
+    const ip = ips[0]!;
     const hostVeth = hostVethName(this.nextVeth++);
     const rec: PodRecord = {
       key: key(pod),
@@ -164,6 +180,8 @@ export class NetnsRuntime implements PodRuntime {
       node: node.name,
       netns,
       ip,
+      ips,
+      host: k,
       hostVeth,
       pid: undefined,
       running: false,
@@ -175,20 +193,25 @@ export class NetnsRuntime implements PodRuntime {
     try {
       state.addNamespace(netns);
       await addNetns(netns);
-      // Node side: the veth (its peer goes straight into the pod), the gateway address and the /32 route.
+      const v6 = ips.some((a) => a.includes(':'));
+      // Before the veth exists, so that its "default" settings apply.
+      if (v6) await sysctlIn(netns, IPV6_SYSCTLS);
+      // Node side: the veth (its peer goes straight into the pod), the gateway address(es) and the host route(s).
       await ipBatch(node.netns, [
         `link add ${hostVeth} type veth peer name ${POD_IF} netns ${netns}`,
         `link set ${hostVeth} up`,
-        `addr add ${node.podGateway}/32 dev ${hostVeth}`,
+        ...gateways.map((g) => addrAdd(`${g}/${hostPrefixOf(g)}`, hostVeth)),
       ]);
       await ipBatch(netns, [
         'link set lo up',
-        `addr add ${ip}/32 dev ${POD_IF}`,
+        ...ips.map((a) => addrAdd(`${a}/${hostPrefixOf(a)}`, POD_IF)),
         `link set ${POD_IF} up`,
-        `route add ${node.podGateway} dev ${POD_IF} scope link`,
-        `route add default via ${node.podGateway} dev ${POD_IF}`,
+        ...gateways.flatMap((g) => [
+          `route add ${g}/${hostPrefixOf(g)} dev ${POD_IF}${g.includes(':') ? '' : ' scope link'}`,
+          `route add ${g.includes(':') ? '::/0' : 'default'} via ${g} dev ${POD_IF}`,
+        ]),
       ]);
-      await ipIn(node.netns, ['route', 'add', `${ip}/32`, 'dev', hostVeth]);
+      await ipBatch(node.netns, ips.map((a) => `route add ${a}/${hostPrefixOf(a)} dev ${hostVeth}`));
       // XDP on the node may redirect into this pod's veth: a veth peer only
       // takes XDP frames with GRO on (and tx checksumming off) on this side.
       await enableXdpPeer(netns, POD_IF);
@@ -203,6 +226,8 @@ export class NetnsRuntime implements PodRuntime {
   private startServer(e: PodEntry, pod: PodSpecForRuntime): Promise<void> {
     const { whoamiPath, logDir, state } = this.opts;
     const args = ['--name', pod.name];
+    // A pod with an IPv6 address serves both families on IPv6 sockets.
+    if (e.rec.ips.some((a) => a.includes(':'))) args.push('--ipv6');
     const seen = new Set<string>();
     for (const p of pod.ports) {
       const proto = p.protocol === 'UDP' ? 'udp' : p.protocol === 'TCP' ? 'tcp' : undefined;
@@ -282,7 +307,7 @@ export class NetnsRuntime implements PodRuntime {
     }
     await delNetns(rec.netns);
     state.removeNamespace(rec.netns);
-    this.addrs.release(rec.ip);
+    this.addrs.releaseHost(rec.host);
     if (this.pods.get(rec.key) === e) this.pods.delete(rec.key);
   }
 }
@@ -294,6 +319,7 @@ function key(pod: { namespace: string; name: string }): string {
 function started(rec: PodRecord): StartedPod {
   return {
     podIP: rec.ip,
+    podIPs: [...rec.ips],
     annotations: { [NETNS_ANNOTATION]: rec.netns, [HOST_VETH_ANNOTATION]: rec.hostVeth },
   };
 }

@@ -16,8 +16,10 @@ export interface PodSpecForRuntime {
 }
 
 export interface StartedPod {
-  /** The pod's IPv4 address (status.podIP). */
+  /** The pod's primary address (status.podIP). */
   podIP: string;
+  /** Its address of each family, primary first (status.podIPs); absent: [podIP]. */
+  podIPs?: string[];
   /** Annotations the kubelet adds to the Pod (e.g. lab.switchyard.dev/netns). */
   annotations: Record<string, string>;
 }
