@@ -24,6 +24,8 @@ export interface SvcSpec {
   eTPLocal?: boolean;
   iTPLocal?: boolean;
   hcnp?: number;
+  /** 'IPv6' tags the port as the model does for IPv6 (IPv4 ports carry no family). */
+  family?: 'IPv6';
 }
 
 export function svcPort(s: SvcSpec): ServicePortInfo {
@@ -44,6 +46,7 @@ export function svcPort(s: SvcSpec): ServicePortInfo {
     internalPolicyLocal: s.iTPLocal ?? false,
     healthCheckNodePort: s.hcnp ?? 0,
     algorithm: 'random',
+    ...(s.family ? { family: s.family } : {}),
   };
 }
 
