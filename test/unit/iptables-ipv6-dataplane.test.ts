@@ -86,3 +86,20 @@ test('cleanup of the IPv6 back end touches ip6tables only', async () => {
   assert.ok(fake.calls.slice(before).every((c) => !/^iptables-/.test(c[0]!)), 'no IPv4 program');
   for (const [t, chains] of fake.tables) for (const c of chains.keys()) assert.ok(!c.startsWith('KUBE-'), `${t}/${c} left`);
 });
+
+test('a second family takes the first family\'s back end instead of detecting its own', async () => {
+  const v4 = new FakeIptables('IPv4');
+  v4.saveOutputs['iptables-legacy-save'] = '*mangle\n:KUBE-IPTABLES-HINT - [0:0]\nCOMMIT\n';
+  const dp4 = new IptablesDataplane({ node: { nodeName: 'n', nodeIPs: ['198.18.0.2'] }, exec: v4.exec, canaryMonitor: false, manageSysctls: false });
+  await dp4.init();
+  assert.equal(dp4.backend, 'legacy');
+  const v6 = new FakeIptables('IPv6'); // nothing to detect from: alone it would pick nft
+  const dp6 = make(v6);
+  dp6.useBackend(dp4.backend!, `${dp4.backendReason} (as the IPv4 family)`);
+  await dp6.init();
+  assert.equal(dp6.backend, 'legacy');
+  assert.match(dp6.backendReason, /kubelet chains found in iptables-legacy \(as the IPv4 family\)/);
+  assert.ok(v6.calls.some((c) => c[0] === 'ip6tables-legacy'));
+  assert.ok(!v6.calls.some((c) => c[0] === 'ip6tables-nft'));
+  assert.throws(() => dp6.useBackend('nft', 'late'), /already legacy/);
+});

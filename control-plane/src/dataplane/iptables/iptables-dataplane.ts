@@ -94,7 +94,10 @@ export class IptablesDataplane implements Dataplane {
   lastRender: RenderResult | undefined;
   syncCount = 0;
 
+  private backendChoice: BackendChoice;
+
   constructor(private readonly opts: IptablesDataplaneOptions) {
+    this.backendChoice = opts.backend ?? 'auto';
     this.exec = opts.exec ?? commandExec(opts.commandPrefix ?? []);
     this.family = opts.family ?? opts.node.family ?? 'IPv4';
     this.node = { ...opts.node, family: this.family };
@@ -109,6 +112,19 @@ export class IptablesDataplane implements Dataplane {
     return this.runnerInstance;
   }
 
+  /**
+   * Uses this back end (legacy or nft) instead of detecting one: a second
+   * family's instance takes the first one's decision. Only before init().
+   */
+  useBackend(backend: IptablesBackend, reason: string): void {
+    if (this.runnerInstance) {
+      if (this.runnerInstance.backend !== backend) throw new Error(`iptables back end already ${this.runnerInstance.backend}, cannot switch to ${backend}`);
+      return;
+    }
+    this.backendChoice = backend;
+    this.backendReason = reason;
+  }
+
   /** Updates node facts learnt later (e.g. the node IP from the Node object); the next sync is full. */
   setNodeConfig(patch: Partial<IptablesNodeConfig>): void {
     this.node = { ...this.node, ...patch, family: this.family };
@@ -117,12 +133,12 @@ export class IptablesDataplane implements Dataplane {
 
   async init(): Promise<void> {
     if (!this.runnerInstance) {
-      const decision = await detectBackend(this.exec, this.opts.backend ?? 'auto');
+      const decision = await detectBackend(this.exec, this.backendChoice);
       const runner = new IptablesRunner(decision.backend, this.exec, { waitSeconds: this.opts.waitSeconds ?? 5, family: this.family });
       await runner.version(); // throws when the programs are missing
       this.runnerInstance = runner;
       this.backend = decision.backend;
-      this.backendReason = decision.reason;
+      if (this.backendChoice === 'auto' || !this.backendReason) this.backendReason = decision.reason;
     }
     if (this.opts.detectHostFeatures ?? true) await this.detectHostFeatures();
     if ((this.opts.manageSysctls ?? true) && this.localhostNodePorts()) {
