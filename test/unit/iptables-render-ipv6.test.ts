@@ -14,7 +14,7 @@ import { computeDesiredState } from '../../control-plane/src/dataplane/desired-s
 import { ServiceTracker } from '../../control-plane/src/model/service-tracker.js';
 import { EndpointSliceCache } from '../../control-plane/src/model/endpoint-slice-cache.js';
 import type { IPFamily } from '../../control-plane/src/util/ip.js';
-import { chainRules, dedent, desiredOf, ep, sortIPTablesRules, svcPort } from '../iptables/fixtures.js';
+import { UPSTREAM_CFG_V6, chainRules, dedent, desiredOf, ep, sortIPTablesRules, svcPort, upstreamOverallDesiredV6 } from '../iptables/fixtures.js';
 import { service, slice } from './fixtures.js';
 
 /** kube-proxy's NewFakeProxier(NewIPv6Fake()) with the no-op local detector. */
@@ -82,32 +82,6 @@ test('KUBE-SEP names hash the endpoint as Go JoinHostPort writes it ("[addr]:por
   assert.equal(servicePortEndpointChainName('ns1/svc1:p80', 'tcp', '[ff06::c1]:80'), 'KUBE-SEP-LIGRYQQLSZN4UWQ5');
   assert.notEqual(servicePortEndpointChainName('ns1/svc1:p80', 'tcp', 'ff06::c1:80'), 'KUBE-SEP-LIGRYQQLSZN4UWQ5');
 });
-
-/** kube-proxy's TestOverallIPTablesRules services with IPv6 addresses, plus a UDP NodePort. */
-function overallV6() {
-  return desiredOf([
-    [svcPort({ family: 'IPv6', ns: 'ns1', name: 'svc1', clusterIP: 'fd00:172:30::41' }), [ep('fd00:10:180::1')]],
-    [svcPort({
-      family: 'IPv6', ns: 'ns2', name: 'svc2', type: 'LoadBalancer', eTPLocal: true, clusterIP: 'fd00:172:30::42', nodePort: 3001,
-      lbIPs: ['2001:db8:1::4'], externalIPs: ['2001:db8:99::22'], hcnp: 30000,
-    }), [ep('fd00:10:180::2')]],
-    [svcPort({ family: 'IPv6', ns: 'ns3', name: 'svc3', type: 'NodePort', clusterIP: 'fd00:172:30::43', nodePort: 3003, protocol: 'UDP', port: 'dns', svcPort: 53 }),
-      [ep('fd00:10:180::3', { port: 5353 })]],
-    [svcPort({ family: 'IPv6', ns: 'ns4', name: 'svc4', clusterIP: 'fd00:172:30::44', externalIPs: ['2001:db8:99::33'] }),
-      [ep('fd00:10:180::4'), ep('fd00:10:180::5', { local: true })]],
-    [svcPort({
-      family: 'IPv6', ns: 'ns5', name: 'svc5', type: 'LoadBalancer', clusterIP: 'fd00:172:30::45', nodePort: 3002, lbIPs: ['2001:db8:5::8'],
-      // Upper case and host bits are normalised; an IPv4 range is not this family's; the node is inside the last one.
-      sourceRanges: [' 2001:DB8:203::1/64', '203.0.113.0/25', 'fd00:192:168::/48'], affinity: 10800,
-    }), [ep('fd00:10:180::3')]],
-    [svcPort({ family: 'IPv6', ns: 'ns6', name: 'svc6', clusterIP: 'fd00:172:30::46' }), []],
-  ]);
-}
-
-const OVERALL_CFG: IptablesNodeConfig = {
-  ...FAKE_V6, nodeIPs: ['192.168.0.2', 'fd00:192:168::2'], clusterCIDR: '10.0.0.0/8,fd00:10::/32',
-  localhostNodePorts: true, nfacct: { ctStateInvalidDropped: true, localhostNodePortsAccepted: true },
-};
 
 const OVERALL_V6 = dedent(`
   *filter
@@ -209,7 +183,7 @@ function sep(name: string, proto: string, endpoint: string): string {
 }
 
 test('TestOverallIPTablesRules in IPv6: kube-proxy\'s rules with IPv6 text, the family\'s cluster CIDR and node IP, REJECT (icmp6 by default), no localhost NodePorts', () => {
-  const r = renderIptables(overallV6(), OVERALL_CFG);
+  const r = renderIptables(upstreamOverallDesiredV6(), UPSTREAM_CFG_V6);
   // Both through the sorter: the UDP SEP chain's name is computed, so the sorter gives its place.
   const got = sortIPTablesRules(r.text);
   const want = sortIPTablesRules(OVERALL_V6);
@@ -220,7 +194,7 @@ test('TestOverallIPTablesRules in IPv6: kube-proxy\'s rules with IPv6 text, the 
 });
 
 test('the KUBE-SVC/EXT/FW names are the IPv4 ones (name and protocol only); KUBE-SEP names differ by the endpoint text', () => {
-  const v6 = renderIptables(overallV6(), OVERALL_CFG);
+  const v6 = renderIptables(upstreamOverallDesiredV6(), UPSTREAM_CFG_V6);
   for (const c of ['KUBE-SVC-XPGD46QRK7WJZT7O', 'KUBE-EXT-GNZBNJ2PO5MGZ6GT', 'KUBE-FW-NUKIZ6OKUXPJNT4C', 'KUBE-SVC-4SW47YFZTEDKD3PK']) {
     assert.ok(v6.activeNatChains.has(c), c);
   }
