@@ -103,3 +103,32 @@ test('a second family takes the first family\'s back end instead of detecting it
   assert.ok(!v6.calls.some((c) => c[0] === 'ip6tables-nft'));
   assert.throws(() => dp6.useBackend('nft', 'late'), /already legacy/);
 });
+
+test('dual-stack: one Dataplane takes both families\' ports and restores each into its own tables; a failing family does not stop the other', async () => {
+  const { DualStackIptablesDataplane } = await import('../../control-plane/src/dataplane/iptables/dual-stack-dataplane.js');
+  const f4 = new FakeIptables('IPv4'), f6 = new FakeIptables('IPv6');
+  f4.saveOutputs['iptables-legacy-save'] = '*mangle\n:KUBE-IPTABLES-HINT - [0:0]\nCOMMIT\n';
+  const exec: typeof f4.exec = (argv, input) => (argv[0]!.startsWith('ip6tables') ? f6.exec(argv, input) : f4.exec(argv, input));
+  const node = { nodeName: 'node-a', nodeIPs: ['198.18.0.2', '2001:db8::2'] };
+  const mk = (family: 'IPv4' | 'IPv6') => new IptablesDataplane({ family, node, exec, canaryMonitor: false, manageSysctls: false });
+  const dual = new DualStackIptablesDataplane(new Map([['IPv4', mk('IPv4')], ['IPv6', mk('IPv6')]]));
+  assert.deepEqual(dual.capabilities.ipFamilies, ['IPv4', 'IPv6']);
+  await dual.init();
+  assert.equal(dual.families.get('IPv6')!.backend, 'legacy', 'the IPv6 family takes the IPv4 family\'s back end');
+  const DNS4b = svcPort({ name: 'dns', port: 'dns', protocol: 'UDP', clusterIP: '198.18.128.53', svcPort: 53 });
+  const desired = desiredOf([[WEB, [ep('fd00:10:244::1')]], [DNS4b, [ep('198.19.0.9')]]]);
+  const out = await dual.sync(desired);
+  assert.equal(out.detail.servicePorts, 2);
+  assert.equal(out.detail.full, 1);
+  assert.match(f4.restores.at(-1)!, /198\.18\.128\.53/);
+  assert.doesNotMatch(f4.restores.at(-1)!, /fd00:|2001:db8/);
+  assert.match(f6.restores.at(-1)!, /fd00:10:96::a/);
+  assert.doesNotMatch(f6.restores.at(-1)!, /198\.1[89]\./);
+  assert.equal(dual.lastRestoreInput, f4.restores.at(-1), 'the admin API reads the first family');
+  // ip6tables-restore fails: IPv4 is still programmed, the error names IPv6.
+  f6.failRestoreAtLine = 3;
+  const n4 = f4.restores.length;
+  await assert.rejects(dual.sync(desiredOf([[WEB, [ep('fd00:10:244::2')]], [DNS4b, [ep('198.19.0.8')]]])), /iptables sync failed for IPv6: ip6tables-restore \(legacy\) failed/);
+  assert.equal(f4.restores.length, n4 + 1);
+  assert.match(f4.restores.at(-1)!, /198\.19\.0\.8/);
+});

@@ -9,22 +9,25 @@ import type { AgentOptions } from '../../config/agent-options.js';
 import { initWithRetry, type BackendHealth, type DatapathBackend } from '../backend.js';
 import type { LoaderClient } from '../ebpf/loader-client.js';
 import { IptablesDataplane } from './iptables-dataplane.js';
+import { DualStackIptablesDataplane } from './dual-stack-dataplane.js';
 import { parseAddress, type IPFamily } from '../../util/ip.js';
 import { clusterCIDRFor } from './render.js';
 
 export class IptablesBackend implements DatapathBackend {
-  /** The first family's back end (IPv4 unless the agent serves IPv6 only). */
-  readonly dataplane: IptablesDataplane;
-  /** One back end per served family, in the order given; sync each with that family's desired state. */
+  /**
+   * What the proxier syncs: the family's IptablesDataplane when one family
+   * is served, a DualStackIptablesDataplane (both families' ports, split by
+   * svc.family) when two are.
+   */
+  readonly dataplane: IptablesDataplane | DualStackIptablesDataplane;
+  /** One back end per served family, in the order given. */
   readonly dataplanes: ReadonlyMap<IPFamily, IptablesDataplane>;
   private started = false;
   private otherModeRemoved = false;
 
   /**
    * `loader`: the client of the ebpf mode's loader, used only to remove what
-   * an ebpf run left; `onFullSyncNeeded`: the canary found the rules gone.
-   */
-  /**
+   * an ebpf run left; `onFullSyncNeeded`: the canary found the rules gone;
    * `families`: the families the agent serves (default IPv4 only, as
    * before dual-stack). `--cluster-cidr` may be a dual-stack "v4,v6" pair:
    * each family takes its own entry.
@@ -52,11 +55,13 @@ export class IptablesBackend implements DatapathBackend {
       }));
     }
     this.dataplanes = dataplanes;
-    this.dataplane = dataplanes.get(list[0]!)!;
+    this.dataplane = dataplanes.size > 1 ? new DualStackIptablesDataplane(dataplanes) : dataplanes.get(list[0]!)!;
   }
 
+  /** The node address of its family's back end (IPv4 when unknown). */
   setNodeIP(ip: string | undefined): void {
-    this.setNodeIPs(ip ? [ip] : []);
+    const family = (ip ? parseAddress(ip)?.family : undefined) ?? 'IPv4';
+    this.dataplanes.get(family)?.setNodeConfig({ nodeIPs: ip ? [ip] : [] });
   }
 
   /** The node's addresses of every family (each back end takes the first of its own). */
@@ -64,15 +69,20 @@ export class IptablesBackend implements DatapathBackend {
     for (const dp of this.dataplanes.values()) dp.setNodeConfig({ nodeIPs: [...ips] });
   }
 
+  /** The node's IPv6 address (a dual-stack agent's second node IP). */
+  setNodeIP6(ip: string | undefined): void {
+    const dp = this.dataplanes.get('IPv6');
+    if (dp) dp.setNodeConfig({ nodeIPs: ip ? [ip] : [] });
+  }
+
   async start(): Promise<void> {
-    await initWithRetry(this.dataplane, (err) => this.log.error({ err: err.message, family: this.dataplane.family }, 'dataplane init failed; retrying'));
-    for (const dp of this.dataplanes.values()) {
-      if (dp === this.dataplane) continue;
-      // One back end for both families, the one chosen (or detected) for the first.
-      dp.useBackend(this.dataplane.backend!, `${this.dataplane.backendReason} (as the ${this.dataplane.family} family)`);
-      await initWithRetry(dp, (err) => this.log.error({ err: err.message, family: dp.family }, 'dataplane init failed; retrying'));
-    }
+    // Both families' back ends (the second takes the first's legacy/nft choice).
+    await initWithRetry(this.dataplane, (err) => this.log.error({ err: err.message }, 'dataplane init failed; retrying'));
     this.started = true;
+  }
+
+  async applyLateNodeIP6(ip: string): Promise<void> {
+    this.setNodeIP6(ip);
   }
 
   async applyLateNodeIP(ip: string): Promise<void> {

@@ -70,7 +70,7 @@ export class IptablesDataplane implements Dataplane {
   readonly mode = 'iptables' as const;
   readonly family: IPFamily;
   /** Chains are diffed per ServicePort but rendered from the whole desired list; the kernel's conntrack is the kernel's. */
-  readonly capabilities = { partialSync: false, conntrackGC: false } as const;
+  readonly capabilities: { readonly partialSync: false; readonly conntrackGC: false; readonly ipFamilies: readonly IPFamily[] };
   private readonly exec: Exec;
   private runnerInstance: IptablesRunner | undefined;
   private readonly canary: CanaryMonitor;
@@ -100,6 +100,8 @@ export class IptablesDataplane implements Dataplane {
     this.backendChoice = opts.backend ?? 'auto';
     this.exec = opts.exec ?? commandExec(opts.commandPrefix ?? []);
     this.family = opts.family ?? opts.node.family ?? 'IPv4';
+    // The proxier hands this back end its own family's ports only.
+    this.capabilities = { partialSync: false, conntrackGC: false, ipFamilies: [this.family] };
     this.node = { ...opts.node, family: this.family };
     this.canary = new CanaryMonitor(() => this.runner, () => {
       this.needFullSync = true;
