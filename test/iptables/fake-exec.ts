@@ -1,7 +1,9 @@
 // A stand-in for the iptables programs, for unit tests of the back end: keeps
 // chains (and the rules of built-in chains) per table, answers -N / -C / -I /
 // -S / -D / -X, iptables-save and iptables-restore --noflush closely enough
-// to follow what the back end asks, and records every call.
+// to follow what the back end asks, and records every call. One fake is one
+// family: iptables-* (IPv4, the default) or ip6tables-* (IPv6); the other
+// family's programs answer with empty tables.
 import type { Exec, ExecResult } from '../../control-plane/src/dataplane/iptables/runner.js';
 
 const BUILTIN: Record<string, string[]> = {
@@ -21,7 +23,7 @@ export class FakeIptables {
   /** Extra outputs for detection: program name → stdout. */
   saveOutputs: Record<string, string> = {};
 
-  constructor() {
+  constructor(readonly family: 'IPv4' | 'IPv6' = 'IPv4') {
     for (const [t, chains] of Object.entries(BUILTIN)) this.tables.set(t, new Map(chains.map((c) => [c, []])));
   }
 
@@ -46,15 +48,17 @@ export class FakeIptables {
     const prog = argv[0]!;
     if (prog in this.saveOutputs) return ok(this.saveOutputs[prog]);
     if (prog === 'sysctl') return ok('0\n');
+    if (prog === 'ip' && argv.includes('-6')) return ok('1: lo    inet6 ::1/128 scope host\n2: eth0    inet6 2001:db8::2/64 scope global\n2: eth0    inet6 fe80::1/64 scope link\n');
     if (prog === 'ip') return ok('1: lo    inet 127.0.0.1/8 scope host lo\n2: eth0    inet 198.18.0.2/24 brd 198.18.0.255 scope global eth0\n');
     if (prog === 'nfacct') return fail(127, 'nfacct: not found');
+    const mine = this.family === 'IPv6' ? 'ip6tables' : 'iptables';
     if (/^ip6?tables-(legacy|nft)-save$/.test(prog)) {
-      if (prog.startsWith('ip6')) return ok('');
+      if (!prog.startsWith(`${mine}-`)) return ok('');
       const t = argv.indexOf('-t');
       return ok(this.save(t >= 0 ? argv[t + 1] : undefined));
     }
-    if (/^iptables-(legacy|nft)-restore$/.test(prog)) return this.restore(input ?? '');
-    if (/^iptables-(legacy|nft)$/.test(prog)) {
+    if (new RegExp(`^${mine}-(legacy|nft)-restore$`).test(prog)) return this.restore(input ?? '');
+    if (new RegExp(`^${mine}-(legacy|nft)$`).test(prog)) {
       if (argv[1] === '--version') return ok(this.version);
       const args = argv.slice(1);
       if (args[0] === '-w') args.splice(0, 2);

@@ -24,6 +24,8 @@ export interface SvcSpec {
   eTPLocal?: boolean;
   iTPLocal?: boolean;
   hcnp?: number;
+  /** 'IPv6' tags the port as the model does for IPv6 (IPv4 ports carry no family). */
+  family?: 'IPv6';
 }
 
 export function svcPort(s: SvcSpec): ServicePortInfo {
@@ -44,6 +46,7 @@ export function svcPort(s: SvcSpec): ServicePortInfo {
     internalPolicyLocal: s.iTPLocal ?? false,
     healthCheckNodePort: s.hcnp ?? 0,
     algorithm: 'random',
+    ...(s.family ? { family: s.family } : {}),
   };
 }
 
@@ -181,3 +184,30 @@ export function upstreamOverallDesired() {
     [svcPort({ ns: 'ns6', name: 'svc6', clusterIP: '172.30.0.46' }), []],
   ]);
 }
+
+/** kube-proxy's TestOverallIPTablesRules services with IPv6 addresses, plus a UDP NodePort. */
+export function upstreamOverallDesiredV6() {
+  return desiredOf([
+    [svcPort({ family: 'IPv6', ns: 'ns1', name: 'svc1', clusterIP: 'fd00:172:30::41' }), [ep('fd00:10:180::1')]],
+    [svcPort({
+      family: 'IPv6', ns: 'ns2', name: 'svc2', type: 'LoadBalancer', eTPLocal: true, clusterIP: 'fd00:172:30::42', nodePort: 3001,
+      lbIPs: ['2001:db8:1::4'], externalIPs: ['2001:db8:99::22'], hcnp: 30000,
+    }), [ep('fd00:10:180::2')]],
+    [svcPort({ family: 'IPv6', ns: 'ns3', name: 'svc3', type: 'NodePort', clusterIP: 'fd00:172:30::43', nodePort: 3003, protocol: 'UDP', port: 'dns', svcPort: 53 }),
+      [ep('fd00:10:180::3', { port: 5353 })]],
+    [svcPort({ family: 'IPv6', ns: 'ns4', name: 'svc4', clusterIP: 'fd00:172:30::44', externalIPs: ['2001:db8:99::33'] }),
+      [ep('fd00:10:180::4'), ep('fd00:10:180::5', { local: true })]],
+    [svcPort({
+      family: 'IPv6', ns: 'ns5', name: 'svc5', type: 'LoadBalancer', clusterIP: 'fd00:172:30::45', nodePort: 3002, lbIPs: ['2001:db8:5::8'],
+      // Upper case and host bits are normalised; an IPv4 range is not this family's; the node is inside the last one.
+      sourceRanges: [' 2001:DB8:203::1/64', '203.0.113.0/25', 'fd00:192:168::/48'], affinity: 10800,
+    }), [ep('fd00:10:180::3')]],
+    [svcPort({ family: 'IPv6', ns: 'ns6', name: 'svc6', clusterIP: 'fd00:172:30::46' }), []],
+  ]);
+}
+
+/** The IPv6 proxier's flags for it (family cluster CIDR and node IP among dual-stack values). */
+export const UPSTREAM_CFG_V6: IptablesNodeConfig = {
+  nodeName: 'node-a', family: 'IPv6', masqueradeMark: '0x4000', nodeIPs: ['192.168.0.2', 'fd00:192:168::2'], clusterCIDR: '10.0.0.0/8,fd00:10::/32',
+  localhostNodePorts: true, nfacct: { ctStateInvalidDropped: true, localhostNodePortsAccepted: true },
+};

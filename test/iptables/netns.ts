@@ -1,7 +1,8 @@
 // Network namespaces for the iptables back end's root tests. Every rule these
 // tests write goes into a namespace created here (named sy-ipt-<random>) and
 // every namespace is deleted afterwards, even when a test fails; nothing runs
-// iptables in the caller's namespace. Addresses come from 198.18.0.0/15.
+// iptables in the caller's namespace. Addresses come from 198.18.0.0/15 and,
+// for the ip6tables tests, fd00::/8.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { commandExec, type Exec, type ExecResult } from '../../control-plane/src/dataplane/iptables/runner.js';
@@ -44,13 +45,14 @@ export async function rootSkipReason(): Promise<string | undefined> {
   return undefined;
 }
 
-/** Why one iptables back end cannot be used in a namespace here, or undefined. */
-export async function backendSkipReason(backend: 'legacy' | 'nft'): Promise<string | undefined> {
+/** Why one iptables back end (of one family) cannot be used in a namespace here, or undefined. */
+export async function backendSkipReason(backend: 'legacy' | 'nft', family: 'IPv4' | 'IPv6' = 'IPv4'): Promise<string | undefined> {
   const ns = new Namespaces('probe');
+  const program = family === 'IPv6' ? 'ip6tables' : 'iptables';
   try {
     const n = await ns.add('p');
-    const r = await sh(['ip', 'netns', 'exec', n, `iptables-${backend}-restore`, '--noflush'], '*nat\n:KUBE-PROBE - [0:0]\n-A KUBE-PROBE -m statistic --mode random --probability 0.5 -j RETURN\nCOMMIT\n');
-    if (r.code !== 0) return `iptables-${backend} cannot program a namespace here: ${r.stderr.trim() || `exit ${r.code}`}`;
+    const r = await sh(['ip', 'netns', 'exec', n, `${program}-${backend}-restore`, '--noflush'], '*nat\n:KUBE-PROBE - [0:0]\n-A KUBE-PROBE -m statistic --mode random --probability 0.5 -j RETURN\nCOMMIT\n');
+    if (r.code !== 0) return `${program}-${backend} cannot program a namespace here: ${r.stderr.trim() || `exit ${r.code}`}`;
     return undefined;
   } finally {
     await ns.destroy();
@@ -116,7 +118,24 @@ export class Namespaces {
   }
 }
 
-const SERVER = "const n=process.argv[1];require('net').createServer(s=>{s.on('error',()=>{});s.end(n+'\\n')}).listen(8080,'0.0.0.0',()=>console.log('ready'))";
+const SERVER = "const n=process.argv[1];require('net').createServer(s=>{s.on('error',()=>{});s.end(n+'\\n')}).listen(8080,process.argv[2]||'0.0.0.0',()=>console.log('ready'))";
+
+/** A UDP server on [::]:5353 answering each datagram with its name. */
+const UDP6_SERVER = "const n=process.argv[1];const u=require('dgram').createSocket('udp6');u.on('message',(m,r)=>u.send(n,r.port,r.address));u.bind(5353,'::',()=>console.log('ready'))";
+
+/** `count` datagrams, each from a fresh socket (a new flow); each answer, or "timeout". */
+const UDP_CLIENT = `
+const [ip, port, count, src] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4] || 0)];
+const dgram = require('dgram');
+const one = () => new Promise((resolve) => {
+  const u = dgram.createSocket(ip.includes(':') ? 'udp6' : 'udp4');
+  const t = setTimeout(() => { u.close(); resolve('timeout'); }, 2000);
+  u.on('message', (m) => { clearTimeout(t); u.close(); resolve(m.toString()); });
+  u.on('error', (e) => { clearTimeout(t); u.close(); resolve('error:' + e.code); });
+  u.bind(src, () => u.send('hello', port, ip));
+});
+(async () => { const out = []; for (let i = 0; i < count; i++) out.push(await one()); console.log(JSON.stringify(out)); })();
+`;
 
 const CLIENT = `
 const [ip, port, count] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
@@ -137,6 +156,10 @@ const one = () => new Promise((resolve) => {
  *   client (198.18.1.2) ── router (198.18.1.1 | 198.18.2.1 | 198.18.3.1) ── server-a (198.18.2.2:8080)
  *                                                                        └─ server-b (198.18.3.2:8080)
  * The back end programs the router; clients reach services through it.
+ * Dual-stack (`ipv6: true`): every link also gets fd00:0:0:N::/64 (client
+ * fd00:0:0:1::2, router fd00:0:0:N::1, servers fd00:0:0:2::2 and
+ * fd00:0:0:3::2), the servers listen on [::]:8080 (TCP, both families) and
+ * [::]:5353 (UDP).
  */
 export class Topology {
   readonly ns: Namespaces;
@@ -145,7 +168,7 @@ export class Topology {
   serverA = '';
   serverB = '';
 
-  constructor(label: string) {
+  constructor(label: string, private readonly opts: { ipv6?: boolean } = {}) {
     this.ns = new Namespaces(label);
   }
 
@@ -162,13 +185,41 @@ export class Topology {
       await must(['ip', '-n', right, 'link', 'set', 'eth0', 'up']);
       await must(['ip', '-n', right, 'route', 'add', 'default', 'via', gw]);
     };
+    // IPv6 addresses without duplicate address detection, usable at once.
+    const link6 = async (left: string, lname: string, net: number, right: string): Promise<void> => {
+      await must(['ip', '-n', left, 'addr', 'add', `fd00:0:0:${net}::1/64`, 'dev', lname, 'nodad']);
+      await must(['ip', '-n', right, 'addr', 'add', `fd00:0:0:${net}::2/64`, 'dev', 'eth0', 'nodad']);
+      await must(['ip', '-n', right, '-6', 'route', 'add', 'default', 'via', `fd00:0:0:${net}::1`]);
+    };
     await link(this.router, 'rc', '198.18.1.1/24', this.client, '198.18.1.2/24', '198.18.1.1');
     await link(this.router, 'ra', '198.18.2.1/24', this.serverA, '198.18.2.2/24', '198.18.2.1');
     await link(this.router, 'rb', '198.18.3.1/24', this.serverB, '198.18.3.2/24', '198.18.3.1');
     await must(['ip', 'netns', 'exec', this.router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-    await this.ns.start(this.serverA, [process.execPath, '-e', SERVER, 'server-a'], 'ready');
-    await this.ns.start(this.serverB, [process.execPath, '-e', SERVER, 'server-b'], 'ready');
+    const host = this.opts.ipv6 ? '::' : '0.0.0.0';
+    if (this.opts.ipv6) {
+      await link6(this.router, 'rc', 1, this.client);
+      await link6(this.router, 'ra', 2, this.serverA);
+      await link6(this.router, 'rb', 3, this.serverB);
+      await must(['ip', 'netns', 'exec', this.router, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+      // The service range is routed (as a node's default route carries it), so that a packet to a VIP
+      // without endpoints reaches the filter table's REJECT instead of a routing error.
+      await must(['ip', '-n', this.router, '-6', 'route', 'add', 'fd00:0:0:96::/64', 'via', 'fd00:0:0:2::2']);
+      await this.ns.start(this.serverA, [process.execPath, '-e', UDP6_SERVER, 'server-a'], 'ready');
+      await this.ns.start(this.serverB, [process.execPath, '-e', UDP6_SERVER, 'server-b'], 'ready');
+    }
+    await this.ns.start(this.serverA, [process.execPath, '-e', SERVER, 'server-a', host], 'ready');
+    await this.ns.start(this.serverB, [process.execPath, '-e', SERVER, 'server-b', host], 'ready');
     return this;
+  }
+
+  /**
+   * `count` UDP datagrams from the client, each from a new socket (from
+   * source port `srcPort` when given: one conntrack flow); each answer (a
+   * server name or "timeout").
+   */
+  async udp(ip: string, port: number, count: number, srcPort = 0): Promise<string[]> {
+    const out = await must(['ip', 'netns', 'exec', this.client, process.execPath, '-e', UDP_CLIENT, ip, String(port), String(count), String(srcPort)]);
+    return JSON.parse(out) as string[];
   }
 
   /** `count` sequential connections from the client; each answer (a server name, "timeout" or "error:CODE"). */

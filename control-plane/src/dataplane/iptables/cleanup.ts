@@ -1,5 +1,6 @@
 // Removes everything the iptables back end owns from one or both back ends
-// (legacy and nft) of the current network namespace: the jumps from built-in
+// (legacy and nft) and both families (iptables, ip6tables) of the current
+// network namespace: the jumps from built-in
 // chains into KUBE-* chains, then the chains themselves (flushed and deleted
 // in one iptables-restore --noflush per table). Like kube-proxy's
 // CleanupLeftovers, but complete: it also takes KUBE-PROXY-FIREWALL,
@@ -10,6 +11,7 @@ import {
   KUBE_PROXY_CANARY, KUBE_PROXY_FIREWALL, KUBE_SERVICES, isServiceChainName, type Table,
 } from './chain-names.js';
 import { IptablesRunner, type Exec, type IptablesBackend, type RunnerOptions } from './runner.js';
+import type { IPFamily } from '../../util/ip.js';
 
 export const OWNED_FIXED_CHAINS: Readonly<Record<Table, readonly string[]>> = {
   filter: [KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL, KUBE_FIREWALL, KUBE_PROXY_CANARY],
@@ -23,6 +25,7 @@ const KUBELET_MARKERS = ['KUBE-KUBELET-CANARY', 'KUBE-IPTABLES-HINT'];
 
 export interface CleanupReport {
   backend: IptablesBackend;
+  family: IPFamily;
   /** "table/chain" of every chain deleted. */
   deletedChains: string[];
   /** Jump rules removed from chains that stay. */
@@ -89,7 +92,7 @@ export function ruleTarget(rule: string): string | undefined {
 }
 
 export async function cleanupBackend(runner: IptablesRunner): Promise<CleanupReport> {
-  const report: CleanupReport = { backend: runner.backend, deletedChains: [], deletedRules: 0, kept: [] };
+  const report: CleanupReport = { backend: runner.backend, family: runner.family, deletedChains: [], deletedRules: 0, kept: [] };
   const tables = parseSave(await runner.save());
   const kubelet = [...tables.values()].some((t) => KUBELET_MARKERS.some((m) => t.chains.has(m)));
   for (const [tableName, table] of tables) {
@@ -138,17 +141,23 @@ export async function cleanupBackend(runner: IptablesRunner): Promise<CleanupRep
   return report;
 }
 
-/** Cleans both back ends whose programs exist here. */
-export async function cleanupAll(exec: Exec, opts: RunnerOptions = {}): Promise<CleanupReport[]> {
+/**
+ * Cleans both back ends whose programs exist here, in each family of
+ * `families` (default both: an agent that served IPv6 left ip6tables rules).
+ */
+export async function cleanupAll(exec: Exec, opts: RunnerOptions & { families?: readonly IPFamily[] } = {}): Promise<CleanupReport[]> {
   const out: CleanupReport[] = [];
   const errors: string[] = [];
-  for (const backend of ['legacy', 'nft'] as const) {
-    const runner = new IptablesRunner(backend, exec, opts);
-    if (!(await runner.present())) continue;
-    try {
-      out.push(await cleanupBackend(runner));
-    } catch (err) {
-      errors.push(`${backend}: ${(err as Error).message}`);
+  const { families, ...runnerOpts } = opts;
+  for (const family of families ?? (['IPv4', 'IPv6'] as const)) {
+    for (const backend of ['legacy', 'nft'] as const) {
+      const runner = new IptablesRunner(backend, exec, { ...runnerOpts, family });
+      if (!(await runner.present())) continue;
+      try {
+        out.push(await cleanupBackend(runner));
+      } catch (err) {
+        errors.push(`${runner.binary('iptables')}: ${(err as Error).message}`);
+      }
     }
   }
   if (errors.length > 0) throw new Error(`iptables cleanup failed: ${errors.join('; ')}`);

@@ -10,3 +10,4 @@ export * from './backend-detect.js';
 export * from './canary.js';
 export * from './cleanup.js';
 export * from './iptables-dataplane.js';
+export * from './dual-stack-dataplane.js';

@@ -5,10 +5,16 @@
 // chains are flushed and deleted in the same iptables-restore --noflush. The
 // first sync, the first after a failure, the first after a lost canary and
 // every fullSyncEvery-th / fullSyncPeriodMs are full.
+//
+// One instance programs one IP family, as each of kube-proxy's per-family
+// proxiers does: IPv4 through iptables, IPv6 through ip6tables (same back
+// end, legacy or nft, for both). A dual-stack agent runs one per family, each
+// synced with that family's desired state.
 import { staleUdpDeletions } from './stale-udp.js';
 import type { Dataplane, SyncOutcome } from '../dataplane.js';
 import type { DesiredServicePort } from '../desired-state.js';
 import { isIPv4 } from '../../util/ipv4.js';
+import { parseAddress, type IPFamily } from '../../util/ip.js';
 import { detectBackend, type BackendChoice } from './backend-detect.js';
 import { CanaryMonitor } from './canary.js';
 import { cleanupAll, type CleanupReport } from './cleanup.js';
@@ -23,7 +29,13 @@ export const DEFAULT_FULL_SYNC_PERIOD_MS = 60 * 60 * 1000;
 export interface IptablesDataplaneOptions {
   /** The node and kube-proxy's flags (nodeIPs, clusterCIDR, masqueradeAll, masqueradeBit, nodePortAddresses, ...). */
   node: IptablesNodeConfig;
-  /** --iptables-backend legacy|nft|auto (default auto: the mode kubelet uses, as kube-proxy's image picks it). */
+  /** The family programmed: IPv4 (iptables, the default) or IPv6 (ip6tables); wins over node.family. */
+  family?: IPFamily;
+  /**
+   * --iptables-backend legacy|nft|auto (default auto: the mode kubelet uses,
+   * as kube-proxy's image picks it). A second family's instance should be
+   * given the first one's decision, so that both families use one back end.
+   */
   backend?: BackendChoice;
   /** Prepended to every command, e.g. ['ip', 'netns', 'exec', NS]; default none (current namespace). */
   commandPrefix?: string[];
@@ -56,8 +68,9 @@ export interface SyncRecordIptables {
 
 export class IptablesDataplane implements Dataplane {
   readonly mode = 'iptables' as const;
+  readonly family: IPFamily;
   /** Chains are diffed per ServicePort but rendered from the whole desired list; the kernel's conntrack is the kernel's. */
-  readonly capabilities = { partialSync: false, conntrackGC: false } as const;
+  readonly capabilities: { readonly partialSync: false; readonly conntrackGC: false; readonly ipFamilies: readonly IPFamily[] };
   private readonly exec: Exec;
   private runnerInstance: IptablesRunner | undefined;
   private readonly canary: CanaryMonitor;
@@ -81,9 +94,15 @@ export class IptablesDataplane implements Dataplane {
   lastRender: RenderResult | undefined;
   syncCount = 0;
 
+  private backendChoice: BackendChoice;
+
   constructor(private readonly opts: IptablesDataplaneOptions) {
+    this.backendChoice = opts.backend ?? 'auto';
     this.exec = opts.exec ?? commandExec(opts.commandPrefix ?? []);
-    this.node = { ...opts.node };
+    this.family = opts.family ?? opts.node.family ?? 'IPv4';
+    // The proxier hands this back end its own family's ports only.
+    this.capabilities = { partialSync: false, conntrackGC: false, ipFamilies: [this.family] };
+    this.node = { ...opts.node, family: this.family };
     this.canary = new CanaryMonitor(() => this.runner, () => {
       this.needFullSync = true;
       opts.onFullSyncNeeded?.();
@@ -95,20 +114,33 @@ export class IptablesDataplane implements Dataplane {
     return this.runnerInstance;
   }
 
+  /**
+   * Uses this back end (legacy or nft) instead of detecting one: a second
+   * family's instance takes the first one's decision. Only before init().
+   */
+  useBackend(backend: IptablesBackend, reason: string): void {
+    if (this.runnerInstance) {
+      if (this.runnerInstance.backend !== backend) throw new Error(`iptables back end already ${this.runnerInstance.backend}, cannot switch to ${backend}`);
+      return;
+    }
+    this.backendChoice = backend;
+    this.backendReason = reason;
+  }
+
   /** Updates node facts learnt later (e.g. the node IP from the Node object); the next sync is full. */
   setNodeConfig(patch: Partial<IptablesNodeConfig>): void {
-    this.node = { ...this.node, ...patch };
+    this.node = { ...this.node, ...patch, family: this.family };
     this.needFullSync = true;
   }
 
   async init(): Promise<void> {
     if (!this.runnerInstance) {
-      const decision = await detectBackend(this.exec, this.opts.backend ?? 'auto');
-      const runner = new IptablesRunner(decision.backend, this.exec, { waitSeconds: this.opts.waitSeconds ?? 5 });
+      const decision = await detectBackend(this.exec, this.backendChoice);
+      const runner = new IptablesRunner(decision.backend, this.exec, { waitSeconds: this.opts.waitSeconds ?? 5, family: this.family });
       await runner.version(); // throws when the programs are missing
       this.runnerInstance = runner;
       this.backend = decision.backend;
-      this.backendReason = decision.reason;
+      if (this.backendChoice === 'auto' || !this.backendReason) this.backendReason = decision.reason;
     }
     if (this.opts.detectHostFeatures ?? true) await this.detectHostFeatures();
     if ((this.opts.manageSysctls ?? true) && this.localhostNodePorts()) {
@@ -119,8 +151,13 @@ export class IptablesDataplane implements Dataplane {
     this.needFullSync = true;
   }
 
+  /** This family's node IP (the first of nodeIPs in the family). */
+  private nodeIP(): string | undefined {
+    return this.family === 'IPv4' ? this.node.nodeIPs.find(isIPv4) : this.node.nodeIPs.find((ip) => parseAddress(ip)?.family === 'IPv6');
+  }
+
   private localhostNodePorts(): boolean {
-    const npa = nodePortAddresses(this.node.nodePortAddresses, this.node.nodeIPs.find(isIPv4));
+    const npa = nodePortAddresses(this.node.nodePortAddresses, this.nodeIP(), this.family);
     return (this.node.localhostNodePorts ?? true) && npa.containsIPv4Loopback;
   }
 
@@ -167,10 +204,15 @@ export class IptablesDataplane implements Dataplane {
     }
   }
 
-  /** The node's IPv4 interface addresses (for --nodeport-addresses CIDRs). */
+  /** The node's interface addresses of the family (for --nodeport-addresses CIDRs). */
   private async localAddresses(): Promise<string[] | undefined> {
-    const npa = nodePortAddresses(this.node.nodePortAddresses, this.node.nodeIPs.find(isIPv4));
+    const npa = nodePortAddresses(this.node.nodePortAddresses, this.nodeIP(), this.family);
     if (npa.matchAll || this.node.localAddresses) return this.node.localAddresses;
+    if (this.family === 'IPv6') {
+      const r = await this.exec(['ip', '-6', '-o', 'addr', 'show']);
+      if (r.code !== 0) return undefined;
+      return [...r.stdout.matchAll(/\binet6 ([0-9a-fA-F:.]+)\//g)].map((m) => parseAddress(m[1]!)?.text).filter((a): a is string => a !== undefined);
+    }
     const r = await this.exec(['ip', '-4', '-o', 'addr', 'show']);
     if (r.code !== 0) return undefined;
     return [...r.stdout.matchAll(/\binet (\d+\.\d+\.\d+\.\d+)\//g)].map((m) => m[1]!);
@@ -180,7 +222,8 @@ export class IptablesDataplane implements Dataplane {
   /** conntrack -D runs that failed (tool missing or error); the rules are still right. */
   conntrackErrors = 0;
 
-  private async clearStaleUdp(desired: DesiredServicePort[]): Promise<void> {
+  private async clearStaleUdp(all: DesiredServicePort[]): Promise<void> {
+    const desired = all.filter((d) => (d.svc.family ?? 'IPv4') === this.family);
     const deletions = staleUdpDeletions(this.previousDesired, desired);
     this.previousDesired = desired;
     for (const d of deletions) {
@@ -202,7 +245,7 @@ export class IptablesDataplane implements Dataplane {
     try {
       if (full) await this.ensureJumps();
       let totalEndpoints = 0;
-      for (const d of desired) totalEndpoints += d.allEndpoints.length;
+      for (const d of desired) if ((d.svc.family ?? 'IPv4') === this.family) totalEndpoints += d.allEndpoints.length;
       const large = totalEndpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD;
       let existing: Set<string> | undefined;
       if (!large || now - this.lastCleanupScan > (this.opts.syncPeriodMs ?? 30_000)) {
@@ -246,7 +289,9 @@ export class IptablesDataplane implements Dataplane {
         changes,
         detail: {
           full: full ? 1 : 0,
-          servicePorts: desired.length,
+          servicePorts: desired.length - r.otherFamilyPorts,
+          // Ports of the other family handed to this family's back end are left out, and counted.
+          ...(r.otherFamilyPorts > 0 ? { otherFamilyPorts: r.otherFamilyPorts } : {}),
           writtenServices: r.writtenServices.length,
           skippedServices: r.skippedServices.length,
           deletedChains: r.deletedChains.length,
@@ -266,10 +311,10 @@ export class IptablesDataplane implements Dataplane {
     this.canary.stop();
   }
 
-  /** Removes every chain and jump this back end owns, in both legacy and nft, in the current namespace. */
+  /** Removes every chain and jump this back end owns in its family, in both legacy and nft, in the current namespace. */
   async cleanup(): Promise<CleanupReport[]> {
     this.canary.stop();
-    const reports = await cleanupAll(this.exec, { waitSeconds: this.opts.waitSeconds ?? 5 });
+    const reports = await cleanupAll(this.exec, { waitSeconds: this.opts.waitSeconds ?? 5, families: [this.family] });
     this.hashes = new Map();
     this.active = new Set();
     this.topLevelHash = undefined;

@@ -1,7 +1,9 @@
 // The iptables-restore input kube-proxy's iptables mode writes, as a pure
 // function of the desired state: a port of syncProxyRules() in
-// pkg/proxy/iptables/proxier.go (IPv4 only). The text has a "*filter" then a
-// "*nat" section, chain lines (which create or flush a chain under
+// pkg/proxy/iptables/proxier.go for one IP family, as each of kube-proxy's
+// per-family proxiers renders it (IPv6 for ip6tables-restore: IPv6 text in
+// -s/-d, "[addr]:port" DNAT targets, no localhost NodePorts). The text has a
+// "*filter" then a "*nat" section, chain lines (which create or flush a chain under
 // --noflush) before rules, and the same rule text, comments and ordering
 // kube-proxy produces.
 //
@@ -12,8 +14,9 @@
 import { createHash } from 'node:crypto';
 import type { DesiredServicePort } from '../desired-state.js';
 import type { EndpointInfo } from '../../model/types.js';
-import { servicePortString } from '../../model/types.js';
-import { cidrContains, intToIpv4, isIPv4, parseCidr } from '../../util/ipv4.js';
+import { endpointKey, servicePortString } from '../../model/types.js';
+import { intToIpv4, isIPv4, parseCidr } from '../../util/ipv4.js';
+import { parseAddress, parsePrefix, prefixContains, type IPFamily } from '../../util/ip.js';
 import {
   KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS,
   KUBE_POSTROUTING, KUBE_PROXY_FIREWALL, KUBE_SERVICES, isServiceChainName, serviceChains,
@@ -29,9 +32,17 @@ export const LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000;
 /** What the rules depend on besides the services: the node and kube-proxy's flags. */
 export interface IptablesNodeConfig {
   nodeName: string;
-  /** This node's IPv4 addresses; the first is kube-proxy's nodeIP (LB source-range "allow from node"). */
+  /**
+   * The family these rules are for (iptables: IPv4, ip6tables: IPv6); default
+   * IPv4. Service ports, addresses and CIDRs of the other family are left out.
+   */
+  family?: IPFamily;
+  /** This node's addresses; the first of the family is kube-proxy's nodeIP (LB source-range "allow from node"). */
   nodeIPs: string[];
-  /** Shorthand for localDetector {mode: 'ClusterCIDR', cidr} (kube-proxy's --cluster-cidr). */
+  /**
+   * Shorthand for localDetector {mode: 'ClusterCIDR', cidr} (kube-proxy's
+   * --cluster-cidr); a dual-stack "v4,v6" pair gives each family its own.
+   */
   clusterCIDR?: string;
   /** --detect-local-mode and its parameter; wins over clusterCIDR. */
   localDetector?: LocalDetectorConfig;
@@ -83,6 +94,10 @@ export interface RenderResult {
   serviceRuleLines: number;
   counts: { filterChains: number; filterRules: number; natChains: number; natRules: number };
   noLocalEndpoints: { internal: number; external: number };
+  /** The family rendered. */
+  family: IPFamily;
+  /** Service ports of the other family handed in and left out (the caller should split by family). */
+  otherFamilyPorts: number;
 }
 
 type Arg = string | readonly string[];
@@ -114,9 +129,13 @@ export function masqueradeMarkOf(cfg: Pick<IptablesNodeConfig, 'masqueradeBit' |
   return formatMark(2 ** bit);
 }
 
-/** net.IPNet.String() of a source range, or undefined when it is not an IPv4 CIDR. */
-function normalizeSourceRange(raw: string): string | undefined {
+/** net.IPNet.String() of a source range, or undefined when it is not a CIDR of the family. */
+function normalizeSourceRange(raw: string, family: IPFamily): string | undefined {
   const s = raw.trim();
+  if (family === 'IPv6') {
+    const p = parsePrefix(s);
+    return p && p.family === 'IPv6' && !p.ipv4Mapped ? p.cidr : undefined;
+  }
   try {
     const { base, prefix } = parseCidr(s);
     return `${intToIpv4(base)}/${prefix}`;
@@ -125,8 +144,36 @@ function normalizeSourceRange(raw: string): string | undefined {
   }
 }
 
+/** An address of the family (IPv4 dotted quad as given; IPv6 in RFC 5952 text), or undefined. */
+function addressOf(raw: string, family: IPFamily): string | undefined {
+  if (family === 'IPv4') return isIPv4(raw) ? raw : undefined;
+  const a = parseAddress(raw);
+  return a && a.family === family && !a.ipv4Mapped ? a.text : undefined;
+}
+
+/** The --cluster-cidr entry of the family: "a/n" or a dual-stack "a/n,b/m" pair. */
+export function clusterCIDRFor(clusterCIDR: string | undefined, family: IPFamily): string | undefined {
+  for (const raw of (clusterCIDR ?? '').split(',')) {
+    const p = parsePrefix(raw);
+    if (p && p.family === family && !p.ipv4Mapped) return raw.trim();
+  }
+  return undefined;
+}
+
+/** The local traffic detector's config for the family; a CIDR of the other family detects nothing. */
+function detectorConfigFor(cfg: IptablesNodeConfig, family: IPFamily): LocalDetectorConfig | undefined {
+  const d = cfg.localDetector;
+  if (d) {
+    if ((d.mode === 'ClusterCIDR' || d.mode === 'NodeCIDR') && clusterCIDRFor(d.cidr, family) === undefined) return undefined;
+    return d;
+  }
+  const cidr = clusterCIDRFor(cfg.clusterCIDR, family);
+  return cidr ? { mode: 'ClusterCIDR', cidr } : undefined;
+}
+
+/** BaseEndpointInfo.String(): "ip:port", "[ip]:port" for IPv6 (Go's JoinHostPort). */
 function endpointString(e: EndpointInfo): string {
-  return `${e.ip}:${e.port}`;
+  return endpointKey(e);
 }
 
 /** kube-proxy keeps each service's endpoints sorted by their "ip:port" string. */
@@ -206,10 +253,15 @@ const q = (s: string): string => `"${s}"`;
 
 export function renderIptables(desired: readonly DesiredServicePort[], cfg: IptablesNodeConfig, opts: RenderOptions = {}): RenderResult {
   const full = opts.full ?? true;
+  const family: IPFamily = cfg.family ?? 'IPv4';
+  const isIPv6 = family === 'IPv6';
   const mark = masqueradeMarkOf(cfg);
-  const detector = localTrafficDetector(cfg.localDetector ?? (cfg.clusterCIDR ? { mode: 'ClusterCIDR', cidr: cfg.clusterCIDR } : undefined));
-  const nodeIP = cfg.nodeIPs.find(isIPv4);
-  const npa = nodePortAddresses(cfg.nodePortAddresses, nodeIP);
+  const detector = localTrafficDetector(detectorConfigFor(cfg, family));
+  const nodeIP = cfg.nodeIPs.map((ip) => addressOf(ip, family)).find((ip) => ip !== undefined);
+  const npa = nodePortAddresses(cfg.nodePortAddresses, nodeIP, family);
+  // Only this family's service ports (the other family has its own tables).
+  const ours = desired.filter((d) => (d.svc.family ?? 'IPv4') === family);
+  const otherFamilyPorts = desired.length - ours.length;
   const localhostNodePorts = (cfg.localhostNodePorts ?? true) && npa.containsIPv4Loopback;
   const nfacctInvalid = cfg.nfacct?.ctStateInvalidDropped ?? false;
   const nfacctLocalhost = cfg.nfacct?.localhostNodePortsAccepted ?? false;
@@ -236,7 +288,7 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
 
   const activeNatChains = new Set<string>();
   let totalEndpoints = 0;
-  for (const d of desired) totalEndpoints += d.allEndpoints.length;
+  for (const d of ours) totalEndpoints += d.allEndpoints.length;
   const largeClusterMode = totalEndpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD;
   const comment = (s: string): string[] => (largeClusterMode ? [] : ['-m', 'comment', '--comment', s]);
 
@@ -248,7 +300,7 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
   let noLocalInternal = 0;
   let noLocalExternal = 0;
 
-  const sorted = [...desired].sort((a, b) => (a.svc.key < b.svc.key ? -1 : a.svc.key > b.svc.key ? 1 : 0));
+  const sorted = ours.sort((a, b) => (a.svc.key < b.svc.key ? -1 : a.svc.key > b.svc.key ? 1 : 0));
   for (const d of sorted) {
     const svc = d.svc;
     const names = serviceChains(servicePortString(svc.name), svc.protocol);
@@ -257,9 +309,10 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
     const port = String(svc.port);
     const cat = categorize(d);
     const { clusterEndpoints, localEndpoints, hasEndpoints } = cat;
-    const lbIPs = svc.loadBalancerIPs.filter(isIPv4);
-    const externalIPs = svc.externalIPs.filter(isIPv4);
-    const sourceRanges = svc.loadBalancerSourceRanges.map(normalizeSourceRange).filter((s): s is string => s !== undefined);
+    const familyIPs = (l: string[]): string[] => l.map((ip) => addressOf(ip, family)).filter((ip): ip is string => ip !== undefined);
+    const lbIPs = familyIPs(svc.loadBalancerIPs);
+    const externalIPs = familyIPs(svc.externalIPs);
+    const sourceRanges = svc.loadBalancerSourceRanges.map((r) => normalizeSourceRange(r, family)).filter((s): s is string => s !== undefined);
 
     const clusterPolicyChain = names.cluster;
     const usesClusterPolicyChain = clusterEndpoints.length > 0 && cat.usesClusterEndpoints;
@@ -412,7 +465,7 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
       let allowFromNode = false;
       for (const cidr of sourceRanges) {
         sr.write(args, '-s', cidr, '-j', externalTrafficChain);
-        if (nodeIP && cidrContains(cidr, nodeIP)) allowFromNode = true;
+        if (nodeIP && prefixContains(cidr, nodeIP)) allowFromNode = true;
       }
       if (allowFromNode) {
         for (const lbip of lbIPs) sr.write(args, '-s', lbip, '-j', externalTrafficChain);
@@ -485,11 +538,13 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
   // Finally, tail-call to the nodePorts chain.
   const npComment = q('kubernetes service nodeports; NOTE: this must be the last rule in this chain');
   if (npa.matchAll) {
-    const destinations = ['-m', 'addrtype', '--dst-type', 'LOCAL', ...(localhostNodePorts ? [] : ['!', '-d', '127.0.0.0/8'])];
+    // IPv6 localhost NodePorts never work (no route_localnet for IPv6).
+    const notLocalhost = isIPv6 ? ['!', '-d', '::1/128'] : localhostNodePorts ? [] : ['!', '-d', '127.0.0.0/8'];
+    const destinations = ['-m', 'addrtype', '--dst-type', 'LOCAL', ...notLocalhost];
     natRules.write('-A', KUBE_SERVICES, '-m', 'comment', '--comment', npComment, destinations, '-j', KUBE_NODEPORTS);
   } else {
-    for (const ip of nodePortIPs(npa, cfg.localAddresses ?? cfg.nodeIPs)) {
-      if (ip.startsWith('127.') && !localhostNodePorts) continue;
+    for (const ip of nodePortIPs(npa, cfg.localAddresses ?? cfg.nodeIPs, family)) {
+      if (isIPv6 ? ip === '::1' : ip.startsWith('127.') && !localhostNodePorts) continue;
       natRules.write('-A', KUBE_SERVICES, '-m', 'comment', '--comment', npComment, '-d', ip, '-j', KUBE_NODEPORTS);
     }
   }
@@ -530,5 +585,7 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
       natRules: natRules.lines.length,
     },
     noLocalEndpoints: { internal: noLocalInternal, external: noLocalExternal },
+    family,
+    otherFamilyPorts,
   };
 }

@@ -1,11 +1,12 @@
 // Runs iptables, iptables-save and iptables-restore of one back end (legacy or
-// nft) through child_process, in the current network namespace or behind a
+// nft) and one family (iptables for IPv4, ip6tables for IPv6) through child_process, in the current network namespace or behind a
 // command prefix (["ip", "netns", "exec", NS] in tests). Mirrors the calls of
 // kube-proxy's pkg/util/iptables runner: "-w" to wait for the xtables lock,
 // EnsureChain as "-N" where exit status 1 means "exists", EnsureRule as "-C"
 // then "-I"/"-A", restores with --noflush --counters.
 import { spawn } from 'node:child_process';
 import type { Table } from './chain-names.js';
+import type { IPFamily } from '../../util/ip.js';
 
 export type IptablesBackend = 'legacy' | 'nft';
 
@@ -82,6 +83,8 @@ export interface RunnerOptions {
   waitSeconds?: number;
   /** Program names; default Debian's iptables-<backend>, iptables-<backend>-save, iptables-<backend>-restore. */
   binaries?: Partial<Record<'iptables' | 'save' | 'restore', string>>;
+  /** IPv6 runs ip6tables-<backend>, ip6tables-<backend>-save, ip6tables-<backend>-restore. Default IPv4. */
+  family?: IPFamily;
 }
 
 export interface IptablesVersion { major: number; minor: number; patch: number; text: string }
@@ -97,7 +100,12 @@ export class IptablesRunner {
   binary(kind: 'iptables' | 'save' | 'restore'): string {
     const given = this.opts.binaries?.[kind];
     if (given) return given;
-    return kind === 'iptables' ? `iptables-${this.backend}` : `iptables-${this.backend}-${kind}`;
+    const program = this.family === 'IPv6' ? 'ip6tables' : 'iptables';
+    return kind === 'iptables' ? `${program}-${this.backend}` : `${program}-${this.backend}-${kind}`;
+  }
+
+  get family(): IPFamily {
+    return this.opts.family ?? 'IPv4';
   }
 
   /** Runs iptables with args; resolves stdout, throws IptablesError on a non-zero exit. */
@@ -132,7 +140,7 @@ export class IptablesRunner {
     const line = restoreErrorLine(r.stderr);
     const lineText = line !== undefined ? input.split('\n')[line - 1] : undefined;
     const where = line !== undefined ? `\nfailing line ${line}: ${lineText ?? '(past the end)'}\n${extractLines(input, line)}` : '';
-    throw new IptablesRestoreError(`iptables-restore (${this.backend}) failed (exit ${r.code}): ${r.stderr.trim()}${where}`, argv, r.code, r.stderr, line, lineText);
+    throw new IptablesRestoreError(`${this.family === 'IPv6' ? 'ip6tables' : 'iptables'}-restore (${this.backend}) failed (exit ${r.code}): ${r.stderr.trim()}${where}`, argv, r.code, r.stderr, line, lineText);
   }
 
   /** ChainExists: "iptables -S CHAIN -t TABLE" succeeds. */

@@ -2,8 +2,11 @@
 // packet of a flow, so a UDP "flow" (e.g. a DNS client reusing its socket)
 // stays pinned by netfilter conntrack to an endpoint that is gone, or to the
 // REJECT of a Service that had no endpoints. After each sync we delete those
-// entries with the conntrack tool, as kube-proxy does with netlink.
+// entries with the conntrack tool, as kube-proxy does with netlink. The
+// conntrack tool works on IPv4 unless told otherwise: IPv6 Services' deletions
+// carry "-f ipv6" (kube-proxy's ClearEntriesForNAT appends it for IPv6 too).
 import type { DesiredServicePort } from '../desired-state.js';
+import { endpointKey } from '../../model/types.js';
 
 export interface ConntrackDeletion {
   /** Human-readable reason, for logs. */
@@ -14,7 +17,10 @@ export interface ConntrackDeletion {
 
 interface UdpPortState {
   frontends: Array<{ addr?: string; port: number }>;
-  endpoints: Set<string>;
+  /** endpointKey ("ip:port", "[ip]:port") -> ip. */
+  endpoints: Map<string, string>;
+  /** ["-f", "ipv6"] for IPv6, nothing for IPv4 (the tool's default). */
+  familyArgs: string[];
 }
 
 function udpState(desired: DesiredServicePort[]): Map<string, UdpPortState> {
@@ -25,8 +31,8 @@ function udpState(desired: DesiredServicePort[]): Map<string, UdpPortState> {
     const frontends: UdpPortState['frontends'] = [{ addr: s.clusterIP, port: s.port }];
     for (const a of [...s.externalIPs, ...s.loadBalancerIPs]) frontends.push({ addr: a, port: s.port });
     if (s.nodePort > 0) frontends.push({ port: s.nodePort });
-    const endpoints = new Set([...d.internalEndpoints, ...d.externalEndpoints].map((e) => `${e.ip}:${e.port}`));
-    out.set(s.key, { frontends, endpoints });
+    const endpoints = new Map([...d.internalEndpoints, ...d.externalEndpoints].map((e) => [endpointKey(e), e.ip]));
+    out.set(s.key, { frontends, endpoints, familyArgs: s.family === 'IPv6' ? ['-f', 'ipv6'] : [] });
   }
   return out;
 }
@@ -41,17 +47,16 @@ export function staleUdpDeletions(before: DesiredServicePort[], after: DesiredSe
   const out: ConntrackDeletion[] = [];
   for (const [key, p] of prev) {
     const n = next.get(key);
-    for (const ep of p.endpoints) {
+    for (const [ep, ip] of p.endpoints) {
       if (n?.endpoints.has(ep)) continue;
-      const ip = ep.slice(0, ep.lastIndexOf(':'));
-      for (const f of p.frontends) out.push({ why: `${key}: endpoint ${ep} gone`, args: ['-p', 'udp', ...frontendArgs(f), '--dst-nat', ip] });
+      for (const f of p.frontends) out.push({ why: `${key}: endpoint ${ep} gone`, args: ['-p', 'udp', ...frontendArgs(f), '--dst-nat', ip, ...p.familyArgs] });
     }
   }
   for (const [key, n] of next) {
     const p = prev.get(key);
     // From no endpoint (REJECT cached in conntrack) to some.
     if (n.endpoints.size > 0 && (!p || p.endpoints.size === 0)) {
-      for (const f of n.frontends) out.push({ why: `${key}: endpoints appeared`, args: ['-p', 'udp', ...frontendArgs(f)] });
+      for (const f of n.frontends) out.push({ why: `${key}: endpoints appeared`, args: ['-p', 'udp', ...frontendArgs(f), ...n.familyArgs] });
     }
   }
   return out;
