@@ -60,6 +60,8 @@ export interface AgentOptions {
   iptables: {
     backend: 'legacy' | 'nft' | 'auto';
     clusterCIDR?: string;
+    /** --cluster-cidr's IPv6 entry (for a back end that programs IPv6 rules). */
+    clusterCIDR6?: string;
     masqueradeAll: boolean;
     masqueradeBit: number;
     nodePortAddresses: string[];
@@ -95,7 +97,7 @@ export const AGENT_USAGE = `switchyard agent --node-name NAME [options]
   --watch-silence-timeout D    restart a watch that delivered nothing for this long (default 5m; 0 = never)
   --pretend-missing FEATURE    report a kernel feature missing (testing the fallback), repeatable
   --iptables-backend B         iptables mode: legacy, nft or auto (default auto, as kube-proxy picks)
-  --cluster-cidr CIDR          iptables mode: pod CIDR; traffic from outside it to a ClusterIP is masqueraded
+  --cluster-cidr CIDR[,CIDR6]  iptables mode: pod CIDR (one per family); traffic from outside it to a ClusterIP is masqueraded
   --masquerade-all             iptables mode: masquerade all Service traffic
   --iptables-masquerade-bit N  iptables mode: fwmark bit for masquerading (default 14)
   --nodeport-addresses LIST    CIDRs (or "primary") of the node addresses NodePorts answer on
@@ -144,6 +146,23 @@ export function parseServiceCIDR6(v: string, nodeIP6: string | undefined): strin
   if (p.prefix === 0) throw new Error(`${flag} ${v6[0]}: a /0 range would hold every address`);
   if (nodeIP6 !== undefined && prefixContains(p.cidr, nodeIP6)) throw new Error(`${flag} ${p.cidr} holds the node IP ${nodeIP6}`);
   return p.cidr;
+}
+
+/** --cluster-cidr: an IPv4 CIDR, an IPv6 one, or one of each (kube-proxy's dual-stack form). */
+export function parseClusterCIDRs(v: string | undefined): { v4?: string; v6?: string } {
+  if (v === undefined) return {};
+  const out: { v4?: string; v6?: string } = {};
+  for (const part of v.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const k = part.includes(':') ? 'v6' : 'v4';
+    if (k === 'v4') parseCidr(part);
+    else {
+      const p = parsePrefix(part);
+      if (!p || p.family !== 'IPv6') throw new Error(`--cluster-cidr: ${JSON.stringify(part)} is not an IPv6 CIDR`);
+    }
+    if (out[k] !== undefined) throw new Error(`--cluster-cidr ${v}: two CIDRs of one family`);
+    out[k] = part;
+  }
+  return out;
 }
 
 /** --node-ip: an IPv4 address, an IPv6 one, or one of each (comma separated, as kubelet's --node-ip). */
@@ -260,7 +279,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (iptBackend !== 'legacy' && iptBackend !== 'nft' && iptBackend !== 'auto') throw new Error('--iptables-backend must be legacy, nft or auto');
   const masqBit = Number(values['iptables-masquerade-bit'] ?? 14);
   if (!Number.isInteger(masqBit) || masqBit < 0 || masqBit > 31) throw new Error('--iptables-masquerade-bit must be in [0, 31]');
-  if (values['cluster-cidr'] !== undefined) parseCidr(values['cluster-cidr']);
+  const clusterCIDRs = parseClusterCIDRs(values['cluster-cidr']);
   const externalIPCIDRs = (values['external-ip-cidrs'] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
   for (const c of externalIPCIDRs) {
     try {
@@ -303,7 +322,8 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     configIgnored: file?.ignored ?? [],
     iptables: {
       backend: iptBackend,
-      ...(values['cluster-cidr'] !== undefined ? { clusterCIDR: values['cluster-cidr'] } : {}),
+      ...(clusterCIDRs.v4 !== undefined ? { clusterCIDR: clusterCIDRs.v4 } : {}),
+      ...(clusterCIDRs.v6 !== undefined ? { clusterCIDR6: clusterCIDRs.v6 } : {}),
       masqueradeAll: values['masquerade-all'] ?? false,
       masqueradeBit: masqBit,
       nodePortAddresses: (values['nodeport-addresses'] ?? '').split(',').map((x) => x.trim()).filter(Boolean),
