@@ -155,17 +155,16 @@ logLevel: debug
   assert.equal(cfg.hostnameOverride, 'node-1');
   assert.equal(cfg.nodeIP, '192.168.56.11');
   assert.equal(cfg.clusterCIDR, '10.244.0.0/16');
-  assert.deepEqual(cfg.nodePortAddresses, ['primary', '192.168.56.0/24', '127.0.0.0/8']);
+  // IPv6 entries are taken since the agent programs IPv6 (issue #16); they were listed as ignored before.
+  assert.equal(cfg.clusterCIDR6, 'fd00:10:244::/56');
+  assert.deepEqual(cfg.nodePortAddresses, ['primary', '192.168.56.0/24', '127.0.0.0/8', 'fd00::/64']);
   assert.equal(cfg.healthzBindAddress, '0.0.0.0:10256');
   assert.equal(cfg.syncPeriodMs, 60_000);
   assert.equal(cfg.minSyncPeriodMs, 250);
   assert.equal(cfg.conntrack.tcpEstablishedTimeoutMs, 24 * 3_600_000);
   assert.equal(cfg.conntrack.tcpCloseWaitTimeoutMs, 3_600_000);
   assert.deepEqual(cfg.maglev, { seed: 0x5317c4d1, tableFloor: 509, tableCeiling: 65521 });
-  assert.deepEqual(cfg.ignored, [
-    'clusterCIDR fd00:10:244::/56 (IPv6: Switchyard is IPv4 only)',
-    'nodePortAddresses[3] fd00::/64 (IPv6: Switchyard is IPv4 only)',
-  ]);
+  assert.deepEqual(cfg.ignored, []);
   const { values, ignored } = configFlagValues(cfg, AGENT_FLAGS);
   assert.deepEqual(values, {
     kubeconfig: '/etc/kubernetes/switchyard.conf',
@@ -183,10 +182,10 @@ logLevel: debug
     'sync-period': '60000ms',
     'log-level': 'debug',
     'iptables-backend': 'nft',
-    'cluster-cidr': '10.244.0.0/16',
+    'cluster-cidr': '10.244.0.0/16,fd00:10:244::/56',
     'masquerade-all': true,
     'iptables-masquerade-bit': '15',
-    'nodeport-addresses': 'primary,192.168.56.0/24,127.0.0.0/8',
+    'nodeport-addresses': 'primary,192.168.56.0/24,127.0.0.0/8,fd00::/64',
   });
   // The durations handed over parse with the agent's own duration parser.
   assert.equal(parseDurationMs(values['sync-period']!), 60_000);
@@ -280,7 +279,7 @@ devices: ["eth,0"]
     'field "iptables.masqueradeBit": 32 is out of range [0, 31]',
     'field "mode": "ipvs" is not supported by Switchyard (ebpf, iptables or auto; empty means auto)',
     'field "clusterCIDR": "10.244.0.0/33" is not an IPv4 CIDR',
-    'field "nodePortAddresses[1]": "bogus" is not an IPv4 CIDR, "primary", "all" or "localhost"',
+    'field "nodePortAddresses[1]": "bogus" is not an IPv4 or IPv6 CIDR, "primary", "all" or "localhost"',
     'field "healthzBindAddress": "somewhere:99999" is not IP:port (e.g. 0.0.0.0:10256)',
     'field "devices[0]": "eth,0" is not a device name (up to 15 characters, optional \'+\' suffix for a prefix)',
     'field "maglev.tableFloor": 250 is not one of 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071',

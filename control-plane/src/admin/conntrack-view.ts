@@ -18,27 +18,40 @@ import type { LoaderView } from './source.js';
  * entries of those frontends (for the Service's name). No service map is
  * walked, so the cost follows the entries shown, not the maps' sizes.
  */
-export async function conntrackSnapshot(loader: LoaderView, entries: MapEntry[]): Promise<EbpfSnapshot> {
+export async function conntrackSnapshot(loader: LoaderView, entries: MapEntry[], family: CtFamily = 'IPv4'): Promise<EbpfSnapshot> {
+  const v6 = family === 'IPv6';
   const beIds = new Set<number>(), rnIds = new Map<number, number>();
-  for (const { key, value } of decodeEntries('sy_conntrack', entries)) {
+  for (const { key, value } of decodeCt(family, entries)) {
     beIds.add(value.backendId);
     rnIds.set(value.revNatId, key.proto);
   }
   const beList = [...beIds], rnList = [...rnIds.keys()];
-  const [bes, rns] = await Promise.all([lookupTyped(loader, 'sy_backends', beList), lookupTyped(loader, 'sy_revnat', rnList)]);
+  // The family's own maps: an IPv6 flow names IPv6 backends and frontends.
+  const [bes, rns] = await Promise.all([
+    v6 ? lookupTyped(loader, 'sy_backends6', beList) : lookupTyped(loader, 'sy_backends', beList),
+    v6 ? lookupTyped(loader, 'sy_revnat6', rnList) : lookupTyped(loader, 'sy_revnat', rnList),
+  ]);
   const backends = new Map<number, BackendValue>();
   beList.forEach((id, i) => { if (bes[i]) backends.set(id, bes[i]!); });
   const revnat = new Map<number, RevNatValue>();
   rnList.forEach((id, i) => { if (rns[i]) revnat.set(id, rns[i]!); });
   // A frontend's sy_services entry, by its address, port, protocol and either scope.
   const keys = [...revnat].flatMap(([id, r]) => [SY_SCOPE_INTERNAL, SY_SCOPE_EXTERNAL].map((scope) => ({ id, key: { addr: r.addr, port: r.port, proto: rnIds.get(id)!, scope } })));
-  const svcs = await lookupTyped(loader, 'sy_services', keys.map((k) => k.key));
+  const svcs = v6 ? await lookupTyped(loader, 'sy_services6', keys.map((k) => k.key)) : await lookupTyped(loader, 'sy_services', keys.map((k) => k.key));
   const frontends: Frontend[] = [];
   keys.forEach((k, i) => {
     const v = svcs[i];
     if (v && v.id === k.id) frontends.push({ key: k.key, value: v });
   });
   return { frontends, backends, revnat, maglev: new Map(), sourceRanges: [], config: undefined };
+}
+
+/** The family of a conntrack map: sy_conntrack (IPv4) or sy_conntrack6. */
+export type CtFamily = 'IPv4' | 'IPv6';
+
+/** Entries of either conntrack map, decoded to the fields both share. */
+function decodeCt(family: CtFamily, entries: readonly MapEntry[]): Array<{ key: CtKey; value: { backendId: number; revNatId: number; flags: number; natAddr: string; natPort: number } }> {
+  return family === 'IPv6' ? decodeEntries('sy_conntrack6', entries) : decodeEntries('sy_conntrack', entries);
 }
 
 /** One flow's entries by key: the entry itself and its other direction (forward <-> reply), by lookups. */
@@ -96,7 +109,8 @@ export interface ConntrackFilter {
   dir?: 'forward' | 'reply' | undefined;
 }
 
-export function conntrackRows(entries: MapEntry[], snap: EbpfSnapshot, desired: readonly DesiredServicePort[], now: bigint): ConntrackRow[] {
+export function conntrackRows(entries: MapEntry[], snap: EbpfSnapshot, desired: readonly DesiredServicePort[], now: bigint, family: CtFamily = 'IPv4'): ConntrackRow[] {
+  const map = family === 'IPv6' ? 'sy_conntrack6' : 'sy_conntrack';
   // rev_nat_id is the frontend id: its sy_services entry names the Service.
   const resolver = new FrontendResolver(desired);
   const serviceOf = new Map<number, string>();
@@ -104,10 +118,11 @@ export function conntrackRows(entries: MapEntry[], snap: EbpfSnapshot, desired: 
     const d = resolver.resolve(f.key, f.value.flags);
     if (d) serviceOf.set(f.value.id, servicePortString(d.svc.name));
   }
-  const typed = decodeEntries('sy_conntrack', entries);
+  const typed = decodeCt(family, entries);
+  const hp = (a: string, p: number): string => (a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`);
   return entries.map((e, i) => {
     const { key: k, value: v } = typed[i]!;
-    const d = decodeEntry('sy_conntrack', e.key, e.value, { now });
+    const d = decodeEntry(map, e.key, e.value, { now });
     const rn = snap.revnat.get(v.revNatId);
     const be = snap.backends.get(v.backendId);
     const reply = k.dir === CtDir.REPLY;
@@ -117,14 +132,14 @@ export function conntrackRows(entries: MapEntry[], snap: EbpfSnapshot, desired: 
     return {
       dir: d.dir as string, proto: d.proto as string,
       client: reply ? (snat ? v.natAddr : k.daddr) : k.saddr, clientPort: reply ? (snat ? v.natPort : k.dport) : k.sport,
-      frontend: rn ? `${rn.addr}:${rn.port}` : null,
-      backend: be ? `${be.addr}:${be.port}` : null,
+      frontend: rn ? hp(rn.addr, rn.port) : null,
+      backend: be ? hp(be.addr, be.port) : null,
       backendId: v.backendId, backendState: be ? (be.state === BackendState.ACTIVE ? 'active' : 'terminating') : 'gone',
       service,
       saddr: k.saddr, sport: k.sport, daddr: k.daddr, dport: k.dport,
       ageSeconds: d.ageSeconds as number, lifetimeSeconds: d.lifetimeSeconds as number, expired: d.expired as boolean,
       flags: d.flags as string[], tcpFlags: d.tcpFlags as string[],
-      nat: snat ? `${v.natAddr}:${v.natPort}` : null,
+      nat: snat ? hp(v.natAddr, v.natPort) : null,
     };
   });
 }

@@ -31,12 +31,16 @@ export async function readSnapshot(loader: LoaderView): Promise<EbpfSnapshot> {
     dumpTyped(loader, 'sy_services'), dumpTyped(loader, 'sy_backends'), dumpTyped(loader, 'sy_revnat'), dumpTyped(loader, 'sy_maglev'),
     dumpOptional(loader, 'sy_source_ranges'), dumpOptional(loader, 'sy_config'),
   ]);
+  // The IPv6 twins, in the same picture (ids are one space; optional: an older loader has none).
+  const [svcs6, bes6, rns6, srs6] = await Promise.all([
+    dumpOptional(loader, 'sy_services6'), dumpOptional(loader, 'sy_backends6'), dumpOptional(loader, 'sy_revnat6'), dumpOptional(loader, 'sy_source_ranges6'),
+  ]);
   return {
-    frontends: svcs,
-    backends: new Map(bes.map((e) => [e.key, e.value])),
-    revnat: new Map(rns.map((e) => [e.key, e.value])),
+    frontends: [...svcs, ...svcs6],
+    backends: new Map([...bes.map((e) => [e.key, e.value] as const), ...bes6.map((e) => [e.key, e.value] as const)]),
+    revnat: new Map([...rns.map((e) => [e.key, e.value] as const), ...rns6.map((e) => [e.key, e.value] as const)]),
     maglev: new Map(mgl.map((e) => [e.key, e.value])),
-    sourceRanges: srs.map((e) => e.key),
+    sourceRanges: [...srs.map((e) => e.key), ...srs6.map((e) => e.key)],
     config: cfg[0]?.value,
   };
 }
@@ -55,7 +59,8 @@ export class FrontendResolver {
         continue;
       }
       this.index.set(`ClusterIP|${s.clusterIP}|${s.port}|${proto}`, d);
-      if (s.nodePort > 0) this.index.set(`NodePort|*|${s.nodePort}|${proto}`, d);
+      // NodePorts of both families share the port: keyed by family (the node addresses differ).
+      if (s.nodePort > 0) this.index.set(`NodePort|${s.family === 'IPv6' ? '*6' : '*'}|${s.nodePort}|${proto}`, d);
       for (const a of s.externalIPs) this.index.set(`ExternalIP|${a}|${s.port}|${proto}`, d);
       for (const a of s.loadBalancerIPs) this.index.set(`LoadBalancer|${a}|${s.port}|${proto}`, d);
     }
@@ -63,7 +68,7 @@ export class FrontendResolver {
 
   resolve(key: SvcKey, flags: number): DesiredServicePort | undefined {
     const kind = frontendKind(flags);
-    const addr = kind === 'NodePort' ? '*' : key.addr;
+    const addr = kind === 'NodePort' ? (key.addr.includes(':') ? '*6' : '*') : key.addr;
     return this.index.get(`${kind}|${addr}|${key.port}|${key.proto}`);
   }
 }

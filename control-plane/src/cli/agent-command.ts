@@ -7,7 +7,8 @@
 // to iptables only when the loader says a required feature is missing; and
 // the other mode's datapath is removed only after the chosen one has been
 // programmed (first successful sync).
-import { KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { chooseIPFamilies, nodeInternalIPs } from '../config/ip-families.js';
 import { pino, type Logger } from 'pino';
 import { parseAgentOptions, type AgentOptions } from '../config/agent-options.js';
 import { extractAdminOptions, startAgentAdmin, type AgentAdmin, type AgentAdminOptions } from '../admin/agent-admin.js';
@@ -35,6 +36,25 @@ const ZONE_LABEL = 'topology.kubernetes.io/zone';
 
 function nodeInternalIP(n: V1Node): string | undefined {
   return n.status?.addresses?.find((a) => a.type === 'InternalIP' && isIPv4(a.address))?.address;
+}
+
+/**
+ * This node's Node object, for choosing the IP families before the trackers
+ * exist (kube-proxy's detectNodeIPs). A list (the agent's RBAC has list, not
+ * get), filtered here too; undefined when the API server does not answer in time.
+ */
+async function readOwnNode(kc: KubeConfig, name: string, log: Logger): Promise<V1Node | undefined> {
+  try {
+    const core = kc.makeApiClient(CoreV1Api);
+    const list = await Promise.race([
+      core.listNode({ fieldSelector: `metadata.name=${name}` }),
+      new Promise<never>((_, rej) => setTimeout(() => rej(new Error('no answer within 5 s')), 5000).unref()),
+    ]);
+    return list.items.find((n) => n.metadata?.name === name);
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'could not read the Node to choose the IP families; IPv4 unless --ip-families or --node-ip say otherwise');
+    return undefined;
+  }
 }
 
 interface LoaderWait { since: number; until?: number; lastError: string }
@@ -130,8 +150,15 @@ export async function runAgent(argv: string[]): Promise<number> {
   let nodeIP = opts.nodeIP;
   let nodeSeen!: () => void;
   const nodeKnown = new Promise<void>((r) => (nodeSeen = r));
-  const services = new ServiceTracker({ defaultAlgorithm: opts.lbAlgorithm, maglevSizing: opts.maglevSizing, externalIPPolicy: opts.externalIPPolicy });
-  const endpoints = new EndpointSliceCache(opts.nodeName);
+  // The families this node programs, decided once at start as kube-proxy does.
+  const needNode = !opts.ipFamilies?.length && !opts.nodeIP && !opts.nodeIP6;
+  const ownNode = needNode ? await readOwnNode(kc, opts.nodeName, log) : undefined;
+  const familyChoice = chooseIPFamilies(opts, ownNode);
+  const ipFamilies = familyChoice.families;
+  let nodeIP6 = ipFamilies.includes('IPv6') ? opts.nodeIP6 ?? nodeInternalIPs(ownNode).IPv6 : undefined;
+  log.info({ ipFamilies, source: familyChoice.source, ...(nodeIP6 ? { nodeIP6 } : {}) }, 'IP families');
+  const services = new ServiceTracker({ defaultAlgorithm: opts.lbAlgorithm, maglevSizing: opts.maglevSizing, externalIPPolicy: opts.externalIPPolicy, ipFamilies });
+  const endpoints = new EndpointSliceCache(opts.nodeName, { ipFamilies });
   const objectReporter = new ObjectReporter(services, endpoints);
   let proxier: Proxier | undefined;
   // The one place the mode is asked: everything below talks to the back end.
@@ -140,7 +167,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     : new IptablesBackend(loader, opts, () => proxier?.requestSync(), log);
   const dataplane = backend.dataplane;
   proxier = new Proxier(services, endpoints, dataplane, () => ({ nodeName: opts.nodeName, zone }),
-    { minSyncPeriodMs: opts.minSyncPeriodMs, syncPeriodMs: opts.syncPeriodMs }, log);
+    { minSyncPeriodMs: opts.minSyncPeriodMs, syncPeriodMs: opts.syncPeriodMs, ipFamilies }, log);
   let informers: ReturnType<typeof startInformers> | undefined;
   const admin = await startAgentAdmin({
     options: adminOpts, proxier, dataplane, mode: decision, nodeName: opts.nodeName, seed: opts.maglevSeed, maglevSizing: opts.maglevSizing,
@@ -190,6 +217,14 @@ export async function runAgent(argv: string[]): Promise<number> {
         // the SNAT address) follow as soon as the datapath is set up.
         if (dataplaneReady) applyLateNodeIP(ip);
       }
+      const ip6 = ipFamilies.includes('IPv6') ? nodeInternalIPs(n).IPv6 : undefined;
+      if (!nodeIP6 && ip6) {
+        nodeIP6 = ip6;
+        if (dataplaneReady && backend.applyLateNodeIP6) {
+          log.info({ nodeIP6: ip6 }, 'node IPv6 address learned from the Node object; programming IPv6 NodePorts on it');
+          void backend.applyLateNodeIP6(ip6).then(() => proxier!.requestSync(true));
+        }
+      }
       nodeSeen();
     },
   }, log, { watchSilenceMs: opts.watchSilenceTimeoutMs });
@@ -201,11 +236,14 @@ export async function runAgent(argv: string[]): Promise<number> {
   };
 
   await informers.synced;
-  if (!nodeIP) {
+  const addressMissing = (): boolean => (ipFamilies.includes('IPv4') && !nodeIP) || (ipFamilies.includes('IPv6') && !nodeIP6);
+  if (addressMissing()) {
     await Promise.race([nodeKnown, new Promise((r) => setTimeout(r, 10_000))]);
   }
-  if (!nodeIP) log.warn('node IP unknown (no --node-ip and no InternalIP on the Node)');
+  if (!nodeIP && ipFamilies.includes('IPv4')) log.warn('node IP unknown (no --node-ip and no InternalIP on the Node)');
+  if (!nodeIP6 && ipFamilies.includes('IPv6')) log.warn('node IPv6 address unknown (no IPv6 --node-ip and no IPv6 InternalIP on the Node): no IPv6 NodePorts, no IPv6 SNAT');
   backend.setNodeIP(nodeIP);
+  if (nodeIP6) backend.setNodeIP6?.(nodeIP6);
   const appliedNodeIP = nodeIP;
   await backend.start();
   dataplaneReady = true;

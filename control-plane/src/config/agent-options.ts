@@ -6,6 +6,7 @@ import { parseBindAddress } from '../util/bind-address.js';
 import { cidrContains, intToIpv4, isIPv4, parseCidr } from '../util/ipv4.js';
 import { parsePortRange, type PortRange } from './snat-ports.js';
 import { DEFAULT_MAGLEV_SIZING, validateSizing, type MaglevSizing } from '../dataplane/maglev.js';
+import { parseAddress, parsePrefix, prefixContains, type IPFamily } from '../util/ip.js';
 
 export type Mode = 'ebpf' | 'iptables' | 'auto';
 
@@ -13,6 +14,14 @@ export interface AgentOptions {
   kubeconfig?: string;
   nodeName: string;
   nodeIP?: string;
+  /** --node-ip's IPv6 address (given alone or after the IPv4 one, as kubelet's --node-ip). */
+  nodeIP6?: string;
+  /**
+   * --ip-families: the families to program. Unset: the families of the node's
+   * addresses (kube-proxy's detectNodeIPs: --node-ip, else the Node's
+   * InternalIP of each family), IPv4 when none is known.
+   */
+  ipFamilies?: IPFamily[];
   loaderSocket: string;
   mode: Mode;
   devices: string;
@@ -44,11 +53,15 @@ export interface AgentOptions {
   snatPortRange?: PortRange;
   /** --service-cluster-ip-range, its IPv4 CIDR ("a.b.c.d/len"): packets to it skip the datapath's reply lookup. */
   serviceCIDR?: string;
+  /** --service-cluster-ip-range's IPv6 CIDR (sy_config6.svc_net/svc_mask). */
+  serviceCIDR6?: string;
   /** Fields of the --config file accepted but without effect in this build. */
   configIgnored: string[];
   iptables: {
     backend: 'legacy' | 'nft' | 'auto';
     clusterCIDR?: string;
+    /** --cluster-cidr's IPv6 entry (for a back end that programs IPv6 rules). */
+    clusterCIDR6?: string;
     masqueradeAll: boolean;
     masqueradeBit: number;
     nodePortAddresses: string[];
@@ -59,7 +72,9 @@ export const AGENT_USAGE = `switchyard agent --node-name NAME [options]
   --config FILE                KubeProxyConfiguration or SwitchyardConfiguration (YAML/JSON); flags override it
   --kubeconfig FILE            kubeconfig (default: in-cluster configuration)
   --node-name NAME             this node's name (default: $NODE_NAME)
-  --node-ip IP                 this node's IPv4 address (default, or empty: the Node's InternalIP, followed when it appears later)
+  --node-ip IP[,IP6]           this node's IPv4 and/or IPv6 address (default, or empty: the Node's InternalIP of each
+                               family, followed when it appears later)
+  --ip-families LIST           IPv4, IPv6 or IPv4,IPv6: the families to program (default: those of the node's addresses)
   --loader-socket PATH         the loader's unix socket (default /run/switchyard/loader.sock)
   --mode ebpf|iptables|auto    datapath (default auto: ebpf when the kernel has every feature)
   --devices LIST               external devices (NodePort/ExternalIP/LB traffic), comma separated, '+' suffix = prefix match (default eth0)
@@ -82,7 +97,7 @@ export const AGENT_USAGE = `switchyard agent --node-name NAME [options]
   --watch-silence-timeout D    restart a watch that delivered nothing for this long (default 5m; 0 = never)
   --pretend-missing FEATURE    report a kernel feature missing (testing the fallback), repeatable
   --iptables-backend B         iptables mode: legacy, nft or auto (default auto, as kube-proxy picks)
-  --cluster-cidr CIDR          iptables mode: pod CIDR; traffic from outside it to a ClusterIP is masqueraded
+  --cluster-cidr CIDR[,CIDR6]  iptables mode: pod CIDR (one per family); traffic from outside it to a ClusterIP is masqueraded
   --masquerade-all             iptables mode: masquerade all Service traffic
   --iptables-masquerade-bit N  iptables mode: fwmark bit for masquerading (default 14)
   --nodeport-addresses LIST    CIDRs (or "primary") of the node addresses NodePorts answer on
@@ -91,7 +106,7 @@ export const AGENT_USAGE = `switchyard agent --node-name NAME [options]
                                a range overlapping ip_local_port_range is refused)
   --service-cluster-ip-range CIDR[,CIDR6]
                                ebpf mode: the range ClusterIPs come from (as kube-apiserver's flag); packets to it skip
-                               the reply lookup (one conntrack lookup less per packet). IPv6 entry ignored. Unset: no skip
+                               the reply lookup (one conntrack lookup less per packet), per family. Unset: no skip
   --log-level LEVEL            pino level (default info)`;
 
 /**
@@ -114,6 +129,67 @@ export function parseServiceCIDR(v: string, nodeIP: string | undefined): string 
   const s = `${intToIpv4(cidr.base)}/${cidr.prefix}`;
   if (nodeIP !== undefined && cidrContains(s, nodeIP)) throw new Error(`${flag} ${s} holds the node IP ${nodeIP}`);
   return s;
+}
+
+/**
+ * --service-cluster-ip-range's IPv6 CIDR (undefined: none given), host bits
+ * cleared. Refused: two of them, a prefix of 0, a range holding the node's
+ * IPv6 address.
+ */
+export function parseServiceCIDR6(v: string, nodeIP6: string | undefined): string | undefined {
+  const flag = '--service-cluster-ip-range';
+  const v6 = v.split(',').map((x) => x.trim()).filter((p) => p.includes(':'));
+  if (v6.length === 0) return undefined;
+  if (v6.length > 1) throw new Error(`${flag} ${JSON.stringify(v)}: expected at most one IPv6 CIDR, found ${v6.length}`);
+  const p = parsePrefix(v6[0]!);
+  if (!p || p.family !== 'IPv6') throw new Error(`${flag}: ${JSON.stringify(v6[0])} is not an IPv6 CIDR`);
+  if (p.prefix === 0) throw new Error(`${flag} ${v6[0]}: a /0 range would hold every address`);
+  if (nodeIP6 !== undefined && prefixContains(p.cidr, nodeIP6)) throw new Error(`${flag} ${p.cidr} holds the node IP ${nodeIP6}`);
+  return p.cidr;
+}
+
+/** --cluster-cidr: an IPv4 CIDR, an IPv6 one, or one of each (kube-proxy's dual-stack form). */
+export function parseClusterCIDRs(v: string | undefined): { v4?: string; v6?: string } {
+  if (v === undefined) return {};
+  const out: { v4?: string; v6?: string } = {};
+  for (const part of v.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const k = part.includes(':') ? 'v6' : 'v4';
+    if (k === 'v4') parseCidr(part);
+    else {
+      const p = parsePrefix(part);
+      if (!p || p.family !== 'IPv6') throw new Error(`--cluster-cidr: ${JSON.stringify(part)} is not an IPv6 CIDR`);
+    }
+    if (out[k] !== undefined) throw new Error(`--cluster-cidr ${v}: two CIDRs of one family`);
+    out[k] = part;
+  }
+  return out;
+}
+
+/** --node-ip: an IPv4 address, an IPv6 one, or one of each (comma separated, as kubelet's --node-ip). */
+export function parseNodeIPs(v: string | undefined): { v4?: string; v6?: string } {
+  if (v === undefined) return {};
+  const out: { v4?: string; v6?: string } = {};
+  for (const part of v.split(',').map((x) => x.trim())) {
+    const a = parseAddress(part);
+    if (!a || a.ipv4Mapped) throw new Error(`--node-ip ${v}: ${JSON.stringify(part)} is not an IPv4 or IPv6 address`);
+    const k = a.family === 'IPv4' ? 'v4' : 'v6';
+    if (out[k] !== undefined) throw new Error(`--node-ip ${v}: two ${a.family} addresses`);
+    out[k] = a.family === 'IPv4' ? part : a.text;
+  }
+  if (out.v4 !== undefined && !isIPv4(out.v4)) throw new Error(`--node-ip ${v}: ${out.v4} is not an IPv4 address`);
+  return out;
+}
+
+/** --ip-families: "IPv4", "IPv6" or both, comma separated (case-insensitive; "dual" = both). */
+export function parseIPFamilies(v: string): IPFamily[] {
+  const out: IPFamily[] = [];
+  for (const part of v.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean)) {
+    const fs: IPFamily[] = part === 'ipv4' ? ['IPv4'] : part === 'ipv6' ? ['IPv6'] : part === 'dual' ? ['IPv4', 'IPv6'] : [];
+    if (fs.length === 0) throw new Error(`--ip-families: ${JSON.stringify(part)} is not IPv4, IPv6 or dual`);
+    for (const f of fs) if (!out.includes(f)) out.push(f);
+  }
+  if (out.length === 0) throw new Error('--ip-families: empty');
+  return out;
 }
 
 function parseBool(v: string | undefined, dflt: boolean, flag: string): boolean {
@@ -143,6 +219,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     kubeconfig: { type: 'string' },
     'node-name': { type: 'string' },
     'node-ip': { type: 'string' },
+    'ip-families': { type: 'string' },
     'loader-socket': { type: 'string' },
     mode: { type: 'string' },
     devices: { type: 'string' },
@@ -181,7 +258,11 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (!['ebpf', 'iptables', 'auto'].includes(mode)) throw new Error(`--mode must be ebpf, iptables or auto, not ${JSON.stringify(mode)}`);
   // An empty --node-ip= (e.g. after a configuration file's) means: learn it from the Node.
   if (values['node-ip'] === '') delete values['node-ip'];
-  if (values['node-ip'] !== undefined && !isIPv4(values['node-ip'])) throw new Error(`--node-ip ${values['node-ip']} is not an IPv4 address`);
+  const nodeIPs = parseNodeIPs(values['node-ip']);
+  const ipFamilies = values['ip-families'] !== undefined ? parseIPFamilies(values['ip-families']) : undefined;
+  const serviceRange = values['service-cluster-ip-range'];
+  // An IPv4 proxier needs the IPv4 range (the refusal of an IPv6-only value stays for IPv4 clusters).
+  const ipv6Only = ipFamilies !== undefined && !ipFamilies.includes('IPv4');
   const seed = Number(values['maglev-seed'] ?? 0x5317c4d1);
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error('--maglev-seed must be an integer in [0, 2^32)');
   const sizing: MaglevSizing = {
@@ -198,7 +279,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (iptBackend !== 'legacy' && iptBackend !== 'nft' && iptBackend !== 'auto') throw new Error('--iptables-backend must be legacy, nft or auto');
   const masqBit = Number(values['iptables-masquerade-bit'] ?? 14);
   if (!Number.isInteger(masqBit) || masqBit < 0 || masqBit > 31) throw new Error('--iptables-masquerade-bit must be in [0, 31]');
-  if (values['cluster-cidr'] !== undefined) parseCidr(values['cluster-cidr']);
+  const clusterCIDRs = parseClusterCIDRs(values['cluster-cidr']);
   const externalIPCIDRs = (values['external-ip-cidrs'] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
   for (const c of externalIPCIDRs) {
     try {
@@ -210,7 +291,9 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   return {
     ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
     nodeName,
-    ...(values['node-ip'] !== undefined ? { nodeIP: values['node-ip'] } : {}),
+    ...(nodeIPs.v4 !== undefined ? { nodeIP: nodeIPs.v4 } : {}),
+    ...(nodeIPs.v6 !== undefined ? { nodeIP6: nodeIPs.v6 } : {}),
+    ...(ipFamilies ? { ipFamilies } : {}),
     loaderSocket: values['loader-socket'] ?? '/run/switchyard/loader.sock',
     mode,
     devices: values.devices ?? 'eth0',
@@ -234,11 +317,13 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     logLevel: values['log-level'] ?? 'info',
     pretendMissing: values['pretend-missing'] ?? [],
     ...(values['snat-port-range'] !== undefined ? { snatPortRange: parsePortRange(values['snat-port-range'], '--snat-port-range') } : {}),
-    ...(values['service-cluster-ip-range'] !== undefined ? { serviceCIDR: parseServiceCIDR(values['service-cluster-ip-range'], values['node-ip']) } : {}),
+    ...(serviceRange !== undefined && !ipv6Only ? { serviceCIDR: parseServiceCIDR(serviceRange, nodeIPs.v4) } : {}),
+    ...(serviceRange !== undefined && parseServiceCIDR6(serviceRange, nodeIPs.v6) !== undefined ? { serviceCIDR6: parseServiceCIDR6(serviceRange, nodeIPs.v6)! } : {}),
     configIgnored: file?.ignored ?? [],
     iptables: {
       backend: iptBackend,
-      ...(values['cluster-cidr'] !== undefined ? { clusterCIDR: values['cluster-cidr'] } : {}),
+      ...(clusterCIDRs.v4 !== undefined ? { clusterCIDR: clusterCIDRs.v4 } : {}),
+      ...(clusterCIDRs.v6 !== undefined ? { clusterCIDR6: clusterCIDRs.v6 } : {}),
       masqueradeAll: values['masquerade-all'] ?? false,
       masqueradeBit: masqBit,
       nodePortAddresses: (values['nodeport-addresses'] ?? '').split(',').map((x) => x.trim()).filter(Boolean),

@@ -25,6 +25,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { parseBindAddress } from '../util/bind-address.js';
 import { isIPv4, parseCidr } from '../util/ipv4.js';
+import { parseAddress, parsePrefix } from '../util/ip.js';
 import { MAGLEV_PRIMES, validateSizing } from '../dataplane/maglev.js';
 import { parsePortRange } from './snat-ports.js';
 
@@ -50,8 +51,10 @@ export interface SwitchyardConfig {
   /** bindAddress when it is a specific IPv4 address: kube-proxy's override of the node IP. */
   nodeIP?: string;
   mode?: ConfigMode;
-  /** The IPv4 entry of clusterCIDR (a dual-stack pair's IPv6 entry is listed in `ignored`). */
+  /** The IPv4 entry of clusterCIDR. */
   clusterCIDR?: string;
+  /** The IPv6 entry of clusterCIDR (alone, or the second of a dual-stack pair). */
+  clusterCIDR6?: string;
   /** IPv4 CIDRs and "primary" ("all" and "localhost" are expanded to their IPv4 CIDRs). */
   nodePortAddresses?: string[];
   /** host:port (a missing port gets kube-proxy's default 10256). */
@@ -443,7 +446,10 @@ export function parseSwitchyardConfig(text: string, source = 'config'): Switchya
     if (isIPv4(bind)) {
       if (bind !== '0.0.0.0') cfg.nodeIP = bind;
     } else if (bind.includes(':')) {
-      cfg.ignored.push('bindAddress (IPv6: Switchyard is IPv4 only)');
+      // kube-proxy: a bindAddress of the IPv6 family names the node's IPv6 address (:: = detect it).
+      const a = parseAddress(bind);
+      if (!a || a.ipv4Mapped) fail('bindAddress', `${JSON.stringify(bind)} is not an IP address`);
+      else if (a.text !== '::') cfg.nodeIP = a.text;
     } else fail('bindAddress', `${JSON.stringify(bind)} is not an IP address`);
   }
 
@@ -456,14 +462,19 @@ export function parseSwitchyardConfig(text: string, source = 'config'): Switchya
   const clusterCIDR = s('clusterCIDR');
   if (clusterCIDR !== undefined) {
     const parts = clusterCIDR.split(',').map((x) => x.trim()).filter(Boolean);
-    const v4: string[] = [];
+    const v4: string[] = [], v6: string[] = [];
     for (const p of parts) {
-      if (p.includes(':')) cfg.ignored.push(`clusterCIDR ${p} (IPv6: Switchyard is IPv4 only)`);
-      else if (validCidr(p)) v4.push(p);
+      if (p.includes(':')) {
+        const c = parsePrefix(p);
+        if (c && c.family === 'IPv6' && !c.ipv4Mapped) v6.push(p);
+        else fail('clusterCIDR', `${JSON.stringify(p)} is not an IPv6 CIDR`);
+      } else if (validCidr(p)) v4.push(p);
       else fail('clusterCIDR', `${JSON.stringify(p)} is not an IPv4 CIDR`);
     }
     if (v4.length > 1) fail('clusterCIDR', `more than one IPv4 CIDR (${v4.join(', ')}); a dual-stack pair has one of each family`);
     else if (v4[0] !== undefined) cfg.clusterCIDR = v4[0];
+    if (v6.length > 1) fail('clusterCIDR', `more than one IPv6 CIDR (${v6.join(', ')}); a dual-stack pair has one of each family`);
+    else if (v6[0] !== undefined) cfg.clusterCIDR6 = v6[0];
   }
 
   const npa = list('nodePortAddresses');
@@ -474,9 +485,13 @@ export function parseSwitchyardConfig(text: string, source = 'config'): Switchya
       if (e === 'primary') out.push('primary');
       else if (e === 'all') out.push('0.0.0.0/0');
       else if (e === 'localhost') out.push('127.0.0.0/8');
-      else if (e.includes(':')) cfg.ignored.push(`nodePortAddresses[${i}] ${e} (IPv6: Switchyard is IPv4 only)`);
-      else if (validCidr(e)) out.push(e);
-      else fail(`nodePortAddresses[${i}]`, `${JSON.stringify(e)} is not an IPv4 CIDR, "primary", "all" or "localhost"`);
+      else if (e.includes(':')) {
+        // IPv6 NodePort addresses limit the IPv6 NodePorts (each family by its own CIDRs, as kube-proxy).
+        const c = parsePrefix(e);
+        if (c && c.family === 'IPv6' && !c.ipv4Mapped) out.push(e);
+        else fail(`nodePortAddresses[${i}]`, `${JSON.stringify(e)} is not an IPv6 CIDR`);
+      } else if (validCidr(e)) out.push(e);
+      else fail(`nodePortAddresses[${i}]`, `${JSON.stringify(e)} is not an IPv4 or IPv6 CIDR, "primary", "all" or "localhost"`);
     });
     if (out.length > 0) cfg.nodePortAddresses = out;
   }
@@ -684,7 +699,7 @@ export function configFlagValues(cfg: SwitchyardConfig, knownFlags: Iterable<str
     ['log-level', 'logLevel', cfg.logLevel],
     ['watch-silence-timeout', 'watchSilenceTimeout', dur(cfg.watchSilenceTimeoutMs)],
     ['iptables-backend', 'iptablesBackend', cfg.iptablesBackend],
-    ['cluster-cidr', 'clusterCIDR', cfg.clusterCIDR],
+    ['cluster-cidr', 'clusterCIDR', [cfg.clusterCIDR, cfg.clusterCIDR6].filter((x) => x !== undefined).join(',') || undefined],
     ['masquerade-all', 'iptables.masqueradeAll', cfg.iptables.masqueradeAll],
     ['iptables-masquerade-bit', 'iptables.masqueradeBit', cfg.iptables.masqueradeBit?.toString()],
     ['nodeport-addresses', 'nodePortAddresses', cfg.nodePortAddresses?.join(',')],

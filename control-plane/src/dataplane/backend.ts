@@ -24,6 +24,10 @@ export interface DatapathBackend {
   start(): Promise<void>;
   /** The node address was learned after start(): programs it; the caller then asks for a full sync. */
   applyLateNodeIP(ip: string): Promise<void>;
+  /** The node's IPv6 address (a back end that programs IPv6): as setNodeIP, for IPv6 NodePorts and SNAT. */
+  setNodeIP6?(ip: string | undefined): void;
+  /** As applyLateNodeIP, for the IPv6 address. */
+  applyLateNodeIP6?(ip: string): Promise<void>;
   /**
    * Removes what the other mode left (a previous run in the other mode),
    * called once this mode's datapath is programmed; later calls do nothing.

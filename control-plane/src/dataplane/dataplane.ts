@@ -1,6 +1,7 @@
 // What the sync loop needs from a back end (ebpf or iptables).
 import type { DesiredServicePort } from './desired-state.js';
 import type { ServiceKey } from '../model/service-key.js';
+import type { IPFamily } from '../util/ip.js';
 
 export interface SyncOutcome {
   /** Number of changes written (loader ops or rules). */
@@ -31,6 +32,12 @@ export interface DataplaneCapabilities {
   partialSync: boolean;
   /** The back end garbage-collects its own connection tracking (the kernel's conntrack otherwise). */
   conntrackGC: boolean;
+  /**
+   * The IP families sync() programs (absent: IPv4 only). The proxier hands
+   * it DesiredServicePorts of these families only, each marked by
+   * svc.family (absent for IPv4).
+   */
+  ipFamilies?: readonly IPFamily[];
 }
 
 export interface Dataplane {

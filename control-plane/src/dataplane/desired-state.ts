@@ -4,6 +4,7 @@
 // whole desired state, the back end applies it" split.
 import { categorizeEndpoints, type NodeTopology } from '../model/endpoint-selection.js';
 import type { EndpointInfo, ServicePortInfo } from '../model/types.js';
+import type { IPFamily } from '../util/ip.js';
 
 export interface DesiredServicePort {
   svc: ServicePortInfo;
@@ -38,6 +39,27 @@ export function computeDesiredState(
       allEndpoints: eps.filter((e) => e.ready || e.serving || e.terminating),
       localReadyCount: eps.filter((e) => e.isLocal && e.ready).length,
     });
+  }
+  return out;
+}
+
+/** A DesiredServicePort's family (svc.family; absent means IPv4). */
+export function familyOf(d: DesiredServicePort): IPFamily {
+  return d.svc.family ?? 'IPv4';
+}
+
+/**
+ * The desired state split by family, in order of first appearance: what a
+ * back end that programs one table per family (iptables and ip6tables, as
+ * kube-proxy's per-family proxiers) renders separately.
+ */
+export function desiredByFamily(desired: Iterable<DesiredServicePort>): Map<IPFamily, DesiredServicePort[]> {
+  const out = new Map<IPFamily, DesiredServicePort[]>();
+  for (const d of desired) {
+    const f = familyOf(d);
+    let l = out.get(f);
+    if (!l) out.set(f, (l = []));
+    l.push(d);
   }
   return out;
 }

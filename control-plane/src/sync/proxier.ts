@@ -5,6 +5,15 @@
 // end refuses (a full map, an object the loader rejects) does not fail the
 // sync: it is reported, retried alone with its own backoff, and every other
 // Service keeps being programmed.
+//
+// IP families (kube-proxy's meta-proxier: one single-stack proxier per
+// family): the desired state is computed once per served family, from that
+// family's ServicePorts and endpoints, and a Service's ports of both families
+// travel together (IPv4 first) in what the back end gets; each
+// DesiredServicePort says its family (svc.family, absent for IPv4), so a back
+// end that programs one table per family (iptables/ip6tables) splits them
+// with desiredByFamily(). A back end names the families it can program
+// (capabilities.ipFamilies, IPv4 when absent); the others are not computed.
 import type { Logger } from 'pino';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import { computeDesiredState, type DesiredServicePort } from '../dataplane/desired-state.js';
@@ -12,12 +21,21 @@ import type { NodeTopology } from '../model/endpoint-selection.js';
 import type { EndpointSliceCache } from '../model/endpoint-slice-cache.js';
 import type { ServiceTracker } from '../model/service-tracker.js';
 import { serviceKeyOfPort, type ServiceKey } from '../model/service-key.js';
+import type { IPFamily } from '../util/ip.js';
 
 export interface ProxierOptions {
   /** Minimum time between two syncs (kube-proxy's minSyncPeriod), ms. */
   minSyncPeriodMs: number;
   /** Period of full syncs (kube-proxy's syncPeriod), ms. */
   syncPeriodMs: number;
+  /** The families to program, in order (default IPv4); those the back end cannot program are left out (logged). */
+  ipFamilies?: readonly IPFamily[];
+}
+
+/** The families a proxier serves: the wanted ones the back end can program. */
+export function servedFamilies(wanted: readonly IPFamily[] | undefined, dataplane: Pick<Dataplane, 'capabilities'>): IPFamily[] {
+  const can: readonly IPFamily[] = dataplane.capabilities?.ipFamilies ?? ['IPv4'];
+  return [...new Set(wanted && wanted.length > 0 ? wanted : ['IPv4' as const])].filter((f) => can.includes(f));
 }
 
 export interface SyncRecord {
@@ -91,6 +109,9 @@ export class Proxier {
     this.syncListeners.push(listener);
   }
 
+  /** The families this proxier programs, in order. */
+  readonly ipFamilies: readonly IPFamily[];
+
   constructor(
     private readonly services: ServiceTracker,
     private readonly endpoints: EndpointSliceCache,
@@ -98,7 +119,26 @@ export class Proxier {
     private readonly node: () => NodeTopology,
     private readonly opts: ProxierOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.ipFamilies = servedFamilies(opts.ipFamilies, dataplane);
+    const dropped = (opts.ipFamilies ?? []).filter((f) => !this.ipFamilies.includes(f));
+    if (dropped.length > 0) log.warn({ families: dropped, mode: dataplane.mode }, 'IP families not programmed: this datapath mode cannot program them');
+  }
+
+  /** The whole desired state of the last sync, of one family (a per-family back end's view). */
+  desiredOf(family: IPFamily): DesiredServicePort[] {
+    return this.lastDesired.filter((d) => (d.svc.family ?? 'IPv4') === family);
+  }
+
+  /** One Service's desired ports: each served family's, computed from that family's ports and endpoints alone. */
+  private computeService(k: ServiceKey, node: NodeTopology): DesiredServicePort[] {
+    const out: DesiredServicePort[] = [];
+    for (const f of this.ipFamilies) {
+      const ports = this.services.portsOfService(k, f);
+      if (ports.size > 0) out.push(...computeDesiredState(ports, this.endpoints.endpointsOfService(k, f), node));
+    }
+    return out;
+  }
 
   /** Starts syncing; call once the informers' caches are warm. */
   start(): void {
@@ -215,18 +255,19 @@ export class Proxier {
         if (this.fullResyncWanted) await this.dataplane.restore?.();
         this.fullResyncWanted = false;
         this.desiredByService = new Map();
-        for (const d of computeDesiredState(this.services.servicePorts(), this.endpoints.allEndpoints(), node)) {
-          const k = serviceKeyOfPort(d.svc.name);
-          let l = this.desiredByService.get(k);
-          if (!l) this.desiredByService.set(k, (l = []));
-          l.push(d);
+        for (const f of this.ipFamilies) {
+          for (const d of computeDesiredState(this.services.servicePorts(f), this.endpoints.allEndpoints(f), node)) {
+            const k = serviceKeyOfPort(d.svc.name);
+            let l = this.desiredByService.get(k);
+            if (!l) this.desiredByService.set(k, (l = []));
+            l.push(d);
+          }
         }
       } else {
         // Only the Services whose objects or slices changed are recomputed.
         changed = new Map();
         for (const k of changedServices) {
-          const ports = this.services.portsOfService(k);
-          const d = ports.size > 0 ? computeDesiredState(ports, this.endpoints.endpointsOfService(k), node) : [];
+          const d = this.computeService(k, node);
           if (d.length > 0) this.desiredByService.set(k, d);
           else this.desiredByService.delete(k);
           changed.set(k, d);

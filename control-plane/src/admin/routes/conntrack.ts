@@ -56,11 +56,17 @@ export const conntrackRoutes: FastifyPluginAsync<RouteOptions> = async (app, { s
     }
     const ct = await loader.dump('sy_conntrack');
     const snap = await conntrackSnapshot(loader, ct.entries ?? []);
-    const rows = filterConntrack(conntrackRows(ct.entries ?? [], snap, source.sync.lastDesired, monotonicNowNs()), filter)
+    const now = monotonicNowNs();
+    const all = conntrackRows(ct.entries ?? [], snap, source.sync.lastDesired, now);
+    // IPv6 flows (sy_conntrack6), when the loader has the map and it holds any.
+    const ct6 = await loader.dump('sy_conntrack6').catch(() => undefined);
+    const e6 = ct6?.entries ?? [];
+    if (e6.length > 0) all.push(...conntrackRows(e6, await conntrackSnapshot(loader, e6, 'IPv6'), source.sync.lastDesired, now, 'IPv6'));
+    const rows = filterConntrack(all, filter)
       .filter((r) => expired === undefined || r.expired === expired);
     return {
-      entries: ct.info?.entries ?? rows.length, maxEntries: ct.info?.maxEntries,
-      truncated: (ct.entries ?? []).length < (ct.info?.entries ?? 0),
+      entries: (ct.info?.entries ?? rows.length) + (ct6?.info?.entries ?? 0), maxEntries: ct.info?.maxEntries,
+      truncated: (ct.entries ?? []).length < (ct.info?.entries ?? 0) || e6.length < (ct6?.info?.entries ?? 0),
       total: rows.length, offset, limit, items: page(rows, offset, limit),
     };
   });

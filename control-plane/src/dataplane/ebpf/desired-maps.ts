@@ -5,6 +5,7 @@
 import { serviceKeyOfPort, type ServiceKey } from '../../model/service-key.js';
 import { createHash } from 'node:crypto';
 import { intToIpv4, parseCidr } from '../../util/ipv4.js';
+import { formatIP, parsePrefix, type IPFamily } from '../../util/ip.js';
 import type { DesiredServicePort } from '../desired-state.js';
 import type { EndpointInfo } from '../../model/types.js';
 import { protoNumber } from '../flow-hash.js';
@@ -25,8 +26,19 @@ export interface FrontendRecord {
   value: SvcValue;
 }
 
+/** A backend's identity (Maglev hashes it): "ip:port/proto", an IPv6 address in brackets as Go's JoinHostPort writes it. */
 export function backendIdentity(ip: string, port: number, proto: number): string {
-  return `${ip}:${port}/${proto}`;
+  return ip.includes(':') ? `[${ip}]:${port}/${proto}` : `${ip}:${port}/${proto}`;
+}
+
+/**
+ * The Maglev group name of a ServicePort's traffic scope. Both families of a
+ * dual-stack Service share the ServicePort key but have their own backends,
+ * so the IPv6 tables get names (and group ids) of their own; IPv4 keeps the
+ * names it always had.
+ */
+export function groupName(servicePortKey: string, family: IPFamily, scope: 'internal' | 'external'): string {
+  return family === 'IPv6' ? `${servicePortKey}#IPv6#${scope}` : `${servicePortKey}#${scope}`;
 }
 
 function sameEndpointSet(a: EndpointInfo[], b: EndpointInfo[]): boolean {
@@ -35,8 +47,13 @@ function sameEndpointSet(a: EndpointInfo[], b: EndpointInfo[]): boolean {
   return ka.every((k, i) => k === kb[i]);
 }
 
-/** "a.b.c.d/n" (or a bare address) -> network address and prefix length; undefined if unusable. */
+/** "a.b.c.d/n" or an IPv6 CIDR (or a bare address) -> network address and prefix length; undefined if unusable. */
 export function parseSourceRange(cidr: string): { addr: string; prefixLen: number } | undefined {
+  if (cidr.includes(':')) {
+    const t = cidr.trim();
+    const p = parsePrefix(t.includes('/') ? t : `${t}/128`);
+    return p && p.family === 'IPv6' ? { addr: formatIP(p.bytes), prefixLen: p.prefix } : undefined;
+  }
   try {
     const c = cidr.includes('/') ? cidr.trim() : `${cidr.trim()}/32`;
     const { base, prefix } = parseCidr(c);
@@ -86,6 +103,9 @@ export class DesiredMapsBuilder {
   nodeAddresses: string[] = [];
   /** This node's own address: an endpoint there is a hostNetwork pod on this node (SvcFlags.HOST_EP). */
   nodeIP = '';
+  /** The same two for IPv6 ServicePorts (sy_services6). */
+  nodeAddresses6: string[] = [];
+  nodeIP6 = '';
 
   constructor(private readonly opts: MapBuilderOptions) {}
 
@@ -237,10 +257,15 @@ export class DesiredMapsBuilder {
     for (const d of dsps) {
       const svc = d.svc;
       const proto = protoNumber(svc.protocol);
+      // Each family has its own node addresses; its entries go to its maps
+      // (the loader picks them by address length).
+      const family: IPFamily = svc.family ?? 'IPv4';
+      const nodeIP = family === 'IPv6' ? this.nodeIP6 : this.nodeIP;
+      const nodeAddresses = family === 'IPv6' ? this.nodeAddresses6 : this.nodeAddresses;
       // Every known endpoint becomes a backend so established flows keep a target.
       let hostEndpoint = false;
       for (const e of d.allEndpoints) {
-        if (e.ip === this.nodeIP) hostEndpoint = true;
+        if (e.ip === nodeIP) hostEndpoint = true;
         const ident = backendIdentity(e.ip, e.port, proto);
         this.backendIds.allocate(ident);
         out.backends.set(ident, {
@@ -252,9 +277,9 @@ export class DesiredMapsBuilder {
       }
       // One table per traffic scope; a ServicePort whose policies select the
       // same endpoints for both shares one table.
-      const internalGroup = `${svc.key}#internal`;
+      const internalGroup = groupName(svc.key, family, 'internal');
       const externalSame = sameEndpointSet(d.internalEndpoints, d.externalEndpoints);
-      const externalGroup = externalSame ? internalGroup : `${svc.key}#external`;
+      const externalGroup = externalSame ? internalGroup : groupName(svc.key, family, 'external');
       const tables = new Map<string, { id: number; table: { ids: Uint32Array; count: number } | undefined }>();
       const tableFor = (groupName: string, eps: EndpointInfo[], frontendKey: string) => {
         let t = tables.get(groupName);
@@ -297,7 +322,7 @@ export class DesiredMapsBuilder {
       // internal one, an internal-scope twin serves sources inside the cluster.
       const extFlags = svc.externalPolicyLocal ? SvcFlags.LOCAL_EXT | SvcFlags.DROP_NO_EP : 0;
       const external: Array<[FrontendRecord['kind'], string, number, number]> = [];
-      if (svc.nodePort > 0) for (const a of this.nodeAddresses) external.push(['NodePort', a, svc.nodePort, SvcFlags.NODEPORT]);
+      if (svc.nodePort > 0) for (const a of nodeAddresses) external.push(['NodePort', a, svc.nodePort, SvcFlags.NODEPORT]);
       for (const a of svc.externalIPs) external.push(['ExternalIP', a, svc.port, SvcFlags.EXTERNALIP]);
       for (const a of svc.loadBalancerIPs) {
         // Ranges given but none valid still filter: fail closed.

@@ -30,11 +30,26 @@ export class EbpfBackend implements DatapathBackend {
       mapMaxEntries: opts.mapMaxEntries,
       ...(snat ? { snatPorts: snat.range } : {}),
       ...(opts.serviceCIDR ? { serviceCIDR: opts.serviceCIDR } : {}),
+      ...(opts.serviceCIDR6 ? { serviceCIDR6: opts.serviceCIDR6 } : {}),
     }, log);
+    if (opts.nodeIP6) this.dataplane.setNodeIP6(opts.nodeIP6);
   }
 
   setNodeIP(ip: string | undefined): void {
     this.dataplane.setNodeIP(ip ?? '0.0.0.0');
+  }
+
+  setNodeIP6(ip: string | undefined): void {
+    this.dataplane.setNodeIP6(ip);
+  }
+
+  async applyLateNodeIP6(ip: string): Promise<void> {
+    this.dataplane.setNodeIP6(ip);
+    try {
+      await this.dataplane.init(); // sy_config6.node_addr
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'writing the node IPv6 address to sy_config6 failed; the next full sync retries');
+    }
   }
 
   async start(): Promise<void> {

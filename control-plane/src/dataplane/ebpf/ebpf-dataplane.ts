@@ -16,6 +16,7 @@ import { cidrContains, intToIpv4, parseCidr } from '../../util/ipv4.js';
 import { emptyMapsContent, sameBackend, sameRevNat, sameSvcValue, sameTable, type MapsContent } from './maps-content.js';
 import { decodeEntries } from './map-codecs.js';
 import { ConfigFlags, svcKeyString } from './map-values.js';
+import { mustParseIP, parsePrefix, prefixContains } from '../../util/ip.js';
 
 export interface EbpfDataplaneOptions {
   seed: number;
@@ -27,8 +28,12 @@ export interface EbpfDataplaneOptions {
   snatPorts?: { min: number; max: number };
   /** sy_config.svc_net/svc_mask: the Service CIDR "a.b.c.d/len" (--service-cluster-ip-range; unset: none). */
   serviceCIDR?: string;
-  /** --nodeport-addresses: CIDRs (or "primary") the NodePort frontends are limited to. */
+  /** --nodeport-addresses: CIDRs (or "primary") the NodePort frontends are limited to (either family). */
   nodePortAddresses?: string[];
+  /** This node's IPv6 address (sy_config6.node_addr: SNAT source; IPv6 NodePorts); unset: none. */
+  nodeIP6?: string;
+  /** sy_config6.svc_net/svc_mask: the IPv6 Service CIDR (unset: none). */
+  serviceCIDR6?: string;
   /** Upper bound of one ApplyRequest's encoded size (the loader refuses more). */
   maxBatchBytes?: number;
   /** Map sizes the configuration asks for (--map-max-entries): checked against the loader's. */
@@ -46,7 +51,7 @@ export const CONFIG_FLAGS = ConfigFlags;
 
 export class EbpfDataplane implements Dataplane {
   readonly mode = 'ebpf' as const;
-  readonly capabilities = { partialSync: true, conntrackGC: true } as const;
+  readonly capabilities = { partialSync: true, conntrackGC: true, ipFamilies: ['IPv4', 'IPv6'] } as const;
   readonly builder: DesiredMapsBuilder;
   private programmed: MapsContent | undefined;
 
@@ -67,10 +72,18 @@ export class EbpfDataplane implements Dataplane {
 
   setNodeIP(ip: string): void {
     this.opts.nodeIP = ip;
-    const ranges = this.opts.nodePortAddresses ?? [];
-    const ok = ip !== '0.0.0.0' && (ranges.length === 0 || ranges.some((c) => c === 'primary' || (c.includes('/') && cidrContains(c, ip))));
+    const ok = ip !== '0.0.0.0' && nodePortAddressAllowed(this.opts.nodePortAddresses ?? [], ip, (c) => cidrContains(c, ip));
     this.builder.nodeAddresses = ok ? [ip] : [];
     this.builder.nodeIP = ip === '0.0.0.0' ? '' : ip;
+  }
+
+  /** The node's IPv6 address (undefined: none): IPv6 NodePorts answer on it, SNATed IPv6 flows leave from it (written by init()). */
+  setNodeIP6(ip: string | undefined): void {
+    if (ip === undefined) delete this.opts.nodeIP6;
+    else this.opts.nodeIP6 = ip;
+    const ok = ip !== undefined && nodePortAddressAllowed(this.opts.nodePortAddresses ?? [], ip, (c) => prefixContains(c, ip));
+    this.builder.nodeAddresses6 = ok && ip !== undefined ? [ip] : [];
+    this.builder.nodeIP6 = ip ?? '';
   }
 
   /**
@@ -83,7 +96,7 @@ export class EbpfDataplane implements Dataplane {
     const content = emptyMapsContent();
     const truncated = new Set<string>();
     const read = async (map: string, optional = false): Promise<Array<{ key: Uint8Array; value: Uint8Array }>> => {
-      if (only && !only.has(map)) return [];
+      if (only && !only.has(map.replace(/6$/, ''))) return [];
       let r: Awaited<ReturnType<LoaderClient['dump']>>;
       try {
         r = await this.loader.dump(map);
@@ -103,6 +116,17 @@ export class EbpfDataplane implements Dataplane {
     for (const { key: r } of decodeEntries('sy_source_ranges', await read('sy_source_ranges', true))) {
       content.sourceRanges.set(`${r.frontendId}/${r.addr}/${r.prefixLen}`, r);
     }
+    // The IPv6 twins, in the same picture: keys never collide (addresses are
+    // text of their family; ids are one space). Optional: a loader older
+    // than the twins has none.
+    if (!only || only.has('sy_services')) for (const e of decodeEntries('sy_services6', await read('sy_services6', true))) content.services.set(svcKeyString(e.key), e);
+    if (!only || only.has('sy_backends')) for (const e of decodeEntries('sy_backends6', await read('sy_backends6', true))) content.backends.set(e.key, e.value);
+    if (!only || only.has('sy_revnat')) for (const e of decodeEntries('sy_revnat6', await read('sy_revnat6', true))) content.revnat.set(e.key, e.value);
+    if (!only || only.has('sy_source_ranges')) {
+      for (const { key: r } of decodeEntries('sy_source_ranges6', await read('sy_source_ranges6', true))) {
+        content.sourceRanges.set(`${r.frontendId}/${r.addr}/${r.prefixLen}`, r);
+      }
+    }
     return { content, truncated };
   }
 
@@ -113,7 +137,8 @@ export class EbpfDataplane implements Dataplane {
 
   async init(): Promise<void> {
     await this.loader.apply([{ setConfig: { flowHashSeed: this.opts.seed >>> 0, flags: this.opts.configFlags ?? 0, nodeAddr: ipv4ToBytes(this.opts.nodeIP),
-      snatPortMin: this.opts.snatPorts?.min ?? 0, snatPortMax: this.opts.snatPorts?.max ?? 0, ...serviceCIDRConfig(this.opts.serviceCIDR) } }]);
+      snatPortMin: this.opts.snatPorts?.min ?? 0, snatPortMax: this.opts.snatPorts?.max ?? 0, ...serviceCIDRConfig(this.opts.serviceCIDR),
+      ...(this.opts.nodeIP6 ? { nodeAddr6: mustParseIP(this.opts.nodeIP6).bytes } : {}), ...serviceCIDR6Config(this.opts.serviceCIDR6) } }]);
     await this.restore();
     await this.readCapacities();
   }
@@ -164,7 +189,9 @@ export class EbpfDataplane implements Dataplane {
     const read = new Set(['sy_services', 'sy_revnat', 'sy_source_ranges']);
     for (const [map, believed] of [['sy_backends', belief.backends.size], ['sy_maglev', belief.maglev.size]] as const) {
       const last = this.lastFullRead.get(map);
-      if (!last || now - last.at >= last.ms * VERIFY_BUDGET || (await this.countEntries(map)) !== believed) read.add(map);
+      // Backends of both families are one picture: count both maps.
+      const count = async (): Promise<number> => (await this.countEntries(map)) + (map === 'sy_backends' ? await this.countEntries('sy_backends6').catch(() => 0) : 0);
+      if (!last || now - last.at >= last.ms * VERIFY_BUDGET || (await count()) !== believed) read.add(map);
     }
     const t0 = Date.now();
     const { content: actual, truncated } = await this.readMaps(read);
@@ -275,10 +302,20 @@ export class EbpfDataplane implements Dataplane {
   mapPressure(): Array<{ map: string; entries: number; capacity: number; ratio: number; warning: boolean }> {
     const p = this.programmed;
     if (!p) return [];
+    // Each family's entries against its own map (IPv6 addresses hold ':').
+    const v6 = (addr: string): boolean => addr.includes(':');
+    const n6 = <V>(m: Map<unknown, V>, addr: (v: V) => string): number => {
+      let n = 0;
+      for (const v of m.values()) if (v6(addr(v))) n++;
+      return n;
+    };
+    const s6 = n6(p.services, (e) => e.key.addr), r6 = n6(p.revnat, (v) => v.addr), b6 = n6(p.backends, (v) => v.addr), sr6 = n6(p.sourceRanges, (v) => v.addr);
     const sizes: Array<[string, number]> = [
-      ['sy_services', p.services.size], ['sy_revnat', p.revnat.size], ['sy_maglev', p.maglev.size],
-      ['sy_backends', p.backends.size], ['sy_source_ranges', p.sourceRanges.size],
+      ['sy_services', p.services.size - s6], ['sy_revnat', p.revnat.size - r6], ['sy_maglev', p.maglev.size],
+      ['sy_backends', p.backends.size - b6], ['sy_source_ranges', p.sourceRanges.size - sr6],
     ];
+    // The IPv6 twins only once they hold something: IPv4-only nodes report as before.
+    if (s6 + r6 + b6 + sr6 > 0) sizes.push(['sy_services6', s6], ['sy_revnat6', r6], ['sy_backends6', b6], ['sy_source_ranges6', sr6]);
     return sizes.map(([map, entries]) => {
       const capacity = this.capacities.get(map) ?? 0;
       const ratio = capacity > 0 ? entries / capacity : 0;
@@ -310,6 +347,26 @@ export class EbpfDataplane implements Dataplane {
     this.conntrackGc.stop();
     this.loader.close();
   }
+}
+
+/**
+ * Whether NodePorts answer on the node address `ip` under --nodeport-addresses
+ * (kube-proxy's NewNodePortAddresses, per family): only the CIDRs of ip's
+ * family count, "primary" is the node address itself, and a list with none
+ * of them allows every address of the family.
+ */
+export function nodePortAddressAllowed(ranges: readonly string[], ip: string, contains: (cidr: string) => boolean): boolean {
+  const v6 = ip.includes(':');
+  const mine = ranges.filter((c) => c === 'primary' || (c.includes('/') && c.includes(':') === v6));
+  return mine.length === 0 || mine.some((c) => c === 'primary' || contains(c));
+}
+
+/** SetConfig's service_cidr6_addr/prefix_len fields for an IPv6 CIDR (none: unset). */
+function serviceCIDR6Config(cidr: string | undefined): { serviceCidr6Addr?: Uint8Array; serviceCidr6PrefixLen?: number } {
+  if (cidr === undefined) return {};
+  const p = parsePrefix(cidr);
+  if (!p || p.family !== 'IPv6') throw new Error(`IPv6 Service CIDR ${JSON.stringify(cidr)} is not an IPv6 CIDR`);
+  return { serviceCidr6Addr: p.bytes, serviceCidr6PrefixLen: p.prefix };
 }
 
 /** SetConfig's service_cidr_addr/prefix_len fields for a CIDR "a.b.c.d/len" (none: the fields stay unset). */

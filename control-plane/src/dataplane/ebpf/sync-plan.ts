@@ -15,7 +15,7 @@
 // Service of this sync that needs a new key in it.
 import type { ServiceKey } from '../../model/service-key.js';
 import type { MapOp_op, ServiceKeyInit } from './loader-messages.js';
-import { ipv4ToBytes } from '../../util/ipv4.js';
+import { addrBytes } from './addr-bytes.js';
 import { LoaderError } from './loader-client.js';
 import { sameBackend, sameRevNat, sameSvcValue, sameTable, type MapsContent } from './maps-content.js';
 import { SvcFlags, type SvcKey } from './map-values.js';
@@ -57,7 +57,7 @@ export interface PlanOp {
 export type ClaimedMap = 'sy_services' | 'sy_revnat' | 'sy_maglev' | 'sy_backends' | 'sy_source_ranges';
 
 function keyMsg(k: SvcKey): ServiceKeyInit {
-  return { addr: ipv4ToBytes(k.addr), port: k.port, proto: k.proto, scope: k.scope };
+  return { addr: addrBytes(k.addr), port: k.port, proto: k.proto, scope: k.scope };
 }
 
 /** Phase 1 and 3: entries of `deletable` that `desired` no longer has. */
@@ -69,7 +69,7 @@ export function freeOps(programmed: MapsContent, deletable: MapsContent, desired
   }
   for (const [k, r] of deletable.sourceRanges) {
     if (desired.sourceRanges.has(k) || !programmed.sourceRanges.has(k)) continue;
-    early.push({ op: { deleteSourceRange: { frontendId: r.frontendId, addr: ipv4ToBytes(r.addr), prefixLen: r.prefixLen } }, stat: 'sourceRangesDeleted', commit: (p) => p.sourceRanges.delete(k) });
+    early.push({ op: { deleteSourceRange: { frontendId: r.frontendId, addr: addrBytes(r.addr), prefixLen: r.prefixLen } }, stat: 'sourceRangesDeleted', commit: (p) => p.sourceRanges.delete(k) });
   }
   for (const id of deletable.revnat.keys()) {
     if (desired.revnat.has(id) || !programmed.revnat.has(id)) continue;
@@ -121,7 +121,7 @@ export function serviceOps(programmed: MapsContent, want: MapsContent, pending: 
     if (!old) claims.add('sy_backends');
     pending.add(id);
     ops.push({
-      op: { upsertBackend: { id, addr: ipv4ToBytes(b.addr), port: b.port, proto: b.proto, state: b.state, flags: b.flags, zone: b.zone } },
+      op: { upsertBackend: { id, addr: addrBytes(b.addr), port: b.port, proto: b.proto, state: b.state, flags: b.flags, zone: b.zone } },
       stat: 'backendsUpserted', commit: (p) => p.backends.set(id, b), stage: 0,
     });
   }
@@ -146,7 +146,7 @@ export function serviceOps(programmed: MapsContent, want: MapsContent, pending: 
     if (programmed.sourceRanges.has(k)) continue;
     claims.add('sy_source_ranges');
     ops.push({
-      op: { upsertSourceRange: { frontendId: r.frontendId, addr: ipv4ToBytes(r.addr), prefixLen: r.prefixLen } },
+      op: { upsertSourceRange: { frontendId: r.frontendId, addr: addrBytes(r.addr), prefixLen: r.prefixLen } },
       stat: 'sourceRangesUpserted', commit: (p) => p.sourceRanges.set(k, r), stage: 2,
     });
   }
@@ -154,7 +154,7 @@ export function serviceOps(programmed: MapsContent, want: MapsContent, pending: 
     const old = programmed.revnat.get(id);
     if (sameRevNat(old, r)) continue;
     if (!old) claims.add('sy_revnat');
-    ops.push({ op: { upsertRevnat: { id, addr: ipv4ToBytes(r.addr), port: r.port } }, stat: 'revnatUpserted', commit: (p) => p.revnat.set(id, r), stage: 3 });
+    ops.push({ op: { upsertRevnat: { id, addr: addrBytes(r.addr), port: r.port } }, stat: 'revnatUpserted', commit: (p) => p.revnat.set(id, r), stage: 3 });
   }
   const affinityFlush = new Set<number>();
   for (const [k, e] of want.services) {
