@@ -31,6 +31,7 @@ type Stat = 'min' | 'p50' | 'p99';
 const ROWS: Array<[string, Stat]> = [
   ['programming.network_programming', 'p50'],
   ['programming.network_programming', 'p99'],
+  ['programming.slice_put', 'p50'],
   ['programming.agent_sync_per_change', 'p50'],
   ['programming.cold_start', 'p50'],
   ['programming.cold_start', 'p99'],
