@@ -158,7 +158,7 @@ export function coldSample(n: number, k: number): number[] {
 
 /** One flip, in ms from just before the PUT (performance.now(), so below 1 ms resolution). */
 export interface FlipSample {
-  /** The PUT of the slice until the API server's answer. */
+  /** The PUT of the slice until the API server's answer (the lab API server's share, with the request's trip). */
   putMs: number;
   /** Until the first answer from the new endpoint arrived; undefined: not seen within the timeout. */
   latencyMs: number | undefined;
@@ -201,12 +201,16 @@ export async function measureFlips(lab: BenchLab, api: LabClient, c: Client, ser
       await stream.waitFor((l) => (l === current.name ? ++streak : (streak = 0)) >= 3, timeoutS * 1000);
       // performance.now() on both ends (here and at each probe line's arrival): Date.now()'s whole
       // milliseconds made a 7 ms latency indistinguishable from 8.
-      const t0 = performance.now();
-      const from = stream.lines.length;
+      // t0: just before the PUT (replaceSlice's GET of the resourceVersion comes before it and is not timed).
+      let t0 = performance.now();
+      let from = stream.lines.length;
       const seen = stream.waitFor((l) => l === target.name, timeoutS * 1000);
-      await replaceSlice(api, service, [target]);
+      await replaceSlice(api, service, [target], () => {
+        t0 = performance.now();
+        from = stream.lines.length;
+      });
       const putMs = performance.now() - t0;
-      res.putMs.push(putMs);
+      res.putMs.push(ms3(putMs));
       const got = await seen;
       let lastOld: number | undefined;
       for (let j = from; j < stream.lines.length && stream.lines[j] !== got; j++) {
