@@ -441,7 +441,7 @@ export function expectedFigures(mode: Mode): string[] {
     'latency.first_vip', 'latency.last_vip', 'latency.pod',
     'throughput.last_vip.short_connections', 'throughput.pod.short_connections',
     'throughput.last_vip.kept_connection_requests', 'throughput.pod.kept_connection_requests',
-    'programming.network_programming', 'programming.slice_put', 'programming.after_put', 'programming.agent_sync_per_change',
+    'programming.network_programming', 'programming.slice_put', 'programming.agent_sync_per_change',
     'memory.agent_rss', 'memory.agent_peak_rss',
   ];
   return mode === 'ebpf'
