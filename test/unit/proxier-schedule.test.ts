@@ -2,7 +2,8 @@
 // no backoff) a change is synced in the same turn of the event loop, not
 // after a timer: node holds a setTimeout(0) for at least 1 ms, which every
 // EndpointSlice change paid on its way to the datapath (network programming
-// latency). With a minSyncPeriod, the sync still waits for its timer.
+// latency). With a minSyncPeriod, the sync still waits for its timer (60 s here,
+// so that no stall of a loaded machine can make the wait 0 by itself).
 // setTimeout is mocked here (node:test mock timers, setImmediate left real),
 // so a sync that depends on a timer does not start until the test ticks it.
 import { test, mock } from 'node:test';
@@ -67,7 +68,7 @@ test('with a minSyncPeriod the next sync waits for its timer', async (t) => {
   const tracker = new ServiceTracker({ defaultAlgorithm: 'maglev' });
   const { dp, syncs } = recordingDataplane();
   const p = new Proxier(tracker, new EndpointSliceCache('node1'), dp, () => ({ nodeName: 'node1', zone: '' }),
-    { minSyncPeriodMs: 1000, syncPeriodMs: 3_600_000 }, pino({ level: 'silent' }));
+    { minSyncPeriodMs: 60_000, syncPeriodMs: 3_600_000 }, pino({ level: 'silent' }));
   p.start();
   try {
     await turns(5);
@@ -76,7 +77,7 @@ test('with a minSyncPeriod the next sync waits for its timer', async (t) => {
     p.requestSync();
     await turns(5);
     assert.deepEqual(syncs, [-1], 'held by minSyncPeriod');
-    mock.timers.tick(1000);
+    mock.timers.tick(60_000);
     await turns(5);
     assert.deepEqual(syncs, [-1, 1], 'synced once the period passed');
   } finally {
