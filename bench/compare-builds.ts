@@ -31,6 +31,9 @@ type Stat = 'min' | 'p50' | 'p99';
 const ROWS: Array<[string, Stat]> = [
   ['programming.network_programming', 'p50'],
   ['programming.network_programming', 'p99'],
+  ['programming.slice_put', 'p50'],
+  ['programming.after_put', 'p50'],
+  ['programming.after_put', 'p99'],
   ['programming.agent_sync_per_change', 'p50'],
   ['programming.cold_start', 'p50'],
   ['programming.cold_start', 'p99'],
@@ -44,6 +47,7 @@ const ROWS: Array<[string, Stat]> = [
   ['latency.first_vip', 'p99'],
   ['latency.last_vip', 'p50'],
   ['latency.last_vip', 'p99'],
+  ['latency.pod', 'min'],
   ['latency.pod', 'p50'],
   ['testrun.tc_new_flow', 'p50'],
   ['testrun.tc_new_flow', 'min'],

@@ -75,12 +75,15 @@ export function execCollect(cmd: string, args: string[], opts: { timeoutMs?: num
   });
 }
 
+/** A line of a LineStream: t (Date.now(), ms) and hr (performance.now(), sub-ms, monotonic) at its arrival. */
+export interface StreamLine { t: number; hr: number; line: string }
+
 /** A long-running child whose stdout lines are timestamped on arrival. */
 export class LineStream {
   readonly child: ChildProcess;
-  readonly lines: Array<{ t: number; line: string }> = [];
+  readonly lines: StreamLine[] = [];
   private buf = '';
-  private listeners: Array<(t: number, line: string) => void> = [];
+  private listeners: Array<(l: StreamLine) => void> = [];
   readonly exited: Promise<number>;
 
   constructor(cmd: string, args: string[]) {
@@ -88,13 +91,14 @@ export class LineStream {
     children.add(this.child);
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       const t = Date.now();
+      const hr = performance.now();
       this.buf += d;
       let i: number;
       while ((i = this.buf.indexOf('\n')) >= 0) {
-        const line = this.buf.slice(0, i);
+        const l: StreamLine = { t, hr, line: this.buf.slice(0, i) };
         this.buf = this.buf.slice(i + 1);
-        this.lines.push({ t, line });
-        for (const l of this.listeners) l(t, line);
+        this.lines.push(l);
+        for (const fn of this.listeners) fn(l);
       }
     });
     this.child.stderr!.resume();
@@ -108,22 +112,22 @@ export class LineStream {
   }
 
   onLine(fn: (t: number, line: string) => void): void {
-    this.listeners.push(fn);
+    this.listeners.push((l) => fn(l.t, l.line));
   }
 
   /** Resolves with the first line (after now) that satisfies pred, or undefined at the deadline / exit. */
-  waitFor(pred: (line: string) => boolean, timeoutMs: number): Promise<{ t: number; line: string } | undefined> {
+  waitFor(pred: (line: string) => boolean, timeoutMs: number): Promise<StreamLine | undefined> {
     return new Promise((resolve) => {
       let done = false;
-      const finish = (v: { t: number; line: string } | undefined): void => {
+      const finish = (v: StreamLine | undefined): void => {
         if (done) return;
         done = true;
         clearTimeout(timer);
         this.listeners = this.listeners.filter((l) => l !== fn);
         resolve(v);
       };
-      const fn = (t: number, line: string): void => {
-        if (pred(line)) finish({ t, line });
+      const fn = (l: StreamLine): void => {
+        if (pred(l.line)) finish(l);
       };
       const timer = setTimeout(() => finish(undefined), timeoutMs);
       this.listeners.push(fn);

@@ -144,6 +144,11 @@ export async function measureColdStart(lab: BenchLab, c: Client, sample: Array<{
   }
 }
 
+/** Milliseconds to the microsecond. */
+function ms3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
 /** Indices probed during a cold start: first, last and evenly spaced ones between. */
 export function coldSample(n: number, k: number): number[] {
   const set = new Set<number>([0, n - 1]);
@@ -151,10 +156,23 @@ export function coldSample(n: number, k: number): number[] {
   return [...set].sort((a, b) => a - b);
 }
 
+/** One flip, in ms from just before the PUT (performance.now(), so below 1 ms resolution). */
+export interface FlipSample {
+  /** The PUT of the slice until the API server's answer (the lab API server's share, with the request's trip). */
+  putMs: number;
+  /** Until the first answer from the new endpoint arrived; undefined: not seen within the timeout. */
+  latencyMs: number | undefined;
+  /** The last answer from the old endpoint that arrived after the PUT started (undefined: none did): the
+   *  switch happened after the connection that gave it was opened, so this bounds the latency from below,
+   *  up to the probe's interval plus one connection. */
+  lastOldMs: number | undefined;
+}
+
 export interface FlipResult {
-  /** Flips seen, in ms. */
+  /** Flips seen, in ms (sub-ms resolution). */
   latenciesMs: number[];
   putMs: number[];
+  samples: FlipSample[];
   /** Flips not seen within the timeout (censored: the latency is at least the timeout). */
   timeouts: number;
   syncs: SyncRecord[];
@@ -169,7 +187,7 @@ export interface FlipResult {
 export async function measureFlips(lab: BenchLab, api: LabClient, c: Client, service: string, vip: string, pair: [Backend, Backend], flips: number, timeoutS: number): Promise<FlipResult> {
   const offset = logSize(lab.agentLog(c.node));
   const stream = lab.streamIn(c.netns, c.node, [PROBE, 'tcp', vip, String(SVC_PORT), '--count', '100000000', '--interval-ms', '2', '--timeout-ms', '300']);
-  const res: FlipResult = { latenciesMs: [], putMs: [], timeouts: 0, syncs: [] };
+  const res: FlipResult = { latenciesMs: [], putMs: [], samples: [], timeouts: 0, syncs: [] };
   try {
     let current = pair[0];
     let consecutiveTimeouts = 0;
@@ -181,13 +199,27 @@ export async function measureFlips(lab: BenchLab, api: LabClient, c: Client, ser
       // Stable: three answers in a row from the current pod.
       let streak = 0;
       await stream.waitFor((l) => (l === current.name ? ++streak : (streak = 0)) >= 3, timeoutS * 1000);
-      const t0 = Date.now();
+      // performance.now() on both ends (here and at each probe line's arrival): Date.now()'s whole
+      // milliseconds made a 7 ms latency indistinguishable from 8.
+      // t0: just before the PUT (replaceSlice's GET of the resourceVersion comes before it and is not timed).
+      let t0 = performance.now();
+      let from = stream.lines.length;
       const seen = stream.waitFor((l) => l === target.name, timeoutS * 1000);
-      await replaceSlice(api, service, [target]);
-      res.putMs.push(Date.now() - t0);
+      await replaceSlice(api, service, [target], () => {
+        t0 = performance.now();
+        from = stream.lines.length;
+      });
+      const putMs = performance.now() - t0;
+      res.putMs.push(ms3(putMs));
       const got = await seen;
+      let lastOld: number | undefined;
+      for (let j = from; j < stream.lines.length && stream.lines[j] !== got; j++) {
+        const l = stream.lines[j]!;
+        if (l.line === current.name && l.hr >= t0) lastOld = l.hr - t0;
+      }
+      res.samples.push({ putMs: ms3(putMs), latencyMs: got ? ms3(got.hr - t0) : undefined, lastOldMs: lastOld !== undefined ? ms3(lastOld) : undefined });
       if (got) {
-        res.latenciesMs.push(got.t - t0);
+        res.latenciesMs.push(ms3(got.hr - t0));
         consecutiveTimeouts = 0;
       } else {
         res.timeouts++;

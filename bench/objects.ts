@@ -134,13 +134,15 @@ export async function createService(api: LabClient, name: string, backends: Back
 }
 
 /** Replaces a slice's endpoints; returns once the API server has stored the change. */
-export async function replaceSlice(api: LabClient, service: string, backends: Backend[]): Promise<void> {
+export async function replaceSlice(api: LabClient, service: string, backends: Backend[], beforePut?: () => void): Promise<void> {
   const path = `${SLICE_PATH}/${encodeURIComponent(`${service}-1`)}`;
   for (let attempt = 0; attempt < 5; attempt++) {
     const cur = await api.get<Obj>(path);
     const next = sliceObj(service, backends);
     next['metadata']['resourceVersion'] = cur['metadata']['resourceVersion'];
     try {
+      // The caller's clock starts here: the GET above (for the resourceVersion) is not part of the change.
+      beforePut?.();
       await api.call('PUT', path, next);
       return;
     } catch (err) {

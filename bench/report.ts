@@ -2,6 +2,7 @@
 // side with ebpf/iptables ratios) and a hand-written SVG chart.
 import type { MachineInfo } from './machine.js';
 import type { BenchOptions, Mode } from './options.js';
+import type { FlipSample } from './measure-programming.js';
 import { fmt, isFigure, type FigureOrNot } from './stats.js';
 
 /** One 'synced' record of the agent's log, with what it wrote when the log says. */
@@ -15,6 +16,8 @@ export interface CombinationResult {
   figures: Record<string, FigureOrNot>;
   /** Agent syncs seen in the log (cold start and flips), for reference. */
   agentSyncs: { coldStart: AgentSync[]; flips: AgentSync[] };
+  /** Each EndpointSlice flip (bench/measure-programming.ts FlipSample), in order. */
+  flipSamples?: FlipSample[];
   notes: string[];
   errors: string[];
 }

@@ -67,7 +67,8 @@ export function refusedBackoffMs(attempts: number): number {
 export class Proxier {
   private dirty = false;
   private running = false;
-  private timer: NodeJS.Timeout | undefined;
+  /** The scheduled sync (a timer, or an immediate when nothing holds it back). */
+  private timer: { cancel(): void } | undefined;
   private periodic: NodeJS.Timeout | undefined;
   private lastSyncStart = 0;
   private backoffMs = 0;
@@ -157,7 +158,8 @@ export class Proxier {
 
   stop(): void {
     this.started = false;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
+    this.timer = undefined;
     if (this.periodic) clearInterval(this.periodic);
     if (this.retryTimer) clearTimeout(this.retryTimer);
   }
@@ -182,10 +184,21 @@ export class Proxier {
   private schedule(): void {
     if (!this.started || this.running || this.timer) return;
     const wait = Math.max(0, this.lastSyncStart + this.opts.minSyncPeriodMs - Date.now(), this.backoffMs);
-    this.timer = setTimeout(() => {
+    const run = (): void => {
       this.timer = undefined;
       void this.syncNow();
-    }, wait);
+    };
+    // Nothing to wait for: sync in this turn of the event loop, after the
+    // events at hand (they coalesce), not after a timer: node holds even a
+    // setTimeout(0) for at least 1 ms, which every change paid on its way to
+    // the datapath.
+    if (wait === 0) {
+      const h = setImmediate(run);
+      this.timer = { cancel: () => clearImmediate(h) };
+    } else {
+      const h = setTimeout(run, wait);
+      this.timer = { cancel: () => clearTimeout(h) };
+    }
   }
 
   /** Resolves after the next sync that starts after this call completes. */
