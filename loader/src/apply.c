@@ -15,6 +15,7 @@
 #include "service_cidr.h"
 #include "sy_structs.h"
 #include "handlers.h"
+#include "monitor.h"
 #include "log.h"
 #include "ct_flush.h"
 #include "ct_gc.h"
@@ -283,6 +284,9 @@ static int apply_op(struct loader *L, const PB(MapOp) *op, size_t i,
 		err = update(L, SY_MAP_CONFIG, &zero, &v);
 		return err ? KERR(err, "update sy_config[0]") : 0;
 	}
+	case MAPOP(SET_MONITOR):
+		err = monitor_set(L, op->set_monitor);
+		return err ? KERR(err, "update sy_monitor[0]") : 0;
 	default:
 		return reply_err(r, CODE(INVALID), "%s: no operation set", at);
 	}
