@@ -75,6 +75,30 @@ static __always_inline void sy_event_verdict4(__u8 type, const struct sy_pkt *pk
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* A connect()/sendmsg() refused by the socket hooks (SY_HOOK_SOCK_LB): no
+ * packet exists yet, so only the destination is known (source 0). */
+static __always_inline void sy_event_sock_reject4(__u8 proto, __be32 daddr,
+						  __be16 dport, __u32 fe_id)
+{
+	struct sy_event *e = bpf_ringbuf_reserve(&sy_events, sizeof(*e), 0);
+
+	if (!e) {
+		sy_count(SY_CNT_EVENTS_LOST);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = bpf_ktime_get_ns();
+	e->type = SY_EV_REJECT;
+	e->family = 4;
+	e->proto = proto;
+	e->hook = SY_HOOK_SOCK_LB;
+	e->reason = SY_CNT_SOCK_REJECT;
+	e->frontend_id = fe_id;
+	e->dport = e->nat_dport = dport;
+	e->daddr[0] = e->nat_daddr[0] = daddr;
+	bpf_ringbuf_submit(e, 0);
+}
+
 /* Does an IPv4 client match the trace filter's CIDR? */
 static __always_inline int sy_monitor_client_match4(const struct sy_monitor *m,
 						    __be32 client)

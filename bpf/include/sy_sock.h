@@ -56,6 +56,7 @@
 #include "sy_frontend.h"
 #include "sy_pick.h"
 #include "sy_stats.h"
+#include "sy_events.h"
 
 #define SY_ECONNREFUSED 111
 #define SY_LOOPBACK_ADDR 0x7f000001 /* 127.0.0.1, host order */
@@ -150,6 +151,8 @@ static __always_inline int sy_sock_xlate(struct bpf_sock_addr *ctx,
 	if (svc->count == 0) {
 		if (flags & SY_SVC_F_DROP_NO_EP)
 			return 1;
+		sy_count(SY_CNT_SOCK_REJECT);
+		sy_event_sock_reject4(proto, fe_addr, dport, svc->id);
 		bpf_set_retval(-SY_ECONNREFUSED);
 		return 0;
 	}

@@ -273,6 +273,7 @@ enum sy_counter {
 	SY_CNT_CT_RST_IGNORED = 38, /* RST that did not shorten the flow's lifetime (see docs/maps.md) */
 	SY_CNT_SNAT_PORT_BUSY = 39, /* SNAT port candidates found taken (each retry counts) */
 	SY_CNT_EVENTS_LOST = 45, /* monitor events (sy_events) not written: the ring buffer was full */
+	SY_CNT_SOCK_REJECT = 46, /* connect()/sendmsg() to a frontend without endpoints refused (ECONNREFUSED) */
 	SY_CNT_MAX = 48,
 };
 

@@ -182,6 +182,11 @@ async function refresh() {
     get('/v1/maps').catch((e) => errors.push(e.message)),
   ]);
   if (typeof st === 'object') {
+    if (st.monitor && !feedStarted) {
+      feedStarted = true;
+      feed();
+    }
+    if (!st.monitor) document.getElementById('feed-state').textContent = 'no datapath monitor in this mode';
     renderSummary(st);
     renderLatency(st.sync.history);
   }
@@ -204,6 +209,7 @@ function loop() {
 // The live feed: drops and rejects pushed by the agent (server-sent events;
 // EventSource reconnects by itself).
 const FEED_ROWS = 50;
+let feedStarted = false;
 
 function feed() {
   const body = document.querySelector('#feed tbody');
@@ -225,4 +231,3 @@ function feed() {
 }
 
 loop();
-feed();

@@ -318,6 +318,7 @@ export const SY_ENUMS = {
     SY_CNT_CT_RST_IGNORED: 38,
     SY_CNT_SNAT_PORT_BUSY: 39,
     SY_CNT_EVENTS_LOST: 45,
+    SY_CNT_SOCK_REJECT: 46,
     SY_CNT_MAX: 48,
   },
   sy_rate_limit: {
