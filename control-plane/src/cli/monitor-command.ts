@@ -93,7 +93,7 @@ function stream(target: AdminTarget, path: string, json: boolean, count: number,
             else io.out(renderMonitorEvent(JSON.parse(data) as J));
             kind = '';
             if (count > 0 && ++seen >= count) finish(0);
-          } else if (line.startsWith(': ') && !json && !line.startsWith(': heartbeat')) io.err(`${line.slice(2)}\n`);
+          } else if (line.startsWith(': ') && !line.startsWith(': heartbeat')) io.err(`${line.slice(2)}\n`); // stderr: stdout stays one JSON object per line
         }
         void kind;
       });
