@@ -10,7 +10,6 @@
 #include <bpf/libbpf.h>
 
 #include "sy_structs.h"
-#include "handlers.h"
 #include "log.h"
 #include "monitor.h"
 
@@ -19,12 +18,12 @@ struct monitor {
 	struct monitor_batch *cur; /* the batch monitor_read fills */
 };
 
-int monitor_set(struct loader *L, const PB(SetMonitor) *m)
+int monitor_set(struct loader *L, const struct monitor_setting *m)
 {
-	struct bpf_map *map = find_user_map(L, "sy_monitor");
+	struct bpf_map *map = bpf_object__find_map_by_name(L->obj, "sy_monitor");
 	struct sy_monitor v = { 0 };
 	uint32_t zero = 0;
-	size_t len = m->client_addr.len;
+	size_t len = m->client_addr_len;
 
 	if (!map)
 		return -ENOENT;
@@ -38,7 +37,7 @@ int monitor_set(struct loader *L, const PB(SetMonitor) *m)
 
 		v.client_family = len == 4 ? 4 : 6;
 		v.client_prefix_len = (uint8_t)plen;
-		memcpy(a, m->client_addr.data, len);
+		memcpy(a, m->client_addr, len);
 		/* Host bits zeroed: the datapath compares the masked client
 		 * with this network. */
 		for (size_t i = 0; i < len; i++) {
@@ -81,7 +80,7 @@ static int on_event(void *ctx, void *data, size_t size)
 
 struct monitor *monitor_open(struct loader *L)
 {
-	struct bpf_map *map = find_user_map(L, "sy_events");
+	struct bpf_map *map = bpf_object__find_map_by_name(L->obj, "sy_events");
 	struct monitor *m;
 
 	if (!map) {

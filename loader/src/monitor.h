@@ -8,11 +8,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "loader.h"
-#include "reply.h"
+#include <stdbool.h>
 
-/* MapOp set_monitor (validated by apply_validate.c). Returns 0 or -errno. */
-int monitor_set(struct loader *L, const PB(SetMonitor) *m);
+#include "loader.h"
+
+/* What sy_monitor should hold (MapOp set_monitor, validated by
+ * apply_validate.c): client_addr is 0, 4 or 16 bytes. */
+struct monitor_setting {
+	bool trace;
+	uint32_t trace_frontend_id;
+	uint32_t trace_backend_id;
+	const uint8_t *client_addr;
+	size_t client_addr_len;
+	uint32_t client_prefix_len;
+	uint32_t ct_sample;
+};
+
+/* Writes sy_monitor[0]. Returns 0 or -errno. */
+int monitor_set(struct loader *L, const struct monitor_setting *m);
 
 /* The events read by one monitor_read(): struct sy_event records back to
  * back. */
