@@ -30,6 +30,23 @@
 /* struct sy_xlate comes from sy_lb.h, which includes this file first. */
 struct sy_xlate;
 
+/* Waking the reader costs microseconds (an irq_work and an epoll wakeup),
+ * many times a traced packet's cost: the reader is woken once about
+ * SY_EVENTS_WAKE_BYTES of events are waiting, when the record that crosses
+ * that mark is submitted, and otherwise reads on its own every 100 ms (the
+ * loader's poll timeout). */
+#define SY_EVENTS_WAKE_BYTES (64 * (sizeof(struct sy_event) + 8))
+
+static __always_inline void sy_event_submit(struct sy_event *e)
+{
+	__u64 avail = bpf_ringbuf_query(&sy_events, BPF_RB_AVAIL_DATA);
+
+	bpf_ringbuf_submit(e, avail >= SY_EVENTS_WAKE_BYTES &&
+				      avail < SY_EVENTS_WAKE_BYTES +
+						      sizeof(*e) + 8 ?
+			      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
 static __always_inline const struct sy_monitor *sy_monitor_get(void)
 {
 	__u32 zero = 0;
@@ -72,7 +89,7 @@ static __always_inline void sy_event_verdict4(__u8 type, const struct sy_pkt *pk
 		return;
 	e->reason = reason;
 	e->frontend_id = fe_id;
-	bpf_ringbuf_submit(e, 0);
+	sy_event_submit(e);
 }
 
 /* A connect()/sendmsg() refused by the socket hooks (SY_HOOK_SOCK_LB): no
@@ -96,7 +113,7 @@ static __always_inline void sy_event_sock_reject4(__u8 proto, __be32 daddr,
 	e->frontend_id = fe_id;
 	e->dport = e->nat_dport = dport;
 	e->daddr[0] = e->nat_daddr[0] = daddr;
-	bpf_ringbuf_submit(e, 0);
+	sy_event_submit(e);
 }
 
 /* Does an IPv4 client match the trace filter's CIDR? */
@@ -149,7 +166,7 @@ static __always_inline int sy_monitor_client_match4(const struct sy_monitor *m,
 		if (!e_)                                                       \
 			break;                                                 \
 		sy_event_fill_xlate4(e_, (x));                                 \
-		bpf_ringbuf_submit(e_, 0);                                     \
+		sy_event_submit(e_);                                     \
 	} while (0)
 
 /* A conntrack flow just created for x: SY_EV_CT_NEW for 1 in ct_sample. */
@@ -166,7 +183,7 @@ static __always_inline int sy_monitor_client_match4(const struct sy_monitor *m,
 		if (!e_)                                                       \
 			break;                                                 \
 		sy_event_fill_xlate4(e_, (x));                                 \
-		bpf_ringbuf_submit(e_, 0);                                     \
+		sy_event_submit(e_);                                     \
 	} while (0)
 
 #endif /* SY_EVENTS_H */

@@ -28,6 +28,7 @@
 #define OUT_HIGH_WATER (4u << 20) /* stop reading a client above this */
 #define VARINT_MAX 10
 #define EXIT_FLUSH_TIMEOUT_MS 5000
+#define MONITOR_READ_NS (100 * 1000000L) /* sy_events read at least this often */
 
 volatile sig_atomic_t sy_stop_signal;
 
@@ -578,6 +579,14 @@ int server_run(struct loader *L)
 				break;
 			}
 		}
+		/* The datapath wakes the reader only once events piled up
+		 * (sy_events.h): read the rest at least every 100 ms. */
+		if (S.mon && (!has_to || ts.tv_sec > 0 ||
+			      ts.tv_nsec > MONITOR_READ_NS)) {
+			ts.tv_sec = 0;
+			ts.tv_nsec = MONITOR_READ_NS;
+			has_to = 1;
+		}
 		ret = ppoll(pfd, n, has_to ? &ts : NULL, &unblocked);
 		if (ret < 0) {
 			if (errno == EINTR)
@@ -588,8 +597,9 @@ int server_run(struct loader *L)
 		}
 		if (pfd[0].revents & POLLIN)
 			server_accept(&S);
-		/* Before the clients: their flush below sends the batch. */
-		if (S.mon && pfd[nc + 1].revents & POLLIN)
+		/* Before the clients: their flush below sends the batch.
+		 * Every round, woken or not (see MONITOR_READ_NS). */
+		if (S.mon)
 			server_events(&S);
 
 		for (int i = 0; i < nc; i++) {
