@@ -46,6 +46,8 @@ struct sy_layout_contract {
 	struct sy_sock_revnat_key6 sock_revnat_key6;
 	struct sy_sock_revnat_value6 sock_revnat_value6;
 	struct sy_config6 config6;
+	struct sy_monitor monitor;
+	struct sy_event event;
 	enum sy_scope scope;
 	enum sy_svc_flag svc_flag;
 	enum sy_backend_state backend_state;
@@ -58,6 +60,9 @@ struct sy_layout_contract {
 	enum sy_hook hook;
 	enum sy_attach_mode attach_mode;
 	enum sy_config_flag config_flag;
+	enum sy_monitor_flag monitor_flag;
+	enum sy_event_type event_type;
+	enum sy_event_flag event_flag;
 };
 
 __attribute__((used, noinline)) int sy_layout_contract(struct sy_layout_contract *c)

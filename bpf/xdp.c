@@ -145,6 +145,7 @@ static __noinline int sy_xdp4(struct xdp_md *ctx)
 	}
 	if (pkt.frag != SY_FRAG_NONE && sy_frag_track(&pkt) < 0) {
 		sy_count(SY_CNT_DROP_FRAG_NO_FIRST);
+		sy_event_verdict4(SY_EV_DROP, &pkt, 0, SY_CNT_DROP_FRAG_NO_FIRST, SY_HOOK_XDP);
 		return XDP_DROP;
 	}
 
@@ -152,6 +153,7 @@ static __noinline int sy_xdp4(struct xdp_md *ctx)
 			       bpf_ktime_get_ns(), &x);
 	if (verdict == SY_LB_DROP) {
 		sy_count(x.cnt);
+		sy_event_verdict4(SY_EV_DROP, &pkt, x.fe_id, x.cnt, SY_HOOK_XDP);
 		return XDP_DROP;
 	}
 	if (verdict != SY_LB_XLATE) {
@@ -174,6 +176,7 @@ static __noinline int sy_xdp4(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	sy_xlate_account(&x, SY_HOOK_XDP, len);
+	sy_event_trace4(&pkt, &x, SY_HOOK_XDP);
 
 	ret = sy_xdp_forward(ctx, &fib);
 	if (ret == XDP_TX)

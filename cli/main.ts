@@ -13,6 +13,7 @@ const USAGE = `usage: switchyard <command> [options]
 commands:
   agent ...        run the node agent (control plane) against a cluster
   status | services | maps [NAME] | conntrack | explain   inspect an agent (admin API; --lab NAME --node NAME in the lab)
+  monitor [--type drop|reject|trace|ct] [--service NS/NAME] [--json]   the datapath's drops, rejects and traces as they happen
   bench ...        eBPF vs iptables benchmarks (docs/benchmarks.md)
   lab ...          the namespace lab: up, apply, delete, get, scale, exec, set-ready, down, ...
   cleanup [--name LAB]  remove every namespace, pin, cgroup and process a lab (or all labs) left behind
@@ -33,6 +34,10 @@ async function dispatch(cmd: string | undefined, rest: string[]): Promise<number
     case 'explain': {
       const { runAdminCommand } = await import('./admin.js');
       return runAdminCommand(cmd, rest);
+    }
+    case 'monitor': {
+      const { runMonitorCommand } = await import('./admin.js');
+      return runMonitorCommand(rest);
     }
     case 'bench': {
       const { runBench } = await importPart('bench', () => import('../bench/run.js'));

@@ -67,7 +67,32 @@
 struct dp {
 	struct bpf_object *obj;
 	int prog, ct, counters;
+	struct ring_buffer *events; /* CT_COST_TRACE: the monitor's reader */
 };
+
+static int drop_event(void *ctx, void *data, size_t size)
+{
+	(void)ctx; (void)data; (void)size;
+	return 0;
+}
+
+/* CT_COST_TRACE=1 in the environment: a build with the datapath monitor
+ * (sy_monitor, sy_events) traces every translation and samples every new
+ * flow, and its events are read between flows (outside the timed runs), as
+ * the loader reads them; a build without it runs as it is. */
+static void monitor_on(struct dp *d)
+{
+	int mon = bpf_object__find_map_fd_by_name(d->obj, "sy_monitor");
+	int ev = bpf_object__find_map_fd_by_name(d->obj, "sy_events");
+	struct sy_monitor m = { .flags = SY_MON_F_TRACE, .ct_sample = 1 };
+	uint32_t zero = 0;
+
+	d->events = NULL;
+	if (!getenv("CT_COST_TRACE") || mon < 0 || ev < 0)
+		return;
+	if (bpf_map_update_elem(mon, &zero, &m, BPF_ANY) == 0)
+		d->events = ring_buffer__new(ev, drop_event, NULL, NULL);
+}
 
 /* One single run; returns the kernel's duration (ns), or -1. */
 static long run1(int prog, const uint8_t *pkt, size_t len, uint32_t *ret)
@@ -472,6 +497,8 @@ static int bench(const char *a, const char *b, int services, int endpoints,
 			bpf_map__set_max_entries(mp, (uint32_t)(services * endpoints));
 		err = bpf_object__load(d[o].obj);
 		err = err ?: bench_fill(&d[o], services, endpoints, m, tables);
+		if (!err)
+			monitor_on(&d[o]);
 		if (err) {
 			fprintf(stderr, "ct-cost: %s: %s\n", path, strerror(-err));
 			return 1;
@@ -519,6 +546,8 @@ static int bench(const char *a, const char *b, int services, int endpoints,
 				t[o][2][i] = run1(d[o].prog, pkt, len, &ret);
 				t[o][3][i] = run1(d[o].prog, pkt, len, &ret);
 			}
+			if (d[o].events)
+				ring_buffer__consume(d[o].events);
 		}
 	}
 	printf("| path | A p10 / median / p90 ns | B p10 / median / p90 ns | median B/A |\n|---|---|---|---|\n");
@@ -532,8 +561,9 @@ static int bench(const char *a, const char *b, int services, int endpoints,
 		       100.0 * ((double)pb[1] - (double)pa[1]) / (double)pa[1]);
 	}
 	printf("\n%d Services x %d endpoints (Maglev M=%u), %ld flows, single runs of sy_tc_ingress, "
-	       "A and B alternating flow by flow; Service CIDR %s; SYNs not DNATed to a backend or replies not reverse-NATed: A %ld, B %ld.\n"
+	       "A and B alternating flow by flow; Service CIDR %s;%s SYNs not DNATed to a backend or replies not reverse-NATed: A %ld, B %ld.\n"
 	       "A=%s\nB=%s\n", services, endpoints, m, flows, with_cidr ? "10.96.0.0/12 in sy_config" : "not set",
+	       getenv("CT_COST_TRACE") ? " CT_COST_TRACE: the monitor traces every translation and samples every new flow (builds that have it);" : "",
 	       bad[0], bad[1], a, b);
 	return bad[0] || bad[1] ? 1 : 0;
 }

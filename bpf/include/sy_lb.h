@@ -56,6 +56,7 @@
 #include "sy_service_cidr.h"
 #include "sy_maglev.h"
 #include "sy_stats.h"
+#include "sy_events.h"
 
 #define SY_LB_PASS   0 /* not ours (or not for this hook): untouched */
 #define SY_LB_XLATE  1 /* rewrite to the addresses in struct sy_xlate */
@@ -74,6 +75,7 @@ struct sy_xlate {
 	__u8 reply;    /* 1: reverse NAT of a reply; 0: DNAT of a forward packet */
 	__u8 snat;     /* forward: source NATed too; reply: destination restored */
 	__u16 cnt;     /* SY_LB_DROP: SY_CNT_* reason */
+	__u32 be_id;   /* backend id, 0 if none (the monitor's trace filter) */
 };
 
 /* Step 3's pick (sy_pick.h), IPv4: the flow hash of the packet's tuple
@@ -123,6 +125,7 @@ static __always_inline void sy_xlate_init(struct sy_xlate *x,
 	x->reply = 0;
 	x->snat = 0;
 	x->cnt = 0;
+	x->be_id = 0;
 }
 
 /* A translation done at hook (tc or XDP), of either family: its counters
@@ -187,6 +190,7 @@ static __always_inline int sy_lb_reply(const struct sy_pkt *pkt,
 	x->daddr = client;
 	x->dport = cport;
 	x->fe_id = rev_nat_id;
+	x->be_id = ct->backend_id;
 	x->reply = 1;
 	x->snat = snat;
 	return SY_LB_XLATE;
@@ -257,6 +261,7 @@ static __always_inline int sy_lb_decide(const struct sy_pkt *pkt, int role,
 				x->snat = 1;
 			}
 			x->fe_id = ct->rev_nat_id;
+			x->be_id = backend_id;
 			/* The reply entry: recreated if missing. */
 			sy_ct_key_fill(&key, be_addr, x->saddr, be_port,
 				       x->sport, pkt->proto, SY_CT_REPLY);
@@ -287,6 +292,7 @@ static __always_inline int sy_lb_decide(const struct sy_pkt *pkt, int role,
 	svc = sy_lookup_frontend(pkt->daddr, pkt->dport, pkt->proto, role);
 	if (!svc)
 		return SY_LB_PASS;
+	x->fe_id = svc->id; /* for the monitor's drop and reject events */
 	svc_flags = svc->flags;
 	if (hook == SY_HOOK_XDP && !(svc_flags & SY_SVC_F_EXTERNAL_KINDS))
 		return SY_LB_PASS;
@@ -348,6 +354,8 @@ static __always_inline int sy_lb_decide(const struct sy_pkt *pkt, int role,
 	x->daddr = be_addr;
 	x->dport = be_port;
 	x->fe_id = svc_id;
+	x->be_id = backend_id;
+	sy_event_ct_new4(pkt, x, hook);
 	return SY_LB_XLATE;
 }
 

@@ -206,4 +206,19 @@ struct {
 	__type(value, struct sy_config6);
 } sy_config6 SY_MAP_DEF;
 
+/* ---- The datapath monitor (sy_events.h) --------------------------------- */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sy_monitor);
+} sy_monitor SY_MAP_DEF;
+
+/* 256 KiB: about 2,700 events (96 bytes + an 8-byte header each) before
+ * the reader must have caught up; beyond, SY_CNT_EVENTS_LOST. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} sy_events SY_MAP_DEF;
+
 #endif /* SY_MAPS_H */

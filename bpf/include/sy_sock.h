@@ -58,6 +58,7 @@
 #include "sy_frontend.h"
 #include "sy_pick.h"
 #include "sy_stats.h"
+#include "sy_events.h"
 
 #define SY_ECONNREFUSED 111
 #define SY_LOOPBACK_ADDR 0x7f000001 /* 127.0.0.1, host order */
@@ -109,6 +110,7 @@ static __always_inline int sy_sock_admit(struct bpf_sock_addr *ctx,
 	if (svc->count == 0) {
 		if (flags & SY_SVC_F_DROP_NO_EP)
 			return SY_SOCK_PASS;
+		sy_count(SY_CNT_SOCK_REJECT); /* both families */
 		bpf_set_retval(-SY_ECONNREFUSED);
 		return SY_SOCK_REFUSE;
 	}
@@ -190,6 +192,7 @@ static __always_inline int sy_sock_xlate4(struct bpf_sock_addr *ctx,
 	case SY_SOCK_PASS:
 		return 1;
 	case SY_SOCK_REFUSE:
+		sy_event_sock_reject4(proto, fe_addr, dport, svc->id);
 		return 0;
 	}
 

@@ -275,6 +275,8 @@ enum sy_counter {
 	/* IPv6 (sy_parse6.h, sy_hooks6.h). */
 	SY_CNT_MALFORMED6 = 40, /* IPv6 packets with a bad or truncated header, a bad payload length or a UDP checksum of 0 (passed untouched) */
 	SY_CNT_IP6_NOT_HANDLED = 41, /* IPv6 packets the datapath does not handle: extension header chain too long or not walked (untouched) */
+	SY_CNT_EVENTS_LOST = 45, /* monitor events (sy_events) not written: the ring buffer was full */
+	SY_CNT_SOCK_REJECT = 46, /* connect()/sendmsg() to a frontend without endpoints refused (ECONNREFUSED) */
 	SY_CNT_MAX = 48,
 };
 
@@ -540,6 +542,64 @@ struct sy_config6 {
 	__be32 svc_mask[4];
 };                           /* 48 bytes */
 
+/* ==== Datapath monitor (issue #18) ====================================== */
+/* ---- sy_monitor: ARRAY of 1, key __u32 0 -> sy_monitor ---------------- */
+/* What the programs report beyond drops and rejects (always reported).
+ * Written by the loader (MapOp set_monitor); all zero: tracing and
+ * sampling off, the translation path pays one inlined ARRAY load. */
+enum sy_monitor_flag {
+	SY_MON_F_TRACE = 1u << 0, /* SY_EV_TRACE for translations matching the filter */
+};
+
+struct sy_monitor {
+	__u32 flags;             /* SY_MON_F_* */
+	__u32 ct_sample;         /* SY_EV_CT_NEW for about 1 in ct_sample new flows; 0: none */
+	__u32 trace_frontend_id; /* trace filter: frontend (rev-NAT) id; 0: any */
+	__u32 trace_backend_id;  /* trace filter: backend id; 0: any */
+	__u8 client_family;      /* trace filter on the client: 0 any, 4 or 6 */
+	__u8 client_prefix_len;  /* 0..32 (IPv4) or 0..128 (IPv6) */
+	__u16 pad;
+	__be32 client_addr[4];   /* network (host bits zero); IPv4: word 0 */
+};                               /* 36 bytes */
+
+/* ---- sy_events: RINGBUF of struct sy_event records -------------------- */
+/* sy_event.type */
+enum sy_event_type {
+	SY_EV_DROP = 1,   /* packet dropped; reason: the SY_CNT_* counted */
+	SY_EV_REJECT = 2, /* packet answered with a TCP reset / ICMP unreachable
+			   * (reason SY_CNT_REJECT_TCP/UDP), or dropped by the
+			   * REJECT rate limit (SY_CNT_REJECT_RATE_LIMITED) */
+	SY_EV_TRACE = 3,  /* a Service translation matching sy_monitor's filter */
+	SY_EV_CT_NEW = 4, /* a conntrack flow created (sampled, sy_monitor.ct_sample) */
+};
+
+/* sy_event.flags */
+enum sy_event_flag {
+	SY_EV_F_REPLY = 1u << 0, /* reverse NAT of a reply */
+	SY_EV_F_SNAT = 1u << 1,  /* source NAT (forward) / destination restored (reply) */
+};
+
+struct sy_event {
+	__u64 ts_ns;          /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u8 type;            /* SY_EV_* */
+	__u8 family;          /* 4 or 6: how many address bytes count */
+	__u8 proto;           /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 hook;            /* SY_HOOK_* */
+	__u16 reason;         /* SY_EV_DROP / SY_EV_REJECT: SY_CNT_*; else 0 */
+	__u8 flags;           /* SY_EV_F_* */
+	__u8 pad;
+	__u32 frontend_id;    /* frontend (rev-NAT) id; 0: not known */
+	__u32 backend_id;     /* backend id; 0: none / not known */
+	__be16 sport;         /* as received */
+	__be16 dport;
+	__be16 nat_sport;     /* after the translation (trace, ct); else as received */
+	__be16 nat_dport;
+	__be32 saddr[4];      /* as received; IPv4: word 0 */
+	__be32 daddr[4];
+	__be32 nat_saddr[4];  /* after the translation */
+	__be32 nat_daddr[4];
+};                            /* 96 bytes */
+
 /* Flow hash shared by the datapath and the control plane (which must predict
  * the slot): Bob Jenkins' lookup3 jhash_3words as in <linux/jhash.h>, with
  *   a = ntohl(saddr), b = ntohl(daddr),
@@ -613,5 +673,12 @@ SY_ASSERT_LAYOUT(struct sy_source_range_key6, 24);
 SY_ASSERT_LAYOUT(struct sy_sock_revnat_key6, 32);
 SY_ASSERT_LAYOUT(struct sy_sock_revnat_value6, 24);
 SY_ASSERT_LAYOUT(struct sy_config6, 48);
+SY_ASSERT_LAYOUT(struct sy_monitor, 36);
+SY_ASSERT_OFF(struct sy_monitor, client_addr, 20);
+SY_ASSERT_LAYOUT(struct sy_event, 96);
+SY_ASSERT_OFF(struct sy_event, reason, 12);
+SY_ASSERT_OFF(struct sy_event, frontend_id, 16);
+SY_ASSERT_OFF(struct sy_event, sport, 24);
+SY_ASSERT_OFF(struct sy_event, saddr, 32);
 
 #endif /* SY_STRUCTS_H */

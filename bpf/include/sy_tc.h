@@ -62,6 +62,7 @@
 #include "sy_frontend.h"
 #include "sy_fib.h"
 #include "sy_tc6.h"
+#include "sy_events.h"
 
 /* tcx: hand the packet to the next program of the chain (uapi enum
  * tcx_action_base; for a clsact direct-action filter, TC_ACT_UNSPEC: the
@@ -173,6 +174,7 @@ static __noinline int sy_tc4_main(struct __sk_buff *skb, int role)
 	}
 	if (pkt.frag != SY_FRAG_NONE && sy_frag_track(&pkt) < 0) {
 		sy_count(SY_CNT_DROP_FRAG_NO_FIRST);
+		sy_event_verdict4(SY_EV_DROP, &pkt, 0, SY_CNT_DROP_FRAG_NO_FIRST, SY_HOOK_TC_INGRESS);
 		return TC_ACT_SHOT;
 	}
 
@@ -186,25 +188,30 @@ static __noinline int sy_tc4_main(struct __sk_buff *skb, int role)
 					  x.dport)) < 0)
 			return TC_ACT_SHOT; /* never leak a half-rewritten packet */
 		sy_xlate_account(&x, SY_HOOK_TC_INGRESS, skb->len);
+		sy_event_trace4(&pkt, &x, SY_HOOK_TC_INGRESS);
 		if (sy_src_is_node(&pkt, &x))
 			return sy_tc_forward(skb, &pkt, &x);
 		return TC_ACT_OK;
 	case SY_LB_REJECT:
 		if (pkt.frag == SY_FRAG_LATER) { /* its first was answered */
 			sy_count(SY_CNT_DROP_FRAG_REJECT);
+			sy_event_verdict4(SY_EV_DROP, &pkt, x.fe_id, SY_CNT_DROP_FRAG_REJECT, SY_HOOK_TC_INGRESS);
 			return TC_ACT_SHOT;
 		}
 		if (!sy_rl_take(SY_RL_REJECT, bpf_ktime_get_ns())) {
 			sy_count(SY_CNT_REJECT_RATE_LIMITED);
+			sy_event_verdict4(SY_EV_REJECT, &pkt, x.fe_id, SY_CNT_REJECT_RATE_LIMITED, SY_HOOK_TC_INGRESS);
 			return TC_ACT_SHOT;
 		}
 		ret = sy_reject(skb, &pkt);
 		if (ret == TC_ACT_REDIRECT)
 			sy_count(pkt.proto == IPPROTO_TCP ? SY_CNT_REJECT_TCP :
 							    SY_CNT_REJECT_UDP);
+		sy_event_verdict4(SY_EV_REJECT, &pkt, x.fe_id, pkt.proto == IPPROTO_TCP ? SY_CNT_REJECT_TCP : SY_CNT_REJECT_UDP, SY_HOOK_TC_INGRESS);
 		return ret;
 	case SY_LB_DROP:
 		sy_count(x.cnt);
+		sy_event_verdict4(SY_EV_DROP, &pkt, x.fe_id, x.cnt, SY_HOOK_TC_INGRESS);
 		return TC_ACT_SHOT;
 	default:
 		return TCX_NEXT;

@@ -16,6 +16,7 @@
 #include "service_cidr.h"
 #include "sy_structs.h"
 #include "handlers.h"
+#include "monitor.h"
 #include "log.h"
 #include "ct_flush.h"
 #include "ct_gc.h"
@@ -399,6 +400,21 @@ static int apply_op(struct loader *L, const PB(MapOp) *op, size_t i,
 		}
 		err = update(L, SY_MAP_CONFIG6, &zero, &v6);
 		return err ? KERR(err, "update sy_config6[0]") : 0;
+	}
+	case MAPOP(SET_MONITOR): {
+		const PB(SetMonitor) *m = op->set_monitor;
+		struct monitor_setting v = {
+			.trace = m->trace,
+			.trace_frontend_id = m->trace_frontend_id,
+			.trace_backend_id = m->trace_backend_id,
+			.client_addr = m->client_addr.data,
+			.client_addr_len = m->client_addr.len,
+			.client_prefix_len = m->client_prefix_len,
+			.ct_sample = m->ct_sample,
+		};
+
+		err = monitor_set(L, &v);
+		return err ? KERR(err, "update sy_monitor[0]") : 0;
 	}
 	default:
 		return reply_err(r, CODE(INVALID), "%s: no operation set", at);

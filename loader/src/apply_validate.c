@@ -41,6 +41,7 @@ const char *mapop_name(int c)
 	case MAPOP(GC_CONNTRACK): return "gc_conntrack";
 	case MAPOP(UPSERT_SOURCE_RANGE): return "upsert_source_range";
 	case MAPOP(DELETE_SOURCE_RANGE): return "delete_source_range";
+	case MAPOP(SET_MONITOR): return "set_monitor";
 	default: return "op";
 	}
 }
@@ -219,6 +220,22 @@ int apply_validate_op(const PB(MapOp) *op, size_t i, struct reply *r)
 			return BAD("%s: backend_id or rev_nat_id is required",
 				   at);
 		return check_proto(r, at, "proto", f->proto, true);
+	}
+	case MAPOP(SET_MONITOR): {
+		const PB(SetMonitor) *m = op->set_monitor;
+		size_t len = m->client_addr.len;
+
+		if (len != 0 && len != 4 && len != 16)
+			return BAD("%s.client_addr: an address must be 4 or 16 "
+				   "bytes, got %zu", at, len);
+		if (len == 0 && m->client_prefix_len)
+			return BAD("%s: client_prefix_len without client_addr",
+				   at);
+		if (m->client_prefix_len > len * 8)
+			return BAD("%s.client_prefix_len: %u is more than the "
+				   "address's %zu bits", at,
+				   m->client_prefix_len, len * 8);
+		return 0;
 	}
 	case MAPOP(SET_CONFIG): {
 		const PB(SetConfig) *c = op->set_config;

@@ -18,6 +18,7 @@ static const char *op_name(int op)
 	case REQ_OP(TEST_RUN): return "test_run";
 	case REQ_OP(LOOKUP): return "lookup";
 	case REQ_OP(GC_CONNTRACK): return "gc_conntrack";
+	case REQ_OP(MONITOR): return "monitor";
 	default: return "none";
 	}
 }

@@ -68,7 +68,9 @@ PB(MapInfo) *map_info_fill(struct loader *L, struct bpf_map *map,
 	if (pins_map_path(L, bpf_map__name(map), path, sizeof(path)) == 0 &&
 	    access(path, F_OK) == 0)
 		mi->pin_path = arena_strdup(a, path);
-	if (!count_entries)
+	/* A ring buffer (sy_events) has no keys to count: its records are
+	 * streamed (monitor request). */
+	if (!count_entries || info.type == BPF_MAP_TYPE_RINGBUF)
 		return mi;
 	ret = map_iter(fd, info.key_size, 0, iter_bound(info.max_entries),
 		       count_cb, &count);

@@ -295,6 +295,10 @@ static int copy_all(struct loader *L, bool catch_up)
 
 		if (bpf_map__is_internal(map))
 			continue;
+		/* A ring buffer (sy_events) holds records in flight, not
+		 * entries: nothing to carry over. */
+		if (bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF)
+			continue;
 		/* The catch-up pass: maps the old programs write. */
 		if (catch_up && strcmp(name, "sy_conntrack") &&
 		    strcmp(name, "sy_affinity") && strcmp(name, "sy_sock_revnat"))

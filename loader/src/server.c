@@ -20,12 +20,15 @@
 
 #include "handlers.h"
 #include "log.h"
+#include "monitor.h"
+#include "sy_structs.h"
 
 #define MAX_CLIENTS 64
 #define READ_CHUNK (64 * 1024)
 #define OUT_HIGH_WATER (4u << 20) /* stop reading a client above this */
 #define VARINT_MAX 10
 #define EXIT_FLUSH_TIMEOUT_MS 5000
+#define MONITOR_READ_NS (100 * 1000000L) /* sy_events read at least this often */
 
 volatile sig_atomic_t sy_stop_signal;
 
@@ -40,6 +43,9 @@ struct client {
 	bool closing;    /* no more input: close once output is flushed */
 	bool exit_after; /* cleanup answered: stop the daemon after flush */
 	bool more_input; /* complete frames may be buffered: serve next round */
+	bool subscribed; /* monitor: events are streamed to it */
+	uint64_t sub_seq;  /* the seq of its monitor request */
+	uint64_t missed;   /* events it did not get (output queue full) */
 };
 
 struct server {
@@ -52,6 +58,8 @@ struct server {
 	bool stop;
 	struct timespec exit_deadline;
 	bool exit_pending;
+	struct monitor *mon;         /* NULL: a datapath without sy_events */
+	struct monitor_batch batch;
 };
 
 /* ---- socket ---------------------------------------------------------- */
@@ -233,6 +241,75 @@ static int queue_error(struct server *S, struct client *c, int code,
 	return queue_response(S, c, &resp);
 }
 
+/* ---- monitor ---------------------------------------------------------- */
+
+/* The monitor request: answered here, since it changes what the
+ * connection receives from now on. */
+static void subscribe(struct server *S, struct client *c, sy_response *resp,
+		      struct reply *r)
+{
+	static PB(MonitorEvents) none = PB_INIT(MONITOR_EVENTS);
+
+	if (!S->mon) {
+		resp->code = reply_err(r, CODE(UNSUPPORTED), "monitor: the "
+				       "datapath has no sy_events ring buffer");
+		return;
+	}
+	c->subscribed = true;
+	c->sub_seq = resp->seq;
+	resp->result_case = RES(MONITOR);
+	resp->monitor = &none;
+	log_info("client %u: subscribed to datapath events", c->id);
+}
+
+static int queue_response(struct server *S, struct client *c,
+			  sy_response *resp);
+
+/* Reads the ring buffer and queues the batch to every subscriber; a
+ * subscriber above the high-water mark misses it (counted, told with its
+ * next batch). Read even without subscribers, so the kernel's buffer never
+ * stays full. */
+static void server_events(struct server *S)
+{
+	PB(MonitorEvents) ev = PB_INIT(MONITOR_EVENTS);
+	ProtobufCBinaryData *items;
+	int n = monitor_read(S->mon, &S->batch);
+
+	if (n <= 0)
+		return;
+	items = calloc((size_t)n, sizeof(*items));
+	if (!items) {
+		log_error("monitor: out of memory for %d events", n);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		items[i].data = S->batch.buf + (size_t)i * sizeof(struct sy_event);
+		items[i].len = sizeof(struct sy_event);
+	}
+	ev.n_events = (size_t)n;
+	ev.events = items;
+	for (int i = 0; i < S->nclients; i++) {
+		struct client *c = S->clients[i];
+		sy_response resp = PB_INIT(RESPONSE);
+
+		if (!c->subscribed || c->closing)
+			continue;
+		if (c->out_len - c->out_off >= OUT_HIGH_WATER) {
+			c->missed += (uint64_t)n;
+			continue;
+		}
+		ev.missed = c->missed;
+		resp.seq = c->sub_seq;
+		resp.result_case = RES(MONITOR);
+		resp.monitor = &ev;
+		if (queue_response(S, c, &resp) == 0)
+			c->missed = 0;
+		else
+			c->missed += (uint64_t)n;
+	}
+	free(items);
+}
+
 static int handle_frame(struct server *S, struct client *c,
 			const uint8_t *buf, size_t len)
 {
@@ -244,7 +321,11 @@ static int handle_frame(struct server *S, struct client *c,
 
 	S->L->requests++;
 	req = switchyard__loader__v1__request__unpack(NULL, len, buf);
-	if (!req) {
+	if (req && req->op_case == REQ_OP(MONITOR)) {
+		resp.seq = req->seq;
+		subscribe(S, c, &resp, &r);
+		switchyard__loader__v1__request__free_unpacked(req, NULL);
+	} else if (!req) {
 		resp.code = CODE(MALFORMED);
 		resp.error = arena_printf(&a, "request of %zu bytes does not "
 					  "decode as a Request", len);
@@ -448,13 +529,14 @@ static int poll_timeout(struct server *S, struct timespec *ts)
 int server_run(struct loader *L)
 {
 	struct server S = { .L = L, .lfd = -1 };
-	struct pollfd pfd[MAX_CLIENTS + 1];
+	struct pollfd pfd[MAX_CLIENTS + 2];
 	sigset_t unblocked;
 	int err;
 
 	err = server_listen(&S);
 	if (err)
 		return err;
+	S.mon = monitor_open(L);
 	sigprocmask(SIG_SETMASK, NULL, &unblocked);
 	sigdelset(&unblocked, SIGTERM);
 	sigdelset(&unblocked, SIGINT);
@@ -481,6 +563,11 @@ int server_run(struct loader *L)
 				pfd[n].events |= POLLOUT;
 			n++;
 		}
+		if (S.mon) { /* last: the clients' indexes stay i + 1 */
+			pfd[n].fd = monitor_fd(S.mon);
+			pfd[n].events = POLLIN;
+			n++;
+		}
 		has_to = poll_timeout(&S, &ts);
 		if (S.stop)
 			break;
@@ -492,6 +579,14 @@ int server_run(struct loader *L)
 				break;
 			}
 		}
+		/* The datapath wakes the reader only once events piled up
+		 * (sy_events.h): read the rest at least every 100 ms. */
+		if (S.mon && (!has_to || ts.tv_sec > 0 ||
+			      ts.tv_nsec > MONITOR_READ_NS)) {
+			ts.tv_sec = 0;
+			ts.tv_nsec = MONITOR_READ_NS;
+			has_to = 1;
+		}
 		ret = ppoll(pfd, n, has_to ? &ts : NULL, &unblocked);
 		if (ret < 0) {
 			if (errno == EINTR)
@@ -502,6 +597,10 @@ int server_run(struct loader *L)
 		}
 		if (pfd[0].revents & POLLIN)
 			server_accept(&S);
+		/* Before the clients: their flush below sends the batch.
+		 * Every round, woken or not (see MONITOR_READ_NS). */
+		if (S.mon)
+			server_events(&S);
 
 		for (int i = 0; i < nc; i++) {
 			struct client *c = snapshot[i];
@@ -551,6 +650,8 @@ int server_run(struct loader *L)
 		client_free(S.clients[i]);
 	if (S.lfd >= 0)
 		close(S.lfd);
+	monitor_close(S.mon);
+	free(S.batch.buf);
 	server_unlink_socket(&S);
 	return err;
 }

@@ -203,6 +203,7 @@ bool ct_is(const char *name, uint32_t saddr, uint32_t daddr, uint16_t sport,
 /* Test groups in other files. */
 void test_scope_roles(void);
 void test_external(void);
+void test_events(void); /* events_test.c */
 void test_xdp(void);
 void test_icmp(void);
 void test_icmp6(void); /* icmp6_test.c: IPv6 REJECT, ICMPv6, fragments */

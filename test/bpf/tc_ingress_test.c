@@ -1864,6 +1864,7 @@ int main(void)
 	test_frag();
 	test_conntrack();
 	test_service_cidr();
+	test_events();
 	test_xdp();
 	test_icmp();
 	test_ipv6();

@@ -119,8 +119,10 @@ describe('map-layout contract (BTF of the compiled object vs sy-layout.generated
   });
 
   test('each map is read with the codec of the key and value types the object declares for it', () => {
-    assert.deepEqual(Object.keys(MAP_CODECS).sort(), Object.keys(SY_MAPS).sort(), 'one codec pair per map of the object');
-    for (const [name, m] of Object.entries(SY_MAPS) as Array<[keyof typeof MAP_CODECS, { key: string; value?: string; inner_value_size?: number }]>) {
+    // Ring buffers (BPF_MAP_TYPE_RINGBUF, 27) have no keys to dump: the loader streams their records.
+    const keyed = Object.fromEntries(Object.entries(SY_MAPS).filter(([, m]) => (m as { type: number }).type !== 27));
+    assert.deepEqual(Object.keys(MAP_CODECS).sort(), Object.keys(keyed).sort(), 'one codec pair per map of the object (ring buffers aside)');
+    for (const [name, m] of Object.entries(keyed) as Array<[keyof typeof MAP_CODECS, { key: string; value?: string; inner_value_size?: number }]>) {
       const c = MAP_CODECS[name];
       assert.equal(c.key.cType, m.key, `${name} key`);
       if (m.value !== undefined) assert.equal(c.value.cType, m.value, `${name} value`);

@@ -9,6 +9,8 @@ import type { Logger } from 'pino';
 import type { Dataplane } from '../dataplane/dataplane.js';
 import type { MaglevSizing } from '../dataplane/maglev.js';
 import type { MapsContent } from '../dataplane/ebpf/maps-content.js';
+import type { MapOp_op } from '../dataplane/ebpf/loader-messages.js';
+import { DatapathMonitor } from '../monitor/datapath-monitor.js';
 import { startMetricsServer, DEFAULT_METRICS_BIND } from '../metrics/metrics-server.js';
 import { ProxyMetrics } from '../metrics/proxy-metrics.js';
 import type { SyncRecord } from '../sync/proxier.js';
@@ -91,6 +93,8 @@ export interface AgentAdminDeps {
   dependencies?: () => Record<string, unknown>;
   /** ebpf mode: the SNAT port range chosen at start. */
   snat?: SnatPortChoice | undefined;
+  /** ebpf mode: the loader's socket, for the datapath monitor's event stream (a connection of its own). */
+  loaderSocket?: string | undefined;
   log: Logger;
 }
 
@@ -106,12 +110,13 @@ export interface AgentAdmin {
 
 /** The loader of an EbpfDataplane, or the rules of an IptablesDataplane, without importing either. */
 function backendViews(dp: Dataplane): {
-  loader?: LoaderView; programmed?: () => MapsContent | undefined; datapath?: DatapathView; iptables?: IptablesView; iptablesCounts?: () => { filterRules: number; natRules: number } | undefined;
+  loader?: LoaderView; apply?: (ops: MapOp_op[]) => Promise<unknown>; programmed?: () => MapsContent | undefined; datapath?: DatapathView; iptables?: IptablesView; iptablesCounts?: () => { filterRules: number; natRules: number } | undefined;
 } {
   const any = dp as unknown as Record<string, any>;
   if (dp.mode === 'ebpf' && any.loader) {
     return {
       loader: any.loader as LoaderView,
+      ...(typeof any.loader.apply === 'function' ? { apply: (ops: MapOp_op[]) => any.loader.apply(ops) as Promise<unknown> } : {}),
       ...('programmedMaps' in any ? { programmed: () => any.programmedMaps as MapsContent | undefined } : {}),
       ...(typeof any.mapPressure === 'function' ? { datapath: dp as unknown as DatapathView } : {}),
     };
@@ -140,11 +145,20 @@ export async function startAgentAdmin(d: AgentAdminDeps): Promise<AgentAdmin> {
     ...(views.iptablesCounts ? { iptablesCounts: views.iptablesCounts } : {}),
   });
   metrics.attach(d.proxier);
+  const monitor = d.mode.mode === 'ebpf' && views.apply && d.loaderSocket
+    ? new DatapathMonitor({
+        socketPath: d.loaderSocket, apply: views.apply, nodeName: d.nodeName,
+        programmed: () => views.programmed?.(), desired: () => d.proxier.lastDesired,
+        registry: metrics.registry, log: d.log,
+      })
+    : undefined;
+  monitor?.start();
   const source: AdminSource = {
     mode: d.mode.mode, modeReason: d.mode.reason, nodeName: d.nodeName, seed: d.seed, maglevSizing: d.maglevSizing, healthTimeoutMs: d.healthTimeoutMs,
     clusterCIDR: d.clusterCIDR, sync: d.proxier, loader: views.loader, iptables: views.iptables, datapath: views.datapath, objects: d.objects,
     dependencies: d.dependencies,
     snat: d.snat,
+    monitor,
   };
   // As kube-proxy's metrics server: a port that cannot be bound is logged, the agent goes on.
   let admin: AdminServer;
@@ -198,6 +212,7 @@ export async function startAgentAdmin(d: AgentAdminDeps): Promise<AgentAdmin> {
     endpointSliceChanged: (slice) => metrics.endpointSliceChanged(slice),
     async close() {
       if (timer) clearInterval(timer);
+      monitor?.close();
       await Promise.allSettled([admin.close(), metricsServer?.close()]);
     },
   };

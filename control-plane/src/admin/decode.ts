@@ -6,6 +6,8 @@ import {
   ATTACH_MODE_NAMES, BackendFlags, BackendState, CT_FLAG_NAMES, CtDir, RATE_BUCKET_NAMES, SVC_FLAG_NAMES, TCP_FLAG_NAMES,
   counterName, ctLifetimeSeconds, ctValueCodec, flagNames, frontendKind, hookName, protoName, scopeName,
 } from '../dataplane/ebpf/map-values.js';
+import { SY_ENUMS, SY_STRUCTS } from '../dataplane/ebpf/sy-layout.generated.js';
+import { formatIP } from '../util/ip.js';
 
 export type Decoded = Record<string, unknown>;
 
@@ -110,6 +112,16 @@ function present<M extends MapName>(map: M, e: TypedEntry<M>, raw: Uint8Array, o
     }
     case 'sy_config6':
       return { index: t.key, nodeAddr: t.value.nodeAddr, serviceCIDR: t.value.serviceCIDR };
+    case 'sy_monitor': {
+      const m = t.value;
+      const o = SY_STRUCTS.sy_monitor.fields.client_addr.offset;
+      const client = m.clientFamily === 4 ? `${raw[o]}.${raw[o + 1]}.${raw[o + 2]}.${raw[o + 3]}/${m.clientPrefixLen}`
+        : m.clientFamily === 6 ? `${formatIP(raw.subarray(o, o + 16))}/${m.clientPrefixLen}` : 'any';
+      return {
+        index: t.key, trace: (m.flags & SY_ENUMS.sy_monitor_flag.SY_MON_F_TRACE) !== 0, traceFrontendId: m.traceFrontendId,
+        traceBackendId: m.traceBackendId, traceClient: client, ctSample: m.ctSample,
+      };
+    }
     case 'sy_svc_stats':
       return { frontendId: t.key.frontendId, hook: hookName(t.key.hook), packets: Number(t.value.packets), bytes: Number(t.value.bytes) };
     case 'sy_counters':

@@ -14,6 +14,7 @@ import { ReadLimiter, type ReadLimits } from './read-limiter.js';
 import { conntrackRoutes } from './routes/conntrack.js';
 import { explainRoutes } from './routes/explain.js';
 import { mapsRoutes } from './routes/maps.js';
+import { monitorRoutes } from './routes/monitor.js';
 import { collectRoutes, openapiDocument } from './routes/openapi.js';
 import { servicesRoutes } from './routes/services.js';
 import { statusRoutes } from './routes/status.js';
@@ -57,6 +58,7 @@ export async function buildAdminApp(opts: AdminAppOptions): Promise<FastifyInsta
   await app.register(mapsRoutes, ro);
   await app.register(conntrackRoutes, ro);
   await app.register(explainRoutes, ro);
+  await app.register(monitorRoutes, ro);
   await app.register(uiRoutes, opts.uiDir ? { uiDir: opts.uiDir } : {});
   if (opts.metrics) {
     const m = opts.metrics;

@@ -9,6 +9,7 @@ import type { RefusedService, SyncRecord } from '../sync/proxier.js';
 import type { MaglevSizing } from '../dataplane/maglev.js';
 import type { ObjectReport } from '../model/object-report.js';
 import type { SnatPortChoice } from '../config/snat-ports.js';
+import type { MonitorEvent, MonitorFilter } from '../monitor/datapath-monitor.js';
 
 /** The part of the Proxier the admin API reads. */
 export interface SyncView {
@@ -48,6 +49,15 @@ export interface IptablesView {
   save?(): Promise<string>;
 }
 
+/** The datapath monitor (monitor/datapath-monitor.ts): events to subscribers. */
+export interface MonitorView {
+  subscribe(filter: MonitorFilter, send: (e: MonitorEvent) => void): { close(): void };
+  /** Resolves once the datapath settings (tracing) the subscribers want are written. */
+  settled(): Promise<void>;
+  readonly up: boolean;
+  readonly lastError: string | undefined;
+}
+
 export interface AdminSource {
   mode: 'ebpf' | 'iptables';
   /** Why this mode (mode selection's reason). */
@@ -71,4 +81,6 @@ export interface AdminSource {
   dependencies?: (() => Record<string, unknown>) | undefined;
   /** ebpf mode: the SNAT port range the agent chose at start (config/snat-ports.ts). */
   snat?: SnatPortChoice | undefined;
+  /** ebpf mode: the datapath monitor (GET /v1/monitor). */
+  monitor?: MonitorView | undefined;
 }

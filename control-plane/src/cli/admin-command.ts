@@ -46,7 +46,7 @@ target (default --admin ${DEFAULT_ADMIN_URL}):
   --admin URL | --admin-socket PATH | --lab NAME --node NODE (lab default "sy"; NODE: node1, n1 or 1)
 output: tables; --json for the API's JSON`;
 
-type FlagKind = 'value' | 'multi' | 'bool';
+export type FlagKind = 'value' | 'multi' | 'bool';
 
 const COMMON: Record<string, FlagKind> = { admin: 'value', 'admin-socket': 'value', lab: 'value', node: 'value', json: 'bool', help: 'bool' };
 const QUERY: Record<AdminCommand, Record<string, FlagKind>> = {
@@ -68,7 +68,12 @@ export interface ParsedAdminArgs {
 }
 
 export function parseAdminArgs(cmd: AdminCommand, argv: string[]): ParsedAdminArgs {
-  const spec = { ...COMMON, ...QUERY[cmd] };
+  return parseTargetArgs(cmd, QUERY[cmd], argv, cmd === 'maps' ? 1 : 0);
+}
+
+/** Flags of a command that talks to an agent: its own (`query`) and the target's. */
+export function parseTargetArgs(cmd: string, query: Record<string, FlagKind>, argv: string[], maxPositional = 0): ParsedAdminArgs {
+  const spec = { ...COMMON, ...query };
   const values = new Map<string, string[]>();
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -84,7 +89,7 @@ export function parseAdminArgs(cmd: AdminCommand, argv: string[]): ParsedAdminAr
     const eq = a.indexOf('=');
     const name = a.slice(2, eq > 0 ? eq : undefined);
     const kind = spec[name];
-    if (!kind) throw new UsageError(`${cmd}: unknown option --${name} (options: ${Object.keys(QUERY[cmd]).map((k) => `--${k}`).join(' ') || 'none'})`);
+    if (!kind) throw new UsageError(`${cmd}: unknown option --${name} (options: ${Object.keys(query).map((k) => `--${k}`).join(' ') || 'none'})`);
     let v = 'true';
     if (kind !== 'bool') {
       if (eq > 0) v = a.slice(eq + 1);
@@ -97,7 +102,6 @@ export function parseAdminArgs(cmd: AdminCommand, argv: string[]): ParsedAdminAr
     values.set(name, kind === 'multi' ? [...(values.get(name) ?? []), v] : [v]);
   }
   const one = (k: string): string | undefined => values.get(k)?.[0];
-  const maxPositional = cmd === 'maps' ? 1 : 0;
   if (positional.length > maxPositional) throw new UsageError(`${cmd}: unexpected argument ${JSON.stringify(positional[maxPositional])}`);
   let target: ParsedAdminArgs['target'];
   const chosen = ['admin', 'admin-socket', 'node'].filter((k) => values.has(k));
@@ -110,9 +114,9 @@ export function parseAdminArgs(cmd: AdminCommand, argv: string[]): ParsedAdminAr
     target = { lab: one('lab') ?? 'sy', node: `node${m[1]}` };
   } else if (one('admin-socket') !== undefined) target = { socketPath: one('admin-socket')! };
   else target = { url: one('admin') ?? DEFAULT_ADMIN_URL };
-  const query: Array<[string, string]> = [];
-  for (const k of Object.keys(QUERY[cmd])) for (const v of values.get(k) ?? []) query.push([k, v]);
-  return { target, json: values.has('json'), help: values.has('help'), query, positional };
+  const out: Array<[string, string]> = [];
+  for (const k of Object.keys(query)) for (const v of values.get(k) ?? []) out.push([k, v]);
+  return { target, json: values.has('json'), help: values.has('help'), query: out, positional };
 }
 
 /** The API path of a command. */
@@ -280,7 +284,7 @@ const RENDER: Record<AdminCommand, (r: J, positional: string[]) => string> = {
 };
 
 /** Re-runs this command inside the node's network namespace against 127.0.0.1 (no admin socket). */
-function runInNodeNetns(cmd: AdminCommand, argv: string[], paths: LabAgentPaths, lab: string, node: string, io: AdminIO): Promise<number> {
+export function runInNodeNetns(cmd: string, argv: string[], paths: LabAgentPaths, lab: string, node: string, io: AdminIO): Promise<number> {
   const ns = paths.nodeNetns(lab, node);
   const strip = new Set(['--lab', '--node']);
   const rest: string[] = [];
@@ -304,6 +308,32 @@ function runInNodeNetns(cmd: AdminCommand, argv: string[], paths: LabAgentPaths,
 }
 
 export interface AdminIO { out(s: string): void; err(s: string): void }
+
+/**
+ * The admin API a command talks to. A lab node's agent is reached through
+ * its admin socket; without one, the command is re-run inside the node's
+ * namespace and its exit code is returned (as for an error: a number).
+ */
+export async function resolveAdminTarget(cmd: string, argv: string[], target: ParsedAdminArgs['target'], io: AdminIO,
+  lab?: LabAgentPathsLoader): Promise<AdminTarget | number> {
+  if (!('lab' in target)) return target;
+  let paths: LabAgentPaths;
+  try {
+    if (!lab) throw new Error('the lab is not part of this build');
+    paths = await lab();
+  } catch (err) {
+    io.err(`switchyard ${cmd}: --lab/--node: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const sock = paths.adminSocket(target.lab, target.node);
+  if (existsSync(sock)) return { socketPath: sock };
+  const dir = paths.stateDir(target.lab);
+  if (!existsSync(dir)) {
+    io.err(`switchyard ${cmd}: no lab ${JSON.stringify(target.lab)} (${dir} does not exist)\n`);
+    return 1;
+  }
+  return runInNodeNetns(cmd, argv, paths, target.lab, target.node, io);
+}
 
 const STDIO: AdminIO = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
@@ -329,27 +359,8 @@ export async function runAdminCommand(cmd: string, argv: string[], io: AdminIO =
     io.out(ADMIN_USAGE + '\n');
     return 0;
   }
-  let target: AdminTarget;
-  if ('lab' in args.target) {
-    let paths: LabAgentPaths;
-    try {
-      if (!lab) throw new Error('the lab is not part of this build');
-      paths = await lab();
-    } catch (err) {
-      io.err(`switchyard ${cmd}: --lab/--node: ${(err as Error).message}\n`);
-      return 1;
-    }
-    const sock = paths.adminSocket(args.target.lab, args.target.node);
-    if (!existsSync(sock)) {
-      const dir = paths.stateDir(args.target.lab);
-      if (!existsSync(dir)) {
-        io.err(`switchyard ${cmd}: no lab ${JSON.stringify(args.target.lab)} (${dir} does not exist)\n`);
-        return 1;
-      }
-      return runInNodeNetns(c, argv, paths, args.target.lab, args.target.node, io);
-    }
-    target = { socketPath: sock };
-  } else target = args.target;
+  const target = await resolveAdminTarget(cmd, argv, args.target, io, lab);
+  if (typeof target === 'number') return target;
   try {
     const r = await adminJSON(target, adminPath(c, args.positional, args.query));
     io.out(args.json ? JSON.stringify(r, null, 2) + '\n' : RENDER[c](r, args.positional));

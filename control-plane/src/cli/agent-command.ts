@@ -172,6 +172,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   const admin = await startAgentAdmin({
     options: adminOpts, proxier, dataplane, mode: decision, nodeName: opts.nodeName, seed: opts.maglevSeed, maglevSizing: opts.maglevSizing,
     healthTimeoutMs: opts.healthTimeoutMs, clusterCIDR: opts.iptables.clusterCIDR, snat, log,
+    loaderSocket: opts.loaderSocket,
     objects: () => objectReporter.report(),
     dependencies: () => {
       const c = informers?.connectivity();

@@ -85,6 +85,8 @@ export const statusRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sour
       endpoints: s.lastDesired.reduce((n, d) => n + d.allEndpoints.length, 0),
       loader, snat,
       datapathEvents,
+      // The datapath monitor (GET /v1/monitor); null: none in this mode.
+      monitor: source.monitor ? { up: source.monitor.up, error: source.monitor.lastError ?? null } : null,
       // What was not programmed as written: bad fields, lost frontends.
       objects: source.objects?.() ?? null,
       ...(source.dependencies ? source.dependencies() : {}),

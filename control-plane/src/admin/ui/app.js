@@ -182,6 +182,11 @@ async function refresh() {
     get('/v1/maps').catch((e) => errors.push(e.message)),
   ]);
   if (typeof st === 'object') {
+    if (st.monitor && !feedStarted) {
+      feedStarted = true;
+      feed();
+    }
+    if (!st.monitor) document.getElementById('feed-state').textContent = 'no datapath monitor in this mode';
     renderSummary(st);
     renderLatency(st.sync.history);
   }
@@ -199,6 +204,30 @@ function loop() {
     e.hidden = false;
     e.textContent = String(err && err.message ? err.message : err);
   }).finally(() => setTimeout(loop, POLL_MS));
+}
+
+// The live feed: drops and rejects pushed by the agent (server-sent events;
+// EventSource reconnects by itself).
+const FEED_ROWS = 50;
+let feedStarted = false;
+
+function feed() {
+  const body = document.querySelector('#feed tbody');
+  const state = document.getElementById('feed-state');
+  const src = new EventSource('/v1/monitor?type=drop');
+  const add = (msg) => {
+    const e = JSON.parse(msg.data);
+    const packet = `${e.proto} ${e.src}:${e.sport} → ${e.dst}:${e.dport}`;
+    const row = el('tr', { class: 'feed-' + e.kind }, el('td', {}, e.time.slice(11, 23)), el('td', {}, e.kind), el('td', {}, e.reason),
+      el('td', {}, packet), el('td', {}, e.servicePort || e.service || '-'));
+    body.prepend(row);
+    while (body.rows.length > FEED_ROWS) body.deleteRow(body.rows.length - 1);
+    document.body.dataset.feedEvents = String(Number(document.body.dataset.feedEvents || 0) + 1);
+  };
+  src.addEventListener('drop', add);
+  src.addEventListener('reject', add);
+  src.onopen = () => { state.textContent = 'live'; };
+  src.onerror = () => { state.textContent = 'reconnecting…'; };
 }
 
 loop();

@@ -21,8 +21,9 @@ export interface Request {
   testRun?: TestRunRequest;
   lookup?: LookupRequest;
   gcConntrack?: GcConntrackRequest;
+  monitor?: MonitorRequest;
   /** Which member of oneof op is set. */
-  op?: 'probe' | 'attach' | 'detach' | 'apply' | 'dump' | 'cleanup' | 'status' | 'testRun' | 'lookup' | 'gcConntrack';
+  op?: 'probe' | 'attach' | 'detach' | 'apply' | 'dump' | 'cleanup' | 'status' | 'testRun' | 'lookup' | 'gcConntrack' | 'monitor';
 }
 
 export interface RequestInit {
@@ -37,20 +38,22 @@ export interface RequestInit {
   testRun?: TestRunRequestInit;
   lookup?: LookupRequestInit;
   gcConntrack?: GcConntrackRequestInit;
+  monitor?: MonitorRequestInit;
 }
 
 /** Request.op: exactly one of its members, as encoded. */
 export type Request_op =
-  | { probe: ProbeRequestInit; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
-  | { attach: AttachRequestInit; probe?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
-  | { detach: DetachRequestInit; probe?: never; attach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
-  | { apply: ApplyRequestInit; probe?: never; attach?: never; detach?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
-  | { dump: DumpRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
-  | { cleanup: CleanupRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
-  | { status: StatusRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; testRun?: never; lookup?: never; gcConntrack?: never }
-  | { testRun: TestRunRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; lookup?: never; gcConntrack?: never }
-  | { lookup: LookupRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; gcConntrack?: never }
-  | { gcConntrack: GcConntrackRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never };
+  | { probe: ProbeRequestInit; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never; monitor?: never }
+  | { attach: AttachRequestInit; probe?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never; monitor?: never }
+  | { detach: DetachRequestInit; probe?: never; attach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never; monitor?: never }
+  | { apply: ApplyRequestInit; probe?: never; attach?: never; detach?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never; monitor?: never }
+  | { dump: DumpRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never; monitor?: never }
+  | { cleanup: CleanupRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never; monitor?: never }
+  | { status: StatusRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; testRun?: never; lookup?: never; gcConntrack?: never; monitor?: never }
+  | { testRun: TestRunRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; lookup?: never; gcConntrack?: never; monitor?: never }
+  | { lookup: LookupRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; gcConntrack?: never; monitor?: never }
+  | { gcConntrack: GcConntrackRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never; monitor?: never }
+  | { monitor: MonitorRequestInit; probe?: never; attach?: never; detach?: never; apply?: never; dump?: never; cleanup?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never };
 
 export interface Response {
   seq: number;
@@ -64,8 +67,9 @@ export interface Response {
   testRun?: TestRunResult;
   lookup?: LookupResult;
   gcConntrack?: GcConntrackResult;
+  monitor?: MonitorEvents;
   /** Which member of oneof result is set. */
-  result?: 'probe' | 'attach' | 'apply' | 'dump' | 'status' | 'testRun' | 'lookup' | 'gcConntrack';
+  result?: 'probe' | 'attach' | 'apply' | 'dump' | 'status' | 'testRun' | 'lookup' | 'gcConntrack' | 'monitor';
 }
 
 export interface ResponseInit {
@@ -80,18 +84,20 @@ export interface ResponseInit {
   testRun?: TestRunResultInit;
   lookup?: LookupResultInit;
   gcConntrack?: GcConntrackResultInit;
+  monitor?: MonitorEventsInit;
 }
 
 /** Response.result: exactly one of its members, as encoded. */
 export type Response_result =
-  | { probe: ProbeResultInit; attach?: never; apply?: never; dump?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
-  | { attach: AttachResultInit; probe?: never; apply?: never; dump?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
-  | { apply: ApplyResultInit; probe?: never; attach?: never; dump?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
-  | { dump: DumpResultInit; probe?: never; attach?: never; apply?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never }
-  | { status: StatusResultInit; probe?: never; attach?: never; apply?: never; dump?: never; testRun?: never; lookup?: never; gcConntrack?: never }
-  | { testRun: TestRunResultInit; probe?: never; attach?: never; apply?: never; dump?: never; status?: never; lookup?: never; gcConntrack?: never }
-  | { lookup: LookupResultInit; probe?: never; attach?: never; apply?: never; dump?: never; status?: never; testRun?: never; gcConntrack?: never }
-  | { gcConntrack: GcConntrackResultInit; probe?: never; attach?: never; apply?: never; dump?: never; status?: never; testRun?: never; lookup?: never };
+  | { probe: ProbeResultInit; attach?: never; apply?: never; dump?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never; monitor?: never }
+  | { attach: AttachResultInit; probe?: never; apply?: never; dump?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never; monitor?: never }
+  | { apply: ApplyResultInit; probe?: never; attach?: never; dump?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never; monitor?: never }
+  | { dump: DumpResultInit; probe?: never; attach?: never; apply?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never; monitor?: never }
+  | { status: StatusResultInit; probe?: never; attach?: never; apply?: never; dump?: never; testRun?: never; lookup?: never; gcConntrack?: never; monitor?: never }
+  | { testRun: TestRunResultInit; probe?: never; attach?: never; apply?: never; dump?: never; status?: never; lookup?: never; gcConntrack?: never; monitor?: never }
+  | { lookup: LookupResultInit; probe?: never; attach?: never; apply?: never; dump?: never; status?: never; testRun?: never; gcConntrack?: never; monitor?: never }
+  | { gcConntrack: GcConntrackResultInit; probe?: never; attach?: never; apply?: never; dump?: never; status?: never; testRun?: never; lookup?: never; monitor?: never }
+  | { monitor: MonitorEventsInit; probe?: never; attach?: never; apply?: never; dump?: never; status?: never; testRun?: never; lookup?: never; gcConntrack?: never };
 
 export interface ProbeRequest {
   pretendMissing: string[];
@@ -196,8 +202,9 @@ export interface MapOp {
   gcConntrack?: GcConntrack;
   upsertSourceRange?: UpsertSourceRange;
   deleteSourceRange?: DeleteSourceRange;
+  setMonitor?: SetMonitor;
   /** Which member of oneof op is set. */
-  op?: 'upsertBackend' | 'deleteBackend' | 'setMaglev' | 'deleteMaglev' | 'upsertRevnat' | 'deleteRevnat' | 'upsertService' | 'deleteService' | 'flushConntrack' | 'deleteAffinity' | 'setConfig' | 'gcConntrack' | 'upsertSourceRange' | 'deleteSourceRange';
+  op?: 'upsertBackend' | 'deleteBackend' | 'setMaglev' | 'deleteMaglev' | 'upsertRevnat' | 'deleteRevnat' | 'upsertService' | 'deleteService' | 'flushConntrack' | 'deleteAffinity' | 'setConfig' | 'gcConntrack' | 'upsertSourceRange' | 'deleteSourceRange' | 'setMonitor';
 }
 
 export interface MapOpInit {
@@ -215,24 +222,26 @@ export interface MapOpInit {
   gcConntrack?: GcConntrackInit;
   upsertSourceRange?: UpsertSourceRangeInit;
   deleteSourceRange?: DeleteSourceRangeInit;
+  setMonitor?: SetMonitorInit;
 }
 
 /** MapOp.op: exactly one of its members, as encoded. */
 export type MapOp_op =
-  | { upsertBackend: UpsertBackendInit; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never }
-  | { deleteBackend: DeleteBackendInit; upsertBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never }
-  | { setMaglev: SetMaglevTableInit; upsertBackend?: never; deleteBackend?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never }
-  | { deleteMaglev: DeleteMaglevTableInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never }
-  | { upsertRevnat: UpsertRevNatInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never }
-  | { deleteRevnat: DeleteRevNatInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never }
-  | { upsertService: UpsertServiceInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never }
-  | { deleteService: DeleteServiceInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never }
-  | { flushConntrack: FlushConntrackInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never }
-  | { deleteAffinity: DeleteAffinityInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never }
-  | { setConfig: SetConfigInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never }
-  | { gcConntrack: GcConntrackInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; upsertSourceRange?: never; deleteSourceRange?: never }
-  | { upsertSourceRange: UpsertSourceRangeInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; deleteSourceRange?: never }
-  | { deleteSourceRange: DeleteSourceRangeInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never };
+  | { upsertBackend: UpsertBackendInit; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never; setMonitor?: never }
+  | { deleteBackend: DeleteBackendInit; upsertBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never; setMonitor?: never }
+  | { setMaglev: SetMaglevTableInit; upsertBackend?: never; deleteBackend?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never; setMonitor?: never }
+  | { deleteMaglev: DeleteMaglevTableInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never; setMonitor?: never }
+  | { upsertRevnat: UpsertRevNatInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never; setMonitor?: never }
+  | { deleteRevnat: DeleteRevNatInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never; setMonitor?: never }
+  | { upsertService: UpsertServiceInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never; setMonitor?: never }
+  | { deleteService: DeleteServiceInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never; setMonitor?: never }
+  | { flushConntrack: FlushConntrackInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never; setMonitor?: never }
+  | { deleteAffinity: DeleteAffinityInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never; setMonitor?: never }
+  | { setConfig: SetConfigInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never; setMonitor?: never }
+  | { gcConntrack: GcConntrackInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; upsertSourceRange?: never; deleteSourceRange?: never; setMonitor?: never }
+  | { upsertSourceRange: UpsertSourceRangeInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; deleteSourceRange?: never; setMonitor?: never }
+  | { deleteSourceRange: DeleteSourceRangeInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; setMonitor?: never }
+  | { setMonitor: SetMonitorInit; upsertBackend?: never; deleteBackend?: never; setMaglev?: never; deleteMaglev?: never; upsertRevnat?: never; deleteRevnat?: never; upsertService?: never; deleteService?: never; flushConntrack?: never; deleteAffinity?: never; setConfig?: never; gcConntrack?: never; upsertSourceRange?: never; deleteSourceRange?: never };
 
 export interface UpsertBackend {
   id: number;
@@ -418,6 +427,24 @@ export interface DeleteSourceRangeInit {
   prefixLen?: number;
 }
 
+export interface SetMonitor {
+  trace: boolean;
+  traceFrontendId: number;
+  traceBackendId: number;
+  clientAddr: Uint8Array;
+  clientPrefixLen: number;
+  ctSample: number;
+}
+
+export interface SetMonitorInit {
+  trace?: boolean;
+  traceFrontendId?: number;
+  traceBackendId?: number;
+  clientAddr?: Uint8Array;
+  clientPrefixLen?: number;
+  ctSample?: number;
+}
+
 export interface GcConntrackRequest {
 }
 
@@ -438,6 +465,22 @@ export interface GcConntrackResultInit {
   expired?: number;
   orphanedBackend?: number;
   orphanedFrontend?: number;
+}
+
+export interface MonitorRequest {
+}
+
+export interface MonitorRequestInit {
+}
+
+export interface MonitorEvents {
+  events: Uint8Array[];
+  missed: number;
+}
+
+export interface MonitorEventsInit {
+  events?: Uint8Array[];
+  missed?: number;
 }
 
 export interface DumpRequest {

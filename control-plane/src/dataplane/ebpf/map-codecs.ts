@@ -10,7 +10,7 @@ import {
   decodeCounterValue, decodeDevMac, decodeSourceRangeKey, decodeSvcStatsValue, decodeU32, decodeU32Array, encodeU32, fragKeyCodec,
   fragValueCodec, rateBucketCodec, revNatCodec, sockRevNatKeyCodec, sockRevNatValueCodec, svcKeyCodec, svcStatsKeyCodec, svcValueCodec,
   affinityKey6Codec, backend6Codec, ctKey6Codec, ctValue6Codec, decodeConfig6, decodeSourceRangeKey6, fragKey6Codec, revNat6Codec,
-  sockRevNatKey6Codec, sockRevNatValue6Codec, svcKey6Codec,
+  sockRevNatKey6Codec, sockRevNatValue6Codec, svcKey6Codec, monitorCodec,
 } from './map-values.js';
 
 /** How one side (key or value) of a map is read; cType: the C type the map declares for it. */
@@ -57,6 +57,9 @@ export const MAP_CODECS = {
   },
   sy_sock_revnat6: { key: struct(sockRevNatKey6Codec), value: struct(sockRevNatValue6Codec) },
   sy_config6: { key: u32, value: { cType: 'struct sy_config6', decode: decodeConfig6 } as Side<ReturnType<typeof decodeConfig6>> },
+  // The datapath monitor's settings. (Its ring buffer, sy_events, has no keys:
+  // its records are streamed by the loader, datapath-event.ts decodes them.)
+  sy_monitor: { key: u32, value: struct(monitorCodec) },
 } as const;
 
 export type MapName = keyof typeof MAP_CODECS;

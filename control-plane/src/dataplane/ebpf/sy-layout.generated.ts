@@ -204,6 +204,36 @@ export const SY_STRUCTS = {
     svc_net: { offset: 16, size: 16, type: '__be32[4]' },
     svc_mask: { offset: 32, size: 16, type: '__be32[4]' },
   } },
+  sy_monitor: { size: 36, fields: {
+    flags: { offset: 0, size: 4, type: '__u32' },
+    ct_sample: { offset: 4, size: 4, type: '__u32' },
+    trace_frontend_id: { offset: 8, size: 4, type: '__u32' },
+    trace_backend_id: { offset: 12, size: 4, type: '__u32' },
+    client_family: { offset: 16, size: 1, type: '__u8' },
+    client_prefix_len: { offset: 17, size: 1, type: '__u8' },
+    pad: { offset: 18, size: 2, type: '__u16' },
+    client_addr: { offset: 20, size: 16, type: '__be32[4]' },
+  } },
+  sy_event: { size: 96, fields: {
+    ts_ns: { offset: 0, size: 8, type: '__u64' },
+    type: { offset: 8, size: 1, type: '__u8' },
+    family: { offset: 9, size: 1, type: '__u8' },
+    proto: { offset: 10, size: 1, type: '__u8' },
+    hook: { offset: 11, size: 1, type: '__u8' },
+    reason: { offset: 12, size: 2, type: '__u16' },
+    flags: { offset: 14, size: 1, type: '__u8' },
+    pad: { offset: 15, size: 1, type: '__u8' },
+    frontend_id: { offset: 16, size: 4, type: '__u32' },
+    backend_id: { offset: 20, size: 4, type: '__u32' },
+    sport: { offset: 24, size: 2, type: '__be16' },
+    dport: { offset: 26, size: 2, type: '__be16' },
+    nat_sport: { offset: 28, size: 2, type: '__be16' },
+    nat_dport: { offset: 30, size: 2, type: '__be16' },
+    saddr: { offset: 32, size: 16, type: '__be32[4]' },
+    daddr: { offset: 48, size: 16, type: '__be32[4]' },
+    nat_saddr: { offset: 64, size: 16, type: '__be32[4]' },
+    nat_daddr: { offset: 80, size: 16, type: '__be32[4]' },
+  } },
 } as const;
 
 export const SY_ENUMS = {
@@ -289,6 +319,8 @@ export const SY_ENUMS = {
     SY_CNT_SNAT_PORT_BUSY: 39,
     SY_CNT_MALFORMED6: 40,
     SY_CNT_IP6_NOT_HANDLED: 41,
+    SY_CNT_EVENTS_LOST: 45,
+    SY_CNT_SOCK_REJECT: 46,
     SY_CNT_MAX: 48,
   },
   sy_rate_limit: {
@@ -311,6 +343,19 @@ export const SY_ENUMS = {
   sy_config_flag: {
     SY_CFG_F_NO_XDP_TX: 1,
     SY_CFG_F_POD_UDP_CONNECT_TC: 2,
+  },
+  sy_monitor_flag: {
+    SY_MON_F_TRACE: 1,
+  },
+  sy_event_type: {
+    SY_EV_DROP: 1,
+    SY_EV_REJECT: 2,
+    SY_EV_TRACE: 3,
+    SY_EV_CT_NEW: 4,
+  },
+  sy_event_flag: {
+    SY_EV_F_REPLY: 1,
+    SY_EV_F_SNAT: 2,
   },
 } as const;
 
@@ -340,4 +385,6 @@ export const SY_MAPS = {
   sy_source_ranges6: { type: 11, key: 'struct sy_source_range_key6', value: '__u8' },
   sy_sock_revnat6: { type: 9, key: 'struct sy_sock_revnat_key6', value: 'struct sy_sock_revnat_value6' },
   sy_config6: { type: 2, key: '__u32', value: 'struct sy_config6' },
+  sy_monitor: { type: 2, key: '__u32', value: 'struct sy_monitor' },
+  sy_events: { type: 27 },
 } as const;

@@ -1,0 +1,231 @@
+// The datapath monitor, agent side: reads the loader's event stream
+// (loader-events.ts), names each event's Service, frontend and backend from
+// what the agent programmed, counts it by kind and reason in the metrics,
+// and hands it to the subscribers (the admin API's server-sent events).
+// Tracing is on in the datapath only while a subscriber wants traces (one
+// SetMonitor map op on the first, another after the last), so the
+// translation path pays for it only then.
+import { Counter, type Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { FrontendResolver } from '../admin/ebpf-view.js';
+import { frontendKind } from '../dataplane/ebpf/map-values.js';
+import type { DesiredServicePort } from '../dataplane/desired-state.js';
+import { decodeEvent, type DatapathEvent, type EventKind } from '../dataplane/ebpf/datapath-event.js';
+import { LoaderEventStream, type EventBatch } from '../dataplane/ebpf/loader-events.js';
+import type { MapOp_op } from '../dataplane/ebpf/loader-messages.js';
+import type { MapsContent } from '../dataplane/ebpf/maps-content.js';
+import { servicePortString, serviceKeyOfPort } from '../model/service-key.js';
+
+/** An event with the names the agent knows. */
+export interface MonitorEvent extends DatapathEvent {
+  /** Wall-clock time of the event (from its monotonic timestamp). */
+  time: string;
+  node: string;
+  /** "namespace/name" of the Service, null when the frontend is not known. */
+  service: string | null;
+  /** "namespace/name:port" of the ServicePort. */
+  servicePort: string | null;
+  /** "ClusterIP 198.18.128.10:80/TCP" and the like. */
+  frontend: string | null;
+  /** "address:port" of the backend, with its node when known. */
+  backend: string | null;
+  backendNode: string | null;
+}
+
+export interface MonitorFilter {
+  /** Kinds wanted; undefined: all. */
+  kinds?: readonly EventKind[] | undefined;
+  /** "namespace/name": only this Service's events. */
+  service?: string | undefined;
+}
+
+export interface MonitorSubscription { close(): void }
+
+export interface DatapathMonitorOptions {
+  socketPath: string;
+  /** Map writes (SetMonitor) go through the agent's loader client. */
+  apply(ops: MapOp_op[]): Promise<unknown>;
+  nodeName: string;
+  programmed(): MapsContent | undefined;
+  desired(): readonly DesiredServicePort[];
+  registry?: Registry | undefined;
+  log?: Logger | undefined;
+  /** Trace the conntrack creations of 1 in N new flows while a subscriber wants 'ct' events (default 1: all). */
+  ctSample?: number;
+}
+
+interface Names { frontends: Map<number, { service: string; servicePort: string; frontend: string }>; backends: Map<number, { backend: string; node: string | null }> }
+
+const NAMES_TTL_MS = 1000;
+
+export class DatapathMonitor {
+  private readonly stream: LoaderEventStream;
+  private readonly subs = new Set<{ filter: MonitorFilter; send(e: MonitorEvent): void }>();
+  private readonly events: Counter | undefined;
+  private readonly missed: Counter | undefined;
+  private names: Names | undefined;
+  private namesAt = 0;
+  /** The SetMonitor last written ('' = nothing yet), and the write in flight. */
+  private written = '';
+  private writing: Promise<void> = Promise.resolve();
+  /** hrtime (CLOCK_MONOTONIC) minus wall clock, ns: turns event timestamps into dates. */
+  private readonly monoToWallMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n);
+  /** Events received since start. */
+  received = 0;
+  up = false;
+  lastError: string | undefined;
+
+  constructor(private readonly opts: DatapathMonitorOptions) {
+    const r = opts.registry ? [opts.registry] : [];
+    this.events = opts.registry ? new Counter({
+      name: 'switchyard_monitor_events_total',
+      help: 'Datapath monitor events the agent received (sy_events), by kind (drop, reject, trace, ct), reason (the SY_CNT_* counted with a drop or reject) and Service',
+      labelNames: ['kind', 'reason', 'service'], registers: r,
+    }) : undefined;
+    this.missed = opts.registry ? new Counter({
+      name: 'switchyard_monitor_events_missed_total',
+      help: 'Datapath monitor events the loader could not stream to the agent (it read too slowly); events lost in the kernel are sy_counters events_lost',
+      registers: r,
+    }) : undefined;
+    this.stream = new LoaderEventStream({
+      socketPath: opts.socketPath,
+      onBatch: (b) => this.onBatch(b),
+      onState: (up, why) => {
+        this.up = up;
+        if (up) {
+          this.lastError = undefined;
+          this.written = ''; // a restarted loader: write the settings again
+          this.updateDatapath();
+        } else if (why !== this.lastError) {
+          this.lastError = why;
+          opts.log?.warn({ err: why }, 'datapath monitor: no event stream from the loader');
+        }
+      },
+    });
+  }
+
+  start(): void {
+    this.stream.start();
+  }
+
+  close(): void {
+    this.stream.close();
+    for (const s of this.subs) this.subs.delete(s);
+  }
+
+  /** Events matching the filter go to send() until close(). */
+  subscribe(filter: MonitorFilter, send: (e: MonitorEvent) => void): MonitorSubscription {
+    const sub = { filter, send };
+    this.subs.add(sub);
+    this.updateDatapath();
+    return {
+      close: () => {
+        if (this.subs.delete(sub)) this.updateDatapath();
+      },
+    };
+  }
+
+  /** Resolves when the datapath settings the subscribers want are written (tests, and the SSE route's first line). */
+  settled(): Promise<void> {
+    return this.writing;
+  }
+
+  private wants(kind: EventKind): Array<{ filter: MonitorFilter }> {
+    return [...this.subs].filter((s) => !s.filter.kinds || s.filter.kinds.includes(kind));
+  }
+
+  /** sy_monitor as the subscribers want it: tracing while one wants traces (one frontend when they all watch one). */
+  private desiredSetting(): { trace: boolean; traceFrontendId: number; ctSample: number } {
+    const tracers = this.wants('trace');
+    let frontendId = 0;
+    if (tracers.length > 0 && tracers.every((t) => t.filter.service)) {
+      const services = new Set(tracers.map((t) => t.filter.service));
+      const ids = services.size === 1 ? this.frontendIdsOf([...services][0]!) : [];
+      if (ids.length === 1) frontendId = ids[0]!;
+    }
+    return { trace: tracers.length > 0, traceFrontendId: frontendId, ctSample: this.wants('ct').length > 0 ? Math.max(1, this.opts.ctSample ?? 1) : 0 };
+  }
+
+  private updateDatapath(): void {
+    if (!this.up) return;
+    const want = this.desiredSetting();
+    const key = JSON.stringify(want);
+    if (key === this.written) return;
+    this.written = key;
+    this.writing = this.writing.then(() => this.opts.apply([{ setMonitor: want }])).then(() => undefined, (err: unknown) => {
+      this.written = '';
+      this.opts.log?.warn({ err: (err as Error).message }, 'datapath monitor: writing sy_monitor failed');
+    });
+  }
+
+  private frontendIdsOf(service: string): number[] {
+    const n = this.currentNames(true);
+    return [...n.frontends].filter(([, f]) => f.service === service).map(([id]) => id);
+  }
+
+  private currentNames(fresh = false): Names {
+    if (this.names && !fresh && Date.now() - this.namesAt < NAMES_TTL_MS) return this.names;
+    const desired = this.opts.desired();
+    const maps = this.opts.programmed();
+    const resolver = new FrontendResolver(desired);
+    const frontends: Names['frontends'] = new Map();
+    const backends: Names['backends'] = new Map();
+    const nodeOf = new Map<string, string>();
+    for (const d of desired) for (const e of d.allEndpoints) nodeOf.set(`${e.ip}:${e.port}`, e.nodeName);
+    for (const { key, value } of maps?.services.values() ?? []) {
+      const d = resolver.resolve(key, value.flags);
+      if (!d) continue;
+      const proto = key.proto === 6 ? 'TCP' : key.proto === 17 ? 'UDP' : String(key.proto);
+      frontends.set(value.id, {
+        service: serviceKeyOfPort(d.svc.name), servicePort: servicePortString(d.svc.name),
+        frontend: `${frontendKind(value.flags)} ${key.addr}:${key.port}/${proto}`,
+      });
+    }
+    for (const [id, b] of maps?.backends ?? []) {
+      const ep = `${b.addr}:${b.port}`;
+      backends.set(id, { backend: ep, node: nodeOf.get(ep) || null });
+    }
+    this.names = { frontends, backends };
+    this.namesAt = Date.now();
+    return this.names;
+  }
+
+  /** A frontend the datapath did not name (id 0): by the packet's destination. */
+  private frontendByAddress(e: DatapathEvent, n: Names): number {
+    const maps = this.opts.programmed();
+    for (const { key, value } of maps?.services.values() ?? []) {
+      if (key.addr === e.dst && key.port === e.dport && (e.proto === 'TCP' ? 6 : 17) === key.proto && n.frontends.has(value.id)) return value.id;
+    }
+    return 0;
+  }
+
+  private onBatch(b: EventBatch): void {
+    if (b.missed > 0) this.missed?.inc(b.missed);
+    let names = this.currentNames();
+    for (const raw of b.events) {
+      const e = decodeEvent(raw);
+      if (!e) continue;
+      this.received++;
+      let fe = e.frontendId || this.frontendByAddress(e, names);
+      if (fe && !names.frontends.has(fe)) {
+        names = this.currentNames(true); // programmed since the last look
+        fe = e.frontendId || this.frontendByAddress(e, names);
+      }
+      const f = names.frontends.get(fe);
+      const be = e.backendId ? names.backends.get(e.backendId) : undefined;
+      const ev: MonitorEvent = {
+        ...e, frontendId: fe,
+        time: new Date(this.monoToWallMs + Number(e.monotonicNs / 1_000_000n)).toISOString(),
+        node: this.opts.nodeName,
+        service: f?.service ?? null, servicePort: f?.servicePort ?? null, frontend: f?.frontend ?? null,
+        backend: be?.backend ?? (e.backendId ? `backend ${e.backendId}` : null), backendNode: be?.node ?? null,
+      };
+      this.events?.inc({ kind: ev.kind, reason: ev.reason, service: ev.service ?? '' });
+      for (const s of this.subs) {
+        if (s.filter.kinds && !s.filter.kinds.includes(ev.kind)) continue;
+        if (s.filter.service && s.filter.service !== ev.service) continue;
+        s.send(ev);
+      }
+    }
+  }
+}
