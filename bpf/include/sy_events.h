@@ -116,6 +116,44 @@ static __always_inline void sy_event_sock_reject4(__u8 proto, __be32 daddr,
 	sy_event_submit(e);
 }
 
+/* A connect()/sendmsg() translated by the socket hooks: SY_EV_TRACE when
+ * tracing is on and the frontend/backend filter matches. No packet exists
+ * yet and the socket's source address is not known here, so a filter on
+ * the client CIDR never matches a socket translation (it cannot be told). */
+static __always_inline void sy_event_sock_trace4(__u8 proto, __be32 daddr,
+						 __be16 dport, __u32 fe_id,
+						 __u32 be_id, __be32 be_addr,
+						 __be16 be_port)
+{
+	const struct sy_monitor *m = sy_monitor_get();
+	struct sy_event *e;
+
+	if (!m || !(m->flags & SY_MON_F_TRACE))
+		return;
+	if ((m->trace_frontend_id && m->trace_frontend_id != fe_id) ||
+	    (m->trace_backend_id && m->trace_backend_id != be_id) ||
+	    m->client_family != 0)
+		return;
+	e = bpf_ringbuf_reserve(&sy_events, sizeof(*e), 0);
+	if (!e) {
+		sy_count(SY_CNT_EVENTS_LOST);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = bpf_ktime_get_ns();
+	e->type = SY_EV_TRACE;
+	e->family = 4;
+	e->proto = proto;
+	e->hook = SY_HOOK_SOCK_LB;
+	e->frontend_id = fe_id;
+	e->backend_id = be_id;
+	e->dport = dport;
+	e->daddr[0] = daddr;
+	e->nat_dport = be_port;
+	e->nat_daddr[0] = be_addr;
+	sy_event_submit(e);
+}
+
 /* Does an IPv4 client match the trace filter's CIDR? */
 static __always_inline int sy_monitor_client_match4(const struct sy_monitor *m,
 						    __be32 client)

@@ -223,6 +223,8 @@ static __always_inline int sy_sock_xlate4(struct bpf_sock_addr *ctx,
 	ctx->user_port = (__u32)be->port;
 	sy_count(sendmsg ? SY_CNT_SOCK_SENDMSG : SY_CNT_SOCK_CONNECT);
 	sy_svc_account(svc->id, SY_HOOK_SOCK_LB, 0);
+	sy_event_sock_trace4(proto, daddr, dport, svc->id, backend_id,
+			     be->addr, be->port);
 	return 1;
 }
 

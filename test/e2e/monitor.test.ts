@@ -189,6 +189,14 @@ describe('datapath monitor: switchyard monitor, SSE and metrics', { timeout: 900
     assert.equal(c.service, 'default/web');
     assert.match(c.frontend, /^ClusterIP /);
     assert.ok(c.backend, JSON.stringify(c));
+    // From the client pod itself (inside the node's cgroup): with socket-level
+    // balancing the translation happens at connect(), traced by the socket hook.
+    if (!(process.env.SWITCHYARD_E2E_AGENT_ARGS ?? '').includes('--socket-lb=false')) {
+      await lab.probe('client', 'http', ip, 80, ['--count', '3', '--timeout-ms', '1000']);
+      const s = await eventually('a ClusterIP trace from the socket hook', () => cip.find((e) => e.kind === 'trace' && e.hook === 'sock_lb' && e.dst === ip));
+      assert.equal(s.service, 'default/web');
+      assert.ok(s.backend && s.backendId > 0, JSON.stringify(s));
+    }
     np.stop();
     cip.stop();
     await eventually('tracing off after the last watcher left', async () => (await monitorSetting()).trace === false, 30_000);
