@@ -233,6 +233,7 @@ static __always_inline int sy_lb6_decide(const struct sy_pkt6 *pkt, int role,
 	svc = sy_lookup_frontend6(pkt->daddr, pkt->dport, pkt->proto, role);
 	if (!svc)
 		return SY_LB_PASS;
+	x->fe_id = svc->id; /* for the monitor's drop and reject events */
 	svc_flags = svc->flags;
 	if (hook == SY_HOOK_XDP && !(svc_flags & SY_SVC_F_EXTERNAL_KINDS))
 		return SY_LB_PASS;

@@ -29,6 +29,7 @@
 #include "sy_lb6.h"
 #include "sy_nat6.h"
 #include "sy_hooks6.h"
+#include "sy_events6.h"
 #include "sy_stats.h"
 #include "sy_pkt_type.h"
 #include "sy_fib.h"
@@ -167,9 +168,14 @@ static __noinline int sy_tc6_main(struct __sk_buff *skb, int role)
 			return sy_tc6_forward(skb, &pkt, &x);
 		return TC_ACT_OK;
 	case SY_LB_REJECT:
+		sy_event_verdict6(&pkt, sy_event6_info(SY_EV_REJECT, SY_HOOK_TC_INGRESS,
+				  pkt.proto == IPPROTO_TCP ? SY_CNT_REJECT_TCP :
+				  SY_CNT_REJECT_UDP, x.fe_id));
 		return sy_tc6_reject(skb, &pkt);
 	case SY_LB_DROP:
 		sy_count(x.cnt);
+		sy_event_verdict6(&pkt, sy_event6_info(SY_EV_DROP, SY_HOOK_TC_INGRESS,
+							x.cnt, x.fe_id));
 		return TC_ACT_SHOT;
 	default:
 		return TCX_NEXT;

@@ -22,6 +22,7 @@
 #include "sy_maps.h"
 #include "sy_parse6.h"
 #include "sy_lb6.h"
+#include "sy_events6.h"
 #include "sy_nat6.h"
 #include "sy_hooks6.h"
 #include "sy_stats.h"
@@ -113,6 +114,8 @@ static __always_inline int sy_xdp6_main(struct xdp_md *ctx)
 				bpf_ktime_get_ns(), &x);
 	if (verdict == SY_LB_DROP) {
 		sy_count(x.cnt);
+		sy_event_verdict6_inline(&pkt, sy_event6_info(SY_EV_DROP, SY_HOOK_XDP,
+							x.cnt, x.fe_id));
 		return XDP_DROP;
 	}
 	if (verdict != SY_LB_XLATE) {

@@ -882,6 +882,35 @@ static void test6_scopes(void)
 			      fd_tc_ext, in, build6(in, &d), TCX_NEXT);
 }
 
+/* The monitor (sy_events6.h): IPv6 drops emit an event like IPv4's. */
+static int ev6_drops, ev6_other;
+static uint32_t ev6_hook;
+
+static int on_event6(void *ctx, void *data, size_t size)
+{
+	const struct sy_event *e = data;
+
+	(void)ctx;
+	if (size == sizeof(*e) && e->type == SY_EV_DROP && e->family == 6 &&
+	    e->reason == SY_CNT_DROP_SOURCE_RANGE && e->frontend_id == FE6_LB &&
+	    e->dport == htons(443)) {
+		ev6_drops++;
+		ev6_hook = e->hook;
+	} else {
+		ev6_other++;
+		if (getenv("SY_DEBUG_EV6"))
+			fprintf(stderr, "ev6: size %zu type %u family %u reason %u fe %u dport %u hook %u\n",
+				size, e->type, e->family, e->reason, e->frontend_id, ntohs(e->dport), e->hook);
+	}
+	return 0;
+}
+
+static void events6_drain(struct ring_buffer *rb)
+{
+	ev6_drops = ev6_other = 0;
+	ring_buffer__consume(rb);
+}
+
 static void test6_source_ranges(void)
 {
 	struct pktdef6 d = tcp6(EXT6, LB6, 40600, 443, TH_SYN), w;
@@ -896,16 +925,35 @@ static void test6_source_ranges(void)
 	w.dport = be6_port(2501);
 	expect6_xlate("ipv6: LoadBalancer, source inside fd00:0:0:50::/64: DNAT + SNAT",
 		      fd_tc_ext, &d, &w);
+	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.sy_events),
+						  on_event6, NULL, NULL);
+
+	check(rb != NULL, "ipv6: open the sy_events ring buffer", "errno %d", errno);
+	if (rb)
+		events6_drain(rb);
 	d = tcp6(EXT6_OUT, LB6, 40601, 443, TH_SYN);
 	run6(fd_tc_ext, in, build6(in, &d), out, &olen, &ret, 0);
 	check(ret == TC_ACT_SHOT && counter(SY_CNT_DROP_SOURCE_RANGE) == sr + 1,
 	      "ipv6: LoadBalancer, source outside its ranges: dropped (tc), SY_CNT_DROP_SOURCE_RANGE +1",
 	      "ret %d, counter +%llu", (int)ret,
 	      (unsigned long long)(counter(SY_CNT_DROP_SOURCE_RANGE) - sr));
+	if (rb) {
+		events6_drain(rb);
+		check(ev6_drops == 1 && ev6_hook == SY_HOOK_TC_INGRESS,
+		      "ipv6: ... and the monitor gets one IPv6 drop event (reason, frontend, port; tc)",
+		      "%d matching, %d other, hook %u", ev6_drops, ev6_other, ev6_hook);
+	}
 	d.sport = 40602;
 	run6(fd_xdp6, in, build6(in, &d), out, &olen, &ret, 0);
 	check(ret == XDP_DROP && counter(SY_CNT_DROP_SOURCE_RANGE) == sr + 2,
 	      "ipv6: ... and XDP_DROP in sy_xdp", "ret %d", (int)ret);
+	if (rb) {
+		events6_drain(rb);
+		check(ev6_drops == 1 && ev6_hook == SY_HOOK_XDP,
+		      "ipv6: ... and the monitor gets one IPv6 drop event from XDP",
+		      "%d matching, %d other, hook %u", ev6_drops, ev6_other, ev6_hook);
+		ring_buffer__free(rb);
+	}
 }
 
 /* ---- XDP ------------------------------------------------------------------ */
