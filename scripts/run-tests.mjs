@@ -30,7 +30,7 @@ const SUITES = {
   // ebpf mode with socket-level balancing off: pods through the tc programs only.
   'e2e-nosocklb': {
     kind: 'node', serial: true, env: { SWITCHYARD_E2E_AGENT_ARGS: '--socket-lb=false' },
-    files: () => testFiles('test/e2e').filter((f) => /\/(clusterip|conntrack|external|lifecycle|pmtu|datapath-edges)\.test\.js$/.test(f)),
+    files: () => testFiles('test/e2e').filter((f) => /\/(clusterip|conntrack|external|lifecycle|pmtu|datapath-edges|dual-stack)\.test\.js$/.test(f)),
   },
   // The same end-to-end suite with the agents in iptables mode.
   'e2e-iptables': { kind: 'node', files: () => testFiles('test/e2e'), serial: true, env: { SWITCHYARD_E2E_MODE: 'iptables' } },

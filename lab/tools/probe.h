@@ -11,7 +11,8 @@
 struct probe_opts {
 	const char *mode;        // tcp | udp | http | connect-latency | hold
 	const char *host;
-	struct sockaddr_in dst;
+	struct sockaddr_storage dst; // IPv4 or IPv6 (the host's family)
+	socklen_t dst_len;
 	long count;              // attempts (connections / datagram sockets)
 	long timeout_ms;         // per operation
 	long interval_ms;        // pause between attempts (hold: between rounds)
@@ -36,11 +37,13 @@ uint64_t now_us(void);
 void sleep_ms(long ms);
 // A short token for an errno: refused, timeout, unreachable, reset, ...
 const char *err_reason(int err);
-// Non-blocking socket of the given type, bound to src_port when non-zero.
+// Non-blocking socket of the given family and type, bound to src_port when non-zero.
 // Returns the fd or -errno.
-int make_socket(int type, int src_port);
+int make_socket(int family, int type, int src_port);
 // Connects fd to dst within timeout_ms. 0 or a positive errno.
-int connect_timeout(int fd, const struct sockaddr_in *dst, long timeout_ms);
+int connect_timeout(int fd, const struct sockaddr_storage *dst, socklen_t len, long timeout_ms);
+// The port of an IPv4 or IPv6 socket address, host order.
+uint16_t sockaddr_port(const struct sockaddr_storage *sa);
 // Sends everything within timeout_ms. 0 or a positive errno.
 int send_all(int fd, const char *buf, size_t len, long timeout_ms);
 // Reads one '\n'-terminated line (without the newline, NUL-terminated) into

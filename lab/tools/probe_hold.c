@@ -177,7 +177,7 @@ int run_hold(const struct probe_opts *o)
 		struct flow *f = &flows[i];
 		f->fd = -1;
 		// --src-port P: flow i binds P + i.
-		int fd = make_socket(o->proto_udp ? SOCK_DGRAM : SOCK_STREAM,
+		int fd = make_socket(o->dst.ss_family, o->proto_udp ? SOCK_DGRAM : SOCK_STREAM,
 				     o->src_port ? o->src_port + (int)i : 0);
 		if (fd < 0) {
 			flow_error(f, (int)i, err_reason(-fd), 1);
@@ -185,18 +185,18 @@ int run_hold(const struct probe_opts *o)
 		}
 		int r;
 		if (o->proto_udp)
-			r = connect(fd, (const struct sockaddr *)&o->dst, sizeof(o->dst)) < 0 ? errno : 0;
+			r = connect(fd, (const struct sockaddr *)&o->dst, o->dst_len) < 0 ? errno : 0;
 		else
-			r = connect_timeout(fd, &o->dst, o->timeout_ms);
+			r = connect_timeout(fd, &o->dst, o->dst_len, o->timeout_ms);
 		if (r) {
 			close(fd);
 			flow_error(f, (int)i, err_reason(r), 1);
 			continue;
 		}
-		struct sockaddr_in local;
+		struct sockaddr_storage local;
 		socklen_t ll = sizeof(local);
 		if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0)
-			f->port = ntohs(local.sin_port);
+			f->port = sockaddr_port(&local);
 		f->fd = fd;
 		f->alive = 1;
 		f->last_reply_us = now_us();

@@ -40,7 +40,7 @@ int run_connect_latency(const struct probe_opts *o)
 	for (long i = 0; i < o->count; i++) {
 		if (i > 0)
 			sleep_ms(o->interval_ms);
-		int fd = make_socket(SOCK_STREAM, o->src_port);
+		int fd = make_socket(o->dst.ss_family, SOCK_STREAM, o->src_port);
 		if (fd < 0) {
 			printf("ERR %s\n", err_reason(-fd));
 			bad++;
@@ -49,7 +49,7 @@ int run_connect_latency(const struct probe_opts *o)
 		if (!o->graceful || o->src_port)
 			set_linger0(fd);
 		uint64_t t0 = now_us();
-		int r = connect_timeout(fd, &o->dst, o->timeout_ms);
+		int r = connect_timeout(fd, &o->dst, o->dst_len, o->timeout_ms);
 		uint64_t t1 = now_us();
 		if (r) {
 			printf("ERR %s\n", err_reason(r));

@@ -91,7 +91,7 @@ int run_tcp(const struct probe_opts *o)
 	for (long i = 0; i < o->count; i++) {
 		if (i > 0)
 			sleep_ms(o->interval_ms);
-		int fd = make_socket(SOCK_STREAM, o->src_port);
+		int fd = make_socket(o->dst.ss_family, SOCK_STREAM, o->src_port);
 		if (fd < 0) {
 			print_err(-fd);
 			bad += o->keep;
@@ -99,7 +99,7 @@ int run_tcp(const struct probe_opts *o)
 		}
 		if (o->src_port)
 			set_linger0(fd);
-		int r = connect_timeout(fd, &o->dst, o->timeout_ms);
+		int r = connect_timeout(fd, &o->dst, o->dst_len, o->timeout_ms);
 		if (r) {
 			print_err(r);
 			bad += o->keep;
@@ -154,7 +154,7 @@ int run_udp(const struct probe_opts *o)
 	for (long i = 0; i < o->count; i++) {
 		if (i > 0)
 			sleep_ms(o->interval_ms);
-		int fd = make_socket(SOCK_DGRAM, o->src_port);
+		int fd = make_socket(o->dst.ss_family, SOCK_DGRAM, o->src_port);
 		if (fd < 0) {
 			print_err(-fd);
 			bad += o->keep;
@@ -162,7 +162,7 @@ int run_udp(const struct probe_opts *o)
 		}
 		// A connected UDP socket reports ICMP errors (port unreachable ->
 		// ECONNREFUSED) on the next receive.
-		if (connect(fd, (const struct sockaddr *)&o->dst, sizeof(o->dst)) < 0) {
+		if (connect(fd, (const struct sockaddr *)&o->dst, o->dst_len) < 0) {
 			print_err(errno);
 			bad += o->keep;
 			close(fd);
@@ -294,11 +294,12 @@ int run_http(const struct probe_opts *o)
 	static char pend[PEND_CAP];
 	char req[1024], body[1024], hostport[128];
 	const char *path = o->peer ? "/peer" : o->path;
-	snprintf(hostport, sizeof(hostport), "%s:%u", o->host, ntohs(o->dst.sin_port));
+	// An IPv6 literal goes in brackets in the Host header.
+	snprintf(hostport, sizeof(hostport), strchr(o->host, ':') ? "[%s]:%u" : "%s:%u", o->host, sockaddr_port(&o->dst));
 	for (long i = 0; i < o->count; i++) {
 		if (i > 0)
 			sleep_ms(o->interval_ms);
-		int fd = make_socket(SOCK_STREAM, o->src_port);
+		int fd = make_socket(o->dst.ss_family, SOCK_STREAM, o->src_port);
 		if (fd < 0) {
 			print_err(-fd);
 			bad += o->keep;
@@ -306,7 +307,7 @@ int run_http(const struct probe_opts *o)
 		}
 		if (o->src_port)
 			set_linger0(fd);
-		int r = connect_timeout(fd, &o->dst, o->timeout_ms);
+		int r = connect_timeout(fd, &o->dst, o->dst_len, o->timeout_ms);
 		if (r) {
 			print_err(r);
 			bad += o->keep;
@@ -420,15 +421,20 @@ int main(int argc, char **argv)
 	if (strlen(o.send) > 900 || strlen(o.path) > 900)
 		usage();
 
-	struct addrinfo hints = { .ai_family = AF_INET }, *res = NULL;
+	// Either family: the host's own (an IPv6 literal gives an AF_INET6 socket).
+	struct addrinfo hints = { .ai_family = AF_UNSPEC }, *res = NULL;
 	int gr = getaddrinfo(o.host, NULL, &hints, &res);
 	if (gr != 0 || !res) {
 		fprintf(stderr, "sy-probe: cannot resolve %s: %s\n", o.host, gai_strerror(gr));
 		return 2;
 	}
-	memcpy(&o.dst, res->ai_addr, sizeof(o.dst));
+	memcpy(&o.dst, res->ai_addr, res->ai_addrlen);
+	o.dst_len = res->ai_addrlen;
 	freeaddrinfo(res);
-	o.dst.sin_port = htons((uint16_t)port);
+	if (o.dst.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&o.dst)->sin6_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in *)&o.dst)->sin_port = htons((uint16_t)port);
 
 	if (strcmp(o.mode, "tcp") == 0) {
 		if (o.interval_ms < 0)

@@ -56,9 +56,9 @@ const char *err_reason(int err)
 	}
 }
 
-int make_socket(int type, int src_port)
+int make_socket(int family, int type, int src_port)
 {
-	int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (type == SOCK_STREAM) {
@@ -69,7 +69,10 @@ int make_socket(int type, int src_port)
 		int one = 1;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)src_port) };
-		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)src_port) };
+		int r = family == AF_INET6 ? bind(fd, (struct sockaddr *)&sa6, sizeof(sa6))
+					   : bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+		if (r < 0) {
 			int e = errno;
 			close(fd);
 			return -e;
@@ -98,9 +101,16 @@ static int wait_fd(int fd, short events, long timeout_ms)
 	}
 }
 
-int connect_timeout(int fd, const struct sockaddr_in *dst, long timeout_ms)
+uint16_t sockaddr_port(const struct sockaddr_storage *sa)
 {
-	if (connect(fd, (const struct sockaddr *)dst, sizeof(*dst)) == 0)
+	if (sa->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+}
+
+int connect_timeout(int fd, const struct sockaddr_storage *dst, socklen_t len, long timeout_ms)
+{
+	if (connect(fd, (const struct sockaddr *)dst, len) == 0)
 		return 0;
 	if (errno != EINPROGRESS)
 		return errno;

@@ -48,12 +48,12 @@ int run_transfer(const struct probe_opts *o)
 	for (int i = 1; i <= 16; i++)
 		chunk[i * TRANSFER_LINE - 1] = '\n';
 
-	fd = make_socket(SOCK_STREAM, o->src_port);
+	fd = make_socket(o->dst.ss_family, SOCK_STREAM, o->src_port);
 	if (fd < 0) {
 		printf("ERR %s sent=0 answers=0 pmtu=-1\n", err_reason(-fd));
 		return 1;
 	}
-	err = connect_timeout(fd, &o->dst, o->timeout_ms);
+	err = connect_timeout(fd, &o->dst, o->dst_len, o->timeout_ms);
 	if (err) {
 		printf("ERR %s sent=0 answers=0 pmtu=-1\n", err_reason(err));
 		close(fd);

@@ -60,7 +60,8 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
 export interface KubeObj { metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; deletionTimestamp?: string }; spec?: any; status?: any }
 
 export class Lab {
-  constructor(readonly name: string, readonly mode: 'ebpf' | 'iptables' = 'ebpf') {}
+  /** ipFamily: the lab's address families (`lab up --ip-family`; absent: the lab's default, IPv4). */
+  constructor(readonly name: string, readonly mode: 'ebpf' | 'iptables' = 'ebpf', readonly ipFamily?: 'ipv4' | 'ipv6' | 'dual') {}
 
   static uniqueName(prefix: string): string {
     return `${prefix}${process.pid % 10000}${Math.floor(Math.random() * 100)}`;
@@ -73,7 +74,8 @@ export class Lab {
 
   /** labArgs: more `lab up` flags (e.g. --link-mtu node2=1280). */
   up(nodes = 2, agentArgs: string[] = Lab.agentArgs(), labArgs: string[] = []): Promise<string> {
-    return ok(['lab', 'up', '--name', this.name, '--nodes', String(nodes), '--mode', this.mode, ...agentArgs.map((a) => `--agent-arg=${a}`), ...labArgs], { timeoutMs: 180_000 });
+    return ok(['lab', 'up', '--name', this.name, '--nodes', String(nodes), '--mode', this.mode,
+      ...(this.ipFamily ? ['--ip-family', this.ipFamily] : []), ...agentArgs.map((a) => `--agent-arg=${a}`), ...labArgs], { timeoutMs: 180_000 });
   }
 
   /** Whether this run's agents do socket-level balancing (on by default in ebpf mode). */

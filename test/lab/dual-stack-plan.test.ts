@@ -51,8 +51,8 @@ describe('dual-stack lab plan', () => {
     assert.deepEqual(externalRoutes(p), ['route add default via 198.18.0.11 dev eth0', 'route add ::/0 via fd00:198:18::11 dev eth0']);
     assert.match(underlayBatch(p)[1]!, /mcast_snooping 0/);
     assert.deepEqual(agentFamilyArgs(p, n1), {
-      nodeIP: ['--node-ip', '198.18.0.11'],
-      ranges: ['--cluster-cidr', '198.19.0.0/16', '--service-cluster-ip-range', '198.18.128.0/17,fd00:198:18:128::/112', '--health-bind-address', '[::]:10256'],
+      nodeIP: ['--node-ip', '198.18.0.11,fd00:198:18::11'],
+      ranges: ['--cluster-cidr', '198.19.0.0/16,fd00:198:19::/48', '--service-cluster-ip-range', '198.18.128.0/17,fd00:198:18:128::/112', '--health-bind-address', '[::]:10256'],
     });
   });
 

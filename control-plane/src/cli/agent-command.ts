@@ -164,7 +164,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   // The one place the mode is asked: everything below talks to the back end.
   const backend: DatapathBackend = decision.mode === 'ebpf'
     ? new EbpfBackend(loader, opts, snat, log)
-    : new IptablesBackend(loader, opts, () => proxier?.requestSync(), log);
+    : new IptablesBackend(loader, opts, () => proxier?.requestSync(), log, ipFamilies);
   const dataplane = backend.dataplane;
   proxier = new Proxier(services, endpoints, dataplane, () => ({ nodeName: opts.nodeName, zone }),
     { minSyncPeriodMs: opts.minSyncPeriodMs, syncPeriodMs: opts.syncPeriodMs, ipFamilies }, log);

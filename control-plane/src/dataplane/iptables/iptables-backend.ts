@@ -37,12 +37,13 @@ export class IptablesBackend implements DatapathBackend {
     const list: readonly IPFamily[] = families.length > 0 ? [...new Set(families)] : ['IPv4'];
     const dataplanes = new Map<IPFamily, IptablesDataplane>();
     for (const family of list) {
-      const clusterCIDR = clusterCIDRFor(opts.iptables.clusterCIDR, family);
+      // --cluster-cidr "v4,v6" arrives parsed into clusterCIDR and clusterCIDR6.
+      const clusterCIDR = clusterCIDRFor([opts.iptables.clusterCIDR, opts.iptables.clusterCIDR6].filter(Boolean).join(','), family);
       dataplanes.set(family, new IptablesDataplane({
         family,
         node: {
           nodeName: opts.nodeName,
-          nodeIPs: opts.nodeIP ? [opts.nodeIP] : [],
+          nodeIPs: (family === 'IPv6' ? opts.nodeIP6 : opts.nodeIP) ? [(family === 'IPv6' ? opts.nodeIP6 : opts.nodeIP)!] : [],
           ...(clusterCIDR ? { clusterCIDR } : {}),
           masqueradeAll: opts.iptables.masqueradeAll,
           masqueradeBit: opts.iptables.masqueradeBit,

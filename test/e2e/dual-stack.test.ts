@@ -1,0 +1,188 @@
+// Dual-stack end to end: one lab whose nodes, pods and Services have both
+// families (`lab up --ip-family dual`), the real agents serving both. A
+// PreferDualStack Service is reached on each of its families' addresses:
+// ClusterIP from a pod (TCP and UDP) and from a node, NodePort on each node's
+// address of the family, ExternalIP and LoadBalancer IP from the external
+// client; every backend answers. Single-stack Services are programmed in
+// their own family only.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { Lab, PROBE, eventually, tally } from './harness.js';
+import { HTTP_80, HTTP_8080, clientPod, deployment, manifests, service } from './manifests.js';
+import { formatIP, parseAddress, type IPFamily } from '../../control-plane/src/util/ip.js';
+
+const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
+const FAMILIES: readonly IPFamily[] = ['IPv4', 'IPv6'];
+const NODE_IPS: Record<IPFamily, Record<string, string>> = {
+  IPv4: { node1: '198.18.0.11', node2: '198.18.0.12' },
+  IPv6: { node1: 'fd00:198:18::11', node2: 'fd00:198:18::12' },
+};
+const EXTERNAL_IP: Record<IPFamily, string> = { IPv4: '198.18.65.20', IPv6: 'fd00:198:18:65::20' };
+const DNS_53 = { name: 'dns', port: 53, targetPort: 'dns', protocol: 'UDP' as const };
+
+const WORKLOAD = manifests(
+  deployment('web', { replicas: 4, grace: 1, ports: [HTTP_8080, { name: 'dns', containerPort: 5353, protocol: 'UDP' }] }),
+  clientPod('c1', 'node1'),
+  // Every front end of both families in one Service.
+  service('ds', {
+    selector: { app: 'web' }, ports: [HTTP_80, DNS_53],
+    spec: { type: 'LoadBalancer', ipFamilyPolicy: 'PreferDualStack', externalIPs: [EXTERNAL_IP.IPv4, EXTERNAL_IP.IPv6] },
+  }),
+  service('v6only', {
+    selector: { app: 'web' }, ports: [{ name: 'http', port: 8006, targetPort: 'http' }],
+    spec: { type: 'NodePort', ipFamilyPolicy: 'SingleStack', ipFamilies: ['IPv6'] },
+  }),
+  service('v4only', {
+    selector: { app: 'web' }, ports: [{ name: 'http', port: 8004, targetPort: 'http' }],
+    spec: { type: 'NodePort', ipFamilyPolicy: 'SingleStack', ipFamilies: ['IPv4'] },
+  }),
+);
+
+const familyOf = (ip: string): IPFamily => (ip.includes(':') ? 'IPv6' : 'IPv4');
+
+/** "addr:port" of every service entry of a family's map on lab node `node` (ebpf mode). */
+function frontends(lab: Lab, node: number, family: IPFamily): string[] {
+  const map = family === 'IPv6' ? 'sy_services6' : 'sy_services';
+  const alen = family === 'IPv6' ? 16 : 4;
+  const out = execFileSync('bpftool', ['map', 'dump', 'pinned', `/sys/fs/bpf/switchyard/${lab.name}-n${node}/${map}`, '-j'], { encoding: 'utf8' });
+  return (JSON.parse(out) as Array<{ key: string[] }>).map((e) => {
+    const k = Uint8Array.from(e.key.map((b) => Number(b)));
+    return `${formatIP(k.subarray(0, alen))}:${(k[alen]! << 8) | k[alen + 1]!}`;
+  });
+}
+
+describe(`dual-stack end to end (${MODE}${Lab.socketLB(MODE) ? '' : ', no socket LB'})`, { timeout: 900_000 }, () => {
+  const lab = new Lab(Lab.uniqueName('e2d'), MODE, 'dual');
+  let webPods = new Map<string, string>(); // pod -> node
+  let ds: any;
+
+  before(async () => {
+    await lab.up(2);
+    await lab.apply(WORKLOAD);
+    await lab.waitReady();
+    webPods = new Map((await lab.pods({ app: 'web' }, { ready: true })).map((p) => [p.metadata.name, p.spec.nodeName as string]));
+    assert.equal(webPods.size, 4);
+    assert.equal(new Set(webPods.values()).size, 2, 'web pods on both nodes');
+    ds = await eventually('ds has a ClusterIP and a LoadBalancer IP of each family', async () => {
+      const s = (await lab.get('services')).find((x) => x.metadata.name === 'ds');
+      const ing: string[] = (s?.status?.loadBalancer?.ingress ?? []).map((i: { ip: string }) => i.ip);
+      const ok = s?.spec?.clusterIPs?.length === 2 && FAMILIES.every((f) => ing.some((ip) => familyOf(ip) === f));
+      return ok ? s : undefined;
+    });
+  });
+
+  after(async () => {
+    await lab.down();
+  });
+
+  const clusterIPOf = (f: IPFamily): string => (ds.spec.clusterIPs as string[]).find((ip) => familyOf(ip) === f)!;
+  const lbIPOf = (f: IPFamily): string => (ds.status.loadBalancer.ingress as Array<{ ip: string }>).map((i) => i.ip).find((ip) => familyOf(ip) === f)!;
+  const every = (got: Map<string, number>) => got.size === webPods.size && [...got.keys()].every((k) => webPods.has(k));
+  const show = (got: Map<string, number>) => JSON.stringify([...got]);
+
+  /** Probes until every web pod answered (all of them, nothing else); the last tally in the error otherwise. */
+  async function allAnswer(what: string, probe: () => Promise<string[]>): Promise<void> {
+    let last = new Map<string, number>();
+    try {
+      await eventually(what, async () => every((last = tally(await probe()))), 40_000);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; last answers ${show(last)}`);
+    }
+  }
+
+  test('the PreferDualStack Service got one ClusterIP per family, IPv4 first', () => {
+    assert.deepEqual((ds.spec.clusterIPs as string[]).map(familyOf), ['IPv4', 'IPv6']);
+    assert.deepEqual(ds.spec.ipFamilies, ['IPv4', 'IPv6']);
+  });
+
+  for (const f of FAMILIES) {
+    test(`${f}: ClusterIP from a pod, TCP and UDP, every backend answers`, async () => {
+      const vip = clusterIPOf(f);
+      await allAnswer(`TCP ${vip}:80 from c1`, () => lab.probe('c1', 'http', vip, 80, ['--count', '60', '--timeout-ms', '1000']));
+      await allAnswer(`UDP ${vip}:53 from c1`, () => lab.probe('c1', 'udp', vip, 53, ['--count', '60', '--timeout-ms', '1000']));
+    });
+
+    const hostSkip = MODE === 'ebpf' && !Lab.socketLB(MODE) && 'ebpf mode without socket-level balancing does not serve host processes (no tc egress program)';
+    test(`${f}: ClusterIP from a process on each node, TCP and UDP`, { skip: hostSkip }, async () => {
+      const vip = clusterIPOf(f);
+      for (const node of ['node1', 'node2']) {
+        for (const [mode, port] of [['http', '80'], ['udp', '53']] as const) {
+          await allAnswer(`host on ${node} reaches ${vip}:${port} over ${mode}`, async () =>
+            (await lab.execNode(node, [PROBE, mode, vip, port, '--count', '60', '--timeout-ms', '1000'])).stdout.split('\n').filter((l) => l && !l.startsWith('#')));
+        }
+      }
+    });
+
+    test(`${f}: NodePort from the external client on each node's ${f} address`, async () => {
+      const np = ds.spec.ports[0].nodePort as number;
+      for (const ip of Object.values(NODE_IPS[f])) {
+        await allAnswer(`NodePort ${ip}:${np}`, () => lab.probeExternal('http', ip, np, ['--count', '60', '--timeout-ms', '1000']));
+      }
+    });
+
+    test(`${f}: ExternalIP and LoadBalancer IP from the external client`, async () => {
+      await allAnswer(`ExternalIP ${EXTERNAL_IP[f]}:80`, () => lab.probeExternal('http', EXTERNAL_IP[f], 80, ['--count', '60', '--timeout-ms', '1000']));
+      const lb = lbIPOf(f);
+      await allAnswer(`LoadBalancer ${lb}:80`, () => lab.probeExternal('http', lb, 80, ['--count', '60', '--timeout-ms', '1000']));
+    });
+  }
+
+  test('single-stack Services answer on their own family only', async () => {
+    const svcs = await lab.get('services');
+    for (const [name, fam, port] of [['v6only', 'IPv6', 8006], ['v4only', 'IPv4', 8004]] as const) {
+      const s = svcs.find((x) => x.metadata.name === name)!;
+      assert.deepEqual((s.spec.clusterIPs as string[]).map(familyOf), [fam], `${name}: ${JSON.stringify(s.spec.clusterIPs)}`);
+      await allAnswer(`${name} ${s.spec.clusterIP}:${port}`, () => lab.probe('c1', 'http', s.spec.clusterIP, port, ['--count', '60', '--timeout-ms', '1000']));
+      const np = s.spec.ports[0].nodePort as number;
+      await allAnswer(`${name} NodePort ${NODE_IPS[fam].node2!}:${np}`, () => lab.probeExternal('http', NODE_IPS[fam].node2!, np, ['--count', '60', '--timeout-ms', '1000']));
+      // The other family's address of the node does not serve the NodePort.
+      const other = fam === 'IPv4' ? 'IPv6' : 'IPv4';
+      const refused = await lab.probeExternal('tcp', NODE_IPS[other].node2!, np, ['--count', '3', '--timeout-ms', '500']);
+      assert.ok(refused.length === 3 && refused.every((l) => l.startsWith('ERR')), `${name} on ${NODE_IPS[other].node2}:${np}: ${JSON.stringify(refused)}`);
+    }
+  });
+
+  test('single-stack Services are programmed in their family only (maps)', { skip: MODE !== 'ebpf' && 'maps exist in ebpf mode only' }, async () => {
+    const svcs = await lab.get('services');
+    for (const [name, fam] of [['v6only', 'IPv6'], ['v4only', 'IPv4']] as const) {
+      const s = svcs.find((x) => x.metadata.name === name)!;
+      const port = s.spec.ports[0].port as number, np = s.spec.ports[0].nodePort as number;
+      const other = fam === 'IPv4' ? 'IPv6' : 'IPv4';
+      for (const node of [1, 2]) {
+        const own = frontends(lab, node, fam), theirs = frontends(lab, node, other);
+        const vip = parseAddress(s.spec.clusterIP)!.text;
+        assert.ok(own.includes(`${vip}:${port}`), `${name}: node${node} ${fam} map lacks ${vip}:${port}: ${JSON.stringify(own)}`);
+        assert.ok(own.some((fe) => fe.endsWith(`:${np}`)), `${name}: node${node} ${fam} map lacks the NodePort ${np}`);
+        const stray = theirs.filter((fe) => fe.endsWith(`:${port}`) || fe.endsWith(`:${np}`));
+        assert.deepEqual(stray, [], `${name}: node${node} has ${other} entries`);
+      }
+    }
+    // And the dual-stack one in both.
+    for (const f of FAMILIES) assert.ok(frontends(lab, 1, f).includes(`${parseAddress(clusterIPOf(f))!.text}:80`), `ds ${f} ClusterIP in node1's map`);
+  });
+
+  test('single-stack Services are programmed in their family only (iptables-save vs ip6tables-save)', { skip: MODE !== 'iptables' && 'rules exist in iptables mode only' }, async () => {
+    // Whichever back end (legacy or nft) the agent chose: read both.
+    const save = async (node: string, tools: string[]) => {
+      let text = '';
+      for (const t of tools) text += (await lab.execNode(node, [t, '-t', 'nat'])).stdout;
+      return text;
+    };
+    for (const node of ['node1', 'node2']) {
+      const v4 = await save(node, ['iptables-legacy-save', 'iptables-nft-save']);
+      const v6 = await save(node, ['ip6tables-legacy-save', 'ip6tables-nft-save']);
+      assert.match(v6, /default\/v6only:http/, `${node}: ip6tables has v6only`);
+      assert.doesNotMatch(v4, /default\/v6only:http/, `${node}: iptables has no v6only`);
+      assert.match(v4, /default\/v4only:http/, `${node}: iptables has v4only`);
+      assert.doesNotMatch(v6, /default\/v4only:http/, `${node}: ip6tables has no v4only`);
+      assert.match(v4, /default\/ds:http/);
+      assert.match(v6, /default\/ds:http/);
+    }
+  });
+
+  test('lab down leaves no namespace, pin, state or process behind', async () => {
+    await lab.down();
+    assert.deepEqual(lab.leftovers(), []);
+  });
+});
