@@ -47,6 +47,8 @@ struct sy_layout_contract {
 	struct sy_sock_revnat_value6 sock_revnat_value6;
 	struct sy_config6 config6;
 	struct sy_monitor monitor;
+	struct sy_events_budget events_budget;
+	enum sy_events_limit events_limit;
 	struct sy_event event;
 	enum sy_scope scope;
 	enum sy_svc_flag svc_flag;

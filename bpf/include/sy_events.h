@@ -47,6 +47,33 @@ static __always_inline void sy_event_submit(struct sy_event *e)
 			      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
+/* Reserves an event if this CPU's budget allows (sy_events_budget); NULL
+ * when it does not or the ring buffer is full (each counted). */
+static __always_inline struct sy_event *sy_event_reserve(void)
+{
+	__u32 zero = 0;
+	struct sy_events_budget *b = bpf_map_lookup_elem(&sy_events_budget, &zero);
+	struct sy_event *e;
+	__u64 now;
+
+	if (!b)
+		return NULL;
+	now = bpf_ktime_get_ns();
+	if (now - b->window_ns >= SY_NSEC_PER_SEC) {
+		b->window_ns = now;
+		b->used = 0;
+	}
+	if (b->used >= SY_EVENTS_PER_CPU_PER_SEC) {
+		sy_count(SY_CNT_EVENTS_RATE_LIMITED);
+		return NULL;
+	}
+	b->used++;
+	e = bpf_ringbuf_reserve(&sy_events, sizeof(*e), 0);
+	if (!e)
+		sy_count(SY_CNT_EVENTS_LOST);
+	return e;
+}
+
 static __always_inline const struct sy_monitor *sy_monitor_get(void)
 {
 	__u32 zero = 0;
@@ -59,12 +86,10 @@ static __always_inline const struct sy_monitor *sy_monitor_get(void)
 static __always_inline struct sy_event *
 sy_event_start4(__u8 type, const struct sy_pkt *pkt, int hook)
 {
-	struct sy_event *e = bpf_ringbuf_reserve(&sy_events, sizeof(*e), 0);
+	struct sy_event *e = sy_event_reserve();
 
-	if (!e) {
-		sy_count(SY_CNT_EVENTS_LOST);
+	if (!e)
 		return NULL;
-	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_ns = bpf_ktime_get_ns();
 	e->type = type;
@@ -97,12 +122,10 @@ static __always_inline void sy_event_verdict4(__u8 type, const struct sy_pkt *pk
 static __always_inline void sy_event_sock_reject4(__u8 proto, __be32 daddr,
 						  __be16 dport, __u32 fe_id)
 {
-	struct sy_event *e = bpf_ringbuf_reserve(&sy_events, sizeof(*e), 0);
+	struct sy_event *e = sy_event_reserve();
 
-	if (!e) {
-		sy_count(SY_CNT_EVENTS_LOST);
+	if (!e)
 		return;
-	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_ns = bpf_ktime_get_ns();
 	e->type = SY_EV_REJECT;
@@ -134,11 +157,9 @@ static __always_inline void sy_event_sock_trace4(__u8 proto, __be32 daddr,
 	    (m->trace_backend_id && m->trace_backend_id != be_id) ||
 	    m->client_family != 0)
 		return;
-	e = bpf_ringbuf_reserve(&sy_events, sizeof(*e), 0);
-	if (!e) {
-		sy_count(SY_CNT_EVENTS_LOST);
+	e = sy_event_reserve();
+	if (!e)
 		return;
-	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_ns = bpf_ktime_get_ns();
 	e->type = SY_EV_TRACE;

@@ -20,13 +20,11 @@
 static __always_inline int sy_event_verdict6_inline(const struct sy_pkt6 *pkt,
 						    __u64 info)
 {
-	struct sy_event *e = bpf_ringbuf_reserve(&sy_events, sizeof(*e), 0);
+	struct sy_event *e = sy_event_reserve();
 	int i;
 
-	if (!e) {
-		sy_count(SY_CNT_EVENTS_LOST);
+	if (!e)
 		return 0;
-	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_ns = bpf_ktime_get_ns();
 	e->type = (info >> 8) & 0xff;

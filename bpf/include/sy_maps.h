@@ -221,4 +221,11 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } sy_events SY_MAP_DEF;
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sy_events_budget);
+} sy_events_budget SY_MAP_DEF;
+
 #endif /* SY_MAPS_H */

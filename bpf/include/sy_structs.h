@@ -277,6 +277,7 @@ enum sy_counter {
 	SY_CNT_IP6_NOT_HANDLED = 41, /* IPv6 packets the datapath does not handle: extension header chain too long or not walked (untouched) */
 	SY_CNT_EVENTS_LOST = 45, /* monitor events (sy_events) not written: the ring buffer was full */
 	SY_CNT_SOCK_REJECT = 46, /* connect()/sendmsg() to a frontend without endpoints refused (ECONNREFUSED) */
+	SY_CNT_EVENTS_RATE_LIMITED = 47, /* monitor events not written: over the per-CPU budget (sy_events_budget) */
 	SY_CNT_MAX = 48,
 };
 
@@ -600,6 +601,23 @@ struct sy_event {
 	__be32 nat_daddr[4];
 };                            /* 96 bytes */
 
+/* ---- sy_events_budget: PERCPU_ARRAY of 1 -> sy_events_budget ---------- */
+/* A flood of drops (SYNs that find no SNAT port, a source-range scan) must
+ * not become a flood of events: each would cost the loader and the agent
+ * work on the same CPUs that forward the traffic. Each CPU writes at most
+ * SY_EVENTS_PER_CPU_PER_SEC events per one-second window; the rest are
+ * counted (SY_CNT_EVENTS_RATE_LIMITED) and not written. The datapath
+ * counters still count every drop by reason. */
+enum sy_events_limit {
+	SY_EVENTS_PER_CPU_PER_SEC = 4096,
+};
+
+struct sy_events_budget {
+	__u64 window_ns;  /* bpf_ktime_get_ns() when this CPU's window began */
+	__u32 used;       /* events written in the window */
+	__u32 pad;
+};                        /* 16 bytes */
+
 /* Flow hash shared by the datapath and the control plane (which must predict
  * the slot): Bob Jenkins' lookup3 jhash_3words as in <linux/jhash.h>, with
  *   a = ntohl(saddr), b = ntohl(daddr),
@@ -673,6 +691,7 @@ SY_ASSERT_LAYOUT(struct sy_source_range_key6, 24);
 SY_ASSERT_LAYOUT(struct sy_sock_revnat_key6, 32);
 SY_ASSERT_LAYOUT(struct sy_sock_revnat_value6, 24);
 SY_ASSERT_LAYOUT(struct sy_config6, 48);
+SY_ASSERT_LAYOUT(struct sy_events_budget, 16);
 SY_ASSERT_LAYOUT(struct sy_monitor, 36);
 SY_ASSERT_OFF(struct sy_monitor, client_addr, 20);
 SY_ASSERT_LAYOUT(struct sy_event, 96);

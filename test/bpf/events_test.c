@@ -181,6 +181,59 @@ static void test_trace_events(void)
 	set_monitor(0, 0, 0, 0, 0, 0);
 }
 
+/* Every CPU's event budget back to a fresh window (window_ns 0). */
+static int reset_budget(void)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct sy_events_budget zero[512];
+	uint32_t key = 0;
+
+	if (ncpu <= 0 || ncpu > 512)
+		return -1;
+	memset(zero, 0, sizeof(zero));
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.sy_events_budget),
+				   &key, zero, BPF_ANY);
+}
+
+/* A flood of drops writes at most SY_EVENTS_PER_CPU_PER_SEC events per CPU
+ * and second; the rest are counted, and every drop is still counted by its
+ * reason. */
+static void test_events_budget(void)
+{
+	enum { N = 8 * SY_EVENTS_PER_CPU_PER_SEC };
+	uint8_t in[BUF], out[BUF];
+	struct pktdef d = tcp(CLIENT, VIP_DROP, 4801, 80, TH_SYN);
+	size_t len = build(in, &d);
+	uint64_t lost = counter(SY_CNT_EVENTS_LOST);
+	uint64_t limited = counter(SY_CNT_EVENTS_RATE_LIMITED);
+	uint64_t drops = counter(SY_CNT_DROP_NO_BACKEND);
+	uint64_t admitted, dl;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = len,
+		    .data_out = out, .data_size_out = BUF, .repeat = N);
+	int err, written;
+
+	drain();
+	check(reset_budget() == 0, "monitor: reset the per-CPU event budget", "errno %d", errno);
+	/* One run: one CPU, well under a second unless the machine stalls (then
+	 * a second window may admit up to another budget). */
+	err = bpf_prog_test_run_opts(prog_fd, &opts);
+	written = drain();
+	admitted = (uint64_t)written + (counter(SY_CNT_EVENTS_LOST) - lost);
+	dl = counter(SY_CNT_EVENTS_RATE_LIMITED) - limited;
+	check(!err && opts.retval == TC_ACT_SHOT &&
+		      counter(SY_CNT_DROP_NO_BACKEND) - drops == N &&
+		      admitted >= SY_EVENTS_PER_CPU_PER_SEC &&
+		      admitted <= 2 * SY_EVENTS_PER_CPU_PER_SEC &&
+		      admitted + dl == N,
+	      "monitor: 8 x SY_EVENTS_PER_CPU_PER_SEC drops at once: every drop counted, one budget of events admitted (written or lost), the rest counted as SY_CNT_EVENTS_RATE_LIMITED",
+	      "err %d ret %u drops +%llu written %d lost +%llu rate limited +%llu",
+	      err, opts.retval,
+	      (unsigned long long)(counter(SY_CNT_DROP_NO_BACKEND) - drops), written,
+	      (unsigned long long)(counter(SY_CNT_EVENTS_LOST) - lost),
+	      (unsigned long long)dl);
+	reset_budget();
+}
+
 /* A full ring buffer: events are lost and counted, packets are not. */
 static void test_events_lost(void)
 {
@@ -194,6 +247,7 @@ static void test_events_lost(void)
 	int err;
 
 	drain();
+	reset_budget(); /* the budget (4096) admits more than the ring holds */
 	err = bpf_prog_test_run_opts(prog_fd, &opts);
 	check(!err && opts.retval == TC_ACT_SHOT &&
 		      counter(SY_CNT_DROP_NO_BACKEND) - drops == 5000 &&
@@ -215,5 +269,6 @@ void test_events(void)
 	test_drop_and_reject_events();
 	test_trace_events();
 	test_events_lost();
+	test_events_budget();
 	ring_buffer__free(rb);
 }

@@ -112,6 +112,9 @@ function present<M extends MapName>(map: M, e: TypedEntry<M>, raw: Uint8Array, o
     }
     case 'sy_config6':
       return { index: t.key, nodeAddr: t.value.nodeAddr, serviceCIDR: t.value.serviceCIDR };
+    case 'sy_events_budget':
+      // Per-CPU: the loader sums the CPUs' 8-byte words, so `used` is the sum over CPUs (window starts are not shown).
+      return { index: t.key, usedInWindows: t.value.used, limitPerCpuPerSecond: SY_ENUMS.sy_events_limit.SY_EVENTS_PER_CPU_PER_SEC };
     case 'sy_monitor': {
       const m = t.value;
       const o = SY_STRUCTS.sy_monitor.fields.client_addr.offset;

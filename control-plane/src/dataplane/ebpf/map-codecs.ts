@@ -6,6 +6,7 @@
 // test/unit/map-layout.test.ts.
 import type { MapEntry } from './loader-client.js';
 import {
+  eventsBudgetCodec,
   affinityKeyCodec, affinityValueCodec, attachKeyCodec, attachValueCodec, backendCodec, ctKeyCodec, ctValueCodec, decodeConfig,
   decodeCounterValue, decodeDevMac, decodeSourceRangeKey, decodeSvcStatsValue, decodeU32, decodeU32Array, encodeU32, fragKeyCodec,
   fragValueCodec, rateBucketCodec, revNatCodec, sockRevNatKeyCodec, sockRevNatValueCodec, svcKeyCodec, svcStatsKeyCodec, svcValueCodec,
@@ -60,6 +61,8 @@ export const MAP_CODECS = {
   // The datapath monitor's settings. (Its ring buffer, sy_events, has no keys:
   // its records are streamed by the loader, datapath-event.ts decodes them.)
   sy_monitor: { key: u32, value: struct(monitorCodec) },
+  // Per-CPU: the loader returns one CPU's copy after another; shown as the first.
+  sy_events_budget: { key: u32, value: struct(eventsBudgetCodec) },
 } as const;
 
 export type MapName = keyof typeof MAP_CODECS;

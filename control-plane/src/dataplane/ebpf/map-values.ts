@@ -118,6 +118,7 @@ export const sourceRangeKey6Codec = structCodec('sy_source_range_key6', { prefix
 export const fragKey6Codec = structCodec('sy_frag_key6', { saddr: ['saddr', 'ipv6'], daddr: ['daddr', 'ipv6'], id: ['id', 'be32'], proto: ['proto', 'u8'] });
 export const sockRevNatKey6Codec = structCodec('sy_sock_revnat_key6', { cookie: ['cookie', 'u64'], addr: ['addr', 'ipv6'], port: ['port', 'be16'] });
 export const sockRevNatValue6Codec = structCodec('sy_sock_revnat_value6', { addr: ['addr', 'ipv6'], port: ['port', 'be16'], revNatId: ['rev_nat_id', 'u32'] });
+export const eventsBudgetCodec = structCodec('sy_events_budget', { windowNs: ['window_ns', 'u64'], used: ['used', 'u32'] });
 export const monitorCodec = structCodec('sy_monitor', {
   flags: ['flags', 'u32'], ctSample: ['ct_sample', 'u32'], traceFrontendId: ['trace_frontend_id', 'u32'], traceBackendId: ['trace_backend_id', 'u32'],
   clientFamily: ['client_family', 'u8'], clientPrefixLen: ['client_prefix_len', 'u8'],

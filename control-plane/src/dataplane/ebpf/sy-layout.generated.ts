@@ -214,6 +214,11 @@ export const SY_STRUCTS = {
     pad: { offset: 18, size: 2, type: '__u16' },
     client_addr: { offset: 20, size: 16, type: '__be32[4]' },
   } },
+  sy_events_budget: { size: 16, fields: {
+    window_ns: { offset: 0, size: 8, type: '__u64' },
+    used: { offset: 8, size: 4, type: '__u32' },
+    pad: { offset: 12, size: 4, type: '__u32' },
+  } },
   sy_event: { size: 96, fields: {
     ts_ns: { offset: 0, size: 8, type: '__u64' },
     type: { offset: 8, size: 1, type: '__u8' },
@@ -237,6 +242,9 @@ export const SY_STRUCTS = {
 } as const;
 
 export const SY_ENUMS = {
+  sy_events_limit: {
+    SY_EVENTS_PER_CPU_PER_SEC: 4096,
+  },
   sy_scope: {
     SY_SCOPE_EXTERNAL: 0,
     SY_SCOPE_INTERNAL: 1,
@@ -321,6 +329,7 @@ export const SY_ENUMS = {
     SY_CNT_IP6_NOT_HANDLED: 41,
     SY_CNT_EVENTS_LOST: 45,
     SY_CNT_SOCK_REJECT: 46,
+    SY_CNT_EVENTS_RATE_LIMITED: 47,
     SY_CNT_MAX: 48,
   },
   sy_rate_limit: {
@@ -387,4 +396,5 @@ export const SY_MAPS = {
   sy_config6: { type: 2, key: '__u32', value: 'struct sy_config6' },
   sy_monitor: { type: 2, key: '__u32', value: 'struct sy_monitor' },
   sy_events: { type: 27 },
+  sy_events_budget: { type: 6, key: '__u32', value: 'struct sy_events_budget' },
 } as const;
