@@ -3,8 +3,8 @@
 // is generated from the BPF object's BTF (sy-layout.generated.ts; docs/maps.md,
 // "Layout contract"): no offset or constant is written here. Addresses and
 // ports are network order on the wire; everything else little endian.
-import { ipv4ToInt } from '../../util/ipv4.js';
-import { SY_ENUMS } from './sy-layout.generated.js';
+import { ipv4ToBytes } from '../../util/ipv4.js';
+import { SY_ENUMS, SY_STRUCTS } from './sy-layout.generated.js';
 import { enumMembers, structCodec } from './struct-codec.js';
 
 // ---- constants (enums of sy_structs.h) -------------------------------------
@@ -185,10 +185,8 @@ export function decodeSourceRangeKey6(b: Uint8Array): { frontendId: number; addr
 /** sy_config6 as shown: the IPv6 Service CIDR as "net/len", '' when the mask is all zero (none). */
 export function decodeConfig6(b: Uint8Array): { nodeAddr: string; serviceCIDR: string } {
   const c = config6Codec.decode(b);
-  const mask = b.subarray(32, 48);
-  let len = 0;
-  for (const byte of mask) len += (byte.toString(2).match(/1/g) ?? []).length;
-  return { nodeAddr: c.nodeAddr, serviceCIDR: len === 0 ? '' : `${c.svcNet}/${len}` };
+  const f = SY_STRUCTS.sy_config6.fields.svc_mask;
+  return { nodeAddr: c.nodeAddr, serviceCIDR: cidrOfMask(c.svcNet, b.subarray(f.offset, f.offset + f.size)) };
 }
 
 /** sy_config; older, shorter layouts read the missing fields as 0. */
@@ -199,11 +197,15 @@ export function decodeConfig(b: Uint8Array): ConfigValue {
 
 /** "net/len" of a network and its dotted-quad mask; '' for the zero mask (no Service CIDR). */
 function serviceCIDROf(net: string, mask: string): string {
-  const bits = ipv4ToInt(mask);
-  if (bits === 0) return '';
-  // A contiguous mask's prefix length is 32 minus its trailing zeros.
-  const trailingZeros = 31 - Math.clz32(bits & -bits);
-  return `${net}/${32 - trailingZeros}`;
+  return cidrOfMask(net, ipv4ToBytes(mask));
+}
+
+/** "net/len" of a network and its (contiguous) mask bytes, either family; '' for the zero mask (none given). */
+function cidrOfMask(net: string, mask: Uint8Array): string {
+  let len = 0;
+  // Leading ones of each byte: the zeros leading its complement, past the 24 high bits.
+  for (const byte of mask) len += Math.clz32(~byte & 0xff) - 24;
+  return len === 0 ? '' : `${net}/${len}`;
 }
 
 /** Per-CPU values (sy_svc_stats): the loader sums them; copies handed unsummed (a multiple of the size) are summed here. */
