@@ -117,32 +117,45 @@ static __always_inline void sy_event_verdict4(__u8 type, const struct sy_pkt *pk
 	sy_event_submit(e);
 }
 
-/* A connect()/sendmsg() refused by the socket hooks (SY_HOOK_SOCK_LB): no
- * packet exists yet, so only the destination is known (source 0). */
-static __always_inline void sy_event_sock_reject4(__u8 proto, __be32 daddr,
-						  __be16 dport, __u32 fe_id)
+/* An event of the socket hooks (SY_HOOK_SOCK_LB): no packet exists yet, so
+ * only the destination the application used is known (source 0). */
+static __always_inline struct sy_event *
+sy_event_start_sock4(__u8 type, __u8 proto, __be32 daddr, __be16 dport,
+		     __u32 fe_id)
 {
 	struct sy_event *e = sy_event_reserve();
 
 	if (!e)
-		return;
+		return NULL;
 	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_ns = bpf_ktime_get_ns();
-	e->type = SY_EV_REJECT;
+	e->type = type;
 	e->family = 4;
 	e->proto = proto;
 	e->hook = SY_HOOK_SOCK_LB;
-	e->reason = SY_CNT_SOCK_REJECT;
 	e->frontend_id = fe_id;
 	e->dport = e->nat_dport = dport;
 	e->daddr[0] = e->nat_daddr[0] = daddr;
+	return e;
+}
+
+/* A connect()/sendmsg() refused by the socket hooks. */
+static __always_inline void sy_event_sock_reject4(__u8 proto, __be32 daddr,
+						  __be16 dport, __u32 fe_id)
+{
+	struct sy_event *e = sy_event_start_sock4(SY_EV_REJECT, proto, daddr,
+						  dport, fe_id);
+
+	if (!e)
+		return;
+	e->reason = SY_CNT_SOCK_REJECT;
 	sy_event_submit(e);
 }
 
 /* A connect()/sendmsg() translated by the socket hooks: SY_EV_TRACE when
- * tracing is on and the frontend/backend filter matches. No packet exists
- * yet and the socket's source address is not known here, so a filter on
- * the client CIDR never matches a socket translation (it cannot be told). */
+ * tracing is on and the frontend/backend filter matches. The socket's
+ * source address is not known here, so a filter on the client CIDR never
+ * matches a socket translation (it cannot be told). */
 static __always_inline void sy_event_sock_trace4(__u8 proto, __be32 daddr,
 						 __be16 dport, __u32 fe_id,
 						 __u32 be_id, __be32 be_addr,
@@ -157,19 +170,10 @@ static __always_inline void sy_event_sock_trace4(__u8 proto, __be32 daddr,
 	    (m->trace_backend_id && m->trace_backend_id != be_id) ||
 	    m->client_family != 0)
 		return;
-	e = sy_event_reserve();
+	e = sy_event_start_sock4(SY_EV_TRACE, proto, daddr, dport, fe_id);
 	if (!e)
 		return;
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts_ns = bpf_ktime_get_ns();
-	e->type = SY_EV_TRACE;
-	e->family = 4;
-	e->proto = proto;
-	e->hook = SY_HOOK_SOCK_LB;
-	e->frontend_id = fe_id;
 	e->backend_id = be_id;
-	e->dport = dport;
-	e->daddr[0] = daddr;
 	e->nat_dport = be_port;
 	e->nat_daddr[0] = be_addr;
 	sy_event_submit(e);
