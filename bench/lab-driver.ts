@@ -11,7 +11,7 @@ import type { LabInfo } from '../lab/src/cli/lifecycle.js';
 import { existingDir, inCgroup, nodeCgroupDir } from '../lab/src/netns/cgroups.js';
 import { stateDirFiles, type StateDirFiles } from '../lab/src/netns/layout.js';
 import { labStateDir } from '../lab/src/netns/plan.js';
-import type { Mode } from './options.js';
+import type { BenchIPFamily, Mode } from './options.js';
 
 function findRoot(): string {
   let d = path.dirname(fileURLToPath(import.meta.url));
@@ -143,7 +143,7 @@ export class LineStream {
 
 export type LabInfoFull = LabInfo & {
   nodes: Array<LabInfo['nodes'][number] & { loader: (NonNullable<LabInfo['nodes'][number]['loader']> & { socket?: string }) | null }>;
-  pods: Record<string, { netns: string; ip: string; node: string; pid?: number; running: boolean; log: string; hostVeth?: string }>;
+  pods: Record<string, { netns: string; ip: string; ips?: string[]; node: string; pid?: number; running: boolean; log: string; hostVeth?: string }>;
 };
 
 export class BenchLab {
@@ -151,7 +151,7 @@ export class BenchLab {
   readonly stateDir: string;
   private readonly files: StateDirFiles;
 
-  constructor(readonly name: string, readonly mode: Mode, readonly nodes: number, private readonly log: (line: string) => void, readonly agentArgs: string[] = []) {
+  constructor(readonly name: string, readonly mode: Mode, readonly nodes: number, private readonly log: (line: string) => void, readonly agentArgs: string[] = [], readonly ipFamily: BenchIPFamily = 'ipv4') {
     this.stateDir = labStateDir(name);
     this.files = stateDirFiles(this.stateDir);
     this.api = new LabClient(this.files.apiSocket, 120_000);
@@ -166,7 +166,7 @@ export class BenchLab {
       this.log(`lab ${this.name} exists (left by an earlier run?): taking it down first`);
       await this.down();
     }
-    const r = await this.cli(['lab', 'up', '--name', this.name, '--nodes', String(this.nodes), '--mode', this.mode], 240_000);
+    const r = await this.cli(['lab', 'up', '--name', this.name, '--nodes', String(this.nodes), '--mode', this.mode, '--ip-family', this.ipFamily], 240_000);
     if (r.code !== 0) throw new Error(`lab up ${this.name} failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
   }
 

@@ -17,10 +17,16 @@
 //   reply revNAT     the backend's answer to the client: reverse NAT.
 //   tc non-service   a packet to a pod address: lookups that miss, untouched.
 //   XDP NodePort     SYN of new flows, and ACKs of tracked flows, to
-//                    node IP:nodePort from outside, when the build has sy_xdp.
+//                    node IP:nodePort from outside, when the build has sy_xdp;
+//   tc external      the same at sy_tc_external (NodePort where XDP is not attached).
+//
+// In a dual-stack bench every translating path is timed for the Service's
+// IPv6 address too (testrun.ipv6.*), IPv4 and IPv6 alternating sample by
+// sample in one loop, so that the IPv6/IPv4 ratio compares like with like.
 import { LoaderClient, LoaderError } from '../control-plane/src/dataplane/ebpf/loader-client.js';
 import type { Effort } from './options.js';
 import { TCP_ACK, TCP_SYN, tcpFrame, tupleOf } from './packets.js';
+import { ipv6Key } from './report.js';
 import { summarize, unavailable, type FigureOrNot } from './stats.js';
 
 export interface TestRunTarget {
@@ -34,6 +40,8 @@ export interface TestRunTarget {
   extIfindex: number;
   /** Its MAC: the destination of the frames sy_xdp is run on. */
   extMac: string;
+  /** Dual-stack: the same Service's IPv6 VIP, the backends' and the node's IPv6 addresses. */
+  v6?: { vip: string; backendIPs: string[]; nodeIP: string };
 }
 
 const XDP_VERDICTS = ['ABORTED', 'DROP', 'PASS', 'TX', 'REDIRECT'];
@@ -41,9 +49,11 @@ const TC_VERDICTS: Record<number, string> = { 0: 'OK', 2: 'SHOT', 7: 'REDIRECT',
 
 /** Distinct synthetic client tuples across the whole run (conntrack entries stay for a while). */
 let flowSeq = 0;
-function nextClient(net: string): { src: string; sport: number } {
+/** A client in `net` ("198.19.200"; IPv6: fd00:198:19:200::/64, the same numbers as text). */
+function nextClient(net: string, v6 = false): { src: string; sport: number } {
   const k = flowSeq++;
-  return { src: `${net}.${1 + (k % 250)}`, sport: 1024 + (Math.floor(k / 250) % 60000) };
+  const host = 1 + (k % 250);
+  return { src: v6 ? `fd00:${net.split('.').join(':')}::${host.toString(16)}` : `${net}.${host}`, sport: 1024 + (Math.floor(k / 250) % 60000) };
 }
 
 class Tally {
@@ -61,53 +71,94 @@ class Tally {
   }
 }
 
+/** One address family of the measured Service: its figure keys, addresses and checks. */
+interface Family {
+  v6: boolean;
+  /** testrun.X (IPv4) or testrun.ipv6.X */
+  key: (name: string) => string;
+  label: string;
+  vip: string;
+  nodeIP: string;
+  backendIPs: string[];
+  dnatOK: (data: Uint8Array) => boolean;
+}
+
+/** The families in the order of sample i: IPv4 first on even samples, IPv6 first on odd ones (drift hits both alike). */
+function ordered<T>(fams: T[], i: number): T[] {
+  return i % 2 === 0 ? fams : [...fams].reverse();
+}
+
 export async function measureTestRun(socket: string, t: TestRunTarget, effort: Effort): Promise<Record<string, FigureOrNot>> {
   const client = new LoaderClient(socket, 120_000);
   const out: Record<string, FigureOrNot> = {};
-  const backends = new Set(t.backendIPs);
-  const dnatOK = (data: Uint8Array): boolean => {
-    const o = tupleOf(data);
-    return backends.has(o.dst) && o.dport === t.backendPort;
+  const family = (v6: boolean, vip: string, nodeIP: string, backendIPs: string[]): Family => {
+    const set = new Set(backendIPs);
+    return {
+      v6, key: (name) => (v6 ? ipv6Key(`testrun.${name}`) : `testrun.${name}`), label: v6 ? ' (IPv6)' : '', vip, nodeIP, backendIPs,
+      dnatOK: (data) => {
+        const o = tupleOf(data);
+        return set.has(o.dst) && o.dport === t.backendPort;
+      },
+    };
   };
+  const fams: Family[] = [family(false, t.vip, t.nodeIP, t.backendIPs)];
+  if (t.v6) fams.push(family(true, t.v6.vip, t.v6.nodeIP, t.v6.backendIPs));
   const tc = (v: number): string => TC_VERDICTS[v] ?? String(v);
   const xdpV = (v: number): string => XDP_VERDICTS[v] ?? String(v);
   const samples = effort.testRunNewFlows;
   const flows = Math.max(1, effort.testRunCalls);
   const perFlow = Math.max(1, Math.ceil(samples / flows));
-  const single = 'single runs (repeat 1), one sample per run';
+  const single = `single runs (repeat 1), one sample per run${fams.length > 1 ? ', IPv4 and IPv6 alternating sample by sample' : ''}`;
+  const tallies = (): Map<Family, Tally> => new Map(fams.map((f) => [f, new Tally()]));
   try {
     // tc: new flows, one run each.
-    const nf = new Tally();
+    const nf = tallies();
     for (let i = 0; i < samples; i++) {
-      const c = nextClient('198.19.200');
-      const r = await client.testRun('tc_ingress', tcpFrame({ ...c, dst: t.vip, dport: t.port, flags: TCP_SYN }), 1);
-      nf.add(tc(r.retval), Number(r.durationNs), dnatOK(r.data));
-    }
-    if (nf.ns.length === 0) throw new Error(`tc_ingress did not translate any SYN to ${t.vip}:${t.port} (${nf.note('')}): is the Service programmed?`);
-    out['testrun.tc_new_flow'] = summarize('tc_ingress, first packet (SYN) of a new flow to a ClusterIP', 'ns/packet', nf.ns, nf.ns.length, nf.note(`${single}, a distinct tuple each`));
-
-    // tc: established forward packets and replies of `flows` tracked flows.
-    const est = new Tally();
-    const rep = new Tally();
-    for (let f = 0; f < flows; f++) {
-      const c = nextClient('198.19.201');
-      const syn = await client.testRun('tc_ingress', tcpFrame({ ...c, dst: t.vip, dport: t.port, flags: TCP_SYN, seq: 1000 }), 1);
-      if (!dnatOK(syn.data)) throw new Error(`tc_ingress did not translate the SYN of ${c.src}:${c.sport} -> ${t.vip}:${t.port}`);
-      const backend = tupleOf(syn.data).dst;
-      const reply = tcpFrame({ src: backend, sport: t.backendPort, dst: c.src, dport: c.sport, flags: TCP_SYN | TCP_ACK, seq: 5000, ack: 1001 });
-      const ack = tcpFrame({ ...c, dst: t.vip, dport: t.port, flags: TCP_ACK, seq: 1001, ack: 5001 });
-      for (let i = 0; i < perFlow; i++) {
-        const r2 = await client.testRun('tc_ingress', reply, 1);
-        const o = tupleOf(r2.data);
-        rep.add(tc(r2.retval), Number(r2.durationNs), o.src === t.vip && o.sport === t.port);
-        const r1 = await client.testRun('tc_ingress', ack, 1);
-        est.add(tc(r1.retval), Number(r1.durationNs), dnatOK(r1.data));
+      for (const fam of ordered(fams, i)) {
+        const c = nextClient('198.19.200', fam.v6);
+        const r = await client.testRun('tc_ingress', tcpFrame({ ...c, dst: fam.vip, dport: t.port, flags: TCP_SYN }), 1);
+        nf.get(fam)!.add(tc(r.retval), Number(r.durationNs), fam.dnatOK(r.data));
       }
     }
-    if (est.ns.length === 0) throw new Error(`tc_ingress did not translate established ACKs (${est.note('')})`);
-    if (rep.ns.length === 0) throw new Error(`tc_ingress did not reverse-NAT replies (${rep.note('')})`);
-    out['testrun.tc_established'] = summarize('tc_ingress, packet of a tracked flow (ACK) to a ClusterIP', 'ns/packet', est.ns, flows, est.note(`${single}, ${flows} flows`));
-    out['testrun.tc_reply_revnat'] = summarize('tc_ingress, reply from the backend (SYN-ACK), reverse NAT', 'ns/packet', rep.ns, flows, rep.note(`${single}, ${flows} flows`));
+    for (const fam of fams) {
+      const x = nf.get(fam)!;
+      if (x.ns.length === 0) throw new Error(`tc_ingress did not translate any SYN to ${fam.vip}:${t.port} (${x.note('')}): is the Service programmed?`);
+      out[fam.key('tc_new_flow')] = summarize(`tc_ingress, first packet (SYN) of a new flow to a ClusterIP${fam.label}`, 'ns/packet', x.ns, x.ns.length, x.note(`${single}, a distinct tuple each`));
+    }
+
+    // tc: established forward packets and replies of `flows` tracked flows.
+    const est = tallies();
+    const rep = tallies();
+    for (let f = 0; f < flows; f++) {
+      const flow = new Map<Family, { reply: Uint8Array; ack: Uint8Array }>();
+      for (const fam of fams) {
+        const c = nextClient('198.19.201', fam.v6);
+        const syn = await client.testRun('tc_ingress', tcpFrame({ ...c, dst: fam.vip, dport: t.port, flags: TCP_SYN, seq: 1000 }), 1);
+        if (!fam.dnatOK(syn.data)) throw new Error(`tc_ingress did not translate the SYN of ${c.src}:${c.sport} -> ${fam.vip}:${t.port}`);
+        const backend = tupleOf(syn.data).dst;
+        flow.set(fam, {
+          reply: tcpFrame({ src: backend, sport: t.backendPort, dst: c.src, dport: c.sport, flags: TCP_SYN | TCP_ACK, seq: 5000, ack: 1001 }),
+          ack: tcpFrame({ ...c, dst: fam.vip, dport: t.port, flags: TCP_ACK, seq: 1001, ack: 5001 }),
+        });
+      }
+      for (let i = 0; i < perFlow; i++) {
+        for (const fam of ordered(fams, i)) {
+          const { reply, ack } = flow.get(fam)!;
+          const r2 = await client.testRun('tc_ingress', reply, 1);
+          const o = tupleOf(r2.data);
+          rep.get(fam)!.add(tc(r2.retval), Number(r2.durationNs), o.src === fam.vip && o.sport === t.port);
+          const r1 = await client.testRun('tc_ingress', ack, 1);
+          est.get(fam)!.add(tc(r1.retval), Number(r1.durationNs), fam.dnatOK(r1.data));
+        }
+      }
+    }
+    for (const fam of fams) {
+      const e = est.get(fam)!, r = rep.get(fam)!;
+      if (e.ns.length === 0) throw new Error(`tc_ingress did not translate established ACKs${fam.label} (${e.note('')})`);
+      if (r.ns.length === 0) throw new Error(`tc_ingress did not reverse-NAT replies${fam.label} (${r.note('')})`);
+      out[fam.key('tc_established')] = summarize(`tc_ingress, packet of a tracked flow (ACK) to a ClusterIP${fam.label}`, 'ns/packet', e.ns, flows, e.note(`${single}, ${flows} flows`));
+      out[fam.key('tc_reply_revnat')] = summarize(`tc_ingress, reply from the backend (SYN-ACK), reverse NAT${fam.label}`, 'ns/packet', r.ns, flows, r.note(`${single}, ${flows} flows`));
+    }
 
     // tc: a packet that is no service's (to a pod address): the miss path, and the single-run overhead.
     const other = tcpFrame({ src: '198.19.202.1', sport: 40000, dst: t.backendIPs[0]!, dport: t.backendPort, flags: TCP_ACK, seq: 1, ack: 1 });
@@ -118,51 +169,70 @@ export async function measureTestRun(socket: string, t: TestRunTarget, effort: E
     out['testrun.tc_non_service'] = summarize('tc_ingress, packet to a pod address (no service: lookups miss, packet untouched)', 'ns/packet', passRep, flows,
       `each sample: kernel average over ${effort.testRunRepeat} repetitions (the packet is not modified, so repeating is valid)`);
     out['testrun.tc_non_service_single'] = summarize('tc_ingress, the same non-service packet timed with single runs (shows the single-run timer overhead)', 'ns/packet', passOne, passOne.length, single);
-    // XDP NodePort.
-    const xdpNew = 'sy_xdp, SYN of a new flow to node IP:nodePort';
-    const xdpEst = 'sy_xdp, packet of a tracked flow (ACK) to node IP:nodePort';
-    if (t.nodePort === undefined) {
-      out['testrun.xdp_nodeport_new_flow'] = unavailable(xdpNew, 'ns/packet', 'no NodePort Service');
-      out['testrun.xdp_nodeport_established'] = unavailable(xdpEst, 'ns/packet', 'no NodePort Service');
-    } else {
+
+    // NodePort from outside: at sy_xdp, and at sy_tc_external (what serves it where XDP is not attached).
+    for (const [prog, name, verdict] of [['xdp', 'xdp_nodeport', xdpV], ['tc_external', 'tc_external_nodeport', tc]] as const) {
+      const whatNew = (fam: Family): string => `sy_${prog}, SYN of a new flow to node IP:nodePort${fam.label}`;
+      const whatEst = (fam: Family): string => `sy_${prog}, packet of a tracked flow (ACK) to node IP:nodePort${fam.label}`;
+      const unavailableAll = (reason: string): void => {
+        for (const fam of fams) {
+          out[fam.key(`${name}_new_flow`)] = unavailable(whatNew(fam), 'ns/packet', reason);
+          out[fam.key(`${name}_established`)] = unavailable(whatEst(fam), 'ns/packet', reason);
+        }
+      };
+      if (t.nodePort === undefined) {
+        unavailableAll('no NodePort Service');
+        continue;
+      }
       const np = t.nodePort;
       let reason: string | undefined;
       try {
-        await client.testRun('xdp', tcpFrame({ ...nextClient('198.18.1'), dst: t.nodeIP, dport: np, flags: TCP_SYN, dmac: t.extMac }), 1, t.extIfindex);
+        await client.testRun(prog, tcpFrame({ ...nextClient('198.18.1'), dst: t.nodeIP, dport: np, flags: TCP_SYN, dmac: t.extMac }), 1, t.extIfindex);
       } catch (err) {
         if (err instanceof LoaderError && (err.code === 'UNSUPPORTED' || err.code === 'INVALID')) reason = `not available in this build (loader: ${err.message})`;
         else throw err;
       }
       if (reason) {
-        out['testrun.xdp_nodeport_new_flow'] = unavailable(xdpNew, 'ns/packet', reason);
-        out['testrun.xdp_nodeport_established'] = unavailable(xdpEst, 'ns/packet', reason);
-      } else {
-        const xn = new Tally();
-        for (let i = 0; i < samples; i++) {
-          const c = nextClient('198.18.1');
-          const r = await client.testRun('xdp', tcpFrame({ ...c, dst: t.nodeIP, dport: np, flags: TCP_SYN, dmac: t.extMac }), 1, t.extIfindex);
-          xn.add(xdpV(r.retval), Number(r.durationNs), dnatOK(r.data));
+        unavailableAll(reason);
+        continue;
+      }
+      const xn = tallies();
+      for (let i = 0; i < samples; i++) {
+        for (const fam of ordered(fams, i)) {
+          const c = nextClient('198.18.1', fam.v6);
+          const r = await client.testRun(prog, tcpFrame({ ...c, dst: fam.nodeIP, dport: np, flags: TCP_SYN, dmac: t.extMac }), 1, t.extIfindex);
+          xn.get(fam)!.add(verdict(r.retval), Number(r.durationNs), fam.dnatOK(r.data));
         }
-        out['testrun.xdp_nodeport_new_flow'] = xn.ns.length > 0
-          ? summarize(xdpNew, 'ns/packet', xn.ns, xn.ns.length, xn.note(`${single}, a distinct tuple each`))
-          : unavailable(xdpNew, 'ns/packet', `sy_xdp translated none of the SYNs (${xn.note('')}): it passed them to tc`);
-        const xe = new Tally();
-        for (let f = 0; f < flows; f++) {
-          const c = nextClient('198.18.2');
-          const syn = await client.testRun('xdp', tcpFrame({ ...c, dst: t.nodeIP, dport: np, flags: TCP_SYN, seq: 1000, dmac: t.extMac }), 1, t.extIfindex);
-          if (!dnatOK(syn.data)) continue;
+      }
+      const xe = tallies();
+      for (let f = 0; f < flows; f++) {
+        const acks = new Map<Family, Uint8Array>();
+        for (const fam of fams) {
+          const c = nextClient('198.18.2', fam.v6);
+          const syn = await client.testRun(prog, tcpFrame({ ...c, dst: fam.nodeIP, dport: np, flags: TCP_SYN, seq: 1000, dmac: t.extMac }), 1, t.extIfindex);
+          if (!fam.dnatOK(syn.data)) continue;
           const b = tupleOf(syn.data);
           // The backend's SYN-ACK comes back through its pod veth (tc_ingress): the flow is then established.
           await client.testRun('tc_ingress', tcpFrame({ src: b.dst, sport: b.dport, dst: c.src, dport: c.sport, flags: TCP_SYN | TCP_ACK, seq: 5000, ack: 1001 }), 1);
-          const ack = tcpFrame({ ...c, dst: t.nodeIP, dport: np, flags: TCP_ACK, seq: 1001, ack: 5001, dmac: t.extMac });
-          for (let i = 0; i < perFlow; i++) {
-            const r = await client.testRun('xdp', ack, 1, t.extIfindex);
-            xe.add(xdpV(r.retval), Number(r.durationNs), dnatOK(r.data));
+          acks.set(fam, tcpFrame({ ...c, dst: fam.nodeIP, dport: np, flags: TCP_ACK, seq: 1001, ack: 5001, dmac: t.extMac }));
+        }
+        for (let i = 0; i < perFlow; i++) {
+          for (const fam of ordered(fams, i)) {
+            const ack = acks.get(fam);
+            if (!ack) continue;
+            const r = await client.testRun(prog, ack, 1, t.extIfindex);
+            xe.get(fam)!.add(verdict(r.retval), Number(r.durationNs), fam.dnatOK(r.data));
           }
         }
-        out['testrun.xdp_nodeport_established'] = xe.ns.length > 0
-          ? summarize(xdpEst, 'ns/packet', xe.ns, flows, xe.note(`${single}, ${flows} flows`))
-          : unavailable(xdpEst, 'ns/packet', `sy_xdp translated no ACK of a tracked flow (${xe.note('')})`);
+      }
+      for (const fam of fams) {
+        const n = xn.get(fam)!, e = xe.get(fam)!;
+        out[fam.key(`${name}_new_flow`)] = n.ns.length > 0
+          ? summarize(whatNew(fam), 'ns/packet', n.ns, n.ns.length, n.note(`${single}, a distinct tuple each`))
+          : unavailable(whatNew(fam), 'ns/packet', `sy_${prog} translated none of the SYNs (${n.note('')})${prog === 'xdp' ? ': it passed them to tc' : ''}`);
+        out[fam.key(`${name}_established`)] = e.ns.length > 0
+          ? summarize(whatEst(fam), 'ns/packet', e.ns, flows, e.note(`${single}, ${flows} flows`))
+          : unavailable(whatEst(fam), 'ns/packet', `sy_${prog} translated no ACK of a tracked flow (${e.note('')})`);
       }
     }
   } finally {

@@ -19,6 +19,16 @@ function probe(c: Client, args: string[], timeoutMs: number): ReturnType<BenchLa
 }
 
 /**
+ * A few connections from the client to each host, so the node has resolved
+ * their neighbour entries before anything is timed (the datapath's own FIB
+ * lookup passes a packet to the stack while the neighbour is unknown; the
+ * cold start's probes do this for the IPv4 addresses, nothing for IPv6).
+ */
+export async function warmNeighbours(c: Client, hosts: string[], port: number): Promise<void> {
+  for (const h of hosts) await probe(c, ['connect-latency', h, String(port), '--count', '3', '--timeout-ms', '1000'], 30_000);
+}
+
+/**
  * connect() latency through each target, `samples` per target, in
  * `rounds` interleaved rounds (so drift in machine load hits every target
  * alike), after a short warm-up. Connections are closed with RST.

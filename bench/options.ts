@@ -3,6 +3,8 @@ import path from 'node:path';
 
 export type Mode = 'ebpf' | 'iptables';
 export type Preset = 'quick' | 'full';
+/** The lab's address families: dual (default) measures IPv6 beside IPv4 in the same run. */
+export type BenchIPFamily = 'ipv4' | 'dual';
 
 /** How much of each measurement; the presets fill it, flags override parts. */
 export interface Effort {
@@ -43,6 +45,8 @@ export interface BenchOptions {
   keepLab: boolean;
   /** Extra agent arguments for every agent start (e.g. --iptables-backend legacy). */
   agentArgs: string[];
+  /** dual: a dual-stack lab, every bench Service RequireDualStack with a slice per family (IPv6 rows beside IPv4's). */
+  ipFamily: BenchIPFamily;
   effort: Effort;
   verbose: boolean;
 }
@@ -79,6 +83,8 @@ export const BENCH_USAGE = `usage: switchyard bench [options]      (npm run benc
   --endpoints LIST           endpoints per Service, e.g. 2,10
   --modes LIST               ebpf,iptables (default both)
   --out DIR                  results directory (default bench/results/<preset>-<time>)
+  --ip-family dual|ipv4      dual (default): a dual-stack lab, every bench Service of both families,
+                             IPv6 per-packet and first-packet latency rows beside IPv4's; ipv4: IPv4 only
   --nodes N                  lab nodes (default 1: every pod and the probed agent on node1)
   --lab-prefix P             lab names start with P (default "bn")
   --keep-lab                 leave the last lab up (debugging)
@@ -106,7 +112,7 @@ export function parseBenchOptions(argv: string[], now = new Date()): BenchOption
   const flags = new Map<string, string>();
   const bools = new Set<string>();
   const agentArgs: string[] = [];
-  const takes = new Set(['--preset', '--services', '--endpoints', '--modes', '--out', '--nodes', '--lab-prefix', '--cold-runs', '--samples', '--flips', '--agent-arg']);
+  const takes = new Set(['--preset', '--services', '--endpoints', '--modes', '--out', '--nodes', '--lab-prefix', '--cold-runs', '--samples', '--flips', '--agent-arg', '--ip-family']);
   const switches = new Set(['--keep-lab', '--verbose', '-h', '--help']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -136,6 +142,8 @@ export function parseBenchOptions(argv: string[], now = new Date()): BenchOption
   if (flags.has('--cold-runs')) effort.coldRuns = effort.coldRunsLarge = int(flags.get('--cold-runs'), 'cold runs', 1, 100);
   if (flags.has('--samples')) effort.latencySamples = int(flags.get('--samples'), 'samples', 10, 1_000_000);
   if (flags.has('--flips')) effort.flips = int(flags.get('--flips'), 'flips', 1, 10_000);
+  const ipFamily = (flags.get('--ip-family') ?? 'dual') as BenchIPFamily;
+  if (ipFamily !== 'dual' && ipFamily !== 'ipv4') throw new UsageError(`--ip-family must be dual or ipv4, not ${JSON.stringify(ipFamily)}`);
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
   const labPrefix = flags.get('--lab-prefix') ?? 'bn';
   if (!/^[a-z][a-z0-9]{0,5}$/.test(labPrefix)) throw new UsageError('--lab-prefix: a lowercase letter and up to 5 letters or digits');
@@ -149,6 +157,7 @@ export function parseBenchOptions(argv: string[], now = new Date()): BenchOption
     labPrefix,
     keepLab: bools.has('--keep-lab'),
     agentArgs,
+    ipFamily,
     effort,
     verbose: bools.has('--verbose'),
   };

@@ -1,5 +1,7 @@
-// Ethernet/IPv4/TCP frames for BPF_PROG_TEST_RUN, and reading the
-// addresses back out of what the program returned.
+// Ethernet/IPv4/TCP and Ethernet/IPv6/TCP frames for BPF_PROG_TEST_RUN
+// (the family follows the addresses), and reading the addresses back out of
+// what the program returned.
+import { formatIP, mustParseIP } from '../control-plane/src/util/ip.js';
 import { bytesToIpv4, ipv4ToBytes } from '../control-plane/src/util/ipv4.js';
 
 export const TCP_SYN = 0x02;
@@ -27,8 +29,9 @@ export interface TcpSpec {
   dmac?: string;
 }
 
-/** A complete frame with valid IPv4 and TCP checksums. */
+/** A complete frame with valid IPv4 (or IPv6, for IPv6 addresses) and TCP checksums. */
 export function tcpFrame(s: TcpSpec): Uint8Array {
+  if (s.src.includes(':') || s.dst.includes(':')) return tcp6Frame(s);
   const payload = s.payload ?? new Uint8Array(0);
   const p = new Uint8Array(14 + 20 + 20 + payload.length);
   const v = new DataView(p.buffer);
@@ -68,11 +71,50 @@ export function tcpFrame(s: TcpSpec): Uint8Array {
   return p;
 }
 
+/** Ethernet + IPv6 (no extension header) + TCP, checksum over the IPv6 pseudo-header. */
+function tcp6Frame(s: TcpSpec): Uint8Array {
+  const payload = s.payload ?? new Uint8Array(0);
+  const src = mustParseIP(s.src), dst = mustParseIP(s.dst);
+  if (src.family !== 'IPv6' || dst.family !== 'IPv6') throw new Error(`tcpFrame: mixed families ${s.src} -> ${s.dst}`);
+  const seg = 20 + payload.length;
+  const p = new Uint8Array(14 + 40 + seg);
+  const v = new DataView(p.buffer);
+  p.set(s.dmac ? s.dmac.split(':').map((h) => parseInt(h, 16)) : [0, 0, 0, 0, 0, 0], 0);
+  p.set([2, 0, 0, 0, 0, 2], 6);
+  v.setUint16(12, 0x86dd);
+  const ip = 14;
+  p[ip] = 0x60;
+  v.setUint16(ip + 4, seg);
+  p[ip + 6] = 6;
+  p[ip + 7] = 64;
+  p.set(src.bytes, ip + 8);
+  p.set(dst.bytes, ip + 24);
+  const t = ip + 40;
+  v.setUint16(t, s.sport);
+  v.setUint16(t + 2, s.dport);
+  v.setUint32(t + 4, s.seq ?? 1000);
+  v.setUint32(t + 8, s.ack ?? 0);
+  p[t + 12] = 5 << 4;
+  p[t + 13] = s.flags;
+  v.setUint16(t + 14, 65535);
+  p.set(payload, t + 20);
+  const pseudo = new Uint8Array(40 + seg);
+  pseudo.set(p.subarray(ip + 8, ip + 40), 0);
+  new DataView(pseudo.buffer).setUint32(32, seg);
+  pseudo[39] = 6;
+  pseudo.set(p.subarray(t, t + seg), 40);
+  v.setUint16(t + 16, csum(pseudo));
+  return p;
+}
+
 export interface Tuple { src: string; sport: number; dst: string; dport: number }
 
-/** Source and destination of an Ethernet/IPv4/TCP-or-UDP frame. */
+/** Source and destination of an Ethernet/IPv4-or-IPv6/TCP-or-UDP frame (IPv6: no extension header). */
 export function tupleOf(p: Uint8Array): Tuple {
   const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
+  if (p.length >= 58 && v.getUint16(12) === 0x86dd) {
+    return { src: formatIP(p.slice(22, 38)), dst: formatIP(p.slice(38, 54)), sport: v.getUint16(54), dport: v.getUint16(56) };
+  }
   const ihl = (p[14]! & 0x0f) * 4;
   return {
     src: bytesToIpv4(p.subarray(26, 30)),

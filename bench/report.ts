@@ -34,6 +34,37 @@ export interface Ratio {
   ratio: number;
 }
 
+/** IPv6 against IPv4 for one figure of one combination (dual-stack bench), p50s from the same run. */
+export interface FamilyRatio {
+  mode: Mode;
+  services: number;
+  endpoints: number;
+  /** The IPv4 figure's key; the IPv6 one is ipv6Key(figure). */
+  figure: string;
+  unit: string;
+  ipv4: number;
+  ipv6: number;
+  /** ipv6 / ipv4 (p50) */
+  ratio: number;
+}
+
+/** The per-packet rows timed for both families in a dual-stack bench (testrun.ipv6.* beside testrun.*). */
+export const FAMILY_TESTRUN_FIGURES = [
+  'testrun.tc_new_flow', 'testrun.tc_established', 'testrun.tc_reply_revnat',
+  'testrun.xdp_nodeport_new_flow', 'testrun.xdp_nodeport_established',
+  'testrun.tc_external_nodeport_new_flow', 'testrun.tc_external_nodeport_established',
+];
+/** The first-packet latency rows measured for both families (latency.ipv6.* beside latency.*), both modes. */
+export const FAMILY_LATENCY_FIGURES = ['latency.last_vip', 'latency.pod'];
+
+/** The key of a figure's IPv6 twin: testrun.X -> testrun.ipv6.X, latency.X -> latency.ipv6.X. */
+export function ipv6Key(key: string): string {
+  return key.replace(/^(testrun|latency)\./, '$1.ipv6.');
+}
+
+/** Issue #16's bound: IPv6 per-packet cost within this factor of IPv4's. */
+export const IPV6_COST_BOUND = 1.25;
+
 export interface BenchReport {
   schema: 'switchyard-bench/1';
   title: string;
@@ -46,6 +77,8 @@ export interface BenchReport {
   machine: MachineInfo & { loadavgAtEnd: number[] };
   results: CombinationResult[];
   ratios: Ratio[];
+  /** IPv6 / IPv4 per figure and combination (dual-stack bench; absent in older reports). */
+  familyRatios?: FamilyRatio[];
   /** What the run found about the control plane and the lab (measured, with numbers). */
   findings: string[];
   errors: string[];
@@ -58,11 +91,15 @@ export const MAIN_FIGURES: Array<{ key: string; label: string; ratio?: boolean }
   { key: 'testrun.tc_reply_revnat', label: 'tc per packet, reply reverse NAT' },
   { key: 'testrun.xdp_nodeport_new_flow', label: 'XDP NodePort per packet, new flow' },
   { key: 'testrun.xdp_nodeport_established', label: 'XDP NodePort per packet, established' },
+  { key: 'testrun.tc_external_nodeport_new_flow', label: 'tc external NodePort per packet, new flow' },
+  { key: 'testrun.tc_external_nodeport_established', label: 'tc external NodePort per packet, established' },
   { key: 'testrun.tc_non_service', label: 'tc per packet, non-service packet (repeat average)' },
   { key: 'testrun.tc_non_service_single', label: 'tc per packet, non-service packet (single runs: timer overhead)' },
   { key: 'latency.first_vip', label: 'connect() latency, FIRST Service created', ratio: true },
   { key: 'latency.last_vip', label: 'connect() latency, LAST Service created', ratio: true },
   { key: 'latency.pod', label: 'connect() latency, pod directly (floor)', ratio: true },
+  { key: 'latency.ipv6.last_vip', label: 'connect() latency, LAST Service created, IPv6', ratio: true },
+  { key: 'latency.ipv6.pod', label: 'connect() latency, pod directly, IPv6 (floor)', ratio: true },
   { key: 'throughput.last_vip.short_connections', label: 'short connections through the last VIP', ratio: true },
   { key: 'throughput.pod.short_connections', label: 'short connections to the pod (floor)', ratio: true },
   { key: 'throughput.last_vip.kept_connection_requests', label: 'requests over kept connections, last VIP', ratio: true },
@@ -97,6 +134,73 @@ export function computeRatios(results: CombinationResult[]): Ratio[] {
       }
     }
   }
+  return out;
+}
+
+export function computeFamilyRatios(results: CombinationResult[]): FamilyRatio[] {
+  const out: FamilyRatio[] = [];
+  for (const r of results) {
+    for (const key of [...FAMILY_TESTRUN_FIGURES, ...FAMILY_LATENCY_FIGURES]) {
+      const a = r.figures[key];
+      const b = r.figures[ipv6Key(key)];
+      if (!isFigure(a) || !isFigure(b) || a.p50 === 0) continue;
+      out.push({ mode: r.mode, services: r.services, endpoints: r.endpoints, figure: key, unit: a.unit, ipv4: a.p50, ipv6: b.p50, ratio: Number((b.p50 / a.p50).toFixed(4)) });
+    }
+  }
+  return out;
+}
+
+/** IPv6 beside IPv4: per-packet rows (ebpf) and connect() latency (both modes), p50 each and IPv6/IPv4. */
+export function familyMarkdown(rep: BenchReport): string[] {
+  const fr = rep.familyRatios ?? computeFamilyRatios(rep.results);
+  if (fr.length === 0) return [];
+  const label = (k: string): string => MAIN_FIGURES.find((f) => f.key === k)?.label ?? k;
+  const lines = ['## IPv6 beside IPv4', '',
+    'p50 of each family from the same lab and run (dual-stack Services, one slice per family); per-packet rows alternate the families sample by sample.', '',
+    '| mode | endpoints | Services | figure | unit | IPv4 | IPv6 | IPv6/IPv4 |', '|---|---:|---:|---|---|---:|---:|---:|'];
+  for (const x of fr) lines.push(`| ${x.mode} | ${x.endpoints} | ${x.services} | ${label(x.figure)} | ${x.unit} | ${fmt(x.ipv4)} | ${fmt(x.ipv6)} | ${x.ratio.toFixed(2)} |`);
+  lines.push('');
+  return lines;
+}
+
+/** Issue #16's two benchmark goals, computed from the run. */
+export function ipv6GoalsMarkdown(rep: BenchReport): string[] {
+  const { es, ns } = sizes(rep);
+  const out: string[] = [];
+  const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'not measured' : ok ? '**met**' : '**not met**');
+  const fr = (rep.familyRatios ?? computeFamilyRatios(rep.results)).filter((x) => x.mode === 'ebpf' && FAMILY_TESTRUN_FIGURES.includes(x.figure));
+  if (fr.length === 0) out.push(`- IPv6 per-packet cost within ${IPV6_COST_BOUND}× of IPv4's: not measured (an IPv4-only run: --ip-family ipv4)`);
+  else {
+    const worst = fr.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+    const over = fr.filter((x) => x.ratio > IPV6_COST_BOUND);
+    const rows = [...new Set(fr.map((x) => x.figure))].length;
+    out.push(`- IPv6 per-packet cost within ${IPV6_COST_BOUND}× of IPv4's (p50, ${rows} rows × ${new Set(fr.map((x) => `${x.endpoints}/${x.services}`)).size} combinations, single test runs in the lab): worst ${worst.ratio.toFixed(2)}× (${worst.figure.replace('testrun.', '')} at ${worst.services} Services × ${worst.endpoints}: ${fmt(worst.ipv4)} vs ${fmt(worst.ipv6)} ns)` +
+      `${over.length ? `; over ${IPV6_COST_BOUND}×: ${over.map((x) => `${x.figure.replace('testrun.', '')} ${x.services}×${x.endpoints} ${x.ratio.toFixed(2)}×`).join(', ')}` : ''}: ${verdict(over.length === 0)}`);
+  }
+  // Added first-packet latency over IPv6, as for IPv4 (goalsMarkdown): LAST Service's connect() minus the ebpf lab's pod connect(), both IPv6.
+  const added = (n: number, e: number): { eb: number; ip: number; floor: number } | undefined => {
+    const floor = p50Of(rep, 'ebpf', e, n, 'latency.ipv6.pod');
+    const eb = p50Of(rep, 'ebpf', e, n, 'latency.ipv6.last_vip');
+    const ip = p50Of(rep, 'iptables', e, n, 'latency.ipv6.last_vip');
+    return floor === undefined || eb === undefined || ip === undefined ? undefined : { eb, ip, floor };
+  };
+  const line = (n: number, e: number, a: { eb: number; ip: number; floor: number }): string => {
+    const addE = Math.max(a.eb - a.floor, 1), addI = a.ip - a.floor;
+    return `ebpf ${fmt(a.eb - a.floor)} µs, iptables (ip6tables) ${fmt(addI)} µs, ${(addI / addE).toFixed(0)}× (LAST Service's IPv6 connect() p50 minus the ebpf lab's IPv6 pod connect() p50 of ${fmt(a.floor)} µs, ${n} Services × ${e}; an added ebpf latency under 1 µs counts as 1 µs)`;
+  };
+  let any = false;
+  for (const e of es) {
+    const a = ns.includes(10_000) ? added(10_000, e) : undefined;
+    if (!a) continue;
+    any = true;
+    const addE = Math.max(a.eb - a.floor, 1), addI = a.ip - a.floor;
+    out.push(`- IPv6 added first-packet latency at 10,000 Services, ${e} endpoints, at least 20× below iptables mode's: ${line(10_000, e, a)}: ${verdict(addI / addE >= 20)}`);
+  }
+  if (!any) {
+    const big = [...ns].reverse().flatMap((n) => es.map((e) => ({ n, e, a: added(n, e) }))).find((x) => x.a);
+    out.push(`- IPv6 added first-packet latency at 10,000 Services at least 20× below iptables mode's: not measured (no 10,000-Service combination with both modes in this run)${big ? `; at ${big.n} Services: ${line(big.n, big.e, big.a!)}` : ''}`);
+  }
+  out.push('');
   return out;
 }
 
@@ -234,6 +338,7 @@ export function markdown(rep: BenchReport): string {
   lines.push('- per-packet rows are single BPF_PROG_TEST_RUN runs, whose kernel timing includes the overhead of one run: the two non-service rows estimate it; see docs/benchmarks.md', '');
   lines.push('## Summary', '', ...summaryMarkdown(rep));
   lines.push('## Goals', '', ...goalsMarkdown(rep));
+  if (rep.results.some((r) => Object.keys(r.figures).some((k) => k.includes('.ipv6.')))) lines.push('### IPv6 (issue #16)', '', ...ipv6GoalsMarkdown(rep), ...familyMarkdown(rep));
   const { es, ns } = sizes(rep);
   for (const e of es) {
     lines.push(`## ${e} endpoints per Service`, '');

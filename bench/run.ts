@@ -19,10 +19,10 @@ import { machineInfo } from './machine.js';
 import { measureMemory } from './measure-memory.js';
 import { coldSample, measureColdStart, measureFlips, type SyncRecord } from './measure-programming.js';
 import { measureLoaderOps, measureTestRun } from './measure-testrun.js';
-import { measureConnectLatency, measureThroughput, prepareClient, type Client, type Target } from './measure-traffic.js';
+import { measureConnectLatency, measureThroughput, prepareClient, warmNeighbours, type Client, type Target } from './measure-traffic.js';
 import { baseManifest, createService, createServices, NS, POD_PORT, SVC_PORT, waitBasePods, type Backend } from './objects.js';
-import { BENCH_USAGE, parseBenchOptions, UsageError, type BenchOptions, type Mode } from './options.js';
-import { computeRatios, markdown, svgChart, type BenchReport, type CombinationResult } from './report.js';
+import { BENCH_USAGE, parseBenchOptions, UsageError, type BenchIPFamily, type BenchOptions, type Mode } from './options.js';
+import { computeFamilyRatios, computeRatios, FAMILY_LATENCY_FIGURES, FAMILY_TESTRUN_FIGURES, ipv6Key, markdown, svgChart, type BenchReport, type CombinationResult } from './report.js';
 import { isFigure, summarize } from './stats.js';
 import { repoPaths } from '../lab/src/netns/layout.js';
 
@@ -75,9 +75,12 @@ interface LabContext {
   backends: Backend[];
   client: Client;
   vips: string[];
+  /** Dual-stack: vips6[i] is Service i's IPv6 ClusterIP (undefined: an IPv4-only bench). */
+  vips6: string[] | undefined;
   flipVip: string;
   nodePort: number | undefined;
   nodeIP: string;
+  nodeIP6: string | undefined;
   extIfindex: number;
   extMac: string;
   loaderOpsDone: boolean;
@@ -93,14 +96,19 @@ async function setUpLab(opts: BenchOptions, lab: BenchLab, mode: Mode, endpoints
   if (!clientRec) throw new Error('the client pod has no namespace record in the lab info');
   const client: Client = { lab, netns: clientRec.netns, node: clientRec.node };
   await prepareClient(client);
+  const dual = opts.ipFamily === 'dual';
+  if (dual && backends.some((b) => !b.ip6)) throw new Error(`a dual-stack lab whose backend pods have no IPv6 address: ${backends.map((b) => b.name).join(', ')}`);
   const flip = await createService(lab.api, 'bench-flip', [backends[0]!]);
-  const np = await createService(lab.api, 'bench-np', backends, 'NodePort');
+  const np = await createService(lab.api, 'bench-np', backends, 'NodePort', dual);
   const nodePort = (np['spec']?.['ports'] as Array<{ nodePort?: number }> | undefined)?.[0]?.nodePort;
+  const nodeIP6 = (info.nodes[0]!.ips ?? []).find((ip) => ip.includes(':'));
+  if (dual && !nodeIP6) throw new Error('a dual-stack lab whose node has no IPv6 address');
   return {
-    lab, mode, endpoints, backends, client, vips: [],
+    lab, mode, endpoints, backends, client, vips: [], vips6: dual ? [] : undefined,
     flipVip: flip['spec']['clusterIP'] as string,
     nodePort,
     nodeIP: info.nodes[0]!.ip,
+    nodeIP6,
     ...await nodeExtDevice(lab).then((d) => ({ extIfindex: d.ifindex, extMac: d.mac })),
     loaderOpsDone: false,
   };
@@ -145,7 +153,7 @@ async function measureCombination(opts: BenchOptions, ctx: LabContext, n: number
       for (let i = 1; i <= opts.nodes; i++) await lab.cleanDatapath(`node${i}`);
       if (ctx.vips.length < n) {
         const before = ctx.vips.length;
-        const made = await createServices(lab.api, before, n, ctx.backends, ctx.vips);
+        const made = await createServices(lab.api, before, n, ctx.backends, ctx.vips, 8, ctx.vips6);
         f['lab.create_wall'] = summarize('wall time to create the new Services and EndpointSlices through the lab API socket (agents stopped)', 's', [made.ms / 1000], 1, `${n - before}`);
         f['lab.create_rate'] = summarize('Service+EndpointSlice pairs created per second by the lab API server', 'pairs/s', [(n - before) / (made.ms / 1000)], 1);
         if (made.perPairMs) f['lab.create_service_pair'] = made.perPairMs;
@@ -189,9 +197,13 @@ async function measureCombination(opts: BenchOptions, ctx: LabContext, n: number
   const last = ctx.vips[n - 1]!;
   if (mode === 'ebpf') {
     await step('per-packet cost (BPF_PROG_TEST_RUN)', async () => {
+      // The backends' IPv6 neighbours (the cold start's probes resolved only the IPv4 ones): else the first
+      // combination's XDP IPv6 runs would all be passed to the stack (FIB lookup: no neighbour).
+      if (ctx.vips6) await warmNeighbours(client, ctx.backends.map((b) => b.ip6!), POD_PORT);
       Object.assign(f, await measureTestRun(lab.loaderSocket(), {
         vip: last, port: SVC_PORT, backendIPs: ctx.backends.map((b) => b.ip), backendPort: POD_PORT,
         nodeIP: ctx.nodeIP, nodePort: ctx.nodePort, extIfindex: ctx.extIfindex, extMac: ctx.extMac,
+        ...(ctx.vips6 ? { v6: { vip: ctx.vips6[n - 1]!, backendIPs: ctx.backends.map((b) => b.ip6!), nodeIP: ctx.nodeIP6! } } : {}),
       }, effort));
     });
     if (!ctx.loaderOpsDone) {
@@ -206,6 +218,14 @@ async function measureCombination(opts: BenchOptions, ctx: LabContext, n: number
     { key: 'latency.last_vip', what: `the LAST Service created (${last}:${SVC_PORT})`, host: last, port: SVC_PORT },
     { key: 'latency.pod', what: `the pod directly (${ctx.backends[0]!.ip}:${POD_PORT}), the floor`, host: ctx.backends[0]!.ip, port: POD_PORT },
   ];
+  if (ctx.vips6) {
+    // The same LAST Service and pod over IPv6, in the same interleaved rounds (iptables mode: the ip6tables chain).
+    const last6 = ctx.vips6[n - 1]!, pod6 = ctx.backends[0]!.ip6!;
+    latTargets.push(
+      { key: ipv6Key('latency.last_vip'), what: `the LAST Service created, IPv6 ([${last6}]:${SVC_PORT})`, host: last6, port: SVC_PORT },
+      { key: ipv6Key('latency.pod'), what: `the pod directly, IPv6 ([${pod6}]:${POD_PORT}), the floor`, host: pod6, port: POD_PORT },
+    );
+  }
   await step('first-packet latency (connect)', async () => {
     Object.assign(f, await measureConnectLatency(client, latTargets, effort));
   });
@@ -354,6 +374,7 @@ export async function runBench(argv: string[]): Promise<number> {
     machine: { ...machine, loadavgAtEnd: [] },
     results: [],
     ratios: [],
+    familyRatios: [],
     findings: [],
     errors: [],
   };
@@ -362,6 +383,7 @@ export async function runBench(argv: string[]): Promise<number> {
     rep.durationS = Math.round((Date.now() - started) / 100) / 10;
     rep.machine.loadavgAtEnd = os.loadavg().map((x) => Number(x.toFixed(2)));
     rep.ratios = computeRatios(rep.results);
+    rep.familyRatios = computeFamilyRatios(rep.results);
     rep.findings = findings(rep.results);
     writeResults(opts.out, rep);
   };
@@ -397,7 +419,7 @@ export async function runBench(argv: string[]): Promise<number> {
     for (const endpoints of opts.endpoints) {
       for (const mode of opts.modes) {
         if (aborted) break;
-        const lab = new BenchLab(`${opts.labPrefix}${process.pid % 10000}${mode[0]}${endpoints}`, mode, opts.nodes, log, opts.agentArgs);
+        const lab = new BenchLab(`${opts.labPrefix}${process.pid % 10000}${mode[0]}${endpoints}`, mode, opts.nodes, log, opts.agentArgs, opts.ipFamily);
         current = lab;
         try {
           const ctx = await setUpLab(opts, lab, mode, endpoints, log);
@@ -433,8 +455,8 @@ export async function runBench(argv: string[]): Promise<number> {
   return failed > 0 ? 1 : 0;
 }
 
-/** Figures every combination must have (the smoke test checks them). XDP ones may be "not available in this build". */
-export function expectedFigures(mode: Mode): string[] {
+/** Figures every combination must have (the smoke test checks them). XDP and tc external ones may be "not available in this build". */
+export function expectedFigures(mode: Mode, ipFamily: BenchIPFamily = 'ipv4'): string[] {
   const common = [
     'lab.create_rate', 'lab.create_wall', 'lab.create_service_pair',
     'programming.cold_start', 'programming.cold_first_vip', 'programming.cold_last_vip', 'programming.agent_start', 'programming.agent_cold_sync', 'programming.agent_first_sync_done',
@@ -444,9 +466,11 @@ export function expectedFigures(mode: Mode): string[] {
     'programming.network_programming', 'programming.slice_put', 'programming.agent_sync_per_change',
     'memory.agent_rss', 'memory.agent_peak_rss',
   ];
+  const v6 = ipFamily === 'dual';
+  if (v6) common.push(...FAMILY_LATENCY_FIGURES.map(ipv6Key));
   return mode === 'ebpf'
-    ? [...common, 'testrun.tc_new_flow', 'testrun.tc_established', 'testrun.tc_reply_revnat', 'testrun.tc_non_service', 'testrun.tc_non_service_single',
-      'testrun.xdp_nodeport_new_flow', 'testrun.xdp_nodeport_established', 'memory.bpf_maps', 'memory.bpf_maglev_tables', 'memory.loader_rss']
+    ? [...common, ...FAMILY_TESTRUN_FIGURES, 'testrun.tc_non_service', 'testrun.tc_non_service_single',
+      ...(v6 ? FAMILY_TESTRUN_FIGURES.map(ipv6Key) : []), 'memory.bpf_maps', 'memory.bpf_maglev_tables', 'memory.loader_rss']
     : [...common, 'memory.iptables_save', 'memory.iptables_rules', 'memory.kernel_rules'];
 }
 

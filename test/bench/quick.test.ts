@@ -1,7 +1,9 @@
 // Smoke test of the benchmark harness: the quick preset (50 and 200
 // Services, 2 endpoints, both modes, few samples) runs to the end in real
-// labs, every expected figure is present with positive numbers, and nothing
-// of its labs is left behind. Bounded at 10 minutes; needs root, like the
+// (dual-stack) labs, every expected figure is present with positive numbers,
+// IPv6 included (per-packet rows, connect() latency in both modes, their
+// IPv6/IPv4 ratios and the #16 goal lines: present, their values not judged),
+// and nothing of its labs is left behind. Bounded at 10 minutes; needs root, like the
 // end-to-end tests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expectedFigures } from '../../bench/run.js';
+import { FAMILY_LATENCY_FIGURES, FAMILY_TESTRUN_FIGURES } from '../../bench/report.js';
 import type { BenchReport } from '../../bench/report.js';
 import { isFigure } from '../../bench/stats.js';
 
@@ -65,13 +68,14 @@ test('bench --preset quick completes with every figure present and positive', {
         const res = rep.results.find((x) => x.mode === mode && x.services === n && x.endpoints === 2);
         assert.ok(res, `result for ${mode} with ${n} Services`);
         assert.deepEqual(res.errors, [], `${mode} ${n}: errors`);
-        for (const key of expectedFigures(mode)) {
+        assert.equal(rep.options.ipFamily, 'dual', 'the quick preset runs dual-stack by default');
+        for (const key of expectedFigures(mode, 'dual')) {
           const f = res.figures[key];
           assert.ok(f, `${mode} ${n}: figure ${key} missing`);
           assert.ok(f.unit, `${mode} ${n}: ${key} has a unit`);
           if (!isFigure(f)) {
             // Only what the build or the kernel cannot give may be absent, with the reason.
-            assert.ok(key.startsWith('testrun.xdp_') || key === 'memory.kernel_rules', `${mode} ${n}: ${key} unavailable: ${f.reason}`);
+            assert.ok(/^testrun\.(ipv6\.)?(xdp|tc_external)_/.test(key) || key === 'memory.kernel_rules', `${mode} ${n}: ${key} unavailable: ${f.reason}`);
             assert.ok(f.reason.length > 0);
             continue;
           }
@@ -91,7 +95,22 @@ test('bench --preset quick completes with every figure present and positive', {
         assert.ok(ratio && ratio.ratio > 0, `ratio for ${key} at ${n}`);
       }
     }
+    // IPv6 beside IPv4 in the same run: a ratio per per-packet row (ebpf) and per latency row (both modes).
+    const fr = rep.familyRatios ?? [];
+    for (const n of [50, 200]) {
+      for (const key of FAMILY_TESTRUN_FIGURES.filter((k) => !/xdp|tc_external/.test(k))) {
+        assert.ok(fr.some((x) => x.mode === 'ebpf' && x.services === n && x.figure === key && x.ipv4 > 0 && x.ipv6 > 0 && x.ratio > 0), `IPv6/IPv4 ratio of ${key} at ${n}`);
+      }
+      for (const mode of ['ebpf', 'iptables'] as const) {
+        for (const key of FAMILY_LATENCY_FIGURES) {
+          assert.ok(fr.some((x) => x.mode === mode && x.services === n && x.figure === key && x.ratio > 0), `IPv6/IPv4 ratio of ${key} (${mode}) at ${n}`);
+        }
+      }
+    }
     const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
+    assert.match(md, /## IPv6 beside IPv4/);
+    assert.match(md, /- IPv6 per-packet cost within 1\.25× of IPv4's .*: \*\*(met|not met)\*\*/);
+    assert.match(md, /- IPv6 added first-packet latency at 10,000 Services at least 20× below iptables mode's: not measured .*at 200 Services: ebpf/);
     assert.match(md, /\| Services \| figure \| unit \| ebpf \| iptables \| ebpf\/iptables \|/);
     const svg = fs.readFileSync(path.join(out, 'results.svg'), 'utf8');
     assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
