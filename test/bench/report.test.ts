@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PRESETS, parseBenchOptions, UsageError } from '../../bench/options.js';
 import { TCP_SYN, tcpFrame, tupleOf } from '../../bench/packets.js';
-import { computeRatios, goalsMarkdown, markdown, summaryMarkdown, svgChart, type BenchReport, type CombinationResult } from '../../bench/report.js';
+import { computeFamilyRatios, computeRatios, goalsMarkdown, ipv6GoalsMarkdown, markdown, summaryMarkdown, svgChart, type BenchReport, type CombinationResult } from '../../bench/report.js';
 import { coldSample } from '../../bench/measure-programming.js';
 import { percentile, summarize, unavailable } from '../../bench/stats.js';
 
@@ -27,10 +27,13 @@ describe('options', () => {
     assert.equal(o.effort.latencySamples, 50);
     assert.equal(PRESETS.full.effort.latencySamples, 3000, 'the preset itself is not changed');
     assert.match(parseBenchOptions([], new Date('2030-01-02T03:04:05Z')).out, /bench\/results\/full-20300102-030405$/);
+    assert.equal(q.ipFamily, 'dual', 'IPv6 beside IPv4 by default, every preset');
+    assert.equal(f.ipFamily, 'dual');
+    assert.equal(parseBenchOptions(['--ip-family', 'ipv4']).ipFamily, 'ipv4');
   });
 
   test('bad options are usage errors', () => {
-    for (const argv of [['--modes', 'nft'], ['--services', '0'], ['--services', '40000'], ['--endpoints', '1'], ['--preset', 'huge'], ['--bogus'], ['--out']]) {
+    for (const argv of [['--ip-family', 'ipv6'], ['--modes', 'nft'], ['--services', '0'], ['--services', '40000'], ['--endpoints', '1'], ['--preset', 'huge'], ['--bogus'], ['--out']]) {
       assert.throws(() => parseBenchOptions(argv), UsageError, argv.join(' '));
     }
   });
@@ -126,7 +129,73 @@ describe('report', () => {
   });
 });
 
+describe('IPv6 beside IPv4', () => {
+  const fig = (v: number, unit = 'ns/packet') => summarize('x', unit, [v], 1);
+  const base = (mode: 'ebpf' | 'iptables', services: number, figures: CombinationResult['figures']): CombinationResult => ({
+    mode, endpoints: 2, services, lab: 'l', notes: [], errors: [], agentSyncs: { coldStart: [], flips: [] }, figures,
+  });
+  const rep = (results: CombinationResult[]): BenchReport => ({
+    schema: 'switchyard-bench/1', title: 'T', command: 'c', preset: 'quick',
+    options: { ...parseBenchOptions(['--preset', 'quick', '--out', '/tmp/x']), out: 'x' },
+    startedAt: '', finishedAt: '', durationS: 1,
+    machine: { hostname: 'h', kernel: '6.1', nproc: 2, cpuModel: 'cpu', memTotalBytes: 1 << 30, node: 'v20', iptables: 'iptables', bpftool: '', loadavgAtStart: [0, 0, 0], loadavgAtEnd: [0, 0, 0], gitCommit: 'abc', gitDirty: false },
+    results, ratios: [], findings: [], errors: [],
+  });
+
+  test('ratios are IPv6 over IPv4 per figure and combination; the goals are judged from them', () => {
+    const results = [
+      base('ebpf', 10_000, {
+        'testrun.tc_established': fig(400), 'testrun.ipv6.tc_established': fig(440),
+        'testrun.xdp_nodeport_established': fig(400), 'testrun.ipv6.xdp_nodeport_established': fig(600),
+        'testrun.tc_new_flow': fig(2000), 'testrun.ipv6.tc_new_flow': unavailable('x', 'ns/packet', 'none translated'),
+        'latency.last_vip': fig(20, 'µs'), 'latency.ipv6.last_vip': fig(22, 'µs'), 'latency.ipv6.pod': fig(18, 'µs'),
+      }),
+      base('iptables', 10_000, { 'latency.last_vip': fig(300, 'µs'), 'latency.ipv6.last_vip': fig(318, 'µs') }),
+    ];
+    const fr = computeFamilyRatios(results);
+    assert.deepEqual(fr.map((x) => [x.mode, x.figure, x.ipv4, x.ipv6, x.ratio]), [
+      ['ebpf', 'testrun.tc_established', 400, 440, 1.1],
+      ['ebpf', 'testrun.xdp_nodeport_established', 400, 600, 1.5],
+      ['ebpf', 'latency.last_vip', 20, 22, 1.1],
+      ['iptables', 'latency.last_vip', 300, 318, 1.06],
+    ], 'an unavailable twin has no ratio');
+    const g = ipv6GoalsMarkdown(rep(results)).join('\n');
+    assert.match(g, /IPv6 per-packet cost within 1\.25× of IPv4's .*worst 1\.50× \(xdp_nodeport_established at 10000 Services × 2: 400 vs 600 ns\); over 1\.25×: xdp_nodeport_established 10000×2 1\.50×: \*\*not met\*\*/);
+    // (318 - 18) / (22 - 18) = 75
+    assert.match(g, /IPv6 added first-packet latency at 10,000 Services, 2 endpoints, at least 20× below iptables mode's: ebpf 4\.00 µs, iptables \(ip6tables\) 300 µs, 75× .*: \*\*met\*\*/);
+    results[0]!.figures['testrun.ipv6.xdp_nodeport_established'] = fig(480);
+    results[1]!.figures['latency.ipv6.last_vip'] = fig(60, 'µs');
+    const g2 = ipv6GoalsMarkdown(rep(results)).join('\n');
+    assert.match(g2, /worst 1\.20× .*: \*\*met\*\*/);
+    assert.match(g2, /ebpf 4\.00 µs, iptables \(ip6tables\) 42\.0 µs, 11× .*: \*\*not met\*\*/);
+    assert.match(markdown(rep(results)), /\| ebpf \| 2 \| 10000 \| tc per packet, established flow \| ns\/packet \| 400 \| 440 \| 1\.10 \|/);
+  });
+
+  test('an IPv4-only run has no IPv6 section and says the goals were not measured', () => {
+    const r = rep([base('ebpf', 50, { 'testrun.tc_established': fig(400) })]);
+    assert.deepEqual(computeFamilyRatios(r.results), []);
+    assert.doesNotMatch(markdown(r), /IPv6/);
+    assert.match(ipv6GoalsMarkdown(r).join('\n'), /within 1\.25× of IPv4's: not measured .*\n- IPv6 added first-packet latency .*: not measured/);
+  });
+});
+
 describe('packets', () => {
+  test('an IPv6 SYN round-trips through tupleOf and carries a valid checksum', () => {
+    const p = tcpFrame({ src: 'fd00:198:19:200::1', sport: 40000, dst: 'fd00:198:18:128::a', dport: 80, flags: TCP_SYN });
+    assert.equal(p.length, 74);
+    assert.deepEqual(tupleOf(p), { src: 'fd00:198:19:200::1', sport: 40000, dst: 'fd00:198:18:128::a', dport: 80 });
+    let s = 0;
+    const pseudo = new Uint8Array(40 + 20);
+    pseudo.set(p.subarray(22, 54), 0);
+    pseudo[35] = 20;
+    pseudo[39] = 6;
+    pseudo.set(p.subarray(54, 74), 40);
+    for (let i = 0; i < pseudo.length; i += 2) s += (pseudo[i]! << 8) | pseudo[i + 1]!;
+    while (s >> 16) s = (s & 0xffff) + (s >> 16);
+    assert.equal(s, 0xffff, 'TCP checksum over the IPv6 pseudo-header');
+    assert.throws(() => tcpFrame({ src: '198.19.200.1', sport: 1, dst: 'fd00::1', dport: 80, flags: TCP_SYN }), /mixed families/);
+  });
+
   test('a SYN round-trips through tupleOf and carries valid checksums', () => {
     const p = tcpFrame({ src: '198.19.200.1', sport: 40000, dst: '198.18.128.10', dport: 80, flags: TCP_SYN });
     assert.deepEqual(tupleOf(p), { src: '198.19.200.1', sport: 40000, dst: '198.18.128.10', dport: 80 });
