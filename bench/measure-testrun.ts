@@ -168,7 +168,7 @@ export async function measureTestRun(socket: string, t: TestRunTarget, effort: E
     for (let i = 0; i < Math.min(samples, 500); i++) passOne.push(Number((await client.testRun('tc_ingress', other, 1)).durationNs));
     out['testrun.tc_non_service'] = summarize('tc_ingress, packet to a pod address (no service: lookups miss, packet untouched)', 'ns/packet', passRep, flows,
       `each sample: kernel average over ${effort.testRunRepeat} repetitions (the packet is not modified, so repeating is valid)`);
-    out['testrun.tc_non_service_single'] = summarize('tc_ingress, the same non-service packet timed with single runs (shows the single-run timer overhead)', 'ns/packet', passOne, passOne.length, single);
+    out['testrun.tc_non_service_single'] = summarize('tc_ingress, the same non-service packet timed with single runs (shows the single-run timer overhead)', 'ns/packet', passOne, passOne.length, 'single runs (repeat 1), one sample per run, IPv4');
 
     // NodePort from outside: at sy_xdp, and at sy_tc_external (what serves it where XDP is not attached).
     for (const [prog, name, verdict] of [['xdp', 'xdp_nodeport', xdpV], ['tc_external', 'tc_external_nodeport', tc]] as const) {
