@@ -141,41 +141,78 @@ static int delete_id_both(struct loader *L, enum sy_map_id m4,
 }
 
 /* Applies req->ops[i..] while they are set_maglev (at most SY_MAGLEV_BATCH):
- * every table is built first, then all are swapped in with one batch.
- * *done gets how many were applied. */
+ * a table of the group's current size is rewritten in place at once (only
+ * its changed slots); the others are built first and swapped in with one
+ * batch at the end of the run. A group seen twice ends the run, so each op
+ * lands on the table the one before it left. *done gets how many were
+ * applied (a prefix of the run). */
 static int set_maglev_run(struct loader *L, const PB(ApplyRequest) *req,
-			  size_t i, struct reply *r, size_t *done)
+			  size_t i, struct reply *r, PB(ApplyResult) *res,
+			  size_t *done)
 {
-	uint32_t groups[SY_MAGLEV_BATCH], swapped = 0;
+	uint32_t groups[SY_MAGLEV_BATCH], seen[SY_MAGLEV_BATCH], swapped = 0;
 	int fds[SY_MAGLEV_BATCH];
+	uint32_t n_in_place = 0;
 	struct sy_err e;
-	size_t n = 0;
-	int code = 0;
+	size_t n = 0, ran = 0, failed = (size_t)-1;
+	int code = 0, err;
 	char at[48];
 
 	*done = 0;
-	while (i + n < req->n_ops && n < SY_MAGLEV_BATCH &&
-	       req->ops[i + n]->op_case == MAPOP(SET_MAGLEV)) {
-		const PB(SetMaglevTable) *t = req->ops[i + n]->set_maglev;
+	while (i + ran < req->n_ops && ran < SY_MAGLEV_BATCH &&
+	       req->ops[i + ran]->op_case == MAPOP(SET_MAGLEV)) {
+		const PB(SetMaglevTable) *t = req->ops[i + ran]->set_maglev;
+		uint32_t m = (uint32_t)t->n_backend_ids;
+		struct maglev_slots_stats st;
+		bool repeat = false;
 
-		if (maglev_table_create(t->backend_ids,
-					(uint32_t)t->n_backend_ids, &fds[n],
-					&e)) {
-			snprintf(at, sizeof(at), "ops[%zu].set_maglev", i + n);
+		for (size_t k = 0; k < ran && !repeat; k++)
+			repeat = seen[k] == t->group;
+		if (repeat)
+			break;
+		snprintf(at, sizeof(at), "ops[%zu].set_maglev", i + ran);
+		err = maglev_table_write_in_place(L, t->group, t->backend_ids,
+						  m, &st, &e);
+		if (err == 1) {
+			n_in_place++;
+			res->maglev_slots_changed += st.slots_changed;
+			res->maglev_elems_written += st.elems_written;
+		} else if (err == 0) {
+			if (maglev_table_create(t->backend_ids, m, &fds[n],
+						&e)) {
+				code = reply_sy_err_at(r, at, &e);
+				failed = ran;
+				break; /* swap what was built, then report */
+			}
+			groups[n++] = t->group;
+		} else {
 			code = reply_sy_err_at(r, at, &e);
-			break; /* swap what was built, then report this op */
+			failed = ran;
+			break;
 		}
-		groups[n] = t->group;
-		n++;
+		seen[ran++] = t->group;
 	}
 	if (n && maglev_tables_swap(L, groups, fds, (uint32_t)n, &swapped,
 				    &e)) {
-		snprintf(at, sizeof(at), "ops[%zu].set_maglev", i + swapped);
+		/* The ops up to the first table not swapped landed (in-place
+		 * ones after it did too, and are sent again: idempotent). */
+		size_t k = 0;
+
+		while (k < ran && seen[k] != groups[swapped])
+			k++;
+		snprintf(at, sizeof(at), "ops[%zu].set_maglev", i + k);
 		code = reply_sy_err_at(r, at, &e);
+		failed = k;
 	}
 	for (size_t k = 0; k < n; k++)
 		close(fds[k]); /* the outer map holds its own reference */
-	*done = swapped;
+	if (failed == (size_t)-1) {
+		res->maglev_in_place += n_in_place;
+		res->maglev_replaced += swapped;
+		*done = ran;
+	} else {
+		*done = failed;
+	}
 	return code;
 }
 
@@ -442,7 +479,7 @@ int handle_apply(struct loader *L, const PB(ApplyRequest) *req,
 		if (req->ops[i]->op_case == MAPOP(SET_MAGLEV)) {
 			size_t done = 0;
 
-			code = set_maglev_run(L, req, i, r, &done);
+			code = set_maglev_run(L, req, i, r, res, &done);
 			res->applied += done;
 			if (code) {
 				res->failed_op = (uint32_t)(i + done);

@@ -2,11 +2,14 @@
 /* A table of M slots is an inner ARRAY of (M + 1) / 2 elements of two
  * slots (struct sy_maglev_slots); the last element of an odd M is padded
  * with 0. The inner map is named sy_mg_<M> so `bpftool map show` tells the
- * table size. Packets see each table whole: every swap is one element
- * update of the outer map. */
+ * table size. A table of a new size (or a first table) is built whole in a
+ * fresh inner map and swapped in with one update of the outer map; a table
+ * of the same size is rewritten in place, only its changed slots
+ * (maglev_slots.c), with no outer update and so no RCU grace period. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
@@ -102,4 +105,43 @@ int maglev_tables_swap(struct loader *L, const uint32_t *groups,
 	}
 	*done = n;
 	return 0;
+}
+
+int maglev_table_write_in_place(struct loader *L, uint32_t group,
+				const uint32_t *backend_ids, uint32_t m,
+				struct maglev_slots_stats *st, struct sy_err *e)
+{
+	uint32_t inner_id;
+	int inner, err;
+
+	memset(st, 0, sizeof(*st));
+	err = bpf_map_lookup_elem(sy_map_fd(L, SY_MAP_MAGLEV), &group,
+				  &inner_id);
+	if (err == -ENOENT)
+		return 0; /* first write: a fresh table */
+	if (err)
+		return sy_err_set(e, SY_ERR_KERNEL, err, "reading sy_maglev[%u]:"
+				  " %s", group, sy_errstr(err));
+	inner = bpf_map_get_fd_by_id(inner_id);
+	if (inner == -ENOENT)
+		return 0; /* gone meanwhile: replace */
+	if (inner < 0)
+		return sy_err_set(e, SY_ERR_KERNEL, inner, "opening the table "
+				  "of group %u (map id %u): %s", group, inner_id,
+				  sy_errstr(inner));
+	err = maglev_slots_fits(inner, m);
+	if (err == 1) {
+		err = maglev_slots_write(inner, backend_ids, m, st, NULL, NULL);
+		if (err)
+			err = sy_err_set(e, SY_ERR_KERNEL, err, "writing %u changed "
+					 "slots of group %u in place: %s",
+					 st->slots_changed, group, sy_errstr(err));
+		else
+			err = 1;
+	} else if (err < 0) {
+		err = sy_err_set(e, SY_ERR_KERNEL, err, "reading the table of "
+				 "group %u: %s", group, sy_errstr(err));
+	} /* 0: another size, replaced whole */
+	close(inner);
+	return err;
 }

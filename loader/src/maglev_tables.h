@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Maglev tables: each a fresh inner map swapped into sy_maglev whole. */
+/* Maglev tables: rewritten in place when the size stays (only changed
+ * slots), else a fresh inner map swapped into sy_maglev whole. */
 #ifndef SY_MAGLEV_TABLES_H
 #define SY_MAGLEV_TABLES_H
 
@@ -7,6 +8,7 @@
 
 #include "loader.h"
 #include "sy_err.h"
+#include "maglev_slots.h"
 
 /* Largest table size M accepted. */
 #define MAGLEV_MAX_M 131071u
@@ -29,5 +31,13 @@ int maglev_table_create(const uint32_t *backend_ids, uint32_t m, int *fd_out,
 int maglev_tables_swap(struct loader *L, const uint32_t *groups,
 		       const int *fds, uint32_t n, uint32_t *done,
 		       struct sy_err *e);
+
+/* Writes backend_ids[0..m) into group's current table in place when it has
+ * m slots: only the changed elements. Returns 1 when done in place, 0 when
+ * the group has no table or one of another size (the caller replaces it
+ * whole), <0 on error (e says which). *st counts what was written. */
+int maglev_table_write_in_place(struct loader *L, uint32_t group,
+				const uint32_t *backend_ids, uint32_t m,
+				struct maglev_slots_stats *st, struct sy_err *e);
 
 #endif

@@ -214,5 +214,6 @@ void test_frag_xdp(int fd_xdp, uint32_t x0, const uint8_t *mac_x0,
 void test_conntrack(void);
 void test_service_cidr(void);
 void test_ipv6(void);
+void test_maglev_in_place(void); /* maglev_inplace_test.c */
 
 #endif /* SY_TEST_H */

@@ -1869,6 +1869,7 @@ int main(void)
 	test_icmp();
 	test_ipv6();
 	test_icmp6();
+	test_maglev_in_place();
 
 out:
 	switchyard__destroy(skel);

@@ -179,12 +179,20 @@ export interface ApplyResult {
   applied: number;
   deleted: number;
   failedOp: number;
+  maglevInPlace: number;
+  maglevReplaced: number;
+  maglevSlotsChanged: number;
+  maglevElemsWritten: number;
 }
 
 export interface ApplyResultInit {
   applied?: number;
   deleted?: number;
   failedOp?: number;
+  maglevInPlace?: number;
+  maglevReplaced?: number;
+  maglevSlotsChanged?: number;
+  maglevElemsWritten?: number;
 }
 
 export interface MapOp {

@@ -7,8 +7,11 @@
 //     shrink, affinity flushes); Services that claim no new key go first;
 //  3. last, deletes that had to wait for the writes (a table still used by a
 //     service entry until that entry moved, backends still in an old table).
-// Groups travel in large batches (the loader swaps up to 256 Maglev tables
-// per RCU grace period), and when the loader refuses an op it says which
+// Groups travel in large batches (the loader rewrites a table of the same
+// size in place, only its changed slots, and swaps up to 256 new or resized
+// tables per RCU grace period). In-place writes rely on the order above: a
+// backend a table will name is written before the table, one it stops
+// naming is deleted after it (phase 3). And when the loader refuses an op it says which
 // (ApplyResult.failed_op): what landed before it is recorded, the Service
 // owning it is refused with the loader's reason and every other Service goes
 // on. A map found full refuses at once, without a round trip, every later
