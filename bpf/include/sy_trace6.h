@@ -127,4 +127,72 @@ sy_event_xlate6(const struct sy_pkt6 *pkt, const struct sy_xlate6 *x,
 			sy_event_xlate6_at(pkt, x, SY_EV_CT_NEW, hook);        \
 	} while (0)
 
+/* An event of the IPv6 socket hooks (connect6/sendmsg6, SY_HOOK_SOCK_LB):
+ * as sy_event_start_sock4(), only the destination the application used is
+ * known (source all zero). */
+static __always_inline struct sy_event *
+sy_event_start_sock6(__u8 type, __u8 proto, const __be32 *daddr, __be16 dport,
+		     __u32 fe_id)
+{
+	struct sy_event *e = sy_event_reserve();
+	int i;
+
+	if (!e)
+		return NULL;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = bpf_ktime_get_ns();
+	e->type = type;
+	e->family = 6;
+	e->proto = proto;
+	e->hook = SY_HOOK_SOCK_LB;
+	e->frontend_id = fe_id;
+	e->dport = e->nat_dport = dport;
+	for (i = 0; i < 4; i++)
+		e->daddr[i] = e->nat_daddr[i] = daddr[i];
+	return e;
+}
+
+/* A connect6()/sendmsg6() refused (no endpoints). */
+static __always_inline void sy_event_sock_reject6(__u8 proto,
+						  const __be32 *daddr,
+						  __be16 dport, __u32 fe_id)
+{
+	struct sy_event *e = sy_event_start_sock6(SY_EV_REJECT, proto, daddr,
+						  dport, fe_id);
+
+	if (!e)
+		return;
+	e->reason = SY_CNT_SOCK_REJECT;
+	sy_event_submit(e);
+}
+
+/* A connect6()/sendmsg6() translated: SY_EV_TRACE as
+ * sy_event_sock_trace4() (a client filter never matches a socket). */
+static __always_inline void sy_event_sock_trace6(__u8 proto,
+						 const __be32 *daddr,
+						 __be16 dport, __u32 fe_id,
+						 __u32 be_id,
+						 const __be32 *be_addr,
+						 __be16 be_port)
+{
+	const struct sy_monitor *m = sy_monitor_get();
+	struct sy_event *e;
+	int i;
+
+	if (!m || !(m->flags & SY_MON_F_TRACE))
+		return;
+	if ((m->trace_frontend_id && m->trace_frontend_id != fe_id) ||
+	    (m->trace_backend_id && m->trace_backend_id != be_id) ||
+	    m->client_family != 0)
+		return;
+	e = sy_event_start_sock6(SY_EV_TRACE, proto, daddr, dport, fe_id);
+	if (!e)
+		return;
+	e->backend_id = be_id;
+	e->nat_dport = be_port;
+	for (i = 0; i < 4; i++)
+		e->nat_daddr[i] = be_addr[i];
+	sy_event_submit(e);
+}
+
 #endif /* SY_TRACE6_H */
