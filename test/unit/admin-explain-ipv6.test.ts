@@ -256,3 +256,23 @@ describe('single-flow /v1/conntrack, IPv6', () => {
     assert.ok(!loader.reads.some((r) => /sy_conntrack /.test(r) || r.endsWith('sy_conntrack')), loader.reads.join(', '));
   });
 });
+
+describe('metrics, IPv6', () => {
+  test('switchyard_map_entries counts the IPv6 twins apart: sy_services6, sy_backends6, sy_revnat6 from what was programmed, sy_conntrack6 from the loader', async () => {
+    const d = desired();
+    const loader = new FakeLoader();
+    const { c } = programIPv6(loader, d);
+    loader.set('sy_conntrack6', [
+      { key: ctKey6Codec.encode({ saddr: 'fd00:10:244:1::9', daddr: CLUSTER_IP, sport: 1, dport: 80, proto: 6, dir: 0 }), value: ctValue6Codec.encode({ lastSeen: 1n, backendId: 1, revNatId: 1, flags: 0 }) },
+    ]);
+    const m = new ProxyMetrics({ mode: 'ebpf', modeReason: 'test', loader, desired: () => d, programmed: () => c });
+    const t = await m.metrics();
+    const v6 = [...c.services.values()].filter((e) => e.key.addr.includes(':')).length;
+    assert.ok(v6 >= 4, `IPv6 frontends programmed: ${v6}`);
+    assert.match(t, new RegExp(`switchyard_map_entries\\{map="sy_services6"\\} ${v6}\\b`));
+    assert.match(t, /switchyard_map_entries\{map="sy_services"\} 0\b/);
+    assert.match(t, new RegExp(`switchyard_map_entries\\{map="sy_backends6"\\} ${c.backends.size}\\b`));
+    assert.match(t, new RegExp(`switchyard_map_entries\\{map="sy_revnat6"\\} ${c.revnat.size}\\b`));
+    assert.match(t, /switchyard_map_entries\{map="sy_conntrack6"\} 1\b/);
+  });
+});
