@@ -41,7 +41,12 @@ struct sy_xlate6 {
 	__u8 reply;
 	__u8 snat;
 	__u16 cnt;
+	__u32 be_id; /* backend id, 0 if none (the monitor's trace events) */
 };
+
+/* The monitor's trace and conntrack events of IPv6 translations: they take
+ * struct sy_xlate6, so they come after it. */
+#include "sy_trace6.h"
 
 static __always_inline const struct sy_config6 *sy_config6_get(void)
 {
@@ -110,6 +115,7 @@ static __always_inline void sy_xlate6_init(struct sy_xlate6 *x,
 	x->reply = 0;
 	x->snat = 0;
 	x->cnt = 0;
+	x->be_id = 0;
 }
 
 static __always_inline void sy_xlate6_account(const struct sy_xlate6 *x,
@@ -145,6 +151,7 @@ static __always_inline int sy_lb6_reply(const struct sy_pkt6 *pkt,
 			      snat ? pkt->daddr : none, snat ? pkt->dport : 0,
 			      pkt->tcp_flags, now);
 	x->fe_id = rev_nat_id;
+	x->be_id = ct->backend_id;
 	x->reply = 1;
 	x->snat = snat;
 	return SY_LB_XLATE;
@@ -210,6 +217,7 @@ static __always_inline int sy_lb6_decide(const struct sy_pkt6 *pkt, int role,
 				x->snat = 1;
 			}
 			x->fe_id = ct->rev_nat_id;
+			x->be_id = backend_id;
 			sy_ct_key6_fill(&key, x->daddr, x->saddr, x->dport,
 					x->sport, pkt->proto, SY_CT_REPLY);
 			sy_ct_pair_follow_fam(SY_AF6, sy_ct6_common(ct),
@@ -289,6 +297,8 @@ static __always_inline int sy_lb6_decide(const struct sy_pkt6 *pkt, int role,
 		sy_ct6_create(pkt, x->daddr, x->dport, backend_id, svc_id, now);
 	}
 	x->fe_id = svc_id;
+	x->be_id = backend_id;
+	sy_event_ct_new6(pkt, x, hook);
 	return SY_LB_XLATE;
 }
 

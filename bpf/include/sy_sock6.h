@@ -153,6 +153,8 @@ static __always_inline int sy_sock6_xlate(struct bpf_sock_addr *ctx,
 		return 1;
 	verdict = sy_sock_admit(ctx, cfg, svc, sendmsg, proto, via_node,
 				to_loopback);
+	if (verdict == SY_SOCK_REFUSE)
+		sy_event_sock_reject6(proto, daddr, dport, svc->id);
 	if (verdict != SY_SOCK_XLATE)
 		return verdict != SY_SOCK_REFUSE;
 
@@ -184,6 +186,8 @@ static __always_inline int sy_sock6_xlate(struct bpf_sock_addr *ctx,
 	ctx->user_port = (__u32)be->port;
 	sy_count(sendmsg ? SY_CNT_SOCK_SENDMSG : SY_CNT_SOCK_CONNECT);
 	sy_svc_account(svc->id, SY_HOOK_SOCK_LB, 0);
+	sy_event_sock_trace6(proto, daddr, dport, svc->id, backend_id,
+			     be->addr, be->port);
 	return 1;
 }
 

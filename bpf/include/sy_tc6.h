@@ -164,6 +164,7 @@ static __noinline int sy_tc6_main(struct __sk_buff *skb, int role)
 			     sy_xlate6_skb(skb, &pkt, &x)) < 0)
 			return TC_ACT_SHOT; /* never leak a half-rewritten packet */
 		sy_xlate6_account(&x, SY_HOOK_TC_INGRESS, skb->len);
+		sy_event_trace6(&pkt, &x, SY_HOOK_TC_INGRESS);
 		if (sy_src_is_node6(&pkt, &x))
 			return sy_tc6_forward(skb, &pkt, &x);
 		return TC_ACT_OK;

@@ -134,6 +134,7 @@ static __always_inline int sy_xdp6_main(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	sy_xlate6_account(&x, SY_HOOK_XDP, len);
+	sy_event_trace6(&pkt, &x, SY_HOOK_XDP);
 
 	ret = sy_xdp6_forward(ctx, &fib);
 	if (ret == XDP_TX)

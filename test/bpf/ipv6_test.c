@@ -1067,13 +1067,14 @@ static void test6_xdp(void)
 	w.dport = be6_port(2503);
 	xdp6_fwd("ipv6: xdp: eTP=Local NodePort: DNAT only (client address kept), XDP_REDIRECT",
 		 &d, w, XDP_REDIRECT);
+	test_events6_xdp(fd_xdp6, v0); /* the monitor's XDP traces (4 NodePort DNATs) */
 	d = tcp6(EXT6, LB6, 40706, 8443, TH_SYN);
 	expect6_frame("ipv6: xdp: a backend without a resolved neighbour: XDP_PASS untouched (tc forwards it with bpf_redirect_neigh)",
 		      fd_xdp6, in, build6(in, &d), v0, XDP_PASS, in,
 		      build6(in, &d));
-	check(counter(SY_CNT_XDP_DNAT) == dn + 3 &&
+	check(counter(SY_CNT_XDP_DNAT) == dn + 3 + 4 &&
 		      counter(SY_CNT_XDP_REVNAT) == rn + 1,
-	      "ipv6: xdp: counters XDP_DNAT +3, XDP_REVNAT +1",
+	      "ipv6: xdp: counters XDP_DNAT +3 (+4 of the monitor's test), XDP_REVNAT +1",
 	      "dnat +%llu revnat +%llu",
 	      (unsigned long long)(counter(SY_CNT_XDP_DNAT) - dn),
 	      (unsigned long long)(counter(SY_CNT_XDP_REVNAT) - rn));
@@ -1151,6 +1152,7 @@ void test_ipv6(void)
 	test6_nodeport_tc();
 	test6_scopes();
 	test6_source_ranges();
+	test_events6(fd_tc_pod);
 	test6_xdp();
 	test6_ipv4_unchanged();
 }

@@ -215,5 +215,7 @@ void test_conntrack(void);
 void test_service_cidr(void);
 void test_ipv6(void);
 void test_maglev_in_place(void); /* maglev_inplace_test.c */
+void test_events6(int fd_pod); /* events6_test.c, after test_ipv6's setup */
+void test_events6_xdp(int fd_xdp, uint32_t ifindex);
 
 #endif /* SY_TEST_H */

@@ -7,8 +7,10 @@
 // their own family only.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { Lab, PROBE, eventually, tally } from './harness.js';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Lab, PROBE, ROOT, eventually, ok, tally } from './harness.js';
 import { HTTP_80, HTTP_8080, clientPod, deployment, manifests, service } from './manifests.js';
 import { formatIP, parseAddress, type IPFamily } from '../../control-plane/src/util/ip.js';
 
@@ -178,6 +180,58 @@ describe(`dual-stack end to end (${MODE}${Lab.socketLB(MODE) ? '' : ', no socket
       assert.doesNotMatch(v6, /default\/v4only:http/, `${node}: ip6tables has no v4only`);
       assert.match(v4, /default\/ds:http/);
       assert.match(v6, /default\/ds:http/);
+    }
+  });
+
+  test('IPv6: explain, monitor --type trace and the single-flow conntrack query name the Service and backend of a real flow', { skip: MODE !== 'ebpf' && 'ebpf mode only' }, async () => {
+    const vip = parseAddress(clusterIPOf('IPv6'))!.text;
+    const pods = await lab.get('pods');
+    const c1 = pods.find((p) => p.metadata.name === 'c1')!;
+    const src = (c1.status.podIPs as Array<{ ip: string }>).map((i) => i.ip).find((ip) => familyOf(ip) === 'IPv6')!;
+    const v6Of = new Map(pods.map((p) => [p.metadata.name as string, ((p.status?.podIPs ?? []) as Array<{ ip: string }>).map((i) => i.ip).find((ip) => familyOf(ip) === 'IPv6')]));
+    const target = ['--lab', lab.name, '--node', '1'];
+    // switchyard monitor --json, watching the Service's traces.
+    const mon = spawn(process.execPath, [path.join(ROOT, 'bin/switchyard.js'), 'monitor', '--json', ...target, '--type', 'trace', '--service', 'default/ds'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const events: Array<Record<string, any>> = [];
+    let out = '', err = '';
+    mon.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+        events.push(JSON.parse(out.slice(0, nl)));
+        out = out.slice(nl + 1);
+      }
+    });
+    mon.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    try {
+      await eventually(`monitor subscribed (stderr: ${err})`, () => err.includes('subscribed'), 60_000);
+      const sport = 23456;
+      // Bracketed, as a user copies it from a URL.
+      const ex = JSON.parse(await ok(['explain', ...target, '--src', `[${src}]`, '--sport', String(sport), '--dst', vip, '--dport', '80', '--json']));
+      assert.equal(ex.tuple.family, 'IPv6');
+      assert.equal(ex.verdict, 'dnat', JSON.stringify(ex.steps));
+      assert.equal(ex.service, 'default/ds:http');
+      // The flow itself, from c1's namespace outside the node's cgroup (the tc path).
+      const netns = c1.metadata.annotations!['lab.switchyard.dev/netns'] as string;
+      const got = (await promisify(execFile)('ip', ['netns', 'exec', netns, PROBE, 'http', vip, '80', '--src-port', String(sport), '--timeout-ms', '2000'], { timeout: 60_000 }))
+        .stdout.split('\n').filter((l) => l && !l.startsWith('#'));
+      assert.equal(got.length, 1, JSON.stringify(got));
+      assert.equal(v6Of.get(got[0]!.trim()), ex.backend.address, `explain said ${ex.backend.address}, the flow reached ${got[0]}`);
+      const ct = JSON.parse(await ok(['conntrack', ...target, '--saddr', src, '--daddr', vip, '--sport', String(sport), '--dport', '80', '--json']));
+      assert.deepEqual(ct.items.map((i: any) => i.dir).sort(), ['forward', 'reply'], JSON.stringify(ct));
+      for (const i of ct.items) {
+        assert.equal(i.service, 'default/ds:http');
+        assert.equal(i.backend, `[${ex.backend.address}]:8080`);
+        assert.equal(i.client, src);
+      }
+      const t = await eventually('the IPv6 trace in switchyard monitor --json', () => events.find((e) => e.family === 6 && !e.reply && e.dst === vip && e.sport === sport));
+      assert.equal(t.kind, 'trace');
+      assert.equal(t.service, 'default/ds');
+      assert.equal(t.src, src);
+      assert.equal(t.natDst, ex.backend.address);
+      assert.equal(t.backend, `[${ex.backend.address}]:8080`);
+      assert.match(t.frontend, new RegExp(`^ClusterIP \\[${vip}\\]:80/TCP$`));
+    } finally {
+      mon.kill('SIGINT');
     }
   });
 

@@ -84,7 +84,7 @@ describe('against a running admin API (unix socket)', () => {
     assert.equal(r.code, 0, r.err);
     const slot = flowHash({ saddr: '198.19.1.77', daddr: '198.18.128.10', sport: 40000, dport: 80, proto: 6 }, SEED) % 509;
     assert.match(r.out, new RegExp(`mod 509 = slot ${slot} -> backend`));
-    assert.match(r.out, new RegExp(`verdict: dnat {2}backend 198\\.19\\.\\d\\.\\d:8080 .* decided by maglev {2}slot ${slot}/509`));
+    assert.match(r.out, new RegExp(`verdict: dnat {2}service default/web:http {2}backend 198\\.19\\.\\d\\.\\d:8080 .* decided by maglev {2}slot ${slot}/509`));
     const j = await cli('explain', '--src', '198.19.1.77', '--dst', '198.18.128.10', '--dport', '80', '--sport', '40000', '--json');
     assert.equal(JSON.parse(j.out).maglev.slot, slot);
   });
@@ -92,7 +92,7 @@ describe('against a running admin API (unix socket)', () => {
   test('API errors: exit 1 with the message; usage errors: exit 2', async () => {
     let r = await cli('explain', '--src', '1.2.3', '--dst', '198.18.128.10', '--dport', '80');
     assert.equal(r.code, 1);
-    assert.match(r.err, /400: query parameter "src" must be an IPv4 address/);
+    assert.match(r.err, /400: query parameter "src" must be an IPv4 or IPv6 address/);
     r = await cli('maps', 'sy_nope');
     assert.equal(r.code, 1);
     assert.match(r.err, /404: unknown map "sy_nope"/);

@@ -101,7 +101,7 @@ describe('admin reads through the lookup op', () => {
     loader.reads.length = 0;
     const t = await m.metrics();
     // The flow maps are counted by the loader on the first scrape, then at most every flowCountTtlMs.
-    assert.deepEqual(loader.reads.sort(), ['dump sy_counters', 'dump sy_svc_stats', 'status (counts sy_conntrack,sy_affinity,sy_sock_revnat)', 'status (no counts)']);
+    assert.deepEqual(loader.reads.sort(), ['dump sy_counters', 'dump sy_svc_stats', 'status (counts sy_conntrack,sy_affinity,sy_sock_revnat,sy_conntrack6,sy_affinity6,sy_sock_revnat6)', 'status (no counts)']);
     assert.match(t, new RegExp(`switchyard_map_entries\\{map="sy_backends"\\} ${content.backends.size}\\b`));
     assert.match(t, /switchyard_map_entries\{map="sy_conntrack"\} 3\b/);
     assert.match(t, /switchyard_map_max_entries\{map="sy_conntrack"\} 262144/);

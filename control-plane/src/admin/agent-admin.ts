@@ -87,6 +87,7 @@ export interface AgentAdminDeps {
   maglevSizing?: MaglevSizing | undefined;
   healthTimeoutMs: number;
   clusterCIDR?: string | undefined;
+  clusterCIDR6?: string | undefined;
   /** Objects with problems and frontend conflicts, for /v1/status. */
   objects?: AdminSource['objects'];
   /** Extra /v1/status fields: API server connectivity, loader wait. */
@@ -155,7 +156,7 @@ export async function startAgentAdmin(d: AgentAdminDeps): Promise<AgentAdmin> {
   monitor?.start();
   const source: AdminSource = {
     mode: d.mode.mode, modeReason: d.mode.reason, nodeName: d.nodeName, seed: d.seed, maglevSizing: d.maglevSizing, healthTimeoutMs: d.healthTimeoutMs,
-    clusterCIDR: d.clusterCIDR, sync: d.proxier, loader: views.loader, iptables: views.iptables, datapath: views.datapath, objects: d.objects,
+    clusterCIDR: d.clusterCIDR, clusterCIDR6: d.clusterCIDR6, sync: d.proxier, loader: views.loader, iptables: views.iptables, datapath: views.datapath, objects: d.objects,
     dependencies: d.dependencies,
     snat: d.snat,
     monitor,

@@ -54,26 +54,32 @@ function decodeCt(family: CtFamily, entries: readonly MapEntry[]): Array<{ key: 
   return family === 'IPv6' ? decodeEntries('sy_conntrack6', entries) : decodeEntries('sy_conntrack', entries);
 }
 
-/** One flow's entries by key: the entry itself and its other direction (forward <-> reply), by lookups. */
+/**
+ * One flow's entries by key: the entry itself and its other direction
+ * (forward <-> reply), by lookups; an IPv6 key (its addresses IPv6) in
+ * sy_conntrack6, its backend and frontend in sy_backends6 / sy_revnat6.
+ */
 export async function conntrackFlow(loader: LoaderView, k: CtKey): Promise<MapEntry[]> {
-  const key = encodeKey('sy_conntrack', k);
-  const [v] = await loader.lookup('sy_conntrack', [key]);
+  const v6 = k.saddr.includes(':');
+  const map = v6 ? 'sy_conntrack6' : 'sy_conntrack';
+  const key = encodeKey(map, k);
+  const [v] = await loader.lookup(map, [key]);
   if (!v) return [];
   const out: MapEntry[] = [{ key, value: v }];
-  const val = decodeEntries('sy_conntrack', out)[0]!.value;
+  const val = decodeCt(v6 ? 'IPv6' : 'IPv4', out)[0]!.value;
   const snat = (val.flags & CtFlags.SNAT) !== 0;
   let twin: CtKey | undefined;
   if (k.dir === CtDir.FORWARD) {
-    const [be] = await lookupTyped(loader, 'sy_backends', [val.backendId]);
+    const [be] = await lookupTyped(loader, v6 ? 'sy_backends6' : 'sy_backends', [val.backendId]);
     // The reply comes from the backend to the client (a SNATed flow: to the node's NAT address and port).
     if (be) twin = { saddr: be.addr, daddr: snat ? val.natAddr : k.saddr, sport: be.port, dport: snat ? val.natPort : k.sport, proto: k.proto, dir: CtDir.REPLY };
   } else {
-    const [rn] = await lookupTyped(loader, 'sy_revnat', [val.revNatId]);
+    const [rn] = await lookupTyped(loader, v6 ? 'sy_revnat6' : 'sy_revnat', [val.revNatId]);
     if (rn) twin = { saddr: snat ? val.natAddr : k.daddr, daddr: rn.addr, sport: snat ? val.natPort : k.dport, dport: rn.port, proto: k.proto, dir: CtDir.FORWARD };
   }
   if (twin) {
-    const twinKey = encodeKey('sy_conntrack', twin);
-    const [tv] = await loader.lookup('sy_conntrack', [twinKey]);
+    const twinKey = encodeKey(map, twin);
+    const [tv] = await loader.lookup(map, [twinKey]);
     if (tv) out.push({ key: twinKey, value: tv });
   }
   return out;

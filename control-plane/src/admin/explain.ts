@@ -3,7 +3,9 @@
 // entry, forward entry, frontend by device role and scope, no-endpoint
 // verdict, source ranges, affinity, Maglev slot, DNAT, SNAT; from the maps
 // as they are now. The flow hash is flow-hash.ts, the function the datapath
-// runs, with the seed sy_config holds.
+// runs, with the seed sy_config holds. An IPv6 tuple walks the IPv6 twins
+// (sy_services6, sy_conntrack6, sy_affinity6, sy_source_ranges6,
+// sy_backends6, sy_revnat6, sy_config6) as sy_lb6_decide() does.
 import type { DesiredServicePort } from '../dataplane/desired-state.js';
 import {
   BackendFlags, CT_FLAG_NAMES, CtDir, CtFlags, SvcFlags, SY_SCOPE_EXTERNAL, SY_SCOPE_INTERNAL,
@@ -12,11 +14,12 @@ import {
 } from '../dataplane/ebpf/map-values.js';
 import { flowHash } from '../dataplane/flow-hash.js';
 import { servicePortString } from '../model/types.js';
-import { cidrContains } from '../util/ipv4.js';
+import { parseAddress, prefixContains, type IPFamily } from '../util/ip.js';
 import { ageSeconds, backendStateName, monotonicNowNs, slotCounts } from './decode.js';
 import { FrontendResolver, type EbpfSnapshot, type Frontend } from './ebpf-view.js';
 import { dumpOptional, lookupOptional, lookupTyped } from './map-reads.js';
 import type { LoaderView } from './source.js';
+import { HttpError } from './errors.js';
 
 export type ArrivalRole = 'pod' | 'external';
 
@@ -43,6 +46,10 @@ export interface ExplainState {
   now: bigint;
   /** Pod CIDR: without `from`, sources inside it arrive from a pod, others on the external device. */
   clusterCIDR?: string | undefined;
+  /** The IPv6 pod CIDR, for IPv6 sources (as clusterCIDR). */
+  clusterCIDR6?: string | undefined;
+  /** sy_config6 (IPv6 tuples): the node's IPv6 SNAT source. */
+  config6?: { nodeAddr: string } | undefined;
   /** Cgroups carrying the socket-level LB programs (sy_attach, hook sock_lb). */
   socketLB?: string[] | undefined;
 }
@@ -57,7 +64,7 @@ export interface ExplainBackend {
 }
 
 export interface ExplainResult {
-  tuple: { src: string; sport: number | null; dst: string; dport: number; proto: string };
+  tuple: { family: IPFamily; src: string; sport: number | null; dst: string; dport: number; proto: string };
   /** The device role the packet was explained for, and the program that sees it. */
   from: ArrivalRole;
   program: 'sy_tc_ingress' | 'sy_tc_external';
@@ -104,6 +111,39 @@ export interface CtSummary {
   nat: string | null;
 }
 
+/** addr:port, IPv6 as [addr]:port (RFC 5952 section 6). */
+export function hostPort(addr: string, port: number | string): string {
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+function familyOf(addr: string): IPFamily {
+  return addr.includes(':') ? 'IPv6' : 'IPv4';
+}
+
+/**
+ * An address the explain and conntrack queries take: IPv4, IPv6 in any
+ * RFC 4291 form or in brackets ("[fd00::1]"); returned in canonical text
+ * (RFC 5952), which is how the maps' keys are shown. Throws a 400 naming
+ * the field otherwise.
+ */
+export function parseQueryAddress(field: string, raw: string): string {
+  const inner = /^\[(.*)\]$/.exec(raw)?.[1] ?? raw;
+  const a = parseAddress(inner);
+  if (!a || (a.family === 'IPv6' && inner.includes('%'))) {
+    throw new HttpError(400, `query parameter ${JSON.stringify(field)} must be an IPv4 or IPv6 address (got ${JSON.stringify(raw)})`);
+  }
+  return a.text;
+}
+
+/** Both ends of a flow in one family, canonical; a 400 when they differ. */
+export function parseFlowAddresses(src: [string, string], dst: [string, string]): { src: string; dst: string } {
+  const s = parseQueryAddress(src[0], src[1]), d = parseQueryAddress(dst[0], dst[1]);
+  if (familyOf(s) !== familyOf(d)) {
+    throw new HttpError(400, `query parameters ${JSON.stringify(src[0])} (${s}) and ${JSON.stringify(dst[0])} (${d}) must be of one IP family`);
+  }
+  return { src: s, dst: d };
+}
+
 function ctSummary(v: CtValue, proto: number, now: bigint): CtSummary {
   const age = ageSeconds(v.lastSeen, now);
   const lifetime = ctLifetimeSeconds(proto, v.flags);
@@ -111,7 +151,7 @@ function ctSummary(v: CtValue, proto: number, now: bigint): CtSummary {
   const expired = v.lastSeen < now && now - v.lastSeen > BigInt(lifetime) * 1_000_000_000n;
   return {
     backendId: v.backendId, revNatId: v.revNatId, ageSeconds: Math.round(age * 1000) / 1000, lifetimeSeconds: lifetime, expired,
-    flags: flagNames(v.flags, CT_FLAG_NAMES), nat: v.flags & CtFlags.SNAT ? `${v.natAddr}:${v.natPort}` : null,
+    flags: flagNames(v.flags, CT_FLAG_NAMES), nat: v.flags & CtFlags.SNAT ? hostPort(v.natAddr, v.natPort) : null,
   };
 }
 
@@ -129,7 +169,7 @@ export function lookupFrontend(snap: EbpfSnapshot, t: Pick<ExplainInput, 'dst' |
 }
 
 function inRange(ip: string, addr: string, prefixLen: number): boolean {
-  return cidrContains(`${addr}/${prefixLen}`, ip);
+  return prefixContains(`${addr}/${prefixLen}`, ip);
 }
 
 const EXTERNAL_KINDS = SvcFlags.NODEPORT | SvcFlags.EXTERNALIP | SvcFlags.LOADBALANCER;
@@ -137,19 +177,26 @@ const EXTERNAL_KINDS = SvcFlags.NODEPORT | SvcFlags.EXTERNALIP | SvcFlags.LOADBA
 export function explainFlow(t: ExplainInput, st: ExplainState): ExplainResult {
   const snap = st.snapshot;
   const seed = snap.config?.flowHashSeed ?? st.seed;
-  const node = snap.config?.nodeAddr && snap.config.nodeAddr !== '0.0.0.0' ? snap.config.nodeAddr : undefined;
-  const from: ArrivalRole = t.from ?? (st.clusterCIDR && !cidrContains(st.clusterCIDR, t.src) ? 'external' : 'pod');
+  const family = familyOf(t.src);
+  const v6 = family === 'IPv6';
+  const hp = hostPort;
+  // The SNAT source: sy_config.node_addr, or sy_config6.node_addr for IPv6 (all zero: nothing is SNATed).
+  const nodeAddr = v6 ? st.config6?.nodeAddr : snap.config?.nodeAddr;
+  const node = nodeAddr && nodeAddr !== '0.0.0.0' && nodeAddr !== '::' ? nodeAddr : undefined;
+  const podCIDR = v6 ? st.clusterCIDR6 : st.clusterCIDR;
+  const from: ArrivalRole = t.from ?? (podCIDR && !prefixContains(podCIDR, t.src) ? 'external' : 'pod');
   const steps: string[] = [];
   const res: ExplainResult = {
-    tuple: { src: t.src, sport: t.sport ?? null, dst: t.dst, dport: t.dport, proto: protoName(t.proto) },
+    tuple: { family, src: t.src, sport: t.sport ?? null, dst: t.dst, dport: t.dport, proto: protoName(t.proto) },
     from, program: from === 'pod' ? 'sy_tc_ingress' : 'sy_tc_external',
     verdict: 'pass', decidedBy: null, service: null, frontend: null,
     conntrack: { reply: null, forward: null, overrides: false }, sourceRanges: null, socketLB: st.socketLB ?? [],
     affinity: null, maglev: null, newFlowBackend: null, backend: null, candidates: [],
     nat: { dnat: null, snat: null, reverse: null }, steps,
   };
-  const tuple = `${t.src}:${t.sport ?? '*'} -> ${t.dst}:${t.dport}/${protoName(t.proto)}`;
-  steps.push(`${tuple} arrives ${from === 'pod' ? 'from a pod (sy_tc_ingress on its veth)' : 'on the node\'s external device (sy_tc_external)'}`);
+  const tuple = `${hp(t.src, t.sport ?? '*')} -> ${hp(t.dst, t.dport)}/${protoName(t.proto)}`;
+  steps.push(`${tuple} arrives ${from === 'pod' ? 'from a pod (sy_tc_ingress on its veth)' : 'on the node\'s external device (sy_tc_external)'}`
+    + (v6 ? ': an IPv6 packet, decided on the IPv6 maps (sy_services6, sy_conntrack6, ...)' : ''));
   if (res.socketLB.length > 0) {
     steps.push(`note: socket-level LB is attached to ${res.socketLB.join(', ')}: a process there has its connect() translated to a backend `
       + '(per-socket hash, not this tuple\'s) and its packets never carry the frontend, except a pod\'s connected UDP socket when tc serves '
@@ -167,9 +214,9 @@ export function explainFlow(t: ExplainInput, st: ExplainState): ExplainResult {
         if (rn) {
           res.verdict = 'reverse-nat';
           const snat = (rep.flags & CtFlags.SNAT) !== 0;
-          res.nat.reverse = { source: `${rn.addr}:${rn.port}`, destination: snat ? `${rep.natAddr}:${rep.natPort}` : null };
-          steps.push(`it matches a live REPLY conntrack entry: a backend's answer; its source becomes the frontend ${rn.addr}:${rn.port}`
-            + (snat ? ` and its destination the client ${rep.natAddr}:${rep.natPort} (the flow was SNATed)` : ''));
+          res.nat.reverse = { source: hp(rn.addr, rn.port), destination: snat ? hp(rep.natAddr, rep.natPort) : null };
+          steps.push(`it matches a live REPLY conntrack entry: a backend's answer; its source becomes the frontend ${hp(rn.addr, rn.port)}`
+            + (snat ? ` and its destination the client ${hp(rep.natAddr, rep.natPort)} (the flow was SNATed)` : ''));
         } else {
           steps.push(`it matches a REPLY entry whose frontend ${rep.revNatId} is gone: passed untouched`);
         }
@@ -207,20 +254,20 @@ export function explainFlow(t: ExplainInput, st: ExplainState): ExplainResult {
         res.decidedBy = 'conntrack';
         res.backend = be;
         res.verdict = 'dnat';
-        res.nat.dnat = { from: `${t.dst}:${t.dport}`, to: `${be.address}:${be.port}` };
+        res.nat.dnat = { from: hp(t.dst, t.dport), to: hp(be.address, be.port) };
         if (s.nat) res.nat.snat = { to: s.nat, reason: 'recorded in the flow\'s conntrack entry' };
-        steps.push(`it is a tracked flow (FORWARD entry, ${s.ageSeconds}s idle of ${s.lifetimeSeconds}s): it stays on backend ${be.id} ${be.address}:${be.port}${s.nat ? `, source NATed to ${s.nat}` : ''}`);
+        steps.push(`it is a tracked flow (FORWARD entry, ${s.ageSeconds}s idle of ${s.lifetimeSeconds}s): it stays on backend ${be.id} ${hp(be.address, be.port)}${s.nat ? `, source NATed to ${s.nat}` : ''}`);
       }
     }
   }
 
   // 3. Is it a frontend?
   if (!fe) {
-    if (!res.conntrack.overrides) steps.push(`no sy_services entry for ${t.dst}:${t.dport}/${protoName(t.proto)}${from === 'pod' ? ' (scope internal or external)' : ' (scope external)'}: not a frontend, the packet passes untouched`);
+    if (!res.conntrack.overrides) steps.push(`no ${v6 ? 'sy_services6' : 'sy_services'} entry for ${hp(t.dst, t.dport)}/${protoName(t.proto)}${from === 'pod' ? ' (scope internal or external)' : ' (scope external)'}: not a frontend, the packet passes untouched`);
     return res;
   }
   const v = fe.value;
-  const fdesc = `${res.frontend!.kind} frontend ${fe.key.addr}:${fe.key.port}/${protoName(fe.key.proto)} (scope ${scopeName(fe.key.scope)}, id ${v.id}, group ${v.group}${res.service ? `, ${res.service}` : ''})`;
+  const fdesc = `${res.frontend!.kind} frontend ${hp(fe.key.addr, fe.key.port)}/${protoName(fe.key.proto)} (scope ${scopeName(fe.key.scope)}, id ${v.id}, group ${v.group}${res.service ? `, ${res.service}` : ''})`;
   const fresh = !res.conntrack.overrides;
   if (fresh) steps.push(`it matches the ${fdesc}`);
 
@@ -232,7 +279,7 @@ export function explainFlow(t: ExplainInput, st: ExplainState): ExplainResult {
         steps.push('the frontend has no usable endpoint and drops (a Local traffic policy without a local endpoint)');
       } else {
         res.verdict = 'reject';
-        steps.push(`the frontend has no endpoint: rejected (${t.proto === 6 ? 'TCP reset' : 'ICMP port unreachable'} from ${fe.key.addr}:${fe.key.port})`);
+        steps.push(`the frontend has no endpoint: rejected (${t.proto === 6 ? 'TCP reset' : v6 ? 'ICMPv6 port unreachable' : 'ICMP port unreachable'} from ${hp(fe.key.addr, fe.key.port)})`);
       }
     }
     return res;
@@ -311,7 +358,7 @@ export function explainFlow(t: ExplainInput, st: ExplainState): ExplainResult {
         if (fresh) {
           if (id === undefined) steps.push(`flow hash ${hash} -> slot ${slot}, but the table of group ${v.group} ${table ? 'has no such slot' : 'is missing'}: dropped`);
           else if (!be) steps.push(`flow hash ${hash} -> slot ${slot} -> backend ${id}, which is not in sy_backends: dropped`);
-          else steps.push(`flow hash ${hash} (seed ${seed}${v.flags & SvcFlags.AFFINITY ? ', source port left out for affinity' : ''}) mod ${v.tableSize} = slot ${slot} -> backend ${id} ${be.address}:${be.port}`);
+          else steps.push(`flow hash ${hash} (seed ${seed}${v6 ? ', each address folded to one word' : ''}${v.flags & SvcFlags.AFFINITY ? ', source port left out for affinity' : ''}) mod ${v.tableSize} = slot ${slot} -> backend ${id} ${hp(be.address, be.port)}`);
         }
         chosen = be;
         decided = 'maglev';
@@ -336,8 +383,8 @@ export function explainFlow(t: ExplainInput, st: ExplainState): ExplainResult {
     steps.push('the backend is drawn per flow; the candidates are listed');
     return res;
   }
-  res.nat.dnat = { from: `${t.dst}:${t.dport}`, to: `${chosen.address}:${chosen.port}` };
-  steps.push(`DNAT ${t.dst}:${t.dport} -> ${chosen.address}:${chosen.port}; conntrack entries are created for both directions`);
+  res.nat.dnat = { from: hp(t.dst, t.dport), to: hp(chosen.address, chosen.port) };
+  steps.push(`DNAT ${hp(t.dst, t.dport)} -> ${hp(chosen.address, chosen.port)}; conntrack entries are created for both directions`);
   // 8. Source NAT (sy_lb_decide): hairpin anywhere; from outside to a remote backend unless eTP=Local.
   if (node) {
     let reason: string | undefined;
@@ -346,33 +393,43 @@ export function explainFlow(t: ExplainInput, st: ExplainState): ExplainResult {
       reason = `${v.flags & EXTERNAL_KINDS ? 'externalTrafficPolicy=Cluster' : 'arrived from outside'} with a backend on another node`;
     }
     if (reason) {
-      const port = t.sport !== undefined ? `:${t.sport}` : '';
-      res.nat.snat = { to: `${node}${port}`, reason };
-      steps.push(`SNAT to the node address ${node}${port ? ` (port ${t.sport} if free, else a random one in 32768-60999)` : ''}: ${reason}`);
+      const to = t.sport !== undefined ? hp(node, t.sport) : node;
+      res.nat.snat = { to, reason };
+      steps.push(`SNAT to the node address ${to}${t.sport !== undefined ? ` (port ${t.sport} if free, else a random one in 32768-60999)` : ''}: ${reason}`);
     }
   }
   return res;
 }
+
+/** The maps one family's datapath decides on (sy_lb_decide / sy_lb6_decide). */
+const FAMILY_MAPS = {
+  IPv4: { services: 'sy_services', conntrack: 'sy_conntrack', affinity: 'sy_affinity', revnat: 'sy_revnat', backends: 'sy_backends', ranges: 'sy_source_ranges' },
+  IPv6: { services: 'sy_services6', conntrack: 'sy_conntrack6', affinity: 'sy_affinity6', revnat: 'sy_revnat6', backends: 'sy_backends6', ranges: 'sy_source_ranges6' },
+} as const;
 
 /**
  * Reads what explaining one tuple needs with single-key lookups, never a
  * walk of a map: sy_config, the frontend (both scopes), the tuple's two
  * conntrack entries, the affinity entry, the frontend's Maglev table, the
  * backends it and the entries name, the reply's frontend. The snapshot it
- * returns holds only those entries. Source ranges: an LPM lookup of the
- * source says whether it is admitted; the frontend's ranges are listed from
- * sy_source_ranges (a dump, only for a frontend that has ranges). sy_attach
- * (one entry per hooked device) is read whole.
+ * returns holds only those entries. Source ranges: the frontend's ranges
+ * are listed from sy_source_ranges (a dump, only for a frontend that has
+ * ranges). sy_attach (one entry per hooked device) is read whole. An IPv6
+ * tuple reads the IPv6 twins, and sy_config6 for the node's IPv6 address
+ * (sy_maglev and sy_config are shared by both families).
  */
 export async function readExplainState(loader: LoaderView, base: Omit<ExplainState, 'snapshot' | 'conntrack' | 'affinity' | 'now'>, t: ExplainInput): Promise<ExplainState> {
   const proto = t.proto;
+  const v6 = familyOf(t.src) === 'IPv6';
+  const M = FAMILY_MAPS[v6 ? 'IPv6' : 'IPv4'];
   const fwdKey: CtKey | undefined = t.sport === undefined ? undefined : { saddr: t.src, daddr: t.dst, sport: t.sport, dport: t.dport, proto, dir: CtDir.FORWARD };
   const repKey: CtKey | undefined = fwdKey && { ...fwdKey, dir: CtDir.REPLY };
   const scopes = [SY_SCOPE_INTERNAL, SY_SCOPE_EXTERNAL].map((scope) => ({ addr: t.dst, port: t.dport, proto, scope }));
-  const [[cfg], svcs, [fwd, rep], att] = await Promise.all([
+  const [[cfg], [cfg6], svcs, [fwd, rep], att] = await Promise.all([
     lookupOptional(loader, 'sy_config', [0]),
-    lookupTyped(loader, 'sy_services', scopes),
-    fwdKey ? lookupTyped(loader, 'sy_conntrack', [fwdKey, repKey!]) : Promise.resolve([undefined, undefined]),
+    v6 ? lookupOptional(loader, 'sy_config6', [0]) : Promise.resolve([undefined]),
+    lookupTyped(loader, M.services, scopes),
+    fwdKey ? lookupTyped(loader, M.conntrack, [fwdKey, repKey!]) : Promise.resolve([undefined, undefined]),
     dumpOptional(loader, 'sy_attach'),
   ]);
   const frontends: Frontend[] = [];
@@ -385,9 +442,9 @@ export async function readExplainState(loader: LoaderView, base: Omit<ExplainSta
   const ranged = frontends.filter((f) => f.value.flags & SvcFlags.SOURCE_RANGE);
   const [tables, affs, rn, ranges] = await Promise.all([
     lookupTyped(loader, 'sy_maglev', groups),
-    lookupOptional(loader, 'sy_affinity', affGroups.map((group) => ({ client: t.src, group }))),
-    rep ? lookupTyped(loader, 'sy_revnat', [rep.revNatId]) : Promise.resolve([]),
-    ranged.length ? dumpOptional(loader, 'sy_source_ranges') : Promise.resolve([]),
+    lookupOptional(loader, M.affinity, affGroups.map((group) => ({ client: t.src, group }))),
+    rep ? lookupTyped(loader, M.revnat, [rep.revNatId]) : Promise.resolve([]),
+    ranged.length ? dumpOptional(loader, M.ranges) : Promise.resolve([]),
   ]);
   const maglev = new Map<number, Uint32Array>();
   groups.forEach((g, i) => { if (tables[i]) maglev.set(g, tables[i]!); });
@@ -398,7 +455,7 @@ export async function readExplainState(loader: LoaderView, base: Omit<ExplainSta
   if (fwd) ids.add(fwd.backendId);
   for (const a of affIndex.values()) ids.add(a.backendId);
   const idList = [...ids];
-  const bes = await lookupTyped(loader, 'sy_backends', idList);
+  const bes = await lookupTyped(loader, M.backends, idList);
   const backends = new Map<number, BackendValue>();
   idList.forEach((id, i) => { if (bes[i]) backends.set(id, bes[i]!); });
   const revnat = new Map<number, RevNatValue>();
@@ -415,6 +472,7 @@ export async function readExplainState(loader: LoaderView, base: Omit<ExplainSta
     !!fwdKey && k.saddr === fwdKey.saddr && k.daddr === fwdKey.daddr && k.sport === fwdKey.sport && k.dport === fwdKey.dport && k.proto === fwdKey.proto;
   return {
     ...base, snapshot, now: monotonicNowNs(),
+    ...(cfg6 ? { config6: { nodeAddr: cfg6.nodeAddr } } : {}),
     socketLB: att.filter((e) => hookName(e.key.hook) === 'sock_lb').map((e) => `cgroup ${e.value.ifname}`),
     conntrack: (k) => (same(k) ? ct.get(k.dir) : undefined),
     affinity: (client, group) => affIndex.get(`${client}|${group}`),

@@ -71,6 +71,8 @@ export interface AdminSource {
   healthTimeoutMs: number;
   /** Pod CIDR of the cluster when known: sources inside it use the internal-scope frontends. */
   clusterCIDR?: string | undefined;
+  /** The IPv6 pod CIDR when known (IPv6 sources). */
+  clusterCIDR6?: string | undefined;
   sync: SyncView;
   loader?: LoaderView | undefined;
   iptables?: IptablesView | undefined;

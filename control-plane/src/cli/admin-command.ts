@@ -40,7 +40,9 @@ commands (the agent's admin API):
   maps [NAME] [--limit N] [--offset N] [--filter FIELD=VALUE]... [--slots] [--table T]
                                              pinned maps (iptables mode: chains); NAME: its entries decoded
   conntrack [--service S] [--client IP] [--backend IP[:PORT]] [--dir forward|reply] [--expired true|false] [--limit N]
+            [--saddr IP --sport PORT --daddr IP --dport PORT [--proto tcp|udp]]   one flow's entries (IPv4 or IPv6)
   explain --src IP --dst IP --dport PORT [--proto tcp|udp] [--sport PORT] [--from pod|external]
+                                             IP: IPv4, or IPv6 as fd00::1 or [fd00::1]
                                              which frontend, slot, backend and NAT a packet gets
 target (default --admin ${DEFAULT_ADMIN_URL}):
   --admin URL | --admin-socket PATH | --lab NAME --node NODE (lab default "sy"; NODE: node1, n1 or 1)
@@ -53,7 +55,10 @@ const QUERY: Record<AdminCommand, Record<string, FlagKind>> = {
   status: { history: 'value' },
   services: { namespace: 'value', name: 'value' },
   maps: { limit: 'value', offset: 'value', filter: 'multi', slots: 'bool', table: 'value' },
-  conntrack: { service: 'value', client: 'value', backend: 'value', dir: 'value', expired: 'value', limit: 'value', offset: 'value' },
+  conntrack: {
+    service: 'value', client: 'value', backend: 'value', dir: 'value', expired: 'value', limit: 'value', offset: 'value',
+    saddr: 'value', daddr: 'value', sport: 'value', dport: 'value', proto: 'value',
+  },
   explain: { src: 'value', dst: 'value', dport: 'value', sport: 'value', proto: 'value', from: 'value' },
 };
 
@@ -252,26 +257,32 @@ export function renderMapEntries(r: J): string {
   return `${head}\n` + formatTable(fields.map((f) => f.toUpperCase()), items.map((i) => fields.map((f) => cell(i[f])))) + `${shown}\n`;
 }
 
+/** addr:port, IPv6 in brackets. */
+function hostPort(addr: string, port: unknown): string {
+  return addr.includes(':') ? `[${addr}]:${String(port)}` : `${addr}:${String(port)}`;
+}
+
 export function renderConntrack(r: J): string {
   const items = r.items as J[];
   return formatTable(['DIR', 'PROTO', 'CLIENT', 'FRONTEND', 'BACKEND', 'SERVICE', 'AGE', 'LIFETIME', 'FLAGS', 'TCP', 'NAT'],
-    items.map((c) => [c.dir, c.proto, `${c.client}:${c.clientPort}`, c.frontend, c.backend ?? `gone(${c.backendId})`, c.service,
+    items.map((c) => [c.dir, c.proto, hostPort(c.client, c.clientPort), c.frontend, c.backend ?? `gone(${c.backendId})`, c.service,
       `${Math.round(c.ageSeconds)}s`, c.expired ? 'expired' : `${c.lifetimeSeconds}s`, cell(c.flags), cell(c.tcpFlags), c.nat]))
     + `showing ${items.length} of ${r.total} (map holds ${r.entries} of ${r.maxEntries ?? '?'})${r.truncated ? ', dump truncated by the loader' : ''}\n`;
 }
 
 export function renderExplain(r: J): string {
-  let out = `${r.tuple.src}:${r.tuple.sport ?? '*'} -> ${r.tuple.dst}:${r.tuple.dport}/${r.tuple.proto}${r.program ? ` (${r.program})` : ''}\n`;
+  let out = `${hostPort(r.tuple.src, r.tuple.sport ?? '*')} -> ${hostPort(r.tuple.dst, r.tuple.dport)}/${r.tuple.proto}${r.program ? ` (${r.program})` : ''}\n`;
   (r.steps as string[]).forEach((s, i) => (out += `  ${i + 1}. ${s}\n`));
   const be = r.backend as J | null;
   out += `verdict: ${r.verdict}`;
-  if (be) out += `  backend ${be.address}:${be.port} (id ${be.id}, ${be.state}${be.local ? ', local' : ''})`;
+  if (r.service) out += `  service ${r.service}`;
+  if (be) out += `  backend ${hostPort(be.address, be.port)} (id ${be.id}, ${be.state}${be.local ? ', local' : ''})`;
   if (r.decidedBy) out += `  decided by ${r.decidedBy}`;
   if (r.maglev && r.maglev.slot !== null) out += `  slot ${r.maglev.slot}/${r.maglev.tableSize}`;
   out += '\n';
   if (r.nat?.snat) out += `SNAT to ${r.nat.snat.to} (${r.nat.snat.reason})\n`;
   const cand = (r.candidates ?? []) as J[];
-  if (!be && cand.length) out += formatTable(['CANDIDATE', 'SHARE'], cand.map((c) => [`${c.address}:${c.port}`, pct(c.share)]), '  ');
+  if (!be && cand.length) out += formatTable(['CANDIDATE', 'SHARE'], cand.map((c) => [hostPort(c.address, c.port), pct(c.share)]), '  ');
   return out;
 }
 

@@ -171,7 +171,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   let informers: ReturnType<typeof startInformers> | undefined;
   const admin = await startAgentAdmin({
     options: adminOpts, proxier, dataplane, mode: decision, nodeName: opts.nodeName, seed: opts.maglevSeed, maglevSizing: opts.maglevSizing,
-    healthTimeoutMs: opts.healthTimeoutMs, clusterCIDR: opts.iptables.clusterCIDR, snat, log,
+    healthTimeoutMs: opts.healthTimeoutMs, clusterCIDR: opts.iptables.clusterCIDR, clusterCIDR6: opts.iptables.clusterCIDR6, snat, log,
     loaderSocket: opts.loaderSocket,
     objects: () => objectReporter.report(),
     dependencies: () => {

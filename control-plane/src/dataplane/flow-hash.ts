@@ -1,7 +1,7 @@
 // The datapath's flow hash, reproduced bit for bit so the control plane can
 // predict which Maglev slot a packet lands in (explain, tests). Definition in
 // bpf/include/sy_structs.h: lookup3 jhash_3words as in <linux/jhash.h>.
-import { ipv4ToInt } from '../util/ipv4.js';
+import { mustParseIP } from '../util/ip.js';
 
 const JHASH_INITVAL = 0xdeadbeef;
 
@@ -35,10 +35,23 @@ export interface FlowTuple {
   proto: number;
 }
 
-/** The flow hash of a packet; with `affinity` the source port is left out. */
+/**
+ * An address as the flow hash takes it: IPv4 as its host-order word; IPv6
+ * folded to one word, the XOR of its four network-order words
+ * (sy_flow_hash6(), docs/maps.md "The flow hash").
+ */
+export function flowHashWord(addr: string): number {
+  const b = mustParseIP(addr).bytes;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let w = 0;
+  for (let i = 0; i < b.length; i += 4) w ^= v.getUint32(i, false);
+  return w >>> 0;
+}
+
+/** The flow hash of a packet of either family; with `affinity` the source port is left out. */
 export function flowHash(t: FlowTuple, seed: number, affinity = false): number {
   const ports = (((affinity ? 0 : t.sport) & 0xffff) << 16 | (t.dport & 0xffff)) >>> 0;
-  return jhash3words(ipv4ToInt(t.saddr), ipv4ToInt(t.daddr), ports, (seed + t.proto) >>> 0);
+  return jhash3words(flowHashWord(t.saddr), flowHashWord(t.daddr), ports, (seed + t.proto) >>> 0);
 }
 
 export function protoNumber(p: string): number {

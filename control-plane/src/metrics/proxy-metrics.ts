@@ -71,7 +71,7 @@ export interface ProxyMetricsOptions {
 }
 
 /** Maps the datapath itself writes: the agent cannot know their entry counts. */
-const FLOW_MAPS = ['sy_conntrack', 'sy_affinity', 'sy_sock_revnat'];
+const FLOW_MAPS = ['sy_conntrack', 'sy_affinity', 'sy_sock_revnat', 'sy_conntrack6', 'sy_affinity6', 'sy_sock_revnat6'];
 
 interface ObjectMeta { metadata?: { annotations?: Record<string, string> | undefined } | undefined }
 
@@ -309,7 +309,18 @@ export class ProxyMetrics {
     if (!this.opts.programmed) return undefined;
     const p = this.opts.programmed();
     if (!p) return {};
-    return { sy_services: p.services.size, sy_backends: p.backends.size, sy_revnat: p.revnat.size, sy_maglev: p.maglev.size, sy_source_ranges: p.sourceRanges.size };
+    // One content holds both families: an IPv6 entry lives in its map's twin (sy_services6, ...).
+    const split = (map: string, addrs: Iterable<string>): Record<string, number> => {
+      let v4 = 0, v6 = 0;
+      for (const a of addrs) if (a.includes(':')) v6++; else v4++;
+      return { [map]: v4, [`${map}6`]: v6 };
+    };
+    const addrsOf = <T>(xs: Iterable<T>, f: (x: T) => string) => [...xs].map(f);
+    return {
+      ...split('sy_services', addrsOf(p.services.values(), (e) => e.key.addr)), ...split('sy_backends', addrsOf(p.backends.values(), (b) => b.addr)),
+      ...split('sy_revnat', addrsOf(p.revnat.values(), (r) => r.addr)), sy_maglev: p.maglev.size,
+      ...split('sy_source_ranges', addrsOf(p.sourceRanges.values(), (r) => r.addr)),
+    };
   }
 
   private noteChange(kind: PendingChange['kind'], obj: ObjectMeta | undefined): void {

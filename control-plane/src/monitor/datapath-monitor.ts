@@ -8,6 +8,7 @@
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { FrontendResolver } from '../admin/ebpf-view.js';
+import { hostPort } from '../admin/explain.js';
 import { frontendKind } from '../dataplane/ebpf/map-values.js';
 import type { DesiredServicePort } from '../dataplane/desired-state.js';
 import { decodeEvent, type DatapathEvent, type EventKind } from '../dataplane/ebpf/datapath-event.js';
@@ -171,18 +172,18 @@ export class DatapathMonitor {
     const frontends: Names['frontends'] = new Map();
     const backends: Names['backends'] = new Map();
     const nodeOf = new Map<string, string>();
-    for (const d of desired) for (const e of d.allEndpoints) nodeOf.set(`${e.ip}:${e.port}`, e.nodeName);
+    for (const d of desired) for (const e of d.allEndpoints) nodeOf.set(hostPort(e.ip, e.port), e.nodeName);
     for (const { key, value } of maps?.services.values() ?? []) {
       const d = resolver.resolve(key, value.flags);
       if (!d) continue;
       const proto = key.proto === 6 ? 'TCP' : key.proto === 17 ? 'UDP' : String(key.proto);
       frontends.set(value.id, {
         service: serviceKeyOfPort(d.svc.name), servicePort: servicePortString(d.svc.name),
-        frontend: `${frontendKind(value.flags)} ${key.addr}:${key.port}/${proto}`,
+        frontend: `${frontendKind(value.flags)} ${hostPort(key.addr, key.port)}/${proto}`,
       });
     }
     for (const [id, b] of maps?.backends ?? []) {
-      const ep = `${b.addr}:${b.port}`;
+      const ep = hostPort(b.addr, b.port);
       backends.set(id, { backend: ep, node: nodeOf.get(ep) || null });
     }
     this.names = { frontends, backends };

@@ -18,6 +18,11 @@ export const offsetSchema = { type: 'integer', minimum: 0, default: 0, descripti
 
 export const ipv4Schema = (description: string) => ({ type: 'string', format: 'ipv4', description }) as const;
 
+/** An IPv4 or IPv6 address (RFC 5952 or any RFC 4291 form, or in brackets); the route parses it (explain.ts parseQueryAddress). */
+export const ipSchema = (description: string) => ({
+  type: 'string', maxLength: 64, description: `${description}: IPv4 or IPv6 (e.g. fd00::1 or [fd00::1])`,
+}) as const;
+
 export function page<T>(items: T[], offset: number, limit: number): T[] {
   return items.slice(offset, limit === 0 ? undefined : offset + limit);
 }

@@ -47,6 +47,11 @@ function maglevSizingText(m) {
   return `Maglev table ${m.tableSize} slots, by ${m.chosenBy}${m.annotationRefused ? ` (annotation${annotation} refused)` : ''}`;
 }
 
+// addr:port, an IPv6 address in brackets (RFC 5952 section 6).
+function hostPort(addr, port) {
+  return String(addr).includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
 // Horizontal bars: one per backend, length = its share of the Maglev slots.
 function shareChart(title, bars) {
   const rowH = 20, labelW = 170, barW = 260, pad = 4;
@@ -77,11 +82,11 @@ function renderServices(data) {
     card.append(el('p', { class: 'meta' },
       `${s.type || '?'} · ${s.protocol} · ${s.algorithm || ''}${s.affinityTimeoutSeconds ? ` · affinity ${s.affinityTimeoutSeconds}s` : ''} · eTP=${s.externalTrafficPolicy} iTP=${s.internalTrafficPolicy}`));
     const colorOf = new Map();
-    (s.backends || []).forEach((b, i) => colorOf.set(`${b.address}:${b.port}`, COLORS[i % COLORS.length]));
+    (s.backends || []).forEach((b, i) => colorOf.set(hostPort(b.address, b.port), COLORS[i % COLORS.length]));
     if (data.mode === 'ebpf') {
       if (s.maglev) card.append(el('p', { class: 'meta', 'data-maglev-sizing': s.maglev.chosenBy || '' }, maglevSizingText(s.maglev)));
       card.append(table(['frontend', 'kind', 'scope', 'id', 'count', 'slots', 'sized by', 'flags'],
-        s.frontends.map((f) => [`${f.address}:${f.port}`, f.kind, f.scope, f.id, f.count, f.tableSize, f.tableSizing || '-', f.flags.join(' ')])));
+        s.frontends.map((f) => [hostPort(f.address, f.port), f.kind, f.scope, f.id, f.count, f.tableSize, f.tableSizing || '-', f.flags.join(' ')])));
       // One chart per distinct table (frontends sharing a group share a table).
       const seen = new Set();
       for (const f of s.frontends) {
@@ -89,19 +94,19 @@ function renderServices(data) {
         seen.add(f.group);
         const users = s.frontends.filter((x) => x.group === f.group).map((x) => x.kind + (x.scope === 'internal' ? ' (internal)' : ''));
         card.append(shareChart(`Maglev slots, table ${f.group} (${f.tableSize} slots; ${[...new Set(users)].join(', ')})`,
-          f.backends.map((b) => ({ label: `${b.address}:${b.port}`, share: b.share, color: colorOf.get(`${b.address}:${b.port}`) || '#98a2b3' }))));
+          f.backends.map((b) => ({ label: hostPort(b.address, b.port), share: b.share, color: colorOf.get(hostPort(b.address, b.port)) || '#98a2b3' }))));
       }
       card.append(table(['backend', 'state', 'local', 'node', 'zone'],
-        s.backends.map((b) => [`${b.address}:${b.port}`, b.state, b.local ? 'yes' : 'no', b.node, b.zone])));
+        s.backends.map((b) => [hostPort(b.address, b.port), b.state, b.local ? 'yes' : 'no', b.node, b.zone])));
     } else {
-      card.append(table(['frontend', 'kind'], s.frontends.map((f) => [`${f.address}:${f.port}`, f.kind])));
+      card.append(table(['frontend', 'kind'], s.frontends.map((f) => [hostPort(f.address, f.port), f.kind])));
       const taking = s.backends.filter((b) => b.probability !== null);
       if (taking.length) {
         card.append(shareChart('Share of new connections (random, -m statistic)',
-          taking.map((b) => ({ label: `${b.address}:${b.port}`, share: b.probability, color: colorOf.get(`${b.address}:${b.port}`) || '#98a2b3' }))));
+          taking.map((b) => ({ label: hostPort(b.address, b.port), share: b.probability, color: colorOf.get(hostPort(b.address, b.port)) || '#98a2b3' }))));
       }
       card.append(table(['backend', 'state', 'local', 'chain', 'programmed'],
-        s.backends.map((b) => [`${b.address}:${b.port}`, b.state, b.local ? 'yes' : 'no', b.chain, b.programmed ? 'yes' : 'NO'])));
+        s.backends.map((b) => [hostPort(b.address, b.port), b.state, b.local ? 'yes' : 'no', b.chain, b.programmed ? 'yes' : 'NO'])));
     }
     const problems = [...(s.problems || []), ...(s.frontends || []).flatMap((f) => f.problems || [])];
     for (const p of problems) card.append(el('div', { class: 'problem' }, `! ${p}`));
@@ -217,7 +222,7 @@ function feed() {
   const src = new EventSource('/v1/monitor?type=drop');
   const add = (msg) => {
     const e = JSON.parse(msg.data);
-    const packet = `${e.proto} ${e.src}:${e.sport} → ${e.dst}:${e.dport}`;
+    const packet = `${e.proto} ${hostPort(e.src, e.sport)} → ${hostPort(e.dst, e.dport)}`;
     const row = el('tr', { class: 'feed-' + e.kind }, el('td', {}, e.time.slice(11, 23)), el('td', {}, e.kind), el('td', {}, e.reason),
       el('td', {}, packet), el('td', {}, e.servicePort || e.service || '-'));
     body.prepend(row);
