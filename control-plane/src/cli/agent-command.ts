@@ -28,6 +28,7 @@ import { ServiceTracker } from '../model/service-tracker.js';
 import { namespacedName, serviceKeyOf } from '../model/service-key.js';
 import { ObjectReporter } from '../model/object-report.js';
 import { registerObjectMetrics } from '../metrics/object-metrics.js';
+import { registerRestoreMetrics } from '../metrics/restore-metrics.js';
 import { Proxier } from '../sync/proxier.js';
 import { isIPv4 } from '../util/ipv4.js';
 import { chooseSnatPorts, readLocalPortRange, type SnatPortChoice } from '../config/snat-ports.js';
@@ -184,6 +185,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   });
   registerLoaderWaitMetric(admin.metrics.registry, () => false);
   registerObjectMetrics(admin.metrics.registry, objectReporter);
+  if (backend instanceof IptablesBackend) registerRestoreMetrics(admin.metrics.registry, () => backend.dataplanes.values());
 
   informers = startInformers(kc, {
     service(kind, svc) {

@@ -52,6 +52,9 @@ export class IptablesBackend implements DatapathBackend {
         backend: opts.iptables.backend,
         syncPeriodMs: opts.syncPeriodMs,
         onFullSyncNeeded,
+        // No fixed timeout: a long restore is reported while it runs (and in switchyard_iptables_command_running_*).
+        onCommandRunning: (r) => log.warn({ family, command: r.argv.filter((x) => !x.startsWith('-')).slice(-1)[0], pid: r.pid, elapsedMs: r.elapsedMs, cpuMs: r.cpuMs, idleMs: r.idleMs },
+          'iptables command still running'),
         // route_localnet and the other sysctls are the IPv4 family's business.
       }));
     }

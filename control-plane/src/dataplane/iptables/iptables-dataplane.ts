@@ -2,9 +2,14 @@
 // with its sync discipline. A full sync ensures the jumps from the built-in
 // chains and writes every chain; other syncs write the top-level chains and
 // only the chains of service ports whose rendering changed; stale service
-// chains are flushed and deleted in the same iptables-restore --noflush. The
+// chains are flushed and deleted in the same iptables-restore --noflush (in
+// large clusters only at the periodic cleanup scan, as kube-proxy does). The
 // first sync, the first after a failure, the first after a lost canary and
 // every fullSyncEvery-th / fullSyncPeriodMs are full.
+//
+// On nft, chains that do not exist yet are created ahead in bounded
+// transactions (restore-batches.ts); a restore has no fixed timeout: it is
+// reported while it runs and killed only when it stops making progress.
 //
 // One instance programs one IP family, as each of kube-proxy's per-family
 // proxiers does: IPv4 through iptables, IPv6 through ip6tables (same back
@@ -21,7 +26,9 @@ import { cleanupAll, type CleanupReport } from './cleanup.js';
 import { JUMP_CHAINS, KUBELET_JUMP_CHAINS, jumpRuleArgs } from './jump-chains.js';
 import { nodePortAddresses } from './node-port-addresses.js';
 import { LARGE_CLUSTER_ENDPOINTS_THRESHOLD, renderIptables, type IptablesNodeConfig, type RenderResult } from './render.js';
-import { IptablesRunner, chainsByTable, commandExec, type Exec, type IptablesBackend } from './runner.js';
+import { IptablesRunner, chainsByTable, commandExec, type Exec, type IptablesBackend, type RunningCommand } from './runner.js';
+import { DEFAULT_BATCH_CHAINS, planRestore } from './restore-batches.js';
+import { isServiceChainName } from './chain-names.js';
 
 /** kube-proxy's proxyutil.FullSyncPeriod. */
 export const DEFAULT_FULL_SYNC_PERIOD_MS = 60 * 60 * 1000;
@@ -57,6 +64,14 @@ export interface IptablesDataplaneOptions {
   onFullSyncNeeded?: () => void;
   /** iptables -w seconds (default 5). */
   waitSeconds?: number;
+  /** A command (iptables-restore above all) is killed only after making no progress this long. Default 60 s. */
+  stallMs?: number;
+  /** How often a running command is looked at and reported. Default 5 s. */
+  checkEveryMs?: number;
+  /** Called at each look at a command still running (log it; the dataplane counts it). */
+  onCommandRunning?: (r: RunningCommand) => void;
+  /** New chains per creating transaction on nft (0: one restore as kube-proxy writes it). Default 250; legacy never splits. */
+  restoreBatchChains?: number;
 }
 
 export interface SyncRecordIptables {
@@ -83,6 +98,14 @@ export class IptablesDataplane implements Dataplane {
   private hashes = new Map<string, string>();
   private active = new Set<string>();
   private topLevelHash: string | undefined;
+  /** Our service chains believed to be in the nat table (undefined: unknown, look with iptables-save). */
+  private kernelChains: Set<string> | undefined;
+  /** The command running now, at its last look (undefined: none running for longer than one look). */
+  running: RunningCommand | undefined;
+  /** Looks at commands still running (each one a report). */
+  runningReports = 0;
+  /** Creating transactions and chains of the last restore (restore-batches.ts). */
+  lastRestorePlan: { creatingBatches: number; createdAhead: number } | undefined;
   /** The back end in use and why (after init). */
   backend: IptablesBackend | undefined;
   backendReason = '';
@@ -98,7 +121,15 @@ export class IptablesDataplane implements Dataplane {
 
   constructor(private readonly opts: IptablesDataplaneOptions) {
     this.backendChoice = opts.backend ?? 'auto';
-    this.exec = opts.exec ?? commandExec(opts.commandPrefix ?? []);
+    this.exec = opts.exec ?? commandExec(opts.commandPrefix ?? [], {
+      ...(opts.stallMs !== undefined ? { stallMs: opts.stallMs } : {}),
+      ...(opts.checkEveryMs !== undefined ? { checkEveryMs: opts.checkEveryMs } : {}),
+      onRunning: (r) => {
+        this.running = r;
+        this.runningReports++;
+        opts.onCommandRunning?.(r);
+      },
+    });
     this.family = opts.family ?? opts.node.family ?? 'IPv4';
     // The proxier hands this back end its own family's ports only.
     this.capabilities = { partialSync: false, conntrackGC: false, ipFamilies: [this.family] };
@@ -248,10 +279,13 @@ export class IptablesDataplane implements Dataplane {
       for (const d of desired) if ((d.svc.family ?? 'IPv4') === this.family) totalEndpoints += d.allEndpoints.length;
       const large = totalEndpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD;
       let existing: Set<string> | undefined;
-      if (!large || now - this.lastCleanupScan > (this.opts.syncPeriodMs ?? 30_000)) {
+      const batchChains = runner.backend === 'nft' ? (this.opts.restoreBatchChains ?? DEFAULT_BATCH_CHAINS) : 0;
+      // Splitting needs to know which chains exist: look when that is unknown.
+      if (!large || now - this.lastCleanupScan > (this.opts.syncPeriodMs ?? 30_000) || (batchChains > 0 && !this.kernelChains)) {
         try {
           existing = chainsByTable(await runner.save('nat')).get('nat') ?? new Set();
           this.lastCleanupScan = now;
+          this.kernelChains = new Set([...existing].filter(isServiceChainName));
         } catch {
           existing = undefined; // as kube-proxy: stale chains wait for a later sync
         }
@@ -265,11 +299,22 @@ export class IptablesDataplane implements Dataplane {
         full,
         ...(full ? {} : { previousHashes: this.hashes }),
         ...(existing ? { existingNatChains: existing } : {}),
-        previousActiveNatChains: this.active,
+        // Large clusters delete stale chains only at the periodic scan, as kube-proxy does.
+        ...(large ? {} : { previousActiveNatChains: this.active }),
       });
       this.lastRender = r;
-      this.lastRestoreInput = r.text;
-      await runner.restore(r.text, { noflush: true, counters: true });
+      const plan = planRestore(r, batchChains > 0 ? this.kernelChains : undefined, batchChains);
+      this.lastRestorePlan = { creatingBatches: plan.creatingBatches, createdAhead: plan.createdAhead };
+      this.lastRestoreInput = plan.text;
+      try {
+        await runner.restore(plan.text, { noflush: true, counters: true });
+      } finally {
+        this.running = undefined;
+      }
+      if (this.kernelChains) {
+        for (const c of r.activeNatChains) this.kernelChains.add(c);
+        for (const c of r.deletedChains) this.kernelChains.delete(c);
+      }
 
       const topChanged = r.topLevelHash !== this.topLevelHash;
       const changes = full
@@ -302,6 +347,7 @@ export class IptablesDataplane implements Dataplane {
     } catch (err) {
       // What is programmed is unknown now: rewrite everything next time.
       this.needFullSync = true;
+      this.kernelChains = undefined;
       throw err;
     }
   }
@@ -318,6 +364,7 @@ export class IptablesDataplane implements Dataplane {
     this.hashes = new Map();
     this.active = new Set();
     this.topLevelHash = undefined;
+    this.kernelChains = undefined;
     this.needFullSync = true;
     return reports;
   }

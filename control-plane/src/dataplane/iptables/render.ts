@@ -77,6 +77,15 @@ export interface RenderOptions {
   previousActiveNatChains?: Iterable<string>;
 }
 
+/** One service port's own chains (SVC, SVL, EXT, FW, SEP) as written. */
+export interface ServiceChainsPart {
+  key: string;
+  /** ":CHAIN - [0:0]" lines. */
+  chainLines: string[];
+  /** "-A CHAIN ..." lines. */
+  ruleLines: string[];
+}
+
 export interface RenderResult {
   /** The iptables-restore input (--noflush). */
   text: string;
@@ -84,6 +93,8 @@ export interface RenderResult {
   activeNatChains: Set<string>;
   /** Service port keys whose chains are in `text`. */
   writtenServices: string[];
+  /** The chain and rule lines of each written service port, as they are in `text`. */
+  serviceParts: ServiceChainsPart[];
   /** Service port keys left out because nothing changed. */
   skippedServices: string[];
   deletedChains: string[];
@@ -100,20 +111,40 @@ export interface RenderResult {
   otherFamilyPorts: number;
 }
 
-type Arg = string | readonly string[];
+/**
+ * A per-endpoint rule comment, written only below the large-cluster
+ * threshold. Left out of the partial-sync hash: crossing the threshold alone
+ * does not rewrite a Service (kube-proxy's TestSyncProxyRulesLargeClusterMode).
+ */
+class EndpointComment {
+  constructor(readonly words: readonly string[]) {}
+}
+
+type Arg = string | readonly string[] | EndpointComment;
 
 class LineBuffer {
   readonly lines: string[] = [];
+  /** The lines without endpoint comments (what the partial-sync hash covers). */
+  readonly hashLines: string[] = [];
   write(...args: Arg[]): void {
     const words: string[] = [];
+    const hashWords: string[] = [];
     for (const a of args) {
-      if (typeof a === 'string') words.push(a);
-      else words.push(...a);
+      if (typeof a === 'string') {
+        words.push(a);
+        hashWords.push(a);
+      } else if (a instanceof EndpointComment) words.push(...a.words);
+      else {
+        words.push(...a);
+        hashWords.push(...a);
+      }
     }
     this.lines.push(words.join(' '));
+    this.hashLines.push(hashWords.join(' '));
   }
   chain(name: string): void {
     this.lines.push(`:${name} - [0:0]`);
+    this.hashLines.push(`:${name} - [0:0]`);
   }
 }
 
@@ -290,12 +321,13 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
   let totalEndpoints = 0;
   for (const d of ours) totalEndpoints += d.allEndpoints.length;
   const largeClusterMode = totalEndpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD;
-  const comment = (s: string): string[] => (largeClusterMode ? [] : ['-m', 'comment', '--comment', s]);
+  const comment = (s: string): EndpointComment => new EndpointComment(largeClusterMode ? [] : ['-m', 'comment', '--comment', s]);
 
   const serviceHashes = new Map<string, string>();
   const serviceLines = new Set<string>();
   let serviceRuleLines = 0;
   const writtenServices: string[] = [];
+  const serviceParts: ServiceChainsPart[] = [];
   const skippedServices: string[] = [];
   let noLocalInternal = 0;
   let noLocalExternal = 0;
@@ -503,18 +535,19 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
       const chain = sepChain(e);
       sc.chain(chain);
       activeNatChains.add(chain);
-      const args = ['-A', chain, ...comment(svcName)];
-      sr.write(args, '-s', e.ip, '-j', KUBE_MARK_MASQ);
+      const args: Arg[] = ['-A', chain, comment(svcName)];
+      sr.write(...args, '-s', e.ip, '-j', KUBE_MARK_MASQ);
       const affinity = svc.affinityTimeoutSeconds > 0 ? ['-m', 'recent', '--name', chain, '--set'] : [];
-      sr.write(args, affinity, proto, '-j', 'DNAT', '--to-destination', endpointString(e));
+      sr.write(...args, affinity, proto, '-j', 'DNAT', '--to-destination', endpointString(e));
     }
 
-    const hash = createHash('sha256').update(sc.lines.join('\n')).update('\n--\n').update(sr.lines.join('\n')).digest('base64');
+    const hash = createHash('sha256').update(sc.hashLines.join('\n')).update('\n--\n').update(sr.hashLines.join('\n')).digest('base64');
     serviceHashes.set(svc.key, hash);
     if (!full && opts.previousHashes?.get(svc.key) === hash) {
       skippedServices.push(svc.key);
     } else {
       writtenServices.push(svc.key);
+      serviceParts.push({ key: svc.key, chainLines: sc.lines, ruleLines: sr.lines });
       natChains.lines.push(...sc.lines);
       natRules.lines.push(...sr.lines);
       for (const l of sc.lines) serviceLines.add(l);
@@ -575,6 +608,7 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
     serviceHashes,
     activeNatChains,
     writtenServices,
+    serviceParts,
     skippedServices,
     deletedChains,
     largeClusterMode,

@@ -5,6 +5,7 @@
 // EnsureChain as "-N" where exit status 1 means "exists", EnsureRule as "-C"
 // then "-I"/"-A", restores with --noflush --counters.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { Table } from './chain-names.js';
 import type { IPFamily } from '../../util/ip.js';
 
@@ -19,26 +20,86 @@ export interface ExecResult {
 /** Runs argv (argv[0] is the program), feeding `input` on stdin. Never throws for a non-zero exit. */
 export type Exec = (argv: string[], input?: string) => Promise<ExecResult>;
 
-/** An Exec that spawns `prefix + argv` (no shell); a spawn failure comes back as code 127. */
-export function commandExec(prefix: readonly string[] = [], timeoutMs = 60_000): Exec {
+/** A command still running at a report: how long, how much CPU, and how long its CPU time has not moved. */
+export interface RunningCommand {
+  argv: string[];
+  pid: number;
+  elapsedMs: number;
+  /** CPU time (user + system) of the child so far. */
+  cpuMs: number;
+  /** Time since the child last made progress (CPU time advanced, or it wrote output). */
+  idleMs: number;
+}
+
+export interface CommandExecOptions {
+  /**
+   * A child whose CPU time has not advanced (and that wrote nothing) for this
+   * long is killed (exit 124). There is no limit on a child that keeps
+   * working: a large iptables-restore may take minutes. Default 60 s.
+   */
+  stallMs?: number;
+  /** How often a running child is looked at (and reported). Default 5 s. */
+  checkEveryMs?: number;
+  /** Called at each look at a child that is still running. */
+  onRunning?: (r: RunningCommand) => void;
+}
+
+/** CPU time (user + system, ms) of a process, from /proc/PID/stat; undefined when it is gone. */
+export function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the ")" closing the command name: state is field 3, utime 14, stime 15 (USER_HZ = 100).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * An Exec that spawns `prefix + argv` (no shell); a spawn failure comes back
+ * as code 127. No fixed timeout turns slow into never: a child is killed only
+ * when it stops making progress (see CommandExecOptions.stallMs). A number is
+ * taken as stallMs.
+ */
+export function commandExec(prefix: readonly string[] = [], options: CommandExecOptions | number = {}): Exec {
+  const opts: CommandExecOptions = typeof options === 'number' ? { stallMs: options } : options;
+  const stallMs = opts.stallMs ?? 60_000;
+  const checkEveryMs = Math.min(opts.checkEveryMs ?? 5_000, stallMs);
   return (argv, input) => new Promise((resolve) => {
     const full = [...prefix, ...argv];
+    const started = Date.now();
     const child = spawn(full[0]!, full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let done = false;
+    let lastCpu = -1;
+    let lastProgress = started;
     const finish = (r: ExecResult): void => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      clearInterval(timer);
       resolve(r);
     };
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      finish({ code: 124, stdout, stderr: `${stderr}\n${full.join(' ')}: timed out after ${timeoutMs} ms` });
-    }, timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    // ip netns exec and nsenter exec the program: the child's pid is the program's.
+    const timer = setInterval(() => {
+      if (done || child.pid === undefined) return;
+      const now = Date.now();
+      const cpu = processCpuMs(child.pid);
+      if (cpu !== undefined && cpu > lastCpu) {
+        lastCpu = cpu;
+        lastProgress = now;
+      }
+      const idleMs = now - lastProgress;
+      opts.onRunning?.({ argv: full, pid: child.pid, elapsedMs: now - started, cpuMs: Math.max(lastCpu, 0), idleMs });
+      if (idleMs >= stallMs) {
+        child.kill('SIGKILL');
+        finish({ code: 124, stdout, stderr: `${stderr}\n${full.join(' ')}: made no progress (no CPU time, no output) for ${idleMs} ms after ${now - started} ms; killed` });
+      }
+    }, checkEveryMs);
+    const progress = (): void => { lastProgress = Date.now(); };
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; progress(); });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; progress(); });
     child.on('error', (err) => finish({ code: 127, stdout, stderr: `${full[0]}: ${err.message}` }));
     child.on('close', (code, signal) => finish({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
     child.stdin.on('error', () => { /* the program may exit before reading everything */ });
