@@ -45,6 +45,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 echo "setup: building"
-make -s all
+# One job per CPU: the BPF entry points, the loader and the lab tools are
+# separate compiles (the Makefiles' dependencies order what must be).
+make -s -j"$(nproc)" all
 npx --no-install tsc -p tsconfig.json
 echo "setup: done"

@@ -5,7 +5,7 @@
 // content: frontends -> flags, reverse NAT and their Maglev table written as
 // backend addresses, so two syncs compare equal whatever ids they allocated.
 import http from 'node:http';
-import { Lab, hold as holdIn, ok, type HoldReport } from '../e2e/harness.js';
+import { Lab, hold as holdIn, ok, type Hold, type HoldReport } from '../e2e/harness.js';
 
 export type { HoldReport };
 import { LoaderClient } from '../../control-plane/src/dataplane/ebpf/loader-client.js';
@@ -14,23 +14,37 @@ import { decodeBackend, decodeRevNat, decodeSvcKey, decodeSvcValue, decodeU32, d
 
 export const HOLD_INTERVAL_MS = 100;
 
-/** One `sy-probe hold` run in a pod (or --external / --node) for durationMs; resolves with its report. */
-export function hold(lab: Lab, name: string, where: string[], host: string, port: number, durationMs: number, udp: boolean, conns = 4): Promise<HoldReport> {
+/**
+ * The longest a steady traffic run may last: a cap only. Each test stops its
+ * traffic once the fault has been played and the lab has recovered (plus
+ * TRAFFIC_AFTER_RECOVERY_MS), so the traffic always spans the fault and the
+ * recovery however slow the machine is, and lasts no longer than that.
+ */
+export const TRAFFIC_CAP_MS = 300_000;
+/** Traffic kept flowing on the recovered datapath before it is stopped and judged. */
+export const TRAFFIC_AFTER_RECOVERY_MS = 3000;
+
+/** One `sy-probe hold` run in a pod (or --external / --node) until stopped (at most durationMs). */
+export function hold(lab: Lab, name: string, where: string[], host: string, port: number, durationMs: number, udp: boolean, conns = 4): Hold {
   return holdIn(lab, name, where, host, port,
     ['--conns', String(conns), '--interval-ms', String(HOLD_INTERVAL_MS), '--timeout-ms', '1000', '--duration-ms', String(durationMs), ...(udp ? ['--udp'] : [])],
-    durationMs + 60_000).done;
+    durationMs + 60_000);
 }
 
 export interface Targets { vip: string; tcpNodePort: number; udpNodePort: number; nodeIP: string }
 
+/** Steady traffic, running until stop() (sy-probe then reports as at the end of its duration). */
+export interface SteadyTraffic { stop(): void; done: Promise<HoldReport[]> }
+
 /** Steady traffic: TCP and UDP through the ClusterIP (from pod c1 on node1) and the NodePort of node1 (from the external host; backends on node2). */
-export function steadyTraffic(lab: Lab, t: Targets, durationMs: number): Promise<HoldReport[]> {
-  return Promise.all([
-    hold(lab, 'tcp clusterIP', ['c1'], t.vip, 80, durationMs, false),
-    hold(lab, 'udp clusterIP', ['c1'], t.vip, 53, durationMs, true),
-    hold(lab, 'tcp nodePort', ['--external'], t.nodeIP, t.tcpNodePort, durationMs, false),
-    hold(lab, 'udp nodePort', ['--external'], t.nodeIP, t.udpNodePort, durationMs, true),
-  ]);
+export function steadyTraffic(lab: Lab, t: Targets, capMs = TRAFFIC_CAP_MS): SteadyTraffic {
+  const holds = [
+    hold(lab, 'tcp clusterIP', ['c1'], t.vip, 80, capMs, false),
+    hold(lab, 'udp clusterIP', ['c1'], t.vip, 53, capMs, true),
+    hold(lab, 'tcp nodePort', ['--external'], t.nodeIP, t.tcpNodePort, capMs, false),
+    hold(lab, 'udp nodePort', ['--external'], t.nodeIP, t.udpNodePort, capMs, true),
+  ];
+  return { stop: () => holds.forEach((h) => h.stop()), done: Promise.all(holds.map((h) => h.done)) };
 }
 
 /**

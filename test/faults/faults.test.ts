@@ -9,17 +9,18 @@
 //   - UDP lost no more than what was sent while agent and loader were both gone;
 //   - each node's datapath, read by content (ids normalised away), equals the
 //     one the fresh full sync at lab start wrote.
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { Lab, PROBE, ROOT, eventually, ok, run, sleep } from '../e2e/harness.js';
 import { ECHO_53, ECHO_5353, HTTP_80, HTTP_8080, clientPod, deployment, manifests, service } from '../e2e/manifests.js';
 import { labClient } from '../../lab/src/cli/api-client.js';
 import {
-  HOLD_INTERVAL_MS, agentStatus, datapathContent, judgeTraffic, metric, nodeProcs, steadyTraffic,
-  type HoldReport, type Targets,
+  HOLD_INTERVAL_MS, TRAFFIC_AFTER_RECOVERY_MS, agentStatus, datapathContent, judgeTraffic, metric, nodeProcs, steadyTraffic,
+  type HoldReport, type SteadyTraffic, type Targets,
 } from './fault-lab.js';
 
 const NODES = ['node1', 'node2'] as const;
@@ -43,6 +44,8 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
   /** Each node's datapath after the fresh full sync at lab start. */
   const fresh = new Map<string, Record<string, unknown>>();
   const figures: string[] = [];
+  /** Traffic started by the running test (stopped after it, should it fail before judging it). */
+  const running = new Set<SteadyTraffic>();
 
   before(async () => {
     await lab.up(2, [...Lab.agentArgs(), `--watch-silence-timeout=${WATCH_SILENCE}`]);
@@ -59,6 +62,14 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
     }
   });
 
+  afterEach(async () => {
+    for (const t of running) {
+      t.stop();
+      await t.done.catch(() => undefined);
+    }
+    running.clear();
+  });
+
   after(async () => {
     if (figures.length) process.stdout.write(`# fault figures:\n${figures.map((f) => `#   ${f}`).join('\n')}\n`);
     await lab.down();
@@ -71,7 +82,10 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
       try {
         await eventually(`${n}: datapath equal to a fresh full sync after ${what}`, async () => {
           last = await datapathContent(lab, n);
-          return JSON.stringify(last) === JSON.stringify(fresh.get(n));
+          // The same comparison as the assertion below: key order follows the
+          // map's dump order, which a restarted or migrated map changes, so
+          // comparing JSON text waited out the whole timeout on equal content.
+          return isDeepStrictEqual(last, fresh.get(n));
         }, timeoutMs, 500);
       } catch (err) {
         assert.deepEqual(last, fresh.get(n), `${n} after ${what}: ${(err as Error).message}`);
@@ -97,17 +111,43 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
     assert.deepEqual(v.problems, [], `${what}: ${v.figures}`);
   }
 
-  /** Plays `fault` 2 s into 14 s of steady traffic, waits for recovery, then judges traffic and the datapath. */
-  async function underTraffic(what: string, fault: () => Promise<number | void>, durationMs = 14_000): Promise<void> {
+  /** Steady traffic for one test; afterEach stops it if the test failed before judging it. */
+  function startTraffic(): SteadyTraffic {
+    const t = steadyTraffic(lab, targets);
+    running.add(t);
+    return t;
+  }
+
+  /**
+   * The traffic of a fault, once the lab has recovered: kept flowing
+   * TRAFFIC_AFTER_RECOVERY_MS more on the recovered datapath, then stopped
+   * and its reports returned. (It used to run for a fixed time, which on a
+   * busy machine could end before the fault was even played.)
+   */
+  async function afterRecovery(traffic: SteadyTraffic): Promise<HoldReport[]> {
+    try {
+      await sleep(TRAFFIC_AFTER_RECOVERY_MS);
+    } finally {
+      traffic.stop();
+    }
+    return traffic.done;
+  }
+
+  /**
+   * Plays `fault` 2 s into steady traffic, waits for recovery (every process
+   * healthy and each datapath equal to the fresh full sync) with the traffic
+   * still flowing, then judges the traffic.
+   */
+  async function underTraffic(what: string, fault: () => Promise<number | void>): Promise<void> {
     await allUp();
-    const traffic = steadyTraffic(lab, targets, durationMs);
+    const traffic = startTraffic();
     await sleep(2000);
     const bothGoneMs = (await fault()) ?? 0;
     await allUp();
-    const reports = await traffic;
+    await datapathEqualsFreshSync(what);
+    const reports = await afterRecovery(traffic);
     // UDP: what was sent while agent and loader were both gone (4 flows, one datagram per interval each).
     checkTraffic(what, reports, Math.ceil(bothGoneMs / HOLD_INTERVAL_MS) * 4);
-    await datapathEqualsFreshSync(what);
   }
 
   async function restartsOf(role: 'loader' | 'agent'): Promise<number[]> {
@@ -236,7 +276,7 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
       await eventually(`fextra programmed on ${n}`, async () => Object.keys((await datapathContent(lab, n)).frontends as object).some((k) => k.startsWith(`${gone}:8080/`)), 30_000);
     }
     await allUp();
-    const traffic = steadyTraffic(lab, targets, 80_000);
+    const traffic = startTraffic();
     await sleep(2000);
     await ok(['lab', 'apiserver', 'stop', '--name', lab.name]);
     const stoppedAt = Date.now();
@@ -271,7 +311,7 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
     }
     figures.push(`API server outage: both nodes converged ${Date.now() - startedAt} ms after the API server came back`);
     for (const n of NODES) assert.equal((await agentStatus(lab, n)).apiServer?.connected, true);
-    checkTraffic('API server outage (60 s)', await traffic);
+    checkTraffic('API server outage (60 s)', await afterRecovery(traffic));
     await ok(['lab', 'delete', '--name', lab.name, 'service', 'fnew']);
     await datapathEqualsFreshSync('the API server outage');
   });
@@ -279,7 +319,7 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
   test('a watch that silently stops delivering is restarted after the watch silence timeout', async () => {
     await allUp();
     const restartsBefore = await Promise.all(NODES.map((n) => metric(lab, n, 'switchyard_watch_silent_restarts_total')));
-    const traffic = steadyTraffic(lab, targets, 20_000);
+    const traffic = startTraffic();
     await sleep(1000);
     const r = await ok(['lab', 'apiserver', 'stall-watches', '--name', lab.name]);
     const t0 = Date.now();
@@ -293,7 +333,7 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
     figures.push(`stalled watch: a change made just after the stall programmed on both nodes ${Date.now() - t0} ms after the stall (silence timeout ${WATCH_SILENCE})`);
     const restartsAfter = await Promise.all(NODES.map((n) => metric(lab, n, 'switchyard_watch_silent_restarts_total')));
     restartsAfter.forEach((a, i) => assert.ok((a ?? 0) > (restartsBefore[i] ?? 0), `silent watch restarts ${restartsBefore[i]} -> ${a}`));
-    checkTraffic('stalled watch', await traffic);
+    checkTraffic('stalled watch', await afterRecovery(traffic));
     await ok(['lab', 'delete', '--name', lab.name, 'service', 'fstall']);
     await datapathEqualsFreshSync('the stalled watch');
   });
@@ -381,7 +421,7 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
     await allUp();
     const loaderPid = (await nodeProcs(lab))[0]!.loader!.pid!;
     const offset = logSize('node1');
-    const traffic = steadyTraffic(lab, targets, 55_000);
+    const traffic = startTraffic();
     await sleep(1000);
     process.kill(loaderPid, 'SIGSTOP');
     try {
@@ -411,7 +451,7 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
     assert.doesNotMatch(log, /removed the BPF datapath/);
     assert.ok(existsSync(pinDir('node1')));
     assert.deepEqual(kubeChains('node1'), []);
-    checkTraffic('auto mode, loader paused 30 s', await traffic);
+    checkTraffic('auto mode, loader paused 30 s', await afterRecovery(traffic));
     await datapathEqualsFreshSync('the paused loader');
   });
 

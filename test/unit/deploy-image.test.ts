@@ -43,7 +43,7 @@ test('the build stage runs scripts/setup.sh, as the README\'s commands do', () =
   const guarded = [...setupSh.matchAll(/\$BUILD_ONLY[^\n]*\n/g)].map((m) => m[0]);
   assert.equal(guarded.length, 1, guarded.join(''));
   assert.match(guarded[0]!, /mount \| grep -q ' \/sys\/fs\/bpf type bpf'/);
-  assert.match(setupSh, /\nmake -s all\n/);
+  assert.match(setupSh, /\nmake -s -j"\$\(nproc\)" all\n/);
   assert.match(setupSh, /\nnpx --no-install tsc -p tsconfig\.json\n/);
 });
 
