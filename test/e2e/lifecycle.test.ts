@@ -228,8 +228,9 @@ describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE}, ${FAMILIE
   // good would leave it stuck when that backend goes.
   test('a UDP client recovers after its backend pod is deleted (not stuck on the deleted backend)', async () => {
     const vips = await lab.clusterIPs('web');
-    const holds = FAMILIES.map((f) => hold(lab, `hold ${f}`, ['c1'], vips[f], 53, ['--udp', '--conns', '6', '--duration-ms', '8000', '--interval-ms', '100', '--timeout-ms', '300']));
-    await sleep(1500);
+    const holds = FAMILIES.map((f) => hold(lab, `hold ${f}`, ['c1'], vips[f], 53, ['--udp', '--conns', '6', '--duration-ms', '9500', '--interval-ms', '100', '--timeout-ms', '300']));
+    // Every flow has its first answer before the deletion (two holds start at once: give them 3 s).
+    await sleep(3000);
     const pods = (await lab.pods({ app: 'web' }, { ready: true })).map((p) => p.metadata.name).sort();
     // Delete all backends but one at once (no grace): most flows lose theirs.
     await ok(['lab', 'delete', '--name', lab.name, 'pod', ...pods.slice(1), '--grace-period', '0', '--ignore-not-found']);
