@@ -86,10 +86,6 @@ export const ELSEWHERE: Record<Family, string> = { IPv4: '198.18.99.0/24', IPv6:
 export function externalIPs(n: number): Record<Family, string> {
   return { IPv4: `198.18.65.${n}`, IPv6: `fd00:198:18:65::${n.toString(16)}` };
 }
-/** `host:port` as a URL or socket address writes it (IPv6 in brackets). */
-export function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
 /** Runs `fn` for every family of this run at once (independent checks); a failure names its family. */
 export async function forEachFamily<T>(fn: (f: Family) => Promise<T>): Promise<T[]> {
   return Promise.all(FAMILIES.map(async (f) => {
