@@ -131,7 +131,8 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
     const src = 45678; // inside the node's ip_local_port_range: a port the kernel could give the host itself
     // Each family at once (a port of each family: two sockets, the same number).
     const helds = FAMILIES.map((f) => hold(lab, `hold ${f}`, ['--external'], NODE_IPS[f].node2, port,
-      ['--conns', '1', '--src-port', String(src), '--interval-ms', '200', '--timeout-ms', '3000', '--duration-ms', '15000'], 60_000));
+      // 30 s: the flow must still be open when its conntrack entry is read after both families' host connections.
+      ['--conns', '1', '--src-port', String(src), '--interval-ms', '200', '--timeout-ms', '3000', '--duration-ms', '30000'], 90_000));
     await sleep(2000);
     // The host connects to the backend itself from that very port, several times.
     await forEachFamily(async (f) => {
