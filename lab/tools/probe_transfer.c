@@ -10,7 +10,7 @@
 // and all answers are the same name.
 //
 // Output: "NAME bytes=N lines=L ms=T pmtu=P" (P: the socket's path MTU,
-// IP_MTU, at the end), or "ERR <reason> sent=S answers=A pmtu=P".
+// IP_MTU or IPV6_MTU, at the end), or "ERR <reason> sent=S answers=A pmtu=P".
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
@@ -24,12 +24,18 @@
 
 #define TRANSFER_LINE 1000
 
+/* The socket's path MTU: IP_MTU, or IPV6_MTU for an IPv6 socket. */
 static int path_mtu(int fd)
 {
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
 	int mtu = 0;
 	socklen_t l = sizeof(mtu);
 
-	if (getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &l) < 0)
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET6 ? getsockopt(fd, IPPROTO_IPV6, IPV6_MTU, &mtu, &l) < 0
+				     : getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &l) < 0)
 		return -1;
 	return mtu;
 }

@@ -4,8 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Lab, ROOT, eventually, tally } from './harness.js';
-import { deployment, manifests, service } from './manifests.js';
+import { E2E_IP_FAMILY, FAMILIES, Lab, ROOT, eventually, forEachFamily, tally, type Family } from './harness.js';
+import { ECHO_53, HTTP_80, deployment, manifests, service } from './manifests.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
 const WHOAMI = readFileSync(path.join(ROOT, 'lab/examples/whoami.yaml'), 'utf8');
@@ -19,22 +19,24 @@ const MULTIPORT = manifests(
   service('mp', { ports: [{ name: 'web', port: 8000, targetPort: 'web' }, { name: 'dns', port: 53, targetPort: 'dns', protocol: 'UDP' }] }),
 );
 
-describe(`ClusterIP end to end (${MODE})`, { timeout: 600_000 }, () => {
-  const lab = new Lab(Lab.uniqueName('e2c'), MODE);
-  let vip = '';
+describe(`ClusterIP end to end (${MODE}, ${FAMILIES.join('+')})`, { timeout: 600_000 }, () => {
+  const lab = new Lab(Lab.uniqueName('e2c'), MODE, E2E_IP_FAMILY);
+  let vips = {} as Record<Family, string>;
 
   before(async () => {
     await lab.up(2);
     await lab.apply(WHOAMI);
+    // The demo's Service made PreferDualStack (an update: the second family's ClusterIP is added).
+    await lab.apply(manifests(service('whoami', { ports: [HTTP_80, ECHO_53] })));
     await lab.waitReady();
-    vip = await lab.clusterIP('whoami');
+    vips = await lab.clusterIPs('whoami');
   });
 
   after(async () => {
     await lab.down();
   });
 
-  async function answers(mode: 'http' | 'udp', count = 60, host = vip, port = mode === 'http' ? 80 : 53): Promise<Map<string, number>> {
+  async function answers(mode: 'http' | 'udp', count: number, host: string, port = mode === 'http' ? 80 : 53): Promise<Map<string, number>> {
     return tally(await lab.probe('client', mode, host, port, ['--count', String(count), '--timeout-ms', '1000']));
   }
 
@@ -42,72 +44,78 @@ describe(`ClusterIP end to end (${MODE})`, { timeout: 600_000 }, () => {
     return new Set((await lab.pods({ app: 'whoami' }, { ready: true })).map((p) => p.metadata.name));
   }
 
-  test('TCP to the ClusterIP is answered by every ready backend', async () => {
+  test('TCP to the ClusterIP of each family is answered by every ready backend', async () => {
     const names = await readyNames();
     assert.equal(names.size, 3);
-    const got = await answers('http');
-    assert.deepEqual(new Set(got.keys()), names, `answers ${JSON.stringify([...got])}`);
+    await forEachFamily(async (f) => {
+      const got = await answers('http', 40, vips[f]);
+      assert.deepEqual(new Set(got.keys()), names, `${vips[f]}: answers ${JSON.stringify([...got])}`);
+    });
   });
 
-  test('UDP to the ClusterIP is answered by every ready backend', async () => {
+  test('UDP to the ClusterIP of each family is answered by every ready backend', async () => {
     const names = await readyNames();
-    const got = await answers('udp');
-    assert.deepEqual(new Set(got.keys()), names, `answers ${JSON.stringify([...got])}`);
+    await forEachFamily(async (f) => {
+      const got = await answers('udp', 40, vips[f]);
+      assert.deepEqual(new Set(got.keys()), names, `${vips[f]}: answers ${JSON.stringify([...got])}`);
+    });
   });
 
   test('scaling 3 -> 1 -> 4: the answering pods follow', async () => {
     await lab.scale('deployment/whoami', 1);
-    await eventually('one backend answering', async () => {
+    await forEachFamily((f) => eventually(`one backend answering on ${vips[f]}`, async () => {
       const names = await readyNames();
-      const got = await answers('http', 20);
+      const got = await answers('http', 10, vips[f]);
       return names.size === 1 && got.size === 1 && names.has([...got.keys()][0]!);
-    });
+    }));
     await lab.scale('deployment/whoami', 4);
-    await eventually('four backends answering', async () => {
+    await forEachFamily((f) => eventually(`four backends answering on ${vips[f]}`, async () => {
       const names = await readyNames();
       if (names.size !== 4) return false;
-      const got = await answers('http', 80);
+      const got = await answers('http', 60, vips[f]);
       return got.size === 4 && [...got.keys()].every((k) => names.has(k));
-    }, 40_000);
-    const udp = await answers('udp', 80);
-    assert.deepEqual(new Set(udp.keys()), await readyNames());
+    }, 40_000));
+    const ready = await readyNames();
+    await forEachFamily(async (f) => assert.deepEqual(new Set((await answers('udp', 60, vips[f])).keys()), ready, vips[f]));
   });
 
   test('an unready pod stops receiving new connections, and gets them back when ready', async () => {
     const names = [...(await readyNames())].sort();
     const victim = names[0]!;
     await lab.setReady(victim, false);
-    await eventually('no new connection to the unready pod', async () => {
-      const got = await answers('http', 60);
+    await forEachFamily((f) => eventually(`no new connection to the unready pod on ${vips[f]}`, async () => {
+      const got = await answers('http', 40, vips[f]);
       return !got.has(victim) && got.size === names.length - 1 && ![...got.keys()].some((k) => k.startsWith('ERR'));
-    });
+    }));
     await lab.setReady(victim, true);
-    await eventually('the pod is answering again', async () => (await answers('http', 80)).has(victim));
+    await forEachFamily((f) => eventually(`the pod is answering again on ${vips[f]}`, async () => (await answers('http', 40, vips[f])).has(victim)));
   });
 
   test('a multi-port Service with named targetPorts reaches each pod on its own port numbers', async () => {
     await lab.apply(MULTIPORT);
     await lab.waitReady();
-    const mpVip = await lab.clusterIP('mp');
+    const mpVips = await lab.clusterIPs('mp');
     const pods = new Set((await lab.pods({ app: 'mp' }, { ready: true })).map((p) => p.metadata.name));
     assert.equal(pods.size, 2);
-    await eventually('both mp pods over TCP', async () => {
-      const got = tally(await lab.probe('client', 'tcp', mpVip, 8000, ['--count', '40', '--timeout-ms', '1000']));
-      return got.size === 2 && [...got.keys()].every((k) => pods.has(k));
-    });
-    await eventually('both mp pods over UDP', async () => {
-      const got = tally(await lab.probe('client', 'udp', mpVip, 53, ['--count', '40', '--timeout-ms', '1000']));
-      return got.size === 2 && [...got.keys()].every((k) => pods.has(k));
+    await forEachFamily(async (f) => {
+      await eventually(`both mp pods over TCP on ${mpVips[f]}`, async () => {
+        const got = tally(await lab.probe('client', 'tcp', mpVips[f], 8000, ['--count', '20', '--timeout-ms', '1000']));
+        return got.size === 2 && [...got.keys()].every((k) => pods.has(k));
+      });
+      await eventually(`both mp pods over UDP on ${mpVips[f]}`, async () => {
+        const got = tally(await lab.probe('client', 'udp', mpVips[f], 53, ['--count', '20', '--timeout-ms', '1000']));
+        return got.size === 2 && [...got.keys()].every((k) => pods.has(k));
+      });
     });
   });
 
   test('deleting the Service makes the VIP stop answering', async () => {
-    assert.ok((await answers('http', 3)).size > 0);
+    await forEachFamily(async (f) => assert.ok((await answers('http', 3, vips[f])).size > 0, vips[f]));
     await lab.delete(`apiVersion: v1\nkind: Service\nmetadata: {name: whoami}\n`);
-    await eventually('the VIP stops answering', async () => {
-      const got = await lab.probe('client', 'http', vip, 80, ['--count', '5', '--timeout-ms', '300']);
+    await forEachFamily((f) => eventually(`${vips[f]} stops answering`, async () => {
+      const got = await lab.probe('client', 'http', vips[f], 80, ['--count', '5', '--timeout-ms', '300']);
       return got.length === 5 && got.every((l) => l.startsWith('ERR'));
-    });
+    }));
   });
 
   test('lab down leaves no namespace, pin, state or process behind', async () => {

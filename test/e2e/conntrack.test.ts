@@ -9,10 +9,13 @@
 //     port a NodePort flow to that backend would be SNATed to gets its own
 //     replies (the SNAT range lies outside ip_local_port_range; a range that
 //     overlaps it is refused).
+// In a dual-stack lab the half-close and SNAT-port tests run over both
+// families of the PreferDualStack Services at once; the flood stays IPv4
+// (sy-flood crafts IPv4 SYNs only).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { Lab, PROBE, ROOT, eventually, hold, run, sleep, tally } from './harness.js';
+import { E2E_IP_FAMILY, FAMILIES, Lab, NODE_IPS, PROBE, ROOT, eventually, forEachFamily, hold, run, sleep, tally } from './harness.js';
 import { clientPod, deployment, manifests, pod, service } from './manifests.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
@@ -41,9 +44,10 @@ const externalOnly = MODE === 'ebpf' && !Lab.socketLB(MODE)
   : {};
 
 describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socketLB(MODE) ? '' : ', no socket-level balancing'})`, { timeout: 1_500_000 }, () => {
-  const lab = new Lab(Lab.uniqueName('e2ct'), MODE);
+  const lab = new Lab(Lab.uniqueName('e2ct'), MODE, E2E_IP_FAMILY);
   let webPods = new Set<string>();
   let podIP = new Map<string, string>();
+  let podIP6 = new Map<string, string>();
   let nodePort = new Map<string, number>();
 
   before(async () => {
@@ -52,9 +56,10 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
     await lab.waitReady();
     const pods = await lab.pods({}, { ready: true });
     podIP = new Map(pods.map((p) => [p.metadata.name, p.status?.podIP as string]));
+    podIP6 = new Map(pods.map((p) => [p.metadata.name, ((p.status?.podIPs ?? []) as Array<{ ip: string }>).map((x) => x.ip).find((ip) => ip.includes(':')) ?? '']));
     webPods = new Set((await lab.pods({ app: 'web' }, { ready: true })).map((p) => p.metadata.name));
     nodePort = await lab.nodePorts();
-    for (const ip of Object.values(NODE_IP)) {
+    for (const ip of FAMILIES.flatMap((f) => Object.values(NODE_IPS[f]))) {
       await eventually(`NodePort web on ${ip}`, async () => {
         const got = tally(await lab.probeExternal('tcp', ip, nodePort.get('web')!, ['--count', '8']));
         return [...got.keys()].every((k) => webPods.has(k)) && got.size >= 2;
@@ -70,8 +75,8 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
   const lateArgs = ['--send', `after-eof-ms ${LATE_MS}`, '--half-close', '--timeout-ms', String(LATE_MS + 15_000)];
 
   test('half-close through a NodePort: the reply sent 20 s after the client\'s FIN arrives', externalOnly, async () => {
-    // Three clients at once (different source ports: backends on both nodes, SNATed or not).
-    const runs = await Promise.all(Object.values(NODE_IP).flatMap((ip) => [0, 1].map(() =>
+    // Two clients per node address at once (different source ports: backends on both nodes, SNATed or not), both families.
+    const runs = await Promise.all(FAMILIES.flatMap((f) => Object.values(NODE_IPS[f])).flatMap((ip) => [0, 1].map(() =>
       lab.execExternal([PROBE, 'tcp', ip, String(nodePort.get('web')), ...lateArgs], { timeoutMs: LATE_MS + 60_000 }))));
     for (const r of runs) {
       const line = r.stdout.trim();
@@ -80,8 +85,8 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
   });
 
   test('half-close through a ClusterIP from a pod: the reply sent 20 s after the client\'s FIN arrives', async () => {
-    const vip = await lab.clusterIP('web');
-    const runs = await Promise.all([0, 1, 2].map(() => lab.exec('c1', [PROBE, 'tcp', vip, '80', ...lateArgs])));
+    const vips = await lab.clusterIPs('web');
+    const runs = await Promise.all(FAMILIES.flatMap((f) => [0, 1, 2].map(() => lab.exec('c1', [PROBE, 'tcp', vips[f], '80', ...lateArgs]))));
     for (const r of runs) {
       const line = r.stdout.trim();
       assert.ok(webPods.has(line), `expected a web pod's name, got ${JSON.stringify(line)} (stderr ${r.stderr})`);
@@ -124,12 +129,17 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
   test('a host connection to a backend from the source port of a NodePort flow gets its own replies', externalOnly, async () => {
     const port = nodePort.get('solo')!; // solo runs on node1: through node2 the flow is SNATed to node2
     const src = 45678; // inside the node's ip_local_port_range: a port the kernel could give the host itself
-    const held = hold(lab, 'hold', ['--external'], NODE_IP.node2, port,
-      ['--conns', '1', '--src-port', String(src), '--interval-ms', '200', '--timeout-ms', '3000', '--duration-ms', '15000'], 60_000);
+    // Each family at once (a port of each family: two sockets, the same number).
+    const helds = FAMILIES.map((f) => hold(lab, `hold ${f}`, ['--external'], NODE_IPS[f].node2, port,
+      // 30 s: the flow must still be open when its conntrack entry is read after both families' host connections.
+      ['--conns', '1', '--src-port', String(src), '--interval-ms', '200', '--timeout-ms', '3000', '--duration-ms', '30000'], 90_000));
     await sleep(2000);
     // The host connects to the backend itself from that very port, several times.
-    const host = await lab.execNode('node2', [PROBE, 'tcp', podIP.get('solo')!, '8080', '--src-port', String(src), '--count', '3', '--interval-ms', '300', '--timeout-ms', '2000']);
-    assert.deepEqual(host.stdout.split('\n').filter(Boolean), ['solo', 'solo', 'solo'], `host connection: ${host.stdout} ${host.stderr}`);
+    await forEachFamily(async (f) => {
+      const backend = f === 'IPv6' ? podIP6.get('solo')! : podIP.get('solo')!;
+      const host = await lab.execNode('node2', [PROBE, 'tcp', backend, '8080', '--src-port', String(src), '--count', '3', '--interval-ms', '300', '--timeout-ms', '2000']);
+      assert.deepEqual(host.stdout.split('\n').filter(Boolean), ['solo', 'solo', 'solo'], `host connection to ${backend}: ${host.stdout} ${host.stderr}`);
+    });
     if (MODE === 'ebpf') {
       // The NAT flow's port is outside the node's ip_local_port_range, which the status names.
       const st = JSON.parse((await run(['status', '--lab', lab.name, '--node', 'node2', '--json'])).stdout);
@@ -137,6 +147,7 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
       const [lo, hi] = (st.snat.ipLocalPortRange as string).split('-').map(Number) as [number, number];
       const [min, max] = (st.snat.portRange as string).split('-').map(Number) as [number, number];
       assert.ok(max < lo || min > hi, `SNAT range ${st.snat.portRange} outside ip_local_port_range ${st.snat.ipLocalPortRange}`);
+      // The IPv4 flow's NAT port (the single-flow conntrack query learns IPv6 separately).
       const ct = JSON.parse((await run(['conntrack', '--lab', lab.name, '--node', 'node2', '--json', '--client', EXT])).stdout);
       const flows = (ct.items ?? []) as Array<{ dir?: string; clientPort?: number; nat?: string | null }>;
       const mine = flows.filter((f) => f.dir === 'forward' && f.clientPort === src && f.nat);
@@ -146,9 +157,10 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
         assert.ok(natPort >= min && natPort <= max && natPort !== src, `NAT port ${natPort} in ${st.snat.portRange}`);
       }
     }
-    const s = (await held.done).summary;
-    assert.equal(Number(s.err), 0, 'the NodePort flow kept working');
-    assert.equal(Number(s.open), 1);
+    for (const h of await Promise.all(helds.map((x) => x.done))) {
+      assert.equal(Number(h.summary.err), 0, `${h.name}: the NodePort flow kept working`);
+      assert.equal(Number(h.summary.open), 1, h.name);
+    }
   });
 
   test('an SNAT port range overlapping ip_local_port_range is refused at start', { skip: MODE === 'iptables' && 'ebpf mode only: iptables mode leaves ports to the kernel' }, async () => {

@@ -1,12 +1,14 @@
 // Traffic from outside and from the host: NodePort on both nodes, eTP=Local
 // with its health check, ExternalIPs, LoadBalancer IPs with source ranges,
-// host processes reaching ClusterIPs, hairpin, and clean type changes.
+// host processes reaching ClusterIPs, hairpin, and clean type changes. Every
+// Service is PreferDualStack in a dual-stack lab: each test runs over both
+// families (at once where the checks are independent).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { Lab, PROBE, eventually, tally } from './harness.js';
+import { E2E_IP_FAMILY, ELSEWHERE, EXT_IPS, FAMILIES, Lab, NODE_IPS, PROBE, UNDERLAY, eventually, externalIPs, forEachFamily, tally, type Family } from './harness.js';
 import { HTTP_80, HTTP_8080, clientPod, deployment, manifests, pod, service } from './manifests.js';
-import { decodeSvcKey, decodeSvcValue, decodeU32 } from '../../control-plane/src/dataplane/ebpf/map-values.js';
+import { decodeSvcKey, decodeSvcValue, decodeU32, svcKey6Codec } from '../../control-plane/src/dataplane/ebpf/map-values.js';
 
 const COUNTERS = ['TC_DNAT', 'TC_REVNAT', 'XDP_DNAT', 'XDP_REVNAT', 'XDP_TX', 'XDP_REDIRECT', 'XDP_PASS', 'REJECT_TCP', 'REJECT_UDP',
   'DROP_NO_BACKEND', 'DROP_SOURCE_RANGE', 'SNAT', 'SOCK_CONNECT', 'SOCK_SENDMSG', 'MALFORMED', 'DROP_NO_SNAT_PORT'];
@@ -25,32 +27,34 @@ function counters(lab: Lab, node: number): Record<string, number> {
   return out;
 }
 
-/** "addr:port/proto/scope" of every sy_services entry. */
-function frontends(lab: Lab, node: number): string[] {
-  return dump(lab, node, 'sy_services').map((e) => {
-    const k = decodeSvcKey(Uint8Array.from(e.key));
+/** A family's map name: the IPv4 map or its IPv6 twin (docs/maps.md "IPv6 maps"). */
+const twin = (map: string, f: Family) => (f === 'IPv6' ? `${map}6` : map);
+
+/** "addr:port/proto/scope" of every entry of the family's services map. */
+function frontends(lab: Lab, node: number, f: Family = 'IPv4'): string[] {
+  return dump(lab, node, twin('sy_services', f)).map((e) => {
+    const k = f === 'IPv6' ? svcKey6Codec.decode(Uint8Array.from(e.key)) : decodeSvcKey(Uint8Array.from(e.key));
     return `${k.addr}:${k.port}/${k.proto}/${k.scope}`;
   });
 }
 
-function sourceRanges(lab: Lab, node: number): number {
-  return dump(lab, node, 'sy_source_ranges').length;
+function sourceRanges(lab: Lab, node: number, f: Family = 'IPv4'): number {
+  return dump(lab, node, twin('sy_source_ranges', f)).length;
 }
 
-/** Reverse-NAT entries, tables and source ranges no service entry refers to. */
+/** Reverse-NAT entries, tables and source ranges no service entry (of either family) refers to. */
 function orphans(lab: Lab, node: number): { revnat: number[]; maglev: number[]; sourceRanges: number[] } {
-  const svcs = dump(lab, node, 'sy_services').map((e) => decodeSvcValue(Uint8Array.from(e.value!)));
+  const svcs = FAMILIES.flatMap((f) => dump(lab, node, twin('sy_services', f)).map((e) => decodeSvcValue(Uint8Array.from(e.value!))));
   const ids = new Set(svcs.map((v) => v.id)), groups = new Set(svcs.map((v) => v.group));
   return {
-    revnat: dump(lab, node, 'sy_revnat').map((e) => decodeU32(Uint8Array.from(e.key))).filter((id) => !ids.has(id)),
+    revnat: FAMILIES.flatMap((f) => dump(lab, node, twin('sy_revnat', f)).map((e) => decodeU32(Uint8Array.from(e.key))).filter((id) => !ids.has(id))),
     maglev: dump(lab, node, 'sy_maglev').map((e) => decodeU32(Uint8Array.from(e.key))).filter((g) => !groups.has(g)),
-    sourceRanges: dump(lab, node, 'sy_source_ranges').map((e) => new DataView(Uint8Array.from(e.key).buffer).getUint32(4, true)).filter((id) => !ids.has(id)),
+    // The frontend id is the key's second u32 in both families' keys.
+    sourceRanges: FAMILIES.flatMap((f) => dump(lab, node, twin('sy_source_ranges', f)).map((e) => new DataView(Uint8Array.from(e.key).buffer).getUint32(4, true)).filter((id) => !ids.has(id))),
   };
 }
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
-const EXT = '198.18.0.200';
-const NODE_IP = { node1: '198.18.0.11', node2: '198.18.0.12' } as const;
 
 const WORKLOAD = manifests(
   deployment('web', { replicas: 4, grace: 1, ports: [HTTP_8080, { name: 'dns', containerPort: 5353, protocol: 'UDP' }] }),
@@ -58,8 +62,8 @@ const WORKLOAD = manifests(
   clientPod('c1', 'node1'),
 );
 
-describe(`external traffic: NodePort, ExternalIP, LoadBalancer, host and hairpin (${MODE})`, { timeout: 600_000 }, () => {
-  const lab = new Lab(Lab.uniqueName('e2x'), MODE);
+describe(`external traffic: NodePort, ExternalIP, LoadBalancer, host and hairpin (${MODE}, ${FAMILIES.join('+')})`, { timeout: 600_000 }, () => {
+  const lab = new Lab(Lab.uniqueName('e2x'), MODE, E2E_IP_FAMILY);
   let webPods = new Map<string, string>(); // pod -> node
 
   before(async () => {
@@ -86,47 +90,54 @@ describe(`external traffic: NodePort, ExternalIP, LoadBalancer, host and hairpin
     await lab.apply(manifests(service('np', { selector: { app: 'web' }, spec: { type: 'NodePort' } })));
     const port = await nodePortOf('np');
     assert.ok(port >= 30000 && port <= 32767);
-    for (const ip of Object.values(NODE_IP)) {
-      await eventually(`NodePort on ${ip}`, async () => {
-        const got = tally(await fromExternal('http', ip, port, 60));
-        return got.size === webPods.size && [...got.keys()].every((k) => webPods.has(k));
-      });
-    }
+    await forEachFamily(async (f) => {
+      for (const ip of Object.values(NODE_IPS[f])) {
+        await eventually(`NodePort on ${ip}`, async () => {
+          const got = tally(await fromExternal('http', ip, port, 40));
+          return got.size === webPods.size && [...got.keys()].every((k) => webPods.has(k));
+        });
+      }
+    });
   });
 
   test('eTP=Local: only local pods answer, they see the client address, and the health check tells', async () => {
     await lab.apply(manifests(service('local', { selector: { app: 'solo' }, spec: { type: 'LoadBalancer', externalTrafficPolicy: 'Local' } })));
-    const svc = await eventually('LB ingress and health port', async () => {
-      const s = (await lab.get('services')).find((x) => x.metadata.name === 'local');
-      return s?.status?.loadBalancer?.ingress?.[0]?.ip && s.spec.healthCheckNodePort ? s : undefined;
-    });
+    await lab.lbIPs('local');
+    const svc = await eventually('health port', async () => (await lab.get('services')).find((x) => x.metadata.name === 'local' && x.spec.healthCheckNodePort));
     const port = svc.spec.ports[0].nodePort as number;
     const hc = svc.spec.healthCheckNodePort as number;
-    await eventually('solo answers on node1 with the client address', async () => {
-      const got = await fromExternal('http', NODE_IP.node1, port, 5, ['--peer']);
-      return got.length === 5 && got.every((l) => l.startsWith(`solo ${EXT}:`));
-    });
-    // node2 has no local endpoint: its NodePort does not answer (dropped, not forwarded).
-    const n2 = await fromExternal('tcp', NODE_IP.node2, port, 3, ['--timeout-ms', '500']);
-    assert.ok(n2.every((l) => l.startsWith('ERR')), JSON.stringify(n2));
     const health = async (ip: string) => (await fromExternal('http', ip, hc, 1, ['--path', '/healthz']))[0] ?? '';
-    await eventually('health 200 on node1', async () => !(await health(NODE_IP.node1)).startsWith('ERR'));
-    assert.match(await health(NODE_IP.node2), /ERR status 503/);
+    await forEachFamily(async (f) => {
+      // whoami writes the peer as ip:port, [ip]:port for IPv6.
+      const peer = f === 'IPv6' ? `solo [${EXT_IPS[f]}]:` : `solo ${EXT_IPS[f]}:`;
+      await eventually(`solo answers on ${NODE_IPS[f].node1} with the client address`, async () => {
+        const got = await fromExternal('http', NODE_IPS[f].node1, port, 5, ['--peer']);
+        return got.length === 5 && got.every((l) => l.startsWith(peer));
+      });
+      // node2 has no local endpoint: its NodePort does not answer (dropped, not forwarded).
+      const n2 = await fromExternal('tcp', NODE_IPS[f].node2, port, 3, ['--timeout-ms', '500']);
+      assert.ok(n2.every((l) => l.startsWith('ERR')), JSON.stringify(n2));
+      await eventually(`health 200 on ${NODE_IPS[f].node1}`, async () => !(await health(NODE_IPS[f].node1)).startsWith('ERR'));
+      assert.match(await health(NODE_IPS[f].node2), /ERR status 503/);
+    });
   });
 
   test('ExternalIP and LoadBalancer IP answer; source ranges drop a client outside them', async () => {
     const web = { app: 'web' };
+    const extIPs = externalIPs(10);
+    const ranges = (r: Record<Family, string>) => FAMILIES.map((f) => r[f]);
     await lab.apply(manifests(
-      service('ext', { selector: web, ports: [{ name: 'http', port: 8080, targetPort: 'http' }], spec: { externalIPs: ['198.18.65.10'] } }),
-      service('lb-open', { selector: web, spec: { type: 'LoadBalancer', loadBalancerSourceRanges: ['198.18.0.0/24'] } }),
-      service('lb-closed', { selector: web, spec: { type: 'LoadBalancer', loadBalancerSourceRanges: ['198.18.99.0/24'] } }),
+      service('ext', { selector: web, ports: [{ name: 'http', port: 8080, targetPort: 'http' }], spec: { externalIPs: FAMILIES.map((f) => extIPs[f]) } }),
+      service('lb-open', { selector: web, spec: { type: 'LoadBalancer', loadBalancerSourceRanges: ranges(UNDERLAY) } }),
+      service('lb-closed', { selector: web, spec: { type: 'LoadBalancer', loadBalancerSourceRanges: ranges(ELSEWHERE) } }),
     ));
-    await eventually('ExternalIP answers', async () => (await fromExternal('http', '198.18.65.10', 8080, 20)).every((l) => webPods.has(l)));
-    const lbIP = async (name: string) => eventually(`${name} ingress`, async () => (await lab.get('services')).find((x) => x.metadata.name === name)?.status?.loadBalancer?.ingress?.[0]?.ip as string | undefined);
-    const open = await lbIP('lb-open'), closed = await lbIP('lb-closed');
-    await eventually('LB in range answers', async () => (await fromExternal('http', open, 80, 20)).every((l) => webPods.has(l)));
-    const dropped = await fromExternal('tcp', closed, 80, 3, ['--timeout-ms', '500']);
-    assert.ok(dropped.every((l) => l === 'ERR timeout'), JSON.stringify(dropped));
+    const [open, closed] = await Promise.all([lab.lbIPs('lb-open'), lab.lbIPs('lb-closed')]);
+    await forEachFamily(async (f) => {
+      await eventually(`ExternalIP ${extIPs[f]} answers`, async () => (await fromExternal('http', extIPs[f], 8080, 20)).every((l) => webPods.has(l)));
+      await eventually(`LB ${open[f]} in range answers`, async () => (await fromExternal('http', open[f], 80, 20)).every((l) => webPods.has(l)));
+      const dropped = await fromExternal('tcp', closed[f], 80, 3, ['--timeout-ms', '500']);
+      assert.ok(dropped.every((l) => l === 'ERR timeout'), `${closed[f]}: ${JSON.stringify(dropped)}`);
+    });
   });
 
   // Host processes reach ClusterIPs through socket-level balancing in ebpf
@@ -135,60 +146,71 @@ describe(`external traffic: NodePort, ExternalIP, LoadBalancer, host and hairpin
   const hostSkip = MODE === 'ebpf' && !Lab.socketLB(MODE) && 'ebpf mode without socket-level balancing does not serve host processes (no tc egress program)';
   test('a process on a node (not in a pod) reaches a ClusterIP', { skip: hostSkip }, async () => {
     await lab.apply(manifests(service('cip', { selector: { app: 'web' }, ports: [HTTP_80, { name: 'dns', port: 53, targetPort: 'dns', protocol: 'UDP' }] })));
-    const vip = await lab.clusterIP('cip');
-    for (const node of ['node1', 'node2']) {
-      // TCP, and connected UDP (sy-probe udp connects its socket): a host
-      // socket has no tc in its path, connect() itself must translate it.
-      for (const [mode, port] of [['http', '80'], ['udp', '53']] as const) {
-        await eventually(`host on ${node} reaches the ClusterIP over ${mode}`, async () => {
-          const r = await lab.execNode(node, [PROBE, mode, vip, port, '--count', '20', '--timeout-ms', '1000']);
-          const got = tally(r.stdout.split('\n').filter(Boolean));
-          return got.size > 1 && [...got.keys()].every((k) => webPods.has(k));
-        });
+    const vips = await lab.clusterIPs('cip');
+    await forEachFamily(async (f) => {
+      for (const node of ['node1', 'node2']) {
+        // TCP, and connected UDP (sy-probe udp connects its socket): a host
+        // socket has no tc in its path, connect() itself must translate it.
+        for (const [mode, port] of [['http', '80'], ['udp', '53']] as const) {
+          await eventually(`host on ${node} reaches ${vips[f]} over ${mode}`, async () => {
+            const r = await lab.execNode(node, [PROBE, mode, vips[f], port, '--count', '20', '--timeout-ms', '1000']);
+            const got = tally(r.stdout.split('\n').filter(Boolean));
+            return got.size > 1 && [...got.keys()].every((k) => webPods.has(k));
+          });
+        }
       }
-    }
+    });
   });
 
   test('the XDP program handled the NodePort traffic (its counters moved)', { skip: MODE !== 'ebpf' && 'XDP exists in ebpf mode only' }, async () => {
     const port = await nodePortOf('local');
-    const before = counters(lab, 1);
-    const got = await fromExternal('http', NODE_IP.node1, port, 20);
-    assert.ok(got.every((l) => l === 'solo'), JSON.stringify(got));
-    const after = counters(lab, 1);
-    // The backend is local: XDP translates and redirects every request's packets.
-    assert.ok(after.XDP_DNAT! - (before.XDP_DNAT ?? 0) >= 20, JSON.stringify({ before, after }));
-    assert.ok(after.XDP_REDIRECT! - (before.XDP_REDIRECT ?? 0) >= 20, JSON.stringify({ before, after }));
+    // One family after the other: the counters are shared by both.
+    for (const f of FAMILIES) {
+      const before = counters(lab, 1);
+      const got = await fromExternal('http', NODE_IPS[f].node1, port, 20);
+      assert.ok(got.every((l) => l === 'solo'), `${f}: ${JSON.stringify(got)}`);
+      const after = counters(lab, 1);
+      // The backend is local: XDP translates and redirects every request's packets.
+      assert.ok(after.XDP_DNAT! - (before.XDP_DNAT ?? 0) >= 20, `${f}: ${JSON.stringify({ before, after })}`);
+      assert.ok(after.XDP_REDIRECT! - (before.XDP_REDIRECT ?? 0) >= 20, `${f}: ${JSON.stringify({ before, after })}`);
+    }
   });
 
   test('changing a Service type or its ports leaves no stale entry in any map', { skip: MODE !== 'ebpf' && 'maps exist in ebpf mode only' }, async () => {
     const manifest = (type: string, port: number, spec: Record<string, unknown> = {}) =>
       manifests(service('morph', { selector: { app: 'web' }, ports: [{ name: 'http', port, targetPort: 'http' }], spec: { type, ...spec } }));
-    await lab.apply(manifest('LoadBalancer', 81, { loadBalancerSourceRanges: ['198.18.0.0/24'] }));
-    const lb = await eventually('LB ingress', async () => (await lab.get('services')).find((x) => x.metadata.name === 'morph')?.status?.loadBalancer?.ingress?.[0]?.ip as string | undefined);
-    const vip = await lab.clusterIP('morph');
-    await eventually('LB programmed', async () => frontends(lab, 1).some((f) => f.startsWith(`${lb}:81/`)));
+    await lab.apply(manifest('LoadBalancer', 81, { loadBalancerSourceRanges: FAMILIES.map((f) => UNDERLAY[f]) }));
+    const lbs = await lab.lbIPs('morph');
+    const vips = await lab.clusterIPs('morph');
     const np = await nodePortOf('morph');
-    assert.ok(frontends(lab, 1).some((f) => f.startsWith(`198.18.0.11:${np}/`)));
-    assert.ok(sourceRanges(lab, 1) > 0);
+    // The map's text of an address (RFC 5952 for IPv6, as the Service has it in the lab).
+    const mine = (f: Family) => (fe: string) => fe.startsWith(`${vips[f]}:`) || fe.startsWith(`${lbs[f]}:`) || fe.includes(`:${np}/`);
+    for (const f of FAMILIES) {
+      await eventually(`${f} LB programmed`, async () => frontends(lab, 1, f).some((fe) => fe.startsWith(`${lbs[f]}:81/`)));
+      assert.ok(frontends(lab, 1, f).some((fe) => fe.startsWith(`${NODE_IPS[f].node1}:${np}/`)), `${f} NodePort on node1: ${JSON.stringify(frontends(lab, 1, f))}`);
+      assert.ok(sourceRanges(lab, 1, f) > 0, `${f} source ranges`);
+    }
     // LoadBalancer -> ClusterIP on another port: LB and NodePort frontends, ranges and the old port go.
     await lab.apply(manifest('ClusterIP', 82));
-    await eventually('only the ClusterIP frontend left', async () => {
-      const fe = frontends(lab, 1).filter((f) => f.startsWith(`${vip}:`) || f.startsWith(`${lb}:`) || f.includes(`:${np}/`));
-      return fe.length === 1 && fe[0]!.startsWith(`${vip}:82/`);
-    });
+    for (const f of FAMILIES) {
+      await eventually(`${f}: only the ClusterIP frontend left`, async () => {
+        const fe = frontends(lab, 1, f).filter(mine(f));
+        return fe.length === 1 && fe[0]!.startsWith(`${vips[f]}:82/`);
+      });
+    }
     // -> ExternalName: nothing of it is left at all, in any map.
     await lab.apply(manifests(service('morph', { selector: null, ports: null, spec: { type: 'ExternalName', externalName: 'example.invalid' } })));
-    await eventually('no frontend of the Service left', async () => !frontends(lab, 1).some((f) => f.startsWith(`${vip}:`) || f.startsWith(`${lb}:`) || f.includes(`:${np}/`)));
+    for (const f of FAMILIES) await eventually(`${f}: no frontend of the Service left`, async () => !frontends(lab, 1, f).some(mine(f)));
     // Every revnat entry and table still belongs to a live frontend.
     assert.deepEqual(orphans(lab, 1), { revnat: [], maglev: [], sourceRanges: [] });
   });
 
   test('a pod reaches itself through its Service (hairpin)', async () => {
     await lab.apply(manifests(service('self', { selector: { app: 'solo' } })));
-    const vip = await lab.clusterIP('self');
-    await eventually('solo reaches itself', async () => {
-      const got = await lab.probe('solo', 'http', vip, 80, ['--count', '5', '--timeout-ms', '1000']);
+    const vips = await lab.clusterIPs('self');
+    await forEachFamily((f) => eventually(`solo reaches itself through ${vips[f]}`, async () => {
+      const got = await lab.probe('solo', 'http', vips[f], 80, ['--count', '5', '--timeout-ms', '1000']);
       return got.length === 5 && got.every((l) => l === 'solo');
-    });
+    }));
   });
 });

@@ -57,6 +57,47 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
+/** An address family, as Kubernetes names it (Service ipFamilies). */
+export type Family = 'IPv4' | 'IPv6';
+
+/**
+ * The address families of the end-to-end labs: dual-stack unless
+ * SWITCHYARD_E2E_IP_FAMILY says otherwise (ipv4 | ipv6 | dual). Every
+ * Service test runs once per family of FAMILIES against one lab.
+ */
+export const E2E_IP_FAMILY = (process.env.SWITCHYARD_E2E_IP_FAMILY ?? 'dual') as 'ipv4' | 'ipv6' | 'dual';
+export const FAMILIES: readonly Family[] = E2E_IP_FAMILY === 'dual' ? ['IPv4', 'IPv6'] : E2E_IP_FAMILY === 'ipv6' ? ['IPv6'] : ['IPv4'];
+
+export function familyOf(ip: string): Family {
+  return ip.includes(':') ? 'IPv6' : 'IPv4';
+}
+
+/** The lab's fixed addresses per family (lab/src/netns/plan.ts). */
+export const NODE_IPS: Record<Family, { node1: string; node2: string }> = {
+  IPv4: { node1: '198.18.0.11', node2: '198.18.0.12' },
+  IPv6: { node1: 'fd00:198:18::11', node2: 'fd00:198:18::12' },
+};
+/** The external client's own address. */
+export const EXT_IPS: Record<Family, string> = { IPv4: '198.18.0.200', IPv6: 'fd00:198:18::200' };
+/** The underlay (the external client's segment) and a range no lab client is in, for source ranges. */
+export const UNDERLAY: Record<Family, string> = { IPv4: '198.18.0.0/24', IPv6: 'fd00:198:18::/64' };
+export const ELSEWHERE: Record<Family, string> = { IPv4: '198.18.99.0/24', IPv6: 'fd00:198:18:99::/64' };
+/** Addresses free for ExternalIPs: n-th of each family (198.18.65.n, fd00:198:18:65::n). */
+export function externalIPs(n: number): Record<Family, string> {
+  return { IPv4: `198.18.65.${n}`, IPv6: `fd00:198:18:65::${n.toString(16)}` };
+}
+/** Runs `fn` for every family of this run at once (independent checks); a failure names its family. */
+export async function forEachFamily<T>(fn: (f: Family) => Promise<T>): Promise<T[]> {
+  return Promise.all(FAMILIES.map(async (f) => {
+    try {
+      return await fn(f);
+    } catch (err) {
+      (err as Error).message = `[${f}] ${(err as Error).message}`;
+      throw err;
+    }
+  }));
+}
+
 export interface KubeObj { metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; deletionTimestamp?: string }; spec?: any; status?: any }
 
 export class Lab {
@@ -148,6 +189,22 @@ export class Lab {
     return s.spec.clusterIP as string;
   }
 
+  /** The Service's ClusterIP of each family of this run (from spec.clusterIPs); throws when one is missing. */
+  async clusterIPs(svc: string): Promise<Record<Family, string>> {
+    const s = (await this.get('services')).find((x) => x.metadata.name === svc);
+    if (!s) throw new Error(`service ${svc} not found`);
+    return perFamily(`${svc} clusterIPs`, (s.spec.clusterIPs ?? [s.spec.clusterIP]) as string[]);
+  }
+
+  /** Waits until the Service has a LoadBalancer ingress IP of each family of this run, and returns them. */
+  lbIPs(svc: string, timeoutMs = 20_000): Promise<Record<Family, string>> {
+    return eventually(`${svc}: a LoadBalancer ingress IP of each family`, async () => {
+      const s = (await this.get('services')).find((x) => x.metadata.name === svc);
+      const ips = ((s?.status?.loadBalancer?.ingress ?? []) as Array<{ ip?: string }>).map((i) => i.ip).filter((ip): ip is string => !!ip);
+      return FAMILIES.every((f) => ips.some((ip) => familyOf(ip) === f)) ? perFamily(svc, ips) : undefined;
+    }, timeoutMs);
+  }
+
   /** Names of the Running, non-terminating pods whose labels include `labels`. */
   async pods(labels: Record<string, string>, opts: { ready?: boolean } = {}): Promise<KubeObj[]> {
     return (await this.get('pods')).filter((p) =>
@@ -178,6 +235,17 @@ export class Lab {
     }
     return out;
   }
+}
+
+/** The first address of each family of this run among `ips`; throws when a family has none. */
+export function perFamily(what: string, ips: string[]): Record<Family, string> {
+  const out = {} as Record<Family, string>;
+  for (const f of FAMILIES) {
+    const ip = ips.find((x) => familyOf(x) === f);
+    if (!ip) throw new Error(`${what}: no ${f} address in ${JSON.stringify(ips)}`);
+    out[f] = ip;
+  }
+  return out;
 }
 
 export function isReady(p: KubeObj): boolean {

@@ -73,16 +73,19 @@ export function clientPod(name: string, node: string): Doc {
 /**
  * A Service selecting {app: name} (or `selector`; null: none) on `ports`
  * (default: http 80; null: none, as for an ExternalName). `spec` adds the rest of the spec as the API has it
- * (type, externalIPs, sessionAffinity, internalTrafficPolicy, ...).
+ * (type, externalIPs, sessionAffinity, internalTrafficPolicy, ...). The
+ * ipFamilyPolicy is PreferDualStack unless `spec` names one.
  */
 export function service(name: string, o: {
   selector?: Record<string, string> | null; ports?: ServicePort[] | null; spec?: Doc;
   namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>;
 } = {}): Doc {
   const selector = o.selector === undefined ? { app: name } : o.selector;
+  // PreferDualStack unless the spec says otherwise: both families in a dual-stack lab, its one family in a single-stack lab.
+  const family = o.spec?.type === 'ExternalName' ? {} : { ipFamilyPolicy: 'PreferDualStack' };
   return {
     apiVersion: 'v1', kind: 'Service', metadata: metadata(name, o),
-    spec: { ...(selector ? { selector } : {}), ...(o.ports === null ? {} : { ports: o.ports ?? [HTTP_80] }), ...(o.spec ?? {}) },
+    spec: { ...(selector ? { selector } : {}), ...(o.ports === null ? {} : { ports: o.ports ?? [HTTP_80] }), ...family, ...(o.spec ?? {}) },
   };
 }
 
