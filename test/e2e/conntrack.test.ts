@@ -148,7 +148,12 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
     let floodEnd = 0;
     try {
       await sleep(3000);
-      if (MODE === 'ebpf') before = await heldEntries();
+      if (MODE === 'ebpf') {
+        before = await eventually('the held flows in conntrack', async () => {
+          const m = await heldEntries();
+          return m.size >= 6 && m;
+        }, 60_000, 1000);
+      }
       await floodFigures('before the flood');
       // 500,000 SYNs from 16 spoofed addresses of the external segment, random source ports.
       const flood = await lab.execExternal([FLOOD, '--dst', NODE_IP.node1, '--port', String(port),
