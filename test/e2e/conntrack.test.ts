@@ -169,9 +169,11 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
         (await lab.execExternal([PROBE, 'tcp', NODE_IP.node1, String(port), '--count', '5'])).stdout.split('\n').filter(Boolean).every((l) => webPods.has(l)),
       RECOVERY_MAX_MS, 2000);
       process.stdout.write(`# new flows answered again ${Date.now() - recovery} ms after the flood\n`);
-      // One more request timeout's worth of holding: a held flow that still
-      // works has been answered after the flood by then.
-      await sleep(TIMEOUT_MS + 1000);
+      // A request timeout's worth of holding after the flood (recovery
+      // usually took longer): a held flow that still works has been answered
+      // after the flood by then (its retransmission backoff is not that deep
+      // after seconds of loss).
+      await sleep(Math.max(0, floodEnd + TIMEOUT_MS + 1000 - monotonicMs()));
       if (MODE === 'ebpf') after = await heldEntries();
     } finally {
       held.stop();
