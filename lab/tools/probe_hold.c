@@ -13,6 +13,10 @@
 //   conn <i> port=<local port> backend=<first name> last=<last name> ok=<n> err=<n> state=open|closed
 //        [switched=<name>,<name>...] [error=<last reason>] [peer=<ip:port the backend saw>]
 //   summary conns=<n> open=<n> ok=<n> err=<n> switched=<flows that changed backend> maxgap=<ms>
+// and, per flow, answered=<CLOCK_MONOTONIC ms of its last answer, 0 = never>:
+// a test compares it with its own monotonic clock (same clock in every
+// namespace) to tell a flow that answers again after an event from one that
+// broke there.
 // maxgap (also per flow, gap=<ms>) is the longest time a flow went without an
 // answer: between two answers, or from its start to the first one, or from
 // the last answer to the end: a stall of the flow shows there.
@@ -40,6 +44,7 @@ struct flow {
 	int port;
 	long ok, err;
 	uint64_t last_reply_us;
+	uint64_t answered_us; /* last answer, CLOCK_MONOTONIC; 0 = none yet */
 	long max_gap_ms;
 	char first[NAME_MAX_];
 	char last[NAME_MAX_];
@@ -94,6 +99,7 @@ static void flow_reply(struct flow *f, int idx, char *line)
 	if (gap > f->max_gap_ms)
 		f->max_gap_ms = gap;
 	f->last_reply_us = now;
+	f->answered_us = now;
 	if (!f->first[0]) {
 		snprintf(f->first, sizeof(f->first), "%s", name);
 	} else if (strcmp(f->last, name) != 0) {
@@ -264,9 +270,10 @@ int run_hold(const struct probe_opts *o)
 		}
 		if (f->max_gap_ms > maxgap)
 			maxgap = f->max_gap_ms;
-		printf("conn %ld port=%d backend=%s last=%s ok=%ld err=%ld state=%s gap=%ld", i, f->port,
+		printf("conn %ld port=%d backend=%s last=%s ok=%ld err=%ld state=%s gap=%ld answered=%llu", i, f->port,
 		       f->first[0] ? f->first : "-", f->last[0] ? f->last : "-", f->ok, f->err,
-		       f->alive ? "open" : "closed", f->max_gap_ms);
+		       f->alive ? "open" : "closed", f->max_gap_ms,
+		       (unsigned long long)(f->answered_us / 1000u));
 		if (f->switched[0])
 			printf(" switched=%s", f->switched);
 		if (f->error[0])

@@ -15,7 +15,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { E2E_IP_FAMILY, FAMILIES, Lab, NODE_IPS, PROBE, ROOT, eventually, forEachFamily, hold, run, sleep, tally } from './harness.js';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { E2E_IP_FAMILY, FAMILIES, Lab, NODE_IPS, PROBE, ROOT, datapathCounters, eventually, forEachFamily, hold, monotonicMs, run, sleep, tally } from './harness.js';
 import { clientPod, deployment, manifests, pod, service } from './manifests.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
@@ -93,19 +95,78 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
     }
   });
 
+  /** The node's view of a flood, for the test output: datapath counters, the
+   * external client's TCP retransmissions, drops on the links and in the
+   * kernel's per-CPU backlog (congestion shows there, not in the datapath). */
+  async function floodFigures(tag: string): Promise<void> {
+    const lines: string[] = [];
+    if (MODE === 'ebpf') {
+      const c = datapathCounters(lab, 1);
+      lines.push(`counters node1: ${['ct_reply_restored', 'ct_forward_restored', 'ct_restore_failed', 'ct_pair_mismatch', 'drop_no_snat_port', 'events_rate_limited']
+        .map((k) => `${k}=${c[k] ?? 0}`).join(' ')}`);
+    }
+    const ns = await lab.execExternal(['nstat', '-asz', 'TcpRetransSegs', 'TcpExtTCPTimeouts', 'TcpEstabResets']);
+    lines.push(`external TCP: ${ns.stdout.split('\n').filter((l) => /^Tcp/.test(l)).map((l) => l.split(/\s+/).slice(0, 2).join('=')).join(' ')}`);
+    const linkDrops = async (r: { stdout: string }) => {
+      try {
+        return (JSON.parse(r.stdout) as Array<{ ifname: string; stats64: { rx: { dropped: number }; tx: { dropped: number } } }>)
+          .filter((l) => l.stats64.rx.dropped || l.stats64.tx.dropped)
+          .map((l) => `${l.ifname}:rx=${l.stats64.rx.dropped},tx=${l.stats64.tx.dropped}`).join(' ') || 'none';
+      } catch {
+        return '?';
+      }
+    };
+    lines.push(`link drops node1: ${await linkDrops(await lab.execNode('node1', ['ip', '-s', '-j', 'link']))}`);
+    lines.push(`link drops underlay: ${await linkDrops(await new Promise<{ stdout: string }>((res) =>
+      execFile('ip', ['netns', 'exec', `${lab.name}-net`, 'ip', '-s', '-j', 'link'], (_e, stdout) => res({ stdout }))))}`);
+    const soft = readFileSync('/proc/net/softnet_stat', 'utf8').trim().split('\n').map((l) => parseInt(l.split(/\s+/)[1]!, 16));
+    lines.push(`softnet backlog drops per CPU (whole machine): ${soft.join(' ')}`);
+    process.stdout.write(lines.map((l) => `# ${tag}: ${l}\n`).join(''));
+  }
+
+  /** The forward conntrack entries of the external client's open flows on node1, by client port (ebpf mode). */
+  async function heldEntries(): Promise<Map<number, { backend: string; nat: string | null }>> {
+    const ct = JSON.parse((await run(['conntrack', '--lab', lab.name, '--node', 'node1', '--json', '--client', EXT, '--dir', 'forward'], { timeoutMs: 90_000 })).stdout);
+    const out = new Map<number, { backend: string; nat: string | null }>();
+    for (const f of (ct.items ?? []) as Array<{ clientPort: number; backend: string; nat: string | null; tcpFlags: string[] | string; expired: boolean }>) {
+      const flags = Array.isArray(f.tcpFlags) ? f.tcpFlags.join(',') : String(f.tcpFlags ?? '');
+      if (!f.expired && !/FIN|RST/.test(flags)) out.set(f.clientPort, { backend: f.backend, nat: f.nat });
+    }
+    return out;
+  }
+
   test('established connections keep working while 500,000 new flows flood the same NodePort', externalOnly, async () => {
     const port = nodePort.get('web')!;
     // Long-lived flows through node1's NodePort, a request every 100 ms, from
-    // before the flood until new flows are answered again after it.
+    // before the flood until after new flows are answered again. A line-rate
+    // flood on a shared 2-CPU machine overruns the veth rings and backlogs, so
+    // the held flows lose packets with the flood's and TCP retransmits with
+    // backoff (0.2, 0.6, 1.4, 3 s ...): a request may wait seconds (up to
+    // TIMEOUT_MS, then counted as a timeout and the flow kept). What must not
+    // happen is a broken flow: a reset, another backend, its conntrack pair
+    // changed, or no answer any more once the flood is over.
+    const TIMEOUT_MS = 6000;
     const held = hold(lab, 'hold', ['--external'], NODE_IP.node1, port,
-      ['--conns', '6', '--interval-ms', '100', '--timeout-ms', '3000', '--duration-ms', String(FLOOD_MAX_MS + RECOVERY_MAX_MS)], FLOOD_MAX_MS + RECOVERY_MAX_MS + 120_000);
+      ['--conns', '6', '--interval-ms', '100', '--timeout-ms', String(TIMEOUT_MS), '--duration-ms', String(FLOOD_MAX_MS + RECOVERY_MAX_MS + 60_000)], FLOOD_MAX_MS + RECOVERY_MAX_MS + 180_000);
+    let before = new Map<number, { backend: string; nat: string | null }>();
+    let after = new Map<number, { backend: string; nat: string | null }>();
+    let floodEnd = 0;
     try {
       await sleep(3000);
+      if (MODE === 'ebpf') {
+        before = await eventually('the held flows in conntrack', async () => {
+          const m = await heldEntries();
+          return m.size >= 6 && m;
+        }, 60_000, 1000);
+      }
+      await floodFigures('before the flood');
       // 500,000 SYNs from 16 spoofed addresses of the external segment, random source ports.
       const flood = await lab.execExternal([FLOOD, '--dst', NODE_IP.node1, '--port', String(port),
         '--src', '198.18.0.201', '--src-count', '16', '--count', '500000', '--max-ms', String(FLOOD_MAX_MS)], { timeoutMs: FLOOD_MAX_MS + 60_000 });
+      floodEnd = monotonicMs();
       assert.match(flood.stdout, /# sent=500000 /, `flood: ${flood.stdout} ${flood.stderr}`);
       process.stdout.write(`# flood: ${flood.stdout.trim()}\n`);
+      await floodFigures('after the flood');
       // New flows work again once the flood's half-open flows age out (their
       // SNAT ports are taken until then, as in the kernel's conntrack).
       const recovery = Date.now();
@@ -113,17 +174,37 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
         (await lab.execExternal([PROBE, 'tcp', NODE_IP.node1, String(port), '--count', '5'])).stdout.split('\n').filter(Boolean).every((l) => webPods.has(l)),
       RECOVERY_MAX_MS, 2000);
       process.stdout.write(`# new flows answered again ${Date.now() - recovery} ms after the flood\n`);
+      // A request timeout's worth of holding after the flood (recovery
+      // usually took longer): a held flow that still works has been answered
+      // after the flood by then (its retransmission backoff is not that deep
+      // after seconds of loss).
+      await sleep(Math.max(0, floodEnd + TIMEOUT_MS + 1000 - monotonicMs()));
+      if (MODE === 'ebpf') after = await heldEntries();
     } finally {
       held.stop();
     }
     const h = await held.done;
     const s = Object.fromEntries(Object.entries(h.summary).map(([k, v]) => [k, Number(v)]));
     const events = h.events.slice(0, 20).join('\n');
+    process.stdout.write(`# held: ${h.summary && Object.entries(h.summary).map(([k, v]) => `${k}=${v}`).join(' ')}; delays: ${h.events.length ? h.events.slice(0, 10).join('; ') : 'none'}\n`);
     assert.equal(s.conns, 6, h.raw);
-    assert.equal(s.open, 6, `every connection still open after the flood\n${events}`);
-    assert.equal(s.err, 0, `no errors (reset, timeout, closed) during the flood\n${events}`);
+    assert.equal(s.open, 6, `every connection still open after the flood (no reset, no close)\n${events}`);
     assert.equal(s.switched, 0, `no connection changed backend\n${events}`);
+    const broken = h.events.filter((e) => / ERR /.test(e) && !/ ERR timeout$/.test(e));
+    assert.deepEqual(broken, [], 'no error but a delayed answer (timeout) during the flood');
+    for (const c of h.conns) {
+      assert.ok(Number(c.answered) > floodEnd, `flow ${c.port} answered after the flood (last answer ${Number(c.answered) - floodEnd} ms after its end)\n${h.raw}`);
+    }
     assert.ok(s.ok! >= 6 * 100, `requests kept being answered (${s.ok})`);
+    if (MODE === 'ebpf') {
+      // The held flows' conntrack pairs came through whole: the same backend
+      // and SNAT address and port before and after the flood.
+      for (const c of h.conns) {
+        const p = Number(c.port);
+        assert.ok(before.has(p), `flow ${p} in conntrack before the flood: ${JSON.stringify([...before])}`);
+        assert.deepEqual(after.get(p), before.get(p), `flow ${p}'s conntrack entry after the flood`);
+      }
+    }
   });
 
   test('a host connection to a backend from the source port of a NodePort flow gets its own replies', externalOnly, async () => {

@@ -307,6 +307,11 @@ export function hold(lab: Lab, name: string, where: string[], host: string, port
   return { stop: () => void child.kill('SIGTERM'), done };
 }
 
+/** CLOCK_MONOTONIC in ms, the clock of sy-probe hold's answered= (the same in every namespace). */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
+}
+
 /** Counts of each distinct answer, ERR lines included. */
 export function tally(lines: string[]): Map<string, number> {
   const m = new Map<string, number>();
