@@ -135,10 +135,13 @@ export class LabDaemon {
         return p.info().exitCode === 0 && !fs.existsSync(pinDir) ? 'it cleaned up its datapath (pins removed)' : undefined;
       });
     n.loader = loader;
-    const deadline = Date.now() + 15_000;
+    // The loader verifies every program before it opens its socket: seconds
+    // on a busy 2-CPU machine. A loader that dies fails at once (below); a
+    // live one gets a minute.
+    const deadline = Date.now() + 60_000;
     while (!fs.existsSync(sock)) {
       if (!loader.isAlive) throw new Error(`loader of ${node.name} exited; see ${this.files.loaderLog(node.name)}`);
-      if (Date.now() > deadline) throw new Error(`loader of ${node.name} did not create ${sock} within 15 s; see ${this.files.loaderLog(node.name)}`);
+      if (Date.now() > deadline) throw new Error(`loader of ${node.name} did not create ${sock} within 60 s; see ${this.files.loaderLog(node.name)}`);
       await sleep(100);
     }
   }
