@@ -18,6 +18,7 @@ import { RequestType, ResponseType } from '../../control-plane/src/dataplane/ebp
 import { SY_ENUMS, SY_STRUCTS } from '../../control-plane/src/dataplane/ebpf/sy-layout.generated.js';
 import { ProxyMetrics } from '../../control-plane/src/metrics/proxy-metrics.js';
 import { DatapathMonitor } from '../../control-plane/src/monitor/datapath-monitor.js';
+import { runMonitorCommand } from '../../control-plane/src/cli/monitor-command.js';
 import { ipv4ToBytes } from '../../control-plane/src/util/ipv4.js';
 import { DesiredMapsBuilder } from '../../control-plane/src/dataplane/ebpf/desired-maps.js';
 import { FakeLoader, FakeSync, SEED, WEB, WEB_SLICE, desiredOf, ebpfSource, program } from './admin-fake.js';
@@ -71,9 +72,14 @@ class FakeEventLoader {
 function sse(port: number, query: string): { events: Array<Record<string, any>>; opened: Promise<void>; close(): void } {
   const events: Array<Record<string, any>> = [];
   let opened!: () => void;
-  const p = new Promise<void>((r) => (opened = r));
+  let refused!: (err: Error) => void;
+  const p = new Promise<void>((r, j) => { opened = r; refused = j; });
   const req = http.get({ host: '127.0.0.1', port, path: `/v1/monitor?${query}` }, (res) => {
     let buf = '';
+    if (res.statusCode !== 200) {
+      res.setEncoding('utf8').on('data', (d: string) => (buf += d)).on('end', () => refused(new Error(`GET /v1/monitor?${query}: ${res.statusCode} ${buf}`)));
+      return;
+    }
     res.setEncoding('utf8').on('data', (d: string) => {
       buf += d;
       if (buf.includes(': subscribed')) opened();
@@ -170,6 +176,83 @@ describe('datapath monitor (agent): names, metrics, SSE, tracing while watched',
     assert.equal(e.service, 'default/web');
     t.close();
     await until('tracing off', () => tracing().at(-1) === false);
+  });
+
+  test('client and backend filters: each subscriber gets only its clients\' and backend\'s events; one shared filter goes to the datapath; a bad filter is a counted 400', async () => {
+    const monitorOps = () => applied.filter((o) => 'setMonitor' in o).map((o) => (o as { setMonitor: { trace: boolean; traceBackendId?: number; clientAddr?: Uint8Array; clientPrefixLen?: number } }).setMonitor);
+    await until('tracing off after the previous test', () => monitorOps().at(-1)?.trace === false);
+    // Which backend id 1 is, as the agent names it.
+    const all = sse(port, 'type=trace');
+    await all.opened;
+    loader.push([rawEvent({ type: SY_ENUMS.sy_event_type.SY_EV_TRACE, frontendId: webFrontend, backendId: 1, src: '198.18.0.200', sport: 5000, dst: '198.18.128.1', dport: 80 })]);
+    const named = await until('a named trace', () => all.events[0]);
+    const beAddr = /^([^:]+):/.exec(named.backend as string)![1]!;
+    all.close();
+    await until('tracing off', () => monitorOps().at(-1)?.trace === false);
+
+    const near = sse(port, 'type=trace&client=198.18.0.0/24');
+    const far = sse(port, 'type=trace&client=198.19.0.0/16');
+    const v6 = sse(port, 'type=trace&client=fd00::/8');
+    const be = sse(port, `type=trace&backend=${beAddr}`);
+    const other = sse(port, 'type=trace&backend=198.19.9.9');
+    for (const s of [near, far, v6, be, other]) await s.opened;
+    // Different client filters among the subscribers: the datapath traces every client, the agent filters.
+    await until('tracing on', () => monitorOps().at(-1)?.trace === true);
+    assert.equal(monitorOps().at(-1)!.clientPrefixLen ?? 0, 0, 'no single client CIDR in the datapath while the subscribers differ');
+    loader.push([
+      rawEvent({ type: SY_ENUMS.sy_event_type.SY_EV_TRACE, frontendId: webFrontend, backendId: 1, src: '198.18.0.200', sport: 5001, dst: '198.18.128.1', dport: 80 }),
+      rawEvent({ type: SY_ENUMS.sy_event_type.SY_EV_TRACE, frontendId: webFrontend, backendId: 2, src: '198.19.1.9', sport: 5002, dst: '198.18.128.1', dport: 80 }),
+    ]);
+    await until('near and far events', () => near.events.length >= 1 && far.events.length >= 1 && be.events.length >= 1);
+    await new Promise((r) => setTimeout(r, 200)); // anything misrouted would have arrived by now
+    assert.deepEqual(near.events.map((e) => e.sport), [5001]);
+    assert.deepEqual(far.events.map((e) => e.sport), [5002]);
+    assert.deepEqual(v6.events.map((e) => e.sport), [], 'an IPv6 CIDR never matches an IPv4 client');
+    assert.deepEqual(be.events.map((e) => e.sport), [5001], `only backend ${beAddr}'s event`);
+    assert.deepEqual(other.events.map((e) => e.sport), []);
+    for (const s of [far, v6, be, other]) s.close();
+    // Only one client CIDR wanted: the datapath filters too.
+    await until('the datapath filter on 198.18.0.0/24', () => {
+      const m = monitorOps().at(-1)!;
+      return m.trace && m.clientPrefixLen === 24 && Buffer.from(m.clientAddr ?? []).equals(Buffer.from([198, 18, 0, 0]));
+    });
+    near.close();
+    await until('tracing off', () => monitorOps().at(-1)?.trace === false);
+
+    for (const [q, msg] of [['client=198.18.0.0/33', /"client"/], ['client=nonsense', /"client"/], ['backend=198.19.1.0/24', /"backend"/]] as const) {
+      const res = await new Promise<{ status: number; body: string }>((resolve, reject) => http.get({ host: '127.0.0.1', port, path: `/v1/monitor?${q}` }, (r) => {
+        let body = '';
+        r.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: r.statusCode!, body }));
+      }).on('error', reject));
+      assert.equal(res.status, 400, `${q}: ${res.body}`);
+      assert.match((JSON.parse(res.body) as { message: string }).message, msg);
+    }
+    assert.match(await metrics.registry.metrics(), /switchyard_admin_rejected[a-z_]*\{[^}]*route="\/v1\/monitor"[^}]*code="400"[^}]*\} 3/);
+  });
+
+  test('switchyard monitor --client/--backend: passed to the stream; a value that is no CIDR or address is a usage error', async () => {
+    for (const [args, msg] of [[['--client', '10.0.0.0/40'], /--client "10.0.0.0\/40"/], [['--backend', 'fd00::/64'], /--backend "fd00::\/64"/]] as const) {
+      let err = '';
+      const code = await runMonitorCommand([...args, '--admin', `http://127.0.0.1:${port}`], { out: () => undefined, err: (t) => (err += t) });
+      assert.equal(code, 2, err);
+      assert.match(err, msg);
+    }
+    let out = '';
+    const run = runMonitorCommand(['--type', 'trace', '--client', '198.18.0.0/24', '--backend', '198.19.1.2', '--count', '1', '--json', '--admin', `http://127.0.0.1:${port}`],
+      { out: (t) => (out += t), err: () => undefined });
+    await until('the one client CIDR and backend in the datapath', () => {
+      const m = [...applied].reverse().find((o) => 'setMonitor' in o)?.setMonitor;
+      return m?.trace === true && m.clientPrefixLen === 24;
+    });
+    const trace = (backendId: number, src: string, sport: number) =>
+      rawEvent({ type: SY_ENUMS.sy_event_type.SY_EV_TRACE, frontendId: webFrontend, backendId, src, sport, dst: '198.18.128.1', dport: 80 });
+    // Another client, then another backend, then the one the filters select: --count 1 ends on the third.
+    loader.push([trace(1, '198.19.1.9', 6001)]);
+    loader.push([trace(2, '198.18.0.200', 6002)]);
+    loader.push([trace(1, '198.18.0.200', 6003)]);
+    assert.equal(await run, 0);
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(lines.map((e) => e.sport), [6003]);
   });
 
   // The issue asks for the drop within 2 s; tests assert no timing (a loaded

@@ -6,15 +6,16 @@
 import http from 'node:http';
 import { AdminUnreachable, type AdminTarget } from './admin-client.js';
 import { DEFAULT_ADMIN_URL, parseTargetArgs, resolveAdminTarget, UsageError, type AdminIO, type LabAgentPathsLoader, type ParsedAdminArgs } from './admin-command.js';
+import { parseAddress, parsePrefix } from '../util/ip.js';
 
-export const MONITOR_USAGE = `usage: switchyard monitor [target] [--type drop|reject|trace|ct]... [--service NS/NAME] [--count N] [--json]
+export const MONITOR_USAGE = `usage: switchyard monitor [target] [--type drop|reject|trace|ct]... [--service NS/NAME] [--client CIDR] [--backend IP] [--count N] [--json]
   the datapath's events as they happen: drops and rejects with their reason (always reported),
   Service translations (--type trace: tracing is on in the datapath while you watch), sampled new flows (--type ct);
-  default: every type. --count N: stop after N events. --json: one JSON object per line.
+  default: every type. --client: only clients in CIDR (IPv4 or IPv6); --backend: only events naming that backend. --count N: stop after N events. --json: one JSON object per line.
 target (default --admin ${DEFAULT_ADMIN_URL}):
   --admin URL | --admin-socket PATH | --lab NAME --node NODE`;
 
-const FLAGS = { type: 'multi', service: 'value', count: 'value' } as const;
+const FLAGS = { type: 'multi', service: 'value', client: 'value', backend: 'value', count: 'value' } as const;
 
 type J = Record<string, any>;
 
@@ -120,6 +121,8 @@ export async function runMonitorCommand(argv: string[], io: AdminIO = STDIO, lab
     for (const [k, v] of args.query) {
       if (k === 'type' && !['drop', 'reject', 'trace', 'ct'].includes(v)) throw new UsageError(`--type ${JSON.stringify(v)}: use drop, reject, trace or ct`);
       if (k === 'service' && !/^[^/\s]+\/[^/\s]+$/.test(v)) throw new UsageError(`--service ${JSON.stringify(v)}: use NAMESPACE/NAME`);
+      if (k === 'client' && !parseAddress(v) && !parsePrefix(v)) throw new UsageError(`--client ${JSON.stringify(v)}: use an IPv4 or IPv6 CIDR or address`);
+      if (k === 'backend' && !parseAddress(v)) throw new UsageError(`--backend ${JSON.stringify(v)}: use an IPv4 or IPv6 address`);
       if (k === 'count') {
         count = Number(v);
         if (!Number.isInteger(count) || count < 1) throw new UsageError(`--count ${JSON.stringify(v)}: a positive integer`);

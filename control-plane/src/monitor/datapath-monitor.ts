@@ -16,6 +16,7 @@ import { LoaderEventStream, type EventBatch } from '../dataplane/ebpf/loader-eve
 import type { MapOp_op } from '../dataplane/ebpf/loader-messages.js';
 import type { MapsContent } from '../dataplane/ebpf/maps-content.js';
 import { servicePortString, serviceKeyOfPort } from '../model/service-key.js';
+import { parseAddress, prefixContains, type ParsedPrefix } from '../util/ip.js';
 
 /** An event with the names the agent knows. */
 export interface MonitorEvent extends DatapathEvent {
@@ -38,6 +39,34 @@ export interface MonitorFilter {
   kinds?: readonly EventKind[] | undefined;
   /** "namespace/name": only this Service's events. */
   service?: string | undefined;
+  /** Only events of clients in this CIDR (either family): the source of a forward packet, the destination of a reply. */
+  client?: ParsedPrefix | undefined;
+  /** Only events whose backend has this address (canonical text, either family). */
+  backend?: string | undefined;
+}
+
+/** The client of an event: the source of what a client sent, the (original) destination of a reply. */
+function clientOf(e: DatapathEvent): string {
+  return e.kind === 'trace' && e.reply ? e.natDst : e.src;
+}
+
+/** The address of a backend as the names hold it ("198.19.1.5:80", "[fd00::5]:80"). */
+function backendAddress(backend: string | null): string | undefined {
+  if (!backend) return undefined;
+  const m = /^\[([^\]]+)\]:\d+$/.exec(backend) ?? /^([^:]+):\d+$/.exec(backend);
+  return m ? parseAddress(m[1])?.text : undefined;
+}
+
+/** Whether an event passes a subscriber's filter. */
+export function monitorFilterMatches(f: MonitorFilter, e: MonitorEvent): boolean {
+  if (f.kinds && !f.kinds.includes(e.kind)) return false;
+  if (f.service && f.service !== e.service) return false;
+  if (f.client) {
+    const a = parseAddress(clientOf(e));
+    if (!a || !prefixContains(f.client, a)) return false;
+  }
+  if (f.backend && backendAddress(e.backend) !== f.backend) return false;
+  return true;
 }
 
 export interface MonitorSubscription { close(): void }
@@ -135,22 +164,43 @@ export class DatapathMonitor {
     return [...this.subs].filter((s) => !s.filter.kinds || s.filter.kinds.includes(kind));
   }
 
-  /** sy_monitor as the subscribers want it: tracing while one wants traces (one frontend when they all watch one). */
-  private desiredSetting(): { trace: boolean; traceFrontendId: number; ctSample: number } {
+  /**
+   * sy_monitor as the subscribers want it: tracing while one wants traces;
+   * the datapath's own filters (one frontend, one backend, one client CIDR)
+   * only where every trace subscriber asks for the same one, else the agent
+   * filters alone (the datapath holds one filter).
+   */
+  private desiredSetting(): { trace: boolean; traceFrontendId: number; traceBackendId: number; clientAddr: Uint8Array; clientPrefixLen: number; ctSample: number } {
     const tracers = this.wants('trace');
-    let frontendId = 0;
-    if (tracers.length > 0 && tracers.every((t) => t.filter.service)) {
-      const services = new Set(tracers.map((t) => t.filter.service));
-      const ids = services.size === 1 ? this.frontendIdsOf([...services][0]!) : [];
-      if (ids.length === 1) frontendId = ids[0]!;
-    }
-    return { trace: tracers.length > 0, traceFrontendId: frontendId, ctSample: this.wants('ct').length > 0 ? Math.max(1, this.opts.ctSample ?? 1) : 0 };
+    const same = <T>(pick: (f: MonitorFilter) => T | undefined): T | undefined => {
+      const v = tracers.map((t) => pick(t.filter));
+      return v.length > 0 && v.every((x) => x !== undefined && x === v[0]) ? v[0] : undefined;
+    };
+    const service = same((f) => f.service);
+    const frontendIds = service ? this.frontendIdsOf(service) : [];
+    const backend = same((f) => f.backend);
+    const backendIds = backend ? this.backendIdsOf(backend) : [];
+    const cidr = same((f) => f.client?.cidr);
+    const client = cidr ? tracers[0]!.filter.client! : undefined;
+    return {
+      trace: tracers.length > 0,
+      traceFrontendId: frontendIds.length === 1 ? frontendIds[0]! : 0,
+      traceBackendId: backendIds.length === 1 ? backendIds[0]! : 0,
+      clientAddr: client ? client.bytes : new Uint8Array(0),
+      clientPrefixLen: client ? client.prefix : 0,
+      ctSample: this.wants('ct').length > 0 ? Math.max(1, this.opts.ctSample ?? 1) : 0,
+    };
+  }
+
+  private backendIdsOf(address: string): number[] {
+    const n = this.currentNames(true);
+    return [...n.backends].filter(([, b]) => backendAddress(b.backend) === address).map(([id]) => id);
   }
 
   private updateDatapath(): void {
     if (!this.up) return;
     const want = this.desiredSetting();
-    const key = JSON.stringify(want);
+    const key = JSON.stringify({ ...want, clientAddr: [...want.clientAddr] });
     if (key === this.written) return;
     this.written = key;
     this.writing = this.writing.then(() => this.opts.apply([{ setMonitor: want }])).then(() => undefined, (err: unknown) => {
@@ -223,9 +273,7 @@ export class DatapathMonitor {
       };
       this.events?.inc({ kind: ev.kind, reason: ev.reason, service: ev.service ?? '' });
       for (const s of this.subs) {
-        if (s.filter.kinds && !s.filter.kinds.includes(ev.kind)) continue;
-        if (s.filter.service && s.filter.service !== ev.service) continue;
-        s.send(ev);
+        if (monitorFilterMatches(s.filter, ev)) s.send(ev);
       }
     }
   }

@@ -8,8 +8,9 @@ import { HttpError } from '../errors.js';
 import type { RouteOptions } from './common.js';
 import type { EventKind } from '../../dataplane/ebpf/datapath-event.js';
 import type { MonitorEvent } from '../../monitor/datapath-monitor.js';
+import { parseAddress, parsePrefix } from '../../util/ip.js';
 
-interface Query { type?: string[]; service?: string }
+interface Query { type?: string[]; service?: string; client?: string; backend?: string }
 
 /** --type / ?type= values and the event kinds each selects ("drop": what did not get through). */
 export const MONITOR_TYPES: Record<string, readonly EventKind[]> = {
@@ -42,6 +43,8 @@ export const monitorRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sou
         properties: {
           type: { type: 'array', items: { type: 'string', enum: Object.keys(MONITOR_TYPES) }, description: 'Event types (repeat for several); default all' },
           service: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', description: 'Only this Service (namespace/name)' },
+          client: { type: 'string', description: 'Only clients in this CIDR, IPv4 or IPv6 (a bare address is a /32 or /128)' },
+          backend: { type: 'string', description: 'Only events naming the backend with this address, IPv4 or IPv6' },
         },
       },
     },
@@ -49,14 +52,27 @@ export const monitorRoutes: FastifyPluginAsync<RouteOptions> = async (app, { sou
     const monitor = source.monitor;
     if (!monitor) throw new HttpError(503, source.mode === 'ebpf' ? 'the datapath monitor is not running' : 'no datapath monitor in iptables mode');
     const kinds = req.query.type?.length ? [...new Set(req.query.type.flatMap((t) => MONITOR_TYPES[t]!))] : undefined;
+    // Parsed before the stream opens: a filter that cannot be understood is a 400, never "everything".
+    let client;
+    if (req.query.client !== undefined) {
+      const raw = req.query.client.trim();
+      const bare = parseAddress(raw);
+      client = bare ? parsePrefix(`${bare.text}/${bare.bytes.length * 8}`) : parsePrefix(raw);
+      if (!client) throw new HttpError(400, `query parameter "client": ${JSON.stringify(req.query.client)} is not an IPv4 or IPv6 CIDR or address`);
+    }
+    let backend;
+    if (req.query.backend !== undefined) {
+      backend = parseAddress(req.query.backend.trim())?.text;
+      if (!backend) throw new HttpError(400, `query parameter "backend": ${JSON.stringify(req.query.backend)} is not an IPv4 or IPv6 address`);
+    }
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    const sub = monitor.subscribe({ kinds, service: req.query.service }, (e) => {
+    const sub = monitor.subscribe({ kinds, service: req.query.service, client, backend }, (e) => {
       res.write(`event: ${e.kind}\ndata: ${JSON.stringify(monitorEventJSON(e))}\n\n`);
     });
     await monitor.settled();
-    res.write(`: subscribed node=${source.nodeName} types=${(kinds ?? ['all']).join(',')}${req.query.service ? ` service=${req.query.service}` : ''}${monitor.up ? '' : ` (no event stream from the loader yet${monitor.lastError ? `: ${monitor.lastError}` : ''})`}\n\n`);
+    res.write(`: subscribed node=${source.nodeName} types=${(kinds ?? ['all']).join(',')}${req.query.service ? ` service=${req.query.service}` : ''}${client ? ` client=${client.cidr}` : ''}${backend ? ` backend=${backend}` : ''}${monitor.up ? '' : ` (no event stream from the loader yet${monitor.lastError ? `: ${monitor.lastError}` : ''})`}\n\n`);
     const beat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
     beat.unref();
     const done = (): void => {
