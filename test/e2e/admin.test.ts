@@ -442,7 +442,7 @@ describe(`admin API, metrics, health and status page end to end (${MODE})`, { ti
     assert.match(out, new RegExp(`sy_conntrack\\s+lru_hash\\s+16\\s+32`));
     out = '';
     assert.equal(await runAdminCommand('explain', [...target, '--src', clientIP, '--dst', vip, '--dport', '80', '--sport', '31111'], io), 0, err);
-    assert.match(out, /verdict: dnat {2}backend 198\.19\.\d+\.\d+:8080/);
+    assert.match(out, /verdict: dnat {2}service default\/whoami:http {2}backend 198\.19\.\d+\.\d+:8080/);
     err = '';
     assert.equal(await runAdminCommand('maps', [...target, 'sy_nope'], io), 1);
     assert.match(err, /404: unknown map "sy_nope"/);
