@@ -152,23 +152,31 @@ static __always_inline void sy_event_sock_reject4(__u8 proto, __be32 daddr,
 	sy_event_submit(e);
 }
 
+/* Does the trace filter want a socket hook's translation (either family)?
+ * The socket's source address is not known at connect()/sendmsg(), so a
+ * filter on the client CIDR never matches a socket translation (it cannot
+ * be told). */
+static __always_inline int sy_monitor_wants_sock_trace(__u32 fe_id,
+						       __u32 be_id)
+{
+	const struct sy_monitor *m = sy_monitor_get();
+
+	return m && (m->flags & SY_MON_F_TRACE) &&
+	       !(m->trace_frontend_id && m->trace_frontend_id != fe_id) &&
+	       !(m->trace_backend_id && m->trace_backend_id != be_id) &&
+	       m->client_family == 0;
+}
+
 /* A connect()/sendmsg() translated by the socket hooks: SY_EV_TRACE when
- * tracing is on and the frontend/backend filter matches. The socket's
- * source address is not known here, so a filter on the client CIDR never
- * matches a socket translation (it cannot be told). */
+ * tracing is on and the filter matches. */
 static __always_inline void sy_event_sock_trace4(__u8 proto, __be32 daddr,
 						 __be16 dport, __u32 fe_id,
 						 __u32 be_id, __be32 be_addr,
 						 __be16 be_port)
 {
-	const struct sy_monitor *m = sy_monitor_get();
 	struct sy_event *e;
 
-	if (!m || !(m->flags & SY_MON_F_TRACE))
-		return;
-	if ((m->trace_frontend_id && m->trace_frontend_id != fe_id) ||
-	    (m->trace_backend_id && m->trace_backend_id != be_id) ||
-	    m->client_family != 0)
+	if (!sy_monitor_wants_sock_trace(fe_id, be_id))
 		return;
 	e = sy_event_start_sock4(SY_EV_TRACE, proto, daddr, dport, fe_id);
 	if (!e)

@@ -175,15 +175,10 @@ static __always_inline void sy_event_sock_trace6(__u8 proto,
 						 const __be32 *be_addr,
 						 __be16 be_port)
 {
-	const struct sy_monitor *m = sy_monitor_get();
 	struct sy_event *e;
 	int i;
 
-	if (!m || !(m->flags & SY_MON_F_TRACE))
-		return;
-	if ((m->trace_frontend_id && m->trace_frontend_id != fe_id) ||
-	    (m->trace_backend_id && m->trace_backend_id != be_id) ||
-	    m->client_family != 0)
+	if (!sy_monitor_wants_sock_trace(fe_id, be_id))
 		return;
 	e = sy_event_start_sock6(SY_EV_TRACE, proto, daddr, dport, fe_id);
 	if (!e)
