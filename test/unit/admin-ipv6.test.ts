@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
-import { readSnapshot } from '../../control-plane/src/admin/ebpf-view.js';
+import { ebpfServices, readSnapshot } from '../../control-plane/src/admin/ebpf-view.js';
 import { conntrackRows, conntrackSnapshot } from '../../control-plane/src/admin/conntrack-view.js';
 import type { LoaderView } from '../../control-plane/src/admin/source.js';
 import { computeDesiredState } from '../../control-plane/src/dataplane/desired-state.js';
@@ -74,4 +74,24 @@ test('the admin snapshot and conntrack rows show IPv6 frontends, backends and fl
   assert.equal(rows[0]!.backendState, 'active');
   assert.equal(rows[0]!.service, 'default/web:http');
   assert.equal(rows[0]!.dir, 'forward');
+});
+
+test('a dual-stack ServicePort is one /v1/services row with both families\' frontends, backends and problems', async () => {
+  const t = new ServiceTracker({ defaultAlgorithm: 'maglev', ipFamilies: dual });
+  t.update(svc);
+  const c = new EndpointSliceCache('node1', { ipFamilies: dual });
+  c.update(slice('w4', 'IPv4', '198.19.1.2'));
+  c.update(slice('w6', 'IPv6', 'fd00:10:244:1::2'));
+  // The IPv4 family carries a problem (as a lost frontend or a refused annotation would); the IPv6 one none.
+  const desired = dual.flatMap((f) => computeDesiredState(t.servicePorts(f), c.allEndpoints(f), { nodeName: 'node1', zone: '' })
+    .map((d) => (f === 'IPv4' ? { ...d, svc: { ...d.svc, tableSizeAnnotation: { refused: 'the IPv4 family\'s problem' } } } as typeof d : d)));
+  const content = new DesiredMapsBuilder({ seed: 1, sizing: { floor: 251, ceiling: 131071 } }).build(desired);
+  const snap = {
+    frontends: [...content.services.values()], backends: content.backends, maglev: content.maglev, sourceRanges: [],
+  } as unknown as Parameters<typeof ebpfServices>[0];
+  const rows = ebpfServices(snap, desired).filter((r) => r.name === 'default/web:http');
+  assert.equal(rows.length, 1, 'one row for the ServicePort');
+  assert.deepEqual(rows[0]!.frontends.map((f) => f.address).sort(), ['198.18.128.10', 'fd00:10:96::a']);
+  assert.deepEqual(rows[0]!.backends.map((b) => `${b.address} ${b.state}`).sort(), ['198.19.1.2 active', 'fd00:10:244:1::2 active']);
+  assert.ok(rows[0]!.problems.includes('the IPv4 family\'s problem'), JSON.stringify(rows[0]!.problems));
 });

@@ -191,8 +191,18 @@ export function ebpfServices(snap: EbpfSnapshot, desired: readonly DesiredServic
   const resolver = new FrontendResolver(desired);
   const byIdent = new Map<string, number>();
   for (const [id, b] of snap.backends) byIdent.set(`${b.addr}:${b.port}/${b.proto}`, id);
-  const rows = new Map<string, { row: ServiceRow; d: DesiredServicePort | undefined }>();
-  for (const d of desired) rows.set(d.svc.key, { row: serviceRowOf(d, sizing), d });
+  // One row per ServicePort: a dual-stack Service's two families share the key,
+  // so the second family adds its problems and endpoints to the first's row.
+  const rows = new Map<string, { row: ServiceRow; d: DesiredServicePort | undefined; all: DesiredServicePort[] }>();
+  for (const d of desired) {
+    const have = rows.get(d.svc.key);
+    if (!have) {
+      rows.set(d.svc.key, { row: serviceRowOf(d, sizing), d, all: [d] });
+      continue;
+    }
+    have.all.push(d);
+    for (const p of serviceRowOf(d, sizing).problems) if (!have.row.problems.includes(p)) have.row.problems.push(p);
+  }
 
   for (const f of snap.frontends) {
     const d = resolver.resolve(f.key, f.value.flags);
@@ -203,7 +213,7 @@ export function ebpfServices(snap: EbpfSnapshot, desired: readonly DesiredServic
       entry = rows.get(key);
       if (!entry) {
         entry = {
-          d: undefined,
+          d: undefined, all: [],
           row: {
             name: key, key, namespace: '', service: '', portName: '', protocol: protoName(f.key.proto), type: '',
             clusterIP: '', port: f.key.port, nodePort: 0, algorithm: f.value.flags & SvcFlags.RANDOM ? 'random' : 'maglev',
@@ -222,12 +232,12 @@ export function ebpfServices(snap: EbpfSnapshot, desired: readonly DesiredServic
     const backends: TableBackendRow[] = (table && f.value.count > 0 ? slotCounts(table) : []).map(({ id, slots }) => {
       const b = snap.backends.get(id);
       if (!b) problems.push(`backend ${id} of the table is not in sy_backends`);
-      const e = b ? endpointOf(entry.d, b.addr, b.port) : undefined;
+      const e = b ? endpointOf(d ?? entry.d, b.addr, b.port) : undefined; // the frontend's own family
       return { ...backendRow(id, b, e, b?.addr ?? '', b?.port ?? 0), slots, share: table ? slots / table.length : 0 };
     });
     let tableSizing: TableSizeChoice | null = null;
     if (f.value.count > 0) {
-      const chosen = chooseTableSize(f.value.count, sizing, entry.d?.svc.tableSizeAnnotation?.pinned);
+      const chosen = chooseTableSize(f.value.count, sizing, (d ?? entry.d)?.svc.tableSizeAnnotation?.pinned);
       tableSizing = chosen.chosenBy;
       if (entry.d && chosen.size !== f.value.tableSize) problems.push(`table has ${f.value.tableSize} slots; the sizing (${chosen.chosenBy}) gives ${chosen.size} for ${f.value.count} backends`);
     }
@@ -241,7 +251,7 @@ export function ebpfServices(snap: EbpfSnapshot, desired: readonly DesiredServic
     });
   }
 
-  for (const { row, d } of rows.values()) {
+  for (const { row, d, all } of rows.values()) {
     row.frontends.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind)
       || a.address.localeCompare(b.address) || a.port - b.port || a.scope.localeCompare(b.scope));
     if (!d) continue;
@@ -250,7 +260,7 @@ export function ebpfServices(snap: EbpfSnapshot, desired: readonly DesiredServic
     try {
       proto = protoNumber(d.svc.protocol);
     } catch { /* SCTP etc.: not programmed */ }
-    row.backends = d.allEndpoints.map((e) => {
+    row.backends = all.flatMap((fd) => fd.allEndpoints).map((e) => {
       const id = byIdent.get(`${e.ip}:${e.port}/${proto}`);
       return backendRow(id ?? null, id === undefined ? undefined : snap.backends.get(id), e, e.ip, e.port);
     });
