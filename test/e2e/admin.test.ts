@@ -35,7 +35,7 @@ import { EndpointSliceCache } from '../../control-plane/src/model/endpoint-slice
 import { ServiceTracker } from '../../control-plane/src/model/service-tracker.js';
 import { Proxier } from '../../control-plane/src/sync/proxier.js';
 import { chromiumMissing, inspectStatusPage } from '../unit/admin-browser.js';
-import { Lab, PROBE, ROOT, eventually, ok, run, sleep, type KubeObj } from './harness.js';
+import { E2E_IP_FAMILY, Lab, PROBE, ROOT, eventually, ok, run, sleep, type KubeObj } from './harness.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
 const WHOAMI = fs.readFileSync(path.join(ROOT, 'lab/examples/whoami.yaml'), 'utf8');
@@ -186,7 +186,7 @@ const SYNC_PERIOD_S = 15;
 const hexBytes = (a: string[]): Uint8Array => Uint8Array.from(a.map((x) => parseInt(x, 16)));
 
 describe(`admin API, metrics, health and status page end to end (${MODE})`, { timeout: 900_000 }, () => {
-  const lab = new Lab(Lab.uniqueName('e2a'), MODE);
+  const lab = new Lab(Lab.uniqueName('e2a'), MODE, E2E_IP_FAMILY);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-e2e-admin-'));
   const admins = new Map<string, NodeAdmin>();
   let vip = '';

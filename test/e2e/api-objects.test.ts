@@ -15,7 +15,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { adminGet } from '../../control-plane/src/cli/admin-client.js';
 import { labAdminSocket } from '../../lab/src/netns/layout.js';
-import { Lab, PROBE, ROOT, eventually, ok, run, sleep, tally } from './harness.js';
+import { E2E_IP_FAMILY, Lab, PROBE, ROOT, eventually, ok, run, sleep, tally } from './harness.js';
 import { clientPod, deployment, manifests, namespace, pod, service } from './manifests.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
@@ -145,7 +145,7 @@ const IGNORED: J[] = [
 ];
 
 describe(`API objects: malformed, hijacking, headless-labelled (${MODE})`, { timeout: 900_000 }, () => {
-  const lab = new Lab(Lab.uniqueName('e2o'), MODE);
+  const lab = new Lab(Lab.uniqueName('e2o'), MODE, E2E_IP_FAMILY);
   let webPods = new Set<string>();
 
   const adminSock = (node: string): { socketPath: string } => ({ socketPath: labAdminSocket(lab.name, node) });

@@ -9,7 +9,7 @@ import http from 'node:http';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Lab, ROOT, eventually, ok, tally } from './harness.js';
+import { E2E_IP_FAMILY, Lab, ROOT, eventually, ok, tally } from './harness.js';
 import { labAdminSocket } from '../../lab/src/netns/layout.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
@@ -43,7 +43,7 @@ function svcKey(addr: string, port: number, proto: number, scope: number): strin
 }
 
 describe('drift: map entries changed behind the agent\'s back are repaired', { timeout: 600_000, skip: MODE !== 'ebpf' ? 'ebpf mode only' : false }, () => {
-  const lab = new Lab(Lab.uniqueName('e2d'), 'ebpf');
+  const lab = new Lab(Lab.uniqueName('e2d'), 'ebpf', E2E_IP_FAMILY);
   let node = '';
   let pinDir = '';
   let vip = '';

@@ -8,7 +8,7 @@
 // and `switchyard services` says so.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Lab, eventually, hold, sleep } from './harness.js';
+import { E2E_IP_FAMILY, Lab, eventually, hold, sleep } from './harness.js';
 import { clientPod, deployment, manifests, service } from './manifests.js';
 import { LoaderClient } from '../../control-plane/src/dataplane/ebpf/loader-client.js';
 import { decodeBackend, decodeSvcKey, decodeSvcValue, decodeU32, decodeU32Array } from '../../control-plane/src/dataplane/ebpf/map-values.js';
@@ -78,7 +78,7 @@ async function readNode(lab: Lab, node: string, vip: string, sample: boolean): P
 }
 
 describe(`a pinned Maglev table size while a Service scales (${MODE})`, { timeout: 1_200_000, skip: MODE !== 'ebpf' && 'Maglev tables exist in ebpf mode only' }, () => {
-  const lab = new Lab(Lab.uniqueName('e2m'), MODE);
+  const lab = new Lab(Lab.uniqueName('e2m'), MODE, E2E_IP_FAMILY);
 
   before(async () => {
     await lab.up(2);

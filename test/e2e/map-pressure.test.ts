@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Lab, ROOT, eventually, ok, tally } from './harness.js';
+import { E2E_IP_FAMILY, Lab, ROOT, eventually, ok, tally } from './harness.js';
 import { labAdminSocket } from '../../lab/src/netns/layout.js';
 import { labClient } from '../../lab/src/cli/api-client.js';
 
@@ -43,7 +43,7 @@ spec:
 }
 
 describe('map pressure: a full sy_services refuses one Service, not the node', { timeout: 900_000, skip: MODE !== 'ebpf' ? 'ebpf mode only' : false }, () => {
-  const lab = new Lab(Lab.uniqueName('e2p'), 'ebpf');
+  const lab = new Lab(Lab.uniqueName('e2p'), 'ebpf', E2E_IP_FAMILY);
   const nodes = ['node1', 'node2'];
   let fillers: string[] = [];
   const unhealthy: string[] = [];

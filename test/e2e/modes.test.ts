@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Lab, ROOT, eventually, run, tally } from './harness.js';
+import { E2E_IP_FAMILY, Lab, ROOT, eventually, run, tally } from './harness.js';
 
 const WHOAMI = readFileSync(path.join(ROOT, 'lab/examples/whoami.yaml'), 'utf8');
 
@@ -48,7 +48,7 @@ function bpfState(lab: Lab, node: number): { attached: number; pins: boolean } {
 const SKIP = process.env.SWITCHYARD_E2E_MODE === 'iptables' && 'covers both modes; runs in the ebpf pass';
 
 describe('datapath modes: probing, fallback and switching', { timeout: 600_000, skip: SKIP }, () => {
-  const lab = new Lab(Lab.uniqueName('e2m'), 'ebpf');
+  const lab = new Lab(Lab.uniqueName('e2m'), 'ebpf', E2E_IP_FAMILY);
   let vip = '';
 
   before(async () => {

@@ -10,7 +10,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { labAdminSocket } from '../../lab/src/netns/layout.js';
-import { Lab, PROBE, ROOT, eventually, ok } from './harness.js';
+import { E2E_IP_FAMILY, Lab, PROBE, ROOT, eventually, ok } from './harness.js';
 import { clientPod, deployment, manifests, service } from './manifests.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
@@ -103,7 +103,7 @@ async function metric(socketPath: string, name: string, labels: Record<string, s
 }
 
 describe('datapath monitor: switchyard monitor, SSE and metrics', { timeout: 900_000, skip: MODE === 'iptables' && 'ebpf mode only' }, () => {
-  const lab = new Lab(Lab.uniqueName('e2m'), 'ebpf');
+  const lab = new Lab(Lab.uniqueName('e2m'), 'ebpf', E2E_IP_FAMILY);
   const watchers: Array<{ stop(): void }> = [];
   const sock = (node: string) => labAdminSocket(lab.name, node);
   const cli = (args: string[]): CliWatcher => {

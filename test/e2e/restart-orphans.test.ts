@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { Lab, eventually, run } from './harness.js';
+import { E2E_IP_FAMILY, Lab, eventually, run } from './harness.js';
 import { clientPod, deployment, manifests, service } from './manifests.js';
 
 const SERVICES = 4;
@@ -33,7 +33,7 @@ function svcKeys(pin: string): string[] {
 
 // ebpf only: the iptables run of this directory has no maps to read.
 describe('agent restart: every page read back, orphans deleted', { timeout: 600_000, skip: process.env.SWITCHYARD_E2E_MODE === 'iptables' }, () => {
-  const lab = new Lab(Lab.uniqueName('syo'));
+  const lab = new Lab(Lab.uniqueName('syo'), 'ebpf', E2E_IP_FAMILY);
   let pins = '';
 
   before(async () => {
