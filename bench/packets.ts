@@ -29,30 +29,24 @@ export interface TcpSpec {
   dmac?: string;
 }
 
-/** A complete frame with valid IPv4 (or IPv6, for IPv6 addresses) and TCP checksums. */
-export function tcpFrame(s: TcpSpec): Uint8Array {
-  if (s.src.includes(':') || s.dst.includes(':')) return tcp6Frame(s);
-  const payload = s.payload ?? new Uint8Array(0);
-  const p = new Uint8Array(14 + 20 + 20 + payload.length);
-  const v = new DataView(p.buffer);
+/** Ethernet header: destination MAC, a fixed source, the EtherType. */
+function writeEthernet(p: Uint8Array, s: TcpSpec, etherType: number): void {
   // Destination MAC: by default 00:00:00:00:00:00, the loopback device's:
   // the test run classifies a tc frame on lo (eth_type_trans), and tc serves
   // only frames addressed to the host (PACKET_HOST); sy_xdp likewise serves
   // only frames to its device's MAC (s.dmac).
   p.set(s.dmac ? s.dmac.split(':').map((h) => parseInt(h, 16)) : [0, 0, 0, 0, 0, 0], 0);
   p.set([2, 0, 0, 0, 0, 2], 6);
-  v.setUint16(12, 0x0800);
-  const ip = 14;
-  p[ip] = 0x45;
-  v.setUint16(ip + 2, 40 + payload.length);
-  v.setUint16(ip + 4, 1);
-  v.setUint16(ip + 6, 0x4000); // DF
-  p[ip + 8] = 64;
-  p[ip + 9] = 6;
-  p.set(ipv4ToBytes(s.src), ip + 12);
-  p.set(ipv4ToBytes(s.dst), ip + 16);
-  v.setUint16(ip + 10, csum(p.subarray(ip, ip + 20)));
-  const t = ip + 20;
+  new DataView(p.buffer).setUint16(12, etherType);
+}
+
+/**
+ * The TCP segment at offset t (no options) with its checksum over `pseudo`,
+ * the family's pseudo-header (addresses, protocol and length as that family
+ * lays them out).
+ */
+function writeTcp(p: Uint8Array, t: number, s: TcpSpec, payload: Uint8Array, pseudo: Uint8Array): void {
+  const v = new DataView(p.buffer);
   v.setUint16(t, s.sport);
   v.setUint16(t + 2, s.dport);
   v.setUint32(t + 4, s.seq ?? 1000);
@@ -61,13 +55,36 @@ export function tcpFrame(s: TcpSpec): Uint8Array {
   p[t + 13] = s.flags;
   v.setUint16(t + 14, 65535);
   p.set(payload, t + 20);
+  const seg = p.subarray(t, t + 20 + payload.length);
+  const sum = new Uint8Array(pseudo.length + seg.length);
+  sum.set(pseudo, 0);
+  sum.set(seg, pseudo.length);
+  v.setUint16(t + 16, csum(sum));
+}
+
+/** A complete frame with valid IPv4 (or IPv6, for IPv6 addresses) and TCP checksums. */
+export function tcpFrame(s: TcpSpec): Uint8Array {
+  if (s.src.includes(':') || s.dst.includes(':')) return tcp6Frame(s);
+  const payload = s.payload ?? new Uint8Array(0);
   const seg = 20 + payload.length;
-  const pseudo = new Uint8Array(12 + seg);
+  const p = new Uint8Array(14 + 20 + seg);
+  const v = new DataView(p.buffer);
+  writeEthernet(p, s, 0x0800);
+  const ip = 14;
+  p[ip] = 0x45;
+  v.setUint16(ip + 2, 20 + seg);
+  v.setUint16(ip + 4, 1);
+  v.setUint16(ip + 6, 0x4000); // DF
+  p[ip + 8] = 64;
+  p[ip + 9] = 6;
+  p.set(ipv4ToBytes(s.src), ip + 12);
+  p.set(ipv4ToBytes(s.dst), ip + 16);
+  v.setUint16(ip + 10, csum(p.subarray(ip, ip + 20)));
+  const pseudo = new Uint8Array(12); // saddr, daddr, 0, protocol, TCP length
   pseudo.set(p.subarray(ip + 12, ip + 20), 0);
   pseudo[9] = 6;
   new DataView(pseudo.buffer).setUint16(10, seg);
-  pseudo.set(p.subarray(t, t + seg), 12);
-  v.setUint16(t + 16, csum(pseudo));
+  writeTcp(p, ip + 20, s, payload, pseudo);
   return p;
 }
 
@@ -79,9 +96,7 @@ function tcp6Frame(s: TcpSpec): Uint8Array {
   const seg = 20 + payload.length;
   const p = new Uint8Array(14 + 40 + seg);
   const v = new DataView(p.buffer);
-  p.set(s.dmac ? s.dmac.split(':').map((h) => parseInt(h, 16)) : [0, 0, 0, 0, 0, 0], 0);
-  p.set([2, 0, 0, 0, 0, 2], 6);
-  v.setUint16(12, 0x86dd);
+  writeEthernet(p, s, 0x86dd);
   const ip = 14;
   p[ip] = 0x60;
   v.setUint16(ip + 4, seg);
@@ -89,21 +104,11 @@ function tcp6Frame(s: TcpSpec): Uint8Array {
   p[ip + 7] = 64;
   p.set(src.bytes, ip + 8);
   p.set(dst.bytes, ip + 24);
-  const t = ip + 40;
-  v.setUint16(t, s.sport);
-  v.setUint16(t + 2, s.dport);
-  v.setUint32(t + 4, s.seq ?? 1000);
-  v.setUint32(t + 8, s.ack ?? 0);
-  p[t + 12] = 5 << 4;
-  p[t + 13] = s.flags;
-  v.setUint16(t + 14, 65535);
-  p.set(payload, t + 20);
-  const pseudo = new Uint8Array(40 + seg);
+  const pseudo = new Uint8Array(40); // saddr, daddr, upper-layer length (32 bits), 3 zero bytes, next header
   pseudo.set(p.subarray(ip + 8, ip + 40), 0);
   new DataView(pseudo.buffer).setUint32(32, seg);
   pseudo[39] = 6;
-  pseudo.set(p.subarray(t, t + seg), 40);
-  v.setUint16(t + 16, csum(pseudo));
+  writeTcp(p, ip + 40, s, payload, pseudo);
   return p;
 }
 
