@@ -163,11 +163,15 @@ export function familyMarkdown(rep: BenchReport): string[] {
   return lines;
 }
 
+/** A goal's verdict: met, not met, or not measured (undefined). */
+function verdict(ok: boolean | undefined): string {
+  return ok === undefined ? 'not measured' : ok ? '**met**' : '**not met**';
+}
+
 /** Issue #16's two benchmark goals, computed from the run. */
 export function ipv6GoalsMarkdown(rep: BenchReport): string[] {
   const { es, ns } = sizes(rep);
   const out: string[] = [];
-  const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'not measured' : ok ? '**met**' : '**not met**');
   const fr = (rep.familyRatios ?? computeFamilyRatios(rep.results)).filter((x) => x.mode === 'ebpf' && FAMILY_TESTRUN_FIGURES.includes(x.figure));
   if (fr.length === 0) out.push(`- IPv6 per-packet cost within ${IPV6_COST_BOUND}× of IPv4's: not measured (an IPv4-only run: --ip-family ipv4)`);
   else {
@@ -275,7 +279,6 @@ export function summaryMarkdown(rep: BenchReport): string[] {
 export function goalsMarkdown(rep: BenchReport): string[] {
   const { es, ns } = sizes(rep);
   const out: string[] = [];
-  const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'not measured' : ok ? '**met**' : '**not met**');
   // 1. Per-packet cost flat in the number of Services.
   for (const key of ['testrun.tc_new_flow', 'testrun.tc_established']) {
     const parts: string[] = [];
