@@ -117,11 +117,12 @@ static __always_inline void sy_event_verdict4(__u8 type, const struct sy_pkt *pk
 	sy_event_submit(e);
 }
 
-/* An event of the socket hooks (SY_HOOK_SOCK_LB): no packet exists yet, so
- * only the destination the application used is known (source 0). */
+/* An event of the socket hooks (SY_HOOK_SOCK_LB), either family: no packet
+ * exists yet, so only the destination the application used is known
+ * (source 0); the caller fills daddr/nat_daddr in its family's layout. */
 static __always_inline struct sy_event *
-sy_event_start_sock4(__u8 type, __u8 proto, __be32 daddr, __be16 dport,
-		     __u32 fe_id)
+sy_event_start_sock(__u8 type, __u8 family, __u8 proto, __be16 dport,
+		    __u32 fe_id)
 {
 	struct sy_event *e = sy_event_reserve();
 
@@ -130,12 +131,22 @@ sy_event_start_sock4(__u8 type, __u8 proto, __be32 daddr, __be16 dport,
 	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_ns = bpf_ktime_get_ns();
 	e->type = type;
-	e->family = 4;
+	e->family = family;
 	e->proto = proto;
 	e->hook = SY_HOOK_SOCK_LB;
 	e->frontend_id = fe_id;
 	e->dport = e->nat_dport = dport;
-	e->daddr[0] = e->nat_daddr[0] = daddr;
+	return e;
+}
+
+static __always_inline struct sy_event *
+sy_event_start_sock4(__u8 type, __u8 proto, __be32 daddr, __be16 dport,
+		     __u32 fe_id)
+{
+	struct sy_event *e = sy_event_start_sock(type, 4, proto, dport, fe_id);
+
+	if (e)
+		e->daddr[0] = e->nat_daddr[0] = daddr;
 	return e;
 }
 

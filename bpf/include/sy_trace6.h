@@ -127,26 +127,17 @@ sy_event_xlate6(const struct sy_pkt6 *pkt, const struct sy_xlate6 *x,
 			sy_event_xlate6_at(pkt, x, SY_EV_CT_NEW, hook);        \
 	} while (0)
 
-/* An event of the IPv6 socket hooks (connect6/sendmsg6, SY_HOOK_SOCK_LB):
- * as sy_event_start_sock4(), only the destination the application used is
- * known (source all zero). */
+/* An event of the IPv6 socket hooks (connect6/sendmsg6): as
+ * sy_event_start_sock4(), with the 16-byte destination. */
 static __always_inline struct sy_event *
 sy_event_start_sock6(__u8 type, __u8 proto, const __be32 *daddr, __be16 dport,
 		     __u32 fe_id)
 {
-	struct sy_event *e = sy_event_reserve();
+	struct sy_event *e = sy_event_start_sock(type, 6, proto, dport, fe_id);
 	int i;
 
 	if (!e)
 		return NULL;
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts_ns = bpf_ktime_get_ns();
-	e->type = type;
-	e->family = 6;
-	e->proto = proto;
-	e->hook = SY_HOOK_SOCK_LB;
-	e->frontend_id = fe_id;
-	e->dport = e->nat_dport = dport;
 	for (i = 0; i < 4; i++)
 		e->daddr[i] = e->nat_daddr[i] = daddr[i];
 	return e;
