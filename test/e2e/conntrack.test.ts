@@ -17,12 +17,12 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { E2E_IP_FAMILY, FAMILIES, Lab, NODE_IPS, PROBE, ROOT, datapathCounters, eventually, forEachFamily, hold, monotonicMs, run, sleep, tally } from './harness.js';
+import { E2E_IP_FAMILY, EXT_IPS, FAMILIES, Lab, NODE_IPS, PROBE, ROOT, datapathCounters, eventually, forEachFamily, hold, monotonicMs, run, sleep, tally } from './harness.js';
 import { clientPod, deployment, manifests, pod, service } from './manifests.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
-const EXT = '198.18.0.200';
-const NODE_IP = { node1: '198.18.0.11', node2: '198.18.0.12' } as const;
+const EXT = EXT_IPS.IPv4;
+const NODE_IP = NODE_IPS.IPv4;
 const FLOOD = path.join(ROOT, 'lab/build/sy-flood');
 const LATE_MS = 20_000;
 /* Bound of the flood: the sender goes as fast as the node takes the SYNs

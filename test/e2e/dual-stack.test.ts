@@ -10,16 +10,12 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Lab, PROBE, ROOT, eventually, ok, tally } from './harness.js';
+import { Lab, NODE_IPS, PROBE, ROOT, eventually, ok, tally } from './harness.js';
 import { HTTP_80, HTTP_8080, clientPod, deployment, manifests, service } from './manifests.js';
 import { formatIP, parseAddress, type IPFamily } from '../../control-plane/src/util/ip.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
 const FAMILIES: readonly IPFamily[] = ['IPv4', 'IPv6'];
-const NODE_IPS: Record<IPFamily, Record<string, string>> = {
-  IPv4: { node1: '198.18.0.11', node2: '198.18.0.12' },
-  IPv6: { node1: 'fd00:198:18::11', node2: 'fd00:198:18::12' },
-};
 const EXTERNAL_IP: Record<IPFamily, string> = { IPv4: '198.18.65.20', IPv6: 'fd00:198:18:65::20' };
 const DNS_53 = { name: 'dns', port: 53, targetPort: 'dns', protocol: 'UDP' as const };
 

@@ -10,11 +10,11 @@ import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { labAdminSocket } from '../../lab/src/netns/layout.js';
-import { E2E_IP_FAMILY, Lab, PROBE, ROOT, eventually, ok } from './harness.js';
+import { E2E_IP_FAMILY, Lab, NODE_IPS, PROBE, ROOT, eventually, ok } from './harness.js';
 import { clientPod, deployment, manifests, service } from './manifests.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
-const NODE_IP = { node1: '198.18.0.11', node2: '198.18.0.12' } as const;
+const NODE_IP = NODE_IPS.IPv4;
 const NETNS_ANNOTATION = 'lab.switchyard.dev/netns';
 const execFileP = promisify(execFile);
 
