@@ -4,7 +4,7 @@
 // Writes one Markdown table of the programming, memory, latency and
 // per-packet figures: A and B (the median over the rounds), B/A, and each
 // round's figures. Every run is the tree's own dist/bench/run.js with the
-// same benchmark arguments; only --out and --lab-prefix differ.
+// same benchmark arguments (plus any --b-arg for B); only --out and --lab-prefix differ.
 //
 //   node dist/bench/compare-builds.js --a /tmp/base --b . [--rounds 2] --out DIR -- BENCH_ARGS...
 //
@@ -23,6 +23,8 @@ const USAGE = `usage: node dist/bench/compare-builds.js --a TREE_A --b TREE_B --
   --rounds N       A B pairs (default 2)
   --tolerance PCT  a figure is "within" when |B/A - 1| <= PCT % (default 10)
   --report-only    run nothing: rewrite DIR/compare.md from the runs' results already in DIR
+  --b-arg ARG      one more benchmark argument for tree B only (repeatable), for an option tree A's
+                   benchmark does not know, e.g. --b-arg --ip-family --b-arg ipv4 against a tree from before IPv6
   BENCH_ARGS       the benchmark's options for both trees, without --out and --lab-prefix (set here), e.g.
                    --preset full --modes ebpf --services 10000 --endpoints 10 --cold-runs 3 --flips 20 --samples 1000`;
 
@@ -64,7 +66,7 @@ const ROWS: Array<[string, Stat]> = [
   ['testrun.xdp_nodeport_established', 'min'],
 ];
 
-interface Options { a: string; b: string; out: string; rounds: number; tolerance: number; reportOnly: boolean; benchArgs: string[] }
+interface Options { a: string; b: string; out: string; rounds: number; tolerance: number; reportOnly: boolean; benchArgs: string[]; bOnlyArgs: string[] }
 
 function parse(argv: string[]): Options {
   const sep = argv.indexOf('--');
@@ -73,6 +75,13 @@ function parse(argv: string[]): Options {
   const m = new Map<string, string>();
   const reportOnly = own.includes('--report-only');
   own.splice(0, own.length, ...own.filter((x) => x !== '--report-only'));
+  // --b-arg ARG pairs are taken out first: ARG itself starts with "--".
+  const bOnlyArgs: string[] = [];
+  for (let i = own.indexOf('--b-arg'); i >= 0; i = own.indexOf('--b-arg')) {
+    if (own[i + 1] === undefined) throw new Error('--b-arg needs a value');
+    bOnlyArgs.push(own[i + 1]!);
+    own.splice(i, 2);
+  }
   for (let i = 0; i < own.length; i += 2) {
     const k = own[i]!;
     if (!['--a', '--b', '--out', '--rounds', '--tolerance'].includes(k) || own[i + 1] === undefined) throw new Error(`bad option ${k}`);
@@ -84,7 +93,7 @@ function parse(argv: string[]): Options {
   const tolerance = Number(m.get('--tolerance') ?? 10);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error('--rounds: 1..20');
   if (!(tolerance > 0 && tolerance < 100)) throw new Error('--tolerance: a percentage above 0');
-  return { a: path.resolve(m.get('--a')!), b: path.resolve(m.get('--b')!), out: path.resolve(m.get('--out')!), rounds, tolerance, reportOnly, benchArgs };
+  return { a: path.resolve(m.get('--a')!), b: path.resolve(m.get('--b')!), out: path.resolve(m.get('--out')!), rounds, tolerance, reportOnly, benchArgs, bOnlyArgs };
 }
 
 function git(tree: string, args: string[]): string {
@@ -98,7 +107,7 @@ interface Run { side: 'A' | 'B'; round: number; dir: string; exit: number | null
 function runOne(tree: string, side: 'A' | 'B', round: number, o: Options): Run {
   const dir = path.join(o.out, `round${round}-${side}`);
   const prefix = `c${side.toLowerCase()}${round}`;
-  const args = [path.join(tree, 'dist', 'bench', 'run.js'), ...o.benchArgs, '--out', dir, '--lab-prefix', prefix];
+  const args = [path.join(tree, 'dist', 'bench', 'run.js'), ...o.benchArgs, ...(side === 'B' ? o.bOnlyArgs : []), '--out', dir, '--lab-prefix', prefix];
   process.stderr.write(`[compare] round ${round} ${side}: ${process.execPath} ${args.join(' ')}\n`);
   const t = Date.now();
   const r = spawnSync(process.execPath, args, { cwd: tree, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -181,6 +190,7 @@ function report(o: Options, runs: Run[], startLoad: number[], started: Date): st
     `- A: \`${o.a}\` at ${ca.full}${ca.dirty ? ' (with uncommitted changes)' : ''}`,
     `- B: \`${o.b}\` at ${cb.full}${cb.dirty ? ' (with uncommitted changes)' : ''}`,
     `- benchmark arguments (both): \`${o.benchArgs.join(' ')}\``,
+    ...(o.bOnlyArgs.length > 0 ? [`- B only: \`${o.bOnlyArgs.join(' ')}\``] : []),
     `- order: ${runs.map((r) => `${r.side}${r.round}`).join(' ')} (alternating, so drifting machine load hits both)`,
     `- started ${first?.startedAt ?? started.toISOString()}, finished ${last?.finishedAt ?? new Date().toISOString()}; ${os.cpus().length} CPUs; ` +
       `load average at start ${(first?.machine.loadavgAtStart ?? startLoad).map((x) => x.toFixed(2)).join(' ')}, at end ${(last?.machine.loadavgAtEnd ?? os.loadavg()).map((x) => x.toFixed(2)).join(' ')}`,
