@@ -18,6 +18,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Lab, PROBE, ROOT, eventually, ok, run, sleep } from '../e2e/harness.js';
 import { ECHO_53, ECHO_5353, HTTP_80, HTTP_8080, clientPod, deployment, manifests, service } from '../e2e/manifests.js';
 import { labClient } from '../../lab/src/cli/api-client.js';
+import { BACKOFF_MAX_MS } from '../../lab/src/daemon/supervisor.js';
 import {
   HOLD_INTERVAL_MS, TRAFFIC_AFTER_RECOVERY_MS, agentStatus, datapathContent, judgeTraffic, metric, nodeProcs, steadyTraffic,
   type HoldReport, type SteadyTraffic, type Targets,
@@ -158,7 +159,8 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
     await eventually(`every ${role} restarted by the lab daemon`, async () => {
       const now = await restartsOf(role);
       return now.every((r, i) => r > before[i]!);
-    }, 30_000, 200);
+      // A crash restart waits out the daemon's backoff (up to BACKOFF_MAX_MS, 30 s) before the start itself.
+    }, BACKOFF_MAX_MS + 30_000, 200);
   }
 
   test('agent restart (SIGTERM to every agent; the lab daemon starts them again)', async () => {

@@ -53,6 +53,32 @@ describe('lab process supervision', { timeout: 60_000 }, () => {
     assert.equal(sup.isAlive, false, 'a process the lab stopped is not restarted');
   });
 
+  test('an asked-for restart (an upgrade) is immediate and resets the crash backoff', async () => {
+    const sup = new SupervisedProcess('loader', 'node1', spawnSleep, log);
+    try {
+      // Three crashes in a row: the next crash would wait 8 s.
+      for (let i = 1; i <= 3; i++) {
+        process.kill(sup.pid!, 'SIGKILL');
+        await until(`crash ${i} restarted`, () => sup.restarts === i && sup.isAlive, 15_000);
+      }
+      for (let i = 4; i <= 6; i++) {
+        const old = sup.pid!;
+        const askedAt = Date.now();
+        assert.equal(sup.restartNow(), old);
+        await until(`upgrade ${i} restarted`, () => sup.restarts === i && sup.isAlive && sup.pid !== old, 5_000);
+        assert.ok(Date.now() - askedAt < BACKOFF_MIN_MS, `upgrade ${i} restarted without backoff (${Date.now() - askedAt} ms)`);
+      }
+      // The next crash starts from the shortest backoff again.
+      process.kill(sup.pid!, 'SIGKILL');
+      await until('in backoff', () => sup.info().nextRestartAt !== null);
+      const due = Date.parse(sup.info().nextRestartAt!) - Date.now();
+      assert.ok(due <= BACKOFF_MIN_MS, `backoff after the upgrades ${due} ms`);
+      await until('restarted after the crash', () => sup.restarts === 7 && sup.isAlive, 5_000);
+    } finally {
+      await sup.stop(1000);
+    }
+  });
+
   test('a process that finished its job stays down', async () => {
     const sup = new SupervisedProcess('loader', 'node1', spawnSleep, log, () => 'it cleaned up');
     process.kill(sup.pid!, 'SIGTERM');

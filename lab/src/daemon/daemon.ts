@@ -311,11 +311,9 @@ export class LabDaemon {
         this.loaderBinary = binary;
         const pids: number[] = [];
         for (const n of this.nodes.values()) {
-          const pid = n.loader?.isAlive ? n.loader.pid : undefined;
-          if (pid !== undefined) {
-            process.kill(pid, 'SIGTERM'); // the supervisor starts the new binary
-            pids.push(pid);
-          }
+          // The supervisor starts the new binary at once: an upgrade is no crash to back off from.
+          const pid = n.loader?.restartNow('SIGTERM');
+          if (pid !== undefined) pids.push(pid);
         }
         this.log.info({ binary, stopped: pids }, 'loaders upgrading');
         sendJSON(res, 200, { kind: 'Status', status: 'Success', message: `${pids.length} loader(s) restarting with ${binary}` });

@@ -29,6 +29,8 @@ export class SupervisedProcess {
   private nextAt: number | undefined;
   private stopped = false;
   private stoppedReason: string | null = null;
+  /** The next exit was asked for (an upgrade): restart at once, no backoff. */
+  private restartAsked = false;
   restarts = 0;
 
   /**
@@ -72,12 +74,22 @@ export class SupervisedProcess {
       this.log.info({ role: this.role, node: this.name, exitCode: i.exitCode, signal: i.signal }, `${this.role} exited: ${leaveDown}; not restarted`);
       return;
     }
-    if (Date.now() - this.startedAt >= BACKOFF_RESET_MS) this.backoffMs = BACKOFF_MIN_MS;
-    const wait = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+    let wait: number;
+    if (this.restartAsked) {
+      // A restart the owner asked for (a rollout, as kubelet does one) is not
+      // a crash: no backoff, and it does not add to the next crash's backoff.
+      this.restartAsked = false;
+      this.backoffMs = BACKOFF_MIN_MS;
+      wait = 0;
+      this.log.info({ role: this.role, node: this.name, exitCode: i.exitCode, signal: i.signal, restarts: this.restarts }, `${this.role} exited as asked; restarting`);
+    } else {
+      if (Date.now() - this.startedAt >= BACKOFF_RESET_MS) this.backoffMs = BACKOFF_MIN_MS;
+      wait = this.backoffMs;
+      this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+      this.log.error({ role: this.role, node: this.name, exitCode: i.exitCode, signal: i.signal, log: i.log, restartInMs: wait, restarts: this.restarts },
+        `${this.role} exited unexpectedly; restarting in ${wait} ms`);
+    }
     this.nextAt = Date.now() + wait;
-    this.log.error({ role: this.role, node: this.name, exitCode: i.exitCode, signal: i.signal, log: i.log, restartInMs: wait, restarts: this.restarts },
-      `${this.role} exited unexpectedly; restarting in ${wait} ms`);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.nextAt = undefined;
@@ -92,6 +104,18 @@ export class SupervisedProcess {
         this.log.error({ role: this.role, node: this.name, err: (err as Error).message }, `${this.role} could not be restarted`);
       }
     }, wait);
+  }
+
+  /**
+   * Ends the running process with `signal` and starts it again at once (no
+   * backoff): an upgrade. Returns the pid signalled, if one was running.
+   */
+  restartNow(signal: NodeJS.Signals = 'SIGTERM'): number | undefined {
+    const pid = this.current.isAlive ? this.current.pid : undefined;
+    if (pid === undefined || this.stopped) return undefined;
+    this.restartAsked = true;
+    process.kill(pid, signal);
+    return pid;
   }
 
   info(): SupervisedInfo {
