@@ -27,7 +27,10 @@ OUT=$(cd "$OUT" && pwd)
 #                      candidate looked at only when taken (a cut tried);
 #   ct-only            parse and the conntrack lookups and inserts only (the
 #                      floor of a new flow);
-#   ct-64k, lru-percpu sy_conntrack with 65,536 entries / per-CPU LRU lists.
+#   ct-own             sy_conntrack of its own (one entry less, the same
+#                      buckets): what a map of its own alone does;
+#   ct-64k, lru-percpu sy_conntrack with 65,536 entries / per-CPU LRU lists
+#                      (maps of their own too: compare them with ct-own).
 # no-maglev picks backend id = the frontend's group (what ext-cost steps
 # programs: one backend per group, of the group's id).
 VARIANTS='
@@ -39,6 +42,7 @@ snat-insert-first|sy_conntrack.h|s/(\t\tcur = bpf_map_lookup_elem\(&sy_conntrack
 no-snat-probe|sy_conntrack.h|s/cur = bpf_map_lookup_elem\(&sy_conntrack, &key\);/cur = NULL;/
 no-internal-miss|sy_frontend.h|s/if \(role == SY_ROLE_POD\) \{/if (role == SY_ROLE_POD \&\& !map) {/
 ct-only|sy_lb.h|s/(\t\/\* Step 3: is it a frontend at all\? \*\/\n)/$1\tsy_ct_create(pkt, pkt->daddr, pkt->dport, 1, 1, now);\n\treturn SY_LB_PASS;\n/
+ct-own|sy_maps.h|s/(\t__uint\(max_entries, )262144(\);\n\t__type\(key, struct sy_ct_key\);)/${1}262143$2/
 ct-64k|sy_maps.h|s/(\t__uint\(max_entries, )262144(\);\n\t__type\(key, struct sy_ct_key\);)/${1}65536$2/
 lru-percpu|sy_maps.h|s/(\t__uint\(max_entries, 262144\);\n\t__type\(key, struct sy_ct_key\);)/\t__uint(map_flags, BPF_F_NO_COMMON_LRU);\n$1/
 twice-frontend|sy_frontend.h|s/(\treturn sy_lookup_scoped\(&sy_services, &key, &key.scope, role\);)/\tif (!sy_lookup_scoped(&sy_services, &key, &key.scope, role)) return NULL;\n$1/
