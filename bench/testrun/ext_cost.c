@@ -8,6 +8,17 @@
 //        ext-cost family OBJ [FLOWS]     the same paths of one object for an
 //        IPv4 and an IPv6 NodePort flow, the families alternating flow by
 //        flow, and the IPv6/IPv4 ratio of the medians (issue #16).
+//        ext-cost steps OBJ0 OBJ1 ... [-n FLOWS] [-r ROUNDS]   the first packet (SYN) of a
+//        new IPv4 flow on each of the three paths (sy_tc_ingress to a
+//        ClusterIP, sy_xdp and sy_tc_external to a NodePort with SNAT), up to
+//        12 objects side by side (sharing OBJ0's maps, in a random order
+//        each flow);
+//        p50 and min per object, and each median's difference to OBJ0's
+//        (the median over ROUNDS rounds, 3 by default, of 3,000 flows):
+//        with OBJ1... the same build with one step taken out
+//        (bench/testrun/step-variants.sh), the per-step cost of a new flow
+//        (issue #17, docs/benchmarks.md). Runs are timed even when a
+//        variant's packet is not translated (counted and printed).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -203,6 +214,214 @@ static int family(const char *path, long flows)
 	return 0;
 }
 
+/* ---- steps: the new-flow SYN of each path, many builds side by side ------ */
+
+#define VIP      0x0a60000aU /* 10.96.0.10 + o: object o's ClusterIP (sy_tc_ingress) */
+#define VPORT    80
+#define SVC_NET  0x0a600000U /* 10.96.0.0/12: the Service CIDR */
+#define SVC_MASK 0xfff00000U
+#define STEPS_MAX_OBJS 12
+#define STEPS_PATHS 3
+#define STEPS_ID(o) (10 + (uint32_t)(o)) /* object o's frontend, group and backend ids */
+#define STEPS_NPORT(o) (30100 + (o))
+#define STEPS_BE(o) (0xc613c80aU + (uint32_t)(o)) /* 198.19.200.10 + o (via sy-x1) */
+
+/* The objects share object 0's maps (one conntrack, one set of Services):
+ * separate 30 MB conntrack maps differ by hundreds of ns per insert from
+ * where the kernel happened to place them, which drowned the steps. A map a
+ * variant defines differently (lru-percpu's conntrack) stays its own. */
+static int share_maps(struct bpf_object *obj, struct bpf_object *obj0, int *own)
+{
+	struct bpf_map *m;
+
+	*own = 0;
+	bpf_object__for_each_map(m, obj) {
+		struct bpf_map *m0 = bpf_object__find_map_by_name(obj0, bpf_map__name(m));
+
+		if (bpf_map__is_internal(m) || !m0)
+			continue;
+		if (bpf_map__type(m) != bpf_map__type(m0) || bpf_map__map_flags(m) != bpf_map__map_flags(m0) ||
+		    bpf_map__key_size(m) != bpf_map__key_size(m0) || bpf_map__value_size(m) != bpf_map__value_size(m0) ||
+		    bpf_map__max_entries(m) != bpf_map__max_entries(m0)) {
+			(*own)++;
+			continue;
+		}
+		if (bpf_map__reuse_fd(m, bpf_map__fd(m0)))
+			return -1;
+	}
+	return 0;
+}
+
+/* Object o's Services (in object 0's maps): a NodePort and a ClusterIP, one
+ * backend of their own (so each object's SNAT ports have a reply key space
+ * of their own), and the node's settings. */
+static int fill_steps(struct bpf_object *obj0, int o)
+{
+	int svc = bpf_object__find_map_fd_by_name(obj0, "sy_services");
+	int be = bpf_object__find_map_fd_by_name(obj0, "sy_backends");
+	int rn = bpf_object__find_map_fd_by_name(obj0, "sy_revnat");
+	int mg = bpf_object__find_map_fd_by_name(obj0, "sy_maglev");
+	int cfg = bpf_object__find_map_fd_by_name(obj0, "sy_config");
+	LIBBPF_OPTS(bpf_map_create_opts, io, .map_flags = BPF_F_INNER_MAP);
+	uint32_t id = STEPS_ID(o), fe = id + 100, zero = 0;
+	struct sy_svc_key np = { .addr = htonl(NODE), .port = htons(STEPS_NPORT(o)), .proto = 6, .scope = SY_SCOPE_EXTERNAL };
+	/* One entry of scope external, as the agent writes a ClusterIP: from a pod the internal scope is looked up first and misses. */
+	struct sy_svc_key ci = { .addr = htonl(VIP + (uint32_t)o), .port = htons(VPORT), .proto = 6, .scope = SY_SCOPE_EXTERNAL };
+	struct sy_svc_value npv = { .id = id, .group = id, .count = 1, .flags = SY_SVC_F_NODEPORT, .table_size = 7 };
+	struct sy_svc_value civ = { .id = fe, .group = id, .count = 1, .flags = SY_SVC_F_CLUSTERIP, .table_size = 7 };
+	struct sy_backend b = { .addr = htonl(STEPS_BE(o)), .port = htons(BPORT), .proto = 6 };
+	struct sy_revnat npr = { .addr = htonl(NODE), .port = htons(STEPS_NPORT(o)) };
+	struct sy_revnat cir = { .addr = htonl(VIP + (uint32_t)o), .port = htons(VPORT) };
+	/* The Service CIDR, as the lab's node has it: the reply lookup of a packet to a ClusterIP is skipped. */
+	struct sy_config c = { .flow_hash_seed = 1, .node_addr = htonl(NODE), .svc_net = htonl(SVC_NET), .svc_mask = htonl(SVC_MASK) };
+	struct sy_maglev_slots slots = { { id, id } };
+	char cmd[160];
+	int inner;
+
+	snprintf(cmd, sizeof(cmd), "ip neigh replace 198.19.200.%d lladdr 02:00:00:00:be:01 dev sy-x1 nud permanent", 10 + o);
+	if (system(cmd))
+		return -1;
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "steps_mg", 4, sizeof(slots), 4, &io);
+	if (inner < 0)
+		return -1;
+	for (uint32_t i = 0; i < 4; i++) bpf_map_update_elem(inner, &i, &slots, BPF_ANY);
+	if (bpf_map_update_elem(be, &id, &b, BPF_ANY) || bpf_map_update_elem(mg, &id, &inner, BPF_ANY) ||
+	    bpf_map_update_elem(rn, &id, &npr, BPF_ANY) || bpf_map_update_elem(rn, &fe, &cir, BPF_ANY) ||
+	    bpf_map_update_elem(svc, &np, &npv, BPF_ANY) || bpf_map_update_elem(svc, &ci, &civ, BPF_ANY) ||
+	    bpf_map_update_elem(cfg, &zero, &c, BPF_ANY))
+		return -1;
+	close(inner);
+	return 0;
+}
+
+static uint32_t xorshift(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/* One round's figures of a path and object. */
+struct steps_fig { long p50, min, p10, p90, bad; };
+
+static void sort_longs(long *v, long n)
+{
+	qsort(v, (size_t)n, sizeof(long), cmp_long);
+}
+
+static long median_of(long *v, int n)
+{
+	sort_longs(v, n);
+	return v[n / 2];
+}
+
+/* One round: the objects loaded afresh (new maps), FLOWS new flows each. */
+static int steps_round(int nobj, char **paths, long flows, uint32_t *rng, int *own,
+		       struct steps_fig f[STEPS_MAX_OBJS][STEPS_PATHS])
+{
+	struct bpf_object *obj[STEPS_MAX_OBJS];
+	int prog[STEPS_MAX_OBJS][STEPS_PATHS], order[STEPS_MAX_OBJS];
+	long *t[STEPS_MAX_OBJS][STEPS_PATHS];
+	uint8_t pkt[128], out[256];
+
+	for (int o = 0; o < nobj; o++) {
+		obj[o] = bpf_object__open_file(paths[o], NULL);
+		if (!obj[o] || (o > 0 && share_maps(obj[o], obj[0], &own[o])) || bpf_object__load(obj[o]) || fill_steps(obj[0], o)) {
+			fprintf(stderr, "load %s failed\n", paths[o]);
+			return 1;
+		}
+		prog[o][0] = bpf_program__fd(bpf_object__find_program_by_name(obj[o], "sy_tc_ingress"));
+		prog[o][1] = bpf_program__fd(bpf_object__find_program_by_name(obj[o], "sy_xdp"));
+		prog[o][2] = bpf_program__fd(bpf_object__find_program_by_name(obj[o], "sy_tc_external"));
+		for (int p = 0; p < STEPS_PATHS; p++) {
+			t[o][p] = calloc((size_t)flows, sizeof(long));
+			f[o][p].bad = 0;
+		}
+		order[o] = o;
+	}
+	for (long i = 0; i < flows; i++) {
+		uint16_t cport = (uint16_t)(1024 + i % 30000); /* < 0x8000: tc_external takes cport ^ 0x8000 */
+
+		/* A fresh random order each flow: no object always follows the
+		 * same one (what the one before leaves in the caches differs). */
+		for (int k = nobj - 1; k > 0; k--) {
+			int j = (int)(xorshift(rng) % (uint32_t)(k + 1)), tmp = order[k];
+
+			order[k] = order[j];
+			order[j] = tmp;
+		}
+		for (int k = 0; k < nobj; k++) {
+			int o = order[k];
+
+			for (int p = 0; p < STEPS_PATHS; p++) {
+				uint32_t ret;
+				size_t len;
+
+				len = p == 0 ? tcp_frame(pkt, MAC_X0, MAC_CL, CLIENT, VIP + (uint32_t)o, cport, VPORT, 0x02)
+					     : tcp_frame(pkt, MAC_X0, MAC_CL, CLIENT, NODE, p == 2 ? cport ^ 0x8000 : cport, STEPS_NPORT(o), 0x02);
+				t[o][p][i] = run1(prog[o][p], p == 1, pkt, len, x0, &ret, out);
+				if (*(uint32_t *)(out + 30) != htonl(STEPS_BE(o)))
+					f[o][p].bad++; /* still timed: a variant without a step may not translate */
+			}
+		}
+	}
+	for (int o = 0; o < nobj; o++)
+		for (int p = 0; p < STEPS_PATHS; p++) {
+			long *v = t[o][p], m = 0;
+
+			for (long i = 0; i < flows; i++) if (v[i] >= 0) v[m++] = v[i];
+			if (!m) { fprintf(stderr, "%s: no run\n", paths[o]); return 1; }
+			sort_longs(v, m);
+			f[o][p] = (struct steps_fig){ v[m / 2], v[0], v[m / 10], v[m * 9 / 10], f[o][p].bad };
+			free(v);
+		}
+	for (int o = nobj - 1; o >= 0; o--)
+		bpf_object__close(obj[o]);
+	return 0;
+}
+
+static int steps(int nobj, char **paths, long flows, int rounds)
+{
+	static const char *names[STEPS_PATHS] = { "tc_ingress new flow (ClusterIP SYN)", "xdp new flow (NodePort SYN)",
+						  "tc_external new flow (NodePort SYN)" };
+	static struct steps_fig f[16][STEPS_MAX_OBJS][STEPS_PATHS];
+	int own[STEPS_MAX_OBJS] = { 0 };
+	uint32_t rng = 2463534242U;
+	cpu_set_t s;
+
+	/* 2 entries per flow, path and object must fit sy_conntrack (262,144): no eviction while timing. */
+	if (nobj < 1 || nobj > STEPS_MAX_OBJS || flows < 1 || flows * STEPS_PATHS * 2 * nobj > 240000 || rounds < 1 || rounds > 16) {
+		fprintf(stderr, "steps: 1 to %d objects, FLOWS x 6 x objects at most 240000, 1 to 16 rounds\n", STEPS_MAX_OBJS);
+		return 2;
+	}
+	CPU_ZERO(&s); CPU_SET(0, &s); sched_setaffinity(0, sizeof(s), &s);
+	for (int r = 0; r < rounds; r++)
+		if (steps_round(nobj, paths, flows, &rng, own, f[r]))
+			return 1;
+	printf("# %d rounds (objects and maps loaded afresh each) of %ld new flows per path and object; in a round the objects share\n"
+	       "# object 0's maps and run in a random order each flow. Per round: p50, min, p10, p90 (ns, single runs); below, the\n"
+	       "# median over the rounds of each, the smallest min, and the median of (p50 - obj0's p50) with each round's value.\n", rounds, flows);
+	for (int o = 0; o < nobj; o++) printf("# obj%d %s%s\n", o, paths[o], own[o] ? " (maps of its own: those it defines differently)" : "");
+	printf("| path | object | p50 | min | p10 | p90 | p50 - obj0 p50 | each round | not translated |\n|---|---|---|---|---|---|---|---|---|\n");
+	for (int p = 0; p < STEPS_PATHS; p++)
+		for (int o = 0; o < nobj; o++) {
+			long p50[16], p10[16], p90[16], d[16], mn = f[0][o][p].min, bad = 0;
+			char each[16 * 8] = "", *e = each;
+
+			for (int r = 0; r < rounds; r++) {
+				p50[r] = f[r][o][p].p50; p10[r] = f[r][o][p].p10; p90[r] = f[r][o][p].p90;
+				d[r] = f[r][o][p].p50 - f[r][0][p].p50;
+				if (f[r][o][p].min < mn) mn = f[r][o][p].min;
+				bad += f[r][o][p].bad;
+				e += snprintf(e, sizeof(each) - (size_t)(e - each), "%s%+ld", r ? " " : "", d[r]);
+			}
+			printf("| %s | obj%d | %ld | %ld | %ld | %ld | %+ld | %s | %ld |\n", names[p], o, median_of(p50, rounds), mn,
+			       median_of(p10, rounds), median_of(p90, rounds), median_of(d, rounds), each, bad);
+		}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	long flows = argc > 3 ? atol(argv[3]) : 20000;
@@ -212,7 +431,7 @@ int main(int argc, char **argv)
 	long bad[2][8] = { { 0 } };
 	cpu_set_t s;
 
-	if (argc < 3) { fprintf(stderr, "usage: ext-cost A.o B.o [FLOWS] | ext-cost family OBJ [FLOWS]\n"); return 2; }
+	if (argc < 3) { fprintf(stderr, "usage: ext-cost A.o B.o [FLOWS] | ext-cost family OBJ [FLOWS] | ext-cost steps OBJ0 [OBJ1 ...] [-n FLOWS] [-r ROUNDS]\n"); return 2; }
 	if (unshare(CLONE_NEWNET)) { perror("unshare"); return 1; }
 	if (system("ip link set lo up && ip link add sy-x0 address 02:00:00:00:10:00 type veth peer name sy-x1 address 02:00:00:00:10:01 && "
 		   "ip link set sy-x0 up && ip link set sy-x1 up && ip addr add 198.18.50.1/24 dev sy-x0 && ip addr add 198.19.200.1/24 dev sy-x1 && "
@@ -220,6 +439,16 @@ int main(int argc, char **argv)
 		   "ip neigh replace 198.18.50.2 lladdr 02:00:00:00:c1:01 dev sy-x0 nud permanent && "
 		   "echo 1 > /proc/sys/net/ipv4/conf/all/forwarding")) { fprintf(stderr, "setup failed\n"); return 1; }
 	x0 = if_nametoindex("sy-x0"); x1 = if_nametoindex("sy-x1");
+	if (!strcmp(argv[1], "steps")) {
+		long n = 3000;
+		int nobj = argc - 2, rounds = 3;
+
+		for (int k = 0; k < 2; k++) {
+			if (nobj >= 2 && !strcmp(argv[2 + nobj - 2], "-n")) { n = atol(argv[2 + nobj - 1]); nobj -= 2; }
+			else if (nobj >= 2 && !strcmp(argv[2 + nobj - 2], "-r")) { rounds = atoi(argv[2 + nobj - 1]); nobj -= 2; }
+		}
+		return steps(nobj, argv + 2, n, rounds);
+	}
 	if (!strcmp(argv[1], "family"))
 		return family(argv[2], argc > 3 ? atol(argv[3]) : 20000);
 	for (int o = 0; o < 2; o++) {
