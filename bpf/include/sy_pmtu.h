@@ -87,7 +87,9 @@ static __always_inline int sy_pmtu_check4(struct __sk_buff *skb,
 	__u16 len;
 	int rc;
 
-	if (x->reply)
+	/* skb->len: the frame, at least the packet (a GSO packet: all its
+	 * segments); short ones are done without a helper call. */
+	if (x->reply || skb->len <= pkt->l3_off + SY_PMTU_MIN4)
 		return TC_ACT_OK;
 	if (bpf_skb_load_bytes(skb, pkt->l3_off, &h, 8) < 0 ||
 	    !(h.frag_off & bpf_htons(SY_IP_DF)))
@@ -113,7 +115,7 @@ static __always_inline int sy_pmtu_check6(struct __sk_buff *skb,
 	__u16 len;
 	int rc;
 
-	if (x->reply)
+	if (x->reply || skb->len <= pkt->l3_off + SY_PMTU_MIN6)
 		return TC_ACT_OK;
 	if (bpf_skb_load_bytes(skb, pkt->l3_off, h, 6) < 0)
 		return TC_ACT_OK;
