@@ -53,25 +53,13 @@
 #define SY_PMTU_MIN4 68   /* RFC 791: the smallest IPv4 MTU */
 #define SY_PMTU_MIN6 1280 /* IPV6_MIN_MTU */
 
-/* The IPv6 packet's L3 size as the egress must take it: the packet, or one
- * segment of a GSO packet (sy_icmp_fwd_len() for IPv4). */
+/* IPv6: sy_fwd_seg_len() of the packet (payload_len from its header). */
 static __always_inline __u16 sy_fwd6_len(struct __sk_buff *skb,
 					 const struct sy_pkt6 *pkt,
 					 __be16 payload_len)
 {
-	__u32 gso = skb->gso_size, hdrs = pkt->l4_off - pkt->l3_off;
-	__u8 doff;
-
-	if (!gso)
-		return SY_IP6_HDR_LEN + bpf_ntohs(payload_len);
-	if (pkt->proto == IPPROTO_TCP) {
-		if (bpf_skb_load_bytes(skb, pkt->l4_off + 12, &doff, 1) < 0)
-			return SY_IP6_HDR_LEN + bpf_ntohs(payload_len);
-		hdrs += (doff >> 4) * 4;
-	} else {
-		hdrs += 8;
-	}
-	return hdrs + gso;
+	return sy_fwd_seg_len(skb, pkt->l3_off, pkt->l4_off, pkt->proto,
+			      SY_IP6_HDR_LEN + bpf_ntohs(payload_len));
 }
 
 /* IPv4: the DNATed packet (pkt: as it was; x: the rewrite) is going to the
