@@ -16,6 +16,11 @@
  *
  *       The Service CIDR (10.96.0.0/12) is in sy_config (ignored by a build
  *       whose sy_config is shorter); "nocidr" after FLOWS leaves it out.
+ *       CT_COST_PAYLOAD=N in the environment: the client's packets carry N
+ *       bytes of TCP payload (DF set), and the backends are routed (a veth
+ *       of MTU 1500 in the private namespace): the cost of a data
+ *       packet of that size that the stack will forward (sy_pmtu.h asks the
+ *       route of every DF packet over 68 bytes).
  *
  *   ct-cost family OBJ [FLOWS]
  *       One object, the same four paths for an IPv4 flow (10.96.0.10:80) and
@@ -97,7 +102,7 @@ static void monitor_on(struct dp *d)
 /* One single run; returns the kernel's duration (ns), or -1. */
 static long run1(int prog, const uint8_t *pkt, size_t len, uint32_t *ret)
 {
-	uint8_t out[256];
+	uint8_t out[2048];
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len,
 		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
 
@@ -199,12 +204,49 @@ static uint64_t counter(int fd, uint32_t idx)
 	return t;
 }
 
+/* The IPv4 TCP frame of tcp_frame() (len bytes) with n more bytes of
+ * payload, lengths and checksums redone. Returns the new length. */
+static size_t with_payload(uint8_t *b, size_t len, int n)
+{
+	uint8_t *ip = b + 14, *th = b + 34, ph[12];
+	uint16_t tcp_len = (uint16_t)(len - 34 + n);
+
+	if (n <= 0)
+		return len;
+	for (int i = 0; i < n; i++)
+		b[len + i] = (uint8_t)(i * 13 + 1);
+	*(uint16_t *)(ip + 2) = htons((uint16_t)(20 + tcp_len));
+	*(uint16_t *)(ip + 10) = 0;
+	*(uint16_t *)(ip + 10) = htons(fold(sum16(ip, 20, 0)));
+	memcpy(ph, ip + 12, 8);
+	ph[8] = 0;
+	ph[9] = 6;
+	ph[10] = (uint8_t)(tcp_len >> 8);
+	ph[11] = (uint8_t)tcp_len;
+	*(uint16_t *)(th + 16) = 0;
+	*(uint16_t *)(th + 16) = htons(fold(sum16(th, tcp_len, sum16(ph, 12, 0))));
+	return len + (size_t)n;
+}
+
 static int cost(const char *a, const char *b, long flows)
 {
 	struct dp d[2];
 	const char *name[2] = { "A", "B" };
 	long *t[2][4];
-	uint8_t pkt[64];
+	uint8_t pkt[64 + 1500];
+	int payload = getenv("CT_COST_PAYLOAD") ? atoi(getenv("CT_COST_PAYLOAD")) : 0;
+
+	if (payload < 0 || payload > 1400) {
+		fprintf(stderr, "ct-cost: CT_COST_PAYLOAD must be 0..1400\n");
+		return 2;
+	}
+	/* Routed backends (this process's own network namespace). */
+	if (payload && system("ip link add ctc0 mtu 1500 type veth peer name ctc1 && "
+			      "ip link set ctc0 up && ip link set ctc1 up && "
+			      "ip route add 10.0.0.0/8 dev ctc0") != 0) {
+		fprintf(stderr, "ct-cost: cannot set up the route to the backends\n");
+		return 1;
+	}
 
 	for (int o = 0; o < 2; o++) {
 		int err = open_dp(&d[o], o ? b : a, 0, -1);
@@ -225,16 +267,17 @@ static int cost(const char *a, const char *b, long flows)
 			uint32_t ret;
 			size_t len;
 
-			len = tcp_frame(pkt, NULL, NULL, client, VIP, cport, VPORT, 0x02);
+			len = with_payload(pkt, tcp_frame(pkt, NULL, NULL, client, VIP, cport, VPORT, 0x02), payload);
 			t[o][0][i] = run1(d[o].prog, pkt, len, &ret);
 			len = tcp_frame(pkt, NULL, NULL, BE_ADDR, client, BPORT, cport, 0x12);
 			t[o][1][i] = run1(d[o].prog, pkt, len, &ret);
-			len = tcp_frame(pkt, NULL, NULL, client, VIP, cport, VPORT, 0x10);
+			len = with_payload(pkt, tcp_frame(pkt, NULL, NULL, client, VIP, cport, VPORT, 0x10), payload);
 			t[o][2][i] = run1(d[o].prog, pkt, len, &ret);
 			t[o][3][i] = run1(d[o].prog, pkt, len, &ret);
 		}
 	}
-	printf("# %ld flows, single runs of sy_tc_ingress, A=%s B=%s\n", flows, a, b);
+	printf("# %ld flows, single runs of sy_tc_ingress, A=%s B=%s, client packets with %d bytes of TCP payload\n",
+	       flows, a, b, payload);
 	for (int p = 0; p < 4; p++)
 		for (int o = 0; o < 2; o++)
 			report(p == 0 ? "tc new flow (SYN to the VIP)" :

@@ -386,25 +386,35 @@ struct sy_icmp_too_big {
 	__u8 ql4[8];   /* quoted first 8 bytes of L4 */
 };
 
-/* IPv4 length of one packet as it will leave: for a GSO skb, one segment
- * (headers + gso_size), as the kernel's ip_exceeds_mtu() judges it. */
-static __always_inline __u16 sy_icmp_fwd_len(struct __sk_buff *skb,
-					     const struct sy_pkt *pkt,
-					     __be16 tot_len)
+/* The L3 length of one packet as it will leave: len (the packet's), or
+ * for a GSO skb one segment (headers + gso_size), as the kernel's
+ * ip_exceeds_mtu() and ip6_pkt_too_big() judge it. Either family. */
+static __always_inline __u16 sy_fwd_seg_len(struct __sk_buff *skb,
+					    __u32 l3_off, __u32 l4_off,
+					    __u8 proto, __u16 len)
 {
-	__u32 gso = skb->gso_size, hdrs = pkt->l4_off - pkt->l3_off;
+	__u32 gso = skb->gso_size, hdrs = l4_off - l3_off;
 	__u8 doff;
 
 	if (!gso)
-		return bpf_ntohs(tot_len);
-	if (pkt->proto == IPPROTO_TCP) {
-		if (bpf_skb_load_bytes(skb, pkt->l4_off + 12, &doff, 1) < 0)
-			return bpf_ntohs(tot_len);
+		return len;
+	if (proto == IPPROTO_TCP) {
+		if (bpf_skb_load_bytes(skb, l4_off + 12, &doff, 1) < 0)
+			return len;
 		hdrs += (doff >> 4) * 4;
 	} else {
 		hdrs += 8;
 	}
 	return hdrs + gso;
+}
+
+/* IPv4: sy_fwd_seg_len() of the packet (tot_len from its header). */
+static __always_inline __u16 sy_icmp_fwd_len(struct __sk_buff *skb,
+					     const struct sy_pkt *pkt,
+					     __be16 tot_len)
+{
+	return sy_fwd_seg_len(skb, pkt->l3_off, pkt->l4_off, pkt->proto,
+			      bpf_ntohs(tot_len));
 }
 
 /* Is an answer allowed? Counts and says no when the packet has no DF (the

@@ -61,6 +61,7 @@
 #include "sy_config.h"
 #include "sy_frontend.h"
 #include "sy_fib.h"
+#include "sy_pmtu.h"
 #include "sy_tc6.h"
 #include "sy_events.h"
 
@@ -191,7 +192,7 @@ static __noinline int sy_tc4_main(struct __sk_buff *skb, int role)
 		sy_event_trace4(&pkt, &x, SY_HOOK_TC_INGRESS);
 		if (sy_src_is_node(&pkt, &x))
 			return sy_tc_forward(skb, &pkt, &x);
-		return TC_ACT_OK;
+		return sy_pmtu_check4(skb, &pkt, &x); /* the stack forwards it */
 	case SY_LB_REJECT:
 		if (pkt.frag == SY_FRAG_LATER) { /* its first was answered */
 			sy_count(SY_CNT_DROP_FRAG_REJECT);

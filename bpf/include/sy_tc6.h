@@ -33,6 +33,7 @@
 #include "sy_stats.h"
 #include "sy_pkt_type.h"
 #include "sy_fib.h"
+#include "sy_pmtu.h"
 
 #ifndef TCX_NEXT
 #define TCX_NEXT -1
@@ -55,27 +56,6 @@ static __always_inline int sy_src_is_node6(const struct sy_pkt6 *pkt,
 	svc = sy_lookup_frontend6(x->saddr, x->sport, pkt->proto,
 				  SY_ROLE_EXTERNAL);
 	return svc && (svc->flags & SY_SVC_F_NODEPORT);
-}
-
-/* The L3 size the egress must take: the packet, or one segment of a GSO
- * packet (sy_icmp_fwd_len() for IPv4). */
-static __always_inline __u16 sy_fwd6_len(struct __sk_buff *skb,
-					 const struct sy_pkt6 *pkt,
-					 __be16 payload_len)
-{
-	__u32 gso = skb->gso_size, hdrs = pkt->l4_off - pkt->l3_off;
-	__u8 doff;
-
-	if (!gso)
-		return SY_IP6_HDR_LEN + bpf_ntohs(payload_len);
-	if (pkt->proto == IPPROTO_TCP) {
-		if (bpf_skb_load_bytes(skb, pkt->l4_off + 12, &doff, 1) < 0)
-			return SY_IP6_HDR_LEN + bpf_ntohs(payload_len);
-		hdrs += (doff >> 4) * 4;
-	} else {
-		hdrs += 8;
-	}
-	return hdrs + gso;
 }
 
 /* sy_tc_forward() for IPv6: no header checksum, the hop limit instead of
@@ -167,7 +147,7 @@ static __noinline int sy_tc6_main(struct __sk_buff *skb, int role)
 		sy_event_trace6(&pkt, &x, SY_HOOK_TC_INGRESS);
 		if (sy_src_is_node6(&pkt, &x))
 			return sy_tc6_forward(skb, &pkt, &x);
-		return TC_ACT_OK;
+		return sy_pmtu_check6(skb, &pkt, &x); /* the stack forwards it */
 	case SY_LB_REJECT:
 		sy_event_verdict6(&pkt, sy_event6_info(SY_EV_REJECT, SY_HOOK_TC_INGRESS,
 				  pkt.proto == IPPROTO_TCP ? SY_CNT_REJECT_TCP :

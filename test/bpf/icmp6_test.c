@@ -612,6 +612,61 @@ static void orig6(struct in6 s, struct in6 d, uint16_t sp, uint16_t dp)
 	h6->bss->v6h_o_dport = htons(dp);
 }
 
+/* A pod's packet to a ClusterIP, DNATed by sy_tc_ingress and handed to the
+ * stack: the backend's route has `mtu lock 1280` on a 1500-byte device (as
+ * between two nodes of the lab). Too big for the route: packet too big to
+ * the pod from the frontend, quoting the packet as sent (the stack's own
+ * answer would quote the backend). Uses the backend and table of the
+ * NodePort case (7120: BE6:8080, table 7220). */
+#define PVIP6 a6(0xfd00, 0x96, 0x60) /* ClusterIP :80 -> BE6:8080 */
+
+static void too_big6_pod(void)
+{
+	static const uint8_t mac_6a[6] = { 0x02, 0, 0, 0, 0x60, 0x00 };
+	static uint8_t in[BUF], exp[BUF], q[BUF];
+	struct bpf_program *tc = skel->progs.sy_tc_ingress;
+	uint64_t sent0 = counter(SY_CNT_FRAG_NEEDED_SENT);
+	struct p6 c = { .src = CL6, .dst = PVIP6, .proto = IPPROTO_TCP_,
+			.sport = 41200, .dport = 80, .flags = TH_ACK,
+			.seq = 5, .ack = 6, .payload = 1400 - 60 };
+	struct p6 t;
+	uint8_t saved[6];
+	size_t len, elen, qlen;
+
+	if (!check(svc6(PVIP6, 80, IPPROTO_TCP_, 7021, 7220, 1,
+			SY_SVC_F_CLUSTERIP) == 0 &&
+			   sh6("ip link set sy-6b mtu 1500 && "
+			       "ip -6 route replace fd00:be::2/128 dev sy-6b mtu lock 1280") == 0,
+		   "too-big6 pod: ClusterIP [fd00:96::60]:80 -> [fd00:be::2]:8080, route with mtu lock 1280 on a 1500-byte device",
+		   "%s", "setup failed"))
+		return;
+	memcpy(saved, eth_dst, 6);
+	memcpy(eth_dst, mac_6a, 6); /* for this host */
+
+	len = frame6(in, &c);
+	qlen = ip6_of(q, &c);
+	elen = icmp6_frame(exp, true, PVIP6, CL6, 2, 0, 1280, q,
+			   qlen < 1232 ? qlen : 1232, 64);
+	expect6("too-big6 pod: sy_tc_ingress: a pod's 1400-byte TCP packet to a ClusterIP whose backend's route has mtu lock 1280 -> packet too big (MTU 1280) from the ClusterIP, quoting the packet as sent, back out of the pod's device",
+		tc, i6a, in, len, TC_REDIRECT, exp, elen);
+	check(counter(SY_CNT_FRAG_NEEDED_SENT) == sent0 + 1,
+	      "too-big6 pod: SY_CNT_FRAG_NEEDED_SENT +1", "+%llu",
+	      (unsigned long long)(counter(SY_CNT_FRAG_NEEDED_SENT) - sent0));
+
+	/* Exactly 1280 bytes: DNATed and handed to the stack. */
+	c.payload = 1280 - 60;
+	t = c;
+	t.dst = BE6;
+	t.dport = 8080;
+	len = frame6(in, &c);
+	elen = frame6(exp, &t);
+	expect6("too-big6 pod: 1280 bytes fit the route: DNATed, TC_ACT_OK",
+		tc, i6a, in, len, TC_OK, exp, elen);
+
+	sh6("ip -6 route del fd00:be::2/128 dev sy-6b; ip link set sy-6b mtu 1280");
+	memcpy(eth_dst, saved, 6);
+}
+
 static void test_too_big6(void)
 {
 	static uint8_t in[BUF], exp[BUF], q[BUF];
@@ -744,6 +799,7 @@ static void test_too_big6(void)
 			memcpy(eth_dst, saved, 6);
 		}
 	}
+	too_big6_pod();
 
 	sh6("ip link del sy-6a");
 }

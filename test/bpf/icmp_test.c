@@ -668,6 +668,109 @@ static void test_too_big(void)
 	memset(eth_dst, 0, 6);
 }
 
+/* ---- a pod's DNATed packet that the stack forwards ------------------------ */
+
+/* sy_tc_ingress DNATs a pod's packet to a ClusterIP and hands it to the
+ * stack (TC_ACT_OK). The backend's route (a host route on sy-i1, whose
+ * device MTU is 1280) has `mtu lock 1100`: a DF packet too big for it is
+ * answered here, as the stack's own answer would quote the backend and the
+ * pod's socket (connected to the VIP) would never match it. */
+static void test_too_big_pod(void)
+{
+	uint64_t sent = counter(SY_CNT_FRAG_NEEDED_SENT);
+	uint64_t limited = counter(SY_CNT_FRAG_NEEDED_RATE_LIMITED);
+	uint8_t in[BUF], exp[BUF], q[BUF];
+	struct vip_a_flow f;
+	struct pktdef d, t;
+	struct icmpdef c;
+	size_t len, elen, ql;
+	char cmd[160];
+	int old = use_prog(fd_tc_pod);
+	uint32_t ube;
+
+	memcpy(eth_dst, MAC_I0, 6); /* PACKET_HOST on sy-i0 */
+	bucket_set(SY_RL_FRAG_NEEDED, 0, 0); /* fresh: full burst */
+
+	f = vip_a_flow(47600);
+	ube = tab2[expected_slot(CLIENT, VIP_A, 47600, 53, IPPROTO_UDP, 251)];
+	snprintf(cmd, sizeof(cmd),
+		 "ip route replace %s/32 dev sy-i1 mtu lock 1100 && "
+		 "ip route replace %s/32 dev sy-i1 mtu lock 1100",
+		 ipstr(f.ba), ipstr(be_addr(ube)));
+	if (!check(sh(cmd) == 0,
+		   "too big pod: routes to the TCP and UDP backends with mtu lock 1100 (device MTU 1280)",
+		   "%s failed", cmd))
+		goto out;
+
+	/* 1200 bytes, DF: fits the device, not the route. */
+	d = df_sized(tcp(CLIENT, VIP_A, 47600, 80, TH_ACK), 1200 - 40);
+	len = build(in, &d);
+	c = (struct icmpdef){ MAC_IN_SRC, MAC_IN_DST, VIP_A, CLIENT, 0xc0, 64,
+			      0, 3, 4, 1100 };
+	ql = quote_of(q, &d, 20 + 8);
+	elen = build_icmp(exp, &c, q, ql);
+	expect("too big pod: 1200-byte DF TCP from a pod to a ClusterIP whose backend's route has mtu lock 1100 -> frag needed (MTU 1100) from the VIP, quoting client -> VIP:80 as sent, back out of the pod's device",
+	       false, i0, in, len, TC_ACT_REDIRECT, exp, elen, true);
+
+	/* UDP: the quote's checksum is the one the pod sent. */
+	d = df_sized(udp(CLIENT, VIP_A, 47600, 53), 1200 - 28);
+	len = build(in, &d);
+	ql = quote_of(q, &d, 20 + 8);
+	elen = build_icmp(exp, &c, q, ql);
+	expect("too big pod: 1200-byte DF UDP to the VIP:53 -> frag needed quoting the UDP header as sent (checksum restored)",
+	       false, i0, in, len, TC_ACT_REDIRECT, exp, elen, true);
+
+	/* Exactly the route's MTU: DNATed and handed to the stack as before. */
+	d = df_sized(tcp(CLIENT, VIP_A, 47600, 80, TH_ACK), 1100 - 40);
+	t = with(&d, CLIENT, 47600, f.ba, f.bp);
+	len = build(in, &d);
+	elen = build(exp, &t);
+	expect("too big pod: 1100 bytes (the route's MTU) fits: DNATed, TC_ACT_OK, untouched otherwise",
+	       false, i0, in, len, TC_ACT_OK, exp, elen, false);
+
+	/* Without DF: the stack fragments it; no answer. */
+	d = tcp(CLIENT, VIP_A, 47600, 80, TH_ACK);
+	d.payload = 1200 - 40;
+	t = with(&d, CLIENT, 47600, f.ba, f.bp);
+	len = build(in, &d);
+	elen = build(exp, &t);
+	expect("too big pod: 1200 bytes without DF: DNATed, TC_ACT_OK, no ICMP",
+	       false, i0, in, len, TC_ACT_OK, exp, elen, false);
+
+	check(counter(SY_CNT_FRAG_NEEDED_SENT) == sent + 2,
+	      "too big pod: counted in frag_needed_sent (one per answer)",
+	      "+%llu, expected +2",
+	      (unsigned long long)(counter(SY_CNT_FRAG_NEEDED_SENT) - sent));
+
+	/* Rate limited like every frag needed: dropped, counted, no answer. */
+	bucket_set(SY_RL_FRAG_NEEDED, 0, mono_ns() + 3600 * SEC_NS);
+	d = df_sized(tcp(CLIENT, VIP_A, 47600, 80, TH_ACK), 1200 - 40);
+	len = build(in, &d);
+	{
+		uint8_t out[BUF];
+		size_t olen;
+		uint32_t ret, oif = run_ifindex;
+		int err;
+
+		run_ifindex = i0;
+		err = run(in, len, out, &olen, &ret);
+		run_ifindex = oif;
+		check(err == 0 && ret == TC_ACT_SHOT &&
+			      counter(SY_CNT_FRAG_NEEDED_RATE_LIMITED) == limited + 1,
+		      "too big pod: over the frag-needed rate limit: TC_ACT_SHOT, frag_needed_rate_limited +1",
+		      "err %d ret %u limited +%llu", err, ret,
+		      (unsigned long long)(counter(SY_CNT_FRAG_NEEDED_RATE_LIMITED) - limited));
+	}
+	bucket_set(SY_RL_FRAG_NEEDED, 0, 0);
+	snprintf(cmd, sizeof(cmd),
+		 "ip route del %s/32 dev sy-i1; ip route del %s/32 dev sy-i1",
+		 ipstr(f.ba), ipstr(be_addr(ube)));
+	sh(cmd);
+out:
+	use_prog(old);
+	memset(eth_dst, 0, 6);
+}
+
 /* ---- rate limits ----------------------------------------------------------- */
 
 static void test_rate_limits(void)
@@ -786,6 +889,7 @@ void test_icmp(void)
 	test_icmp_untouched();
 	test_icmp_snat();
 	test_too_big();
+	test_too_big_pod();
 	test_rate_limits();
 	sh("ip link del sy-i0");
 }
