@@ -76,23 +76,27 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
   /** sy-probe tcp with a late reply: send "after-eof-ms N", shut down writing, wait for the answer. */
   const lateArgs = ['--send', `after-eof-ms ${LATE_MS}`, '--half-close', '--timeout-ms', String(LATE_MS + 15_000)];
 
-  test('half-close through a NodePort: the reply sent 20 s after the client\'s FIN arrives', externalOnly, async () => {
-    // Two clients per node address at once (different source ports: backends on both nodes, SNATed or not), both families.
-    const runs = await Promise.all(FAMILIES.flatMap((f) => Object.values(NODE_IPS[f])).flatMap((ip) => [0, 1].map(() =>
-      lab.execExternal([PROBE, 'tcp', ip, String(nodePort.get('web')), ...lateArgs], { timeoutMs: LATE_MS + 60_000 }))));
-    for (const r of runs) {
-      const line = r.stdout.trim();
-      assert.ok(webPods.has(line), `expected a web pod's name, got ${JSON.stringify(line)} (stderr ${r.stderr})`);
-    }
-  });
+  // The two half-close tests run side by side: each mostly waits out LATE_MS
+  // (longer than the 10 s lifetime of a closing flow), on idle connections.
+  describe('half-close', { concurrency: true }, () => {
+    test('half-close through a NodePort: the reply sent 20 s after the client\'s FIN arrives', externalOnly, async () => {
+      // Two clients per node address at once (different source ports: backends on both nodes, SNATed or not), both families.
+      const runs = await Promise.all(FAMILIES.flatMap((f) => Object.values(NODE_IPS[f])).flatMap((ip) => [0, 1].map(() =>
+        lab.execExternal([PROBE, 'tcp', ip, String(nodePort.get('web')), ...lateArgs], { timeoutMs: LATE_MS + 60_000 }))));
+      for (const r of runs) {
+        const line = r.stdout.trim();
+        assert.ok(webPods.has(line), `expected a web pod's name, got ${JSON.stringify(line)} (stderr ${r.stderr})`);
+      }
+    });
 
-  test('half-close through a ClusterIP from a pod: the reply sent 20 s after the client\'s FIN arrives', async () => {
-    const vips = await lab.clusterIPs('web');
-    const runs = await Promise.all(FAMILIES.flatMap((f) => [0, 1, 2].map(() => lab.exec('c1', [PROBE, 'tcp', vips[f], '80', ...lateArgs]))));
-    for (const r of runs) {
-      const line = r.stdout.trim();
-      assert.ok(webPods.has(line), `expected a web pod's name, got ${JSON.stringify(line)} (stderr ${r.stderr})`);
-    }
+    test('half-close through a ClusterIP from a pod: the reply sent 20 s after the client\'s FIN arrives', async () => {
+      const vips = await lab.clusterIPs('web');
+      const runs = await Promise.all(FAMILIES.flatMap((f) => [0, 1, 2].map(() => lab.exec('c1', [PROBE, 'tcp', vips[f], '80', ...lateArgs]))));
+      for (const r of runs) {
+        const line = r.stdout.trim();
+        assert.ok(webPods.has(line), `expected a web pod's name, got ${JSON.stringify(line)} (stderr ${r.stderr})`);
+      }
+    });
   });
 
   /** The node's view of a flood, for the test output: datapath counters, the
