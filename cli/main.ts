@@ -3,13 +3,17 @@
 // the namespace lab from lab/, the benchmarks from bench/. control-plane
 // imports neither lab nor bench (test/unit/import-direction.test.ts); those
 // two are loaded only by their own commands, since the agent's container
-// image holds neither.
-import { runAgent } from '../control-plane/src/cli/agent-command.js';
-import { AGENT_USAGE } from '../control-plane/src/config/agent-options.js';
-import { AGENT_ADMIN_USAGE } from '../control-plane/src/admin/agent-admin.js';
+// image holds neither. The agent's modules too are loaded only by `agent` (and
+// the help text): they take most of a second of CPU to load, which every
+// other command (the lab's, run hundreds of times by the tests) paid.
 import { MissingPart, importPart } from './optional-part.js';
 
-const USAGE = `usage: switchyard <command> [options]
+async function usage(): Promise<string> {
+  const [{ AGENT_USAGE }, { AGENT_ADMIN_USAGE }] = await Promise.all([
+    import('../control-plane/src/config/agent-options.js'),
+    import('../control-plane/src/admin/agent-admin.js'),
+  ]);
+  return `usage: switchyard <command> [options]
 commands:
   agent ...        run the node agent (control plane) against a cluster
   status | services | maps [NAME] | conntrack | explain   inspect an agent (admin API; --lab NAME --node NAME in the lab)
@@ -22,11 +26,14 @@ commands:
 
 ${AGENT_USAGE}
 ${AGENT_ADMIN_USAGE}`;
+}
 
 async function dispatch(cmd: string | undefined, rest: string[]): Promise<number> {
   switch (cmd) {
-    case 'agent':
+    case 'agent': {
+      const { runAgent } = await import('../control-plane/src/cli/agent-command.js');
       return runAgent(rest);
+    }
     case 'status':
     case 'services':
     case 'maps':
@@ -59,10 +66,10 @@ async function dispatch(cmd: string | undefined, rest: string[]): Promise<number
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(USAGE + '\n');
+      process.stdout.write(await usage() + '\n');
       return cmd === undefined ? 2 : 0;
     default:
-      process.stderr.write(`switchyard: unknown command ${JSON.stringify(cmd)}\n${USAGE}\n`);
+      process.stderr.write(`switchyard: unknown command ${JSON.stringify(cmd)}\n${await usage()}\n`);
       return 2;
   }
 }

@@ -76,23 +76,27 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
   /** sy-probe tcp with a late reply: send "after-eof-ms N", shut down writing, wait for the answer. */
   const lateArgs = ['--send', `after-eof-ms ${LATE_MS}`, '--half-close', '--timeout-ms', String(LATE_MS + 15_000)];
 
-  test('half-close through a NodePort: the reply sent 20 s after the client\'s FIN arrives', externalOnly, async () => {
-    // Two clients per node address at once (different source ports: backends on both nodes, SNATed or not), both families.
-    const runs = await Promise.all(FAMILIES.flatMap((f) => Object.values(NODE_IPS[f])).flatMap((ip) => [0, 1].map(() =>
-      lab.execExternal([PROBE, 'tcp', ip, String(nodePort.get('web')), ...lateArgs], { timeoutMs: LATE_MS + 60_000 }))));
-    for (const r of runs) {
-      const line = r.stdout.trim();
-      assert.ok(webPods.has(line), `expected a web pod's name, got ${JSON.stringify(line)} (stderr ${r.stderr})`);
-    }
-  });
+  // The two half-close tests run side by side: each mostly waits out LATE_MS
+  // (longer than the 10 s lifetime of a closing flow), on idle connections.
+  describe('half-close', { concurrency: true }, () => {
+    test('half-close through a NodePort: the reply sent 20 s after the client\'s FIN arrives', externalOnly, async () => {
+      // Two clients per node address at once (different source ports: backends on both nodes, SNATed or not), both families.
+      const runs = await Promise.all(FAMILIES.flatMap((f) => Object.values(NODE_IPS[f])).flatMap((ip) => [0, 1].map(() =>
+        lab.execExternal([PROBE, 'tcp', ip, String(nodePort.get('web')), ...lateArgs], { timeoutMs: LATE_MS + 60_000 }))));
+      for (const r of runs) {
+        const line = r.stdout.trim();
+        assert.ok(webPods.has(line), `expected a web pod's name, got ${JSON.stringify(line)} (stderr ${r.stderr})`);
+      }
+    });
 
-  test('half-close through a ClusterIP from a pod: the reply sent 20 s after the client\'s FIN arrives', async () => {
-    const vips = await lab.clusterIPs('web');
-    const runs = await Promise.all(FAMILIES.flatMap((f) => [0, 1, 2].map(() => lab.exec('c1', [PROBE, 'tcp', vips[f], '80', ...lateArgs]))));
-    for (const r of runs) {
-      const line = r.stdout.trim();
-      assert.ok(webPods.has(line), `expected a web pod's name, got ${JSON.stringify(line)} (stderr ${r.stderr})`);
-    }
+    test('half-close through a ClusterIP from a pod: the reply sent 20 s after the client\'s FIN arrives', async () => {
+      const vips = await lab.clusterIPs('web');
+      const runs = await Promise.all(FAMILIES.flatMap((f) => [0, 1, 2].map(() => lab.exec('c1', [PROBE, 'tcp', vips[f], '80', ...lateArgs]))));
+      for (const r of runs) {
+        const line = r.stdout.trim();
+        assert.ok(webPods.has(line), `expected a web pod's name, got ${JSON.stringify(line)} (stderr ${r.stderr})`);
+      }
+    });
   });
 
   /** The node's view of a flood, for the test output: datapath counters, the
@@ -212,35 +216,45 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
     const src = 45678; // inside the node's ip_local_port_range: a port the kernel could give the host itself
     // Each family at once (a port of each family: two sockets, the same number).
     const helds = FAMILIES.map((f) => hold(lab, `hold ${f}`, ['--external'], NODE_IPS[f].node2, port,
-      // 30 s: the flow must still be open when its conntrack entry is read after both families' host connections.
+      // At most 30 s: the flow must still be open when its conntrack entry is read after both families'
+      // host connections; stopped once that is done.
       ['--conns', '1', '--src-port', String(src), '--interval-ms', '200', '--timeout-ms', '3000', '--duration-ms', '30000'], 90_000));
-    await sleep(2000);
-    // The host connects to the backend itself from that very port, several times.
-    await forEachFamily(async (f) => {
-      const backend = f === 'IPv6' ? podIP6.get('solo')! : podIP.get('solo')!;
-      const host = await lab.execNode('node2', [PROBE, 'tcp', backend, '8080', '--src-port', String(src), '--count', '3', '--interval-ms', '300', '--timeout-ms', '2000']);
-      assert.deepEqual(host.stdout.split('\n').filter(Boolean), ['solo', 'solo', 'solo'], `host connection to ${backend}: ${host.stdout} ${host.stderr}`);
-    });
-    if (MODE === 'ebpf') {
-      // The NAT flow's port is outside the node's ip_local_port_range, which the status names.
-      const st = JSON.parse((await run(['status', '--lab', lab.name, '--node', 'node2', '--json'])).stdout);
-      assert.equal(st.snat?.source, 'default', JSON.stringify(st.snat));
-      const [lo, hi] = (st.snat.ipLocalPortRange as string).split('-').map(Number) as [number, number];
-      const [min, max] = (st.snat.portRange as string).split('-').map(Number) as [number, number];
-      assert.ok(max < lo || min > hi, `SNAT range ${st.snat.portRange} outside ip_local_port_range ${st.snat.ipLocalPortRange}`);
-      // The IPv4 flow's NAT port (the single-flow conntrack query learns IPv6 separately).
-      const ct = JSON.parse((await run(['conntrack', '--lab', lab.name, '--node', 'node2', '--json', '--client', EXT])).stdout);
-      const flows = (ct.items ?? []) as Array<{ dir?: string; clientPort?: number; nat?: string | null }>;
-      const mine = flows.filter((f) => f.dir === 'forward' && f.clientPort === src && f.nat);
-      assert.ok(mine.length > 0, `the NAT flow in conntrack: ${JSON.stringify(ct).slice(0, 600)}`);
-      for (const f of mine) {
-        const natPort = Number(f.nat!.split(':')[1]);
-        assert.ok(natPort >= min && natPort <= max && natPort !== src, `NAT port ${natPort} in ${st.snat.portRange}`);
+    let hostDone = 0;
+    try {
+      await sleep(2000);
+      // The host connects to the backend itself from that very port, several times.
+      await forEachFamily(async (f) => {
+        const backend = f === 'IPv6' ? podIP6.get('solo')! : podIP.get('solo')!;
+        const host = await lab.execNode('node2', [PROBE, 'tcp', backend, '8080', '--src-port', String(src), '--count', '3', '--interval-ms', '300', '--timeout-ms', '2000']);
+        assert.deepEqual(host.stdout.split('\n').filter(Boolean), ['solo', 'solo', 'solo'], `host connection to ${backend}: ${host.stdout} ${host.stderr}`);
+      });
+      hostDone = monotonicMs();
+      if (MODE === 'ebpf') {
+        // The NAT flow's port is outside the node's ip_local_port_range, which the status names.
+        const st = JSON.parse((await run(['status', '--lab', lab.name, '--node', 'node2', '--json'])).stdout);
+        assert.equal(st.snat?.source, 'default', JSON.stringify(st.snat));
+        const [lo, hi] = (st.snat.ipLocalPortRange as string).split('-').map(Number) as [number, number];
+        const [min, max] = (st.snat.portRange as string).split('-').map(Number) as [number, number];
+        assert.ok(max < lo || min > hi, `SNAT range ${st.snat.portRange} outside ip_local_port_range ${st.snat.ipLocalPortRange}`);
+        // The IPv4 flow's NAT port (the single-flow conntrack query learns IPv6 separately).
+        const ct = JSON.parse((await run(['conntrack', '--lab', lab.name, '--node', 'node2', '--json', '--client', EXT])).stdout);
+        const flows = (ct.items ?? []) as Array<{ dir?: string; clientPort?: number; nat?: string | null }>;
+        const mine = flows.filter((f) => f.dir === 'forward' && f.clientPort === src && f.nat);
+        assert.ok(mine.length > 0, `the NAT flow in conntrack: ${JSON.stringify(ct).slice(0, 600)}`);
+        for (const f of mine) {
+          const natPort = Number(f.nat!.split(':')[1]);
+          assert.ok(natPort >= min && natPort <= max && natPort !== src, `NAT port ${natPort} in ${st.snat.portRange}`);
+        }
       }
+      // A few more exchanges of the NodePort flow after the host connections, then the report.
+      await sleep(Math.max(0, hostDone + 1500 - monotonicMs()));
+    } finally {
+      for (const h of helds) h.stop();
     }
     for (const h of await Promise.all(helds.map((x) => x.done))) {
       assert.equal(Number(h.summary.err), 0, `${h.name}: the NodePort flow kept working`);
       assert.equal(Number(h.summary.open), 1, h.name);
+      assert.ok(Number(h.conns[0]?.answered) > hostDone, `${h.name}: the NodePort flow answered after the host connections\n${h.raw}`);
     }
   });
 

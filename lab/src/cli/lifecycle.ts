@@ -174,7 +174,7 @@ export async function labUp(o: UpOptions): Promise<number> {
         } else if (Date.now() > deadline) {
           throw new LabError(`the lab daemon stopped answering:\n${tail(files.daemonLog)}`);
         }
-        await sleep(500);
+        await sleep(200);
       }
       o.out(`lab ${o.name}: agents healthy (mode ${o.mode})`);
     }

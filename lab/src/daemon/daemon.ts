@@ -105,8 +105,7 @@ export class LabDaemon {
 
     if (this.config.agents) {
       await Promise.all(plan.nodes.map((n) => this.startNodeProcesses(n)));
-      this.healthTimer = setInterval(() => void this.pollHealth(), 1000);
-      void this.pollHealth();
+      this.scheduleHealth(0);
     }
     log.info({ nodes: plan.nodes.length, agents: this.config.agents }, 'lab daemon ready');
   }
@@ -206,6 +205,18 @@ export class LabDaemon {
         // Bad arguments never get better by retrying (the agent exits 2 on them).
         return p.info().exitCode === 2 ? 'it exited with a usage error (code 2)' : undefined;
       });
+  }
+
+  /**
+   * Polls the agents' /healthz: every 200 ms while an agent is starting (alive,
+   * not healthy yet: `lab up` and `restart-agents` wait for it), else every second.
+   */
+  private scheduleHealth(delayMs: number): void {
+    this.healthTimer = setTimeout(() => void this.pollHealth().finally(() => {
+      if (this.stopping) return;
+      const starting = [...this.nodes.values()].some((n) => n.agent?.isAlive && !n.healthy);
+      this.scheduleHealth(starting ? 200 : 1000);
+    }), delayMs);
   }
 
   private async pollHealth(): Promise<void> {
@@ -395,7 +406,7 @@ export class LabDaemon {
   shutdown(reason: string): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info({ reason }, 'shutting down');
-      if (this.healthTimer) clearInterval(this.healthTimer);
+      if (this.healthTimer) clearTimeout(this.healthTimer);
       const nodes = [...this.nodes.values()];
       await Promise.all(nodes.map((n) => n.agent?.stop(5000)));
       await Promise.all(nodes.map(async (n) => {
