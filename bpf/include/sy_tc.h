@@ -61,6 +61,7 @@
 #include "sy_config.h"
 #include "sy_frontend.h"
 #include "sy_fib.h"
+#include "sy_fib_cache.h"
 #include "sy_tc6.h"
 #include "sy_events.h"
 
@@ -95,7 +96,9 @@ static __always_inline int sy_src_is_node(const struct sy_pkt *pkt,
  * TC_ACT_REDIRECT, or TC_ACT_OK when the FIB cannot tell (the stack then
  * decides). The lookup checks the packet's size against the egress MTU
  * (tot_len; per segment for GSO): a DF packet too big for it is answered
- * with ICMP fragmentation needed (sy_icmp.h) instead of being lost. */
+ * with ICMP fragmentation needed (sy_icmp.h) instead of being lost. A
+ * successful answer is cached (sy_fib_cache.h); the retry without the size
+ * (tot_len 0: the kernel then checks the skb itself) is not. */
 static __always_inline int sy_tc_forward(struct __sk_buff *skb,
 					 const struct sy_pkt *pkt,
 					 const struct sy_xlate *x)
@@ -112,7 +115,8 @@ static __always_inline int sy_tc_forward(struct __sk_buff *skb,
 	old_ttl_proto = *(__be16 *)&h.ttl;
 	sy_fib_fill4(&fib, x, pkt->proto, 0,
 		     sy_icmp_fwd_len(skb, pkt, h.tot_len), skb->ifindex);
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	rc = fib.tot_len ? sy_fib_lookup_cached(skb, &fib, bpf_ktime_get_ns()) :
+			   bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
 		rc = sy_icmp_too_big_tc(skb, pkt, x, h.frag_off,
 					fib.mtu_result);

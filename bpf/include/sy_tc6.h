@@ -33,6 +33,7 @@
 #include "sy_stats.h"
 #include "sy_pkt_type.h"
 #include "sy_fib.h"
+#include "sy_fib_cache.h"
 
 #ifndef TCX_NEXT
 #define TCX_NEXT -1
@@ -96,7 +97,8 @@ static __always_inline int sy_tc6_forward(struct __sk_buff *skb,
 	sy_fib_fill6(&fib, x->saddr, x->daddr, x->sport, x->dport, pkt->proto,
 		     *(__be32 *)h & bpf_htonl(0x0fffffff),
 		     sy_fwd6_len(skb, pkt, *(__be16 *)(h + 4)), skb->ifindex);
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	rc = fib.tot_len ? sy_fib_lookup_cached(skb, &fib, bpf_ktime_get_ns()) :
+			   bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
 		rc = sy_tc6_too_big(skb, pkt, fib.mtu_result);
 		if (rc != SY_HOOK6_CONTINUE)
