@@ -42,7 +42,7 @@ describe("switchyard-loader route watcher: sy_fib_gen follows netlink changes", 
     lab = new Lab();
     ns = lab.netns("r");
     inst = lab.instance("r");
-    lab.ip(ns, "link", "add", "d0", "type", "dummy");
+    lab.ip(ns, "link", "add", "d0", "type", "veth", "peer", "name", "d1");
     lab.ip(ns, "link", "set", "d0", "up");
     lab.ip(ns, "addr", "add", "198.18.7.1/24", "dev", "d0");
     lab.ip(ns, "-6", "addr", "add", "fd00:7::1/64", "dev", "d0", "nodad");
