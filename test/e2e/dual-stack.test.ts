@@ -247,17 +247,22 @@ describe(`dual-stack end to end (${MODE}${Lab.socketLB(MODE) ? '' : ', no socket
       const probe = async (sport: number, extra: string[]): Promise<string[]> =>
         (await sh('ip', ['netns', 'exec', ext, PROBE, 'udp', node1, String(np), '--src-port', String(sport), ...extra], { timeout: 30_000 }).catch((e) => e))
           .stdout.split('\n').filter((l: string) => l && !l.startsWith('#'));
-      // A source port whose flow lands on a node2 backend.
-      let sport = 0, pod = '';
-      for (let s = 41000; s < 41040 && !sport; s++) {
-        const [got] = await probe(s, ['--timeout-ms', '1000']);
-        if (got && webPods.get(got.trim()) === 'node2') [sport, pod] = [s, got.trim()];
-      }
-      assert.ok(sport, 'no source port among 40 reached a node2 backend');
       const mac = JSON.parse((await sh('ip', ['-n', `${lab.name}-n2`, '-j', 'link', 'show', 'eth0'])).stdout)[0].address as string;
       const neigh = (lladdr: string, nud: string) => sh('ip', ['-n', n1, 'neigh', 'replace', node2, 'lladdr', lladdr, 'dev', 'eth0', 'nud', nud]);
       const three = ['--count', '3', '--interval-ms', '100', '--timeout-ms', '200'];
+      // Each probe is a new socket, and an IPv6 socket gets a random flow
+      // label (part of the route's key: multipath hashes it), i.e. a new
+      // cache entry; without auto labels the client's probes are one flow.
+      const labels = f === 'IPv6' ? (await sh('ip', ['netns', 'exec', ext, 'sysctl', '-n', 'net.ipv6.auto_flowlabels'])).stdout.trim() : '';
       try {
+        if (labels) await sh('ip', ['netns', 'exec', ext, 'sysctl', '-qw', 'net.ipv6.auto_flowlabels=0']);
+        // A source port whose flow lands on a node2 backend.
+        let sport = 0, pod = '';
+        for (let s = 41000; s < 41040 && !sport; s++) {
+          const [got] = await probe(s, ['--timeout-ms', '1000']);
+          if (got && webPods.get(got.trim()) === 'node2') [sport, pod] = [s, got.trim()];
+        }
+        assert.ok(sport, 'no source port among 40 reached a node2 backend');
         assert.deepEqual(await probe(sport, ['--timeout-ms', '1000']), [pod], 'the flow before the change');
         await neigh('02:00:00:de:ad:01', 'permanent');
         const wrong = await probe(sport, three);
@@ -269,6 +274,7 @@ describe(`dual-stack end to end (${MODE}${Lab.socketLB(MODE) ? '' : ', no socket
           `the right MAC again: the flow must come back within 300 ms: ${JSON.stringify(right)}`);
       } finally {
         await neigh(mac, 'reachable').catch(() => undefined);
+        if (labels) await sh('ip', ['netns', 'exec', ext, 'sysctl', '-qw', `net.ipv6.auto_flowlabels=${labels}`]);
       }
     });
   }
