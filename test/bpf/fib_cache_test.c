@@ -57,6 +57,15 @@ static bool cache_only(struct sy_fib_key *k, struct sy_fib_entry *e)
 	return bpf_map_lookup_elem(fd, k, e) == 0;
 }
 
+/* A check name: "fib cache <family>: what". */
+static const char *named(const struct fib_cache_case *c, const char *what)
+{
+	static char name[256];
+
+	snprintf(name, sizeof(name), "fib cache %s: %s", c->family, what);
+	return name;
+}
+
 /* Runs in and compares the result with exp, whose MACs are replaced by
  * dmac/smac when given. */
 static bool fwd_is(const char *name, const struct fib_cache_case *c,
@@ -82,6 +91,15 @@ static bool fwd_is(const char *name, const struct fib_cache_case *c,
 	return check(!diff, name, "%s", diff ? diff : "");
 }
 
+/* The case's next packet forwarded: with the FIB's MACs (dmac NULL) or
+ * with dmac/smac. */
+static bool next_is(const struct fib_cache_case *c, const char *what,
+		    const uint8_t *dmac, const uint8_t *smac)
+{
+	return fwd_is(named(c, what), c, c->next, c->next_len, c->next_exp,
+		      c->next_exp_len, dmac, smac);
+}
+
 void test_fib_cache(const struct fib_cache_case *c)
 {
 	int fd = bpf_map__fd(skel->maps.sy_fib_cache);
@@ -90,27 +108,21 @@ void test_fib_cache(const struct fib_cache_case *c)
 	uint32_t gen = gen_get();
 	struct sy_fib_entry e, planted;
 	struct sy_fib_key k;
-	char name[200];
+	const char *name;
 	bool one;
 
 	cache_clear();
-	snprintf(name, sizeof(name),
-		 "fib cache %s: first packet of a NodePort flow: looked up (miss +1), forwarded with the FIB's MACs",
-		 c->family);
+	name = named(c, "first packet of a NodePort flow: looked up (miss +1), forwarded with the FIB's MACs");
 	fwd_is(name, c, c->first, c->first_len, c->first_exp,
 	       c->first_exp_len, NULL, NULL);
-	snprintf(name, sizeof(name),
-		 "fib cache %s: ... counted: SY_CNT_FIB_CACHE_MISS +1, _HIT +0",
-		 c->family);
+	name = named(c, "... counted: SY_CNT_FIB_CACHE_MISS +1, _HIT +0");
 	check(counter(SY_CNT_FIB_CACHE_MISS) == miss0 + 1 &&
 		      counter(SY_CNT_FIB_CACHE_HIT) == hit0,
 	      name, "miss +%llu hit +%llu",
 	      (unsigned long long)(counter(SY_CNT_FIB_CACHE_MISS) - miss0),
 	      (unsigned long long)(counter(SY_CNT_FIB_CACHE_HIT) - hit0));
 	one = cache_only(&k, &e);
-	snprintf(name, sizeof(name),
-		 "fib cache %s: ... one entry: key (family, arrival device), value egress device, FIB MACs, MTU 1500, current generation, stamped now",
-		 c->family);
+	name = named(c, "... one entry: key (family, arrival device), value egress device, FIB MACs, MTU 1500, current generation, stamped now");
 	check(one && k.family == c->af && k.ifindex == c->ifindex &&
 		      e.ifindex == c->egress && e.mtu == 1500 &&
 		      e.gen == gen && !memcmp(e.smac, c->first_exp + 6, 6) &&
@@ -128,26 +140,17 @@ void test_fib_cache(const struct fib_cache_case *c)
 	memcpy(planted.dmac, PLANT_DMAC, 6);
 	bpf_map_update_elem(fd, &k, &planted, BPF_EXIST);
 	hit0 = counter(SY_CNT_FIB_CACHE_HIT);
-	snprintf(name, sizeof(name),
-		 "fib cache %s: next packet uses the cached route: the planted MACs, every other byte as forwarded (hit +1)",
-		 c->family);
-	fwd_is(name, c, c->next, c->next_len, c->next_exp, c->next_exp_len,
-	       PLANT_DMAC, PLANT_SMAC);
-	snprintf(name, sizeof(name),
-		 "fib cache %s: ... counted: SY_CNT_FIB_CACHE_HIT +1", c->family);
+	next_is(c, "next packet uses the cached route: the planted MACs, every other byte as forwarded (hit +1)",
+		PLANT_DMAC, PLANT_SMAC);
+	name = named(c, "... counted: SY_CNT_FIB_CACHE_HIT +1");
 	check(counter(SY_CNT_FIB_CACHE_HIT) == hit0 + 1, name, "hit +%llu",
 	      (unsigned long long)(counter(SY_CNT_FIB_CACHE_HIT) - hit0));
 
 	/* A route change reported: the generation moves on. */
 	fib_cache_set_gen(gen + 1);
-	snprintf(name, sizeof(name),
-		 "fib cache %s: after a generation bump the route is looked up again: the FIB's MACs",
-		 c->family);
-	fwd_is(name, c, c->next, c->next_len, c->next_exp, c->next_exp_len,
-	       NULL, NULL);
-	snprintf(name, sizeof(name),
-		 "fib cache %s: ... and the entry is refreshed with the new generation",
-		 c->family);
+	next_is(c, "after a generation bump the route is looked up again: the FIB's MACs",
+		NULL, NULL);
+	name = named(c, "... and the entry is refreshed with the new generation");
 	check(bpf_map_lookup_elem(fd, &k, &e) == 0 && e.gen == gen + 1 &&
 		      !memcmp(e.dmac, c->next_exp, 6),
 	      name, "gen %u", e.gen);
@@ -156,27 +159,18 @@ void test_fib_cache(const struct fib_cache_case *c)
 	planted.gen = gen + 1;
 	planted.stamp_ns = mono_ns() - 1000000000ull - 1000000ull;
 	bpf_map_update_elem(fd, &k, &planted, BPF_EXIST);
-	snprintf(name, sizeof(name),
-		 "fib cache %s: an entry older than SY_FIB_CACHE_MAX_AGE_NS (1 s) is not used: the FIB's MACs",
-		 c->family);
-	fwd_is(name, c, c->next, c->next_len, c->next_exp, c->next_exp_len,
-	       NULL, NULL);
+	next_is(c, "an entry older than SY_FIB_CACHE_MAX_AGE_NS (1 s) is not used: the FIB's MACs",
+		NULL, NULL);
 	/* ... while a younger one is. */
 	planted.stamp_ns = mono_ns() - 900000000ull;
 	bpf_map_update_elem(fd, &k, &planted, BPF_EXIST);
-	snprintf(name, sizeof(name),
-		 "fib cache %s: ... one of 0.9 s still is: the planted MACs",
-		 c->family);
-	fwd_is(name, c, c->next, c->next_len, c->next_exp, c->next_exp_len,
-	       PLANT_DMAC, PLANT_SMAC);
+	next_is(c, "... one of 0.9 s still is: the planted MACs",
+		PLANT_DMAC, PLANT_SMAC);
 
 	/* Generation 0: no loader watches routes, the cache is off. */
 	fib_cache_set_gen(0);
-	snprintf(name, sizeof(name),
-		 "fib cache %s: generation 0 (no route watcher): the FIB is asked, the fresh planted entry ignored",
-		 c->family);
-	fwd_is(name, c, c->next, c->next_len, c->next_exp, c->next_exp_len,
-	       NULL, NULL);
+	next_is(c, "generation 0 (no route watcher): the FIB is asked, the fresh planted entry ignored",
+		NULL, NULL);
 	fib_cache_set_gen(gen + 1);
 	cache_clear(); /* the planted entry must not serve later tests */
 }

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { LoaderClient as AgentLoaderClient } from "../../control-plane/src/dataplane/ebpf/loader-client.js";
-import { Lab, type LoaderProcess, sleep, waitFor } from "./lab.js";
+import { Lab, type LoaderProcess, sleep, waitFor, withLoaderLogs } from "./lab.js";
 
 describe("switchyard-loader route watcher: sy_fib_gen follows netlink changes", { timeout: 60000 }, () => {
   let lab: Lab;
@@ -55,14 +55,7 @@ describe("switchyard-loader route watcher: sy_fib_gen follows netlink changes", 
     await lab?.cleanup();
   });
 
-  const withLogs = async (fn: () => Promise<void>): Promise<void> => {
-    try {
-      await fn();
-    } catch (e) {
-      if (e instanceof Error && loader) e.message += `\n--- loader pid ${loader.pid} ---\n${loader.tail(30)}`;
-      throw e;
-    }
-  };
+  const withLogs = (fn: () => Promise<void>): Promise<void> => withLoaderLogs(() => loader, fn);
 
   it("is on (nonzero) after start, and stays put while nothing changes", () =>
     withLogs(async () => {
