@@ -62,7 +62,8 @@
 static __always_inline int sy_xdp_fib(struct xdp_md *ctx,
 				      const struct sy_pkt *pkt,
 				      const struct sy_xlate *x,
-				      struct bpf_fib_lookup *fib, __u64 now)
+				      struct bpf_fib_lookup *fib, __u64 now,
+				      int cached)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -75,7 +76,8 @@ static __always_inline int sy_xdp_fib(struct xdp_md *ctx,
 		return -1; /* the stack sends time exceeded */
 	sy_fib_fill4(fib, x, pkt->proto, iph->tos, bpf_ntohs(iph->tot_len),
 		     ctx->ingress_ifindex);
-	rc = sy_fib_lookup_cached(ctx, fib, now);
+	rc = cached ? sy_fib_lookup_cached(ctx, fib, now) :
+		      bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return rc;
 	return rc == BPF_FIB_LKUP_RET_SUCCESS ? 0 : -1;
@@ -130,7 +132,7 @@ static __noinline int sy_xdp4(struct xdp_md *ctx)
 	ret = sy_parse_data(data, data_end, &pkt);
 	if (ret == SY_PARSE_ICMP &&
 	    sy_icmp_xdp(ctx, &pkt, &icmp, &x) == SY_ICMP_XLATE &&
-	    sy_xdp_fib(ctx, &pkt, &x, &fib, bpf_ktime_get_ns()) == 0 &&
+	    sy_xdp_fib(ctx, &pkt, &x, &fib, 0, SY_FIB_UNCACHED) == 0 &&
 	    !(fib.ifindex == ctx->ingress_ifindex && sy_xdp_tx_disabled()) &&
 	    sy_icmp_xdp_store(ctx, &icmp, &x) == 0)
 		return sy_xdp_forward(ctx, &fib);
@@ -165,7 +167,7 @@ static __noinline int sy_xdp4(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
-	ret = sy_xdp_fib(ctx, &pkt, &x, &fib, now);
+	ret = sy_xdp_fib(ctx, &pkt, &x, &fib, now, SY_FIB_CACHED);
 	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return sy_icmp_too_big_xdp(ctx, &pkt, fib.mtu_result,
 					   sy_xdp_tx_disabled());

@@ -2,8 +2,9 @@
 /*
  * The route-result cache: bpf_fib_lookup() for the packets XDP and tc
  * forward themselves, asked of the kernel once per flow direction instead
- * of per packet (an IPv6 lookup costs about 400 ns, an IPv4 one 200 ns;
- * a hit about a tenth of that).
+ * of per packet (the kernel's IPv6 lookup costs up to twice its IPv4 one,
+ * which made a forwarded IPv6 packet ~1.5x an IPv4 one: docs/maps.md,
+ * "sy_fib_cache").
  *
  * Key: every input of the lookup (sy_fib_key: family, protocol, ports,
  * arrival device, TOS / flow info, source, destination), so policy routing
@@ -37,6 +38,13 @@
  * not announce) can cost is 1 s of packets on the old route, while a flow
  * still asks the kernel only once a second. */
 #define SY_FIB_CACHE_MAX_AGE_NS 1000000000ULL
+
+/* The last argument of the callers that can go either way (sy_xdp_fib,
+ * sy_tc_forward, ...), always a constant: the translated ICMP errors ask
+ * the kernel directly (rare; another copy of the cache code on their paths
+ * would only lengthen the verifier's work). */
+#define SY_FIB_CACHED 1
+#define SY_FIB_UNCACHED 0
 
 static __always_inline __u32 sy_fib_gen_now(void)
 {

@@ -101,7 +101,8 @@ static __always_inline int sy_src_is_node(const struct sy_pkt *pkt,
  * (tot_len 0: the kernel then checks the skb itself) is not. */
 static __always_inline int sy_tc_forward(struct __sk_buff *skb,
 					 const struct sy_pkt *pkt,
-					 const struct sy_xlate *x, __u64 now)
+					 const struct sy_xlate *x, __u64 now,
+					 int cached)
 {
 	struct bpf_fib_lookup fib = {};
 	struct sy_ip4 h; /* first 10 bytes: lengths, DF, TTL */
@@ -115,7 +116,7 @@ static __always_inline int sy_tc_forward(struct __sk_buff *skb,
 	old_ttl_proto = *(__be16 *)&h.ttl;
 	sy_fib_fill4(&fib, x, pkt->proto, 0,
 		     sy_icmp_fwd_len(skb, pkt, h.tot_len), skb->ifindex);
-	rc = fib.tot_len ? sy_fib_lookup_cached(skb, &fib, now) :
+	rc = cached && fib.tot_len ? sy_fib_lookup_cached(skb, &fib, now) :
 			   bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
 		rc = sy_icmp_too_big_tc(skb, pkt, x, h.frag_off,
@@ -163,8 +164,8 @@ static __noinline int sy_tc4_main(struct __sk_buff *skb, int role)
 			ret = sy_icmp_tc(skb, &pkt, &x);
 			if (ret == SY_ICMP_XLATE && sy_src_is_node(&pkt, &x)) {
 				pkt.proto = IPPROTO_ICMP;
-				return sy_tc_forward(skb, &pkt, &x,
-						     bpf_ktime_get_ns());
+				return sy_tc_forward(skb, &pkt, &x, 0,
+						     SY_FIB_UNCACHED);
 			}
 			return ret < 0 ? TC_ACT_SHOT : (ret == SY_ICMP_XLATE ? TC_ACT_OK : TCX_NEXT);
 		}
@@ -196,7 +197,8 @@ static __noinline int sy_tc4_main(struct __sk_buff *skb, int role)
 		sy_xlate_account(&x, SY_HOOK_TC_INGRESS, skb->len);
 		sy_event_trace4(&pkt, &x, SY_HOOK_TC_INGRESS);
 		if (sy_src_is_node(&pkt, &x))
-			return sy_tc_forward(skb, &pkt, &x, now);
+			return sy_tc_forward(skb, &pkt, &x, now,
+					     SY_FIB_CACHED);
 		return TC_ACT_OK;
 	case SY_LB_REJECT:
 		if (pkt.frag == SY_FRAG_LATER) { /* its first was answered */

@@ -83,7 +83,8 @@ static __always_inline __u16 sy_fwd6_len(struct __sk_buff *skb,
  * the TTL. */
 static __always_inline int sy_tc6_forward(struct __sk_buff *skb,
 					  const struct sy_pkt6 *pkt,
-					  const struct sy_xlate6 *x, __u64 now)
+					  const struct sy_xlate6 *x, __u64 now,
+					  int cached)
 {
 	struct bpf_fib_lookup fib = {};
 	__u8 h[8]; /* flowinfo, payload length, next header, hop limit */
@@ -97,7 +98,7 @@ static __always_inline int sy_tc6_forward(struct __sk_buff *skb,
 	sy_fib_fill6(&fib, x->saddr, x->daddr, x->sport, x->dport, pkt->proto,
 		     *(__be32 *)h & bpf_htonl(0x0fffffff),
 		     sy_fwd6_len(skb, pkt, *(__be16 *)(h + 4)), skb->ifindex);
-	rc = fib.tot_len ? sy_fib_lookup_cached(skb, &fib, now) :
+	rc = cached && fib.tot_len ? sy_fib_lookup_cached(skb, &fib, now) :
 			   bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
 		rc = sy_tc6_too_big(skb, pkt, fib.mtu_result);
@@ -140,7 +141,7 @@ static __noinline int sy_tc6_main(struct __sk_buff *skb, int role)
 			if (!sy_src_is_node6(&pkt, &x))
 				return TC_ACT_OK;
 			pkt.proto = SY_NEXTHDR_ICMPV6;
-			return sy_tc6_forward(skb, &pkt, &x, bpf_ktime_get_ns());
+			return sy_tc6_forward(skb, &pkt, &x, 0, SY_FIB_UNCACHED);
 		}
 		if (ret == SY_PARSE_MALFORMED)
 			sy_count(SY_CNT_MALFORMED6);
@@ -169,7 +170,7 @@ static __noinline int sy_tc6_main(struct __sk_buff *skb, int role)
 		sy_xlate6_account(&x, SY_HOOK_TC_INGRESS, skb->len);
 		sy_event_trace6(&pkt, &x, SY_HOOK_TC_INGRESS);
 		if (sy_src_is_node6(&pkt, &x))
-			return sy_tc6_forward(skb, &pkt, &x, now);
+			return sy_tc6_forward(skb, &pkt, &x, now, SY_FIB_CACHED);
 		return TC_ACT_OK;
 	case SY_LB_REJECT:
 		sy_event_verdict6(&pkt, sy_event6_info(SY_EV_REJECT, SY_HOOK_TC_INGRESS,

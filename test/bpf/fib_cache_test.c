@@ -167,6 +167,30 @@ void test_fib_cache(const struct fib_cache_case *c)
 	next_is(c, "... one of 0.9 s still is: the planted MACs",
 		PLANT_DMAC, PLANT_SMAC);
 
+	/* The MTU verdict from the entry, as the kernel's: longer than the
+	 * route's MTU is FRAG_NEEDED (sy_xdp: no DF / IPv6, so the packet
+	 * goes to the stack untouched); as long as the MTU still fits. */
+	planted.stamp_ns = mono_ns();
+	planted.mtu = (uint16_t)(c->next_len - 14 - 1);
+	bpf_map_update_elem(fd, &k, &planted, BPF_EXIST);
+	{
+		uint8_t out[BUF];
+		size_t olen;
+		uint32_t ret = 0;
+		const char *diff = "test run failed";
+
+		if (!run_xdp_prog(c->fd_xdp, c->next, c->next_len, out, &olen,
+				  &ret, c->ifindex))
+			diff = diff_bytes(out, olen, c->next, c->next_len);
+		check(ret == XDP_PASS && !diff,
+		      named(c, "cached MTU one byte below the packet: too big (FRAG_NEEDED), XDP_PASS untouched"),
+		      "ret %u %s", ret, diff ? diff : "");
+	}
+	planted.mtu = (uint16_t)(c->next_len - 14);
+	bpf_map_update_elem(fd, &k, &planted, BPF_EXIST);
+	next_is(c, "cached MTU equal to the packet's length: forwarded (the planted MACs)",
+		PLANT_DMAC, PLANT_SMAC);
+
 	/* Generation 0: no loader watches routes, the cache is off. */
 	fib_cache_set_gen(0);
 	next_is(c, "generation 0 (no route watcher): the FIB is asked, the fresh planted entry ignored",
