@@ -27,6 +27,9 @@ struct sy_layout_contract {
 	struct sy_frag_key frag_key;
 	struct sy_frag_value frag_value;
 	struct sy_dev_mac dev_mac;
+	struct sy_fib_key fib_key;
+	struct sy_fib_entry fib_entry;
+	struct sy_fib_scratch fib_scratch;
 	struct sy_svc_stats_key svc_stats_key;
 	struct sy_svc_stats svc_stats;
 	struct sy_source_range_key source_range_key;

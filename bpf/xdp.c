@@ -15,7 +15,8 @@
  * Checksums are updated by hand (sy_xlate_xdp() in sy_nat.h, arithmetic in
  * sy_csum.h), since XDP has no checksum helpers.
  *
- * Before rewriting anything, bpf_fib_lookup() on the new destination: on
+ * Before rewriting anything, bpf_fib_lookup() on the new destination (its
+ * answer cached per flow direction: sy_fib_cache.h): on
  * success the packet is rewritten, the MACs set, the TTL decremented, and
  * the frame leaves with XDP_TX (egress device = ingress device) or
  * bpf_redirect() to the egress device. If the lookup does not succeed
@@ -51,15 +52,18 @@
 #include "sy_csum.h"
 #include "sy_nat.h"
 #include "sy_fib.h"
+#include "sy_fib_cache.h"
 #include "sy_xdp6.h"
 
 /* Where does the translated packet go? Returns 0 with fib filled when XDP
  * can forward it itself, -1 when it must go to the stack (untouched), or
- * BPF_FIB_LKUP_RET_FRAG_NEEDED (fib->mtu_result: the egress MTU). */
+ * BPF_FIB_LKUP_RET_FRAG_NEEDED (fib->mtu_result: the egress MTU). The
+ * answer comes from sy_fib_cache when it holds a current one. */
 static __always_inline int sy_xdp_fib(struct xdp_md *ctx,
 				      const struct sy_pkt *pkt,
 				      const struct sy_xlate *x,
-				      struct bpf_fib_lookup *fib)
+				      struct bpf_fib_lookup *fib, __u64 now,
+				      int cached)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -72,7 +76,8 @@ static __always_inline int sy_xdp_fib(struct xdp_md *ctx,
 		return -1; /* the stack sends time exceeded */
 	sy_fib_fill4(fib, x, pkt->proto, iph->tos, bpf_ntohs(iph->tot_len),
 		     ctx->ingress_ifindex);
-	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	rc = cached ? sy_fib_lookup_cached(ctx, fib, now) :
+		      bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return rc;
 	return rc == BPF_FIB_LKUP_RET_SUCCESS ? 0 : -1;
@@ -122,11 +127,12 @@ static __noinline int sy_xdp4(struct xdp_md *ctx)
 	struct sy_xlate x;
 	struct sy_pkt pkt;
 	int ret, verdict;
+	__u64 now;
 
 	ret = sy_parse_data(data, data_end, &pkt);
 	if (ret == SY_PARSE_ICMP &&
 	    sy_icmp_xdp(ctx, &pkt, &icmp, &x) == SY_ICMP_XLATE &&
-	    sy_xdp_fib(ctx, &pkt, &x, &fib) == 0 &&
+	    sy_xdp_fib(ctx, &pkt, &x, &fib, 0, SY_FIB_UNCACHED) == 0 &&
 	    !(fib.ifindex == ctx->ingress_ifindex && sy_xdp_tx_disabled()) &&
 	    sy_icmp_xdp_store(ctx, &icmp, &x) == 0)
 		return sy_xdp_forward(ctx, &fib);
@@ -149,8 +155,8 @@ static __noinline int sy_xdp4(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 
-	verdict = sy_lb_decide(&pkt, SY_ROLE_EXTERNAL, SY_HOOK_XDP,
-			       bpf_ktime_get_ns(), &x);
+	now = bpf_ktime_get_ns();
+	verdict = sy_lb_decide(&pkt, SY_ROLE_EXTERNAL, SY_HOOK_XDP, now, &x);
 	if (verdict == SY_LB_DROP) {
 		sy_count(x.cnt);
 		sy_event_verdict4(SY_EV_DROP, &pkt, x.fe_id, x.cnt, SY_HOOK_XDP);
@@ -161,7 +167,7 @@ static __noinline int sy_xdp4(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
-	ret = sy_xdp_fib(ctx, &pkt, &x, &fib);
+	ret = sy_xdp_fib(ctx, &pkt, &x, &fib, now, SY_FIB_CACHED);
 	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return sy_icmp_too_big_xdp(ctx, &pkt, fib.mtu_result,
 					   sy_xdp_tx_disabled());

@@ -68,6 +68,7 @@ static int fill(struct dp *d)
 	int rn = bpf_object__find_map_fd_by_name(d->obj, "sy_revnat");
 	int mg = bpf_object__find_map_fd_by_name(d->obj, "sy_maglev");
 	int cfg = bpf_object__find_map_fd_by_name(d->obj, "sy_config");
+	int gen = bpf_object__find_map_fd_by_name(d->obj, "sy_fib_gen");
 	LIBBPF_OPTS(bpf_map_create_opts, io, .map_flags = BPF_F_INNER_MAP);
 	struct sy_svc_key k = { .addr = htonl(NODE), .port = htons(NPORT), .proto = 6, .scope = SY_SCOPE_EXTERNAL };
 	struct sy_svc_value v = { .id = 1, .group = 1, .count = 1, .flags = SY_SVC_F_NODEPORT, .table_size = 7 };
@@ -86,6 +87,10 @@ static int fill(struct dp *d)
 	if (bpf_map_update_elem(be, &one, &b, BPF_ANY) || bpf_map_update_elem(mg, &one, &inner, BPF_ANY) ||
 	    bpf_map_update_elem(rn, &one, &r, BPF_ANY) || bpf_map_update_elem(svc, &k, &v, BPF_ANY) ||
 	    bpf_map_update_elem(cfg, &zero, &c, BPF_ANY))
+		return -errno;
+	/* The route-result cache is on once a loader watches routes (a
+	 * nonzero sy_fib_gen); objects from before it have no such map. */
+	if (gen >= 0 && bpf_map_update_elem(gen, &zero, &one, BPF_ANY))
 		return -errno;
 	close(inner);
 	return 0;

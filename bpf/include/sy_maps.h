@@ -118,6 +118,30 @@ struct {
 	__type(value, struct sy_dev_mac);
 } sy_dev_mac SY_MAP_DEF;
 
+/* The route-result cache (sy_fib_cache.h): one entry per forwarded flow
+ * direction, LRU-evicted; 65536 entries (5 MiB). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sy_fib_key);
+	__type(value, struct sy_fib_entry);
+} sy_fib_cache SY_MAP_DEF;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sy_fib_scratch);
+} sy_fib_scratch SY_MAP_DEF;
+
+/* sy_fib_gen[0]: the route generation, written by the loader (route_watch.c). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} sy_fib_gen SY_MAP_DEF;
+
 /* Written by the loader only; declared here so it is part of the object and
  * the skeleton (the datapath never reads it). */
 struct {

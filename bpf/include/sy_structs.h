@@ -275,6 +275,9 @@ enum sy_counter {
 	/* IPv6 (sy_parse6.h, sy_hooks6.h). */
 	SY_CNT_MALFORMED6 = 40, /* IPv6 packets with a bad or truncated header, a bad payload length or a UDP checksum of 0 (passed untouched) */
 	SY_CNT_IP6_NOT_HANDLED = 41, /* IPv6 packets the datapath does not handle: extension header chain too long or not walked (untouched) */
+	/* The route-result cache (sy_fib_cache.h). */
+	SY_CNT_FIB_CACHE_HIT = 42, /* forwarded packets whose route came from sy_fib_cache (no bpf_fib_lookup()) */
+	SY_CNT_FIB_CACHE_MISS = 43, /* route lookups done by the kernel: no entry, or one of an older sy_fib_gen or older than SY_FIB_CACHE_MAX_AGE_NS */
 	SY_CNT_EVENTS_LOST = 45, /* monitor events (sy_events) not written: the ring buffer was full */
 	SY_CNT_SOCK_REJECT = 46, /* connect()/sendmsg() to a frontend without endpoints refused (ECONNREFUSED) */
 	SY_CNT_EVENTS_RATE_LIMITED = 47, /* monitor events not written: over the per-CPU budget (sy_events_budget) */
@@ -334,6 +337,42 @@ struct sy_dev_mac {
 	__u8 set;       /* 1: addr is valid */
 	__u8 pad;
 };                      /* 8 bytes */
+
+/* ---- sy_fib_cache: LRU_HASH, key sy_fib_key -> sy_fib_entry ------------
+ * The answer of a successful bpf_fib_lookup() for the packets XDP and tc
+ * forward themselves (sy_fib_cache.h), keyed by every input of the lookup.
+ * sy_fib_gen (ARRAY of one __u32): bumped by the loader on every route,
+ * neighbour, link, address and rule notification of its namespace; an
+ * entry of another generation is not used. */
+struct sy_fib_key {
+	__u8 family;     /* AF_INET (2) or AF_INET6 (10) */
+	__u8 proto;      /* IPPROTO_TCP / _UDP / _ICMP / _ICMPV6 */
+	__be16 sport;    /* after the rewrite */
+	__be16 dport;
+	__u16 pad;
+	__u32 ifindex;   /* arrival device */
+	__be32 flowinfo; /* IPv4: the TOS byte (first byte); IPv6: traffic class and flow label */
+	__be32 saddr[4]; /* IPv4: saddr[0], the rest 0 */
+	__be32 daddr[4];
+};                       /* 48 bytes */
+
+struct sy_fib_entry {
+	__u64 stamp_ns;  /* bpf_ktime_get_ns() of the lookup */
+	__u32 gen;       /* sy_fib_gen read before the lookup */
+	__u32 ifindex;   /* egress device */
+	__u16 mtu;       /* the route's MTU (mtu_result of the lookup) */
+	__u8 smac[6];
+	__u8 dmac[6];
+	__u8 pad[2];
+};                       /* 32 bytes */
+
+/* sy_fib_scratch: PERCPU_ARRAY of one. The key and the new entry of a miss
+ * live here, not on the BPF stack (the IPv6 XDP path has no 80 bytes to
+ * spare of its 512). */
+struct sy_fib_scratch {
+	struct sy_fib_key key;
+	struct sy_fib_entry fresh;
+};                       /* 80 bytes */
 
 /* ---- sy_svc_stats: PERCPU_HASH, key sy_svc_stats_key -> sy_svc_stats -- */
 /* Per frontend and hook: packets and bytes (whole frame, Ethernet header
@@ -669,6 +708,9 @@ SY_ASSERT_LAYOUT(struct sy_rate_bucket, 16);
 SY_ASSERT_LAYOUT(struct sy_frag_key, 12);
 SY_ASSERT_LAYOUT(struct sy_frag_value, 4);
 SY_ASSERT_LAYOUT(struct sy_dev_mac, 8);
+SY_ASSERT_LAYOUT(struct sy_fib_key, 48);
+SY_ASSERT_LAYOUT(struct sy_fib_entry, 32);
+SY_ASSERT_LAYOUT(struct sy_fib_scratch, 80);
 SY_ASSERT_OFF(struct sy_config, snat_port_min, 12);
 SY_ASSERT_OFF(struct sy_config, snat_port_max, 14);
 SY_ASSERT_OFF(struct sy_config, svc_net, 24);

@@ -61,7 +61,11 @@
 #include "sy_config.h"
 #include "sy_frontend.h"
 #include "sy_fib.h"
+<<<<<<< HEAD
 #include "sy_pmtu.h"
+=======
+#include "sy_fib_cache.h"
+>>>>>>> h-fibcache
 #include "sy_tc6.h"
 #include "sy_events.h"
 
@@ -96,10 +100,13 @@ static __always_inline int sy_src_is_node(const struct sy_pkt *pkt,
  * TC_ACT_REDIRECT, or TC_ACT_OK when the FIB cannot tell (the stack then
  * decides). The lookup checks the packet's size against the egress MTU
  * (tot_len; per segment for GSO): a DF packet too big for it is answered
- * with ICMP fragmentation needed (sy_icmp.h) instead of being lost. */
+ * with ICMP fragmentation needed (sy_icmp.h) instead of being lost. A
+ * successful answer is cached (sy_fib_cache.h); the retry without the size
+ * (tot_len 0: the kernel then checks the skb itself) is not. */
 static __always_inline int sy_tc_forward(struct __sk_buff *skb,
 					 const struct sy_pkt *pkt,
-					 const struct sy_xlate *x)
+					 const struct sy_xlate *x, __u64 now,
+					 int cached)
 {
 	struct bpf_fib_lookup fib = {};
 	struct sy_ip4 h; /* first 10 bytes: lengths, DF, TTL */
@@ -113,7 +120,8 @@ static __always_inline int sy_tc_forward(struct __sk_buff *skb,
 	old_ttl_proto = *(__be16 *)&h.ttl;
 	sy_fib_fill4(&fib, x, pkt->proto, 0,
 		     sy_icmp_fwd_len(skb, pkt, h.tot_len), skb->ifindex);
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	rc = cached && fib.tot_len ? sy_fib_lookup_cached(skb, &fib, now) :
+			   bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
 		rc = sy_icmp_too_big_tc(skb, pkt, x, h.frag_off,
 					fib.mtu_result);
@@ -152,6 +160,7 @@ static __noinline int sy_tc4_main(struct __sk_buff *skb, int role)
 	struct sy_xlate x;
 	struct sy_pkt pkt;
 	int ret, verdict;
+	__u64 now;
 
 	ret = sy_parse(skb, &pkt);
 	if (ret != SY_PARSE_OK) {
@@ -159,7 +168,8 @@ static __noinline int sy_tc4_main(struct __sk_buff *skb, int role)
 			ret = sy_icmp_tc(skb, &pkt, &x);
 			if (ret == SY_ICMP_XLATE && sy_src_is_node(&pkt, &x)) {
 				pkt.proto = IPPROTO_ICMP;
-				return sy_tc_forward(skb, &pkt, &x);
+				return sy_tc_forward(skb, &pkt, &x, 0,
+						     SY_FIB_UNCACHED);
 			}
 			return ret < 0 ? TC_ACT_SHOT : (ret == SY_ICMP_XLATE ? TC_ACT_OK : TCX_NEXT);
 		}
@@ -179,8 +189,8 @@ static __noinline int sy_tc4_main(struct __sk_buff *skb, int role)
 		return TC_ACT_SHOT;
 	}
 
-	verdict = sy_lb_decide(&pkt, role, SY_HOOK_TC_INGRESS,
-			       bpf_ktime_get_ns(), &x);
+	now = bpf_ktime_get_ns();
+	verdict = sy_lb_decide(&pkt, role, SY_HOOK_TC_INGRESS, now, &x);
 	switch (verdict) {
 	case SY_LB_XLATE:
 		if ((pkt.frag == SY_FRAG_LATER ?
@@ -191,8 +201,14 @@ static __noinline int sy_tc4_main(struct __sk_buff *skb, int role)
 		sy_xlate_account(&x, SY_HOOK_TC_INGRESS, skb->len);
 		sy_event_trace4(&pkt, &x, SY_HOOK_TC_INGRESS);
 		if (sy_src_is_node(&pkt, &x))
+<<<<<<< HEAD
 			return sy_tc_forward(skb, &pkt, &x);
 		return sy_pmtu_check4(skb, &pkt, &x); /* the stack forwards it */
+=======
+			return sy_tc_forward(skb, &pkt, &x, now,
+					     SY_FIB_CACHED);
+		return TC_ACT_OK;
+>>>>>>> h-fibcache
 	case SY_LB_REJECT:
 		if (pkt.frag == SY_FRAG_LATER) { /* its first was answered */
 			sy_count(SY_CNT_DROP_FRAG_REJECT);

@@ -33,7 +33,11 @@
 #include "sy_stats.h"
 #include "sy_pkt_type.h"
 #include "sy_fib.h"
+<<<<<<< HEAD
 #include "sy_pmtu.h"
+=======
+#include "sy_fib_cache.h"
+>>>>>>> h-fibcache
 
 #ifndef TCX_NEXT
 #define TCX_NEXT -1
@@ -62,7 +66,8 @@ static __always_inline int sy_src_is_node6(const struct sy_pkt6 *pkt,
  * the TTL. */
 static __always_inline int sy_tc6_forward(struct __sk_buff *skb,
 					  const struct sy_pkt6 *pkt,
-					  const struct sy_xlate6 *x)
+					  const struct sy_xlate6 *x, __u64 now,
+					  int cached)
 {
 	struct bpf_fib_lookup fib = {};
 	__u8 h[8]; /* flowinfo, payload length, next header, hop limit */
@@ -76,7 +81,8 @@ static __always_inline int sy_tc6_forward(struct __sk_buff *skb,
 	sy_fib_fill6(&fib, x->saddr, x->daddr, x->sport, x->dport, pkt->proto,
 		     *(__be32 *)h & bpf_htonl(0x0fffffff),
 		     sy_fwd6_len(skb, pkt, *(__be16 *)(h + 4)), skb->ifindex);
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	rc = cached && fib.tot_len ? sy_fib_lookup_cached(skb, &fib, now) :
+			   bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
 		rc = sy_tc6_too_big(skb, pkt, fib.mtu_result);
 		if (rc != SY_HOOK6_CONTINUE)
@@ -105,6 +111,7 @@ static __noinline int sy_tc6_main(struct __sk_buff *skb, int role)
 	struct sy_xlate6 x;
 	struct sy_pkt6 pkt;
 	int ret, verdict;
+	__u64 now;
 
 	ret = sy_parse6(skb, &pkt);
 	if (ret != SY_PARSE_OK) {
@@ -117,7 +124,7 @@ static __noinline int sy_tc6_main(struct __sk_buff *skb, int role)
 			if (!sy_src_is_node6(&pkt, &x))
 				return TC_ACT_OK;
 			pkt.proto = SY_NEXTHDR_ICMPV6;
-			return sy_tc6_forward(skb, &pkt, &x);
+			return sy_tc6_forward(skb, &pkt, &x, 0, SY_FIB_UNCACHED);
 		}
 		if (ret == SY_PARSE_MALFORMED)
 			sy_count(SY_CNT_MALFORMED6);
@@ -135,8 +142,8 @@ static __noinline int sy_tc6_main(struct __sk_buff *skb, int role)
 			return ret;
 	}
 
-	verdict = sy_lb6_decide(&pkt, role, SY_HOOK_TC_INGRESS,
-				bpf_ktime_get_ns(), &x);
+	now = bpf_ktime_get_ns();
+	verdict = sy_lb6_decide(&pkt, role, SY_HOOK_TC_INGRESS, now, &x);
 	switch (verdict) {
 	case SY_LB_XLATE:
 		if ((pkt.frag == SY_FRAG_LATER ?
@@ -146,8 +153,13 @@ static __noinline int sy_tc6_main(struct __sk_buff *skb, int role)
 		sy_xlate6_account(&x, SY_HOOK_TC_INGRESS, skb->len);
 		sy_event_trace6(&pkt, &x, SY_HOOK_TC_INGRESS);
 		if (sy_src_is_node6(&pkt, &x))
+<<<<<<< HEAD
 			return sy_tc6_forward(skb, &pkt, &x);
 		return sy_pmtu_check6(skb, &pkt, &x); /* the stack forwards it */
+=======
+			return sy_tc6_forward(skb, &pkt, &x, now, SY_FIB_CACHED);
+		return TC_ACT_OK;
+>>>>>>> h-fibcache
 	case SY_LB_REJECT:
 		sy_event_verdict6(&pkt, sy_event6_info(SY_EV_REJECT, SY_HOOK_TC_INGRESS,
 				  pkt.proto == IPPROTO_TCP ? SY_CNT_REJECT_TCP :

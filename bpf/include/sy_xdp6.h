@@ -29,12 +29,13 @@
 #include "sy_pkt_type.h"
 #include "sy_config.h"
 #include "sy_fib.h"
+#include "sy_fib_cache.h"
 
 /* Where does the translated packet go (sy_xdp_fib())? */
 static __always_inline int sy_xdp6_fib(struct xdp_md *ctx,
 				       const struct sy_pkt6 *pkt,
 				       const struct sy_xlate6 *x,
-				       struct bpf_fib_lookup *fib)
+				       struct bpf_fib_lookup *fib, __u64 now)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -49,7 +50,7 @@ static __always_inline int sy_xdp6_fib(struct xdp_md *ctx,
 		     *(__be32 *)ip6 & bpf_htonl(0x0fffffff),
 		     SY_IP6_HDR_LEN + bpf_ntohs(ip6->payload_len),
 		     ctx->ingress_ifindex);
-	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	rc = sy_fib_lookup_cached(ctx, fib, now);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return rc;
 	return rc == BPF_FIB_LKUP_RET_SUCCESS ? 0 : -1;
@@ -83,6 +84,7 @@ static __always_inline int sy_xdp6_main(struct xdp_md *ctx)
 	struct sy_xlate6 x;
 	struct sy_pkt6 pkt;
 	int ret, verdict;
+	__u64 now;
 
 	ret = sy_parse6_data(data, data_end, len, &pkt);
 	if (ret == SY_PARSE_ICMP) {
@@ -110,8 +112,8 @@ static __always_inline int sy_xdp6_main(struct xdp_md *ctx)
 		}
 	}
 
-	verdict = sy_lb6_decide(&pkt, SY_ROLE_EXTERNAL, SY_HOOK_XDP,
-				bpf_ktime_get_ns(), &x);
+	now = bpf_ktime_get_ns();
+	verdict = sy_lb6_decide(&pkt, SY_ROLE_EXTERNAL, SY_HOOK_XDP, now, &x);
 	if (verdict == SY_LB_DROP) {
 		sy_count(x.cnt);
 		sy_event_verdict6_inline(&pkt, sy_event6_info(SY_EV_DROP, SY_HOOK_XDP,
@@ -123,7 +125,7 @@ static __always_inline int sy_xdp6_main(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
-	ret = sy_xdp6_fib(ctx, &pkt, &x, &fib);
+	ret = sy_xdp6_fib(ctx, &pkt, &x, &fib, now);
 	if (ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return sy_xdp6_too_big(ctx, &pkt, fib.mtu_result);
 	if (ret != 0 ||

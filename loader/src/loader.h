@@ -58,6 +58,8 @@ enum sy_map_id {
 	SY_MAP_ICMP_RATE,
 	SY_MAP_FRAG,
 	SY_MAP_DEV_MAC,
+	SY_MAP_FIB_CACHE,
+	SY_MAP_FIB_GEN,
 	/* IPv6 twins (sy_structs.h "IPv6 twins"): one id space with IPv4, so
 	 * an id-keyed delete or flush covers both families' maps. */
 	SY_MAP_SERVICES6,

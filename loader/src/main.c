@@ -33,8 +33,8 @@ static void usage(FILE *f)
 "                            max entries of any sized map (sy_services,\n"
 "                            sy_backends, sy_revnat, sy_maglev, sy_conntrack,\n"
 "                            sy_affinity, sy_svc_stats, sy_source_ranges,\n"
-"                            sy_sock_revnat, and the IPv6 twins sy_services6,\n"
-"                            sy_backends6, sy_revnat6, sy_conntrack6,\n"
+"                            sy_sock_revnat, sy_fib_cache, and the IPv6 twins\n"
+"                            sy_services6, sy_backends6, sy_revnat6, sy_conntrack6,\n"
 "                            sy_affinity6, sy_source_ranges6, sy_sock_revnat6);\n"
 "                            after the flags above. A map already pinned\n"
 "                            keeps its size (warning logged)\n"
@@ -78,7 +78,7 @@ static int parse_map_sizes(const char *arg, struct loader_opts *o)
 	static const enum sy_map_id sizable[] = {
 		SY_MAP_SERVICES, SY_MAP_BACKENDS, SY_MAP_REVNAT, SY_MAP_MAGLEV,
 		SY_MAP_CONNTRACK, SY_MAP_AFFINITY, SY_MAP_SVC_STATS,
-		SY_MAP_SOURCE_RANGES, SY_MAP_SOCK_REVNAT,
+		SY_MAP_SOURCE_RANGES, SY_MAP_SOCK_REVNAT, SY_MAP_FIB_CACHE,
 		SY_MAP_SERVICES6, SY_MAP_BACKENDS6, SY_MAP_REVNAT6,
 		SY_MAP_CONNTRACK6, SY_MAP_AFFINITY6, SY_MAP_SOURCE_RANGES6,
 		SY_MAP_SOCK_REVNAT6,

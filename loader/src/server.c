@@ -21,6 +21,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "monitor.h"
+#include "route_watch.h"
 #include "sy_structs.h"
 
 #define MAX_CLIENTS 64
@@ -60,6 +61,7 @@ struct server {
 	bool exit_pending;
 	struct monitor *mon;         /* NULL: a datapath without sy_events */
 	struct monitor_batch batch;
+	struct route_watch *routes;  /* NULL: route-result cache off */
 };
 
 /* ---- socket ---------------------------------------------------------- */
@@ -529,7 +531,7 @@ static int poll_timeout(struct server *S, struct timespec *ts)
 int server_run(struct loader *L)
 {
 	struct server S = { .L = L, .lfd = -1 };
-	struct pollfd pfd[MAX_CLIENTS + 2];
+	struct pollfd pfd[MAX_CLIENTS + 3];
 	sigset_t unblocked;
 	int err;
 
@@ -537,6 +539,7 @@ int server_run(struct loader *L)
 	if (err)
 		return err;
 	S.mon = monitor_open(L);
+	S.routes = route_watch_open(L);
 	sigprocmask(SIG_SETMASK, NULL, &unblocked);
 	sigdelset(&unblocked, SIGTERM);
 	sigdelset(&unblocked, SIGINT);
@@ -544,7 +547,7 @@ int server_run(struct loader *L)
 	while (!S.stop && !sy_stop_signal) {
 		struct client *snapshot[MAX_CLIENTS];
 		struct timespec ts;
-		int n = 0, nc = S.nclients, has_to, ret;
+		int n = 0, nc = S.nclients, has_to, ret, routes_idx = -1;
 
 		pfd[n].fd = S.lfd;
 		pfd[n].events = S.nclients < MAX_CLIENTS && !S.exit_pending ?
@@ -565,6 +568,12 @@ int server_run(struct loader *L)
 		}
 		if (S.mon) { /* last: the clients' indexes stay i + 1 */
 			pfd[n].fd = monitor_fd(S.mon);
+			pfd[n].events = POLLIN;
+			n++;
+		}
+		if (S.routes) {
+			routes_idx = n;
+			pfd[n].fd = route_watch_fd(S.routes);
 			pfd[n].events = POLLIN;
 			n++;
 		}
@@ -597,6 +606,10 @@ int server_run(struct loader *L)
 		}
 		if (pfd[0].revents & POLLIN)
 			server_accept(&S);
+		/* First: a route change reaches the datapath before anything
+		 * else is served. */
+		if (routes_idx >= 0 && pfd[routes_idx].revents)
+			route_watch_read(S.routes);
 		/* Before the clients: their flush below sends the batch.
 		 * Every round, woken or not (see MONITOR_READ_NS). */
 		if (S.mon)
@@ -651,6 +664,7 @@ int server_run(struct loader *L)
 	if (S.lfd >= 0)
 		close(S.lfd);
 	monitor_close(S.mon);
+	route_watch_close(S.routes);
 	free(S.batch.buf);
 	server_unlink_socket(&S);
 	return err;

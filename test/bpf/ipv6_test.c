@@ -1011,6 +1011,37 @@ static bool xdp6_fwd(const char *name, const struct pktdef6 *d,
 	return expect6_frame(name, fd_xdp6, in, len, v0, want, exp, elen);
 }
 
+/* The route-result cache for an IPv6 NodePort flow (fib_cache_test.c). */
+static void test6_xdp_fib_cache(void)
+{
+	struct pktdef6 d = tcp6(EXT6, NODE6, 40750, 30080, TH_SYN), w;
+	uint8_t in1[BUF], exp1[BUF], in2[BUF], exp2[BUF];
+	struct fib_cache_case c = {
+		.family = "IPv6", .af = 10, .fd_xdp = fd_xdp6, .ifindex = v0,
+		.egress = if_nametoindex("sy-v1"), .first = in1,
+		.first_exp = exp1, .next = in2, .next_exp = exp2,
+	};
+
+	w = d;
+	w.saddr = NODE6;
+	w.daddr = be6(2501);
+	w.dport = be6_port(2501);
+	w.hop = 63;
+	c.first_len = build6(in1, &d);
+	c.first_exp_len = build6(exp1, &w);
+	d.tcp_flags = w.tcp_flags = TH_ACK | TH_PSH;
+	d.payload = w.payload = 13;
+	c.next_len = build6(in2, &d);
+	c.next_exp_len = build6(exp2, &w);
+	for (int i = 0; i < 2; i++) {
+		uint8_t *e = i ? exp2 : exp1;
+
+		memcpy(e, MAC_BE6, 6);
+		memcpy(e + 6, MAC_V1, 6);
+	}
+	test_fib_cache(&c);
+}
+
 static void test6_xdp(void)
 {
 	uint64_t dn = counter(SY_CNT_XDP_DNAT), rn = counter(SY_CNT_XDP_REVNAT);
@@ -1104,6 +1135,7 @@ static void test6_xdp(void)
 	expect6_frame("ipv6: xdp: hop limit 1: XDP_PASS untouched (the stack answers)",
 		      fd_xdp6, in, build6(in, &d), v0, XDP_PASS, in,
 		      build6(in, &d));
+	test6_xdp_fib_cache();
 out:
 	sh6("ip link del sy-v0 2>/dev/null");
 }

@@ -215,6 +215,19 @@ void test_conntrack(void);
 void test_service_cidr(void);
 void test_ipv6(void);
 void test_maglev_in_place(void); /* maglev_inplace_test.c */
+/* fib_cache_test.c: the route-result cache for one family's NodePort flow
+ * forwarded by sy_xdp (XDP_REDIRECT): its first and a next packet, each
+ * with the frame the FIB's answer gives. */
+struct fib_cache_case {
+	const char *family;   /* "IPv4" / "IPv6", for the check names */
+	uint8_t af;           /* AF_INET / AF_INET6 */
+	int fd_xdp;
+	uint32_t ifindex, egress;
+	const uint8_t *first, *first_exp, *next, *next_exp;
+	size_t first_len, first_exp_len, next_len, next_exp_len;
+};
+void test_fib_cache(const struct fib_cache_case *c);
+void fib_cache_set_gen(uint32_t gen);
 void test_events6(int fd_pod); /* events6_test.c, after test_ipv6's setup */
 void test_events6_xdp(int fd_xdp, uint32_t ifindex);
 

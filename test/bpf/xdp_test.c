@@ -476,6 +476,30 @@ static void test_xdp_untouched(void)
 	}
 }
 
+/* The route-result cache for an IPv4 NodePort flow (fib_cache_test.c). */
+static void test_xdp_fib_cache(void)
+{
+	struct pktdef d = tcp(EXT_C1, NODE, 50200, NP_TCP, TH_SYN), w;
+	uint8_t in1[BUF], exp1[BUF], in2[BUF], exp2[BUF];
+	struct fib_cache_case c = {
+		.family = "IPv4", .af = 2, .fd_xdp = fd_xdp, .ifindex = x0,
+		.egress = x1, .first = in1, .first_exp = exp1, .next = in2,
+		.next_exp = exp2,
+	};
+
+	w = d;
+	w.saddr = NODE;
+	w.daddr = be_addr(BE_R1);
+	w.dport = be_port(BE_R1);
+	c.first_len = build(in1, &d);
+	c.first_exp_len = build_fwd(exp1, &w, MAC_BE, MAC_X1);
+	d.tcp_flags = w.tcp_flags = TH_ACK | TH_PSH;
+	d.payload = w.payload = 13;
+	c.next_len = build(in2, &d);
+	c.next_exp_len = build_fwd(exp2, &w, MAC_BE, MAC_X1);
+	test_fib_cache(&c);
+}
+
 void test_xdp(void)
 {
 	fd_xdp = bpf_program__fd(skel->progs.sy_xdp);
@@ -485,6 +509,7 @@ void test_xdp(void)
 	if (!fib_setup())
 		return;
 	test_xdp_forwarding();
+	test_xdp_fib_cache();
 	test_xdp_no_neigh();
 	test_xdp_untouched();
 	test_frag_xdp(fd_xdp, x0, MAC_X0, MAC_X1, MAC_BE, MAC_CL);

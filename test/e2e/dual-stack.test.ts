@@ -231,6 +231,54 @@ describe(`dual-stack end to end (${MODE}${Lab.socketLB(MODE) ? '' : ', no socket
     }
   });
 
+  // The route-result cache (bpf/include/sy_fib_cache.h) follows a neighbour
+  // change at once, not after its 1 s age bound: the loader's route watcher
+  // bumps the generation. A NodePort UDP flow (one source port) to a backend
+  // on node2 is forwarded by node1; node2's MAC on node1 is made wrong, then
+  // right again, each right after the flow's route was looked up (so a cached
+  // answer would still be fresh for ~1 s). Probes 300 ms after each change
+  // must already see it.
+  for (const f of FAMILIES) {
+    test(`${f}: NodePort forwarding follows a neighbour change on the node within 300 ms (route-result cache invalidated)`, { skip: MODE !== 'ebpf' && 'ebpf mode only' }, async () => {
+      const np = ds.spec.ports[1].nodePort as number;
+      const node1 = NODE_IPS[f].node1, node2 = NODE_IPS[f].node2;
+      const n1 = `${lab.name}-n1`, ext = `${lab.name}-ext`;
+      const sh = promisify(execFile);
+      const probe = async (sport: number, extra: string[]): Promise<string[]> =>
+        (await sh('ip', ['netns', 'exec', ext, PROBE, 'udp', node1, String(np), '--src-port', String(sport), ...extra], { timeout: 30_000 }).catch((e) => e))
+          .stdout.split('\n').filter((l: string) => l && !l.startsWith('#'));
+      const mac = JSON.parse((await sh('ip', ['-n', `${lab.name}-n2`, '-j', 'link', 'show', 'eth0'])).stdout)[0].address as string;
+      const neigh = (lladdr: string, nud: string) => sh('ip', ['-n', n1, 'neigh', 'replace', node2, 'lladdr', lladdr, 'dev', 'eth0', 'nud', nud]);
+      const three = ['--count', '3', '--interval-ms', '100', '--timeout-ms', '200'];
+      // Each probe is a new socket, and an IPv6 socket gets a random flow
+      // label (part of the route's key: multipath hashes it), i.e. a new
+      // cache entry; without auto labels the client's probes are one flow.
+      const labels = f === 'IPv6' ? (await sh('ip', ['netns', 'exec', ext, 'sysctl', '-n', 'net.ipv6.auto_flowlabels'])).stdout.trim() : '';
+      try {
+        if (labels) await sh('ip', ['netns', 'exec', ext, 'sysctl', '-qw', 'net.ipv6.auto_flowlabels=0']);
+        // A source port whose flow lands on a node2 backend.
+        let sport = 0, pod = '';
+        for (let s = 41000; s < 41040 && !sport; s++) {
+          const [got] = await probe(s, ['--timeout-ms', '1000']);
+          if (got && webPods.get(got.trim()) === 'node2') [sport, pod] = [s, got.trim()];
+        }
+        assert.ok(sport, 'no source port among 40 reached a node2 backend');
+        assert.deepEqual(await probe(sport, ['--timeout-ms', '1000']), [pod], 'the flow before the change');
+        await neigh('02:00:00:de:ad:01', 'permanent');
+        const wrong = await probe(sport, three);
+        assert.ok(wrong.length === 3 && wrong.slice(1).every((l) => l.startsWith('ERR')),
+          `a wrong MAC for ${node2}: the flow must stop within 300 ms (attempts at ~0, 300, 600 ms): ${JSON.stringify(wrong)}`);
+        await neigh(mac, 'reachable');
+        const right = await probe(sport, three);
+        assert.ok(right.length === 3 && right.slice(1).every((l) => l.trim() === pod),
+          `the right MAC again: the flow must come back within 300 ms: ${JSON.stringify(right)}`);
+      } finally {
+        await neigh(mac, 'reachable').catch(() => undefined);
+        if (labels) await sh('ip', ['netns', 'exec', ext, 'sysctl', '-qw', `net.ipv6.auto_flowlabels=${labels}`]);
+      }
+    });
+  }
+
   test('lab down leaves no namespace, pin, state or process behind', async () => {
     await lab.down();
     assert.deepEqual(lab.leftovers(), []);

@@ -149,6 +149,17 @@ export class LoaderProcess {
   }
 }
 
+/** Runs fn; a failure's message gets the last log lines of the loader of that moment (loader() is read then). */
+export async function withLoaderLogs(loader: () => LoaderProcess | undefined, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    const l = loader();
+    if (e instanceof Error && l) e.message += `\n--- loader pid ${l.pid} ---\n${l.tail(30)}`;
+    throw e;
+  }
+}
+
 export class Lab {
   readonly id = randomBytes(3).toString("hex");
   readonly tmp: string;

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { call, LoaderClient, type MapEntry, type Response } from "./loader-client.js";
-import { Lab, type LoaderProcess, run } from "./lab.js";
+import { Lab, type LoaderProcess, run, withLoaderLogs } from "./lab.js";
 import { parseAddress } from "../../control-plane/src/util/ip.js";
 
 const ip = (s: string): Buffer => Buffer.from(parseAddress(s)!.bytes);
@@ -88,14 +88,7 @@ describe("switchyard-loader IPv6 maps", { timeout: 60000 }, () => {
       c.destroy();
     }
   };
-  const withLogs = async (fn: () => Promise<void>) => {
-    try {
-      await fn();
-    } catch (e) {
-      if (e instanceof Error && loader) e.message += `\n--- loader ---\n${loader.tail(30)}`;
-      throw e;
-    }
-  };
+  const withLogs = (fn: () => Promise<void>): Promise<void> => withLoaderLogs(() => loader, fn);
 
   before(async () => {
     lab = new Lab();

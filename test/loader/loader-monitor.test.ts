@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { decodeEvent, type DatapathEvent } from "../../control-plane/src/dataplane/ebpf/datapath-event.js";
 import { LoaderEventStream } from "../../control-plane/src/dataplane/ebpf/loader-events.js";
 import { LoaderClient as AgentLoaderClient, LoaderError } from "../../control-plane/src/dataplane/ebpf/loader-client.js";
-import { Lab, type LoaderProcess, sleep, waitFor } from "./lab.js";
+import { Lab, type LoaderProcess, sleep, waitFor, withLoaderLogs } from "./lab.js";
 
 const UDP = 17;
 const ip = (s: string): Buffer => Buffer.from(s.split(".").map((x) => Number(x)));
@@ -73,14 +73,7 @@ describe("switchyard-loader datapath monitor: ring buffer events to a subscriber
     await lab?.cleanup();
   });
 
-  const withLogs = async (fn: () => Promise<void>): Promise<void> => {
-    try {
-      await fn();
-    } catch (e) {
-      if (e instanceof Error && loader) e.message += `\n--- loader pid ${loader.pid} ---\n${loader.tail(30)}`;
-      throw e;
-    }
-  };
+  const withLogs = (fn: () => Promise<void>): Promise<void> => withLoaderLogs(() => loader, fn);
 
   it("streams a REJECT event, with its reason and frontend, to the subscriber; other connections are served meanwhile", () =>
     withLogs(async () => {

@@ -11,7 +11,7 @@ import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { call, type MapEntry, type Response } from "./loader-client.js";
-import { Lab, type LoaderProcess, run } from "./lab.js";
+import { Lab, type LoaderProcess, run, withLoaderLogs } from "./lab.js";
 
 // ---- byte layouts (bpf/include/sy_structs.h) --------------------------------
 
@@ -209,14 +209,7 @@ describe("socket-level load balancing for IPv6 and IPv4-mapped sockets (cgroup c
     const cnt = (i: number) => Buffer.from(find(d.entries, u32le(i))!.value).readBigUInt64LE(0);
     return { connect: cnt(SY_CNT_SOCK_CONNECT), sendmsg: cnt(SY_CNT_SOCK_SENDMSG) };
   };
-  const withLogs = async (fn: () => Promise<void>) => {
-    try {
-      await fn();
-    } catch (e) {
-      if (e instanceof Error && loader) e.message += `\n--- loader ---\n${loader.tail(30)}`;
-      throw e;
-    }
-  };
+  const withLogs = (fn: () => Promise<void>): Promise<void> => withLoaderLogs(() => loader, fn);
 
   before(async () => {
     lab = new Lab();

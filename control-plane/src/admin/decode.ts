@@ -4,10 +4,10 @@
 import { decodeEntries, isMapName, type MapName, type TypedEntry } from '../dataplane/ebpf/map-codecs.js';
 import {
   ATTACH_MODE_NAMES, BackendFlags, BackendState, CT_FLAG_NAMES, CtDir, RATE_BUCKET_NAMES, SVC_FLAG_NAMES, TCP_FLAG_NAMES,
-  counterName, ctLifetimeSeconds, ctValueCodec, flagNames, frontendKind, hookName, protoName, scopeName,
+  counterName, ctLifetimeSeconds, ctValueCodec, flagNames, formatMac, frontendKind, hookName, protoName, scopeName,
 } from '../dataplane/ebpf/map-values.js';
 import { SY_ENUMS, SY_STRUCTS } from '../dataplane/ebpf/sy-layout.generated.js';
-import { formatIP } from '../util/ip.js';
+import { formatIP, mustParseIP } from '../util/ip.js';
 
 export type Decoded = Record<string, unknown>;
 
@@ -138,6 +138,19 @@ function present<M extends MapName>(map: M, e: TypedEntry<M>, raw: Uint8Array, o
     }
     case 'sy_dev_mac':
       return { ifindex: t.key, mac: t.value.mac, set: t.value.set };
+    case 'sy_fib_cache': {
+      const { key: k, value: v } = t;
+      const addr = (a: string) => (k.family === 2 ? formatIP(mustParseIP(a).bytes.subarray(0, 4)) : a);
+      return {
+        family: k.family === 2 ? 'ipv4' : 'ipv6', proto: protoName(k.proto), saddr: addr(k.saddr), sport: k.sport,
+        daddr: addr(k.daddr), dport: k.dport, ingressIfindex: k.ifindex, flowinfo: k.flowinfo, egressIfindex: v.ifindex,
+        smac: formatMac(v.smac), dmac: formatMac(v.dmac), mtu: v.mtu, generation: v.gen, ageSeconds: round3(ageSeconds(v.stampNs, now)),
+      };
+    }
+    case 'sy_fib_gen':
+      return { index: t.key, generation: t.value };
+    case 'sy_fib_scratch':
+      return { index: t.key, value: hex(t.value) };
     case 'sy_frag':
     case 'sy_frag6': {
       const { key: k, value: v } = t;

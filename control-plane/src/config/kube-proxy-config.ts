@@ -30,7 +30,7 @@ import { MAGLEV_PRIMES, validateSizing } from '../dataplane/maglev.js';
 import { parsePortRange } from './snat-ports.js';
 
 /** Maps whose max_entries the loader sets (--map-max-entries NAME=N). */
-export const SIZED_MAPS = ['sy_services', 'sy_backends', 'sy_revnat', 'sy_maglev', 'sy_conntrack', 'sy_affinity', 'sy_svc_stats', 'sy_source_ranges', 'sy_sock_revnat', 'sy_services6', 'sy_backends6', 'sy_revnat6', 'sy_conntrack6', 'sy_affinity6', 'sy_source_ranges6', 'sy_sock_revnat6'] as const;
+export const SIZED_MAPS = ['sy_services', 'sy_backends', 'sy_revnat', 'sy_maglev', 'sy_conntrack', 'sy_affinity', 'sy_svc_stats', 'sy_source_ranges', 'sy_sock_revnat', 'sy_fib_cache', 'sy_services6', 'sy_backends6', 'sy_revnat6', 'sy_conntrack6', 'sy_affinity6', 'sy_source_ranges6', 'sy_sock_revnat6'] as const;
 
 export const KUBE_PROXY_API_VERSION = 'kubeproxy.config.k8s.io/v1alpha1';
 export const KUBE_PROXY_KIND = 'KubeProxyConfiguration';

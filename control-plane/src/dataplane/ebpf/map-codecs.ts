@@ -6,7 +6,7 @@
 // test/unit/map-layout.test.ts.
 import type { MapEntry } from './loader-client.js';
 import {
-  eventsBudgetCodec,
+  eventsBudgetCodec, fibEntryCodec, fibKeyCodec,
   affinityKeyCodec, affinityValueCodec, attachKeyCodec, attachValueCodec, backendCodec, ctKeyCodec, ctValueCodec, decodeConfig,
   decodeCounterValue, decodeDevMac, decodeSourceRangeKey, decodeSvcStatsValue, decodeU32, decodeU32Array, encodeU32, fragKeyCodec,
   fragValueCodec, rateBucketCodec, revNatCodec, sockRevNatKeyCodec, sockRevNatValueCodec, svcKeyCodec, svcStatsKeyCodec, svcValueCodec,
@@ -42,6 +42,10 @@ export const MAP_CODECS = {
   sy_sock_revnat: { key: struct(sockRevNatKeyCodec), value: struct(sockRevNatValueCodec) },
   sy_frag: { key: struct(fragKeyCodec), value: struct(fragValueCodec) },
   sy_dev_mac: { key: u32, value: { cType: 'struct sy_dev_mac', decode: decodeDevMac } as Side<ReturnType<typeof decodeDevMac>> },
+  sy_fib_cache: { key: struct(fibKeyCodec), value: struct(fibEntryCodec) },
+  sy_fib_gen: { key: u32, value: u32 },
+  // Per-CPU scratch of the datapath (a miss's key and entry): nothing to read, shown as bytes.
+  sy_fib_scratch: { key: u32, value: { cType: 'struct sy_fib_scratch', decode: (b: Uint8Array) => b } as Side<Uint8Array> },
   sy_attach: { key: struct(attachKeyCodec), value: struct(attachValueCodec) },
   sy_config: { key: u32, value: { cType: 'struct sy_config', decode: decodeConfig } as Side<ReturnType<typeof decodeConfig>> },
   sy_icmp_rate: { key: u32, value: struct(rateBucketCodec) },

@@ -99,6 +99,14 @@ export const fragValueCodec = structCodec('sy_frag_value', { sport: ['sport', 'b
 export const sockRevNatKeyCodec = structCodec('sy_sock_revnat_key', { cookie: ['cookie', 'u64'], addr: ['addr', 'ipv4'], port: ['port', 'be16'] });
 export const sockRevNatValueCodec = structCodec('sy_sock_revnat_value', { addr: ['addr', 'ipv4'], port: ['port', 'be16'], revNatId: ['rev_nat_id', 'u32'] });
 export const devMacCodec = structCodec('sy_dev_mac', { addr: ['addr', 'bytes'], set: ['set', 'u8'] });
+// The route-result cache (sy_fib_cache.h): addresses as 16 bytes (read as IPv6), an IPv4 one in the first 4.
+export const fibKeyCodec = structCodec('sy_fib_key', {
+  family: ['family', 'u8'], proto: ['proto', 'u8'], sport: ['sport', 'be16'], dport: ['dport', 'be16'], ifindex: ['ifindex', 'u32'],
+  flowinfo: ['flowinfo', 'be32'], saddr: ['saddr', 'ipv6'], daddr: ['daddr', 'ipv6'],
+});
+export const fibEntryCodec = structCodec('sy_fib_entry', {
+  stampNs: ['stamp_ns', 'u64'], gen: ['gen', 'u32'], ifindex: ['ifindex', 'u32'], mtu: ['mtu', 'u16'], smac: ['smac', 'bytes'], dmac: ['dmac', 'bytes'],
+});
 
 // IPv6 twins (issue #16): the same fields with 16-byte addresses; unaddressed values are shared.
 export const svcKey6Codec = structCodec('sy_svc_key6', { addr: ['addr', 'ipv6'], port: ['port', 'be16'], proto: ['proto', 'u8'], scope: ['scope', 'u8'] });
@@ -227,10 +235,15 @@ export function decodeCounterValue(b: Uint8Array): bigint {
   return n;
 }
 
+/** A MAC address as "aa:bb:..". */
+export function formatMac(b: Uint8Array): string {
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
 /** sy_dev_mac value: the MAC as "aa:bb:..", and whether it is set. */
 export function decodeDevMac(b: Uint8Array): { mac: string; set: boolean } {
   const d = devMacCodec.decode(b);
-  return { mac: [...d.addr].map((x) => x.toString(16).padStart(2, '0')).join(':'), set: d.set === 1 };
+  return { mac: formatMac(d.addr), set: d.set === 1 };
 }
 
 // ---- names for the admin API (docs/maps.md) ---------------------------------
