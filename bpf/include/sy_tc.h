@@ -61,11 +61,8 @@
 #include "sy_config.h"
 #include "sy_frontend.h"
 #include "sy_fib.h"
-<<<<<<< HEAD
 #include "sy_pmtu.h"
-=======
 #include "sy_fib_cache.h"
->>>>>>> h-fibcache
 #include "sy_tc6.h"
 #include "sy_events.h"
 
@@ -201,14 +198,9 @@ static __noinline int sy_tc4_main(struct __sk_buff *skb, int role)
 		sy_xlate_account(&x, SY_HOOK_TC_INGRESS, skb->len);
 		sy_event_trace4(&pkt, &x, SY_HOOK_TC_INGRESS);
 		if (sy_src_is_node(&pkt, &x))
-<<<<<<< HEAD
-			return sy_tc_forward(skb, &pkt, &x);
-		return sy_pmtu_check4(skb, &pkt, &x); /* the stack forwards it */
-=======
 			return sy_tc_forward(skb, &pkt, &x, now,
 					     SY_FIB_CACHED);
-		return TC_ACT_OK;
->>>>>>> h-fibcache
+		return sy_pmtu_check4(skb, &pkt, &x); /* the stack forwards it */
 	case SY_LB_REJECT:
 		if (pkt.frag == SY_FRAG_LATER) { /* its first was answered */
 			sy_count(SY_CNT_DROP_FRAG_REJECT);

@@ -33,11 +33,8 @@
 #include "sy_stats.h"
 #include "sy_pkt_type.h"
 #include "sy_fib.h"
-<<<<<<< HEAD
 #include "sy_pmtu.h"
-=======
 #include "sy_fib_cache.h"
->>>>>>> h-fibcache
 
 #ifndef TCX_NEXT
 #define TCX_NEXT -1
@@ -153,13 +150,8 @@ static __noinline int sy_tc6_main(struct __sk_buff *skb, int role)
 		sy_xlate6_account(&x, SY_HOOK_TC_INGRESS, skb->len);
 		sy_event_trace6(&pkt, &x, SY_HOOK_TC_INGRESS);
 		if (sy_src_is_node6(&pkt, &x))
-<<<<<<< HEAD
-			return sy_tc6_forward(skb, &pkt, &x);
-		return sy_pmtu_check6(skb, &pkt, &x); /* the stack forwards it */
-=======
 			return sy_tc6_forward(skb, &pkt, &x, now, SY_FIB_CACHED);
-		return TC_ACT_OK;
->>>>>>> h-fibcache
+		return sy_pmtu_check6(skb, &pkt, &x); /* the stack forwards it */
 	case SY_LB_REJECT:
 		sy_event_verdict6(&pkt, sy_event6_info(SY_EV_REJECT, SY_HOOK_TC_INGRESS,
 				  pkt.proto == IPPROTO_TCP ? SY_CNT_REJECT_TCP :
