@@ -290,6 +290,7 @@ export class Proxier {
       // A back end with a partial path needs only `changed`; build the whole
       // list only for full syncs and back ends that render everything.
       const desired = changed && this.dataplane.capabilities?.partialSync ? [] : this.lastDesired;
+      const computeMs = Date.now() - start;
       const verify = full && this.verifyWanted;
       const out = await this.dataplane.sync(desired, changed, verify ? { verify } : undefined);
       if (verify) this.verifyWanted = false;
@@ -304,7 +305,8 @@ export class Proxier {
       this.lastError = undefined;
       this.backoffMs = 0;
       this.syncCount++;
-      if (out.changes > 0) this.log.info({ changes: out.changes, ...out.detail, ms: Date.now() - start }, 'synced');
+      // A full sync is logged even when it changed nothing: its length is what a change arriving meanwhile waits.
+      if (out.changes > 0 || full) this.log.info({ changes: out.changes, ...out.detail, full: full ? 1 : 0, computeMs, ms: Date.now() - start }, 'synced');
     } catch (err) {
       rec.error = (err as Error).message;
       this.lastError = rec.error;

@@ -238,11 +238,15 @@ export class EbpfDataplane implements Dataplane {
     if (changed && this.programmed && this.incrementalReady && !opts.verify) return this.syncPartial(changed);
     if (!this.programmed) await this.restore();
     let drift: Record<string, number> = {};
+    const t0 = Date.now();
     if (opts.verify && this.incrementalReady) drift = await this.verify();
+    const t1 = Date.now();
     const want = this.builder.build(desired);
     const wants = new Map<ServiceKey, MapsContent>();
     for (const key of this.builder.serviceKeys()) wants.set(key, this.builder.want(key)!);
+    const t2 = Date.now();
     const run = await this.execute(wants, this.programmed!, want);
+    const phases = { verifyMs: t1 - t0, buildMs: t2 - t1, executeMs: Date.now() - t2 };
     this.incrementalReady = true;
     const driftTotal = Object.values(drift).reduce((a, b) => a + b, 0);
     if (driftTotal > 0) {
@@ -250,7 +254,7 @@ export class EbpfDataplane implements Dataplane {
       for (const [map, n] of Object.entries(drift)) this.driftByMap.set(map, (this.driftByMap.get(map) ?? 0) + n);
       this.log.warn({ drift }, 'datapath drift repaired: map entries deleted, changed or added behind the agent\'s back were put back as desired');
     }
-    return { changes: run.landed, detail: { ...run.stats, full: 1, drift: driftTotal, refused: run.refused.size }, refused: run.refused };
+    return { changes: run.landed, detail: { ...run.stats, ...phases, full: 1, drift: driftTotal, refused: run.refused.size }, refused: run.refused };
   }
 
   /** Set after a full sync: the builder's contributions then mirror the maps. */
