@@ -18,7 +18,7 @@ import { sameBackend, sameRevNat, sameSvcValue, sameTable, type MapsContent, typ
 import { svcKeyString, type BackendValue, type RevNatValue, type SvcKey, type SvcValue } from './map-values.js';
 
 /** Bytes per dump page: each page costs the agent a short decode and the loader a short walk, so a write waits little. */
-export const DRIFT_PAGE_BYTES = 256 << 10;
+export const DRIFT_PAGE_BYTES = 128 << 10;
 /** How long one page may wait for a moment without writes before the check of its map is given up. */
 export const QUIET_TIMEOUT_MS = 5_000;
 
