@@ -106,7 +106,7 @@ test('a change arriving with the periodic pass is synced at once, not after it',
   }
 });
 
-test('the periodic pass recomputes every Service in slices, changes between them first, and ends', async (t) => {
+test('the periodic pass recomputes every Service in slices with pauses between them, a change goes first, and the pass ends', async (t) => {
   mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
   t.after(() => mock.timers.reset());
   const { tracker, cache } = cluster();
@@ -118,9 +118,15 @@ test('the periodic pass recomputes every Service in slices, changes between them
     await turns(5);
     mock.timers.tick(PERIOD);
     await turns(2);
+    assert.equal(f.syncs.length, 2, 'one slice ran; the next waits for its pause (a mocked timer)');
     cache.update(slice('s250-a', 's250', [{ name: 'http', port: 8080 }], [{ ip: '198.19.1.12', ready: true }]));
     p.requestSync();
-    await turns(400);
+    await turns(3);
+    assert.deepEqual(f.syncs[f.syncs.length - 1], { changed: ['default/s250'], verify: false }, 'the change did not wait for the pause between slices');
+    for (let i = 0; i < 300; i++) {
+      mock.timers.tick(50);
+      await turns(2);
+    }
     const slices = f.syncs.slice(1).map((s) => s.changed);
     assert.ok(slices.every((c) => c !== 'full'), 'no full sync');
     const seen = new Set(slices.flat());
@@ -128,6 +134,7 @@ test('the periodic pass recomputes every Service in slices, changes between them
     assert.ok(slices.length > 2, `more than one slice (${slices.length})`);
     assert.ok(slices.some((c) => c.length === 1 && c[0] === 'default/s250'), 'the change went alone, between slices');
     const n = f.syncs.length;
+    mock.timers.tick(1000);
     await turns(50);
     assert.equal(f.syncs.length, n, 'the pass ended: no sync without a change');
   } finally {

@@ -207,6 +207,10 @@ export class Proxier {
   private resync: { keys: ServiceKey[]; pos: number; started: number; busyMs: number; slices: number; changes: number } | undefined;
   /** Services per slice, adapted to RESYNC_SLICE_TARGET_MS. */
   private resyncSlice = 64;
+  /** Pause before the next slice: the last slice's duration (ms, whole). */
+  private resyncPauseMs = 0;
+  /** The scheduled run is for a change (else for a resync slice). */
+  private timerForChange = false;
   private driftCheck: Promise<void> | undefined;
 
   /** The next slice of the periodic resync. */
@@ -224,12 +228,14 @@ export class Proxier {
     if (!r) return;
     r.busyMs += ms;
     r.slices++;
+    this.resyncPauseMs = Math.ceil(ms);
     r.changes += changes;
     const scaled = Math.round(this.resyncSlice * RESYNC_SLICE_TARGET_MS / Math.max(ms, 0.05));
     // Halfway to the estimate: one slice slowed by a GC pause does not swing the size.
     this.resyncSlice = Math.min(RESYNC_SLICE_MAX, Math.max(RESYNC_SLICE_MIN, Math.round((this.resyncSlice + scaled) / 2)));
     if (r.pos < r.keys.length) return;
     this.resync = undefined;
+    this.resyncPauseMs = 0;
     this.log.info({ services: r.keys.length, slices: r.slices, busyMs: Math.round(r.busyMs), ms: Date.now() - r.started, changes: r.changes }, 'periodic resync done');
   }
 
@@ -260,13 +266,20 @@ export class Proxier {
   }
 
   private schedule(): void {
-    if (!this.started || this.running || this.timer) return;
-    // A change waits for minSyncPeriod; a slice of the periodic resync does not (it is not a sync the period limits).
+    if (!this.started || this.running) return;
+    // A change does not wait for the pause before the next resync slice.
+    if (this.timer && (this.timerForChange || !this.dirty)) return;
+    this.timer?.cancel();
+    this.timer = undefined;
+    // A change waits for minSyncPeriod; a slice of the periodic resync does
+    // not (it is not a sync the period limits) but pauses as long as the
+    // last slice took: the pass takes at most half of the agent's time.
     let wait: number;
     const forChange = this.dirty;
     if (forChange) wait = Math.max(0, this.lastSyncStart + this.opts.minSyncPeriodMs - Date.now(), this.backoffMs);
-    else if (this.resync) wait = this.backoffMs;
+    else if (this.resync) wait = Math.max(this.backoffMs, this.resyncPauseMs);
     else return;
+    this.timerForChange = forChange;
     const run = (): void => {
       this.timer = undefined;
       void this.syncNow(forChange);

@@ -11,7 +11,9 @@
 //    at all (the agent wrote it: its belief is exact), nor is a missing
 //    entry that was written meanwhile.
 // A map that never gets a quiet page within QUIET_TIMEOUT_MS leaves the check
-// incomplete: nothing is reported for it, the next check tries again.
+// incomplete: nothing is reported for it, the next check tries again. After
+// each page the check pauses as long as the page took, so on a busy machine
+// it takes at most half of the agent's time.
 import { decodeEntries } from './map-codecs.js';
 import { LoaderError, type LoaderClient, type MapEntry } from './loader-client.js';
 import { sameBackend, sameRevNat, sameSvcValue, sameTable, type MapsContent, type SourceRange } from './maps-content.js';
@@ -94,6 +96,7 @@ async function readQuietly(input: DriftCheckInput, map: string, optional: boolea
       continue;
     }
     const epoch = input.writes.epoch;
+    const t0 = performance.now();
     let page;
     try {
       page = await input.loader.dumpPage(map, cursor, 0, input.pageBytes ?? DRIFT_PAGE_BYTES);
@@ -110,6 +113,8 @@ async function readQuietly(input: DriftCheckInput, map: string, optional: boolea
     onPage(page.entries ?? []);
     if (!page.more) return true;
     cursor = page.nextCursor;
+    // As long a pause as the page took: the check takes at most half of the agent's (and the loader's) time.
+    await sleep(Math.ceil(performance.now() - t0));
     since = Date.now();
   }
 }

@@ -269,6 +269,7 @@ export class EbpfDataplane implements Dataplane {
     if (result.incomplete.length > 0) this.log.info({ maps: result.incomplete }, 'drift check incomplete: writes left no quiet moment to read these maps; the next check tries again');
     const total = Object.values(result.drift).reduce((a, b) => a + b, 0);
     if (total > 0) this.log.warn({ drift: result.drift }, 'drift check: map entries differ from what the agent programmed');
+    else this.log.info({ maps: this.lastVerify?.maps, ms: this.lastVerify?.ms }, 'drift check done');
     return total;
   }
 
