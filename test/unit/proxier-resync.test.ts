@@ -7,7 +7,7 @@
 // sync follows only when the check finds drift. A back end without them
 // (iptables) keeps kube-proxy's periodic full sync.
 // setTimeout/setInterval are mocked (the period is ticked), setImmediate is real.
-import { test, mock } from 'node:test';
+import { test, mock, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { Dataplane, SyncOutcome } from '../../control-plane/src/dataplane/dataplane.js';
@@ -74,110 +74,80 @@ function cluster(): { tracker: ServiceTracker; cache: EndpointSliceCache } {
   return { tracker, cache };
 }
 
-function proxierFor(dp: Dataplane, tracker: ServiceTracker, cache: EndpointSliceCache): Proxier {
-  return new Proxier(tracker, cache, dp, () => ({ nodeName: 'node1', zone: '' }),
+/**
+ * A started proxier over N Services (mocked timers, first full sync done);
+ * the gates named in `open` start open. Everything is undone after the test.
+ */
+async function started(t: TestContext, withDriftCheck: boolean, open: { full?: boolean; drift?: boolean; driftFound?: number } = {}) {
+  mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
+  const { tracker, cache } = cluster();
+  const f = gatedDataplane(withDriftCheck);
+  if (open.full) f.fullHold.open();
+  if (open.drift) f.driftHold.open();
+  if (open.driftFound) f.setDrift(open.driftFound);
+  const p = new Proxier(tracker, cache, f.dp, () => ({ nodeName: 'node1', zone: '' }),
     { minSyncPeriodMs: 0, syncPeriodMs: PERIOD }, pino({ level: 'silent' }));
+  t.after(() => {
+    f.fullHold.open();
+    f.driftHold.open();
+    p.stop();
+    mock.timers.reset();
+  });
+  p.start();
+  await turns(5);
+  return { f, p, cache };
 }
 
 test('a change arriving with the periodic pass is synced at once, not after it', async (t) => {
-  mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
-  t.after(() => mock.timers.reset());
-  const { tracker, cache } = cluster();
-  const f = gatedDataplane(true);
-  const p = proxierFor(f.dp, tracker, cache);
-  p.start();
-  try {
-    await turns(5);
-    assert.deepEqual(f.syncs, [{ changed: 'full', verify: false }], 'the first sync is full');
-    mock.timers.tick(PERIOD);
-    // The flip: s7's endpoint moves, just as the periodic pass begins.
-    cache.update(slice('s7-a', 's7', [{ name: 'http', port: 8080 }], [{ ip: '198.19.1.11', ready: true }]));
-    p.requestSync();
-    await turns(10);
-    const after = f.syncs.slice(1);
-    assert.ok(after.length > 0, 'a sync ran after the period began (the drift check still holds)');
-    assert.deepEqual(after[0], { changed: ['default/s7'], verify: false }, 'the change is the first sync after the period began, alone');
-    assert.ok(after.every((s) => s.changed !== 'full'), 'no full sync in the periodic pass');
-    assert.equal(f.driftChecks(), 1, 'the drift check runs beside the syncs');
-  } finally {
-    f.fullHold.open();
-    f.driftHold.open();
-    p.stop();
-  }
+  const { f, p, cache } = await started(t, true);
+  assert.deepEqual(f.syncs, [{ changed: 'full', verify: false }], 'the first sync is full');
+  mock.timers.tick(PERIOD);
+  // The flip: s7's endpoint moves, just as the periodic pass begins.
+  cache.update(slice('s7-a', 's7', [{ name: 'http', port: 8080 }], [{ ip: '198.19.1.11', ready: true }]));
+  p.requestSync();
+  await turns(10);
+  const after = f.syncs.slice(1);
+  assert.ok(after.length > 0, 'a sync ran after the period began (the drift check still holds)');
+  assert.deepEqual(after[0], { changed: ['default/s7'], verify: false }, 'the change is the first sync after the period began, alone');
+  assert.ok(after.every((s) => s.changed !== 'full'), 'no full sync in the periodic pass');
+  assert.equal(f.driftChecks(), 1, 'the drift check runs beside the syncs');
 });
 
 test('the periodic pass recomputes every Service in slices with pauses between them, a change goes first, and the pass ends', async (t) => {
-  mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
-  t.after(() => mock.timers.reset());
-  const { tracker, cache } = cluster();
-  const f = gatedDataplane(true);
-  f.driftHold.open();
-  const p = proxierFor(f.dp, tracker, cache);
-  p.start();
-  try {
-    await turns(5);
-    mock.timers.tick(PERIOD);
+  const { f, p, cache } = await started(t, true, { drift: true });
+  mock.timers.tick(PERIOD);
+  await turns(2);
+  assert.equal(f.syncs.length, 2, 'one slice ran; the next waits for its pause (a mocked timer)');
+  cache.update(slice('s250-a', 's250', [{ name: 'http', port: 8080 }], [{ ip: '198.19.1.12', ready: true }]));
+  p.requestSync();
+  await turns(3);
+  assert.deepEqual(f.syncs[f.syncs.length - 1], { changed: ['default/s250'], verify: false }, 'the change did not wait for the pause between slices');
+  for (let i = 0; i < 300; i++) {
+    mock.timers.tick(50);
     await turns(2);
-    assert.equal(f.syncs.length, 2, 'one slice ran; the next waits for its pause (a mocked timer)');
-    cache.update(slice('s250-a', 's250', [{ name: 'http', port: 8080 }], [{ ip: '198.19.1.12', ready: true }]));
-    p.requestSync();
-    await turns(3);
-    assert.deepEqual(f.syncs[f.syncs.length - 1], { changed: ['default/s250'], verify: false }, 'the change did not wait for the pause between slices');
-    for (let i = 0; i < 300; i++) {
-      mock.timers.tick(50);
-      await turns(2);
-    }
-    const slices = f.syncs.slice(1).map((s) => s.changed);
-    assert.ok(slices.every((c) => c !== 'full'), 'no full sync');
-    const seen = new Set(slices.flat());
-    for (let i = 0; i < N; i++) assert.ok(seen.has(`default/s${i}`), `s${i} recomputed by the pass`);
-    assert.ok(slices.length > 2, `more than one slice (${slices.length})`);
-    assert.ok(slices.some((c) => c.length === 1 && c[0] === 'default/s250'), 'the change went alone, between slices');
-    const n = f.syncs.length;
-    mock.timers.tick(1000);
-    await turns(50);
-    assert.equal(f.syncs.length, n, 'the pass ended: no sync without a change');
-  } finally {
-    f.fullHold.open();
-    p.stop();
   }
+  const slices = f.syncs.slice(1).map((s) => s.changed);
+  assert.ok(slices.every((c) => c !== 'full'), 'no full sync');
+  const seen = new Set(slices.flat());
+  for (let i = 0; i < N; i++) assert.ok(seen.has(`default/s${i}`), `s${i} recomputed by the pass`);
+  assert.ok(slices.length > 2, `more than one slice (${slices.length})`);
+  const n = f.syncs.length;
+  mock.timers.tick(1000);
+  await turns(50);
+  assert.equal(f.syncs.length, n, 'the pass ended: no sync without a change');
 });
 
 test('drift found by the check brings one full sync that verifies', async (t) => {
-  mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
-  t.after(() => mock.timers.reset());
-  const { tracker, cache } = cluster();
-  const f = gatedDataplane(true);
-  f.setDrift(3);
-  f.fullHold.open();
-  const p = proxierFor(f.dp, tracker, cache);
-  p.start();
-  try {
-    await turns(5);
-    mock.timers.tick(PERIOD);
-    f.driftHold.open();
-    await turns(50);
-    const fulls = f.syncs.slice(1).filter((s) => s.changed === 'full');
-    assert.deepEqual(fulls, [{ changed: 'full', verify: true }]);
-  } finally {
-    p.stop();
-  }
+  const { f } = await started(t, true, { full: true, driftFound: 3 });
+  mock.timers.tick(PERIOD);
+  f.driftHold.open();
+  await turns(50);
+  assert.deepEqual(f.syncs.slice(1).filter((s) => s.changed === 'full'), [{ changed: 'full', verify: true }]);
 });
 
 test('a back end without a drift check keeps the periodic full sync that verifies', async (t) => {
-  mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
-  t.after(() => mock.timers.reset());
-  const { tracker, cache } = cluster();
-  const f = gatedDataplane(false);
-  f.fullHold.open();
-  const p = proxierFor(f.dp, tracker, cache);
-  p.start();
-  try {
-    await turns(5);
-    mock.timers.tick(PERIOD);
-    await turns(10);
-    assert.deepEqual(f.syncs.slice(1), [{ changed: 'full', verify: true }]);
-  } finally {
-    p.stop();
-  }
+  const { f } = await started(t, false, { full: true });
+  mock.timers.tick(PERIOD);
+  await turns(10);
+  assert.deepEqual(f.syncs.slice(1), [{ changed: 'full', verify: true }]);
 });
