@@ -158,6 +158,8 @@ export function coldSample(n: number, k: number): number[] {
 
 /** One flip, in ms from just before the PUT (performance.now(), so below 1 ms resolution). */
 export interface FlipSample {
+  /** Wall clock (Date.now(), ms) just before the PUT: lines a flip up with the agent's log. */
+  at: number;
   /** The PUT of the slice until the API server's answer (the lab API server's share, with the request's trip). */
   putMs: number;
   /** Until the first answer from the new endpoint arrived; undefined: not seen within the timeout. */
@@ -203,10 +205,12 @@ export async function measureFlips(lab: BenchLab, api: LabClient, c: Client, ser
       // milliseconds made a 7 ms latency indistinguishable from 8.
       // t0: just before the PUT (replaceSlice's GET of the resourceVersion comes before it and is not timed).
       let t0 = performance.now();
+      let at = Date.now();
       let from = stream.lines.length;
       const seen = stream.waitFor((l) => l === target.name, timeoutS * 1000);
       await replaceSlice(api, service, [target], () => {
         t0 = performance.now();
+        at = Date.now();
         from = stream.lines.length;
       });
       const putMs = performance.now() - t0;
@@ -217,7 +221,7 @@ export async function measureFlips(lab: BenchLab, api: LabClient, c: Client, ser
         const l = stream.lines[j]!;
         if (l.line === current.name && l.hr >= t0) lastOld = l.hr - t0;
       }
-      res.samples.push({ putMs: ms3(putMs), latencyMs: got ? ms3(got.hr - t0) : undefined, lastOldMs: lastOld !== undefined ? ms3(lastOld) : undefined });
+      res.samples.push({ at, putMs: ms3(putMs), latencyMs: got ? ms3(got.hr - t0) : undefined, lastOldMs: lastOld !== undefined ? ms3(lastOld) : undefined });
       if (got) {
         res.latenciesMs.push(ms3(got.hr - t0));
         consecutiveTimeouts = 0;

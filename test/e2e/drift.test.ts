@@ -1,7 +1,8 @@
 // The datapath is reconciled, not assumed (ebpf): entries deleted with
 // bpftool behind the agent's back on one node (a frontend in sy_services, a
 // backend in sy_backends, a Maglev table's outer entry in sy_maglev) are put
-// back by the next periodic full sync and traffic from that node resumes; an
+// back by the full sync the next periodic drift check brings (it runs beside
+// the syncs, docs/maps.md "Drift") and traffic from that node resumes; an
 // entry written by hand is removed; the drift metric counts them.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -57,4 +57,11 @@ export interface Dataplane {
   close(): Promise<void>;
   /** Re-reads what is programmed (periodic full sync); optional. */
   restore?(): Promise<void>;
+  /**
+   * Compares the datapath with what the back end programmed, while syncs go
+   * on (entries they write meanwhile are not drift); returns how many
+   * entries differ. Optional: a back end that has it and a partial path gets
+   * the periodic resync in slices, and a full sync only when this finds drift.
+   */
+  checkDrift?(): Promise<number>;
 }

@@ -354,6 +354,11 @@ export class ServiceTracker {
     return out;
   }
 
+  /** The handled Services. */
+  serviceKeys(): IterableIterator<ServiceKey> {
+    return this.byService.keys();
+  }
+
   /** Every handled ServicePort of one family (default: the first served), keyed by servicePortKey, frontends resolved. */
   servicePorts(family: IPFamily = this.ipFamilies[0]!): Map<ServicePortKey, ServicePortInfo> {
     const out = new Map<ServicePortKey, ServicePortInfo>();

@@ -1,7 +1,9 @@
 // The sync loop: informer events mark the proxy dirty, one sync at a time
 // computes the whole desired state and hands it to the back end. Bursts of
 // events coalesce into one sync; failures retry with backoff; a periodic full
-// sync re-reads what is programmed so drift is repaired. A Service the back
+// sync re-reads what is programmed so drift is repaired. A back end with a
+// partial path and a drift check of its own gets the periodic pass in slices
+// instead (see periodicResync): a change never waits behind it. A Service the back
 // end refuses (a full map, an object the loader rejects) does not fail the
 // sync: it is reported, retried alone with its own backoff, and every other
 // Service keeps being programmed.
@@ -58,6 +60,12 @@ export interface RefusedService {
   /** Next retry (ms). */
   retryAt: number;
 }
+
+/** A slice of the periodic resync aims at this long (ms): a change arriving meanwhile waits at most about that. */
+export const RESYNC_SLICE_TARGET_MS = 2;
+/** Bounds of a slice, in Services. */
+export const RESYNC_SLICE_MIN = 8;
+export const RESYNC_SLICE_MAX = 4096;
 
 /** Backoff of a refused Service's retries: 1 s doubling to 60 s (the periodic full sync retries it too). */
 export function refusedBackoffMs(attempts: number): number {
@@ -148,12 +156,87 @@ export class Proxier {
     // Periodic full sync: every Service recomputed and diffed against what was
     // programmed. The maps are not read back (a dump of a 30k-Service node is
     // tens of MB); they are after any failed write.
-    this.periodic = setInterval(() => {
+    this.periodic = setInterval(() => this.periodicResync(), this.opts.syncPeriodMs);
+    this.periodic.unref();
+  }
+
+  /**
+   * The periodic pass. A back end without a partial path or a drift check of
+   * its own (iptables) gets one full sync that re-reads the datapath, as
+   * kube-proxy's syncPeriod. Otherwise (eBPF) the pass costs every change
+   * nothing: the back end compares the datapath with what it programmed on
+   * the side (checkDrift: reads, no sync held; a full sync follows only when
+   * it finds drift), and every Service is recomputed and diffed through the
+   * partial path in slices of about RESYNC_SLICE_TARGET_MS, each taken only
+   * when no change is waiting. A full sync of 10,000 Services took seconds,
+   * and a slice change that arrived meanwhile waited for all of it.
+   */
+  private periodicResync(): void {
+    const checkDrift = this.dataplane.checkDrift?.bind(this.dataplane);
+    if (!this.dataplane.capabilities?.partialSync || !checkDrift) {
       this.needFull = true;
       this.verifyWanted = true;
       this.requestSync();
-    }, this.opts.syncPeriodMs);
-    this.periodic.unref();
+      return;
+    }
+    if (!this.resync) {
+      const keys = new Set<ServiceKey>(this.desiredByService.keys());
+      for (const k of this.services.serviceKeys()) keys.add(k);
+      this.resync = { keys: [...keys], pos: 0, started: Date.now(), busyMs: 0, slices: 0, changes: 0 };
+      this.schedule();
+    }
+    if (!this.driftCheck) {
+      this.driftCheck = checkDrift().then((drift) => {
+        if (drift === 0) return;
+        this.log.warn({ drift }, 'datapath drift found: a full sync repairs it');
+        this.needFull = true;
+        this.verifyWanted = true;
+        this.requestSync();
+      }, (err: unknown) => {
+        this.log.warn({ err: (err as Error).message }, 'drift check failed: a full sync reads the datapath again');
+        this.needFull = true;
+        this.verifyWanted = true;
+        this.requestSync();
+      }).finally(() => {
+        this.driftCheck = undefined;
+      });
+    }
+  }
+
+  /** The periodic resync under way: Services still to recompute (from pos), and what it cost so far. */
+  private resync: { keys: ServiceKey[]; pos: number; started: number; busyMs: number; slices: number; changes: number } | undefined;
+  /** Services per slice, adapted to RESYNC_SLICE_TARGET_MS. */
+  private resyncSlice = 64;
+  /** Pause before the next slice: the last slice's duration (ms, whole). */
+  private resyncPauseMs = 0;
+  /** The scheduled run is for a change (else for a resync slice). */
+  private timerForChange = false;
+  private driftCheck: Promise<void> | undefined;
+
+  /** The next slice of the periodic resync. */
+  private takeResyncSlice(): Set<ServiceKey> {
+    const r = this.resync!;
+    const end = Math.min(r.keys.length, r.pos + this.resyncSlice);
+    const out = new Set(r.keys.slice(r.pos, end));
+    r.pos = end;
+    return out;
+  }
+
+  /** Sizes the next slice from how long this one took; logs the end of the pass. */
+  private endResyncSlice(ms: number, changes: number): void {
+    const r = this.resync;
+    if (!r) return;
+    r.busyMs += ms;
+    r.slices++;
+    this.resyncPauseMs = Math.ceil(ms);
+    r.changes += changes;
+    const scaled = Math.round(this.resyncSlice * RESYNC_SLICE_TARGET_MS / Math.max(ms, 0.05));
+    // Halfway to the estimate: one slice slowed by a GC pause does not swing the size.
+    this.resyncSlice = Math.min(RESYNC_SLICE_MAX, Math.max(RESYNC_SLICE_MIN, Math.round((this.resyncSlice + scaled) / 2)));
+    if (r.pos < r.keys.length) return;
+    this.resync = undefined;
+    this.resyncPauseMs = 0;
+    this.log.info({ services: r.keys.length, slices: r.slices, busyMs: Math.round(r.busyMs), ms: Date.now() - r.started, changes: r.changes }, 'periodic resync done');
   }
 
   stop(): void {
@@ -162,6 +245,7 @@ export class Proxier {
     this.timer = undefined;
     if (this.periodic) clearInterval(this.periodic);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.resync = undefined;
   }
 
   /** The periodic full sync also checks the datapath against the desired state. */
@@ -182,11 +266,23 @@ export class Proxier {
   }
 
   private schedule(): void {
-    if (!this.started || this.running || this.timer) return;
-    const wait = Math.max(0, this.lastSyncStart + this.opts.minSyncPeriodMs - Date.now(), this.backoffMs);
+    if (!this.started || this.running) return;
+    // A change does not wait for the pause before the next resync slice.
+    if (this.timer && (this.timerForChange || !this.dirty)) return;
+    this.timer?.cancel();
+    this.timer = undefined;
+    // A change waits for minSyncPeriod; a slice of the periodic resync does
+    // not (it is not a sync the period limits) but pauses as long as the
+    // last slice took: the pass takes at most half of the agent's time.
+    let wait: number;
+    const forChange = this.dirty;
+    if (forChange) wait = Math.max(0, this.lastSyncStart + this.opts.minSyncPeriodMs - Date.now(), this.backoffMs);
+    else if (this.resync) wait = Math.max(this.backoffMs, this.resyncPauseMs);
+    else return;
+    this.timerForChange = forChange;
     const run = (): void => {
       this.timer = undefined;
-      void this.syncNow();
+      void this.syncNow(forChange);
     };
     // Nothing to wait for: sync in this turn of the event loop, after the
     // events at hand (they coalesce), not after a timer: node holds even a
@@ -243,19 +339,31 @@ export class Proxier {
     this.scheduleRetry();
   }
 
-  private async syncNow(): Promise<void> {
-    if (this.running || !this.dirty) return;
+  /** timedForChange: this run was timed for a change (its wait, minSyncPeriod included, is over). */
+  private async syncNow(timedForChange: boolean): Promise<void> {
+    if (this.running) return;
+    // Changes first; a slice of the periodic resync only when none is due (a
+    // change that came after the slice was timed may still owe minSyncPeriod).
+    const changeDue = this.dirty && (timedForChange || Date.now() >= this.lastSyncStart + this.opts.minSyncPeriodMs);
+    const slice = !changeDue && this.resync !== undefined;
+    if (!changeDue && !slice) {
+      this.schedule();
+      return;
+    }
     this.running = true;
-    this.dirty = false;
-    const pendingSince = this.oldestPendingChange;
-    this.oldestPendingChange = 0;
-    const waiters = this.waiters.splice(0);
+    const sliceStart = performance.now();
+    const pendingSince = slice ? 0 : this.oldestPendingChange;
+    if (!slice) {
+      this.dirty = false;
+      this.oldestPendingChange = 0;
+    }
+    const waiters = slice ? [] : this.waiters.splice(0);
     const start = Date.now();
-    this.lastSyncStart = start;
+    if (!slice) this.lastSyncStart = start;
     const rec: SyncRecord = { at: start, durationMs: 0, changes: 0, ok: false };
     try {
-      const changedServices = new Set([...this.services.takeChanged(), ...this.endpoints.takeChanged()]);
-      if (this.retryDue) {
+      const changedServices = slice ? this.takeResyncSlice() : new Set([...this.services.takeChanged(), ...this.endpoints.takeChanged()]);
+      if (!slice && this.retryDue) {
         this.retryDue = false;
         const now = Date.now();
         for (const [k, r] of this.refused) if (r.retryAt <= now) changedServices.add(k);
@@ -290,6 +398,7 @@ export class Proxier {
       // A back end with a partial path needs only `changed`; build the whole
       // list only for full syncs and back ends that render everything.
       const desired = changed && this.dataplane.capabilities?.partialSync ? [] : this.lastDesired;
+      const computeMs = Date.now() - start;
       const verify = full && this.verifyWanted;
       const out = await this.dataplane.sync(desired, changed, verify ? { verify } : undefined);
       if (verify) this.verifyWanted = false;
@@ -303,8 +412,13 @@ export class Proxier {
       this.lastSuccess = Date.now();
       this.lastError = undefined;
       this.backoffMs = 0;
-      this.syncCount++;
-      if (out.changes > 0) this.log.info({ changes: out.changes, ...out.detail, ms: Date.now() - start }, 'synced');
+      // A full sync recomputed everything: no resync slice is left to do.
+      if (full) this.resync = undefined;
+      if (!slice || full) this.syncCount++;
+      // A full sync is logged even when it changed nothing: its length is what a change arriving meanwhile waits.
+      if (out.changes > 0 || full) {
+        this.log.info({ changes: out.changes, ...out.detail, full: full ? 1 : 0, ...(slice && !full ? { resync: 1 } : {}), computeMs, ms: Date.now() - start }, 'synced');
+      }
     } catch (err) {
       rec.error = (err as Error).message;
       this.lastError = rec.error;
@@ -321,16 +435,20 @@ export class Proxier {
       this.log.error({ err: rec.error, retryInMs: this.backoffMs }, 'sync failed');
     } finally {
       rec.durationMs = Date.now() - start;
-      this.history.push(rec);
-      if (this.history.length > 500) this.history.shift();
       this.running = false;
-      this.onSync?.(rec, pendingSince);
-      for (const l of this.syncListeners) l(rec, pendingSince);
+      if (slice) this.endResyncSlice(performance.now() - sliceStart, rec.changes);
+      // A resync slice that found nothing to do is no sync to report (history, metrics, listeners).
+      if (!slice || !rec.ok || rec.changes > 0) {
+        this.history.push(rec);
+        if (this.history.length > 500) this.history.shift();
+        this.onSync?.(rec, pendingSince);
+        for (const l of this.syncListeners) l(rec, pendingSince);
+      }
       // The names are for this sync's observers (metrics), not the history.
       delete rec.refusedServices;
       if (rec.ok) for (const w of waiters) w();
       else this.waiters.push(...waiters);
-      if (this.dirty) this.schedule();
+      this.schedule();
     }
   }
 }

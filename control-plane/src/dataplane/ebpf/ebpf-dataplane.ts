@@ -11,6 +11,7 @@ import { ipv4ToBytes } from '../../util/ipv4.js';
 import { DesiredMapsBuilder } from './desired-maps.js';
 import { SyncRun } from './sync-plan.js';
 import { ConntrackGcSchedule } from './conntrack-gc.js';
+import { checkDrift as compareMaps, writtenContent, type WriteGauge, type WrittenContent } from './drift-check.js';
 import { LoaderError, type LoaderClient } from './loader-client.js';
 import { cidrContains, intToIpv4, parseCidr } from '../../util/ipv4.js';
 import { emptyMapsContent, sameBackend, sameRevNat, sameSvcValue, sameTable, type MapsContent } from './maps-content.js';
@@ -186,13 +187,7 @@ export class EbpfDataplane implements Dataplane {
   private async verify(): Promise<Record<string, number>> {
     const belief = this.programmed!;
     const now = Date.now();
-    const read = new Set(['sy_services', 'sy_revnat', 'sy_source_ranges']);
-    for (const [map, believed] of [['sy_backends', belief.backends.size], ['sy_maglev', belief.maglev.size]] as const) {
-      const last = this.lastFullRead.get(map);
-      // Backends of both families are one picture: count both maps.
-      const count = async (): Promise<number> => (await this.countEntries(map)) + (map === 'sy_backends' ? await this.countEntries('sy_backends6').catch(() => 0) : 0);
-      if (!last || now - last.at >= last.ms * VERIFY_BUDGET || (await count()) !== believed) read.add(map);
-    }
+    const read = await this.mapsToRead(belief, now);
     const t0 = Date.now();
     const { content: actual, truncated } = await this.readMaps(read);
     const readMs = Date.now() - t0;
@@ -229,6 +224,55 @@ export class EbpfDataplane implements Dataplane {
     return drift;
   }
 
+  /** The maps a drift check reads whole (see verify()). */
+  private async mapsToRead(belief: MapsContent, now: number): Promise<Set<string>> {
+    const read = new Set(['sy_services', 'sy_revnat', 'sy_source_ranges']);
+    for (const [map, believed] of [['sy_backends', belief.backends.size], ['sy_maglev', belief.maglev.size]] as const) {
+      const last = this.lastFullRead.get(map);
+      // Backends of both families are one picture: count both maps.
+      const count = async (): Promise<number> => (await this.countEntries(map)) + (map === 'sy_backends' ? await this.countEntries('sy_backends6').catch(() => 0) : 0);
+      if (!last || now - last.at >= last.ms * VERIFY_BUDGET || (await count()) !== believed) read.add(map);
+    }
+    return read;
+  }
+
+  /** Writes started (epoch) and not yet answered (inFlight): a drift check reads only between them. */
+  private readonly writes: WriteGauge = { epoch: 0, inFlight: 0 };
+  /** While a drift check runs: every key the syncs write. */
+  private written: WrittenContent | undefined;
+
+  /**
+   * The periodic drift check beside the syncs (drift-check.ts): the same maps
+   * as verify() reads, compared with what the agent programmed, without
+   * holding any sync. Returns the entries that drifted; the proxier then runs
+   * a full sync with verify(), which repairs them. 0 when there is nothing
+   * to compare yet (a full sync is due anyway) or a check already runs.
+   */
+  async checkDrift(): Promise<number> {
+    const belief = this.programmed;
+    if (!belief || !this.incrementalReady || this.written) return 0;
+    const now = Date.now();
+    const written = writtenContent();
+    this.written = written;
+    let result;
+    try {
+      const read = await this.mapsToRead(belief, now);
+      result = await compareMaps({ loader: this.loader, belief, written, writes: this.writes, read });
+      const ms = Date.now() - now;
+      for (const map of read) if (!result.incomplete.includes(map)) this.lastFullRead.set(map, { at: now, ms });
+      this.lastVerify = { at: now, ms, maps: [...read].filter((m) => !result!.incomplete.includes(m)) };
+    } finally {
+      this.written = undefined;
+    }
+    // Read back meanwhile (a failed write): the full sync that follows compares anew.
+    if (this.programmed !== belief) return 0;
+    if (result.incomplete.length > 0) this.log.info({ maps: result.incomplete }, 'drift check incomplete: writes left no quiet moment to read these maps; the next check tries again');
+    const total = Object.values(result.drift).reduce((a, b) => a + b, 0);
+    if (total > 0) this.log.warn({ drift: result.drift }, 'drift check: map entries differ from what the agent programmed');
+    else this.log.info({ maps: this.lastVerify?.maps, ms: this.lastVerify?.ms }, 'drift check done');
+    return total;
+  }
+
   private readonly lastFullRead = new Map<string, { at: number; ms: number }>();
   /** The last drift check: when, how long, which maps it read whole. */
   lastVerify: { at: number; ms: number; maps: string[] } | undefined;
@@ -238,11 +282,15 @@ export class EbpfDataplane implements Dataplane {
     if (changed && this.programmed && this.incrementalReady && !opts.verify) return this.syncPartial(changed);
     if (!this.programmed) await this.restore();
     let drift: Record<string, number> = {};
+    const t0 = Date.now();
     if (opts.verify && this.incrementalReady) drift = await this.verify();
+    const t1 = Date.now();
     const want = this.builder.build(desired);
     const wants = new Map<ServiceKey, MapsContent>();
     for (const key of this.builder.serviceKeys()) wants.set(key, this.builder.want(key)!);
+    const t2 = Date.now();
     const run = await this.execute(wants, this.programmed!, want);
+    const phases = { verifyMs: t1 - t0, buildMs: t2 - t1, executeMs: Date.now() - t2 };
     this.incrementalReady = true;
     const driftTotal = Object.values(drift).reduce((a, b) => a + b, 0);
     if (driftTotal > 0) {
@@ -250,7 +298,7 @@ export class EbpfDataplane implements Dataplane {
       for (const [map, n] of Object.entries(drift)) this.driftByMap.set(map, (this.driftByMap.get(map) ?? 0) + n);
       this.log.warn({ drift }, 'datapath drift repaired: map entries deleted, changed or added behind the agent\'s back were put back as desired');
     }
-    return { changes: run.landed, detail: { ...run.stats, full: 1, drift: driftTotal, refused: run.refused.size }, refused: run.refused };
+    return { changes: run.landed, detail: { ...run.stats, ...phases, full: 1, drift: driftTotal, refused: run.refused.size }, refused: run.refused };
   }
 
   /** Set after a full sync: the builder's contributions then mirror the maps. */
@@ -272,9 +320,18 @@ export class EbpfDataplane implements Dataplane {
   private async execute(wants: Map<ServiceKey, MapsContent>, deletable: MapsContent, desired: MapsContent): Promise<SyncRun> {
     const run = new SyncRun(this.programmed!, {
       send: async (ops) => {
-        await this.loader.apply(ops);
+        this.writes.epoch++;
+        this.writes.inFlight++;
+        try {
+          await this.loader.apply(ops);
+        } finally {
+          this.writes.inFlight--;
+        }
       },
       maxBatchBytes: this.opts.maxBatchBytes ?? 4 << 20,
+      onCommit: (o) => {
+        if (this.written) o.commit(this.written);
+      },
     });
     try {
       await run.run(wants, deletable, desired);
@@ -284,9 +341,17 @@ export class EbpfDataplane implements Dataplane {
       throw err;
     }
     if (run.stats.backendsDeleted > 0) this.conntrackGc.soon();
-    this.checkPressure();
+    // Pressure walks every entry (per family): only when a map's size moved, not for each change of values.
+    const sizes = mapSizes(this.programmed!);
+    if (sizes !== this.pressureSizes) {
+      this.pressureSizes = sizes;
+      this.checkPressure();
+    }
     return run;
   }
+
+  /** The map sizes at the last pressure check (mapSizes()). */
+  private pressureSizes = '';
 
   /** Capacity (max_entries) of each map, from the loader. */
   private readonly capacities = new Map<string, number>();
@@ -347,6 +412,11 @@ export class EbpfDataplane implements Dataplane {
     this.conntrackGc.stop();
     this.loader.close();
   }
+}
+
+/** The sizes of the service maps as one string, to see at no cost whether any moved. */
+function mapSizes(p: MapsContent): string {
+  return `${p.services.size},${p.backends.size},${p.revnat.size},${p.maglev.size},${p.sourceRanges.size}`;
 }
 
 /**

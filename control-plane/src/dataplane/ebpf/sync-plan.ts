@@ -206,6 +206,8 @@ export interface SyncRunOptions {
   send(ops: LoaderOp[]): Promise<void>;
   /** Upper bound of one request's encoded size. */
   maxBatchBytes: number;
+  /** Called with every op once it landed (after it is committed to `programmed`). */
+  onCommit?(o: PlanOp): void;
 }
 
 /** Rough encoded size of an op (a table costs up to 5 bytes a slot). */
@@ -370,6 +372,7 @@ export class SyncRun {
 
   private commit(o: PlanOp): void {
     o.commit(this.programmed);
+    this.opts.onCommit?.(o);
     this.landed++;
     if (o.stat) this.stats[o.stat]++;
   }
