@@ -245,6 +245,11 @@ describe('faults: the datapath keeps serving through restarts, upgrades and API 
     // have left), then every loader is restarted. The new loader must move
     // the old maps aside, create new ones, copy every entry (conntrack
     // included) and switch the pinned links, while traffic flows.
+    // The loaders the previous test restarted must have finished starting
+    // first (they serve their socket only after writing sy_layout): one still
+    // starting would write its version over the rewrite below, and nothing
+    // would migrate. "Alive and agents healthy" does not tell that.
+    await datapathEqualsFreshSync('the loaders restarted by the previous test');
     const info = JSON.parse(await ok(['lab', 'status', '--name', lab.name, '-o', 'json'])) as { nodes: Array<{ name: string; pinInstance: string }> };
     const pinDirs = info.nodes.map((n) => `/sys/fs/bpf/switchyard/${n.pinInstance}`);
     const layoutOf = (dir: string): number => {
