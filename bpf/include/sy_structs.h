@@ -350,9 +350,11 @@ struct sy_dev_mac {
 /* The family's entries are keyed per route decision (protocol, ports and
  * IPv6 flow label zeroed): set by the loader only where no rule and no
  * multipath hash looks at them (loader/src/fib_key_mode.c). */
-#define SY_FIB_SHORT_KEY_V4 1
-#define SY_FIB_SHORT_KEY_V6 2
-#define SY_FIB_GEN_SHIFT 2
+enum sy_fib_gen_bits {
+	SY_FIB_SHORT_KEY_V4 = 1,
+	SY_FIB_SHORT_KEY_V6 = 2,
+	SY_FIB_GEN_SHIFT = 2,
+};
 struct sy_fib_key {
 	__u8 family;     /* AF_INET (2) or AF_INET6 (10) */
 	__u8 proto;      /* IPPROTO_TCP / _UDP / _ICMP / _ICMPV6; 0 under the short key */
