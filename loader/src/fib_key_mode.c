@@ -95,19 +95,23 @@ static int dump(int fd, int type, int family, int *verdict)
 		.h.nlmsg_seq = 1,
 		.m.rtm_family = family,
 	};
-	static char buf[32768];
+	static char buf[32768]; /* a dump's datagrams are at most 32 KiB */
 
 	*verdict = DUMP_SAFE;
 	if (send(fd, &req, sizeof(req), 0) < 0)
 		return -errno;
 	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		/* MSG_TRUNC: the datagram's real length, so a cut one is an
+		 * error rather than rules or routes not looked at. */
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_TRUNC);
 		struct nlmsghdr *h = (struct nlmsghdr *)buf;
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return n < 0 ? -errno : -EPIPE;
+		if ((size_t)n > sizeof(buf))
+			return -EMSGSIZE;
 		for (; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
 			if (h->nlmsg_type == NLMSG_DONE)
 				return 0;
