@@ -61,6 +61,7 @@ struct sy_layout_contract {
 	enum sy_ct_flag ct_flag;
 	enum sy_ct_lifetime_s ct_lifetime_s;
 	enum sy_counter counter;
+	enum sy_fib_gen_bits fib_gen_bits;
 	enum sy_rate_limit rate_limit;
 	enum sy_hook hook;
 	enum sy_attach_mode attach_mode;

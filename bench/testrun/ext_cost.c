@@ -76,7 +76,7 @@ static int fill(struct dp *d)
 	struct sy_revnat r = { .addr = htonl(NODE), .port = htons(NPORT) };
 	struct sy_config c = { .flow_hash_seed = 1, .node_addr = htonl(NODE) };
 	struct sy_maglev_slots slots = { { 1, 1 } };
-	uint32_t one = 1, zero = 0;
+	uint32_t one = 1, zero = 0, fib_gen;
 	int inner;
 
 	d->xdp = bpf_program__fd(bpf_object__find_program_by_name(d->obj, "sy_xdp"));
@@ -89,8 +89,14 @@ static int fill(struct dp *d)
 	    bpf_map_update_elem(cfg, &zero, &c, BPF_ANY))
 		return -errno;
 	/* The route-result cache is on once a loader watches routes (a
-	 * nonzero sy_fib_gen); objects from before it have no such map. */
-	if (gen >= 0 && bpf_map_update_elem(gen, &zero, &one, BPF_ANY))
+	 * nonzero sy_fib_gen); objects from before it have no such map. By
+	 * default generation 1 with both families' short key, as a loader
+	 * sets it where no rule or multipath hash looks at ports (an object
+	 * from before the key mode reads 7 as just a generation);
+	 * SY_EXT_COST_FIB_GEN=4 measures the full per-flow key. */
+	fib_gen = getenv("SY_EXT_COST_FIB_GEN") ? (uint32_t)atol(getenv("SY_EXT_COST_FIB_GEN"))
+						: 1u << SY_FIB_GEN_SHIFT | SY_FIB_SHORT_KEY_V4 | SY_FIB_SHORT_KEY_V6;
+	if (gen >= 0 && bpf_map_update_elem(gen, &zero, &fib_gen, BPF_ANY))
 		return -errno;
 	close(inner);
 	return 0;

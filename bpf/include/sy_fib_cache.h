@@ -6,9 +6,12 @@
  * which made a forwarded IPv6 packet ~1.5x an IPv4 one: docs/maps.md,
  * "sy_fib_cache").
  *
- * Key: every input of the lookup (sy_fib_key: family, protocol, ports,
- * arrival device, TOS / flow info, source, destination), so policy routing
- * and multipath hashing pick what they would pick for the packet. Value:
+ * Key: the inputs of the lookup that can change its answer (sy_fib_key:
+ * family, arrival device, TOS / traffic class, source, destination, and
+ * the protocol, ports and IPv6 flow label unless the loader set the
+ * family's SY_FIB_SHORT_KEY bit in sy_fib_gen), so policy routing and
+ * multipath hashing pick what they would pick for the packet; with the
+ * short key a new flow to a known client/backend pair hits. Value:
  * what the forwarding uses (egress device, MACs) and the route's MTU. Only
  * BPF_FIB_LKUP_RET_SUCCESS is stored; a hit gives the kernel's own MTU
  * verdict: a packet longer (tot_len) than the stored MTU is
@@ -28,6 +31,7 @@
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 
 #include "sy_structs.h"
 #include "sy_maps.h"
@@ -55,22 +59,30 @@ static __always_inline __u32 sy_fib_gen_now(void)
 }
 
 /* The key of a filled lookup (sy_fib_fill4/6), before bpf_fib_lookup()
- * overwrites its inputs. */
+ * overwrites its inputs; gen: sy_fib_gen (its key-mode bits). */
 static __always_inline void sy_fib_key_of(struct sy_fib_key *k,
-					  const struct bpf_fib_lookup *fib)
+					  const struct bpf_fib_lookup *fib,
+					  __u32 gen)
 {
+	__u32 short_key = fib->family == 2 /* AF_INET */ ?
+		gen & SY_FIB_SHORT_KEY_V4 : gen & SY_FIB_SHORT_KEY_V6;
+
 	__builtin_memset(k, 0, sizeof(*k));
 	k->family = fib->family;
-	k->proto = fib->l4_protocol;
-	k->sport = fib->sport;
-	k->dport = fib->dport;
+	if (!short_key) {
+		k->proto = fib->l4_protocol;
+		k->sport = fib->sport;
+		k->dport = fib->dport;
+	}
 	k->ifindex = fib->ifindex;
 	if (fib->family == 2 /* AF_INET */) {
 		*(__u8 *)&k->flowinfo = fib->tos;
 		k->saddr[0] = fib->ipv4_src;
 		k->daddr[0] = fib->ipv4_dst;
 	} else {
-		k->flowinfo = fib->flowinfo;
+		/* The traffic class stays: rules select on it. */
+		k->flowinfo = short_key ?
+			fib->flowinfo & bpf_htonl(0x0ff00000U) : fib->flowinfo;
 		__builtin_memcpy(k->saddr, fib->ipv6_src, 16);
 		__builtin_memcpy(k->daddr, fib->ipv6_dst, 16);
 	}
@@ -95,7 +107,7 @@ static __always_inline int sy_fib_lookup_cached(void *ctx,
 		sy_count(SY_CNT_FIB_CACHE_MISS);
 		return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
 	}
-	sy_fib_key_of(&s->key, fib);
+	sy_fib_key_of(&s->key, fib, gen);
 	e = bpf_map_lookup_elem(&sy_fib_cache, &s->key);
 	if (e && e->gen == gen && now - e->stamp_ns < SY_FIB_CACHE_MAX_AGE_NS) {
 		sy_count(SY_CNT_FIB_CACHE_HIT);

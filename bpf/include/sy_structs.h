@@ -341,17 +341,28 @@ struct sy_dev_mac {
 /* ---- sy_fib_cache: LRU_HASH, key sy_fib_key -> sy_fib_entry ------------
  * The answer of a successful bpf_fib_lookup() for the packets XDP and tc
  * forward themselves (sy_fib_cache.h), keyed by every input of the lookup.
- * sy_fib_gen (ARRAY of one __u32): bumped by the loader on every route,
- * neighbour, link, address and rule notification of its namespace; an
- * entry of another generation is not used. */
+ * sy_fib_gen (ARRAY of one __u32): generation << SY_FIB_GEN_SHIFT | the
+ * key mode (SY_FIB_SHORT_KEY_*), written as one value so that an entry of
+ * one key mode is never used under the other. The generation is bumped by
+ * the loader on every route, neighbour, link, address and rule
+ * notification of its namespace; an entry of another value is not used.
+ * 0: cache off. */
+/* The family's entries are keyed per route decision (protocol, ports and
+ * IPv6 flow label zeroed): set by the loader only where no rule and no
+ * multipath hash looks at them (loader/src/fib_key_mode.c). */
+enum sy_fib_gen_bits {
+	SY_FIB_SHORT_KEY_V4 = 1,
+	SY_FIB_SHORT_KEY_V6 = 2,
+	SY_FIB_GEN_SHIFT = 2,
+};
 struct sy_fib_key {
 	__u8 family;     /* AF_INET (2) or AF_INET6 (10) */
-	__u8 proto;      /* IPPROTO_TCP / _UDP / _ICMP / _ICMPV6 */
-	__be16 sport;    /* after the rewrite */
+	__u8 proto;      /* IPPROTO_TCP / _UDP / _ICMP / _ICMPV6; 0 under the short key */
+	__be16 sport;    /* after the rewrite; 0 under the short key */
 	__be16 dport;
 	__u16 pad;
 	__u32 ifindex;   /* arrival device */
-	__be32 flowinfo; /* IPv4: the TOS byte (first byte); IPv6: traffic class and flow label */
+	__be32 flowinfo; /* IPv4: the TOS byte (first byte); IPv6: traffic class and flow label (label 0 under the short key) */
 	__be32 saddr[4]; /* IPv4: saddr[0], the rest 0 */
 	__be32 daddr[4];
 };                       /* 48 bytes */

@@ -6,6 +6,8 @@
 #ifndef SY_ROUTE_WATCH_H
 #define SY_ROUTE_WATCH_H
 
+#include <time.h>
+
 #include "loader.h"
 
 struct route_watch;
@@ -19,5 +21,9 @@ int route_watch_fd(const struct route_watch *w);
 /* Drains the socket; bumps the generation once if anything (or an overflow,
  * ENOBUFS) was read. Returns 0 or -errno (the map write failed). */
 int route_watch_read(struct route_watch *w);
+/* Every round of the server: looks at the multipath hash sysctls when due
+ * and bumps if the key mode changed; *timeout: how long until the next
+ * look (the server's poll sleeps no longer). 0 or -errno. */
+int route_watch_tick(struct route_watch *w, struct timespec *timeout);
 
 #endif

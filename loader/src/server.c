@@ -596,6 +596,16 @@ int server_run(struct loader *L)
 			ts.tv_nsec = MONITOR_READ_NS;
 			has_to = 1;
 		}
+		if (S.routes) {
+			struct timespec due;
+
+			route_watch_tick(S.routes, &due);
+			if (!has_to || due.tv_sec < ts.tv_sec ||
+			    (due.tv_sec == ts.tv_sec &&
+			     due.tv_nsec < ts.tv_nsec))
+				ts = due;
+			has_to = 1;
+		}
 		ret = ppoll(pfd, n, has_to ? &ts : NULL, &unblocked);
 		if (ret < 0) {
 			if (errno == EINTR)

@@ -10,12 +10,16 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "sy_test.h"
+
+/* One generation further in sy_fib_gen's value (the low bits: key mode). */
+#define GEN_STEP (1u << SY_FIB_GEN_SHIFT)
 
 static const uint8_t PLANT_SMAC[6] = { 0x02, 0, 0, 0, 0xca, 0x01 };
 static const uint8_t PLANT_DMAC[6] = { 0x02, 0, 0, 0, 0xca, 0x02 };
@@ -100,6 +104,73 @@ static bool next_is(const struct fib_cache_case *c, const char *what,
 		      c->next_exp_len, dmac, smac);
 }
 
+/* The key mode (sy_fib_gen's SY_FIB_SHORT_KEY_* bits): with the family's
+ * short key, another new flow from the same client to the same backend
+ * hits the entry the first filled; with the full key it asks the kernel.
+ * gen: a generation value without mode bits, two steps unused. */
+static void test_key_mode(const struct fib_cache_case *c, uint32_t gen)
+{
+	uint32_t short_bit = c->af == 2 ? SY_FIB_SHORT_KEY_V4 : SY_FIB_SHORT_KEY_V6;
+	struct sy_fib_entry e;
+	struct sy_fib_key k;
+	uint64_t hit0, miss0;
+	bool one;
+
+	for (int mode = 0; mode < 2; mode++) {
+		bool is_short = mode == 0;
+		/* The other family's bit never matters to this one. */
+		uint32_t val = gen + mode * GEN_STEP +
+			(is_short ? short_bit : (SY_FIB_SHORT_KEY_V4 |
+						 SY_FIB_SHORT_KEY_V6) & ~short_bit);
+
+		fib_cache_set_gen(val);
+		cache_clear();
+		fwd_is(named(c, is_short ? "short key: first new flow forwarded with the FIB's MACs"
+					 : "full key: first new flow forwarded with the FIB's MACs"),
+		       c, c->first, c->first_len, c->first_exp,
+		       c->first_exp_len, NULL, NULL);
+		one = cache_only(&k, &e);
+		if (is_short)
+			check(one && k.proto == 0 && k.sport == 0 &&
+				      k.dport == 0 && e.gen == val &&
+				      (c->af == 2 || ntohl(k.flowinfo) == 0x00a00000),
+			      named(c, "short key: one entry, protocol, ports and flow label 0 (IPv6: traffic class 0x0a kept)"),
+			      "one %d proto %u sport %u dport %u flowinfo %08x gen %u/%u",
+			      one, k.proto, ntohs(k.sport), ntohs(k.dport),
+			      ntohl(k.flowinfo), e.gen, val);
+		else
+			check(one && k.proto == 6 && k.sport && k.dport &&
+				      e.gen == val,
+			      named(c, "full key: one entry with protocol and ports"),
+			      "one %d proto %u sport %u dport %u gen %u/%u", one,
+			      k.proto, ntohs(k.sport), ntohs(k.dport), e.gen,
+			      val);
+		if (!one)
+			continue;
+		memcpy(e.smac, PLANT_SMAC, 6);
+		memcpy(e.dmac, PLANT_DMAC, 6);
+		bpf_map_update_elem(bpf_map__fd(skel->maps.sy_fib_cache), &k,
+				    &e, BPF_EXIST);
+		hit0 = counter(SY_CNT_FIB_CACHE_HIT);
+		miss0 = counter(SY_CNT_FIB_CACHE_MISS);
+		if (is_short)
+			fwd_is(named(c, "short key: a second new flow (other source port, IPv6 other flow label) hits the first's entry: the planted MACs, every other byte as forwarded"),
+			       c, c->other, c->other_len, c->other_exp,
+			       c->other_exp_len, PLANT_DMAC, PLANT_SMAC);
+		else
+			fwd_is(named(c, "full key: a second new flow asks the kernel: the FIB's MACs"),
+			       c, c->other, c->other_len, c->other_exp,
+			       c->other_exp_len, NULL, NULL);
+		check(counter(SY_CNT_FIB_CACHE_HIT) - hit0 == is_short &&
+			      counter(SY_CNT_FIB_CACHE_MISS) - miss0 == !is_short,
+		      named(c, is_short ? "... counted: hit +1, miss +0"
+				       : "... counted: hit +0, miss +1"),
+		      "hit +%llu miss +%llu",
+		      (unsigned long long)(counter(SY_CNT_FIB_CACHE_HIT) - hit0),
+		      (unsigned long long)(counter(SY_CNT_FIB_CACHE_MISS) - miss0));
+	}
+}
+
 void test_fib_cache(const struct fib_cache_case *c)
 {
 	int fd = bpf_map__fd(skel->maps.sy_fib_cache);
@@ -146,17 +217,17 @@ void test_fib_cache(const struct fib_cache_case *c)
 	check(counter(SY_CNT_FIB_CACHE_HIT) == hit0 + 1, name, "hit +%llu",
 	      (unsigned long long)(counter(SY_CNT_FIB_CACHE_HIT) - hit0));
 
-	/* A route change reported: the generation moves on. */
-	fib_cache_set_gen(gen + 1);
+	/* A route change reported: the generation moves on (same mode). */
+	fib_cache_set_gen(gen + GEN_STEP);
 	next_is(c, "after a generation bump the route is looked up again: the FIB's MACs",
 		NULL, NULL);
 	name = named(c, "... and the entry is refreshed with the new generation");
-	check(bpf_map_lookup_elem(fd, &k, &e) == 0 && e.gen == gen + 1 &&
+	check(bpf_map_lookup_elem(fd, &k, &e) == 0 && e.gen == gen + GEN_STEP &&
 		      !memcmp(e.dmac, c->next_exp, 6),
 	      name, "gen %u", e.gen);
 
 	/* No report, but the entry is older than the bound. */
-	planted.gen = gen + 1;
+	planted.gen = gen + GEN_STEP;
 	planted.stamp_ns = mono_ns() - 1000000000ull - 1000000ull;
 	bpf_map_update_elem(fd, &k, &planted, BPF_EXIST);
 	next_is(c, "an entry older than SY_FIB_CACHE_MAX_AGE_NS (1 s) is not used: the FIB's MACs",
@@ -195,6 +266,7 @@ void test_fib_cache(const struct fib_cache_case *c)
 	fib_cache_set_gen(0);
 	next_is(c, "generation 0 (no route watcher): the FIB is asked, the fresh planted entry ignored",
 		NULL, NULL);
-	fib_cache_set_gen(gen + 1);
+	test_key_mode(c, (gen & ~(GEN_STEP - 1)) + 2 * GEN_STEP);
+	fib_cache_set_gen(gen + 4 * GEN_STEP);
 	cache_clear(); /* the planted entry must not serve later tests */
 }

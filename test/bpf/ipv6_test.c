@@ -1015,11 +1015,12 @@ static bool xdp6_fwd(const char *name, const struct pktdef6 *d,
 static void test6_xdp_fib_cache(void)
 {
 	struct pktdef6 d = tcp6(EXT6, NODE6, 40750, 30080, TH_SYN), w;
-	uint8_t in1[BUF], exp1[BUF], in2[BUF], exp2[BUF];
+	uint8_t in1[BUF], exp1[BUF], in2[BUF], exp2[BUF], in3[BUF], exp3[BUF];
 	struct fib_cache_case c = {
 		.family = "IPv6", .af = 10, .fd_xdp = fd_xdp6, .ifindex = v0,
 		.egress = if_nametoindex("sy-v1"), .first = in1,
 		.first_exp = exp1, .next = in2, .next_exp = exp2,
+		.other = in3, .other_exp = exp3,
 	};
 
 	w = d;
@@ -1033,8 +1034,22 @@ static void test6_xdp_fib_cache(void)
 	d.payload = w.payload = 13;
 	c.next_len = build6(in2, &d);
 	c.next_exp_len = build6(exp2, &w);
+	d.tcp_flags = w.tcp_flags = TH_SYN;
+	d.payload = w.payload = 0;
+	d.sport = w.sport = 40751;
+	c.other_len = build6(in3, &d);
+	c.other_exp_len = build6(exp3, &w);
+	/* Another flow label (Linux sets one per connection; build6 gives
+	 * 0x12345), kept; the traffic class (0x0a) stays. */
 	for (int i = 0; i < 2; i++) {
-		uint8_t *e = i ? exp2 : exp1;
+		uint8_t *f = (i ? exp3 : in3) + 14;
+
+		f[1] = (uint8_t)((f[1] & 0xf0) | 0x06);
+		f[2] = 0x78;
+		f[3] = 0x9a;
+	}
+	for (int i = 0; i < 3; i++) {
+		uint8_t *e = i == 2 ? exp3 : i ? exp2 : exp1;
 
 		memcpy(e, MAC_BE6, 6);
 		memcpy(e + 6, MAC_V1, 6);

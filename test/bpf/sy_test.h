@@ -225,6 +225,10 @@ struct fib_cache_case {
 	uint32_t ifindex, egress;
 	const uint8_t *first, *first_exp, *next, *next_exp;
 	size_t first_len, first_exp_len, next_len, next_exp_len;
+	/* The first packet of another new flow from the same client to the
+	 * same backend (another source port; IPv6: and a flow label). */
+	const uint8_t *other, *other_exp;
+	size_t other_len, other_exp_len;
 };
 void test_fib_cache(const struct fib_cache_case *c);
 void fib_cache_set_gen(uint32_t gen);

@@ -1837,8 +1837,9 @@ int main(void)
 	fd_ct = bpf_map__fd(skel->maps.sy_conntrack);
 	fd_aff = bpf_map__fd(skel->maps.sy_affinity);
 	fd_config = bpf_map__fd(skel->maps.sy_config);
-	/* As under a loader watching routes: the route-result cache on. */
-	fib_cache_set_gen(1);
+	/* As under a loader watching routes: the route-result cache on
+	 * (generation 1, the full per-flow key). */
+	fib_cache_set_gen(1 << SY_FIB_GEN_SHIFT);
 
 	err = setup();
 	if (!check(err == 0, "fill maps (inner ARRAY maps of 7 and 251 slots, two per element, with BPF_F_INNER_MAP)",

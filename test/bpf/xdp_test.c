@@ -480,11 +480,11 @@ static void test_xdp_untouched(void)
 static void test_xdp_fib_cache(void)
 {
 	struct pktdef d = tcp(EXT_C1, NODE, 50200, NP_TCP, TH_SYN), w;
-	uint8_t in1[BUF], exp1[BUF], in2[BUF], exp2[BUF];
+	uint8_t in1[BUF], exp1[BUF], in2[BUF], exp2[BUF], in3[BUF], exp3[BUF];
 	struct fib_cache_case c = {
 		.family = "IPv4", .af = 2, .fd_xdp = fd_xdp, .ifindex = x0,
 		.egress = x1, .first = in1, .first_exp = exp1, .next = in2,
-		.next_exp = exp2,
+		.next_exp = exp2, .other = in3, .other_exp = exp3,
 	};
 
 	w = d;
@@ -497,6 +497,11 @@ static void test_xdp_fib_cache(void)
 	d.payload = w.payload = 13;
 	c.next_len = build(in2, &d);
 	c.next_exp_len = build_fwd(exp2, &w, MAC_BE, MAC_X1);
+	d.tcp_flags = w.tcp_flags = TH_SYN;
+	d.payload = w.payload = 0;
+	d.sport = w.sport = 50201;
+	c.other_len = build(in3, &d);
+	c.other_exp_len = build_fwd(exp3, &w, MAC_BE, MAC_X1);
 	test_fib_cache(&c);
 }
 

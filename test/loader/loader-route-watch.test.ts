@@ -2,8 +2,9 @@
 // in a throwaway namespace: real netlink changes there (a route added, a
 // neighbour's MAC changed, an IPv6 route, a policy rule) each move sy_fib_gen,
 // the generation that invalidates the datapath's route-result cache; nothing
-// moves it while nothing changes; a restarted loader continues from the
-// pinned value. Needs root, bpffs and a built loader (make -C loader).
+// moves it while nothing changes; its key-mode bits follow the policy rules,
+// multipath routes and hash-policy sysctls of the namespace; a restarted
+// loader continues from the pinned value. Needs root, bpffs and a built loader (make -C loader).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { LoaderClient as AgentLoaderClient } from "../../control-plane/src/dataplane/ebpf/loader-client.js";
@@ -73,6 +74,48 @@ describe("switchyard-loader route watcher: sy_fib_gen follows netlink changes", 
       await bumps("neighbour lladdr changed", "neigh", "replace", "198.18.7.2", "lladdr", "02:00:00:00:07:03", "dev", "d0", "nud", "permanent");
       await bumps("IPv6 route", "-6", "route", "add", "fd00:8::/64", "via", "fd00:7::2", "dev", "d0");
       await bumps("policy rule", "rule", "add", "from", "198.18.9.0/24", "table", "100");
+    }));
+
+  // The key mode (loader/src/fib_key_mode.c): sy_fib_gen's low bits say per family whether the cache
+  // may leave the protocol, ports and IPv6 flow label out of its key.
+  const V4 = 1;
+  const V6 = 2;
+  const modeIs = async (what: string, want: number): Promise<void> => {
+    await waitFor(`${what}: key mode ${want}`, async () => (((await gen()) & 3) === want ? true : undefined), 5000, 20);
+  };
+  const sysctl = (name: string, value: number) => lab.exec(ns, "sysctl", ["-qw", `${name}=${value}`]);
+
+  it("short key per family unless a rule selects on protocol or ports, or a multipath route hashes them", () =>
+    withLogs(async () => {
+      await modeIs("no L4 rule, no multipath route", V4 | V6);
+      lab.ip(ns, "rule", "add", "ipproto", "tcp", "table", "100");
+      await modeIs("IPv4 rule ipproto tcp", V6);
+      lab.ip(ns, "rule", "del", "ipproto", "tcp", "table", "100");
+      await modeIs("IPv4 rule ipproto tcp deleted", V4 | V6);
+      lab.ip(ns, "-6", "rule", "add", "dport", "80", "table", "100");
+      await modeIs("IPv6 rule dport 80", V4);
+      lab.ip(ns, "-6", "rule", "del", "dport", "80", "table", "100");
+      await modeIs("IPv6 rule dport 80 deleted", V4 | V6);
+      // IPv4 multipath: the default L3 hash (policy 0) sees the addresses only.
+      lab.ip(ns, "route", "add", "198.18.10.0/24", "nexthop", "via", "198.18.7.2", "nexthop", "via", "198.18.7.3");
+      await sleep(300);
+      await modeIs("IPv4 multipath route under hash policy 0", V4 | V6);
+      // The sysctl sends no notification: the loader reads it every 2 s.
+      sysctl("net.ipv4.fib_multipath_hash_policy", 1);
+      await modeIs("IPv4 multipath route under hash policy 1 (L4)", V6);
+      sysctl("net.ipv4.fib_multipath_hash_policy", 0);
+      await modeIs("IPv4 hash policy back to 0", V4 | V6);
+      // IPv6 multipath: its L3 hash already has the flow label and the protocol.
+      lab.ip(ns, "-6", "route", "add", "fd00:10::/64", "nexthop", "via", "fd00:7::2", "dev", "d0", "nexthop", "via", "fd00:7::3", "dev", "d0");
+      await modeIs("IPv6 multipath route", V4);
+      // ... unless the custom policy hashes the addresses only.
+      sysctl("net.ipv6.fib_multipath_hash_fields", 3);
+      sysctl("net.ipv6.fib_multipath_hash_policy", 3);
+      await modeIs("IPv6 multipath route under custom hash of the addresses", V4 | V6);
+      sysctl("net.ipv6.fib_multipath_hash_policy", 0);
+      await modeIs("IPv6 hash policy back to 0", V4);
+      lab.ip(ns, "-6", "route", "del", "fd00:10::/64");
+      await modeIs("IPv6 multipath route deleted", V4 | V6);
     }));
 
   it("a restarted loader continues from the pinned generation (never reuses one)", () =>

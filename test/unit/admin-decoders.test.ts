@@ -122,12 +122,14 @@ test('sy_fib_cache (IPv4 and IPv6 keys), sy_fib_gen, and the counter names 42-43
   const v4 = b(2, 6, 0x75, 0x30, 0x1f, 0x90, 0, 0, ...le32(2), 0x10, 0, 0, 0, 192, 168, 0, 1, ...z(12), 10, 200, 1, 245, ...z(12));
   assert.deepEqual(decodeEntry('sy_fib_cache', v4, entry, { now }), {
     family: 'ipv4', proto: 'TCP', saddr: '192.168.0.1', sport: 30000, daddr: '10.200.1.245', dport: 8080, ingressIfindex: 2, flowinfo: 0x10000000,
-    egressIfindex: 3, smac: '02:00:00:00:10:01', dmac: '02:00:00:00:be:01', mtu: 1500, generation: 7, ageSeconds: 0.25,
+    egressIfindex: 3, smac: '02:00:00:00:10:01', dmac: '02:00:00:00:be:01', mtu: 1500, generation: 1, shortKey: true, ageSeconds: 0.25,
   });
   const v6 = b(10, 17, 0, 53, 0x9c, 0x40, 0, 0, ...le32(4), 0, 0x01, 0x23, 0x45, 0xfd, 0, ...z(13), 1, 0xfd, 0, ...z(13), 2);
   const d6 = decodeEntry('sy_fib_cache', v6, entry, { now });
   assert.deepEqual([d6.family, d6.proto, d6.saddr, d6.daddr, d6.sport, d6.dport, d6.flowinfo], ['ipv6', 'UDP', 'fd00::1', 'fd00::2', 53, 40000, 0x12345]);
-  assert.deepEqual(decodeEntry('sy_fib_gen', b(...le32(0)), b(...le32(9))), { index: 0, generation: 9 });
+  // entry.gen 7: generation 1, both short-key bits; sy_fib_gen 9: generation 2, IPv4 short key only.
+  assert.equal(d6.shortKey, true);
+  assert.deepEqual(decodeEntry('sy_fib_gen', b(...le32(0)), b(...le32(9))), { index: 0, generation: 2, shortKeyIPv4: true, shortKeyIPv6: false });
   const names = [42, 43].map((i) => decodeEntry('sy_counters', b(...le32(i)), b(...le64(0n))).event);
   assert.deepEqual(names, ['fib_cache_hit', 'fib_cache_miss']);
 });

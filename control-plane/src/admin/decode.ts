@@ -9,6 +9,10 @@ import {
 import { SY_ENUMS, SY_STRUCTS } from '../dataplane/ebpf/sy-layout.generated.js';
 import { formatIP, mustParseIP } from '../util/ip.js';
 
+// sy_fib_gen's value: generation << SY_FIB_GEN_SHIFT | SY_FIB_SHORT_KEY_* (the key mode).
+const { SY_FIB_GEN_SHIFT: FIB_GEN_SHIFT, SY_FIB_SHORT_KEY_V4: FIB_SHORT_KEY_V4, SY_FIB_SHORT_KEY_V6: FIB_SHORT_KEY_V6 } =
+  SY_ENUMS.sy_fib_gen_bits;
+
 export type Decoded = Record<string, unknown>;
 
 /** CLOCK_MONOTONIC now, ns: what bpf_ktime_get_ns() returns (libuv's hrtime is CLOCK_MONOTONIC on Linux). */
@@ -144,11 +148,15 @@ function present<M extends MapName>(map: M, e: TypedEntry<M>, raw: Uint8Array, o
       return {
         family: k.family === 2 ? 'ipv4' : 'ipv6', proto: protoName(k.proto), saddr: addr(k.saddr), sport: k.sport,
         daddr: addr(k.daddr), dport: k.dport, ingressIfindex: k.ifindex, flowinfo: k.flowinfo, egressIfindex: v.ifindex,
-        smac: formatMac(v.smac), dmac: formatMac(v.dmac), mtu: v.mtu, generation: v.gen, ageSeconds: round3(ageSeconds(v.stampNs, now)),
+        smac: formatMac(v.smac), dmac: formatMac(v.dmac), mtu: v.mtu, generation: v.gen >>> FIB_GEN_SHIFT,
+        shortKey: (v.gen & (k.family === 2 ? FIB_SHORT_KEY_V4 : FIB_SHORT_KEY_V6)) !== 0, ageSeconds: round3(ageSeconds(v.stampNs, now)),
       };
     }
     case 'sy_fib_gen':
-      return { index: t.key, generation: t.value };
+      return {
+        index: t.key, generation: t.value >>> FIB_GEN_SHIFT,
+        shortKeyIPv4: (t.value & FIB_SHORT_KEY_V4) !== 0, shortKeyIPv6: (t.value & FIB_SHORT_KEY_V6) !== 0,
+      };
     case 'sy_fib_scratch':
       return { index: t.key, value: hex(t.value) };
     case 'sy_frag':

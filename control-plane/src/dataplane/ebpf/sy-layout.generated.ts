@@ -358,6 +358,11 @@ export const SY_ENUMS = {
     SY_CNT_EVENTS_RATE_LIMITED: 47,
     SY_CNT_MAX: 48,
   },
+  sy_fib_gen_bits: {
+    SY_FIB_SHORT_KEY_V4: 1,
+    SY_FIB_SHORT_KEY_V6: 2,
+    SY_FIB_GEN_SHIFT: 2,
+  },
   sy_rate_limit: {
     SY_RL_REJECT: 0,
     SY_RL_FRAG_NEEDED: 1,
