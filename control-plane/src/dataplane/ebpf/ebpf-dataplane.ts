@@ -239,9 +239,11 @@ export class EbpfDataplane implements Dataplane {
     if (!this.programmed) await this.restore();
     let drift: Record<string, number> = {};
     if (opts.verify && this.incrementalReady) drift = await this.verify();
+    const t0 = performance.now();
     const want = this.builder.build(desired);
     const wants = new Map<ServiceKey, MapsContent>();
     for (const key of this.builder.serviceKeys()) wants.set(key, this.builder.want(key)!);
+    const buildMs = Math.round(performance.now() - t0);
     const run = await this.execute(wants, this.programmed!, want);
     this.incrementalReady = true;
     const driftTotal = Object.values(drift).reduce((a, b) => a + b, 0);
@@ -250,7 +252,8 @@ export class EbpfDataplane implements Dataplane {
       for (const [map, n] of Object.entries(drift)) this.driftByMap.set(map, (this.driftByMap.get(map) ?? 0) + n);
       this.log.warn({ drift }, 'datapath drift repaired: map entries deleted, changed or added behind the agent\'s back were put back as desired');
     }
-    return { changes: run.landed, detail: { ...run.stats, full: 1, drift: driftTotal, refused: run.refused.size }, refused: run.refused };
+    // buildMs: map content and tables; the rest of the sync is planning, encoding and the loader's writes (`requests` of them).
+    return { changes: run.landed, detail: { ...run.stats, full: 1, drift: driftTotal, refused: run.refused.size, buildMs, requests: run.requests }, refused: run.refused };
   }
 
   /** Set after a full sync: the builder's contributions then mirror the maps. */
