@@ -9,19 +9,10 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { createApiServer } from '../../lab/src/apiserver/server.js';
 import { Store } from '../../lab/src/apiserver/store.js';
+import { kubeConfig } from './lab-kubeconfig.js';
 import { LAST_APPLIED_ANNOTATION, leanEndpointSlice, leanNode, leanService } from '../../control-plane/src/k8s/lean-objects.js';
 import { listPlain, makePlainInformer } from '../../control-plane/src/k8s/plain-list-watch.js';
 
-function kubeConfig(server: string): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'lab', server, skipTLSVerify: true }],
-    users: [{ name: 'agent' }],
-    contexts: [{ name: 'lab', cluster: 'lab', user: 'agent' }],
-    currentContext: 'lab',
-  });
-  return kc;
-}
 
 async function until(pred: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
