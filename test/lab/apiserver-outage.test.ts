@@ -3,7 +3,6 @@
 // connection closed) and started again with its objects, with watch history
 // compacted (re-watches get 410 Gone -> relist), and watches stalled (open but
 // silent). Real HTTP, real client-node ListWatch; only the clock is short.
-import * as k8s from '@kubernetes/client-node';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
@@ -11,17 +10,8 @@ import { pino } from 'pino';
 import { startInformers, type RunningInformers } from '../../control-plane/src/k8s/informers.js';
 import { createApiServer } from '../../lab/src/apiserver/server.js';
 import { Store } from '../../lab/src/apiserver/store.js';
+import { kubeConfig } from './lab-kubeconfig.js';
 
-function kubeConfig(server: string): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'lab', server, skipTLSVerify: true }],
-    users: [{ name: 'agent' }],
-    contexts: [{ name: 'lab', cluster: 'lab', user: 'agent' }],
-    currentContext: 'lab',
-  });
-  return kc;
-}
 
 const svc = (name: string) => ({ metadata: { name }, spec: { selector: { app: name }, ports: [{ port: 80 }] } });
 

@@ -7,17 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { createApiServer } from '../../lab/src/apiserver/server.js';
 import { Store } from '../../lab/src/apiserver/store.js';
+import { kubeConfig } from './lab-kubeconfig.js';
 
-function kubeConfig(server: string): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'lab', server, skipTLSVerify: true }],
-    users: [{ name: 'agent' }],
-    contexts: [{ name: 'lab', cluster: 'lab', user: 'agent' }],
-    currentContext: 'lab',
-  });
-  return kc;
-}
 
 /** Collects informer callbacks; `until(pred)` resolves once the log satisfies pred. */
 class Log {

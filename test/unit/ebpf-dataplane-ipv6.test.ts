@@ -146,4 +146,9 @@ test('a dual-stack sync fills the IPv6 maps; SetConfig carries the IPv6 node add
   // A periodic verify finds no drift in either family.
   const third = await again.sync(desired, undefined, { verify: true });
   assert.equal(third.detail.drift, 0);
+  // Tables read back (at start, by the drift check) are held as the builder's arrays, not decoded copies.
+  const built = new Set<Uint32Array>();
+  for (const k of again.builder.serviceKeys()) for (const t of again.builder.want(k)!.maglev.values()) built.add(t);
+  assert.equal(again.programmedMaps!.maglev.size, 2);
+  for (const t of again.programmedMaps!.maglev.values()) assert.ok(built.has(t), 'a table read back as built is the built array');
 });

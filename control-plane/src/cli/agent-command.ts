@@ -102,6 +102,13 @@ async function decideMode(opts: AgentOptions, adminOpts: AgentAdminOptions, log:
 }
 
 export async function runAgent(argv: string[]): Promise<number> {
+  // Where the start goes, in ms since the process started (performance.now()'s
+  // origin): logged with "agent running".
+  const startupMs: Record<string, number> = {};
+  const mark = (phase: string): void => {
+    startupMs[phase] = Math.round(performance.now());
+  };
+  mark('main');
   let opts: AgentOptions;
   let adminOpts: AgentAdminOptions;
   try {
@@ -143,6 +150,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     loader.close();
     return 1;
   }
+  mark('modeSelected');
   log.info({ mode: decision.mode, reason: decision.reason, optionalMissing: decision.optionalMissing.map((f) => f.name) }, 'datapath mode selected');
   if (decision.mode !== 'ebpf') snat = undefined;
   if (snat) log.info({ snatPortRange: `${snat.range.min}-${snat.range.max}`, source: snat.source, ipLocalPortRange: `${snat.localPortRange.min}-${snat.localPortRange.max}` }, 'SNAT port range');
@@ -187,6 +195,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   registerObjectMetrics(admin.metrics.registry, objectReporter);
   if (backend instanceof IptablesBackend) registerRestoreMetrics(admin.metrics.registry, () => backend.dataplanes.values());
 
+  mark('adminStarted');
   informers = startInformers(kc, {
     service(kind, svc) {
       admin.serviceChanged(svc);
@@ -230,7 +239,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       }
       nodeSeen();
     },
-  }, log, { watchSilenceMs: opts.watchSilenceTimeoutMs });
+  }, log, { watchSilenceMs: opts.watchSilenceTimeoutMs, nodeName: opts.nodeName });
   registerApiServerMetrics(admin.metrics.registry, () => informers!.connectivity());
   let dataplaneReady = false;
   const applyLateNodeIP = (ip: string): void => {
@@ -238,17 +247,28 @@ export async function runAgent(argv: string[]): Promise<number> {
     void backend.applyLateNodeIP(ip).then(() => proxier!.requestSync(true));
   };
 
-  await informers.synced;
   const addressMissing = (): boolean => (ipFamilies.includes('IPv4') && !nodeIP) || (ipFamilies.includes('IPv6') && !nodeIP6);
-  if (addressMissing()) {
+  // With every node address known already, the datapath starts (loader
+  // config, maps read back, devices attached) while the informers list: the
+  // two wait on different servers. Otherwise the Node object may still bring
+  // an address, and the datapath starts once it did (or 10 s passed).
+  const startBackend = (): Promise<unknown> => {
+    backend.setNodeIP(nodeIP);
+    if (nodeIP6) backend.setNodeIP6?.(nodeIP6);
+    return backend.start().then(() => undefined, (err: unknown) => err ?? new Error('datapath start failed'));
+  };
+  const early = addressMissing() ? undefined : startBackend();
+  await informers.synced;
+  mark('informersListed');
+  if (!early && addressMissing()) {
     await Promise.race([nodeKnown, new Promise((r) => setTimeout(r, 10_000))]);
   }
   if (!nodeIP && ipFamilies.includes('IPv4')) log.warn('node IP unknown (no --node-ip and no InternalIP on the Node)');
   if (!nodeIP6 && ipFamilies.includes('IPv6')) log.warn('node IPv6 address unknown (no IPv6 --node-ip and no IPv6 InternalIP on the Node): no IPv6 NodePorts, no IPv6 SNAT');
-  backend.setNodeIP(nodeIP);
-  if (nodeIP6) backend.setNodeIP6?.(nodeIP6);
   const appliedNodeIP = nodeIP;
-  await backend.start();
+  const startError = await (early ?? startBackend());
+  if (startError) throw startError;
+  mark('datapathStarted');
   dataplaneReady = true;
   if (nodeIP && nodeIP !== appliedNodeIP) applyLateNodeIP(nodeIP);
   proxier.start();
@@ -264,7 +284,8 @@ export async function runAgent(argv: string[]): Promise<number> {
   });
   if (proxier.syncCount > 0) backend.removeOtherMode();
   serviceHealth.update(healthChecksOf(proxier.desiredPorts()));
-  log.info({ mode: dataplane.mode, health: opts.health, ...backend.describe() }, 'agent running');
+  mark('running');
+  log.info({ mode: dataplane.mode, health: opts.health, ...backend.describe(), startupMs }, 'agent running');
 
   return await new Promise<number>((resolve) => {
     const stop = (sig: string): void => {

@@ -10,11 +10,13 @@
 // (0.5 s doubling to 5 s). A watch that delivers nothing for
 // `watchSilenceMs` (a connection that stalled without closing) is aborted and
 // resumed from its last resourceVersion.
-import {
-  CoreV1Api, DiscoveryV1Api, KubeConfig, makeInformer,
-  type KubernetesObject, type ListPromise, type V1EndpointSlice, type V1Node, type V1Service,
-} from '@kubernetes/client-node';
+//
+// The caches hold lean plain objects (lean-objects.ts, plain-list-watch.ts):
+// only what the handlers read, in the shape the watch delivers.
+import type { KubeConfig, KubernetesObject, V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { leanEndpointSlice, leanNode, leanOrAsIs, leanService } from './lean-objects.js';
+import { makePlainInformer } from './plain-list-watch.js';
 
 export interface InformerHandlers {
   service(kind: 'add' | 'update' | 'delete', svc: V1Service): void;
@@ -25,6 +27,8 @@ export interface InformerHandlers {
 export interface InformerOptions {
   /** Restart a watch that delivered nothing for this long, ms (0: never). */
   watchSilenceMs?: number;
+  /** Watch only this Node (a field selector, as kube-proxy does); unset: every Node. */
+  nodeName?: string;
 }
 
 /** What the agent knows about its API server connection. */
@@ -54,8 +58,6 @@ export interface RunningInformers {
 interface InformerState { name: string; connected: boolean; lastActivity: number }
 
 export function startInformers(kc: KubeConfig, h: InformerHandlers, log: Logger, opts: InformerOptions = {}): RunningInformers {
-  const core = kc.makeApiClient(CoreV1Api);
-  const discovery = kc.makeApiClient(DiscoveryV1Api);
   const silenceMs = opts.watchSilenceMs ?? 0;
   let stopped = false;
   let errorCount = 0;
@@ -83,8 +85,8 @@ export function startInformers(kc: KubeConfig, h: InformerHandlers, log: Logger,
     }
   };
 
-  function run<T extends KubernetesObject>(name: string, path: string, list: ListPromise<T>, cb: (k: 'add' | 'update' | 'delete', o: T) => void): Promise<void> {
-    const inf = makeInformer<T>(kc, path, list);
+  function run<T extends KubernetesObject>(name: string, path: string, lean: (o: T) => T, cb: (k: 'add' | 'update' | 'delete', o: T) => void, fieldSelector?: string): Promise<void> {
+    const inf = makePlainInformer<T>(kc, path, leanOrAsIs(lean), fieldSelector);
     const st: InformerState = { name, connected: false, lastActivity: Date.now() };
     states.push(st);
     const active = (): void => {
@@ -158,9 +160,9 @@ export function startInformers(kc: KubeConfig, h: InformerHandlers, log: Logger,
   }
 
   const synced = Promise.all([
-    run<V1Service>('services', '/api/v1/services', () => core.listServiceForAllNamespaces(), h.service),
-    run<V1EndpointSlice>('endpointslices', '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces(), h.endpointSlice),
-    run<V1Node>('nodes', '/api/v1/nodes', () => core.listNode(), h.node),
+    run<V1Service>('services', '/api/v1/services', leanService, h.service),
+    run<V1EndpointSlice>('endpointslices', '/apis/discovery.k8s.io/v1/endpointslices', leanEndpointSlice, h.endpointSlice),
+    run<V1Node>('nodes', '/api/v1/nodes', leanNode, h.node, opts.nodeName ? `metadata.name=${opts.nodeName}` : undefined),
   ]).then(() => undefined);
   const watchdogTimer = silenceMs > 0
     ? setInterval(() => watchdogs.forEach((w) => w()), Math.max(100, Math.min(silenceMs / 4, 5000)))

@@ -337,7 +337,8 @@ export class ProxyMetrics {
       this.serviceChangesTotal.inc();
     }
     this.lastQueued.set(now / 1000);
-    this.updatePending();
+    // One more of its kind (not a recount: an agent's first list notes 20,000 changes).
+    (kind === 'endpoints' ? this.endpointChangesPending : this.serviceChangesPending).inc();
   }
 
   /** An EndpointSlice was added, updated or deleted (call from the informer handler). */

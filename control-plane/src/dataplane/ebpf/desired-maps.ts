@@ -1,7 +1,8 @@
 // Turns the back-end-neutral desired state into map content: ids for
 // frontends, tables and backends, one Maglev table per traffic scope of a
 // ServicePort, service flags. Tables are cached by their backend set so an
-// unchanged service costs no table rebuild.
+// unchanged service costs no table rebuild, and groups with the same backend
+// set and table size share one table (computed once, held once).
 import { serviceKeyOfPort, type ServiceKey } from '../../model/service-key.js';
 import { createHash } from 'node:crypto';
 import { intToIpv4, parseCidr } from '../../util/ipv4.js';
@@ -94,7 +95,14 @@ export class DesiredMapsBuilder {
   readonly frontendIds = new IdAllocator();
   readonly groupIds = new IdAllocator();
   readonly backendIds = new IdAllocator();
-  private readonly tableCache = new Map<string, { signature: string; table: Uint32Array }>();
+  /** Each table group's current table: the signature it was built for and the key of its content. */
+  private readonly tableCache = new Map<string, { signature: string; content: string; table: Uint32Array }>();
+  /**
+   * Tables by content: groups with the same backend set, table size and
+   * backend ids get one table (one Maglev computation, one array, shared
+   * read-only), counted by the groups using it.
+   */
+  private readonly tablesByContent = new Map<string, { table: Uint32Array; users: number }>();
   private contributions = new Map<ServiceKey, Contribution>();
   /** identity -> number of Services using the backend, and its current value. */
   private backendRefs = new Map<string, { count: number; value: BackendValue }>();
@@ -148,7 +156,7 @@ export class DesiredMapsBuilder {
       for (const k of c.services.keys()) liveFrontends.add(k);
       for (const g of c.groups) liveGroups.add(g);
     }
-    for (const name of this.tableCache.keys()) if (!liveGroups.has(name)) this.tableCache.delete(name);
+    for (const name of this.tableCache.keys()) if (!liveGroups.has(name)) this.forgetTable(name);
     this.frontendIds.retain(liveFrontends, new Set());
     this.groupIds.retain(liveGroups, new Set());
     this.backendIds.retain(new Set(this.backendRefs.keys()), new Set());
@@ -191,7 +199,7 @@ export class DesiredMapsBuilder {
       for (const g of old.groups) {
         if (keptGroups.has(g)) continue;
         this.groupIds.release(g);
-        this.tableCache.delete(g);
+        this.forgetTable(g);
       }
       if (gone) this.contributions.delete(key);
       else this.contributions.set(key, neu);
@@ -360,7 +368,7 @@ export class DesiredMapsBuilder {
   /** The table of backend ids for an endpoint set, rebuilt only when the set changes. */
   private table(groupName: string, eps: EndpointInfo[], proto: number, pinned: number | undefined): { ids: Uint32Array; count: number } | undefined {
     if (eps.length === 0) {
-      this.tableCache.delete(groupName);
+      this.forgetTable(groupName);
       return undefined;
     }
     const idents = [...new Set(eps.map((e) => backendIdentity(e.ip, e.port, proto)))].sort();
@@ -368,12 +376,36 @@ export class DesiredMapsBuilder {
     const signature = `${m}|${idents.join(',')}`;
     const cached = this.tableCache.get(groupName);
     if (cached && cached.signature === signature) return { ids: cached.table, count: idents.length };
-    const { order, table } = buildMaglevTable(idents, m, this.opts.seed);
-    const idOf = order.map((ident) => this.backendIds.allocate(ident));
-    const ids = new Uint32Array(m);
-    for (let i = 0; i < m; i++) ids[i] = idOf[table[i]!]!;
-    this.tableCache.set(groupName, { signature, table: ids });
-    return { ids, count: idents.length };
+    // idents is sorted and deduplicated: buildMaglevTable's `order` is idents itself.
+    const idOf = idents.map((ident) => this.backendIds.allocate(ident));
+    // The ids belong in the key: a table names backends by id, and an
+    // identity that was released and allocated again may have another one.
+    const content = `${signature}|${idOf.join(',')}`;
+    let shared = this.tablesByContent.get(content);
+    if (!shared) {
+      const { table } = buildMaglevTable(idents, m, this.opts.seed);
+      const ids = new Uint32Array(m);
+      for (let i = 0; i < m; i++) ids[i] = idOf[table[i]!]!;
+      this.tablesByContent.set(content, (shared = { table: ids, users: 0 }));
+    }
+    this.forgetTable(groupName);
+    shared.users++;
+    this.tableCache.set(groupName, { signature, content, table: shared.table });
+    return { ids: shared.table, count: idents.length };
+  }
+
+  /** Drops a group's table; a table no group uses any more is dropped too. */
+  private forgetTable(groupName: string): void {
+    const cur = this.tableCache.get(groupName);
+    if (!cur) return;
+    this.tableCache.delete(groupName);
+    const shared = this.tablesByContent.get(cur.content);
+    if (shared && --shared.users <= 0) this.tablesByContent.delete(cur.content);
+  }
+
+  /** Distinct tables held (groups with the same content share one): for tests and the memory benchmark. */
+  get distinctTables(): number {
+    return this.tablesByContent.size;
   }
 }
 
