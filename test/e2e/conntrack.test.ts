@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { E2E_IP_FAMILY, EXT_IPS, FAMILIES, type Family, Lab, NODE_IPS, PROBE, ROOT, datapathCounters, eventually, forEachFamily, hold, monotonicMs, run, sleep, tally } from './harness.js';
+import { E2E_IP_FAMILY, EXT_IPS, FAMILIES, type Family, Lab, NODE_IPS, PROBE, ROOT, datapathCounters, eventually, forEachFamily, hold, monotonicMs, ok, run, sleep, tally } from './harness.js';
 import { clientPod, deployment, manifests, pod, service } from './manifests.js';
 
 const MODE = (process.env.SWITCHYARD_E2E_MODE ?? 'ebpf') as 'ebpf' | 'iptables';
@@ -133,13 +133,14 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
     process.stdout.write(lines.map((l) => `# ${tag}: ${l}\n`).join(''));
   }
 
+  type HeldEntries = Map<number, { backend: string; nat: string | null }>;
   /** The forward conntrack entries of the external client's open flows of family f on node1, by client port (ebpf mode). */
-  async function heldEntries(f: Family): Promise<Map<number, { backend: string; nat: string | null }>> {
-    const ct = JSON.parse((await run(['conntrack', '--lab', lab.name, '--node', 'node1', '--json', '--client', EXT_IPS[f], '--dir', 'forward'], { timeoutMs: 90_000 })).stdout);
-    const out = new Map<number, { backend: string; nat: string | null }>();
-    for (const f of (ct.items ?? []) as Array<{ clientPort: number; backend: string; nat: string | null; tcpFlags: string[] | string; expired: boolean }>) {
-      const flags = Array.isArray(f.tcpFlags) ? f.tcpFlags.join(',') : String(f.tcpFlags ?? '');
-      if (!f.expired && !/FIN|RST/.test(flags)) out.set(f.clientPort, { backend: f.backend, nat: f.nat });
+  async function heldEntries(f: Family): Promise<HeldEntries> {
+    const ct = JSON.parse(await ok(['conntrack', '--lab', lab.name, '--node', 'node1', '--json', '--client', EXT_IPS[f], '--dir', 'forward'], { timeoutMs: 90_000 }));
+    const out: HeldEntries = new Map();
+    for (const e of (ct.items ?? []) as Array<{ clientPort: number; backend: string; nat: string | null; tcpFlags: string[] | string; expired: boolean }>) {
+      const flags = Array.isArray(e.tcpFlags) ? e.tcpFlags.join(',') : String(e.tcpFlags ?? '');
+      if (!e.expired && !/FIN|RST/.test(flags)) out.set(e.clientPort, { backend: e.backend, nat: e.nat });
     }
     return out;
   }
@@ -158,9 +159,8 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
     const TIMEOUT_MS = 6000;
     const helds = new Map(FAMILIES.map((f) => [f, hold(lab, `hold ${f}`, ['--external'], NODE_IPS[f].node1, port,
       ['--conns', '6', '--interval-ms', '100', '--timeout-ms', String(TIMEOUT_MS), '--duration-ms', String(FLOOD_MAX_MS + RECOVERY_MAX_MS + 60_000)], FLOOD_MAX_MS + RECOVERY_MAX_MS + 180_000)]));
-    type Entries = Map<number, { backend: string; nat: string | null }>;
-    const before = new Map<Family, Entries>();
-    const after = new Map<Family, Entries>();
+    const before = new Map<Family, HeldEntries>();
+    const after = new Map<Family, HeldEntries>();
     const floodEnd = new Map<Family, number>();
     try {
       await sleep(3000);
@@ -194,7 +194,11 @@ describe(`conntrack: half-close, new-flow floods, SNAT ports (${MODE}${Lab.socke
       // after the flood by then (its retransmission backoff is not that deep
       // after seconds of loss).
       await sleep(Math.max(0, Math.max(...floodEnd.values()) + TIMEOUT_MS + 1000 - monotonicMs()));
-      if (MODE === 'ebpf') await forEachFamily(async (f) => after.set(f, await heldEntries(f)));
+      // One family after the other: with both maps full, each walk reads both (524,288 entries), and two at
+      // once outlasted the CLI's 30 s request timeout; a walk that did is repeated.
+      if (MODE === 'ebpf') {
+        for (const f of FAMILIES) after.set(f, await eventually(`the held ${f} flows' conntrack entries after the flood`, () => heldEntries(f), 120_000, 1000));
+      }
     } finally {
       for (const h of helds.values()) h.stop();
     }
