@@ -32,8 +32,8 @@ const FLOOD_MAX_MS = 240_000;
  * (forward and reply) into its family's conntrack map, sy_conntrack or
  * sy_conntrack6, 262,144 entries each (--ct-max): 131,072 flows fill one.
  * IPv4's 500,000 are 3.8 times that; IPv6's flood runs at the same time and
- * shares the node's CPUs, so it is smaller (CI time: the node takes a few
- * thousand SYNs per second), 250,000 flows, still 1.9 times its map. */
+ * shares the node's CPUs and CI's time, so it is smaller: 250,000 flows,
+ * still 1.9 times its map (docs/maps.md: it added 4 s side by side). */
 const FLOOD_SYNS: Record<Family, number> = { IPv4: 500_000, IPv6: 250_000 };
 /** The flood's spoofed sources: 16 unused addresses of the external segment per family. */
 const FLOOD_SRC: Record<Family, string> = { IPv4: '198.18.0.201', IPv6: 'fd00:198:18::201' };
