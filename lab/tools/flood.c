@@ -5,10 +5,12 @@
 //   sy-flood --dst IP --port P --src IP [--src-count K] --count N
 //            [--max-ms T] [--pps R] [--seed S]
 //
-// Sends N TCP SYNs (raw socket, IP_HDRINCL) to IP:P, each from a random
-// source port (1024-65535) of one of K consecutive source addresses starting
-// at --src (K = 1 by default; K addresses give K * 64512 distinct tuples),
-// with random sequence numbers and IP ids. Stops after N packets or T ms
+// Sends N TCP SYNs (raw socket with the IP header included: IP_HDRINCL for
+// IPv4, IPPROTO_RAW for IPv6) to IP:P, each from a random source port
+// (1024-65535) of one of K consecutive source addresses starting at --src
+// (K = 1 by default; K addresses give K * 64512 distinct tuples), with random
+// sequence numbers and IPv4 ids / IPv6 flow labels. --dst's family chooses;
+// --src must be of the same family. Stops after N packets or T ms
 // (default 60000), whichever comes first; --pps paces it (0 = as fast as
 // the socket takes them). The replies (SYN-ACKs, resets) are not read.
 // Prints "# sent=N errors=E elapsed_ms=M" and exits 0 when N were sent.
@@ -17,6 +19,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <netinet/ip6.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,7 +70,8 @@ static uint32_t sum16(const void *p, size_t len, uint32_t s)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: sy-flood --dst IP --port P --src IP [--src-count K] --count N [--max-ms T] [--pps R] [--seed S]\n");
+	fprintf(stderr, "usage: sy-flood --dst IP --port P --src IP [--src-count K] --count N [--max-ms T] [--pps R] [--seed S]\n"
+		"       (IP: IPv4 or IPv6, --src of --dst's family)\n");
 	exit(2);
 }
 
@@ -83,9 +87,63 @@ static long num(const char *s, long min, long max)
 	return v;
 }
 
+// An address of either family: family AF_INET (4 bytes) or AF_INET6 (16).
+struct addr {
+	int family;
+	uint8_t b[16];
+};
+
+static struct addr address(const char *opt, const char *s)
+{
+	struct addr a = { 0 };
+
+	if (inet_pton(AF_INET, s, a.b) == 1)
+		a.family = AF_INET;
+	else if (inet_pton(AF_INET6, s, a.b) == 1)
+		a.family = AF_INET6;
+	else {
+		fprintf(stderr, "sy-flood: %s '%s' is not an IPv4 or IPv6 address\n", opt, s);
+		exit(2);
+	}
+	return a;
+}
+
+static size_t addr_len(int family)
+{
+	return family == AF_INET ? 4 : 16;
+}
+
+// The IP header of a SYN from saddr to daddr (20 bytes for IPv4, 40 for
+// IPv6; the kernel fills the IPv4 checksum). Returns its length.
+static size_t ip_header(uint8_t *pkt, int family, const uint8_t *saddr, const uint8_t *daddr)
+{
+	if (family == AF_INET) {
+		struct iphdr *ip = (struct iphdr *)pkt;
+
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->tot_len = htons(20 + 20);
+		ip->id = (uint16_t)rnd();
+		ip->ttl = 64;
+		ip->protocol = IPPROTO_TCP;
+		memcpy(&ip->saddr, saddr, 4);
+		memcpy(&ip->daddr, daddr, 4);
+		return 20;
+	}
+	struct ip6_hdr *ip6 = (struct ip6_hdr *)pkt;
+
+	ip6->ip6_flow = htonl(6u << 28 | (rnd() & 0xfffffu));
+	ip6->ip6_plen = htons(20);
+	ip6->ip6_nxt = IPPROTO_TCP;
+	ip6->ip6_hlim = 64;
+	memcpy(&ip6->ip6_src, saddr, 16);
+	memcpy(&ip6->ip6_dst, daddr, 16);
+	return 40;
+}
+
 int main(int argc, char **argv)
 {
-	struct in_addr dst = { 0 }, src = { 0 };
+	struct addr dst = { 0 }, src = { 0 };
 	long port = 0, src_count = 1, count = 0, max_ms = 60000, pps = 0;
 	uint64_t seed = 0x5eedf100dULL ^ (uint64_t)getpid();
 
@@ -95,11 +153,9 @@ int main(int argc, char **argv)
 		if (!v)
 			usage();
 		if (!strcmp(a, "--dst")) {
-			if (inet_pton(AF_INET, v, &dst) != 1)
-				usage();
+			dst = address(a, v);
 		} else if (!strcmp(a, "--src")) {
-			if (inet_pton(AF_INET, v, &src) != 1)
-				usage();
+			src = address(a, v);
 		} else if (!strcmp(a, "--port")) {
 			port = num(v, 1, 65535);
 		} else if (!strcmp(a, "--src-count")) {
@@ -117,11 +173,18 @@ int main(int argc, char **argv)
 		}
 		i++;
 	}
-	if (!dst.s_addr || !src.s_addr || !port || !count)
+	if (!dst.family || !src.family || !port || !count)
 		usage();
+	if (src.family != dst.family) {
+		fprintf(stderr, "sy-flood: --src and --dst are of different families\n");
+		exit(2);
+	}
 	rng_state = seed ? seed : 1;
 
-	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+	const int family = dst.family;
+	const size_t alen = addr_len(family);
+	// IPPROTO_RAW: the packet carries its IP header, for either family.
+	int fd = socket(family, SOCK_RAW, IPPROTO_RAW);
 	if (fd < 0) {
 		fprintf(stderr, "sy-flood: raw socket: %s\n", strerror(errno));
 		return 1;
@@ -129,10 +192,27 @@ int main(int argc, char **argv)
 	int sndbuf = 4 << 20;
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr = dst };
-	uint8_t pkt[40];
-	struct iphdr *ip = (struct iphdr *)pkt;
-	struct tcphdr *tcp = (struct tcphdr *)(pkt + 20);
+	struct sockaddr_storage to = { 0 };
+	socklen_t to_len;
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&to;
+
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, dst.b, 4);
+		to_len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&to;
+
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, dst.b, 16);
+		to_len = sizeof(*sin6);
+	}
+	// The last 32 bits of --src, the part the K source addresses differ in.
+	uint32_t src_low;
+	memcpy(&src_low, src.b + alen - 4, 4);
+	src_low = ntohl(src_low);
+
+	uint8_t pkt[60];
 	uint64_t t0 = now_ms(), deadline = t0 + (uint64_t)max_ms;
 	long sent = 0, errors = 0;
 
@@ -148,36 +228,28 @@ int main(int argc, char **argv)
 					usleep((useconds_t)((due - t) * 1000u));
 			}
 		}
-		uint32_t saddr = htonl(ntohl(src.s_addr) + rnd() % (uint32_t)src_count);
+		uint8_t saddr[16];
+		uint32_t low = htonl(src_low + rnd() % (uint32_t)src_count);
+
+		memcpy(saddr, src.b, alen);
+		memcpy(saddr + alen - 4, &low, 4);
 
 		memset(pkt, 0, sizeof(pkt));
-		ip->version = 4;
-		ip->ihl = 5;
-		ip->tot_len = htons(sizeof(pkt));
-		ip->id = (uint16_t)rnd();
-		ip->ttl = 64;
-		ip->protocol = IPPROTO_TCP;
-		ip->saddr = saddr;
-		ip->daddr = dst.s_addr;
+		size_t iplen = ip_header(pkt, family, saddr, dst.b);
+		struct tcphdr *tcp = (struct tcphdr *)(pkt + iplen);
+
 		tcp->source = htons((uint16_t)(1024 + rnd() % (65536 - 1024)));
 		tcp->dest = htons((uint16_t)port);
 		tcp->seq = rnd();
 		tcp->doff = 5;
 		tcp->syn = 1;
 		tcp->window = htons(64240);
-		{
-			// Pseudo header + TCP header (the kernel fills the IP checksum).
-			uint8_t ph[12];
+		// The pseudo header's sum is the same expression for both
+		// families: addresses, protocol, TCP length (RFC 793, RFC 8200 8.1).
+		uint32_t ph = sum16(saddr, alen, sum16(dst.b, alen, 0)) + IPPROTO_TCP + 20;
+		tcp->check = htons(csum_fold(sum16(tcp, 20, ph)));
 
-			memcpy(ph, &ip->saddr, 4);
-			memcpy(ph + 4, &ip->daddr, 4);
-			ph[8] = 0;
-			ph[9] = IPPROTO_TCP;
-			ph[10] = 0;
-			ph[11] = 20;
-			tcp->check = htons(csum_fold(sum16(tcp, 20, sum16(ph, 12, 0))));
-		}
-		if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
+		if (sendto(fd, pkt, iplen + 20, 0, (struct sockaddr *)&to, to_len) < 0) {
 			if (errno == ENOBUFS || errno == EAGAIN) {
 				usleep(100);
 				n--; // retry this one
