@@ -19,7 +19,9 @@
  * sy_tc6_too_big(): from the frontend, quoting the packet as sent, rate
  * limited, counted in frag_needed_sent).
  *
- * Cost: one FIB lookup for each packet that could be too big, nothing for
+ * Cost: one route lookup for each packet that could be too big, through
+ * the route-result cache (sy_fib_cache.h: the kernel is asked once per
+ * route and second, and a hit gives the kernel's MTU verdict), nothing for
  * the others:
  *   IPv4: DF set (without DF the stack fragments it: no answer is due) and
  *         longer than 68 bytes (RFC 791: every link takes 68; a route MTU
@@ -47,6 +49,7 @@
 #include "sy_icmp.h"
 #include "sy_hooks6.h"
 #include "sy_fib.h"
+#include "sy_fib_cache.h"
 #include "sy_lb.h"
 #include "sy_lb6.h"
 
@@ -68,7 +71,7 @@ static __always_inline __u16 sy_fwd6_len(struct __sk_buff *skb,
  * rate limited). */
 static __always_inline int sy_pmtu_check4(struct __sk_buff *skb,
 					  const struct sy_pkt *pkt,
-					  const struct sy_xlate *x)
+					  const struct sy_xlate *x, __u64 now)
 {
 	struct bpf_fib_lookup fib = {};
 	struct sy_ip4 h; /* first 8 bytes: TOS, length, DF */
@@ -86,7 +89,7 @@ static __always_inline int sy_pmtu_check4(struct __sk_buff *skb,
 	if (len <= SY_PMTU_MIN4)
 		return TC_ACT_OK;
 	sy_fib_fill4(&fib, x, pkt->proto, h.tos, len, skb->ifindex);
-	if (bpf_fib_lookup(skb, &fib, sizeof(fib), 0) !=
+	if (sy_fib_lookup_cached(skb, &fib, now) !=
 	    BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return TC_ACT_OK;
 	rc = sy_icmp_too_big_tc(skb, pkt, x, h.frag_off, fib.mtu_result);
@@ -96,7 +99,7 @@ static __always_inline int sy_pmtu_check4(struct __sk_buff *skb,
 /* IPv6: the same for a DNATed IPv6 packet going to the stack. */
 static __always_inline int sy_pmtu_check6(struct __sk_buff *skb,
 					  const struct sy_pkt6 *pkt,
-					  const struct sy_xlate6 *x)
+					  const struct sy_xlate6 *x, __u64 now)
 {
 	struct bpf_fib_lookup fib = {};
 	__u8 h[6]; /* flowinfo, payload length */
@@ -112,7 +115,7 @@ static __always_inline int sy_pmtu_check6(struct __sk_buff *skb,
 		return TC_ACT_OK;
 	sy_fib_fill6(&fib, x->saddr, x->daddr, x->sport, x->dport, pkt->proto,
 		     *(__be32 *)h & bpf_htonl(0x0fffffff), len, skb->ifindex);
-	if (bpf_fib_lookup(skb, &fib, sizeof(fib), 0) !=
+	if (sy_fib_lookup_cached(skb, &fib, now) !=
 	    BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return TC_ACT_OK;
 	rc = sy_tc6_too_big(skb, pkt, fib.mtu_result);

@@ -200,7 +200,7 @@ static __noinline int sy_tc4_main(struct __sk_buff *skb, int role)
 		if (sy_src_is_node(&pkt, &x))
 			return sy_tc_forward(skb, &pkt, &x, now,
 					     SY_FIB_CACHED);
-		return sy_pmtu_check4(skb, &pkt, &x); /* the stack forwards it */
+		return sy_pmtu_check4(skb, &pkt, &x, now); /* the stack forwards it */
 	case SY_LB_REJECT:
 		if (pkt.frag == SY_FRAG_LATER) { /* its first was answered */
 			sy_count(SY_CNT_DROP_FRAG_REJECT);

@@ -151,7 +151,7 @@ static __noinline int sy_tc6_main(struct __sk_buff *skb, int role)
 		sy_event_trace6(&pkt, &x, SY_HOOK_TC_INGRESS);
 		if (sy_src_is_node6(&pkt, &x))
 			return sy_tc6_forward(skb, &pkt, &x, now, SY_FIB_CACHED);
-		return sy_pmtu_check6(skb, &pkt, &x); /* the stack forwards it */
+		return sy_pmtu_check6(skb, &pkt, &x, now); /* the stack forwards it */
 	case SY_LB_REJECT:
 		sy_event_verdict6(&pkt, sy_event6_info(SY_EV_REJECT, SY_HOOK_TC_INGRESS,
 				  pkt.proto == IPPROTO_TCP ? SY_CNT_REJECT_TCP :
