@@ -11,7 +11,7 @@ import type { LabInfo } from '../lab/src/cli/lifecycle.js';
 import { existingDir, inCgroup, nodeCgroupDir } from '../lab/src/netns/cgroups.js';
 import { stateDirFiles, type StateDirFiles } from '../lab/src/netns/layout.js';
 import { labStateDir } from '../lab/src/netns/plan.js';
-import type { BenchIPFamily, Mode } from './options.js';
+import type { BenchIPFamily, LabMode } from './options.js';
 
 function findRoot(): string {
   let d = path.dirname(fileURLToPath(import.meta.url));
@@ -151,7 +151,7 @@ export class BenchLab {
   readonly stateDir: string;
   private readonly files: StateDirFiles;
 
-  constructor(readonly name: string, readonly mode: Mode, readonly nodes: number, private readonly log: (line: string) => void, readonly agentArgs: string[] = [], readonly ipFamily: BenchIPFamily = 'ipv4') {
+  constructor(readonly name: string, readonly mode: LabMode, readonly nodes: number, private readonly log: (line: string) => void, readonly agentArgs: string[] = [], readonly ipFamily: BenchIPFamily = 'ipv4') {
     this.stateDir = labStateDir(name);
     this.files = stateDirFiles(this.stateDir);
     this.api = new LabClient(this.files.apiSocket, 120_000);

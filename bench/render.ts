@@ -5,12 +5,13 @@
 //   node dist/bench/render.js bench/results/full-20261204
 import fs from 'node:fs';
 import path from 'node:path';
-import { computeRatios, type BenchReport } from './report.js';
+import { computeFamilyRatios, computeRatios, type BenchReport } from './report.js';
 import { findings, writeResults } from './run.js';
 
 export function render(dir: string): void {
   const rep = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as BenchReport;
   rep.ratios = computeRatios(rep.results);
+  rep.familyRatios = computeFamilyRatios(rep.results);
   rep.findings = findings(rep.results);
   writeResults(dir, rep);
 }

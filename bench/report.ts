@@ -1,7 +1,7 @@
 // Results: JSON (everything), a Markdown table (the main figures side by
 // side with ebpf/iptables ratios) and a hand-written SVG chart.
 import type { MachineInfo } from './machine.js';
-import type { BenchOptions, Mode } from './options.js';
+import { isIptablesMode, MODES, type BenchOptions, type Mode } from './options.js';
 import type { FlipSample } from './measure-programming.js';
 import { fmt, isFigure, type FigureOrNot } from './stats.js';
 
@@ -28,10 +28,33 @@ export interface Ratio {
   figure: string;
   unit: string;
   stat: 'p50' | 'p99';
+  /** The iptables mode compared with (iptables, iptables-legacy or iptables-nft). */
+  against: Mode;
   ebpf: number;
   iptables: number;
   /** ebpf / iptables */
   ratio: number;
+}
+
+/** An earlier run's figures that "unchanged or better" goals are judged against (--baseline). */
+export interface BaselineFigure { mode: Mode; endpoints: number; services: number; figure: string; p50: number; p99: number }
+export interface Baseline { source: string; commit: string; startedAt: string; figures: BaselineFigure[] }
+/** The figures a baseline keeps: programming latency and the per-packet rows. */
+export const BASELINE_FIGURES = [
+  'programming.network_programming', 'testrun.tc_new_flow', 'testrun.tc_established',
+  'testrun.xdp_nodeport_new_flow', 'testrun.xdp_nodeport_established', 'testrun.tc_external_nodeport_established',
+];
+
+/** The baseline part of an earlier report (its ebpf figures of BASELINE_FIGURES). */
+export function baselineOf(earlier: Pick<BenchReport, 'results' | 'startedAt' | 'machine'>, source: string): Baseline {
+  const figures: BaselineFigure[] = [];
+  for (const r of earlier.results) {
+    for (const key of BASELINE_FIGURES) {
+      const f = r.figures[key];
+      if (isFigure(f)) figures.push({ mode: r.mode, endpoints: r.endpoints, services: r.services, figure: key, p50: f.p50, p99: f.p99 });
+    }
+  }
+  return { source, commit: earlier.machine.gitCommit, startedAt: earlier.startedAt, figures };
 }
 
 /** IPv6 against IPv4 for one figure of one combination (dual-stack bench), p50s from the same run. */
@@ -81,6 +104,8 @@ export interface BenchReport {
   familyRatios?: FamilyRatio[];
   /** What the run found about the control plane and the lab (measured, with numbers). */
   findings: string[];
+  /** The earlier run the "unchanged or better" goals compare with (--baseline). */
+  baseline?: Baseline;
   errors: string[];
 }
 
@@ -118,19 +143,31 @@ export const MAIN_FIGURES: Array<{ key: string; label: string; ratio?: boolean }
   { key: 'memory.iptables_rules', label: 'iptables rules' },
 ];
 
+/** The iptables modes present in a set of results, in MODES order. */
+export function iptablesModesOf(results: CombinationResult[]): Mode[] {
+  const present = new Set(results.map((r) => r.mode));
+  return MODES.filter((m) => isIptablesMode(m) && present.has(m));
+}
+
+/** Every mode present, ebpf first. */
+function modesOf(results: CombinationResult[]): Mode[] {
+  const present = new Set(results.map((r) => r.mode));
+  return MODES.filter((m) => present.has(m));
+}
+
 export function computeRatios(results: CombinationResult[]): Ratio[] {
   const out: Ratio[] = [];
   for (const e of results.filter((r) => r.mode === 'ebpf')) {
-    const i = results.find((r) => r.mode === 'iptables' && r.services === e.services && r.endpoints === e.endpoints);
-    if (!i) continue;
-    for (const key of Object.keys(e.figures)) {
-      if (key.startsWith('lab.')) continue; // the lab API server's speed, not a property of either mode
-      const a = e.figures[key];
-      const b = i.figures[key];
-      if (!isFigure(a) || !isFigure(b)) continue;
-      for (const stat of ['p50', 'p99'] as const) {
-        if (b[stat] === 0) continue;
-        out.push({ services: e.services, endpoints: e.endpoints, figure: key, unit: a.unit, stat, ebpf: a[stat], iptables: b[stat], ratio: Number((a[stat] / b[stat]).toFixed(4)) });
+    for (const i of results.filter((r) => isIptablesMode(r.mode) && r.services === e.services && r.endpoints === e.endpoints)) {
+      for (const key of Object.keys(e.figures)) {
+        if (key.startsWith('lab.')) continue; // the lab API server's speed, not a property of either mode
+        const a = e.figures[key];
+        const b = i.figures[key];
+        if (!isFigure(a) || !isFigure(b)) continue;
+        for (const stat of ['p50', 'p99'] as const) {
+          if (b[stat] === 0) continue;
+          out.push({ services: e.services, endpoints: e.endpoints, figure: key, unit: a.unit, stat, against: i.mode, ebpf: a[stat], iptables: b[stat], ratio: Number((a[stat] / b[stat]).toFixed(4)) });
+        }
       }
     }
   }
@@ -182,27 +219,30 @@ export function ipv6GoalsMarkdown(rep: BenchReport): string[] {
       `${over.length ? `; over ${IPV6_COST_BOUND}×: ${over.map((x) => `${x.figure.replace('testrun.', '')} ${x.services}×${x.endpoints} ${x.ratio.toFixed(2)}×`).join(', ')}` : ''}: ${verdict(over.length === 0)}`);
   }
   // Added first-packet latency over IPv6, as for IPv4 (goalsMarkdown): LAST Service's connect() minus the ebpf lab's pod connect(), both IPv6.
-  const added = (n: number, e: number): { eb: number; ip: number; floor: number } | undefined => {
+  const added = (n: number, e: number, m: Mode): { eb: number; ip: number; floor: number } | undefined => {
     const floor = p50Of(rep, 'ebpf', e, n, 'latency.ipv6.pod');
     const eb = p50Of(rep, 'ebpf', e, n, 'latency.ipv6.last_vip');
-    const ip = p50Of(rep, 'iptables', e, n, 'latency.ipv6.last_vip');
+    const ip = p50Of(rep, m, e, n, 'latency.ipv6.last_vip');
     return floor === undefined || eb === undefined || ip === undefined ? undefined : { eb, ip, floor };
   };
-  const line = (n: number, e: number, a: { eb: number; ip: number; floor: number }): string => {
+  const line = (n: number, e: number, m: Mode, a: { eb: number; ip: number; floor: number }): string => {
     const addE = Math.max(a.eb - a.floor, 1), addI = a.ip - a.floor;
-    return `ebpf ${fmt(a.eb - a.floor)} µs, iptables (ip6tables) ${fmt(addI)} µs, ${(addI / addE).toFixed(0)}× (LAST Service's IPv6 connect() p50 minus the ebpf lab's IPv6 pod connect() p50 of ${fmt(a.floor)} µs, ${n} Services × ${e}; an added ebpf latency under 1 µs counts as 1 µs)`;
+    return `ebpf ${fmt(a.eb - a.floor)} µs, ${m} (ip6tables) ${fmt(addI)} µs, ${(addI / addE).toFixed(0)}× (LAST Service's IPv6 connect() p50 minus the ebpf lab's IPv6 pod connect() p50 of ${fmt(a.floor)} µs, ${n} Services × ${e}; an added ebpf latency under 1 µs counts as 1 µs)`;
   };
+  const ipModes = iptablesModesOf(rep.results);
   let any = false;
-  for (const e of es) {
-    const a = ns.includes(10_000) ? added(10_000, e) : undefined;
-    if (!a) continue;
-    any = true;
-    const addE = Math.max(a.eb - a.floor, 1), addI = a.ip - a.floor;
-    out.push(`- IPv6 added first-packet latency at 10,000 Services, ${e} endpoints, at least 20× below iptables mode's: ${line(10_000, e, a)}: ${verdict(addI / addE >= 20)}`);
+  for (const m of ipModes) {
+    for (const e of es) {
+      const a = ns.includes(10_000) ? added(10_000, e, m) : undefined;
+      if (!a) continue;
+      any = true;
+      const addE = Math.max(a.eb - a.floor, 1), addI = a.ip - a.floor;
+      out.push(`- IPv6 added first-packet latency at 10,000 Services, ${e} endpoints, at least 20× below iptables mode's: ${line(10_000, e, m, a)}: ${verdict(addI / addE >= 20)}`);
+    }
   }
   if (!any) {
-    const big = [...ns].reverse().flatMap((n) => es.map((e) => ({ n, e, a: added(n, e) }))).find((x) => x.a);
-    out.push(`- IPv6 added first-packet latency at 10,000 Services at least 20× below iptables mode's: not measured (no 10,000-Service combination with both modes in this run)${big ? `; at ${big.n} Services: ${line(big.n, big.e, big.a!)}` : ''}`);
+    const big = [...ns].reverse().flatMap((n) => es.flatMap((e) => ipModes.map((m) => ({ n, e, m, a: added(n, e, m) })))).find((x) => x.a);
+    out.push(`- IPv6 added first-packet latency at 10,000 Services at least 20× below iptables mode's: not measured (no 10,000-Service combination with both modes in this run)${big ? `; at ${big.n} Services: ${line(big.n, big.e, big.m, big.a!)}` : ''}`);
   }
   out.push('');
   return out;
@@ -248,13 +288,15 @@ function sizes(rep: BenchReport): { es: number[]; ns: number[] } {
   return { es: asc(rep.results.map((r) => r.endpoints)), ns: asc(rep.results.map((r) => r.services)) };
 }
 
-/** The headline table: one row per (endpoints, Services), both modes side by side. */
+/** The headline table: one row per (endpoints, Services), every mode side by side. */
 export function summaryMarkdown(rep: BenchReport): string[] {
   const { es, ns } = sizes(rep);
+  const modes = modesOf(rep.results);
   const lines: string[] = [];
-  lines.push('p50 [p99]; ebpf | iptables. Latency: TCP connect() through the LAST Service created, µs. Programming: EndpointSlice change until traffic follows, ms. Cold: empty node until every sampled VIP answers, ms. RSS: agent, MiB.', '');
-  lines.push('| endpoints | Services | latency ebpf | latency iptables | programming ebpf | programming iptables | cold ebpf | cold iptables | RSS ebpf | RSS iptables |');
-  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push(`p50 [p99]; ${modes.join(' | ')}. Latency: TCP connect() through the LAST Service created, µs. Programming: EndpointSlice change until traffic follows, ms. Cold: empty node until every sampled VIP answers, ms. RSS: agent, MiB.`, '');
+  const groups = ['latency', 'programming', 'cold', 'RSS'];
+  lines.push(`| endpoints | Services | ${groups.flatMap((g) => modes.map((m) => `${g} ${m}`)).join(' | ')} |`);
+  lines.push(`|---:|---:|${groups.flatMap(() => modes.map(() => '---:|')).join('')}`);
   for (const e of es) {
     for (const n of ns) {
       // A combination whose cold start never succeeded has no other figure.
@@ -267,7 +309,13 @@ export function summaryMarkdown(rep: BenchReport): string[] {
         const v = p50Of(rep, m, e, n, 'memory.agent_rss');
         return v !== undefined ? (v / (1 << 20)).toFixed(0) : failed(m) ? 'failed¹' : '–';
       };
-      lines.push(`| ${e} | ${n} | ${c('ebpf', 'latency.last_vip')} | ${c('iptables', 'latency.last_vip')} | ${c('ebpf', 'programming.network_programming')} | ${c('iptables', 'programming.network_programming')} | ${c('ebpf', 'programming.cold_start')} | ${c('iptables', 'programming.cold_start')} | ${mib('ebpf')} | ${mib('iptables')} |`);
+      const cells = [
+        ...modes.map((m) => c(m, 'latency.last_vip')),
+        ...modes.map((m) => c(m, 'programming.network_programming')),
+        ...modes.map((m) => c(m, 'programming.cold_start')),
+        ...modes.map(mib),
+      ];
+      lines.push(`| ${e} | ${n} | ${cells.join(' | ')} |`);
     }
   }
   if (lines.some((l) => l.includes('failed¹'))) lines.push('', '¹ no cold start succeeded, so nothing else was measured for that combination: see Errors.');
@@ -275,7 +323,7 @@ export function summaryMarkdown(rep: BenchReport): string[] {
   return lines;
 }
 
-/** The goals of issue 7, each checked against this run's figures (met / not met / not measured). */
+/** The goals of issue 7 (then issue #17's, scaleGoalsMarkdown), each checked against this run's figures (met / not met / not measured). */
 export function goalsMarkdown(rep: BenchReport): string[] {
   const { es, ns } = sizes(rep);
   const out: string[] = [];
@@ -303,28 +351,114 @@ export function goalsMarkdown(rep: BenchReport): string[] {
   // the iptables lab's pod connect pays the KUBE-SERVICES walk too, so it is
   // no floor.
   const n10k = ns.includes(10_000) ? 10_000 : undefined;
-  for (const e of es) {
-    if (!n10k) break;
-    const floor = p50Of(rep, 'ebpf', e, n10k, 'latency.pod');
-    const eb = p50Of(rep, 'ebpf', e, n10k, 'latency.last_vip');
-    const ip = p50Of(rep, 'iptables', e, n10k, 'latency.last_vip');
-    if (floor === undefined || eb === undefined || ip === undefined) continue;
-    const addE = Math.max(eb - floor, 1), addI = ip - floor;
-    out.push(`- Added first-packet latency at 10,000 Services, ${e} endpoints (LAST Service's connect() p50 minus the ebpf lab's pod connect() p50 of ${fmt(floor)} µs; an added ebpf latency under 1 µs counts as 1 µs): ebpf ${fmt(eb - floor)} µs, iptables ${fmt(addI)} µs, ${(addI / addE).toFixed(0)}× (goal ≥ 20×): ${verdict(addI / addE >= 20)}`);
+  for (const m of iptablesModesOf(rep.results)) {
+    for (const e of es) {
+      if (!n10k) break;
+      const floor = p50Of(rep, 'ebpf', e, n10k, 'latency.pod');
+      const eb = p50Of(rep, 'ebpf', e, n10k, 'latency.last_vip');
+      const ip = p50Of(rep, m, e, n10k, 'latency.last_vip');
+      if (floor === undefined || eb === undefined || ip === undefined) continue;
+      const addE = Math.max(eb - floor, 1), addI = ip - floor;
+      out.push(`- Added first-packet latency at 10,000 Services, ${e} endpoints (LAST Service's connect() p50 minus the ebpf lab's pod connect() p50 of ${fmt(floor)} µs; an added ebpf latency under 1 µs counts as 1 µs): ebpf ${fmt(eb - floor)} µs, ${m} ${fmt(addI)} µs, ${(addI / addE).toFixed(0)}× (goal ≥ 20×): ${verdict(addI / addE >= 20)}`);
+    }
   }
-  // 3. Cold programming of 10,000 Services x 10 endpoints under 2 s.
-  const cold = figOf(rep, 'ebpf', 10, 10_000, 'programming.cold_start');
-  out.push(`- Cold start of 10,000 Services × 10 endpoints under 2 s: ${isFigure(cold) ? `${fmt(cold.p50)} ms p50 (agent start to informers listed ${cell(figOf(rep, 'ebpf', 10, 10_000, 'programming.agent_start'))} ms, first full sync ${cell(figOf(rep, 'ebpf', 10, 10_000, 'programming.agent_cold_sync'))} ms)` : '–'}: ${verdict(isFigure(cold) ? cold.p50 < 2000 : undefined)}`);
-  // 4. Network programming latency p99 under 10 ms.
-  const np = rep.results.filter((r) => r.mode === 'ebpf').map((r) => [r, r.figures['programming.network_programming']] as const).filter(([, f]) => isFigure(f));
-  if (np.length > 0) {
-    const worst = np.reduce((a, b) => ((b[1] as { p99: number }).p99 > (a[1] as { p99: number }).p99 ? b : a));
-    const over = np.filter(([, f]) => (f as { p99: number }).p99 >= 10).map(([r, f]) => `${r.services}×${r.endpoints}: ${fmt((f as { p99: number }).p99)} ms`);
-    out.push(`- Network programming latency p99 under 10 ms (ebpf, every size): worst ${fmt((worst[1] as { p99: number }).p99)} ms at ${worst[0].services} Services × ${worst[0].endpoints}${over.length ? `; at or over 10 ms: ${over.join(', ')}` : ''}: ${verdict(over.length === 0)}`);
-  } else out.push('- Network programming latency p99 under 10 ms: not measured');
-  // 5. Agent RSS under 300 MB at 100,000 endpoints (10,000 Services x 10).
-  const rss = p50Of(rep, 'ebpf', 10, 10_000, 'memory.agent_rss');
-  out.push(`- Agent RSS under 300 MB at 100,000 endpoints (10,000 Services × 10, ebpf): ${rss === undefined ? '–' : `${(rss / 1e6).toFixed(0)} MB`}: ${verdict(rss === undefined ? undefined : rss < 300e6)}`);
+  out.push('', ...scaleGoalsMarkdown(rep));
+  return out;
+}
+
+/** Bound for "unchanged or better" against the baseline: single runs of one lab move this much on their own. */
+export const BASELINE_TOLERANCE = 1.1;
+
+function p50p99(f: FigureOrNot | undefined, scale = 1, digits?: number): string {
+  if (!isFigure(f)) return '–';
+  const v = (x: number): string => (digits === undefined ? fmt(x / scale) : (x / scale).toFixed(digits));
+  return `${v(f.p50)} [${v(f.p99)}]`;
+}
+
+/**
+ * Issue #17's goals, each judged from this run (and, where the goal says
+ * "unchanged", the --baseline run): met / not met / not measured (a size the
+ * run did not include).
+ */
+export function scaleGoalsMarkdown(rep: BenchReport): string[] {
+  const { es, ns } = sizes(rep);
+  const out: string[] = ['### Performance at scale (issue #17)', '', 'Cells p50 [p99]; a goal is judged on p50 unless it names p99.', ''];
+  const has = (m: Mode, e: number, n: number): boolean => resultOf(rep, m, e, n) !== undefined;
+  const sizeLabel = (n: number, e: number): string => `${n.toLocaleString('en-US')} × ${e}`;
+  const ebpfRuns = rep.results.filter((r) => r.mode === 'ebpf').sort((a, b) => a.endpoints - b.endpoints || a.services - b.services);
+  const upTo30k = ns.includes(30_000) && es.includes(10);
+
+  // Cold start, with the agent start and the first full sync apart.
+  for (const [n, goalMs] of [[10_000, 2000], [30_000, 6000]] as const) {
+    const cold = figOf(rep, 'ebpf', 10, n, 'programming.cold_start');
+    const detail = isFigure(cold)
+      ? `${p50p99(cold)} ms (agent start ${p50p99(figOf(rep, 'ebpf', 10, n, 'programming.agent_start'))} ms, first full sync ${p50p99(figOf(rep, 'ebpf', 10, n, 'programming.agent_cold_sync'))} ms; ${cold.n} cold start(s))`
+      : has('ebpf', 10, n) ? 'no successful cold start' : `not in this run`;
+    out.push(`- Cold start at ${sizeLabel(n, 10)} in ${goalMs / 1000} s or less (ebpf, agent start until every sampled VIP answers): ${detail}: ${verdict(isFigure(cold) ? cold.p50 <= goalMs : has('ebpf', 10, n) ? false : undefined)}`);
+  }
+
+  // Network programming p99 at every size, and p50 against the baseline.
+  const np = ebpfRuns.map((r) => ({ r, f: r.figures['programming.network_programming'] }));
+  const npParts = np.map(({ r, f }) => `${sizeLabel(r.services, r.endpoints)}: ${p50p99(f)}`);
+  const over = np.filter(({ f }) => !isFigure(f) || f.p99 > 10);
+  out.push(`- Network programming p99 at 10 ms or less at every size up to 30,000 × 10 (ebpf, ms): ${npParts.join('; ') || '–'}` +
+    `${over.length ? `; over 10 ms: ${over.map(({ r }) => sizeLabel(r.services, r.endpoints)).join(', ')}` : ''}` +
+    `${upTo30k ? '' : ' (30,000 × 10 not in this run)'}: ${verdict(np.length === 0 ? undefined : over.length > 0 ? false : upTo30k ? true : undefined)}`);
+  const base = rep.baseline;
+  const baseOf = (mode: Mode, e: number, n: number, key: string): BaselineFigure | undefined =>
+    base?.figures.find((b) => b.mode === mode && b.endpoints === e && b.services === n && b.figure === key);
+  const againstBaseline = (key: string, what: string, unit: string): string => {
+    if (!base) return `- ${what}: not measured (no --baseline)`;
+    const rows = ebpfRuns.flatMap((r) => {
+      const now = r.figures[key];
+      const was = baseOf('ebpf', r.endpoints, r.services, key);
+      return isFigure(now) && was ? [{ r, now: now.p50, was: was.p50 }] : [];
+    });
+    if (rows.length === 0) return `- ${what}: not measured (no size in both runs)`;
+    const worse = rows.filter((x) => x.now > x.was * BASELINE_TOLERANCE);
+    return `- ${what} (ebpf p50, ${unit}, now / baseline ${base.commit.slice(0, 7)} of ${base.startedAt.slice(0, 10)}; within ${Math.round((BASELINE_TOLERANCE - 1) * 100)} % counts as unchanged): ` +
+      `${rows.map((x) => `${sizeLabel(x.r.services, x.r.endpoints)}: ${fmt(x.now)} / ${fmt(x.was)}`).join('; ')}` +
+      `${worse.length ? `; worse: ${worse.map((x) => `${sizeLabel(x.r.services, x.r.endpoints)} ${(x.now / x.was).toFixed(2)}×`).join(', ')}` : ''}: ${verdict(worse.length === 0)}`;
+  };
+  out.push(againstBaseline('programming.network_programming', "Network programming p50 unchanged or better than the baseline run's", 'ms'));
+
+  // Agent RSS.
+  for (const [n, goalMB] of [[10_000, 300], [30_000, 600]] as const) {
+    const rss = figOf(rep, 'ebpf', 10, n, 'memory.agent_rss');
+    const peak = figOf(rep, 'ebpf', 10, n, 'memory.agent_peak_rss');
+    out.push(`- Agent RSS at ${goalMB} MB or less at ${sizeLabel(n, 10)} (ebpf, MB): ${isFigure(rss) ? `${p50p99(rss, 1e6, 0)} over ${rss.note?.match(/(\d+) readings/)?.[1] ?? 'several'} readings while idle (peak since start ${isFigure(peak) ? (peak.p50 / 1e6).toFixed(0) : '–'})` : has('ebpf', 10, n) ? 'not measured in this combination' : 'not in this run'}: ${verdict(isFigure(rss) ? rss.p50 <= goalMB * 1e6 : undefined)}`);
+  }
+
+  // New flows, every size; established against the baseline.
+  for (const [key, what] of [['testrun.tc_new_flow', 'tc new flow'], ['testrun.xdp_nodeport_new_flow', 'XDP NodePort new flow']] as const) {
+    const rows = ebpfRuns.map((r) => ({ r, f: r.figures[key] })).filter((x) => isFigure(x.f));
+    const worst = rows.reduce<{ r: CombinationResult; p50: number } | undefined>((w, x) => (isFigure(x.f) && (!w || x.f.p50 > w.p50) ? { r: x.r, p50: x.f.p50 } : w), undefined);
+    out.push(`- ${what} at 600 ns p50 or less (${key}, single BPF_PROG_TEST_RUN runs, ns): ` + (worst
+      ? `${rows.map((x) => `${sizeLabel(x.r.services, x.r.endpoints)}: ${p50p99(x.f)}`).join('; ')}; worst p50 ${fmt(worst.p50)} at ${sizeLabel(worst.r.services, worst.r.endpoints)}: ${verdict(worst.p50 <= 600)}`
+      : 'not measured'));
+  }
+  out.push(againstBaseline('testrun.tc_established', "tc established flow at or under the baseline run's (testrun.tc_established)", 'ns'));
+  out.push(againstBaseline('testrun.xdp_nodeport_established', "XDP NodePort established flow at or under the baseline run's (testrun.xdp_nodeport_established)", 'ns'));
+
+  // The iptables fallback converges at every size, per back end.
+  for (const m of iptablesModesOf(rep.results)) {
+    const runs = rep.results.filter((r) => r.mode === m).sort((a, b) => a.endpoints - b.endpoints || a.services - b.services);
+    const parts = runs.map((r) => {
+      const cold = r.figures['programming.cold_start'];
+      const np2 = r.figures['programming.network_programming'];
+      const timeouts = r.notes.find((x) => x.startsWith('network programming:'));
+      return `${sizeLabel(r.services, r.endpoints)}: ${isFigure(cold) ? `cold ${p50p99(cold, 1000, 1)} s` : 'no cold start'}, programming ${isFigure(np2) ? `${p50p99(np2)} ms (${np2.n} flips)` : 'not measured'}${timeouts ? ` — ${timeouts.replace('network programming: ', '')}` : ''}`;
+    });
+    const bad = runs.filter((r) => !isFigure(r.figures['programming.cold_start']) || !isFigure(r.figures['programming.network_programming']) || r.notes.some((x) => x.startsWith('network programming:')));
+    const biggest = runs.some((r) => r.services === 30_000 && r.endpoints === 10);
+    out.push(`- The iptables fallback converges at every size up to 30,000 × 10, ${m}: ${parts.join('; ') || 'not measured'}` +
+      `${bad.length ? `; did not converge: ${bad.map((r) => sizeLabel(r.services, r.endpoints)).join(', ')}` : ''}${biggest ? '' : ' (30,000 × 10 not in this run)'}: ${verdict(bad.length > 0 ? false : biggest ? true : undefined)}`);
+  }
+  if (!iptablesModesOf(rep.results).some((m) => m === 'iptables-legacy') || !iptablesModesOf(rep.results).some((m) => m === 'iptables-nft')) {
+    out.push(`- The iptables fallback on both legacy and nft: not measured (this run's iptables modes: ${iptablesModesOf(rep.results).join(', ') || 'none'}; --modes ebpf,iptables-legacy,iptables-nft)`);
+  }
+  const nft = figOf(rep, 'iptables-nft', 2, 10_000, 'programming.cold_start');
+  out.push(`- nft cold start of 10,000 × 2 in 5 s or less (iptables-nft, s): ${isFigure(nft) ? p50p99(nft, 1000, 1) : has('iptables-nft', 2, 10_000) ? 'no successful cold start' : 'not in this run'}: ${verdict(isFigure(nft) ? nft.p50 <= 5000 : has('iptables-nft', 2, 10_000) ? false : undefined)}`);
   out.push('');
   return out;
 }
@@ -337,25 +471,31 @@ export function markdown(rep: BenchReport): string {
   lines.push(`- machine: ${m.cpuModel}, ${m.nproc} CPUs, ${(m.memTotalBytes / (1 << 30)).toFixed(1)} GiB, kernel ${m.kernel}, Node ${m.node}; load average at start ${m.loadavgAtStart.join(' ')}, at end ${m.loadavgAtEnd.join(' ')}`);
   lines.push(`- commit ${m.gitCommit || '?'}${m.gitDirty ? ' (with uncommitted changes)' : ''}; ${m.iptables}`);
   if (rep.options.agentArgs.length > 0) lines.push(`- extra agent arguments: \`${rep.options.agentArgs.join(' ')}\``);
+  lines.push(`- modes: ${rep.options.modes.join(', ')} (iptables-legacy / iptables-nft: the agent's \`--iptables-backend\` pinned); IP family: ${rep.options.ipFamily}`);
+  if (rep.baseline) lines.push(`- baseline for the "unchanged or better" goals: \`${rep.baseline.source}\` (commit ${rep.baseline.commit.slice(0, 7)}, ${rep.baseline.startedAt})`);
   lines.push('- cells: p50 [p99] over the samples (see results.json for n, runs, min/p90/max, stddev); ratio = ebpf p50 / iptables p50, both from this run');
   lines.push('- per-packet rows are single BPF_PROG_TEST_RUN runs, whose kernel timing includes the overhead of one run: the two non-service rows estimate it; see docs/benchmarks.md', '');
   lines.push('## Summary', '', ...summaryMarkdown(rep));
   lines.push('## Goals', '', ...goalsMarkdown(rep));
   if (rep.results.some((r) => Object.keys(r.figures).some((k) => k.includes('.ipv6.')))) lines.push('### IPv6 (issue #16)', '', ...ipv6GoalsMarkdown(rep), ...familyMarkdown(rep));
   const { es, ns } = sizes(rep);
+  const modes = modesOf(rep.results);
+  const ipModes = iptablesModesOf(rep.results);
   for (const e of es) {
     lines.push(`## ${e} endpoints per Service`, '');
-    lines.push('| Services | figure | unit | ebpf | iptables | ebpf/iptables |', '|---:|---|---|---:|---:|---:|');
+    lines.push(`| Services | figure | unit | ${modes.join(' | ')} | ${ipModes.map((m) => `ebpf/${m}`).join(' | ')} |`, `|---:|---|---|${modes.map(() => '---:|').join('')}${ipModes.map(() => '---:|').join('')}`);
     for (const n of ns) {
-      const eb = rep.results.find((r) => r.mode === 'ebpf' && r.endpoints === e && r.services === n);
-      const ip = rep.results.find((r) => r.mode === 'iptables' && r.endpoints === e && r.services === n);
+      const byMode = new Map(modes.map((m) => [m, resultOf(rep, m, e, n)]));
       for (const f of MAIN_FIGURES) {
-        const a = eb?.figures[f.key];
-        const b = ip?.figures[f.key];
-        if (!a && !b) continue;
-        const unit = (a ?? b)!.unit;
-        const ratio = f.ratio && isFigure(a) && isFigure(b) && b.p50 !== 0 ? (a.p50 / b.p50).toFixed(2) : '';
-        lines.push(`| ${n} | ${f.label} | ${unitLabel(unit)} | ${cell(a)} | ${cell(b)} | ${ratio} |`);
+        const cells = modes.map((m) => byMode.get(m)?.figures[f.key]);
+        if (cells.every((c) => !c)) continue;
+        const unit = cells.find((c) => c)!.unit;
+        const a = byMode.get('ebpf')?.figures[f.key];
+        const ratios = ipModes.map((m) => {
+          const b = byMode.get(m)?.figures[f.key];
+          return f.ratio && isFigure(a) && isFigure(b) && b.p50 !== 0 ? (a.p50 / b.p50).toFixed(2) : '';
+        });
+        lines.push(`| ${n} | ${f.label} | ${unitLabel(unit)} | ${cells.map(cell).join(' | ')} | ${ratios.join(' | ')} |`);
       }
     }
     lines.push('');
@@ -411,7 +551,8 @@ export function markdown(rep: BenchReport): string {
 
 interface Series { label: string; color: string; dash: boolean; marker: 'circle' | 'square'; points: Array<{ x: number; y: number; lo?: number; hi?: number }> }
 
-const COLORS: Record<string, string> = { ebpf: '#1f77b4', iptables: '#d62728', floor: '#7f7f7f' };
+const COLORS: Record<string, string> = { ebpf: '#1f77b4', iptables: '#d62728', 'iptables-legacy': '#d62728', 'iptables-nft': '#ff7f0e', floor: '#7f7f7f' };
+const FLOOR_COLORS: Record<string, string> = { ebpf: '#7f7f7f', iptables: '#bcbd22', 'iptables-legacy': '#bcbd22', 'iptables-nft': '#8c564b' };
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -483,6 +624,7 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, yLab
 
 export function svgChart(rep: BenchReport): string {
   const { es, ns: xs } = sizes(rep);
+  const modes = modesOf(rep.results);
   const markerOf = (e: number): 'circle' | 'square' => (es.indexOf(e) % 2 === 0 ? 'circle' : 'square');
   const series = (key: string, mode: Mode, e: number, label: string, dash: boolean, color = COLORS[mode]!): Series => ({
     label,
@@ -498,13 +640,12 @@ export function svgChart(rep: BenchReport): string {
   const right: Series[] = [];
   for (const e of es) {
     const ep = es.length > 1 ? `, ${e} endpoints` : '';
-    for (const mode of ['ebpf', 'iptables'] as const) {
+    for (const mode of modes) {
       left.push(series('latency.last_vip', mode, e, `${mode}: LAST Service created${ep}`, false));
       left.push(series('latency.first_vip', mode, e, `${mode}: FIRST Service created${ep}`, true));
     }
-    left.push(series('latency.pod', 'ebpf', e, `pod directly, the floor (ebpf lab)${ep}`, true, COLORS['floor']!));
-    left.push(series('latency.pod', 'iptables', e, `pod directly, the floor (iptables lab)${ep}`, true, '#bcbd22'));
-    for (const mode of ['ebpf', 'iptables'] as const) {
+    for (const mode of modes) left.push(series('latency.pod', mode, e, `pod directly, the floor (${mode} lab)${ep}`, true, FLOOR_COLORS[mode]!));
+    for (const mode of modes) {
       right.push(series('programming.cold_start', mode, e, `${mode}: cold start, empty node until sampled VIPs answer${ep}`, false));
       right.push(series('programming.network_programming', mode, e, `${mode}: EndpointSlice change until traffic follows${ep}`, true));
     }

@@ -21,8 +21,8 @@ import { coldSample, measureColdStart, measureFlips, type SyncRecord } from './m
 import { measureLoaderOps, measureTestRun } from './measure-testrun.js';
 import { measureConnectLatency, measureThroughput, prepareClient, warmNeighbours, type Client, type Target } from './measure-traffic.js';
 import { baseManifest, createService, createServices, NS, POD_PORT, SVC_PORT, waitBasePods, type Backend } from './objects.js';
-import { BENCH_USAGE, parseBenchOptions, UsageError, type BenchIPFamily, type BenchOptions, type Mode } from './options.js';
-import { computeFamilyRatios, computeRatios, FAMILY_LATENCY_FIGURES, FAMILY_TESTRUN_FIGURES, ipv6Key, markdown, svgChart, type BenchReport, type CombinationResult } from './report.js';
+import { BENCH_USAGE, isIptablesMode, labModeOf, modeAgentArgs, parseBenchOptions, UsageError, type BenchIPFamily, type BenchOptions, type Mode } from './options.js';
+import { baselineOf, computeFamilyRatios, computeRatios, FAMILY_LATENCY_FIGURES, FAMILY_TESTRUN_FIGURES, ipv6Key, markdown, svgChart, type BenchReport, type CombinationResult } from './report.js';
 import { isFigure, summarize } from './stats.js';
 import { repoPaths } from '../lab/src/netns/layout.js';
 
@@ -87,7 +87,7 @@ interface LabContext {
 }
 
 async function setUpLab(opts: BenchOptions, lab: BenchLab, mode: Mode, endpoints: number, log: (l: string) => void): Promise<LabContext> {
-  log(`lab ${lab.name}: up (${opts.nodes} node(s), ${mode})`);
+  log(`lab ${lab.name}: up (${opts.nodes} node(s), ${mode}${lab.agentArgs.length ? `, agent ${lab.agentArgs.join(' ')}` : ''})`);
   await lab.up();
   await lab.apply(baseManifest(endpoints));
   const backends = await waitBasePods(lab.api, endpoints, 120_000);
@@ -236,7 +236,8 @@ async function measureCombination(opts: BenchOptions, ctx: LabContext, n: number
     ], effort))));
   });
   await step('network programming latency (EndpointSlice flips)', async () => {
-    const r = await measureFlips(lab, lab.api, client, 'bench-flip', ctx.flipVip, [ctx.backends[0]!, ctx.backends[1]!], effort.flips, effort.flipTimeoutS);
+    const flips = isIptablesMode(mode) && n >= 10_000 ? effort.flipsLargeIptables : effort.flips;
+    const r = await measureFlips(lab, lab.api, client, 'bench-flip', ctx.flipVip, [ctx.backends[0]!, ctx.backends[1]!], flips, effort.flipTimeoutS);
     // Flips not seen within the timeout count as the timeout (a lower bound), so the upper percentiles are not flattered.
     const censored = Array<number>(r.timeouts).fill(effort.flipTimeoutS * 1000);
     if (r.latenciesMs.length + censored.length === 0) throw new Error('no flip measured');
@@ -291,7 +292,6 @@ export function findings(results: CombinationResult[]): string[] {
     return isFigure(x) ? x : undefined;
   };
   const ebpf = results.filter((r) => r.mode === 'ebpf').sort((a, b) => a.services - b.services);
-  const ipt = results.filter((r) => r.mode === 'iptables').sort((a, b) => a.services - b.services);
   const lo = ebpf.find((r) => fig(r, 'loader.set_maglev_table'));
   const set = fig(lo, 'loader.set_maglev_table');
   const up = fig(lo, 'loader.upsert_hash_entry');
@@ -303,17 +303,20 @@ export function findings(results: CombinationResult[]): string[] {
   const bigE = ebpf[ebpf.length - 1];
   const cs = fig(bigE, 'programming.agent_cold_sync');
   if (bigE && cs) out.push(`ebpf agent: the cold-start sync of ${bigE.services} Services (${bigE.endpoints} endpoints) took ${(cs.p50 / 1000).toFixed(1)} s (${(cs.p50 / bigE.services).toFixed(2)} ms per Service).`);
-  const bigI = ipt[ipt.length - 1];
-  const smallI = ipt[0];
-  const ci = fig(bigI, 'programming.agent_sync_per_change');
-  const ci0 = fig(smallI, 'programming.agent_sync_per_change');
-  if (bigI && smallI && ci && ci0 && bigI !== smallI) {
-    const rules = (r: CombinationResult): string => {
-      const n = r.agentSyncs.flips.map((x) => x.natRules).filter((x): x is number => typeof x === 'number');
-      return n.length ? ` writing ${Math.max(...n)} nat rules` : '';
-    };
-    out.push(`iptables agent: a one-endpoint change costs a ${ci.p50} ms sync at ${bigI.services} Services${rules(bigI)}, against ${ci0.p50} ms at ${smallI.services}${rules(smallI)}: ` +
-      'the partial sync still rewrites every Service\'s jump in KUBE-SERVICES, so its cost grows with the Service count.');
+  for (const m of [...new Set(results.map((r) => r.mode).filter(isIptablesMode))]) {
+    const ipt = results.filter((r) => r.mode === m).sort((a, b) => a.services - b.services);
+    const bigI = ipt[ipt.length - 1];
+    const smallI = ipt[0];
+    const ci = fig(bigI, 'programming.agent_sync_per_change');
+    const ci0 = fig(smallI, 'programming.agent_sync_per_change');
+    if (bigI && smallI && ci && ci0 && bigI !== smallI) {
+      const rules = (r: CombinationResult): string => {
+        const n = r.agentSyncs.flips.map((x) => x.natRules).filter((x): x is number => typeof x === 'number');
+        return n.length ? ` writing ${Math.max(...n)} nat rules` : '';
+      };
+      out.push(`${m} agent: a one-endpoint change costs a ${ci.p50} ms sync at ${bigI.services} Services${rules(bigI)}, against ${ci0.p50} ms at ${smallI.services}${rules(smallI)}: ` +
+        'the partial sync still rewrites every Service\'s jump in KUBE-SERVICES, so its cost grows with the Service count.');
+    }
   }
   const withRate = results.filter((r) => fig(r, 'lab.create_rate')).sort((a, b) => b.services - a.services)[0];
   const rate = fig(withRate, 'lab.create_rate');
@@ -355,6 +358,16 @@ export async function runBench(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  let baseline: BenchReport['baseline'];
+  if (opts.baseline) {
+    const file = fs.existsSync(opts.baseline) && fs.statSync(opts.baseline).isDirectory() ? path.join(opts.baseline, 'results.json') : opts.baseline;
+    try {
+      baseline = baselineOf(JSON.parse(fs.readFileSync(file, 'utf8')) as BenchReport, path.relative(ROOT, file));
+    } catch (err) {
+      process.stderr.write(`switchyard bench: --baseline ${opts.baseline}: not a benchmark results.json (${(err as Error).message})\n`);
+      return 2;
+    }
+  }
   const missing = checkPrerequisites();
   if (missing.length > 0) {
     process.stderr.write(`switchyard bench: cannot run:\n${missing.map((m) => `  ${m}`).join('\n')}\n`);
@@ -378,6 +391,7 @@ export async function runBench(argv: string[]): Promise<number> {
     familyRatios: [],
     findings: [],
     errors: [],
+    ...(baseline ? { baseline } : {}),
   };
   const flush = (): void => {
     rep.finishedAt = new Date().toISOString();
@@ -420,7 +434,8 @@ export async function runBench(argv: string[]): Promise<number> {
     for (const endpoints of opts.endpoints) {
       for (const mode of opts.modes) {
         if (aborted) break;
-        const lab = new BenchLab(`${opts.labPrefix}${process.pid % 10000}${mode[0]}${endpoints}`, mode, opts.nodes, log, opts.agentArgs, opts.ipFamily);
+        const letter = { ebpf: 'e', iptables: 'i', 'iptables-legacy': 'l', 'iptables-nft': 'n' }[mode];
+        const lab = new BenchLab(`${opts.labPrefix}${process.pid % 10000}${letter}${endpoints}`, labModeOf(mode), opts.nodes, log, [...opts.agentArgs, ...modeAgentArgs(mode)], opts.ipFamily);
         current = lab;
         try {
           const ctx = await setUpLab(opts, lab, mode, endpoints, log);

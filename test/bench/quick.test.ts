@@ -1,8 +1,10 @@
 // Smoke test of the benchmark harness: the quick preset (50 and 200
-// Services, 2 endpoints, both modes, few samples) runs to the end in real
+// Services, 2 endpoints, ebpf and iptables on both back ends (legacy, nft),
+// few samples) runs to the end in real
 // (dual-stack) labs, every expected figure is present with positive numbers,
 // IPv6 included (per-packet rows, connect() latency in both modes, their
-// IPv6/IPv4 ratios and the #16 goal lines: present, their values not judged),
+// IPv6/IPv4 ratios and the #16 goal lines: present, their values not judged;
+// every issue #17 goal line, judged or "not measured" at these sizes),
 // and nothing of its labs is left behind. Bounded at 10 minutes; needs root, like the
 // end-to-end tests.
 import { test } from 'node:test';
@@ -63,7 +65,8 @@ test('bench --preset quick completes with every figure present and positive', {
     for (const k of ['kernel', 'cpuModel'] as const) assert.ok(rep.machine[k], `machine.${k}`);
     assert.ok(rep.machine.nproc > 0 && rep.machine.memTotalBytes > 0);
 
-    for (const mode of ['ebpf', 'iptables'] as const) {
+    assert.deepEqual(rep.options.modes, ['ebpf', 'iptables-legacy', 'iptables-nft']);
+    for (const mode of rep.options.modes) {
       for (const n of [50, 200]) {
         const res = rep.results.find((x) => x.mode === mode && x.services === n && x.endpoints === 2);
         assert.ok(res, `result for ${mode} with ${n} Services`);
@@ -91,8 +94,10 @@ test('bench --preset quick completes with every figure present and positive', {
     // ebpf/iptables ratios from the same run, for what both modes measure.
     for (const key of ['latency.last_vip', 'programming.cold_start', 'programming.network_programming', 'memory.agent_rss']) {
       for (const n of [50, 200]) {
-        const ratio = rep.ratios.find((x) => x.figure === key && x.services === n && x.stat === 'p50');
-        assert.ok(ratio && ratio.ratio > 0, `ratio for ${key} at ${n}`);
+        for (const against of ['iptables-legacy', 'iptables-nft'] as const) {
+          const ratio = rep.ratios.find((x) => x.figure === key && x.services === n && x.stat === 'p50' && x.against === against);
+          assert.ok(ratio && ratio.ratio > 0, `ratio for ${key} at ${n} against ${against}`);
+        }
       }
     }
     // IPv6 beside IPv4 in the same run: a ratio per per-packet row (ebpf) and per latency row (both modes).
@@ -101,7 +106,7 @@ test('bench --preset quick completes with every figure present and positive', {
       for (const key of FAMILY_TESTRUN_FIGURES.filter((k) => !/xdp|tc_external/.test(k))) {
         assert.ok(fr.some((x) => x.mode === 'ebpf' && x.services === n && x.figure === key && x.ipv4 > 0 && x.ipv6 > 0 && x.ratio > 0), `IPv6/IPv4 ratio of ${key} at ${n}`);
       }
-      for (const mode of ['ebpf', 'iptables'] as const) {
+      for (const mode of rep.options.modes) {
         for (const key of FAMILY_LATENCY_FIGURES) {
           assert.ok(fr.some((x) => x.mode === mode && x.services === n && x.figure === key && x.ratio > 0), `IPv6/IPv4 ratio of ${key} (${mode}) at ${n}`);
         }
@@ -111,11 +116,27 @@ test('bench --preset quick completes with every figure present and positive', {
     assert.match(md, /## IPv6 beside IPv4/);
     assert.match(md, /- IPv6 per-packet cost within 1\.25× of IPv4's .*: \*\*(met|not met)\*\*/);
     assert.match(md, /- IPv6 added first-packet latency at 10,000 Services at least 20× below iptables mode's: not measured .*at 200 Services: ebpf/);
-    assert.match(md, /\| Services \| figure \| unit \| ebpf \| iptables \| ebpf\/iptables \|/);
+    assert.match(md, /\| Services \| figure \| unit \| ebpf \| iptables-legacy \| iptables-nft \| ebpf\/iptables-legacy \| ebpf\/iptables-nft \|/);
+    // Issue #17's goal lines: every one present; at 50 and 200 Services those at a named size are not measured.
+    for (const line of [
+      /- Cold start at 10,000 × 10 in 2 s or less .*: not in this run: not measured/,
+      /- Cold start at 30,000 × 10 in 6 s or less .*: not measured/,
+      /- Network programming p99 at 10 ms or less at every size up to 30,000 × 10 \(ebpf, ms\): 50 × 2: \S+ \[\S+\]; 200 × 2: .*: (\*\*not met\*\*|not measured)$/m,
+      /- Network programming p50 unchanged or better than the baseline run's: not measured \(no --baseline\)/,
+      /- Agent RSS at 300 MB or less at 10,000 × 10 .*: not measured/,
+      /- Agent RSS at 600 MB or less at 30,000 × 10 .*: not measured/,
+      /- tc new flow at 600 ns p50 or less .*50 × 2: \S+ \[\S+\]; 200 × 2: .*: \*\*(met|not met)\*\*/,
+      /- XDP NodePort new flow at 600 ns p50 or less .*: (\*\*(met|not met)\*\*|not measured)/,
+      /- tc established flow at or under the baseline run's .*: not measured/,
+      /- XDP NodePort established flow at or under the baseline run's .*: not measured/,
+      /- The iptables fallback converges at every size up to 30,000 × 10, iptables-legacy: 50 × 2: cold \S+ \[\S+\] s, programming \S+ \[\S+\] ms \(\d+ flips\); 200 × 2: .*\(30,000 × 10 not in this run\): not measured/,
+      /- The iptables fallback converges at every size up to 30,000 × 10, iptables-nft: 50 × 2: cold .*: not measured/,
+      /- nft cold start of 10,000 × 2 in 5 s or less \(iptables-nft, s\): not in this run: not measured/,
+    ]) assert.match(md, line);
     const svg = fs.readFileSync(path.join(out, 'results.svg'), 'utf8');
     assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     assert.match(svg.trim(), /<\/svg>$/);
-    assert.ok((svg.match(/<polyline /g) ?? []).length >= 4, 'lines for both modes');
+    assert.ok((svg.match(/<polyline /g) ?? []).length >= 6, 'lines for every mode');
 
     // Nothing of the labs is left.
     for (const name of new Set(rep.results.map((x) => x.lab))) {

@@ -2,9 +2,9 @@
 // ratios, Markdown and SVG output, packet crafting. No lab, no root.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PRESETS, parseBenchOptions, UsageError } from '../../bench/options.js';
+import { PRESETS, parseBenchOptions, UsageError, type Mode } from '../../bench/options.js';
 import { TCP_SYN, tcpFrame, tupleOf } from '../../bench/packets.js';
-import { computeFamilyRatios, computeRatios, goalsMarkdown, ipv6GoalsMarkdown, markdown, summaryMarkdown, svgChart, type BenchReport, type CombinationResult } from '../../bench/report.js';
+import { baselineOf, computeFamilyRatios, computeRatios, goalsMarkdown, ipv6GoalsMarkdown, markdown, scaleGoalsMarkdown, summaryMarkdown, svgChart, type BenchReport, type CombinationResult } from '../../bench/report.js';
 import { coldSample } from '../../bench/measure-programming.js';
 import { percentile, summarize, unavailable } from '../../bench/stats.js';
 
@@ -13,7 +13,7 @@ describe('options', () => {
     const q = parseBenchOptions(['--preset', 'quick', '--out', '/tmp/x']);
     assert.deepEqual(q.services, [50, 200]);
     assert.deepEqual(q.endpoints, [2]);
-    assert.deepEqual(q.modes, ['ebpf', 'iptables']);
+    assert.deepEqual(q.modes, ['ebpf', 'iptables-legacy', 'iptables-nft'], 'ebpf against both iptables back ends by default');
     assert.equal(q.out, '/tmp/x');
     const f = parseBenchOptions([]);
     assert.equal(f.preset, 'full');
@@ -30,10 +30,17 @@ describe('options', () => {
     assert.equal(q.ipFamily, 'dual', 'IPv6 beside IPv4 by default, every preset');
     assert.equal(f.ipFamily, 'dual');
     assert.equal(parseBenchOptions(['--ip-family', 'ipv4']).ipFamily, 'ipv4');
+    assert.equal(f.effort.flips, 20);
+    assert.equal(f.effort.flipsLargeIptables, 10, 'fewer flips where one iptables change costs seconds to a minute');
+    const g = parseBenchOptions(['--flips', '7', '--baseline', 'bench/results/x', '--modes', 'ebpf,iptables']);
+    assert.deepEqual([g.effort.flips, g.effort.flipsLargeIptables], [7, 7], '--flips sets every size');
+    assert.match(g.baseline ?? '', /^\/.*bench\/results\/x$/);
+    assert.deepEqual(g.modes, ['ebpf', 'iptables']);
+    assert.equal(parseBenchOptions(['--modes', 'ebpf,iptables', '--agent-arg=--iptables-backend', '--agent-arg=legacy']).agentArgs.length, 2, 'the agent may still pick through --agent-arg for the plain iptables mode');
   });
 
   test('bad options are usage errors', () => {
-    for (const argv of [['--ip-family', 'ipv6'], ['--modes', 'nft'], ['--services', '0'], ['--services', '40000'], ['--endpoints', '1'], ['--preset', 'huge'], ['--bogus'], ['--out']]) {
+    for (const argv of [['--ip-family', 'ipv6'], ['--modes', 'nft'], ['--modes', 'ebpf,iptables-nft', '--agent-arg=--iptables-backend', '--agent-arg=legacy'], ['--baseline'], ['--services', '0'], ['--services', '40000'], ['--endpoints', '1'], ['--preset', 'huge'], ['--bogus'], ['--out']]) {
       assert.throws(() => parseBenchOptions(argv), UsageError, argv.join(' '));
     }
   });
@@ -59,7 +66,7 @@ describe('statistics', () => {
   });
 });
 
-function result(mode: 'ebpf' | 'iptables', services: number, latency: number, cold: number): CombinationResult {
+function result(mode: Mode, services: number, latency: number, cold: number): CombinationResult {
   return {
     mode, endpoints: 2, services, lab: `l${mode}`, notes: [], errors: [], agentSyncs: { coldStart: [], flips: [] },
     figures: {
@@ -111,8 +118,9 @@ describe('report', () => {
     // No 10,000-Service combination: those goals are not measured, not met or missed.
     const goals = goalsMarkdown(rep).join('\n');
     assert.match(goals, /Per-packet cost flat in the Service count \(testrun.tc_new_flow\): not measured/);
-    assert.match(goals, /Cold start of 10,000 Services × 10 endpoints under 2 s: –: not measured/);
-    assert.match(goals, /p99 under 10 ms \(ebpf, every size\): worst 40\.0 ms at 200 Services × 2; at or over 10 ms: 50×2: 20\.0 ms, 200×2: 40\.0 ms: \*\*not met\*\*/);
+    assert.match(goals, /Cold start at 10,000 × 10 in 2 s or less .*: not in this run: not measured/);
+    assert.match(goals, /p99 at 10 ms or less at every size up to 30,000 × 10 \(ebpf, ms\): 50 × 2: 20\.0 \[20\.0\]; 200 × 2: 40\.0 \[40\.0\]; over 10 ms: 50 × 2, 200 × 2 \(30,000 × 10 not in this run\): \*\*not met\*\*/);
+    assert.match(goals, /Network programming p50 unchanged or better than the baseline run's: not measured \(no --baseline\)/);
     const big: BenchReport = {
       ...rep,
       results: [
@@ -123,9 +131,103 @@ describe('report', () => {
     };
     const g = goalsMarkdown(big).join('\n');
     assert.match(g, /ebpf 4\.00 µs, iptables 282 µs, 71× \(goal ≥ 20×\): \*\*met\*\*/);
-    assert.match(g, /under 2 s: 1500 ms p50 .*: \*\*met\*\*/);
-    assert.match(g, /RSS under 300 MB .*: 250 MB: \*\*met\*\*/);
+    assert.match(g, /Cold start at 10,000 × 10 in 2 s or less .*: 1500 \[1500\] ms .*: \*\*met\*\*/);
+    assert.match(g, /Agent RSS at 300 MB or less at 10,000 × 10 \(ebpf, MB\): 250 \[250\] .*: \*\*met\*\*/);
     assert.match(summaryMarkdown(big).join('\n'), /\| 10 \| 30000 \| – \| failed¹ \|/);
+  });
+});
+
+describe('issue #17 goals', () => {
+  const fig = (v: number | number[], unit: string) => summarize('x', unit, Array.isArray(v) ? v : [v], 1);
+  const combo = (mode: Mode, services: number, endpoints: number, figures: CombinationResult['figures'], notes: string[] = []): CombinationResult => ({
+    mode, endpoints, services, lab: 'l', notes, errors: [], agentSyncs: { coldStart: [], flips: [] }, figures,
+  });
+  const ebpf = (services: number, endpoints: number, o: { cold: number; np: number[]; rss: number; tcNew: number; xdpNew: number; est: number }) => combo('ebpf', services, endpoints, {
+    'programming.cold_start': fig([o.cold, o.cold + 100], 'ms'), 'programming.agent_start': fig(o.cold / 2, 'ms'), 'programming.agent_cold_sync': fig(o.cold / 4, 'ms'),
+    'programming.network_programming': fig(o.np, 'ms'), 'memory.agent_rss': fig(o.rss, 'bytes'), 'memory.agent_peak_rss': fig(o.rss * 1.2, 'bytes'),
+    'testrun.tc_new_flow': fig(o.tcNew, 'ns/packet'), 'testrun.xdp_nodeport_new_flow': fig(o.xdpNew, 'ns/packet'),
+    'testrun.tc_established': fig(o.est, 'ns/packet'), 'testrun.xdp_nodeport_established': fig(o.est, 'ns/packet'),
+  });
+  const ipt = (mode: Mode, services: number, endpoints: number, cold: number, notes: string[] = []) => combo(mode, services, endpoints, {
+    'programming.cold_start': fig([cold, cold * 1.1], 'ms'), 'programming.network_programming': fig([cold / 10, cold / 5], 'ms'),
+  }, notes);
+  const report = (results: CombinationResult[], baseline?: BenchReport['baseline']): BenchReport => ({
+    schema: 'switchyard-bench/1', title: 'T', command: 'c', preset: 'full',
+    options: { ...parseBenchOptions(['--out', '/tmp/x']), out: 'x' },
+    startedAt: '2030-01-01T00:00:00Z', finishedAt: '', durationS: 1,
+    machine: { hostname: 'h', kernel: '6.1', nproc: 2, cpuModel: 'cpu', memTotalBytes: 1 << 30, node: 'v20', iptables: 'iptables', bpftool: '', loadavgAtStart: [0, 0, 0], loadavgAtEnd: [0, 0, 0], gitCommit: 'abcdef1234', gitDirty: false },
+    results, ratios: [], findings: [], errors: [], ...(baseline ? { baseline } : {}),
+  });
+  const good = [
+    ebpf(10_000, 2, { cold: 1000, np: [3, 4, 5], rss: 150e6, tcNew: 500, xdpNew: 550, est: 250 }),
+    ebpf(10_000, 10, { cold: 1900, np: [4, 5, 9], rss: 290e6, tcNew: 590, xdpNew: 600, est: 260 }),
+    ebpf(30_000, 10, { cold: 5900, np: [4, 6, 10], rss: 590e6, tcNew: 600, xdpNew: 580, est: 270 }),
+    ipt('iptables-legacy', 10_000, 2, 4000), ipt('iptables-legacy', 30_000, 10, 90_000),
+    ipt('iptables-nft', 10_000, 2, 4900), ipt('iptables-nft', 30_000, 10, 200_000),
+  ];
+  const baseline = baselineOf(report([
+    ebpf(10_000, 2, { cold: 3000, np: [7, 7, 11], rss: 300e6, tcNew: 1400, xdpNew: 1200, est: 240 }),
+    ebpf(10_000, 10, { cold: 6000, np: [7, 7, 29], rss: 374e6, tcNew: 1500, xdpNew: 1300, est: 250 }),
+  ]), 'bench/results/old/results.json');
+
+  test('every goal met, judged from the run and the baseline', () => {
+    const g = scaleGoalsMarkdown(report(good, baseline)).join('\n');
+    assert.match(g, /- Cold start at 10,000 × 10 in 2 s or less .*: 1900 \[2000\] ms \(agent start 950 \[950\] ms, first full sync 475 \[475\] ms; 2 cold start\(s\)\): \*\*met\*\*/);
+    assert.match(g, /- Cold start at 30,000 × 10 in 6 s or less .*: 5900 \[6000\] ms .*: \*\*met\*\*/);
+    assert.match(g, /- Network programming p99 at 10 ms or less at every size up to 30,000 × 10 \(ebpf, ms\): 10,000 × 2: 4\.00 \[5\.00\]; 10,000 × 10: 5\.00 \[9\.00\]; 30,000 × 10: 6\.00 \[10\.0\]: \*\*met\*\*/);
+    assert.match(g, /- Network programming p50 unchanged or better than the baseline run's \(ebpf p50, ms, now \/ baseline abcdef1 of 2030-01-01; within 10 % counts as unchanged\): 10,000 × 2: 4\.00 \/ 7\.00; 10,000 × 10: 5\.00 \/ 7\.00: \*\*met\*\*/);
+    assert.match(g, /- Agent RSS at 300 MB or less at 10,000 × 10 \(ebpf, MB\): 290 \[290\] over several readings while idle \(peak since start 348\): \*\*met\*\*/);
+    assert.match(g, /- Agent RSS at 600 MB or less at 30,000 × 10 .*: 590 \[590\].*: \*\*met\*\*/);
+    assert.match(g, /- tc new flow at 600 ns p50 or less .*worst p50 600 at 30,000 × 10: \*\*met\*\*/);
+    assert.match(g, /- XDP NodePort new flow at 600 ns p50 or less .*worst p50 600 at 10,000 × 10: \*\*met\*\*/);
+    // 260 against 250 is within 10 %.
+    assert.match(g, /- tc established flow at or under the baseline run's .*10,000 × 2: 250 \/ 240; 10,000 × 10: 260 \/ 250: \*\*met\*\*/);
+    assert.match(g, /- The iptables fallback converges at every size up to 30,000 × 10, iptables-legacy: 10,000 × 2: cold 4\.0 \[4\.4\] s, programming 400 \[800\] ms \(2 flips\); 30,000 × 10: cold 90\.0 \[99\.0\] s, .*: \*\*met\*\*/);
+    assert.match(g, /- The iptables fallback converges at every size up to 30,000 × 10, iptables-nft: .*: \*\*met\*\*/);
+    assert.doesNotMatch(g, /on both legacy and nft: not measured/);
+    assert.match(g, /- nft cold start of 10,000 × 2 in 5 s or less \(iptables-nft, s\): 4\.9 \[5\.4\]: \*\*met\*\*/);
+    assert.doesNotMatch(g, /not met|not measured/);
+  });
+
+  test('each goal missed is not met, and a size the run lacks is not measured', () => {
+    const bad = [
+      ebpf(10_000, 2, { cold: 1000, np: [3, 4, 5], rss: 150e6, tcNew: 500, xdpNew: 550, est: 250 }),
+      ebpf(10_000, 10, { cold: 2100, np: [8, 9, 11], rss: 301e6, tcNew: 601, xdpNew: 700, est: 300 }),
+      ipt('iptables-legacy', 10_000, 2, 4000),
+      ipt('iptables-nft', 10_000, 2, 5100, ['network programming: 1 flip(s) not seen within 120 s (counted as 120 s)']),
+    ];
+    const g = scaleGoalsMarkdown(report(bad, baseline)).join('\n');
+    assert.match(g, /Cold start at 10,000 × 10 in 2 s or less .*: \*\*not met\*\*/);
+    assert.match(g, /Cold start at 30,000 × 10 in 6 s or less .*: not in this run: not measured/);
+    assert.match(g, /p99 at 10 ms or less .*over 10 ms: 10,000 × 10 \(30,000 × 10 not in this run\): \*\*not met\*\*/);
+    // 8 / 7 > 1.1
+    assert.match(g, /p50 unchanged or better .*worse: 10,000 × 10 1\.29×: \*\*not met\*\*/);
+    assert.match(g, /RSS at 300 MB or less at 10,000 × 10 .*: \*\*not met\*\*/);
+    assert.match(g, /RSS at 600 MB or less at 30,000 × 10 .*: not in this run: not measured/);
+    assert.match(g, /- tc new flow .*worst p50 601 at 10,000 × 10: \*\*not met\*\*/);
+    assert.match(g, /- XDP NodePort new flow .*: \*\*not met\*\*/);
+    assert.match(g, /- tc established flow .*worse: 10,000 × 10 1\.20×: \*\*not met\*\*/);
+    assert.match(g, /converges at every size up to 30,000 × 10, iptables-legacy: .*\(30,000 × 10 not in this run\): not measured/);
+    assert.match(g, /converges at every size up to 30,000 × 10, iptables-nft: .*1 flip\(s\) not seen within 120 s.*; did not converge: 10,000 × 2 \(30,000 × 10 not in this run\): \*\*not met\*\*/);
+    assert.match(g, /- nft cold start of 10,000 × 2 in 5 s or less \(iptables-nft, s\): 5\.1 \[5\.6\]: \*\*not met\*\*/);
+    const noNft = scaleGoalsMarkdown(report(bad.filter((r) => r.mode !== 'iptables-nft'))).join('\n');
+    assert.match(noNft, /on both legacy and nft: not measured \(this run's iptables modes: iptables-legacy;/);
+    assert.match(noNft, /- nft cold start of 10,000 × 2 .*: not in this run: not measured/);
+    assert.match(noNft, /- tc established flow at or under the baseline run's \(testrun\.tc_established\): not measured \(no --baseline\)/);
+  });
+
+  test('the summary and the detail tables have a column per mode, ratios against each iptables back end', () => {
+    const rep = report([
+      { ...result('ebpf', 200, 31, 4000) }, { ...result('iptables-legacy', 200, 90, 1500) }, { ...result('iptables-nft', 200, 100, 3000) },
+    ]);
+    rep.ratios = computeRatios(rep.results);
+    assert.deepEqual(rep.ratios.filter((x) => x.figure === 'latency.last_vip' && x.stat === 'p50').map((x) => [x.against, x.iptables]), [['iptables-legacy', 90], ['iptables-nft', 100]]);
+    const md = markdown(rep);
+    assert.match(md, /\| endpoints \| Services \| latency ebpf \| latency iptables-legacy \| latency iptables-nft \| programming ebpf \|/);
+    assert.match(md, /\| 2 \| 200 \| 31\.0 \[62\.0\] \| 90\.0 \[180\] \| 100 \[200\] \| 40\.0 \| 15\.0 \| 30\.0 \| 4000 \| 1500 \| 3000 \| – \| – \| – \|/);
+    assert.match(md, /\| Services \| figure \| unit \| ebpf \| iptables-legacy \| iptables-nft \| ebpf\/iptables-legacy \| ebpf\/iptables-nft \|/);
+    assert.match(md, /\| 200 \| connect\(\) latency, LAST Service created \| µs \| 31\.0 \[62\.0\] \| 90\.0 \[180\] \| 100 \[200\] \| 0\.34 \| 0\.31 \|/);
+    assert.equal((svgChart(rep).match(/<polyline /g) ?? []).length, 0, 'one size: no lines, but markers');
   });
 });
 
