@@ -265,7 +265,9 @@ export class BenchLab {
    * programs, removes its pins and exits. Call with the agents stopped.
    */
   async cleanDatapath(node = 'node1'): Promise<void> {
-    const r = await execCollect('ip', ['netns', 'exec', this.nodeNetns(node), process.execPath, CLI, 'cleanup', '--datapath', '--loader-socket', this.loaderSocket(node)], { timeoutMs: 120_000 });
+    // Bounded, but not by what a small table takes: emptying 330,000 nft chains took over two minutes before
+    // the cleanup was batched (bench/results/full-20261207).
+    const r = await execCollect('ip', ['netns', 'exec', this.nodeNetns(node), process.execPath, CLI, 'cleanup', '--datapath', '--loader-socket', this.loaderSocket(node)], { timeoutMs: 1_800_000 });
     if (r.code !== 0) throw new Error(`cleanup --datapath in ${this.nodeNetns(node)} failed (${r.code}): ${r.stderr.slice(-2000)}`);
     // The loader exits after answering; wait for it, so the next start begins from nothing.
     const deadline = Date.now() + 15_000;

@@ -38,23 +38,41 @@ export interface Ratio {
 
 /** An earlier run's figures that "unchanged or better" goals are judged against (--baseline). */
 export interface BaselineFigure { mode: Mode; endpoints: number; services: number; figure: string; p50: number; p99: number }
-export interface Baseline { source: string; commit: string; startedAt: string; figures: BaselineFigure[] }
+export interface Baseline { source: string; commit: string; startedAt: string; cpuModel: string; /** Runs the figures are medians over (absent: 1). */ runs?: number; figures: BaselineFigure[] }
 /** The figures a baseline keeps: programming latency and the per-packet rows. */
 export const BASELINE_FIGURES = [
   'programming.network_programming', 'testrun.tc_new_flow', 'testrun.tc_established',
   'testrun.xdp_nodeport_new_flow', 'testrun.xdp_nodeport_established', 'testrun.tc_external_nodeport_established',
 ];
 
-/** The baseline part of an earlier report (its ebpf figures of BASELINE_FIGURES). */
-export function baselineOf(earlier: Pick<BenchReport, 'results' | 'startedAt' | 'machine'>, source: string): Baseline {
-  const figures: BaselineFigure[] = [];
-  for (const r of earlier.results) {
-    for (const key of BASELINE_FIGURES) {
-      const f = r.figures[key];
-      if (isFigure(f)) figures.push({ mode: r.mode, endpoints: r.endpoints, services: r.services, figure: key, p50: f.p50, p99: f.p99 });
+/**
+ * The baseline part of earlier reports (their figures of BASELINE_FIGURES):
+ * one run, or several runs of one tree (compare-builds rounds), whose p50s
+ * and p99s are then the medians over the runs.
+ */
+export function baselineOf(earlier: Pick<BenchReport, 'results' | 'startedAt' | 'machine'> | Array<Pick<BenchReport, 'results' | 'startedAt' | 'machine'>>, source: string): Baseline {
+  const runs = Array.isArray(earlier) ? earlier : [earlier];
+  if (runs.length === 0) throw new Error('a baseline needs at least one run');
+  const median = (xs: number[]): number => {
+    const v = [...xs].sort((a, b) => a - b);
+    const m = v.length >> 1;
+    return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+  };
+  const byKey = new Map<string, BaselineFigure[]>();
+  for (const run of runs) {
+    for (const r of run.results) {
+      for (const key of BASELINE_FIGURES) {
+        const f = r.figures[key];
+        if (!isFigure(f)) continue;
+        const id = `${r.mode}/${r.endpoints}/${r.services}/${key}`;
+        byKey.set(id, [...(byKey.get(id) ?? []), { mode: r.mode, endpoints: r.endpoints, services: r.services, figure: key, p50: f.p50, p99: f.p99 }]);
+      }
     }
   }
-  return { source, commit: earlier.machine.gitCommit, startedAt: earlier.startedAt, figures };
+  const figures = [...byKey.values()].map((xs) => ({ ...xs[0]!, p50: median(xs.map((x) => x.p50)), p99: median(xs.map((x) => x.p99)) }));
+  const first = runs[0]!;
+  const commits = [...new Set(runs.map((r) => r.machine.gitCommit))];
+  return { source, commit: commits.join('+'), startedAt: first.startedAt, cpuModel: first.machine.cpuModel, runs: runs.length, figures };
 }
 
 /** IPv6 against IPv4 for one figure of one combination (dual-stack bench), p50s from the same run. */
@@ -416,7 +434,9 @@ export function scaleGoalsMarkdown(rep: BenchReport): string[] {
     });
     if (rows.length === 0) return `- ${what}: not measured (no size in both runs)`;
     const worse = rows.filter((x) => x.now > x.was * BASELINE_TOLERANCE);
-    return `- ${what} (ebpf p50, ${unit}, now / baseline ${base.commit.slice(0, 7)} of ${base.startedAt.slice(0, 10)}; within ${Math.round((BASELINE_TOLERANCE - 1) * 100)} % counts as unchanged): ` +
+    const machine = base.cpuModel && base.cpuModel !== rep.machine.cpuModel ? `, baseline on another CPU (${base.cpuModel})` : '';
+    const over = (base.runs ?? 1) > 1 ? `, median of ${base.runs} runs` : '';
+    return `- ${what} (ebpf p50, ${unit}, now / baseline ${base.commit.slice(0, 7)} of ${base.startedAt.slice(0, 10)}${over}${machine}; within ${Math.round((BASELINE_TOLERANCE - 1) * 100)} % counts as unchanged): ` +
       `${rows.map((x) => `${sizeLabel(x.r.services, x.r.endpoints)}: ${fmt(x.now)} / ${fmt(x.was)}`).join('; ')}` +
       `${worse.length ? `; worse: ${worse.map((x) => `${sizeLabel(x.r.services, x.r.endpoints)} ${(x.now / x.was).toFixed(2)}×`).join(', ')}` : ''}: ${verdict(worse.length === 0)}`;
   };
@@ -472,7 +492,10 @@ export function markdown(rep: BenchReport): string {
   lines.push(`- commit ${m.gitCommit || '?'}${m.gitDirty ? ' (with uncommitted changes)' : ''}; ${m.iptables}`);
   if (rep.options.agentArgs.length > 0) lines.push(`- extra agent arguments: \`${rep.options.agentArgs.join(' ')}\``);
   lines.push(`- modes: ${rep.options.modes.join(', ')} (iptables-legacy / iptables-nft: the agent's \`--iptables-backend\` pinned); IP family: ${rep.options.ipFamily}`);
-  if (rep.baseline) lines.push(`- baseline for the "unchanged or better" goals: \`${rep.baseline.source}\` (commit ${rep.baseline.commit.slice(0, 7)}, ${rep.baseline.startedAt})`);
+  if (rep.baseline) {
+    const other = rep.baseline.cpuModel && rep.baseline.cpuModel !== m.cpuModel ? `; measured on another machine (${rep.baseline.cpuModel}): the comparison mixes the change with the machine` : '';
+    lines.push(`- baseline for the "unchanged or better" goals: \`${rep.baseline.source}\` (commit ${rep.baseline.commit.slice(0, 7)}, ${rep.baseline.startedAt}${other})`);
+  }
   lines.push('- cells: p50 [p99] over the samples (see results.json for n, runs, min/p90/max, stddev); ratio = ebpf p50 / iptables p50, both from this run');
   lines.push('- per-packet rows are single BPF_PROG_TEST_RUN runs, whose kernel timing includes the overhead of one run: the two non-service rows estimate it; see docs/benchmarks.md', '');
   lines.push('## Summary', '', ...summaryMarkdown(rep));

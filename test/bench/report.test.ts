@@ -187,6 +187,21 @@ describe('issue #17 goals', () => {
     assert.doesNotMatch(g, /on both legacy and nft: not measured/);
     assert.match(g, /- nft cold start of 10,000 × 2 in 5 s or less \(iptables-nft, s\): 4\.9 \[5\.4\]: \*\*met\*\*/);
     assert.doesNotMatch(g, /not met|not measured/);
+    // A baseline taken on another CPU is named as such wherever it is used.
+    const elsewhere = scaleGoalsMarkdown(report(good, { ...baseline, cpuModel: 'other cpu' })).join('\n');
+    assert.match(elsewhere, /now \/ baseline abcdef1 of 2030-01-01, baseline on another CPU \(other cpu\);/);
+    assert.match(markdown(report(good, { ...baseline, cpuModel: 'other cpu' })), /measured on another machine \(other cpu\)/);
+  });
+
+  test('a baseline of several runs of one tree holds the median of each figure', () => {
+    const run = (np: number[], est: number) => report([ebpf(10_000, 10, { cold: 6000, np, rss: 374e6, tcNew: 1500, xdpNew: 1300, est })]);
+    const b = baselineOf([run([6, 6, 20], 250), run([8, 8, 30], 270), run([7, 7, 25], 260)], 'a, b, c');
+    const np = b.figures.find((f) => f.figure === 'programming.network_programming')!;
+    assert.deepEqual([np.p50, np.p99, b.runs], [7, 25, 3]);
+    assert.equal(b.figures.find((f) => f.figure === 'testrun.tc_established')!.p50, 260);
+    const two = baselineOf([run([6, 6, 20], 250), run([8, 8, 30], 270)], 'a, b');
+    assert.equal(two.figures.find((f) => f.figure === 'testrun.tc_established')!.p50, 260, 'two runs: the mean of the two');
+    assert.match(scaleGoalsMarkdown(report(good, b)).join('\n'), /now \/ baseline abcdef1 of 2030-01-01, median of 3 runs;.*10,000 × 10: 5\.00 \/ 7\.00: \*\*met\*\*/);
   });
 
   test('each goal missed is not met, and a size the run lacks is not measured', () => {

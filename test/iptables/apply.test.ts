@@ -7,6 +7,7 @@ import { renderIptables } from '../../control-plane/src/dataplane/iptables/rende
 import { IptablesRestoreError, IptablesRunner } from '../../control-plane/src/dataplane/iptables/runner.js';
 import { detectBackend } from '../../control-plane/src/dataplane/iptables/backend-detect.js';
 import { IptablesDataplane } from '../../control-plane/src/dataplane/iptables/iptables-dataplane.js';
+import { cleanupAll } from '../../control-plane/src/dataplane/iptables/cleanup.js';
 import { UPSTREAM_CFG, upstreamOverallDesired } from './fixtures.js';
 import { Namespaces, backendSkipReason, nsExec, rootSkipReason } from './netns.js';
 
@@ -69,6 +70,19 @@ for (const backend of ['legacy', 'nft'] as const) {
       assert.match(save, /^:CNI-HOSTPORT - \[0:0\]$/m);
       assert.match(save, /^-A PREROUTING -j CNI-HOSTPORT$/m);
       assert.match(save, /^-A POSTROUTING -s 198\.18\.9\.0\/24 -m comment --comment "not \\"ours\\"" -j MASQUERADE$/m);
+    });
+
+    test('cleanup in small transactions (nft splits above 250 chains; here 3) removes every chain in the real kernel', async () => {
+      const ns = await spaces.add('b');
+      const runner = new IptablesRunner(backend, nsExec(ns));
+      const dp = new IptablesDataplane({ node: { nodeName: 'n', nodeIPs: ['198.18.1.1'] }, backend, commandPrefix: ['ip', 'netns', 'exec', ns], canaryMonitor: false });
+      await dp.init();
+      await dp.sync(upstreamOverallDesired());
+      assert.match(await runner.save('nat'), /KUBE-SEP-/);
+      const reports = await cleanupAll(nsExec(ns), { families: ['IPv4'], maxChains: 3 });
+      assert.ok(reports.some((r) => r.backend === backend && r.deletedChains.length > 6), JSON.stringify(reports));
+      const save = (await runner.save('filter')) + (await runner.save('nat')) + (await runner.save('mangle'));
+      assert.doesNotMatch(save, /KUBE-/);
     });
 
     test('a failing restore names the input line', async () => {

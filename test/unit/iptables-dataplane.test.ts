@@ -8,7 +8,7 @@ import { IptablesDataplane } from '../../control-plane/src/dataplane/iptables/ip
 import { detectBackend } from '../../control-plane/src/dataplane/iptables/backend-detect.js';
 import { IptablesRestoreError, extractLines, restoreErrorLine } from '../../control-plane/src/dataplane/iptables/runner.js';
 import { JUMP_CHAINS, KUBELET_JUMP_CHAINS } from '../../control-plane/src/dataplane/iptables/jump-chains.js';
-import { parseSave, ruleTarget, splitSaveLine } from '../../control-plane/src/dataplane/iptables/cleanup.js';
+import { cleanupInput, parseSave, ruleTarget, splitSaveLine } from '../../control-plane/src/dataplane/iptables/cleanup.js';
 import { FakeIptables } from '../iptables/fake-exec.js';
 import { desiredOf, ep, svcPort } from '../iptables/fixtures.js';
 
@@ -229,6 +229,27 @@ test('cleanup keeps KUBE-FIREWALL and KUBE-MARK-MASQ when kubelet shares them', 
   assert.ok(fake.has('filter', 'KUBE-FIREWALL'));
   assert.ok(fake.has('nat', 'KUBE-MARK-MASQ'));
   assert.ok(!fake.has('nat', 'KUBE-SERVICES'));
+});
+
+test('cleanup on nft: transactions of at most 250 chains, in an order where every step is valid; legacy: one transaction', () => {
+  // 30,000 Services x 10 is 330,000 chains: one --noflush transaction naming all of them is quadratic on
+  // nft and took over two minutes (bench/results/full-20261207); every transaction here names at most 250.
+  const fixed = ['KUBE-MARK-MASQ', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-SERVICES'];
+  const service = Array.from({ length: 600 }, (_, i) => `KUBE-SEP-${String(i).padStart(16, 'X')}`);
+  const text = cleanupInput('nat', [...service, ...fixed], 'nft');
+  const txs = text.split('COMMIT\n').filter((t) => t.trim()).map((t) => t.split('\n').filter((l) => l && !l.startsWith('*')));
+  const named = (tx: string[]) => new Set(tx.map((l) => (l.startsWith(':') ? l.slice(1).split(' ')[0] : l.split(' ')[1])));
+  assert.ok(txs.every((tx) => named(tx).size <= 250), `sizes ${txs.map((tx) => named(tx).size).join(',')}`);
+  const at = (line: string) => txs.findIndex((tx) => tx.includes(line));
+  assert.equal(at(':KUBE-SERVICES - [0:0]'), 0, 'the chains that jump to the Services are flushed first');
+  const lastFlush = Math.max(...service.map((c) => at(`:${c} - [0:0]`)));
+  const firstDelete = Math.min(...service.map((c) => at(`-X ${c}`)));
+  assert.ok(lastFlush < firstDelete, 'every service chain is flushed before any is deleted');
+  assert.ok(Math.max(...service.map((c) => at(`-X ${c}`))) < at('-X KUBE-MARK-MASQ'), 'the fixed chains go last (service chains jump to KUBE-MARK-MASQ)');
+  for (const c of [...service, ...fixed]) assert.ok(at(`:${c} - [0:0]`) >= 0 && at(`-X ${c}`) >= 0, c);
+  const legacy = cleanupInput('nat', [...service, ...fixed], 'legacy');
+  assert.equal(legacy.match(/COMMIT/g)?.length, 1, 'legacy: one transaction (each rewrites the whole table)');
+  assert.equal(cleanupInput('nat', fixed, 'nft').match(/COMMIT/g)?.length, 1, 'a small table: one transaction on nft too');
 });
 
 test('save parsing helpers', () => {

@@ -2,7 +2,8 @@
 // (legacy and nft) and both families (iptables, ip6tables) of the current
 // network namespace: the jumps from built-in
 // chains into KUBE-* chains, then the chains themselves (flushed and deleted
-// in one iptables-restore --noflush per table). Like kube-proxy's
+// in one iptables-restore --noflush per table; on nft in bounded transactions,
+// cleanupInput). Like kube-proxy's
 // CleanupLeftovers, but complete: it also takes KUBE-PROXY-FIREWALL,
 // KUBE-MARK-MASQ, KUBE-FIREWALL and the canaries, except that KUBE-FIREWALL
 // and KUBE-MARK-MASQ stay when kubelet's chains show kubelet shares them.
@@ -10,6 +11,7 @@ import {
   KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_POSTROUTING,
   KUBE_PROXY_CANARY, KUBE_PROXY_FIREWALL, KUBE_SERVICES, isServiceChainName, type Table,
 } from './chain-names.js';
+import { DEFAULT_BATCH_CHAINS } from './restore-batches.js';
 import { IptablesRunner, type Exec, type IptablesBackend, type RunnerOptions } from './runner.js';
 import type { IPFamily } from '../../util/ip.js';
 
@@ -91,7 +93,39 @@ export function ruleTarget(rule: string): string | undefined {
   return m?.[1];
 }
 
-export async function cleanupBackend(runner: IptablesRunner): Promise<CleanupReport> {
+/**
+ * The iptables-restore --noflush input that flushes and deletes `names` (our
+ * chains of one table; the built-in chains' jumps into them already gone).
+ *
+ * Legacy: one transaction (a legacy transaction rewrites the whole table, so
+ * more would cost the table each time). nft: one transaction naming every
+ * chain is quadratic in the chain count (restore-batches.ts: 330,000 chains at
+ * 30,000 Services x 10 took over two minutes), so it is split into
+ * transactions naming at most `maxChains` chains each, in an order in which
+ * every step is valid: flush the fixed chains (KUBE-SERVICES & co., which jump
+ * to the service chains), flush the service chains, delete them (nothing jumps
+ * to them any more), then delete the fixed chains (the service chains jumped
+ * to KUBE-MARK-MASQ). A packet meanwhile finds the Services gone, as with the
+ * single transaction, only some transactions earlier.
+ */
+export function cleanupInput(table: Table, names: readonly string[], backend: IptablesBackend, maxChains = DEFAULT_BATCH_CHAINS): string {
+  const sorted = [...names].sort();
+  const tx = (lines: string[]): string[] => [`*${table}`, ...lines, 'COMMIT'];
+  if (backend === 'legacy' || maxChains <= 0 || sorted.length <= maxChains) {
+    return [...tx([...sorted.map((c) => `:${c} - [0:0]`), ...sorted.map((c) => `-X ${c}`)]), ''].join('\n');
+  }
+  const fixed = sorted.filter((c) => !isServiceChainName(c));
+  const service = sorted.filter((c) => isServiceChainName(c));
+  const batches = (xs: string[]): string[][] => Array.from({ length: Math.ceil(xs.length / maxChains) }, (_, i) => xs.slice(i * maxChains, (i + 1) * maxChains));
+  const out: string[] = [];
+  for (const b of batches(fixed)) out.push(...tx(b.map((c) => `:${c} - [0:0]`)));
+  for (const b of batches(service)) out.push(...tx(b.map((c) => `:${c} - [0:0]`)));
+  for (const b of batches(service)) out.push(...tx(b.map((c) => `-X ${c}`)));
+  for (const b of batches(fixed)) out.push(...tx(b.map((c) => `-X ${c}`)));
+  return [...out, ''].join('\n');
+}
+
+export async function cleanupBackend(runner: IptablesRunner, maxChains = DEFAULT_BATCH_CHAINS): Promise<CleanupReport> {
   const report: CleanupReport = { backend: runner.backend, family: runner.family, deletedChains: [], deletedRules: 0, kept: [] };
   const tables = parseSave(await runner.save());
   const kubelet = [...tables.values()].some((t) => KUBELET_MARKERS.some((m) => t.chains.has(m)));
@@ -134,8 +168,7 @@ export async function cleanupBackend(runner: IptablesRunner): Promise<CleanupRep
     }
     // Chains that jump to pinned chains are still ours to delete; flush all, then delete.
     const names = [...owned].sort();
-    const input = [`*${tname}`, ...names.map((c) => `:${c} - [0:0]`), ...names.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
-    await runner.restore(input, { noflush: true, counters: false });
+    await runner.restore(cleanupInput(tname, names, runner.backend, maxChains), { noflush: true, counters: false });
     for (const c of names) report.deletedChains.push(`${tname}/${c}`);
   }
   return report;
@@ -145,16 +178,16 @@ export async function cleanupBackend(runner: IptablesRunner): Promise<CleanupRep
  * Cleans both back ends whose programs exist here, in each family of
  * `families` (default both: an agent that served IPv6 left ip6tables rules).
  */
-export async function cleanupAll(exec: Exec, opts: RunnerOptions & { families?: readonly IPFamily[] } = {}): Promise<CleanupReport[]> {
+export async function cleanupAll(exec: Exec, opts: RunnerOptions & { families?: readonly IPFamily[]; maxChains?: number } = {}): Promise<CleanupReport[]> {
   const out: CleanupReport[] = [];
   const errors: string[] = [];
-  const { families, ...runnerOpts } = opts;
+  const { families, maxChains, ...runnerOpts } = opts;
   for (const family of families ?? (['IPv4', 'IPv6'] as const)) {
     for (const backend of ['legacy', 'nft'] as const) {
       const runner = new IptablesRunner(backend, exec, { ...runnerOpts, family });
       if (!(await runner.present())) continue;
       try {
-        out.push(await cleanupBackend(runner));
+        out.push(await cleanupBackend(runner, maxChains));
       } catch (err) {
         errors.push(`${runner.binary('iptables')}: ${(err as Error).message}`);
       }
