@@ -336,7 +336,7 @@ export function summaryMarkdown(rep: BenchReport): string[] {
       lines.push(`| ${e} | ${n} | ${cells.join(' | ')} |`);
     }
   }
-  if (lines.some((l) => l.includes('failed¹'))) lines.push('', '¹ no cold start succeeded, so nothing else was measured for that combination: see Errors.');
+  if (lines.some((l) => l.includes('failed¹'))) lines.push('', '¹ not measured: the combination stopped at a failed cold start (the cold start cell, when there is one, is of those that succeeded): see Errors.');
   lines.push('');
   return lines;
 }
@@ -469,10 +469,16 @@ export function scaleGoalsMarkdown(rep: BenchReport): string[] {
       const timeouts = r.notes.find((x) => x.startsWith('network programming:'));
       return `${sizeLabel(r.services, r.endpoints)}: ${isFigure(cold) ? `cold ${p50p99(cold, 1000, 1)} s` : 'no cold start'}, programming ${isFigure(np2) ? `${p50p99(np2)} ms (${np2.n} flips)` : 'not measured'}${timeouts ? ` — ${timeouts.replace('network programming: ', '')}` : ''}`;
     });
-    const bad = runs.filter((r) => !isFigure(r.figures['programming.cold_start']) || !isFigure(r.figures['programming.network_programming']) || r.notes.some((x) => x.startsWith('network programming:')));
-    const biggest = runs.some((r) => r.services === 30_000 && r.endpoints === 10);
+    // Not converged: no cold start, or a change not seen in time. Incomplete: a cold start converged but the
+    // combination stopped before its changes were timed (an error of the harness, in Errors).
+    const cold = (r: CombinationResult): boolean => isFigure(r.figures['programming.cold_start']);
+    const bad = runs.filter((r) => !cold(r) || r.notes.some((x) => x.startsWith('network programming:')));
+    const incomplete = runs.filter((r) => cold(r) && !bad.includes(r) && !isFigure(r.figures['programming.network_programming']));
+    const biggest = runs.some((r) => r.services === 30_000 && r.endpoints === 10 && !incomplete.includes(r));
     out.push(`- The iptables fallback converges at every size up to 30,000 × 10, ${m}: ${parts.join('; ') || 'not measured'}` +
-      `${bad.length ? `; did not converge: ${bad.map((r) => sizeLabel(r.services, r.endpoints)).join(', ')}` : ''}${biggest ? '' : ' (30,000 × 10 not in this run)'}: ${verdict(bad.length > 0 ? false : biggest ? true : undefined)}`);
+      `${bad.length ? `; did not converge: ${bad.map((r) => sizeLabel(r.services, r.endpoints)).join(', ')}` : ''}` +
+      `${incomplete.length ? `; changes not measured: ${incomplete.map((r) => `${sizeLabel(r.services, r.endpoints)} (${r.errors[0] ?? 'no figure'})`.replace(/\s+/g, ' ')).join(', ')}` : ''}` +
+      `${runs.some((r) => r.services === 30_000 && r.endpoints === 10) ? '' : ' (30,000 × 10 not in this run)'}: ${verdict(bad.length > 0 ? false : biggest && incomplete.length === 0 ? true : undefined)}`);
   }
   if (!iptablesModesOf(rep.results).some((m) => m === 'iptables-legacy') || !iptablesModesOf(rep.results).some((m) => m === 'iptables-nft')) {
     out.push(`- The iptables fallback on both legacy and nft: not measured (this run's iptables modes: ${iptablesModesOf(rep.results).join(', ') || 'none'}; --modes ebpf,iptables-legacy,iptables-nft)`);

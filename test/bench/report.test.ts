@@ -134,6 +134,7 @@ describe('report', () => {
     assert.match(g, /Cold start at 10,000 × 10 in 2 s or less .*: 1500 \[1500\] ms .*: \*\*met\*\*/);
     assert.match(g, /Agent RSS at 300 MB or less at 10,000 × 10 \(ebpf, MB\): 250 \[250\] .*: \*\*met\*\*/);
     assert.match(summaryMarkdown(big).join('\n'), /\| 10 \| 30000 \| – \| failed¹ \|/);
+    assert.match(summaryMarkdown(big).join('\n'), /¹ not measured: the combination stopped at a failed cold start/);
   });
 });
 
@@ -225,6 +226,11 @@ describe('issue #17 goals', () => {
     assert.match(g, /converges at every size up to 30,000 × 10, iptables-legacy: .*\(30,000 × 10 not in this run\): not measured/);
     assert.match(g, /converges at every size up to 30,000 × 10, iptables-nft: .*1 flip\(s\) not seen within 120 s.*; did not converge: 10,000 × 2 \(30,000 × 10 not in this run\): \*\*not met\*\*/);
     assert.match(g, /- nft cold start of 10,000 × 2 in 5 s or less \(iptables-nft, s\): 5\.1 \[5\.6\]: \*\*not met\*\*/);
+    // A cold start converged, then the harness failed before the changes were timed: not measured, not "did not converge".
+    const stopped = { ...ipt('iptables-nft', 30_000, 10, 132_000), errors: ['cold start 2/2: cleanup --datapath failed'] };
+    delete stopped.figures['programming.network_programming'];
+    const g3 = scaleGoalsMarkdown(report([...good.filter((r) => !(r.mode === 'iptables-nft' && r.services === 30_000)), stopped])).join('\n');
+    assert.match(g3, /iptables-nft: .*30,000 × 10: cold 132\.0 \[145\.2\] s, programming not measured; changes not measured: 30,000 × 10 \(cold start 2\/2: cleanup --datapath failed\): not measured/);
     const noNft = scaleGoalsMarkdown(report(bad.filter((r) => r.mode !== 'iptables-nft'))).join('\n');
     assert.match(noNft, /on both legacy and nft: not measured \(this run's iptables modes: iptables-legacy;/);
     assert.match(noNft, /- nft cold start of 10,000 × 2 .*: not in this run: not measured/);
