@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchReport } from './report.js';
-import { isFigure, type Figure } from './stats.js';
+import { isFigure, median, type Figure } from './stats.js';
 
 const USAGE = `usage: node dist/bench/compare-builds.js --a TREE_A --b TREE_B --out DIR [--rounds N] [--tolerance PCT] [--report-only] -- BENCH_ARGS...
   TREE_A, TREE_B   built repositories (make -s all && npx tsc -p tsconfig.json): each runs its own dist/bench/run.js
@@ -133,12 +133,6 @@ function figure(run: Run | undefined, key: string): Figure | undefined {
   const r = run?.report?.results.find((x) => x.mode === 'ebpf') ?? run?.report?.results[0];
   const f = r?.figures[key];
   return isFigure(f) ? f : undefined;
-}
-
-function median(v: number[]): number {
-  const s = [...v].sort((x, y) => x - y);
-  const h = Math.floor(s.length / 2);
-  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
 }
 
 function show(v: number | undefined, unit: string): string {

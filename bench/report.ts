@@ -3,7 +3,7 @@
 import type { MachineInfo } from './machine.js';
 import { isIptablesMode, MODES, type BenchOptions, type Mode } from './options.js';
 import type { FlipSample } from './measure-programming.js';
-import { fmt, isFigure, type FigureOrNot } from './stats.js';
+import { fmt, isFigure, median, type FigureOrNot } from './stats.js';
 
 /** One 'synced' record of the agent's log, with what it wrote when the log says. */
 export interface AgentSync { ms: number; changes: number; full: boolean; tablesSet?: number; natRules?: number; [field: string]: number | boolean | undefined }
@@ -53,11 +53,6 @@ export const BASELINE_FIGURES = [
 export function baselineOf(earlier: Pick<BenchReport, 'results' | 'startedAt' | 'machine'> | Array<Pick<BenchReport, 'results' | 'startedAt' | 'machine'>>, source: string): Baseline {
   const runs = Array.isArray(earlier) ? earlier : [earlier];
   if (runs.length === 0) throw new Error('a baseline needs at least one run');
-  const median = (xs: number[]): number => {
-    const v = [...xs].sort((a, b) => a - b);
-    const m = v.length >> 1;
-    return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
-  };
   const byKey = new Map<string, BaselineFigure[]>();
   for (const run of runs) {
     for (const r of run.results) {

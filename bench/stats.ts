@@ -42,6 +42,13 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[i]!;
 }
 
+/** The median of a list (the mean of the middle two for an even count). */
+export function median(v: readonly number[]): number {
+  const s = [...v].sort((x, y) => x - y);
+  const h = Math.floor(s.length / 2);
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}
+
 export function summarize(what: string, unit: string, samples: readonly number[], runs: number, note?: string): Figure {
   const v = samples.filter((x) => Number.isFinite(x)).slice().sort((a, b) => a - b);
   if (v.length === 0) throw new Error(`${what}: no samples`);
