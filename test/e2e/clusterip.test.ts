@@ -40,6 +40,21 @@ describe(`ClusterIP end to end (${MODE}, ${FAMILIES.join('+')})`, { timeout: 600
     return tally(await lab.probe('client', mode, host, port, ['--count', String(count), '--timeout-ms', '1000']));
   }
 
+  /**
+   * UDP answers as [pod, client address:port the pod saw] (sy-probe --peer):
+   * each probe is a new socket, so the client port names the flow.
+   */
+  async function udpFlows(count: number, host: string): Promise<Array<[string, string]>> {
+    const lines = await lab.probe('client', 'udp', host, 53, ['--count', String(count), '--timeout-ms', '1000', '--peer']);
+    return lines.map((l) => {
+      const [pod = l, peer = ''] = l.split(' ');
+      return [pod, peer];
+    });
+  }
+
+  /** The UDP flows of the UDP test, by family: client address:port -> pod. */
+  const earlierUdpFlows = new Map<Family, Map<string, string>>();
+
   async function readyNames(): Promise<Set<string>> {
     return new Set((await lab.pods({ app: 'whoami' }, { ready: true })).map((p) => p.metadata.name));
   }
@@ -56,8 +71,9 @@ describe(`ClusterIP end to end (${MODE}, ${FAMILIES.join('+')})`, { timeout: 600
   test('UDP to the ClusterIP of each family is answered by every ready backend', async () => {
     const names = await readyNames();
     await forEachFamily(async (f) => {
-      const got = await answers('udp', 40, vips[f]);
-      assert.deepEqual(new Set(got.keys()), names, `${vips[f]}: answers ${JSON.stringify([...got])}`);
+      const flows = await udpFlows(40, vips[f]);
+      assert.deepEqual(new Set(flows.map(([pod]) => pod)), names, `${vips[f]}: answers ${JSON.stringify(flows)}`);
+      earlierUdpFlows.set(f, new Map(flows.map(([pod, peer]) => [peer, pod])));
     });
   });
 
@@ -75,8 +91,19 @@ describe(`ClusterIP end to end (${MODE}, ${FAMILIES.join('+')})`, { timeout: 600
       const got = await answers('http', 60, vips[f]);
       return got.size === 4 && [...got.keys()].every((k) => names.has(k));
     }, 40_000));
+    // New UDP flows go to the four ready pods only. A probe whose random
+    // source port is that of a flow of the UDP test above (its conntrack
+    // entry lives 60 s) is that flow, not a new one: it keeps its pod while
+    // the pod is serving, also a terminating one, as kube-proxy keeps such
+    // entries (it deletes UDP entries only of endpoints no longer serving).
     const ready = await readyNames();
-    await forEachFamily(async (f) => assert.deepEqual(new Set((await answers('udp', 60, vips[f])).keys()), ready, vips[f]));
+    await forEachFamily(async (f) => {
+      const flows = await udpFlows(60, vips[f]);
+      const earlier = earlierUdpFlows.get(f) ?? new Map<string, string>();
+      const elsewhere = flows.filter(([pod, peer]) => !ready.has(pod) && earlier.get(peer) !== pod);
+      assert.deepEqual(elsewhere, [], `${vips[f]}: new flows answered by pods not ready: ${JSON.stringify(flows)}`);
+      assert.deepEqual(new Set(flows.map(([pod]) => pod).filter((pod) => ready.has(pod))), ready, `${vips[f]}: ${JSON.stringify(flows)}`);
+    });
   });
 
   test('an unready pod stops receiving new connections, and gets them back when ready', async () => {

@@ -60,6 +60,27 @@ test('an unready endpoint leaves the table but stays as a terminating backend fo
   assert.equal(new Set(table).size, 1);
 });
 
+// kube-proxy deletes the UDP conntrack entries of an endpoint that stops
+// serving, and keeps TCP connections: a terminating endpoint that no longer
+// serves keeps its TCP backend and loses its UDP one (its UDP flows start over).
+test('a terminating endpoint keeps its UDP backend while it serves, and loses it (TCP kept) once it stops serving', () => {
+  const b = new DesiredMapsBuilder({ seed: 1, sizing: { floor: 251, ceiling: 131071 } });
+  const of = (second: Ep) => {
+    const t = new ServiceTracker({ defaultAlgorithm: 'maglev' });
+    t.update(service('dns', { ports: [{ name: 'tcp', port: 53, protocol: 'TCP' }, { name: 'udp', port: 53, protocol: 'UDP' }] }));
+    const c = new EndpointSliceCache('node1');
+    c.update(slice('s', 'dns', [{ name: 'tcp', port: 5353 }, { name: 'udp', port: 5353, protocol: 'UDP' }], [{ ip: '198.19.1.2' }, second]));
+    return b.build(computeDesiredState(t.servicePorts(), c.allEndpoints(), { nodeName: 'node1', zone: '' }));
+  };
+  const backendsOf = (m: ReturnType<typeof of>) => [...m.backends.values()].map((v) => `${v.addr}/${v.proto}/${v.state}`).sort();
+  assert.deepEqual(backendsOf(of({ ip: '198.19.1.3', ready: false, serving: true, terminating: true })),
+    ['198.19.1.2/17/0', '198.19.1.2/6/0', '198.19.1.3/17/1', '198.19.1.3/6/1']);
+  const stopped = of({ ip: '198.19.1.3', ready: false, serving: false, terminating: true });
+  assert.deepEqual(backendsOf(stopped), ['198.19.1.2/17/0', '198.19.1.2/6/0', '198.19.1.3/6/1']);
+  const { ops } = diffMaps(of({ ip: '198.19.1.3', ready: false, serving: true, terminating: true }), stopped);
+  assert.deepEqual(kinds(ops), ['deleteBackend']);
+});
+
 test('a Service with no usable endpoint keeps its entry with count 0 and loses its table', () => {
   const b = new DesiredMapsBuilder({ seed: 1, sizing: { floor: 251, ceiling: 131071 } });
   const before = b.build(desiredOf([['web', {}]], [['s', 'web', 8080, [{ ip: '198.19.1.2' }]]]));

@@ -68,11 +68,11 @@ test('stale IPv6 UDP flows are deleted with conntrack -f ipv6 (ClusterIP and Nod
   await dp.sync(desiredOf([[DNS, [a]]]));
   const ct = fake.calls.filter((c) => c[0] === 'conntrack').map((c) => c.join(' '));
   assert.deepEqual(ct.slice(-2), [
-    'conntrack -D -p udp --orig-dst fd00:10:96::53 --orig-port-dst 53 --dst-nat fd00:10:244::2 -f ipv6',
-    'conntrack -D -p udp --orig-port-dst 30053 --dst-nat fd00:10:244::2 -f ipv6',
+    'conntrack -D -p udp --orig-dst fd00:10:96::53 --orig-port-dst 53 --reply-src fd00:10:244::2 -f ipv6',
+    'conntrack -D -p udp --orig-port-dst 30053 --reply-src fd00:10:244::2 -f ipv6',
   ]);
   const v4 = staleUdpDeletions(desiredOf([[DNS4, [ep('198.19.0.1'), ep('198.19.0.2')]]]), desiredOf([[DNS4, [ep('198.19.0.1')]]]));
-  assert.deepEqual(v4.map((d) => d.args.join(' ')), ['-p udp --orig-dst 198.18.128.53 --orig-port-dst 53 --dst-nat 198.19.0.2']);
+  assert.deepEqual(v4.map((d) => d.args.join(' ')), ['-p udp --orig-dst 198.18.128.53 --orig-port-dst 53 --reply-src 198.19.0.2']);
 });
 
 test('cleanup of the IPv6 back end touches ip6tables only', async () => {

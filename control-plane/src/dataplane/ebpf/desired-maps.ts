@@ -270,9 +270,13 @@ export class DesiredMapsBuilder {
       const family: IPFamily = svc.family ?? 'IPv4';
       const nodeIP = family === 'IPv6' ? this.nodeIP6 : this.nodeIP;
       const nodeAddresses = family === 'IPv6' ? this.nodeAddresses6 : this.nodeAddresses;
-      // Every known endpoint becomes a backend so established flows keep a target.
+      // Every known endpoint becomes a backend so established flows keep a
+      // target; for UDP only a serving one: kube-proxy deletes the UDP flows
+      // of an endpoint that stops serving (CleanStaleEntries), and with no
+      // backend the datapath starts such a flow over on a serving one.
       let hostEndpoint = false;
       for (const e of d.allEndpoints) {
+        if (svc.protocol === 'UDP' && !e.ready && !e.serving) continue;
         if (e.ip === nodeIP) hostEndpoint = true;
         const ident = backendIdentity(e.ip, e.port, proto);
         this.backendIds.allocate(ident);

@@ -2,9 +2,15 @@
 // packet of a flow, so a UDP "flow" (e.g. a DNS client reusing its socket)
 // stays pinned by netfilter conntrack to an endpoint that is gone, or to the
 // REJECT of a Service that had no endpoints. After each sync we delete those
-// entries with the conntrack tool, as kube-proxy does with netlink. The
-// conntrack tool works on IPv4 unless told otherwise: IPv6 Services' deletions
-// carry "-f ipv6" (kube-proxy's ClearEntriesForNAT appends it for IPv6 too).
+// entries with the conntrack tool, as kube-proxy does with netlink. An
+// endpoint's entries stay while it is serving, also when it is terminating or
+// no longer takes new flows (traffic policy, topology): kube-proxy's
+// CleanStaleEntries keeps every serving endpoint's flows, as TCP keeps its
+// connections, and so does the ebpf datapath's conntrack. An endpoint's
+// entries are named by the reply's source (--reply-src, kube-proxy's filter):
+// conntrack-tools 1.4.7 ignores an IPv6 address given to --dst-nat and
+// deletes every entry of the frontend. The conntrack tool works on IPv4
+// unless told otherwise: IPv6 Services' deletions carry "-f ipv6".
 import type { DesiredServicePort } from '../desired-state.js';
 import { endpointKey } from '../../model/types.js';
 
@@ -17,8 +23,10 @@ export interface ConntrackDeletion {
 
 interface UdpPortState {
   frontends: Array<{ addr?: string; port: number }>;
-  /** endpointKey ("ip:port", "[ip]:port") -> ip. */
-  endpoints: Map<string, string>;
+  /** The serving endpoints (whose flows stay): endpointKey ("ip:port", "[ip]:port") -> ip. */
+  serving: Map<string, string>;
+  /** Endpoints that take new flows (none: the Service REJECTs). */
+  forNewFlows: number;
   /** ["-f", "ipv6"] for IPv6, nothing for IPv4 (the tool's default). */
   familyArgs: string[];
 }
@@ -31,8 +39,9 @@ function udpState(desired: DesiredServicePort[]): Map<string, UdpPortState> {
     const frontends: UdpPortState['frontends'] = [{ addr: s.clusterIP, port: s.port }];
     for (const a of [...s.externalIPs, ...s.loadBalancerIPs]) frontends.push({ addr: a, port: s.port });
     if (s.nodePort > 0) frontends.push({ port: s.nodePort });
-    const endpoints = new Map([...d.internalEndpoints, ...d.externalEndpoints].map((e) => [endpointKey(e), e.ip]));
-    out.set(s.key, { frontends, endpoints, familyArgs: s.family === 'IPv6' ? ['-f', 'ipv6'] : [] });
+    const serving = new Map(d.allEndpoints.filter((e) => e.ready || e.serving).map((e) => [endpointKey(e), e.ip]));
+    const forNewFlows = new Set([...d.internalEndpoints, ...d.externalEndpoints].map(endpointKey)).size;
+    out.set(s.key, { frontends, serving, forNewFlows, familyArgs: s.family === 'IPv6' ? ['-f', 'ipv6'] : [] });
   }
   return out;
 }
@@ -47,15 +56,15 @@ export function staleUdpDeletions(before: DesiredServicePort[], after: DesiredSe
   const out: ConntrackDeletion[] = [];
   for (const [key, p] of prev) {
     const n = next.get(key);
-    for (const [ep, ip] of p.endpoints) {
-      if (n?.endpoints.has(ep)) continue;
-      for (const f of p.frontends) out.push({ why: `${key}: endpoint ${ep} gone`, args: ['-p', 'udp', ...frontendArgs(f), '--dst-nat', ip, ...p.familyArgs] });
+    for (const [ep, ip] of p.serving) {
+      if (n?.serving.has(ep)) continue;
+      for (const f of p.frontends) out.push({ why: `${key}: endpoint ${ep} no longer serving`, args: ['-p', 'udp', ...frontendArgs(f), '--reply-src', ip, ...p.familyArgs] });
     }
   }
   for (const [key, n] of next) {
     const p = prev.get(key);
     // From no endpoint (REJECT cached in conntrack) to some.
-    if (n.endpoints.size > 0 && (!p || p.endpoints.size === 0)) {
+    if (n.forNewFlows > 0 && (!p || p.forNewFlows === 0)) {
       for (const f of n.frontends) out.push({ why: `${key}: endpoints appeared`, args: ['-p', 'udp', ...frontendArgs(f), ...n.familyArgs] });
     }
   }
