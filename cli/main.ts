@@ -31,8 +31,8 @@ ${AGENT_ADMIN_USAGE}`;
 async function dispatch(cmd: string | undefined, rest: string[]): Promise<number> {
   switch (cmd) {
     case 'agent': {
-      const { runAgent } = await import('../control-plane/src/cli/agent-command.js');
-      return runAgent(rest);
+      const { loadRunAgent } = await import('./agent-entry.js');
+      return (await loadRunAgent())(rest);
     }
     case 'status':
     case 'services':

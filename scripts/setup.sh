@@ -49,4 +49,6 @@ echo "setup: building"
 # separate compiles (the Makefiles' dependencies order what must be).
 make -s -j"$(nproc)" all
 npx --no-install tsc -p tsconfig.json
+# The agent's modules as one file (its cold start; scripts/bundle-agent.mjs).
+node scripts/bundle-agent.mjs
 echo "setup: done"

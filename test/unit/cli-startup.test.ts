@@ -9,9 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from '../deploy/manifests.js';
+import { agentBundlePath, agentSource } from '../../cli/agent-entry.js';
 
-/** The agent's entry module and the packages only the agent needs. */
-const AGENT_ONLY = [/\/dist\/control-plane\/src\/cli\/agent-command\.js$/, /\/node_modules\/@kubernetes\/client-node\//, /\/node_modules\/fastify\//, /\/node_modules\/prom-client\//];
+/** The agent's entry module, its bundle and the packages only the agent needs. */
+const AGENT_ONLY = [/\/dist\/control-plane\/src\/cli\/agent-command\.js$/, /\/dist\/control-plane\/agent\.bundle\.mjs$/, /\/node_modules\/@kubernetes\/client-node\//, /\/node_modules\/fastify\//, /\/node_modules\/prom-client\//];
 
 function loadedBy(argv: string[]): { urls: string[]; status: number | null } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-cli-startup-'));
@@ -34,8 +35,35 @@ test('a lab command loads none of the agent\'s modules', () => {
   assert.deepEqual(agentModules(urls), []);
 });
 
-test('`switchyard agent` loads them (the control)', () => {
+test('`switchyard agent` loads them (the control): the bundle alone when it is current, else the modules', () => {
   const { urls, status } = loadedBy(['agent']);
   assert.equal(status, 2, '--node-name missing');
-  assert.ok(agentModules(urls).some((u) => u.endsWith('agent-command.js')), 'agent-command.js loaded');
+  if (agentSource() === 'bundle') {
+    assert.ok(urls.some((u) => u.endsWith('/dist/control-plane/agent.bundle.mjs')), 'the bundle loaded');
+    assert.deepEqual(urls.filter((u) => u.includes('/node_modules/') || u.includes('/dist/control-plane/src/')), [], 'nothing of what the bundle holds loaded again');
+  } else {
+    assert.ok(agentModules(urls).some((u) => u.endsWith('agent-command.js')), 'agent-command.js loaded');
+  }
+});
+
+// A tsc run rewrites every compiled module; a bundle made before it is
+// yesterday's agent and must not run.
+test('the agent bundle is used only when it is not older than the compiled agent it was made from', () => {
+  const dist = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-agent-bundle-'));
+  try {
+    const compiled = path.join(dist, 'control-plane', 'src', 'cli', 'agent-command.js');
+    fs.mkdirSync(path.dirname(compiled), { recursive: true });
+    fs.writeFileSync(compiled, '');
+    assert.equal(agentSource(dist), 'modules', 'no bundle');
+    const bundle = agentBundlePath(dist);
+    fs.writeFileSync(bundle, '');
+    const t = Date.now() / 1000;
+    fs.utimesSync(compiled, t - 10, t - 10);
+    fs.utimesSync(bundle, t, t);
+    assert.equal(agentSource(dist), 'bundle', 'made after the compile');
+    fs.utimesSync(compiled, t + 10, t + 10);
+    assert.equal(agentSource(dist), 'modules', 'compiled again after the bundle');
+  } finally {
+    fs.rmSync(dist, { recursive: true, force: true });
+  }
 });

@@ -34,6 +34,8 @@ import { isIPv4 } from '../util/ipv4.js';
 import { chooseSnatPorts, readLocalPortRange, type SnatPortChoice } from '../config/snat-ports.js';
 
 const ZONE_LABEL = 'topology.kubernetes.io/zone';
+/** Changes kept for the admin API's metrics while the mode is not decided (the first list of 30,000 Services x 2 is 60,000). */
+const MAX_CHANGES_BEFORE_ADMIN = 100_000;
 
 function nodeInternalIP(n: V1Node): string | undefined {
   return n.status?.addresses?.find((a) => a.type === 'InternalIP' && isIPv4(a.address))?.address;
@@ -141,19 +143,14 @@ export async function runAgent(argv: string[]): Promise<number> {
   else kc.loadFromCluster();
 
   const loader = new LoaderClient(opts.loaderSocket);
-  let decision: ModeDecision;
-  let loaderWait: LoaderWait | undefined;
-  try {
-    ({ decision, loaderWait } = await decideMode(opts, adminOpts, log));
-  } catch (err) {
-    log.fatal({ err: (err as Error).message }, 'cannot start');
-    loader.close();
-    return 1;
-  }
-  mark('modeSelected');
-  log.info({ mode: decision.mode, reason: decision.reason, optionalMissing: decision.optionalMissing.map((f) => f.name) }, 'datapath mode selected');
-  if (decision.mode !== 'ebpf') snat = undefined;
-  if (snat) log.info({ snatPortRange: `${snat.range.min}-${snat.range.max}`, source: snat.source, ipLocalPortRange: `${snat.localPortRange.min}-${snat.localPortRange.max}` }, 'SNAT port range');
+  // The mode waits for the loader's answer (in ebpf mode a loader that has
+  // just started verifies its programs first, ~1.3 s of CPU); the informers
+  // do not depend on the mode and list meanwhile. Only the back end, the
+  // proxier and the admin API wait for the mode.
+  const modeDecided = decideMode(opts, adminOpts, log).then(
+    (d) => ({ ok: true as const, ...d }),
+    (err: unknown) => ({ ok: false as const, err: err as Error }),
+  );
 
   let zone = '';
   let nodeIP = opts.nodeIP;
@@ -170,57 +167,49 @@ export async function runAgent(argv: string[]): Promise<number> {
   const endpoints = new EndpointSliceCache(opts.nodeName, { ipFamilies });
   const objectReporter = new ObjectReporter(services, endpoints);
   let proxier: Proxier | undefined;
-  // The one place the mode is asked: everything below talks to the back end.
-  const backend: DatapathBackend = decision.mode === 'ebpf'
-    ? new EbpfBackend(loader, opts, snat, log)
-    : new IptablesBackend(loader, opts, () => proxier?.requestSync(), log, ipFamilies);
-  const dataplane = backend.dataplane;
-  proxier = new Proxier(services, endpoints, dataplane, () => ({ nodeName: opts.nodeName, zone }),
-    { minSyncPeriodMs: opts.minSyncPeriodMs, syncPeriodMs: opts.syncPeriodMs, ipFamilies }, log);
-  let informers: ReturnType<typeof startInformers> | undefined;
-  const admin = await startAgentAdmin({
-    options: adminOpts, proxier, dataplane, mode: decision, nodeName: opts.nodeName, seed: opts.maglevSeed, maglevSizing: opts.maglevSizing,
-    healthTimeoutMs: opts.healthTimeoutMs, clusterCIDR: opts.iptables.clusterCIDR, clusterCIDR6: opts.iptables.clusterCIDR6, snat, log,
-    loaderSocket: opts.loaderSocket,
-    objects: () => objectReporter.report(),
-    dependencies: () => {
-      const c = informers?.connectivity();
-      return {
-        ...(c ? { apiServer: { ...c, disconnectedSince: c.disconnectedSince === undefined ? null : new Date(c.disconnectedSince).toISOString() } } : {}),
-        ...(loaderWait ? { loaderWait: { waiting: false, since: new Date(loaderWait.since).toISOString(), waitedMs: (loaderWait.until ?? Date.now()) - loaderWait.since } } : {}),
-      };
-    },
-  });
-  registerLoaderWaitMetric(admin.metrics.registry, () => false);
-  registerObjectMetrics(admin.metrics.registry, objectReporter);
-  if (backend instanceof IptablesBackend) registerRestoreMetrics(admin.metrics.registry, () => backend.dataplanes.values());
+  let admin: AgentAdmin | undefined;
+  // Changes seen before the admin API exists, for its programming-latency
+  // metrics (each carries its trigger time): handed over when it starts.
+  // Bounded: an agent that waits long for its loader lets the rest go (their
+  // latency would only say how long it waited).
+  let changesBeforeAdmin: Array<(a: AgentAdmin) => void> | undefined = [];
+  const noteChange = (note: (a: AgentAdmin) => void): void => {
+    if (admin) note(admin);
+    else if (changesBeforeAdmin && changesBeforeAdmin.length < MAX_CHANGES_BEFORE_ADMIN) changesBeforeAdmin.push(note);
+  };
+  let dataplaneReady = false;
+  let backend: DatapathBackend | undefined;
+  const applyLateNodeIP = (ip: string): void => {
+    log.info({ nodeIP: ip }, 'node IP learned from the Node object; programming NodePorts on it');
+    void backend!.applyLateNodeIP(ip).then(() => proxier!.requestSync(true));
+  };
 
-  mark('adminStarted');
-  informers = startInformers(kc, {
+  mark('informersStarted');
+  const informers = startInformers(kc, {
     service(kind, svc) {
-      admin.serviceChanged(svc);
+      noteChange((a) => a.serviceChanged(svc));
       if (kind === 'delete') services.delete(svc);
       else {
         const conv = services.update(svc);
         for (const p of conv.problems) log.warn({ service: serviceKeyOf(svc.metadata), field: p.field, reason: p.reason }, p.message);
       }
-      proxier!.requestSync();
+      proxier?.requestSync();
     },
     endpointSlice(kind, slice) {
-      admin.endpointSliceChanged(slice);
+      noteChange((a) => a.endpointSliceChanged(slice));
       if (kind === 'delete') endpoints.delete(slice);
       else {
         const r = endpoints.update(slice);
         for (const p of r.problems) log.warn({ slice: namespacedName(slice.metadata), field: p.field, reason: p.reason }, p.message);
       }
-      proxier!.requestSync();
+      proxier?.requestSync();
     },
     node(kind, n) {
       if (n.metadata?.name !== opts.nodeName || kind === 'delete') return;
       const z = n.metadata?.labels?.[ZONE_LABEL] ?? '';
       if (z !== zone) {
         zone = z;
-        proxier!.requestSync();
+        proxier?.requestSync();
       }
       const ip = nodeInternalIP(n);
       if (!nodeIP && ip) {
@@ -232,7 +221,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       const ip6 = ipFamilies.includes('IPv6') ? nodeInternalIPs(n).IPv6 : undefined;
       if (!nodeIP6 && ip6) {
         nodeIP6 = ip6;
-        if (dataplaneReady && backend.applyLateNodeIP6) {
+        if (dataplaneReady && backend?.applyLateNodeIP6) {
           log.info({ nodeIP6: ip6 }, 'node IPv6 address learned from the Node object; programming IPv6 NodePorts on it');
           void backend.applyLateNodeIP6(ip6).then(() => proxier!.requestSync(true));
         }
@@ -240,12 +229,48 @@ export async function runAgent(argv: string[]): Promise<number> {
       nodeSeen();
     },
   }, log, { watchSilenceMs: opts.watchSilenceTimeoutMs, nodeName: opts.nodeName });
-  registerApiServerMetrics(admin.metrics.registry, () => informers!.connectivity());
-  let dataplaneReady = false;
-  const applyLateNodeIP = (ip: string): void => {
-    log.info({ nodeIP: ip }, 'node IP learned from the Node object; programming NodePorts on it');
-    void backend.applyLateNodeIP(ip).then(() => proxier!.requestSync(true));
-  };
+
+  const decided = await modeDecided;
+  if (!decided.ok) {
+    log.fatal({ err: decided.err.message }, 'cannot start');
+    loader.close();
+    await informers.stop();
+    return 1;
+  }
+  const { decision, loaderWait } = decided;
+  mark('modeSelected');
+  log.info({ mode: decision.mode, reason: decision.reason, optionalMissing: decision.optionalMissing.map((f) => f.name) }, 'datapath mode selected');
+  if (decision.mode !== 'ebpf') snat = undefined;
+  if (snat) log.info({ snatPortRange: `${snat.range.min}-${snat.range.max}`, source: snat.source, ipLocalPortRange: `${snat.localPortRange.min}-${snat.localPortRange.max}` }, 'SNAT port range');
+
+  // The one place the mode is asked: everything below talks to the back end.
+  backend = decision.mode === 'ebpf'
+    ? new EbpfBackend(loader, opts, snat, log)
+    : new IptablesBackend(loader, opts, () => proxier?.requestSync(), log, ipFamilies);
+  const dataplane = backend.dataplane;
+  proxier = new Proxier(services, endpoints, dataplane, () => ({ nodeName: opts.nodeName, zone }),
+    { minSyncPeriodMs: opts.minSyncPeriodMs, syncPeriodMs: opts.syncPeriodMs, ipFamilies }, log);
+  admin = await startAgentAdmin({
+    options: adminOpts, proxier, dataplane, mode: decision, nodeName: opts.nodeName, seed: opts.maglevSeed, maglevSizing: opts.maglevSizing,
+    healthTimeoutMs: opts.healthTimeoutMs, clusterCIDR: opts.iptables.clusterCIDR, clusterCIDR6: opts.iptables.clusterCIDR6, snat, log,
+    loaderSocket: opts.loaderSocket,
+    objects: () => objectReporter.report(),
+    dependencies: () => {
+      const c = informers.connectivity();
+      return {
+        ...(c ? { apiServer: { ...c, disconnectedSince: c.disconnectedSince === undefined ? null : new Date(c.disconnectedSince).toISOString() } } : {}),
+        ...(loaderWait ? { loaderWait: { waiting: false, since: new Date(loaderWait.since).toISOString(), waitedMs: (loaderWait.until ?? Date.now()) - loaderWait.since } } : {}),
+      };
+    },
+  });
+  for (const note of changesBeforeAdmin) note(admin);
+  changesBeforeAdmin = undefined;
+  registerLoaderWaitMetric(admin.metrics.registry, () => false);
+  registerObjectMetrics(admin.metrics.registry, objectReporter);
+  if (backend instanceof IptablesBackend) registerRestoreMetrics(admin.metrics.registry, () => (backend as IptablesBackend).dataplanes.values());
+
+  mark('adminStarted');
+  registerApiServerMetrics(admin.metrics.registry, () => informers.connectivity());
 
   const addressMissing = (): boolean => (ipFamilies.includes('IPv4') && !nodeIP) || (ipFamilies.includes('IPv6') && !nodeIP6);
   // With every node address known already, the datapath starts (loader
@@ -292,7 +317,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       log.info({ signal: sig }, 'stopping; the datapath stays in place');
       proxier!.stop();
       serviceHealth.close();
-      void Promise.allSettled([informers!.stop(), health.close(), admin.close(), backend.stop()]).then(() => resolve(0));
+      void Promise.allSettled([informers.stop(), health.close(), admin.close(), backend.stop()]).then(() => resolve(0));
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
