@@ -12,7 +12,10 @@ export type ProbeResult = Awaited<ReturnType<LoaderClient['probe']>>;
 export interface LoaderWaitOptions {
   /** Time to wait for one probe answer (a paused loader never answers), ms. */
   attemptTimeoutMs?: number;
-  /** First pause between attempts; doubles up to maxBackoffMs. */
+  /** Pause between attempts while the loader may still be starting beside the agent (first startingForMs). */
+  startingPollMs?: number;
+  startingForMs?: number;
+  /** Then the first pause between attempts; doubles up to maxBackoffMs. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
   /** How often "still waiting" is logged, ms. */
@@ -47,6 +50,15 @@ export async function waitForLoaderAnswer(socketPath: string, log: Logger, o: Lo
       }
     } finally {
       client.close();
+    }
+    // A loader started with the agent (the DaemonSet's containers start
+    // together) opens its socket once its programs are verified, a second or
+    // two later: asked often then, so that the agent does not lose a backoff
+    // step to it (a refused connect to a missing socket costs nothing);
+    // afterwards, backoff.
+    if (Date.now() - started < (o.startingForMs ?? 10_000)) {
+      await new Promise((r) => setTimeout(r, o.startingPollMs ?? 100));
+      continue;
     }
     await new Promise((r) => setTimeout(r, backoff));
     backoff = Math.min(backoff * 2, o.maxBackoffMs ?? 5000);

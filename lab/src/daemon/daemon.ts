@@ -134,9 +134,15 @@ export class LabDaemon {
         return p.info().exitCode === 0 && !fs.existsSync(pinDir) ? 'it cleaned up its datapath (pins removed)' : undefined;
       });
     n.loader = loader;
-    // The loader verifies every program before it opens its socket: seconds
-    // on a busy 2-CPU machine. A loader that dies fails at once (below); a
-    // live one gets a minute.
+  }
+
+  /**
+   * Resolves once the node's loader opened its socket. The loader verifies
+   * every program before it does: seconds on a busy 2-CPU machine. A loader
+   * that dies fails at once (below); a live one gets a minute.
+   */
+  private async loaderListening(node: NodePlan, sock: string): Promise<void> {
+    const loader = this.nodes.get(node.name)!.loader!;
     const deadline = Date.now() + 60_000;
     while (!fs.existsSync(sock)) {
       if (!loader.isAlive) throw new Error(`loader of ${node.name} exited; see ${this.files.loaderLog(node.name)}`);
@@ -178,9 +184,15 @@ export class LabDaemon {
     const sock = this.files.loaderSocket(node.name);
     // iptables mode needs no loader: the agent programs iptables in the node namespace.
     // A supervised loader waiting out its backoff comes back on its own.
+    // The agent starts beside its loader, as the DaemonSet's two containers
+    // do, and waits for the loader's answer itself (its informers list while
+    // the loader verifies its programs); the lab waits for the socket after.
+    let loaderStarted: Promise<void> | undefined;
     if (this.config.mode !== 'iptables' && (!n.loader || n.loader.downForGood)) {
       fs.rmSync(sock, { force: true });
       await this.startLoader(node, sock);
+      loaderStarted = this.loaderListening(node, sock);
+      loaderStarted.catch(() => undefined); // awaited below; not unhandled meanwhile
     }
     const cgroup = existingDir(nodeCgroupDir(this.plan.name, node.name));
     n.agent = new SupervisedProcess('agent', node.name, (onExit) => new ManagedProcess('agent', node.name,
@@ -205,6 +217,7 @@ export class LabDaemon {
         // Bad arguments never get better by retrying (the agent exits 2 on them).
         return p.info().exitCode === 2 ? 'it exited with a usage error (code 2)' : undefined;
       });
+    await loaderStarted;
   }
 
   /**
