@@ -6,7 +6,8 @@
 #   buildah bud -t localhost/switchyard:0.1.0 .      (what vagrant/ does)
 #
 # The build stage runs the same script as a developer machine
-# (scripts/setup.sh: Debian build packages, npm ci, make, tsc), so CI's
+# (scripts/setup.sh: Debian build packages, npm ci, make, tsc, the agent bundle
+# dist/control-plane/agent.bundle.mjs), so CI's
 # `bash scripts/test.sh` exercises the image's build steps too.
 ARG NODE_IMAGE=docker.io/library/node:20-bookworm-slim
 

@@ -69,7 +69,8 @@ describe('the Dockerfile, built without Docker', { timeout: 900_000 }, () => {
         assert.ok(existsSync(from), `COPY source ${s} exists after the build stage`);
         const into = dest.endsWith('/') || sources.length > 1 ? path.posix.join(d, path.posix.basename(s)) : d;
         mkdirSync(path.dirname(path.join(image, into)), { recursive: true });
-        cpSync(from, path.join(image, into), { recursive: true });
+        // COPY keeps the files' modification times (the agent's bundle is chosen by them).
+        cpSync(from, path.join(image, into), { recursive: true, preserveTimestamps: true });
       }
     }
   });
@@ -95,6 +96,14 @@ describe('the Dockerfile, built without Docker', { timeout: 900_000 }, () => {
     const a = spawnSync(process.execPath, [opt('bin/switchyard.js'), 'agent'], { encoding: 'utf8', cwd: '/', env: { PATH: process.env.PATH } });
     assert.equal(a.status, 2, a.stderr);
     assert.match(a.stderr, /--node-name \(or \$NODE_NAME\) is required/);
+  });
+
+  test('the image\'s agent loads from its bundle (made after tsc in the build stage)', () => {
+    assert.ok(existsSync(opt('dist/control-plane/agent.bundle.mjs')));
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(opt('dist/cli/agent-entry.js'))}); process.stdout.write(m.agentSource());`],
+      { encoding: 'utf8', cwd: '/', env: { PATH: process.env.PATH } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'bundle');
   });
 
   test('the image holds neither the lab nor the benchmarks', () => {
