@@ -5,7 +5,7 @@
 // what the test proves).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { E2E_IP_FAMILY, FAMILIES, Lab, eventually, forEachFamily, hold, ok, sleep, tally } from './harness.js';
+import { E2E_IP_FAMILY, FAMILIES, Lab, eventually, forEachFamily, hold, ok, sleep, tally, type Family, type HoldReport } from './harness.js';
 import { ECHO_53, ECHO_5353, HTTP_80, HTTP_8080, clientPod, deployment, manifests, service, type Doc } from './manifests.js';
 import { LoaderClient } from '../../control-plane/src/dataplane/ebpf/loader-client.js';
 import { backend6Codec, decodeBackend, decodeU32, decodeU32Array, decodeSvcKey, decodeSvcValue, svcKey6Codec } from '../../control-plane/src/dataplane/ebpf/map-values.js';
@@ -157,33 +157,43 @@ describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE}, ${FAMILIE
     });
   });
 
-  // UDP as kube-proxy: a terminating pod that still serves keeps its UDP
-  // flows (its conntrack entries stay, as a TCP connection does) and gets no
-  // new ones. 24 UDP flows per family: some land on the victim (all missing
-  // it: (3/4)^24 per family).
-  test('a terminating pod keeps its open connections and UDP flows and gets no new ones', async () => {
+  /**
+   * 8 TCP connections and 24 UDP flows per family held from c2 to the web
+   * Service for `durationMs`; 1.5 s in, a ready pod (the victim) is deleted,
+   * and this resolves 1 s after it is seen terminating. With 24 UDP flows some
+   * land on the victim (all missing it: (3/4)^24 per family).
+   */
+  async function holdThroughDeletion(durationMs: number): Promise<{ vips: Record<Family, string>; victim: string; done: Promise<HoldReport[]> }> {
     const vips = await lab.clusterIPs('web');
     const holds = FAMILIES.flatMap((f) => [
-      hold(lab, `hold ${f}`, ['c2'], vips[f], 80, ['--conns', '8', '--duration-ms', '12000', '--interval-ms', '200']),
-      hold(lab, `hold UDP ${f}`, ['c2'], vips[f], 53, ['--udp', '--conns', '24', '--duration-ms', '12000', '--interval-ms', '200', '--timeout-ms', '500']),
+      hold(lab, `hold ${f}`, ['c2'], vips[f], 80, ['--conns', '8', '--duration-ms', String(durationMs), '--interval-ms', '200']),
+      hold(lab, `hold UDP ${f}`, ['c2'], vips[f], 53, ['--udp', '--conns', '24', '--duration-ms', String(durationMs), '--interval-ms', '200', '--timeout-ms', '500']),
     ]);
     await sleep(1500);
-    const pods = (await lab.pods({ app: 'web' }, { ready: true })).map((p) => p.metadata.name);
-    const victim = pods[0]!;
+    const victim = (await lab.pods({ app: 'web' }, { ready: true }))[0]!.metadata.name;
     await lab.delete(`apiVersion: v1\nkind: Pod\nmetadata: {name: ${victim}}\n`);
     await eventually('victim terminating', async () => (await lab.get('pods')).some((p) => p.metadata.name === victim && p.metadata.deletionTimestamp));
     await sleep(1000);
+    return { vips, victim, done: Promise.all(holds.map((h) => h.done)) };
+  }
+  const isUdp = (r: HoldReport): boolean => r.name.startsWith('hold UDP');
+
+  // UDP as kube-proxy: a terminating pod that still serves keeps its UDP
+  // flows (its conntrack entries stay, as a TCP connection does) and gets no
+  // new ones.
+  test('a terminating pod keeps its open connections and UDP flows and gets no new ones', async () => {
+    const { vips, victim, done } = await holdThroughDeletion(12_000);
     await forEachFamily(async (f) => {
       const fresh = tally(await lab.probe('c2', 'http', vips[f], 80, ['--count', '100', '--timeout-ms', '1000']));
       assert.ok(!fresh.has(victim), `new connections reached the terminating pod: ${JSON.stringify([...fresh])}`);
     });
     let udpOnVictim = 0;
-    for (const r of await Promise.all(holds.map((h) => h.done))) {
+    for (const r of await done) {
       assert.equal(r.summary.err, '0', `${r.name}: ${JSON.stringify(r.conns)}`);
       assert.equal(r.summary.switched, '0', `${r.name}: ${JSON.stringify(r.conns.filter((c) => c.switched))}`);
       const onVictim = r.conns.filter((c) => c.backend === victim);
       for (const c of onVictim) assert.equal(c.last, victim, r.name);
-      if (r.name.includes('UDP')) udpOnVictim += onVictim.length;
+      if (isUdp(r)) udpOnVictim += onVictim.length;
     }
     assert.ok(udpOnVictim > 0, 'no UDP flow was on the terminating pod');
   });
@@ -192,19 +202,9 @@ describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE}, ${FAMILIE
   // deletes its UDP conntrack entries: those flows start over on a serving
   // pod; TCP connections stay (conntrack keeps them, the process still runs).
   test('a terminating pod that stops serving loses its UDP flows to serving pods and keeps its TCP connections', async () => {
-    const vips = await lab.clusterIPs('web');
-    const holds = FAMILIES.flatMap((f) => [
-      hold(lab, `hold ${f}`, ['c2'], vips[f], 80, ['--conns', '8', '--duration-ms', '10000', '--interval-ms', '200']),
-      hold(lab, `hold UDP ${f}`, ['c2'], vips[f], 53, ['--udp', '--conns', '24', '--duration-ms', '10000', '--interval-ms', '200', '--timeout-ms', '500']),
-    ]);
-    await sleep(1500);
-    const ready = (await lab.pods({ app: 'web' }, { ready: true })).map((p) => p.metadata.name);
-    const victim = ready[0]!;
-    await lab.delete(`apiVersion: v1\nkind: Pod\nmetadata: {name: ${victim}}\n`);
-    await eventually('victim terminating', async () => (await lab.get('pods')).some((p) => p.metadata.name === victim && p.metadata.deletionTimestamp));
-    await sleep(1000);
+    const { victim, done } = await holdThroughDeletion(10_000);
     await lab.setReady(victim, false);
-    const reports = await Promise.all(holds.map((h) => h.done));
+    const reports = await done;
     const serving = new Set((await lab.pods({ app: 'web' }, { ready: true })).map((p) => p.metadata.name));
     assert.ok(!serving.has(victim));
     let udpMoved = 0;
@@ -212,7 +212,7 @@ describe(`Maglev, conntrack, affinity and endpoint lifecycle (${MODE}, ${FAMILIE
       const onVictim = r.conns.filter((c) => c.backend === victim);
       const others = r.conns.filter((c) => c.backend !== victim);
       assert.ok(others.every((c) => !c.switched), `${r.name}: flows not on the victim moved: ${JSON.stringify(others.filter((c) => c.switched))}`);
-      if (!r.name.includes('UDP')) {
+      if (!isUdp(r)) {
         assert.equal(r.summary.err, '0', `${r.name}: ${JSON.stringify(r.conns)}`);
         for (const c of onVictim) assert.equal(c.last, victim, `${r.name}: a TCP connection left the victim: ${JSON.stringify(c)}`);
         continue;

@@ -110,7 +110,7 @@ export class LabDaemon {
     log.info({ nodes: plan.nodes.length, agents: this.config.agents }, 'lab daemon ready');
   }
 
-  private async startLoader(node: NodePlan, sock: string): Promise<void> {
+  private startLoader(node: NodePlan, sock: string): void {
     const n = this.nodes.get(node.name)!;
     this.state.addPinInstance(node.pinInstance);
     // The loader runs with nsenter --net, not `ip netns exec`: the latter gives
@@ -190,7 +190,7 @@ export class LabDaemon {
     let loaderStarted: Promise<void> | undefined;
     if (this.config.mode !== 'iptables' && (!n.loader || n.loader.downForGood)) {
       fs.rmSync(sock, { force: true });
-      await this.startLoader(node, sock);
+      this.startLoader(node, sock);
       loaderStarted = this.loaderListening(node, sock);
       loaderStarted.catch(() => undefined); // awaited below; not unhandled meanwhile
     }

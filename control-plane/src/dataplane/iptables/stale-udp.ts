@@ -25,8 +25,8 @@ interface UdpPortState {
   frontends: Array<{ addr?: string; port: number }>;
   /** The serving endpoints (whose flows stay): endpointKey ("ip:port", "[ip]:port") -> ip. */
   serving: Map<string, string>;
-  /** Endpoints that take new flows (none: the Service REJECTs). */
-  forNewFlows: number;
+  /** Some endpoint takes new flows (none: the Service REJECTs). */
+  takesNewFlows: boolean;
   /** ["-f", "ipv6"] for IPv6, nothing for IPv4 (the tool's default). */
   familyArgs: string[];
 }
@@ -40,8 +40,8 @@ function udpState(desired: DesiredServicePort[]): Map<string, UdpPortState> {
     for (const a of [...s.externalIPs, ...s.loadBalancerIPs]) frontends.push({ addr: a, port: s.port });
     if (s.nodePort > 0) frontends.push({ port: s.nodePort });
     const serving = new Map(d.allEndpoints.filter((e) => e.ready || e.serving).map((e) => [endpointKey(e), e.ip]));
-    const forNewFlows = new Set([...d.internalEndpoints, ...d.externalEndpoints].map(endpointKey)).size;
-    out.set(s.key, { frontends, serving, forNewFlows, familyArgs: s.family === 'IPv6' ? ['-f', 'ipv6'] : [] });
+    const takesNewFlows = d.internalEndpoints.length + d.externalEndpoints.length > 0;
+    out.set(s.key, { frontends, serving, takesNewFlows, familyArgs: s.family === 'IPv6' ? ['-f', 'ipv6'] : [] });
   }
   return out;
 }
@@ -64,7 +64,7 @@ export function staleUdpDeletions(before: DesiredServicePort[], after: DesiredSe
   for (const [key, n] of next) {
     const p = prev.get(key);
     // From no endpoint (REJECT cached in conntrack) to some.
-    if (n.forNewFlows > 0 && (!p || p.forNewFlows === 0)) {
+    if (n.takesNewFlows && !p?.takesNewFlows) {
       for (const f of n.frontends) out.push({ why: `${key}: endpoints appeared`, args: ['-p', 'udp', ...frontendArgs(f), ...n.familyArgs] });
     }
   }
