@@ -44,6 +44,7 @@ import {
 } from './resources.js';
 import type { DeleteOptions, Store } from './store.js';
 import { isObject } from './validation.js';
+import { listBody, listItem } from './list-bytes.js';
 import { includeObjectParam, tableVersion, toTable } from './tables.js';
 import { serveWatch, type WatchRegistry, type WatchServeOptions } from './watch.js';
 
@@ -90,15 +91,19 @@ export function countResponse(stats: HandlerStats, code: number): void {
 }
 
 export function sendJSON(res: http.ServerResponse, code: number, body: unknown, stats?: HandlerStats, warnings: string[] = []): void {
+  sendJSONBytes(res, code, Buffer.from(JSON.stringify(body)), stats, warnings);
+}
+
+/** Sends JSON that is already serialized. */
+export function sendJSONBytes(res: http.ServerResponse, code: number, bytes: Buffer, stats?: HandlerStats, warnings: string[] = []): void {
   if (stats) countResponse(stats, code);
-  const text = JSON.stringify(body);
   res.writeHead(code, {
     'Content-Type': 'application/json',
-    'Content-Length': Buffer.byteLength(text),
+    'Content-Length': bytes.length,
     'Cache-Control': 'no-cache, private',
     ...(warnings.length ? { Warning: warningHeaders(warnings) } : {}),
   });
-  res.end(text);
+  res.end(bytes);
 }
 
 export function sendError(res: http.ServerResponse, err: ApiError, stats?: HandlerStats): void {
@@ -214,12 +219,6 @@ function intParam(q: URLSearchParams, k: string): number | undefined {
   if (v === null || v === '') return undefined;
   if (!/^-?\d+$/.test(v)) throw badRequest(`invalid ${k}: ${JSON.stringify(v)} is not an integer`);
   return Number(v);
-}
-
-/** Objects in list responses carry no kind/apiVersion (as kube-apiserver serves them). */
-function listItem(o: Record<string, unknown>): Record<string, unknown> {
-  const { kind: _k, apiVersion: _a, ...rest } = o;
-  return rest;
 }
 
 export function createRequestHandler(ctx: HandlerContext): (req: http.IncomingMessage, res: http.ServerResponse) => void {
@@ -357,9 +356,9 @@ async function serveResource(
       const rv = q.get('resourceVersion');
       if (rv && !/^\d+$/.test(rv)) throw badRequest(`invalid resource version ${JSON.stringify(rv)}`);
       // limit/continue: everything is returned in one page (servers may ignore limit).
-      // The stored (frozen) objects, not copies: they are only serialized here,
-      // at once (a copy of 10,000 EndpointSlices took seconds; kube-apiserver
-      // serves lists from its watch cache without one either).
+      // The stored (frozen) objects, not copies (a copy of 10,000
+      // EndpointSlices took seconds; kube-apiserver serves lists from its
+      // watch cache without one either).
       const list = {
         items: store.peekList(res_, {
           ...nsOpt,
@@ -370,17 +369,8 @@ async function serveResource(
       };
       const table = asTable(res_, list.items, req, q, list.resourceVersion);
       if (table) return sendJSON(res, 200, table, ctx.stats);
-      return sendJSON(
-        res,
-        200,
-        {
-          kind: info.listKind,
-          apiVersion: info.apiVersion,
-          metadata: { resourceVersion: list.resourceVersion },
-          items: list.items.map((o) => listItem(o as unknown as Record<string, unknown>)),
-        },
-        ctx.stats,
-      );
+      // Each item's bytes are kept with the stored object (list-bytes.ts).
+      return sendJSONBytes(res, 200, listBody({ kind: info.listKind, apiVersion: info.apiVersion, metadata: { resourceVersion: list.resourceVersion } }, list.items), ctx.stats);
     }
     if (method === 'POST') {
       if (info.namespaced && t.namespace === undefined) throw methodNotAllowed(`POST is not supported on ${info.name} across all namespaces; use /namespaces/{namespace}/${info.name}`);

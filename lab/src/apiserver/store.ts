@@ -39,6 +39,7 @@ import { ServiceAllocator, dropTypeDependentFields, type ServiceAllocatorOptions
 import type { KubeObject, Namespace, Pod, ReplicaSet, ReplicationController, Scale, Service } from './types.js';
 import { clone, deepFreeze, newUID, objectKey, randomSuffix, rfc3339, setCondition } from './util.js';
 import { applyDefaults, isObject, nameError, validateObject } from './validation.js';
+import { listItemBytes } from './list-bytes.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
@@ -633,6 +634,8 @@ export class Store {
     const rv = ++this.rv;
     obj.metadata.resourceVersion = String(rv);
     deepFreeze(obj);
+    // Serialized once now, while it is written, so no list pays for it.
+    listItemBytes(obj);
     this.bucket(res).set(this.keyOf(RESOURCES[res], obj), obj);
     this.emit(res, { rv, type, object: obj, ...(prev ? { prev } : {}) });
     return obj;
