@@ -68,11 +68,41 @@ class LeanWatch extends Watch {
   }
 }
 
+/** Items per page of a list, as client-go's pager asks by default. */
+export const LIST_PAGE_SIZE = 500;
+
+/**
+ * Lists `path` in pages of `pageSize` (limit and continue, one snapshot),
+ * each page leaned before the next is read: the whole list is never held
+ * as text or as parsed objects at once (10,000 EndpointSlices are 24 MB of
+ * JSON), and the server serializes the next page while this one is parsed.
+ * A continue token that expired (410) means the list is read again whole,
+ * as client-go's pager does.
+ */
+export async function listPaged<T extends KubernetesObject>(kc: KubeConfig, path: string, query: Record<string, string>, lean: (o: T) => T, pageSize = LIST_PAGE_SIZE): Promise<KubernetesListObject<T>> {
+  const items: T[] = [];
+  let first: KubernetesListObject<T> | undefined;
+  let token: string | undefined;
+  do {
+    let page: KubernetesListObject<T>;
+    try {
+      page = await listPlain<T>(kc, path, { ...query, limit: String(pageSize), ...(token ? { continue: token } : {}) });
+    } catch (err) {
+      if (!token || !(err instanceof ListError) || err.statusCode !== 410) throw err;
+      const whole = await listPlain<T>(kc, path, query);
+      return { ...whole, items: (whole.items ?? []).map(lean) };
+    }
+    first ??= page;
+    for (const o of page.items ?? []) items.push(lean(o));
+    token = page.metadata?._continue ?? (page.metadata as { continue?: string } | undefined)?.continue;
+  } while (token);
+  // The list's resourceVersion is the first page's (every page has the same snapshot).
+  const { metadata } = first!;
+  return { ...first!, metadata: { ...(metadata?.resourceVersion !== undefined ? { resourceVersion: metadata.resourceVersion } : {}) }, items };
+}
+
 /** A ListWatch of `path` (not started) holding lean plain objects. */
 export function makePlainInformer<T extends KubernetesObject>(kc: KubeConfig, path: string, lean: (o: T) => T, fieldSelector?: string): ListWatch<T> {
-  const list = async (): Promise<KubernetesListObject<T>> => {
-    const l = await listPlain<T>(kc, path, fieldSelector ? { fieldSelector } : {});
-    return { ...l, items: (l.items ?? []).map(lean) };
-  };
+  const list = (): Promise<KubernetesListObject<T>> => listPaged<T>(kc, path, fieldSelector ? { fieldSelector } : {}, lean);
   return new ListWatch<T>(path, new LeanWatch(kc, lean), list, false, undefined, fieldSelector);
 }

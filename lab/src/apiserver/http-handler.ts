@@ -45,6 +45,8 @@ import {
 import type { DeleteOptions, Store } from './store.js';
 import { isObject } from './validation.js';
 import { listBody, listItem } from './list-bytes.js';
+import { ListPages } from './list-pages.js';
+import type { KubeObject } from './types.js';
 import { includeObjectParam, tableVersion, toTable } from './tables.js';
 import { serveWatch, type WatchRegistry, type WatchServeOptions } from './watch.js';
 
@@ -71,6 +73,8 @@ export interface HandlerContext {
   stats: HandlerStats;
   labRoutes: ExtraRoutes;
   extraRoutes?: ExtraRoutes;
+  /** Snapshots of paged lists (limit/continue); one is made per handler when absent. */
+  pages?: ListPages<KubeObject>;
 }
 
 type Subresource = 'status' | 'scale' | 'binding';
@@ -355,22 +359,25 @@ async function serveResource(
       if (limit !== undefined && limit < 0) throw badRequest('limit must be non-negative');
       const rv = q.get('resourceVersion');
       if (rv && !/^\d+$/.test(rv)) throw badRequest(`invalid resource version ${JSON.stringify(rv)}`);
-      // limit/continue: everything is returned in one page (servers may ignore limit).
       // The stored (frozen) objects, not copies (a copy of 10,000
       // EndpointSlices took seconds; kube-apiserver serves lists from its
-      // watch cache without one either).
-      const list = {
-        items: store.peekList(res_, {
+      // watch cache without one either). With limit, in pages of one
+      // snapshot (list-pages.ts).
+      const scope = `${res_}/${t.namespace ?? ''}`;
+      const token = q.get('continue');
+      const pages = ctx.pages ??= new ListPages<KubeObject>();
+      const page = token
+        ? pages.next(scope, token, limit)
+        : pages.first(scope, store.peekList(res_, {
           ...nsOpt,
           labelSelector: q.get('labelSelector') ?? '',
           fieldSelector: q.get('fieldSelector') ?? '',
-        }),
-        resourceVersion: store.currentResourceVersion(),
-      };
-      const table = asTable(res_, list.items, req, q, list.resourceVersion);
+        }), store.currentResourceVersion(), limit);
+      const meta = { resourceVersion: page.resourceVersion, ...(page.continue ? { continue: page.continue, remainingItemCount: page.remainingItemCount } : {}) };
+      const table = asTable(res_, page.items as KubeObject[], req, q, meta);
       if (table) return sendJSON(res, 200, table, ctx.stats);
       // Each item's bytes are kept with the stored object (list-bytes.ts).
-      return sendJSONBytes(res, 200, listBody({ kind: info.listKind, apiVersion: info.apiVersion, metadata: { resourceVersion: list.resourceVersion } }, list.items), ctx.stats);
+      return sendJSONBytes(res, 200, listBody({ kind: info.listKind, apiVersion: info.apiVersion, metadata: meta }, page.items), ctx.stats);
     }
     if (method === 'POST') {
       if (info.namespaced && t.namespace === undefined) throw methodNotAllowed(`POST is not supported on ${info.name} across all namespaces; use /namespaces/{namespace}/${info.name}`);
@@ -471,7 +478,7 @@ async function serveResource(
     case 'HEAD': {
       const o = store.get(res_, name, t.namespace);
       if (!o) throw new ApiError(404, 'NotFound', `${info.group ? `${info.name}.${info.group}` : info.name} "${name}" not found`, { name, group: info.group, kind: info.name });
-      return sendJSON(res, 200, asTable(res_, [o], req, q, o.metadata.resourceVersion as string) ?? o, ctx.stats);
+      return sendJSON(res, 200, asTable(res_, [o], req, q, { resourceVersion: o.metadata.resourceVersion as string }) ?? o, ctx.stats);
     }
     case 'PUT': {
       const body = parseBody(await readBody(req, ctx.maxBodyBytes), req.headers['content-type']);
@@ -519,10 +526,10 @@ function tableRender(res: ResourceName, req: http.IncomingMessage, q: URLSearchP
 }
 
 /** The Table the Accept header asks for, or undefined (plain objects). */
-function asTable(res: ResourceName, items: unknown[], req: http.IncomingMessage, q: URLSearchParams, resourceVersion: string): unknown {
+function asTable(res: ResourceName, items: unknown[], req: http.IncomingMessage, q: URLSearchParams, meta: { resourceVersion: string; continue?: string; remainingItemCount?: number }): unknown {
   const version = tableVersion(req.headers.accept);
   if (!version) return undefined;
-  return toTable(res, items as Array<Record<string, unknown>>, { version, includeObject: includeObjectParam(q), resourceVersion });
+  return toTable(res, items as Array<Record<string, unknown>>, { version, includeObject: includeObjectParam(q), resourceVersion: meta.resourceVersion, ...(meta.continue ? { continue: meta.continue } : {}) });
 }
 
 function serveOpenApi(ctx: HandlerContext, path: string, req: http.IncomingMessage, res: http.ServerResponse): void {

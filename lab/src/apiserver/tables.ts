@@ -318,7 +318,7 @@ function rowObject(o: Obj, include: IncludeObject, apiVersion: string): unknown 
 export function toTable(
   res: ResourceName,
   items: Obj[],
-  opts: { version: 'v1' | 'v1beta1'; includeObject: IncludeObject; resourceVersion?: string; columns?: boolean; now?: number },
+  opts: { version: 'v1' | 'v1beta1'; includeObject: IncludeObject; resourceVersion?: string; continue?: string; columns?: boolean; now?: number },
 ): Obj | undefined {
   const pr = PRINTERS[res];
   if (!pr) return undefined;
@@ -327,7 +327,10 @@ export function toTable(
   return {
     kind: 'Table',
     apiVersion,
-    metadata: opts.resourceVersion !== undefined ? { resourceVersion: opts.resourceVersion } : {},
+    metadata: {
+      ...(opts.resourceVersion !== undefined ? { resourceVersion: opts.resourceVersion } : {}),
+      ...(opts.continue ? { continue: opts.continue } : {}),
+    },
     ...(opts.columns === false ? {} : { columnDefinitions: pr.columns.map((c) => ({ priority: 0, format: '', ...c })) }),
     rows: items.map((o) => {
       const obj = rowObject(o, opts.includeObject, apiVersion);
