@@ -82,3 +82,22 @@ test('a backend set whose ids changed gets a table of its own ids, not a stale s
   assert.deepEqual(webT, aloneTable(b, A, 509));
   for (const id of new Set(webT)) assert.ok(A.some((e) => b.backendIds.get(backendIdentity(e.ip, 8080, 6)) === id), `slot names backend id ${id} of the set`);
 });
+
+test('Services sharing an endpoint hold one backend value; one whose copy differs (another state) gets its own, and the map takes the last', () => {
+  const ready: Ep[] = [{ ip: '198.19.1.2' }, { ip: '198.19.1.3' }];
+  const oneTerminating: Ep[] = [{ ip: '198.19.1.2', ready: false, serving: true, terminating: true }, { ip: '198.19.1.3' }];
+  const { t, c } = model({ a: ready, b: ready, c: oneTerminating });
+  const b = new DesiredMapsBuilder({ seed: 1, sizing: SIZING });
+  const content = b.build(computeDesiredState(t.servicePorts(), c.allEndpoints(), node));
+  const id2 = b.backendIds.get(backendIdentity('198.19.1.2', 8080, 6))!, id3 = b.backendIds.get(backendIdentity('198.19.1.3', 8080, 6))!;
+  assert.equal(content.backends.size, 2, 'one backend per identity');
+  // The datapath has one entry per backend: the last Service's copy (as before values were shared).
+  assert.equal(content.backends.get(id2)!.state, 1 /* TERMINATING */);
+  assert.equal(content.backends.get(id3)!.state, 0 /* ACTIVE */);
+  // c turns the endpoint ready again: the one value follows, for every Service.
+  c.update(slice('c-1', 'c', [{ name: 'http', port: 8080 }], ready));
+  const k = serviceKey('default', 'c');
+  const { after } = b.update(new Map([[k, computeDesiredState(t.portsOfService(k), c.endpointsOfService(k), node)]]));
+  assert.equal(after.backends.get(id2)!.state, 0);
+  for (const name of ['a', 'b', 'c']) assert.equal(b.want(serviceKey('default', name))!.backends.get(id2)!.state, 0, name);
+});

@@ -163,15 +163,17 @@ export function formatIP(b: Uint8Array): string {
 export function parseAddress(s: unknown): ParsedAddress | undefined {
   if (typeof s !== 'string') return undefined;
   const v4 = parseIPv4Bytes(s);
+  // A canonical input is returned as the text itself, not an equal copy: the
+  // agent keeps an address per endpoint in several places (100,000 copies).
   if (v4) {
     const text = formatIP(v4);
-    return { family: 'IPv4', text, bytes: v4, normalized: text !== s, ipv4Mapped: false };
+    return { family: 'IPv4', text: text === s ? s : text, bytes: v4, normalized: text !== s, ipv4Mapped: false };
   }
   if (!s.includes(':')) return undefined;
   const v6 = parseIPv6Bytes(s);
   if (!v6) return undefined;
   const text = formatIP(v6);
-  return { family: 'IPv6', text, bytes: v6, normalized: text !== s, ipv4Mapped: isIPv4MappedBytes(v6) };
+  return { family: 'IPv6', text: text === s ? s : text, bytes: v6, normalized: text !== s, ipv4Mapped: isIPv4MappedBytes(v6) };
 }
 
 /** Parses a canonical or sloppy address; throws on anything else. */

@@ -64,6 +64,11 @@ export function parseSourceRange(cidr: string): { addr: string; prefixLen: numbe
   }
 }
 
+/** A collision-safe short key for a long text (SHA-256, base64). */
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('base64');
+}
+
 const zoneIds = new Map<string, number>();
 export function zoneId(zone: string): number {
   if (!zone) return 0;
@@ -105,8 +110,10 @@ export class DesiredMapsBuilder {
   private readonly tablesByContent = new Map<string, { table: Uint32Array; users: number }>();
   private contributions = new Map<ServiceKey, Contribution>();
   /** identity -> number of Services using the backend, and its current value. */
-  private backendRefs = new Map<string, { count: number; value: BackendValue }>();
+  private backendRefs = new Map<string, { count: number; value: BackendValue; ident: string }>();
   private restoredGroups = new Map<string, number>();
+  /** During a full build: each backend identity seen so far, as first built (see sharedBackend). */
+  private building: Map<string, { ident: string; value: BackendValue }> | undefined;
   /** Node addresses NodePorts answer on (nodePortAddresses, or the node IP). */
   nodeAddresses: string[] = [];
   /** This node's own address: an endpoint there is a hostNetwork pod on this node (SvcFlags.HOST_EP). */
@@ -146,7 +153,12 @@ export class DesiredMapsBuilder {
       l.push(d);
     }
     const next = new Map<ServiceKey, Contribution>();
-    for (const [k, dsps] of byService) next.set(k, this.contribute(dsps));
+    this.building = new Map();
+    try {
+      for (const [k, dsps] of byService) next.set(k, this.contribute(dsps));
+    } finally {
+      this.building = undefined;
+    }
     this.contributions = next;
     this.backendRefs = new Map();
     for (const c of next.values()) for (const [ident, v] of c.backends) this.ref(ident, v);
@@ -250,13 +262,32 @@ export class DesiredMapsBuilder {
     if (r) {
       r.count++;
       r.value = value;
-    } else this.backendRefs.set(ident, { count: 1, value });
+    } else this.backendRefs.set(ident, { count: 1, value, ident });
   }
 
   private unref(ident: string): void {
     const r = this.backendRefs.get(ident);
     if (!r) return;
     if (--r.count <= 0) this.backendRefs.delete(ident);
+  }
+
+  /**
+   * A backend's identity string and value, the ones already held when an
+   * equal backend is (Services that share endpoints hold one copy, not one
+   * each: the benchmark's 10,000 Services share 10); a new one otherwise.
+   */
+  private sharedBackend(ident: string, addr: string, port: number, proto: number, state: number, flags: number, zone: number): { ident: string; value: BackendValue } {
+    const held = this.building?.get(ident) ?? this.heldBackend(ident);
+    if (held && held.value.addr === addr && held.value.port === port && held.value.proto === proto &&
+      held.value.state === state && held.value.flags === flags && held.value.zone === zone) return held;
+    const b = { ident: held?.ident ?? ident, value: { addr, port, proto, state, flags, zone } };
+    this.building?.set(b.ident, b);
+    return b;
+  }
+
+  private heldBackend(ident: string): { ident: string; value: BackendValue } | undefined {
+    const r = this.backendRefs.get(ident);
+    return r ? { ident: r.ident, value: r.value } : undefined;
   }
 
   /** The map entries of one Service's ports. */
@@ -278,14 +309,10 @@ export class DesiredMapsBuilder {
       for (const e of d.allEndpoints) {
         if (svc.protocol === 'UDP' && !e.ready && !e.serving) continue;
         if (e.ip === nodeIP) hostEndpoint = true;
-        const ident = backendIdentity(e.ip, e.port, proto);
-        this.backendIds.allocate(ident);
-        out.backends.set(ident, {
-          addr: e.ip, port: e.port, proto,
-          state: e.ready ? BackendState.ACTIVE : BackendState.TERMINATING,
-          flags: e.isLocal ? BackendFlags.LOCAL : 0,
-          zone: zoneId(e.zone),
-        });
+        const b = this.sharedBackend(backendIdentity(e.ip, e.port, proto), e.ip, e.port, proto,
+          e.ready ? BackendState.ACTIVE : BackendState.TERMINATING, e.isLocal ? BackendFlags.LOCAL : 0, zoneId(e.zone));
+        this.backendIds.allocate(b.ident);
+        out.backends.set(b.ident, b.value);
       }
       // One table per traffic scope; a ServicePort whose policies select the
       // same endpoints for both shares one table.
@@ -377,14 +404,16 @@ export class DesiredMapsBuilder {
     }
     const idents = [...new Set(eps.map((e) => backendIdentity(e.ip, e.port, proto)))].sort();
     const m = chooseTableSize(idents.length, this.opts.sizing, pinned).size;
-    const signature = `${m}|${idents.join(',')}`;
+    // Kept as digests: the texts grow with the backends (two of ~250 bytes
+    // per group at 10 endpoints, held for every group).
+    const signature = digest(`${m}|${idents.join(',')}`);
     const cached = this.tableCache.get(groupName);
     if (cached && cached.signature === signature) return { ids: cached.table, count: idents.length };
     // idents is sorted and deduplicated: buildMaglevTable's `order` is idents itself.
     const idOf = idents.map((ident) => this.backendIds.allocate(ident));
     // The ids belong in the key: a table names backends by id, and an
     // identity that was released and allocated again may have another one.
-    const content = `${signature}|${idOf.join(',')}`;
+    const content = digest(`${signature}|${idOf.join(',')}`);
     let shared = this.tablesByContent.get(content);
     if (!shared) {
       const { table } = buildMaglevTable(idents, m, this.opts.seed);
