@@ -2,7 +2,7 @@
 // the endpoints that take new flows (per traffic scope) and every endpoint
 // that may still carry established flows. kube-proxy's "proxier computes the
 // whole desired state, the back end applies it" split.
-import { categorizeEndpoints, type NodeTopology } from '../model/endpoint-selection.js';
+import { categorizeEndpoints, filterOrSame, type NodeTopology } from '../model/endpoint-selection.js';
 import type { EndpointInfo, ServicePortInfo } from '../model/types.js';
 import type { IPFamily } from '../util/ip.js';
 
@@ -36,7 +36,7 @@ export function computeDesiredState(
       externalEndpoints: svc.externalPolicyLocal ? cat.local : cat.cluster,
       clusterEndpoints: cat.cluster,
       localEndpoints: cat.local,
-      allEndpoints: eps.filter((e) => e.ready || e.serving || e.terminating),
+      allEndpoints: filterOrSame(eps, (e) => e.ready || e.serving || e.terminating),
       localReadyCount: eps.filter((e) => e.isLocal && e.ready).length,
     });
   }

@@ -18,9 +18,19 @@ export interface EndpointCategories {
   hasLocalReady: boolean;
 }
 
+/**
+ * eps.filter(keep), or eps itself when keep holds for every endpoint (the
+ * usual case): one array per Service port instead of one per category (five
+ * of them, 100,000 endpoints each at 10,000 x 10). Callers only read them.
+ */
+export function filterOrSame(eps: EndpointInfo[], keep: (e: EndpointInfo) => boolean): EndpointInfo[] {
+  for (let i = 0; i < eps.length; i++) if (!keep(eps[i]!)) return eps.filter(keep);
+  return eps;
+}
+
 /** Ready endpoints, or with none ready the serving-and-terminating ones. */
 export function usable(eps: EndpointInfo[]): EndpointInfo[] {
-  const ready = eps.filter((e) => e.ready);
+  const ready = filterOrSame(eps, (e) => e.ready);
   if (ready.length > 0) return ready;
   return eps.filter((e) => e.serving && e.terminating);
 }
@@ -43,7 +53,7 @@ function topologyFiltered(eps: EndpointInfo[], node: NodeTopology): EndpointInfo
 export function categorizeEndpoints(svc: ServicePortInfo, eps: EndpointInfo[], node: NodeTopology): EndpointCategories {
   void svc;
   const cluster = usable(topologyFiltered(eps, node));
-  const localAll = eps.filter((e) => e.isLocal);
+  const localAll = filterOrSame(eps, (e) => e.isLocal);
   const local = usable(localAll);
   return { cluster, local, hasLocalReady: localAll.some((e) => e.ready) };
 }

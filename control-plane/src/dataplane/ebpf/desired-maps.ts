@@ -92,8 +92,11 @@ interface Contribution {
   frontends: FrontendRecord[];
 }
 
+/** The source ranges of the (many) Services without any: one empty map, never written (contribute makes its own). */
+const NO_SOURCE_RANGES: ReadonlyMap<string, SourceRange> = new Map();
+
 function emptyContribution(): Contribution {
-  return { services: new Map(), revnat: new Map(), maglev: new Map(), sourceRanges: new Map(), backends: new Map(), groups: new Set(), frontends: [] };
+  return { services: new Map(), revnat: new Map(), maglev: new Map(), sourceRanges: NO_SOURCE_RANGES as Map<string, SourceRange>, backends: new Map(), groups: new Set(), frontends: [] };
 }
 
 export class DesiredMapsBuilder {
@@ -377,7 +380,9 @@ export class DesiredMapsBuilder {
         if (kindFlag & SvcFlags.SOURCE_RANGE) {
           for (const cidr of svc.loadBalancerSourceRanges) {
             const r = parseSourceRange(cidr);
-            if (r) out.sourceRanges.set(`${id}/${r.addr}/${r.prefixLen}`, { frontendId: id, ...r });
+            if (!r) continue;
+            if (out.sourceRanges === NO_SOURCE_RANGES) out.sourceRanges = new Map();
+            out.sourceRanges.set(`${id}/${r.addr}/${r.prefixLen}`, { frontendId: id, ...r });
           }
         }
       }
