@@ -94,7 +94,8 @@ export async function listPaged<T extends KubernetesObject>(kc: KubeConfig, path
     }
     first ??= page;
     for (const o of page.items ?? []) items.push(lean(o));
-    token = page.metadata?._continue ?? (page.metadata as { continue?: string } | undefined)?.continue;
+    // The JSON field is `continue` (client-node's typed models call it _continue).
+    token = (page.metadata as { continue?: string } | undefined)?.continue || undefined;
   } while (token);
   // The list's resourceVersion is the first page's (every page has the same snapshot).
   const { metadata } = first!;

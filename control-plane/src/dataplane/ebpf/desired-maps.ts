@@ -280,17 +280,12 @@ export class DesiredMapsBuilder {
    * each: the benchmark's 10,000 Services share 10); a new one otherwise.
    */
   private sharedBackend(ident: string, addr: string, port: number, proto: number, state: number, flags: number, zone: number): { ident: string; value: BackendValue } {
-    const held = this.building?.get(ident) ?? this.heldBackend(ident);
+    const held = this.building?.get(ident) ?? this.backendRefs.get(ident);
     if (held && held.value.addr === addr && held.value.port === port && held.value.proto === proto &&
       held.value.state === state && held.value.flags === flags && held.value.zone === zone) return held;
     const b = { ident: held?.ident ?? ident, value: { addr, port, proto, state, flags, zone } };
     this.building?.set(b.ident, b);
     return b;
-  }
-
-  private heldBackend(ident: string): { ident: string; value: BackendValue } | undefined {
-    const r = this.backendRefs.get(ident);
-    return r ? { ident: r.ident, value: r.value } : undefined;
   }
 
   /** The map entries of one Service's ports. */
