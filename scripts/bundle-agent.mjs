@@ -38,7 +38,8 @@ await build({
 // regular expression or a licence comment (which charset: 'ascii' leaves
 // alone) made the whole source two bytes a character (14 MiB of heap for
 // the 7 MB bundle). A \uXXXX escape means the same character in a string, a
-// regular expression, an identifier and a comment alike.
+// regular expression, an identifier and a comment alike (not in a
+// String.raw template: the bundle has none with such a character).
 const out = path.join(root, 'dist/control-plane/agent.bundle.mjs');
 const text = fs.readFileSync(out, 'utf8');
 const ascii = text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);

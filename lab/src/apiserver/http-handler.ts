@@ -45,7 +45,7 @@ import {
 import type { DeleteOptions, Store } from './store.js';
 import { isObject } from './validation.js';
 import { listBody, listItem } from './list-bytes.js';
-import { ListPages } from './list-pages.js';
+import type { ListPages } from './list-pages.js';
 import type { KubeObject } from './types.js';
 import { includeObjectParam, tableVersion, toTable } from './tables.js';
 import { serveWatch, type WatchRegistry, type WatchServeOptions } from './watch.js';
@@ -73,8 +73,8 @@ export interface HandlerContext {
   stats: HandlerStats;
   labRoutes: ExtraRoutes;
   extraRoutes?: ExtraRoutes;
-  /** Snapshots of paged lists (limit/continue); one is made per handler when absent. */
-  pages?: ListPages<KubeObject>;
+  /** Snapshots of paged lists (limit/continue). */
+  pages: ListPages<KubeObject>;
 }
 
 type Subresource = 'status' | 'scale' | 'binding';
@@ -365,10 +365,9 @@ async function serveResource(
       // snapshot (list-pages.ts).
       const scope = `${res_}/${t.namespace ?? ''}`;
       const token = q.get('continue');
-      const pages = ctx.pages ??= new ListPages<KubeObject>();
       const page = token
-        ? pages.next(scope, token, limit)
-        : pages.first(scope, store.peekList(res_, {
+        ? ctx.pages.next(scope, token, limit)
+        : ctx.pages.first(scope, store.peekList(res_, {
           ...nsOpt,
           labelSelector: q.get('labelSelector') ?? '',
           fieldSelector: q.get('fieldSelector') ?? '',

@@ -5,6 +5,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequestHandler, type ExtraRoutes, type HandlerStats } from './http-handler.js';
+import { ListPages } from './list-pages.js';
+import type { KubeObject } from './types.js';
 import { createLabRoutes } from './lab-routes.js';
 import { childLogger, silentLogger, type Logger } from './logger.js';
 import type { Store } from './store.js';
@@ -80,6 +82,7 @@ export function createApiServer(store: Store, opts: ApiServerOptions = {}): ApiS
     maxBodyBytes,
     stats,
     labRoutes: createLabRoutes(store, stats, logger, maxBodyBytes),
+    pages: new ListPages<KubeObject>(),
     ...(opts.extraRoutes ? { extraRoutes: opts.extraRoutes } : {}),
   });
 
