@@ -504,6 +504,12 @@ describe(`admin API, metrics, health and status page end to end (${MODE})`, { ti
       assert.equal(st.loader.up, false);
       assert.match(st.sync.lastError, /loader/i);
       process.stdout.write(`# /healthz went 503 ${Date.now() - down} ms after the loader hung\n`);
+      // And it stays 503 while the loader stays hung, also while a retry
+      // hangs (before the fix it read 200 whenever a retry was running).
+      for (let i = 0; i < 20; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        assert.equal(await health(), 503, `/healthz after ${Date.now() - down} ms of a hung loader`);
+      }
     } finally {
       process.kill(pid, 'SIGCONT');
     }

@@ -18,6 +18,7 @@ import type { Dataplane, SyncOutcome } from '../../control-plane/src/dataplane/d
 import { ServiceTracker } from '../../control-plane/src/model/service-tracker.js';
 import { EndpointSliceCache } from '../../control-plane/src/model/endpoint-slice-cache.js';
 import { Proxier, refusedBackoffMs } from '../../control-plane/src/sync/proxier.js';
+import { healthStatus } from '../../control-plane/src/health/health-server.js';
 import { bytesToIpv4 } from '../../control-plane/src/util/ipv4.js';
 import { svcKeyString } from '../../control-plane/src/dataplane/ebpf/map-values.js';
 import { service, slice } from './fixtures.js';
@@ -222,7 +223,7 @@ test('Services sent together are ordered by write stage, so the loader swaps the
   assert.equal(sent.filter((k) => k === 'setMaglev').length, 4);
 });
 
-test('a sync that fails keeps its changes as the oldest pending, even when new requests came while it ran (a hung loader turns /healthz 503)', async () => {
+test('a sync keeps the changes it took pending until it succeeds: while it hangs, after it fails, and when new requests came meanwhile (a hung loader turns /healthz 503 and keeps it)', async () => {
   const t = new ServiceTracker({ defaultAlgorithm: 'maglev' });
   const c = new EndpointSliceCache('node1');
   let hang: (() => void) | undefined;
@@ -248,12 +249,22 @@ test('a sync that fails keeps its changes as the oldest pending, even when new r
     assert.ok(first > 0);
     while (!hang) await new Promise((r) => setTimeout(r, 5));
     await new Promise((r) => setTimeout(r, 20));
+    // While the sync hangs its changes are still pending: /healthz reads
+    // them (CI of 6b47bab saw 200 while a retry hung, 503 between retries).
+    assert.equal(p.oldestPendingChange, first, 'a running sync\'s changes stay pending');
+    assert.equal(healthStatus(p, 10).healthy, false, 'unhealthy while the sync that took the changes hangs past the timeout');
     // A later request (the loader watchdog's) while the sync hangs.
     p.requestSync(true);
-    assert.ok(p.oldestPendingChange > first);
+    assert.equal(p.oldestPendingChange, first);
     hang();
     while (p.lastError === undefined) await new Promise((r) => setTimeout(r, 5));
     assert.equal(p.oldestPendingChange, first, 'the failed sync\'s changes are the oldest pending');
+    // The retry succeeds: nothing is pending, healthy again.
+    fail = false;
+    const okBefore = p.lastSuccess;
+    while (p.lastSuccess === okBefore) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(p.oldestPendingChange, 0);
+    assert.equal(healthStatus(p, 10).healthy, true);
   } finally {
     p.stop();
     hang?.();

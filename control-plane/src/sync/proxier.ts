@@ -81,8 +81,10 @@ export class Proxier {
   private lastSyncStart = 0;
   private backoffMs = 0;
   private started = false;
-  /** Time (ms) of the oldest change not yet programmed, or 0. */
-  oldestPendingChange = 0;
+  /** Time (ms) of the oldest change no sync has taken yet, or 0. */
+  private queuedSince = 0;
+  /** Time (ms) of the oldest change the running sync took, or 0: still pending until it succeeds. */
+  private takenSince = 0;
   lastSuccess = 0;
   lastError: string | undefined;
   syncCount = 0;
@@ -92,6 +94,17 @@ export class Proxier {
   /** A refused Service's retry is due: the next sync takes it even with no change. */
   private retryDue = false;
   private flatDesired: DesiredServicePort[] | undefined;
+
+  /**
+   * Time (ms) of the oldest change not yet programmed, or 0. A change a
+   * running sync took stays pending until that sync succeeds (kube-proxy's
+   * healthz clears it only on success), or a hung loader would read healthy
+   * for as long as each retry hangs.
+   */
+  get oldestPendingChange(): number {
+    const a = this.queuedSince, b = this.takenSince;
+    return a && b ? Math.min(a, b) : a || b;
+  }
 
   /** Every desired ServicePort, in no particular order (cheap: no sorting). */
   *desiredPorts(): Generator<DesiredServicePort> {
@@ -260,7 +273,7 @@ export class Proxier {
   /** Marks state dirty; a sync follows as soon as minSyncPeriod allows. */
   requestSync(full = false): void {
     if (full) this.fullResyncWanted = true;
-    if (!this.oldestPendingChange) this.oldestPendingChange = Date.now();
+    if (!this.queuedSince) this.queuedSince = Date.now();
     this.dirty = true;
     this.schedule();
   }
@@ -352,10 +365,11 @@ export class Proxier {
     }
     this.running = true;
     const sliceStart = performance.now();
-    const pendingSince = slice ? 0 : this.oldestPendingChange;
+    const pendingSince = slice ? 0 : this.queuedSince;
     if (!slice) {
       this.dirty = false;
-      this.oldestPendingChange = 0;
+      this.takenSince = pendingSince;
+      this.queuedSince = 0;
     }
     const waiters = slice ? [] : this.waiters.splice(0);
     const start = Date.now();
@@ -413,6 +427,7 @@ export class Proxier {
       rec.ok = true;
       rec.changes = out.changes;
       this.lastSuccess = Date.now();
+      this.takenSince = 0;
       this.lastError = undefined;
       this.backoffMs = 0;
       // A full sync recomputed everything: no resync slice is left to do.
@@ -434,7 +449,8 @@ export class Proxier {
       // healthz does), or a loader that hangs longer than the health timeout
       // would never turn /healthz 503.
       const ours = pendingSince || start;
-      this.oldestPendingChange = this.oldestPendingChange ? Math.min(this.oldestPendingChange, ours) : ours;
+      this.queuedSince = this.queuedSince ? Math.min(this.queuedSince, ours) : ours;
+      this.takenSince = 0;
       this.log.error({ err: rec.error, retryInMs: this.backoffMs }, 'sync failed');
     } finally {
       rec.durationMs = Date.now() - start;
