@@ -1,6 +1,10 @@
 // Keeps the tc program attached to every device of the node's network
-// namespace that matches --devices: at start, on link events (`ip monitor`)
-// and on a periodic reconcile that catches anything the monitor missed.
+// namespace that matches --devices: at start, on link events (`ip monitor`),
+// when the loader connection is renewed, and on a periodic reconcile that
+// catches anything the monitor missed. The period is long (30 s) while the
+// monitor runs and short (2 s) when it does not: listing links spawns `ip`,
+// and a fork of a process holding hundreds of MiB blocks its event loop for
+// 10-30 ms (page tables copied), which every change arriving then waits out.
 // A device is known by name and ifindex: one deleted and recreated under the
 // same name (a new ifindex) is attached again. After the loader reconnects
 // (restarted, perhaps upgraded) every device is attached again, which moves
@@ -42,6 +46,11 @@ export async function vethDevices(): Promise<Set<string>> {
   return new Set(links.filter((l) => l.linkinfo?.info_kind === 'veth').map((l) => l.ifname));
 }
 
+/** Safety-net reconcile period while `ip monitor` reports link events. */
+export const RECONCILE_PERIOD_MONITORED_MS = 30_000;
+/** Reconcile period without the monitor (it failed to start or exited). */
+export const RECONCILE_PERIOD_UNMONITORED_MS = 2000;
+
 export class DeviceWatcher {
   private readonly attached = new Map<string, string>();
   private readonly ifindexes = new Map<string, number>();
@@ -56,7 +65,7 @@ export class DeviceWatcher {
     private readonly loader: LoaderClient,
     private readonly roles: DeviceRoles,
     private readonly log: Logger,
-    private readonly periodMs = 2000,
+    private readonly periods = { monitored: RECONCILE_PERIOD_MONITORED_MS, unmonitored: RECONCILE_PERIOD_UNMONITORED_MS },
     /** Called after the loader connection was renewed, once the devices are attached again (socket-LB re-attach). */
     private readonly onLoaderRenewed: () => Promise<void> = async () => undefined,
   ) {}
@@ -71,12 +80,30 @@ export class DeviceWatcher {
   }
 
   async start(): Promise<void> {
-    this.monitor = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    this.monitor.stdout!.on('data', () => void this.reconcile());
-    this.monitor.on('error', (err) => this.log.warn({ err: err.message }, 'ip monitor failed; relying on periodic reconcile'));
-    this.timer = setInterval(() => void this.reconcile(), this.periodMs);
-    this.timer.unref();
+    const monitor = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    this.monitor = monitor;
+    monitor.stdout!.on('data', () => void this.reconcile());
+    let lost = false;
+    const monitorLost = (why: string): void => {
+      if (lost || this.stopped) return;
+      lost = true;
+      this.log.warn({ why, periodMs: this.periods.unmonitored }, 'ip monitor is not running; reconciling devices periodically');
+      this.every(this.periods.unmonitored);
+    };
+    monitor.on('error', (err) => monitorLost(err.message));
+    monitor.on('exit', (code, signal) => monitorLost(`exited (${signal ?? code})`));
+    // A renewed connection may be a new loader: attach again now, not at the next period.
+    this.loader.onConnect((n) => {
+      if (n > 1 && !this.stopped) void this.reconcile();
+    });
+    this.every(this.periods.monitored);
     await this.reconcile();
+  }
+
+  private every(ms: number): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = setInterval(() => void this.reconcile(), ms);
+    this.timer.unref();
   }
 
   stop(): void {

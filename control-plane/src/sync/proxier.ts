@@ -24,6 +24,7 @@ import type { EndpointSliceCache } from '../model/endpoint-slice-cache.js';
 import type { ServiceTracker } from '../model/service-tracker.js';
 import { serviceKeyOfPort, type ServiceKey } from '../model/service-key.js';
 import type { IPFamily } from '../util/ip.js';
+import { ms2 } from '../util/ms.js';
 
 export interface ProxierOptions {
   /** Minimum time between two syncs (kube-proxy's minSyncPeriod), ms. */
@@ -373,9 +374,8 @@ export class Proxier {
     }
     const waiters = slice ? [] : this.waiters.splice(0);
     const start = Date.now();
-    // The log's durations at 0.01 ms: a one-Service sync takes well under a millisecond.
     const t0 = performance.now();
-    const sinceStart = (): number => Math.round((performance.now() - t0) * 100) / 100;
+    const sinceStart = (): number => ms2(performance.now() - t0);
     if (!slice) this.lastSyncStart = start;
     const rec: SyncRecord = { at: start, durationMs: 0, changes: 0, ok: false };
     try {

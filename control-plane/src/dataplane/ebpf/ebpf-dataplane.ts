@@ -18,6 +18,7 @@ import { emptyMapsContent, sameBackend, sameRevNat, sameSvcValue, sameTable, typ
 import { decodeEntries } from './map-codecs.js';
 import { ConfigFlags, svcKeyString } from './map-values.js';
 import { mustParseIP, parsePrefix, prefixContains } from '../../util/ip.js';
+import { ms2 } from '../../util/ms.js';
 
 export interface EbpfDataplaneOptions {
   seed: number;
@@ -331,14 +332,17 @@ export class EbpfDataplane implements Dataplane {
 
   /** Only the changed Services: their entries before vs after. */
   private async syncPartial(changed: ReadonlyMap<ServiceKey, DesiredServicePort[]>): Promise<SyncOutcome> {
+    const t0 = performance.now();
     const { before, after } = this.builder.update(changed);
     const wants = new Map<ServiceKey, MapsContent>();
     for (const key of changed.keys()) {
       const w = this.builder.want(key);
       if (w) wants.set(key, w);
     }
+    const t1 = performance.now();
     const run = await this.execute(wants, before, after);
-    return { changes: run.landed, detail: { ...run.stats, full: 0, refused: run.refused.size }, refused: run.refused };
+    const phases = { buildMs: ms2(t1 - t0), executeMs: ms2(performance.now() - t1) };
+    return { changes: run.landed, detail: { ...run.stats, ...phases, full: 0, refused: run.refused.size }, refused: run.refused };
   }
 
   /** Runs the plan; on a failure that is nobody's in particular, the maps are read again next time. */

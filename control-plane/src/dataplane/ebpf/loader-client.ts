@@ -106,6 +106,12 @@ export class LoaderClient {
 
   /** Connections made so far: a new one after a close means the loader may have restarted (an upgrade). */
   connections = 0;
+  private readonly connectListeners: Array<(connections: number) => void> = [];
+
+  /** Calls `l` after every connection this client makes (the first and each renewal), with the count so far. */
+  onConnect(l: (connections: number) => void): void {
+    this.connectListeners.push(l);
+  }
 
   get connected(): boolean {
     return this.sock !== undefined && !this.sock.destroyed;
@@ -122,6 +128,7 @@ export class LoaderClient {
         this.buf = Buffer.alloc(0);
         this.connecting = undefined;
         resolve();
+        for (const l of this.connectListeners) l(this.connections);
       });
       s.once('error', (err) => {
         this.connecting = undefined;
