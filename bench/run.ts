@@ -50,7 +50,7 @@ function checkPrerequisites(): string[] {
 
 /** The agent's 'synced' records, with the fields that say what a sync wrote (eBPF tables, iptables rules). */
 function syncSummary(s: SyncRecord[]): CombinationResult['agentSyncs']['coldStart'] {
-  const keep = ['tablesSet', 'servicesUpserted', 'backendsUpserted', 'buildMs', 'requests', 'natRules', 'filterRules', 'writtenServices', 'skippedServices'];
+  const keep = ['tablesSet', 'servicesUpserted', 'backendsUpserted', 'computeMs', 'buildMs', 'executeMs', 'loaderMs', 'requests', 'natRules', 'filterRules', 'writtenServices', 'skippedServices'];
   return s.map((x) => ({
     ms: x.ms, changes: x.changes, full: x.full,
     ...Object.fromEntries(keep.filter((k) => typeof x.raw[k] === 'number').map((k) => [k, x.raw[k] as number])),

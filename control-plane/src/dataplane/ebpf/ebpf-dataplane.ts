@@ -300,8 +300,8 @@ export class EbpfDataplane implements Dataplane {
     for (const key of this.builder.serviceKeys()) wants.set(key, this.builder.want(key)!);
     const t2 = Date.now();
     this.shareProgrammedTables(want);
-    const run = await this.execute(wants, this.programmed!, want);
-    const phases = { verifyMs: t1 - t0, buildMs: t2 - t1, executeMs: Date.now() - t2 };
+    const { run, loaderMs } = await this.execute(wants, this.programmed!, want);
+    const phases = { verifyMs: t1 - t0, buildMs: t2 - t1, executeMs: Date.now() - t2, loaderMs };
     this.incrementalReady = true;
     const driftTotal = Object.values(drift).reduce((a, b) => a + b, 0);
     if (driftTotal > 0) {
@@ -309,7 +309,7 @@ export class EbpfDataplane implements Dataplane {
       for (const [map, n] of Object.entries(drift)) this.driftByMap.set(map, (this.driftByMap.get(map) ?? 0) + n);
       this.log.warn({ drift }, 'datapath drift repaired: map entries deleted, changed or added behind the agent\'s back were put back as desired');
     }
-    // buildMs: map content and tables; the rest of the sync is planning, encoding and the loader's writes (`requests` of them).
+    // buildMs: map content and tables; executeMs: planning, encoding and the loader's writes (`requests` of them), loaderMs of it awaiting the loader's answers.
     return { changes: run.landed, detail: { ...run.stats, ...phases, full: 1, drift: driftTotal, refused: run.refused.size, requests: run.requests }, refused: run.refused };
   }
 
@@ -340,20 +340,23 @@ export class EbpfDataplane implements Dataplane {
       if (w) wants.set(key, w);
     }
     const t1 = performance.now();
-    const run = await this.execute(wants, before, after);
-    const phases = { buildMs: ms2(t1 - t0), executeMs: ms2(performance.now() - t1) };
+    const { run, loaderMs } = await this.execute(wants, before, after);
+    const phases = { buildMs: ms2(t1 - t0), executeMs: ms2(performance.now() - t1), loaderMs };
     return { changes: run.landed, detail: { ...run.stats, ...phases, full: 0, refused: run.refused.size }, refused: run.refused };
   }
 
   /** Runs the plan; on a failure that is nobody's in particular, the maps are read again next time. */
-  private async execute(wants: Map<ServiceKey, MapsContent>, deletable: MapsContent, desired: MapsContent): Promise<SyncRun> {
+  private async execute(wants: Map<ServiceKey, MapsContent>, deletable: MapsContent, desired: MapsContent): Promise<{ run: SyncRun; loaderMs: number }> {
+    let loaderMs = 0;
     const run = new SyncRun(this.programmed!, {
       send: async (ops) => {
         this.writes.epoch++;
         this.writes.inFlight++;
+        const t = performance.now();
         try {
           await this.loader.apply(ops);
         } finally {
+          loaderMs += performance.now() - t;
           this.writes.inFlight--;
         }
       },
@@ -376,7 +379,7 @@ export class EbpfDataplane implements Dataplane {
       this.pressureSizes = sizes;
       this.checkPressure();
     }
-    return run;
+    return { run, loaderMs: ms2(loaderMs) };
   }
 
   /** The map sizes at the last pressure check (mapSizes()). */
