@@ -20,7 +20,7 @@ commands:
   monitor [--type drop|reject|trace|ct] [--service NS/NAME] [--json]   the datapath's drops, rejects and traces as they happen
   bench ...        eBPF vs iptables benchmarks (docs/benchmarks.md)
   lab ...          the namespace lab: up, apply, delete, get, scale, exec, set-ready, down, ...
-  cleanup [--name LAB]  remove every namespace, pin, cgroup and process a lab (or all labs) left behind
+  cleanup [--name LAB] [--stale]  remove every namespace, pin, cgroup and process a lab (or all labs; --stale: only those whose daemon is gone) left behind
   cleanup --datapath [--loader-socket PATH]  on a node: remove KUBE-* chains and the BPF datapath
   help             this text
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Runs the test suites in order and prints one closing line
 // "tests: N passed, M failed". Usage: run-tests.mjs [suite...]
-// Suites: bpf unit lab loader iptables deploy lab-netns e2e e2e-nosocklb e2e-iptables faults bench (default: all). Always cleans up
-// leftovers of earlier crashed runs first (only what our state files record).
+// Suites: bpf unit lab loader iptables deploy lab-netns e2e e2e-nosocklb e2e-iptables faults bench (default: all). First
+// removes the labs an earlier run left when it was killed (`switchyard cleanup --stale`: only labs whose recorded
+// daemon is gone, so a lab another run is using is left alone).
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -41,6 +42,12 @@ const SUITES = {
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(SUITES);
 let passed = 0, failed = 0;
 const failedSuites = [];
+
+const cleanupModule = dist('lab/src/cli/cleanup.js');
+if (process.getuid?.() === 0 && existsSync(cleanupModule)) {
+  const { runCleanup } = await import(cleanupModule);
+  await runCleanup({ staleOnly: true, out: (l) => console.log(l) });
+}
 
 function run(cmd, args, env = {}) {
   return new Promise((resolve) => {

@@ -22,7 +22,7 @@ spec:
         - {name: w, image: switchyard/whoami, ports: [{containerPort: 8080}]}
 `;
 
-describe('cleanup after a daemon crash', { skip, timeout: 240_000 }, () => {
+describe('cleanup after a daemon crash (cleanup --stale spares running labs)', { skip, timeout: 240_000 }, () => {
   const name = uniqueLabName('crash');
   // --name right after the command word: after `--` it would belong to exec's command.
   const L = (args: string[]): string[] => [args[0]!, '--name', name, ...args.slice(1)];
@@ -46,6 +46,12 @@ describe('cleanup after a daemon crash', { skip, timeout: 240_000 }, () => {
     assert.equal(pods.length, 2);
     assert.ok(docs.flatMap((d) => d.namespaces).some((n) => n.startsWith(`${name}-p-crash-`)), 'pod namespaces recorded');
 
+    // `cleanup --stale` (what the test runner does before a run) leaves a lab whose daemon runs alone.
+    const live = await cleanup(name, { stale: true });
+    assert.equal(live.code, 0, live.stdout + live.stderr);
+    assert.match(live.stdout, /nothing left behind/);
+    assert.ok(fs.existsSync(dir) && pidAlive(daemon.pid), 'a running lab is not touched');
+
     process.kill(daemon.pid, 'SIGKILL');
     await eventually('the daemon is gone', () => !pidAlive(daemon.pid), 10_000);
     for (const p of pods) assert.ok(pidAlive(p.pid), 'the pod servers outlive the daemon');
@@ -53,7 +59,15 @@ describe('cleanup after a daemon crash', { skip, timeout: 240_000 }, () => {
     assert.equal(st.code, 1);
     assert.match(st.stderr, /not running/);
 
-    const r = await cleanup(name);
+    // Just crashed: left for the grace period (a `lab down` may be under way).
+    const fresh = await cleanup(name, { stale: true });
+    assert.match(fresh.stdout, /nothing left behind/);
+    assert.ok(fs.existsSync(dir));
+    // Its state files as if the crash were a minute old: now it is a leftover, and --stale removes it all.
+    const old = new Date(Date.now() - 60_000);
+    for (const f of [...fs.readdirSync(dir).map((n) => `${dir}/${n}`), dir]) fs.utimesSync(f, old, old);
+    const r = await cleanup(name, { stale: true });
+    assert.match(r.stdout, /was left behind: its daemon \(pid \d+\) is gone/);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /killed 2 process\(es\), deleted 7 namespace\(s\)/);
     for (const p of pods) assert.ok(!pidAlive(p.pid), `pod pid ${p.pid} still alive`);

@@ -41,9 +41,9 @@ export function lab(args: string[], opts: { input?: string; timeoutMs?: number }
   return run(['lab', ...args], opts);
 }
 
-/** Runs `switchyard cleanup --name NAME`. */
-export function cleanup(name: string, timeoutMs = 60_000): Promise<RunResult> {
-  return run(['cleanup', '--name', name], { timeoutMs });
+/** Runs `switchyard cleanup --name NAME` (stale: with --stale, only if a crash left it). */
+export function cleanup(name: string, opts: { stale?: boolean; timeoutMs?: number } = {}): Promise<RunResult> {
+  return run(['cleanup', '--name', name, ...(opts.stale ? ['--stale'] : [])], { timeoutMs: opts.timeoutMs ?? 60_000 });
 }
 
 export async function labOk(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {

@@ -24,6 +24,37 @@ export interface CleanupOptions {
   out?: (line: string) => void;
   /** Grace between SIGTERM and SIGKILL for daemons, agents and loaders (default 3000 ms). */
   graceMs?: number;
+  /** Only labs a crash left behind (staleReason()); labs that may be in use are left alone. */
+  staleOnly?: boolean;
+}
+
+/** A lab whose daemon is gone is left over only once its state files were untouched this long (a `lab down` may be under way). */
+export const STALE_AFTER_DAEMON_MS = 30_000;
+/** A lab that never recorded a daemon (`lab up` killed early) is left over after this long. */
+export const STALE_WITHOUT_DAEMON_MS = 10 * 60_000;
+
+/**
+ * Why a lab is a crash's leftover, or undefined while it may be in use: its
+ * recorded daemon is gone (a run killed with its labs up: test runners, CI
+ * cut off, a SIGKILLed daemon), or none was ever recorded and nothing was
+ * written for a long time.
+ */
+export function staleReason(stateDir: string, now = Date.now()): string | undefined {
+  const { docs } = readStateDocs(stateDir);
+  const daemon = docs.flatMap((d) => d.processes).find((p) => p.role === 'daemon');
+  let newest = 0;
+  try {
+    for (const f of [stateDir, ...fs.readdirSync(stateDir).map((n) => path.join(stateDir, n))]) newest = Math.max(newest, fs.statSync(f).mtimeMs);
+  } catch {
+    // vanished meanwhile: whoever removed it is cleaning up
+    return undefined;
+  }
+  const idle = now - newest;
+  if (daemon) {
+    if (isRecordedProcessAlive(daemon) || idle < STALE_AFTER_DAEMON_MS) return undefined;
+    return `its daemon (pid ${daemon.pid}) is gone`;
+  }
+  return idle >= STALE_WITHOUT_DAEMON_MS ? `no daemon recorded, nothing written for ${Math.round(idle / 60_000)} min` : undefined;
 }
 
 export interface CleanupReport {
@@ -199,8 +230,15 @@ export async function runCleanup(opts: CleanupOptions = {}): Promise<number> {
     dirs = [];
   }
   if (opts.name !== undefined) dirs = dirs.filter((d) => d === opts.name);
+  if (opts.staleOnly) {
+    dirs = dirs.filter((d) => {
+      const why = staleReason(path.join(root, d));
+      if (why) out(`cleanup: lab ${d} was left behind: ${why}`);
+      return why !== undefined;
+    });
+  }
   if (dirs.length === 0) {
-    out(opts.name !== undefined ? `cleanup: nothing recorded for lab ${opts.name}` : 'cleanup: nothing to clean');
+    out(opts.name !== undefined ? `cleanup: nothing ${opts.staleOnly ? 'left behind' : 'recorded'} for lab ${opts.name}` : 'cleanup: nothing to clean');
     return 0;
   }
   let failed = 0;
@@ -214,13 +252,14 @@ export async function runCleanup(opts: CleanupOptions = {}): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-/** Argument parsing for `switchyard cleanup [--name LAB]` (used by the lab CLI too). */
+/** Argument parsing for `switchyard cleanup [--name LAB] [--stale]` (used by the lab CLI too). */
 export async function runCleanupCommand(argv: string[]): Promise<number> {
   const opts: CleanupOptions = {};
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--name' && argv[i + 1] !== undefined) opts.name = argv[++i]!;
+    else if (argv[i] === '--stale') opts.staleOnly = true;
     else {
-      process.stderr.write('usage: switchyard cleanup [--name LAB]\n');
+      process.stderr.write('usage: switchyard cleanup [--name LAB] [--stale]\n');
       return 2;
     }
   }

@@ -45,7 +45,7 @@ export const LAB_USAGE = `usage: switchyard lab <command> [--name LAB] ...
   wait-ready [--timeout S]        all pods Ready and every selector Service's slices current
   logs daemon|NODE|NODE-loader|POD [--tail N] [-n NS]
   kubectl [--name LAB] ARGS...    the machine's kubectl against the lab (its kubeconfig, from the control plane)
-  cleanup                         remove whatever crashed labs left behind (all labs, or --name)`;
+  cleanup [--stale]               remove what labs left behind (all labs, or --name; --stale: only labs whose daemon is gone)`;
 
 interface Parsed {
   flags: Map<string, string[]>;
