@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { LoaderClient } from '../../control-plane/src/dataplane/ebpf/loader-client.js';
@@ -27,18 +28,12 @@ describe('device watcher: link events, a renewed loader connection, and polling 
   const logs: Array<Record<string, unknown>> = [];
 
   /** Lines of a stream, parsed as JSON (others ignored). */
-  const lines = (s: NodeJS.ReadableStream, onLine: (o: Record<string, unknown>) => void): void => {
-    let partial = '';
-    s.on('data', (d: Buffer) => {
-      partial += d.toString();
-      const all = partial.split('\n');
-      partial = all.pop() ?? '';
-      for (const l of all) {
-        try {
-          onLine(JSON.parse(l) as Record<string, unknown>);
-        } catch {
-          // not a JSON line
-        }
+  const lines = (input: NodeJS.ReadableStream, onLine: (o: Record<string, unknown>) => void): void => {
+    createInterface({ input }).on('line', (l) => {
+      try {
+        onLine(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        // not a JSON line
       }
     });
   };

@@ -65,7 +65,6 @@ export class DeviceWatcher {
     private readonly loader: LoaderClient,
     private readonly roles: DeviceRoles,
     private readonly log: Logger,
-    private readonly periods = { monitored: RECONCILE_PERIOD_MONITORED_MS, unmonitored: RECONCILE_PERIOD_UNMONITORED_MS },
     /** Called after the loader connection was renewed, once the devices are attached again (socket-LB re-attach). */
     private readonly onLoaderRenewed: () => Promise<void> = async () => undefined,
   ) {}
@@ -87,8 +86,8 @@ export class DeviceWatcher {
     const monitorLost = (why: string): void => {
       if (lost || this.stopped) return;
       lost = true;
-      this.log.warn({ why, periodMs: this.periods.unmonitored }, 'ip monitor is not running; reconciling devices periodically');
-      this.every(this.periods.unmonitored);
+      this.log.warn({ why, periodMs: RECONCILE_PERIOD_UNMONITORED_MS }, 'ip monitor is not running; reconciling devices periodically');
+      this.every(RECONCILE_PERIOD_UNMONITORED_MS);
     };
     monitor.on('error', (err) => monitorLost(err.message));
     monitor.on('exit', (code, signal) => monitorLost(`exited (${signal ?? code})`));
@@ -96,7 +95,7 @@ export class DeviceWatcher {
     this.loader.onConnect((n) => {
       if (n > 1 && !this.stopped) void this.reconcile();
     });
-    this.every(this.periods.monitored);
+    this.every(RECONCILE_PERIOD_MONITORED_MS);
     await this.reconcile();
   }
 

@@ -56,7 +56,7 @@ export class EbpfBackend implements DatapathBackend {
     await this.chooseConfigFlags();
     await initWithRetry(this.dataplane, (err) => this.log.error({ err: err.message }, 'dataplane init failed; retrying'));
     this.devices = new DeviceWatcher(this.loader, { external: deviceMatcher(this.opts.devices), pod: deviceMatcher(this.opts.podDevices), xdp: this.opts.xdp },
-      this.log, undefined, () => this.reattachSocketLB());
+      this.log, () => this.reattachSocketLB());
     await this.devices.start();
     await this.setSocketLB();
     this.dataplane.conntrackGc.start();
