@@ -24,4 +24,10 @@ uint64_t ct_gc_deleted(const struct ct_gc_stats *st);
 int ct_gc(struct loader *L, const char *at, struct ct_gc_stats *st,
 	  struct sy_err *e);
 
+/* One slice of a walk: from cursor (0: a new walk) for about budget_ns (0:
+ * to the end; at least one batch either way). *next is where the next
+ * slice starts, 0 when the walk is done. *st counts this slice only. */
+int ct_gc_slice(struct loader *L, uint64_t cursor, uint64_t budget_ns,
+		struct ct_gc_stats *st, uint64_t *next, struct sy_err *e);
+
 #endif

@@ -9,13 +9,20 @@ int handle_gc_conntrack(struct loader *L, const PB(GcConntrackRequest) *req,
 	PB(GcConntrackResult) *res = arena_alloc(r->a, sizeof(*res));
 	struct ct_gc_stats st;
 	struct sy_err e;
+	uint64_t next = 0;
 	int err;
 
-	(void)req;
 	switchyard__loader__v1__gc_conntrack_result__init(res);
 	r->resp->result_case = RES(GC_CONNTRACK);
 	r->resp->gc_conntrack = res;
-	err = ct_gc(L, "gc_conntrack", &st, &e);
+	/* A whole walk logs its line; slices would log one line each. */
+	if (!req->budget_us && !req->cursor)
+		err = ct_gc(L, "gc_conntrack", &st, &e);
+	else
+		err = ct_gc_slice(L, req->cursor,
+				  (uint64_t)req->budget_us * 1000, &st, &next,
+				  &e);
+	res->next_cursor = next;
 	/* Also on failure: what was removed before it. */
 	res->deleted = (uint32_t)ct_gc_deleted(&st);
 	res->scanned = (uint32_t)st.scanned;

@@ -94,6 +94,12 @@ int key_list_push(struct key_list *kl, const void *key)
 	return 0;
 }
 
+int key_list_push_cb(const void *key, const void *value, void *ctx)
+{
+	(void)value;
+	return key_list_push(ctx, key);
+}
+
 void key_list_free(struct key_list *kl)
 {
 	free(kl->data);

@@ -30,6 +30,8 @@ struct key_list {
 	size_t n, cap, ksize;
 };
 int key_list_push(struct key_list *kl, const void *key);
+/* A map_iter_cb pushing each key to the key_list ctx. */
+int key_list_push_cb(const void *key, const void *value, void *ctx);
 void key_list_free(struct key_list *kl);
 /* Deletes every key of kl from the map (absent keys are fine) and adds the
  * number deleted to *deleted. Walks collect first and delete after:

@@ -4,7 +4,7 @@
 // loader restarts. Needs root, bpffs at /sys/fs/bpf and a built loader
 // (make -C loader). Everything runs in namespaces named sy-lt-<random>-*.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -690,6 +690,74 @@ describe("switchyard-loader protocol", { timeout: 60000 }, () => {
       assert.equal(r4.apply!.applied, 3);
       assert.equal(r4.apply!.deleted, 1, "the legacy op removed the orphan");
       assert.equal((await call(sock, { dump: { map: "sy_conntrack" } })).dump!.info.entries, 0);
+    }));
+
+  it("a full sy_conntrack is collected in slices: a map write sent during the walk is answered before the walk ends", () =>
+    withLogs(logs, async () => {
+      assert.equal((await call(sock, { dump: { map: "sy_conntrack", limit: 1 } })).dump!.info.entries, 0, "conntrack empty before the test");
+      // A real full map: as many entries as sy_conntrack has room for
+      // (bpftool batch, one process), a quarter of them orphans of a
+      // backend that is not there.
+      await call(sock, {
+        apply: {
+          ops: [
+            { upsertBackend: { id: 61, addr: ip("198.18.2.61"), port: 8080, proto: TCP } },
+            { upsertRevnat: { id: 71, addr: ip("198.18.250.71"), port: 80 } },
+          ],
+        },
+      });
+      const pin = `${lab.pinDir(instance)}/sy_conntrack`;
+      const info = JSON.parse(run("bpftool", ["-j", "map", "show", "pinned", pin]).stdout) as BpftoolMapInfo;
+      const room = info.max_entries;
+      assert.ok(room >= 65536, `sy_conntrack has room for ${room} entries`);
+      const est = SY_CT_F_SEEN_REPLY | SY_CT_F_ESTABLISHED;
+      const fresh = hexArgs(ctValue(monoNs(), 61, 71, est)).join(" ");
+      const orphan = hexArgs(ctValue(monoNs(), 99, 71, est)).join(" ");
+      const lines: string[] = [];
+      for (let i = 0; i < room; i++) {
+        const key = ctKey(`198.18.${8 + (i >> 16)}.${(i >> 8) & 0xff}`, "198.18.250.71", 1024 + (i & 0xff), 80, TCP);
+        lines.push(`map update pinned ${pin} key hex ${hexArgs(key).join(" ")} value hex ${i % 4 === 0 ? orphan : fresh}`);
+      }
+      const file = path.join(lab.tmp, "ct-fill.batch");
+      writeFileSync(file, lines.join("\n") + "\n");
+      run("bpftool", ["batch", "file", file], { timeoutMs: 120_000 });
+
+      const agent = new AgentLoaderClient(sock, 60_000);
+      try {
+        // What the map holds (an LRU map may evict a little before it is
+        // at max_entries): the walk's counts are checked against it.
+        const held = (await agent.dump("sy_conntrack")).entries;
+        const orphans = held.filter((e) => Buffer.from(e.value).readUInt32LE(8) === 99).length;
+        assert.ok(held.length >= room * 0.95, `sy_conntrack is full: ${held.length} of ${room}`);
+
+        // The agent's client: the walk in slices of 1 ms of the loader's
+        // time, and a map write sent on the same connection right after
+        // the walk's first slice.
+        const order: string[] = [];
+        const walk = agent.gcConntrack(1000).then((r) => {
+          order.push("walk");
+          return r;
+        });
+        const write = agent.apply([{ upsertBackend: { id: 62, addr: ip("198.18.2.62"), port: 8080, proto: TCP } }]).then(() => order.push("write"));
+        const [r] = await Promise.all([walk, write]);
+        assert.deepEqual(order, ["write", "walk"], "the write was answered while the walk went on");
+        assert.ok(r.slices > 1, `a walk of ${held.length} entries in ${r.slices} slice(s)`);
+        assert.equal(r.scanned, held.length, "every entry walked once");
+        assert.equal(r.orphanedBackend, orphans, "the orphans");
+        assert.equal(r.deleted, orphans);
+        const left = (await call(sock, { dump: { map: "sy_conntrack", limit: 1 } })).dump!;
+        assert.equal(left.info.entries, held.length - orphans, "the orphans are gone, every other entry stays");
+
+        // A walk from a cursor this loader did not give is refused.
+        await assert.rejects(call(sock, { gcConntrack: { cursor: 7 * 2 ** 32, budgetUs: 1000 } }), /INVALID: .*not one this loader gave/);
+        // Empty again for the tests after this one, in one request (no budget).
+        await agent.apply([{ deleteBackend: { id: 61 } }, { deleteBackend: { id: 62 } }, { deleteRevnat: { id: 71 } }]);
+        const all = await call(sock, { gcConntrack: {} });
+        assert.equal(all.gcConntrack!.deleted, held.length - orphans);
+        assert.equal(all.gcConntrack!.nextCursor, 0, "a walk without a budget is one request");
+      } finally {
+        agent.close();
+      }
     }));
 
   it("refuses a second loader for the same instance", () =>

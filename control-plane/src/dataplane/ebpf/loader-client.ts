@@ -82,6 +82,9 @@ export async function dumpAllPages(page: (cursor: Uint8Array) => Promise<DumpPag
   return { info: first.info, entries: [...byKey.values()] };
 }
 
+/** The loader's time per slice of a conntrack GC walk (µs): what a map write sent during a walk waits at most, about. */
+export const GC_SLICE_US = 2000;
+
 export class LoaderClient {
   private sock: net.Socket | undefined;
   private buf: Buffer = Buffer.alloc(0);
@@ -222,9 +225,27 @@ export class LoaderClient {
     return resultOf(await this.call({ apply: { ops } }), 'apply').applied;
   }
 
-  /** Garbage-collects sy_conntrack (expired and orphaned entries); the loader's GcConntrackResult. */
-  async gcConntrack(): Promise<GcConntrackResult> {
-    return resultOf(await this.call({ gcConntrack: {} }), 'gcConntrack');
+  /**
+   * Garbage-collects sy_conntrack (expired and orphaned entries): one walk,
+   * in slices of about `sliceUs` of the loader's time (0: one request), so
+   * a map write sent meanwhile waits for one slice, not for the walk (one
+   * walk of a full map takes seconds). The counts are the whole walk's.
+   */
+  async gcConntrack(sliceUs = GC_SLICE_US): Promise<GcConntrackResult & { slices: number }> {
+    const sum = { deleted: 0, scanned: 0, expired: 0, orphanedBackend: 0, orphanedFrontend: 0, nextCursor: 0, slices: 0 };
+    let cursor = 0;
+    do {
+      const r = resultOf(await this.call({ gcConntrack: { cursor, budgetUs: sliceUs } }), 'gcConntrack');
+      sum.slices++;
+      sum.deleted += Number(r.deleted ?? 0);
+      sum.scanned += Number(r.scanned ?? 0);
+      sum.expired += Number(r.expired ?? 0);
+      sum.orphanedBackend += Number(r.orphanedBackend ?? 0);
+      sum.orphanedFrontend += Number(r.orphanedFrontend ?? 0);
+      // A loader without slices answers no cursor: its one request was the whole walk.
+      cursor = Number(r.nextCursor ?? 0);
+    } while (cursor !== 0);
+    return sum;
   }
 
   /** Every entry of a map (limit 0: all pages, read one request each), or the first `limit` entries. */

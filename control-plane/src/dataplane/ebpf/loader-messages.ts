@@ -454,9 +454,13 @@ export interface SetMonitorInit {
 }
 
 export interface GcConntrackRequest {
+  cursor: number;
+  budgetUs: number;
 }
 
 export interface GcConntrackRequestInit {
+  cursor?: number;
+  budgetUs?: number;
 }
 
 export interface GcConntrackResult {
@@ -465,6 +469,7 @@ export interface GcConntrackResult {
   expired: number;
   orphanedBackend: number;
   orphanedFrontend: number;
+  nextCursor: number;
 }
 
 export interface GcConntrackResultInit {
@@ -473,6 +478,7 @@ export interface GcConntrackResultInit {
   expired?: number;
   orphanedBackend?: number;
   orphanedFrontend?: number;
+  nextCursor?: number;
 }
 
 export interface MonitorRequest {
