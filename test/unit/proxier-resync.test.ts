@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import type { Dataplane, SyncOutcome } from '../../control-plane/src/dataplane/dataplane.js';
 import { ServiceTracker } from '../../control-plane/src/model/service-tracker.js';
 import { EndpointSliceCache } from '../../control-plane/src/model/endpoint-slice-cache.js';
-import { Proxier } from '../../control-plane/src/sync/proxier.js';
+import { Proxier, WARM_SERVICES } from '../../control-plane/src/sync/proxier.js';
 import { service, slice } from './fixtures.js';
 
 const PERIOD = 30_000;
@@ -95,6 +95,14 @@ async function started(t: TestContext, withDriftCheck: boolean, open: { full?: b
   });
   p.start();
   await turns(5);
+  assert.deepEqual(f.syncs[0], { changed: 'full', verify: false }, 'the first sync is full');
+  if (withDriftCheck) {
+    // Then one slice over WARM_SERVICES Services through the partial path
+    // (warmPartialPath): the tests below start after it.
+    assert.equal(f.syncs.length, 2, 'the first full sync and the warm slice');
+    assert.equal((f.syncs[1]!.changed as string[]).length, WARM_SERVICES, 'the warm slice recomputes WARM_SERVICES Services');
+    f.syncs.splice(1);
+  }
   return { f, p, cache };
 }
 

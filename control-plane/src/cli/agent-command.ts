@@ -32,6 +32,7 @@ import { registerRestoreMetrics } from '../metrics/restore-metrics.js';
 import { Proxier } from '../sync/proxier.js';
 import { isIPv4 } from '../util/ipv4.js';
 import { chooseSnatPorts, readLocalPortRange, type SnatPortChoice } from '../config/snat-ports.js';
+import { StartupCollection } from '../util/startup-gc.js';
 
 const ZONE_LABEL = 'topology.kubernetes.io/zone';
 /** Changes kept for the admin API's metrics while the mode is not decided (the first list of 30,000 Services x 2 is 60,000). */
@@ -299,15 +300,20 @@ export async function runAgent(argv: string[]): Promise<number> {
   proxier.start();
   const health = await startHealthServer(proxier, { ...opts.health, healthTimeoutMs: opts.healthTimeoutMs });
   const serviceHealth = new ServiceHealthServers(opts.health.host, () => healthStatus(proxier!, opts.healthTimeoutMs).healthy, log);
+  const startupCollection = new StartupCollection(log);
   proxier.addSyncListener((rec) => {
     if (rec.ok) serviceHealth.update(healthChecksOf(proxier!.desiredPorts()));
+    if (rec.ok) startupCollection.afterSync();
     objectReporter.logConflicts(log);
     // Leave nothing of the other mode behind (switching modes across
     // restarts), but only once this mode's datapath is programmed: until then
     // the old one keeps serving.
     if (rec.ok) backend.removeOtherMode();
   });
-  if (proxier.syncCount > 0) backend.removeOtherMode();
+  if (proxier.syncCount > 0) {
+    backend.removeOtherMode();
+    startupCollection.afterSync();
+  }
   serviceHealth.update(healthChecksOf(proxier.desiredPorts()));
   mark('running');
   log.info({ mode: dataplane.mode, health: opts.health, ...backend.describe(), startupMs }, 'agent running');

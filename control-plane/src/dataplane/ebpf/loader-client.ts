@@ -243,7 +243,10 @@ export class LoaderClient {
       sum.orphanedBackend += Number(r.orphanedBackend ?? 0);
       sum.orphanedFrontend += Number(r.orphanedFrontend ?? 0);
       // A loader without slices answers no cursor: its one request was the whole walk.
-      cursor = Number(r.nextCursor ?? 0);
+      const next = Number(r.nextCursor ?? 0);
+      // The cursor (family, next bucket) only grows: anything else would never end.
+      if (next !== 0 && next <= cursor) throw new LoaderError('INVALID', `gc_conntrack: cursor ${next} after ${cursor}: not a walk forward`);
+      cursor = next;
     } while (cursor !== 0);
     return sum;
   }
