@@ -2,6 +2,8 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { agentSource } from '../cli/agent-entry.js';
 
 export interface MachineInfo {
   hostname: string;
@@ -15,6 +17,8 @@ export interface MachineInfo {
   loadavgAtStart: number[];
   gitCommit: string;
   gitDirty: boolean;
+  /** What the agents ran: the bundle, or the compiled modules one by one (a bundle older than them is not used; about a second slower to start). */
+  agentSource?: 'bundle' | 'modules';
 }
 
 function tryExec(file: string, args: string[], cwd?: string): string {
@@ -42,5 +46,6 @@ export function machineInfo(repo: string): MachineInfo {
     loadavgAtStart: os.loadavg().map((x) => Number(x.toFixed(2))),
     gitCommit: tryExec('git', ['rev-parse', 'HEAD'], repo),
     gitDirty: tryExec('git', ['status', '--porcelain', '--untracked-files=no'], repo) !== '',
+    agentSource: agentSource(path.join(repo, 'dist')),
   };
 }

@@ -404,6 +404,7 @@ export async function runBench(argv: string[]): Promise<number> {
   };
   log(`${opts.preset} preset: Services ${opts.services.join(',')} x endpoints ${opts.endpoints.join(',')} x modes ${opts.modes.join(',')}; results in ${opts.out}`);
   log(`machine: ${machine.cpuModel}, ${machine.nproc} CPUs, kernel ${machine.kernel}, load ${machine.loadavgAtStart.join(' ')}`);
+  if (machine.agentSource === 'modules') log('warning: the agents run the compiled modules, not the bundle (missing, or older than them: node scripts/bundle-agent.mjs): their start is about a second slower than a built tree\'s');
 
   let current: BenchLab | undefined;
   let aborted = false;

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
-import { EbpfDataplane } from '../../control-plane/src/dataplane/ebpf/ebpf-dataplane.js';
+import { EbpfDataplane, PRESSURE_CHECK_DELAY_MS } from '../../control-plane/src/dataplane/ebpf/ebpf-dataplane.js';
 import { OpType } from '../../control-plane/src/dataplane/ebpf/loader-protocol.js';
 import { DEFAULT_MAGLEV_SIZING } from '../../control-plane/src/dataplane/maglev.js';
 import { computeDesiredState } from '../../control-plane/src/dataplane/desired-state.js';
@@ -151,4 +151,34 @@ test('a dual-stack sync fills the IPv6 maps; SetConfig carries the IPv6 node add
   for (const k of again.builder.serviceKeys()) for (const t of again.builder.want(k)!.maglev.values()) built.add(t);
   assert.equal(again.programmedMaps!.maglev.size, 2);
   for (const t of again.programmedMaps!.maglev.values()) assert.ok(built.has(t), 'a table read back as built is the built array');
+});
+
+test('a service map filled past 90 % is warned about once, after the sync that filled it, not inside it', async () => {
+  // sy_services has room for 3 entries: the sync below writes 3 (ClusterIP, NodePort, LoadBalancer).
+  class SmallServicesMap extends MemLoader {
+    override async dump(map: string, limit?: number) {
+      const r = await super.dump(map, limit);
+      return map === 'sy_services' ? { ...r, info: { ...r.info, maxEntries: 3 } } : r;
+    }
+  }
+  const t = new ServiceTracker({ defaultAlgorithm: 'maglev' });
+  t.update({ ...svc, spec: { ...svc.spec, clusterIPs: ['198.18.128.10'], ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack', loadBalancerSourceRanges: [] }, status: { loadBalancer: { ingress: [{ ip: '198.18.210.1' }] } } });
+  const c = new EndpointSliceCache('node1');
+  c.update(slice('w4', 'IPv4', ['198.19.1.2']));
+  const lines: Array<{ level: number; msg: string; map?: string }> = [];
+  const log = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s) as { level: number; msg: string; map?: string }) });
+  const dp = new EbpfDataplane(new SmallServicesMap() as unknown as Loader, { seed: 1, sizing: DEFAULT_MAGLEV_SIZING, nodeIP: '198.18.0.11' }, log);
+  dp.setNodeIP('198.18.0.11');
+  await dp.init();
+  try {
+    await dp.sync(computeDesiredState(t.servicePorts('IPv4'), c.allEndpoints('IPv4'), { nodeName: 'node1', zone: '' }));
+    assert.equal(dp.mapPressure().find((m) => m.map === 'sy_services')?.warning, true, 'what /v1/status shows is computed when read');
+    assert.equal(lines.length, 0, 'no walk and no warning inside the sync');
+    await new Promise((r) => setTimeout(r, PRESSURE_CHECK_DELAY_MS + 200));
+    const warned = lines.filter((l) => l.map === 'sy_services');
+    assert.equal(warned.length, 1, JSON.stringify(lines));
+    assert.match(warned[0]!.msg, /sy_services is 100 % full/);
+  } finally {
+    await dp.close();
+  }
 });
