@@ -302,8 +302,10 @@ export async function runAgent(argv: string[]): Promise<number> {
   const serviceHealth = new ServiceHealthServers(opts.health.host, () => healthStatus(proxier!, opts.healthTimeoutMs).healthy, log);
   const startupCollection = new StartupCollection(log);
   proxier.addSyncListener((rec) => {
-    if (rec.ok) serviceHealth.update(healthChecksOf(proxier!.desiredPorts()));
-    if (rec.ok) startupCollection.afterSync();
+    if (rec.ok) {
+      serviceHealth.update(healthChecksOf(proxier!.desiredPorts()));
+      startupCollection.afterSync();
+    }
     objectReporter.logConflicts(log);
     // Leave nothing of the other mode behind (switching modes across
     // restarts), but only once this mode's datapath is programmed: until then

@@ -225,7 +225,8 @@ export class Proxier {
    * write), taken like any slice, when no change waits. The first change
    * after a start otherwise paid the partial path's first-use costs (V8
    * compiles a function at its first call and optimizes it only after
-   * many): its sync took 11-16 ms where the next ones took 1-2.
+   * many): the first flip's sync took 10-11 ms where the next ones took
+   * 1-2; 3 ms with this slice (10,000 Services, docs/benchmarks.md).
    */
   private warmPartialPath(): void {
     if (!this.dataplane.capabilities?.partialSync || !this.dataplane.checkDrift || this.resync) return;

