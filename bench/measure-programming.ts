@@ -168,6 +168,10 @@ export interface FlipSample {
    *  switch happened after the connection that gave it was opened, so this bounds the latency from below,
    *  up to the probe's interval plus one connection. */
   lastOldMs: number | undefined;
+  /** When the agent logged the sync that carried this flip, in ms after `at` (whole ms: the log's
+   *  time and `at` are both Date.now()); undefined: none seen. Splits a slow flip into the part
+   *  until the agent had written the maps and the part after (datapath, probe, CPUs). */
+  agentSyncedMs?: number;
 }
 
 export interface FlipResult {
@@ -234,8 +238,25 @@ export async function measureFlips(lab: BenchLab, api: LabClient, c: Client, ser
       await sleep(200 + Math.floor(Math.random() * 300));
     }
     res.syncs = readAgentLog(lab.agentLog(c.node), offset).syncs;
+    agentSyncedAfterPut(res.samples, res.syncs).forEach((ms, i) => {
+      if (ms !== undefined) res.samples[i]!.agentSyncedMs = ms;
+    });
     return res;
   } finally {
     await stream.stop();
   }
+}
+
+/**
+ * Per flip, the first change sync (not full, not a resync slice) the agent
+ * logged at or after the flip's PUT and before the next flip's: its log time
+ * minus the PUT's, in ms; undefined when there is none.
+ */
+export function agentSyncedAfterPut(samples: ReadonlyArray<Pick<FlipSample, 'at'>>, syncs: readonly SyncRecord[]): Array<number | undefined> {
+  const changes = syncs.filter((s) => !s.full && !s.raw['resync']);
+  return samples.map((f, i) => {
+    const until = samples[i + 1]?.at ?? Infinity;
+    const s = changes.find((c) => c.t >= f.at && c.t < until);
+    return s ? s.t - f.at : undefined;
+  });
 }

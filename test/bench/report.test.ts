@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { PRESETS, parseBenchOptions, UsageError, type Mode } from '../../bench/options.js';
 import { TCP_SYN, tcpFrame, tupleOf } from '../../bench/packets.js';
 import { baselineOf, computeFamilyRatios, computeRatios, goalsMarkdown, ipv6GoalsMarkdown, markdown, scaleGoalsMarkdown, summaryMarkdown, svgChart, type BenchReport, type CombinationResult } from '../../bench/report.js';
-import { coldSample } from '../../bench/measure-programming.js';
+import { agentSyncedAfterPut, coldSample, type SyncRecord } from '../../bench/measure-programming.js';
 import { percentile, summarize, unavailable } from '../../bench/stats.js';
 
 describe('options', () => {
@@ -56,6 +56,13 @@ describe('statistics', () => {
     assert.deepEqual([s.n, s.runs, s.min, s.p50, s.p90, s.p99, s.max, s.mean], [100, 4, 1, 50, 90, 99, 100, 50.5]);
     assert.ok(Math.abs(s.stddev - 29.011) < 0.01);
     assert.throws(() => summarize('x', 'ms', [], 1));
+  });
+
+  test('each flip gets the first change sync logged after its PUT and before the next one', () => {
+    const sync = (t: number, extra: Record<string, unknown> = {}, full = false): SyncRecord => ({ t, ms: 1, changes: 1, full, raw: extra });
+    const syncs = [sync(995), sync(1000, {}, true), sync(1004, { resync: 1 }), sync(1006), sync(1009), sync(1520)];
+    // Flip 1 at 1000: the full sync and the resync slice are not its sync, 1006 is; flip 2 at 1500 gets 1520; flip 3 none.
+    assert.deepEqual(agentSyncedAfterPut([{ at: 1000 }, { at: 1500 }, { at: 2000 }], syncs), [6, 20, undefined]);
   });
 
   test('cold-start sample: first and last always, evenly spaced between', () => {
