@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { agentSource } from '../cli/agent-entry.js';
+import { pathToFileURL } from 'node:url';
 
 export interface MachineInfo {
   hostname: string;
@@ -29,6 +29,17 @@ function tryExec(file: string, args: string[], cwd?: string): string {
   }
 }
 
+/**
+ * What `switchyard agent` of the built tree loads, asked of its own entry
+ * (dist/cli/agent-entry.js) in a child: the benchmark sits below the CLI and
+ * imports none of it.
+ */
+function agentSourceOf(repo: string): 'bundle' | 'modules' | undefined {
+  const entry = path.join(repo, 'dist', 'cli', 'agent-entry.js');
+  const out = tryExec(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(pathToFileURL(entry).href)}); process.stdout.write(m.agentSource());`]);
+  return out === 'bundle' || out === 'modules' ? out : undefined;
+}
+
 export function machineInfo(repo: string): MachineInfo {
   const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
@@ -46,6 +57,6 @@ export function machineInfo(repo: string): MachineInfo {
     loadavgAtStart: os.loadavg().map((x) => Number(x.toFixed(2))),
     gitCommit: tryExec('git', ['rev-parse', 'HEAD'], repo),
     gitDirty: tryExec('git', ['status', '--porcelain', '--untracked-files=no'], repo) !== '',
-    agentSource: agentSource(path.join(repo, 'dist')),
+    agentSource: agentSourceOf(repo),
   };
 }
