@@ -8,15 +8,7 @@
 
 #include "sy_structs.h"
 #include "maglev_slots.h"
-
-#ifndef ENOTSUPP
-#define ENOTSUPP 524 /* kernel-internal, leaks to user space */
-#endif
-
-static int no_batch(int err)
-{
-	return err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUPP;
-}
+#include "map_batch.h"
 
 int maglev_slots_fits(int inner, uint32_t m)
 {
@@ -58,7 +50,7 @@ static int read_all(int inner, uint32_t *keys, struct sy_maglev_slots *cur,
 			return 0;
 		err = -EIO;
 	}
-	if (!no_batch(err))
+	if (!map_batch_unsupported(err))
 		return err;
 	for (uint32_t i = 0; i < n; i++) {
 		keys[i] = i;
@@ -110,7 +102,7 @@ int maglev_slots_write(int inner, const uint32_t *backend_ids, uint32_t m,
 	if (!step) {
 		count = w;
 		err = bpf_map_update_batch(inner, wkeys, vals, &count, &bopts);
-		if (!err || !no_batch(err)) {
+		if (!err || !map_batch_unsupported(err)) {
 			st->elems_written = err ? (count <= w ? count : 0) : w;
 			goto out;
 		}

@@ -18,10 +18,7 @@
 #include "sy_structs.h"
 #include "maglev_tables.h"
 #include "log.h"
-
-#ifndef ENOTSUPP
-#define ENOTSUPP 524 /* kernel-internal, leaks to user space */
-#endif
+#include "map_batch.h"
 
 int maglev_table_create(const uint32_t *backend_ids, uint32_t m, int *fd_out,
 			struct sy_err *e)
@@ -53,7 +50,7 @@ int maglev_table_create(const uint32_t *backend_ids, uint32_t m, int *fd_out,
 	for (uint32_t s = 0; s < m; s++)
 		vals[s / 2].ids[s & 1] = backend_ids[s];
 	err = bpf_map_update_batch(inner, keys, vals, &count, &bopts);
-	if (err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUPP) {
+	if (map_batch_unsupported(err)) {
 		/* No batch ops on this kernel: one update per element. */
 		err = 0;
 		for (uint32_t i = 0; i < n && !err; i++)

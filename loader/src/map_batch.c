@@ -13,10 +13,6 @@
 #define BATCH_ENTRIES 256u
 #define BATCH_ENTRIES_MAX 65536u
 
-#ifndef ENOTSUPP
-#define ENOTSUPP 524 /* the kernel's internal "not supported" */
-#endif
-
 int map_batch_walk(struct map_batch_walk *w, map_iter_cb cb,
 		   int (*after_batch)(void *ctx), void *ctx)
 {
@@ -48,8 +44,7 @@ int map_batch_walk(struct map_batch_walk *w, map_iter_cb cb,
 			continue;
 		}
 		if (err && err != -ENOENT) {
-			if ((err == -EINVAL || err == -ENOTSUPP ||
-			     err == -EOPNOTSUPP) && w->visited == 0 &&
+			if (map_batch_unsupported(err) && w->visited == 0 &&
 			    w->cursor == 0)
 				err = -EOPNOTSUPP;
 			ret = err;

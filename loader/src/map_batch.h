@@ -11,6 +11,19 @@
 
 #include "map_iter.h"
 
+#include <errno.h>
+
+#ifndef ENOTSUPP
+#define ENOTSUPP 524 /* kernel-internal, leaks to user space */
+#endif
+
+/* A batch op's error that means "no batch ops here" (the kernel or the map
+ * type), after which the caller goes element by element. */
+static inline int map_batch_unsupported(int err)
+{
+	return err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUPP;
+}
+
 struct map_batch_walk {
 	int fd;
 	uint32_t ksize, vsize;  /* vsize: the value as a lookup writes it */
