@@ -4,7 +4,7 @@
 // pkg/proxy/iptables/proxier.go's portProtoHash and
 // servicePortEndpointChainName compute them (protocol lower case, the
 // ServicePortName in its String() form "ns/name:port").
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export type Table = 'filter' | 'nat' | 'mangle';
 
@@ -45,8 +45,14 @@ export function base32Std(data: Uint8Array): string {
   return out;
 }
 
+/**
+ * The first 16 base32 characters of sha256(s): exactly the first 10 bytes of
+ * the digest (80 bits), so no padding and no slice of a longer encoding. A
+ * cold sync names every chain (30,000 at 10,000 Services x 2 endpoints): the
+ * one-shot hash() is about twice as fast as createHash() there.
+ */
 function hash16(s: string): string {
-  return base32Std(createHash('sha256').update(s, 'utf8').digest()).slice(0, 16);
+  return base32Std(hash('sha256', s, 'buffer').subarray(0, 10));
 }
 
 /** portProtoHash(servicePortName, protocol): protocol must be lower case ("tcp"). */
@@ -93,12 +99,14 @@ export interface ServiceChains {
 
 export function serviceChains(servicePortName: string, protocolUpper: string): ServiceChains {
   const protocol = protocolUpper.toLowerCase();
+  // The four chains share one hash (portProtoHash): computed once.
+  const h = portProtoHash(servicePortName, protocol);
   return {
     name: servicePortName,
     protocol,
-    cluster: servicePortPolicyClusterChain(servicePortName, protocol),
-    local: servicePortPolicyLocalChainName(servicePortName, protocol),
-    firewall: serviceFirewallChainName(servicePortName, protocol),
-    external: serviceExternalChainName(servicePortName, protocol),
+    cluster: SVC_PREFIX + h,
+    local: SVL_PREFIX + h,
+    firewall: FW_PREFIX + h,
+    external: EXT_PREFIX + h,
   };
 }

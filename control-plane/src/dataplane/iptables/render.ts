@@ -11,7 +11,7 @@
 // hashed; when `full` is false and the hash equals the previous one, those
 // chains are left out of the input (kube-proxy skips the services its change
 // trackers did not mark). The top-level chains are always rewritten whole.
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 import type { DesiredServicePort } from '../desired-state.js';
 import type { EndpointInfo } from '../../model/types.js';
 import { endpointKey, servicePortString } from '../../model/types.js';
@@ -122,29 +122,52 @@ class EndpointComment {
 
 type Arg = string | readonly string[] | EndpointComment;
 
+/**
+ * Lines as iptables-restore reads them. A service buffer also keeps each line
+ * without its endpoint comments (what the partial-sync hash covers); a
+ * top-level buffer keeps the lines written to it directly (the top-level
+ * hash), apart from the service and stale-chain lines appended to it.
+ */
 class LineBuffer {
   readonly lines: string[] = [];
-  /** The lines without endpoint comments (what the partial-sync hash covers). */
-  readonly hashLines: string[] = [];
+  readonly hashLines: string[] | undefined;
+  readonly topLines: string[] | undefined;
+  constructor(kind: 'service' | 'top') {
+    if (kind === 'service') this.hashLines = [];
+    else this.topLines = [];
+  }
   write(...args: Arg[]): void {
     const words: string[] = [];
-    const hashWords: string[] = [];
+    let hashWords: string[] | undefined;
     for (const a of args) {
       if (typeof a === 'string') {
         words.push(a);
-        hashWords.push(a);
-      } else if (a instanceof EndpointComment) words.push(...a.words);
-      else {
+        hashWords?.push(a);
+      } else if (a instanceof EndpointComment) {
+        // The first comment splits the hashed words from the written ones.
+        if (a.words.length > 0) {
+          hashWords ??= words.slice();
+          words.push(...a.words);
+        }
+      } else {
         words.push(...a);
-        hashWords.push(...a);
+        hashWords?.push(...a);
       }
     }
-    this.lines.push(words.join(' '));
-    this.hashLines.push(hashWords.join(' '));
+    const line = words.join(' ');
+    this.lines.push(line);
+    this.hashLines?.push(hashWords ? hashWords.join(' ') : line);
+    this.topLines?.push(line);
   }
   chain(name: string): void {
-    this.lines.push(`:${name} - [0:0]`);
-    this.hashLines.push(`:${name} - [0:0]`);
+    const line = `:${name} - [0:0]`;
+    this.lines.push(line);
+    this.hashLines?.push(line);
+    this.topLines?.push(line);
+  }
+  /** Lines of another buffer (a service's chains, a stale chain), not part of this one's top-level hash. */
+  append(lines: readonly string[]): void {
+    for (const l of lines) this.lines.push(l);
   }
 }
 
@@ -297,10 +320,10 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
   const nfacctInvalid = cfg.nfacct?.ctStateInvalidDropped ?? false;
   const nfacctLocalhost = cfg.nfacct?.localhostNodePortsAccepted ?? false;
 
-  const filterChains = new LineBuffer();
-  const filterRules = new LineBuffer();
-  const natChains = new LineBuffer();
-  const natRules = new LineBuffer();
+  const filterChains = new LineBuffer('top');
+  const filterRules = new LineBuffer('top');
+  const natChains = new LineBuffer('top');
+  const natRules = new LineBuffer('top');
 
   for (const c of [KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL]) filterChains.chain(c);
   for (const c of [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ]) natChains.chain(c);
@@ -324,7 +347,6 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
   const comment = (s: string): EndpointComment => new EndpointComment(largeClusterMode ? [] : ['-m', 'comment', '--comment', s]);
 
   const serviceHashes = new Map<string, string>();
-  const serviceLines = new Set<string>();
   let serviceRuleLines = 0;
   const writtenServices: string[] = [];
   const serviceParts: ServiceChainsPart[] = [];
@@ -463,8 +485,8 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
     }
 
     // The service's own chains: collected apart, hashed, written unless unchanged.
-    const sc = new LineBuffer();
-    const sr = new LineBuffer();
+    const sc = new LineBuffer('service');
+    const sr = new LineBuffer('service');
 
     if (hasInternalEndpoints && !clusterIPLost) {
       const args = ['-m', 'comment', '--comment', q(`${svcName} cluster IP`), ...proto, '-d', svc.clusterIP, '--dport', port];
@@ -541,17 +563,15 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
       sr.write(...args, affinity, proto, '-j', 'DNAT', '--to-destination', endpointString(e));
     }
 
-    const hash = createHash('sha256').update(sc.hashLines.join('\n')).update('\n--\n').update(sr.hashLines.join('\n')).digest('base64');
+    const hash = oneShotHash('sha256', `${sc.hashLines!.join('\n')}\n--\n${sr.hashLines!.join('\n')}`, 'base64');
     serviceHashes.set(svc.key, hash);
     if (!full && opts.previousHashes?.get(svc.key) === hash) {
       skippedServices.push(svc.key);
     } else {
       writtenServices.push(svc.key);
       serviceParts.push({ key: svc.key, chainLines: sc.lines, ruleLines: sr.lines });
-      natChains.lines.push(...sc.lines);
-      natRules.lines.push(...sr.lines);
-      for (const l of sc.lines) serviceLines.add(l);
-      for (const l of sr.lines) serviceLines.add(l);
+      natChains.append(sc.lines);
+      natRules.append(sr.lines);
       serviceRuleLines += sr.lines.length;
     }
   }
@@ -562,10 +582,8 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
   for (const c of opts.previousActiveNatChains ?? []) if (isServiceChainName(c) && !activeNatChains.has(c)) stale.add(c);
   const deletedChains = [...stale].sort();
   for (const c of deletedChains) {
-    natChains.chain(c);
-    natRules.write('-X', c);
-    serviceLines.add(`:${c} - [0:0]`);
-    serviceLines.add(`-X ${c}`);
+    natChains.append([`:${c} - [0:0]`]);
+    natRules.append([`-X ${c}`]);
   }
 
   // Finally, tail-call to the nodePorts chain.
@@ -596,10 +614,9 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
     '*nat', ...natChains.lines, ...natRules.lines, 'COMMIT',
   ].join('\n') + '\n';
 
+  // Everything but the service chains and the stale-chain deletions.
   const top = createHash('sha256');
-  for (const l of [...filterChains.lines, ...filterRules.lines, ...natChains.lines, ...natRules.lines]) {
-    if (!serviceLines.has(l)) top.update(l).update('\n');
-  }
+  for (const b of [filterChains, filterRules, natChains, natRules]) for (const l of b.topLines!) top.update(l).update('\n');
 
   return {
     text,
