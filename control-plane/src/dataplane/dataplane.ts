@@ -64,4 +64,11 @@ export interface Dataplane {
    * the periodic resync in slices, and a full sync only when this finds drift.
    */
   checkDrift?(): Promise<number>;
+  /**
+   * Runs scratch changes (sync/warm-change-path.ts) through the back end's
+   * change path on state of their own, so that V8 has compiled it before the
+   * first real change: nothing programmed or tracked is touched, nothing
+   * written. Returns the operations planned. Optional.
+   */
+  warmUp?(changes: ReadonlyArray<ReadonlyMap<ServiceKey, DesiredServicePort[]>>): Promise<number>;
 }

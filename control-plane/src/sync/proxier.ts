@@ -25,6 +25,7 @@ import type { ServiceTracker } from '../model/service-tracker.js';
 import { serviceKeyOfPort, type ServiceKey } from '../model/service-key.js';
 import type { IPFamily } from '../util/ip.js';
 import { ms2 } from '../util/ms.js';
+import { scratchChanges } from './warm-change-path.js';
 
 export interface ProxierOptions {
   /** Minimum time between two syncs (kube-proxy's minSyncPeriod), ms. */
@@ -236,7 +237,29 @@ export class Proxier {
       keys.push(k);
     }
     if (keys.length > 0) this.resync = { keys, pos: 0, started: Date.now(), busyMs: 0, slices: 0, changes: 0, warm: true };
+    this.warmChangePath();
   }
+
+  /**
+   * Scratch changes through the trackers' and the back end's change path
+   * (warm-change-path.ts): what the warm slice does not run, since nothing
+   * changed there (a Maglev table for a new backend set above all).
+   */
+  private warmChangePath(): void {
+    const warmUp = this.dataplane.warmUp?.bind(this.dataplane);
+    if (!warmUp) return;
+    const t0 = performance.now();
+    const changes = scratchChanges(this.node(), this.ipFamilies[0] ?? 'IPv4');
+    warmUp(changes).then((ops) => {
+      this.changePathWarmed = { changes: changes.length, ops, ms: ms2(performance.now() - t0) };
+      this.log.info(this.changePathWarmed, 'change path warmed');
+    }, (err: unknown) => {
+      this.log.warn({ err: (err as Error).message }, 'change path warm-up failed (the first change compiles it instead)');
+    });
+  }
+
+  /** The scratch warm-up after the first full sync: changes run, operations planned, time (ms). */
+  changePathWarmed: { changes: number; ops: number; ms: number } | undefined;
 
   /** The periodic resync under way: Services still to recompute (from pos), and what it cost so far. */
   private resync: { keys: ServiceKey[]; pos: number; started: number; busyMs: number; slices: number; changes: number; warm?: boolean } | undefined;

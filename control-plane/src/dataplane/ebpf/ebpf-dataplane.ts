@@ -11,6 +11,7 @@ import { ipv4ToBytes } from '../../util/ipv4.js';
 import { DesiredMapsBuilder } from './desired-maps.js';
 import { SyncRun } from './sync-plan.js';
 import { ConntrackGcSchedule } from './conntrack-gc.js';
+import { warmUpChangePath } from './warm-up.js';
 import { checkDrift as compareMaps, writtenContent, type WriteGauge, type WrittenContent } from './drift-check.js';
 import { LoaderError, type LoaderClient } from './loader-client.js';
 import { cidrContains, intToIpv4, parseCidr } from '../../util/ipv4.js';
@@ -62,6 +63,11 @@ export class EbpfDataplane implements Dataplane {
   constructor(readonly loader: LoaderClient, private readonly opts: EbpfDataplaneOptions, private readonly log: Logger) {
     this.builder = new DesiredMapsBuilder({ seed: opts.seed, sizing: opts.sizing });
     this.conntrackGc = new ConntrackGcSchedule(() => this.gcConntrack(), log);
+  }
+
+  /** Dataplane.warmUp: the change path on a builder and picture of its own (warm-up.ts). */
+  warmUp(changes: ReadonlyArray<ReadonlyMap<ServiceKey, DesiredServicePort[]>>): Promise<number> {
+    return warmUpChangePath({ seed: this.opts.seed, sizing: this.opts.sizing }, changes);
   }
 
   /** What the service maps hold as far as the agent knows (undefined until read back): metrics count and name from it. */
