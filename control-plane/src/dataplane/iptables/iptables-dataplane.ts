@@ -25,7 +25,7 @@ import { CanaryMonitor } from './canary.js';
 import { cleanupAll, type CleanupReport } from './cleanup.js';
 import { JUMP_CHAINS, KUBELET_JUMP_CHAINS, jumpRuleArgs } from './jump-chains.js';
 import { nodePortAddresses } from './node-port-addresses.js';
-import { LARGE_CLUSTER_ENDPOINTS_THRESHOLD, renderIptables, type IptablesNodeConfig, type RenderResult } from './render.js';
+import { LARGE_CLUSTER_ENDPOINTS_THRESHOLD, RenderCache, renderIptables, type IptablesNodeConfig, type RenderResult } from './render.js';
 import { IptablesRunner, chainsByTable, commandExec, type Exec, type IptablesBackend, type RunningCommand } from './runner.js';
 import { DEFAULT_BATCH_CHAINS, planRestore } from './restore-batches.js';
 import { isServiceChainName } from './chain-names.js';
@@ -97,6 +97,8 @@ export class IptablesDataplane implements Dataplane {
   private lastCleanupScan = 0;
   private hashes = new Map<string, string>();
   private active = new Set<string>();
+  /** Unchanged service ports' lines from the last render (render.ts RenderCache). */
+  readonly renderCache = new RenderCache();
   private topLevelHash: string | undefined;
   /** Our service chains believed to be in the nat table (undefined: unknown, look with iptables-save). */
   private kernelChains: Set<string> | undefined;
@@ -301,6 +303,7 @@ export class IptablesDataplane implements Dataplane {
         ...(existing ? { existingNatChains: existing } : {}),
         // Large clusters delete stale chains only at the periodic scan, as kube-proxy does.
         ...(large ? {} : { previousActiveNatChains: this.active }),
+        cache: this.renderCache,
       });
       this.lastRender = r;
       const plan = planRestore(r, batchChains > 0 ? this.kernelChains : undefined, batchChains);
