@@ -93,7 +93,6 @@ export function orderJumps(lines: readonly string[]): string[] {
   if (blockAt < 0) return out;
   const block = [...sortByTargetDescending(services), ...tail, ...sortByTargetDescending(nodePorts)];
   return [...out.slice(0, blockAt), ...block, ...out.slice(blockAt)];
-  return out;
 }
 
 /**
