@@ -234,6 +234,16 @@ export class DesiredMapsBuilder {
     return this.contributions.keys();
   }
 
+  /** want() of each of `keys` that has entries: what one sync hands SyncRun.run. */
+  wants(keys: Iterable<ServiceKey>): Map<ServiceKey, MapsContent> {
+    const out = new Map<ServiceKey, MapsContent>();
+    for (const k of keys) {
+      const w = this.want(k);
+      if (w) out.set(k, w);
+    }
+    return out;
+  }
+
   /**
    * One Service's entries, backends with their current (shared) values; the
    * maps are the builder's own, to read only. undefined: no entries.

@@ -304,8 +304,7 @@ export class EbpfDataplane implements Dataplane {
     if (opts.verify && this.incrementalReady) drift = await this.verify();
     const t1 = Date.now();
     const want = this.builder.build(desired);
-    const wants = new Map<ServiceKey, MapsContent>();
-    for (const key of this.builder.serviceKeys()) wants.set(key, this.builder.want(key)!);
+    const wants = this.builder.wants(this.builder.serviceKeys());
     const t2 = Date.now();
     this.shareProgrammedTables(want);
     const { run, loaderMs } = await this.execute(wants, this.programmed!, want);
@@ -342,11 +341,7 @@ export class EbpfDataplane implements Dataplane {
   private async syncPartial(changed: ReadonlyMap<ServiceKey, DesiredServicePort[]>): Promise<SyncOutcome> {
     const t0 = performance.now();
     const { before, after } = this.builder.update(changed);
-    const wants = new Map<ServiceKey, MapsContent>();
-    for (const key of changed.keys()) {
-      const w = this.builder.want(key);
-      if (w) wants.set(key, w);
-    }
+    const wants = this.builder.wants(changed.keys());
     const t1 = performance.now();
     const { run, loaderMs } = await this.execute(wants, before, after);
     const phases = { buildMs: ms2(t1 - t0), executeMs: ms2(performance.now() - t1), loaderMs };

@@ -17,13 +17,8 @@ async function encodeOnly(ops: LoaderOp[]): Promise<void> {
 }
 
 async function plan(programmed: MapsContent, builder: DesiredMapsBuilder, keys: Iterable<ServiceKey>, deletable: MapsContent, desired: MapsContent): Promise<number> {
-  const wants = new Map<ServiceKey, MapsContent>();
-  for (const k of keys) {
-    const w = builder.want(k);
-    if (w) wants.set(k, w);
-  }
   const run = new SyncRun(programmed, { send: encodeOnly, maxBatchBytes: 4 << 20 });
-  await run.run(wants, deletable, desired);
+  await run.run(builder.wants(keys), deletable, desired);
   return run.landed;
 }
 

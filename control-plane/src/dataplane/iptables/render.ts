@@ -85,7 +85,6 @@ export interface RenderOptions {
 
 /** What one service port contributed to a render: every line it wrote, in order, per buffer. */
 interface ServicePortRender {
-  key: string;
   filterTop: readonly string[];
   natTop: readonly string[];
   chainLines: string[];
@@ -640,18 +639,19 @@ export function renderIptables(desired: readonly DesiredServicePort[], cfg: Ipta
       const hash = oneShotHash('sha256', `${sc.hashLines!.join('\n')}\n--\n${sr.hashLines!.join('\n')}`, 'base64');
       for (const c of active) activeNatChains.add(c);
       one = {
-        key: svc.key, filterTop: filterRules.lines.slice(filter0), natTop: natRules.lines.slice(nat0),
+        filterTop: filterRules.lines.slice(filter0), natTop: natRules.lines.slice(nat0),
         chainLines: sc.lines, ruleLines: sr.lines, hash, active,
         noLocalInternal: noLocalInternal - internal0, noLocalExternal: noLocalExternal - external0,
       };
       cache?.set(d, one);
     }
-    serviceHashes.set(one.key, one.hash);
-    if (!full && opts.previousHashes?.get(one.key) === one.hash) {
-      skippedServices.push(one.key);
+    const key = d.svc.key;
+    serviceHashes.set(key, one.hash);
+    if (!full && opts.previousHashes?.get(key) === one.hash) {
+      skippedServices.push(key);
     } else {
-      writtenServices.push(one.key);
-      serviceParts.push({ key: one.key, chainLines: one.chainLines, ruleLines: one.ruleLines });
+      writtenServices.push(key);
+      serviceParts.push({ key, chainLines: one.chainLines, ruleLines: one.ruleLines });
       natChains.append(one.chainLines);
       natRules.append(one.ruleLines);
       serviceRuleLines += one.ruleLines.length;
