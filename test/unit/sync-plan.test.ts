@@ -275,7 +275,15 @@ test('a sync keeps the changes it took pending until it succeeds: while it hangs
 class SlotCheckedMaps extends CappedMaps {
   readonly violations: string[] = [];
   tableOps = 0;
-  override async send(ops: LoaderOp[]): Promise<void> {
+  /** One request at a time, in the order they came, as the loader serves one connection. */
+  private serving: Promise<void> = Promise.resolve();
+  override send(ops: LoaderOp[]): Promise<void> {
+    const done = this.serving.then(() => this.serve(ops));
+    this.serving = done.catch(() => undefined);
+    return done;
+  }
+
+  private async serve(ops: LoaderOp[]): Promise<void> {
     for (let i = 0; i < ops.length; i++) {
       const sm = ops[i]!.setMaglev as { group: number; backendIds: ArrayLike<number> } | undefined;
       if (sm) {
@@ -316,4 +324,113 @@ test('in-place table writes: a backend joins before any slot names it and leaves
   assert.equal(run.stats.backendsDeleted, 12);
   assert.ok(run.requests > 2, `several requests (${run.requests})`);
   assert.deepEqual(maps.m, programmed);
+});
+
+/**
+ * CappedMaps behind a loader that answers when the test says: shows how many
+ * requests are at the loader at once. Requests apply in the order they came
+ * (the loader serves one connection in order); the whole request is "written"
+ * as soon as it is sent.
+ */
+class HeldMaps extends CappedMaps {
+  private readonly waiting: Array<() => void> = [];
+  maxAtLoader = 0;
+  sends = 0;
+  override send(ops: LoaderOp[], onWritten?: () => void): Promise<void> {
+    this.sends++;
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push(() => super.send(ops).then(resolve, reject));
+      this.maxAtLoader = Math.max(this.maxAtLoader, this.waiting.length);
+      onWritten?.();
+    });
+  }
+
+  /** Answers the oldest request; false when none waits. */
+  answerOne(): boolean {
+    const w = this.waiting.shift();
+    w?.();
+    return w !== undefined;
+  }
+}
+
+/** Runs a full sync against HeldMaps, answering one request per turn of the event loop. */
+async function heldFullSync(w: ReturnType<typeof world>, programmed: MapsContent, maps: HeldMaps, maxBatchBytes: number): Promise<SyncRun> {
+  const want = w.b.build(w.desired());
+  const run = new SyncRun(programmed, { send: (ops, onWritten) => maps.send(ops, onWritten), maxBatchBytes });
+  let settled = false;
+  const done = run.run(w.wants(), programmed, want).finally(() => { settled = true; });
+  done.catch(() => undefined);
+  while (!settled) {
+    await new Promise((r) => setImmediate(r));
+    maps.answerOne();
+  }
+  await done;
+  return run;
+}
+
+test('a sync of many batches keeps one at the loader while it plans the next, never more, each batch one request', async () => {
+  const w = world();
+  for (let i = 1; i <= 6; i++) w.add(`s${i}`, i);
+  const maps = new HeldMaps({ services: 100, backends: 100 });
+  const programmed = emptyMapsContent();
+  // One Service's ops (two backends, a 251-slot table, reverse NAT, entry) take ~1.6 kB: one Service per batch.
+  const run = await heldFullSync(w, programmed, maps, 2000);
+  assert.equal(maps.maxAtLoader, 2, 'the next batch is sent before the one before it is answered, and no third');
+  assert.equal(run.requests, 6, 'a batch is cut to fit one request');
+  assert.equal(run.refused.size, 0);
+  assert.equal(maps.m.services.size, 6);
+  assert.deepEqual(maps.m, programmed, 'what the agent believes is what the maps hold');
+  for (const e of maps.m.services.values()) {
+    assert.ok(maps.m.maglev.has(e.value.group));
+    assert.ok(maps.m.revnat.has(e.value.id));
+    for (const id of maps.m.maglev.get(e.value.group)!) assert.ok(maps.m.backends.has(id), `table ${e.value.group} names backend ${id}`);
+  }
+});
+
+test('a refusal while the next batch is at the loader: that batch answers first, the refused Service alone is left out, nothing is lost or sent twice', async () => {
+  // A full map: the 6th Service's batch meets E2BIG while the 7th's is at the loader.
+  const w = world();
+  for (let i = 1; i <= 8; i++) w.add(`s${i}`, i);
+  const maps = new HeldMaps({ services: 5, backends: 100 });
+  const programmed = emptyMapsContent();
+  const run = await heldFullSync(w, programmed, maps, 2000);
+  assert.equal(maps.m.services.size, 5);
+  assert.deepEqual([...run.refused.keys()].sort(), ['default/s6', 'default/s7', 'default/s8']);
+  for (const why of run.refused.values()) assert.match(why, /sy_services/);
+  assert.deepEqual(maps.m, programmed);
+  // s6 and s7 asked the loader (s7 was already there); s8 was refused without a request.
+  const serviceWrites = maps.requests.filter((ops) => ops.some((o) => o.upsertService)).length;
+  assert.equal(serviceWrites, 7);
+
+  // An invalid op in the middle: every other Service is programmed, once.
+  const w2 = world();
+  for (let i = 1; i <= 6; i++) w2.add(`g${i}`, i, i === 3 ? 9999 : 80);
+  const maps2 = new HeldMaps({ services: 100, backends: 100 });
+  maps2.invalidPort = 9999;
+  const programmed2 = emptyMapsContent();
+  const run2 = await heldFullSync(w2, programmed2, maps2, 2000);
+  assert.deepEqual([...run2.refused.keys()], ['default/g3']);
+  assert.equal(maps2.m.services.size, 5);
+  assert.deepEqual(maps2.m, programmed2);
+  const tablesSent = maps2.requests.flat().filter((o) => o.setMaglev).length;
+  assert.equal(tablesSent, 6, 'each table sent once: g3\'s batch was refused whole (INVALID applies nothing), g4\'s landed while it waited');
+});
+
+test('a loader that fails while a second batch is at it: the sync throws once both answered, and sends nothing after', async () => {
+  const w = world();
+  for (let i = 1; i <= 6; i++) w.add(`s${i}`, i);
+  const maps = new HeldMaps({ services: 100, backends: 100 });
+  const programmed = emptyMapsContent();
+  const realSend = maps.send.bind(maps);
+  let attempts = 0;
+  // The third request finds the loader gone; so does every one after it.
+  maps.send = (ops, onWritten) => (++attempts >= 3 ? Promise.reject(new LoaderError('UNAVAILABLE', 'connection to the loader closed')) : realSend(ops, onWritten));
+  await assert.rejects(heldFullSync(w, programmed, maps, 2000), /UNAVAILABLE/);
+  const attemptsAtThrow = attempts;
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(attempts, attemptsAtThrow, 'no request after the sync gave up');
+  // The batch behind the failed one was already on its way: one more attempt, no more.
+  assert.equal(attemptsAtThrow, 4);
+  assert.equal(maps.m.services.size, 2);
+  assert.deepEqual(maps.m, programmed, 'the two that landed are committed, nothing else');
 });

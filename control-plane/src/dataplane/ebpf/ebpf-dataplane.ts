@@ -316,7 +316,7 @@ export class EbpfDataplane implements Dataplane {
       for (const [map, n] of Object.entries(drift)) this.driftByMap.set(map, (this.driftByMap.get(map) ?? 0) + n);
       this.log.warn({ drift }, 'datapath drift repaired: map entries deleted, changed or added behind the agent\'s back were put back as desired');
     }
-    // buildMs: map content and tables; executeMs: planning, encoding and the loader's writes (`requests` of them), loaderMs of it awaiting the loader's answers.
+    // buildMs: map content and tables; executeMs: planning, encoding and the loader's writes (`requests` of them), loaderMs of it with a request at the loader (planning and encoding the next batch overlap it).
     return { changes: run.landed, detail: { ...run.stats, ...phases, full: 1, drift: driftTotal, refused: run.refused.size, requests: run.requests }, refused: run.refused };
   }
 
@@ -350,16 +350,17 @@ export class EbpfDataplane implements Dataplane {
 
   /** Runs the plan; on a failure that is nobody's in particular, the maps are read again next time. */
   private async execute(wants: Map<ServiceKey, MapsContent>, deletable: MapsContent, desired: MapsContent): Promise<{ run: SyncRun; loaderMs: number }> {
-    let loaderMs = 0;
+    // loaderMs: time with at least one request at the loader (two may travel at once).
+    let loaderMs = 0, since = 0, active = 0;
     const run = new SyncRun(this.programmed!, {
-      send: async (ops) => {
+      send: async (ops, onWritten) => {
         this.writes.epoch++;
         this.writes.inFlight++;
-        const t = performance.now();
+        if (active++ === 0) since = performance.now();
         try {
-          await this.loader.apply(ops);
+          await this.loader.apply(ops, onWritten);
         } finally {
-          loaderMs += performance.now() - t;
+          if (--active === 0) loaderMs += performance.now() - since;
           this.writes.inFlight--;
         }
       },

@@ -181,8 +181,14 @@ export class LoaderClient {
     }
   }
 
-  /** Sends one request ({probe: {}}, {apply: {ops}}, ...) and returns the response's result. */
-  async call(op: Request_op): Promise<LoaderResponse> {
+  /**
+   * Sends one request ({probe: {}}, {apply: {ops}}, ...) and returns the
+   * response's result. onWritten: called once the whole request is in the
+   * kernel's socket buffer, where the loader can read it without this process
+   * running (a large write is otherwise handed over piece by piece by the
+   * event loop).
+   */
+  async call(op: Request_op, onWritten?: () => void): Promise<LoaderResponse> {
     await this.connect();
     const seq = ++this.seq;
     const payload = { seq, ...op };
@@ -193,7 +199,7 @@ export class LoaderClient {
         reject(new LoaderError('TIMEOUT', `no answer within ${this.timeoutMs} ms`));
       }, this.timeoutMs);
       this.pending.set(seq, { resolve, reject, timer });
-      this.sock!.write(bytes);
+      this.sock!.write(bytes, onWritten && (() => onWritten()));
     });
     if (res.code !== 'OK') throw new LoaderError(String(res.code), String(res.error), res.apply ?? undefined);
     return res;
@@ -221,8 +227,9 @@ export class LoaderClient {
     await this.call({ detach: { hook: 'SOCK_LB', cgroupPath } });
   }
 
-  async apply(ops: MapOp_op[]): Promise<number> {
-    return resultOf(await this.call({ apply: { ops } }), 'apply').applied;
+  /** onWritten: as call()'s. */
+  async apply(ops: MapOp_op[], onWritten?: () => void): Promise<number> {
+    return resultOf(await this.call({ apply: { ops } }, onWritten), 'apply').applied;
   }
 
   /**

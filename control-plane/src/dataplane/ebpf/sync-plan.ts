@@ -202,8 +202,12 @@ function isFull(message: string): boolean {
 }
 
 export interface SyncRunOptions {
-  /** Sends one ApplyRequest; throws LoaderError (with the apply result) when refused. */
-  send(ops: LoaderOp[]): Promise<void>;
+  /**
+   * Sends one ApplyRequest; throws LoaderError (with the apply result) when
+   * refused. onWritten, when the sender can tell: the whole request has left
+   * this process (the loader can read it while this process plans the next).
+   */
+  send(ops: LoaderOp[], onWritten?: () => void): Promise<void>;
   /** Upper bound of one request's encoded size. */
   maxBatchBytes: number;
   /** Called with every op once it landed (after it is committed to `programmed`). */
@@ -288,34 +292,96 @@ export class SyncRun {
     await this.sendGroups([{ owner: undefined, ops: late }]);
   }
 
-  /** Phase 2: batches of whole Services; a refusal restarts the batch without its Service. */
+  /**
+   * Phase 2: batches of whole Services, each sized to travel as one request,
+   * with one batch at the loader while the next is planned and encoded (a cold
+   * start of 10,000 Services is a dozen requests of 4 MiB: the loader writes
+   * one's tables while this process builds the next). Two batches share no
+   * Service; what they can share is backends, which each batch writes itself
+   * (a batch planned while the one before it travels writes again a backend
+   * that one carries), and the loader applies requests in the order they
+   * arrive, so each batch keeps Cilium's order on its own. A refusal restarts
+   * from the refused batch's first Service without the refused one, once the
+   * batch behind it answered too: what landed is committed, so it is not sent
+   * twice.
+   */
   private async runServices(order: ServiceKey[], wants: ReadonlyMap<ServiceKey, MapsContent>): Promise<void> {
     let pos = 0;
-    while (pos < order.length) {
-      const groups: Array<{ owner: ServiceKey | undefined; ops: PlanOp[] }> = [];
-      const pending = new Set<number>();
-      let bytes = 0, next = pos;
-      while (next < order.length && (groups.length === 0 || bytes < this.opts.maxBatchBytes)) {
-        const key = order[next]!;
-        next++;
-        if (this.refused.has(key)) continue;
-        const { ops, claims } = serviceOps(this.programmed, wants.get(key)!, pending);
-        if (ops.length === 0) continue;
-        const full = [...claims].find((m) => this.fullMaps.has(m));
-        if (full) {
-          // The loader would refuse it too: no new key fits this sync.
-          for (const o of ops) if (o.op.upsertBackend) pending.delete((o.op.upsertBackend as { id: number }).id);
-          this.refused.set(key, `${full} is full: ${this.fullMaps.get(full)}`);
+    let ahead: SentBatch | undefined;
+    while (pos < order.length || ahead) {
+      let next: SentBatch | undefined;
+      if (pos < order.length) {
+        const { groups, end } = this.planBatch(order, pos, wants);
+        if (groups.length > 0) next = this.launch(pos, groups);
+        pos = end;
+      }
+      if (ahead) {
+        let failed: ServiceKey | undefined;
+        try {
+          failed = await ahead.done;
+        } catch (err) {
+          if (next) await next.done.catch(() => undefined);
+          throw err;
+        }
+        if (failed !== undefined) {
+          if (next) await next.done;
+          pos = ahead.from;
+          ahead = undefined;
           continue;
         }
-        for (const o of ops) bytes += opBytes(o.op);
-        groups.push({ owner: key, ops });
       }
-      const failed = await this.sendGroups(groups);
-      // Done, or again from the same place without the refused Service
-      // (what landed is committed, so it is not sent twice).
-      if (!failed) pos = next;
+      // The loader holds the whole request before this process plans again:
+      // planning blocks the event loop, which hands a large write over.
+      if (next && pos < order.length) await next.written;
+      ahead = next;
     }
+  }
+
+  /** Sends a batch without waiting for its answer. */
+  private launch(from: number, groups: Array<{ owner: ServiceKey | undefined; ops: PlanOp[] }>): SentBatch {
+    let markWritten!: () => void;
+    const written = new Promise<void>((resolve) => { markWritten = resolve; });
+    const done = this.sendGroups(groups, markWritten);
+    // An answer (or a failure) means written too, from a sender that cannot tell.
+    done.then(markWritten, markWritten);
+    return { from, done, written };
+  }
+
+  /**
+   * The Services from `pos` that fit one request (one larger than a request
+   * goes alone), with their ops. Services whose maps are known full are
+   * refused here, without a round trip.
+   */
+  private planBatch(order: ServiceKey[], pos: number, wants: ReadonlyMap<ServiceKey, MapsContent>): { groups: Array<{ owner: ServiceKey | undefined; ops: PlanOp[] }>; end: number } {
+    const groups: Array<{ owner: ServiceKey | undefined; ops: PlanOp[] }> = [];
+    const pending = new Set<number>();
+    let bytes = 0, next = pos;
+    for (; next < order.length; next++) {
+      const key = order[next]!;
+      if (this.refused.has(key)) continue;
+      const { ops, claims } = serviceOps(this.programmed, wants.get(key)!, pending);
+      if (ops.length === 0) continue;
+      // Backends this Service would have written are left for whoever writes them.
+      const release = () => {
+        for (const o of ops) if (o.op.upsertBackend) pending.delete((o.op.upsertBackend as { id: number }).id);
+      };
+      const full = [...claims].find((m) => this.fullMaps.has(m));
+      if (full) {
+        // The loader would refuse it too: no new key fits this sync.
+        release();
+        this.refused.set(key, `${full} is full: ${this.fullMaps.get(full)}`);
+        continue;
+      }
+      let b = 0;
+      for (const o of ops) b += opBytes(o.op);
+      if (groups.length > 0 && bytes + b > this.opts.maxBatchBytes) {
+        release();
+        break;
+      }
+      bytes += b;
+      groups.push({ owner: key, ops });
+    }
+    return { groups, end: next };
   }
 
   /**
@@ -323,7 +389,7 @@ export class SyncRun {
    * a refused op (its Service is then refused); throws when the refusal
    * belongs to no Service or the loader failed as a whole.
    */
-  private async sendGroups(groups: Array<{ owner: ServiceKey | undefined; ops: PlanOp[] }>): Promise<ServiceKey | undefined> {
+  private async sendGroups(groups: Array<{ owner: ServiceKey | undefined; ops: PlanOp[] }>, onWritten?: () => void): Promise<ServiceKey | undefined> {
     let flat: PlanOp[] = [], owners: Array<ServiceKey | undefined> = [];
     for (const g of groups) for (const o of g.ops) {
       flat.push(o);
@@ -348,7 +414,7 @@ export class SyncRun {
       const batch = flat.slice(start, end);
       this.requests++;
       try {
-        await this.opts.send(batch.map((o) => o.op));
+        await this.opts.send(batch.map((o) => o.op), onWritten);
       } catch (err) {
         const f = failedIndex(err);
         if (f === undefined || f.at >= batch.length) throw err;
@@ -377,6 +443,9 @@ export class SyncRun {
     if (o.stat) this.stats[o.stat]++;
   }
 }
+
+/** A batch of Services sent: where it started in the sync's order, its answer (a refused Service or none), and when it left this process. */
+interface SentBatch { from: number; done: Promise<ServiceKey | undefined>; written: Promise<void> }
 
 /** The refused op of a failed ApplyRequest and how many ops landed, when the loader said. */
 export function failedIndex(err: unknown): { at: number; applied: number } | undefined {
