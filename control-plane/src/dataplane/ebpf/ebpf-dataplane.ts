@@ -351,17 +351,16 @@ export class EbpfDataplane implements Dataplane {
   /** Runs the plan; on a failure that is nobody's in particular, the maps are read again next time. */
   private async execute(wants: Map<ServiceKey, MapsContent>, deletable: MapsContent, desired: MapsContent): Promise<{ run: SyncRun; loaderMs: number }> {
     // loaderMs: time with at least one request at the loader (two may travel at once).
-    let loaderMs = 0, since = 0, active = 0;
+    // Only syncs write, one at a time, and a sync returns or throws with no write in flight.
+    let loaderMs = 0, since = 0;
     const run = new SyncRun(this.programmed!, {
       send: async (ops, onWritten) => {
         this.writes.epoch++;
-        this.writes.inFlight++;
-        if (active++ === 0) since = performance.now();
+        if (this.writes.inFlight++ === 0) since = performance.now();
         try {
           await this.loader.apply(ops, onWritten);
         } finally {
-          if (--active === 0) loaderMs += performance.now() - since;
-          this.writes.inFlight--;
+          if (--this.writes.inFlight === 0) loaderMs += performance.now() - since;
         }
       },
       maxBatchBytes: this.opts.maxBatchBytes ?? 4 << 20,

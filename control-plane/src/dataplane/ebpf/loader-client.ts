@@ -199,7 +199,7 @@ export class LoaderClient {
         reject(new LoaderError('TIMEOUT', `no answer within ${this.timeoutMs} ms`));
       }, this.timeoutMs);
       this.pending.set(seq, { resolve, reject, timer });
-      this.sock!.write(bytes, onWritten && (() => onWritten()));
+      this.sock!.write(bytes, onWritten);
     });
     if (res.code !== 'OK') throw new LoaderError(String(res.code), String(res.error), res.apply ?? undefined);
     return res;
